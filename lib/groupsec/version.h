@@ -1,0 +1,9 @@
+// groupsec: the version every plugin reports.
+#pragma once
+
+namespace groupsec {
+
+// The groupsec release these plugins belong to, e.g. "0.1.0".
+const char *version();
+
+} // namespace groupsec

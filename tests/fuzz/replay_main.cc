@@ -1,0 +1,89 @@
+// Runs a libFuzzer target without libFuzzer, so that every fuzz target also
+// runs under `make check` with the regular compiler: each file or folder
+// named on the command line is fed to the target, then a fixed-seed stream
+// of random and mutated inputs. `make fuzz` builds the same targets with
+// clang's -fsanitize=fuzzer for coverage-guided runs.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <dirent.h>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+namespace {
+
+std::vector<std::vector<uint8_t>> corpus;
+
+void load(const std::string &path)
+{
+	struct stat st;
+	if (stat(path.c_str(), &st) != 0) {
+		fprintf(stderr, "replay: %s: not found\n", path.c_str());
+		exit(2);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path.c_str());
+		if (!d)
+			return;
+		while (struct dirent *e = readdir(d)) {
+			if (e->d_name[0] != '.')
+				load(path + "/" + e->d_name);
+		}
+		closedir(d);
+		return;
+	}
+	std::ifstream in(path, std::ios::binary);
+	corpus.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	// the seed corpus of target NAME is GROUPSEC_FUZZ_CORPUS/NAME
+	const char *dir = getenv("GROUPSEC_FUZZ_CORPUS");
+	if (dir) {
+		std::string name = argv[0];
+		name = name.substr(name.rfind('/') + 1);
+		std::string path = std::string(dir) + "/" + name;
+		struct stat st;
+		if (stat(path.c_str(), &st) == 0)
+			load(path);
+	}
+	for (int i = 1; i < argc; i++)
+		load(argv[i]);
+	size_t seeds = corpus.size();
+	for (const auto &c : corpus)
+		LLVMFuzzerTestOneInput(c.data(), c.size());
+
+	const char *env = getenv("GROUPSEC_REPLAY_RUNS");
+	unsigned long runs = env ? strtoul(env, nullptr, 10) : 20000;
+	std::mt19937_64 rng(0x67726f7570736563ull);
+	std::vector<uint8_t> buf;
+	for (unsigned long i = 0; i < runs; i++) {
+		if (seeds && (i & 1)) {
+			// a corpus entry with a few bytes flipped, cut or extended
+			buf = corpus[rng() % seeds];
+			unsigned edits = 1 + rng() % 4;
+			for (unsigned e = 0; e < edits && !buf.empty(); e++)
+				buf[rng() % buf.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+			if (rng() % 4 == 0)
+				buf.resize(rng() % (buf.size() + 1));
+			else if (rng() % 4 == 0)
+				buf.push_back(static_cast<uint8_t>(rng()));
+		} else {
+			buf.resize(rng() % 512);
+			for (auto &b : buf)
+				b = static_cast<uint8_t>(rng());
+		}
+		LLVMFuzzerTestOneInput(buf.data(), buf.size());
+	}
+	printf("replay: %zu corpus inputs and %lu generated inputs, no crash\n", seeds, runs);
+	return 0;
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Fetch FRR and strongSwan from Debian's source packages (pinned), apply
+# Debian's patch series and build both into a prefix inside the build tree.
+# The prefix is cached by version: a finished prefix is never rebuilt.
+#
+# usage: tools/build-suites.sh BUILDDIR
+# prints the variables the top-level configure needs (KEY=VALUE) on success.
+set -euo pipefail
+
+. "$(dirname "$0")/versions.sh"
+
+builddir=${1:?usage: build-suites.sh BUILDDIR}
+mkdir -p "$builddir"
+builddir=$(cd "$builddir" && pwd)
+jobs=${GROUPSEC_JOBS:-$(nproc)}
+
+log() { printf 'groupsec: %s\n' "$*" >&2; }
+die() { printf 'groupsec: error: %s\n' "$*" >&2; exit 1; }
+
+fetch() { # fetch SRCPKG VERSION DIR
+	local pkg=$1 ver=$2 dir=$3 upstream=${2%%-*}
+	if [ -d "$dir/$pkg-$upstream" ]; then
+		return 0
+	fi
+	if ! apt-cache showsrc "$pkg" 2>/dev/null | grep -x "Version: $ver" >/dev/null; then
+		die "the registry has no source package $pkg=$ver (apt-get update, and a deb-src line for bookworm, are needed: run tools/install-deps.sh)"
+	fi
+	log "fetching source package $pkg=$ver"
+	rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+	# dpkg-source applies Debian's patch series while unpacking
+	(cd "$dir.tmp" && apt-get source -q "$pkg=$ver" >"$dir.tmp/fetch.log" 2>&1) ||
+		{ cat "$dir.tmp/fetch.log" >&2; die "apt-get source $pkg=$ver failed"; }
+	grep -q 'dpkg-source: info: applying' "$dir.tmp/fetch.log" ||
+		die "$pkg: Debian's patch series was not applied"
+	rm -rf "$dir" && mv "$dir.tmp" "$dir"
+}
+
+build_strongswan() {
+	local top=$builddir/suites/strongswan-$STRONGSWAN_VERSION
+	local prefix=$top/prefix src=$top/src/strongswan-${STRONGSWAN_VERSION%%-*}
+	if [ -f "$top/.done" ]; then
+		log "strongSwan $STRONGSWAN_VERSION: cached in $prefix"
+		return 0
+	fi
+	fetch strongswan "$STRONGSWAN_VERSION" "$top/src"
+	log "building strongSwan $STRONGSWAN_VERSION into $prefix (log: $top/build.log)"
+	(
+		cd "$src"
+		./configure --prefix="$prefix" --sysconfdir="$prefix/etc" \
+			--with-piddir="$prefix/var/run" \
+			--disable-static --enable-openssl --enable-kdf \
+			--enable-kernel-libipsec --enable-load-tester \
+			--enable-vici --enable-swanctl --enable-updown \
+			--disable-gmp --disable-ikev1 --disable-stroke \
+			--disable-scepclient --disable-pki
+		make -j"$jobs"
+		make install
+	) >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "strongSwan build failed (see $top/build.log)"; }
+	touch "$top/.done"
+}
+
+build_frr() {
+	local top=$builddir/suites/frr-$FRR_VERSION
+	local prefix=$top/prefix src=$top/src/frr-${FRR_VERSION%%-*}
+	if [ -f "$top/.done" ]; then
+		log "FRR $FRR_VERSION: cached in $prefix"
+		return 0
+	fi
+	fetch frr "$FRR_VERSION" "$top/src"
+	log "building FRR $FRR_VERSION into $prefix (log: $top/build.log)"
+	(
+		cd "$src"
+		[ -x configure ] || ./bootstrap.sh
+		./configure --prefix="$prefix" --sysconfdir="$prefix/etc/frr" \
+			--localstatedir="$prefix/var/run/frr" \
+			--sbindir="$prefix/lib/frr" \
+			--with-moduledir="$prefix/lib/frr/modules" \
+			--enable-user=root --enable-group=root --enable-vty-group=root \
+			--enable-multipath=64 --disable-doc --disable-snmp \
+			--disable-rpki --disable-scripting --disable-grpc \
+			--disable-protobuf --disable-zeromq --disable-bgp-vnc \
+			--disable-ripd --disable-ripngd --disable-ospfd --disable-ospf6d \
+			--disable-ldpd --disable-nhrpd --disable-eigrpd --disable-babeld \
+			--disable-isisd --disable-fabricd --disable-pimd --disable-pim6d \
+			--disable-pbrd --disable-vrrpd --disable-pathd --disable-bfdd \
+			--disable-sharpd
+		make -j"$jobs"
+		make install
+	) >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "FRR build failed (see $top/build.log)"; }
+	touch "$top/.done"
+}
+
+build_strongswan
+build_frr
+
+echo "FRR_SRC=$builddir/suites/frr-$FRR_VERSION/src/frr-${FRR_VERSION%%-*}"
+echo "FRR_PREFIX=$builddir/suites/frr-$FRR_VERSION/prefix"
+echo "STRONGSWAN_SRC=$builddir/suites/strongswan-$STRONGSWAN_VERSION/src/strongswan-${STRONGSWAN_VERSION%%-*}"
+echo "STRONGSWAN_PREFIX=$builddir/suites/strongswan-$STRONGSWAN_VERSION/prefix"
