@@ -1,6 +1,6 @@
 #include "groupsec/version.h"
 
-#include "config.h"
+#include "gs_config.h"
 
 namespace groupsec {
 

@@ -29,7 +29,7 @@ TEST(JsonWriter, IncompleteWhileAContainerIsOpen)
 TEST(JsonWriter, EscapesQuotesBackslashesAndControlCharacters)
 {
 	std::string out;
-	JsonWriter::quote(out, std::string_view("a\"b\\c\n\x01\x7f", 9));
+	JsonWriter::quote(out, std::string_view("a\"b\\c\n\x01\x7f", 8));
 	EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\u0001\x7f\"");
 }
 

@@ -1,0 +1,108 @@
+// groupsec flat key table: the few cryptographic operations the engine needs,
+// all through OpenSSL libcrypto, plus the injected sources of randomness and
+// time that keep the engine deterministic under test.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+struct evp_cipher_ctx_st;
+
+namespace groupsec {
+namespace flatkey {
+
+// Every TEK, KEK and member key is a 256-bit AES key.
+constexpr size_t kKeyBytes = 32;
+using Key = std::array<uint8_t, kKeyBytes>;
+
+// Length of a key wrapped with AES key wrap with padding (RFC 5649); for a
+// 32-byte key this is the same 40 bytes RFC 3394 gives.
+constexpr size_t kWrappedKeyBytes = kKeyBytes + 8;
+
+// Source of key material. Production: OpenSslRandom (RAND_bytes).
+class RandomSource {
+public:
+	virtual ~RandomSource() = default;
+	virtual void fill(uint8_t *out, size_t len) = 0;
+	Key key();
+};
+
+class OpenSslRandom : public RandomSource {
+public:
+	// Aborts the process if the OpenSSL DRBG fails: running on with
+	// predictable keys would be worse.
+	void fill(uint8_t *out, size_t len) override;
+};
+
+// Monotonic milliseconds. Production: MonotonicClock (steady_clock).
+class Clock {
+public:
+	virtual ~Clock() = default;
+	virtual uint64_t now_ms() const = 0;
+};
+
+class MonotonicClock : public Clock {
+public:
+	uint64_t now_ms() const override;
+};
+
+// HKDF-SHA-256 (RFC 5869) with an empty salt, producing one key.
+Key hkdf_sha256(const uint8_t *ikm, size_t ikm_len, std::string_view info);
+
+// The one-way function of a revision step: revision r+1 of a key is
+// advance(revision r). Every holder of revision r can compute it; nobody can
+// go back.
+Key advance_revision(const Key &k);
+Key advance_revision(const Key &k, uint32_t steps);
+
+// The key-encryption key made of several keys ("old KEK / TEK'" in the
+// excluder table, or the product terms of a batch leave): only a holder of
+// every part can compute it. A single part is used as is.
+Key combine_keys(const std::vector<const Key *> &parts);
+
+// A KEK replaced by derivation instead of a wrap: HKDF over old KEK and the
+// new TEK, computable by exactly the holders of both.
+Key derive_replacement(const Key &combined);
+
+// XOR of concurrently created versions of one key (key merging).
+Key xor_keys(const Key &a, const Key &b);
+
+// AES-256 key wrap with padding (RFC 5649) through EVP_aes_256_wrap_pad.
+// Holds one cipher context for reuse; not thread-safe.
+class KeyWrapper {
+public:
+	KeyWrapper();
+	~KeyWrapper();
+	KeyWrapper(const KeyWrapper &) = delete;
+	KeyWrapper &operator=(const KeyWrapper &) = delete;
+
+	// Wraps plaintext (1..4096 bytes) under kek. Empty result on failure.
+	std::vector<uint8_t> wrap(const Key &kek, const uint8_t *plain,
+				  size_t len);
+	std::vector<uint8_t> wrap(const Key &kek, const Key &plain)
+	{
+		return wrap(kek, plain.data(), plain.size());
+	}
+	// Unwraps; nullopt if the integrity check fails or the input is
+	// malformed.
+	std::optional<std::vector<uint8_t>> unwrap(const Key &kek,
+						   const uint8_t *in,
+						   size_t len);
+	std::optional<Key> unwrap_key(const Key &kek,
+				      const std::vector<uint8_t> &in);
+
+private:
+	struct CtxFree {
+		void operator()(evp_cipher_ctx_st *c) const;
+	};
+	std::unique_ptr<evp_cipher_ctx_st, CtxFree> ctx_;
+};
+
+} // namespace flatkey
+} // namespace groupsec

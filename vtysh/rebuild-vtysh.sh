@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Rebuild FRR's vtysh so that it knows the CLI of groupsec's bgpd module.
+#
+# vtysh learns daemon commands at build time: FRR's vtysh/extract.pl scans the
+# daemons' sources for DEFUN/DEFPY and writes vtysh/vtysh_cmd.c. This script
+# runs that same extractor over FRR's own list plus our module's sources and
+# relinks and installs vtysh. A command's daemon is taken from the folder it
+# sits in, so the module's sources are scanned through a `bgpd/` folder of
+# links.
+#
+# usage: rebuild-vtysh.sh FRR_SRC SCANDIR MODULE_SOURCE...
+set -euo pipefail
+frr_src=$1 scan=$2
+shift 2
+mkdir -p "$scan/bgpd"
+scanned=()
+for f in "$@"; do
+	ln -sf "$(cd "$(dirname "$f")" && pwd)/$(basename "$f")" "$scan/bgpd/$(basename "$f")"
+	scanned+=("$scan/bgpd/$(basename "$f")")
+done
+cd "$frr_src"
+frr_scan=$(printf 'print-vtysh-scan:\n\t@echo $(vtysh_scan)\n' |
+	make -s --no-print-directory -f Makefile -f - print-vtysh-scan)
+[ -n "$frr_scan" ] || { echo "rebuild-vtysh: cannot read vtysh_scan from $frr_src/Makefile" >&2; exit 1; }
+# shellcheck disable=SC2086
+vtysh/extract.pl $frr_scan "${scanned[@]}" >vtysh/vtysh_cmd.c.new
+for f in "${scanned[@]}"; do
+	n=$(grep -c "$(basename "$f" .c)" vtysh/vtysh_cmd.c.new || true)
+	[ "$n" -gt 0 ] || { echo "rebuild-vtysh: no command of $f reached vtysh" >&2; exit 1; }
+done
+if cmp -s vtysh/vtysh_cmd.c.new vtysh/vtysh_cmd.c; then
+	rm vtysh/vtysh_cmd.c.new
+else
+	mv vtysh/vtysh_cmd.c.new vtysh/vtysh_cmd.c
+fi
+make -s --no-print-directory vtysh/vtysh >/dev/null
+make -s --no-print-directory install-binPROGRAMS >/dev/null
+echo "rebuild-vtysh: vtysh knows $(grep -c '^DEFSH' vtysh/vtysh_cmd.c) daemon commands, including the GSA module's"
