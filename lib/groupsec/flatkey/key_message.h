@@ -1,0 +1,132 @@
+// groupsec flat key table: rekey messages. A message is a list of entries,
+// each naming the key(s) it is wrapped under and the key it carries:
+//
+//   wrap    - the new key, AES key wrap (RFC 5649) under the wrapping key,
+//             or under the conjunction of several (combine_keys());
+//   derive  - no ciphertext: holders of the wrapping keys compute the new
+//             key as derive_replacement(combine_keys(wrapping keys));
+//   notice  - no wrapping key and no ciphertext: the named key moved to the
+//             given revision, holders advance it with the one-way function.
+//
+// The G-IKEv2 plugin carries the encoded message in a Key Download payload;
+// a member needs no knowledge of the table to apply it. Wire format in
+// docs/flat-key-table.md.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace groupsec {
+namespace flatkey {
+
+enum class KeyKind : uint8_t {
+	kTek = 0,    // the traffic encryption key
+	kKek = 1,    // KEK (table, symbol, value)
+	kMember = 2, // a member's individual key (registration handle)
+};
+
+struct KeyId {
+	KeyKind kind = KeyKind::kTek;
+	uint8_t table = 0;
+	uint8_t symbol = 0;
+	uint8_t value = 0;
+	uint32_t member = 0;
+
+	static KeyId tek() { return KeyId{}; }
+	static KeyId kek(uint8_t t, uint8_t s, uint8_t v)
+	{
+		return KeyId{KeyKind::kKek, t, s, v, 0};
+	}
+	static KeyId member_key(uint32_t handle)
+	{
+		return KeyId{KeyKind::kMember, 0, 0, 0, handle};
+	}
+	bool operator==(const KeyId &o) const
+	{
+		return kind == o.kind && table == o.table &&
+		       symbol == o.symbol && value == o.value &&
+		       member == o.member;
+	}
+	bool operator<(const KeyId &o) const;
+};
+
+// A key at one version and revision. creator identifies who made that
+// version (0: the central key server; in the distributed variant the
+// creator's priority, or a tag of the creator set of a merged key).
+struct KeyRef {
+	KeyId id;
+	uint32_t version = 0;
+	uint32_t revision = 0;
+	uint32_t creator = 0;
+
+	bool operator==(const KeyRef &o) const
+	{
+		return id == o.id && version == o.version &&
+		       revision == o.revision && creator == o.creator;
+	}
+};
+
+struct WrappedKey {
+	std::vector<KeyRef> wrapping; // empty: notice
+	KeyRef wrapped;
+	std::vector<uint8_t> ciphertext; // empty: derive or notice
+
+	bool is_notice() const { return wrapping.empty(); }
+	bool is_derived() const
+	{
+		return !wrapping.empty() && ciphertext.empty();
+	}
+};
+
+struct KeyMessage {
+	std::vector<WrappedKey> entries;
+
+	size_t wrapped_count() const;
+	bool operator==(const KeyMessage &o) const;
+};
+
+enum class DecodeError {
+	kNone = 0,
+	kTruncated,
+	kBadVersion,
+	kBadKind,
+	kTooMany,
+	kBadEntry,
+	kBadCiphertextLength,
+	kTrailingBytes,
+};
+
+const char *to_string(DecodeError e);
+
+struct DecodeResult {
+	DecodeError error = DecodeError::kNone;
+	size_t offset = 0; // where decoding stopped on error
+	KeyMessage message;
+
+	bool ok() const { return error == DecodeError::kNone; }
+};
+
+constexpr uint8_t kMessageFormat = 1;
+constexpr size_t kMaxEntries = 1u << 22;
+constexpr size_t kMaxWrapping = 64;
+
+std::vector<uint8_t> encode(const KeyMessage &m);
+size_t encoded_size(const KeyMessage &m);
+// Never throws; on error nothing but the result is produced.
+DecodeResult decode(const uint8_t *data, size_t len);
+
+// Per-packet header of FIG. 8: who sent the packet (association ID) and
+// which TEK version and revision protect it.
+struct PacketKeyHeader {
+	uint32_t association_id = 0;
+	uint32_t key_version = 0;
+	uint32_t key_revision = 0;
+};
+constexpr size_t kPacketKeyHeaderBytes = 12;
+void encode(const PacketKeyHeader &h, uint8_t out[kPacketKeyHeaderBytes]);
+bool decode(const uint8_t *data, size_t len, PacketKeyHeader *out);
+
+} // namespace flatkey
+} // namespace groupsec

@@ -1,0 +1,202 @@
+#include "groupsec/flatkey/member_id.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <openssl/evp.h>
+
+namespace groupsec {
+namespace flatkey {
+
+namespace {
+
+// Divides the big-endian number in num by d in place, returns the remainder.
+unsigned divmod(std::vector<uint8_t> &num, unsigned d)
+{
+	unsigned rem = 0;
+	for (auto &b : num) {
+		unsigned cur = (rem << 8) | b;
+		b = static_cast<uint8_t>(cur / d);
+		rem = cur % d;
+	}
+	return rem;
+}
+
+std::vector<uint8_t> sha256_stream(const std::string &domain,
+				   const std::vector<uint8_t> &data,
+				   size_t out_len)
+{
+	std::vector<uint8_t> out;
+	for (uint32_t block = 0; out.size() < out_len; block++) {
+		std::vector<uint8_t> in(domain.begin(), domain.end());
+		for (int i = 3; i >= 0; i--)
+			in.push_back(static_cast<uint8_t>(block >> (8 * i)));
+		in.insert(in.end(), data.begin(), data.end());
+		uint8_t md[32];
+		unsigned len = 0;
+		if (EVP_Digest(in.data(), in.size(), md, &len, EVP_sha256(),
+			       nullptr) != 1)
+			abort();
+		out.insert(out.end(), md, md + len);
+	}
+	out.resize(out_len);
+	return out;
+}
+
+std::string key_of(const MemberId &id)
+{
+	return std::string(id.begin(), id.end());
+}
+
+} // namespace
+
+std::optional<IdLayout> IdLayout::create(
+	std::vector<uint16_t> primary, std::vector<std::vector<uint16_t>> extra,
+	std::string *error)
+{
+	IdLayout l;
+	l.radix_.push_back(std::move(primary));
+	for (auto &t : extra)
+		l.radix_.push_back(std::move(t));
+	l.slot_base_.push_back(0);
+	for (const auto &t : l.radix_) {
+		if (t.empty() || t.size() > 255) {
+			if (error)
+				*error = "a symbol table needs 1..255 symbols";
+			return std::nullopt;
+		}
+		l.symbol_base_.push_back(l.total_symbols_);
+		for (uint16_t v : t) {
+			if (v < 2 || v > 256) {
+				if (error)
+					*error = "a symbol takes 2..256 values";
+				return std::nullopt;
+			}
+			l.slot_base_.push_back(l.slot_base_.back() + v);
+			l.total_symbols_++;
+		}
+	}
+	return l;
+}
+
+IdLayout IdLayout::binary(unsigned w)
+{
+	return uniform(w, 2);
+}
+
+IdLayout IdLayout::uniform(unsigned w, unsigned v)
+{
+	return *create(std::vector<uint16_t>(w, static_cast<uint16_t>(v)), {},
+		       nullptr);
+}
+
+double IdLayout::capacity_bits() const
+{
+	double bits = 0;
+	for (uint16_t v : radix_[0])
+		bits += std::log2(static_cast<double>(v));
+	return bits;
+}
+
+bool IdLayout::valid(const MemberId &id) const
+{
+	if (id.size() != radix_[0].size())
+		return false;
+	for (size_t s = 0; s < id.size(); s++)
+		if (id[s] >= radix_[0][s])
+			return false;
+	return true;
+}
+
+std::vector<uint8_t> IdLayout::all_symbols(const MemberId &id) const
+{
+	std::vector<uint8_t> out(id.begin(), id.end());
+	for (size_t t = 1; t < radix_.size(); t++) {
+		auto h = sha256_stream("groupsec flatkey table " +
+					       std::to_string(t),
+				       id, 32 + radix_[t].size());
+		for (size_t s = 0; s < radix_[t].size(); s++)
+			out.push_back(static_cast<uint8_t>(divmod(h, radix_[t][s])));
+	}
+	return out;
+}
+
+std::optional<MemberId> IdLayout::from_index(uint64_t index) const
+{
+	MemberId id(radix_[0].size());
+	for (size_t s = 0; s < id.size(); s++) {
+		id[s] = static_cast<uint8_t>(index % radix_[0][s]);
+		index /= radix_[0][s];
+	}
+	if (index != 0)
+		return std::nullopt;
+	return id;
+}
+
+bool IdLayout::direct_for(size_t address_len) const
+{
+	return capacity_bits() + 1e-9 >= 8.0 * static_cast<double>(address_len);
+}
+
+MemberId IdLayout::from_address(const std::vector<uint8_t> &address,
+				uint32_t attempt) const
+{
+	std::vector<uint8_t> num;
+	if (direct_for(address.size())) {
+		num = address;
+	} else {
+		std::vector<uint8_t> in = address;
+		for (int i = 3; i >= 0; i--)
+			in.push_back(static_cast<uint8_t>(attempt >> (8 * i)));
+		num = sha256_stream("groupsec flatkey id",
+				    in, 16 + static_cast<size_t>(capacity_bits() / 8));
+	}
+	MemberId id(radix_[0].size());
+	for (size_t s = 0; s < id.size(); s++)
+		id[s] = static_cast<uint8_t>(divmod(num, radix_[0][s]));
+	return id;
+}
+
+std::optional<MemberId> IdAllocator::assign(const std::vector<uint8_t> &address)
+{
+	bool direct = layout_.direct_for(address.size());
+	for (uint32_t attempt = 0; attempt < 64; attempt++) {
+		MemberId id = layout_.from_address(address, attempt);
+		if (claim(id))
+			return id;
+		if (direct)
+			return std::nullopt;
+	}
+	return std::nullopt;
+}
+
+std::optional<MemberId> IdAllocator::assign_next()
+{
+	for (;;) {
+		auto id = layout_.from_index(next_);
+		if (!id)
+			return std::nullopt;
+		next_++;
+		if (claim(*id))
+			return id;
+	}
+}
+
+bool IdAllocator::claim(const MemberId &id)
+{
+	if (!layout_.valid(id))
+		return false;
+	return used_.insert(key_of(id)).second;
+}
+
+void IdAllocator::release(const MemberId &id)
+{
+	used_.erase(key_of(id));
+}
+
+bool IdAllocator::used(const MemberId &id) const
+{
+	return used_.count(key_of(id)) != 0;
+}
+
+} // namespace flatkey
+} // namespace groupsec
