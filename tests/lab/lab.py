@@ -1,0 +1,443 @@
+"""groupsec lab: real FRR and strongSwan routers in network namespaces.
+
+Each router is a network namespace with its own mount namespace, in which
+the suites' run directories are private to the router, running zebra, bgpd
+with the GSA module and charon with the groupsec plugins on kernel-libipsec
+(userspace ESP: the lab kernel has no ESP). Routers hang off a bridge, in a
+namespace of its own, that plays the provider backbone. Nothing is done in
+the host's own namespaces.
+
+A Lab is a context manager; leaving it, normally or through an exception or
+SIGINT/SIGTERM, stops every daemon and removes every namespace. `cleanup()`
+removes what a killed lab left behind.
+"""
+
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[2]
+PREFIX = "gs"  # every namespace of every lab starts with this
+
+
+class LabError(Exception):
+    pass
+
+
+def suites():
+    """The installed suites: FRR_PREFIX, STRONGSWAN_PREFIX (from build/suites.env)."""
+    env_file = Path(os.environ.get("GROUPSEC_SUITES_ENV", TOP / "build" / "suites.env"))
+    if not env_file.exists():
+        raise LabError(f"{env_file} not found: run `make` first")
+    vals = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line:
+            k, v = line.split("=", 1)
+            vals[k] = v
+    for k in ("FRR_PREFIX", "STRONGSWAN_PREFIX"):
+        if not Path(vals.get(k, "")).is_dir():
+            raise LabError(f"{k} in {env_file} is not a directory: run `make` first")
+    return vals
+
+
+def run(cmd, check=True, timeout=30, **kw):
+    """Run a command on the host; returns CompletedProcess with text output."""
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise LabError(f"{' '.join(map(str, cmd))} failed ({p.returncode}): {p.stderr.strip()}")
+    return p
+
+
+def wait_until(what, fn, timeout=60, interval=0.5):
+    """Poll fn() until it returns a true value; return it, or raise naming `what`."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            v = fn()
+            if v:
+                return v
+        except (LabError, subprocess.SubprocessError, ValueError, KeyError) as e:
+            last = e
+        if time.monotonic() > deadline:
+            raise LabError(f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last})" if last else ""))
+        time.sleep(interval)
+
+
+def lab_namespaces():
+    p = run(["ip", "netns", "list"], check=False)
+    return [line.split()[0] for line in p.stdout.splitlines() if line.startswith(PREFIX)]
+
+
+def cleanup(names=None):
+    """Stop every process in the lab's namespaces (all labs' if names is None) and delete them."""
+    names = lab_namespaces() if names is None else [n for n in names if n in lab_namespaces()]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = []
+        for ns in names:
+            pids += [int(p) for p in run(["ip", "netns", "pids", ns], check=False).stdout.split()]
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 5
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+            time.sleep(0.1)
+        if not pids:
+            break
+    for ns in names:
+        run(["ip", "netns", "del", ns], check=False)
+
+
+def _zombie(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Router:
+    """One router: a netns, a private mount namespace and its daemons."""
+
+    def __init__(self, lab, name, index, backbone_addr, lan):
+        self.lab = lab
+        self.name = name
+        self.index = index
+        self.ns = f"{lab.name}-{name}"
+        self.addr = backbone_addr  # on eth0, in the backbone
+        self.lan = lan  # the LAN prefix, "10.1.0.1/24" on lo
+        self.dir = lab.dir / name
+        self.holder = None
+        self.procs = {}
+
+    @property
+    def lan_addr(self):
+        return self.lan.split("/")[0]
+
+    # -- running things inside the router
+
+    def cmd(self, argv, env=None):
+        """argv prefixed so that it runs in this router's net and mount namespaces."""
+        pre = ["nsenter", f"--target={self.holder.pid}", "--net", "--mount"]
+        if env:
+            pre += ["env"] + [f"{k}={v}" for k, v in env.items()]
+        return pre + [str(a) for a in argv]
+
+    def run(self, argv, check=True, timeout=30, env=None):
+        return run(self.cmd(argv, env), check=check, timeout=timeout)
+
+    def vtysh(self, command, daemon=None, check=True):
+        argv = [self.lab.frr / "bin" / "vtysh"]
+        if daemon:
+            argv += ["-d", daemon]
+        p = self.run(argv + ["-c", command], check=check)
+        return p.stdout
+
+    def vtysh_json(self, command, daemon=None):
+        return json.loads(self.vtysh(command, daemon))
+
+    def swanctl(self, *args, check=True):
+        p = self.run([self.lab.ss / "sbin" / "swanctl", *args], check=check,
+                     env={"STRONGSWAN_CONF": self.dir / "strongswan.conf"})
+        return p.stdout
+
+    def spawn(self, name, argv, env=None):
+        log = open(self.dir / f"{name}.out", "w")
+        p = subprocess.Popen(self.cmd(argv, env), stdout=log, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        self.procs[name] = p
+        return p
+
+    def check_alive(self):
+        for name, p in self.procs.items():
+            if p.poll() is not None:
+                raise LabError(f"{self.name}: {name} exited with {p.returncode}; see {self.dir}/{name}.out and {name}.log")
+
+    # -- life cycle
+
+    def create(self):
+        lab = self.lab
+        (self.dir / "run" / "frr").mkdir(parents=True, exist_ok=True)
+        (self.dir / "run" / "strongswan").mkdir(parents=True, exist_ok=True)
+        run(["ip", "netns", "add", self.ns])
+        lab.namespaces.append(self.ns)
+        # veth: eth0 in the router, the other end on the backbone bridge
+        peer = f"v{self.index}"
+        run(["ip", "-n", lab.bb, "link", "add", peer, "type", "veth", "peer", "name", "eth0", "netns", self.ns])
+        run(["ip", "-n", lab.bb, "link", "set", peer, "master", "br0", "up"])
+        ip = ["ip", "-n", self.ns]
+        run(ip + ["link", "set", "lo", "up"])
+        run(ip + ["addr", "add", f"{self.addr}/24", "dev", "eth0"])
+        run(ip + ["link", "set", "eth0", "up"])
+        run(ip + ["addr", "add", self.lan, "dev", "lo"])
+        # the mount namespace: the suites' run directories become this
+        # router's own; the holder keeps the namespace alive
+        script = (
+            f"mount --bind {self.dir}/run/frr {lab.frr}/var/run/frr && "
+            f"mount --bind {self.dir}/run/strongswan {lab.ss}/var/run && "
+            "exec sleep infinity"
+        )
+        self.holder = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_until(f"{self.name}: mount namespace", self._mounted, timeout=10, interval=0.05)
+
+    def _mounted(self):
+        if self.holder.poll() is not None:
+            raise LabError(f"{self.name}: could not set up the mount namespace")
+        mounts = Path(f"/proc/{self.holder.pid}/mountinfo").read_text()
+        return str(self.lab.ss / "var" / "run") in mounts and "sleep" in Path(f"/proc/{self.holder.pid}/cmdline").read_text()
+
+    def write_config(self, name, text):
+        (self.dir / name).write_text(text)
+
+    def start_frr(self):
+        frr = self.lab.frr
+        for daemon in ("zebra", "bgpd"):
+            argv = [frr / "lib" / "frr" / daemon, "-f", self.dir / f"{daemon}.conf",
+                    "--log", f"file:{self.dir}/{daemon}.log", "--log-level", "debugging"]
+            if daemon == "bgpd":
+                argv += ["-M", "gsa"]
+            self.spawn(daemon, argv)
+            wait_until(f"{self.name}: {daemon} answers vtysh", lambda: self._answers(daemon), timeout=30)
+
+    def _answers(self, daemon):
+        self.check_alive()
+        return self.run([self.lab.frr / "bin" / "vtysh", "-d", daemon, "-c", "show version"], check=False).returncode == 0
+
+    def start_charon(self):
+        self.spawn("charon", [self.lab.ss / "libexec" / "ipsec" / "charon"],
+                   env={"STRONGSWAN_CONF": self.dir / "strongswan.conf"})
+        wait_until(f"{self.name}: charon answers on vici", self._charon_ready, timeout=30)
+
+    def _charon_ready(self):
+        self.check_alive()
+        p = self.run([self.lab.ss / "sbin" / "swanctl", "--stats"], check=False,
+                     env={"STRONGSWAN_CONF": self.dir / "strongswan.conf"})
+        return p.returncode == 0
+
+    def stop(self):
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                p.terminate()
+        for name, p in self.procs.items():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if self.holder and self.holder.poll() is None:
+            self.holder.kill()
+            self.holder.wait()
+
+
+class Lab:
+    """A set of routers on one backbone bridge."""
+
+    _live = []
+
+    def __init__(self, name=None, workdir=None):
+        s = suites()
+        self.frr = Path(s["FRR_PREFIX"])
+        self.ss = Path(s["STRONGSWAN_PREFIX"])
+        self.name = name or f"{PREFIX}{os.getpid() % 100000}"
+        if not self.name.startswith(PREFIX) or not re.fullmatch(r"[a-z0-9]{2,8}", self.name):
+            raise LabError(f"lab name {self.name!r}: 2-8 lowercase letters or digits starting with {PREFIX!r}")
+        self.dir = Path(workdir or TOP / "build" / "lab" / self.name)
+        self.bb = f"{self.name}-bb"
+        self.routers = {}
+        self.namespaces = []
+
+    def add_router(self, name, backbone_addr, lan):
+        r = Router(self, name, len(self.routers) + 1, backbone_addr, lan)
+        self.routers[name] = r
+        return r
+
+    def __getitem__(self, name):
+        return self.routers[name]
+
+    def start(self):
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (network and mount namespaces)")
+        Lab._live.append(self)
+        cleanup([self.bb] + [r.ns for r in self.routers.values()])  # a killed run's leftovers
+        if self.dir.exists():
+            shutil.rmtree(self.dir)
+        self.dir.mkdir(parents=True)
+        for d in (self.frr / "var" / "run" / "frr", self.ss / "var" / "run"):
+            d.mkdir(parents=True, exist_ok=True)
+        run(["ip", "netns", "add", self.bb])
+        self.namespaces.append(self.bb)
+        run(["ip", "-n", self.bb, "link", "add", "br0", "type", "bridge"])
+        run(["ip", "-n", self.bb, "link", "set", "br0", "up"])
+        for r in self.routers.values():
+            r.create()
+        return self
+
+    def stop(self):
+        for r in self.routers.values():
+            r.stop()
+        cleanup(self.namespaces)
+        self.namespaces = []
+        if self in Lab._live:
+            Lab._live.remove(self)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+def _stop_all():
+    for lab in list(Lab._live):
+        lab.stop()
+
+
+def _on_signal(signum, frame):
+    _stop_all()
+    raise SystemExit(128 + signum)
+
+
+atexit.register(_stop_all)
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    signal.signal(_sig, _on_signal)
+
+
+# ---------------------------------------------------------------- configs
+
+def frr_configs(router, neighbors, rr_clients=False, networks=()):
+    """zebra.conf and bgpd.conf for an iBGP speaker in AS 65000."""
+    router.write_config("zebra.conf", f"hostname {router.name}\n")
+    lines = [
+        f"hostname {router.name}",
+        "router bgp 65000",
+        f" bgp router-id {router.addr}",
+        " no bgp ebgp-requires-policy",
+        " no bgp default ipv4-unicast",
+    ]
+    for n in neighbors:
+        lines += [f" neighbor {n} remote-as 65000", f" neighbor {n} timers connect 2"]
+    lines.append(" address-family ipv4 unicast")
+    for n in neighbors:
+        lines.append(f"  neighbor {n} activate")
+        if rr_clients:
+            lines.append(f"  neighbor {n} route-reflector-client")
+    for net in networks:
+        lines.append(f"  network {net}")
+    lines += [" exit-address-family", ""]
+    router.write_config("bgpd.conf", "\n".join(lines))
+
+
+CHARON_PLUGINS = ("random nonce openssl pem pkcs1 pkcs8 x509 pubkey kdf "
+                  "socket-default kernel-libipsec kernel-netlink updown vici gdoi election")
+
+
+def strongswan_config(router, swanctl=""):
+    """strongswan.conf (charon with kernel-libipsec and the groupsec plugins) and swanctl.conf."""
+    router.write_config("strongswan.conf", f"""\
+charon {{
+	load = {CHARON_PLUGINS}
+	install_routes = yes
+	filelog {{
+		lab {{
+			path = {router.dir}/charon.log
+			time_format = %b %e %T
+			flush_line = yes
+			default = 1
+			ike = 2
+			cfg = 2
+			knl = 2
+		}}
+	}}
+}}
+swanctl {{
+	load = pem pkcs1 pkcs8 x509 pubkey openssl random
+}}
+""")
+    router.write_config("swanctl.conf", swanctl)
+
+
+def psk_tunnel(local, remote, psk):
+    """swanctl.conf for an IKEv2 tunnel between two routers' LANs, ESP in UDP."""
+    return f"""\
+connections {{
+	lan-lan {{
+		version = 2
+		local_addrs = {local.addr}
+		remote_addrs = {remote.addr}
+		encap = yes
+		proposals = aes128gcm16-prfsha256-x25519
+		local {{
+			auth = psk
+			id = {local.addr}
+		}}
+		remote {{
+			auth = psk
+			id = {remote.addr}
+		}}
+		children {{
+			lan-lan {{
+				local_ts = {local.lan}
+				remote_ts = {remote.lan}
+				esp_proposals = aes128gcm16-x25519
+				start_action = trap
+			}}
+		}}
+	}}
+}}
+secrets {{
+	ike-lab {{
+		id-1 = {local.addr}
+		id-2 = {remote.addr}
+		secret = "{psk}"
+	}}
+}}
+"""
+
+
+def child_sa_counters(router, child="lan-lan"):
+    """(packets_in, packets_out, bytes_in, bytes_out) of an installed CHILD_SA, or None."""
+    out = router.swanctl("--list-sas")
+    m = re.search(
+        rf"{re.escape(child)}: #\d+, reqid \d+, INSTALLED.*?"
+        r"^\s+in\s+[0-9a-f]+\S*,\s+(\d+) bytes,\s+(\d+) packets.*?"
+        r"^\s+out\s+[0-9a-f]+\S*,\s+(\d+) bytes,\s+(\d+) packets",
+        out, re.S | re.M)
+    if not m:
+        return None
+    bin_, pin, bout, pout = map(int, m.groups())
+    return pin, pout, bin_, bout
+
+
+def smoke_lab(name=None):
+    """The smoke topology: an S/R route reflector and two members with LANs."""
+    lab = Lab(name)
+    lab.add_router("sr", "192.0.2.1", "10.0.0.1/24")
+    lab.add_router("m1", "192.0.2.11", "10.1.0.1/24")
+    lab.add_router("m2", "192.0.2.12", "10.2.0.1/24")
+    return lab
+
+
+def configure_smoke(lab, psk="groupsec-lab-psk"):
+    sr, m1, m2 = lab["sr"], lab["m1"], lab["m2"]
+    frr_configs(sr, [m1.addr, m2.addr], rr_clients=True)
+    frr_configs(m1, [sr.addr], networks=["10.1.0.0/24"])
+    frr_configs(m2, [sr.addr], networks=["10.2.0.0/24"])
+    strongswan_config(sr)
+    strongswan_config(m1, psk_tunnel(m1, m2, psk))
+    strongswan_config(m2, psk_tunnel(m2, m1, psk))
+    for r in lab.routers.values():
+        r.start_frr()
+        r.start_charon()
+        r.swanctl("--load-all", "--file", r.dir / "swanctl.conf")
