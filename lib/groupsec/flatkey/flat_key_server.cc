@@ -1,0 +1,484 @@
+#include "groupsec/flatkey/flat_key_server.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace groupsec {
+namespace flatkey {
+
+namespace {
+
+std::string key_of(const MemberId &id)
+{
+	return std::string(id.begin(), id.end());
+}
+
+} // namespace
+
+KeyStore MemberKeys::store() const
+{
+	KeyStore s;
+	s.add(KeyId::tek(), tek);
+	for (size_t i = 0; i < keks.size(); i++)
+		s.add(kek_ids[i], keks[i]);
+	s.add(KeyId::member_key(handle), individual);
+	return s;
+}
+
+FlatKeyServer::FlatKeyServer(ServerConfig config, RandomSource &rng,
+			     const Clock &clock)
+	: config_(std::move(config)), rng_(rng), clock_(clock),
+	  mk_(config_.layout.member_keks())
+{
+	const IdLayout &l = config_.layout;
+	tek_.key = rng_.key();
+	tek_.version = 1;
+	slots_.resize(l.kek_slots());
+	slot_ids_.resize(l.kek_slots());
+	holders_.assign(l.kek_slots(), 0);
+	for (size_t t = 0; t < l.tables(); t++)
+		for (size_t s = 0; s < l.radix(t).size(); s++)
+			for (unsigned v = 0; v < l.radix(t)[s]; v++) {
+				size_t i = l.slot(t, s, v);
+				slots_[i].key = rng_.key();
+				slots_[i].version = 1;
+				slot_ids_[i] = KeyId::kek(
+					static_cast<uint8_t>(t),
+					static_cast<uint8_t>(s),
+					static_cast<uint8_t>(v));
+			}
+}
+
+KeyRef FlatKeyServer::slot_ref(size_t slot) const
+{
+	KeyRef r;
+	r.id = slot_ids_[slot];
+	r.version = slots_[slot].version;
+	r.revision = slots_[slot].revision;
+	return r;
+}
+
+KeyRef FlatKeyServer::kek_ref(size_t table, size_t symbol, unsigned value) const
+{
+	return slot_ref(config_.layout.slot(table, symbol, value));
+}
+
+KeyRef FlatKeyServer::current_tek() const
+{
+	KeyRef r;
+	r.version = tek_.version;
+	r.revision = tek_.revision;
+	return r;
+}
+
+bool FlatKeyServer::is_member(const MemberId &id) const
+{
+	return by_id_.count(key_of(id)) != 0;
+}
+
+void FlatKeyServer::retire_tek()
+{
+	retired_.push_back(Retired{tek_, clock_.now_ms() + config_.grace_ms});
+}
+
+JoinResult FlatKeyServer::join(const MemberId &id)
+{
+	return join_batch({id});
+}
+
+JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
+{
+	JoinResult res;
+	const IdLayout &l = config_.layout;
+	std::unordered_set<std::string> seen;
+	for (const auto &id : ids) {
+		if (!l.valid(id)) {
+			res.error = "member ID does not fit the layout";
+			return res;
+		}
+		if (is_member(id) || !seen.insert(key_of(id)).second) {
+			res.error = "member ID already in use";
+			return res;
+		}
+	}
+	if (ids.empty()) {
+		res.error = "no member";
+		return res;
+	}
+	// Every key a newcomer receives moves one revision forward, so that
+	// it cannot read what was sent before it joined.
+	retire_tek();
+	tek_.key = advance_revision(tek_.key);
+	tek_.revision++;
+	std::vector<std::vector<uint8_t>> all;
+	std::vector<bool> advanced(slots_.size(), false);
+	std::vector<size_t> base(mk_);
+	for (size_t t = 0, j = 0; t < l.tables(); t++)
+		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
+			base[j] = l.slot(t, s, 0);
+	for (const auto &id : ids) {
+		all.push_back(l.all_symbols(id));
+		for (size_t j = 0; j < mk_; j++) {
+			size_t slot = base[j] + all.back()[j];
+			if (!advanced[slot] && holders_[slot] > 0) {
+				slots_[slot].key =
+					advance_revision(slots_[slot].key);
+				slots_[slot].revision++;
+			}
+			advanced[slot] = true;
+		}
+	}
+	for (size_t i = 0; i < ids.size(); i++) {
+		uint32_t h = static_cast<uint32_t>(live_.size());
+		syms_.insert(syms_.end(), all[i].begin(), all[i].end());
+		individual_.push_back(rng_.key());
+		live_.push_back(1);
+		by_id_.emplace(key_of(ids[i]), h);
+		MemberKeys mkeys;
+		mkeys.handle = h;
+		mkeys.id = ids[i];
+		mkeys.tek = tek_;
+		for (size_t j = 0; j < mk_; j++) {
+			size_t slot = base[j] + all[i][j];
+			holders_[slot]++;
+			mkeys.kek_ids.push_back(slot_ids_[slot]);
+			mkeys.keks.push_back(slots_[slot]);
+		}
+		mkeys.individual.key = individual_[h];
+		mkeys.individual.version = 1;
+		res.members.push_back(std::move(mkeys));
+	}
+	WrappedKey notice;
+	notice.wrapped = current_tek();
+	res.announcement.entries.push_back(notice);
+	res.ok = true;
+	return res;
+}
+
+RekeyResult FlatKeyServer::leave(const MemberId &id)
+{
+	return leave_batch({id});
+}
+
+// Covers the members in `on` by product terms (conjunctions of KEKs of the
+// primary table) that contain none of the members in `off`. Symbols on which
+// every `off` member agrees are settled first: each other value of such a
+// symbol is a one-literal term. Then the symbol that splits `off` most evenly
+// is branched on. Terms that would contain no member are never emitted
+// (unused IDs are don't-cares).
+void FlatKeyServer::cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
+			  std::vector<bool> &used, std::vector<Literal> &lits,
+			  std::vector<std::vector<Literal>> &out) const
+{
+	const auto &radix = config_.layout.radix(0);
+	const size_t w = radix.size();
+	std::vector<uint32_t> count;
+	std::vector<size_t> settled;
+	for (;;) {
+		if (on.empty())
+			break;
+		if (off.empty()) {
+			out.push_back(lits);
+			break;
+		}
+		bool progress = false;
+		for (size_t s = 0; s < w && !on.empty(); s++) {
+			if (used[s])
+				continue;
+			uint8_t v0 = sym(off[0], s);
+			bool agree = true;
+			for (uint32_t h : off)
+				if (sym(h, s) != v0) {
+					agree = false;
+					break;
+				}
+			if (!agree)
+				continue;
+			count.assign(radix[s], 0);
+			for (uint32_t h : on)
+				count[sym(h, s)]++;
+			for (unsigned v = 0; v < radix[s]; v++) {
+				if (v == v0 || count[v] == 0)
+					continue;
+				lits.push_back(Literal{static_cast<uint16_t>(s),
+						       static_cast<uint8_t>(v)});
+				out.push_back(lits);
+				lits.pop_back();
+			}
+			if (count[v0] != on.size()) {
+				std::vector<uint32_t> keep;
+				keep.reserve(count[v0]);
+				for (uint32_t h : on)
+					if (sym(h, s) == v0)
+						keep.push_back(h);
+				on.swap(keep);
+			}
+			used[s] = true;
+			settled.push_back(s);
+			progress = true;
+		}
+		if (on.empty())
+			break;
+		if (progress)
+			continue;
+		// Branch on the symbol splitting `off` most evenly.
+		size_t best = w;
+		size_t best_max = SIZE_MAX;
+		for (size_t s = 0; s < w; s++) {
+			if (used[s])
+				continue;
+			count.assign(radix[s], 0);
+			for (uint32_t h : off)
+				count[sym(h, s)]++;
+			size_t mx = *std::max_element(count.begin(), count.end());
+			if (mx < best_max) {
+				best_max = mx;
+				best = s;
+			}
+		}
+		if (best == w)
+			break; // cannot happen: on and off are disjoint
+		used[best] = true;
+		std::vector<std::vector<uint32_t>> on_v(radix[best]),
+			off_v(radix[best]);
+		for (uint32_t h : on)
+			on_v[sym(h, best)].push_back(h);
+		for (uint32_t h : off)
+			off_v[sym(h, best)].push_back(h);
+		on.clear();
+		off.clear();
+		for (unsigned v = 0; v < radix[best]; v++) {
+			if (on_v[v].empty())
+				continue;
+			lits.push_back(Literal{static_cast<uint16_t>(best),
+					       static_cast<uint8_t>(v)});
+			cover(std::move(on_v[v]), std::move(off_v[v]), used, lits,
+			      out);
+			lits.pop_back();
+		}
+		used[best] = false;
+		break;
+	}
+	for (size_t s : settled)
+		used[s] = false;
+}
+
+RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
+{
+	RekeyResult res;
+	const IdLayout &l = config_.layout;
+	std::vector<uint32_t> off;
+	std::unordered_set<std::string> seen;
+	for (const auto &id : ids) {
+		auto it = by_id_.find(key_of(id));
+		if (it == by_id_.end()) {
+			res.error = "not a member";
+			return res;
+		}
+		if (!seen.insert(it->first).second) {
+			res.error = "member listed twice";
+			return res;
+		}
+		off.push_back(it->second);
+	}
+	if (off.empty()) {
+		res.error = "no member";
+		return res;
+	}
+	std::vector<size_t> base(mk_);
+	for (size_t t = 0, j = 0; t < l.tables(); t++)
+		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
+			base[j] = l.slot(t, s, 0);
+
+	// KEKs the removed members hold (U), and what remains of each slot.
+	std::vector<uint8_t> in_u(slots_.size(), 0);
+	std::vector<uint32_t> remaining = holders_;
+	for (uint32_t h : off) {
+		live_[h] = 0;
+		for (size_t j = 0; j < mk_; j++) {
+			size_t slot = base[j] + sym(h, j);
+			in_u[slot] = 1;
+			remaining[slot]--;
+		}
+	}
+	std::vector<uint32_t> on;
+	on.reserve(by_id_.size() - off.size());
+	for (const auto &kv : by_id_)
+		if (live_[kv.second])
+			on.push_back(kv.second);
+	std::sort(on.begin(), on.end());
+
+	// Minimized cover of the remaining members by product terms.
+	std::vector<std::vector<Literal>> terms;
+	if (!on.empty()) {
+		std::vector<bool> used(l.width(), false);
+		std::vector<Literal> lits;
+		cover(on, off, used, lits, terms);
+	}
+	CollusionReport &col = res.collusion;
+	for (const auto &t : terms) {
+		bool exposed = true;
+		for (const auto &lit : t)
+			if (!in_u[l.slot(0, lit.symbol, lit.value)]) {
+				exposed = false;
+				break;
+			}
+		if (exposed) {
+			std::vector<KeyId> ids_;
+			for (const auto &lit : t)
+				ids_.push_back(slot_id(l.slot(0, lit.symbol,
+							      lit.value)));
+			col.exposed_terms.push_back(std::move(ids_));
+		}
+	}
+	col.flagged = !col.exposed_terms.empty();
+	col.whole_table = std::all_of(in_u.begin(), in_u.end(),
+				      [](uint8_t b) { return b != 0; });
+	// Members the removed members cover completely, and for the resisting
+	// re-key one free KEK (held by no removed member) per other member.
+	std::vector<uint8_t> chosen(slots_.size(), 0);
+	for (uint32_t h : on) {
+		size_t pick = SIZE_MAX;
+		bool have = false;
+		for (size_t j = 0; j < mk_ && !have; j++) {
+			size_t slot = base[j] + sym(h, j);
+			if (in_u[slot])
+				continue;
+			if (chosen[slot])
+				have = true;
+			else if (pick == SIZE_MAX ||
+				 remaining[slot] > remaining[pick])
+				pick = slot;
+		}
+		if (have)
+			continue;
+		if (pick == SIZE_MAX)
+			col.covered_members.push_back(h);
+		else
+			chosen[pick] = 1;
+	}
+
+	// New TEK.
+	retire_tek();
+	KeySlot old_tek = tek_;
+	tek_.key = rng_.key();
+	tek_.version = old_tek.version + 1;
+	tek_.revision = 0;
+	res.new_tek = current_tek();
+	KeyMessage &msg = res.message;
+	auto wrap_tek = [&](std::vector<KeyRef> refs,
+			    const std::vector<const Key *> &keys) {
+		WrappedKey e;
+		e.wrapping = std::move(refs);
+		e.wrapped = res.new_tek;
+		e.ciphertext = wrapper_.wrap(combine_keys(keys), tek_.key);
+		msg.entries.push_back(std::move(e));
+	};
+	res.resisted = col.flagged && config_.collusion == CollusionPolicy::kResist;
+	if (!res.resisted) {
+		for (const auto &t : terms) {
+			std::vector<KeyRef> refs;
+			std::vector<const Key *> keys;
+			for (const auto &lit : t) {
+				size_t slot = l.slot(0, lit.symbol, lit.value);
+				refs.push_back(slot_ref(slot));
+				keys.push_back(&slots_[slot].key);
+			}
+			wrap_tek(std::move(refs), keys);
+		}
+		res.product_terms = terms.size();
+	} else {
+		for (size_t slot = 0; slot < slots_.size(); slot++)
+			if (chosen[slot]) {
+				wrap_tek({slot_ref(slot)}, {&slots_[slot].key});
+				res.product_terms++;
+			}
+		for (uint32_t h : col.covered_members) {
+			KeyRef r;
+			r.id = KeyId::member_key(h);
+			r.version = 1;
+			wrap_tek({r}, {&individual_[h]});
+			res.unicast++;
+		}
+	}
+
+	// Every KEK a removed member held is replaced, for the remaining
+	// holders under old KEK / TEK'.
+	for (size_t slot = 0; slot < slots_.size(); slot++) {
+		if (!in_u[slot])
+			continue;
+		KeyRef old_ref = slot_ref(slot);
+		Key old_key = slots_[slot].key;
+		KeySlot &ns = slots_[slot];
+		ns.version++;
+		ns.revision = 0;
+		res.keks_replaced++;
+		if (remaining[slot] == 0) {
+			ns.key = rng_.key();
+			continue;
+		}
+		Key kek = combine_keys({&old_key, &tek_.key});
+		WrappedKey e;
+		e.wrapping = {old_ref, res.new_tek};
+		e.wrapped = slot_ref(slot);
+		if (config_.refresh == KekRefresh::kDerive) {
+			ns.key = derive_replacement(kek);
+		} else {
+			ns.key = rng_.key();
+			e.ciphertext = wrapper_.wrap(kek, ns.key);
+		}
+		msg.entries.push_back(std::move(e));
+	}
+
+	holders_ = std::move(remaining);
+	for (uint32_t h : off) {
+		by_id_.erase(key_of(MemberId(
+			syms_.begin() + h * mk_,
+			syms_.begin() + h * mk_ + l.width())));
+		individual_[h] = Key{};
+	}
+	res.ok = true;
+	return res;
+}
+
+PacketKeyHeader FlatKeyServer::packet_header(uint32_t association_id) const
+{
+	PacketKeyHeader h;
+	h.association_id = association_id;
+	h.key_version = tek_.version;
+	h.key_revision = tek_.revision;
+	return h;
+}
+
+std::optional<Key> FlatKeyServer::tek_for(uint32_t version,
+					  uint32_t revision) const
+{
+	if (version == tek_.version && revision == tek_.revision)
+		return tek_.key;
+	uint64_t now = clock_.now_ms();
+	for (const auto &r : retired_)
+		if (r.tek.version == version && r.tek.revision == revision &&
+		    now < r.until_ms)
+			return r.tek.key;
+	return std::nullopt;
+}
+
+void FlatKeyServer::expire()
+{
+	uint64_t now = clock_.now_ms();
+	while (!retired_.empty() && retired_.front().until_ms <= now)
+		retired_.pop_front();
+}
+
+StorageStats FlatKeyServer::storage() const
+{
+	StorageStats st;
+	st.server_key_bytes =
+		(slots_.size() + 1 + by_id_.size()) * (kKeyBytes + 12);
+	st.server_member_bytes = by_id_.size() * (mk_ + 4);
+	st.member_key_bytes = (mk_ + 2) * (kKeyBytes + 12);
+	return st;
+}
+
+} // namespace flatkey
+} // namespace groupsec

@@ -1,0 +1,55 @@
+// groupsec flat key table: what one participant knows. A member keeps its
+// TEK, KEKs and individual key here and applies every rekey message it sees;
+// the store unwraps whatever it can, advancing revisions with the one-way
+// function where a message names a newer revision of a key it holds. The
+// same store, filled with the keys of removed members, is the adversary in
+// the tests.
+#pragma once
+
+#include "groupsec/flatkey/crypto.h"
+#include "groupsec/flatkey/key_message.h"
+
+#include <map>
+#include <optional>
+#include <vector>
+
+namespace groupsec {
+namespace flatkey {
+
+struct KeySlot {
+	Key key{};
+	uint32_t version = 0;
+	uint32_t revision = 0;
+	uint32_t creator = 0;
+};
+
+class KeyStore {
+public:
+	// Learns a key; keeps every version (and the lowest revision seen of
+	// each, later revisions being computable).
+	void add(const KeyId &id, const KeySlot &slot);
+	// The key ref names, advancing a held revision if needed; nullopt if
+	// this store cannot know it.
+	std::optional<Key> find(const KeyRef &ref) const;
+	// Applies a message: repeatedly unwraps and derives every entry it
+	// can until nothing changes. Returns how many keys it learned.
+	size_t apply(const KeyMessage &m, KeyWrapper &wrapper);
+	// The newest version (then revision) held of id.
+	std::optional<KeySlot> newest(const KeyId &id) const;
+	bool knows(const KeyRef &ref) const { return find(ref).has_value(); }
+	// Everything this store holds joined with other.
+	void merge_from(const KeyStore &other);
+	size_t size() const;
+
+private:
+	struct Version {
+		uint32_t version;
+		uint32_t creator;
+		uint32_t revision;
+		Key key;
+	};
+	std::map<KeyId, std::vector<Version>> keys_;
+};
+
+} // namespace flatkey
+} // namespace groupsec
