@@ -1,0 +1,98 @@
+"""A lab leaves no namespace, daemon or mount behind: after a test that
+fails, after SIGINT or SIGTERM, and (through cleanup at the next start)
+after SIGKILL."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lab as labmod
+import pytest
+from lab import wait_until
+
+HERE = Path(__file__).resolve().parent
+PY = "/usr/bin/python3"
+
+
+def processes_of(lab_dir):
+    """pids whose command line or environment names the lab's folder."""
+    needle = str(lab_dir).encode()
+    found = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit() or int(p.name) == os.getpid():
+            continue
+        try:
+            if needle in (p / "cmdline").read_bytes() or needle in (p / "environ").read_bytes():
+                found.append(int(p.name))
+        except OSError:
+            pass
+    return found
+
+
+def namespaces_of(name):
+    return [n for n in labmod.lab_namespaces() if n.startswith(name + "-")]
+
+
+def mounts_left(lab_dir):
+    return [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(lab_dir) in line]
+
+
+def assert_nothing_left(name):
+    lab_dir = labmod.TOP / "build" / "lab" / name
+    assert namespaces_of(name) == []
+    assert processes_of(lab_dir) == []
+    assert mounts_left(lab_dir) == []
+
+
+def test_a_failing_test_leaves_nothing_behind():
+    p = subprocess.run([PY, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(HERE / "_failing_scenario.py")],
+                       capture_output=True, text=True, timeout=180, cwd=HERE)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert "failing on purpose with the lab up" in p.stdout
+    assert_nothing_left("gsfail")
+    # its logs stay for the report
+    assert (labmod.TOP / "build" / "lab" / "gsfail" / "sr" / "bgpd.log").stat().st_size > 0
+
+
+CHILD = """
+import sys, time
+sys.path.insert(0, {here!r})
+import lab as labmod
+lab = labmod.smoke_lab({name!r})
+with lab:
+    labmod.configure_smoke(lab)
+    print("up", flush=True)
+    time.sleep(600)
+"""
+
+
+def start_child(name):
+    child = subprocess.Popen([PY, "-c", CHILD.format(here=str(HERE), name=name)],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = child.stdout.readline()
+    assert line.strip() == "up", line + child.stdout.read()
+    assert len(namespaces_of(name)) == 4
+    assert processes_of(labmod.TOP / "build" / "lab" / name)
+    return child
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_lab_leaves_nothing_behind(sig):
+    name = "gsint" if sig == signal.SIGINT else "gsterm"
+    child = start_child(name)
+    child.send_signal(sig)
+    assert child.wait(timeout=60) != 0
+    assert_nothing_left(name)
+
+
+def test_a_killed_lab_is_cleaned_up_by_the_next_start():
+    child = start_child("gskill")
+    child.kill()
+    child.wait()
+    assert namespaces_of("gskill")  # SIGKILL leaves it behind ...
+    labmod.cleanup(namespaces_of("gskill"))
+    wait_until("no process of the killed lab", lambda: not processes_of(labmod.TOP / "build" / "lab" / "gskill"),
+               timeout=10)
+    assert_nothing_left("gskill")  # ... and cleanup() removes all of it
