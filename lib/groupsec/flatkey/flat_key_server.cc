@@ -36,6 +36,7 @@ FlatKeyServer::FlatKeyServer(ServerConfig config, RandomSource &rng,
 	slots_.resize(l.kek_slots());
 	slot_ids_.resize(l.kek_slots());
 	holders_.assign(l.kek_slots(), 0);
+	created_epoch_.assign(l.kek_slots(), 0);
 	for (size_t t = 0; t < l.tables(); t++)
 		for (size_t s = 0; s < l.radix(t).size(); s++)
 			for (unsigned v = 0; v < l.radix(t)[s]; v++) {
@@ -133,6 +134,7 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 		syms_.insert(syms_.end(), all[i].begin(), all[i].end());
 		individual_.push_back(rng_.key());
 		live_.push_back(1);
+		joined_version_.push_back(tek_.version);
 		by_id_.emplace(key_of(ids[i]), h);
 		MemberKeys mkeys;
 		mkeys.handle = h;
@@ -291,16 +293,25 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 			base[j] = l.slot(t, s, 0);
 
 	// KEKs the removed members hold (U), and what remains of each slot.
+	// A KEK replaced at epoch e was wrapped under its old value (known to
+	// the member removed then) and TEK_e: a leaver who was a member at e
+	// rebuilds it together with that earlier leaver. Such KEKs count as
+	// held by the removed members.
 	std::vector<uint8_t> in_u(slots_.size(), 0);
 	std::vector<uint32_t> remaining = holders_;
+	uint32_t earliest = UINT32_MAX;
 	for (uint32_t h : off) {
 		live_[h] = 0;
+		earliest = std::min(earliest, joined_version_[h]);
 		for (size_t j = 0; j < mk_; j++) {
 			size_t slot = base[j] + sym(h, j);
 			in_u[slot] = 1;
 			remaining[slot]--;
 		}
 	}
+	for (size_t slot = 0; slot < slots_.size(); slot++)
+		if (created_epoch_[slot] > earliest)
+			in_u[slot] = 1;
 	std::vector<uint32_t> on;
 	on.reserve(by_id_.size() - off.size());
 	for (const auto &kv : by_id_)
@@ -415,8 +426,10 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		res.keks_replaced++;
 		if (remaining[slot] == 0) {
 			ns.key = rng_.key();
+			created_epoch_[slot] = 0;
 			continue;
 		}
+		created_epoch_[slot] = tek_.version;
 		Key kek = combine_keys({&old_key, &tek_.key});
 		WrappedKey e;
 		e.wrapping = {old_ref, res.new_tek};

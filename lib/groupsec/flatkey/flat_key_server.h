@@ -65,8 +65,9 @@ struct JoinResult {
 };
 
 struct CollusionReport {
-	// True if the removed members together hold every literal of a
-	// product term of the minimized cover.
+	// True if the removed members together (with members removed before,
+	// see leave_batch) hold every literal of a product term of the
+	// minimized cover.
 	bool flagged = false;
 	// Literal sets (KEKs) the removed members could rebuild together.
 	std::vector<std::vector<KeyId>> exposed_terms;
@@ -102,6 +103,10 @@ public:
 	// All joiners in one revision step.
 	JoinResult join_batch(const std::vector<MemberId> &ids);
 	RekeyResult leave(const MemberId &id);
+	// The removed members are assumed to pool their keys with everyone
+	// removed before: a KEK replaced while a leaver was a member was
+	// wrapped under a TEK it knew and an old value an earlier leaver
+	// knew, so it counts as known to the removed members.
 	RekeyResult leave_batch(const std::vector<MemberId> &ids);
 
 	const IdLayout &layout() const { return config_.layout; }
@@ -141,10 +146,13 @@ private:
 	std::vector<KeySlot> slots_;
 	std::vector<KeyId> slot_ids_;
 	std::vector<uint32_t> holders_;
+	// TEK version whose TEK' wrapped the slot's current version (0: none)
+	std::vector<uint32_t> created_epoch_;
 	// member records by handle
 	std::vector<uint8_t> syms_;
 	std::vector<Key> individual_;
 	std::vector<uint8_t> live_;
+	std::vector<uint32_t> joined_version_; // TEK version at join
 	std::unordered_map<std::string, uint32_t> by_id_;
 	struct Retired {
 		KeySlot tek;
