@@ -312,19 +312,38 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	for (size_t slot = 0; slot < slots_.size(); slot++)
 		if (created_epoch_[slot] > earliest)
 			in_u[slot] = 1;
+	auto remaining_members = [&]() {
+		std::vector<uint32_t> on;
+		on.reserve(by_id_.size() - off.size());
+		for (const auto &kv : by_id_)
+			if (live_[kv.second])
+				on.push_back(kv.second);
+		std::sort(on.begin(), on.end());
+		return on;
+	};
 	std::vector<uint32_t> on;
-	on.reserve(by_id_.size() - off.size());
-	for (const auto &kv : by_id_)
-		if (live_[kv.second])
-			on.push_back(kv.second);
-	std::sort(on.begin(), on.end());
+	bool have_on = false;
 
-	// Minimized cover of the remaining members by product terms.
+	// Minimized cover of the remaining members by product terms. One
+	// leaver: the excluder table, every other value of every symbol that
+	// still has a holder, found without walking the members.
 	std::vector<std::vector<Literal>> terms;
-	if (!on.empty()) {
-		std::vector<bool> used(l.width(), false);
-		std::vector<Literal> lits;
-		cover(on, off, used, lits, terms);
+	if (off.size() == 1) {
+		for (size_t s = 0; s < l.width(); s++)
+			for (unsigned v = 0; v < l.radix(0)[s]; v++)
+				if (v != sym(off[0], s) &&
+				    remaining[l.slot(0, s, v)] > 0)
+					terms.push_back({Literal{
+						static_cast<uint16_t>(s),
+						static_cast<uint8_t>(v)}});
+	} else {
+		on = remaining_members();
+		have_on = true;
+		if (!on.empty()) {
+			std::vector<bool> used(l.width(), false);
+			std::vector<Literal> lits;
+			cover(on, off, used, lits, terms);
+		}
 	}
 	CollusionReport &col = res.collusion;
 	for (const auto &t : terms) {
@@ -348,7 +367,11 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	// Members the removed members cover completely, and for the resisting
 	// re-key one free KEK (held by no removed member) per other member.
 	std::vector<uint8_t> chosen(slots_.size(), 0);
-	for (uint32_t h : on) {
+	if (col.flagged && !have_on) {
+		on = remaining_members();
+		have_on = true;
+	}
+	for (uint32_t h : col.flagged ? on : std::vector<uint32_t>()) {
 		size_t pick = SIZE_MAX;
 		bool have = false;
 		for (size_t j = 0; j < mk_ && !have; j++) {
@@ -414,9 +437,14 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	}
 
 	// Every KEK a removed member held is replaced, for the remaining
-	// holders under old KEK / TEK'.
+	// holders under old KEK / TEK'. When resisting, so is every KEK the
+	// removed members could rebuild together; when accepting exposed
+	// terms, that would not keep those KEKs from them.
 	for (size_t slot = 0; slot < slots_.size(); slot++) {
 		if (!in_u[slot])
+			continue;
+		if (config_.collusion != CollusionPolicy::kResist &&
+		    remaining[slot] == holders_[slot])
 			continue;
 		KeyRef old_ref = slot_ref(slot);
 		Key old_key = slots_[slot].key;

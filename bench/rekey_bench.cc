@@ -1,0 +1,261 @@
+// Rekey cost of the flat key table against a binary LKH tree and naive
+// per-member unicast, measured in the same run: for N members and a batch
+// of k leaving members, the wrapped keys and bytes of the rekey message,
+// the server's CPU time, and server and per-member key storage. After the
+// Google Benchmark output, a summary table prints the ratios.
+//
+// Flat table rows:
+//   flat       minimized product terms kept (CollusionPolicy::kAcceptFlagged):
+//              no removed member, and no coalition of removed members the
+//              engine did not flag, learns the new TEK (the security of the
+//              excluder table and of Chang et al.)
+//   flat-drv   the same with replaced KEKs derived instead of wrapped
+//   flat-res   the default CollusionPolicy::kResist: no coalition of
+//              removed members, flagged or not, learns the new TEK
+#include "groupsec/flatkey/flat_key_server.h"
+#include "reference_lkh.h"
+#include "reference_unicast.h"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+using namespace groupsec;
+using namespace groupsec::flatkey;
+
+namespace {
+
+enum Scheme { kFlat, kFlatDerive, kFlatResist, kLkh, kUnicast, kSchemes };
+const char *const kNames[kSchemes] = {"flat", "flat-drv", "flat-res", "lkh",
+				      "unicast"};
+
+struct Row {
+	double wrapped = 0, bytes = 0, cpu_ms = 0, flagged = 0;
+	size_t server_bytes = 0, member_bytes = 0;
+	bool have = false;
+};
+
+// Results of this run, keyed by (log2 N, k); filled by the benchmarks,
+// printed by main.
+using Results = std::map<std::pair<unsigned, unsigned>, Row[kSchemes]>;
+
+class Clock0 : public Clock {
+public:
+	uint64_t now_ms() const override { return 0; }
+};
+
+double cpu_ms_since(std::clock_t start)
+{
+	return 1000.0 * double(std::clock() - start) / CLOCKS_PER_SEC;
+}
+
+std::vector<uint32_t> pick(std::mt19937_64 &g, size_t n, size_t k)
+{
+	std::vector<uint32_t> out;
+	std::vector<uint8_t> taken(n, 0);
+	while (out.size() < k) {
+		uint32_t x = static_cast<uint32_t>(g() % n);
+		if (!taken[x]) {
+			taken[x] = 1;
+			out.push_back(x);
+		}
+	}
+	return out;
+}
+
+void run(benchmark::State &state, Results *results, Scheme scheme,
+	 unsigned d, unsigned k)
+{
+	const size_t n = size_t(1) << d;
+	OpenSslRandom rng;
+	Clock0 clock;
+	std::mt19937_64 g(d * 1000003u + k);
+	std::unique_ptr<FlatKeyServer> flat;
+	std::unique_ptr<bench::LkhTree> lkh;
+	std::unique_ptr<bench::UnicastGroup> uni;
+	IdLayout layout = IdLayout::binary(d);
+	if (scheme <= kFlatResist) {
+		ServerConfig cfg(layout);
+		cfg.collusion = scheme == kFlatResist
+					? CollusionPolicy::kResist
+					: CollusionPolicy::kAcceptFlagged;
+		cfg.refresh = scheme == kFlatDerive ? KekRefresh::kDerive
+						    : KekRefresh::kWrap;
+		flat = std::make_unique<FlatKeyServer>(cfg, rng, clock);
+		std::vector<MemberId> all;
+		all.reserve(n);
+		for (size_t i = 0; i < n; i++)
+			all.push_back(*layout.from_index(i));
+		if (!flat->join_batch(all).ok) {
+			state.SkipWithError("join failed");
+			return;
+		}
+	} else if (scheme == kLkh) {
+		lkh = std::make_unique<bench::LkhTree>(d, rng);
+	} else {
+		uni = std::make_unique<bench::UnicastGroup>(n, rng);
+	}
+	Row row;
+	size_t iters = 0;
+	for (auto _ : state) {
+		state.PauseTiming();
+		auto who = pick(g, n, k);
+		std::vector<MemberId> ids;
+		if (flat)
+			for (uint32_t x : who)
+				ids.push_back(*layout.from_index(x));
+		state.ResumeTiming();
+		std::clock_t t0 = std::clock();
+		bench::RekeyCost c;
+		if (flat) {
+			RekeyResult r = flat->leave_batch(ids);
+			c.wrapped = r.message.wrapped_count();
+			c.bytes = encoded_size(r.message);
+			row.flagged += r.collusion.flagged;
+			benchmark::DoNotOptimize(r);
+		} else if (lkh) {
+			c = lkh->leave(who);
+		} else {
+			c = uni->leave(who);
+		}
+		row.cpu_ms += cpu_ms_since(t0);
+		state.PauseTiming();
+		row.wrapped += c.wrapped;
+		row.bytes += c.bytes;
+		iters++;
+		if (flat)
+			flat->join_batch(ids);
+		else if (lkh)
+			lkh->rejoin(who);
+		else
+			uni->rejoin(who);
+		state.ResumeTiming();
+	}
+	if (iters == 0)
+		return;
+	row.wrapped /= iters;
+	row.bytes /= iters;
+	row.cpu_ms /= iters;
+	row.flagged /= iters;
+	if (flat) {
+		StorageStats st = flat->storage();
+		row.server_bytes = st.server_key_bytes + st.server_member_bytes;
+		row.member_bytes = st.member_key_bytes;
+	} else if (lkh) {
+		row.server_bytes = lkh->server_bytes();
+		row.member_bytes = lkh->member_bytes();
+	} else {
+		row.server_bytes = uni->server_bytes();
+		row.member_bytes = uni->member_bytes();
+	}
+	row.have = true;
+	state.counters["wrapped"] = row.wrapped;
+	state.counters["bytes"] = row.bytes;
+	state.counters["server_B"] = double(row.server_bytes);
+	state.counters["member_B"] = double(row.member_bytes);
+	if (flat)
+		state.counters["flagged"] = row.flagged;
+	(*results)[{d, k}][scheme] = row;
+}
+
+void print_summary(const Results &results)
+{
+	printf("\nRekey cost per leave operation (averages over the iterations above)\n");
+	printf("%-7s %5s | %9s %9s %9s %9s %9s | %7s %7s %7s %7s | %9s %9s %9s | %6s\n",
+	       "N", "k", "flat", "flat-drv", "flat-res", "lkh", "unicast",
+	       "f/lkh", "fd/lkh", "fr/lkh", "f/uni", "flat B", "lkh B",
+	       "uni B", "flag%");
+	for (const auto &kv : results) {
+		const Row *r = kv.second;
+		bool all = true;
+		for (int s = 0; s < kSchemes; s++)
+			all = all && r[s].have;
+		if (!all)
+			continue;
+		printf("2^%-5u %5u | %9.0f %9.0f %9.0f %9.0f %9.0f | %7.3f %7.3f %7.3f %7.4f | %9.0f %9.0f %9.0f | %5.0f%%\n",
+		       kv.first.first, kv.first.second, r[kFlat].wrapped,
+		       r[kFlatDerive].wrapped, r[kFlatResist].wrapped,
+		       r[kLkh].wrapped, r[kUnicast].wrapped,
+		       r[kFlat].wrapped / r[kLkh].wrapped,
+		       r[kFlatDerive].wrapped / r[kLkh].wrapped,
+		       r[kFlatResist].wrapped / r[kLkh].wrapped,
+		       r[kFlat].wrapped / r[kUnicast].wrapped, r[kFlat].bytes,
+		       r[kLkh].bytes, r[kUnicast].bytes,
+		       100.0 * r[kFlat].flagged);
+	}
+	printf("\nServer CPU time per leave operation, ms\n");
+	printf("%-7s %5s | %9s %9s %9s %9s %9s | %7s %7s\n", "N", "k", "flat",
+	       "flat-drv", "flat-res", "lkh", "unicast", "f/lkh", "f/uni");
+	for (const auto &kv : results) {
+		const Row *r = kv.second;
+		if (!r[kFlat].have || !r[kLkh].have || !r[kUnicast].have ||
+		    !r[kFlatDerive].have || !r[kFlatResist].have)
+			continue;
+		printf("2^%-5u %5u | %9.3f %9.3f %9.3f %9.3f %9.3f | %7.3f %7.3f\n",
+		       kv.first.first, kv.first.second, r[kFlat].cpu_ms,
+		       r[kFlatDerive].cpu_ms, r[kFlatResist].cpu_ms,
+		       r[kLkh].cpu_ms, r[kUnicast].cpu_ms,
+		       r[kFlat].cpu_ms / r[kLkh].cpu_ms,
+		       r[kFlat].cpu_ms / r[kUnicast].cpu_ms);
+	}
+	printf("\nKey storage, bytes (32-byte key + 12 bytes of ID/version/revision each;\n"
+	       "flat server: table keys + individual keys + member IDs)\n");
+	printf("%-7s | %12s %12s %12s | %9s %9s %9s\n", "N", "flat server",
+	       "lkh server", "uni server", "flat mbr", "lkh mbr", "uni mbr");
+	unsigned last = 0;
+	for (const auto &kv : results) {
+		if (kv.first.first == last || !kv.second[kFlat].have ||
+		    !kv.second[kLkh].have || !kv.second[kUnicast].have)
+			continue;
+		last = kv.first.first;
+		const Row *r = kv.second;
+		printf("2^%-5u | %12zu %12zu %12zu | %9zu %9zu %9zu\n", last,
+		       r[kFlat].server_bytes, r[kLkh].server_bytes,
+		       r[kUnicast].server_bytes, r[kFlat].member_bytes,
+		       r[kLkh].member_bytes, r[kUnicast].member_bytes);
+	}
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	Results results;
+	// GROUPSEC_BENCH_MAX_LOG2N limits N for a quick run.
+	unsigned max_d = 20;
+	if (const char *e = getenv("GROUPSEC_BENCH_MAX_LOG2N"))
+		max_d = static_cast<unsigned>(atoi(e));
+	for (unsigned d : {8u, 12u, 16u, 20u}) {
+		if (d > max_d)
+			continue;
+		int iters = d <= 8 ? 64 : d <= 12 ? 16 : d <= 16 ? 6 : 3;
+		for (unsigned k : {1u, 4u, 16u, 64u, 256u, 1024u}) {
+			if (k > (1u << d) / 4)
+				continue;
+			for (int s = 0; s < kSchemes; s++) {
+				std::string name = std::string("rekey/") +
+						   kNames[s] + "/N:2^" +
+						   std::to_string(d) + "/k:" +
+						   std::to_string(k);
+				benchmark::RegisterBenchmark(
+					name.c_str(),
+					[&results, s, d, k](benchmark::State &st) {
+						run(st, &results, Scheme(s), d, k);
+					})
+					->Iterations(iters)
+					->Unit(benchmark::kMillisecond);
+			}
+		}
+	}
+	benchmark::Initialize(&argc, argv);
+	benchmark::RunSpecifiedBenchmarks();
+	benchmark::Shutdown();
+	print_summary(results);
+	return 0;
+}
