@@ -40,6 +40,32 @@ std::string_view payload_name(uint8_t v)
 	switch (static_cast<PayloadType>(v)) {
 	case PayloadType::None:
 		return "NONE";
+	case PayloadType::SecurityAssociation:
+		return "SA";
+	case PayloadType::KeyExchange:
+		return "KE";
+	case PayloadType::IdInitiator:
+		return "IDi";
+	case PayloadType::IdResponder:
+		return "IDr";
+	case PayloadType::Certificate:
+		return "CERT";
+	case PayloadType::CertificateRequest:
+		return "CERTREQ";
+	case PayloadType::Authentication:
+		return "AUTH";
+	case PayloadType::Nonce:
+		return "Ni, Nr";
+	case PayloadType::VendorId:
+		return "V";
+	case PayloadType::TsInitiator:
+		return "TSi";
+	case PayloadType::TsResponder:
+		return "TSr";
+	case PayloadType::Configuration:
+		return "CP";
+	case PayloadType::Eap:
+		return "EAP";
 	case PayloadType::Notify:
 		return "N";
 	case PayloadType::Delete:
@@ -52,6 +78,32 @@ std::string_view payload_name(uint8_t v)
 		return "GSA";
 	case PayloadType::KeyDownload:
 		return "KD";
+	}
+	return "UNKNOWN";
+}
+
+bool payload_type_known(uint8_t v)
+{
+	return v != 0 && payload_name(v) != "UNKNOWN";
+}
+
+std::string_view notify_name(uint16_t v)
+{
+	switch (static_cast<NotifyType>(v)) {
+	case NotifyType::UnsupportedCriticalPayload:
+		return "UNSUPPORTED_CRITICAL_PAYLOAD";
+	case NotifyType::InvalidSyntax:
+		return "INVALID_SYNTAX";
+	case NotifyType::AuthenticationFailed:
+		return "AUTHENTICATION_FAILED";
+	case NotifyType::InvalidGroupId:
+		return "INVALID_GROUP_ID";
+	case NotifyType::AuthorizationFailed:
+		return "AUTHORIZATION_FAILED";
+	case NotifyType::RegistrationFailed:
+		return "REGISTRATION_FAILED";
+	case NotifyType::GroupSender:
+		return "GROUP_SENDER";
 	}
 	return "UNKNOWN";
 }

@@ -1,0 +1,174 @@
+// Bodies of the payloads G-IKEv2 adds (IDg, GSA, KD) and of the IKEv2
+// payloads it frames (Identification, Nonce, Auth, Notify, Delete). Each
+// decoder reads one payload body (the octets after the generic payload
+// header) and each encoder writes one; see docs/gikev2-wire.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "gikev2.h"
+#include "gikev2_result.h"
+
+namespace groupsec::gdoi {
+
+// IDi, IDr (RFC 7296 3.5) and IDg (RFC 9838): type, 3 reserved octets, data.
+struct IdentificationPayload {
+	uint8_t id_type = 0;
+	Bytes data;
+};
+bool operator==(const IdentificationPayload &a, const IdentificationPayload &b);
+// Checks the data against the type: 4 octets for ID_IPV4_ADDR, 16 for
+// ID_IPV6_ADDR, at least one octet otherwise.
+Result<IdentificationPayload> decode_identification(ByteView body);
+Result<Bytes> encode_identification(const IdentificationPayload &p);
+
+// Ni, Nr (RFC 7296 3.9): 16 to 256 octets.
+struct NoncePayload {
+	Bytes nonce;
+};
+bool operator==(const NoncePayload &a, const NoncePayload &b);
+Result<NoncePayload> decode_nonce(ByteView body);
+Result<Bytes> encode_nonce(const NoncePayload &p);
+
+// AUTH (RFC 7296 3.8): method, 3 reserved octets, data.
+struct AuthPayload {
+	uint8_t method = 0;
+	Bytes data;
+};
+bool operator==(const AuthPayload &a, const AuthPayload &b);
+Result<AuthPayload> decode_auth(ByteView body);
+Result<Bytes> encode_auth(const AuthPayload &p);
+
+// N (RFC 7296 3.10). For the RFC 9838 types the protocol and SPI must be
+// empty, and GROUP_SENDER carries exactly a 4-octet count.
+struct NotifyPayload {
+	uint8_t protocol = 0;
+	Bytes spi;
+	uint16_t type = 0;
+	Bytes data;
+};
+bool operator==(const NotifyPayload &a, const NotifyPayload &b);
+Result<NotifyPayload> decode_notify(ByteView body);
+Result<Bytes> encode_notify(const NotifyPayload &p);
+// N(GROUP_SENDER) asking for count Sender-IDs.
+NotifyPayload make_group_sender_notify(uint32_t count);
+// The count of a GROUP_SENDER notify.
+Result<uint32_t> group_sender_count(const NotifyPayload &p);
+
+// D (RFC 7296 3.11), with RFC 9838's reading: protocol 0 deletes the whole
+// group SA, an all-zero SPI deletes every SA of the protocol.
+struct DeletePayload {
+	uint8_t protocol = 0;
+	uint8_t spi_size = 0;
+	std::vector<Bytes> spis; // each spi_size octets
+};
+bool operator==(const DeletePayload &a, const DeletePayload &b);
+Result<DeletePayload> decode_delete(ByteView body);
+Result<Bytes> encode_delete(const DeletePayload &p);
+
+// A data attribute (RFC 7296 3.3.5): TV (AF=1) carries a 2-octet value,
+// TLV (AF=0) a value of its own length.
+struct Attribute {
+	uint16_t type = 0; // 15 bits
+	bool tv = false;
+	Bytes value; // exactly 2 octets when tv
+};
+bool operator==(const Attribute &a, const Attribute &b);
+Attribute make_tv_attribute(uint16_t type, uint16_t value);
+Attribute make_tlv_attribute(uint16_t type, Bytes value);
+
+// A transform substructure (RFC 7296 3.3.2) inside a GSA policy.
+struct Transform {
+	uint8_t type = 0;
+	uint16_t id = 0;
+	std::vector<Attribute> attributes;
+};
+bool operator==(const Transform &a, const Transform &b);
+
+// A traffic selector (RFC 7296 3.13.1), IPv4 or IPv6 range.
+struct TrafficSelector {
+	uint8_t ts_type = static_cast<uint8_t>(TsType::Ipv4AddrRange);
+	uint8_t ip_protocol = 0; // 0: any
+	uint16_t start_port = 0;
+	uint16_t end_port = 0xffff;
+	Bytes start_address; // 4 or 16 octets per ts_type
+	Bytes end_address;
+};
+bool operator==(const TrafficSelector &a, const TrafficSelector &b);
+
+// GSA policy substructure: the Rekey SA (GSA KEK, protocol GIKE_UPDATE,
+// 16-octet SPI) or a Data-Security SA (GSA TEK, AH or ESP, 4-octet SPI).
+struct GsaPolicy {
+	uint8_t protocol = static_cast<uint8_t>(SecurityProtocol::Esp);
+	Bytes spi;
+	TrafficSelector source;
+	TrafficSelector destination;
+	std::vector<Transform> transforms; // at least one
+	// GSA attributes
+	std::optional<uint32_t> key_lifetime; // GSA_KEY_LIFETIME, seconds
+	std::optional<uint32_t> initial_message_id; // GSA_INITIAL_MESSAGE_ID, KEK only
+	std::vector<Bytes> next_spis; // GSA_NEXT_SPI, each of the SPI's size
+	std::vector<Attribute> other_attributes; // unassigned or private types, kept
+};
+bool operator==(const GsaPolicy &a, const GsaPolicy &b);
+
+// Group-wide policy substructure (protocol 0), the group's activation and
+// deactivation policy (GDOI's GAP).
+struct GroupWidePolicy {
+	std::optional<uint16_t> activation_time_delay; // GWP_ATD, seconds
+	std::optional<uint16_t> deactivation_time_delay; // GWP_DTD, seconds
+	std::optional<uint16_t> sender_id_bits; // GWP_SENDER_ID_BITS
+	std::vector<Attribute> other_attributes;
+};
+bool operator==(const GroupWidePolicy &a, const GroupWidePolicy &b);
+
+// GSA (51). Canonical order on the wire: KEK, TEKs, group-wide policy.
+struct GsaPayload {
+	std::optional<GsaPolicy> kek;
+	std::vector<GsaPolicy> teks;
+	std::optional<GroupWidePolicy> group_wide;
+};
+bool operator==(const GsaPayload &a, const GsaPayload &b);
+Result<GsaPayload> decode_gsa(ByteView body);
+Result<Bytes> encode_gsa(const GsaPayload &p);
+
+// Wrapped key (RFC 9838 "Key Wrapping"): the key wrap algorithm's output is
+// opaque here.
+struct WrappedKey {
+	uint32_t key_id = 0; // 0: SA keying material
+	uint32_t kwk_id = 0; // 0: the default key wrap key
+	Bytes encrypted_key; // at least one octet
+};
+bool operator==(const WrappedKey &a, const WrappedKey &b);
+
+// Group key bag: keys of one SA, named by protocol and SPI.
+struct GroupKeyBag {
+	uint8_t protocol = static_cast<uint8_t>(SecurityProtocol::Esp);
+	Bytes spi;
+	std::vector<WrappedKey> sa_keys; // SA_KEY: one for AH/ESP, one or more for GIKE_UPDATE
+	std::vector<Attribute> other_attributes;
+};
+bool operator==(const GroupKeyBag &a, const GroupKeyBag &b);
+
+// Member key bag (protocol 0): keys and parameters of one member.
+struct MemberKeyBag {
+	std::vector<WrappedKey> wrap_keys; // WRAP_KEY, key_id != 0
+	std::optional<Bytes> auth_key; // AUTH_KEY, DER SubjectPublicKeyInfo
+	std::vector<Bytes> sender_ids; // GM_SENDER_ID
+	std::vector<Attribute> other_attributes;
+};
+bool operator==(const MemberKeyBag &a, const MemberKeyBag &b);
+
+// KD (52). Canonical order on the wire: group key bags, then the member
+// key bag.
+struct KeyDownloadPayload {
+	std::vector<GroupKeyBag> group_key_bags;
+	std::optional<MemberKeyBag> member_key_bag;
+};
+bool operator==(const KeyDownloadPayload &a, const KeyDownloadPayload &b);
+Result<KeyDownloadPayload> decode_key_download(ByteView body);
+Result<Bytes> encode_key_download(const KeyDownloadPayload &p);
+
+} // namespace groupsec::gdoi

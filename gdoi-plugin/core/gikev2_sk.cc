@@ -1,0 +1,266 @@
+#include "gikev2_sk.h"
+
+#include <memory>
+#include <string>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "gikev2_wire.h"
+
+namespace groupsec::gdoi {
+
+namespace {
+
+constexpr size_t kGcmIvSize = 8;
+constexpr size_t kGcmSaltSize = 4;
+constexpr size_t kGcmNonceSize = kGcmSaltSize + kGcmIvSize;
+constexpr size_t kCbcBlockSize = 16;
+constexpr size_t kIcvSize = 16;
+constexpr size_t kHmacSha256KeySize = 32;
+
+struct CipherCtxFree {
+	void operator()(EVP_CIPHER_CTX *c) const { EVP_CIPHER_CTX_free(c); }
+};
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
+
+Error crypto_error(const char *what)
+{
+	return make_error(WireError::CryptoFailure, std::string("OpenSSL: ") + what);
+}
+
+const EVP_CIPHER *aes(SkCipher c, size_t key_size)
+{
+	bool gcm = c == SkCipher::AesGcm16;
+	switch (key_size) {
+	case 16:
+		return gcm ? EVP_aes_128_gcm() : EVP_aes_128_cbc();
+	case 24:
+		return gcm ? EVP_aes_192_gcm() : EVP_aes_192_cbc();
+	case 32:
+		return gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
+	}
+	return nullptr;
+}
+
+Result<const EVP_CIPHER *> check_keys(const SkKeys &k)
+{
+	const EVP_CIPHER *cipher = aes(k.cipher, k.encryption_key.size());
+	if (!cipher)
+		return make_error(WireError::BadKey, "AES key of " + std::to_string(k.encryption_key.size()) +
+							     " octets, not 16, 24 or 32");
+	if (k.cipher == SkCipher::AesGcm16 && k.salt.size() != kGcmSaltSize)
+		return make_error(WireError::BadKey, "AES-GCM salt must be 4 octets");
+	if (k.cipher == SkCipher::AesCbcHmacSha256 && k.integrity_key.size() != kHmacSha256KeySize)
+		return make_error(WireError::BadKey, "HMAC-SHA-256 key must be 32 octets");
+	return cipher;
+}
+
+Bytes gcm_nonce(const SkKeys &k, ByteView iv)
+{
+	Bytes nonce = k.salt;
+	wire::put_bytes(nonce, iv);
+	return nonce;
+}
+
+// HMAC-SHA-256 over data, truncated to 128 bits.
+Result<Bytes> hmac_icv(const SkKeys &k, ByteView data)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	if (!HMAC(EVP_sha256(), k.integrity_key.data(), static_cast<int>(k.integrity_key.size()), data.data(),
+		  data.size(), md, &md_len) ||
+	    md_len < kIcvSize)
+		return crypto_error("HMAC-SHA-256");
+	return Bytes(md, md + kIcvSize);
+}
+
+// Encrypts pt into out (pt.size() octets) and, for GCM, writes the tag.
+Result<bool> encrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, ByteView aad, ByteView pt,
+		     uint8_t *out, uint8_t *tag)
+{
+	CipherCtx ctx(EVP_CIPHER_CTX_new());
+	if (!ctx)
+		return crypto_error("EVP_CIPHER_CTX_new");
+	bool gcm = k.cipher == SkCipher::AesGcm16;
+	int len = 0, fin = 0;
+	if (EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
+		return crypto_error("EncryptInit");
+	if (gcm) {
+		Bytes nonce = gcm_nonce(k, iv);
+		if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kGcmNonceSize, nullptr) != 1 ||
+		    EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), nonce.data()) != 1 ||
+		    EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1)
+			return crypto_error("AES-GCM setup");
+	} else {
+		if (EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
+		    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
+			return crypto_error("AES-CBC setup");
+	}
+	if (EVP_EncryptUpdate(ctx.get(), out, &len, pt.data(), static_cast<int>(pt.size())) != 1 ||
+	    EVP_EncryptFinal_ex(ctx.get(), out + len, &fin) != 1 || static_cast<size_t>(len + fin) != pt.size())
+		return crypto_error("encrypt");
+	if (gcm && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kIcvSize, tag) != 1)
+		return crypto_error("AES-GCM tag");
+	return true;
+}
+
+// Decrypts ct; for GCM checks the tag (IntegrityFailed when it fails).
+Result<Bytes> decrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, ByteView aad, ByteView ct,
+		      ByteView tag)
+{
+	CipherCtx ctx(EVP_CIPHER_CTX_new());
+	if (!ctx)
+		return crypto_error("EVP_CIPHER_CTX_new");
+	bool gcm = k.cipher == SkCipher::AesGcm16;
+	int len = 0, fin = 0;
+	if (EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
+		return crypto_error("DecryptInit");
+	if (gcm) {
+		Bytes nonce = gcm_nonce(k, iv);
+		Bytes tag_copy = tag.to_bytes();
+		if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kGcmNonceSize, nullptr) != 1 ||
+		    EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), nonce.data()) != 1 ||
+		    EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kIcvSize, tag_copy.data()) != 1)
+			return crypto_error("AES-GCM setup");
+	} else {
+		if (EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
+		    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
+			return crypto_error("AES-CBC setup");
+	}
+	// one spare block: EVP may write up to a block more than it reports
+	Bytes pt(ct.size() + kCbcBlockSize);
+	if (EVP_DecryptUpdate(ctx.get(), pt.data(), &len, ct.data(), static_cast<int>(ct.size())) != 1)
+		return crypto_error("decrypt");
+	if (EVP_DecryptFinal_ex(ctx.get(), pt.data() + len, &fin) != 1) {
+		if (gcm)
+			return make_error(WireError::IntegrityFailed, "SK: AES-GCM tag does not verify");
+		return crypto_error("decrypt final");
+	}
+	pt.resize(static_cast<size_t>(len + fin));
+	return pt;
+}
+
+} // namespace
+
+size_t sk_iv_size(SkCipher c)
+{
+	return c == SkCipher::AesGcm16 ? kGcmIvSize : kCbcBlockSize;
+}
+
+size_t sk_icv_size(SkCipher)
+{
+	return kIcvSize;
+}
+
+Result<Bytes> sk_random_iv(SkCipher c)
+{
+	return wire::guarded([&]() -> Result<Bytes> {
+		Bytes iv(sk_iv_size(c));
+		if (RAND_bytes(iv.data(), static_cast<int>(iv.size())) != 1)
+			return crypto_error("RAND_bytes");
+		return iv;
+	});
+}
+
+Result<Bytes> seal_message(const IkeHeader &header, const std::vector<Payload> &clear,
+			   const std::vector<Payload> &inner, const SkKeys &keys, ByteView iv)
+{
+	return wire::guarded([&]() -> Result<Bytes> {
+		auto cipher = check_keys(keys);
+		if (!cipher)
+			return cipher.error();
+		size_t iv_size = sk_iv_size(keys.cipher);
+		if (iv.size() != iv_size)
+			return make_error(WireError::BadKey, "IV of " + std::to_string(iv.size()) + " octets, not " +
+								     std::to_string(iv_size));
+		Bytes pt;
+		auto first = encode_payload_chain(inner, pt);
+		if (!first)
+			return first.error();
+		// Padding | Pad Length: AES-CBC fills the last block, AES-GCM adds none
+		size_t pad = 0;
+		if (keys.cipher == SkCipher::AesCbcHmacSha256)
+			pad = (kCbcBlockSize - (pt.size() + 1) % kCbcBlockSize) % kCbcBlockSize;
+		pt.insert(pt.end(), pad, 0);
+		pt.push_back(static_cast<uint8_t>(pad));
+
+		Message m;
+		m.header = header;
+		m.payloads = clear;
+		m.encrypted = EncryptedPayload{first.value(), false, Bytes(iv_size + pt.size() + kIcvSize)};
+		auto encoded = encode_message(m);
+		if (!encoded)
+			return encoded.error();
+		Bytes out = std::move(encoded.value());
+		size_t iv_at = out.size() - m.encrypted->data.size();
+		size_t ct_at = iv_at + iv_size;
+		size_t icv_at = ct_at + pt.size();
+		std::copy(iv.begin(), iv.end(), out.begin() + iv_at);
+		ByteView aad(out.data(), iv_at);
+		auto e = encrypt(keys, cipher.value(), iv, aad, pt, out.data() + ct_at, out.data() + icv_at);
+		if (!e)
+			return e.error();
+		if (keys.cipher == SkCipher::AesCbcHmacSha256) {
+			auto icv = hmac_icv(keys, ByteView(out.data(), icv_at));
+			if (!icv)
+				return icv.error();
+			std::copy(icv.value().begin(), icv.value().end(), out.begin() + icv_at);
+		}
+		return out;
+	});
+}
+
+Result<OpenedMessage> open_message(ByteView datagram, const SkKeys &keys)
+{
+	return wire::guarded([&]() -> Result<OpenedMessage> {
+		auto cipher = check_keys(keys);
+		if (!cipher)
+			return cipher.error();
+		auto m = decode_message(datagram);
+		if (!m)
+			return m.error();
+		if (!m.value().encrypted)
+			return make_error(WireError::Missing, "message has no SK payload");
+		const Bytes &sk = m.value().encrypted->data;
+		size_t iv_size = sk_iv_size(keys.cipher);
+		bool cbc = keys.cipher == SkCipher::AesCbcHmacSha256;
+		size_t min_ct = cbc ? kCbcBlockSize : 1;
+		if (sk.size() < iv_size + min_ct + kIcvSize)
+			return make_error(WireError::BadLength,
+					  "SK payload of " + std::to_string(sk.size()) + " octets is too short");
+		size_t ct_size = sk.size() - iv_size - kIcvSize;
+		if (cbc && ct_size % kCbcBlockSize != 0)
+			return make_error(WireError::BadLength, "SK ciphertext is not a whole number of AES blocks");
+
+		size_t sk_at = datagram.size() - sk.size();
+		ByteView iv = datagram.sub(sk_at, iv_size);
+		ByteView ct = datagram.sub(sk_at + iv_size, ct_size);
+		ByteView icv = datagram.sub(datagram.size() - kIcvSize, kIcvSize);
+		if (cbc) {
+			auto expect = hmac_icv(keys, datagram.sub(0, datagram.size() - kIcvSize));
+			if (!expect)
+				return expect.error();
+			if (CRYPTO_memcmp(expect.value().data(), icv.data(), kIcvSize) != 0)
+				return make_error(WireError::IntegrityFailed, "SK: HMAC-SHA-256-128 does not verify");
+		}
+		auto pt = decrypt(keys, cipher.value(), iv, datagram.sub(0, sk_at), ct, icv);
+		if (!pt)
+			return pt.error();
+		const Bytes &plain = pt.value();
+		size_t pad = plain.back();
+		if (pad + 1 > plain.size())
+			return make_error(WireError::BadLength, "SK pad length " + std::to_string(pad) +
+									" exceeds the plaintext");
+		auto inner = decode_payload_chain(m.value().encrypted->first_inner,
+						  ByteView(plain.data(), plain.size() - pad - 1));
+		if (!inner)
+			return inner.error();
+		return OpenedMessage{std::move(m.value()), std::move(inner.value())};
+	});
+}
+
+} // namespace groupsec::gdoi

@@ -1,0 +1,136 @@
+// Bounds-checked big-endian reading and writing, shared by the codecs.
+// Internal to the core: not part of its public API.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "gikev2_result.h"
+
+namespace groupsec::gdoi::wire {
+
+// Reads from a ByteView; every read checks the bounds first and a failed
+// read consumes nothing.
+class Reader {
+public:
+	explicit Reader(ByteView in) : in_(in) {}
+
+	size_t remaining() const { return in_.size() - pos_; }
+	size_t position() const { return pos_; }
+	bool done() const { return pos_ == in_.size(); }
+
+	bool u8(uint8_t &v)
+	{
+		if (remaining() < 1)
+			return false;
+		v = in_[pos_++];
+		return true;
+	}
+	bool u16(uint16_t &v)
+	{
+		if (remaining() < 2)
+			return false;
+		v = static_cast<uint16_t>(in_[pos_] << 8 | in_[pos_ + 1]);
+		pos_ += 2;
+		return true;
+	}
+	bool u32(uint32_t &v)
+	{
+		if (remaining() < 4)
+			return false;
+		v = static_cast<uint32_t>(in_[pos_]) << 24 | static_cast<uint32_t>(in_[pos_ + 1]) << 16 |
+		    static_cast<uint32_t>(in_[pos_ + 2]) << 8 | in_[pos_ + 3];
+		pos_ += 4;
+		return true;
+	}
+	bool u64(uint64_t &v)
+	{
+		uint32_t hi, lo;
+		if (remaining() < 8)
+			return false;
+		u32(hi);
+		u32(lo);
+		v = static_cast<uint64_t>(hi) << 32 | lo;
+		return true;
+	}
+	bool view(size_t n, ByteView &v)
+	{
+		if (remaining() < n)
+			return false;
+		v = in_.sub(pos_, n);
+		pos_ += n;
+		return true;
+	}
+	bool bytes(size_t n, Bytes &v)
+	{
+		ByteView b;
+		if (!view(n, b))
+			return false;
+		v = b.to_bytes();
+		return true;
+	}
+	ByteView rest()
+	{
+		ByteView r = in_.sub(pos_, remaining());
+		pos_ = in_.size();
+		return r;
+	}
+
+private:
+	ByteView in_;
+	size_t pos_ = 0;
+};
+
+inline void put_u8(Bytes &out, uint8_t v)
+{
+	out.push_back(v);
+}
+inline void put_u16(Bytes &out, uint16_t v)
+{
+	out.push_back(static_cast<uint8_t>(v >> 8));
+	out.push_back(static_cast<uint8_t>(v));
+}
+inline void put_u32(Bytes &out, uint32_t v)
+{
+	put_u16(out, static_cast<uint16_t>(v >> 16));
+	put_u16(out, static_cast<uint16_t>(v));
+}
+inline void put_u64(Bytes &out, uint64_t v)
+{
+	put_u32(out, static_cast<uint32_t>(v >> 32));
+	put_u32(out, static_cast<uint32_t>(v));
+}
+inline void put_bytes(Bytes &out, ByteView b)
+{
+	out.insert(out.end(), b.begin(), b.end());
+}
+// overwrite a 16-bit length written earlier at offset at
+inline void patch_u16(Bytes &out, size_t at, uint16_t v)
+{
+	out[at] = static_cast<uint8_t>(v >> 8);
+	out[at + 1] = static_cast<uint8_t>(v);
+}
+
+inline Error truncated(const std::string &what)
+{
+	return make_error(WireError::Truncated, what + ": truncated");
+}
+
+} // namespace groupsec::gdoi::wire
+
+#include <exception>
+
+namespace groupsec::gdoi::wire {
+
+// Runs a codec body so that no exception (only std::bad_alloc can occur)
+// leaves the public API.
+template <typename F> auto guarded(F &&f) -> decltype(f())
+{
+	try {
+		return f();
+	} catch (const std::exception &) {
+		return make_error(WireError::NoMemory, "out of memory");
+	}
+}
+
+} // namespace groupsec::gdoi::wire
