@@ -78,6 +78,21 @@ static bool load(plugin_t *plugin, bool reg)
 	return f[0].arg.cb.f(plugin, &f[1], reg, f[0].arg.cb.data);
 }
 
+/* load the plugin's features, expecting it to create the (fake) core */
+static void load_with_core(plugin_t *plugin)
+{
+	EXPECT_CALL(CORE(create));
+	WILL_RETURN(CORE(create), &fake_core);
+	EXPECT_VALUE(CORE(describe), core, &fake_core);
+	assert_true(load(plugin, TRUE));
+}
+
+static void expect_core_destroyed(void)
+{
+	EXPECT_CALL(CORE(destroy));
+	EXPECT_VALUE(CORE(destroy), core, &fake_core);
+}
+
 /* ---- tests */
 
 static void test_name(void **state)
@@ -109,13 +124,8 @@ static void test_load_creates_and_unload_destroys_the_core(void **state)
 {
 	plugin_t *plugin = CAT(GLUE_PLUGIN, _plugin_create)();
 
-	EXPECT_CALL(CORE(create));
-	WILL_RETURN(CORE(create), &fake_core);
-	EXPECT_VALUE(CORE(describe), core, &fake_core);
-	assert_true(load(plugin, TRUE));
-
-	EXPECT_CALL(CORE(destroy));
-	EXPECT_VALUE(CORE(destroy), core, &fake_core);
+	load_with_core(plugin);
+	expect_core_destroyed();
 	assert_true(load(plugin, FALSE));
 
 	/* unloaded: destroying the plugin must not touch the core again */
@@ -138,13 +148,8 @@ static void test_destroy_releases_a_loaded_core(void **state)
 {
 	plugin_t *plugin = CAT(GLUE_PLUGIN, _plugin_create)();
 
-	EXPECT_CALL(CORE(create));
-	WILL_RETURN(CORE(create), &fake_core);
-	EXPECT_VALUE(CORE(describe), core, &fake_core);
-	assert_true(load(plugin, TRUE));
-
-	EXPECT_CALL(CORE(destroy));
-	EXPECT_VALUE(CORE(destroy), core, &fake_core);
+	load_with_core(plugin);
+	expect_core_destroyed();
 	plugin->destroy(plugin);
 }
 
