@@ -315,10 +315,9 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	auto remaining_members = [&]() {
 		std::vector<uint32_t> on;
 		on.reserve(by_id_.size() - off.size());
-		for (const auto &kv : by_id_)
-			if (live_[kv.second])
-				on.push_back(kv.second);
-		std::sort(on.begin(), on.end());
+		for (uint32_t h = 0; h < live_.size(); h++)
+			if (live_[h])
+				on.push_back(h);
 		return on;
 	};
 	std::vector<uint32_t> on;
