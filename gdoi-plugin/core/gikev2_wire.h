@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <string>
 
 #include "gikev2_result.h"
@@ -104,23 +105,11 @@ inline void put_bytes(Bytes &out, ByteView b)
 {
 	out.insert(out.end(), b.begin(), b.end());
 }
-// overwrite a 16-bit length written earlier at offset at
-inline void patch_u16(Bytes &out, size_t at, uint16_t v)
-{
-	out[at] = static_cast<uint8_t>(v >> 8);
-	out[at + 1] = static_cast<uint8_t>(v);
-}
 
 inline Error truncated(const std::string &what)
 {
 	return make_error(WireError::Truncated, what + ": truncated");
 }
-
-} // namespace groupsec::gdoi::wire
-
-#include <exception>
-
-namespace groupsec::gdoi::wire {
 
 // Runs a codec body so that no exception (only std::bad_alloc can occur)
 // leaves the public API.
