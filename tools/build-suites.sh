@@ -35,63 +35,53 @@ fetch() { # fetch SRCPKG VERSION DIR
 	rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
-build_strongswan() {
-	local top=$builddir/suites/strongswan-$STRONGSWAN_VERSION
-	local prefix=$top/prefix src=$top/src/strongswan-${STRONGSWAN_VERSION%%-*}
+# build TITLE SRCPKG VERSION CONFIGURE_ARGS...: fetch, configure, make and
+# install one suite into build/suites/SRCPKG-VERSION/prefix, unless done.
+# "@prefix@" in an argument stands for that prefix.
+build() {
+	local title=$1 pkg=$2 ver=$3
+	shift 3
+	local top=$builddir/suites/$pkg-$ver
+	local prefix=$top/prefix src=$top/src/$pkg-${ver%%-*}
 	if [ -f "$top/.done" ]; then
-		log "strongSwan $STRONGSWAN_VERSION: cached in $prefix"
+		log "$title $ver: cached in $prefix"
 		return 0
 	fi
-	fetch strongswan "$STRONGSWAN_VERSION" "$top/src"
-	log "building strongSwan $STRONGSWAN_VERSION into $prefix (log: $top/build.log)"
-	(
-		cd "$src"
-		./configure --prefix="$prefix" --sysconfdir="$prefix/etc" \
-			--with-piddir="$prefix/var/run" \
-			--disable-static --enable-openssl --enable-kdf \
-			--enable-kernel-libipsec --enable-load-tester \
-			--enable-vici --enable-swanctl --enable-updown \
-			--disable-gmp --disable-ikev1 --disable-stroke \
-			--disable-scepclient --disable-pki
-		make -j"$jobs"
-		make install
-	) >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "strongSwan build failed (see $top/build.log)"; }
-	touch "$top/.done"
-}
-
-build_frr() {
-	local top=$builddir/suites/frr-$FRR_VERSION
-	local prefix=$top/prefix src=$top/src/frr-${FRR_VERSION%%-*}
-	if [ -f "$top/.done" ]; then
-		log "FRR $FRR_VERSION: cached in $prefix"
-		return 0
-	fi
-	fetch frr "$FRR_VERSION" "$top/src"
-	log "building FRR $FRR_VERSION into $prefix (log: $top/build.log)"
+	fetch "$pkg" "$ver" "$top/src"
+	log "building $title $ver into $prefix (log: $top/build.log)"
 	(
 		cd "$src"
 		[ -x configure ] || ./bootstrap.sh
-		./configure --prefix="$prefix" --sysconfdir="$prefix/etc/frr" \
-			--localstatedir="$prefix/var/run/frr" \
-			--sbindir="$prefix/lib/frr" \
-			--with-moduledir="$prefix/lib/frr/modules" \
-			--enable-user=root --enable-group=root --enable-vty-group=root \
-			--enable-multipath=64 --disable-doc --disable-snmp \
-			--disable-rpki --disable-scripting --disable-grpc \
-			--disable-protobuf --disable-zeromq --disable-bgp-vnc \
-			--disable-ripd --disable-ripngd --disable-ospfd --disable-ospf6d \
-			--disable-ldpd --disable-nhrpd --disable-eigrpd --disable-babeld \
-			--disable-isisd --disable-fabricd --disable-pimd --disable-pim6d \
-			--disable-pbrd --disable-vrrpd --disable-pathd --disable-bfdd \
-			--disable-sharpd
+		./configure "${@//@prefix@/$prefix}"
 		make -j"$jobs"
 		make install
-	) >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "FRR build failed (see $top/build.log)"; }
+	) >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "$title build failed (see $top/build.log)"; }
 	touch "$top/.done"
 }
 
-build_strongswan
-build_frr
+build strongSwan strongswan "$STRONGSWAN_VERSION" \
+	--prefix=@prefix@ --sysconfdir=@prefix@/etc \
+	--with-piddir=@prefix@/var/run \
+	--disable-static --enable-openssl --enable-kdf \
+	--enable-kernel-libipsec --enable-load-tester \
+	--enable-vici --enable-swanctl --enable-updown \
+	--disable-gmp --disable-ikev1 --disable-stroke \
+	--disable-scepclient --disable-pki
+
+build FRR frr "$FRR_VERSION" \
+	--prefix=@prefix@ --sysconfdir=@prefix@/etc/frr \
+	--localstatedir=@prefix@/var/run/frr \
+	--sbindir=@prefix@/lib/frr \
+	--with-moduledir=@prefix@/lib/frr/modules \
+	--enable-user=root --enable-group=root --enable-vty-group=root \
+	--disable-static --enable-multipath=64 --disable-doc --disable-snmp \
+	--disable-rpki --disable-scripting --disable-grpc \
+	--disable-protobuf --disable-zeromq --disable-bgp-vnc \
+	--disable-ripd --disable-ripngd --disable-ospfd --disable-ospf6d \
+	--disable-ldpd --disable-nhrpd --disable-eigrpd --disable-babeld \
+	--disable-isisd --disable-fabricd --disable-pimd --disable-pim6d \
+	--disable-pbrd --disable-vrrpd --disable-pathd --disable-bfdd \
+	--disable-sharpd
 
 echo "FRR_SRC=$builddir/suites/frr-$FRR_VERSION/src/frr-${FRR_VERSION%%-*}"
 echo "FRR_PREFIX=$builddir/suites/frr-$FRR_VERSION/prefix"
