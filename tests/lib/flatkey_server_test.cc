@@ -273,6 +273,40 @@ TEST(FlatKeyServer, CollusionIsFlaggedAndResisted)
 	}
 }
 
+TEST(FlatKeyServer, ExtraSymbolTableAvoidsUnicastUnderCollusion)
+{
+	// Same collusion as above; a second table of two 251-value symbols
+	// (paragraph 0086) gives the remaining members KEKs the colluders
+	// do not hold.
+	SeededRandom rng(9);
+	FakeClock clock;
+	IdLayout l = *IdLayout::create({2, 2}, {{251, 251}}, nullptr);
+	FlatKeyServer srv(ServerConfig(l), rng, clock);
+	KeyWrapper wr;
+	std::vector<KeyStore> st;
+	for (uint64_t i = 0; i < 4; i++) {
+		auto j = srv.join(*l.from_index(i));
+		for (auto &s : st)
+			s.apply(j.announcement, wr);
+		st.push_back(j.members[0].store());
+	}
+	auto r = srv.leave_batch({{1, 0}, {0, 1}});
+	ASSERT_TRUE(r.ok);
+	EXPECT_TRUE(r.collusion.flagged);
+	EXPECT_TRUE(r.resisted);
+	EXPECT_FALSE(r.collusion.whole_table);
+	EXPECT_TRUE(r.collusion.covered_members.empty());
+	EXPECT_EQ(r.unicast, 0u);
+	for (size_t i : {0, 3}) {
+		st[i].apply(r.message, wr);
+		EXPECT_TRUE(st[i].knows(r.new_tek));
+	}
+	KeyStore coalition = st[1];
+	coalition.merge_from(st[2]);
+	coalition.apply(r.message, wr);
+	EXPECT_FALSE(coalition.knows(r.new_tek));
+}
+
 // ---- randomized property tests ----
 
 struct Sim {

@@ -1,6 +1,7 @@
 #include "groupsec/flatkey/flat_key_server.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <unordered_set>
 
 namespace groupsec {
@@ -353,11 +354,11 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 				break;
 			}
 		if (exposed) {
-			std::vector<KeyId> ids_;
+			std::vector<KeyId> kek_ids;
 			for (const auto &lit : t)
-				ids_.push_back(slot_id(l.slot(0, lit.symbol,
+				kek_ids.push_back(slot_id(l.slot(0, lit.symbol,
 							      lit.value)));
-			col.exposed_terms.push_back(std::move(ids_));
+			col.exposed_terms.push_back(std::move(kek_ids));
 		}
 	}
 	col.flagged = !col.exposed_terms.empty();

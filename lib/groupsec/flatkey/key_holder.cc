@@ -1,6 +1,7 @@
 #include "groupsec/flatkey/key_holder.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace groupsec {
 namespace flatkey {
