@@ -203,3 +203,38 @@ TEST(Gikev2Sk, MessageWithoutSkIsMissing)
 	m.payloads = {Payload{199, false, hex("00")}};
 	EXPECT_EQ(open_message(encode_message(m).value(), gcm_keys()).error().code, WireError::Missing);
 }
+
+// Known answers: HDR(GSA_REKEY, msg ID 2), SK{N(GROUP_SENDER, 1)}.
+// AES-GCM-16, key 16 x 4b, salt 01020304, IV 8 x 1f: the AAD is the 28-octet
+// header and the 4-octet SK header; the plaintext is the notify and Pad
+// Length 0.
+// AES-CBC-128, key 16 x 4c, IV 16 x 1f, HMAC key 32 x 49: the plaintext is
+// padded with 3 zeros + Pad Length 3; the ICV is HMAC-SHA-256 over all that
+// precedes it, cut to 16 octets.
+TEST(Gikev2Sk, KnownAnswers)
+{
+	IkeHeader h;
+	h.initiator_spi = 0x0102030405060708ull;
+	h.responder_spi = 0x1112131415161718ull;
+	h.exchange_type = static_cast<uint8_t>(ExchangeType::GsaRekey);
+	h.message_id = 2;
+	std::vector<Payload> inner = {Payload{41, false, hex("0000402d 00000001")}};
+	Bytes gcm = hex("0102030405060708 1112131415161718 2e 20 29 00 00000002 00000045"
+			"29 00 0029 1f1f1f1f1f1f1f1f"
+			"2d54c4229294bbce3cd4e8729d c352f7b9ba831226613ebec2b808ef6b");
+	SkKeys gk = gcm_keys(16);
+	EXPECT_EQ(seal_message(h, {}, inner, gk, repeat(0x1f, 8)).value(), gcm);
+	auto og = open_message(gcm, gk);
+	ASSERT_TRUE(og.ok()) << og.error().message;
+	EXPECT_EQ(og.value().inner, inner);
+
+	Bytes cbc = hex("0102030405060708 1112131415161718 2e 20 29 00 00000002 00000050"
+			"29 00 0034 1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f"
+			"4a3c7bd0710000f317301a8f6eebed2e"
+			"cb9c096d9598de931676eb809eb450d6");
+	SkKeys ck = cbc_keys(16);
+	EXPECT_EQ(seal_message(h, {}, inner, ck, repeat(0x1f, 16)).value(), cbc);
+	auto oc = open_message(cbc, ck);
+	ASSERT_TRUE(oc.ok()) << oc.error().message;
+	EXPECT_EQ(oc.value().inner, inner);
+}
