@@ -20,8 +20,9 @@ TEST(Gikev2, OtherExchangeTypesAreUnknown)
 	for (int v = 0; v < 256; v++) {
 		bool known = v == 34 || (v >= 39 && v <= 42);
 		EXPECT_EQ(exchange_type(static_cast<uint8_t>(v)).has_value(), known) << v;
-		if (!known)
+		if (!known) {
 			EXPECT_EQ(exchange_name(static_cast<uint8_t>(v)), "UNKNOWN") << v;
+		}
 	}
 }
 
