@@ -333,7 +333,7 @@ struct Sim {
 	std::vector<KeyMessage> published;
 	std::vector<KeyRef> teks;
 	KeyStore removed_union;
-	size_t flagged = 0, leaves = 0;
+	size_t flagged = 0, leaves = 0, unicast = 0;
 
 	void publish(const KeyMessage &m)
 	{
@@ -385,8 +385,12 @@ void check_invariants(Sim &s, const std::string &where)
 		<< where << ": removed members together recover the TEK";
 }
 
+struct SequenceStats {
+	size_t flagged = 0, leaves = 0, unicast = 0;
+};
+
 void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
-		  int steps)
+		  int steps, SequenceStats *stats)
 {
 	std::mt19937_64 g(seed);
 	IdLayout l = random_layout(g);
@@ -426,6 +430,7 @@ void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 			auto r = s.srv.leave_batch(out);
 			ASSERT_TRUE(r.ok) << where << r.error;
 			s.flagged += r.collusion.flagged;
+			s.unicast += r.unicast;
 			s.leaves++;
 			for (auto &id : out) {
 				s.removed_union.merge_from(s.members.at(id));
@@ -441,17 +446,26 @@ void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 		if (testing::Test::HasFatalFailure())
 			return;
 	}
+	stats->flagged += s.flagged;
+	stats->leaves += s.leaves;
+	stats->unicast += s.unicast;
 }
 
 TEST(FlatKeyProperty, RandomSequencesResistingCollusion)
 {
+	SequenceStats stats;
 	for (uint64_t seed = 1; seed <= 1500; seed++) {
 		run_sequence(seed, CollusionPolicy::kResist,
 			     seed % 2 ? KekRefresh::kWrap : KekRefresh::kDerive,
-			     14);
+			     14, &stats);
 		if (HasFatalFailure())
 			return;
 	}
+	// The sequences reach the collusion fallback, unicast included.
+	EXPECT_GT(stats.leaves, 5000u);
+	EXPECT_GT(stats.flagged, 100u);
+	EXPECT_GT(stats.unicast, 100u);
+	EXPECT_LT(stats.flagged, stats.leaves);
 }
 
 // With the minimized terms kept, each removed member alone, and every

@@ -131,11 +131,26 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 		}
 	}
 	for (size_t i = 0; i < ids.size(); i++) {
-		uint32_t h = static_cast<uint32_t>(live_.size());
-		syms_.insert(syms_.end(), all[i].begin(), all[i].end());
-		individual_.push_back(rng_.key());
-		live_.push_back(1);
-		joined_version_.push_back(tek_.version);
+		// Handles of departed members are reused under a new
+		// generation, so an old individual key is never named again.
+		uint32_t h;
+		if (!free_.empty()) {
+			h = free_.back();
+			free_.pop_back();
+			std::copy(all[i].begin(), all[i].end(),
+				  syms_.begin() + h * mk_);
+			individual_[h] = rng_.key();
+			live_[h] = 1;
+			joined_version_[h] = tek_.version;
+			generation_[h]++;
+		} else {
+			h = static_cast<uint32_t>(live_.size());
+			syms_.insert(syms_.end(), all[i].begin(), all[i].end());
+			individual_.push_back(rng_.key());
+			live_.push_back(1);
+			joined_version_.push_back(tek_.version);
+			generation_.push_back(1);
+		}
 		by_id_.emplace(key_of(ids[i]), h);
 		MemberKeys mkeys;
 		mkeys.handle = h;
@@ -148,7 +163,7 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 			mkeys.keks.push_back(slots_[slot]);
 		}
 		mkeys.individual.key = individual_[h];
-		mkeys.individual.version = 1;
+		mkeys.individual.version = generation_[h];
 		res.members.push_back(std::move(mkeys));
 	}
 	WrappedKey notice;
@@ -430,7 +445,7 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		for (uint32_t h : col.covered_members) {
 			KeyRef r;
 			r.id = KeyId::member_key(h);
-			r.version = 1;
+			r.version = generation_[h];
 			wrap_tek({r}, {&individual_[h]});
 			res.unicast++;
 		}
@@ -477,6 +492,7 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 			syms_.begin() + h * mk_,
 			syms_.begin() + h * mk_ + l.width())));
 		individual_[h] = Key{};
+		free_.push_back(h);
 	}
 	res.ok = true;
 	return res;

@@ -51,7 +51,7 @@ struct MemberKeys {
 	KeySlot tek;
 	std::vector<KeyId> kek_ids;
 	std::vector<KeySlot> keks;
-	KeySlot individual; // id KeyId::member_key(handle)
+	KeySlot individual; // KeyId::member_key(handle), version = generation
 
 	// A key store holding exactly these keys.
 	KeyStore store() const;
@@ -153,6 +153,8 @@ private:
 	std::vector<Key> individual_;
 	std::vector<uint8_t> live_;
 	std::vector<uint32_t> joined_version_; // TEK version at join
+	std::vector<uint32_t> generation_;     // individual key version
+	std::vector<uint32_t> free_;	       // handles to reuse
 	std::unordered_map<std::string, uint32_t> by_id_;
 	struct Retired {
 		KeySlot tek;
