@@ -1,0 +1,251 @@
+// The G-IKEv2 engine: key server (GCKS) and group member (GM) state
+// machines of RFC 9838 over UDP, with no socket, clock, randomness or
+// credential of its own. The charon glue feeds it datagrams and timer
+// ticks and implements the small interfaces below; tests wire several
+// engines together in memory.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gikev2_payloads.h"
+#include "gikev2_result.h"
+
+namespace groupsec::gdoi {
+
+// An IPv4 or IPv6 address with a UDP port.
+struct Address {
+	Bytes ip; // 4 or 16 octets
+	uint16_t port = 0;
+
+	// "192.0.2.1", "2001:db8::1"; nullopt if not an address.
+	static std::optional<Address> parse(const std::string &ip, uint16_t port);
+	std::string ip_string() const; // without the port
+	std::string str() const; // "192.0.2.1[848]", "2001:db8::1[848]"
+};
+bool operator==(const Address &a, const Address &b);
+bool operator<(const Address &a, const Address &b);
+
+// An IKE identity (ID payload type and data), e.g. FQDN "gm1.example.net".
+struct Identity {
+	uint8_t type = 0; // IdType
+	Bytes data;
+
+	// Parses the way swanctl writes identities: an IPv4/IPv6 address,
+	// "user@host" (RFC822), "@fqdn" or "host.name" (FQDN), "@#hex"
+	// (KEY_ID), a "C=.., O=.., CN=.." string is kept as a DER DN by the
+	// glue (type DER_ASN1_DN, data = DER). nullopt if empty.
+	static std::optional<Identity> parse(const std::string &s);
+	std::string str() const; // the same notation
+};
+bool operator==(const Identity &a, const Identity &b);
+bool operator<(const Identity &a, const Identity &b);
+
+// How a peer authenticates (AUTH payload method).
+enum class AuthKind {
+	Psk, // shared key from Credentials::shared_key()
+	PublicKey, // RFC 7427 digital signature, see Credentials::sign()
+};
+
+// --- what the glue implements ---
+
+class Transport {
+public:
+	virtual ~Transport() = default;
+	// Sends one datagram from the local address to the remote one.
+	virtual void send(const Address &local, const Address &remote, ByteView datagram) = 0;
+};
+
+class Clock {
+public:
+	virtual ~Clock() = default;
+	virtual uint64_t now_ms() const = 0; // monotonic
+};
+
+class Random {
+public:
+	virtual ~Random() = default;
+	virtual void fill(uint8_t *out, size_t len) = 0;
+};
+
+class Credentials {
+public:
+	virtual ~Credentials() = default;
+	// The PSK shared by two identities, nullopt if none.
+	virtual std::optional<Bytes> shared_key(const Identity &local, const Identity &remote) = 0;
+	// Signs octets with the private key of identity signer: returns the AUTH
+	// payload data of RFC 7427 (AlgorithmIdentifier length, AlgorithmIdentifier,
+	// signature), nullopt if there is no key.
+	virtual std::optional<Bytes> sign(const Identity &signer, ByteView octets) = 0;
+	// Verifies RFC 7427 AUTH data over octets with a trusted public key
+	// (certificate) of identity signer.
+	virtual bool verify(const Identity &signer, ByteView octets, ByteView auth_data) = 0;
+};
+
+// A data-security SA (TEK) as a member installs it.
+struct TekSa {
+	std::string group;
+	uint32_t spi = 0; // host order
+	uint16_t encryption = 0; // IKEv2 transform ID: 20 ENCR_AES_GCM_16, 12 ENCR_AES_CBC
+	Bytes encryption_key; // with the 4-octet salt appended for AES-GCM
+	uint16_t integrity = 0; // 0, or 12 AUTH_HMAC_SHA2_256_128
+	Bytes integrity_key;
+	TrafficSelector source; // from the GSA TEK policy
+	TrafficSelector destination;
+	uint32_t lifetime_s = 0;
+	bool outbound = true; // false: receive only (deactivated for sending)
+};
+
+class SaSink {
+public:
+	virtual ~SaSink() = default;
+	// Installs the group's inbound SA and, towards every tunnel endpoint of
+	// the group, the outbound SA and policies. false if that failed.
+	virtual bool install(const TekSa &sa) = 0;
+	// Removes everything install() made for this SPI.
+	virtual void remove(const std::string &group, uint32_t spi) = 0;
+};
+
+// --- configuration ---
+
+struct TekPolicyConfig {
+	TrafficSelector source; // e.g. 10.0.0.0-10.255.255.255
+	TrafficSelector destination;
+	uint16_t encryption = 20; // ENCR_AES_GCM_16 or ENCR_AES_CBC
+	uint16_t key_bits = 256; // 128, 192 or 256
+	uint16_t integrity = 0; // 0 for AES-GCM, 12 for AES-CBC
+};
+
+enum class RekeyTransport { Unicast, Multicast };
+
+// A group this engine serves as key server.
+struct GcksGroupConfig {
+	std::string name; // local name, e.g. "blue"
+	Identity group_id; // IDg, e.g. KEY_ID or number
+	Identity local_id; // the GCKS identity (IDr, signer of GSA_REKEY)
+	std::vector<Address> listen; // addresses this group is served on
+	AuthKind member_auth = AuthKind::Psk;
+	std::vector<Identity> authorized; // members allowed to register
+	std::vector<TekPolicyConfig> teks; // at least one
+	uint32_t tek_lifetime_s = 3600;
+	uint32_t kek_lifetime_s = 86400;
+	uint16_t activation_delay_s = 0; // GAP ATD
+	uint16_t deactivation_delay_s = 0; // GAP DTD
+	RekeyTransport rekey = RekeyTransport::Unicast;
+	std::optional<Address> multicast; // rekey destination when Multicast
+	uint16_t id_bits = 16; // flat key table: member IDs of id_bits binary symbols
+};
+
+// A group this engine is a member of.
+struct GmGroupConfig {
+	std::string name;
+	Identity group_id;
+	Identity local_id; // IDi
+	Identity server_id; // expected IDr of the GCKS
+	Address local; // local address and port
+	std::vector<Address> servers; // GCKS addresses, tried in order
+	AuthKind auth = AuthKind::Psk;
+	std::optional<Address> multicast; // multicast group to join for rekeys
+	uint32_t reregister_margin_s = 60; // re-register this long before expiry
+};
+
+// A clear message for the first problem found, nullopt if the config is
+// usable. The engine rejects what these reject and then changes nothing.
+std::optional<std::string> validate(const GcksGroupConfig &c);
+std::optional<std::string> validate(const GmGroupConfig &c);
+
+// --- state shown on the control socket ---
+
+struct Counters {
+	uint64_t received = 0;
+	uint64_t sent = 0;
+	uint64_t dropped_malformed = 0; // did not parse or was truncated
+	uint64_t dropped_auth = 0; // ICV or signature did not verify
+	uint64_t dropped_replay = 0; // message ID not above the last one
+	uint64_t dropped_unauthorized = 0; // identity not allowed for the group
+	uint64_t cookies_sent = 0;
+	uint64_t registrations = 0; // GSA_AUTH/GSA_REGISTRATION completed
+	uint64_t rekeys = 0; // GSA_REKEY sent (GCKS) or applied (GM)
+};
+
+struct MemberState {
+	Identity id;
+	Address address;
+	uint32_t flat_id = 0; // member ID in the flat key table
+	uint64_t registered_ms = 0;
+};
+
+struct SaState {
+	uint32_t spi = 0;
+	uint16_t encryption = 0;
+	uint16_t key_bits = 0;
+	uint32_t lifetime_s = 0;
+	uint64_t expires_ms = 0;
+	bool current = true; // false: previous SA kept until deactivation
+};
+
+struct GroupState {
+	std::string name;
+	Identity group_id;
+	bool server = false; // GCKS role, else GM role
+	std::string state; // GM: "idle", "registering", "registered"; GCKS: "serving"
+	Address server_address; // GM: the GCKS it registered with
+	uint32_t kek_message_id = 0; // last GSA_REKEY message ID sent/accepted
+	std::vector<MemberState> members; // GCKS only
+	std::vector<SaState> sas;
+	Counters counters;
+};
+
+// --- the engine ---
+
+// The value of an operation that has no other result.
+struct Done {};
+
+struct EngineDeps {
+	Transport *transport = nullptr;
+	Clock *clock = nullptr;
+	Random *random = nullptr;
+	Credentials *credentials = nullptr;
+	SaSink *sas = nullptr; // needed for GM groups
+};
+
+class Engine {
+public:
+	explicit Engine(EngineDeps deps);
+	~Engine();
+	Engine(const Engine &) = delete;
+	Engine &operator=(const Engine &) = delete;
+
+	// Add or replace a group; an error (and no change) if validate() fails
+	// or the name is taken by a group of the other role.
+	Result<Done> add_server_group(const GcksGroupConfig &c);
+	Result<Done> add_member_group(const GmGroupConfig &c); // registers on the next tick()
+	Result<Done> remove_group(const std::string &name);
+
+	// A datagram arrived on local from remote. Never throws; bad input is
+	// counted and dropped.
+	void receive(const Address &local, const Address &remote, ByteView datagram);
+
+	// Timers: retransmissions, registration and re-registration, lifetime
+	// rekeys, expiry. Call at least every next_timeout_ms().
+	void tick();
+	uint64_t next_timeout_ms() const; // absolute, on the Clock
+
+	// Operator actions on a GCKS group.
+	Result<Done> rekey(const std::string &group);
+	Result<Done> evict(const std::string &group, const Identity &member);
+	// GM: register again now.
+	Result<Done> reregister(const std::string &group);
+
+	std::vector<GroupState> groups() const;
+
+private:
+	struct Impl;
+	std::unique_ptr<Impl> impl_;
+};
+
+} // namespace groupsec::gdoi
