@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Fetch FRR and strongSwan from Debian's source packages (pinned), apply
-# Debian's patch series and build both into a prefix inside the build tree.
-# The prefix is cached by version: a finished prefix is never rebuilt.
+# Debian's patch series, then ours (tools/patches/SRCPKG/*.patch, each with
+# its reason at the top), and build both into a prefix inside the build tree.
+# The prefix is cached by version and patch set: a finished prefix is never
+# rebuilt unless our patches change.
 #
 # usage: tools/build-suites.sh BUILDDIR
 # prints the variables the top-level configure needs (KEY=VALUE) on success.
 set -euo pipefail
 
-. "$(dirname "$0")/versions.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/versions.sh"
 
 builddir=${1:?usage: build-suites.sh BUILDDIR}
 mkdir -p "$builddir"
@@ -35,6 +38,27 @@ fetch() { # fetch SRCPKG VERSION DIR
 	rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
+# patches_id SRCPKG: names and content hash of tools/patches/SRCPKG/*.patch
+patches_id() {
+	local d=$here/patches/$1
+	if compgen -G "$d/*.patch" >/dev/null; then
+		cat "$d"/*.patch | sha256sum | cut -c1-16
+	else
+		echo none
+	fi
+}
+
+# apply_patches SRCPKG SRCDIR: our own changes on top of Debian's, in order
+apply_patches() {
+	local p
+	for p in "$here/patches/$1"/*.patch; do
+		[ -e "$p" ] || continue
+		log "$1: applying $(basename "$p")"
+		patch -d "$2" -p1 --forward --quiet <"$p" >&2 ||
+			die "$1: patch $(basename "$p") does not apply"
+	done
+}
+
 # build TITLE SRCPKG VERSION CONFIGURE_ARGS...: fetch, configure, make and
 # install one suite into build/suites/SRCPKG-VERSION/prefix, unless done.
 # "@prefix@" in an argument stands for that prefix.
@@ -43,11 +67,22 @@ build() {
 	shift 3
 	local top=$builddir/suites/$pkg-$ver
 	local prefix=$top/prefix src=$top/src/$pkg-${ver%%-*}
-	if [ -f "$top/.done" ]; then
+	local patches
+	patches=$(patches_id "$pkg")
+	if [ -f "$top/.done" ] && [ "$(cat "$top/.done")" = "$patches" ] ||
+		{ [ -f "$top/.done" ] && [ ! -s "$top/.done" ] && [ "$patches" = none ]; }; then
 		log "$title $ver: cached in $prefix"
 		return 0
 	fi
+	if [ -e "$top/.done" ] || [ -e "$top/.patched" ]; then
+		# built or patched with another patch set: start from clean sources
+		rm -rf "$top/src" "$prefix" "$top/.done" "$top/.patched"
+	fi
 	fetch "$pkg" "$ver" "$top/src"
+	if [ ! -e "$top/.patched" ]; then
+		apply_patches "$pkg" "$src"
+		echo "$patches" >"$top/.patched"
+	fi
 	log "building $title $ver into $prefix (log: $top/build.log)"
 	(
 		cd "$src"
@@ -56,7 +91,7 @@ build() {
 		make -j"$jobs"
 		make install
 	) >"$top/build.log" 2>&1 || { tail -40 "$top/build.log" >&2; die "$title build failed (see $top/build.log)"; }
-	touch "$top/.done"
+	echo "$patches" >"$top/.done"
 }
 
 build strongSwan strongswan "$STRONGSWAN_VERSION" \
