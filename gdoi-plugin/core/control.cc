@@ -1,0 +1,667 @@
+#include "control.h"
+
+#include <arpa/inet.h>
+#include <openssl/bio.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+#include <utility>
+
+#include "gikev2.h"
+#include "groupsec/version.h"
+
+namespace groupsec::gdoi {
+
+using vici::EntryKind;
+using vici::Operation;
+using vici::Packet;
+using vici::Section;
+
+namespace {
+
+std::string num(uint64_t v) { return std::to_string(v); }
+
+std::string hex(const Bytes &b)
+{
+	static const char digits[] = "0123456789abcdef";
+	std::string out;
+	for (uint8_t c : b) {
+		out += digits[c >> 4];
+		out += digits[c & 15];
+	}
+	return out;
+}
+
+bool printable(const Bytes &b)
+{
+	return !b.empty() && std::all_of(b.begin(), b.end(), [](uint8_t c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+// A DER distinguished name as strongSwan writes it: "C=CH, O=Example, CN=gm1".
+std::optional<std::string> dn_text(const Bytes &der)
+{
+	const unsigned char *p = der.data();
+	std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> name(
+	        d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size())), X509_NAME_free);
+	if (!name || p != der.data() + der.size())
+		return std::nullopt;
+	std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+	if (!bio)
+		return std::nullopt;
+	unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT;
+	if (X509_NAME_print_ex(bio.get(), name.get(), 0, flags) < 0)
+		return std::nullopt;
+	char *data = nullptr;
+	long len = BIO_get_mem_data(bio.get(), &data);
+	if (len <= 0 || !data)
+		return std::nullopt;
+	return std::string(data, static_cast<size_t>(len));
+}
+
+// An identity in swanctl notation, so that the operator can hand what
+// list-members shows back to evict.
+std::string identity_text(const Identity &id)
+{
+	switch (static_cast<IdType>(id.type)) {
+	case IdType::Ipv4Addr:
+	case IdType::Ipv6Addr:
+		if (id.data.size() == (id.type == static_cast<uint8_t>(IdType::Ipv4Addr) ? 4u : 16u))
+			return ip_text(id.data);
+		break;
+	case IdType::Fqdn:
+		if (printable(id.data))
+			return std::string(id.data.begin(), id.data.end());
+		return "fqdn:#" + hex(id.data);
+	case IdType::Rfc822Addr:
+		if (printable(id.data))
+			return std::string(id.data.begin(), id.data.end());
+		return "email:#" + hex(id.data);
+	case IdType::KeyId:
+		return "@#" + hex(id.data);
+	case IdType::DerAsn1Dn:
+		if (auto dn = dn_text(id.data))
+			return *dn;
+		return "asn1dn:#" + hex(id.data);
+	case IdType::DerAsn1Gn:
+		return "asn1gn:#" + hex(id.data);
+	}
+	return "type-" + num(id.type) + ":#" + hex(id.data);
+}
+
+// "192.0.2.1[848]", as Address::str() writes it.
+std::string address_text(const Address &a)
+{
+	return ip_text(a.ip) + "[" + num(a.port) + "]";
+}
+
+std::string encryption_text(uint16_t id)
+{
+	switch (static_cast<EncryptionId>(id)) {
+	case EncryptionId::AesCbc:
+		return "AES_CBC";
+	case EncryptionId::AesGcm8:
+		return "AES_GCM_8";
+	case EncryptionId::AesGcm12:
+		return "AES_GCM_12";
+	case EncryptionId::AesGcm16:
+		return "AES_GCM_16";
+	}
+	return "ENCR_" + num(id);
+}
+
+std::string spi_text(uint32_t spi)
+{
+	char buf[9];
+	snprintf(buf, sizeof(buf), "%08x", spi);
+	return buf;
+}
+
+uint64_t seconds_between(uint64_t from_ms, uint64_t to_ms)
+{
+	return to_ms > from_ms ? (to_ms - from_ms) / 1000 : 0;
+}
+
+const char *yes_no(bool b) { return b ? "yes" : "no"; }
+
+// A section name for one of several entries: the natural name when it is
+// a usable VICI name not taken yet, else "#index".
+std::string entry_name(const std::string &natural, size_t index, std::set<std::string> &used)
+{
+	bool usable = !natural.empty() && natural.size() <= vici::kMaxNameLength &&
+	              std::all_of(natural.begin(), natural.end(), [](char c) {
+		              return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) <= 0x7e;
+	              });
+	if (usable && used.insert(natural).second)
+		return natural;
+	std::string name = "#" + num(index);
+	for (size_t k = 1; !used.insert(name).second; k++)
+		name = "#" + num(index) + "-" + num(k);
+	return name;
+}
+
+Section success()
+{
+	Section s;
+	s.add_value("success", "yes");
+	return s;
+}
+
+Section failure(const std::string &message)
+{
+	Section s;
+	s.add_value("success", "no");
+	s.add_value("errmsg", message);
+	return s;
+}
+
+// The arguments of one request, checked against what its command takes.
+class Args {
+public:
+	Args(const std::string &command, const Section &request) : command_(command), request_(request) {}
+
+	// Every entry of the request is one of these names; else an error.
+	std::optional<std::string> only(std::initializer_list<const char *> names) const
+	{
+		for (const vici::Entry &e : request_.entries()) {
+			bool known = std::any_of(names.begin(), names.end(), [&](const char *n) { return e.name == n; });
+			if (!known)
+				return command_ + ": unknown argument '" + e.name + "'";
+		}
+		return std::nullopt;
+	}
+
+	// A non-empty text value; an error if it is absent and required, or is
+	// a list or a section, or is empty.
+	Result<std::optional<std::string>> text(const char *name, bool required = true) const
+	{
+		const vici::Entry *e = request_.find(name);
+		if (!e) {
+			if (required)
+				return make_error(WireError::Missing, command_ + ": missing argument '" + name + "'");
+			return std::optional<std::string>();
+		}
+		if (e->kind != EntryKind::Value)
+			return make_error(WireError::BadValue, command_ + ": argument '" + name + "' must be a value, not a " +
+			                                               (e->kind == EntryKind::List ? "list" : "section"));
+		if (e->value.empty())
+			return make_error(WireError::BadValue, command_ + ": argument '" + name + "' is empty");
+		return std::optional<std::string>(e->value);
+	}
+
+	Result<std::vector<std::string>> items(const char *name) const
+	{
+		const vici::Entry *e = request_.find(name);
+		if (!e)
+			return make_error(WireError::Missing, command_ + ": missing argument '" + name + "'");
+		if (e->kind != EntryKind::List)
+			return make_error(WireError::BadValue, command_ + ": argument '" + name + "' must be a list");
+		return e->items;
+	}
+
+private:
+	const std::string &command_;
+	const Section &request_;
+};
+
+void add_counters(Section &s, const Counters &c)
+{
+	s.add_value("received", num(c.received));
+	s.add_value("sent", num(c.sent));
+	s.add_value("dropped-malformed", num(c.dropped_malformed));
+	s.add_value("dropped-auth", num(c.dropped_auth));
+	s.add_value("dropped-replay", num(c.dropped_replay));
+	s.add_value("dropped-unauthorized", num(c.dropped_unauthorized));
+	s.add_value("cookies-sent", num(c.cookies_sent));
+	s.add_value("registrations", num(c.registrations));
+	s.add_value("rekeys", num(c.rekeys));
+}
+
+void add_group(Section &s, const GroupState &g)
+{
+	s.add_value("name", g.name);
+	s.add_value("role", g.server ? "server" : "member");
+	s.add_value("state", g.state);
+	s.add_value("group-id", identity_text(g.group_id));
+	if (!g.server && !g.server_address.ip.empty())
+		s.add_value("server", address_text(g.server_address));
+	s.add_value("kek-message-id", num(g.kek_message_id));
+	if (g.server)
+		s.add_value("members", num(g.members.size()));
+	s.add_value("sas", num(g.sas.size()));
+	add_counters(s.add_section("counters"), g.counters);
+}
+
+using Handler = Section (*)(ControlTarget &, const std::string &, const Section &);
+
+#define ARG_CHECK(expr)                                                                                                \
+	do {                                                                                                           \
+		if (auto problem_ = (expr))                                                                            \
+			return failure(*problem_);                                                                     \
+	} while (0)
+
+Result<GroupState> find_group(ControlTarget &t, const std::string &name)
+{
+	for (GroupState &g : t.groups()) {
+		if (g.name == name)
+			return std::move(g);
+	}
+	return make_error(WireError::Missing, "group '" + name + "' not found");
+}
+
+Section cmd_version(ControlTarget &, const std::string &cmd, const Section &req)
+{
+	ARG_CHECK(Args(cmd, req).only({}));
+	Section s = success();
+	s.add_value("daemon", "gdoi");
+	s.add_value("version", groupsec::version());
+	return s;
+}
+
+Section cmd_list_groups(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group"}));
+	auto group = args.text("group", false);
+	if (!group.ok())
+		return failure(group.error().message);
+	std::vector<GroupState> groups;
+	if (group.value()) {
+		auto g = find_group(t, *group.value());
+		if (!g.ok())
+			return failure(g.error().message);
+		groups.push_back(std::move(g.value()));
+	} else {
+		groups = t.groups();
+	}
+	Section s = success();
+	Section &list = s.add_section("groups");
+	std::set<std::string> used;
+	for (size_t i = 0; i < groups.size(); i++)
+		add_group(list.add_section(entry_name(groups[i].name, i, used)), groups[i]);
+	return s;
+}
+
+// The group named by the request's one argument "group".
+Result<GroupState> group_argument(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	if (auto p = args.only({"group"}))
+		return make_error(WireError::BadValue, *p);
+	auto name = args.text("group");
+	if (!name.ok())
+		return name.error();
+	return find_group(t, *name.value());
+}
+
+Section cmd_list_members(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	auto g = group_argument(t, cmd, req);
+	if (!g.ok())
+		return failure(g.error().message);
+	const GroupState &group = g.value();
+	if (!group.server)
+		return failure("group '" + group.name + "' is a member group: its key server lists the members");
+	uint64_t now = t.now_ms();
+	Section s = success();
+	s.add_value("group", group.name);
+	Section &list = s.add_section("members");
+	std::set<std::string> used;
+	for (size_t i = 0; i < group.members.size(); i++) {
+		const MemberState &m = group.members[i];
+		std::string id = identity_text(m.id);
+		Section &e = list.add_section(entry_name(id, i, used));
+		e.add_value("id", id);
+		e.add_value("address", address_text(m.address));
+		e.add_value("flat-id", num(m.flat_id));
+		e.add_value("registered", num(seconds_between(m.registered_ms, now)));
+	}
+	return s;
+}
+
+Section cmd_list_sas(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	auto g = group_argument(t, cmd, req);
+	if (!g.ok())
+		return failure(g.error().message);
+	const GroupState &group = g.value();
+	uint64_t now = t.now_ms();
+	Section s = success();
+	s.add_value("group", group.name);
+	Section &list = s.add_section("sas");
+	std::set<std::string> used;
+	for (size_t i = 0; i < group.sas.size(); i++) {
+		const SaState &sa = group.sas[i];
+		Section &e = list.add_section(entry_name(spi_text(sa.spi), i, used));
+		e.add_value("spi", spi_text(sa.spi));
+		e.add_value("protocol", "esp");
+		e.add_value("encr-alg", encryption_text(sa.encryption));
+		e.add_value("encr-keysize", num(sa.key_bits));
+		e.add_value("lifetime", num(sa.lifetime_s));
+		e.add_value("expires", num(seconds_between(now, sa.expires_ms)));
+		e.add_value("current", yes_no(sa.current));
+	}
+	return s;
+}
+
+Section done_or_failure(const Result<Done> &r)
+{
+	return r.ok() ? success() : failure(r.error().message);
+}
+
+Section cmd_rekey(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	return done_or_failure(t.rekey(*group.value()));
+}
+
+Section cmd_reregister(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	return done_or_failure(t.reregister(*group.value()));
+}
+
+Section cmd_evict(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group", "member"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	auto member = args.text("member");
+	if (!member.ok())
+		return failure(member.error().message);
+	return done_or_failure(t.evict(*group.value(), *member.value()));
+}
+
+Result<Bytes> gateway_argument(const Args &args, const std::string &cmd)
+{
+	auto gw = args.text("gateway");
+	if (!gw.ok())
+		return gw.error();
+	auto ip = parse_ip(*gw.value());
+	if (!ip)
+		return make_error(WireError::BadValue,
+		                  cmd + ": gateway '" + *gw.value() + "' is not an IPv4 or IPv6 address");
+	return *ip;
+}
+
+Section cmd_add_endpoint(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group", "gateway", "prefixes"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	auto gateway = gateway_argument(args, cmd);
+	if (!gateway.ok())
+		return failure(gateway.error().message);
+	auto items = args.items("prefixes");
+	if (!items.ok())
+		return failure(items.error().message);
+	if (items.value().empty())
+		return failure(cmd + ": argument 'prefixes' is empty: an endpoint protects at least one prefix");
+	TunnelEndpoint e;
+	e.group = *group.value();
+	e.gateway = gateway.value();
+	std::set<IpPrefix> seen;
+	for (const std::string &item : items.value()) {
+		auto p = IpPrefix::parse(item);
+		if (!p.ok())
+			return failure(cmd + ": " + p.error().message);
+		if (!seen.insert(p.value()).second)
+			return failure(cmd + ": prefix " + p.value().str() + " given twice");
+		e.prefixes.push_back(std::move(p.value()));
+	}
+	return done_or_failure(t.add_endpoint(e));
+}
+
+Section cmd_remove_endpoint(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group", "gateway"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	auto gateway = gateway_argument(args, cmd);
+	if (!gateway.ok())
+		return failure(gateway.error().message);
+	return done_or_failure(t.remove_endpoint(*group.value(), gateway.value()));
+}
+
+Section cmd_list_endpoints(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	auto endpoints = t.endpoints(*group.value());
+	if (!endpoints.ok())
+		return failure(endpoints.error().message);
+	Section s = success();
+	s.add_value("group", *group.value());
+	Section &list = s.add_section("endpoints");
+	std::set<std::string> used;
+	for (size_t i = 0; i < endpoints.value().size(); i++) {
+		const TunnelEndpoint &e = endpoints.value()[i];
+		std::string gw = ip_text(e.gateway);
+		Section &entry = list.add_section(entry_name(gw, i, used));
+		entry.add_value("gateway", gw);
+		std::vector<std::string> prefixes;
+		for (const IpPrefix &p : e.prefixes)
+			prefixes.push_back(p.str());
+		entry.add_list("prefixes", std::move(prefixes));
+	}
+	return s;
+}
+
+#undef ARG_CHECK
+
+const std::map<std::string, Handler> &handlers()
+{
+	static const std::map<std::string, Handler> table = {
+	        {command::kVersion, cmd_version},
+	        {command::kListGroups, cmd_list_groups},
+	        {command::kListMembers, cmd_list_members},
+	        {command::kListSas, cmd_list_sas},
+	        {command::kRekey, cmd_rekey},
+	        {command::kEvict, cmd_evict},
+	        {command::kReregister, cmd_reregister},
+	        {command::kAddEndpoint, cmd_add_endpoint},
+	        {command::kRemoveEndpoint, cmd_remove_endpoint},
+	        {command::kListEndpoints, cmd_list_endpoints},
+	};
+	return table;
+}
+
+Packet response(Section message)
+{
+	Packet p;
+	p.op = Operation::CmdResponse;
+	p.message = std::move(message);
+	return p;
+}
+
+Packet bare(Operation op)
+{
+	Packet p;
+	p.op = op;
+	return p;
+}
+
+} // namespace
+
+std::string ip_text(const Bytes &ip)
+{
+	char buf[INET6_ADDRSTRLEN];
+	if (ip.size() == 4 && inet_ntop(AF_INET, ip.data(), buf, sizeof(buf)))
+		return buf;
+	if (ip.size() == 16 && inet_ntop(AF_INET6, ip.data(), buf, sizeof(buf)))
+		return buf;
+	return "";
+}
+
+std::optional<Bytes> parse_ip(const std::string &s)
+{
+	if (s.empty() || s.size() >= INET6_ADDRSTRLEN || s.find('\0') != std::string::npos)
+		return std::nullopt;
+	Bytes out(16);
+	if (inet_pton(AF_INET, s.c_str(), out.data()) == 1) {
+		out.resize(4);
+		return out;
+	}
+	if (inet_pton(AF_INET6, s.c_str(), out.data()) == 1)
+		return out;
+	return std::nullopt;
+}
+
+Result<IpPrefix> IpPrefix::parse(const std::string &s)
+{
+	size_t slash = s.find('/');
+	if (slash == std::string::npos)
+		return make_error(WireError::BadValue, "prefix '" + s + "' has no /length");
+	auto ip = parse_ip(s.substr(0, slash));
+	if (!ip)
+		return make_error(WireError::BadValue,
+		                  "prefix '" + s + "': '" + s.substr(0, slash) + "' is not an IPv4 or IPv6 address");
+	std::string len = s.substr(slash + 1);
+	unsigned max = static_cast<unsigned>(ip->size() * 8);
+	if (len.empty() || len.size() > 3 ||
+	    !std::all_of(len.begin(), len.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+	    std::stoul(len) > max)
+		return make_error(WireError::BadValue,
+		                  "prefix '" + s + "': length '" + len + "' is not a number from 0 to " + num(max));
+	IpPrefix p;
+	p.address = std::move(*ip);
+	p.length = static_cast<uint8_t>(std::stoul(len));
+	for (size_t bit = p.length; bit < max; bit++) {
+		if (p.address[bit / 8] & (0x80 >> (bit % 8))) {
+			IpPrefix network = p;
+			for (size_t b = p.length; b < max; b++)
+				network.address[b / 8] &= static_cast<uint8_t>(~(0x80 >> (b % 8)));
+			return make_error(WireError::BadValue,
+			                  "prefix '" + s + "' has host bits set (the network is " + network.str() + ")");
+		}
+	}
+	return p;
+}
+
+std::string IpPrefix::str() const
+{
+	return ip_text(address) + "/" + num(length);
+}
+
+bool operator==(const IpPrefix &a, const IpPrefix &b)
+{
+	return a.address == b.address && a.length == b.length;
+}
+
+bool operator<(const IpPrefix &a, const IpPrefix &b)
+{
+	return std::tie(a.address, a.length) < std::tie(b.address, b.length);
+}
+
+bool operator==(const TunnelEndpoint &a, const TunnelEndpoint &b)
+{
+	return a.group == b.group && a.gateway == b.gateway && a.prefixes == b.prefixes;
+}
+
+ControlServer::ControlServer(ControlTarget &target, size_t max_packet) : target_(target), max_packet_(max_packet)
+{
+}
+
+std::optional<Section> ControlServer::dispatch(const std::string &cmd, const Section &request)
+{
+	auto it = handlers().find(cmd);
+	if (it == handlers().end())
+		return std::nullopt;
+	Section reply = it->second(target_, cmd, request);
+	// a response that cannot go out becomes an error that can
+	auto encoded = vici::encode_message(reply);
+	if (!encoded.ok())
+		return failure(cmd + ": the response cannot be encoded: " + encoded.error().message);
+	if (encoded.value().size() + 1 > max_packet_)
+		return failure(cmd + ": the response of " + num(encoded.value().size()) +
+		               " octets exceeds the packet limit of " + num(max_packet_));
+	return reply;
+}
+
+Result<std::optional<Packet>> ControlServer::handle(ByteView payload)
+{
+	using Reply = std::optional<Packet>;
+	if (payload.empty())
+		return make_error(WireError::Truncated, "control socket: empty packet");
+	uint8_t op = payload[0];
+	switch (op) {
+	case static_cast<uint8_t>(Operation::CmdRequest): {
+		// the command name first: an unknown command gets CMD_UNKNOWN
+		// whatever its message holds
+		if (payload.size() < 2 || payload.size() < 2u + payload[1])
+			return Reply(response(failure("malformed request: the command name is truncated")));
+		std::string name(payload.begin() + 2, payload.begin() + 2 + payload[1]);
+		if (handlers().find(name) == handlers().end())
+			return Reply(bare(Operation::CmdUnknown));
+		auto p = vici::decode_packet(payload, max_packet_);
+		if (!p.ok())
+			return Reply(response(failure(name + ": malformed request: " + p.error().message)));
+		return Reply(response(*dispatch(name, p.value().message)));
+	}
+	case static_cast<uint8_t>(Operation::EventRegister):
+	case static_cast<uint8_t>(Operation::EventUnregister):
+		return Reply(bare(Operation::EventUnknown));
+	case static_cast<uint8_t>(Operation::CmdResponse):
+	case static_cast<uint8_t>(Operation::CmdUnknown):
+	case static_cast<uint8_t>(Operation::EventConfirm):
+	case static_cast<uint8_t>(Operation::EventUnknown):
+	case static_cast<uint8_t>(Operation::Event):
+		return make_error(WireError::BadValue, std::string("control socket: a client may not send ") +
+		                                               vici::operation_name(static_cast<Operation>(op)));
+	default:
+		return make_error(WireError::BadValue, "control socket: unknown operation type " + num(op));
+	}
+}
+
+Result<Done> ControlConnection::feed(ByteView in, Bytes &out)
+{
+	if (failed_)
+		return *failed_;
+	reader_.push(in);
+	for (;;) {
+		auto next = reader_.next();
+		if (!next.ok()) {
+			failed_ = next.error();
+			return *failed_;
+		}
+		if (!next.value())
+			return Done{};
+		packets_++;
+		auto reply = server_.handle(*next.value());
+		if (!reply.ok()) {
+			failed_ = reply.error();
+			return *failed_;
+		}
+		if (!reply.value())
+			continue;
+		auto bytes = vici::encode_packet(*reply.value(), server_.max_packet());
+		if (!bytes.ok()) {
+			failed_ = bytes.error();
+			return *failed_;
+		}
+		out.insert(out.end(), bytes.value().begin(), bytes.value().end());
+	}
+}
+
+} // namespace groupsec::gdoi

@@ -1,0 +1,583 @@
+// gdoictl: the command-line client of the gdoi plugin's control socket.
+// It sends one VICI command, prints the answer for a person or, with
+// --json, as JSON, and exits 0 on success, 1 if the command failed, 2 on a
+// usage error and 3 if the socket could not be used.
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <set>
+#include <string>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <vector>
+
+#include "control.h"
+#include "groupsec/json.h"
+#include "vici_wire.h"
+
+namespace groupsec::gdoi::gdoictl {
+
+namespace {
+
+using vici::EntryKind;
+using vici::Section;
+
+constexpr const char *kDefaultSocket = "/var/run/gdoi.vici";
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitSocket = 3;
+constexpr int kTimeoutSeconds = 30;
+
+const char kUsage[] =
+        "usage: gdoictl [--socket PATH] [--json] COMMAND [ARGUMENT...]\n"
+        "\n"
+        "commands:\n"
+        "  groups                               the groups, their role and state\n"
+        "  members GROUP                        the registered members of a key server group\n"
+        "  sas GROUP                            the group's data-security SAs\n"
+        "  counters GROUP                       the group's message counters\n"
+        "  rekey GROUP                          send a rekey to the group's members now\n"
+        "  evict GROUP IDENTITY                 remove a member and rekey the rest\n"
+        "  reregister GROUP                     register with the key server again now\n"
+        "  endpoints GROUP                      the group's tunnel endpoints\n"
+        "  add-endpoint GROUP GATEWAY PREFIX... add or replace a tunnel endpoint\n"
+        "  remove-endpoint GROUP GATEWAY        remove a tunnel endpoint\n"
+        "  version                              the plugin's version\n"
+        "\n"
+        "options:\n"
+        "  -s, --socket PATH  the control socket (default $GDOICTL_SOCKET, else /var/run/gdoi.vici)\n"
+        "  -j, --json         print JSON\n"
+        "  -h, --help         print this text\n";
+
+// --- talking to the socket ---
+
+class Fd {
+public:
+	explicit Fd(int fd) : fd_(fd) {}
+	~Fd()
+	{
+		if (fd_ >= 0)
+			close(fd_);
+	}
+	Fd(const Fd &) = delete;
+	Fd &operator=(const Fd &) = delete;
+	int get() const { return fd_; }
+
+private:
+	int fd_;
+};
+
+// Sends one request and returns the response message; err gets the reason
+// of a failure.
+std::optional<Section> call(const std::string &path, const std::string &command, const Section &request,
+                            std::string &err)
+{
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+		err = "socket path '" + path + "' is empty or too long";
+		return std::nullopt;
+	}
+	memcpy(addr.sun_path, path.data(), path.size());
+	Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	if (fd.get() < 0) {
+		err = std::string("socket: ") + strerror(errno);
+		return std::nullopt;
+	}
+	timeval tv{kTimeoutSeconds, 0};
+	setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
+		err = "cannot connect to " + path + ": " + strerror(errno);
+		return std::nullopt;
+	}
+
+	vici::Packet req;
+	req.op = vici::Operation::CmdRequest;
+	req.name = command;
+	req.message = request;
+	auto bytes = vici::encode_packet(req);
+	if (!bytes.ok()) {
+		err = "cannot encode the request: " + bytes.error().message;
+		return std::nullopt;
+	}
+	size_t sent = 0;
+	while (sent < bytes.value().size()) {
+		ssize_t n = send(fd.get(), bytes.value().data() + sent, bytes.value().size() - sent, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = "cannot send to " + path + ": " + strerror(errno);
+			return std::nullopt;
+		}
+		sent += static_cast<size_t>(n);
+	}
+
+	vici::StreamReader reader;
+	for (;;) {
+		auto packet = reader.next();
+		if (!packet.ok()) {
+			err = "bad answer from " + path + ": " + packet.error().message;
+			return std::nullopt;
+		}
+		if (packet.value()) {
+			auto p = vici::decode_packet(*packet.value());
+			if (!p.ok()) {
+				err = "bad answer from " + path + ": " + p.error().message;
+				return std::nullopt;
+			}
+			switch (p.value().op) {
+			case vici::Operation::CmdResponse:
+				return std::move(p.value().message);
+			case vici::Operation::CmdUnknown:
+				err = path + " does not know the command '" + command + "'";
+				return std::nullopt;
+			case vici::Operation::Event:
+				continue; // not registered for any, but harmless
+			default:
+				err = std::string("unexpected ") + vici::operation_name(p.value().op) + " from " + path;
+				return std::nullopt;
+			}
+		}
+		uint8_t buf[16384];
+		ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = "cannot read from " + path + ": " +
+			      (errno == EAGAIN || errno == EWOULDBLOCK ? std::string("no answer within ") +
+			                                                         std::to_string(kTimeoutSeconds) + " s"
+			                                               : std::string(strerror(errno)));
+			return std::nullopt;
+		}
+		if (n == 0) {
+			err = path + " closed the connection without answering";
+			return std::nullopt;
+		}
+		reader.push(ByteView(buf, static_cast<size_t>(n)));
+	}
+}
+
+// --- human output ---
+
+std::string get(const Section &s, const char *key, const char *absent = "-")
+{
+	const std::string *v = s.value(key);
+	return v ? *v : absent;
+}
+
+// Columns separated by two spaces, each as wide as its widest cell.
+class Table {
+public:
+	explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+	void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+	std::string str() const
+	{
+		std::vector<size_t> width;
+		for (const auto &row : rows_) {
+			width.resize(std::max(width.size(), row.size()));
+			for (size_t i = 0; i < row.size(); i++)
+				width[i] = std::max(width[i], row[i].size());
+		}
+		std::string out;
+		for (const auto &row : rows_) {
+			std::string line;
+			for (size_t i = 0; i < row.size(); i++) {
+				line += row[i];
+				if (i + 1 < row.size())
+					line += std::string(width[i] - row[i].size() + 2, ' ');
+			}
+			out += line + "\n";
+		}
+		return out;
+	}
+
+private:
+	std::vector<std::vector<std::string>> rows_;
+};
+
+// The sub-sections of a response section, in order.
+std::vector<const Section *> children(const Section *s)
+{
+	std::vector<const Section *> out;
+	if (s) {
+		for (const vici::Entry &e : s->entries()) {
+			if (e.kind == EntryKind::Section)
+				out.push_back(&e.section);
+		}
+	}
+	return out;
+}
+
+std::string human_groups(const Section &r)
+{
+	auto groups = children(r.section("groups"));
+	if (groups.empty())
+		return "no groups\n";
+	Table t({"NAME", "ROLE", "STATE", "GROUP-ID", "MEMBERS", "SAS", "SERVER"});
+	for (const Section *g : groups)
+		t.add({get(*g, "name"), get(*g, "role"), get(*g, "state"), get(*g, "group-id"), get(*g, "members"),
+		       get(*g, "sas"), get(*g, "server")});
+	return t.str();
+}
+
+std::string human_members(const Section &r)
+{
+	auto members = children(r.section("members"));
+	if (members.empty())
+		return "group " + get(r, "group") + ": no members\n";
+	Table t({"IDENTITY", "ADDRESS", "FLAT-ID", "REGISTERED"});
+	for (const Section *m : members)
+		t.add({get(*m, "id"), get(*m, "address"), get(*m, "flat-id"), get(*m, "registered") + "s ago"});
+	return t.str();
+}
+
+std::string human_sas(const Section &r)
+{
+	auto sas = children(r.section("sas"));
+	if (sas.empty())
+		return "group " + get(r, "group") + ": no SAs\n";
+	Table t({"SPI", "ALGORITHM", "LIFETIME", "EXPIRES", "STATE"});
+	for (const Section *s : sas)
+		t.add({get(*s, "spi"), get(*s, "encr-alg") + "/" + get(*s, "encr-keysize"), get(*s, "lifetime") + "s",
+		       "in " + get(*s, "expires") + "s", get(*s, "current") == "yes" ? "current" : "previous"});
+	return t.str();
+}
+
+std::string human_endpoints(const Section &r)
+{
+	auto endpoints = children(r.section("endpoints"));
+	if (endpoints.empty())
+		return "group " + get(r, "group") + ": no tunnel endpoints\n";
+	Table t({"GATEWAY", "PREFIXES"});
+	for (const Section *e : endpoints) {
+		std::string prefixes;
+		if (const auto *items = e->list("prefixes")) {
+			for (const std::string &p : *items)
+				prefixes += (prefixes.empty() ? "" : ", ") + p;
+		}
+		t.add({get(*e, "gateway"), prefixes});
+	}
+	return t.str();
+}
+
+// The one group of a list-groups answer.
+const Section *only_group(const Section &r)
+{
+	auto groups = children(r.section("groups"));
+	return groups.size() == 1 ? groups[0] : nullptr;
+}
+
+std::string human_counters(const Section &r)
+{
+	const Section *g = only_group(r);
+	const Section *c = g ? g->section("counters") : nullptr;
+	if (!c)
+		return "";
+	std::string out = "group " + get(*g, "name") + "\n";
+	for (const vici::Entry &e : c->entries()) {
+		if (e.kind == EntryKind::Value)
+			out += "  " + e.name + std::string(e.name.size() < 22 ? 22 - e.name.size() : 1, ' ') + e.value + "\n";
+	}
+	return out;
+}
+
+// --- JSON output ---
+
+const std::set<std::string> kNumbers = {
+        "kek-message-id", "members",    "sas",           "received",     "sent",
+        "dropped-malformed", "dropped-auth", "dropped-replay", "dropped-unauthorized", "cookies-sent",
+        "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
+        "lifetime",       "expires",
+};
+const std::set<std::string> kBooleans = {"current"};
+// sections of named entries, shown as arrays
+const std::set<std::string> kArrays = {"groups", "members", "sas", "endpoints"};
+
+// "kek-message-id" -> "kekMessageId", as FRR names JSON keys.
+std::string camel(const std::string &k)
+{
+	std::string out;
+	bool up = false;
+	for (char c : k) {
+		if (c == '-') {
+			up = true;
+		} else {
+			out += up ? static_cast<char>(toupper(static_cast<unsigned char>(c))) : c;
+			up = false;
+		}
+	}
+	return out;
+}
+
+bool all_digits(const std::string &s)
+{
+	return !s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+void json_section(JsonWriter &w, const Section &s);
+
+void json_entry(JsonWriter &w, const vici::Entry &e)
+{
+	if (e.name == "success")
+		return;
+	w.key(camel(e.name));
+	switch (e.kind) {
+	case EntryKind::Value:
+		if (kNumbers.count(e.name) && all_digits(e.value))
+			w.value(static_cast<uint64_t>(std::stoull(e.value)));
+		else if (kBooleans.count(e.name) && (e.value == "yes" || e.value == "no"))
+			w.value(e.value == "yes");
+		else
+			w.value(e.value);
+		break;
+	case EntryKind::List:
+		w.begin_array();
+		for (const std::string &item : e.items)
+			w.value(item);
+		w.end_array();
+		break;
+	case EntryKind::Section:
+		if (kArrays.count(e.name)) {
+			w.begin_array();
+			for (const Section *c : children(&e.section))
+				json_section(w, *c);
+			w.end_array();
+		} else {
+			json_section(w, e.section);
+		}
+		break;
+	}
+}
+
+void json_section(JsonWriter &w, const Section &s)
+{
+	w.begin_object();
+	for (const vici::Entry &e : s.entries())
+		json_entry(w, e);
+	w.end_object();
+}
+
+std::string json_of(const Section &s)
+{
+	JsonWriter w;
+	json_section(w, s);
+	return w.str() + "\n";
+}
+
+// --- the commands ---
+
+struct Invocation {
+	const std::vector<std::string> &args; // after the command name
+	bool json;
+};
+
+struct Subcommand {
+	const char *name;
+	const char *usage; // the arguments
+	size_t min_args;
+	size_t max_args; // SIZE_MAX: no limit
+	const char *vici_command;
+	std::function<Section(const std::vector<std::string> &)> request;
+	std::function<std::string(const Invocation &, const Section &)> print;
+};
+
+Section group_request(const std::vector<std::string> &a)
+{
+	Section s;
+	s.add_value("group", a.at(0));
+	return s;
+}
+
+// An action's answer: a sentence, or its arguments as JSON.
+std::string action(const Invocation &inv, const char *what, const std::vector<const char *> &keys,
+                   const std::string &sentence)
+{
+	if (!inv.json)
+		return sentence + "\n";
+	JsonWriter w;
+	w.begin_object();
+	w.key("action").value(what);
+	for (size_t i = 0; i < keys.size() && i < inv.args.size(); i++)
+		w.key(keys[i]).value(inv.args[i]);
+	if (inv.args.size() > keys.size()) {
+		w.key("prefixes").begin_array();
+		for (size_t i = keys.size(); i < inv.args.size(); i++)
+			w.value(inv.args[i]);
+		w.end_array();
+	}
+	w.key("success").value(true);
+	w.end_object();
+	return w.str() + "\n";
+}
+
+const std::vector<Subcommand> &subcommands()
+{
+	static const std::vector<Subcommand> table = {
+	        {"groups", "", 0, 0, command::kListGroups, [](const auto &) { return Section(); },
+	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_groups(r); }},
+	        {"members", "GROUP", 1, 1, command::kListMembers, group_request,
+	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_members(r); }},
+	        {"sas", "GROUP", 1, 1, command::kListSas, group_request,
+	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_sas(r); }},
+	        {"counters", "GROUP", 1, 1, command::kListGroups, group_request,
+	         [](const Invocation &inv, const Section &r) -> std::string {
+		         const Section *g = only_group(r);
+		         if (!inv.json)
+			         return human_counters(r);
+		         JsonWriter w;
+		         w.begin_object().key("group").value(g ? get(*g, "name") : inv.args.at(0));
+		         w.key("counters");
+		         if (const Section *c = g ? g->section("counters") : nullptr)
+			         json_section(w, *c);
+		         else
+			         w.begin_object().end_object();
+		         w.end_object();
+		         return w.str() + "\n";
+	         }},
+	        {"rekey", "GROUP", 1, 1, command::kRekey, group_request,
+	         [](const Invocation &inv, const Section &) {
+		         return action(inv, "rekey", {"group"}, "rekey of group " + inv.args[0] + " started");
+	         }},
+	        {"evict", "GROUP IDENTITY", 2, 2, command::kEvict,
+	         [](const std::vector<std::string> &a) {
+		         Section s = group_request(a);
+		         s.add_value("member", a.at(1));
+		         return s;
+	         },
+	         [](const Invocation &inv, const Section &) {
+		         return action(inv, "evict", {"group", "member"},
+		                       inv.args[1] + " evicted from group " + inv.args[0]);
+	         }},
+	        {"reregister", "GROUP", 1, 1, command::kReregister, group_request,
+	         [](const Invocation &inv, const Section &) {
+		         return action(inv, "reregister", {"group"},
+		                       "re-registration of group " + inv.args[0] + " started");
+	         }},
+	        {"endpoints", "GROUP", 1, 1, command::kListEndpoints, group_request,
+	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_endpoints(r); }},
+	        {"add-endpoint", "GROUP GATEWAY PREFIX...", 3, SIZE_MAX, command::kAddEndpoint,
+	         [](const std::vector<std::string> &a) {
+		         Section s = group_request(a);
+		         s.add_value("gateway", a.at(1));
+		         s.add_list("prefixes", std::vector<std::string>(a.begin() + 2, a.end()));
+		         return s;
+	         },
+	         [](const Invocation &inv, const Section &) {
+		         std::string prefixes;
+		         for (size_t i = 2; i < inv.args.size(); i++)
+			         prefixes += (i > 2 ? ", " : "") + inv.args[i];
+		         return action(inv, "add-endpoint", {"group", "gateway"},
+		                       "endpoint " + inv.args[1] + " of group " + inv.args[0] + ": " + prefixes);
+	         }},
+	        {"remove-endpoint", "GROUP GATEWAY", 2, 2, command::kRemoveEndpoint,
+	         [](const std::vector<std::string> &a) {
+		         Section s = group_request(a);
+		         s.add_value("gateway", a.at(1));
+		         return s;
+	         },
+	         [](const Invocation &inv, const Section &) {
+		         return action(inv, "remove-endpoint", {"group", "gateway"},
+		                       "endpoint " + inv.args[1] + " removed from group " + inv.args[0]);
+	         }},
+	        {"version", "", 0, 0, command::kVersion, [](const auto &) { return Section(); },
+	         [](const Invocation &inv, const Section &r) {
+		         return inv.json ? json_of(r) : get(r, "daemon") + " " + get(r, "version") + "\n";
+	         }},
+	};
+	return table;
+}
+
+} // namespace
+
+// Runs gdoictl: args are the command line without the program name,
+// env_socket the value of GDOICTL_SOCKET (nullptr if unset). What gdoictl
+// prints goes to out and err; the return value is the exit status.
+int run(const std::vector<std::string> &args, const char *env_socket, std::string &out, std::string &err)
+{
+	std::string path = env_socket && *env_socket ? env_socket : kDefaultSocket;
+	bool json = false;
+	std::vector<std::string> words;
+	bool options = true;
+	for (size_t i = 0; i < args.size(); i++) {
+		const std::string &a = args[i];
+		if (options && a == "--") {
+			options = false;
+		} else if (options && (a == "-h" || a == "--help")) {
+			out += kUsage;
+			return kExitOk;
+		} else if (options && (a == "-j" || a == "--json")) {
+			json = true;
+		} else if (options && (a == "-s" || a == "--socket")) {
+			if (i + 1 == args.size()) {
+				err += "gdoictl: " + a + " needs a path\n" + kUsage;
+				return kExitUsage;
+			}
+			path = args[++i];
+		} else if (options && a.rfind("--socket=", 0) == 0) {
+			path = a.substr(9);
+		} else if (options && a.size() > 1 && a[0] == '-') {
+			err += "gdoictl: unknown option " + a + "\n" + kUsage;
+			return kExitUsage;
+		} else {
+			words.push_back(a);
+		}
+	}
+	if (words.empty()) {
+		err += std::string("gdoictl: no command given\n") + kUsage;
+		return kExitUsage;
+	}
+	const Subcommand *sub = nullptr;
+	for (const Subcommand &s : subcommands()) {
+		if (words[0] == s.name)
+			sub = &s;
+	}
+	if (!sub) {
+		err += "gdoictl: unknown command '" + words[0] + "'\n" + kUsage;
+		return kExitUsage;
+	}
+	std::vector<std::string> cmd_args(words.begin() + 1, words.end());
+	if (cmd_args.size() < sub->min_args || cmd_args.size() > sub->max_args) {
+		err += std::string("gdoictl: usage: gdoictl ") + sub->name + (*sub->usage ? " " : "") + sub->usage + "\n";
+		return kExitUsage;
+	}
+
+	std::string problem;
+	auto response = call(path, sub->vici_command, sub->request(cmd_args), problem);
+	if (!response) {
+		err += "gdoictl: " + problem + "\n";
+		return kExitSocket;
+	}
+	const std::string *success = response->value("success");
+	if (!success || *success != "yes") {
+		const std::string *msg = response->value("errmsg");
+		std::string text = msg ? *msg : "failed without a message";
+		// the server names its command before an argument problem
+		std::string own = std::string(sub->vici_command) + ": ";
+		if (text.compare(0, own.size(), own) == 0)
+			text.erase(0, own.size());
+		err += std::string("gdoictl: ") + sub->name + ": " + text + "\n";
+		return kExitFailed;
+	}
+	out += sub->print(Invocation{cmd_args, json}, *response);
+	return kExitOk;
+}
+
+} // namespace groupsec::gdoi::gdoictl
+
+#ifndef GDOICTL_NO_MAIN
+int main(int argc, char **argv)
+{
+	std::vector<std::string> args(argv + 1, argv + argc);
+	std::string out, err;
+	int status = groupsec::gdoi::gdoictl::run(args, getenv("GDOICTL_SOCKET"), out, err);
+	fputs(out.c_str(), stdout);
+	fputs(err.c_str(), stderr);
+	return status;
+}
+#endif

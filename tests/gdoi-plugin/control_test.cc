@@ -1,0 +1,543 @@
+#include "control.h"
+
+#include <gtest/gtest.h>
+#include <openssl/x509.h>
+
+#include "control_test_util.h"
+
+using namespace groupsec::gdoi;
+using namespace groupsec::gdoi::test;
+using vici::Operation;
+using vici::Packet;
+using vici::Section;
+
+namespace {
+
+class ControlTest : public ::testing::Test {
+protected:
+	// Sends one request over a fresh connection; the one reply.
+	Packet ask(const std::string &command, const Section &message = {})
+	{
+		ControlConnection c(server);
+		Bytes out;
+		auto r = c.feed(request(command, message), out);
+		EXPECT_TRUE(r.ok()) << r.error().message;
+		auto replies = packets(out);
+		EXPECT_EQ(replies.size(), 1u);
+		return replies.empty() ? Packet{} : replies[0];
+	}
+
+	// The response message of a successful command.
+	Section ok(const std::string &command, const Section &message = {})
+	{
+		Packet p = ask(command, message);
+		EXPECT_EQ(p.op, Operation::CmdResponse);
+		const std::string *success = p.message.value("success");
+		EXPECT_TRUE(success && *success == "yes") << command << ": " << errmsg(p);
+		return p.message;
+	}
+
+	// The errmsg of a failed command.
+	std::string failed(const std::string &command, const Section &message = {})
+	{
+		Packet p = ask(command, message);
+		EXPECT_EQ(p.op, Operation::CmdResponse);
+		const std::string *success = p.message.value("success");
+		EXPECT_TRUE(success && *success == "no") << command << " succeeded";
+		return errmsg(p);
+	}
+
+	static std::string errmsg(const Packet &p)
+	{
+		const std::string *m = p.message.value("errmsg");
+		return m ? *m : "";
+	}
+
+	static Section args(std::initializer_list<std::pair<const char *, const char *>> kv)
+	{
+		Section s;
+		for (const auto &p : kv)
+			s.add_value(p.first, p.second);
+		return s;
+	}
+
+	static std::string value(const Section *s, const char *key)
+	{
+		if (!s)
+			return "<no section>";
+		const std::string *v = s->value(key);
+		return v ? *v : "<absent>";
+	}
+
+	FakeTarget target;
+	ControlServer server{target};
+};
+
+TEST_F(ControlTest, ListGroupsShowsEveryGroup)
+{
+	Section r = ok("list-groups");
+	const Section *groups = r.section("groups");
+	ASSERT_NE(groups, nullptr);
+	ASSERT_EQ(groups->entries().size(), 2u);
+	const Section *blue = groups->section("blue");
+	EXPECT_EQ(value(blue, "name"), "blue");
+	EXPECT_EQ(value(blue, "role"), "server");
+	EXPECT_EQ(value(blue, "state"), "serving");
+	EXPECT_EQ(value(blue, "group-id"), "@#0000012c");
+	EXPECT_EQ(value(blue, "kek-message-id"), "7");
+	EXPECT_EQ(value(blue, "members"), "2");
+	EXPECT_EQ(value(blue, "sas"), "2");
+	EXPECT_EQ(value(blue, "server"), "<absent>");
+	const Section *counters = blue ? blue->section("counters") : nullptr;
+	EXPECT_EQ(value(counters, "received"), "12");
+	EXPECT_EQ(value(counters, "sent"), "10");
+	EXPECT_EQ(value(counters, "dropped-auth"), "1");
+	EXPECT_EQ(value(counters, "dropped-replay"), "0");
+	EXPECT_EQ(value(counters, "registrations"), "2");
+	EXPECT_EQ(value(counters, "rekeys"), "3");
+
+	const Section *red = groups->section("red");
+	EXPECT_EQ(value(red, "role"), "member");
+	EXPECT_EQ(value(red, "state"), "registered");
+	EXPECT_EQ(value(red, "group-id"), "198.51.100.1");
+	EXPECT_EQ(value(red, "server"), "192.0.2.1[848]");
+	EXPECT_EQ(value(red, "members"), "<absent>");
+	EXPECT_TRUE(target.actions().empty());
+}
+
+TEST_F(ControlTest, ListGroupsOfOneGroup)
+{
+	Section r = ok("list-groups", args({{"group", "red"}}));
+	ASSERT_NE(r.section("groups"), nullptr);
+	ASSERT_EQ(r.section("groups")->entries().size(), 1u);
+	EXPECT_EQ(value(r.section("groups")->section("red"), "kek-message-id"), "4");
+	EXPECT_EQ(failed("list-groups", args({{"group", "green"}})), "group 'green' not found");
+}
+
+TEST_F(ControlTest, ListMembersShowsIdentitiesAddressesAndAges)
+{
+	Section r = ok("list-members", args({{"group", "blue"}}));
+	EXPECT_EQ(value(&r, "group"), "blue");
+	const Section *members = r.section("members");
+	ASSERT_NE(members, nullptr);
+	ASSERT_EQ(members->entries().size(), 2u);
+	const Section *gm1 = members->section("gm1.example.net");
+	EXPECT_EQ(value(gm1, "id"), "gm1.example.net");
+	EXPECT_EQ(value(gm1, "address"), "192.0.2.11[848]");
+	EXPECT_EQ(value(gm1, "flat-id"), "1");
+	EXPECT_EQ(value(gm1, "registered"), "120"); // now 1000 s, registered at 880 s
+	const Section *gm2 = members->section("gm2@example.net");
+	EXPECT_EQ(value(gm2, "registered"), "4");
+
+	EXPECT_EQ(failed("list-members", args({{"group", "red"}})),
+	          "group 'red' is a member group: its key server lists the members");
+	EXPECT_EQ(failed("list-members", args({{"group", "green"}})), "group 'green' not found");
+}
+
+TEST_F(ControlTest, MemberIdentitiesInSwanctlNotation)
+{
+	// a DER DN built with OpenSSL, an IPv6 address, a binary FQDN
+	X509_NAME *name = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(name, "C", MBSTRING_ASC, reinterpret_cast<const unsigned char *>("CH"), -1, -1, 0);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char *>("Example"), -1,
+	                           -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char *>("gm3"), -1, -1,
+	                           0);
+	unsigned char *der = nullptr;
+	int len = i2d_X509_NAME(name, &der);
+	ASSERT_GT(len, 0);
+	Bytes dn(der, der + len);
+	OPENSSL_free(der);
+	X509_NAME_free(name);
+
+	auto &members = target.groups_[0].members;
+	members.clear();
+	MemberState m;
+	m.id = identity(IdType::DerAsn1Dn, dn);
+	members.push_back(m);
+	m.id = identity(IdType::Ipv6Addr, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+	members.push_back(m);
+	m.id = identity(IdType::Fqdn, {'g', 'm', 0x01});
+	members.push_back(m);
+	m.id = identity(IdType::DerAsn1Dn, {0x30, 0x03, 0x01}); // not a DN
+	members.push_back(m);
+
+	Section r = ok("list-members", args({{"group", "blue"}}));
+	const Section *list = r.section("members");
+	ASSERT_NE(list, nullptr);
+	ASSERT_EQ(list->entries().size(), 4u);
+	EXPECT_EQ(value(&list->entries()[0].section, "id"), "C=CH, O=Example, CN=gm3");
+	EXPECT_EQ(list->entries()[0].name, "C=CH, O=Example, CN=gm3");
+	EXPECT_EQ(value(&list->entries()[1].section, "id"), "2001:db8::1");
+	EXPECT_EQ(value(&list->entries()[2].section, "id"), "fqdn:#676d01");
+	EXPECT_EQ(value(&list->entries()[3].section, "id"), "asn1dn:#300301");
+}
+
+TEST_F(ControlTest, EntriesThatCannotBeNamedByTheirIdentityGetTheirIndex)
+{
+	auto &members = target.groups_[0].members;
+	members.push_back(members[0]); // the same identity twice
+	MemberState long_id;
+	long_id.id = identity(IdType::Fqdn, text_bytes(std::string(300, 'a')));
+	members.push_back(long_id);
+	Section r = ok("list-members", args({{"group", "blue"}}));
+	const Section *list = r.section("members");
+	ASSERT_NE(list, nullptr);
+	ASSERT_EQ(list->entries().size(), 4u);
+	EXPECT_EQ(list->entries()[0].name, "gm1.example.net");
+	EXPECT_EQ(list->entries()[2].name, "#2");
+	EXPECT_EQ(value(&list->entries()[2].section, "id"), "gm1.example.net");
+	EXPECT_EQ(list->entries()[3].name, "#3");
+	EXPECT_EQ(value(&list->entries()[3].section, "id"), std::string(300, 'a'));
+}
+
+TEST_F(ControlTest, ListSasShowsSpisAlgorithmsAndExpiry)
+{
+	Section r = ok("list-sas", args({{"group", "blue"}}));
+	EXPECT_EQ(value(&r, "group"), "blue");
+	const Section *sas = r.section("sas");
+	ASSERT_NE(sas, nullptr);
+	ASSERT_EQ(sas->entries().size(), 2u);
+	const Section *cur = sas->section("1a2b3c4d");
+	EXPECT_EQ(value(cur, "spi"), "1a2b3c4d");
+	EXPECT_EQ(value(cur, "protocol"), "esp");
+	EXPECT_EQ(value(cur, "encr-alg"), "AES_GCM_16");
+	EXPECT_EQ(value(cur, "encr-keysize"), "256");
+	EXPECT_EQ(value(cur, "lifetime"), "3600");
+	EXPECT_EQ(value(cur, "expires"), "3412");
+	EXPECT_EQ(value(cur, "current"), "yes");
+	const Section *old = sas->section("0000beef");
+	EXPECT_EQ(value(old, "encr-alg"), "AES_CBC");
+	EXPECT_EQ(value(old, "expires"), "12");
+	EXPECT_EQ(value(old, "current"), "no");
+
+	// an SA past its expiry shows 0, never a wrapped number
+	target.groups_[0].sas[1].expires_ms = 1;
+	r = ok("list-sas", args({{"group", "blue"}}));
+	EXPECT_EQ(value(r.section("sas")->section("0000beef"), "expires"), "0");
+	EXPECT_EQ(failed("list-sas", args({{"group", "green"}})), "group 'green' not found");
+}
+
+TEST_F(ControlTest, ActionsReachTheTarget)
+{
+	ok("rekey", args({{"group", "blue"}}));
+	ok("reregister", args({{"group", "red"}}));
+	ok("evict", args({{"group", "blue"}, {"member", "gm2@example.net"}}));
+	EXPECT_EQ(target.actions(),
+	          (std::vector<std::string>{"rekey blue", "reregister red", "evict blue gm2@example.net"}));
+	EXPECT_EQ(target.groups_[0].members.size(), 1u);
+}
+
+TEST_F(ControlTest, TargetErrorsBecomeErrorResponses)
+{
+	EXPECT_EQ(failed("rekey", args({{"group", "red"}})), "group 'red' is a member group");
+	EXPECT_EQ(failed("reregister", args({{"group", "blue"}})), "group 'blue' is a key server group");
+	EXPECT_EQ(failed("evict", args({{"group", "blue"}, {"member", "gm9.example.net"}})),
+	          "'gm9.example.net' is not a member of group 'blue'");
+	EXPECT_EQ(target.groups_[0].members.size(), 2u);
+}
+
+TEST_F(ControlTest, UnknownCommandGetsCmdUnknown)
+{
+	Packet p = ask("list-conns");
+	EXPECT_EQ(p.op, Operation::CmdUnknown);
+	EXPECT_TRUE(p.message.empty());
+	// even with a message that does not decode
+	ControlConnection c(server);
+	Bytes out;
+	Bytes req = {0, 0, 0, 8, 0, 5, 'f', 'l', 'u', 's', 'h', 0x02};
+	ASSERT_TRUE(c.feed(req, out).ok());
+	auto replies = packets(out);
+	ASSERT_EQ(replies.size(), 1u);
+	EXPECT_EQ(replies[0].op, Operation::CmdUnknown);
+	EXPECT_TRUE(target.calls.empty());
+}
+
+TEST_F(ControlTest, MissingArgumentsAreRefusedBeforeTheTarget)
+{
+	struct Case {
+		const char *command;
+		Section message;
+		const char *errmsg;
+	};
+	const std::vector<Case> cases = {
+	        {"list-members", {}, "list-members: missing argument 'group'"},
+	        {"list-sas", {}, "list-sas: missing argument 'group'"},
+	        {"rekey", {}, "rekey: missing argument 'group'"},
+	        {"reregister", {}, "reregister: missing argument 'group'"},
+	        {"evict", args({{"group", "blue"}}), "evict: missing argument 'member'"},
+	        {"evict", args({{"member", "gm1.example.net"}}), "evict: missing argument 'group'"},
+	        {"list-endpoints", {}, "list-endpoints: missing argument 'group'"},
+	        {"remove-endpoint", args({{"group", "blue"}}), "remove-endpoint: missing argument 'gateway'"},
+	        {"add-endpoint", args({{"group", "blue"}, {"gateway", "192.0.2.21"}}),
+	         "add-endpoint: missing argument 'prefixes'"},
+	        {"add-endpoint", args({{"gateway", "192.0.2.21"}}), "add-endpoint: missing argument 'group'"},
+	};
+	for (const Case &c : cases) {
+		EXPECT_EQ(failed(c.command, c.message), c.errmsg);
+		EXPECT_TRUE(target.calls.empty()) << c.command << " reached the target";
+		target.calls.clear();
+	}
+}
+
+TEST_F(ControlTest, MalformedArgumentsAreRefusedBeforeTheTarget)
+{
+	Section as_list;
+	as_list.add_list("group", {"blue"});
+	EXPECT_EQ(failed("rekey", as_list), "rekey: argument 'group' must be a value, not a list");
+	Section as_section;
+	as_section.add_section("group");
+	EXPECT_EQ(failed("rekey", as_section), "rekey: argument 'group' must be a value, not a section");
+	EXPECT_EQ(failed("rekey", args({{"group", ""}})), "rekey: argument 'group' is empty");
+	EXPECT_EQ(failed("rekey", args({{"group", "blue"}, {"force", "yes"}})), "rekey: unknown argument 'force'");
+	EXPECT_EQ(failed("version", args({{"verbose", "yes"}})), "version: unknown argument 'verbose'");
+	EXPECT_EQ(failed("list-groups", args({{"group", ""}})), "list-groups: argument 'group' is empty");
+	EXPECT_TRUE(target.calls.empty());
+}
+
+TEST_F(ControlTest, MalformedRequestMessageGetsAnErrorResponse)
+{
+	ControlConnection c(server);
+	Bytes out;
+	// "rekey" with a section that never closes
+	Bytes req = {0, 0, 0, 10, 0, 5, 'r', 'e', 'k', 'e', 'y', 1, 1, 's'};
+	ASSERT_TRUE(c.feed(req, out).ok());
+	auto replies = packets(out);
+	ASSERT_EQ(replies.size(), 1u);
+	EXPECT_EQ(replies[0].op, Operation::CmdResponse);
+	EXPECT_EQ(errmsg(replies[0]), "rekey: malformed request: vici packet CMD_REQUEST: message ends inside "
+	                              "section 's'");
+	EXPECT_TRUE(target.calls.empty());
+
+	// a name that runs past the packet
+	out.clear();
+	ASSERT_TRUE(c.feed(Bytes{0, 0, 0, 3, 0, 9, 'r'}, out).ok());
+	replies = packets(out);
+	ASSERT_EQ(replies.size(), 1u);
+	EXPECT_EQ(errmsg(replies[0]), "malformed request: the command name is truncated");
+	// the connection still serves
+	out.clear();
+	ASSERT_TRUE(c.feed(request("version"), out).ok());
+	replies = packets(out);
+	ASSERT_EQ(replies.size(), 1u);
+	EXPECT_EQ(*replies[0].message.value("daemon"), "gdoi");
+	EXPECT_FALSE(replies[0].message.value("version")->empty());
+}
+
+TEST_F(ControlTest, EndpointsAreAddedListedReplacedAndRemoved)
+{
+	Section add = args({{"group", "blue"}, {"gateway", "192.0.2.21"}});
+	add.add_list("prefixes", {"10.1.0.0/16", "2001:db8:1::/48"});
+	ok("add-endpoint", add);
+	ASSERT_EQ(target.endpoints_["blue"].size(), 1u);
+	EXPECT_EQ(target.endpoints_["blue"][0].gateway, (Bytes{192, 0, 2, 21}));
+	ASSERT_EQ(target.endpoints_["blue"][0].prefixes.size(), 2u);
+	EXPECT_EQ(target.endpoints_["blue"][0].prefixes[0].address, (Bytes{10, 1, 0, 0}));
+	EXPECT_EQ(target.endpoints_["blue"][0].prefixes[0].length, 16);
+	EXPECT_EQ(target.endpoints_["blue"][0].prefixes[1].str(), "2001:db8:1::/48");
+
+	Section add6 = args({{"group", "blue"}, {"gateway", "2001:db8::22"}});
+	add6.add_list("prefixes", {"10.2.0.0/16"});
+	ok("add-endpoint", add6);
+
+	Section r = ok("list-endpoints", args({{"group", "blue"}}));
+	EXPECT_EQ(value(&r, "group"), "blue");
+	const Section *list = r.section("endpoints");
+	ASSERT_NE(list, nullptr);
+	ASSERT_EQ(list->entries().size(), 2u);
+	EXPECT_EQ(value(list->section("192.0.2.21"), "gateway"), "192.0.2.21");
+	ASSERT_NE(list->section("192.0.2.21")->list("prefixes"), nullptr);
+	EXPECT_EQ(*list->section("192.0.2.21")->list("prefixes"),
+	          (std::vector<std::string>{"10.1.0.0/16", "2001:db8:1::/48"}));
+	EXPECT_EQ(*list->section("2001:db8::22")->list("prefixes"), (std::vector<std::string>{"10.2.0.0/16"}));
+
+	ok("remove-endpoint", args({{"group", "blue"}, {"gateway", "192.0.2.21"}}));
+	EXPECT_EQ(failed("remove-endpoint", args({{"group", "blue"}, {"gateway", "192.0.2.21"}})),
+	          "group 'blue' has no endpoint 192.0.2.21");
+	r = ok("list-endpoints", args({{"group", "blue"}}));
+	EXPECT_EQ(r.section("endpoints")->entries().size(), 1u);
+	EXPECT_EQ(failed("list-endpoints", args({{"group", "green"}})), "group 'green' not found");
+}
+
+TEST_F(ControlTest, BadEndpointsAreRefusedBeforeTheTarget)
+{
+	struct Case {
+		const char *gateway;
+		std::vector<std::string> prefixes;
+		const char *errmsg;
+	};
+	const std::vector<Case> cases = {
+	        {"gw1", {"10.1.0.0/16"}, "add-endpoint: gateway 'gw1' is not an IPv4 or IPv6 address"},
+	        {"192.0.2.256", {"10.1.0.0/16"}, "add-endpoint: gateway '192.0.2.256' is not an IPv4 or IPv6 address"},
+	        {"192.0.2.21", {}, "add-endpoint: argument 'prefixes' is empty: an endpoint protects at least one prefix"},
+	        {"192.0.2.21", {"10.1.0.0"}, "add-endpoint: prefix '10.1.0.0' has no /length"},
+	        {"192.0.2.21", {"10.1.0.0/33"}, "add-endpoint: prefix '10.1.0.0/33': length '33' is not a number from 0 to 32"},
+	        {"192.0.2.21", {"10.1.0.0/-1"}, "add-endpoint: prefix '10.1.0.0/-1': length '-1' is not a number from 0 to 32"},
+	        {"192.0.2.21", {"2001:db8::/129"}, "add-endpoint: prefix '2001:db8::/129': length '129' is not a number from 0 to 128"},
+	        {"192.0.2.21", {"10.1.2.3/16"}, "add-endpoint: prefix '10.1.2.3/16' has host bits set (the network is 10.1.0.0/16)"},
+	        {"192.0.2.21", {"net/8"}, "add-endpoint: prefix 'net/8': 'net' is not an IPv4 or IPv6 address"},
+	        {"192.0.2.21", {"10.1.0.0/16", "10.1.0.0/16"}, "add-endpoint: prefix 10.1.0.0/16 given twice"},
+	};
+	for (const Case &c : cases) {
+		Section add = args({{"group", "blue"}, {"gateway", c.gateway}});
+		add.add_list("prefixes", c.prefixes);
+		EXPECT_EQ(failed("add-endpoint", add), c.errmsg);
+	}
+	Section as_value = args({{"group", "blue"}, {"gateway", "192.0.2.21"}, {"prefixes", "10.1.0.0/16"}});
+	EXPECT_EQ(failed("add-endpoint", as_value), "add-endpoint: argument 'prefixes' must be a list");
+	EXPECT_EQ(failed("remove-endpoint", args({{"group", "blue"}, {"gateway", "::ffff:x"}})),
+	          "remove-endpoint: gateway '::ffff:x' is not an IPv4 or IPv6 address");
+	EXPECT_TRUE(target.calls.empty());
+	EXPECT_TRUE(target.endpoints_.empty());
+
+	// the target's own refusal comes back as it stands
+	Section unknown = args({{"group", "green"}, {"gateway", "192.0.2.21"}});
+	unknown.add_list("prefixes", {"0.0.0.0/0"});
+	EXPECT_EQ(failed("add-endpoint", unknown), "group 'green' not found");
+}
+
+TEST_F(ControlTest, PrefixParsing)
+{
+	auto p = IpPrefix::parse("0.0.0.0/0");
+	ASSERT_TRUE(p.ok());
+	EXPECT_EQ(p.value().str(), "0.0.0.0/0");
+	p = IpPrefix::parse("192.0.2.1/32");
+	ASSERT_TRUE(p.ok());
+	EXPECT_EQ(p.value().length, 32);
+	p = IpPrefix::parse("2001:db8::/127");
+	ASSERT_TRUE(p.ok());
+	EXPECT_EQ(p.value().address.size(), 16u);
+	EXPECT_FALSE(IpPrefix::parse("2001:db8::1/127").ok());
+	EXPECT_FALSE(IpPrefix::parse("10.0.0.0/08x").ok());
+	EXPECT_FALSE(IpPrefix::parse("10.0.0.0/").ok());
+	EXPECT_FALSE(IpPrefix::parse("/8").ok());
+	EXPECT_FALSE(IpPrefix::parse(std::string("10.0.0.0\0/8", 11)).ok());
+}
+
+TEST_F(ControlTest, EventRegistrationIsRefused)
+{
+	ControlConnection c(server);
+	Bytes out;
+	Bytes reg = vici::encode_packet(Packet{Operation::EventRegister, "list-sa", {}}).value();
+	Bytes unreg = vici::encode_packet(Packet{Operation::EventUnregister, "list-sa", {}}).value();
+	ASSERT_TRUE(c.feed(reg, out).ok());
+	ASSERT_TRUE(c.feed(unreg, out).ok());
+	auto replies = packets(out);
+	ASSERT_EQ(replies.size(), 2u);
+	EXPECT_EQ(replies[0].op, Operation::EventUnknown);
+	EXPECT_EQ(replies[1].op, Operation::EventUnknown);
+}
+
+TEST_F(ControlTest, ServerPacketsFromAClientCloseTheConnection)
+{
+	for (Operation op : {Operation::CmdResponse, Operation::CmdUnknown, Operation::EventConfirm,
+	                     Operation::EventUnknown, Operation::Event}) {
+		ControlConnection c(server);
+		Packet p{op, vici::operation_has_name(op) ? "x" : "", {}};
+		Bytes out;
+		// a good request first: its answer is still given
+		Bytes in = request("version");
+		Bytes bad = vici::encode_packet(p).value();
+		in.insert(in.end(), bad.begin(), bad.end());
+		auto r = c.feed(in, out);
+		ASSERT_FALSE(r.ok()) << vici::operation_name(op);
+		EXPECT_NE(r.error().message.find(std::string("a client may not send ") + vici::operation_name(op)),
+		          std::string::npos)
+		        << r.error().message;
+		EXPECT_EQ(packets(out).size(), 1u);
+		// the connection stays failed
+		Bytes more;
+		auto again = c.feed(request("version"), more);
+		EXPECT_FALSE(again.ok());
+		EXPECT_TRUE(more.empty());
+	}
+}
+
+TEST_F(ControlTest, UnknownOperationAndEmptyPacketCloseTheConnection)
+{
+	{
+		ControlConnection c(server);
+		Bytes out;
+		auto r = c.feed(Bytes{0, 0, 0, 1, 9}, out);
+		ASSERT_FALSE(r.ok());
+		EXPECT_EQ(r.error().message, "control socket: unknown operation type 9");
+		EXPECT_TRUE(out.empty());
+	}
+	{
+		ControlConnection c(server);
+		Bytes out;
+		auto r = c.feed(Bytes{0, 0, 0, 0}, out);
+		ASSERT_FALSE(r.ok());
+		EXPECT_EQ(r.error().code, WireError::Truncated);
+	}
+}
+
+TEST_F(ControlTest, OversizedLengthClosesTheConnection)
+{
+	ControlConnection c(server);
+	Bytes out;
+	auto r = c.feed(Bytes{0, 0x10, 0, 0}, out);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, WireError::BadLength);
+	EXPECT_TRUE(out.empty());
+	EXPECT_TRUE(target.calls.empty());
+}
+
+TEST_F(ControlTest, ConnectionAnswersInOrderWhateverThePieces)
+{
+	Bytes in = request("list-groups");
+	Bytes second = request("rekey", args({{"group", "blue"}}));
+	Bytes third = request("nope");
+	in.insert(in.end(), second.begin(), second.end());
+	in.insert(in.end(), third.begin(), third.end());
+	ControlConnection c(server);
+	Bytes out;
+	for (size_t i = 0; i < in.size(); i++) {
+		ASSERT_TRUE(c.feed(ByteView(&in[i], 1), out).ok());
+		bool boundary = i + 1 == in.size() || i + 1 == in.size() - third.size() ||
+		                i + 1 == in.size() - third.size() - second.size();
+		EXPECT_EQ(c.idle(), boundary) << i;
+	}
+	EXPECT_EQ(c.packets(), 3u);
+	auto replies = packets(out);
+	ASSERT_EQ(replies.size(), 3u);
+	EXPECT_NE(replies[0].message.section("groups"), nullptr);
+	EXPECT_EQ(*replies[1].message.value("success"), "yes");
+	EXPECT_EQ(replies[2].op, Operation::CmdUnknown);
+	EXPECT_EQ(target.actions(), std::vector<std::string>{"rekey blue"});
+}
+
+TEST_F(ControlTest, ResponseOverThePacketLimitBecomesAnError)
+{
+	ControlServer small(target, 300);
+	auto &members = target.groups_[0].members;
+	for (int i = 0; i < 20; i++) {
+		MemberState m;
+		m.id = identity(IdType::Fqdn, text_bytes("gm" + std::to_string(i + 10) + ".example.net"));
+		m.address = address({192, 0, 2, static_cast<uint8_t>(i + 20)}, 848);
+		members.push_back(m);
+	}
+	ControlConnection c(small);
+	Bytes out;
+	Section req = args({{"group", "blue"}});
+	ASSERT_TRUE(c.feed(request("list-members", req), out).ok());
+	auto replies = packets(out);
+	ASSERT_EQ(replies.size(), 1u);
+	EXPECT_EQ(*replies[0].message.value("success"), "no");
+	EXPECT_NE(errmsg(replies[0]).find("list-members: the response of "), std::string::npos) << errmsg(replies[0]);
+	EXPECT_NE(errmsg(replies[0]).find("exceeds the packet limit of 300"), std::string::npos);
+	// a small answer still goes out
+	out.clear();
+	ASSERT_TRUE(c.feed(request("rekey", req), out).ok());
+	EXPECT_EQ(*packets(out)[0].message.value("success"), "yes");
+}
+
+TEST_F(ControlTest, DispatchWithoutTheWire)
+{
+	auto r = server.dispatch("list-sas", args({{"group", "red"}}));
+	ASSERT_TRUE(r.has_value());
+	EXPECT_EQ(r->section("sas")->entries().size(), 1u);
+	EXPECT_FALSE(server.dispatch("list-sa", {}).has_value());
+}
+
+} // namespace
