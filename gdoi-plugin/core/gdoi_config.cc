@@ -16,6 +16,8 @@ namespace groupsec::gdoi {
 namespace {
 
 constexpr uint32_t kMaxU32 = 0xffffffffu;
+// Shortest TEK and KEK lifetime: a rekey must have time to reach members.
+constexpr uint32_t kMinLifetime = 60;
 
 Error bad(std::string message)
 {
@@ -990,10 +992,10 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 	if (!r.duration("tek_lifetime", c.tek_lifetime_s) || !r.duration("kek_lifetime", c.kek_lifetime_s) ||
 	    !r.delay("activation_delay", c.activation_delay_s) || !r.delay("deactivation_delay", c.deactivation_delay_s))
 		return r.problem;
-	if (c.tek_lifetime_s == 0)
-		return r.where("tek_lifetime") + ": must be at least 1s";
-	if (c.kek_lifetime_s == 0)
-		return r.where("kek_lifetime") + ": must be at least 1s";
+	if (c.tek_lifetime_s < kMinLifetime)
+		return r.where("tek_lifetime") + ": " + quote(r.text("tek_lifetime", "")) + " is shorter than 60s";
+	if (c.kek_lifetime_s < kMinLifetime)
+		return r.where("kek_lifetime") + ": " + quote(r.text("kek_lifetime", "")) + " is shorter than 60s";
 	if (c.activation_delay_s >= c.tek_lifetime_s)
 		return r.where("activation_delay") + ": " + quote(r.text("activation_delay", "")) +
 		       " is not shorter than tek_lifetime (" + r.text("tek_lifetime", "1h") + ")";

@@ -31,7 +31,7 @@ void check(const GdoiConfig &c)
 {
 	for (const auto &s : c.servers) {
 		if (s.name.empty() || s.group_id.data.empty() || s.local_id.data.empty() || s.listen.empty() ||
-		    s.authorized.empty() || s.teks.empty() || s.tek_lifetime_s == 0 || s.kek_lifetime_s == 0 ||
+		    s.authorized.empty() || s.teks.empty() || s.tek_lifetime_s < 60 || s.kek_lifetime_s < 60 ||
 		    s.id_bits < 1 || s.id_bits > 32 || s.activation_delay_s >= s.tek_lifetime_s ||
 		    s.deactivation_delay_s >= s.tek_lifetime_s)
 			abort();

@@ -395,8 +395,9 @@ TEST(GdoiConfig, ServerErrors)
 		 "supported: aes128gcm16, aes192gcm16, aes256gcm16, aes128-sha256, aes192-sha256, aes256-sha256)"},
 		{"bad tek_lifetime", with(s, "blue.tek_lifetime", "1w"),
 		 "groups.blue.tek_lifetime: \"1w\" is not a duration (unit \"w\" is not s, m, h or d)"},
-		{"zero tek_lifetime", with(s, "blue.tek_lifetime", "0s"), "groups.blue.tek_lifetime: must be at least 1s"},
-		{"zero kek_lifetime", with(s, "blue.kek_lifetime", "0"), "groups.blue.kek_lifetime: must be at least 1s"},
+		{"zero tek_lifetime", with(s, "blue.tek_lifetime", "0s"), "groups.blue.tek_lifetime: \"0s\" is shorter than 60s"},
+		{"short tek_lifetime", with(s, "blue.tek_lifetime", "59"), "groups.blue.tek_lifetime: \"59\" is shorter than 60s"},
+		{"short kek_lifetime", with(s, "blue.kek_lifetime", "59s"), "groups.blue.kek_lifetime: \"59s\" is shorter than 60s"},
 		{"big delay", with(s, "blue.activation_delay", "65536"),
 		 "groups.blue.activation_delay: \"65536\" is above 65535 seconds"},
 		{"big delay in h", with(s, "blue.deactivation_delay", "19h"),
@@ -424,6 +425,10 @@ TEST(GdoiConfig, ServerErrors)
 	// exactly as many members as IDs is fine
 	EXPECT_TRUE(parse_config(with(with(s, "blue.id_bits", "1"), "blue.members", "a.example, b.example")).ok());
 	EXPECT_TRUE(parse_config(with(s, "blue.id_bits", "32")).ok());
+	auto shortest = parse_config(with(with(s, "blue.tek_lifetime", "1m"), "blue.kek_lifetime", "60"));
+	ASSERT_TRUE(shortest.ok()) << shortest.error().message;
+	EXPECT_EQ(shortest.value().servers[0].tek_lifetime_s, 60u);
+	EXPECT_EQ(shortest.value().servers[0].kek_lifetime_s, 60u);
 }
 
 TEST(GdoiConfig, MemberErrors)
