@@ -6,9 +6,13 @@ namespace groupsec {
 namespace bench {
 
 namespace {
-// Same entry layout as a flat-table message entry (key_message.cc): count
-// and length fields, one 16-byte reference per key, 40-byte wrapped key.
-constexpr size_t kEntryBytes = 3 + 16 + 16 + flatkey::kWrappedKeyBytes;
+// The same compact rules as the flat table's format 2 (key_message.cc):
+// a 21-byte header (format, TEK before and after, entry count) and per
+// wrapped key an entry tag, the 4-byte index of the child node whose key
+// wraps it (the wrapped key is the parent's; versions implied as the
+// receiver's current ones), and the 40-byte wrap.
+constexpr size_t kHeaderBytes = 21;
+constexpr size_t kEntryBytes = 1 + 4 + flatkey::kWrappedKeyBytes;
 } // namespace
 
 LkhTree::LkhTree(unsigned depth, flatkey::RandomSource &rng)
@@ -50,11 +54,11 @@ RekeyCost LkhTree::leave(const std::vector<uint32_t> &leaves)
 				continue;
 			auto ct = wrapper_.wrap(key_[ch], key_[x]);
 			c.wrapped++;
-			c.bytes += kEntryBytes - 16 + (x == 1 ? 13 : 16) +
-				   (ct.size() - flatkey::kWrappedKeyBytes);
+			c.bytes += kEntryBytes - flatkey::kWrappedKeyBytes +
+				   ct.size();
 		}
 	}
-	c.bytes += 5;
+	c.bytes += kHeaderBytes;
 	return c;
 }
 

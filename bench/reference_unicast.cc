@@ -4,9 +4,10 @@ namespace groupsec {
 namespace bench {
 
 namespace {
-// Entry: count and length fields, member-key reference (5 + 12), TEK
-// reference (1 + 12), 40-byte wrapped key; as in key_message.cc.
-constexpr size_t kEntryBytes = 3 + 17 + 13 + flatkey::kWrappedKeyBytes;
+// The flat table's compact format 2 (key_message.cc): 21-byte header; a
+// member entry is tag, 4-byte handle, 40-byte wrap.
+constexpr size_t kHeaderBytes = 21;
+constexpr size_t kEntryBytes = 1 + 4 + flatkey::kWrappedKeyBytes;
 } // namespace
 
 UnicastGroup::UnicastGroup(size_t n, flatkey::RandomSource &rng)
@@ -29,7 +30,7 @@ RekeyCost UnicastGroup::leave(const std::vector<uint32_t> &members)
 		c.wrapped++;
 		c.bytes += kEntryBytes + ct.size() - flatkey::kWrappedKeyBytes;
 	}
-	c.bytes += 5;
+	c.bytes += kHeaderBytes;
 	return c;
 }
 

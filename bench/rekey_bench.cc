@@ -5,13 +5,18 @@
 // Google Benchmark output, a summary table prints the ratios.
 //
 // Flat table rows:
-//   flat       minimized product terms kept (CollusionPolicy::kAcceptFlagged):
-//              no removed member, and no coalition of removed members the
-//              engine did not flag, learns the new TEK (the security of the
-//              excluder table and of Chang et al.)
-//   flat-drv   the same with replaced KEKs derived instead of wrapped
-//   flat-res   the default CollusionPolicy::kResist: no coalition of
-//              removed members, flagged or not, learns the new TEK
+//   flat       the engine's defaults: CollusionPolicy::kAcceptFlagged (no
+//              coalition of one operation's leavers learns the new TEK;
+//              coalitions of members removed at different times are
+//              reported) and KekRefresh::kDerive
+//   flat-wrap  the same with replaced KEKs wrapped (the seed's rule as
+//              written; the same holders as derivation)
+//   flat-res   CollusionPolicy::kResist: no coalition of removed members,
+//              across all operations, learns the new TEK
+//   flat-xt    the defaults with an extra symbol table (kExtraSymbols
+//              symbols of 251 values) that batch leaves fall back on
+// Bytes of flat rows are the encoded compact message; LKH and unicast are
+// counted with the same compact layout (bench/reference_*.cc).
 #include "groupsec/flatkey/flat_key_server.h"
 #include "reference_lkh.h"
 #include "reference_unicast.h"
@@ -31,12 +36,24 @@ using namespace groupsec::flatkey;
 
 namespace {
 
-enum Scheme { kFlat, kFlatDerive, kFlatResist, kLkh, kUnicast, kSchemes };
-const char *const kNames[kSchemes] = {"flat", "flat-drv", "flat-res", "lkh",
-				      "unicast"};
+enum Scheme {
+	kFlat,
+	kFlatWrap,
+	kFlatResist,
+	kFlatExtra,
+	kLkh,
+	kUnicast,
+	kSchemes
+};
+const char *const kNames[kSchemes] = {"flat", "flat-wrap", "flat-res",
+				      "flat-xt", "lkh", "unicast"};
+
+// flat-xt: the primary binary table plus one extra table of kExtraSymbols
+// symbols of 251 values (paragraph 0086), against batch coalitions.
+constexpr size_t kExtraSymbols = 3;
 
 struct Row {
-	double wrapped = 0, bytes = 0, cpu_ms = 0, flagged = 0;
+	double wrapped = 0, bytes = 0, cpu_ms = 0, flagged = 0, residual = 0;
 	size_t server_bytes = 0, member_bytes = 0;
 	bool have = false;
 };
@@ -80,13 +97,17 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	std::unique_ptr<bench::LkhTree> lkh;
 	std::unique_ptr<bench::UnicastGroup> uni;
 	IdLayout layout = IdLayout::binary(d);
-	if (scheme <= kFlatResist) {
+	if (scheme == kFlatExtra)
+		layout = *IdLayout::create(
+			std::vector<uint16_t>(d, 2),
+			{std::vector<uint16_t>(kExtraSymbols, 251)}, nullptr);
+	if (scheme <= kFlatExtra) {
 		ServerConfig cfg(layout);
 		cfg.collusion = scheme == kFlatResist
 					? CollusionPolicy::kResist
 					: CollusionPolicy::kAcceptFlagged;
-		cfg.refresh = scheme == kFlatDerive ? KekRefresh::kDerive
-						    : KekRefresh::kWrap;
+		cfg.refresh = scheme == kFlatWrap ? KekRefresh::kWrap
+						  : KekRefresh::kDerive;
 		flat = std::make_unique<FlatKeyServer>(cfg, rng, clock);
 		std::vector<MemberId> all;
 		all.reserve(n);
@@ -116,15 +137,19 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 		if (flat) {
 			RekeyResult r = flat->leave_batch(ids);
 			c.wrapped = r.message.wrapped_count();
-			c.bytes = encoded_size(r.message);
-			row.flagged += r.collusion.flagged;
 			benchmark::DoNotOptimize(r);
+			row.cpu_ms += cpu_ms_since(t0);
+			// bytes from the encoded message (outside the timing)
+			c.bytes = encode(r.message).size();
+			row.flagged += r.collusion.flagged;
+			row.residual += r.collusion.residual;
 		} else if (lkh) {
 			c = lkh->leave(who);
+			row.cpu_ms += cpu_ms_since(t0);
 		} else {
 			c = uni->leave(who);
+			row.cpu_ms += cpu_ms_since(t0);
 		}
-		row.cpu_ms += cpu_ms_since(t0);
 		state.PauseTiming();
 		row.wrapped += c.wrapped;
 		row.bytes += c.bytes;
@@ -143,6 +168,7 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	row.bytes /= iters;
 	row.cpu_ms /= iters;
 	row.flagged /= iters;
+	row.residual /= iters;
 	if (flat) {
 		StorageStats st = flat->storage();
 		row.server_bytes = st.server_key_bytes + st.server_member_bytes;
@@ -159,65 +185,91 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	state.counters["bytes"] = row.bytes;
 	state.counters["server_B"] = double(row.server_bytes);
 	state.counters["member_B"] = double(row.member_bytes);
-	if (flat)
+	if (flat) {
 		state.counters["flagged"] = row.flagged;
+		state.counters["residual"] = row.residual;
+	}
 	(*results)[{d, k}][scheme] = row;
+}
+
+bool complete(const Row *r)
+{
+	for (int s = 0; s < kSchemes; s++)
+		if (!r[s].have)
+			return false;
+	return true;
 }
 
 void print_summary(const Results &results)
 {
-	printf("\nRekey cost per leave operation (averages over the iterations above)\n");
-	printf("%-7s %5s | %9s %9s %9s %9s %9s | %7s %7s %7s %7s | %9s %9s %9s | %6s\n",
-	       "N", "k", "flat", "flat-drv", "flat-res", "lkh", "unicast",
-	       "f/lkh", "fd/lkh", "fr/lkh", "f/uni", "flat B", "lkh B",
-	       "uni B", "flag%");
+	printf("\nWrapped keys per leave operation (averages over the iterations above)\n");
+	printf("%-7s %5s | %8s %9s %8s %8s %8s %8s | %6s %6s %7s %6s %8s | %5s %6s %6s\n",
+	       "N", "k", "flat", "flat-wrap", "flat-res", "flat-xt", "lkh",
+	       "unicast", "f/lkh", "fw/lkh", "fr/lkh", "fx/lkh", "f/uni",
+	       "flag%", "resid%", "xres%");
 	for (const auto &kv : results) {
 		const Row *r = kv.second;
-		bool all = true;
-		for (int s = 0; s < kSchemes; s++)
-			all = all && r[s].have;
-		if (!all)
+		if (!complete(r))
 			continue;
-		printf("2^%-5u %5u | %9.0f %9.0f %9.0f %9.0f %9.0f | %7.3f %7.3f %7.3f %7.4f | %9.0f %9.0f %9.0f | %5.0f%%\n",
+		double l = r[kLkh].wrapped;
+		printf("2^%-5u %5u | %8.0f %9.0f %8.0f %8.0f %8.0f %8.0f | %6.3f %6.3f %7.3f %6.3f %8.5f | %4.0f%% %5.0f%% %5.0f%%\n",
 		       kv.first.first, kv.first.second, r[kFlat].wrapped,
-		       r[kFlatDerive].wrapped, r[kFlatResist].wrapped,
-		       r[kLkh].wrapped, r[kUnicast].wrapped,
-		       r[kFlat].wrapped / r[kLkh].wrapped,
-		       r[kFlatDerive].wrapped / r[kLkh].wrapped,
-		       r[kFlatResist].wrapped / r[kLkh].wrapped,
-		       r[kFlat].wrapped / r[kUnicast].wrapped, r[kFlat].bytes,
-		       r[kLkh].bytes, r[kUnicast].bytes,
-		       100.0 * r[kFlat].flagged);
+		       r[kFlatWrap].wrapped, r[kFlatResist].wrapped,
+		       r[kFlatExtra].wrapped, l, r[kUnicast].wrapped,
+		       r[kFlat].wrapped / l, r[kFlatWrap].wrapped / l,
+		       r[kFlatResist].wrapped / l, r[kFlatExtra].wrapped / l,
+		       r[kFlat].wrapped / r[kUnicast].wrapped,
+		       100.0 * r[kFlat].flagged, 100.0 * r[kFlat].residual,
+		       100.0 * r[kFlatExtra].residual);
 	}
-	printf("\nServer CPU time per leave operation, ms\n");
-	printf("%-7s %5s | %9s %9s %9s %9s %9s | %7s %7s\n", "N", "k", "flat",
-	       "flat-drv", "flat-res", "lkh", "unicast", "f/lkh", "f/uni");
+	printf("\nMessage bytes per leave operation (compact format, same layout for all)\n");
+	printf("%-7s %5s | %9s %9s %9s %9s %9s %9s | %6s %6s %7s %6s %8s\n", "N",
+	       "k", "flat", "flat-wrap", "flat-res", "flat-xt", "lkh", "unicast",
+	       "f/lkh", "fw/lkh", "fr/lkh", "fx/lkh", "f/uni");
 	for (const auto &kv : results) {
 		const Row *r = kv.second;
-		if (!r[kFlat].have || !r[kLkh].have || !r[kUnicast].have ||
-		    !r[kFlatDerive].have || !r[kFlatResist].have)
+		if (!complete(r))
 			continue;
-		printf("2^%-5u %5u | %9.3f %9.3f %9.3f %9.3f %9.3f | %7.3f %7.3f\n",
+		double l = r[kLkh].bytes;
+		printf("2^%-5u %5u | %9.0f %9.0f %9.0f %9.0f %9.0f %9.0f | %6.3f %6.3f %7.3f %6.3f %8.5f\n",
+		       kv.first.first, kv.first.second, r[kFlat].bytes,
+		       r[kFlatWrap].bytes, r[kFlatResist].bytes,
+		       r[kFlatExtra].bytes, l, r[kUnicast].bytes,
+		       r[kFlat].bytes / l, r[kFlatWrap].bytes / l,
+		       r[kFlatResist].bytes / l, r[kFlatExtra].bytes / l,
+		       r[kFlat].bytes / r[kUnicast].bytes);
+	}
+	printf("\nServer CPU time per leave operation, ms (other builds share the 2 cores)\n");
+	printf("%-7s %5s | %8s %9s %8s %8s %8s %8s | %6s %6s %6s\n", "N", "k",
+	       "flat", "flat-wrap", "flat-res", "flat-xt", "lkh", "unicast",
+	       "f/lkh", "fx/lkh", "f/uni");
+	for (const auto &kv : results) {
+		const Row *r = kv.second;
+		if (!complete(r))
+			continue;
+		double l = r[kLkh].cpu_ms;
+		printf("2^%-5u %5u | %8.3f %9.3f %8.3f %8.3f %8.3f %8.3f | %6.2f %6.2f %6.3f\n",
 		       kv.first.first, kv.first.second, r[kFlat].cpu_ms,
-		       r[kFlatDerive].cpu_ms, r[kFlatResist].cpu_ms,
-		       r[kLkh].cpu_ms, r[kUnicast].cpu_ms,
-		       r[kFlat].cpu_ms / r[kLkh].cpu_ms,
+		       r[kFlatWrap].cpu_ms, r[kFlatResist].cpu_ms,
+		       r[kFlatExtra].cpu_ms, l, r[kUnicast].cpu_ms,
+		       r[kFlat].cpu_ms / l, r[kFlatExtra].cpu_ms / l,
 		       r[kFlat].cpu_ms / r[kUnicast].cpu_ms);
 	}
 	printf("\nKey storage, bytes (32-byte key + 12 bytes of ID/version/revision each;\n"
 	       "flat server: table keys + individual keys + member IDs)\n");
-	printf("%-7s | %12s %12s %12s | %9s %9s %9s\n", "N", "flat server",
-	       "lkh server", "uni server", "flat mbr", "lkh mbr", "uni mbr");
+	printf("%-7s | %12s %12s %12s %12s | %8s %8s %8s %8s\n", "N",
+	       "flat server", "flat-xt srv", "lkh server", "uni server",
+	       "flat mbr", "xt mbr", "lkh mbr", "uni mbr");
 	unsigned last = 0;
 	for (const auto &kv : results) {
-		if (kv.first.first == last || !kv.second[kFlat].have ||
-		    !kv.second[kLkh].have || !kv.second[kUnicast].have)
+		if (kv.first.first == last || !complete(kv.second))
 			continue;
 		last = kv.first.first;
 		const Row *r = kv.second;
-		printf("2^%-5u | %12zu %12zu %12zu | %9zu %9zu %9zu\n", last,
-		       r[kFlat].server_bytes, r[kLkh].server_bytes,
-		       r[kUnicast].server_bytes, r[kFlat].member_bytes,
+		printf("2^%-5u | %12zu %12zu %12zu %12zu | %8zu %8zu %8zu %8zu\n",
+		       last, r[kFlat].server_bytes, r[kFlatExtra].server_bytes,
+		       r[kLkh].server_bytes, r[kUnicast].server_bytes,
+		       r[kFlat].member_bytes, r[kFlatExtra].member_bytes,
 		       r[kLkh].member_bytes, r[kUnicast].member_bytes);
 	}
 }

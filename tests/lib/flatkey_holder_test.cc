@@ -17,6 +17,13 @@ using groupsec::flatkey::test::SeededRandom;
 
 namespace {
 
+KeyMessage one_entry(const WrappedKey &e)
+{
+	KeyMessage m;
+	m.entries = {e};
+	return m;
+}
+
 // A group of distributed participants wired together by the test.
 struct Group {
 	explicit Group(IdLayout l, uint64_t seed,
@@ -301,12 +308,12 @@ TEST(FlatKeyHolder, MergesConvergeForEveryArrivalOrder)
 		e.wrapping = {KeyRef{x, 1, 0, 1}};
 		e.wrapped = KeyRef{x, 2, 0, c};
 		e.ciphertext = w.wrap(base, k);
-		msgs.push_back(KeyMessage{{e}});
+		msgs.push_back(one_entry(e));
 	}
 	// and one of them announces a revision of the merged key
 	WrappedKey rev;
 	rev.wrapped = KeyRef{x, 2, 1, creator_tag({3, 5, 8})};
-	msgs.push_back(KeyMessage{{rev}});
+	msgs.push_back(one_entry(rev));
 	std::vector<size_t> order = {0, 1, 2, 3};
 	std::set<std::vector<uint8_t>> results;
 	size_t orders = 0;

@@ -12,19 +12,18 @@ using groupsec::flatkey::test::SeededRandom;
 
 namespace {
 
+// A batch leave of the server (compact format) plus a member-key wrap.
 KeyMessage sample_message()
 {
 	SeededRandom rng(11);
 	FakeClock clock;
-	FlatKeyServer srv(ServerConfig(IdLayout::binary(4)), rng, clock);
+	ServerConfig cfg(IdLayout::binary(4));
+	cfg.refresh = KekRefresh::kWrap;
+	FlatKeyServer srv(cfg, rng, clock);
 	for (uint64_t i = 0; i < 16; i++)
 		srv.join(*srv.layout().from_index(i));
 	auto r = srv.leave_batch({{1, 0, 0, 1}, {0, 1, 0, 1}, {1, 1, 1, 0}});
 	KeyMessage m = r.message;
-	WrappedKey notice;
-	notice.wrapped = srv.current_tek();
-	notice.wrapped.revision = 3;
-	m.entries.push_back(notice);
 	WrappedKey uni;
 	uni.wrapping.push_back(KeyRef{KeyId::member_key(77), 1, 0, 0});
 	uni.wrapped = srv.current_tek();
@@ -33,30 +32,179 @@ KeyMessage sample_message()
 	return m;
 }
 
-TEST(FlatKeyMessage, RoundTrip)
+// The same message in format 1, with a revision notice.
+KeyMessage sample_v1()
 {
 	KeyMessage m = sample_message();
+	m.format = kMessageFormat;
+	WrappedKey notice;
+	notice.wrapped = m.tek;
+	notice.wrapped.revision = 3;
+	m.entries.push_back(notice);
+	return m;
+}
+
+TEST(FlatKeyMessage, RoundTrip)
+{
+	KeyMessage m = sample_v1();
 	ASSERT_GT(m.entries.size(), 6u);
 	auto bytes = encode(m);
 	EXPECT_EQ(bytes.size(), encoded_size(m));
 	auto d = decode(bytes.data(), bytes.size());
 	ASSERT_TRUE(d.ok()) << to_string(d.error);
+	EXPECT_FALSE(d.message.versions_implied);
 	EXPECT_TRUE(d.message == m);
 	EXPECT_EQ(d.message.wrapped_count(), m.wrapped_count());
 }
 
+TEST(FlatKeyMessage, CompactRoundTripNamesNoVersions)
+{
+	KeyMessage m = sample_message();
+	ASSERT_EQ(m.format, kCompactFormat);
+	auto bytes = encode(m);
+	ASSERT_FALSE(bytes.empty());
+	EXPECT_EQ(bytes.size(), encoded_size(m));
+	auto d = decode(bytes.data(), bytes.size());
+	ASSERT_TRUE(d.ok()) << to_string(d.error);
+	EXPECT_TRUE(d.message.versions_implied);
+	EXPECT_TRUE(d.message.base == m.base);
+	EXPECT_TRUE(d.message.tek == m.tek);
+	ASSERT_EQ(d.message.entries.size(), m.entries.size());
+	for (size_t i = 0; i < m.entries.size(); i++) {
+		const auto &a = m.entries[i], &b = d.message.entries[i];
+		ASSERT_EQ(a.wrapping.size(), b.wrapping.size()) << i;
+		for (size_t j = 0; j < a.wrapping.size(); j++) {
+			EXPECT_EQ(a.wrapping[j].id, b.wrapping[j].id);
+			// the version is not on the wire, except TEK'
+			if (b.wrapping[j].id.kind != KeyKind::kTek) {
+				EXPECT_EQ(b.wrapping[j].version, 0u);
+			}
+		}
+		EXPECT_EQ(a.wrapped.id, b.wrapped.id);
+		EXPECT_EQ(a.ciphertext, b.ciphertext);
+	}
+	EXPECT_EQ(encode(d.message), bytes);
+	// Much smaller than format 1.
+	KeyMessage v1 = m;
+	v1.format = kMessageFormat;
+	EXPECT_LT(3 * bytes.size(), 2 * encoded_size(v1));
+}
+
+TEST(FlatKeyMessage, CompactTermsSharePrefixes)
+{
+	KeyMessage m;
+	m.format = kCompactFormat;
+	m.base = KeyRef{KeyId::tek(), 4, 2, 0};
+	m.tek = KeyRef{KeyId::tek(), 5, 0, 0};
+	WrappedKey a;
+	a.wrapping = {KeyRef{KeyId::kek(0, 3, 1), 1, 0, 0},
+		      KeyRef{KeyId::kek(0, 1, 0), 2, 0, 0},
+		      KeyRef{KeyId::kek(0, 0, 1), 1, 4, 0}};
+	a.wrapped = m.tek;
+	a.ciphertext.assign(40, 1);
+	WrappedKey b = a;
+	b.wrapping[2] = KeyRef{KeyId::kek(0, 2, 1), 1, 0, 0};
+	m.entries = {a, b};
+	auto bytes = encode(m);
+	// header 21, first term 4 + 3*2 + 40, second keeps 2: 4 + 2 + 40
+	EXPECT_EQ(bytes.size(), 21u + 50 + 46);
+	auto d = decode(bytes.data(), bytes.size());
+	ASSERT_TRUE(d.ok()) << to_string(d.error);
+	ASSERT_EQ(d.message.entries.size(), 2u);
+	ASSERT_EQ(d.message.entries[1].wrapping.size(), 3u);
+	EXPECT_EQ(d.message.entries[1].wrapping[0].id, KeyId::kek(0, 3, 1));
+	EXPECT_EQ(d.message.entries[1].wrapping[2].id, KeyId::kek(0, 2, 1));
+	// Not representable: a term over two tables, a repeated symbol, a
+	// TEK step of two versions.
+	KeyMessage bad = m;
+	bad.entries[0].wrapping[1].id.table = 1;
+	EXPECT_FALSE(encodable(bad));
+	EXPECT_TRUE(encode(bad).empty());
+	bad = m;
+	bad.entries[0].wrapping[1].id.symbol = 3;
+	EXPECT_FALSE(encodable(bad));
+	bad = m;
+	bad.tek.version = 6;
+	EXPECT_FALSE(encodable(bad));
+	// format 1 has no bundles
+	KeyMessage v1 = m;
+	v1.format = kMessageFormat;
+	v1.entries[0].carried.push_back(KeyRef{KeyId::kek(0, 0, 0), 1, 0, 0});
+	EXPECT_TRUE(encode(v1).empty());
+}
+
 TEST(FlatKeyMessage, EveryTruncationIsRejected)
 {
-	auto bytes = encode(sample_message());
-	for (size_t n = 0; n < bytes.size(); n++) {
-		auto d = decode(bytes.data(), n);
-		EXPECT_FALSE(d.ok()) << n;
-		EXPECT_TRUE(d.message.entries.empty());
+	for (const KeyMessage &m : {sample_v1(), sample_message()}) {
+		auto bytes = encode(m);
+		ASSERT_FALSE(bytes.empty());
+		for (size_t n = 0; n < bytes.size(); n++) {
+			auto d = decode(bytes.data(), n);
+			EXPECT_FALSE(d.ok()) << n;
+			EXPECT_TRUE(d.message.entries.empty());
+		}
+		bytes.push_back(0);
+		EXPECT_EQ(decode(bytes.data(), bytes.size()).error,
+			  DecodeError::kTrailingBytes);
 	}
-	bytes.push_back(0);
-	EXPECT_EQ(decode(bytes.data(), bytes.size()).error,
-		  DecodeError::kTrailingBytes);
 	EXPECT_EQ(decode(nullptr, 5).error, DecodeError::kTruncated);
+}
+
+TEST(FlatKeyMessage, MalformedCompactFieldsAreRejected)
+{
+	KeyMessage m;
+	m.format = kCompactFormat;
+	m.base = KeyRef{KeyId::tek(), 4, 2, 0};
+	m.tek = KeyRef{KeyId::tek(), 5, 0, 0};
+	WrappedKey t;
+	t.wrapping = {KeyRef{KeyId::kek(0, 3, 1), 1, 0, 0}};
+	t.wrapped = m.tek;
+	t.ciphertext.assign(40, 1);
+	m.entries = {t};
+	auto good = encode(m);
+	ASSERT_EQ(good.size(), 21u + 46);
+	ASSERT_TRUE(decode(good.data(), good.size()).ok());
+	auto bad = good;
+	bad[16] = 1; // TEK' revision 1 with a new version
+	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadTekStep);
+	bad = good;
+	bad[21] = 9; // unknown entry tag
+	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadKind);
+	bad = good;
+	bad[21] = 4; // a revision notice in a new-version message
+	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadEntry);
+	bad = good;
+	bad[23] = 1; // keeps a literal of a previous term there is none of
+	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadEntry);
+	bad = good;
+	bad[24] = 0; // no literal at all
+	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadEntry);
+	bad = good;
+	bad[24] = 65;
+	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kTooMany);
+	bad = good;
+	bad[20] = 0xff; // 255 entries in 67 bytes
+	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kTruncated);
+	// a bundle whose ciphertext length does not match its keys
+	KeyMessage b = m;
+	WrappedKey bu;
+	bu.wrapping = {KeyRef{KeyId::member_key(3), 1, 0, 0}};
+	bu.wrapped = m.tek;
+	bu.carried = {KeyRef{KeyId::kek(0, 0, 1), 2, 0, 0},
+		      KeyRef{KeyId::kek(0, 1, 0), 2, 0, 0}};
+	bu.ciphertext.assign(8 + 3 * 32, 7);
+	b.entries = {bu};
+	auto bb = encode(b);
+	ASSERT_FALSE(bb.empty());
+	ASSERT_TRUE(decode(bb.data(), bb.size()).ok());
+	auto bx = bb;
+	bx[21 + 5 + 1 + 6 + 1] = 0x60; // ctlen 96
+	EXPECT_EQ(decode(bx.data(), bx.size()).error,
+		  DecodeError::kBadCiphertextLength);
+	bx = bb;
+	bx[21 + 5 + 1 + 3 + 1] = 0; // the same KEK twice
+	bx[21 + 5 + 1 + 3 + 2] = 1;
+	EXPECT_EQ(decode(bx.data(), bx.size()).error, DecodeError::kBadEntry);
 }
 
 TEST(FlatKeyMessage, MalformedFieldsAreRejected)
@@ -71,7 +219,7 @@ TEST(FlatKeyMessage, MalformedFieldsAreRejected)
 	ASSERT_TRUE(decode(good.data(), good.size()).ok());
 
 	auto bad = good;
-	bad[0] = 2;
+	bad[0] = 3;
 	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadVersion);
 	bad = good;
 	bad[6] = 9; // kind of the wrapping key

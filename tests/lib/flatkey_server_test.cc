@@ -15,6 +15,16 @@ using groupsec::flatkey::test::SeededRandom;
 
 namespace {
 
+// What a member does with a message: decode it from the wire and receive it.
+ReceiveResult deliver(KeyStore &st, const KeyMessage &m, KeyWrapper &w)
+{
+	auto bytes = encode(m);
+	EXPECT_FALSE(bytes.empty());
+	auto d = decode(bytes.data(), bytes.size());
+	EXPECT_TRUE(d.ok()) << to_string(d.error);
+	return st.receive(d.message, w);
+}
+
 TEST(FlatKeyCrypto, WrapRoundTripAndTamper)
 {
 	SeededRandom rng(1);
@@ -122,11 +132,22 @@ TEST(FlatKeyServer, JoinAdvancesRevisionsAndOnlyNumbersTravel)
 	KeyRef after = srv.current_tek();
 	EXPECT_EQ(after.version, before.version);
 	EXPECT_EQ(after.revision, before.revision + 1);
-	// The announcement carries no key material.
-	ASSERT_EQ(b.announcement.entries.size(), 1u);
-	EXPECT_TRUE(b.announcement.entries[0].is_notice());
-	EXPECT_TRUE(b.announcement.entries[0].ciphertext.empty());
-	sa.apply(b.announcement, w);
+	// The announcement carries no key material: the TEK's new revision
+	// and the KEKs both hold (bit 2 = 0, bit 3 = 1) one revision on.
+	ASSERT_EQ(b.announcement.entries.size(), 3u);
+	for (const auto &e : b.announcement.entries) {
+		EXPECT_TRUE(e.is_notice());
+		EXPECT_TRUE(e.ciphertext.empty());
+	}
+	EXPECT_EQ(b.announcement.entries[1].wrapped.id, KeyId::kek(0, 2, 0));
+	EXPECT_EQ(b.announcement.entries[2].wrapped.id, KeyId::kek(0, 3, 1));
+	// On the wire: 21-byte header and 4 bytes per KEK.
+	EXPECT_EQ(encode(b.announcement).size(), 21u + 2 * 4);
+	ASSERT_TRUE(deliver(sa, b.announcement, w).ok());
+	// The newcomer already holds the new revision.
+	KeyStore sb0 = b.members[0].store();
+	EXPECT_EQ(deliver(sb0, b.announcement, w).error,
+		  ReceiveError::kOutOfDate);
 	EXPECT_EQ(*sa.find(after), *srv.tek_for(after.version, after.revision));
 	KeyStore sb = b.members[0].store();
 	EXPECT_FALSE(sb.knows(before));
@@ -149,7 +170,7 @@ TEST(FlatKeyServer, SingleLeaveIsTheExcluderTable)
 		auto j = srv.join(*srv.layout().from_index(i));
 		ASSERT_TRUE(j.ok);
 		for (auto &kv : stores)
-			kv.second.apply(j.announcement, wr);
+			ASSERT_TRUE(deliver(kv.second, j.announcement, wr).ok());
 		stores.emplace(i, j.members[0].store());
 	}
 	KeyStore leaver = stores.at(10);
@@ -157,10 +178,13 @@ TEST(FlatKeyServer, SingleLeaveIsTheExcluderTable)
 	ASSERT_TRUE(r.ok) << r.error;
 	EXPECT_FALSE(r.collusion.flagged);
 	// TEK' under each of the W KEKs member 10 lacks; its W KEKs replaced
-	// under old KEK / TEK'.
+	// by derivation from old KEK / TEK' (the default): W wrapped keys,
+	// and on the wire 21 + W * (46 + 4) bytes.
 	EXPECT_EQ(r.product_terms, w);
 	EXPECT_EQ(r.keks_replaced, w);
-	EXPECT_EQ(r.message.wrapped_count(), 2 * w);
+	EXPECT_EQ(r.message.wrapped_count(), w);
+	ASSERT_EQ(r.message.entries.size(), 2 * w);
+	EXPECT_EQ(encode(r.message).size(), 21 + w * (46 + 4));
 	for (size_t i = 0; i < w; i++) {
 		const auto &e = r.message.entries[i];
 		ASSERT_EQ(e.wrapping.size(), 1u);
@@ -169,17 +193,106 @@ TEST(FlatKeyServer, SingleLeaveIsTheExcluderTable)
 	for (size_t i = w; i < 2 * w; i++) {
 		const auto &e = r.message.entries[i];
 		ASSERT_EQ(e.wrapping.size(), 2u);
+		EXPECT_TRUE(e.is_derived());
 		EXPECT_EQ(e.wrapping[1].id, KeyId::tek());
 		EXPECT_EQ(e.wrapped.id.value, (10 >> e.wrapped.id.symbol) & 1);
 	}
 	stores.erase(10);
 	for (auto &kv : stores) {
-		kv.second.apply(r.message, wr);
+		ASSERT_TRUE(deliver(kv.second, r.message, wr).ok());
 		EXPECT_EQ(*kv.second.find(r.new_tek),
 			  *srv.tek_for(r.new_tek.version, r.new_tek.revision));
+		// every KEK it holds is the server's current one
+		for (size_t s = 0; s < w; s++) {
+			KeyRef k = srv.kek_ref(0, s, (kv.first >> s) & 1);
+			auto c = kv.second.current(k.id);
+			ASSERT_TRUE(c);
+			EXPECT_EQ(c->version, k.version);
+			EXPECT_TRUE(kv.second.knows(k));
+		}
 	}
+	EXPECT_EQ(deliver(leaver, r.message, wr).error, ReceiveError::kExcluded);
 	leaver.apply(r.message, wr);
 	EXPECT_FALSE(leaver.knows(r.new_tek));
+}
+
+TEST(FlatKeyServer, DerivedAndWrappedReplacementReachTheSameHolders)
+{
+	// kWrap sends the new KEK under old KEK / TEK'; kDerive lets the
+	// holders of both compute it. The same stores learn it either way.
+	for (auto refresh : {KekRefresh::kWrap, KekRefresh::kDerive}) {
+		SeededRandom rng(15);
+		FakeClock clock;
+		ServerConfig cfg(IdLayout::binary(3));
+		cfg.refresh = refresh;
+		FlatKeyServer srv(cfg, rng, clock);
+		KeyWrapper wr;
+		std::vector<KeyStore> st;
+		for (uint64_t i = 0; i < 8; i++) {
+			auto j = srv.join(*srv.layout().from_index(i));
+			for (auto &x : st)
+				ASSERT_TRUE(deliver(x, j.announcement, wr).ok());
+			st.push_back(j.members[0].store());
+		}
+		KeyRef old = srv.kek_ref(0, 0, 1);
+		auto r = srv.leave(*srv.layout().from_index(5));
+		ASSERT_TRUE(r.ok);
+		EXPECT_EQ(r.message.wrapped_count(),
+			  refresh == KekRefresh::kWrap ? 6u : 3u);
+		KeyRef nw = srv.kek_ref(0, 0, 1);
+		EXPECT_EQ(nw.version, old.version + 1);
+		for (uint64_t i = 0; i < 8; i++) {
+			if (i == 5)
+				continue;
+			ASSERT_TRUE(deliver(st[i], r.message, wr).ok());
+			EXPECT_EQ(st[i].knows(nw), (i & 1) == 1) << i;
+		}
+		// the old value alone (the leaver) is not enough
+		st[5].apply(r.message, wr);
+		EXPECT_FALSE(st[5].knows(nw));
+	}
+}
+
+TEST(FlatKeyServer, OutOfDateOrStaleReceiverIsToldAndUnchanged)
+{
+	SeededRandom rng(16);
+	FakeClock clock;
+	FlatKeyServer srv(ServerConfig(IdLayout::binary(3)), rng, clock);
+	KeyWrapper wr;
+	std::vector<KeyStore> st;
+	for (uint64_t i = 0; i < 6; i++) {
+		auto j = srv.join(*srv.layout().from_index(i));
+		for (auto &x : st)
+			ASSERT_TRUE(deliver(x, j.announcement, wr).ok());
+		st.push_back(j.members[0].store());
+	}
+	// Member 0 misses a join; the next leave tells it so.
+	auto j = srv.join(*srv.layout().from_index(6));
+	for (size_t i = 1; i < st.size(); i++)
+		ASSERT_TRUE(deliver(st[i], j.announcement, wr).ok());
+	auto r = srv.leave(*srv.layout().from_index(3));
+	ASSERT_TRUE(r.ok);
+	size_t before = st[0].size();
+	EXPECT_EQ(deliver(st[0], r.message, wr).error, ReceiveError::kOutOfDate);
+	EXPECT_EQ(st[0].size(), before);
+	EXPECT_FALSE(st[0].knows(r.new_tek));
+	// Member 1 holds the right TEK but a stale KEK: the key wrap check
+	// fails, and it learns nothing.
+	KeyStore stale;
+	auto tek = st[1].current(KeyId::tek());
+	stale.add(KeyId::tek(), *tek);
+	for (unsigned s = 0; s < 3; s++) {
+		KeyId id = KeyId::kek(0, s, (1 >> s) & 1);
+		KeySlot k = *st[1].current(id);
+		if (s == 1)
+			k.key[0] ^= 1;
+		stale.add(id, k);
+	}
+	EXPECT_EQ(deliver(stale, r.message, wr).error, ReceiveError::kIntegrity);
+	EXPECT_FALSE(stale.knows(r.new_tek));
+	EXPECT_EQ(stale.size(), 4u);
+	ASSERT_TRUE(deliver(st[1], r.message, wr).ok());
+	EXPECT_TRUE(st[1].knows(r.new_tek));
 }
 
 TEST(FlatKeyServer, GracePeriodAndPacketHeader)
@@ -228,9 +341,11 @@ TEST(FlatKeyServer, BadRequestsChangeNothing)
 	EXPECT_EQ(srv.members(), 1u);
 }
 
-TEST(FlatKeyServer, CollusionIsFlaggedAndResisted)
+TEST(FlatKeyServer, CoalitionOfOneBatchIsAlwaysKeptOut)
 {
-	// 0b01 and 0b10 together hold every KEK of 0b00 and 0b11.
+	// 0b01 and 0b10 together hold every KEK of 0b00 and 0b11 (the whole
+	// table). Under either policy the members they cover get TEK' under
+	// their individual keys, and the report says so.
 	SeededRandom rng(8);
 	FakeClock clock;
 	for (auto policy : {CollusionPolicy::kResist,
@@ -243,33 +358,120 @@ TEST(FlatKeyServer, CollusionIsFlaggedAndResisted)
 		for (uint64_t i = 0; i < 4; i++) {
 			auto j = srv.join(*srv.layout().from_index(i));
 			for (auto &s : st)
-				s.apply(j.announcement, wr);
+				ASSERT_TRUE(deliver(s, j.announcement, wr).ok());
 			st.push_back(j.members[0].store());
 		}
 		auto r = srv.leave_batch({{1, 0}, {0, 1}});
 		ASSERT_TRUE(r.ok);
 		EXPECT_TRUE(r.collusion.flagged);
+		EXPECT_FALSE(r.collusion.residual);
 		EXPECT_TRUE(r.collusion.whole_table);
+		EXPECT_TRUE(r.full_rekey);
+		EXPECT_TRUE(r.resisted);
 		EXPECT_EQ(r.collusion.covered_members.size(), 2u);
+		EXPECT_EQ(r.unicast, 2u);
 		KeyStore coalition = st[1];
 		coalition.merge_from(st[2]);
 		coalition.apply(r.message, wr);
 		for (size_t i : {0, 3}) {
-			st[i].apply(r.message, wr);
+			ASSERT_TRUE(deliver(st[i], r.message, wr).ok());
 			EXPECT_TRUE(st[i].knows(r.new_tek));
 		}
-		if (policy == CollusionPolicy::kResist) {
-			EXPECT_TRUE(r.resisted);
-			EXPECT_EQ(r.unicast, 2u);
-			EXPECT_FALSE(coalition.knows(r.new_tek));
+		EXPECT_FALSE(coalition.knows(r.new_tek));
+		// What they held was replaced under a TEK' they lack.
+		EXPECT_FALSE(srv.kek_exposed(0, 0, 0) || srv.kek_exposed(0, 1, 1));
+		EXPECT_FALSE(srv.tek_exposed());
+	}
+}
+
+// Members removed at different times: kAcceptFlagged keeps the term and
+// reports it, kResist avoids it; full_rekey() clears the history.
+TEST(FlatKeyServer, CoalitionAcrossTimeIsFlaggedResistedAndCleared)
+{
+	for (auto policy : {CollusionPolicy::kAcceptFlagged,
+			    CollusionPolicy::kResist}) {
+		SeededRandom rng(17);
+		FakeClock clock;
+		ServerConfig cfg(IdLayout::binary(3));
+		cfg.collusion = policy;
+		FlatKeyServer srv(cfg, rng, clock);
+		KeyWrapper wr;
+		std::map<uint64_t, KeyStore> st;
+		auto j = srv.join_batch({{0, 0, 0}, {1, 1, 0}, {0, 0, 1}, {1, 0, 1}});
+		for (auto &mk : j.members)
+			st.emplace(mk.id[0] | mk.id[1] << 1 | mk.id[2] << 2,
+				   mk.store());
+		std::vector<KeyMessage> sent;
+		auto publish = [&](const KeyMessage &m) {
+			sent.push_back(m);
+			for (auto &kv : st)
+				ASSERT_TRUE(deliver(kv.second, m, wr).ok());
+		};
+		// 3 = 0b011 leaves: it held KEK (bit 2 = 0), replaced under
+		// old / TEK'.
+		KeyStore pool = st.at(3);
+		st.erase(3);
+		auto r1 = srv.leave({1, 1, 0});
+		ASSERT_TRUE(r1.ok);
+		EXPECT_FALSE(r1.collusion.flagged);
+		publish(r1.message);
+		// 4 = 0b100 knew TEK' of that leave; together with 3 it rebuilds
+		// the new bit-2 = 0 KEK, which 0 = 0b000 still needs... and
+		// every other KEK 0 holds is 4's.
+		pool.merge_from(st.at(4));
+		st.erase(4);
+		auto r2 = srv.leave({0, 0, 1});
+		ASSERT_TRUE(r2.ok);
+		EXPECT_TRUE(r2.collusion.flagged);
+		for (auto &m : sent)
+			pool.apply(m, wr);
+		pool.apply(r2.message, wr);
+		if (policy == CollusionPolicy::kAcceptFlagged) {
+			EXPECT_TRUE(r2.collusion.residual);
+			EXPECT_FALSE(r2.resisted);
+			EXPECT_TRUE(pool.knows(r2.new_tek)) << "the flag is real";
+			EXPECT_TRUE(srv.tek_exposed());
 		} else {
-			EXPECT_FALSE(r.resisted);
-			// The flag is real: together they can.
-			EXPECT_TRUE(coalition.knows(r.new_tek));
+			EXPECT_FALSE(r2.collusion.residual);
+			EXPECT_TRUE(r2.resisted);
+			EXPECT_FALSE(pool.knows(r2.new_tek));
+			EXPECT_FALSE(srv.tek_exposed());
 		}
-		KeyStore alone = st[1];
-		alone.apply(r.message, wr);
-		EXPECT_FALSE(alone.knows(r.new_tek));
+		publish(r2.message);
+		// The operator clears the history.
+		auto f = srv.full_rekey();
+		ASSERT_TRUE(f.ok) << f.error;
+		EXPECT_TRUE(f.full_rekey);
+		EXPECT_EQ(f.unicast, 2u);
+		EXPECT_EQ(f.message.wrapped_count(), 2u);
+		publish(f.message);
+		for (auto &m : sent)
+			pool.apply(m, wr);
+		EXPECT_FALSE(pool.knows(f.new_tek));
+		EXPECT_FALSE(srv.tek_exposed());
+		for (unsigned s = 0; s < 3; s++)
+			for (unsigned v = 0; v < 2; v++) {
+				EXPECT_FALSE(srv.kek_exposed(0, s, v));
+				EXPECT_FALSE(pool.knows(srv.kek_ref(0, s, v)));
+			}
+		for (auto &kv : st) {
+			EXPECT_TRUE(kv.second.knows(f.new_tek));
+			for (unsigned s = 0; s < 3; s++)
+				EXPECT_TRUE(kv.second.knows(
+					srv.kek_ref(0, s, (kv.first >> s) & 1)));
+		}
+		// The next leave is not flagged, and the old coalition with the
+		// new leaver learns nothing.
+		pool.merge_from(st.at(5));
+		st.erase(5);
+		auto r3 = srv.leave({1, 0, 1});
+		ASSERT_TRUE(r3.ok);
+		EXPECT_FALSE(r3.collusion.flagged);
+		publish(r3.message);
+		for (auto &m : sent)
+			pool.apply(m, wr);
+		EXPECT_FALSE(pool.knows(r3.new_tek));
+		EXPECT_TRUE(st.at(0).knows(r3.new_tek));
 	}
 }
 
@@ -294,6 +496,7 @@ TEST(FlatKeyServer, ExtraSymbolTableAvoidsUnicastUnderCollusion)
 	ASSERT_TRUE(r.ok);
 	EXPECT_TRUE(r.collusion.flagged);
 	EXPECT_TRUE(r.resisted);
+	EXPECT_FALSE(r.full_rekey);
 	EXPECT_FALSE(r.collusion.whole_table);
 	EXPECT_TRUE(r.collusion.covered_members.empty());
 	EXPECT_EQ(r.unicast, 0u);
@@ -332,14 +535,23 @@ struct Sim {
 	std::map<MemberId, KeyRef> joined_at;
 	std::vector<KeyMessage> published;
 	std::vector<KeyRef> teks;
+	// Everything every removed member held, with every message applied
+	// (explicit versions: the strongest adversary).
 	KeyStore removed_union;
-	size_t flagged = 0, leaves = 0, unicast = 0;
 
+	// Members get each message from the wire (compact format).
 	void publish(const KeyMessage &m)
 	{
 		published.push_back(m);
-		for (auto &kv : members)
-			kv.second.apply(m, wr);
+		auto bytes = encode(m);
+		ASSERT_FALSE(bytes.empty());
+		auto d = decode(bytes.data(), bytes.size());
+		ASSERT_TRUE(d.ok()) << to_string(d.error);
+		ASSERT_TRUE(d.message.versions_implied);
+		for (auto &kv : members) {
+			auto r = kv.second.receive(d.message, wr);
+			ASSERT_TRUE(r.ok()) << to_string(r.error);
+		}
 		teks.push_back(srv.current_tek());
 	}
 };
@@ -364,7 +576,13 @@ size_t capacity(const IdLayout &l)
 	return c;
 }
 
-void check_invariants(Sim &s, const std::string &where)
+struct SequenceStats {
+	size_t flagged = 0, residual = 0, leaves = 0, unicast = 0;
+	size_t full_rekeys = 0, exposed_keks = 0, known_keks = 0;
+	size_t union_knows_tek = 0;
+};
+
+void check_invariants(Sim &s, const std::string &where, SequenceStats *st)
 {
 	KeyRef cur = s.srv.current_tek();
 	Key truth = *s.srv.tek_for(cur.version, cur.revision);
@@ -381,13 +599,29 @@ void check_invariants(Sim &s, const std::string &where)
 			}
 		}
 	}
-	ASSERT_FALSE(s.removed_union.knows(cur))
-		<< where << ": removed members together recover the TEK";
+	// What all removed members together know, the server accounts for.
+	bool knows = s.removed_union.knows(cur);
+	st->union_knows_tek += knows;
+	if (s.cfg.collusion == CollusionPolicy::kResist) {
+		ASSERT_FALSE(knows)
+			<< where << ": removed members together recover the TEK";
+	} else if (knows) {
+		ASSERT_TRUE(s.srv.tek_exposed())
+			<< where << ": removed members recover an unflagged TEK";
+	}
+	const IdLayout &l = s.srv.layout();
+	for (size_t t = 0; t < l.tables(); t++)
+		for (size_t sy = 0; sy < l.radix(t).size(); sy++)
+			for (unsigned v = 0; v < l.radix(t)[sy]; v++) {
+				bool k = s.removed_union.knows(s.srv.kek_ref(t, sy, v));
+				bool e = s.srv.kek_exposed(t, sy, v);
+				ASSERT_TRUE(!k || e) << where << ": KEK (" << t << ","
+						     << sy << "," << v
+						     << ") known but not accounted";
+				st->known_keks += k;
+				st->exposed_keks += e;
+			}
 }
-
-struct SequenceStats {
-	size_t flagged = 0, leaves = 0, unicast = 0;
-};
 
 void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 		  int steps, SequenceStats *stats)
@@ -399,8 +633,17 @@ void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 	for (int step = 0; step < steps; step++) {
 		std::string where = "seed " + std::to_string(seed) + " step " +
 				    std::to_string(step);
-		unsigned op = s.pick() % 10;
-		if (s.members.size() < 2 || (op < 5 && s.members.size() < cap)) {
+		unsigned op = s.pick() % 20;
+		if (op == 19 && !s.members.empty()) {
+			auto r = s.srv.full_rekey();
+			ASSERT_TRUE(r.ok) << where << r.error;
+			ASSERT_EQ(r.unicast, s.members.size());
+			s.publish(r.message);
+			if (testing::Test::HasFatalFailure())
+				return;
+			stats->full_rekeys++;
+		} else if (s.members.size() < 2 ||
+			   (op < 10 && s.members.size() < cap)) {
 			// join one or a few
 			std::vector<MemberId> ids;
 			size_t n = 1 + s.pick() % 3;
@@ -415,12 +658,14 @@ void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 			auto j = s.srv.join_batch(ids);
 			ASSERT_TRUE(j.ok) << where << j.error;
 			s.publish(j.announcement);
+			if (testing::Test::HasFatalFailure())
+				return;
 			for (auto &mk : j.members) {
 				s.members.emplace(mk.id, mk.store());
 				s.joined_at[mk.id] = s.srv.current_tek();
 			}
 		} else {
-			size_t k = op < 8 ? 1 : 1 + s.pick() % (s.members.size() - 1);
+			size_t k = op < 16 ? 1 : 1 + s.pick() % (s.members.size() - 1);
 			std::vector<MemberId> out;
 			std::vector<MemberId> all;
 			for (auto &kv : s.members)
@@ -429,26 +674,36 @@ void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 			out.assign(all.begin(), all.begin() + k);
 			auto r = s.srv.leave_batch(out);
 			ASSERT_TRUE(r.ok) << where << r.error;
-			s.flagged += r.collusion.flagged;
-			s.unicast += r.unicast;
-			s.leaves++;
+			stats->flagged += r.collusion.flagged;
+			stats->residual += r.collusion.residual;
+			stats->unicast += r.unicast;
+			stats->leaves++;
+			if (policy == CollusionPolicy::kResist) {
+				ASSERT_FALSE(r.collusion.residual) << where;
+			}
+			// The leavers of this operation together, with all they
+			// held, never learn TEK', whatever the policy.
+			KeyStore batch;
 			for (auto &id : out) {
+				batch.merge_from(s.members.at(id));
 				s.removed_union.merge_from(s.members.at(id));
 				s.members.erase(id);
 			}
+			batch.apply(r.message, s.wr);
+			ASSERT_FALSE(batch.knows(r.new_tek))
+				<< where << ": the leavers of one batch learn TEK'";
 			s.publish(r.message);
+			if (testing::Test::HasFatalFailure())
+				return;
 		}
 		// The removed members pool everything they ever held and
 		// try every message ever published.
 		for (const auto &m : s.published)
 			s.removed_union.apply(m, s.wr);
-		check_invariants(s, where);
+		check_invariants(s, where, stats);
 		if (testing::Test::HasFatalFailure())
 			return;
 	}
-	stats->flagged += s.flagged;
-	stats->leaves += s.leaves;
-	stats->unicast += s.unicast;
 }
 
 TEST(FlatKeyProperty, RandomSequencesResistingCollusion)
@@ -465,19 +720,47 @@ TEST(FlatKeyProperty, RandomSequencesResistingCollusion)
 	EXPECT_GT(stats.leaves, 5000u);
 	EXPECT_GT(stats.flagged, 100u);
 	EXPECT_GT(stats.unicast, 100u);
+	EXPECT_GT(stats.full_rekeys, 200u);
 	EXPECT_LT(stats.flagged, stats.leaves);
+	EXPECT_EQ(stats.residual, 0u);
+	EXPECT_EQ(stats.union_knows_tek, 0u);
 }
 
-// With the minimized terms kept, each removed member alone, and every
-// coalition that cannot rebuild a flagged term, stays out.
-TEST(FlatKeyProperty, AcceptedTermsExposeOnlyFlaggedCoalitions)
+// The default policy: one operation's leavers never learn TEK'; what
+// removed members of different operations learn together, the server
+// reports (residual) and accounts for (tek_exposed, kek_exposed).
+TEST(FlatKeyProperty, RandomSequencesFlaggingCollusionAcrossTime)
+{
+	SequenceStats stats;
+	for (uint64_t seed = 1; seed <= 1500; seed++) {
+		run_sequence(seed + 100000, CollusionPolicy::kAcceptFlagged,
+			     seed % 2 ? KekRefresh::kWrap : KekRefresh::kDerive,
+			     14, &stats);
+		if (HasFatalFailure())
+			return;
+	}
+	EXPECT_GT(stats.leaves, 5000u);
+	EXPECT_GT(stats.flagged, 100u);
+	EXPECT_GT(stats.residual, 100u);
+	EXPECT_GT(stats.unicast, 10u);
+	EXPECT_GT(stats.full_rekeys, 200u);
+	// The flags are real: the pooled removed members do learn TEKs and
+	// KEKs, and the accounting is close to what they learn.
+	EXPECT_GT(stats.union_knows_tek, 100u);
+	EXPECT_GT(stats.known_keks, 1000u);
+	EXPECT_LT(stats.exposed_keks, stats.known_keks + stats.known_keks / 4);
+}
+
+// One batch from a fresh group: no subset of the removed members learns
+// TEK'; the members they cover together get it another way.
+TEST(FlatKeyProperty, NoSubsetOfOneBatchLearnsTheTek)
 {
 	size_t flagged = 0, clean = 0;
 	for (uint64_t seed = 1; seed <= 800; seed++) {
 		std::mt19937_64 g(seed);
 		IdLayout l = random_layout(g);
 		Sim s(seed, l, CollusionPolicy::kAcceptFlagged,
-		      KekRefresh::kWrap);
+		      KekRefresh::kDerive);
 		size_t cap = capacity(l);
 		std::vector<MemberId> ids;
 		for (size_t i = 0; i < cap; i++)
@@ -495,45 +778,27 @@ TEST(FlatKeyProperty, AcceptedTermsExposeOnlyFlaggedCoalitions)
 		std::vector<MemberId> out(ids.begin(), ids.begin() + k);
 		auto r = s.srv.leave_batch(out);
 		ASSERT_TRUE(r.ok);
+		ASSERT_FALSE(r.collusion.residual) << "seed " << seed;
+		ASSERT_EQ(r.resisted, r.collusion.flagged) << "seed " << seed;
 		(r.collusion.flagged ? flagged : clean)++;
 		for (size_t i = k; i < ids.size(); i++) {
 			KeyStore st = keys.at(ids[i]).store();
-			st.apply(r.message, s.wr);
+			ASSERT_TRUE(deliver(st, r.message, s.wr).ok());
 			ASSERT_TRUE(st.knows(r.new_tek)) << "seed " << seed;
 		}
-		// every subset of up to 4 removed members (all subsets if few)
 		for (int trial = 0; trial < 12; trial++) {
 			std::vector<MemberId> coal;
 			for (auto &id : out)
-				if (trial == 0 ? false : g() % 3 == 0)
+				if (trial == 0 || g() % 3 == 0)
 					coal.push_back(id);
-			if (trial == 0) {
-				coal.push_back(out[g() % k]);
-			}
 			if (coal.empty())
 				continue;
 			KeyStore adv;
-			std::set<KeyId> held;
-			for (auto &id : coal) {
+			for (auto &id : coal)
 				adv.merge_from(keys.at(id).store());
-				for (auto &kid : keys.at(id).kek_ids)
-					held.insert(kid);
-			}
-			bool breaks = false;
-			for (auto &term : r.collusion.exposed_terms) {
-				bool all = true;
-				for (auto &kid : term)
-					all = all && held.count(kid);
-				breaks = breaks || all;
-			}
 			adv.apply(r.message, s.wr);
-			if (!breaks) {
-				ASSERT_FALSE(adv.knows(r.new_tek))
-					<< "seed " << seed << " unflagged coalition";
-			} else {
-				ASSERT_TRUE(adv.knows(r.new_tek))
-					<< "seed " << seed << " flag is real";
-			}
+			ASSERT_FALSE(adv.knows(r.new_tek))
+				<< "seed " << seed << " coalition of " << coal.size();
 		}
 	}
 	EXPECT_GT(flagged, 0u);

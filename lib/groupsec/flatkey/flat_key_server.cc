@@ -1,6 +1,7 @@
 #include "groupsec/flatkey/flat_key_server.h"
 
 #include <algorithm>
+#include <iterator>
 #include <cstdint>
 #include <unordered_set>
 
@@ -37,7 +38,8 @@ FlatKeyServer::FlatKeyServer(ServerConfig config, RandomSource &rng,
 	slots_.resize(l.kek_slots());
 	slot_ids_.resize(l.kek_slots());
 	holders_.assign(l.kek_slots(), 0);
-	created_epoch_.assign(l.kek_slots(), 0);
+	pool_base_.assign(l.kek_slots(), 0);
+	chain_.resize(l.kek_slots());
 	for (size_t t = 0; t < l.tables(); t++)
 		for (size_t s = 0; s < l.radix(t).size(); s++)
 			for (unsigned v = 0; v < l.radix(t)[s]; v++) {
@@ -83,6 +85,57 @@ void FlatKeyServer::retire_tek()
 	retired_.push_back(Retired{tek_, clock_.now_ms() + config_.grace_ms});
 }
 
+bool FlatKeyServer::pool_knows_tek(uint32_t version) const
+{
+	auto it = pool_teks_.upper_bound(version);
+	if (it == pool_teks_.begin())
+		return false;
+	--it;
+	return version <= it->second;
+}
+
+void FlatKeyServer::pool_add_teks(uint32_t first, uint32_t last)
+{
+	if (first > last)
+		return;
+	uint64_t lo = first, hi = last;
+	auto it = pool_teks_.upper_bound(first);
+	if (it != pool_teks_.begin()) {
+		auto p = std::prev(it);
+		if (uint64_t(p->second) + 1 >= lo) {
+			lo = p->first;
+			hi = std::max<uint64_t>(hi, p->second);
+			it = pool_teks_.erase(p);
+		}
+	}
+	while (it != pool_teks_.end() && it->first <= hi + 1) {
+		hi = std::max<uint64_t>(hi, it->second);
+		it = pool_teks_.erase(it);
+	}
+	pool_teks_[static_cast<uint32_t>(lo)] = static_cast<uint32_t>(hi);
+}
+
+bool FlatKeyServer::pool_knows(size_t slot) const
+{
+	if (!pool_base_[slot])
+		return false;
+	for (uint32_t v : chain_[slot])
+		if (!pool_knows_tek(v))
+			return false;
+	return true;
+}
+
+bool FlatKeyServer::kek_exposed(size_t table, size_t symbol,
+				unsigned value) const
+{
+	return pool_knows(config_.layout.slot(table, symbol, value));
+}
+
+bool FlatKeyServer::tek_exposed() const
+{
+	return pool_knows_tek(tek_.version);
+}
+
 JoinResult FlatKeyServer::join(const MemberId &id)
 {
 	return join_batch({id});
@@ -109,11 +162,14 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 	}
 	// Every key a newcomer receives moves one revision forward, so that
 	// it cannot read what was sent before it joined.
+	res.announcement.format = kCompactFormat;
+	res.announcement.base = current_tek();
 	retire_tek();
 	tek_.key = advance_revision(tek_.key);
 	tek_.revision++;
 	std::vector<std::vector<uint8_t>> all;
 	std::vector<bool> advanced(slots_.size(), false);
+	std::vector<WrappedKey> kek_notices;
 	std::vector<size_t> base(mk_);
 	for (size_t t = 0, j = 0; t < l.tables(); t++)
 		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
@@ -126,6 +182,9 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 				slots_[slot].key =
 					advance_revision(slots_[slot].key);
 				slots_[slot].revision++;
+				WrappedKey notice;
+				notice.wrapped = slot_ref(slot);
+				kek_notices.push_back(notice);
 			}
 			advanced[slot] = true;
 		}
@@ -166,9 +225,14 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 		mkeys.individual.version = generation_[h];
 		res.members.push_back(std::move(mkeys));
 	}
+	// Holders of the advanced KEKs step them too (the newcomers' IDs are
+	// not secret); a compact message names keys without revisions.
 	WrappedKey notice;
 	notice.wrapped = current_tek();
+	res.announcement.tek = notice.wrapped;
 	res.announcement.entries.push_back(notice);
+	for (auto &n : kek_notices)
+		res.announcement.entries.push_back(std::move(n));
 	res.ok = true;
 	return res;
 }
@@ -183,19 +247,23 @@ RekeyResult FlatKeyServer::leave(const MemberId &id)
 // every `off` member agrees are settled first: each other value of such a
 // symbol is a one-literal term. Then the symbol that splits `off` most evenly
 // is branched on. Terms that would contain no member are never emitted
-// (unused IDs are don't-cares).
+// (unused IDs are don't-cares). owner[h] is set to the index of the term
+// that first covers member h.
 void FlatKeyServer::cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
 			  std::vector<bool> &used, std::vector<Literal> &lits,
-			  std::vector<std::vector<Literal>> &out) const
+			  std::vector<std::vector<Literal>> &out,
+			  std::vector<uint32_t> &owner) const
 {
 	const auto &radix = config_.layout.radix(0);
 	const size_t w = radix.size();
-	std::vector<uint32_t> count;
+	std::vector<uint32_t> count, term_of;
 	std::vector<size_t> settled;
 	for (;;) {
 		if (on.empty())
 			break;
 		if (off.empty()) {
+			for (uint32_t h : on)
+				owner[h] = static_cast<uint32_t>(out.size());
 			out.push_back(lits);
 			break;
 		}
@@ -215,11 +283,13 @@ void FlatKeyServer::cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
 			count.assign(radix[s], 0);
 			for (uint32_t h : on)
 				count[sym(h, s)]++;
+			term_of.assign(radix[s], 0);
 			for (unsigned v = 0; v < radix[s]; v++) {
 				if (v == v0 || count[v] == 0)
 					continue;
 				lits.push_back(Literal{static_cast<uint16_t>(s),
 						       static_cast<uint8_t>(v)});
+				term_of[v] = static_cast<uint32_t>(out.size());
 				out.push_back(lits);
 				lits.pop_back();
 			}
@@ -229,6 +299,8 @@ void FlatKeyServer::cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
 				for (uint32_t h : on)
 					if (sym(h, s) == v0)
 						keep.push_back(h);
+					else
+						owner[h] = term_of[sym(h, s)];
 				on.swap(keep);
 			}
 			used[s] = true;
@@ -271,7 +343,7 @@ void FlatKeyServer::cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
 			lits.push_back(Literal{static_cast<uint16_t>(best),
 					       static_cast<uint8_t>(v)});
 			cover(std::move(on_v[v]), std::move(off_v[v]), used, lits,
-			      out);
+			      out, owner);
 			lits.pop_back();
 		}
 		used[best] = false;
@@ -307,27 +379,34 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	for (size_t t = 0, j = 0; t < l.tables(); t++)
 		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
 			base[j] = l.slot(t, s, 0);
+	const uint32_t epoch = tek_.version + 1; // version of TEK'
 
-	// KEKs the removed members hold (U), and what remains of each slot.
-	// A KEK replaced at epoch e was wrapped under its old value (known to
-	// the member removed then) and TEK_e: a leaver who was a member at e
-	// rebuilds it together with that earlier leaver. Such KEKs count as
-	// held by the removed members.
-	std::vector<uint8_t> in_u(slots_.size(), 0);
+	// The removed members' pool grows by the leavers: they knew every TEK
+	// made while they were members (at revision 0: those made after they
+	// joined) and the current version of each KEK they hold.
+	std::vector<uint8_t> in_now(slots_.size(), 0);
 	std::vector<uint32_t> remaining = holders_;
-	uint32_t earliest = UINT32_MAX;
 	for (uint32_t h : off) {
 		live_[h] = 0;
-		earliest = std::min(earliest, joined_version_[h]);
+		pool_add_teks(joined_version_[h] + 1, tek_.version);
 		for (size_t j = 0; j < mk_; j++) {
 			size_t slot = base[j] + sym(h, j);
-			in_u[slot] = 1;
+			in_now[slot] = 1;
 			remaining[slot]--;
 		}
 	}
-	for (size_t slot = 0; slot < slots_.size(); slot++)
-		if (created_epoch_[slot] > earliest)
-			in_u[slot] = 1;
+	std::vector<uint8_t> in_hist(slots_.size(), 0);
+	for (size_t slot = 0; slot < slots_.size(); slot++) {
+		if (in_now[slot]) {
+			pool_base_[slot] = 1;
+			chain_[slot].clear();
+		}
+		in_hist[slot] = pool_knows(slot);
+	}
+	// The coalition the message must keep out.
+	const std::vector<uint8_t> &defend =
+		config_.collusion == CollusionPolicy::kResist ? in_hist : in_now;
+
 	auto remaining_members = [&]() {
 		std::vector<uint32_t> on;
 		on.reserve(by_id_.size() - off.size());
@@ -338,6 +417,8 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	};
 	std::vector<uint32_t> on;
 	bool have_on = false;
+	// term covering each member (batch cover only)
+	std::vector<uint32_t> owner;
 
 	// Minimized cover of the remaining members by product terms. One
 	// leaver: the excluder table, every other value of every symbol that
@@ -357,64 +438,98 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		if (!on.empty()) {
 			std::vector<bool> used(l.width(), false);
 			std::vector<Literal> lits;
-			cover(on, off, used, lits, terms);
+			owner.assign(live_.size(), UINT32_MAX);
+			cover(on, off, used, lits, terms, owner);
 		}
 	}
-	CollusionReport &col = res.collusion;
-	for (const auto &t : terms) {
-		bool exposed = true;
+	auto all_in = [&](const std::vector<Literal> &t,
+			  const std::vector<uint8_t> &set) {
 		for (const auto &lit : t)
-			if (!in_u[l.slot(0, lit.symbol, lit.value)]) {
-				exposed = false;
-				break;
-			}
-		if (exposed) {
-			std::vector<KeyId> kek_ids;
-			for (const auto &lit : t)
-				kek_ids.push_back(slot_id(l.slot(0, lit.symbol,
-							      lit.value)));
-			col.exposed_terms.push_back(std::move(kek_ids));
+			if (!set[l.slot(0, lit.symbol, lit.value)])
+				return false;
+		return true;
+	};
+	auto term_ids = [&](const std::vector<Literal> &t) {
+		std::vector<KeyId> out;
+		for (const auto &lit : t)
+			out.push_back(slot_id(l.slot(0, lit.symbol, lit.value)));
+		return out;
+	};
+	CollusionReport &col = res.collusion;
+	std::vector<uint8_t> bad(terms.size(), 0);
+	std::vector<size_t> bad_terms;
+	for (size_t i = 0; i < terms.size(); i++) {
+		if (all_in(terms[i], in_hist))
+			col.exposed_terms.push_back(term_ids(terms[i]));
+		if (all_in(terms[i], defend)) {
+			bad[i] = 1;
+			bad_terms.push_back(i);
 		}
 	}
 	col.flagged = !col.exposed_terms.empty();
-	col.whole_table = std::all_of(in_u.begin(), in_u.end(),
+	col.whole_table = std::all_of(defend.begin(), defend.end(),
 				      [](uint8_t b) { return b != 0; });
-	// Members the removed members cover completely, and for the resisting
-	// re-key one free KEK (held by no removed member) per other member.
+	res.resisted = !bad_terms.empty();
+
+	// Members of a term the coalition could open get TEK' under one KEK
+	// of theirs it lacks (preferring KEKs no removed member could
+	// rebuild, then the KEK with most holders), else under their
+	// individual key.
 	std::vector<uint8_t> chosen(slots_.size(), 0);
-	if (col.flagged && !have_on) {
-		on = remaining_members();
-		have_on = true;
-	}
-	for (uint32_t h : col.flagged ? on : std::vector<uint32_t>()) {
-		size_t pick = SIZE_MAX;
-		bool have = false;
-		for (size_t j = 0; j < mk_ && !have; j++) {
-			size_t slot = base[j] + sym(h, j);
-			if (in_u[slot])
-				continue;
-			if (chosen[slot])
-				have = true;
-			else if (pick == SIZE_MAX ||
-				 remaining[slot] > remaining[pick])
-				pick = slot;
+	if (res.resisted) {
+		if (!have_on) {
+			on = remaining_members();
+			have_on = true;
 		}
-		if (have)
-			continue;
-		if (pick == SIZE_MAX)
-			col.covered_members.push_back(h);
-		else
-			chosen[pick] = 1;
+		auto matches = [&](uint32_t h, const std::vector<Literal> &t) {
+			for (const auto &lit : t)
+				if (sym(h, lit.symbol) != lit.value)
+					return false;
+			return true;
+		};
+		for (uint32_t h : on) {
+			bool need = false;
+			if (!owner.empty())
+				need = owner[h] != UINT32_MAX && bad[owner[h]];
+			else
+				for (size_t i = 0; !need && i < bad_terms.size(); i++)
+					need = matches(h, terms[bad_terms[i]]);
+			if (!need)
+				continue;
+			size_t pick = SIZE_MAX;
+			bool have = false;
+			for (size_t j = 0; j < mk_ && !have; j++) {
+				size_t slot = base[j] + sym(h, j);
+				if (defend[slot])
+					continue;
+				if (chosen[slot])
+					have = true;
+				else if (pick == SIZE_MAX ||
+					 (in_hist[pick] && !in_hist[slot]) ||
+					 (in_hist[pick] == in_hist[slot] &&
+					  remaining[slot] > remaining[pick]))
+					pick = slot;
+			}
+			if (have)
+				continue;
+			if (pick == SIZE_MAX)
+				col.covered_members.push_back(h);
+			else
+				chosen[pick] = 1;
+		}
 	}
 
 	// New TEK.
 	retire_tek();
 	KeySlot old_tek = tek_;
+	KeyMessage &msg = res.message;
+	msg.format = kCompactFormat;
+	msg.base = current_tek();
 	tek_.key = rng_.key();
-	tek_.version = old_tek.version + 1;
+	tek_.version = epoch;
 	tek_.revision = 0;
 	res.new_tek = current_tek();
-	KeyMessage &msg = res.message;
+	msg.tek = res.new_tek;
 	auto wrap_tek = [&](std::vector<KeyRef> refs,
 			    const std::vector<const Key *> &keys) {
 		WrappedKey e;
@@ -423,43 +538,49 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		e.ciphertext = wrapper_.wrap(combine_keys(keys), tek_.key);
 		msg.entries.push_back(std::move(e));
 	};
-	res.resisted = col.flagged && config_.collusion == CollusionPolicy::kResist;
-	if (!res.resisted) {
-		for (const auto &t : terms) {
-			std::vector<KeyRef> refs;
-			std::vector<const Key *> keys;
-			for (const auto &lit : t) {
-				size_t slot = l.slot(0, lit.symbol, lit.value);
-				refs.push_back(slot_ref(slot));
-				keys.push_back(&slots_[slot].key);
-			}
-			wrap_tek(std::move(refs), keys);
-		}
-		res.product_terms = terms.size();
-	} else {
-		for (size_t slot = 0; slot < slots_.size(); slot++)
-			if (chosen[slot]) {
-				wrap_tek({slot_ref(slot)}, {&slots_[slot].key});
-				res.product_terms++;
-			}
-		for (uint32_t h : col.covered_members) {
-			KeyRef r;
-			r.id = KeyId::member_key(h);
-			r.version = generation_[h];
-			wrap_tek({r}, {&individual_[h]});
-			res.unicast++;
-		}
-	}
-
-	// Every KEK a removed member held is replaced, for the remaining
-	// holders under old KEK / TEK'. When resisting, so is every KEK the
-	// removed members could rebuild together; when accepting exposed
-	// terms, that would not keep those KEKs from them.
-	for (size_t slot = 0; slot < slots_.size(); slot++) {
-		if (!in_u[slot])
+	for (size_t i = 0; i < terms.size(); i++) {
+		if (bad[i])
 			continue;
-		if (config_.collusion != CollusionPolicy::kResist &&
-		    remaining[slot] == holders_[slot])
+		std::vector<KeyRef> refs;
+		std::vector<const Key *> keys;
+		for (const auto &lit : terms[i]) {
+			size_t slot = l.slot(0, lit.symbol, lit.value);
+			refs.push_back(slot_ref(slot));
+			keys.push_back(&slots_[slot].key);
+		}
+		if (all_in(terms[i], in_hist))
+			col.residual_terms.push_back(term_ids(terms[i]));
+		wrap_tek(std::move(refs), keys);
+		res.product_terms++;
+	}
+	for (size_t slot = 0; slot < slots_.size(); slot++)
+		if (chosen[slot]) {
+			if (in_hist[slot])
+				col.residual_terms.push_back({slot_id(slot)});
+			wrap_tek({slot_ref(slot)}, {&slots_[slot].key});
+			res.product_terms++;
+		}
+	for (uint32_t h : col.covered_members) {
+		KeyRef r;
+		r.id = KeyId::member_key(h);
+		r.version = generation_[h];
+		wrap_tek({r}, {&individual_[h]});
+		res.unicast++;
+	}
+	res.full_rekey = col.whole_table;
+	col.residual = !col.residual_terms.empty();
+	// The removed members learn TEK' from a residual wrap.
+	if (col.residual)
+		pool_add_teks(epoch, epoch);
+
+	// Every KEK a leaver held is replaced, for the remaining holders
+	// under old KEK / TEK'. With kResist, so is every KEK the removed
+	// members could rebuild. The replacement is known to the removed
+	// members if they know the old version and TEK'.
+	for (size_t slot = 0; slot < slots_.size(); slot++) {
+		if (!in_now[slot] &&
+		    !(config_.collusion == CollusionPolicy::kResist &&
+		      in_hist[slot]))
 			continue;
 		KeyRef old_ref = slot_ref(slot);
 		Key old_key = slots_[slot].key;
@@ -469,10 +590,11 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		res.keks_replaced++;
 		if (remaining[slot] == 0) {
 			ns.key = rng_.key();
-			created_epoch_[slot] = 0;
+			pool_base_[slot] = 0;
+			chain_[slot].clear();
 			continue;
 		}
-		created_epoch_[slot] = tek_.version;
+		chain_[slot].push_back(epoch);
 		Key kek = combine_keys({&old_key, &tek_.key});
 		WrappedKey e;
 		e.wrapping = {old_ref, res.new_tek};
@@ -485,6 +607,7 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		}
 		msg.entries.push_back(std::move(e));
 	}
+	(void)old_tek;
 
 	holders_ = std::move(remaining);
 	for (uint32_t h : off) {
@@ -494,6 +617,63 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		individual_[h] = Key{};
 		free_.push_back(h);
 	}
+	res.ok = true;
+	return res;
+}
+
+RekeyResult FlatKeyServer::full_rekey()
+{
+	RekeyResult res;
+	if (mk_ > kMaxBundleKeks) {
+		res.error = "members hold too many KEKs for one bundle";
+		return res;
+	}
+	retire_tek();
+	KeyMessage &msg = res.message;
+	msg.format = kCompactFormat;
+	msg.base = current_tek();
+	tek_.key = rng_.key();
+	tek_.version++;
+	tek_.revision = 0;
+	res.new_tek = current_tek();
+	msg.tek = res.new_tek;
+	for (size_t slot = 0; slot < slots_.size(); slot++) {
+		slots_[slot].key = rng_.key();
+		slots_[slot].version++;
+		slots_[slot].revision = 0;
+		pool_base_[slot] = 0;
+		chain_[slot].clear();
+	}
+	res.keks_replaced = slots_.size();
+	const IdLayout &l = config_.layout;
+	std::vector<size_t> base(mk_);
+	for (size_t t = 0, j = 0; t < l.tables(); t++)
+		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
+			base[j] = l.slot(t, s, 0);
+	std::vector<uint8_t> plain(kKeyBytes * (1 + mk_));
+	for (uint32_t h = 0; h < live_.size(); h++) {
+		if (!live_[h])
+			continue;
+		WrappedKey e;
+		KeyRef r;
+		r.id = KeyId::member_key(h);
+		r.version = generation_[h];
+		e.wrapping = {r};
+		e.wrapped = res.new_tek;
+		std::copy(tek_.key.begin(), tek_.key.end(), plain.begin());
+		for (size_t j = 0; j < mk_; j++) {
+			size_t slot = base[j] + sym(h, j);
+			e.carried.push_back(slot_ref(slot));
+			std::copy(slots_[slot].key.begin(), slots_[slot].key.end(),
+				  plain.begin() + kKeyBytes * (1 + j));
+		}
+		e.ciphertext = wrapper_.wrap(individual_[h], plain.data(),
+					     plain.size());
+		msg.entries.push_back(std::move(e));
+		res.unicast++;
+	}
+	std::fill(plain.begin(), plain.end(), 0);
+	res.full_rekey = true;
 	res.ok = true;
 	return res;
 }

@@ -4,9 +4,13 @@
 // revisions (one-way function, only revision numbers travel); leaves
 // replace the TEK and every KEK the leavers held. A batch leave covers the
 // remaining members with a minimized set of product terms over the ID
-// symbols (in the manner of Chang et al., INFOCOM 1999), checks whether the
-// removed members together could rebuild any term (collusion) and, unless
-// told to accept that, falls back to a re-key that resists them.
+// symbols (in the manner of Chang et al., INFOCOM 1999). A term the
+// leavers of the operation could open together is never sent: the members
+// it covered get TEK' under another KEK or their individual key. The server
+// also keeps track of what all members removed so far could rebuild by
+// pooling their keys, and reports messages such a coalition could open
+// (or, with CollusionPolicy::kResist, avoids them). full_rekey() clears
+// that history.
 #pragma once
 
 #include "groupsec/flatkey/crypto.h"
@@ -15,6 +19,7 @@
 #include "groupsec/flatkey/member_id.h"
 
 #include <deque>
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -23,16 +28,20 @@ namespace groupsec {
 namespace flatkey {
 
 enum class CollusionPolicy {
-	// Re-key so that no coalition of removed members learns the TEK.
+	// Re-key so that no coalition of removed members, across all earlier
+	// operations, learns the TEK.
 	kResist,
-	// Keep the minimized product terms; report the exposure.
+	// No coalition of the members removed by one operation learns the
+	// TEK; terms that members removed at different times could open
+	// together are kept and reported (CollusionReport::residual).
 	kAcceptFlagged,
 };
 
 enum class KekRefresh {
 	// Replacement KEK random, wrapped under old KEK / TEK' (seed 002).
 	kWrap,
-	// Replacement KEK derived from old KEK and TEK' (no wrapped key).
+	// Replacement KEK derived from old KEK and TEK': the same holders as
+	// kWrap, no wrapped key sent.
 	kDerive,
 };
 
@@ -40,8 +49,8 @@ struct ServerConfig {
 	ServerConfig(IdLayout l) : layout(std::move(l)) {}
 	IdLayout layout;
 	uint64_t grace_ms = 120000;
-	CollusionPolicy collusion = CollusionPolicy::kResist;
-	KekRefresh refresh = KekRefresh::kWrap;
+	CollusionPolicy collusion = CollusionPolicy::kAcceptFlagged;
+	KekRefresh refresh = KekRefresh::kDerive;
 };
 
 // What a newcomer receives over its registration channel.
@@ -65,15 +74,23 @@ struct JoinResult {
 };
 
 struct CollusionReport {
-	// True if the removed members together (with members removed before,
-	// see leave_batch) hold every literal of a product term of the
-	// minimized cover.
+	// True if the members removed so far (this operation's leavers and
+	// everyone removed before, pooling what they hold and can rebuild)
+	// hold every KEK of a product term of the minimized cover.
 	bool flagged = false;
-	// Literal sets (KEKs) the removed members could rebuild together.
+	// Those terms (KEK sets).
 	std::vector<std::vector<KeyId>> exposed_terms;
-	// Remaining members whose every KEK some removed member holds.
+	// True if the message sent still has TEK' under KEKs that coalition
+	// holds: removed members of different operations together learn
+	// TEK' (kAcceptFlagged only; kResist never sends such a wrap).
+	bool residual = false;
+	std::vector<std::vector<KeyId>> residual_terms;
+	// Remaining members whose every KEK the coalition the policy defends
+	// against holds (kAcceptFlagged: this operation's leavers; kResist:
+	// every removed member): they got TEK' under their individual key.
 	std::vector<uint32_t> covered_members;
-	// Every KEK slot of every table held by some removed member.
+	// That coalition holds every KEK of every table: the re-key went to
+	// every member under its individual key.
 	bool whole_table = false;
 };
 
@@ -85,7 +102,12 @@ struct RekeyResult {
 	size_t product_terms = 0;  // TEK' wrapped under KEK combinations
 	size_t unicast = 0;	   // TEK' wrapped under individual keys
 	size_t keks_replaced = 0;
-	bool resisted = false; // fallback re-key against collusion used
+	// Terms the defended-against coalition could open were replaced by
+	// single KEKs it lacks and individual keys.
+	bool resisted = false;
+	// Every member got TEK' (and, from full_rekey(), its KEKs) under its
+	// individual key.
+	bool full_rekey = false;
 	CollusionReport collusion;
 };
 
@@ -108,6 +130,14 @@ public:
 	// wrapped under a TEK it knew and an old value an earlier leaver
 	// knew, so it counts as known to the removed members.
 	RekeyResult leave_batch(const std::vector<MemberId> &ids);
+	// Full re-key: a new TEK and a new random version of every KEK, sent
+	// to each member under its individual key (TEK' and its KEKs in one
+	// wrap). Nothing a removed member ever held or could rebuild helps
+	// with the new keys, so the exposure history is cleared. Costs one
+	// wrap per member; for an operator's periodic or on-demand use.
+	// Fails if a member holds more than kMaxBundleKeks KEKs.
+	RekeyResult full_rekey();
+	static constexpr size_t kMaxBundleKeks = 127;
 
 	const IdLayout &layout() const { return config_.layout; }
 	size_t members() const { return by_id_.size(); }
@@ -123,6 +153,10 @@ public:
 	StorageStats storage() const;
 	// The server's view of one KEK slot (tests, diagnostics).
 	KeyRef kek_ref(size_t table, size_t symbol, unsigned value) const;
+	// Whether the members removed so far could together know or rebuild
+	// the current version of the KEK / the current TEK.
+	bool kek_exposed(size_t table, size_t symbol, unsigned value) const;
+	bool tek_exposed() const;
 
 private:
 	struct Literal {
@@ -131,11 +165,15 @@ private:
 	};
 	void cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
 		   std::vector<bool> &used, std::vector<Literal> &lits,
-		   std::vector<std::vector<Literal>> &out) const;
+		   std::vector<std::vector<Literal>> &out,
+		   std::vector<uint32_t> &owner) const;
 	uint8_t sym(uint32_t h, size_t s) const { return syms_[h * mk_ + s]; }
 	KeyRef slot_ref(size_t slot) const;
 	KeyId slot_id(size_t slot) const { return slot_ids_[slot]; }
 	void retire_tek();
+	bool pool_knows(size_t slot) const;
+	bool pool_knows_tek(uint32_t version) const;
+	void pool_add_teks(uint32_t first, uint32_t last);
 
 	ServerConfig config_;
 	RandomSource &rng_;
@@ -146,8 +184,15 @@ private:
 	std::vector<KeySlot> slots_;
 	std::vector<KeyId> slot_ids_;
 	std::vector<uint32_t> holders_;
-	// TEK version whose TEK' wrapped the slot's current version (0: none)
-	std::vector<uint32_t> created_epoch_;
+	// What the members removed so far know together. TEK versions (at
+	// revision 0) they know: intervals first -> last.
+	std::map<uint32_t, uint32_t> pool_teks_;
+	// Per slot: some removed member held a version of the KEK, and the TEK
+	// versions under which each later version was made from the one
+	// before (old KEK / TEK'). The current version is known to them if
+	// they know every one of those TEKs.
+	std::vector<uint8_t> pool_base_;
+	std::vector<std::vector<uint32_t>> chain_;
 	// member records by handle
 	std::vector<uint8_t> syms_;
 	std::vector<Key> individual_;

@@ -1,5 +1,8 @@
 #include "groupsec/flatkey/key_message.h"
 
+#include "groupsec/flatkey/crypto.h"
+
+#include <cstdint>
 #include <tuple>
 
 namespace groupsec {
@@ -149,10 +152,11 @@ bool KeyMessage::operator==(const KeyMessage &o) const
 	for (size_t i = 0; i < entries.size(); i++) {
 		const auto &a = entries[i], &b = o.entries[i];
 		if (!(a.wrapping == b.wrapping) || !(a.wrapped == b.wrapped) ||
-		    a.ciphertext != b.ciphertext)
+		    a.ciphertext != b.ciphertext || !(a.carried == b.carried))
 			return false;
 	}
-	return true;
+	return format == o.format && versions_implied == o.versions_implied &&
+	       (format == kMessageFormat || (base == o.base && tek == o.tek));
 }
 
 const char *to_string(DecodeError e)
@@ -174,11 +178,15 @@ const char *to_string(DecodeError e)
 		return "bad wrapped key length";
 	case DecodeError::kTrailingBytes:
 		return "trailing bytes";
+	case DecodeError::kBadTekStep:
+		return "TEK step neither one revision nor one version";
 	}
 	return "?";
 }
 
-size_t encoded_size(const KeyMessage &m)
+namespace {
+
+size_t encoded_size_v1(const KeyMessage &m)
 {
 	size_t n = 1 + 4;
 	for (const auto &e : m.entries) {
@@ -190,10 +198,10 @@ size_t encoded_size(const KeyMessage &m)
 	return n;
 }
 
-std::vector<uint8_t> encode(const KeyMessage &m)
+std::vector<uint8_t> encode_v1(const KeyMessage &m)
 {
 	std::vector<uint8_t> o;
-	o.reserve(encoded_size(m));
+	o.reserve(encoded_size_v1(m));
 	put8(o, kMessageFormat);
 	put32(o, static_cast<uint32_t>(m.entries.size()));
 	for (const auto &e : m.entries) {
@@ -207,22 +215,16 @@ std::vector<uint8_t> encode(const KeyMessage &m)
 	return o;
 }
 
-DecodeResult decode(const uint8_t *data, size_t len)
+DecodeResult decode_v1(Reader &r)
 {
 	DecodeResult res;
-	Reader r(data, data ? len : 0);
 	auto fail = [&](DecodeError e) {
 		DecodeResult bad;
 		bad.error = e;
 		bad.offset = r.pos();
 		return bad;
 	};
-	uint8_t format;
 	uint32_t count;
-	if (!r.get8(&format))
-		return fail(DecodeError::kTruncated);
-	if (format != kMessageFormat)
-		return fail(DecodeError::kBadVersion);
 	if (!r.get32(&count))
 		return fail(DecodeError::kTruncated);
 	// An entry takes at least 17 bytes: reject counts the input cannot hold
@@ -266,6 +268,390 @@ DecodeResult decode(const uint8_t *data, size_t len)
 	if (r.left() != 0)
 		return fail(DecodeError::kTrailingBytes);
 	return res;
+}
+
+// ---- compact format (2) ----
+
+enum Tag : uint8_t {
+	kTagTerm = 0,	 // TEK' under the KEKs of a product term
+	kTagMember = 1,	 // TEK' under a member's individual key
+	kTagDerive = 2,	 // KEK replaced: derive_replacement(KEK, TEK')
+	kTagReplace = 3, // KEK replaced: new KEK wrapped under (KEK, TEK')
+	kTagAdvance = 4, // KEK moves one revision
+	kTagBundle = 5,	 // TEK' and a member's KEKs under its individual key
+	kTags
+};
+
+constexpr size_t kHeaderBytes = 1 + 8 + 8 + 4;
+
+bool revision_step(const KeyRef &base, const KeyRef &tek)
+{
+	return base.revision != UINT32_MAX && tek.version == base.version &&
+	       tek.revision == base.revision + 1;
+}
+
+bool version_step(const KeyRef &base, const KeyRef &tek)
+{
+	return base.version != UINT32_MAX && tek.version == base.version + 1 &&
+	       tek.revision == 0;
+}
+
+bool is_kek(const KeyRef &r) { return r.id.kind == KeyKind::kKek; }
+
+// The compact tag of an entry, or kTags if it has none. A TEK notice has
+// none either: the header carries it (skip is then set).
+Tag classify(const KeyMessage &m, const WrappedKey &e, bool *skip)
+{
+	*skip = false;
+	if (e.is_notice()) {
+		if (!e.ciphertext.empty() || !e.carried.empty())
+			return kTags;
+		if (e.wrapped.id.kind == KeyKind::kTek) {
+			*skip = true;
+			return kTags;
+		}
+		return is_kek(e.wrapped) ? kTagAdvance : kTags;
+	}
+	if (e.wrapped.id.kind == KeyKind::kTek) {
+		if (e.wrapping.size() == 1 &&
+		    e.wrapping[0].id.kind == KeyKind::kMember) {
+			if (e.carried.empty())
+				return e.ciphertext.size() == kWrappedKeyBytes
+					       ? kTagMember
+					       : kTags;
+			if (e.carried.size() > 255 ||
+			    e.ciphertext.size() !=
+				    8 + kKeyBytes * (1 + e.carried.size()))
+				return kTags;
+			for (const auto &c : e.carried)
+				if (!is_kek(c))
+					return kTags;
+			return kTagBundle;
+		}
+		if (!e.carried.empty() || e.wrapping.size() > kMaxWrapping ||
+		    e.ciphertext.size() != kWrappedKeyBytes)
+			return kTags;
+		std::vector<bool> seen(256, false);
+		for (const auto &w : e.wrapping) {
+			if (!is_kek(w) || w.id.table != e.wrapping[0].id.table ||
+			    seen[w.id.symbol])
+				return kTags;
+			seen[w.id.symbol] = true;
+		}
+		return kTagTerm;
+	}
+	if (is_kek(e.wrapped) && e.carried.empty() && e.wrapping.size() == 2 &&
+	    e.wrapping[0].id == e.wrapped.id &&
+	    e.wrapping[1].id.kind == KeyKind::kTek) {
+		if (e.ciphertext.empty())
+			return kTagDerive;
+		if (e.ciphertext.size() == kWrappedKeyBytes)
+			return kTagReplace;
+	}
+	return kTags;
+}
+
+bool encodable_v2(const KeyMessage &m)
+{
+	bool rev = revision_step(m.base, m.tek);
+	if (!rev && !version_step(m.base, m.tek))
+		return false;
+	size_t n = 0;
+	for (const auto &e : m.entries) {
+		bool skip;
+		Tag t = classify(m, e, &skip);
+		if (skip)
+			continue;
+		if (t == kTags || rev != (t == kTagAdvance))
+			return false;
+		n++;
+	}
+	return n <= kMaxEntries;
+}
+
+// Literals the previous term entry shares with e.
+size_t shared_prefix(const std::vector<KeyRef> &prev, const WrappedKey &e)
+{
+	size_t k = 0;
+	while (k < prev.size() && k < e.wrapping.size() &&
+	       prev[k].id == e.wrapping[k].id)
+		k++;
+	return k;
+}
+
+void put_kek(std::vector<uint8_t> &o, const KeyId &id)
+{
+	put8(o, id.table);
+	put8(o, id.symbol);
+	put8(o, id.value);
+}
+
+// Writes (or, with o null, counts) the compact encoding.
+size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
+{
+	std::vector<uint8_t> scratch;
+	std::vector<uint8_t> &out = o ? *o : scratch;
+	size_t n = kHeaderBytes;
+	size_t count = 0;
+	for (const auto &e : m.entries) {
+		bool skip;
+		classify(m, e, &skip);
+		count += !skip;
+	}
+	if (o) {
+		put8(out, kCompactFormat);
+		put32(out, m.base.version);
+		put32(out, m.base.revision);
+		put32(out, m.tek.version);
+		put32(out, m.tek.revision);
+		put32(out, static_cast<uint32_t>(count));
+	}
+	const std::vector<KeyRef> none;
+	const std::vector<KeyRef> *prev = &none;
+	for (const auto &e : m.entries) {
+		bool skip;
+		Tag t = classify(m, e, &skip);
+		if (skip)
+			continue;
+		switch (t) {
+		case kTagTerm: {
+			size_t keep = shared_prefix(*prev, e);
+			n += 4 + 2 * (e.wrapping.size() - keep) +
+			     e.ciphertext.size();
+			if (o) {
+				put8(out, t);
+				put8(out, e.wrapping[0].id.table);
+				put8(out, static_cast<uint8_t>(keep));
+				put8(out, static_cast<uint8_t>(
+						  e.wrapping.size() - keep));
+				for (size_t i = keep; i < e.wrapping.size(); i++) {
+					put8(out, e.wrapping[i].id.symbol);
+					put8(out, e.wrapping[i].id.value);
+				}
+			}
+			prev = &e.wrapping;
+			break;
+		}
+		case kTagMember:
+			n += 5 + e.ciphertext.size();
+			if (o) {
+				put8(out, t);
+				put32(out, e.wrapping[0].id.member);
+			}
+			break;
+		case kTagBundle:
+			n += 8 + 3 * e.carried.size() + e.ciphertext.size();
+			if (o) {
+				put8(out, t);
+				put32(out, e.wrapping[0].id.member);
+				put8(out, static_cast<uint8_t>(e.carried.size()));
+				for (const auto &c : e.carried)
+					put_kek(out, c.id);
+				put16(out, static_cast<uint16_t>(
+						   e.ciphertext.size()));
+			}
+			break;
+		case kTagDerive:
+		case kTagReplace:
+		case kTagAdvance:
+			n += 4 + e.ciphertext.size();
+			if (o) {
+				put8(out, t);
+				put_kek(out, e.wrapped.id);
+			}
+			break;
+		case kTags:
+			break;
+		}
+		if (o)
+			out.insert(out.end(), e.ciphertext.begin(),
+				   e.ciphertext.end());
+	}
+	return n;
+}
+
+DecodeResult decode_v2(Reader &r)
+{
+	DecodeResult res;
+	auto fail = [&](DecodeError e) {
+		DecodeResult bad;
+		bad.error = e;
+		bad.offset = r.pos();
+		return bad;
+	};
+	KeyMessage &m = res.message;
+	m.format = kCompactFormat;
+	m.versions_implied = true;
+	uint32_t count;
+	if (!r.get32(&m.base.version) || !r.get32(&m.base.revision) ||
+	    !r.get32(&m.tek.version) || !r.get32(&m.tek.revision) ||
+	    !r.get32(&count))
+		return fail(DecodeError::kTruncated);
+	bool rev = revision_step(m.base, m.tek);
+	if (!rev && !version_step(m.base, m.tek))
+		return fail(DecodeError::kBadTekStep);
+	// The shortest entry takes 4 bytes.
+	if (count > kMaxEntries || count > r.left() / 4)
+		return fail(count > kMaxEntries ? DecodeError::kTooMany
+						: DecodeError::kTruncated);
+	m.entries.reserve(count);
+	std::vector<KeyRef> prev;
+	auto kek = [](uint8_t t, uint8_t s, uint8_t v) {
+		KeyRef k;
+		k.id = KeyId::kek(t, s, v);
+		return k;
+	};
+	for (uint32_t i = 0; i < count; i++) {
+		WrappedKey e;
+		uint8_t tag;
+		if (!r.get8(&tag))
+			return fail(DecodeError::kTruncated);
+		if (tag >= kTags)
+			return fail(DecodeError::kBadKind);
+		if (rev != (tag == kTagAdvance))
+			return fail(DecodeError::kBadEntry);
+		size_t ctlen = kWrappedKeyBytes;
+		switch (tag) {
+		case kTagTerm: {
+			uint8_t table, keep, nnew;
+			if (!r.get8(&table) || !r.get8(&keep) || !r.get8(&nnew))
+				return fail(DecodeError::kTruncated);
+			if (keep > prev.size() ||
+			    (keep > 0 && prev[0].id.table != table))
+				return fail(DecodeError::kBadEntry);
+			if (size_t(keep) + nnew > kMaxWrapping)
+				return fail(DecodeError::kTooMany);
+			if (size_t(keep) + nnew == 0)
+				return fail(DecodeError::kBadEntry);
+			e.wrapping.assign(prev.begin(), prev.begin() + keep);
+			std::vector<bool> seen(256, false);
+			for (const auto &w : e.wrapping)
+				seen[w.id.symbol] = true;
+			for (uint8_t j = 0; j < nnew; j++) {
+				uint8_t s, v;
+				if (!r.get8(&s) || !r.get8(&v))
+					return fail(DecodeError::kTruncated);
+				if (seen[s])
+					return fail(DecodeError::kBadEntry);
+				seen[s] = true;
+				e.wrapping.push_back(kek(table, s, v));
+			}
+			prev = e.wrapping;
+			e.wrapped = m.tek;
+			break;
+		}
+		case kTagMember:
+		case kTagBundle: {
+			uint32_t h;
+			if (!r.get32(&h))
+				return fail(DecodeError::kTruncated);
+			KeyRef mk;
+			mk.id = KeyId::member_key(h);
+			e.wrapping.push_back(mk);
+			e.wrapped = m.tek;
+			if (tag == kTagMember)
+				break;
+			uint8_t n;
+			if (!r.get8(&n))
+				return fail(DecodeError::kTruncated);
+			if (n == 0)
+				return fail(DecodeError::kBadEntry);
+			for (uint8_t j = 0; j < n; j++) {
+				uint8_t t, s, v;
+				if (!r.get8(&t) || !r.get8(&s) || !r.get8(&v))
+					return fail(DecodeError::kTruncated);
+				KeyRef c = kek(t, s, v);
+				for (const auto &o : e.carried)
+					if (o.id == c.id)
+						return fail(DecodeError::kBadEntry);
+				e.carried.push_back(c);
+			}
+			uint16_t len;
+			if (!r.get16(&len))
+				return fail(DecodeError::kTruncated);
+			if (len != 8 + kKeyBytes * (1 + size_t(n)))
+				return fail(DecodeError::kBadCiphertextLength);
+			ctlen = len;
+			break;
+		}
+		case kTagDerive:
+		case kTagReplace:
+		case kTagAdvance: {
+			uint8_t t, s, v;
+			if (!r.get8(&t) || !r.get8(&s) || !r.get8(&v))
+				return fail(DecodeError::kTruncated);
+			e.wrapped = kek(t, s, v);
+			if (tag == kTagAdvance) {
+				ctlen = 0;
+				break;
+			}
+			KeyRef tekref = m.tek;
+			e.wrapping = {kek(t, s, v), tekref};
+			if (tag == kTagDerive)
+				ctlen = 0;
+			break;
+		}
+		}
+		if (!r.bytes(ctlen, &e.ciphertext))
+			return fail(DecodeError::kTruncated);
+		m.entries.push_back(std::move(e));
+	}
+	if (r.left() != 0)
+		return fail(DecodeError::kTrailingBytes);
+	return res;
+}
+
+} // namespace
+
+bool encodable(const KeyMessage &m)
+{
+	if (m.format == kCompactFormat)
+		return encodable_v2(m);
+	if (m.format != kMessageFormat || m.entries.size() > kMaxEntries)
+		return false;
+	for (const auto &e : m.entries)
+		if (!e.carried.empty() || e.wrapping.size() > kMaxWrapping ||
+		    e.ciphertext.size() > 0xffff)
+			return false;
+	return true;
+}
+
+size_t encoded_size(const KeyMessage &m)
+{
+	if (!encodable(m))
+		return 0;
+	return m.format == kCompactFormat ? write_v2(m, nullptr)
+					  : encoded_size_v1(m);
+}
+
+std::vector<uint8_t> encode(const KeyMessage &m)
+{
+	if (!encodable(m))
+		return {};
+	if (m.format != kCompactFormat)
+		return encode_v1(m);
+	std::vector<uint8_t> o;
+	o.reserve(write_v2(m, nullptr));
+	write_v2(m, &o);
+	return o;
+}
+
+DecodeResult decode(const uint8_t *data, size_t len)
+{
+	Reader r(data, data ? len : 0);
+	uint8_t format;
+	DecodeResult bad;
+	if (!r.get8(&format)) {
+		bad.error = DecodeError::kTruncated;
+		return bad;
+	}
+	if (format == kMessageFormat)
+		return decode_v1(r);
+	if (format == kCompactFormat)
+		return decode_v2(r);
+	bad.error = DecodeError::kBadVersion;
+	bad.offset = r.pos();
+	return bad;
 }
 
 void encode(const PacketKeyHeader &h, uint8_t out[kPacketKeyHeaderBytes])

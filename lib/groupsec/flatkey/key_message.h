@@ -8,6 +8,15 @@
 //   notice  - no wrapping key and no ciphertext: the named key moved to the
 //             given revision, holders advance it with the one-way function.
 //
+// Two wire formats: format 1 names every key with its version, revision and
+// creator; the compact format 2 (what the key server sends) names KEKs by
+// (table, symbol, value) only: each key is taken at the receiver's current
+// version after the earlier entries of the same message, and the message
+// header names the TEK the receiver must hold before and the TEK it leads
+// to. A receiver that missed a message is told so by the header; a wrong
+// key fails the AES key wrap integrity check. KeyStore::receive() applies
+// decoded compact messages.
+//
 // The G-IKEv2 plugin carries the encoded message in a Key Download payload;
 // a member needs no knowledge of the table to apply it. Wire format in
 // docs/flat-key-table.md.
@@ -72,6 +81,9 @@ struct WrappedKey {
 	std::vector<KeyRef> wrapping; // empty: notice
 	KeyRef wrapped;
 	std::vector<uint8_t> ciphertext; // empty: derive or notice
+	// Further keys in the same ciphertext after the wrapped key (a member
+	// bundle of a full re-key: TEK' then the member's new KEKs).
+	std::vector<KeyRef> carried;
 
 	bool is_notice() const { return wrapping.empty(); }
 	bool is_derived() const
@@ -80,8 +92,22 @@ struct WrappedKey {
 	}
 };
 
+constexpr uint8_t kMessageFormat = 1;
+constexpr uint8_t kCompactFormat = 2;
+
 struct KeyMessage {
 	std::vector<WrappedKey> entries;
+	// Wire format encode() writes.
+	uint8_t format = kMessageFormat;
+	// Compact format: the TEK a receiver must hold before applying the
+	// message, and the TEK the message leads to (one revision further, or
+	// the next version at revision 0).
+	KeyRef base;
+	KeyRef tek;
+	// Set by decode() for compact messages: the versions and revisions in
+	// the entries are not on the wire (zero); KeyStore::receive() takes
+	// them from the receiver's state.
+	bool versions_implied = false;
 
 	size_t wrapped_count() const;
 	bool operator==(const KeyMessage &o) const;
@@ -96,6 +122,7 @@ enum class DecodeError {
 	kBadEntry,
 	kBadCiphertextLength,
 	kTrailingBytes,
+	kBadTekStep,
 };
 
 const char *to_string(DecodeError e);
@@ -108,12 +135,16 @@ struct DecodeResult {
 	bool ok() const { return error == DecodeError::kNone; }
 };
 
-constexpr uint8_t kMessageFormat = 1;
 constexpr size_t kMaxEntries = 1u << 22;
 constexpr size_t kMaxWrapping = 64;
 
+// Empty if m cannot be written in m.format (see encodable()).
 std::vector<uint8_t> encode(const KeyMessage &m);
 size_t encoded_size(const KeyMessage &m);
+// Whether m fits its format: format 1 cannot carry bundles; the compact
+// format needs every entry in one of its shapes (docs/flat-key-table.md)
+// and a TEK step of one revision or one version.
+bool encodable(const KeyMessage &m);
 // Never throws; on error nothing but the result is produced.
 DecodeResult decode(const uint8_t *data, size_t len);
 

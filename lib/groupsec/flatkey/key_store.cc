@@ -1,7 +1,24 @@
 #include "groupsec/flatkey/key_store.h"
 
+#include <algorithm>
+
 namespace groupsec {
 namespace flatkey {
+
+const char *to_string(ReceiveError e)
+{
+	switch (e) {
+	case ReceiveError::kNone:
+		return "ok";
+	case ReceiveError::kOutOfDate:
+		return "out of date: the message starts from a TEK this store does not hold";
+	case ReceiveError::kIntegrity:
+		return "key wrap integrity check failed: stale key or altered message";
+	case ReceiveError::kExcluded:
+		return "nothing in the message for this store";
+	}
+	return "?";
+}
 
 void KeyStore::add(const KeyId &id, const KeySlot &slot)
 {
@@ -12,11 +29,170 @@ void KeyStore::add(const KeyId &id, const KeySlot &slot)
 				v.revision = slot.revision;
 				v.key = slot.key;
 			}
+			if (slot.revision > v.cur_revision) {
+				v.cur_revision = slot.revision;
+				v.cur_key = slot.key;
+			}
 			return;
 		}
 	}
 	versions.push_back(Version{slot.version, slot.creator, slot.revision,
-				   slot.key});
+				   slot.key, slot.revision, slot.key});
+}
+
+void KeyStore::note_revision(const KeyRef &ref)
+{
+	auto it = keys_.find(ref.id);
+	if (it == keys_.end())
+		return;
+	for (auto &v : it->second)
+		if (v.version == ref.version && v.creator == ref.creator &&
+		    ref.revision > v.cur_revision &&
+		    ref.revision - v.cur_revision <= 4096) {
+			v.cur_key = advance_revision(v.cur_key,
+						     ref.revision - v.cur_revision);
+			v.cur_revision = ref.revision;
+		}
+}
+
+std::optional<KeySlot> KeyStore::current(const KeyId &id) const
+{
+	auto it = keys_.find(id);
+	if (it == keys_.end() || it->second.empty())
+		return std::nullopt;
+	const Version *best = nullptr;
+	for (const auto &v : it->second)
+		if (!best || v.version > best->version ||
+		    (v.version == best->version &&
+		     v.cur_revision > best->cur_revision))
+			best = &v;
+	return KeySlot{best->cur_key, best->version, best->cur_revision,
+		       best->creator};
+}
+
+ReceiveResult KeyStore::receive(const KeyMessage &m, KeyWrapper &wrapper)
+{
+	if (m.versions_implied)
+		return receive_compact(m, wrapper);
+	ReceiveResult r;
+	r.learned = apply(m, wrapper);
+	return r;
+}
+
+ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
+					KeyWrapper &wrapper)
+{
+	ReceiveResult res;
+	auto fail = [&](ReceiveError e) {
+		ReceiveResult bad;
+		bad.error = e;
+		return bad;
+	};
+	auto tek = current(KeyId::tek());
+	if (!tek || tek->version != m.base.version ||
+	    tek->revision != m.base.revision)
+		return fail(ReceiveError::kOutOfDate);
+	// Changes are collected here and committed only if the whole
+	// message applies.
+	std::map<KeyId, KeySlot> upd;
+	auto cur = [&](const KeyId &id) -> std::optional<KeySlot> {
+		auto it = upd.find(id);
+		if (it != upd.end())
+			return it->second;
+		return current(id);
+	};
+	std::optional<Key> tekp;
+	if (m.tek.version == m.base.version) {
+		tekp = advance_revision(tek->key);
+		for (const auto &e : m.entries) {
+			if (!e.is_notice())
+				continue;
+			auto c = cur(e.wrapped.id);
+			if (!c)
+				continue;
+			c->key = advance_revision(c->key);
+			c->revision++;
+			upd[e.wrapped.id] = *c;
+		}
+	} else {
+		for (const auto &e : m.entries) {
+			if (e.is_notice())
+				continue;
+			bool to_tek = e.wrapped.id.kind == KeyKind::kTek;
+			if (to_tek && tekp && e.carried.empty())
+				continue;
+			std::vector<Key> parts;
+			std::optional<KeySlot> replaced;
+			if (to_tek) {
+				for (const auto &w : e.wrapping) {
+					auto c = cur(w.id);
+					if (!c)
+						break;
+					parts.push_back(c->key);
+				}
+				if (parts.size() != e.wrapping.size())
+					continue;
+			} else {
+				replaced = cur(e.wrapped.id);
+				if (!replaced || !tekp)
+					continue;
+				parts = {replaced->key, *tekp};
+			}
+			std::vector<const Key *> ptrs;
+			for (const auto &p : parts)
+				ptrs.push_back(&p);
+			Key kek = combine_keys(ptrs);
+			if (!to_tek) {
+				KeySlot ns;
+				ns.version = replaced->version + 1;
+				if (e.is_derived()) {
+					ns.key = derive_replacement(kek);
+				} else {
+					auto got = wrapper.unwrap_key(kek, e.ciphertext);
+					if (!got)
+						return fail(ReceiveError::kIntegrity);
+					ns.key = *got;
+				}
+				upd[e.wrapped.id] = ns;
+				continue;
+			}
+			if (e.carried.empty()) {
+				auto got = wrapper.unwrap_key(kek, e.ciphertext);
+				if (!got)
+					return fail(ReceiveError::kIntegrity);
+				tekp = *got;
+				continue;
+			}
+			auto plain = wrapper.unwrap(kek, e.ciphertext.data(),
+						    e.ciphertext.size());
+			if (!plain ||
+			    plain->size() != kKeyBytes * (1 + e.carried.size()))
+				return fail(ReceiveError::kIntegrity);
+			Key k;
+			std::copy(plain->begin(), plain->begin() + kKeyBytes,
+				  k.begin());
+			tekp = k;
+			for (size_t i = 0; i < e.carried.size(); i++) {
+				auto c = cur(e.carried[i].id);
+				if (!c)
+					return fail(ReceiveError::kIntegrity);
+				KeySlot ns;
+				ns.version = c->version + 1;
+				std::copy(plain->begin() + kKeyBytes * (1 + i),
+					  plain->begin() + kKeyBytes * (2 + i),
+					  ns.key.begin());
+				upd[e.carried[i].id] = ns;
+			}
+			std::fill(plain->begin(), plain->end(), 0);
+		}
+	}
+	if (!tekp)
+		return fail(ReceiveError::kExcluded);
+	for (const auto &kv : upd)
+		add(kv.first, kv.second);
+	add(KeyId::tek(), KeySlot{*tekp, m.tek.version, m.tek.revision, 0});
+	res.learned = upd.size() + 1;
+	return res;
 }
 
 std::optional<Key> KeyStore::find(const KeyRef &ref) const
@@ -40,6 +216,8 @@ std::optional<Key> KeyStore::find(const KeyRef &ref) const
 
 size_t KeyStore::apply(const KeyMessage &m, KeyWrapper &wrapper)
 {
+	if (m.versions_implied)
+		return receive_compact(m, wrapper).learned;
 	size_t learned = 0;
 	std::vector<bool> done(m.entries.size(), false);
 	bool progress = true;
@@ -49,7 +227,12 @@ size_t KeyStore::apply(const KeyMessage &m, KeyWrapper &wrapper)
 			if (done[i])
 				continue;
 			const WrappedKey &e = m.entries[i];
-			if (knows(e.wrapped)) {
+			if (e.is_notice())
+				note_revision(e.wrapped);
+			bool known = knows(e.wrapped);
+			for (const auto &c : e.carried)
+				known = known && knows(c);
+			if (known) {
 				done[i] = true;
 				continue;
 			}
@@ -83,11 +266,34 @@ size_t KeyStore::apply(const KeyMessage &m, KeyWrapper &wrapper)
 				ptrs.push_back(&p);
 			Key kek = combine_keys(ptrs);
 			std::optional<Key> got;
-			if (e.is_derived())
-				got = derive_replacement(kek);
-			else
-				got = wrapper.unwrap_key(kek, e.ciphertext);
 			done[i] = true;
+			if (e.is_derived()) {
+				got = derive_replacement(kek);
+			} else if (e.carried.empty()) {
+				got = wrapper.unwrap_key(kek, e.ciphertext);
+			} else {
+				auto plain = wrapper.unwrap(kek, e.ciphertext.data(),
+							    e.ciphertext.size());
+				if (!plain || plain->size() !=
+						      kKeyBytes * (1 + e.carried.size()))
+					continue;
+				Key k;
+				std::copy(plain->begin(), plain->begin() + kKeyBytes,
+					  k.begin());
+				got = k;
+				for (size_t c = 0; c < e.carried.size(); c++) {
+					KeySlot s;
+					std::copy(plain->begin() + kKeyBytes * (1 + c),
+						  plain->begin() + kKeyBytes * (2 + c),
+						  s.key.begin());
+					s.version = e.carried[c].version;
+					s.revision = e.carried[c].revision;
+					s.creator = e.carried[c].creator;
+					add(e.carried[c].id, s);
+					learned++;
+				}
+				std::fill(plain->begin(), plain->end(), 0);
+			}
 			if (!got)
 				continue;
 			KeySlot s;

@@ -23,6 +23,27 @@ struct KeySlot {
 	uint32_t creator = 0;
 };
 
+// Outcome of KeyStore::receive().
+enum class ReceiveError {
+	kNone = 0,
+	// The store does not hold the TEK the message starts from: a message
+	// was missed. Nothing changed.
+	kOutOfDate,
+	// A key the store holds failed the key wrap integrity check (the
+	// store's key is stale or the message was altered). Nothing changed.
+	kIntegrity,
+	// Nothing in the message is for this store (a removed member).
+	kExcluded,
+};
+
+const char *to_string(ReceiveError e);
+
+struct ReceiveResult {
+	ReceiveError error = ReceiveError::kNone;
+	size_t learned = 0;
+	bool ok() const { return error == ReceiveError::kNone; }
+};
+
 class KeyStore {
 public:
 	// Learns a key; keeps every version (and the lowest revision seen of
@@ -32,8 +53,15 @@ public:
 	// this store cannot know it.
 	std::optional<Key> find(const KeyRef &ref) const;
 	// Applies a message: repeatedly unwraps and derives every entry it
-	// can until nothing changes. Returns how many keys it learned.
+	// can until nothing changes. Returns how many keys it learned. A
+	// decoded compact message (versions_implied) goes through receive().
 	size_t apply(const KeyMessage &m, KeyWrapper &wrapper);
+	// A member's receipt of a message: a compact message from the wire is
+	// applied in order, each key taken at its current version (after the
+	// earlier entries), all or nothing; other messages as apply().
+	ReceiveResult receive(const KeyMessage &m, KeyWrapper &wrapper);
+	// The newest version of id at the newest revision announced for it.
+	std::optional<KeySlot> current(const KeyId &id) const;
 	// The newest version (then revision) held of id.
 	std::optional<KeySlot> newest(const KeyId &id) const;
 	bool knows(const KeyRef &ref) const { return find(ref).has_value(); }
@@ -47,7 +75,12 @@ private:
 		uint32_t creator;
 		uint32_t revision;
 		Key key;
+		// newest revision announced or learned, and the key there
+		uint32_t cur_revision;
+		Key cur_key;
 	};
+	void note_revision(const KeyRef &ref);
+	ReceiveResult receive_compact(const KeyMessage &m, KeyWrapper &wrapper);
 	std::map<KeyId, std::vector<Version>> keys_;
 };
 
