@@ -9,7 +9,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <tuple>
 #include <utility>
 
 #include "gikev2.h"
@@ -414,18 +413,19 @@ Section cmd_add_endpoint(ControlTarget &t, const std::string &cmd, const Section
 	if (items.value().empty())
 		return failure(cmd + ": argument 'prefixes' is empty: an endpoint protects at least one prefix");
 	TunnelEndpoint e;
-	e.group = *group.value();
-	e.gateway = gateway.value();
-	std::set<IpPrefix> seen;
+	e.gateway.ip = gateway.value();
+	e.gateway.port = 0;
 	for (const std::string &item : items.value()) {
-		auto p = IpPrefix::parse(item);
+		auto p = parse_prefix(item);
 		if (!p.ok())
 			return failure(cmd + ": " + p.error().message);
-		if (!seen.insert(p.value()).second)
-			return failure(cmd + ": prefix " + p.value().str() + " given twice");
+		for (const TrafficSelector &seen : e.prefixes) {
+			if (seen == p.value())
+				return failure(cmd + ": prefix " + prefix_text(p.value()) + " given twice");
+		}
 		e.prefixes.push_back(std::move(p.value()));
 	}
-	return done_or_failure(t.add_endpoint(e));
+	return done_or_failure(t.add_endpoint(*group.value(), e));
 }
 
 Section cmd_remove_endpoint(ControlTarget &t, const std::string &cmd, const Section &req)
@@ -438,7 +438,9 @@ Section cmd_remove_endpoint(ControlTarget &t, const std::string &cmd, const Sect
 	auto gateway = gateway_argument(args, cmd);
 	if (!gateway.ok())
 		return failure(gateway.error().message);
-	return done_or_failure(t.remove_endpoint(*group.value(), gateway.value()));
+	Address gw;
+	gw.ip = gateway.value();
+	return done_or_failure(t.remove_endpoint(*group.value(), gw));
 }
 
 Section cmd_list_endpoints(ControlTarget &t, const std::string &cmd, const Section &req)
@@ -457,12 +459,12 @@ Section cmd_list_endpoints(ControlTarget &t, const std::string &cmd, const Secti
 	std::set<std::string> used;
 	for (size_t i = 0; i < endpoints.value().size(); i++) {
 		const TunnelEndpoint &e = endpoints.value()[i];
-		std::string gw = ip_text(e.gateway);
+		std::string gw = ip_text(e.gateway.ip);
 		Section &entry = list.add_section(entry_name(gw, i, used));
 		entry.add_value("gateway", gw);
 		std::vector<std::string> prefixes;
-		for (const IpPrefix &p : e.prefixes)
-			prefixes.push_back(p.str());
+		for (const TrafficSelector &p : e.prefixes)
+			prefixes.push_back(prefix_text(p));
 		entry.add_list("prefixes", std::move(prefixes));
 	}
 	return s;
@@ -528,8 +530,53 @@ std::optional<Bytes> parse_ip(const std::string &s)
 	return std::nullopt;
 }
 
-Result<IpPrefix> IpPrefix::parse(const std::string &s)
+namespace {
+
+// The prefix length of the range [start, end], nullopt if it is no prefix.
+std::optional<size_t> prefix_length(const Bytes &start, const Bytes &end)
 {
+	auto bit = [](const Bytes &b, size_t i) { return (b[i / 8] & (0x80 >> (i % 8))) != 0; };
+	size_t bits = start.size() * 8;
+	size_t len = 0;
+	while (len < bits && bit(start, len) == bit(end, len))
+		len++;
+	for (size_t i = len; i < bits; i++) {
+		if (bit(start, i) || !bit(end, i))
+			return std::nullopt;
+	}
+	return len;
+}
+
+TrafficSelector selector(Bytes start, Bytes end)
+{
+	TrafficSelector ts;
+	ts.ts_type = static_cast<uint8_t>(start.size() == 4 ? TsType::Ipv4AddrRange : TsType::Ipv6AddrRange);
+	ts.ip_protocol = 0;
+	ts.start_port = 0;
+	ts.end_port = 0xffff;
+	ts.start_address = std::move(start);
+	ts.end_address = std::move(end);
+	return ts;
+}
+
+} // namespace
+
+Result<TrafficSelector> parse_prefix(const std::string &s)
+{
+	size_t dash = s.find('-');
+	if (dash != std::string::npos && s.find('/') == std::string::npos) {
+		std::string from = s.substr(0, dash), to = s.substr(dash + 1);
+		auto first = parse_ip(from);
+		auto last = parse_ip(to);
+		if (!first || !last)
+			return make_error(WireError::BadValue, "range '" + s + "': '" + (first ? to : from) +
+			                                               "' is not an IPv4 or IPv6 address");
+		if (first->size() != last->size())
+			return make_error(WireError::BadValue, "range '" + s + "' mixes IPv4 and IPv6");
+		if (*first > *last)
+			return make_error(WireError::BadValue, "range '" + s + "' ends before it starts");
+		return selector(std::move(*first), std::move(*last));
+	}
 	size_t slash = s.find('/');
 	if (slash == std::string::npos)
 		return make_error(WireError::BadValue, "prefix '" + s + "' has no /length");
@@ -544,39 +591,29 @@ Result<IpPrefix> IpPrefix::parse(const std::string &s)
 	    std::stoul(len) > max)
 		return make_error(WireError::BadValue,
 		                  "prefix '" + s + "': length '" + len + "' is not a number from 0 to " + num(max));
-	IpPrefix p;
-	p.address = std::move(*ip);
-	p.length = static_cast<uint8_t>(std::stoul(len));
-	for (size_t bit = p.length; bit < max; bit++) {
-		if (p.address[bit / 8] & (0x80 >> (bit % 8))) {
-			IpPrefix network = p;
-			for (size_t b = p.length; b < max; b++)
-				network.address[b / 8] &= static_cast<uint8_t>(~(0x80 >> (b % 8)));
-			return make_error(WireError::BadValue,
-			                  "prefix '" + s + "' has host bits set (the network is " + network.str() + ")");
-		}
+	size_t length = std::stoul(len);
+	Bytes first = *ip, last = *ip;
+	bool host_bits = false;
+	for (size_t i = length; i < max; i++) {
+		uint8_t mask = static_cast<uint8_t>(0x80 >> (i % 8));
+		host_bits |= (first[i / 8] & mask) != 0;
+		first[i / 8] &= static_cast<uint8_t>(~mask);
+		last[i / 8] |= mask;
 	}
-	return p;
+	if (host_bits)
+		return make_error(WireError::BadValue, "prefix '" + s + "' has host bits set (the network is " +
+		                                               ip_text(first) + "/" + num(length) + ")");
+	return selector(std::move(first), std::move(last));
 }
 
-std::string IpPrefix::str() const
+std::string prefix_text(const TrafficSelector &ts)
 {
-	return ip_text(address) + "/" + num(length);
-}
-
-bool operator==(const IpPrefix &a, const IpPrefix &b)
-{
-	return a.address == b.address && a.length == b.length;
-}
-
-bool operator<(const IpPrefix &a, const IpPrefix &b)
-{
-	return std::tie(a.address, a.length) < std::tie(b.address, b.length);
-}
-
-bool operator==(const TunnelEndpoint &a, const TunnelEndpoint &b)
-{
-	return a.group == b.group && a.gateway == b.gateway && a.prefixes == b.prefixes;
+	const Bytes &a = ts.start_address, &b = ts.end_address;
+	if ((a.size() != 4 && a.size() != 16) || a.size() != b.size())
+		return "?";
+	if (auto len = prefix_length(a, b))
+		return ip_text(a) + "/" + num(*len);
+	return ip_text(a) + "-" + ip_text(b);
 }
 
 ControlServer::ControlServer(ControlTarget &target, size_t max_packet) : target_(target), max_packet_(max_packet)

@@ -13,34 +13,21 @@
 #include <string>
 #include <vector>
 
+#include "gdoi_endpoints.h"
 #include "gdoi_engine.h"
 #include "gikev2_result.h"
 #include "vici_wire.h"
 
 namespace groupsec::gdoi {
 
-// An IPv4 or IPv6 prefix, e.g. 10.1.0.0/16; no host bits set.
-struct IpPrefix {
-	Bytes address; // 4 or 16 octets
-	uint8_t length = 0; // 0..32 or 0..128
-
-	// "10.1.0.0/16", "2001:db8::/32"; an error naming the problem for
-	// anything else, host bits included ("10.1.2.3/16").
-	static Result<IpPrefix> parse(const std::string &s);
-	std::string str() const;
-};
-bool operator==(const IpPrefix &a, const IpPrefix &b);
-bool operator<(const IpPrefix &a, const IpPrefix &b);
-
-// A tunnel endpoint of a group: a member's gateway address and the private
-// prefixes behind it. Traffic from the local group to these prefixes goes
-// to the gateway through the group's SAs in tunnel mode.
-struct TunnelEndpoint {
-	std::string group;
-	Bytes gateway; // 4 or 16 octets
-	std::vector<IpPrefix> prefixes; // at least one, no duplicates
-};
-bool operator==(const TunnelEndpoint &a, const TunnelEndpoint &b);
+// A prefix or address range of a tunnel endpoint as the operator writes it:
+// "10.1.0.0/16", "2001:db8::/32" (no host bits set), or a range
+// "10.1.0.1-10.1.0.9" of one family; an error naming the problem otherwise.
+// The selector covers every protocol and port.
+Result<TrafficSelector> parse_prefix(const std::string &s);
+// "10.1.0.0/16" when the selector's range is a prefix, else
+// "10.1.0.1-10.1.0.9"; "[17/53]"-style protocol and ports are not shown.
+std::string prefix_text(const TrafficSelector &ts);
 
 // "192.0.2.1" from 4 or 16 octets, "" for any other size.
 std::string ip_text(const Bytes &ip);
@@ -48,10 +35,10 @@ std::string ip_text(const Bytes &ip);
 std::optional<Bytes> parse_ip(const std::string &s);
 
 // What the control socket acts on; the glue implements it over the Engine
-// and its table of tunnel endpoints. Each method is called only with
-// arguments the server has checked: a non-empty group name, a non-empty
-// member identity, endpoints with a gateway address and at least one
-// prefix. A method that fails returns an Error whose message the client
+// and its table of tunnel endpoints (GroupDataplane). Each method is
+// called only with arguments the server has checked: a non-empty group
+// name, a non-empty member identity, endpoints whose gateway is an IPv4 or
+// IPv6 address (port 0) with at least one prefix, no prefix twice. A method that fails returns an Error whose message the client
 // shows as it stands ("group 'blue' not found"); it must then have changed
 // nothing.
 class ControlTarget {
@@ -71,9 +58,9 @@ public:
 	virtual Result<Done> evict(const std::string &group, const std::string &member) = 0;
 
 	// Adds the endpoint or replaces the prefixes of the group's endpoint at
-	// that gateway.
-	virtual Result<Done> add_endpoint(const TunnelEndpoint &endpoint) = 0;
-	virtual Result<Done> remove_endpoint(const std::string &group, const Bytes &gateway) = 0;
+	// that gateway (GroupDataplane::add_endpoint()).
+	virtual Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) = 0;
+	virtual Result<Done> remove_endpoint(const std::string &group, const Address &gateway) = 0;
 	// The group's endpoints; an error if the group does not exist.
 	virtual Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const = 0;
 };

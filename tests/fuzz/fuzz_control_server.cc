@@ -44,14 +44,19 @@ public:
 	Result<Done> rekey(const std::string &) override { return Done{}; }
 	Result<Done> reregister(const std::string &) override { return Done{}; }
 	Result<Done> evict(const std::string &, const std::string &) override { return Done{}; }
-	Result<Done> add_endpoint(const TunnelEndpoint &e) override
+	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &e) override
 	{
-		if (e.prefixes.empty() || (e.gateway.size() != 4 && e.gateway.size() != 16))
-			abort(); // the server checks these before the target
+		// the server checks these before the target
+		if (group.empty() || e.prefixes.empty() || (e.gateway.ip.size() != 4 && e.gateway.ip.size() != 16))
+			abort();
+		for (const TrafficSelector &p : e.prefixes) {
+			if (p.start_address.size() != p.end_address.size() || p.start_address > p.end_address)
+				abort();
+		}
 		endpoints_.push_back(e);
 		return Done{};
 	}
-	Result<Done> remove_endpoint(const std::string &, const Bytes &) override { return Done{}; }
+	Result<Done> remove_endpoint(const std::string &, const Address &) override { return Done{}; }
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &) const override { return endpoints_; }
 
 private:

@@ -330,14 +330,23 @@ TEST_F(ControlTest, EndpointsAreAddedListedReplacedAndRemoved)
 	add.add_list("prefixes", {"10.1.0.0/16", "2001:db8:1::/48"});
 	ok("add-endpoint", add);
 	ASSERT_EQ(target.endpoints_["blue"].size(), 1u);
-	EXPECT_EQ(target.endpoints_["blue"][0].gateway, (Bytes{192, 0, 2, 21}));
-	ASSERT_EQ(target.endpoints_["blue"][0].prefixes.size(), 2u);
-	EXPECT_EQ(target.endpoints_["blue"][0].prefixes[0].address, (Bytes{10, 1, 0, 0}));
-	EXPECT_EQ(target.endpoints_["blue"][0].prefixes[0].length, 16);
-	EXPECT_EQ(target.endpoints_["blue"][0].prefixes[1].str(), "2001:db8:1::/48");
+	const TunnelEndpoint &stored = target.endpoints_["blue"][0];
+	EXPECT_EQ(stored.gateway.ip, (Bytes{192, 0, 2, 21}));
+	EXPECT_EQ(stored.gateway.port, 0);
+	ASSERT_EQ(stored.prefixes.size(), 2u);
+	EXPECT_EQ(stored.prefixes[0].ts_type, static_cast<uint8_t>(TsType::Ipv4AddrRange));
+	EXPECT_EQ(stored.prefixes[0].ip_protocol, 0);
+	EXPECT_EQ(stored.prefixes[0].start_port, 0);
+	EXPECT_EQ(stored.prefixes[0].end_port, 0xffff);
+	EXPECT_EQ(stored.prefixes[0].start_address, (Bytes{10, 1, 0, 0}));
+	EXPECT_EQ(stored.prefixes[0].end_address, (Bytes{10, 1, 255, 255}));
+	EXPECT_EQ(stored.prefixes[1].ts_type, static_cast<uint8_t>(TsType::Ipv6AddrRange));
+	EXPECT_EQ(prefix_text(stored.prefixes[1]), "2001:db8:1::/48");
+	EXPECT_EQ(target.actions(),
+	          std::vector<std::string>{"add-endpoint blue 192.0.2.21 10.1.0.0/16 2001:db8:1::/48"});
 
 	Section add6 = args({{"group", "blue"}, {"gateway", "2001:db8::22"}});
-	add6.add_list("prefixes", {"10.2.0.0/16"});
+	add6.add_list("prefixes", {"10.2.0.0/16", "10.3.0.1-10.3.0.9"});
 	ok("add-endpoint", add6);
 
 	Section r = ok("list-endpoints", args({{"group", "blue"}}));
@@ -349,7 +358,8 @@ TEST_F(ControlTest, EndpointsAreAddedListedReplacedAndRemoved)
 	ASSERT_NE(list->section("192.0.2.21")->list("prefixes"), nullptr);
 	EXPECT_EQ(*list->section("192.0.2.21")->list("prefixes"),
 	          (std::vector<std::string>{"10.1.0.0/16", "2001:db8:1::/48"}));
-	EXPECT_EQ(*list->section("2001:db8::22")->list("prefixes"), (std::vector<std::string>{"10.2.0.0/16"}));
+	EXPECT_EQ(*list->section("2001:db8::22")->list("prefixes"),
+	          (std::vector<std::string>{"10.2.0.0/16", "10.3.0.1-10.3.0.9"}));
 
 	ok("remove-endpoint", args({{"group", "blue"}, {"gateway", "192.0.2.21"}}));
 	EXPECT_EQ(failed("remove-endpoint", args({{"group", "blue"}, {"gateway", "192.0.2.21"}})),
@@ -377,6 +387,10 @@ TEST_F(ControlTest, BadEndpointsAreRefusedBeforeTheTarget)
 	        {"192.0.2.21", {"10.1.2.3/16"}, "add-endpoint: prefix '10.1.2.3/16' has host bits set (the network is 10.1.0.0/16)"},
 	        {"192.0.2.21", {"net/8"}, "add-endpoint: prefix 'net/8': 'net' is not an IPv4 or IPv6 address"},
 	        {"192.0.2.21", {"10.1.0.0/16", "10.1.0.0/16"}, "add-endpoint: prefix 10.1.0.0/16 given twice"},
+	        {"192.0.2.21", {"10.1.0.0/16", "10.1.0.0-10.1.255.255"}, "add-endpoint: prefix 10.1.0.0/16 given twice"},
+	        {"192.0.2.21", {"10.0.0.9-10.0.0.1"}, "add-endpoint: range '10.0.0.9-10.0.0.1' ends before it starts"},
+	        {"192.0.2.21", {"10.0.0.1-2001:db8::1"}, "add-endpoint: range '10.0.0.1-2001:db8::1' mixes IPv4 and IPv6"},
+	        {"192.0.2.21", {"10.0.0.1-x"}, "add-endpoint: range '10.0.0.1-x': 'x' is not an IPv4 or IPv6 address"},
 	};
 	for (const Case &c : cases) {
 		Section add = args({{"group", "blue"}, {"gateway", c.gateway}});
@@ -398,20 +412,37 @@ TEST_F(ControlTest, BadEndpointsAreRefusedBeforeTheTarget)
 
 TEST_F(ControlTest, PrefixParsing)
 {
-	auto p = IpPrefix::parse("0.0.0.0/0");
-	ASSERT_TRUE(p.ok());
-	EXPECT_EQ(p.value().str(), "0.0.0.0/0");
-	p = IpPrefix::parse("192.0.2.1/32");
-	ASSERT_TRUE(p.ok());
-	EXPECT_EQ(p.value().length, 32);
-	p = IpPrefix::parse("2001:db8::/127");
-	ASSERT_TRUE(p.ok());
-	EXPECT_EQ(p.value().address.size(), 16u);
-	EXPECT_FALSE(IpPrefix::parse("2001:db8::1/127").ok());
-	EXPECT_FALSE(IpPrefix::parse("10.0.0.0/08x").ok());
-	EXPECT_FALSE(IpPrefix::parse("10.0.0.0/").ok());
-	EXPECT_FALSE(IpPrefix::parse("/8").ok());
-	EXPECT_FALSE(IpPrefix::parse(std::string("10.0.0.0\0/8", 11)).ok());
+	struct Case {
+		const char *in;
+		Bytes start, end;
+		const char *text;
+	};
+	const std::vector<Case> cases = {
+	        {"0.0.0.0/0", {0, 0, 0, 0}, {255, 255, 255, 255}, "0.0.0.0/0"},
+	        {"192.0.2.1/32", {192, 0, 2, 1}, {192, 0, 2, 1}, "192.0.2.1/32"},
+	        {"10.0.0.0/9", {10, 0, 0, 0}, {10, 127, 255, 255}, "10.0.0.0/9"},
+	        {"10.0.0.0-10.0.255.255", {10, 0, 0, 0}, {10, 0, 255, 255}, "10.0.0.0/16"},
+	        {"10.0.0.1-10.0.0.9", {10, 0, 0, 1}, {10, 0, 0, 9}, "10.0.0.1-10.0.0.9"},
+	        {"10.0.0.0-10.0.0.2", {10, 0, 0, 0}, {10, 0, 0, 2}, "10.0.0.0-10.0.0.2"},
+	        {"2001:db8::/127",
+	         {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+	         {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1},
+	         "2001:db8::/127"},
+	};
+	for (const Case &c : cases) {
+		auto p = parse_prefix(c.in);
+		ASSERT_TRUE(p.ok()) << c.in << ": " << p.error().message;
+		EXPECT_EQ(p.value().start_address, c.start) << c.in;
+		EXPECT_EQ(p.value().end_address, c.end) << c.in;
+		EXPECT_EQ(prefix_text(p.value()), c.text);
+	}
+	for (const char *bad : {"2001:db8::1/127", "10.0.0.0/08x", "10.0.0.0/", "/8", "10.0.0.0/8/8", "-", "10.0.0.1-"})
+		EXPECT_FALSE(parse_prefix(bad).ok()) << bad;
+	EXPECT_FALSE(parse_prefix(std::string("10.0.0.0\0/8", 11)).ok());
+	TrafficSelector odd;
+	odd.start_address = {10, 0, 0, 0};
+	odd.end_address = Bytes(16, 0);
+	EXPECT_EQ(prefix_text(odd), "?");
 }
 
 TEST_F(ControlTest, EventRegistrationIsRefused)

@@ -127,14 +127,14 @@ public:
 		}
 		return make_error(WireError::Missing, "'" + member + "' is not a member of group '" + group + "'");
 	}
-	Result<Done> add_endpoint(const TunnelEndpoint &e) override
+	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &e) override
 	{
-		calls.push_back("add-endpoint " + e.group + " " + ip_text(e.gateway) + prefixes(e));
-		if (!find(e.group))
-			return not_found(e.group);
-		auto &list = endpoints_[e.group];
+		calls.push_back("add-endpoint " + group + " " + ip_text(e.gateway.ip) + prefixes(e));
+		if (!find(group))
+			return not_found(group);
+		auto &list = endpoints_[group];
 		for (TunnelEndpoint &old : list) {
-			if (old.gateway == e.gateway) {
+			if (old.gateway.ip == e.gateway.ip) {
 				old = e;
 				return Done{};
 			}
@@ -142,17 +142,17 @@ public:
 		list.push_back(e);
 		return Done{};
 	}
-	Result<Done> remove_endpoint(const std::string &group, const Bytes &gateway) override
+	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override
 	{
-		calls.push_back("remove-endpoint " + group + " " + ip_text(gateway));
+		calls.push_back("remove-endpoint " + group + " " + ip_text(gateway.ip));
 		if (!find(group))
 			return not_found(group);
 		auto &list = endpoints_[group];
 		auto it = std::find_if(list.begin(), list.end(),
-		                       [&](const TunnelEndpoint &e) { return e.gateway == gateway; });
+		                       [&](const TunnelEndpoint &e) { return e.gateway.ip == gateway.ip; });
 		if (it == list.end())
 			return make_error(WireError::Missing,
-			                  "group '" + group + "' has no endpoint " + ip_text(gateway));
+			                  "group '" + group + "' has no endpoint " + ip_text(gateway.ip));
 		list.erase(it);
 		return Done{};
 	}
@@ -185,8 +185,8 @@ private:
 	static std::string prefixes(const TunnelEndpoint &e)
 	{
 		std::string out;
-		for (const IpPrefix &p : e.prefixes)
-			out += " " + p.str();
+		for (const TrafficSelector &p : e.prefixes)
+			out += " " + prefix_text(p);
 		return out;
 	}
 	static Error not_found(const std::string &group)
