@@ -141,8 +141,16 @@ TEST(FlatKeyServer, JoinAdvancesRevisionsAndOnlyNumbersTravel)
 	}
 	EXPECT_EQ(b.announcement.entries[1].wrapped.id, KeyId::kek(0, 2, 0));
 	EXPECT_EQ(b.announcement.entries[2].wrapped.id, KeyId::kek(0, 3, 1));
-	// On the wire: 21-byte header and 4 bytes per KEK.
-	EXPECT_EQ(encode(b.announcement).size(), 21u + 2 * 4);
+	// On the wire: 21-byte header and 4 bytes per KEK. Decoded, the TEK's
+	// revision is listed as a notice as in format 1.
+	auto wire = encode(b.announcement);
+	EXPECT_EQ(wire.size(), 21u + 2 * 4);
+	auto dec = decode(wire.data(), wire.size());
+	ASSERT_TRUE(dec.ok());
+	ASSERT_EQ(dec.message.entries.size(), 3u);
+	EXPECT_TRUE(dec.message.entries[0].is_notice());
+	EXPECT_TRUE(dec.message.entries[0].wrapped == after);
+	EXPECT_EQ(encode(dec.message), wire);
 	ASSERT_TRUE(deliver(sa, b.announcement, w).ok());
 	// The newcomer already holds the new revision.
 	KeyStore sb0 = b.members[0].store();

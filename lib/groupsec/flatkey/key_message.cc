@@ -494,7 +494,14 @@ DecodeResult decode_v2(Reader &r)
 	if (count > kMaxEntries || count > r.left() / 4)
 		return fail(count > kMaxEntries ? DecodeError::kTooMany
 						: DecodeError::kTruncated);
-	m.entries.reserve(count);
+	m.entries.reserve(count + rev);
+	// A revision step names TEK' in the header only; the decoded message
+	// lists it as a notice too, as format 1 does (encode() skips it).
+	if (rev) {
+		WrappedKey notice;
+		notice.wrapped = m.tek;
+		m.entries.push_back(notice);
+	}
 	std::vector<KeyRef> prev;
 	auto kek = [](uint8_t t, uint8_t s, uint8_t v) {
 		KeyRef k;
@@ -534,6 +541,11 @@ DecodeResult decode_v2(Reader &r)
 				if (seen[s])
 					return fail(DecodeError::kBadEntry);
 				seen[s] = true;
+				// keep is the whole shared prefix: one encoding
+				// per message
+				if (j == 0 && keep < prev.size() &&
+				    prev[keep].id == KeyId::kek(table, s, v))
+					return fail(DecodeError::kBadEntry);
 				e.wrapping.push_back(kek(table, s, v));
 			}
 			prev = e.wrapping;

@@ -105,7 +105,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 	if (m.tek.version == m.base.version) {
 		tekp = advance_revision(tek->key);
 		for (const auto &e : m.entries) {
-			if (!e.is_notice())
+			if (!e.is_notice() || e.wrapped.id.kind == KeyKind::kTek)
 				continue;
 			auto c = cur(e.wrapped.id);
 			if (!c)
