@@ -138,6 +138,9 @@ struct GcksGroupConfig {
 	RekeyTransport rekey = RekeyTransport::Unicast;
 	std::optional<Address> multicast; // rekey destination when Multicast
 	uint16_t id_bits = 16; // flat key table: member IDs of id_bits binary symbols
+	// Rekeys reach members that keep their IKE SA by GSA_INBAND_REKEY
+	// (acknowledged, retransmitted), the others by GSA_REKEY.
+	bool inband_rekey = false;
 };
 
 // A group this engine is a member of.
@@ -151,6 +154,10 @@ struct GmGroupConfig {
 	AuthKind auth = AuthKind::Psk;
 	std::optional<Address> multicast; // multicast group to join for rekeys
 	uint32_t reregister_margin_s = 60; // re-register this long before expiry
+	uint16_t dh_group = 19; // IKE_SA_INIT: 19 (ECP-256) or 31 (Curve25519)
+	// IKE SA protection: 20 ENCR_AES_GCM_16-256, or 12 ENCR_AES_CBC-256
+	// with AUTH_HMAC_SHA2_256_128
+	uint16_t ike_encryption = 20;
 };
 
 // A clear message for the first problem found, nullopt if the config is
@@ -242,6 +249,12 @@ public:
 	Result<Done> reregister(const std::string &group);
 
 	std::vector<GroupState> groups() const;
+
+	// Half-open IKE SAs (IKE_SA_INIT answered, GSA_AUTH not yet) at or
+	// above which an IKE_SA_INIT request must return a cookie (RFC 7296
+	// 2.6). 0: always ask for a cookie.
+	void set_cookie_threshold(size_t half_open);
+	size_t half_open() const;
 
 private:
 	struct Impl;

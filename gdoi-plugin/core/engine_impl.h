@@ -1,0 +1,273 @@
+// The state behind Engine: IKE SAs, key server groups, member groups.
+// Internal to the core; gdoi_engine.cc holds the IKE SA and dispatch
+// code, gcks.cc the key server, gm.cc the group member.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gdoi_engine.h"
+#include "gikev2_message.h"
+#include "gikev2_sk.h"
+#include "groupsec/flatkey/flat_key_server.h"
+#include "groupsec/flatkey/key_store.h"
+#include "ike_crypto.h"
+
+namespace groupsec::gdoi {
+
+namespace detail {
+
+constexpr uint64_t kRetransmitBaseMs = 2000;
+constexpr unsigned kMaxTransmits = 5;
+constexpr uint64_t kHalfOpenTimeoutMs = 30000;
+constexpr uint64_t kRetryRegistrationMs = 30000;
+constexpr size_t kNonceBytes = 32;
+constexpr size_t kDefaultCookieThreshold = 64;
+// Rekey SA keying material: GSK_e (AES-256) | salt | GSK_w (KW_5649_256).
+constexpr size_t kKekKeyBytes = 32;
+constexpr size_t kKekKeymatBytes = kKekKeyBytes + 4 + 32;
+// Member key bag attribute (private use range) carrying an encoded flat
+// key table message (lib/groupsec/flatkey/key_message.h).
+constexpr uint16_t kFlatKeyMessageAttribute = 16384;
+// Plaintext of a WRAP_KEY holding a flat key table key:
+// version (4) | revision (4) | creator (4) | key (32).
+constexpr size_t kFlatWrapPlainBytes = 12 + flatkey::kKeyBytes;
+
+// RFC 9838 Key IDs of flat key table keys (never 0).
+uint32_t flat_key_id(const flatkey::KeyId &id);
+std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id);
+Bytes flat_wrap_plain(const flatkey::KeySlot &slot);
+std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain);
+
+// The keys of a Rekey SA (GSA KEK).
+struct RekeySa {
+	Bytes spi; // 16 octets: IKE SPIi | SPIr of GSA_REKEY
+	Bytes keymat;
+	SkKeys keys;
+	Bytes gsk_w;
+	uint32_t lifetime_s = 0;
+	uint64_t created_ms = 0;
+	uint64_t expires_ms = 0;
+};
+// Splits keymat (kKekKeymatBytes) into GSK_e | GSK_w.
+RekeySa make_rekey_sa(Bytes spi, Bytes keymat, uint32_t lifetime_s, uint64_t now_ms);
+
+struct IkeSa {
+	bool initiator = false;
+	uint64_t spi_i = 0, spi_r = 0;
+	Address local, remote;
+	uint16_t dh_group = 0;
+	SkCipher cipher = SkCipher::AesGcm16;
+	std::unique_ptr<ike::DhKey> dh;
+	Bytes ni, nr, cookie;
+	Bytes init_request, init_response; // the IKE_SA_INIT messages as sent
+	ike::IkeKeys keys;
+	Bytes gsk_w;
+	bool keyed = false; // IKE_SA_INIT done
+	bool authenticated = false; // GSA_AUTH done
+	Identity own; // GM: IDi
+	Identity peer; // GCKS: the member's IDi
+	uint64_t created_ms = 0;
+	uint64_t iv_counter = 0;
+	// the request this side has outstanding
+	struct Pending {
+		uint32_t id = 0;
+		uint8_t exchange = 0;
+		Bytes datagram;
+		uint64_t next_ms = 0;
+		unsigned transmits = 0;
+		std::string group;
+	};
+	std::optional<Pending> pending;
+	uint32_t next_request_id = 0;
+	// the last request the peer sent and our answer
+	std::optional<uint32_t> last_peer_request;
+	Bytes last_response;
+	std::string group; // the group the last exchange was for (counters)
+};
+
+struct GcksMember {
+	Identity id;
+	Address address, local;
+	flatkey::MemberId flat_id;
+	uint32_t flat_number = 0;
+	uint64_t registered_ms = 0;
+	// what this member can know of the flat key table, kept current by
+	// applying every table message, so a re-registration hands out the
+	// member's current keys
+	flatkey::KeyStore keys;
+	std::vector<flatkey::KeyId> key_ids;
+	uint64_t ike_spi = 0; // responder SPI of its IKE SA, 0 if none
+};
+
+struct GcksTek {
+	uint32_t spi = 0;
+	size_t policy = 0; // index into config teks
+	Bytes keymat;
+	uint64_t created_ms = 0;
+	uint64_t expires_ms = 0;
+	bool current = true;
+	uint64_t remove_ms = 0; // retiring: dropped from state then
+};
+
+class RandomAdapter : public flatkey::RandomSource {
+public:
+	explicit RandomAdapter(Random *r) : r_(r) {}
+	void fill(uint8_t *out, size_t len) override { r_->fill(out, len); }
+
+private:
+	Random *r_;
+};
+
+class ClockAdapter : public flatkey::Clock {
+public:
+	explicit ClockAdapter(const gdoi::Clock *c) : c_(c) {}
+	uint64_t now_ms() const override { return c_->now_ms(); }
+
+private:
+	const gdoi::Clock *c_;
+};
+
+struct GcksGroup {
+	GcksGroup(const GcksGroupConfig &c, Random *r, const gdoi::Clock *clk);
+	GcksGroupConfig cfg;
+	RandomAdapter rnd;
+	ClockAdapter clk;
+	flatkey::FlatKeyServer flat;
+	flatkey::IdAllocator ids;
+	std::map<Identity, GcksMember> members;
+	std::set<Identity> evicted;
+	// join announcements (revision notices) since the last table message
+	// the members received; they travel in front of the next one
+	std::vector<flatkey::KeyMessage> announcements;
+	RekeySa kek;
+	std::vector<GcksTek> teks;
+	uint32_t next_message_id = 1;
+	bool sign_probed = false;
+	std::optional<Bytes> sig_alg; // AlgorithmIdentifier of our AUTH
+	Counters counters;
+};
+
+struct GmTek {
+	TekSa sa;
+	uint16_t key_bits = 0;
+	uint64_t expires_ms = 0;
+	bool current = true;
+	uint64_t remove_ms = 0;
+};
+
+struct GmGroup {
+	GmGroupConfig cfg;
+	std::string state = "idle";
+	size_t server_index = 0;
+	Address server_address;
+	uint64_t ike_spi = 0; // initiator SPI of the IKE SA in use
+	uint64_t next_register_ms = 0;
+	std::optional<RekeySa> kek, old_kek;
+	uint64_t old_kek_remove_ms = 0;
+	bool gcauth_signature = false;
+	Bytes sig_alg;
+	uint64_t next_message_id = 0; // lowest GSA_REKEY message ID accepted
+	uint32_t last_message_id = 0;
+	flatkey::KeyStore keys;
+	std::vector<GmTek> teks;
+	uint16_t atd = 0, dtd = 0;
+	Counters counters;
+};
+
+} // namespace detail
+
+struct Engine::Impl {
+	explicit Impl(EngineDeps d) : deps(d) {}
+
+	EngineDeps deps;
+	size_t cookie_threshold = detail::kDefaultCookieThreshold;
+	Bytes cookie_secret;
+	flatkey::KeyWrapper wrapper;
+	std::map<std::string, std::unique_ptr<detail::GcksGroup>> servers;
+	std::map<std::string, std::unique_ptr<detail::GmGroup>> members;
+	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI
+	std::map<uint64_t, std::unique_ptr<detail::IkeSa>> responder_sas;
+	// IKE SAs we started, by our (initiator) SPI
+	std::map<uint64_t, std::unique_ptr<detail::IkeSa>> initiator_sas;
+
+	uint64_t now() const { return deps.clock->now_ms(); }
+	Bytes random(size_t n);
+	uint64_t random_spi();
+
+	// --- gdoi_engine.cc: IKE SA plumbing ---
+	void send(Counters *c, const Address &local, const Address &remote, ByteView datagram);
+	Counters *counters_for(const std::string &group);
+	Counters *attribute(const Address &local, bool server_first);
+	// Seals inner payloads in SK for sa (direction from sa.initiator).
+	Result<Bytes> seal(detail::IkeSa &sa, uint8_t exchange, uint32_t id, bool response,
+			   const std::vector<Payload> &inner);
+	// Sends a request over sa and arms its retransmission.
+	void send_request(detail::IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner,
+			  const std::string &group);
+	void send_response(detail::IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner);
+	void retransmit(uint64_t now_ms);
+	void remove_responder_sa(uint64_t spi);
+
+	// --- gcks.cc ---
+	void gcks_receive(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
+	void gcks_ike_sa_init(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
+	void gcks_request(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	void gcks_gsa_auth(detail::IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
+	void gcks_gsa_registration(detail::IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
+	void gcks_response(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	detail::GcksGroup *gcks_find(const Identity &group_id, const Address &local);
+	// GSA + KD of a registration over sa for member m.
+	Result<std::vector<Payload>> gcks_register(detail::GcksGroup &g, detail::IkeSa &sa, const Address &local,
+						   const Address &remote);
+	// new_kek: replace the Rekey SA first (its keys wrapped under flat_tek
+	// when given, else under the current Rekey SA's GSK_w); new_teks:
+	// then replace the TEKs in a message under the (new) Rekey SA.
+	Result<Done> gcks_rekey(detail::GcksGroup &g, bool new_kek, bool new_teks, const flatkey::KeyMessage *flat,
+				const std::optional<flatkey::KeyRef> &flat_tek);
+	Result<Bytes> gcks_rekey_message(detail::GcksGroup &g, const detail::RekeySa &protecting, uint32_t id,
+					 std::vector<Payload> inner);
+	void gcks_deliver(detail::GcksGroup &g, ByteView datagram);
+	Result<Done> gcks_evict(detail::GcksGroup &g, const Identity &member);
+	void gcks_tick(detail::GcksGroup &g, uint64_t now_ms);
+	uint64_t gcks_next(const detail::GcksGroup &g) const;
+	GroupState gcks_state(const detail::GcksGroup &g) const;
+	std::optional<Bytes> gcks_sig_alg(detail::GcksGroup &g);
+	detail::GcksTek make_tek(detail::GcksGroup &g, size_t policy);
+	Result<std::vector<Attribute>> flat_attributes(detail::GcksGroup &g, const flatkey::KeyMessage &m);
+	Result<std::vector<Payload>> member_payloads(detail::GcksGroup &g, const detail::GcksMember &m, ByteView kwk,
+						     bool registration, const flatkey::KeyMessage *flat);
+	GsaPolicy kek_policy(detail::GcksGroup &g, bool registration);
+	GsaPayload tek_gsa(detail::GcksGroup &g);
+	void new_kek(detail::GcksGroup &g);
+	void init_keys(detail::GcksGroup &g);
+
+	// --- gm.cc ---
+	void gm_receive(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
+	void gm_rekey(const Address &local, ByteView datagram, const IkeHeader &h);
+	void gm_response(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	void gm_inband(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	void gm_start(detail::GmGroup &g);
+	void gm_send_auth(detail::IkeSa &sa, detail::GmGroup &g);
+	void gm_registered(detail::GmGroup &g, detail::IkeSa &sa, const std::vector<Payload> &inner);
+	void gm_failed(detail::GmGroup &g, bool next_server);
+	void gm_exchange_failed(detail::IkeSa &sa);
+	void gm_exclude(detail::GmGroup &g);
+	// Applies GSA and KD; nothing changes on error.
+	// excluded: the new Rekey SA's keys were there but none could be
+	// unwrapped (the member was removed from the group).
+	Result<Done> gm_apply(detail::GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
+			      bool registration, bool *excluded);
+	void gm_send_init(detail::IkeSa &sa, const std::string &group);
+	void gm_schedule(detail::GmGroup &g);
+	void gm_tick(detail::GmGroup &g, uint64_t now_ms);
+	uint64_t gm_next(const detail::GmGroup &g) const;
+	GroupState gm_state(const detail::GmGroup &g) const;
+	detail::GmGroup *gm_by_name(const std::string &name);
+};
+
+} // namespace groupsec::gdoi

@@ -1,0 +1,774 @@
+// The G-IKEv2 engine: addresses and identities, configuration checks, the
+// IKE SA plumbing both roles share (sealing, requests, retransmission,
+// cached responses) and the dispatch of datagrams and timers.
+#include "gdoi_engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <arpa/inet.h>
+#include <openssl/x509.h>
+
+#include "engine_impl.h"
+#include "gikev2_wire.h"
+
+namespace groupsec::gdoi {
+
+// --- Address ---
+
+std::optional<Address> Address::parse(const std::string &ip, uint16_t port)
+{
+	Address a;
+	a.port = port;
+	uint8_t buf[16];
+	if (inet_pton(AF_INET, ip.c_str(), buf) == 1)
+		a.ip.assign(buf, buf + 4);
+	else if (inet_pton(AF_INET6, ip.c_str(), buf) == 1)
+		a.ip.assign(buf, buf + 16);
+	else
+		return std::nullopt;
+	return a;
+}
+
+std::string Address::ip_string() const
+{
+	char buf[INET6_ADDRSTRLEN] = "";
+	if (ip.size() == 4)
+		inet_ntop(AF_INET, ip.data(), buf, sizeof(buf));
+	else if (ip.size() == 16)
+		inet_ntop(AF_INET6, ip.data(), buf, sizeof(buf));
+	else
+		return "?";
+	return buf;
+}
+
+std::string Address::str() const
+{
+	return ip_string() + "[" + std::to_string(port) + "]";
+}
+
+bool operator==(const Address &a, const Address &b)
+{
+	return a.ip == b.ip && a.port == b.port;
+}
+
+bool operator<(const Address &a, const Address &b)
+{
+	return a.ip != b.ip ? a.ip < b.ip : a.port < b.port;
+}
+
+// --- Identity ---
+
+namespace {
+
+std::string to_hex(ByteView b)
+{
+	static const char d[] = "0123456789abcdef";
+	std::string s;
+	for (uint8_t v : b) {
+		s += d[v >> 4];
+		s += d[v & 15];
+	}
+	return s;
+}
+
+std::optional<Bytes> from_hex(const std::string &s)
+{
+	if (s.empty() || s.size() % 2)
+		return std::nullopt;
+	Bytes out;
+	for (size_t i = 0; i < s.size(); i += 2) {
+		int v = 0;
+		for (size_t j = i; j < i + 2; j++) {
+			char c = static_cast<char>(std::tolower(static_cast<unsigned char>(s[j])));
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v = v * 16 + (c - 'a' + 10);
+			else
+				return std::nullopt;
+		}
+		out.push_back(static_cast<uint8_t>(v));
+	}
+	return out;
+}
+
+struct X509NameFree {
+	void operator()(X509_NAME *n) const { X509_NAME_free(n); }
+};
+
+// "C=CH, O=strongSwan, CN=gm1" as DER; nullopt if not a DN.
+std::optional<Bytes> dn_from_string(const std::string &s)
+{
+	std::unique_ptr<X509_NAME, X509NameFree> name(X509_NAME_new());
+	if (!name)
+		return std::nullopt;
+	size_t pos = 0;
+	while (pos < s.size()) {
+		size_t comma = s.find_first_of(",/", pos);
+		std::string part = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+		pos = comma == std::string::npos ? s.size() : comma + 1;
+		auto trim = [](std::string t) {
+			t.erase(0, t.find_first_not_of(' '));
+			t.erase(t.find_last_not_of(' ') + 1);
+			return t;
+		};
+		part = trim(part);
+		if (part.empty())
+			continue;
+		size_t eq = part.find('=');
+		if (eq == std::string::npos || eq == 0)
+			return std::nullopt;
+		std::string key = trim(part.substr(0, eq)), value = trim(part.substr(eq + 1));
+		if (X509_NAME_add_entry_by_txt(name.get(), key.c_str(), MBSTRING_UTF8,
+					       reinterpret_cast<const unsigned char *>(value.data()),
+					       static_cast<int>(value.size()), -1, 0) != 1)
+			return std::nullopt;
+	}
+	if (X509_NAME_entry_count(name.get()) == 0)
+		return std::nullopt;
+	unsigned char *der = nullptr;
+	int len = i2d_X509_NAME(name.get(), &der);
+	if (len <= 0)
+		return std::nullopt;
+	Bytes out(der, der + len);
+	OPENSSL_free(der);
+	return out;
+}
+
+std::string dn_to_string(ByteView der)
+{
+	const unsigned char *p = der.data();
+	std::unique_ptr<X509_NAME, X509NameFree> name(d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size())));
+	if (!name)
+		return "asn1dn:#" + to_hex(der);
+	std::string out;
+	for (int i = 0; i < X509_NAME_entry_count(name.get()); i++) {
+		X509_NAME_ENTRY *e = X509_NAME_get_entry(name.get(), i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		const char *sn = nid == NID_undef ? "?" : OBJ_nid2sn(nid);
+		ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
+		if (!out.empty())
+			out += ", ";
+		out += sn;
+		out += "=";
+		out.append(reinterpret_cast<const char *>(ASN1_STRING_get0_data(v)),
+			   static_cast<size_t>(ASN1_STRING_length(v)));
+	}
+	return out;
+}
+
+} // namespace
+
+std::optional<Identity> Identity::parse(const std::string &s)
+{
+	if (s.empty())
+		return std::nullopt;
+	Identity id;
+	if (auto a = Address::parse(s, 0)) {
+		id.type = static_cast<uint8_t>(a->ip.size() == 4 ? IdType::Ipv4Addr : IdType::Ipv6Addr);
+		id.data = a->ip;
+		return id;
+	}
+	if (s.rfind("@#", 0) == 0) {
+		auto b = from_hex(s.substr(2));
+		if (!b)
+			return std::nullopt;
+		id.type = static_cast<uint8_t>(IdType::KeyId);
+		id.data = *b;
+		return id;
+	}
+	if (s[0] == '@') {
+		if (s.size() == 1)
+			return std::nullopt;
+		id.type = static_cast<uint8_t>(IdType::Fqdn);
+		id.data.assign(s.begin() + 1, s.end());
+		return id;
+	}
+	if (s.find('=') != std::string::npos) {
+		auto der = dn_from_string(s);
+		if (!der)
+			return std::nullopt;
+		id.type = static_cast<uint8_t>(IdType::DerAsn1Dn);
+		id.data = *der;
+		return id;
+	}
+	id.type = static_cast<uint8_t>(s.find('@') != std::string::npos ? IdType::Rfc822Addr : IdType::Fqdn);
+	id.data.assign(s.begin(), s.end());
+	return id;
+}
+
+std::string Identity::str() const
+{
+	switch (static_cast<IdType>(type)) {
+	case IdType::Ipv4Addr:
+	case IdType::Ipv6Addr: {
+		Address a;
+		a.ip = data;
+		return a.ip_string();
+	}
+	case IdType::Fqdn: {
+		std::string s(data.begin(), data.end());
+		bool looks_like_other = s.find('.') == std::string::npos || s.find('=') != std::string::npos ||
+					s.find('@') != std::string::npos || Address::parse(s, 0).has_value();
+		return looks_like_other ? "@" + s : s;
+	}
+	case IdType::Rfc822Addr:
+		return std::string(data.begin(), data.end());
+	case IdType::KeyId:
+		return "@#" + to_hex(data);
+	case IdType::DerAsn1Dn:
+		return dn_to_string(data);
+	default:
+		return "#" + std::to_string(type) + ":" + to_hex(data);
+	}
+}
+
+bool operator==(const Identity &a, const Identity &b)
+{
+	return a.type == b.type && a.data == b.data;
+}
+
+bool operator<(const Identity &a, const Identity &b)
+{
+	return a.type != b.type ? a.type < b.type : a.data < b.data;
+}
+
+// --- configuration checks ---
+
+namespace {
+
+std::optional<std::string> check_ts(const TrafficSelector &t, const std::string &what)
+{
+	size_t n = t.ts_type == static_cast<uint8_t>(TsType::Ipv4AddrRange)   ? 4
+		   : t.ts_type == static_cast<uint8_t>(TsType::Ipv6AddrRange) ? 16
+									      : 0;
+	if (!n)
+		return what + ": traffic selector type " + std::to_string(t.ts_type) + " is not 7 or 8";
+	if (t.start_address.size() != n || t.end_address.size() != n)
+		return what + ": addresses must be " + std::to_string(n) + " octets for the selector type";
+	return std::nullopt;
+}
+
+bool identity_usable(const Identity &id)
+{
+	return id.type != 0 && !id.data.empty();
+}
+
+} // namespace
+
+std::optional<std::string> validate(const GcksGroupConfig &c)
+{
+	if (c.name.empty())
+		return std::string("group name is empty");
+	const std::string g = "group " + c.name;
+	if (!identity_usable(c.group_id))
+		return g + ": group ID is empty";
+	if (!identity_usable(c.local_id))
+		return g + ": local identity is empty";
+	if (c.listen.empty())
+		return g + ": no listen address";
+	for (const Address &a : c.listen)
+		if (a.ip.size() != 4 && a.ip.size() != 16)
+			return g + ": listen address is not IPv4 or IPv6";
+	if (c.teks.empty())
+		return g + ": no TEK policy";
+	for (size_t i = 0; i < c.teks.size(); i++) {
+		const TekPolicyConfig &t = c.teks[i];
+		const std::string w = g + ": TEK " + std::to_string(i + 1);
+		if (t.encryption != static_cast<uint16_t>(EncryptionId::AesGcm16) &&
+		    t.encryption != static_cast<uint16_t>(EncryptionId::AesCbc))
+			return w + ": encryption " + std::to_string(t.encryption) +
+			       " is not 20 (AES-GCM-16) or 12 (AES-CBC)";
+		if (t.key_bits != 128 && t.key_bits != 192 && t.key_bits != 256)
+			return w + ": key size " + std::to_string(t.key_bits) + " is not 128, 192 or 256";
+		if (t.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16) && t.integrity != 0)
+			return w + ": AES-GCM takes no integrity algorithm";
+		if (t.encryption == static_cast<uint16_t>(EncryptionId::AesCbc) &&
+		    t.integrity != static_cast<uint16_t>(IntegrityId::HmacSha256_128))
+			return w + ": AES-CBC needs integrity 12 (HMAC-SHA-256-128)";
+		if (auto e = check_ts(t.source, w + " source"))
+			return e;
+		if (auto e = check_ts(t.destination, w + " destination"))
+			return e;
+	}
+	if (c.tek_lifetime_s < 60)
+		return g + ": TEK lifetime must be at least 60 s";
+	if (c.kek_lifetime_s < 60)
+		return g + ": KEK lifetime must be at least 60 s";
+	if (c.rekey == RekeyTransport::Multicast && (!c.multicast || (c.multicast->ip.size() != 4 &&
+								      c.multicast->ip.size() != 16)))
+		return g + ": multicast rekey needs a multicast address";
+	if (c.id_bits < 1 || c.id_bits > 32)
+		return g + ": id_bits must be 1..32";
+	for (const Identity &a : c.authorized)
+		if (!identity_usable(a))
+			return g + ": empty identity in the authorized list";
+	return std::nullopt;
+}
+
+std::optional<std::string> validate(const GmGroupConfig &c)
+{
+	if (c.name.empty())
+		return std::string("group name is empty");
+	const std::string g = "group " + c.name;
+	if (!identity_usable(c.group_id))
+		return g + ": group ID is empty";
+	if (!identity_usable(c.local_id))
+		return g + ": local identity is empty";
+	if (!identity_usable(c.server_id))
+		return g + ": key server identity is empty";
+	if (c.local.ip.size() != 4 && c.local.ip.size() != 16)
+		return g + ": local address is not IPv4 or IPv6";
+	if (c.servers.empty())
+		return g + ": no key server address";
+	for (const Address &a : c.servers)
+		if (a.ip.size() != c.local.ip.size())
+			return g + ": key server " + a.str() + " is not of the local address family";
+	if (c.multicast && c.multicast->ip.size() != 4 && c.multicast->ip.size() != 16)
+		return g + ": multicast address is not IPv4 or IPv6";
+	if (!ike::dh_group_supported(c.dh_group))
+		return g + ": DH group " + std::to_string(c.dh_group) + " is not 19 or 31";
+	if (c.ike_encryption != ike::kEncrAesGcm16 && c.ike_encryption != ike::kEncrAesCbc)
+		return g + ": IKE encryption " + std::to_string(c.ike_encryption) + " is not 20 or 12";
+	return std::nullopt;
+}
+
+// --- flat key table keys as RFC 9838 wrapped keys ---
+
+namespace detail {
+
+uint32_t flat_key_id(const flatkey::KeyId &id)
+{
+	switch (id.kind) {
+	case flatkey::KeyKind::kTek:
+		return 0x40000000u;
+	case flatkey::KeyKind::kKek:
+		return 0x80000000u | static_cast<uint32_t>(id.table) << 16 | static_cast<uint32_t>(id.symbol) << 8 |
+		       id.value;
+	case flatkey::KeyKind::kMember:
+		return 0xc0000000u | (id.member & 0x3fffffffu);
+	}
+	return 0;
+}
+
+std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id)
+{
+	switch (key_id >> 30) {
+	case 1:
+		return key_id == 0x40000000u ? std::optional<flatkey::KeyId>(flatkey::KeyId::tek()) : std::nullopt;
+	case 2:
+		if (key_id & 0x3f000000u)
+			return std::nullopt;
+		return flatkey::KeyId::kek(static_cast<uint8_t>(key_id >> 16), static_cast<uint8_t>(key_id >> 8),
+					   static_cast<uint8_t>(key_id));
+	case 3:
+		return flatkey::KeyId::member_key(key_id & 0x3fffffffu);
+	}
+	return std::nullopt;
+}
+
+Bytes flat_wrap_plain(const flatkey::KeySlot &slot)
+{
+	Bytes out;
+	wire::put_u32(out, slot.version);
+	wire::put_u32(out, slot.revision);
+	wire::put_u32(out, slot.creator);
+	out.insert(out.end(), slot.key.begin(), slot.key.end());
+	return out;
+}
+
+std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain)
+{
+	if (plain.size() != kFlatWrapPlainBytes)
+		return std::nullopt;
+	wire::Reader r(plain);
+	flatkey::KeySlot s;
+	r.u32(s.version);
+	r.u32(s.revision);
+	r.u32(s.creator);
+	std::copy(plain.begin() + 12, plain.end(), s.key.begin());
+	return s;
+}
+
+RekeySa make_rekey_sa(Bytes spi, Bytes keymat, uint32_t lifetime_s, uint64_t now_ms)
+{
+	RekeySa k;
+	k.spi = std::move(spi);
+	k.keys.cipher = SkCipher::AesGcm16;
+	k.keys.encryption_key.assign(keymat.begin(), keymat.begin() + kKekKeyBytes);
+	k.keys.salt.assign(keymat.begin() + kKekKeyBytes, keymat.begin() + kKekKeyBytes + 4);
+	k.gsk_w.assign(keymat.begin() + kKekKeyBytes + 4, keymat.end());
+	k.keymat = std::move(keymat);
+	k.lifetime_s = lifetime_s;
+	k.created_ms = now_ms;
+	k.expires_ms = now_ms + uint64_t(lifetime_s) * 1000;
+	return k;
+}
+
+} // namespace detail
+
+// --- IKE SA plumbing ---
+
+using detail::IkeSa;
+
+Bytes Engine::Impl::random(size_t n)
+{
+	Bytes b(n);
+	if (n)
+		deps.random->fill(b.data(), n);
+	return b;
+}
+
+uint64_t Engine::Impl::random_spi()
+{
+	for (;;) {
+		Bytes b = random(8);
+		uint64_t v = 0;
+		for (uint8_t x : b)
+			v = v << 8 | x;
+		if (v != 0 && !responder_sas.count(v) && !initiator_sas.count(v))
+			return v;
+	}
+}
+
+void Engine::Impl::send(Counters *c, const Address &local, const Address &remote, ByteView datagram)
+{
+	if (c)
+		c->sent++;
+	deps.transport->send(local, remote, datagram);
+}
+
+Counters *Engine::Impl::counters_for(const std::string &group)
+{
+	auto s = servers.find(group);
+	if (s != servers.end())
+		return &s->second->counters;
+	auto m = members.find(group);
+	if (m != members.end())
+		return &m->second->counters;
+	return nullptr;
+}
+
+// The group a datagram that names none is counted against: a group
+// bound to the local address, the other role's groups after.
+Counters *Engine::Impl::attribute(const Address &local, bool server_first)
+{
+	auto server = [&]() -> Counters * {
+		for (auto &[n, g] : servers)
+			for (const Address &a : g->cfg.listen)
+				if (a == local)
+					return &g->counters;
+		return nullptr;
+	};
+	auto member = [&]() -> Counters * {
+		for (auto &[n, g] : members)
+			if (g->cfg.local == local || (g->cfg.multicast && *g->cfg.multicast == local))
+				return &g->counters;
+		return nullptr;
+	};
+	Counters *c = server_first ? server() : member();
+	if (!c)
+		c = server_first ? member() : server();
+	if (!c && !servers.empty())
+		c = &servers.begin()->second->counters;
+	if (!c && !members.empty())
+		c = &members.begin()->second->counters;
+	return c;
+}
+
+Result<Bytes> Engine::Impl::seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool response,
+				 const std::vector<Payload> &inner)
+{
+	IkeHeader h;
+	h.initiator_spi = sa.spi_i;
+	h.responder_spi = sa.spi_r;
+	h.exchange_type = exchange;
+	h.flags = static_cast<uint8_t>((sa.initiator ? kFlagInitiator : 0) | (response ? kFlagResponse : 0));
+	h.message_id = id;
+	const SkKeys &k = sa.initiator ? sa.keys.initiator : sa.keys.responder;
+	Bytes iv;
+	if (k.cipher == SkCipher::AesGcm16) {
+		wire::put_u64(iv, ++sa.iv_counter);
+	} else {
+		iv = random(sk_iv_size(k.cipher));
+	}
+	return seal_message(h, {}, inner, k, iv);
+}
+
+void Engine::Impl::send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner,
+				const std::string &group)
+{
+	uint32_t id = sa.next_request_id++;
+	auto d = seal(sa, exchange, id, false, inner);
+	if (!d)
+		return;
+	IkeSa::Pending p;
+	p.id = id;
+	p.exchange = exchange;
+	p.datagram = std::move(d).value();
+	p.next_ms = now() + detail::kRetransmitBaseMs;
+	p.transmits = 1;
+	p.group = group;
+	sa.group = group;
+	send(counters_for(group), sa.local, sa.remote, p.datagram);
+	sa.pending = std::move(p);
+}
+
+void Engine::Impl::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner)
+{
+	auto d = seal(sa, exchange, id, true, inner);
+	if (!d)
+		return;
+	sa.last_peer_request = id;
+	sa.last_response = std::move(d).value();
+	send(counters_for(sa.group), sa.local, sa.remote, sa.last_response);
+}
+
+void Engine::Impl::retransmit(uint64_t now_ms)
+{
+	std::vector<IkeSa *> failed;
+	for (auto *map : {&initiator_sas, &responder_sas}) {
+		for (auto &[spi, sa] : *map) {
+			if (!sa->pending || sa->pending->next_ms > now_ms)
+				continue;
+			if (sa->pending->transmits >= detail::kMaxTransmits) {
+				failed.push_back(sa.get());
+				continue;
+			}
+			sa->pending->transmits++;
+			sa->pending->next_ms = now_ms + (detail::kRetransmitBaseMs << (sa->pending->transmits - 1));
+			send(counters_for(sa->pending->group), sa->local, sa->remote, sa->pending->datagram);
+		}
+	}
+	for (IkeSa *sa : failed) {
+		if (sa->initiator) {
+			gm_exchange_failed(*sa);
+			initiator_sas.erase(sa->spi_i);
+		} else {
+			// a member that does not answer GSA_INBAND_REKEY loses its
+			// IKE SA and falls back to GSA_REKEY
+			for (auto &[n, g] : servers)
+				for (auto &[id, m] : g->members)
+					if (m.ike_spi == sa->spi_r)
+						m.ike_spi = 0;
+			responder_sas.erase(sa->spi_r);
+		}
+	}
+}
+
+void Engine::Impl::remove_responder_sa(uint64_t spi)
+{
+	for (auto &[n, g] : servers)
+		for (auto &[id, m] : g->members)
+			if (m.ike_spi == spi)
+				m.ike_spi = 0;
+	responder_sas.erase(spi);
+}
+
+// --- Engine ---
+
+Engine::Engine(EngineDeps deps) : impl_(std::make_unique<Impl>(deps)) {}
+Engine::~Engine() = default;
+
+Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
+{
+	if (auto e = validate(c))
+		return make_error(WireError::BadValue, *e);
+	if (impl_->members.count(c.name))
+		return make_error(WireError::Duplicate, "group " + c.name + " is a member group here");
+	return wire::guarded([&]() -> Result<Done> {
+		auto it = impl_->servers.find(c.name);
+		if (it != impl_->servers.end() && it->second->cfg.group_id == c.group_id &&
+		    it->second->cfg.id_bits == c.id_bits) {
+			detail::GcksGroup &g = *it->second;
+			bool policy_changed = g.cfg.teks.size() != c.teks.size();
+			for (size_t i = 0; !policy_changed && i < c.teks.size(); i++) {
+				const TekPolicyConfig &a = g.cfg.teks[i], &b = c.teks[i];
+				policy_changed = !(a.source == b.source && a.destination == b.destination &&
+						   a.encryption == b.encryption && a.key_bits == b.key_bits &&
+						   a.integrity == b.integrity);
+			}
+			std::vector<Identity> gone;
+			for (auto &[id, m] : g.members)
+				if (std::find(c.authorized.begin(), c.authorized.end(), id) == c.authorized.end())
+					gone.push_back(id);
+			g.cfg = c;
+			g.evicted.clear();
+			for (const Identity &id : gone) {
+				auto r = impl_->gcks_evict(g, id);
+				if (!r)
+					return r;
+				g.evicted.erase(id);
+			}
+			if (policy_changed && gone.empty())
+				return impl_->gcks_rekey(g, false, true, nullptr, std::nullopt);
+			return Done{};
+		}
+		auto g = std::make_unique<detail::GcksGroup>(c, impl_->deps.random, impl_->deps.clock);
+		impl_->init_keys(*g);
+		impl_->servers[c.name] = std::move(g);
+		return Done{};
+	});
+}
+
+Result<Done> Engine::add_member_group(const GmGroupConfig &c)
+{
+	if (auto e = validate(c))
+		return make_error(WireError::BadValue, *e);
+	if (impl_->servers.count(c.name))
+		return make_error(WireError::Duplicate, "group " + c.name + " is a key server group here");
+	if (!impl_->deps.sas)
+		return make_error(WireError::Missing, "a member group needs an SA sink");
+	return wire::guarded([&]() -> Result<Done> {
+		auto it = impl_->members.find(c.name);
+		if (it != impl_->members.end()) {
+			for (const detail::GmTek &t : it->second->teks)
+				impl_->deps.sas->remove(c.name, t.sa.spi);
+			impl_->members.erase(it);
+		}
+		auto g = std::make_unique<detail::GmGroup>();
+		g->cfg = c;
+		g->next_register_ms = impl_->now();
+		impl_->members[c.name] = std::move(g);
+		return Done{};
+	});
+}
+
+Result<Done> Engine::remove_group(const std::string &name)
+{
+	if (impl_->servers.erase(name))
+		return Done{};
+	auto it = impl_->members.find(name);
+	if (it == impl_->members.end())
+		return make_error(WireError::Missing, "no group " + name);
+	for (const detail::GmTek &t : it->second->teks)
+		impl_->deps.sas->remove(name, t.sa.spi);
+	for (auto &[spi, sa] : impl_->initiator_sas)
+		if (sa->pending && sa->pending->group == name)
+			sa->pending.reset();
+	impl_->members.erase(it);
+	return Done{};
+}
+
+void Engine::receive(const Address &local, const Address &remote, ByteView datagram)
+{
+	try {
+		auto h = decode_ike_header(datagram);
+		if (!h || h.value().length != datagram.size()) {
+			if (Counters *c = impl_->attribute(local, true)) {
+				c->received++;
+				c->dropped_malformed++;
+			}
+			return;
+		}
+		const IkeHeader &hd = h.value();
+		if (hd.exchange_type == static_cast<uint8_t>(ExchangeType::GsaRekey)) {
+			impl_->gm_rekey(local, datagram, hd);
+		} else if (hd.flags & kFlagResponse) {
+			// an answer to a request we sent
+			if (hd.flags & kFlagInitiator)
+				impl_->gcks_receive(local, remote, datagram, hd); // sent by the original initiator
+			else
+				impl_->gm_receive(local, remote, datagram, hd);
+		} else if (hd.flags & kFlagInitiator) {
+			impl_->gcks_receive(local, remote, datagram, hd);
+		} else {
+			impl_->gm_receive(local, remote, datagram, hd);
+		}
+	} catch (const std::exception &) {
+		// allocation failure: the datagram is lost, the state is whole
+	}
+}
+
+void Engine::tick()
+{
+	try {
+		uint64_t now = impl_->now();
+		impl_->retransmit(now);
+		for (auto it = impl_->responder_sas.begin(); it != impl_->responder_sas.end();) {
+			if (!it->second->authenticated && now >= it->second->created_ms + detail::kHalfOpenTimeoutMs)
+				it = impl_->responder_sas.erase(it);
+			else
+				++it;
+		}
+		for (auto &[n, g] : impl_->servers)
+			impl_->gcks_tick(*g, now);
+		for (auto &[n, g] : impl_->members)
+			impl_->gm_tick(*g, now);
+	} catch (const std::exception &) {
+	}
+}
+
+uint64_t Engine::next_timeout_ms() const
+{
+	uint64_t now = impl_->now();
+	uint64_t next = now + 60000;
+	for (auto *map : {&impl_->initiator_sas, &impl_->responder_sas})
+		for (auto &[spi, sa] : *map) {
+			if (sa->pending)
+				next = std::min(next, sa->pending->next_ms);
+			if (!sa->initiator && !sa->authenticated)
+				next = std::min(next, sa->created_ms + detail::kHalfOpenTimeoutMs);
+		}
+	for (auto &[n, g] : impl_->servers)
+		next = std::min(next, impl_->gcks_next(*g));
+	for (auto &[n, g] : impl_->members)
+		next = std::min(next, impl_->gm_next(*g));
+	return std::max(next, now);
+}
+
+Result<Done> Engine::rekey(const std::string &group)
+{
+	auto it = impl_->servers.find(group);
+	if (it == impl_->servers.end())
+		return make_error(WireError::Missing, "no key server group " + group);
+	return wire::guarded([&] { return impl_->gcks_rekey(*it->second, false, true, nullptr, std::nullopt); });
+}
+
+Result<Done> Engine::evict(const std::string &group, const Identity &member)
+{
+	auto it = impl_->servers.find(group);
+	if (it == impl_->servers.end())
+		return make_error(WireError::Missing, "no key server group " + group);
+	return wire::guarded([&] { return impl_->gcks_evict(*it->second, member); });
+}
+
+Result<Done> Engine::reregister(const std::string &group)
+{
+	detail::GmGroup *g = impl_->gm_by_name(group);
+	if (!g)
+		return make_error(WireError::Missing, "no member group " + group);
+	if (g->state == "registering")
+		return make_error(WireError::BadValue, "group " + group + " is registering");
+	g->next_register_ms = impl_->now();
+	return wire::guarded([&]() -> Result<Done> {
+		impl_->gm_start(*g);
+		return Done{};
+	});
+}
+
+std::vector<GroupState> Engine::groups() const
+{
+	std::vector<GroupState> out;
+	for (auto &[n, g] : impl_->servers)
+		out.push_back(impl_->gcks_state(*g));
+	for (auto &[n, g] : impl_->members)
+		out.push_back(impl_->gm_state(*g));
+	return out;
+}
+
+void Engine::set_cookie_threshold(size_t half_open)
+{
+	impl_->cookie_threshold = half_open;
+}
+
+size_t Engine::half_open() const
+{
+	size_t n = 0;
+	for (auto &[spi, sa] : impl_->responder_sas)
+		n += !sa->authenticated;
+	return n;
+}
+
+} // namespace groupsec::gdoi

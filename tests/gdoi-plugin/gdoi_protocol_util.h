@@ -1,0 +1,272 @@
+// An in-memory network of G-IKEv2 engines for the protocol tests: a shared
+// fake clock, deterministic randomness, credentials with PSKs and real
+// ECDSA P-256 keys, and SA sinks that record what members install.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+
+#include "gdoi_engine.h"
+
+namespace groupsec::gdoi::test {
+
+class FakeClock : public Clock {
+public:
+	uint64_t now_ms() const override { return t; }
+	uint64_t t = 1000000;
+};
+
+class FakeRandom : public Random {
+public:
+	explicit FakeRandom(uint64_t seed) : rng_(seed) {}
+	void fill(uint8_t *out, size_t len) override
+	{
+		for (size_t i = 0; i < len; i++)
+			out[i] = static_cast<uint8_t>(rng_());
+	}
+
+private:
+	std::mt19937_64 rng_;
+};
+
+struct PkeyFree {
+	void operator()(EVP_PKEY *p) const { EVP_PKEY_free(p); }
+};
+using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+inline Pkey new_ec_key()
+{
+	return Pkey(EVP_EC_gen("P-256"));
+}
+
+// ecdsa-with-SHA256 AlgorithmIdentifier (RFC 7427 A.3).
+inline Bytes ecdsa_sha256_alg()
+{
+	return {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+}
+
+class FakeCredentials : public Credentials {
+public:
+	void add_psk(const Identity &a, const Identity &b, const std::string &key)
+	{
+		psk_[{a, b}] = Bytes(key.begin(), key.end());
+		psk_[{b, a}] = Bytes(key.begin(), key.end());
+	}
+	// identity gets a private key; everyone trusts its public key
+	void add_key(const Identity &id)
+	{
+		keys_[id] = new_ec_key();
+	}
+	void remove_key(const Identity &id) { keys_.erase(id); }
+	// signatures of id are made with a key nobody trusts
+	void forge(const Identity &id) { forged_.insert(id); }
+	void unforge(const Identity &id) { forged_.erase(id); }
+
+	std::optional<Bytes> shared_key(const Identity &local, const Identity &remote) override
+	{
+		auto it = psk_.find({local, remote});
+		if (it == psk_.end())
+			return std::nullopt;
+		return it->second;
+	}
+	std::optional<Bytes> sign(const Identity &signer, ByteView octets) override
+	{
+		auto it = keys_.find(signer);
+		if (it == keys_.end())
+			return std::nullopt;
+		sign_calls++;
+		EVP_PKEY *key = it->second.get();
+		Pkey rogue;
+		if (forged_.count(signer)) {
+			rogue = new_ec_key();
+			key = rogue.get();
+		}
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		size_t len = 0;
+		Bytes sig;
+		if (EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+		    EVP_DigestSign(ctx, nullptr, &len, octets.data(), octets.size()) == 1) {
+			sig.resize(len);
+			if (EVP_DigestSign(ctx, sig.data(), &len, octets.data(), octets.size()) == 1)
+				sig.resize(len);
+			else
+				sig.clear();
+		}
+		EVP_MD_CTX_free(ctx);
+		if (sig.empty())
+			return std::nullopt;
+		Bytes alg = ecdsa_sha256_alg();
+		Bytes out{static_cast<uint8_t>(alg.size())};
+		out.insert(out.end(), alg.begin(), alg.end());
+		out.insert(out.end(), sig.begin(), sig.end());
+		return out;
+	}
+	bool verify(const Identity &signer, ByteView octets, ByteView auth) override
+	{
+		auto it = keys_.find(signer);
+		Bytes alg = ecdsa_sha256_alg();
+		if (it == keys_.end() || auth.size() <= alg.size() + 1 || auth[0] != alg.size() ||
+		    !std::equal(alg.begin(), alg.end(), auth.begin() + 1))
+			return false;
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, it->second.get()) == 1 &&
+			  EVP_DigestVerify(ctx, auth.data() + 1 + alg.size(), auth.size() - 1 - alg.size(),
+					   octets.data(), octets.size()) == 1;
+		EVP_MD_CTX_free(ctx);
+		return ok;
+	}
+	int sign_calls = 0;
+
+private:
+	std::map<std::pair<Identity, Identity>, Bytes> psk_;
+	std::map<Identity, Pkey> keys_;
+	std::set<Identity> forged_;
+};
+
+class RecordingSink : public SaSink {
+public:
+	bool install(const TekSa &sa) override
+	{
+		installed[{sa.group, sa.spi}] = sa;
+		ever.push_back(sa);
+		return true;
+	}
+	void remove(const std::string &group, uint32_t spi) override
+	{
+		installed.erase({group, spi});
+		removed.push_back(spi);
+	}
+	bool has(uint32_t spi) const
+	{
+		for (auto &[k, v] : installed)
+			if (k.second == spi)
+				return true;
+		return false;
+	}
+	bool ever_had(uint32_t spi) const
+	{
+		for (const TekSa &s : ever)
+			if (s.spi == spi)
+				return true;
+		return false;
+	}
+	std::map<std::pair<std::string, uint32_t>, TekSa> installed;
+	std::vector<TekSa> ever;
+	std::vector<uint32_t> removed;
+};
+
+struct Datagram {
+	Address from, to;
+	Bytes data;
+};
+
+class Net;
+
+class NetTransport : public Transport {
+public:
+	explicit NetTransport(Net *n) : net_(n) {}
+	void send(const Address &local, const Address &remote, ByteView datagram) override;
+
+private:
+	Net *net_;
+};
+
+// One engine and what it listens on.
+struct Node {
+	Node(Net *net, FakeClock *clock, FakeCredentials *creds, uint64_t seed)
+		: transport(net), random(seed),
+		  engine(EngineDeps{&transport, clock, &random, creds, &sink})
+	{
+	}
+	NetTransport transport;
+	FakeRandom random;
+	RecordingSink sink;
+	Engine engine;
+	std::vector<Address> addresses;
+
+	const GroupState *group(const std::string &name)
+	{
+		states = engine.groups();
+		for (const GroupState &g : states)
+			if (g.name == name)
+				return &g;
+		return nullptr;
+	}
+	std::vector<GroupState> states;
+};
+
+class Net {
+public:
+	Node &add(std::vector<Address> addrs, FakeCredentials *creds)
+	{
+		nodes.push_back(std::make_unique<Node>(this, &clock, creds, 1000 + nodes.size()));
+		nodes.back()->addresses = std::move(addrs);
+		return *nodes.back();
+	}
+	void push(Datagram d) { queue.push_back(std::move(d)); }
+	// Delivers until nothing is in flight.
+	void run()
+	{
+		for (int guard = 0; !queue.empty() && guard < 100000; guard++) {
+			Datagram d = std::move(queue.front());
+			queue.pop_front();
+			log.push_back(d);
+			if (drop && drop(d))
+				continue;
+			deliver(d);
+		}
+	}
+	void deliver(const Datagram &d)
+	{
+		for (auto &n : nodes)
+			for (const Address &a : n->addresses)
+				if (a == d.to)
+					n->engine.receive(d.to, d.from, d.data);
+	}
+	// Ticks every engine at the current time, then delivers.
+	void tick()
+	{
+		for (auto &n : nodes)
+			n->engine.tick();
+		run();
+	}
+	// Moves the clock in steps of at most step_ms, ticking each time.
+	void advance(uint64_t ms, uint64_t step_ms = 1000)
+	{
+		uint64_t end = clock.t + ms;
+		while (clock.t < end) {
+			clock.t = std::min(end, clock.t + step_ms);
+			tick();
+		}
+	}
+	std::vector<Datagram> sent_with_exchange(uint8_t exchange) const
+	{
+		std::vector<Datagram> out;
+		for (const Datagram &d : log)
+			if (d.data.size() >= 28 && d.data[18] == exchange)
+				out.push_back(d);
+		return out;
+	}
+
+	FakeClock clock;
+	std::vector<std::unique_ptr<Node>> nodes;
+	std::deque<Datagram> queue;
+	std::vector<Datagram> log;
+	std::function<bool(const Datagram &)> drop;
+};
+
+inline void NetTransport::send(const Address &local, const Address &remote, ByteView datagram)
+{
+	net_->push(Datagram{local, remote, datagram.to_bytes()});
+}
+
+} // namespace groupsec::gdoi::test
