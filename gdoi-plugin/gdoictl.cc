@@ -26,7 +26,11 @@ namespace {
 using vici::EntryKind;
 using vici::Section;
 
-constexpr const char *kDefaultSocket = "/var/run/gdoi.vici";
+// The build sets it to the plugin's socket in the strongSwan prefix.
+#ifndef GDOICTL_DEFAULT_SOCKET
+#define GDOICTL_DEFAULT_SOCKET "/var/run/gdoi.vici"
+#endif
+constexpr const char *kDefaultSocket = GDOICTL_DEFAULT_SOCKET;
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
 constexpr int kExitUsage = 2;
@@ -50,7 +54,7 @@ const char kUsage[] =
         "  version                              the plugin's version\n"
         "\n"
         "options:\n"
-        "  -s, --socket PATH  the control socket (default $GDOICTL_SOCKET, else /var/run/gdoi.vici)\n"
+        "  -s, --socket PATH  the control socket (default $GDOICTL_SOCKET, else " GDOICTL_DEFAULT_SOCKET ")\n"
         "  -j, --json         print JSON\n"
         "  -h, --help         print this text\n";
 
