@@ -62,8 +62,9 @@ std::optional<std::string> dn_text(const Bytes &der)
 	return std::string(data, static_cast<size_t>(len));
 }
 
-// An identity in swanctl notation, so that the operator can hand what
-// list-members shows back to evict.
+// An identity in swanctl notation, the one Identity::str() writes, so that
+// the operator can hand what list-members shows back to evict, where
+// Identity::parse() reads it.
 std::string identity_text(const Identity &id)
 {
 	switch (static_cast<IdType>(id.type)) {
@@ -72,10 +73,15 @@ std::string identity_text(const Identity &id)
 		if (id.data.size() == (id.type == static_cast<uint8_t>(IdType::Ipv4Addr) ? 4u : 16u))
 			return ip_text(id.data);
 		break;
-	case IdType::Fqdn:
-		if (printable(id.data))
-			return std::string(id.data.begin(), id.data.end());
-		return "fqdn:#" + hex(id.data);
+	case IdType::Fqdn: {
+		if (!printable(id.data))
+			return "fqdn:#" + hex(id.data);
+		// "@" where the bare name would read as another type
+		std::string s(id.data.begin(), id.data.end());
+		bool ambiguous = s.find('.') == std::string::npos || s.find('=') != std::string::npos ||
+		                 s.find('@') != std::string::npos || parse_ip(s).has_value();
+		return ambiguous ? "@" + s : s;
+	}
 	case IdType::Rfc822Addr:
 		if (printable(id.data))
 			return std::string(id.data.begin(), id.data.end());
@@ -87,9 +93,9 @@ std::string identity_text(const Identity &id)
 			return *dn;
 		return "asn1dn:#" + hex(id.data);
 	case IdType::DerAsn1Gn:
-		return "asn1gn:#" + hex(id.data);
+		break;
 	}
-	return "type-" + num(id.type) + ":#" + hex(id.data);
+	return "#" + num(id.type) + ":" + hex(id.data);
 }
 
 // "192.0.2.1[848]", as Address::str() writes it.

@@ -173,6 +173,42 @@ TEST_F(ControlTest, MemberIdentitiesInSwanctlNotation)
 	EXPECT_EQ(value(&list->entries()[3].section, "id"), "asn1dn:#300301");
 }
 
+TEST_F(ControlTest, ShownIdentitiesParseBackToTheMember)
+{
+	// what list-members shows is what evict takes: Identity::parse() of
+	// the text gives the member's identity again
+	const std::vector<Identity> ids = {
+	        identity(IdType::Fqdn, text_bytes("gm1.example.net")),
+	        identity(IdType::Fqdn, text_bytes("gm1")),
+	        identity(IdType::Fqdn, text_bytes("192.0.2.1")),
+	        identity(IdType::Rfc822Addr, text_bytes("gm2@example.net")),
+	        identity(IdType::Ipv4Addr, {192, 0, 2, 7}),
+	        identity(IdType::Ipv6Addr, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7}),
+	        identity(IdType::KeyId, {0xde, 0xad, 0xbe, 0xef}),
+	};
+	auto &members = target.groups_[0].members;
+	members.clear();
+	for (const Identity &id : ids) {
+		MemberState m;
+		m.id = id;
+		members.push_back(m);
+	}
+	Section r = ok("list-members", args({{"group", "blue"}}));
+	const Section *list = r.section("members");
+	ASSERT_NE(list, nullptr);
+	ASSERT_EQ(list->entries().size(), ids.size());
+	for (size_t i = 0; i < ids.size(); i++) {
+		std::string text = value(&list->entries()[i].section, "id");
+		EXPECT_EQ(text, ids[i].str());
+		auto parsed = Identity::parse(text);
+		ASSERT_TRUE(parsed.has_value()) << text;
+		EXPECT_EQ(parsed->type, ids[i].type) << text;
+		EXPECT_EQ(parsed->data, ids[i].data) << text;
+	}
+	EXPECT_EQ(value(&list->entries()[1].section, "id"), "@gm1");
+	EXPECT_EQ(value(&list->entries()[2].section, "id"), "@192.0.2.1");
+}
+
 TEST_F(ControlTest, EntriesThatCannotBeNamedByTheirIdentityGetTheirIndex)
 {
 	auto &members = target.groups_[0].members;
@@ -188,7 +224,7 @@ TEST_F(ControlTest, EntriesThatCannotBeNamedByTheirIdentityGetTheirIndex)
 	EXPECT_EQ(list->entries()[2].name, "#2");
 	EXPECT_EQ(value(&list->entries()[2].section, "id"), "gm1.example.net");
 	EXPECT_EQ(list->entries()[3].name, "#3");
-	EXPECT_EQ(value(&list->entries()[3].section, "id"), std::string(300, 'a'));
+	EXPECT_EQ(value(&list->entries()[3].section, "id"), "@" + std::string(300, 'a'));
 }
 
 TEST_F(ControlTest, ListSasShowsSpisAlgorithmsAndExpiry)
