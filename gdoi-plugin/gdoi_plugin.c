@@ -6,8 +6,26 @@
 #include "gdoi_plugin.h"
 
 #include <daemon.h>
+#include <unistd.h>
+#include <threading/condvar.h>
+#include <threading/mutex.h>
+#include <threading/thread.h>
 
 #include "gdoi_core.h"
+#include "gdoi_creds.h"
+#include "gdoi_kernel.h"
+#include "gdoi_settings.h"
+#include "gdoi_socket.h"
+
+/**
+ * Largest control socket message we accept
+ */
+#define MAX_CONTROL_MESSAGE (512 * 1024)
+
+/**
+ * First reqid of group SAs, far above charon's own allocation
+ */
+#define DEFAULT_REQID_BASE 0x40000000
 
 typedef struct private_gdoi_plugin_t private_gdoi_plugin_t;
 
@@ -22,9 +40,39 @@ struct private_gdoi_plugin_t {
 	gdoi_plugin_t public;
 
 	/**
-	 * G-IKEv2 core, while the plugin's features are loaded.
+	 * G-IKEv2 core, while the plugin's features are loaded
 	 */
 	gdoi_core_t *core;
+
+	/**
+	 * Serializes every call into the core
+	 */
+	mutex_t *mutex;
+
+	/**
+	 * Wakes the timer thread early
+	 */
+	condvar_t *condvar;
+
+	/**
+	 * Timer thread
+	 */
+	thread_t *timer;
+
+	/**
+	 * TRUE while the timer thread should run
+	 */
+	bool running;
+
+	/**
+	 * UDP sockets on the G-IKEv2 port
+	 */
+	gdoi_socket_t *socket;
+
+	/**
+	 * Control socket
+	 */
+	stream_service_t *control;
 };
 
 METHOD(plugin_t, get_name, char*,
@@ -34,26 +82,259 @@ METHOD(plugin_t, get_name, char*,
 }
 
 /**
- * Load or unload the G-IKEv2 core.
+ * Core callback: send a datagram
+ */
+static void send_cb(private_gdoi_plugin_t *this, const gdoi_addr_t *local,
+					const gdoi_addr_t *remote, const uint8_t *data, size_t len)
+{
+	host_t *src, *dst;
+
+	src = gdoi_kernel_host(local);
+	dst = gdoi_kernel_host(remote);
+	if (src && dst && this->socket)
+	{
+		this->socket->send(this->socket, src, dst,
+						   chunk_create((u_char*)data, len));
+	}
+	DESTROY_IF(src);
+	DESTROY_IF(dst);
+}
+
+/**
+ * Core callback: log a line
+ */
+static void log_cb(private_gdoi_plugin_t *this, gdoi_log_level_t level,
+				   const char *msg)
+{
+	switch (level)
+	{
+		case GDOI_LOG_ERROR:
+		case GDOI_LOG_INFO:
+			DBG1(DBG_IKE, "gdoi: %s", msg);
+			break;
+		default:
+			DBG2(DBG_IKE, "gdoi: %s", msg);
+			break;
+	}
+}
+
+/**
+ * Socket callback: a datagram arrived
+ */
+static void receive_cb(private_gdoi_plugin_t *this, host_t *local,
+					   host_t *remote, chunk_t datagram)
+{
+	gdoi_addr_t l, r;
+
+	gdoi_kernel_addr(local, &l);
+	gdoi_kernel_addr(remote, &r);
+	this->mutex->lock(this->mutex);
+	if (this->core)
+	{
+		gdoi_core_receive(this->core, &l, &r, datagram.ptr, datagram.len);
+	}
+	/* a reply or a registration may have armed a new timer */
+	this->condvar->signal(this->condvar);
+	this->mutex->unlock(this->mutex);
+}
+
+/**
+ * Timer thread: run the core's timers when they are due
+ */
+static void *timer_thread(private_gdoi_plugin_t *this)
+{
+	uint32_t wait;
+
+	this->mutex->lock(this->mutex);
+	while (this->running)
+	{
+		wait = gdoi_core_tick(this->core);
+		this->condvar->timed_wait(this->condvar, this->mutex, wait);
+	}
+	this->mutex->unlock(this->mutex);
+	return NULL;
+}
+
+/**
+ * Control socket: serve one client until it closes the connection
+ */
+static bool control_cb(private_gdoi_plugin_t *this, stream_t *stream)
+{
+	gdoi_control_conn_t *conn;
+	uint32_t len;
+	uint8_t *msg, *out;
+	size_t out_len;
+	bool keep = TRUE;
+
+	this->mutex->lock(this->mutex);
+	conn = this->core ? gdoi_core_control_open(this->core) : NULL;
+	this->mutex->unlock(this->mutex);
+	if (!conn)
+	{
+		return FALSE;
+	}
+	while (keep && stream->read_all(stream, &len, sizeof(len)))
+	{
+		len = ntohl(len);
+		if (len > MAX_CONTROL_MESSAGE)
+		{
+			DBG1(DBG_CFG, "gdoi: control message of %u bytes refused", len);
+			break;
+		}
+		msg = malloc(sizeof(uint32_t) + len);
+		htoun32(msg, len);
+		if (!stream->read_all(stream, msg + sizeof(uint32_t), len))
+		{
+			free(msg);
+			break;
+		}
+		out = NULL;
+		out_len = 0;
+		this->mutex->lock(this->mutex);
+		keep = gdoi_core_control_input(conn, msg, sizeof(uint32_t) + len,
+									   &out, &out_len);
+		this->condvar->signal(this->condvar);
+		this->mutex->unlock(this->mutex);
+		free(msg);
+		if (out_len && !stream->write_all(stream, out, out_len))
+		{
+			keep = FALSE;
+		}
+		free(out);
+	}
+	this->mutex->lock(this->mutex);
+	gdoi_core_control_close(conn);
+	this->mutex->unlock(this->mutex);
+	return FALSE;
+}
+
+/**
+ * Open the control socket
+ */
+static void open_control(private_gdoi_plugin_t *this)
+{
+	char *uri;
+
+	uri = lib->settings->get_str(lib->settings, "%s.plugins.gdoi.socket",
+								 "unix://" GDOI_PIDDIR "/gdoi.vici", lib->ns);
+	if (strpfx(uri, "unix://"))
+	{
+		unlink(uri + strlen("unix://"));
+	}
+	this->control = lib->streams->create_service(lib->streams, uri, 10);
+	if (!this->control)
+	{
+		DBG1(DBG_CFG, "gdoi: creating the control socket %s failed", uri);
+		return;
+	}
+	this->control->on_accept(this->control, (stream_service_cb_t)control_cb,
+							 this, JOB_PRIO_CRITICAL, 0);
+	DBG1(DBG_CFG, "gdoi: control socket on %s", uri);
+}
+
+/**
+ * Join the multicast groups members receive rekeys on
+ */
+static void join_groups(private_gdoi_plugin_t *this)
+{
+	gdoi_addr_t addrs[32];
+	host_t *group;
+	size_t i, n;
+
+	n = gdoi_core_multicast_addrs(this->core, addrs, countof(addrs));
+	for (i = 0; i < n; i++)
+	{
+		group = gdoi_kernel_host(&addrs[i]);
+		if (group)
+		{
+			this->socket->join(this->socket, group);
+			group->destroy(group);
+		}
+	}
+}
+
+/**
+ * Stop everything the plugin started
+ */
+static void stop(private_gdoi_plugin_t *this)
+{
+	DESTROY_IF(this->control);
+	this->control = NULL;
+	if (this->timer)
+	{
+		this->mutex->lock(this->mutex);
+		this->running = FALSE;
+		this->condvar->signal(this->condvar);
+		this->mutex->unlock(this->mutex);
+		this->timer->join(this->timer);
+		this->timer = NULL;
+	}
+	DESTROY_IF(this->socket);
+	this->socket = NULL;
+	if (this->core)
+	{
+		this->mutex->lock(this->mutex);
+		gdoi_core_destroy(this->core);
+		this->core = NULL;
+		this->mutex->unlock(this->mutex);
+	}
+}
+
+/**
+ * Load or unload the G-IKEv2 core, its sockets and timers.
  */
 static bool plugin_cb(private_gdoi_plugin_t *this,
 					  plugin_feature_t *feature, bool reg, void *cb_data)
 {
-	if (reg)
+	gdoi_core_env_t env = {
+		.ctx = this,
+		.send = (void*)send_cb,
+		.shared_key = gdoi_creds_shared_key,
+		.sign = gdoi_creds_sign,
+		.verify = gdoi_creds_verify,
+		.add_sa = gdoi_kernel_add_sa,
+		.del_sa = gdoi_kernel_del_sa,
+		.add_policy = gdoi_kernel_add_policy,
+		.del_policy = gdoi_kernel_del_policy,
+		.log = (void*)log_cb,
+	};
+	char err[512];
+
+	if (!reg)
 	{
-		this->core = gdoi_core_create();
-		if (!this->core)
-		{
-			DBG1(DBG_CFG, "gdoi: creating the G-IKEv2 core failed");
-			return FALSE;
-		}
-		DBG1(DBG_CFG, "gdoi: %s", gdoi_core_describe(this->core));
+		stop(this);
+		return TRUE;
 	}
-	else if (this->core)
+	this->core = gdoi_core_create(&env, lib->settings->get_int(lib->settings,
+							"%s.plugins.gdoi.reqid_base", DEFAULT_REQID_BASE,
+							lib->ns));
+	if (!this->core)
 	{
-		gdoi_core_destroy(this->core);
-		this->core = NULL;
+		DBG1(DBG_CFG, "gdoi: creating the G-IKEv2 core failed");
+		return FALSE;
 	}
+	DBG1(DBG_CFG, "gdoi: %s", gdoi_core_describe(this->core));
+	/* a bad configuration is logged and loads no group */
+	gdoi_settings_load(this->core, err, sizeof(err));
+
+	this->socket = gdoi_socket_create(gdoi_core_port(this->core),
+									  (gdoi_socket_cb_t)receive_cb, this);
+	if (!this->socket)
+	{
+		DBG1(DBG_CFG, "gdoi: no socket on UDP port %u",
+			 gdoi_core_port(this->core));
+		stop(this);
+		return FALSE;
+	}
+	join_groups(this);
+	this->running = TRUE;
+	this->timer = thread_create((thread_main_t)timer_thread, this);
+	if (!this->timer)
+	{
+		stop(this);
+		return FALSE;
+	}
+	open_control(this);
 	return TRUE;
 }
 
@@ -72,15 +353,14 @@ METHOD(plugin_t, get_features, int,
 METHOD(plugin_t, destroy, void,
 	private_gdoi_plugin_t *this)
 {
-	if (this->core)
-	{
-		gdoi_core_destroy(this->core);
-	}
+	stop(this);
+	this->condvar->destroy(this->condvar);
+	this->mutex->destroy(this->mutex);
 	free(this);
 }
 
-/**
- * Plugin constructor, see header.
+/*
+ * Described in header
  */
 plugin_t *gdoi_plugin_create()
 {
@@ -94,6 +374,8 @@ plugin_t *gdoi_plugin_create()
 				.destroy = _destroy,
 			},
 		},
+		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
+		.condvar = condvar_create(CONDVAR_TYPE_DEFAULT),
 	);
 
 	return &this->public.plugin;

@@ -1,24 +1,326 @@
 // The C boundary of the gdoi plugin's core; no exception crosses it.
 #include "gdoi_core.h"
 
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
 
+#include <openssl/rand.h>
+
+#include "control.h"
+#include "gdoi_config.h"
+#include "gdoi_dataplane.h"
+#include "gdoi_engine.h"
 #include "gikev2.h"
 #include "groupsec/version.h"
 
-struct gdoi_core_t {
-	std::string description;
+using namespace groupsec::gdoi;
+
+namespace {
+
+Address to_address(const gdoi_addr_t &a)
+{
+	Address r;
+	r.ip.assign(a.ip, a.ip + (a.len == 16 ? 16 : 4));
+	r.port = a.port;
+	return r;
+}
+
+gdoi_addr_t from_address(const Address &a)
+{
+	gdoi_addr_t r{};
+	r.len = a.ip.size() == 16 ? 16 : 4;
+	memcpy(r.ip, a.ip.data(), std::min<size_t>(a.ip.size(), r.len));
+	r.port = a.port;
+	return r;
+}
+
+gdoi_ts_t from_ts(const TrafficSelector &ts)
+{
+	gdoi_ts_t r{};
+	Address from{ts.start_address, 0}, to{ts.end_address, 0};
+	r.from = from_address(from);
+	r.to = from_address(to);
+	r.protocol = ts.ip_protocol;
+	r.from_port = ts.start_port;
+	r.to_port = ts.end_port;
+	return r;
+}
+
+gdoi_id_t from_identity(const Identity &id)
+{
+	return gdoi_id_t{id.type, id.data.data(), id.data.size()};
+}
+
+class SteadyClock : public Clock {
+public:
+	uint64_t now_ms() const override
+	{
+		using namespace std::chrono;
+		return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+	}
 };
 
-extern "C" gdoi_core_t *gdoi_core_create(void)
+class OpenSslRandomBytes : public Random {
+public:
+	void fill(uint8_t *out, size_t len) override
+	{
+		if (RAND_bytes(out, static_cast<int>(len)) != 1) {
+			// no randomness means no keys: stop rather than go on
+			abort();
+		}
+	}
+};
+
+// The glue's callbacks as the engine's and data plane's interfaces.
+class Callbacks : public Transport, public Credentials, public KernelOps {
+public:
+	explicit Callbacks(const gdoi_core_env_t &env) : env_(env) {}
+
+	void send(const Address &local, const Address &remote, ByteView datagram) override
+	{
+		gdoi_addr_t l = from_address(local), r = from_address(remote);
+		env_.send(env_.ctx, &l, &r, datagram.data(), datagram.size());
+	}
+
+	std::optional<Bytes> shared_key(const Identity &local, const Identity &remote) override
+	{
+		gdoi_id_t l = from_identity(local), r = from_identity(remote);
+		uint8_t key[512];
+		size_t len = sizeof(key);
+		if (!env_.shared_key || !env_.shared_key(env_.ctx, &l, &r, key, &len)) {
+			return std::nullopt;
+		}
+		Bytes k(key, key + std::min(len, sizeof(key)));
+		OPENSSL_cleanse(key, sizeof(key));
+		return k;
+	}
+
+	std::optional<Bytes> sign(const Identity &signer, ByteView octets) override
+	{
+		gdoi_id_t s = from_identity(signer);
+		uint8_t *auth = nullptr;
+		size_t len = 0;
+		if (!env_.sign || !env_.sign(env_.ctx, &s, octets.data(), octets.size(), &auth, &len)) {
+			return std::nullopt;
+		}
+		Bytes r(auth, auth + len);
+		free(auth);
+		return r;
+	}
+
+	bool verify(const Identity &signer, ByteView octets, ByteView auth_data) override
+	{
+		gdoi_id_t s = from_identity(signer);
+		return env_.verify && env_.verify(env_.ctx, &s, octets.data(), octets.size(),
+						  auth_data.data(), auth_data.size());
+	}
+
+	bool add_sa(const KernelSa &sa) override
+	{
+		gdoi_kernel_sa_t k = to_c(sa);
+		return env_.add_sa(env_.ctx, &k);
+	}
+
+	void del_sa(const KernelSa &sa) override
+	{
+		gdoi_kernel_sa_t k = to_c(sa);
+		env_.del_sa(env_.ctx, &k);
+	}
+
+	bool add_policy(const KernelPolicy &p) override
+	{
+		gdoi_kernel_policy_t k = to_c(p);
+		return env_.add_policy(env_.ctx, &k);
+	}
+
+	void del_policy(const KernelPolicy &p) override
+	{
+		gdoi_kernel_policy_t k = to_c(p);
+		env_.del_policy(env_.ctx, &k);
+	}
+
+	void log(gdoi_log_level_t level, const std::string &msg)
+	{
+		if (env_.log) {
+			env_.log(env_.ctx, level, msg.c_str());
+		}
+	}
+
+private:
+	static gdoi_kernel_sa_t to_c(const KernelSa &sa)
+	{
+		gdoi_kernel_sa_t k{};
+		k.src = from_address(sa.source);
+		k.dst = from_address(sa.destination);
+		k.spi = sa.spi;
+		k.reqid = sa.reqid;
+		k.inbound = sa.inbound;
+		k.encryption = sa.encryption;
+		k.enc_key = sa.encryption_key.data();
+		k.enc_key_len = sa.encryption_key.size();
+		k.integrity = sa.integrity;
+		k.int_key = sa.integrity_key.data();
+		k.int_key_len = sa.integrity_key.size();
+		k.lifetime = sa.lifetime_s;
+		k.replay_window = sa.replay_window;
+		return k;
+	}
+
+	static gdoi_kernel_policy_t to_c(const KernelPolicy &p)
+	{
+		gdoi_kernel_policy_t k{};
+		k.src = from_ts(p.source);
+		k.dst = from_ts(p.destination);
+		k.dir = p.direction == PolicyDirection::In    ? GDOI_POLICY_IN
+			: p.direction == PolicyDirection::Out ? GDOI_POLICY_OUT
+							      : GDOI_POLICY_FWD;
+		k.tunnel_src = from_address(p.tunnel_source);
+		k.tunnel_dst = from_address(p.tunnel_destination);
+		k.spi = p.spi;
+		k.reqid = p.reqid;
+		return k;
+	}
+
+	gdoi_core_env_t env_;
+};
+
+} // namespace
+
+struct gdoi_core_t;
+
+namespace {
+
+// The control socket's view of the engine and the member data plane.
+class EngineControl : public ControlTarget {
+public:
+	explicit EngineControl(gdoi_core_t &core) : core_(core) {}
+
+	std::vector<GroupState> groups() const override;
+	uint64_t now_ms() const override;
+	Result<Done> rekey(const std::string &group) override;
+	Result<Done> reregister(const std::string &group) override;
+	Result<Done> evict(const std::string &group, const std::string &member) override;
+	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) override;
+	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override;
+	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
+
+private:
+	Result<Done> member_group(const std::string &group) const;
+
+	gdoi_core_t &core_;
+};
+
+} // namespace
+
+struct gdoi_control_conn_t {
+	explicit gdoi_control_conn_t(ControlServer &server) : connection(server) {}
+	ControlConnection connection;
+};
+
+struct gdoi_core_t {
+	gdoi_core_t(const gdoi_core_env_t &env, uint32_t reqid_base)
+		: callbacks(env), dataplane(callbacks, reqid_base), control(*this), server(control)
+	{
+		EngineDeps deps;
+		deps.transport = &callbacks;
+		deps.clock = &clock;
+		deps.random = &random;
+		deps.credentials = &callbacks;
+		deps.sas = &dataplane;
+		engine = std::make_unique<Engine>(deps);
+	}
+
+	std::string description;
+	Callbacks callbacks;
+	SteadyClock clock;
+	OpenSslRandomBytes random;
+	GroupDataplane dataplane;
+	std::unique_ptr<Engine> engine;
+	GdoiConfig config;
+	EngineControl control;
+	ControlServer server;
+};
+
+namespace {
+
+std::vector<GroupState> EngineControl::groups() const
+{
+	return core_.engine->groups();
+}
+
+uint64_t EngineControl::now_ms() const
+{
+	return core_.clock.now_ms();
+}
+
+Result<Done> EngineControl::rekey(const std::string &group)
+{
+	return core_.engine->rekey(group);
+}
+
+Result<Done> EngineControl::reregister(const std::string &group)
+{
+	return core_.engine->reregister(group);
+}
+
+Result<Done> EngineControl::evict(const std::string &group, const std::string &member)
+{
+	auto id = Identity::parse(member);
+	if (!id) {
+		return make_error(WireError::BadValue, "'" + member + "' is not an identity");
+	}
+	return core_.engine->evict(group, *id);
+}
+
+Result<Done> EngineControl::member_group(const std::string &group) const
+{
+	for (const auto &g : core_.config.members) {
+		if (g.name == group) {
+			return Done{};
+		}
+	}
+	return make_error(WireError::Missing, "group '" + group + "' is not a member group here");
+}
+
+Result<Done> EngineControl::add_endpoint(const std::string &group, const TunnelEndpoint &endpoint)
+{
+	auto r = member_group(group);
+	if (!r) {
+		return r;
+	}
+	return core_.dataplane.add_endpoint(group, endpoint);
+}
+
+Result<Done> EngineControl::remove_endpoint(const std::string &group, const Address &gateway)
+{
+	auto r = member_group(group);
+	if (!r) {
+		return r;
+	}
+	return core_.dataplane.remove_endpoint(group, gateway);
+}
+
+Result<std::vector<TunnelEndpoint>> EngineControl::endpoints(const std::string &group) const
+{
+	auto r = member_group(group);
+	if (!r) {
+		return r.error();
+	}
+	return core_.dataplane.endpoints(group);
+}
+
+} // namespace
+
+extern "C" gdoi_core_t *gdoi_core_create(const gdoi_core_env_t *env, uint32_t reqid_base)
 {
 	try {
-		auto core = std::make_unique<gdoi_core_t>();
-		core->description = std::string("G-IKEv2 (RFC 9838) core ") +
-				    groupsec::version() + ", UDP port " +
-				    std::to_string(groupsec::gdoi::kGikev2Port);
+		auto core = std::make_unique<gdoi_core_t>(*env, reqid_base);
+		core->description = std::string("G-IKEv2 (RFC 9838) core ") + groupsec::version() +
+				    ", UDP port " + std::to_string(kGikev2Port);
 		return core.release();
 	} catch (const std::bad_alloc &) {
 		return nullptr;
@@ -27,7 +329,7 @@ extern "C" gdoi_core_t *gdoi_core_create(void)
 
 extern "C" uint16_t gdoi_core_port(gdoi_core_t *core)
 {
-	return groupsec::gdoi::kGikev2Port;
+	return kGikev2Port;
 }
 
 extern "C" const char *gdoi_core_describe(gdoi_core_t *core)
@@ -35,7 +337,207 @@ extern "C" const char *gdoi_core_describe(gdoi_core_t *core)
 	return core->description.c_str();
 }
 
+namespace {
+
+void copy_error(const std::string &msg, char *err, size_t err_len)
+{
+	if (err && err_len) {
+		snprintf(err, err_len, "%s", msg.c_str());
+	}
+}
+
+// Applies a parsed configuration: every group is checked by the engine
+// before any is changed, so a bad one leaves the old set in place.
+std::optional<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
+{
+	for (const auto &g : next.servers) {
+		if (auto e = validate(g)) {
+			return "group " + g.name + ": " + *e;
+		}
+	}
+	for (const auto &g : next.members) {
+		if (auto e = validate(g)) {
+			return "group " + g.name + ": " + *e;
+		}
+	}
+	// endpoints are checked against a scratch data plane first
+	struct NullKernel : KernelOps {
+		bool add_sa(const KernelSa &) override { return true; }
+		void del_sa(const KernelSa &) override {}
+		bool add_policy(const KernelPolicy &) override { return true; }
+		void del_policy(const KernelPolicy &) override {}
+	} null_kernel;
+	GroupDataplane scratch(null_kernel, 1);
+	for (const auto &g : next.members) {
+		scratch.set_local(g.name, g.local);
+	}
+	for (const auto &[name, eps] : next.endpoints) {
+		for (const auto &e : eps) {
+			auto r = scratch.add_endpoint(name, e);
+			if (!r) {
+				return "group " + name + ": " + r.error().message;
+			}
+		}
+	}
+
+	for (const auto &g : core->config.servers) {
+		core->engine->remove_group(g.name);
+	}
+	for (const auto &g : core->config.members) {
+		core->engine->remove_group(g.name);
+		core->dataplane.clear(g.name);
+	}
+	core->config = next;
+	for (const auto &g : next.members) {
+		core->dataplane.set_local(g.name, g.local);
+		auto eps = next.endpoints.find(g.name);
+		if (eps != next.endpoints.end()) {
+			for (const auto &e : eps->second) {
+				core->dataplane.add_endpoint(g.name, e);
+			}
+		}
+	}
+	std::string failures;
+	for (const auto &g : next.servers) {
+		auto r = core->engine->add_server_group(g);
+		if (!r) {
+			failures += "group " + g.name + ": " + r.error().message + "; ";
+		}
+	}
+	for (const auto &g : next.members) {
+		auto r = core->engine->add_member_group(g);
+		if (!r) {
+			failures += "group " + g.name + ": " + r.error().message + "; ";
+		}
+	}
+	if (!failures.empty()) {
+		return failures;
+	}
+	return std::nullopt;
+}
+
+} // namespace
+
+extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
+			      const char *const *values, size_t n, char *err, size_t err_len)
+{
+	try {
+		std::vector<std::pair<std::string, std::string>> settings;
+		for (size_t i = 0; i < n; i++) {
+			settings.emplace_back(keys[i], values[i]);
+		}
+		auto parsed = parse_config(settings);
+		if (!parsed) {
+			copy_error(parsed.error().message, err, err_len);
+			return -1;
+		}
+		if (auto e = apply(core, parsed.value())) {
+			copy_error(*e, err, err_len);
+			return -1;
+		}
+		return static_cast<int>(parsed.value().servers.size() + parsed.value().members.size());
+	} catch (const std::bad_alloc &) {
+		copy_error("out of memory", err, err_len);
+		return -1;
+	}
+}
+
+extern "C" size_t gdoi_core_local_addrs(gdoi_core_t *core, gdoi_addr_t *out, size_t max)
+{
+	std::vector<Address> addrs;
+	for (const auto &g : core->config.servers) {
+		addrs.insert(addrs.end(), g.listen.begin(), g.listen.end());
+	}
+	for (const auto &g : core->config.members) {
+		addrs.push_back(g.local);
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < addrs.size(); i++) {
+		bool seen = false;
+		for (size_t j = 0; j < i; j++) {
+			seen = seen || addrs[j] == addrs[i];
+		}
+		if (!seen && n < max) {
+			out[n++] = from_address(addrs[i]);
+		}
+	}
+	return n;
+}
+
+extern "C" size_t gdoi_core_multicast_addrs(gdoi_core_t *core, gdoi_addr_t *out, size_t max)
+{
+	size_t n = 0;
+	for (const auto &g : core->config.members) {
+		if (g.multicast && n < max) {
+			out[n++] = from_address(*g.multicast);
+		}
+	}
+	return n;
+}
+
+extern "C" void gdoi_core_receive(gdoi_core_t *core, const gdoi_addr_t *local,
+				  const gdoi_addr_t *remote, const uint8_t *data, size_t len)
+{
+	try {
+		core->engine->receive(to_address(*local), to_address(*remote), ByteView(data, len));
+	} catch (const std::bad_alloc &) {
+		core->callbacks.log(GDOI_LOG_ERROR, "out of memory, datagram dropped");
+	}
+}
+
+extern "C" uint32_t gdoi_core_tick(gdoi_core_t *core)
+{
+	try {
+		core->engine->tick();
+	} catch (const std::bad_alloc &) {
+		core->callbacks.log(GDOI_LOG_ERROR, "out of memory in timers");
+	}
+	uint64_t now = core->clock.now_ms(), next = core->engine->next_timeout_ms();
+	uint64_t wait = next > now ? next - now : 0;
+	return static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(wait, 10), 1000));
+}
+
+extern "C" gdoi_control_conn_t *gdoi_core_control_open(gdoi_core_t *core)
+{
+	try {
+		return new gdoi_control_conn_t(core->server);
+	} catch (const std::bad_alloc &) {
+		return nullptr;
+	}
+}
+
+extern "C" bool gdoi_core_control_input(gdoi_control_conn_t *conn, const uint8_t *data,
+					size_t len, uint8_t **out, size_t *out_len)
+{
+	*out = nullptr;
+	*out_len = 0;
+	try {
+		Bytes reply;
+		auto r = conn->connection.feed(ByteView(data, len), reply);
+		if (!reply.empty()) {
+			*out = static_cast<uint8_t *>(malloc(reply.size()));
+			if (!*out) {
+				return false;
+			}
+			memcpy(*out, reply.data(), reply.size());
+			*out_len = reply.size();
+		}
+		return r.ok();
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" void gdoi_core_control_close(gdoi_control_conn_t *conn)
+{
+	delete conn;
+}
+
 extern "C" void gdoi_core_destroy(gdoi_core_t *core)
 {
 	std::unique_ptr<gdoi_core_t> owned(core);
+	if (owned) {
+		owned->engine.reset();
+		owned->dataplane.clear();
+	}
 }

@@ -1,9 +1,19 @@
 /*
  * groupsec gdoi plugin: the C interface of the plugin's C++ core.
+ *
+ * The core holds the G-IKEv2 engine (key server and member roles), the
+ * member's data plane (which SAs and policies to install) and the control
+ * socket's protocol. The charon glue gives it datagrams, timer ticks and
+ * control socket bytes, and implements the callbacks of gdoi_core_env_t
+ * with charon's socket, credential manager and kernel interface.
+ *
+ * The core is not thread-safe: the glue serializes every call.
  */
 #ifndef GDOI_CORE_H_
 #define GDOI_CORE_H_
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -13,11 +23,112 @@ extern "C" {
 typedef struct gdoi_core_t gdoi_core_t;
 
 /**
- * Create the G-IKEv2 core.
- *
- * @return		core instance, NULL if out of memory
+ * An IPv4 or IPv6 address and UDP port.
  */
-gdoi_core_t *gdoi_core_create(void);
+typedef struct {
+	/** 4 or 16 */
+	uint8_t len;
+	uint8_t ip[16];
+	uint16_t port;
+} gdoi_addr_t;
+
+/**
+ * An IKE identity: ID type (RFC 7296 3.5) and data.
+ */
+typedef struct {
+	uint8_t type;
+	const uint8_t *data;
+	size_t len;
+} gdoi_id_t;
+
+/**
+ * A traffic selector: address range, IP protocol (0: any), port range.
+ */
+typedef struct {
+	gdoi_addr_t from;
+	gdoi_addr_t to;
+	uint8_t protocol;
+	uint16_t from_port;
+	uint16_t to_port;
+} gdoi_ts_t;
+
+/**
+ * An SA to install or delete. Algorithms are IKEv2 transform IDs. An
+ * all-zero source means any (the inbound group SA).
+ */
+typedef struct {
+	gdoi_addr_t src;
+	gdoi_addr_t dst;
+	uint32_t spi;
+	uint32_t reqid;
+	bool inbound;
+	uint16_t encryption;
+	const uint8_t *enc_key;
+	size_t enc_key_len;
+	uint16_t integrity;
+	const uint8_t *int_key;
+	size_t int_key_len;
+	uint32_t lifetime;
+	uint32_t replay_window;
+} gdoi_kernel_sa_t;
+
+typedef enum {
+	GDOI_POLICY_IN,
+	GDOI_POLICY_OUT,
+	GDOI_POLICY_FWD,
+} gdoi_policy_dir_t;
+
+/**
+ * A tunnel-mode policy to install or delete.
+ */
+typedef struct {
+	gdoi_ts_t src;
+	gdoi_ts_t dst;
+	gdoi_policy_dir_t dir;
+	gdoi_addr_t tunnel_src;
+	gdoi_addr_t tunnel_dst;
+	uint32_t spi;
+	uint32_t reqid;
+} gdoi_kernel_policy_t;
+
+typedef enum {
+	GDOI_LOG_ERROR = 0,
+	GDOI_LOG_INFO = 1,
+	GDOI_LOG_DEBUG = 2,
+} gdoi_log_level_t;
+
+/**
+ * What the glue does for the core. Every callback gets ctx first.
+ */
+typedef struct {
+	void *ctx;
+	/** send a datagram from local to remote */
+	void (*send)(void *ctx, const gdoi_addr_t *local, const gdoi_addr_t *remote,
+				 const uint8_t *data, size_t len);
+	/** the PSK of two identities into key (*len bytes at most); FALSE if none */
+	bool (*shared_key)(void *ctx, const gdoi_id_t *local, const gdoi_id_t *remote,
+					   uint8_t *key, size_t *len);
+	/** RFC 7427 AUTH data over data with signer's private key, malloc()ed */
+	bool (*sign)(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
+				 size_t len, uint8_t **auth, size_t *auth_len);
+	/** verify RFC 7427 AUTH data of signer over data with a trusted key */
+	bool (*verify)(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
+				   size_t len, const uint8_t *auth, size_t auth_len);
+	bool (*add_sa)(void *ctx, const gdoi_kernel_sa_t *sa);
+	void (*del_sa)(void *ctx, const gdoi_kernel_sa_t *sa);
+	bool (*add_policy)(void *ctx, const gdoi_kernel_policy_t *policy);
+	void (*del_policy)(void *ctx, const gdoi_kernel_policy_t *policy);
+	void (*log)(void *ctx, gdoi_log_level_t level, const char *msg);
+} gdoi_core_env_t;
+
+/**
+ * Create the core.
+ *
+ * @param env			callbacks, copied
+ * @param reqid_base	first reqid of the group SAs
+ * @return				core instance, NULL if out of memory
+ */
+gdoi_core_t *gdoi_core_create(const gdoi_core_env_t *env, uint32_t reqid_base);
 
 /**
  * UDP port the core's key server and members use.
@@ -30,7 +141,60 @@ uint16_t gdoi_core_port(gdoi_core_t *core);
 const char *gdoi_core_describe(gdoi_core_t *core);
 
 /**
- * Destroy a core created by gdoi_core_create().
+ * Load the groups: n settings of the "groups" section as key paths
+ * ("blue.role") and values. Replaces the groups loaded before; on error
+ * nothing changes and err holds a message.
+ *
+ * @return				number of groups loaded, -1 on error
+ */
+int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
+				   const char *const *values, size_t n, char *err, size_t err_len);
+
+/**
+ * Local addresses the core needs datagrams on (key server listen
+ * addresses, member addresses); at most max are written.
+ */
+size_t gdoi_core_local_addrs(gdoi_core_t *core, gdoi_addr_t *out, size_t max);
+
+/**
+ * Multicast groups to join for rekeys; at most max are written.
+ */
+size_t gdoi_core_multicast_addrs(gdoi_core_t *core, gdoi_addr_t *out, size_t max);
+
+/**
+ * A datagram arrived on local from remote.
+ */
+void gdoi_core_receive(gdoi_core_t *core, const gdoi_addr_t *local,
+					   const gdoi_addr_t *remote, const uint8_t *data, size_t len);
+
+/**
+ * Run timers; returns milliseconds until the next call is due.
+ */
+uint32_t gdoi_core_tick(gdoi_core_t *core);
+
+typedef struct gdoi_control_conn_t gdoi_control_conn_t;
+
+/**
+ * A new connection on the control socket.
+ */
+gdoi_control_conn_t *gdoi_core_control_open(gdoi_core_t *core);
+
+/**
+ * Bytes read from a control connection. The reply bytes, if any, are
+ * malloc()ed into *out.
+ *
+ * @return				FALSE if the connection must be closed
+ */
+bool gdoi_core_control_input(gdoi_control_conn_t *conn, const uint8_t *data,
+							 size_t len, uint8_t **out, size_t *out_len);
+
+/**
+ * A control connection ended.
+ */
+void gdoi_core_control_close(gdoi_control_conn_t *conn);
+
+/**
+ * Destroy a core created by gdoi_core_create(), deleting what it installed.
  */
 void gdoi_core_destroy(gdoi_core_t *core);
 

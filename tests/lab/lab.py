@@ -146,7 +146,8 @@ class Router:
 
     def swanctl(self, *args, check=True):
         p = self.run([self.lab.ss / "sbin" / "swanctl", *args], check=check,
-                     env={"STRONGSWAN_CONF": self.dir / "strongswan.conf"})
+                     env={"STRONGSWAN_CONF": self.dir / "strongswan.conf",
+                          "SWANCTL_DIR": self.dir / "swanctl"})
         return p.stdout
 
     def spawn(self, name, argv, env=None):
@@ -168,6 +169,7 @@ class Router:
         lab = self.lab
         (self.dir / "run" / "frr").mkdir(parents=True, exist_ok=True)
         (self.dir / "run" / "strongswan").mkdir(parents=True, exist_ok=True)
+        (self.dir / "swanctl").mkdir(parents=True, exist_ok=True)
         run(["ip", "netns", "add", self.ns])
         lab.namespaces.append(self.ns)
         # veth: eth0 in the router, the other end on the backbone bridge
@@ -343,12 +345,17 @@ CHARON_PLUGINS = ("random nonce openssl pem pkcs1 pkcs8 x509 pubkey kdf "
                   "socket-default kernel-libipsec kernel-netlink updown vici gdoi election")
 
 
-def strongswan_config(router, swanctl=""):
-    """strongswan.conf (charon with kernel-libipsec and the groupsec plugins) and swanctl.conf."""
+def strongswan_config(router, swanctl="", plugins=""):
+    """strongswan.conf (charon with kernel-libipsec and the groupsec plugins) and swanctl.conf.
+
+    plugins: extra text for charon's plugins section."""
     router.write_config("strongswan.conf", f"""\
 charon {{
 	load = {CHARON_PLUGINS}
 	install_routes = yes
+	plugins {{
+{plugins}
+	}}
 	filelog {{
 		lab {{
 			path = {router.dir}/charon.log
@@ -441,3 +448,153 @@ def configure_smoke(lab, psk="groupsec-lab-psk"):
         r.start_frr()
         r.start_charon()
         r.swanctl("--load-all", "--file", r.dir / "swanctl.conf")
+
+
+# --- G-IKEv2 groups (gdoi plugin)
+
+GDOI_GROUP_ID = 1234
+GDOI_PSK = "groupsec-lab-group-psk"
+
+
+def gdoi_lab(name=None, members=3):
+    """A key server and members with LANs 10.N.0.0/24 on one backbone."""
+    lab = Lab(name)
+    lab.add_router("ks", "192.0.2.1", "10.0.0.1/24")
+    for i in range(1, members + 1):
+        lab.add_router(f"gm{i}", f"192.0.2.{10 + i}", f"10.{i}.0.1/24")
+    return lab
+
+
+def make_pki(lab):
+    """A lab CA and the key server's certificate (ECDSA P-256) with openssl."""
+    pki = lab.dir / "pki"
+    pki.mkdir(exist_ok=True)
+
+    def ossl(*args):
+        run(["openssl", *map(str, args)])
+    ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pki / "ca.key")
+    ossl("req", "-x509", "-new", "-key", pki / "ca.key", "-days", "30", "-subj", "/O=groupsec lab/CN=lab CA",
+         "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+         "-out", pki / "ca.crt")
+    ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pki / "ks.key")
+    ossl("req", "-new", "-key", pki / "ks.key", "-subj", "/O=groupsec lab/CN=ks.example.net", "-out", pki / "ks.csr")
+    (pki / "ks.ext").write_text("subjectAltName=DNS:ks.example.net\nkeyUsage=critical,digitalSignature\n")
+    ossl("x509", "-req", "-in", pki / "ks.csr", "-CA", pki / "ca.crt", "-CAkey", pki / "ca.key",
+         "-CAcreateserial", "-days", "30", "-extfile", pki / "ks.ext", "-out", pki / "ks.crt")
+    return pki
+
+
+def install_creds(router, pki, ca=True, cert=None, key=None):
+    """Copy credentials into the router's swanctl folders."""
+    base = router.dir / "swanctl"
+    for d in ("x509", "x509ca", "private"):
+        (base / d).mkdir(parents=True, exist_ok=True)
+    if ca:
+        shutil.copy(pki / "ca.crt", base / "x509ca" / "ca.crt")
+    if cert:
+        shutil.copy(pki / cert, base / "x509" / cert)
+    if key:
+        shutil.copy(pki / key, base / "private" / key)
+    return base
+
+
+def gdoi_server_conf(ks, members, deactivation_delay="3s", extra=""):
+    ids = ", ".join(f"{m.name}.example.net" for m in members)
+    return f"""\
+groups {{
+	blue {{
+		role = server
+		group_id = {GDOI_GROUP_ID}
+		local_id = ks.example.net
+		listen = {ks.addr}
+		auth = psk
+		members = {ids}
+		tek-1 {{
+			local_ts = 10.0.0.0/8
+			remote_ts = 10.0.0.0/8
+			esp_proposal = aes256gcm16
+		}}
+		tek_lifetime = 1h
+		deactivation_delay = {deactivation_delay}
+{extra}
+	}}
+}}
+"""
+
+
+def gdoi_member_conf(gm, ks, peers):
+    eps = "".join(f"""\
+			{p.name} {{
+				gateway = {p.addr}
+				prefixes = {p.lan.split("/")[0].rsplit(".", 1)[0]}.0/24
+			}}
+""" for p in peers)
+    return f"""\
+groups {{
+	blue {{
+		role = member
+		group_id = {GDOI_GROUP_ID}
+		local_id = {gm.name}.example.net
+		local_addrs = {gm.addr}
+		servers = {ks.addr}
+		server_id = ks.example.net
+		auth = psk
+		endpoints {{
+{eps}		}}
+	}}
+}}
+"""
+
+
+def gdoi_secrets(router, peers):
+    """swanctl.conf secrets: the group PSK between the router and each peer identity."""
+    blocks = "".join(f"""\
+	ike-{p} {{
+		id-1 = {router.name}.example.net
+		id-2 = {p}.example.net
+		secret = "{GDOI_PSK}"
+	}}
+""" for p in peers)
+    return f"secrets {{\n{blocks}}}\n"
+
+
+def gdoi_charon(router, conf_text, swanctl_text):
+    router.write_config("gdoi.conf", conf_text)
+    strongswan_config(router, swanctl_text, plugins=f"""\
+		gdoi {{
+			config = {router.dir}/gdoi.conf
+			udp_encap = yes
+		}}""")
+
+
+def configure_gdoi(lab, server_extra=""):
+    """Credentials and groups for the gdoi lab; starts every charon and loads the credentials."""
+    ks = lab["ks"]
+    gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
+    pki = make_pki(lab)
+    install_creds(ks, pki, cert="ks.crt", key="ks.key")
+    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra), gdoi_secrets(ks, [g.name for g in gms]))
+    for gm in gms:
+        install_creds(gm, pki)
+        gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm]), gdoi_secrets(gm, ["ks"]))
+    for r in [ks] + gms:
+        start_gdoi_charon(r)
+
+
+def start_gdoi_charon(router):
+    """Start charon, load the credentials and, on a member, register now
+    rather than at the next retry of the attempt made without them."""
+    router.start_charon()
+    router.swanctl("--load-creds", "--noprompt", "--file", router.dir / "swanctl.conf")
+    if router.name.startswith("gm"):
+        gdoictl(router, "reregister", "blue")
+
+
+def gdoictl(router, *args, check=True, as_json=True):
+    """gdoictl against the router's control socket; parsed JSON by default."""
+    argv = [router.lab.ss / "sbin" / "gdoictl", "--socket", router.dir / "run" / "strongswan" / "gdoi.vici"]
+    argv += (["--json"] if as_json else []) + [str(a) for a in args]
+    p = run(argv, check=check)
+    if as_json and p.returncode == 0:
+        return json.loads(p.stdout)
+    return p

@@ -1,0 +1,426 @@
+#include "gdoi_dataplane.h"
+
+#include <algorithm>
+#include <arpa/inet.h>
+
+namespace groupsec::gdoi {
+
+std::optional<TrafficSelector> intersect(const TrafficSelector &a, const TrafficSelector &b)
+{
+	if (a.ts_type != b.ts_type || a.start_address.size() != b.start_address.size() ||
+	    a.end_address.size() != a.start_address.size() ||
+	    b.end_address.size() != b.start_address.size()) {
+		return std::nullopt;
+	}
+	TrafficSelector r;
+	r.ts_type = a.ts_type;
+	if (a.ip_protocol && b.ip_protocol && a.ip_protocol != b.ip_protocol) {
+		return std::nullopt;
+	}
+	r.ip_protocol = a.ip_protocol ? a.ip_protocol : b.ip_protocol;
+	r.start_port = std::max(a.start_port, b.start_port);
+	r.end_port = std::min(a.end_port, b.end_port);
+	if (r.start_port > r.end_port) {
+		return std::nullopt;
+	}
+	// big-endian addresses of one length compare as byte strings
+	r.start_address = std::max(a.start_address, b.start_address);
+	r.end_address = std::min(a.end_address, b.end_address);
+	if (r.start_address > r.end_address) {
+		return std::nullopt;
+	}
+	return r;
+}
+
+namespace {
+
+std::string address_text(const Bytes &a)
+{
+	char buf[INET6_ADDRSTRLEN] = "";
+	if (a.size() == 4) {
+		inet_ntop(AF_INET, a.data(), buf, sizeof(buf));
+	} else if (a.size() == 16) {
+		inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
+	} else {
+		return "?";
+	}
+	return buf;
+}
+
+// The prefix length if [start, end] is exactly one prefix, else -1.
+int prefix_length(const Bytes &start, const Bytes &end)
+{
+	int bits = static_cast<int>(start.size()) * 8;
+	int len = 0;
+	while (len < bits) {
+		int byte = len / 8, bit = 7 - len % 8;
+		bool s = (start[byte] >> bit) & 1, e = (end[byte] >> bit) & 1;
+		if (s != e) {
+			break;
+		}
+		len++;
+	}
+	for (int i = len; i < bits; i++) {
+		int byte = i / 8, bit = 7 - i % 8;
+		if (((start[byte] >> bit) & 1) != 0 || ((end[byte] >> bit) & 1) != 1) {
+			return -1;
+		}
+	}
+	return len;
+}
+
+
+Address any_like(const Address &a)
+{
+	Address r;
+	r.ip.assign(a.ip.size(), 0);
+	return r;
+}
+
+} // namespace
+
+std::string to_string(const TrafficSelector &ts)
+{
+	std::string s;
+	if (ts.start_address.size() != ts.end_address.size() ||
+	    (ts.start_address.size() != 4 && ts.start_address.size() != 16)) {
+		return "?";
+	}
+	int len = prefix_length(ts.start_address, ts.end_address);
+	if (len >= 0) {
+		s = address_text(ts.start_address) + "/" + std::to_string(len);
+	} else {
+		s = address_text(ts.start_address) + "-" + address_text(ts.end_address);
+	}
+	if (ts.ip_protocol || ts.start_port != 0 || ts.end_port != 0xffff) {
+		s += "[" + std::to_string(ts.ip_protocol);
+		if (ts.start_port != 0 || ts.end_port != 0xffff) {
+			s += "/" + std::to_string(ts.start_port);
+			if (ts.end_port != ts.start_port) {
+				s += "-" + std::to_string(ts.end_port);
+			}
+		}
+		s += "]";
+	}
+	return s;
+}
+
+GroupDataplane::GroupDataplane(KernelOps &kernel, uint32_t reqid_base)
+	: kernel_(kernel), reqid_next_(reqid_base)
+{
+}
+
+GroupDataplane::~GroupDataplane()
+{
+	clear();
+}
+
+GroupDataplane::Group &GroupDataplane::group(const std::string &name)
+{
+	return groups_[name];
+}
+
+uint32_t GroupDataplane::reqid_for(Group &g, const Address &gateway)
+{
+	auto it = g.reqid_out.find(gateway);
+	if (it != g.reqid_out.end()) {
+		return it->second;
+	}
+	return g.reqid_out[gateway] = reqid_next_++;
+}
+
+void GroupDataplane::set_local(const std::string &name, const Address &local)
+{
+	Group &g = group(name);
+	if (g.local && *g.local == local) {
+		return;
+	}
+	clear(name);
+	g.local = local;
+}
+
+Result<Done> GroupDataplane::add_endpoint(const std::string &name, const TunnelEndpoint &e)
+{
+	Group &g = group(name);
+	if (e.prefixes.empty()) {
+		return make_error(WireError::Missing, "endpoint " + e.gateway.ip_string() + " has no prefix");
+	}
+	if (e.gateway.ip.size() != 4 && e.gateway.ip.size() != 16) {
+		return make_error(WireError::BadValue, "endpoint gateway is not an address");
+	}
+	if (g.local && g.local->ip.size() != e.gateway.ip.size()) {
+		return make_error(WireError::BadValue, "endpoint " + e.gateway.ip_string() +
+							       " is not of the family of the local address " +
+							       g.local->ip_string());
+	}
+	if (g.local && g.local->ip == e.gateway.ip) {
+		return make_error(WireError::BadValue, "endpoint " + e.gateway.ip_string() +
+							       " is this member's own address");
+	}
+	for (const auto &p : e.prefixes) {
+		if (p.start_address.size() != p.end_address.size() ||
+		    (p.start_address.size() != 4 && p.start_address.size() != 16) ||
+		    p.start_address > p.end_address) {
+			return make_error(WireError::BadValue, "endpoint " + e.gateway.ip_string() +
+								       " has a malformed prefix");
+		}
+	}
+	Address gw = e.gateway;
+	gw.port = 0;
+	TunnelEndpoint stored{gw, e.prefixes};
+	auto it = std::find_if(g.endpoints.begin(), g.endpoints.end(),
+			       [&](const TunnelEndpoint &x) { return x.gateway == gw; });
+	if (it != g.endpoints.end()) {
+		unplumb(g, gw);
+		*it = stored;
+	} else {
+		g.endpoints.push_back(stored);
+	}
+	if (g.current) {
+		plumb(g, stored);
+	}
+	return Done{};
+}
+
+Result<Done> GroupDataplane::remove_endpoint(const std::string &name, const Address &gateway)
+{
+	Group &g = group(name);
+	Address gw = gateway;
+	gw.port = 0;
+	auto it = std::find_if(g.endpoints.begin(), g.endpoints.end(),
+			       [&](const TunnelEndpoint &x) { return x.gateway == gw; });
+	if (it == g.endpoints.end()) {
+		return make_error(WireError::Missing, "group " + name + " has no endpoint " + gw.ip_string());
+	}
+	unplumb(g, gw);
+	g.endpoints.erase(it);
+	return Done{};
+}
+
+std::vector<TunnelEndpoint> GroupDataplane::endpoints(const std::string &name) const
+{
+	auto it = groups_.find(name);
+	return it == groups_.end() ? std::vector<TunnelEndpoint>{} : it->second.endpoints;
+}
+
+// Outbound SA and the policies for one endpoint under the current TEK.
+bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
+{
+	const TekSa &tek = *g.current;
+	KernelSa out;
+	out.source = *g.local;
+	out.source.port = 0;
+	out.destination = e.gateway;
+	out.spi = tek.spi;
+	out.reqid = reqid_for(g, e.gateway);
+	out.inbound = false;
+	out.encryption = tek.encryption;
+	out.encryption_key = tek.encryption_key;
+	out.integrity = tek.integrity;
+	out.integrity_key = tek.integrity_key;
+	out.lifetime_s = tek.lifetime_s;
+	out.replay_window = 0;
+
+	auto old = g.outbound.find(e.gateway);
+	if (old != g.outbound.end()) {
+		kernel_.del_sa(old->second);
+		g.outbound.erase(old);
+	}
+	if (tek.outbound) {
+		if (!kernel_.add_sa(out)) {
+			return false;
+		}
+		g.outbound[e.gateway] = out;
+	}
+
+	if (g.policies.count(e.gateway)) {
+		// policies name the reqid, not the SPI: they stay across rekeys
+		// while the selectors do not change
+		return true;
+	}
+	std::vector<KernelPolicy> added;
+	bool ok = true;
+	for (const auto &prefix : e.prefixes) {
+		auto remote_dst = intersect(tek.destination, prefix);
+		auto remote_src = intersect(tek.source, prefix);
+		if (remote_dst) {
+			KernelPolicy p;
+			p.source = tek.source;
+			p.destination = *remote_dst;
+			p.direction = PolicyDirection::Out;
+			p.tunnel_source = out.source;
+			p.tunnel_destination = e.gateway;
+			p.spi = tek.spi;
+			p.reqid = out.reqid;
+			if (!kernel_.add_policy(p)) {
+				ok = false;
+				break;
+			}
+			added.push_back(p);
+		}
+		if (remote_src) {
+			for (auto dir : {PolicyDirection::In, PolicyDirection::Fwd}) {
+				KernelPolicy p;
+				p.source = *remote_src;
+				p.destination = tek.destination;
+				p.direction = dir;
+				p.tunnel_source = any_like(*g.local);
+				p.tunnel_destination = *g.local;
+				p.tunnel_destination.port = 0;
+				p.spi = tek.spi;
+				p.reqid = g.reqid_in;
+				if (!kernel_.add_policy(p)) {
+					ok = false;
+					break;
+				}
+				added.push_back(p);
+			}
+			if (!ok) {
+				break;
+			}
+		}
+	}
+	if (!ok) {
+		for (auto it = added.rbegin(); it != added.rend(); ++it) {
+			kernel_.del_policy(*it);
+		}
+		return false;
+	}
+	g.policies[e.gateway] = std::move(added);
+	return true;
+}
+
+void GroupDataplane::unplumb(Group &g, const Address &gateway)
+{
+	auto pol = g.policies.find(gateway);
+	if (pol != g.policies.end()) {
+		for (auto it = pol->second.rbegin(); it != pol->second.rend(); ++it) {
+			kernel_.del_policy(*it);
+		}
+		g.policies.erase(pol);
+	}
+	auto sa = g.outbound.find(gateway);
+	if (sa != g.outbound.end()) {
+		kernel_.del_sa(sa->second);
+		g.outbound.erase(sa);
+	}
+}
+
+bool GroupDataplane::install(const TekSa &tek)
+{
+	Group &g = group(tek.group);
+	if (!g.local) {
+		return false;
+	}
+	if (g.inbound.count(tek.spi)) {
+		return false; // the same SPI twice
+	}
+	if (!g.reqid_in) {
+		g.reqid_in = reqid_next_++;
+	}
+	KernelSa in;
+	in.source = any_like(*g.local);
+	in.destination = *g.local;
+	in.destination.port = 0;
+	in.spi = tek.spi;
+	in.reqid = g.reqid_in;
+	in.inbound = true;
+	in.encryption = tek.encryption;
+	in.encryption_key = tek.encryption_key;
+	in.integrity = tek.integrity;
+	in.integrity_key = tek.integrity_key;
+	in.lifetime_s = tek.lifetime_s;
+	in.replay_window = 0;
+	if (!kernel_.add_sa(in)) {
+		return false;
+	}
+	g.inbound[tek.spi] = in;
+
+	bool selectors_changed = g.current && (!(g.current->source == tek.source) ||
+					       !(g.current->destination == tek.destination));
+	if (selectors_changed) {
+		for (const auto &e : g.endpoints) {
+			unplumb(g, e.gateway);
+		}
+	}
+	g.current = tek;
+	for (const auto &e : g.endpoints) {
+		if (!plumb(g, e)) {
+			// all or nothing: take this TEK out again
+			remove(tek.group, tek.spi);
+			return false;
+		}
+	}
+	return true;
+}
+
+void GroupDataplane::remove(const std::string &name, uint32_t spi)
+{
+	auto git = groups_.find(name);
+	if (git == groups_.end()) {
+		return;
+	}
+	Group &g = git->second;
+	auto in = g.inbound.find(spi);
+	if (in != g.inbound.end()) {
+		kernel_.del_sa(in->second);
+		g.inbound.erase(in);
+	}
+	if (g.current && g.current->spi == spi) {
+		for (const auto &e : g.endpoints) {
+			unplumb(g, e.gateway);
+		}
+		g.current.reset();
+	}
+}
+
+std::vector<KernelSa> GroupDataplane::installed_sas() const
+{
+	std::vector<KernelSa> r;
+	for (const auto &[name, g] : groups_) {
+		for (const auto &[spi, sa] : g.inbound) {
+			r.push_back(sa);
+		}
+		for (const auto &[gw, sa] : g.outbound) {
+			r.push_back(sa);
+		}
+	}
+	return r;
+}
+
+std::vector<KernelPolicy> GroupDataplane::installed_policies() const
+{
+	std::vector<KernelPolicy> r;
+	for (const auto &[name, g] : groups_) {
+		for (const auto &[gw, ps] : g.policies) {
+			r.insert(r.end(), ps.begin(), ps.end());
+		}
+	}
+	return r;
+}
+
+void GroupDataplane::clear(const std::string &name)
+{
+	auto git = groups_.find(name);
+	if (git == groups_.end()) {
+		return;
+	}
+	Group &g = git->second;
+	for (const auto &e : g.endpoints) {
+		unplumb(g, e.gateway);
+	}
+	for (const auto &[spi, sa] : g.inbound) {
+		kernel_.del_sa(sa);
+	}
+	g.inbound.clear();
+	g.current.reset();
+}
+
+void GroupDataplane::clear()
+{
+	for (auto &[name, g] : groups_) {
+		clear(name);
+	}
+}
+
+} // namespace groupsec::gdoi

@@ -1,0 +1,52 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 groupsec
+ */
+
+/**
+ * @defgroup gdoi_creds gdoi_creds
+ * @{ @ingroup gdoi
+ */
+
+#ifndef GDOI_CREDS_H_
+#define GDOI_CREDS_H_
+
+#include <library.h>
+
+#include "gdoi_core.h"
+
+/**
+ * The IKE shared key of two identities from charon's credential manager
+ * (loaded with swanctl --load-creds).
+ *
+ * @param ctx			unused
+ * @param local			our identity
+ * @param remote		the peer's identity
+ * @param key			receives the key
+ * @param len			size of key, receives the key length
+ * @return				TRUE if a key was found and fits
+ */
+bool gdoi_creds_shared_key(void *ctx, const gdoi_id_t *local,
+						   const gdoi_id_t *remote, uint8_t *key, size_t *len);
+
+/**
+ * Sign data with the private key of signer and build RFC 7427 AUTH data.
+ *
+ * @param auth			receives the AUTH data, malloc()ed
+ */
+bool gdoi_creds_sign(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
+					 size_t len, uint8_t **auth, size_t *auth_len);
+
+/**
+ * Verify RFC 7427 AUTH data of signer with a trusted public key (a
+ * certificate of signer that chains to a trusted CA, or a trusted raw key).
+ */
+bool gdoi_creds_verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
+					   size_t len, const uint8_t *auth, size_t auth_len);
+
+/**
+ * An identity of the core as identification_t.
+ */
+identification_t *gdoi_creds_identity(const gdoi_id_t *id);
+
+#endif /** GDOI_CREDS_H_ @}*/

