@@ -2,6 +2,11 @@
 #include "gikev2.h"
 
 #include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
 #include <string>
 
 using namespace groupsec::gdoi;
@@ -35,11 +40,134 @@ TEST(Gikev2, GroupPayloadNames)
 	EXPECT_EQ(payload_name(53), "UNKNOWN");
 }
 
+namespace {
+
+struct RecordingEnv {
+	int sent = 0;
+	int sas = 0;
+	static void send(void *ctx, const gdoi_addr_t *, const gdoi_addr_t *, const uint8_t *, size_t)
+	{
+		static_cast<RecordingEnv *>(ctx)->sent++;
+	}
+	static bool add_sa(void *ctx, const gdoi_kernel_sa_t *)
+	{
+		static_cast<RecordingEnv *>(ctx)->sas++;
+		return true;
+	}
+	static void del_sa(void *ctx, const gdoi_kernel_sa_t *) { static_cast<RecordingEnv *>(ctx)->sas--; }
+	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
+	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
+
+	gdoi_core_env_t env()
+	{
+		gdoi_core_env_t e{};
+		e.ctx = this;
+		e.send = send;
+		e.add_sa = add_sa;
+		e.del_sa = del_sa;
+		e.add_policy = add_policy;
+		e.del_policy = del_policy;
+		return e;
+	}
+};
+
+int load(gdoi_core_t *core, const std::vector<std::pair<const char *, const char *>> &kv, std::string &err)
+{
+	std::vector<const char *> keys, values;
+	for (const auto &[k, v] : kv) {
+		keys.push_back(k);
+		values.push_back(v);
+	}
+	char buf[512] = "";
+	int n = gdoi_core_load(core, keys.data(), values.data(), keys.size(), buf, sizeof(buf));
+	err = buf;
+	return n;
+}
+
+const std::vector<std::pair<const char *, const char *>> kMember = {
+	{"blue.role", "member"},
+	{"blue.group_id", "1234"},
+	{"blue.local_id", "gm1.example.net"},
+	{"blue.local_addrs", "192.0.2.11"},
+	{"blue.servers", "192.0.2.1"},
+	{"blue.server_id", "ks.example.net"},
+	{"blue.endpoints.gm2.gateway", "192.0.2.12"},
+	{"blue.endpoints.gm2.prefixes", "10.2.0.0/24"},
+};
+
+} // namespace
+
 TEST(GdoiCore, DescribesItselfWithThePortItUses)
 {
-	gdoi_core_t *core = gdoi_core_create();
+	RecordingEnv rec;
+	gdoi_core_env_t env = rec.env();
+	gdoi_core_t *core = gdoi_core_create(&env, 1000);
 	ASSERT_NE(core, nullptr);
 	EXPECT_EQ(gdoi_core_port(core), 848);
 	EXPECT_NE(std::string(gdoi_core_describe(core)).find("UDP port 848"), std::string::npos);
+	gdoi_core_destroy(core);
+}
+
+TEST(GdoiCore, LoadsGroupsAndKeepsThemOnABadConfiguration)
+{
+	RecordingEnv rec;
+	gdoi_core_env_t env = rec.env();
+	gdoi_core_t *core = gdoi_core_create(&env, 1000);
+	ASSERT_NE(core, nullptr);
+	std::string err;
+	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	gdoi_addr_t addrs[4];
+	ASSERT_EQ(gdoi_core_local_addrs(core, addrs, 4), 1u);
+	EXPECT_EQ(addrs[0].len, 4);
+	EXPECT_EQ(addrs[0].ip[3], 11);
+	EXPECT_EQ(addrs[0].port, 848);
+
+	auto bad = kMember;
+	bad[3].second = "192.0.2.300";
+	EXPECT_EQ(load(core, bad, err), -1);
+	EXPECT_NE(err.find("groups.blue.local_addrs"), std::string::npos) << err;
+	// the group loaded before is still there
+	ASSERT_EQ(gdoi_core_local_addrs(core, addrs, 4), 1u);
+	EXPECT_EQ(addrs[0].ip[3], 11);
+
+	auto own = kMember;
+	own[6].second = "192.0.2.11"; // the member's own address as a tunnel endpoint
+	EXPECT_EQ(load(core, own, err), -1);
+	EXPECT_NE(err.find("own address"), std::string::npos) << err;
+	gdoi_core_destroy(core);
+}
+
+TEST(GdoiCore, ControlConnectionAnswersVici)
+{
+	RecordingEnv rec;
+	gdoi_core_env_t env = rec.env();
+	gdoi_core_t *core = gdoi_core_create(&env, 1000);
+	ASSERT_NE(core, nullptr);
+	std::string err;
+	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	gdoi_control_conn_t *conn = gdoi_core_control_open(core);
+	ASSERT_NE(conn, nullptr);
+	// CMD_REQUEST "list-endpoints" { group = blue }
+	std::vector<uint8_t> msg = {0, 14};
+	const std::string cmd = "list-endpoints";
+	msg.insert(msg.end(), cmd.begin(), cmd.end());
+	msg.insert(msg.end(), {3, 5, 'g', 'r', 'o', 'u', 'p', 0, 4, 'b', 'l', 'u', 'e'});
+	std::vector<uint8_t> framed = {0, 0, 0, static_cast<uint8_t>(msg.size())};
+	framed.insert(framed.end(), msg.begin(), msg.end());
+	uint8_t *out = nullptr;
+	size_t out_len = 0;
+	ASSERT_TRUE(gdoi_core_control_input(conn, framed.data(), framed.size(), &out, &out_len));
+	ASSERT_GT(out_len, 5u);
+	EXPECT_EQ(out[4], 1) << "CMD_RESPONSE";
+	std::string reply(reinterpret_cast<char *>(out), out_len);
+	EXPECT_NE(reply.find("192.0.2.12"), std::string::npos);
+	EXPECT_NE(reply.find("10.2.0.0/24"), std::string::npos);
+	free(out);
+	// a packet type a client may not send closes the connection
+	std::vector<uint8_t> bogus = {0, 0, 0, 1, 7};
+	out = nullptr;
+	EXPECT_FALSE(gdoi_core_control_input(conn, bogus.data(), bogus.size(), &out, &out_len));
+	free(out);
+	gdoi_core_control_close(conn);
 	gdoi_core_destroy(core);
 }
