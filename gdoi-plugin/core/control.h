@@ -38,9 +38,9 @@ std::optional<Bytes> parse_ip(const std::string &s);
 // and its table of tunnel endpoints (GroupDataplane). Each method is
 // called only with arguments the server has checked: a non-empty group
 // name, a non-empty member identity, endpoints whose gateway is an IPv4 or
-// IPv6 address (port 0) with at least one prefix, no prefix twice. A method that fails returns an Error whose message the client
-// shows as it stands ("group 'blue' not found"); it must then have changed
-// nothing.
+// IPv6 address (port 0) with at least one prefix, no prefix twice. A
+// method that fails returns an Error whose message the client shows as it
+// stands ("group 'blue' not found"); it must then have changed nothing.
 class ControlTarget {
 public:
 	virtual ~ControlTarget() = default;
