@@ -151,3 +151,71 @@ def test_a_restarted_member_registers_again(glab):
     assert current_spi(gm2) == current_spi(gm1)
     wait_until("gm1 reaches gm2 again", lambda: ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
     ping(gm2, gm1)
+
+
+SNIFF = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+s.bind(("eth0", 0))
+s.settimeout(1)
+end = time.time() + float(sys.argv[1])
+while time.time() < end:
+    try:
+        pkt = s.recv(65535)
+    except socket.timeout:
+        continue
+    if pkt[9] != 17:
+        continue
+    ihl = (pkt[0] & 15) * 4
+    udp = pkt[ihl:]
+    if int.from_bytes(udp[2:4], "big") != 848:
+        continue
+    ike = udp[8:]
+    if len(ike) > 28 and ike[18] == 41:
+        print(ike.hex(), flush=True)
+        break
+"""
+
+INJECT = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 848))
+s.sendto(bytes.fromhex(sys.argv[3]), (sys.argv[2], 848))
+"""
+
+
+def test_forged_rekeys_are_dropped_and_counted(glab):
+    ks, gm1, gm2 = glab["ks"], glab["gm1"], glab["gm2"]
+    for gm in (gm1, gm2):
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    sniffer = subprocess.Popen(gm1.cmd(["/usr/bin/python3", "-c", SNIFF, "15"]), stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    before = counters(gm1)
+    labmod.gdoictl(ks, "rekey", GROUP)
+    captured, _ = sniffer.communicate(timeout=30)
+    rekey = bytes.fromhex(captured.strip())
+    wait_until("gm1 applies the rekey", lambda: counters(gm1)["rekeys"] > before["rekeys"], timeout=10)
+    spi = current_spi(gm1)
+
+    def inject(datagram):
+        ks.run(["/usr/bin/python3", "-c", INJECT, ks.addr, gm1.addr, datagram.hex()])
+
+    def dropped(kind, n):
+        return counters(gm1)[kind] >= n
+
+    after = counters(gm1)
+    inject(rekey)  # replayed
+    wait_until("the replay is counted", lambda: dropped("droppedReplay", after["droppedReplay"] + 1), timeout=10)
+    inject(rekey[:len(rekey) // 2])  # truncated
+    wait_until("the truncated one is counted", lambda: dropped("droppedMalformed", after["droppedMalformed"] + 1),
+               timeout=10)
+    tampered = bytearray(rekey)
+    tampered[-20] ^= 0x01  # a bit of the ciphertext or ICV
+    inject(bytes(tampered))
+    wait_until("the tampered one is counted", lambda: dropped("droppedAuth", after["droppedAuth"] + 1), timeout=10)
+    final = counters(gm1)
+    assert final["rekeys"] == after["rekeys"], "nothing was applied"
+    assert current_spi(gm1) == spi
+    gm1.check_alive()
+    ping(gm1, gm2)
