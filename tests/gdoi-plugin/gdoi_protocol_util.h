@@ -193,15 +193,16 @@ struct Node {
 	Engine engine;
 	std::vector<Address> addresses;
 
+	// A snapshot of the group's state; it stays valid for the test.
 	const GroupState *group(const std::string &name)
 	{
-		states = engine.groups();
-		for (const GroupState &g : states)
+		snapshots.push_back(engine.groups());
+		for (const GroupState &g : snapshots.back())
 			if (g.name == name)
 				return &g;
 		return nullptr;
 	}
-	std::vector<GroupState> states;
+	std::deque<std::vector<GroupState>> snapshots;
 };
 
 class Net {
