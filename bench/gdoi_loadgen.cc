@@ -358,7 +358,8 @@ int run_gdoi(const Options &o)
 	uint64_t first_pass_ms = 0;
 	std::vector<bool> first(o.k, false);
 	unsigned firsts = 0;
-	auto check = [&](Member &m, uint64_t t) {
+	auto check = [&](Member &m) {
+		const uint64_t t = now_ms();
 		if (m.installs) {
 			tally.done(t, t - m.started_ms);
 			registrations_done++;
@@ -386,9 +387,16 @@ int run_gdoi(const Options &o)
 	std::vector<epoll_event> evs(256);
 	uint8_t buf[65536];
 	uint64_t next_sweep = now_ms() + 10;
+	bool announced = false;
 	while (!tally.over(now_ms())) {
 		int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 10);
 		uint64_t t = now_ms();
+		if (!announced && tally.opened(t)) {
+			// lets a caller sample the key server over the window
+			announced = true;
+			fprintf(stderr, "window open\n");
+			fflush(stderr);
+		}
 		for (int i = 0; i < n; i++) {
 			Member &m = *gms[evs[i].data.u32];
 			for (;;) {
@@ -402,7 +410,7 @@ int run_gdoi(const Options &o)
 						 reinterpret_cast<uint8_t *>(&from.sin_addr) + 4);
 				remote.port = ntohs(from.sin_port);
 				m.engine->receive(m.local, remote, ByteView(buf, static_cast<size_t>(len)));
-				check(m, t);
+				check(m);
 			}
 		}
 		if (t >= next_sweep) {
@@ -411,10 +419,12 @@ int run_gdoi(const Options &o)
 				if (t < m->deadline_ms)
 					continue;
 				m->engine->tick(); // retransmissions
-				check(*m, t);
+				check(*m);
 			}
 		}
 	}
+	fprintf(stderr, "window closed\n");
+	fflush(stderr);
 	uint64_t send_errors = 0;
 	for (auto &m : gms) {
 		send_errors += m->send_errors;

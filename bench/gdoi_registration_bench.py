@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -123,7 +124,7 @@ secrets {{
 """)
 
 
-def configure_load_tester(router, initiator, responder, threads, verbose):
+def configure_load_tester(router, initiator, responder, threads, verbose, initiators=0, init_limit=0):
     router.write_config("strongswan.conf", f"""\
 charon {{
 	load = {LT_PLUGINS}
@@ -131,7 +132,10 @@ charon {{
 	plugins {{
 		load-tester {{
 			enable = yes
-			initiators = 0
+			initiators = {initiators}
+			iterations = 0
+			delay = 1
+			init_limit = {init_limit}
 			fake_kernel = yes
 			proposal = {IKE_PROPOSAL}
 			esp = {ESP_PROPOSAL}
@@ -194,11 +198,22 @@ def bench_gdoi(lab, k, args):
                lambda: any(g.get("name") == GROUP for g in labmod.gdoictl(ks, "groups").get("groups", [])),
                timeout=20)
     drops0, cpu0, gm_drops0 = udp_rcvbuf_errors(ks), cpu_seconds(pid), udp_rcvbuf_errors(gms)
-    r = run_loadgen(gms, [args.loadgen, "gdoi", "--server", ks.addr, "--local", gms.addr, "--gms", k,
-                          "--min-warmup", args.warmup, "--warmup", args.max_warmup,
-                          "--duration", args.duration, "--psk", PSK,
-                          "--server-id", "ks.bench", "--id-format", "gm%u.bench"],
-                    timeout=args.max_warmup + args.duration + 60)
+    p = subprocess.Popen(gms.cmd([args.loadgen, "gdoi", "--server", ks.addr, "--local", gms.addr, "--gms", k,
+                                  "--min-warmup", args.warmup, "--warmup", args.max_warmup,
+                                  "--duration", args.duration, "--psk", PSK,
+                                  "--server-id", "ks.bench", "--id-format", "gm%u.bench"]),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    window = {}
+    for line in p.stderr:  # the key server's CPU time over the loadgen's window
+        if line.strip() in ("window open", "window closed"):
+            window[line.strip()] = cpu_seconds(pid)
+    out, _ = p.communicate(timeout=args.max_warmup + args.duration + 60)
+    results = [line for line in out.splitlines() if line.startswith("{")]
+    if p.returncode != 0 or not results:
+        raise labmod.LabError(f"loadgen failed ({p.returncode}): {out}")
+    r = json.loads(results[-1])
+    if len(window) == 2:
+        r["window_responder_cpu_s"] = window["window closed"] - window["window open"]
     r["responder_cpu_s"] = cpu_seconds(pid) - cpu0
     r["responder_udp_drops"] = udp_rcvbuf_errors(ks) - drops0
     r["initiator_udp_drops"] = udp_rcvbuf_errors(gms) - gm_drops0
@@ -212,24 +227,48 @@ def bench_gdoi(lab, k, args):
     return r
 
 
+def established(router):
+    """IKE_SAs the responder holds established (none is ever deleted here)."""
+    m = re.search(r"IKE_SAs:\s+(\d+) total, (\d+) half-open", router.swanctl("--stats"))
+    return int(m.group(1)) - int(m.group(2))
+
+
 def bench_charon(lab, k, args):
+    """charon's IKE_SA + CHILD_SA set-up rate, counted at the responder.
+
+    driver "plugin": load-tester's own initiators (two jobs, 1 ms apart,
+    at most K IKE_SAs in progress: init_limit); "control": K closed-loop
+    clients of load-tester's control socket (exact K, but charon then logs
+    every message of every level to the waiting client, which makes the
+    initiator much slower)."""
     lr, li = lab["lr"], lab["li"]
     configure_load_tester(lr, li, lr, 16, args.verbose)
-    configure_load_tester(li, li, lr, k + 32, args.verbose)
+    if args.charon_driver == "plugin":
+        configure_load_tester(li, li, lr, 32, args.verbose, initiators=2, init_limit=k)
+    else:
+        configure_load_tester(li, li, lr, k + 32, args.verbose)
     pid = start_charon(lr)
-    start_charon(li)
-    wait_until("load-tester control socket", lambda: (li.dir / "load-tester.sock").exists(), timeout=20)
     drops0, cpu0 = udp_rcvbuf_errors(lr), cpu_seconds(pid)
-    icpu0 = cpu_seconds(li.procs["charon"].pid)
-    r = run_loadgen(li, [args.loadgen, "load-tester", "--socket", li.dir / "load-tester.sock", "--clients", k,
-                         "--warmup", args.warmup, "--duration", args.duration],
-                    timeout=args.warmup + args.duration + 60)
+    ipid = start_charon(li)
+    icpu0 = cpu_seconds(ipid)
+    if args.charon_driver == "plugin":
+        t_start = time.monotonic()
+        time.sleep(args.warmup)
+        n0, t0, c0, i0 = established(lr), time.monotonic(), cpu_seconds(pid), cpu_seconds(ipid)
+        time.sleep(args.duration)
+        n1, t1, c1, i1 = established(lr), time.monotonic(), cpu_seconds(pid), cpu_seconds(ipid)
+        r = {"mode": "load-tester plugin", "k": k, "warmup_s": round(t0 - t_start, 3),
+             "duration_s": round(t1 - t0, 3), "completed": n1 - n0, "rate": round((n1 - n0) / (t1 - t0), 1),
+             "window_responder_cpu_s": c1 - c0, "window_initiator_cpu_s": i1 - i0, "completed_total": n1}
+    else:
+        wait_until("load-tester control socket", lambda: (li.dir / "load-tester.sock").exists(), timeout=20)
+        r = run_loadgen(li, [args.loadgen, "load-tester", "--socket", li.dir / "load-tester.sock",
+                             "--clients", k, "--warmup", args.warmup, "--duration", args.duration],
+                        timeout=args.warmup + args.duration + 60)
     r["responder_cpu_s"] = cpu_seconds(pid) - cpu0
     r["responder_udp_drops"] = udp_rcvbuf_errors(lr) - drops0
-    r["initiator_cpu_s"] = cpu_seconds(li.procs["charon"].pid) - icpu0 + r["cpu_s"]
-    stats = lr.swanctl("--stats")
-    m = re.search(r"IKE_SAs:\s+(\d+) total, (\d+) half-open", stats)
-    r["responder_total"] = int(m.group(1)) - int(m.group(2)) if m else None
+    r["initiator_cpu_s"] = cpu_seconds(ipid) - icpu0 + r.get("cpu_s", 0)
+    r["responder_total"] = established(lr)
     r["responder_rss_kb"] = rss_kb(pid)
     stop_charon(li)
     stop_charon(lr)
@@ -252,19 +291,21 @@ def machine():
 
 
 def per_1000(r):
-    done = r.get("completed_total") or 0
-    return 1000 * r["responder_cpu_s"] / done if done else float("nan")
+    """Responder CPU seconds per 1000 set-ups over the window."""
+    done = r.get("completed") or 0
+    cpu = r.get("window_responder_cpu_s")
+    return 1000 * cpu / done if done and cpu is not None else float("nan")
 
 
 def table(results):
     head = (f"{'K':>5} | {'gdoi reg/s':>10} | {'charon IKE+CHILD/s':>18} | {'ratio':>6} | "
-            f"{'gdoi n':>7} | {'charon n':>8} | {'CPU s/1000 gdoi':>15} | {'charon':>6} | "
+            f"{'gdoi n':>7} | {'charon n':>8} | {'resp. CPU s/1000: gdoi':>22} | {'charon':>6} | "
             f"{'gdoi dgrams/reg':>15} | {'UDP drops g/c':>13}")
     lines = [head, "-" * len(head)]
     for k, g, c in results:
         ratio = g["rate"] / c["rate"] if c["rate"] else float("inf")
         lines.append(f"{k:>5} | {g['rate']:>10.1f} | {c['rate']:>18.1f} | {ratio:>5.2f}x | "
-                     f"{g['completed']:>7} | {c['completed']:>8} | {per_1000(g):>15.2f} | {per_1000(c):>6.2f} | "
+                     f"{g['completed']:>7} | {c['completed']:>8} | {per_1000(g):>22.2f} | {per_1000(c):>6.2f} | "
                      f"{g['datagrams_per_registration']:>15.2f} | "
                      f"{g['responder_udp_drops']:>6}/{c['responder_udp_drops']:<6}")
     return "\n".join(lines)
@@ -279,6 +320,8 @@ def main():
     ap.add_argument("--max-warmup", type=float, default=30,
                     help="gdoi: the window opens when every member has registered once, after this at the latest")
     ap.add_argument("--duration", type=float, default=8, help="seconds of the measurement window")
+    ap.add_argument("--charon-driver", choices=("plugin", "control"), default="plugin",
+                    help="how load-tester initiates (see bench_charon)")
     ap.add_argument("--lab", default="gsbench", help="lab name (namespaces gsbench-*)")
     ap.add_argument("--verbose", action="store_true", help="IKE and CHILD_SA logs in the daemons' charon.log")
     args = ap.parse_args()
