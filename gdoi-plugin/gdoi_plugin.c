@@ -3,9 +3,12 @@
  * Copyright (C) 2026 groupsec
  */
 
+#define _GNU_SOURCE
 #include "gdoi_plugin.h"
 
 #include <daemon.h>
+#include <errno.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <threading/condvar.h>
 #include <threading/mutex.h>
@@ -73,6 +76,11 @@ struct private_gdoi_plugin_t {
 	 * Control socket
 	 */
 	stream_service_t *control;
+
+	/**
+	 * Wireshark's IKEv2 decryption table to append keys to, NULL if none
+	 */
+	char *key_table;
 };
 
 METHOD(plugin_t, get_name, char*,
@@ -116,6 +124,24 @@ static void log_cb(private_gdoi_plugin_t *this, gdoi_log_level_t level,
 			DBG2(DBG_IKE, "gdoi: %s", msg);
 			break;
 	}
+}
+
+/**
+ * Core callback: keys of a new IKE SA or Rekey SA for Wireshark
+ */
+static void save_keys_cb(private_gdoi_plugin_t *this, const char *line)
+{
+	FILE *file;
+
+	file = fopen(this->key_table, "a");
+	if (!file)
+	{
+		DBG1(DBG_IKE, "gdoi: opening key table '%s' failed: %s",
+			 this->key_table, strerror(errno));
+		return;
+	}
+	fprintf(file, "%s\n", line);
+	fclose(file);
 }
 
 /**
@@ -298,12 +324,22 @@ static bool plugin_cb(private_gdoi_plugin_t *this,
 		.del_policy = gdoi_kernel_del_policy,
 		.log = (void*)log_cb,
 	};
-	char err[512];
+	char err[512], *dir;
 
 	if (!reg)
 	{
 		stop(this);
 		return TRUE;
+	}
+	dir = lib->settings->get_str(lib->settings, "%s.plugins.gdoi.save_keys",
+								 NULL, lib->ns);
+	free(this->key_table);
+	this->key_table = NULL;
+	if (dir && asprintf(&this->key_table, "%s/ikev2_decryption_table", dir) > 0)
+	{
+		env.save_keys = (void*)save_keys_cb;
+		DBG1(DBG_CFG, "gdoi: saving IKE and Rekey SA keys to %s (for "
+			 "debugging only)", this->key_table);
 	}
 	this->core = gdoi_core_create(&env, lib->settings->get_int(lib->settings,
 							"%s.plugins.gdoi.reqid_base", DEFAULT_REQID_BASE,
@@ -354,6 +390,7 @@ METHOD(plugin_t, destroy, void,
 	private_gdoi_plugin_t *this)
 {
 	stop(this);
+	free(this->key_table);
 	this->condvar->destroy(this->condvar);
 	this->mutex->destroy(this->mutex);
 	free(this);

@@ -196,6 +196,18 @@ struct Engine::Impl {
 	std::map<uint64_t, std::unique_ptr<detail::IkeSa>> initiator_sas;
 
 	uint64_t now() const { return deps.clock->now_ms(); }
+	void log_ike_sa(const detail::IkeSa &sa) const
+	{
+		if (deps.keylog) {
+			deps.keylog->ike_sa(sa.spi_i, sa.spi_r, sa.keys.initiator, sa.keys.responder);
+		}
+	}
+	void log_rekey_sa(const detail::RekeySa &kek) const
+	{
+		if (deps.keylog) {
+			deps.keylog->rekey_sa(kek.spi, kek.keys);
+		}
+	}
 	Bytes random(size_t n);
 	uint64_t random_spi();
 

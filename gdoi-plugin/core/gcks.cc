@@ -94,6 +94,7 @@ void Engine::Impl::new_kek(GcksGroup &g)
 {
 	g.kek = detail::make_rekey_sa(random(kGikeUpdateSpiSize), random(detail::kKekKeymatBytes),
 				      g.cfg.kek_lifetime_s, now());
+	log_rekey_sa(g.kek);
 }
 
 GcksTek Engine::Impl::make_tek(GcksGroup &g, size_t policy)
@@ -382,6 +383,7 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 	if (change_kek) {
 		RekeySa next = detail::make_rekey_sa(random(kGikeUpdateSpiSize), random(detail::kKekKeymatBytes),
 						     g.cfg.kek_lifetime_s, t);
+		log_rekey_sa(next);
 		// the new Rekey SA's keys: under the flat table's new TEK when
 		// membership changed, else under the current Rekey SA's GSK_w
 		Bytes kwk = old_kek.gsk_w;
@@ -781,6 +783,7 @@ void Engine::Impl::gcks_ike_sa_init(const Address &local, const Address &remote,
 	sa->created_ms = now();
 	sa->keys = ike::derive_ike_keys(sa->cipher, choice->key_bytes, sa->ni, sa->nr, shared.value(), sa->spi_i,
 					sa->spi_r);
+	log_ike_sa(*sa);
 	sa->gsk_w = ike::default_kwk(sa->keys.sk_d, 32);
 	sa->keyed = true;
 	sa->init_request = datagram.to_bytes();

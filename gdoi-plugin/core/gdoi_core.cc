@@ -188,6 +188,69 @@ private:
 	gdoi_core_env_t env_;
 };
 
+// Lines of Wireshark's IKEv2 decryption table (the format strongSwan's
+// save-keys plugin writes): SPIi,SPIr,SK_ei,SK_er,"encr",SK_ai,SK_ar,"integ".
+class WiresharkKeyLog : public KeyLog {
+public:
+	explicit WiresharkKeyLog(const gdoi_core_env_t &env) : env_(env) {}
+
+	void ike_sa(uint64_t spi_i, uint64_t spi_r, const SkKeys &initiator, const SkKeys &responder) override
+	{
+		emit(spi_i, spi_r, initiator, responder);
+	}
+
+	void rekey_sa(ByteView spi, const SkKeys &keys) override
+	{
+		if (spi.size() != 16) {
+			return;
+		}
+		uint64_t i = 0, r = 0;
+		for (size_t n = 0; n < 8; n++) {
+			i = i << 8 | spi[n];
+			r = r << 8 | spi[8 + n];
+		}
+		// one key set for the messages of either direction
+		emit(i, r, keys, keys);
+	}
+
+	static std::string line(uint64_t spi_i, uint64_t spi_r, const SkKeys &a, const SkKeys &b)
+	{
+		char spis[40];
+		snprintf(spis, sizeof(spis), "%016llx,%016llx", static_cast<unsigned long long>(spi_i),
+			 static_cast<unsigned long long>(spi_r));
+		unsigned bits = static_cast<unsigned>(a.encryption_key.size() * 8);
+		std::string l = spis;
+		if (a.cipher == SkCipher::AesGcm16) {
+			l += "," + hex(a.encryption_key) + hex(a.salt) + "," + hex(b.encryption_key) + hex(b.salt) +
+			     ",\"AES-GCM-" + std::to_string(bits) + " with 16 octet ICV [RFC5282]\",,,\"NONE [RFC4306]\"";
+		} else {
+			l += "," + hex(a.encryption_key) + "," + hex(b.encryption_key) + ",\"AES-CBC-" +
+			     std::to_string(bits) + " [RFC3602]\"," + hex(a.integrity_key) + "," + hex(b.integrity_key) +
+			     ",\"HMAC_SHA2_256_128 [RFC4868]\"";
+		}
+		return l;
+	}
+
+private:
+	static std::string hex(const Bytes &b)
+	{
+		static const char digits[] = "0123456789abcdef";
+		std::string s;
+		for (uint8_t c : b) {
+			s += digits[c >> 4];
+			s += digits[c & 15];
+		}
+		return s;
+	}
+
+	void emit(uint64_t spi_i, uint64_t spi_r, const SkKeys &a, const SkKeys &b)
+	{
+		env_.save_keys(env_.ctx, line(spi_i, spi_r, a, b).c_str());
+	}
+
+	gdoi_core_env_t env_;
+};
+
 } // namespace
 
 struct gdoi_core_t;
@@ -223,9 +286,12 @@ struct gdoi_control_conn_t {
 
 struct gdoi_core_t {
 	gdoi_core_t(const gdoi_core_env_t &env, uint32_t reqid_base)
-		: callbacks(env), dataplane(callbacks, reqid_base), control(*this), server(control)
+		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base), control(*this), server(control)
 	{
 		EngineDeps deps;
+		if (env.save_keys) {
+			deps.keylog = &keylog;
+		}
 		deps.transport = &callbacks;
 		deps.clock = &clock;
 		deps.random = &random;
@@ -236,6 +302,7 @@ struct gdoi_core_t {
 
 	std::string description;
 	Callbacks callbacks;
+	WiresharkKeyLog keylog;
 	SteadyClock clock;
 	OpenSslRandomBytes random;
 	GroupDataplane dataplane;

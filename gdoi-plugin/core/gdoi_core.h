@@ -119,6 +119,9 @@ typedef struct {
 	bool (*add_policy)(void *ctx, const gdoi_kernel_policy_t *policy);
 	void (*del_policy)(void *ctx, const gdoi_kernel_policy_t *policy);
 	void (*log)(void *ctx, gdoi_log_level_t level, const char *msg);
+	/** optional: a line of Wireshark's ikev2_decryption_table with the keys
+	 *  of a new IKE SA or Rekey SA; NULL to keep keys to the core */
+	void (*save_keys)(void *ctx, const char *line);
 } gdoi_core_env_t;
 
 /**

@@ -14,6 +14,7 @@
 
 #include "gikev2_payloads.h"
 #include "gikev2_result.h"
+#include "gikev2_sk.h"
 
 namespace groupsec::gdoi {
 
@@ -108,6 +109,20 @@ public:
 	virtual bool install(const TekSa &sa) = 0;
 	// Removes everything install() made for this SPI.
 	virtual void remove(const std::string &group, uint32_t spi) = 0;
+};
+
+// Where the keys of IKE SAs and Rekey SAs go when the operator asks for
+// them to decrypt captures (Wireshark's IKEv2 decryption table). Off by
+// default: whoever reads these keys reads the group's key traffic.
+class KeyLog {
+public:
+	virtual ~KeyLog() = default;
+	// An IKE SA was keyed: SK_ei/SK_ai protect what the initiator sends.
+	virtual void ike_sa(uint64_t spi_i, uint64_t spi_r, const SkKeys &initiator,
+			    const SkKeys &responder) = 0;
+	// A Rekey SA (GSA KEK) was made or received: spi is SPIi | SPIr of its
+	// GSA_REKEY messages, keys protect them.
+	virtual void rekey_sa(ByteView spi, const SkKeys &keys) = 0;
 };
 
 // --- configuration ---
@@ -218,6 +233,7 @@ struct EngineDeps {
 	Random *random = nullptr;
 	Credentials *credentials = nullptr;
 	SaSink *sas = nullptr; // needed for GM groups
+	KeyLog *keylog = nullptr; // optional
 };
 
 class Engine {

@@ -325,6 +325,7 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		sa.nr = nr.value().nonce;
 		sa.cipher = encr == ike::kEncrAesGcm16 ? SkCipher::AesGcm16 : SkCipher::AesCbcHmacSha256;
 		sa.keys = ike::derive_ike_keys(sa.cipher, 32, sa.ni, sa.nr, shared.value(), sa.spi_i, sa.spi_r);
+		log_ike_sa(sa);
 		sa.gsk_w = ike::default_kwk(sa.keys.sk_d, 32);
 		sa.keyed = true;
 		sa.init_response = datagram.to_bytes();
@@ -543,6 +544,7 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			return fail(WireError::IntegrityFailed, "cannot unwrap the Rekey SA keys");
 		}
 		new_kek = detail::make_rekey_sa(p.spi, *keymat, p.key_lifetime.value_or(86400), t);
+		log_rekey_sa(*new_kek);
 		initial_id = p.initial_message_id.value_or(0);
 	}
 	std::vector<GmTek> fresh;

@@ -558,12 +558,13 @@ def gdoi_secrets(router, peers):
     return f"secrets {{\n{blocks}}}\n"
 
 
-def gdoi_charon(router, conf_text, swanctl_text):
+def gdoi_charon(router, conf_text, swanctl_text, save_keys=False):
     router.write_config("gdoi.conf", conf_text)
+    keys = f"\n\t\t\tsave_keys = {router.dir}" if save_keys else ""
     strongswan_config(router, swanctl_text, plugins=f"""\
 		gdoi {{
 			config = {router.dir}/gdoi.conf
-			udp_encap = yes
+			udp_encap = yes{keys}
 		}}""")
 
 
@@ -573,7 +574,9 @@ def configure_gdoi(lab, server_extra=""):
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
     pki = make_pki(lab)
     install_creds(ks, pki, cert="ks.crt", key="ks.key")
-    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra), gdoi_secrets(ks, [g.name for g in gms]))
+    # the key server writes its IKE and Rekey SA keys for tshark
+    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra), gdoi_secrets(ks, [g.name for g in gms]),
+                save_keys=True)
     for gm in gms:
         install_creds(gm, pki)
         gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm]), gdoi_secrets(gm, ["ks"]))

@@ -8,7 +8,7 @@ that gm1 and gm2 apply without losing a ping sent at 10 per second, after
 which gm3 can no longer exchange traffic with them. A restarted member
 registers again. Forged GSA_REKEY datagrams are dropped and counted.
 """
-import socket
+import os
 import subprocess
 import time
 
@@ -219,3 +219,53 @@ def test_forged_rekeys_are_dropped_and_counted(glab):
     assert current_spi(gm1) == spi
     gm1.check_alive()
     ping(gm1, gm2)
+
+
+def tshark(pcap, home, *args):
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    out = subprocess.run(["tshark", "-r", str(pcap), "-d", "udp.port==848,isakmp", *args], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_a_capture_decodes_in_tshark_as_g_ikev2(glab, tmp_path):
+    ks, gm2 = glab["ks"], glab["gm2"]
+    wait_until("gm2 registered", lambda: registered(gm2), timeout=30)
+    pcap = tmp_path / "gikev2.pcap"
+    # G-IKEv2 on UDP 848, and the IP fragments of its larger datagrams
+    cap = subprocess.Popen(["ip", "netns", "exec", glab.bb, "tshark", "-q", "-i", "br0",
+                            "-f", "udp port 848 or (ip[6:2] & 0x1fff != 0)", "-w", str(pcap)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until("tshark capturing", lambda: pcap.exists() and pcap.stat().st_size > 0, timeout=20)
+        # a registration from scratch: IKE_SA_INIT and GSA_AUTH
+        p = gm2.procs["charon"]
+        p.terminate()
+        p.wait(timeout=10)
+        labmod.start_gdoi_charon(gm2)
+        wait_until("gm2 registered again", lambda: registered(gm2), timeout=30)
+        rekeys = counters(gm2)["rekeys"]
+        labmod.gdoictl(ks, "rekey", GROUP)
+        wait_until("gm2 applies the rekey", lambda: counters(gm2)["rekeys"] > rekeys, timeout=10)
+        time.sleep(1)
+    finally:
+        cap.terminate()
+        cap.wait(timeout=10)
+    # Wireshark's IKEv2 decryption table, as the key server wrote it
+    home = tmp_path / "home"
+    (home / ".config" / "wireshark").mkdir(parents=True)
+    (home / ".config" / "wireshark" / "ikev2_decryption_table").write_text(
+        (ks.dir / "ikev2_decryption_table").read_text())
+    fields = tshark(pcap, home, "-T", "fields", "-e", "isakmp.exchangetype")
+    exchanges = {line.split("\t")[0] for line in fields.splitlines() if line.strip()}
+    # IKE_SA_INIT, GSA_AUTH and GSA_REKEY (Wireshark 4.0 names only the first)
+    assert {"34", "39", "41"} <= exchanges, exchanges
+    detail = tshark(pcap, home, "-V")
+    for payload in ("Group Identification (50)", "Group Security Association (51)", "Key Download (52)"):
+        assert f"Payload: {payload}" in detail, payload
+    # every SK payload decrypted with a correct ICV
+    assert detail.count("Integrity Checksum Data:") == detail.count("[correct]") > 0
+    summary = tshark(pcap, home)
+    for text in (detail, summary):
+        assert "Malformed" not in text and "malformed" not in text
