@@ -476,7 +476,8 @@ def make_pki(lab):
     ossl("req", "-x509", "-new", "-key", pki / "ca.key", "-days", "30", "-subj", "/O=groupsec lab/CN=lab CA",
          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
          "-out", pki / "ca.crt")
-    ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pki / "ks.key")
+    ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pki / "ks.sec1")
+    ossl("pkcs8", "-topk8", "-nocrypt", "-in", pki / "ks.sec1", "-out", pki / "ks.key")
     ossl("req", "-new", "-key", pki / "ks.key", "-subj", "/O=groupsec lab/CN=ks.example.net", "-out", pki / "ks.csr")
     (pki / "ks.ext").write_text("subjectAltName=DNS:ks.example.net\nkeyUsage=critical,digitalSignature\n")
     ossl("x509", "-req", "-in", pki / "ks.csr", "-CA", pki / "ca.crt", "-CAkey", pki / "ca.key",
@@ -485,8 +486,9 @@ def make_pki(lab):
 
 
 def install_creds(router, pki, ca=True, cert=None, key=None):
-    """Copy credentials into the router's swanctl folders."""
-    base = router.dir / "swanctl"
+    """Copy credentials into the router's swanctl folders (beside its
+    swanctl.conf, where swanctl --file looks for them)."""
+    base = router.dir
     for d in ("x509", "x509ca", "private"):
         (base / d).mkdir(parents=True, exist_ok=True)
     if ca:
@@ -578,7 +580,9 @@ def configure_gdoi(lab, server_extra=""):
     gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra), gdoi_secrets(ks, [g.name for g in gms]),
                 save_keys=True)
     for gm in gms:
-        install_creds(gm, pki)
+        # the CA, and the key server's certificate: GSA_REKEY carries no
+        # certificate, members verify its signature with this one
+        install_creds(gm, pki, cert="ks.crt")
         gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm]), gdoi_secrets(gm, ["ks"]))
     for r in [ks] + gms:
         start_gdoi_charon(r)

@@ -185,6 +185,41 @@ s.sendto(bytes.fromhex(sys.argv[3]), (sys.argv[2], 848))
 """
 
 
+def rekey_sa_key(ks, datagram):
+    """AES-GCM key and salt of the Rekey SA of a GSA_REKEY, from the key server's key table."""
+    spi_i, spi_r = datagram[0:8].hex(), datagram[8:16].hex()
+    for line in (ks.dir / "ikev2_decryption_table").read_text().splitlines():
+        f = line.split(",")
+        if f[0] == spi_i and f[1] == spi_r:
+            assert "AES-GCM-256" in f[4], line
+            return bytes.fromhex(f[2])
+    raise AssertionError(f"no key for Rekey SA {spi_i}{spi_r}")
+
+
+def resign(datagram, keymat, id_step=10):
+    """A new GSA_REKEY made of a captured one: message ID moved ahead, the
+    last octet of its AUTH signature changed, sealed again under the Rekey
+    SA key (SK: IV 8 octets, ICV 16). Only the signature is wrong."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    key, salt = keymat[:32], keymat[32:36]
+    header = bytearray(datagram[:32])
+    iv, body = datagram[32:40], datagram[40:]
+    plain = bytearray(AESGCM(key).decrypt(salt + iv, body, bytes(header)))
+    # find AUTH (39) in the inner payload chain
+    kind, pos, auth_end = header[28], 0, None
+    while kind and pos + 4 <= len(plain):
+        length = int.from_bytes(plain[pos + 2:pos + 4], "big")
+        if kind == 39:
+            auth_end = pos + length
+        kind, pos = plain[pos], pos + length
+    assert auth_end, "the rekey carries no AUTH payload"
+    plain[auth_end - 1] ^= 0x01
+    msg_id = int.from_bytes(header[20:24], "big") + id_step
+    header[20:24] = msg_id.to_bytes(4, "big")
+    iv = (int.from_bytes(iv, "big") + id_step).to_bytes(8, "big")
+    return bytes(header) + iv + AESGCM(key).encrypt(salt + iv, bytes(plain), bytes(header))
+
+
 def test_forged_rekeys_are_dropped_and_counted(glab):
     ks, gm1, gm2 = glab["ks"], glab["gm1"], glab["gm2"]
     for gm in (gm1, gm2):
@@ -214,7 +249,13 @@ def test_forged_rekeys_are_dropped_and_counted(glab):
     tampered[-20] ^= 0x01  # a bit of the ciphertext or ICV
     inject(bytes(tampered))
     wait_until("the tampered one is counted", lambda: dropped("droppedAuth", after["droppedAuth"] + 1), timeout=10)
+    # a member that knows the Rekey SA keys (all do) forges a rekey: a
+    # valid ICV around a signature the key server did not make
+    inject(resign(rekey, rekey_sa_key(ks, rekey)))
+    wait_until("the bad signature is counted", lambda: dropped("droppedAuth", after["droppedAuth"] + 2), timeout=10)
     final = counters(gm1)
+    assert final["droppedReplay"] == after["droppedReplay"] + 1, (after, final)
+    assert final["droppedMalformed"] == after["droppedMalformed"] + 1, (after, final)
     assert final["rekeys"] == after["rekeys"], "nothing was applied"
     assert current_spi(gm1) == spi
     gm1.check_alive()
