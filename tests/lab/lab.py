@@ -524,7 +524,7 @@ groups {{
 """
 
 
-def gdoi_member_conf(gm, ks, peers):
+def gdoi_member_conf(gm, ks, peers, extra=""):
     eps = "".join(f"""\
 			{p.name} {{
 				gateway = {p.addr}
@@ -541,6 +541,7 @@ groups {{
 		servers = {ks.addr}
 		server_id = ks.example.net
 		auth = psk
+{extra}
 		endpoints {{
 {eps}		}}
 	}}
@@ -570,7 +571,7 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False):
 		}}""")
 
 
-def configure_gdoi(lab, server_extra=""):
+def configure_gdoi(lab, server_extra="", member_extra=""):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials."""
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
@@ -583,7 +584,8 @@ def configure_gdoi(lab, server_extra=""):
         # the CA, and the key server's certificate: GSA_REKEY carries no
         # certificate, members verify its signature with this one
         install_creds(gm, pki, cert="ks.crt")
-        gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm]), gdoi_secrets(gm, ["ks"]))
+        gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm], extra=member_extra),
+                    gdoi_secrets(gm, ["ks"]))
     for r in [ks] + gms:
         start_gdoi_charon(r)
 
