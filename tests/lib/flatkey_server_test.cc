@@ -186,25 +186,29 @@ TEST(FlatKeyServer, SingleLeaveIsTheExcluderTable)
 	ASSERT_TRUE(r.ok) << r.error;
 	EXPECT_FALSE(r.collusion.flagged);
 	// TEK' under each of the W KEKs member 10 lacks; its W KEKs replaced
-	// by derivation from old KEK / TEK' (the default): W wrapped keys,
-	// and on the wire 21 + W * (46 + 4) bytes.
+	// by derivation from old KEK / TEK' (the default), named by a leaver
+	// notice: W wrapped keys, and on the wire 21 + W * 46 bytes plus the
+	// notice (tag, 1 table of 1 run, count, a 1-byte ID index) = 10.
 	EXPECT_EQ(r.product_terms, w);
 	EXPECT_EQ(r.keks_replaced, w);
 	EXPECT_EQ(r.message.wrapped_count(), w);
-	ASSERT_EQ(r.message.entries.size(), 2 * w);
-	EXPECT_EQ(encode(r.message).size(), 21 + w * (46 + 4));
+	ASSERT_EQ(r.message.entries.size(), w);
+	EXPECT_EQ(encode(r.message).size(), 21 + w * 46 + 10);
 	for (size_t i = 0; i < w; i++) {
 		const auto &e = r.message.entries[i];
 		ASSERT_EQ(e.wrapping.size(), 1u);
 		EXPECT_EQ(e.wrapping[0].id.value, 1 - ((10 >> e.wrapping[0].id.symbol) & 1));
 	}
-	for (size_t i = w; i < 2 * w; i++) {
-		const auto &e = r.message.entries[i];
-		ASSERT_EQ(e.wrapping.size(), 2u);
-		EXPECT_TRUE(e.is_derived());
-		EXPECT_EQ(e.wrapping[1].id, KeyId::tek());
-		EXPECT_EQ(e.wrapped.id.value, (10 >> e.wrapped.id.symbol) & 1);
-	}
+	ASSERT_EQ(r.message.leavers.ids.size(), 1u);
+	EXPECT_EQ(r.message.leavers.ids[0], *srv.layout().from_index(10));
+	ASSERT_EQ(r.message.leavers.replaced.size(), w);
+	for (const auto &k : r.message.leavers.replaced)
+		EXPECT_EQ(k.id.value, (10 >> k.id.symbol) & 1);
+	auto dec = encode(r.message);
+	auto d = decode(dec.data(), dec.size());
+	ASSERT_TRUE(d.ok());
+	EXPECT_EQ(d.message.leavers.ids, r.message.leavers.ids);
+	EXPECT_EQ(d.message.leavers.radix, r.message.leavers.radix);
 	stores.erase(10);
 	for (auto &kv : stores) {
 		ASSERT_TRUE(deliver(kv.second, r.message, wr).ok());

@@ -424,7 +424,14 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	// leaver: the excluder table, every other value of every symbol that
 	// still has a holder, found without walking the members.
 	std::vector<std::vector<Literal>> terms;
-	if (off.size() == 1) {
+	// With extra tables, batches are covered by single KEKs no leaver
+	// holds (below); the product-term cover is tried as well for small
+	// batches only.
+	const bool families = l.tables() > 1 && off.size() > 1;
+	if (families && off.size() >= kFamilyOnlyBatch) {
+		on = remaining_members();
+		have_on = true;
+	} else if (off.size() == 1) {
 		for (size_t s = 0; s < l.width(); s++)
 			for (unsigned v = 0; v < l.radix(0)[s]; v++)
 				if (v != sym(off[0], s) &&
@@ -519,6 +526,107 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		}
 	}
 
+	// Family cover: walk the symbols of one family (then the other
+	// tables), taking every value no member of the defended coalition
+	// holds that an uncovered member has, until all are covered; members
+	// left get their individual key. Each family is tried first in turn;
+	// the cheapest plan is kept if it beats the product-term cover.
+	if (families) {
+		size_t chang_cost = SIZE_MAX;
+		if (!(off.size() >= kFamilyOnlyBatch)) {
+			chang_cost = col.covered_members.size();
+			for (size_t i = 0; i < terms.size(); i++)
+				chang_cost += !bad[i];
+			for (uint8_t c : chosen)
+				chang_cost += c;
+		}
+		// Symbols with a value to offer (undefended, with holders).
+		std::vector<uint8_t> open(mk_, 0);
+		for (size_t j = 0; j < mk_; j++) {
+			size_t end = j + 1 < mk_ ? base[j + 1] : slots_.size();
+			for (size_t slot = base[j]; slot < end && !open[j]; slot++)
+				open[j] = !defend[slot] && remaining[slot] > 0;
+		}
+		// Runs of consecutive extra tables with the same uniform V.
+		std::vector<std::vector<size_t>> runs;
+		for (size_t t = 1; t < l.tables(); t++) {
+			const auto &r = l.radix(t);
+			bool uniform = std::all_of(r.begin(), r.end(),
+						   [&](uint16_t v) { return v == r[0]; });
+			const auto &prev = runs.empty() ? r : l.radix(runs.back().back());
+			if (!runs.empty() && uniform && prev[0] == r[0] &&
+			    std::all_of(prev.begin(), prev.end(),
+					[&](uint16_t v) { return v == prev[0]; }))
+				runs.back().push_back(t);
+			else
+				runs.push_back({t});
+		}
+		std::vector<uint32_t> stamp(slots_.size(), 0);
+		uint32_t run_id = 0;
+		std::vector<size_t> best_picks, picks;
+		std::vector<uint32_t> best_left, unc, next;
+		size_t best = chang_cost;
+		bool found = false;
+		for (const auto &first : runs) {
+			std::vector<size_t> order = first;
+			for (size_t t = 1; t < l.tables(); t++)
+				if (std::find(first.begin(), first.end(), t) ==
+				    first.end())
+					order.push_back(t);
+			order.push_back(0);
+			run_id++;
+			picks.clear();
+			unc = on;
+			bool over = false;
+			for (size_t t : order) {
+				for (size_t s = 0; s < l.radix(t).size() && !unc.empty();
+				     s++) {
+					size_t j = l.symbol_index(t, s);
+					if (!open[j])
+						continue;
+					next.clear();
+					for (uint32_t h : unc) {
+						size_t slot = base[j] + sym(h, j);
+						if (defend[slot]) {
+							next.push_back(h);
+						} else if (stamp[slot] != run_id) {
+							stamp[slot] = run_id;
+							picks.push_back(slot);
+						}
+					}
+					unc.swap(next);
+					if (picks.size() >= best) {
+						over = true;
+						break;
+					}
+				}
+				if (over || unc.empty())
+					break;
+			}
+			if (over || picks.size() + unc.size() >= best)
+				continue;
+			best = picks.size() + unc.size();
+			best_picks = picks;
+			best_left = unc;
+			found = true;
+		}
+		if (found) {
+			terms.clear();
+			bad.clear();
+			res.resisted = false;
+			col.exposed_terms.clear();
+			std::fill(chosen.begin(), chosen.end(), 0);
+			for (size_t slot : best_picks) {
+				chosen[slot] = 1;
+				if (in_hist[slot])
+					col.exposed_terms.push_back({slot_id(slot)});
+			}
+			col.flagged = !col.exposed_terms.empty();
+			col.covered_members = best_left;
+			res.family_cover = true;
+		}
+	}
+
 	// New TEK.
 	retire_tek();
 	KeySlot old_tek = tek_;
@@ -596,6 +704,12 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		}
 		chain_[slot].push_back(epoch);
 		Key kek = combine_keys({&old_key, &tek_.key});
+		if (config_.refresh == KekRefresh::kDerive && in_now[slot]) {
+			// named by the leaver notice
+			ns.key = derive_replacement(kek);
+			msg.leavers.replaced.push_back(old_ref);
+			continue;
+		}
 		WrappedKey e;
 		e.wrapping = {old_ref, res.new_tek};
 		e.wrapped = slot_ref(slot);
@@ -608,6 +722,22 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		msg.entries.push_back(std::move(e));
 	}
 	(void)old_tek;
+	if (config_.refresh == KekRefresh::kDerive) {
+		msg.leavers.radix.reserve(l.tables());
+		for (size_t t = 0; t < l.tables(); t++)
+			msg.leavers.radix.push_back(l.radix(t));
+		for (uint32_t h : off)
+			msg.leavers.ids.push_back(MemberId(
+				syms_.begin() + h * mk_,
+				syms_.begin() + h * mk_ + l.width()));
+		// ascending index: symbol 0 least significant
+		std::sort(msg.leavers.ids.begin(), msg.leavers.ids.end(),
+			  [](const MemberId &a, const MemberId &b) {
+				  return std::lexicographical_compare(
+					  a.rbegin(), a.rend(), b.rbegin(),
+					  b.rend());
+			  });
+	}
 
 	holders_ = std::move(remaining);
 	for (uint32_t h : off) {

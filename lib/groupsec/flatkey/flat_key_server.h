@@ -108,6 +108,9 @@ struct RekeyResult {
 	// Every member got TEK' (and, from full_rekey(), its KEKs) under its
 	// individual key.
 	bool full_rekey = false;
+	// A batch leave covered the remaining members with single KEKs of the
+	// extra symbol families (no product terms).
+	bool family_cover = false;
 	CollusionReport collusion;
 };
 
@@ -138,6 +141,9 @@ public:
 	// Fails if a member holds more than kMaxBundleKeks KEKs.
 	RekeyResult full_rekey();
 	static constexpr size_t kMaxBundleKeks = 127;
+	// Batches of at least this many leavers skip the product-term cover
+	// when the layout has extra tables (the family cover is cheaper).
+	static constexpr size_t kFamilyOnlyBatch = 16;
 
 	const IdLayout &layout() const { return config_.layout; }
 	size_t members() const { return by_id_.size(); }

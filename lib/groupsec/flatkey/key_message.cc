@@ -1,6 +1,7 @@
 #include "groupsec/flatkey/key_message.h"
 
 #include "groupsec/flatkey/crypto.h"
+#include "groupsec/flatkey/member_id.h"
 
 #include <cstdint>
 #include <tuple>
@@ -155,6 +156,8 @@ bool KeyMessage::operator==(const KeyMessage &o) const
 		    a.ciphertext != b.ciphertext || !(a.carried == b.carried))
 			return false;
 	}
+	if (leavers.radix != o.leavers.radix || leavers.ids != o.leavers.ids)
+		return false;
 	return format == o.format && versions_implied == o.versions_implied &&
 	       (format == kMessageFormat || (base == o.base && tek == o.tek));
 }
@@ -279,6 +282,7 @@ enum Tag : uint8_t {
 	kTagReplace = 3, // KEK replaced: new KEK wrapped under (KEK, TEK')
 	kTagAdvance = 4, // KEK moves one revision
 	kTagBundle = 5,	 // TEK' and a member's KEKs under its individual key
+	kTagLeavers = 6, // removed members by primary ID (last entry)
 	kTags
 };
 
@@ -351,8 +355,103 @@ Tag classify(const KeyMessage &m, const WrappedKey &e, bool *skip)
 	return kTags;
 }
 
+// Bytes of a primary ID's index: enough for the product of V over the
+// primary symbols, minus one.
+size_t index_bytes(const std::vector<uint16_t> &radix)
+{
+	std::vector<uint8_t> num{1}; // big-endian product
+	for (uint16_t v : radix) {
+		unsigned carry = 0;
+		for (size_t i = num.size(); i-- > 0;) {
+			unsigned cur = num[i] * unsigned(v) + carry;
+			num[i] = static_cast<uint8_t>(cur);
+			carry = cur >> 8;
+		}
+		while (carry) {
+			num.insert(num.begin(), static_cast<uint8_t>(carry));
+			carry >>= 8;
+		}
+	}
+	for (size_t i = num.size(); i-- > 0;) { // minus one
+		if (num[i]--)
+			break;
+	}
+	size_t lead = 0;
+	while (lead + 1 < num.size() && num[lead] == 0)
+		lead++;
+	return num.size() - lead;
+}
+
+// The index of id (mixed radix, symbol 0 least significant), big-endian.
+std::vector<uint8_t> id_index(const std::vector<uint16_t> &radix,
+			      const std::vector<uint8_t> &id, size_t bytes)
+{
+	std::vector<uint8_t> num(bytes, 0);
+	for (size_t s = radix.size(); s-- > 0;) {
+		unsigned carry = id[s];
+		for (size_t i = bytes; i-- > 0;) {
+			unsigned cur = num[i] * unsigned(radix[s]) + carry;
+			num[i] = static_cast<uint8_t>(cur);
+			carry = cur >> 8;
+		}
+	}
+	return num;
+}
+
+// Whether ids are valid primary IDs of radix in strictly ascending index
+// order.
+bool ids_ascending(const std::vector<uint16_t> &radix,
+		   const std::vector<std::vector<uint8_t>> &ids)
+{
+	size_t b = index_bytes(radix);
+	std::vector<uint8_t> prev;
+	for (const auto &id : ids) {
+		if (id.size() != radix.size())
+			return false;
+		for (size_t s = 0; s < id.size(); s++)
+			if (id[s] >= radix[s])
+				return false;
+		auto idx = id_index(radix, id, b);
+		if (!prev.empty() && !(prev < idx))
+			return false;
+		prev = std::move(idx);
+	}
+	return true;
+}
+
+// Run-length form of one table's radix: (count, V) pairs, adjacent runs
+// differing in V.
+std::vector<std::pair<uint8_t, uint16_t>> runs_of(const std::vector<uint16_t> &t)
+{
+	std::vector<std::pair<uint8_t, uint16_t>> out;
+	for (uint16_t v : t) {
+		if (!out.empty() && out.back().second == v)
+			out.back().first++;
+		else
+			out.push_back({1, v});
+	}
+	return out;
+}
+
+bool notice_valid(const LeaverNotice &n)
+{
+	if (n.radix.empty() || n.radix.size() > 255 || n.ids.size() > kMaxEntries)
+		return false;
+	std::vector<std::vector<uint16_t>> extra(n.radix.begin() + 1,
+						 n.radix.end());
+	if (!IdLayout::create(n.radix[0], extra, nullptr))
+		return false;
+	for (const auto &t : n.radix)
+		if (runs_of(t).size() > 255)
+			return false;
+	return ids_ascending(n.radix[0], n.ids);
+}
+
 bool encodable_v2(const KeyMessage &m)
 {
+	if (!m.leavers.empty() &&
+	    (!version_step(m.base, m.tek) || !notice_valid(m.leavers)))
+		return false;
 	bool rev = revision_step(m.base, m.tek);
 	if (!rev && !version_step(m.base, m.tek))
 		return false;
@@ -398,6 +497,7 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 		classify(m, e, &skip);
 		count += !skip;
 	}
+	count += !m.leavers.empty();
 	if (o) {
 		put8(out, kCompactFormat);
 		put32(out, m.base.version);
@@ -460,6 +560,7 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 				put_kek(out, e.wrapped.id);
 			}
 			break;
+		case kTagLeavers:
 		case kTags:
 			break;
 		}
@@ -467,7 +568,103 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 			out.insert(out.end(), e.ciphertext.begin(),
 				   e.ciphertext.end());
 	}
+	if (!m.leavers.empty()) {
+		const LeaverNotice &ln = m.leavers;
+		size_t b = index_bytes(ln.radix[0]);
+		n += 2 + 4 + b * ln.ids.size();
+		if (o) {
+			put8(out, kTagLeavers);
+			put8(out, static_cast<uint8_t>(ln.radix.size()));
+		}
+		for (const auto &t : ln.radix) {
+			auto runs = runs_of(t);
+			n += 1 + 2 * runs.size();
+			if (!o)
+				continue;
+			put8(out, static_cast<uint8_t>(runs.size()));
+			for (const auto &r : runs) {
+				put8(out, r.first);
+				put8(out, static_cast<uint8_t>(r.second - 1));
+			}
+		}
+		if (o) {
+			put32(out, static_cast<uint32_t>(ln.ids.size()));
+			for (const auto &id : ln.ids) {
+				auto idx = id_index(ln.radix[0], id, b);
+				out.insert(out.end(), idx.begin(), idx.end());
+			}
+		}
+	}
 	return n;
+}
+
+// Decodes the body of a leaver notice (after its tag).
+DecodeError decode_leavers(Reader &r, LeaverNotice *out)
+{
+	uint8_t tables;
+	if (!r.get8(&tables))
+		return DecodeError::kTruncated;
+	if (tables == 0)
+		return DecodeError::kBadEntry;
+	LeaverNotice n;
+	for (uint8_t t = 0; t < tables; t++) {
+		uint8_t nruns;
+		if (!r.get8(&nruns))
+			return DecodeError::kTruncated;
+		if (nruns == 0)
+			return DecodeError::kBadEntry;
+		std::vector<uint16_t> radix;
+		uint16_t prev = 0;
+		for (uint8_t i = 0; i < nruns; i++) {
+			uint8_t cnt, vm1;
+			if (!r.get8(&cnt) || !r.get8(&vm1))
+				return DecodeError::kTruncated;
+			uint16_t v = static_cast<uint16_t>(vm1 + 1);
+			if (cnt == 0 || v < 2 || v == prev ||
+			    radix.size() + cnt > 255)
+				return DecodeError::kBadEntry;
+			radix.insert(radix.end(), cnt, v);
+			prev = v;
+		}
+		n.radix.push_back(std::move(radix));
+	}
+	uint32_t count;
+	if (!r.get32(&count))
+		return DecodeError::kTruncated;
+	size_t b = index_bytes(n.radix[0]);
+	if (count == 0)
+		return DecodeError::kBadEntry;
+	if (count > kMaxEntries)
+		return DecodeError::kTooMany;
+	if (count > r.left() / b)
+		return DecodeError::kTruncated;
+	n.ids.reserve(count);
+	std::vector<uint8_t> prev;
+	for (uint32_t i = 0; i < count; i++) {
+		std::vector<uint8_t> num;
+		if (!r.bytes(b, &num))
+			return DecodeError::kTruncated;
+		if (!prev.empty() && !(prev < num))
+			return DecodeError::kBadEntry;
+		prev = num;
+		const auto &radix = n.radix[0];
+		std::vector<uint8_t> id(radix.size());
+		for (size_t s = 0; s < radix.size(); s++) {
+			unsigned rem = 0;
+			for (auto &d : num) {
+				unsigned cur = (rem << 8) | d;
+				d = static_cast<uint8_t>(cur / radix[s]);
+				rem = cur % radix[s];
+			}
+			id[s] = static_cast<uint8_t>(rem);
+		}
+		for (uint8_t d : num)
+			if (d != 0)
+				return DecodeError::kBadEntry; // index too large
+		n.ids.push_back(std::move(id));
+	}
+	*out = std::move(n);
+	return DecodeError::kNone;
 }
 
 DecodeResult decode_v2(Reader &r)
@@ -517,8 +714,19 @@ DecodeResult decode_v2(Reader &r)
 			return fail(DecodeError::kBadKind);
 		if (rev != (tag == kTagAdvance))
 			return fail(DecodeError::kBadEntry);
+		if (tag == kTagLeavers) {
+			// One notice, the last entry, of a version step.
+			if (rev || i + 1 != count)
+				return fail(DecodeError::kBadEntry);
+			DecodeError de = decode_leavers(r, &m.leavers);
+			if (de != DecodeError::kNone)
+				return fail(de);
+			continue;
+		}
 		size_t ctlen = kWrappedKeyBytes;
 		switch (tag) {
+		case kTagLeavers:
+			break;
 		case kTagTerm: {
 			uint8_t table, keep, nnew;
 			if (!r.get8(&table) || !r.get8(&keep) || !r.get8(&nnew))
@@ -619,7 +827,8 @@ bool encodable(const KeyMessage &m)
 {
 	if (m.format == kCompactFormat)
 		return encodable_v2(m);
-	if (m.format != kMessageFormat || m.entries.size() > kMaxEntries)
+	if (m.format != kMessageFormat || m.entries.size() > kMaxEntries ||
+	    !m.leavers.empty())
 		return false;
 	for (const auto &e : m.entries)
 		if (!e.carried.empty() || e.wrapping.size() > kMaxWrapping ||

@@ -92,6 +92,24 @@ struct WrappedKey {
 	}
 };
 
+// Compact format only: the members a leave removed, by primary ID, and the
+// symbol layout (V per symbol, per table; the IdLayout of the group). Every
+// KEK one of them held (in every table, extra symbols derived from the
+// primary ID as IdLayout::all_symbols() does) is replaced: a holder computes
+// derive_replacement(combine_keys(KEK, TEK')) at the next version, after the
+// message's entries. The message carries no per-KEK entry for them.
+struct LeaverNotice {
+	std::vector<std::vector<uint16_t>> radix;
+	// Primary IDs in ascending index order (symbol 0 least significant).
+	std::vector<std::vector<uint8_t>> ids;
+	// The server's versions of the KEKs replaced. Not on the wire (a
+	// receiver of a compact message takes its current version); used by
+	// KeyStore::apply() on a message as the server made it.
+	std::vector<KeyRef> replaced;
+
+	bool empty() const { return ids.empty(); }
+};
+
 constexpr uint8_t kMessageFormat = 1;
 constexpr uint8_t kCompactFormat = 2;
 
@@ -108,6 +126,8 @@ struct KeyMessage {
 	// the entries are not on the wire (zero); KeyStore::receive() takes
 	// them from the receiver's state.
 	bool versions_implied = false;
+	// Compact format: members removed (see LeaverNotice).
+	LeaverNotice leavers;
 
 	size_t wrapped_count() const;
 	bool operator==(const KeyMessage &o) const;
@@ -141,7 +161,8 @@ constexpr size_t kMaxWrapping = 64;
 // Empty if m cannot be written in m.format (see encodable()).
 std::vector<uint8_t> encode(const KeyMessage &m);
 size_t encoded_size(const KeyMessage &m);
-// Whether m fits its format: format 1 cannot carry bundles; the compact
+// Whether m fits its format: format 1 cannot carry bundles or a leaver
+// notice; the compact
 // format needs every entry in one of its shapes (docs/flat-key-table.md)
 // and a TEK step of one revision or one version.
 bool encodable(const KeyMessage &m);

@@ -1,9 +1,41 @@
 #include "groupsec/flatkey/key_store.h"
 
+#include "groupsec/flatkey/member_id.h"
+
+#include <set>
+
 #include <algorithm>
 
 namespace groupsec {
 namespace flatkey {
+
+namespace {
+
+// The KEKs (every table) that the members of a leaver notice held.
+std::set<KeyId> notice_keks(const LeaverNotice &n)
+{
+	std::set<KeyId> out;
+	if (n.radix.empty())
+		return out;
+	std::vector<std::vector<uint16_t>> extra(n.radix.begin() + 1,
+						 n.radix.end());
+	auto l = IdLayout::create(n.radix[0], extra, nullptr);
+	if (!l)
+		return out;
+	for (const auto &id : n.ids) {
+		if (!l->valid(id))
+			continue;
+		auto syms = l->all_symbols(id);
+		for (size_t t = 0, j = 0; t < l->tables(); t++)
+			for (size_t s = 0; s < l->radix(t).size(); s++, j++)
+				out.insert(KeyId::kek(static_cast<uint8_t>(t),
+						      static_cast<uint8_t>(s),
+						      syms[j]));
+	}
+	return out;
+}
+
+} // namespace
 
 const char *to_string(ReceiveError e)
 {
@@ -188,6 +220,17 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 	}
 	if (!tekp)
 		return fail(ReceiveError::kExcluded);
+	// KEKs the removed members held: replaced after the entries.
+	if (!m.leavers.empty())
+		for (const KeyId &id : notice_keks(m.leavers)) {
+			auto c = cur(id);
+			if (!c)
+				continue;
+			KeySlot ns;
+			ns.version = c->version + 1;
+			ns.key = derive_replacement(combine_keys({&c->key, &*tekp}));
+			upd[id] = ns;
+		}
 	for (const auto &kv : upd)
 		add(kv.first, kv.second);
 	add(KeyId::tek(), KeySlot{*tekp, m.tek.version, m.tek.revision, 0});
@@ -304,6 +347,26 @@ size_t KeyStore::apply(const KeyMessage &m, KeyWrapper &wrapper)
 			add(e.wrapped.id, s);
 			learned++;
 			progress = true;
+		}
+	}
+	// A leaver notice, after the entries, at the versions the server
+	// replaced (a compact message from the wire went to receive_compact()).
+	auto tekp = m.leavers.empty() ? std::nullopt : find(m.tek);
+	if (tekp) {
+		const std::vector<KeyRef> &olds = m.leavers.replaced;
+		for (const KeyRef &r : olds) {
+			auto k = find(r);
+			if (!k)
+				continue;
+			KeyRef nr = r;
+			nr.version++;
+			nr.revision = 0;
+			nr.creator = 0;
+			if (knows(nr))
+				continue;
+			add(r.id, KeySlot{derive_replacement(combine_keys({&*k, &*tekp})),
+					  nr.version, 0, 0});
+			learned++;
 		}
 	}
 	return learned;

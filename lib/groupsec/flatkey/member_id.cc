@@ -58,6 +58,11 @@ std::optional<IdLayout> IdLayout::create(
 	for (auto &t : extra)
 		l.radix_.push_back(std::move(t));
 	l.slot_base_.push_back(0);
+	if (l.radix_.size() > 255) {
+		if (error)
+			*error = "at most 255 symbol tables";
+		return std::nullopt;
+	}
 	for (const auto &t : l.radix_) {
 		if (t.empty() || t.size() > 255) {
 			if (error)
@@ -76,6 +81,31 @@ std::optional<IdLayout> IdLayout::create(
 		}
 	}
 	return l;
+}
+
+std::optional<IdLayout> IdLayout::with_families(
+	std::vector<uint16_t> primary, const std::vector<SymbolFamily> &families,
+	std::string *error)
+{
+	std::vector<std::vector<uint16_t>> extra;
+	for (const auto &f : families) {
+		if (f.symbols == 0 || f.symbols > 16 * 255) {
+			if (error)
+				*error = "a family needs 1..4080 symbols";
+			return std::nullopt;
+		}
+		size_t n = (f.symbols + 254) / 255;
+		for (size_t i = 0; i < n; i++) {
+			size_t cnt = f.symbols / n + (i < f.symbols % n ? 1 : 0);
+			extra.push_back(std::vector<uint16_t>(cnt, f.values));
+		}
+	}
+	return create(std::move(primary), std::move(extra), error);
+}
+
+std::vector<SymbolFamily> IdLayout::default_families()
+{
+	return {{8, 64}, {32, 64}, {128, 80}, {256, 320}};
 }
 
 IdLayout IdLayout::binary(unsigned w)

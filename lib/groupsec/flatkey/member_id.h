@@ -18,6 +18,15 @@ namespace flatkey {
 // digit when an ID is read as a number).
 using MemberId = std::vector<uint8_t>;
 
+// A family of extra symbols: `symbols` symbols of `values` values each,
+// derived from the primary ID. A batch leave of about k members covers the
+// remaining members cheaply with single KEKs of the family whose V is near
+// k/2 (docs/flat-key-table.md).
+struct SymbolFamily {
+	uint16_t values = 2;   // 2..256
+	uint16_t symbols = 1;  // 1..4080, split into tables of at most 255
+};
+
 class IdLayout {
 public:
 	// primary: V per symbol of the primary table (2..256, 1..255
@@ -25,6 +34,15 @@ public:
 	static std::optional<IdLayout> create(
 		std::vector<uint16_t> primary,
 		std::vector<std::vector<uint16_t>> extra, std::string *error);
+	// The primary table and one or more extra tables per family (a
+	// family of more than 255 symbols takes several tables of equal size).
+	static std::optional<IdLayout> with_families(
+		std::vector<uint16_t> primary,
+		const std::vector<SymbolFamily> &families, std::string *error);
+	// Families for batches of about 16, 64, 256 and 1024 members:
+	// {8, 64}, {32, 64}, {128, 80}, {256, 320} (528 extra KEKs per
+	// member).
+	static std::vector<SymbolFamily> default_families();
 	// W binary symbols, no extra table.
 	static IdLayout binary(unsigned w);
 	// W symbols of V values each, no extra table.
