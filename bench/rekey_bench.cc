@@ -13,8 +13,9 @@
 //              written; the same holders as derivation)
 //   flat-res   CollusionPolicy::kResist: no coalition of removed members,
 //              across all operations, learns the new TEK
-//   flat-xt    the defaults with an extra symbol table (kExtraSymbols
-//              symbols of 251 values) that batch leaves fall back on
+//   flat-fam   the defaults with the default symbol families
+//              (IdLayout::default_families()): batch leaves are covered by
+//              single KEKs no leaver holds
 // Bytes of flat rows are the encoded compact message; LKH and unicast are
 // counted with the same compact layout (bench/reference_*.cc).
 #include "groupsec/flatkey/flat_key_server.h"
@@ -46,11 +47,10 @@ enum Scheme {
 	kSchemes
 };
 const char *const kNames[kSchemes] = {"flat", "flat-wrap", "flat-res",
-				      "flat-xt", "lkh", "unicast"};
+				      "flat-fam", "lkh", "unicast"};
 
-// flat-xt: the primary binary table plus one extra table of kExtraSymbols
-// symbols of 251 values (paragraph 0086), against batch coalitions.
-constexpr size_t kExtraSymbols = 3;
+// flat-fam: the primary binary table plus the default symbol families
+// (paragraph 0086 extra tables, one family per expected batch size).
 
 struct Row {
 	double wrapped = 0, bytes = 0, cpu_ms = 0, flagged = 0, residual = 0;
@@ -98,9 +98,9 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	std::unique_ptr<bench::UnicastGroup> uni;
 	IdLayout layout = IdLayout::binary(d);
 	if (scheme == kFlatExtra)
-		layout = *IdLayout::create(
-			std::vector<uint16_t>(d, 2),
-			{std::vector<uint16_t>(kExtraSymbols, 251)}, nullptr);
+		layout = *IdLayout::with_families(std::vector<uint16_t>(d, 2),
+						  IdLayout::default_families(),
+						  nullptr);
 	if (scheme <= kFlatExtra) {
 		ServerConfig cfg(layout);
 		cfg.collusion = scheme == kFlatResist
@@ -223,9 +223,9 @@ void print_summary(const Results &results)
 {
 	printf("\nWrapped keys per leave operation (averages over the iterations above)\n");
 	printf("%-7s %5s | %8s %9s %8s %8s %8s %8s | %6s %6s %7s %6s %8s | %5s %6s %6s\n",
-	       "N", "k", "flat", "flat-wrap", "flat-res", "flat-xt", "lkh",
-	       "unicast", "f/lkh", "fw/lkh", "fr/lkh", "fx/lkh", "f/uni",
-	       "flag%", "resid%", "xres%");
+	       "N", "k", "flat", "flat-wrap", "flat-res", "flat-fam", "lkh",
+	       "unicast", "f/lkh", "fw/lkh", "fr/lkh", "fm/lkh", "f/uni",
+	       "flag%", "resid%", "mres%");
 	for (const auto &kv : results) {
 		const Row *r = kv.second;
 		if (!complete(r))
@@ -243,8 +243,8 @@ void print_summary(const Results &results)
 	}
 	printf("\nMessage bytes per leave operation (compact format, same layout for all)\n");
 	printf("%-7s %5s | %9s %9s %9s %9s %9s %9s | %6s %6s %7s %6s %8s\n", "N",
-	       "k", "flat", "flat-wrap", "flat-res", "flat-xt", "lkh", "unicast",
-	       "f/lkh", "fw/lkh", "fr/lkh", "fx/lkh", "f/uni");
+	       "k", "flat", "flat-wrap", "flat-res", "flat-fam", "lkh", "unicast",
+	       "f/lkh", "fw/lkh", "fr/lkh", "fm/lkh", "f/uni");
 	for (const auto &kv : results) {
 		const Row *r = kv.second;
 		if (!complete(r))
@@ -260,8 +260,8 @@ void print_summary(const Results &results)
 	}
 	printf("\nServer CPU time per leave operation, ms (other builds share the 2 cores)\n");
 	printf("%-7s %5s | %8s %9s %8s %8s %8s %8s | %6s %6s %6s\n", "N", "k",
-	       "flat", "flat-wrap", "flat-res", "flat-xt", "lkh", "unicast",
-	       "f/lkh", "fx/lkh", "f/uni");
+	       "flat", "flat-wrap", "flat-res", "flat-fam", "lkh", "unicast",
+	       "f/lkh", "fm/lkh", "f/uni");
 	for (const auto &kv : results) {
 		const Row *r = kv.second;
 		if (!complete(r))
@@ -277,8 +277,8 @@ void print_summary(const Results &results)
 	printf("\nKey storage, bytes (32-byte key + 12 bytes of ID/version/revision each;\n"
 	       "flat server: table keys + individual keys + member IDs)\n");
 	printf("%-7s | %12s %12s %12s %12s | %8s %8s %8s %8s\n", "N",
-	       "flat server", "flat-xt srv", "lkh server", "uni server",
-	       "flat mbr", "xt mbr", "lkh mbr", "uni mbr");
+	       "flat server", "fam srv", "lkh server", "uni server",
+	       "flat mbr", "fam mbr", "lkh mbr", "uni mbr");
 	unsigned last = 0;
 	for (const auto &kv : results) {
 		if (kv.first.first == last || !complete(kv.second))

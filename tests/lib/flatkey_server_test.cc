@@ -575,8 +575,11 @@ IdLayout random_layout(std::mt19937_64 &g)
 	for (size_t i = 0; i < w; i++)
 		r.push_back(static_cast<uint16_t>(2 + g() % 3));
 	std::vector<std::vector<uint16_t>> extra;
-	if (g() % 3 == 0)
+	unsigned kind = g() % 3;
+	if (kind == 0)
 		extra.push_back({5, 5});
+	if (kind == 1)
+		return *IdLayout::with_families(r, {{3, 6}, {6, 4}}, nullptr);
 	return *IdLayout::create(r, extra, nullptr);
 }
 
@@ -592,6 +595,7 @@ struct SequenceStats {
 	size_t flagged = 0, residual = 0, leaves = 0, unicast = 0;
 	size_t full_rekeys = 0, exposed_keks = 0, known_keks = 0;
 	size_t union_knows_tek = 0;
+	size_t family_covers = 0;
 };
 
 void check_invariants(Sim &s, const std::string &where, SequenceStats *st)
@@ -689,6 +693,7 @@ void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 			stats->flagged += r.collusion.flagged;
 			stats->residual += r.collusion.residual;
 			stats->unicast += r.unicast;
+			stats->family_covers += r.family_cover;
 			stats->leaves++;
 			if (policy == CollusionPolicy::kResist) {
 				ASSERT_FALSE(r.collusion.residual) << where;
@@ -736,6 +741,7 @@ TEST(FlatKeyProperty, RandomSequencesResistingCollusion)
 	EXPECT_LT(stats.flagged, stats.leaves);
 	EXPECT_EQ(stats.residual, 0u);
 	EXPECT_EQ(stats.union_knows_tek, 0u);
+	EXPECT_GT(stats.family_covers, 100u);
 }
 
 // The default policy: one operation's leavers never learn TEK'; what
@@ -761,13 +767,14 @@ TEST(FlatKeyProperty, RandomSequencesFlaggingCollusionAcrossTime)
 	EXPECT_GT(stats.union_knows_tek, 100u);
 	EXPECT_GT(stats.known_keks, 1000u);
 	EXPECT_LT(stats.exposed_keks, stats.known_keks + stats.known_keks / 4);
+	EXPECT_GT(stats.family_covers, 100u);
 }
 
 // One batch from a fresh group: no subset of the removed members learns
 // TEK'; the members they cover together get it another way.
 TEST(FlatKeyProperty, NoSubsetOfOneBatchLearnsTheTek)
 {
-	size_t flagged = 0, clean = 0;
+	size_t flagged = 0, clean = 0, family = 0;
 	for (uint64_t seed = 1; seed <= 800; seed++) {
 		std::mt19937_64 g(seed);
 		IdLayout l = random_layout(g);
@@ -793,6 +800,7 @@ TEST(FlatKeyProperty, NoSubsetOfOneBatchLearnsTheTek)
 		ASSERT_FALSE(r.collusion.residual) << "seed " << seed;
 		ASSERT_EQ(r.resisted, r.collusion.flagged) << "seed " << seed;
 		(r.collusion.flagged ? flagged : clean)++;
+		family += r.family_cover;
 		for (size_t i = k; i < ids.size(); i++) {
 			KeyStore st = keys.at(ids[i]).store();
 			ASSERT_TRUE(deliver(st, r.message, s.wr).ok());
@@ -815,6 +823,75 @@ TEST(FlatKeyProperty, NoSubsetOfOneBatchLearnsTheTek)
 	}
 	EXPECT_GT(flagged, 0u);
 	EXPECT_GT(clean, 0u);
+	EXPECT_GT(family, 50u);
+}
+
+// A batch of 64 out of 1024 members with binary IDs: the leavers hold
+// nearly every primary KEK, and the family cover reaches every remaining
+// member with single KEKs none of them holds, each member from the wire.
+TEST(FlatKeyProperty, FamilyCoverOfALargeBatch)
+{
+	for (KekRefresh kr : {KekRefresh::kDerive, KekRefresh::kWrap}) {
+		IdLayout l = *IdLayout::with_families(
+			std::vector<uint16_t>(10, 2), {{8, 32}, {32, 48}}, nullptr);
+		Sim s(77, l, CollusionPolicy::kAcceptFlagged, kr);
+		std::vector<MemberId> ids;
+		for (uint64_t i = 0; i < 1024; i++)
+			ids.push_back(*l.from_index(i));
+		auto j = s.srv.join_batch(ids);
+		ASSERT_TRUE(j.ok);
+		std::map<MemberId, KeyStore> st;
+		for (auto &mk : j.members)
+			st.emplace(mk.id, mk.store());
+		std::mt19937_64 g(5);
+		std::shuffle(ids.begin(), ids.end(), g);
+		const size_t k = 64;
+		std::vector<MemberId> out(ids.begin(), ids.begin() + k);
+		auto r = s.srv.leave_batch(out);
+		ASSERT_TRUE(r.ok) << r.error;
+		EXPECT_TRUE(r.family_cover);
+		EXPECT_FALSE(r.full_rekey);
+		EXPECT_EQ(r.collusion.covered_members.size(), r.unicast);
+		// TEK' in at most 8 wraps per leaver (LKH needs about
+		// 2·log2(N/k)+1 = 9 per leaver for this batch); unicast 960.
+		EXPECT_LT(r.product_terms + r.unicast, 8 * k);
+		if (kr == KekRefresh::kDerive) {
+			EXPECT_EQ(r.message.wrapped_count(),
+				  r.product_terms + r.unicast);
+		}
+		EXPECT_EQ(r.message.leavers.empty(), kr == KekRefresh::kWrap);
+		KeyStore coalition;
+		for (auto &id : out) {
+			coalition.merge_from(st.at(id));
+			st.erase(id);
+		}
+		// every wrap is under one KEK none of the leavers holds
+		for (const auto &e : r.message.entries) {
+			if (!(e.wrapped.id == KeyId::tek()) || e.is_notice())
+				continue;
+			ASSERT_EQ(e.wrapping.size(), 1u);
+			if (e.wrapping[0].id.kind == KeyKind::kKek) {
+				EXPECT_FALSE(coalition.current(e.wrapping[0].id) &&
+					     coalition.current(e.wrapping[0].id)->version ==
+						     e.wrapping[0].version);
+			}
+		}
+		for (auto &kv : st) {
+			ASSERT_TRUE(deliver(kv.second, r.message, s.wr).ok());
+			ASSERT_TRUE(kv.second.knows(r.new_tek));
+			// every KEK it holds (all tables) is the server's current one
+			auto all = l.all_symbols(kv.first);
+			for (size_t t = 0, jx = 0; t < l.tables(); t++)
+				for (size_t sy = 0; sy < l.radix(t).size(); sy++, jx++) {
+					KeyRef ref = s.srv.kek_ref(t, sy, all[jx]);
+					ASSERT_TRUE(kv.second.knows(ref));
+				}
+		}
+		coalition.apply(r.message, s.wr);
+		EXPECT_FALSE(coalition.knows(r.new_tek));
+		EXPECT_EQ(deliver(coalition, r.message, s.wr).error,
+			  ReceiveError::kExcluded);
+	}
 }
 
 } // namespace
