@@ -277,3 +277,82 @@ TEST(FlatKeyMessage, GarbageCiphertextTeachesNothing)
 }
 
 } // namespace
+
+namespace {
+
+// A single leave with derived replacement: TEK' wraps and a leaver notice
+// over a primary table and two families.
+KeyMessage notice_message()
+{
+	SeededRandom rng(3);
+	FakeClock clock;
+	IdLayout l = *IdLayout::with_families(std::vector<uint16_t>(6, 2),
+					      {{4, 5}, {8, 300}}, nullptr);
+	FlatKeyServer srv(ServerConfig(l), rng, clock);
+	for (uint64_t i = 0; i < 40; i++)
+		srv.join(*l.from_index(i));
+	return srv.leave_batch({*l.from_index(9), *l.from_index(33)}).message;
+}
+
+} // namespace
+
+TEST(FlatKeyMessage, LeaverNoticeRoundTripsAndIsStrict)
+{
+	KeyMessage m = notice_message();
+	ASSERT_EQ(m.leavers.ids.size(), 2u);
+	ASSERT_EQ(m.leavers.radix.size(), 4u); // primary, 5 symbols, 2 x 150
+	auto b = encode(m);
+	ASSERT_FALSE(b.empty());
+	auto d = decode(b.data(), b.size());
+	ASSERT_TRUE(d.ok()) << to_string(d.error);
+	EXPECT_EQ(d.message.leavers.ids, m.leavers.ids);
+	EXPECT_EQ(d.message.leavers.radix, m.leavers.radix);
+	EXPECT_EQ(encode(d.message), b);
+	// notice: tag, 4 tables, 1 run each, count 2, 1-byte indices
+	const size_t notice = 1 + 1 + 4 * 3 + 4 + 2;
+	const size_t at = b.size() - notice;
+	EXPECT_EQ(b[at], 6);
+	auto bad = [&](std::vector<uint8_t> x, DecodeError want) {
+		auto r = decode(x.data(), x.size());
+		EXPECT_EQ(r.error, want);
+		EXPECT_TRUE(r.message.entries.empty());
+	};
+	// IDs out of order, repeated, or beyond the ID space
+	auto x = b;
+	std::swap(x[b.size() - 1], x[b.size() - 2]);
+	bad(x, DecodeError::kBadEntry);
+	x = b;
+	x[b.size() - 2] = x[b.size() - 1];
+	bad(x, DecodeError::kBadEntry);
+	x = b;
+	x[b.size() - 1] = 64; // 6 binary symbols: indices 0..63
+	bad(x, DecodeError::kBadEntry);
+	// zero tables, zero runs, V = 1, zero count
+	x = b;
+	x[at + 1] = 0;
+	bad(x, DecodeError::kBadEntry);
+	x = b;
+	x[at + 2] = 0;
+	bad(x, DecodeError::kBadEntry);
+	x = b;
+	x[at + 4] = 0;
+	bad(x, DecodeError::kBadEntry);
+	x = b;
+	x[at + 14 + 3] = 0;
+	bad(x, DecodeError::kBadEntry);
+	// not the last entry: one entry more announced, nothing after it
+	x = b;
+	x[20]++;
+	bad(x, DecodeError::kBadEntry);
+	// trailing byte
+	x = b;
+	x.push_back(0);
+	bad(x, DecodeError::kTrailingBytes);
+	// format 1 cannot carry a notice
+	KeyMessage v1 = m;
+	v1.format = kMessageFormat;
+	EXPECT_TRUE(encode(v1).empty());
+	// every truncation
+	for (size_t n = 0; n < b.size(); n++)
+		EXPECT_FALSE(decode(b.data(), n).ok()) << n;
+}
