@@ -159,8 +159,8 @@ static void receive_cb(private_gdoi_plugin_t *this, host_t *local,
 	{
 		gdoi_core_receive(this->core, &l, &r, datagram.ptr, datagram.len);
 	}
-	/* a reply or a registration may have armed a new timer */
-	this->condvar->signal(this->condvar);
+	/* timers a datagram arms (retransmissions, expiry) are seconds away:
+	 * the timer thread, which wakes at least once a second, runs them */
 	this->mutex->unlock(this->mutex);
 }
 

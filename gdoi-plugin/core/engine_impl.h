@@ -96,10 +96,8 @@ struct GcksMember {
 	flatkey::MemberId flat_id;
 	uint32_t flat_number = 0;
 	uint64_t registered_ms = 0;
-	// what this member can know of the flat key table, kept current by
-	// applying every table message, so a re-registration hands out the
-	// member's current keys
-	flatkey::KeyStore keys;
+	// the flat table keys this member holds (their current values are in
+	// GcksGroup::keys)
 	std::vector<flatkey::KeyId> key_ids;
 	uint64_t ike_spi = 0; // responder SPI of its IKE SA, 0 if none
 };
@@ -140,6 +138,10 @@ struct GcksGroup {
 	flatkey::FlatKeyServer flat;
 	flatkey::IdAllocator ids;
 	std::map<Identity, GcksMember> members;
+	// every key of the flat table, kept current by applying each table
+	// message once; a (re-)registration hands out the member's keys from
+	// it
+	flatkey::KeyStore keys;
 	std::set<Identity> evicted;
 	// join announcements (revision notices) since the last table message
 	// the members received; they travel in front of the next one
@@ -158,6 +160,7 @@ struct GmTek {
 	uint64_t expires_ms = 0;
 	bool current = true;
 	uint64_t remove_ms = 0;
+	uint64_t activate_ms = 0; // receive-only until then (GAP ATD), 0: sending
 };
 
 struct GmGroup {

@@ -248,7 +248,7 @@ Result<std::vector<Payload>> Engine::Impl::member_payloads(GcksGroup &g, const G
 	MemberKeyBag mb;
 	if (registration) {
 		for (const flatkey::KeyId &id : m.key_ids) {
-			auto slot = m.keys.current(id);
+			auto slot = g.keys.current(id);
 			if (!slot)
 				continue;
 			auto w = ike::key_wrap(kwk, detail::flat_wrap_plain(*slot));
@@ -288,15 +288,14 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 			g.ids.release(*fid);
 			return make_error(WireError::BadValue, "flat key table: " + jr.error);
 		}
-		for (auto &[oid, other] : g.members)
-			other.keys.apply(jr.announcement, wrapper);
+		g.keys.apply(jr.announcement, wrapper);
 		g.announcements.push_back(jr.announcement);
 		const flatkey::MemberKeys &mk = jr.members[0];
 		GcksMember m;
 		m.id = sa.peer;
 		m.flat_id = *fid;
 		m.flat_number = flat_number(*fid);
-		m.keys = mk.store();
+		g.keys.merge_from(mk.store());
 		m.key_ids.push_back(flatkey::KeyId::tek());
 		m.key_ids.insert(m.key_ids.end(), mk.kek_ids.begin(), mk.kek_ids.end());
 		m.key_ids.push_back(flatkey::KeyId::member_key(mk.handle));
@@ -306,6 +305,18 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 	m.address = remote;
 	m.local = local;
 	m.registered_ms = now();
+	if (m.ike_spi && m.ike_spi != sa.spi_r) {
+		// registered again over a new IKE SA: the old one goes unless
+		// another group of this member still uses it
+		uint64_t old = m.ike_spi;
+		m.ike_spi = 0;
+		bool used = false;
+		for (auto &[name, sg] : servers)
+			for (auto &[mid, other] : sg->members)
+				used = used || other.ike_spi == old;
+		if (!used)
+			remove_responder_sa(old);
+	}
 	m.ike_spi = sa.spi_r;
 	return member_payloads(g, m, sa.gsk_w, true, nullptr);
 }
@@ -517,8 +528,7 @@ Result<Done> Engine::Impl::gcks_evict(GcksGroup &g, const Identity &member)
 		remove_responder_sa(it->second.ike_spi);
 	g.members.erase(it);
 	g.evicted.insert(member);
-	for (auto &[id, m] : g.members)
-		m.keys.apply(r.message, wrapper);
+	g.keys.apply(r.message, wrapper);
 	return gcks_rekey(g, true, true, &r.message, g.flat.current_tek());
 }
 

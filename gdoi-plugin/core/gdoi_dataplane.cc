@@ -335,7 +335,34 @@ bool GroupDataplane::install(const TekSa &tek)
 		return false;
 	}
 	g.inbound[tek.spi] = in;
+	if (!tek.outbound && g.current) {
+		// receive-only while another TEK sends
+		g.waiting[tek.spi] = tek;
+		return true;
+	}
+	return send_with(g, tek);
+}
 
+bool GroupDataplane::activate(const std::string &name, uint32_t spi)
+{
+	auto git = groups_.find(name);
+	if (git == groups_.end()) {
+		return false;
+	}
+	Group &g = git->second;
+	auto w = g.waiting.find(spi);
+	if (w == g.waiting.end()) {
+		return g.current && g.current->spi == spi;
+	}
+	TekSa tek = w->second;
+	g.waiting.erase(w);
+	tek.outbound = true;
+	return send_with(g, tek);
+}
+
+// Moves the outbound SAs of every endpoint to tek.
+bool GroupDataplane::send_with(Group &g, const TekSa &tek)
+{
 	bool selectors_changed = g.current && (!(g.current->source == tek.source) ||
 					       !(g.current->destination == tek.destination));
 	if (selectors_changed) {
@@ -344,6 +371,7 @@ bool GroupDataplane::install(const TekSa &tek)
 		}
 	}
 	g.current = tek;
+	g.current->outbound = true;
 	for (const auto &e : g.endpoints) {
 		if (!plumb(g, e)) {
 			// all or nothing: take this TEK out again
@@ -366,6 +394,7 @@ void GroupDataplane::remove(const std::string &name, uint32_t spi)
 		kernel_.del_sa(in->second);
 		g.inbound.erase(in);
 	}
+	g.waiting.erase(spi);
 	if (g.current && g.current->spi == spi) {
 		for (const auto &e : g.endpoints) {
 			unplumb(g, e.gateway);
@@ -413,6 +442,7 @@ void GroupDataplane::clear(const std::string &name)
 		kernel_.del_sa(sa);
 	}
 	g.inbound.clear();
+	g.waiting.clear();
 	g.current.reset();
 }
 

@@ -87,9 +87,11 @@ public:
 	std::vector<TunnelEndpoint> endpoints(const std::string &group) const;
 
 	// A new TEK: its inbound SA joins the ones installed (older SPIs keep
-	// receiving until remove()), and the outbound SAs move to it.
+	// receiving until remove()), and the outbound SAs move to it, or, for
+	// a receive-only TEK, stay where they are until activate().
 	bool install(const TekSa &sa) override;
 	void remove(const std::string &group, uint32_t spi) override;
+	bool activate(const std::string &group, uint32_t spi) override;
 
 	// What is installed now, for the control socket and tests.
 	std::vector<KernelSa> installed_sas() const;
@@ -106,6 +108,7 @@ private:
 		uint32_t reqid_in = 0;
 		std::map<Address, uint32_t> reqid_out; // by gateway
 		std::map<uint32_t, KernelSa> inbound; // by SPI
+		std::map<uint32_t, TekSa> waiting; // installed receive-only, by SPI
 		std::optional<TekSa> current; // the TEK outbound traffic uses
 		std::map<Address, KernelSa> outbound; // by gateway
 		std::map<Address, std::vector<KernelPolicy>> policies; // by gateway
@@ -114,6 +117,7 @@ private:
 	Group &group(const std::string &name);
 	uint32_t reqid_for(Group &g, const Address &gateway);
 	bool plumb(Group &g, const TunnelEndpoint &e);
+	bool send_with(Group &g, const TekSa &tek);
 	void unplumb(Group &g, const Address &gateway);
 
 	KernelOps &kernel_;

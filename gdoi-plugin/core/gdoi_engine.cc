@@ -763,6 +763,11 @@ void Engine::set_cookie_threshold(size_t half_open)
 	impl_->cookie_threshold = half_open;
 }
 
+size_t Engine::responder_ike_sas() const
+{
+	return impl_->responder_sas.size();
+}
+
 size_t Engine::half_open() const
 {
 	size_t n = 0;

@@ -98,7 +98,7 @@ struct TekSa {
 	TrafficSelector source; // from the GSA TEK policy
 	TrafficSelector destination;
 	uint32_t lifetime_s = 0;
-	bool outbound = true; // false: receive only (deactivated for sending)
+	bool outbound = true; // false: receive only until activate()
 };
 
 class SaSink {
@@ -109,6 +109,14 @@ public:
 	virtual bool install(const TekSa &sa) = 0;
 	// Removes everything install() made for this SPI.
 	virtual void remove(const std::string &group, uint32_t spi) = 0;
+	// A TEK installed receive-only (outbound false) starts sending: the
+	// outbound SAs move to it (GAP activation time delay over).
+	virtual bool activate(const std::string &group, uint32_t spi)
+	{
+		(void)group;
+		(void)spi;
+		return true;
+	}
 };
 
 // Where the keys of IKE SAs and Rekey SAs go when the operator asks for
@@ -271,6 +279,8 @@ public:
 	// 2.6). 0: always ask for a cookie.
 	void set_cookie_threshold(size_t half_open);
 	size_t half_open() const;
+	// IKE SAs this engine holds as responder (key server side).
+	size_t responder_ike_sas() const;
 
 private:
 	struct Impl;

@@ -631,11 +631,18 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			}
 		}
 	}
+	// a rekey's new SAs receive at once and send after the activation
+	// delay, so that every member can receive them by then
+	const bool delayed = !registration && g.atd > 0 && !g.teks.empty();
 	for (GmTek &f : fresh) {
 		auto have = std::find_if(g.teks.begin(), g.teks.end(), [&](const GmTek &o) { return o.sa.spi == f.sa.spi; });
 		if (have != g.teks.end()) {
 			have->expires_ms = f.expires_ms;
 			continue;
+		}
+		if (delayed) {
+			f.sa.outbound = false;
+			f.activate_ms = t + uint64_t(g.atd) * 1000;
 		}
 		if (!deps.sas->install(f.sa))
 			continue;
@@ -878,6 +885,13 @@ void Engine::Impl::gm_inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 
 void Engine::Impl::gm_tick(GmGroup &g, uint64_t t)
 {
+	for (GmTek &k : g.teks) {
+		if (k.activate_ms && t >= k.activate_ms) {
+			k.activate_ms = 0;
+			k.sa.outbound = true;
+			deps.sas->activate(g.cfg.name, k.sa.spi);
+		}
+	}
 	for (auto it = g.teks.begin(); it != g.teks.end();) {
 		bool gone = (!it->current && t >= it->remove_ms) || t >= it->expires_ms;
 		if (gone) {
@@ -898,8 +912,11 @@ void Engine::Impl::gm_tick(GmGroup &g, uint64_t t)
 uint64_t Engine::Impl::gm_next(const GmGroup &g) const
 {
 	uint64_t n = g.state == "registering" ? UINT64_MAX : g.next_register_ms;
-	for (const GmTek &k : g.teks)
+	for (const GmTek &k : g.teks) {
 		n = std::min(n, k.current ? k.expires_ms : std::min(k.remove_ms, k.expires_ms));
+		if (k.activate_ms)
+			n = std::min(n, k.activate_ms);
+	}
 	if (g.old_kek)
 		n = std::min(n, g.old_kek_remove_ms);
 	return n;

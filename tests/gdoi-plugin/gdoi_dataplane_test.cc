@@ -219,6 +219,42 @@ TEST_F(Dataplane, RekeyKeepsOldInboundMovesOutboundAndKeepsPolicies)
 	EXPECT_TRUE(kernel.policies.empty());
 }
 
+TEST_F(Dataplane, AReceiveOnlyTekSendsAfterActivation)
+{
+	ASSERT_TRUE(dp.install(tek(0x1001)));
+	auto policies = kernel.policy_texts();
+	kernel.log.clear();
+	TekSa next = tek(0x2002);
+	next.outbound = false;
+	ASSERT_TRUE(dp.install(next));
+	EXPECT_EQ(kernel.log, std::vector<std::string>{"add_sa in 192.0.2.11 8194"}) << "inbound only";
+	for (const auto &sa : kernel.sas) {
+		if (!sa.inbound) {
+			EXPECT_EQ(sa.spi, 0x1001u) << "the old TEK still sends";
+		}
+	}
+	ASSERT_TRUE(dp.activate("blue", 0x2002));
+	EXPECT_EQ(kernel.count("del_sa out"), 2u);
+	EXPECT_EQ(kernel.count("add_sa out"), 2u);
+	for (const auto &sa : kernel.sas) {
+		if (!sa.inbound) {
+			EXPECT_EQ(sa.spi, 0x2002u);
+		}
+	}
+	EXPECT_EQ(kernel.policy_texts(), policies);
+	EXPECT_TRUE(dp.activate("blue", 0x2002)) << "already sending";
+	EXPECT_FALSE(dp.activate("blue", 0x9999));
+	// a receive-only TEK removed before activation leaves the sender alone
+	TekSa third = tek(0x3003);
+	third.outbound = false;
+	ASSERT_TRUE(dp.install(third));
+	dp.remove("blue", 0x3003);
+	EXPECT_FALSE(dp.activate("blue", 0x3003));
+	for (const auto &sa : kernel.sas) {
+		EXPECT_NE(sa.spi, 0x3003u);
+	}
+}
+
 TEST_F(Dataplane, EndpointsFollowAtRunTime)
 {
 	ASSERT_TRUE(dp.install(tek(0x1001)));

@@ -274,6 +274,36 @@ TEST_F(Protocol, OperatorRekeyReachesEveryMember)
 	EXPECT_EQ(gcks->group("blue")->sas.size(), 1u);
 }
 
+TEST_F(Protocol, RekeyedSasSendOnlyAfterTheActivationDelay)
+{
+	GcksGroupConfig sc = server_config();
+	sc.activation_delay_s = 3;
+	start(2, sc);
+	uint32_t old_spi = current_spi(*gcks);
+	for (Node *gm : gms) {
+		ASSERT_NE(installed(*gm, old_spi), nullptr);
+		EXPECT_TRUE(installed(*gm, old_spi)->outbound) << "a registration sends at once";
+	}
+	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
+	net.run();
+	uint32_t spi = current_spi(*gcks);
+	ASSERT_NE(spi, old_spi);
+	for (Node *gm : gms) {
+		ASSERT_NE(installed(*gm, spi), nullptr);
+		EXPECT_FALSE(installed(*gm, spi)->outbound) << "receive-only during the activation delay";
+		EXPECT_TRUE(gm->sink.activated.empty());
+	}
+	net.advance(2000);
+	for (Node *gm : gms)
+		EXPECT_TRUE(gm->sink.activated.empty()) << "not before 3 s";
+	net.advance(2000);
+	for (Node *gm : gms) {
+		EXPECT_EQ(gm->sink.activated, std::vector<uint32_t>{spi});
+		EXPECT_TRUE(installed(*gm, spi)->outbound);
+		EXPECT_LE(gm->engine.next_timeout_ms(), net.clock.now_ms() + 3600u * 1000u);
+	}
+}
+
 TEST_F(Protocol, EvictedMemberCannotReadTheRekey)
 {
 	GcksGroupConfig c = server_config();
@@ -537,6 +567,62 @@ TEST_F(Protocol, MemberReregistersWhenNoRekeyArrives)
 	EXPECT_EQ(gms[0]->group("blue")->counters.registrations, 2u);
 	EXPECT_EQ(gcks->group("blue")->members.size(), 2u);
 	EXPECT_EQ(gms[0]->group("blue")->state, "registered");
+}
+
+TEST_F(Protocol, ARegistrationOverANewIkeSaRetiresTheOldOne)
+{
+	start(3, server_config());
+	ASSERT_EQ(gcks->engine.responder_ike_sas(), 3u);
+	for (int round = 0; round < 5; round++) {
+		// GM1 restarts: a new engine, so a new IKE SA, the same identity
+		size_t inits = net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::IkeSaInit)).size();
+		gms[0]->addresses.clear();
+		Node &fresh = net.add({gm_addrs[0]}, &creds);
+		ASSERT_TRUE(fresh.engine.add_member_group(member_config(0)).ok());
+		gms[0] = &fresh;
+		net.tick();
+		ASSERT_EQ(gms[0]->group("blue")->state, "registered") << "round " << round;
+		EXPECT_GT(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::IkeSaInit)).size(), inits);
+		EXPECT_EQ(gcks->engine.responder_ike_sas(), 3u) << "round " << round;
+		EXPECT_EQ(gcks->group("blue")->members.size(), 3u);
+	}
+	// the member's keys still work: an eviction of GM3 reaches GM1 and GM2
+	uint32_t old_spi = current_spi(*gcks);
+	ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[2]).ok());
+	net.run();
+	uint32_t spi = current_spi(*gcks);
+	ASSERT_NE(spi, old_spi);
+	EXPECT_NE(installed(*gms[0], spi), nullptr);
+	EXPECT_NE(installed(*gms[1], spi), nullptr);
+	EXPECT_FALSE(gms[2]->sink.ever_had(spi));
+}
+
+TEST_F(Protocol, ManyMembersJoinAndAllFollowAnEviction)
+{
+	// many joins, each announced to the key server's one key store; every
+	// member gets keys that still open the next rekey
+	const int n = 40;
+	for (int i = 5; i <= n; i++) {
+		gm_ids.push_back(id("gm" + std::to_string(i) + ".example.net"));
+		gm_addrs.push_back(addr("198.51.100." + std::to_string(i)));
+		creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i));
+	}
+	GcksGroupConfig c = server_config();
+	c.authorized = gm_ids;
+	start(n, c);
+	net.run();
+	for (Node *gm : gms)
+		ASSERT_EQ(gm->group("blue")->state, "registered");
+	EXPECT_EQ(gcks->group("blue")->members.size(), size_t(n));
+	ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[7]).ok());
+	net.run();
+	uint32_t spi = current_spi(*gcks);
+	for (int i = 0; i < n; i++) {
+		if (i == 7)
+			EXPECT_FALSE(gms[i]->sink.ever_had(spi));
+		else
+			EXPECT_NE(installed(*gms[i], spi), nullptr) << "member " << i;
+	}
 }
 
 TEST_F(Protocol, LifetimeRekeyAndKekRollover)

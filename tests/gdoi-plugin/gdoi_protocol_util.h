@@ -145,6 +145,15 @@ public:
 		installed.erase({group, spi});
 		removed.push_back(spi);
 	}
+	bool activate(const std::string &group, uint32_t spi) override
+	{
+		auto it = installed.find({group, spi});
+		if (it == installed.end())
+			return false;
+		it->second.outbound = true;
+		activated.push_back(spi);
+		return true;
+	}
 	bool has(uint32_t spi) const
 	{
 		for (auto &[k, v] : installed)
@@ -162,6 +171,7 @@ public:
 	std::map<std::pair<std::string, uint32_t>, TekSa> installed;
 	std::vector<TekSa> ever;
 	std::vector<uint32_t> removed;
+	std::vector<uint32_t> activated;
 };
 
 struct Datagram {
