@@ -141,11 +141,18 @@ std::vector<uint8_t> IdLayout::all_symbols(const MemberId &id) const
 {
 	std::vector<uint8_t> out(id.begin(), id.end());
 	for (size_t t = 1; t < radix_.size(); t++) {
+		// Four bytes of the stream per symbol, reduced modulo V (bias
+		// below 2^-24); linear in the number of symbols.
 		auto h = sha256_stream("groupsec flatkey table " +
 					       std::to_string(t),
-				       id, 32 + radix_[t].size());
-		for (size_t s = 0; s < radix_[t].size(); s++)
-			out.push_back(static_cast<uint8_t>(divmod(h, radix_[t][s])));
+				       id, 4 * radix_[t].size());
+		for (size_t s = 0; s < radix_[t].size(); s++) {
+			uint32_t x = (uint32_t(h[4 * s]) << 24) |
+				     (uint32_t(h[4 * s + 1]) << 16) |
+				     (uint32_t(h[4 * s + 2]) << 8) |
+				     uint32_t(h[4 * s + 3]);
+			out.push_back(static_cast<uint8_t>(x % radix_[t][s]));
+		}
 	}
 	return out;
 }
