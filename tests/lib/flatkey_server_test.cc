@@ -833,7 +833,8 @@ TEST(FlatKeyProperty, FamilyCoverOfALargeBatch)
 {
 	for (KekRefresh kr : {KekRefresh::kDerive, KekRefresh::kWrap}) {
 		IdLayout l = *IdLayout::with_families(
-			std::vector<uint16_t>(10, 2), {{8, 32}, {32, 48}}, nullptr);
+			std::vector<uint16_t>(10, 2), {{8, 32}, {32, 100}}, nullptr);
+		ASSERT_GT(l.member_keks(), FlatKeyServer::kMaxBundleKeks);
 		Sim s(77, l, CollusionPolicy::kAcceptFlagged, kr);
 		std::vector<MemberId> ids;
 		for (uint64_t i = 0; i < 1024; i++)
@@ -891,6 +892,21 @@ TEST(FlatKeyProperty, FamilyCoverOfALargeBatch)
 		EXPECT_FALSE(coalition.knows(r.new_tek));
 		EXPECT_EQ(deliver(coalition, r.message, s.wr).error,
 			  ReceiveError::kExcluded);
+		// A full re-key of members holding more KEKs than one bundle
+		// takes: two bundles each, every key current afterwards.
+		auto f = s.srv.full_rekey();
+		ASSERT_TRUE(f.ok) << f.error;
+		EXPECT_EQ(f.unicast, st.size());
+		EXPECT_EQ(f.message.entries.size(), 2 * st.size());
+		for (auto &kv : st) {
+			ASSERT_TRUE(deliver(kv.second, f.message, s.wr).ok());
+			ASSERT_TRUE(kv.second.knows(f.new_tek));
+			auto all = l.all_symbols(kv.first);
+			for (size_t t = 0, jx = 0; t < l.tables(); t++)
+				for (size_t sy = 0; sy < l.radix(t).size(); sy++, jx++)
+					ASSERT_TRUE(kv.second.knows(
+						s.srv.kek_ref(t, sy, all[jx])));
+		}
 	}
 }
 

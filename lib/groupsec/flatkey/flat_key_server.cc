@@ -754,10 +754,6 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 RekeyResult FlatKeyServer::full_rekey()
 {
 	RekeyResult res;
-	if (mk_ > kMaxBundleKeks) {
-		res.error = "members hold too many KEKs for one bundle";
-		return res;
-	}
 	retire_tek();
 	KeyMessage &msg = res.message;
 	msg.format = kCompactFormat;
@@ -780,26 +776,34 @@ RekeyResult FlatKeyServer::full_rekey()
 	for (size_t t = 0, j = 0; t < l.tables(); t++)
 		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
 			base[j] = l.slot(t, s, 0);
-	std::vector<uint8_t> plain(kKeyBytes * (1 + mk_));
+	// TEK' and up to kMaxBundleKeks of the member's KEKs per bundle.
+	std::vector<uint8_t> plain;
 	for (uint32_t h = 0; h < live_.size(); h++) {
 		if (!live_[h])
 			continue;
-		WrappedKey e;
 		KeyRef r;
 		r.id = KeyId::member_key(h);
 		r.version = generation_[h];
-		e.wrapping = {r};
-		e.wrapped = res.new_tek;
-		std::copy(tek_.key.begin(), tek_.key.end(), plain.begin());
-		for (size_t j = 0; j < mk_; j++) {
-			size_t slot = base[j] + sym(h, j);
-			e.carried.push_back(slot_ref(slot));
-			std::copy(slots_[slot].key.begin(), slots_[slot].key.end(),
-				  plain.begin() + kKeyBytes * (1 + j));
+		for (size_t first = 0; first < mk_; first += kMaxBundleKeks) {
+			size_t n = std::min(kMaxBundleKeks, mk_ - first);
+			WrappedKey e;
+			e.wrapping = {r};
+			e.wrapped = res.new_tek;
+			plain.assign(kKeyBytes * (1 + n), 0);
+			std::copy(tek_.key.begin(), tek_.key.end(), plain.begin());
+			for (size_t i = 0; i < n; i++) {
+				size_t j = first + i;
+				size_t slot = base[j] + sym(h, j);
+				e.carried.push_back(slot_ref(slot));
+				std::copy(slots_[slot].key.begin(),
+					  slots_[slot].key.end(),
+					  plain.begin() + kKeyBytes * (1 + i));
+			}
+			e.ciphertext = wrapper_.wrap(individual_[h], plain.data(),
+						     plain.size());
+			std::fill(plain.begin(), plain.end(), 0);
+			msg.entries.push_back(std::move(e));
 		}
-		e.ciphertext = wrapper_.wrap(individual_[h], plain.data(),
-					     plain.size());
-		msg.entries.push_back(std::move(e));
 		res.unicast++;
 	}
 	std::fill(plain.begin(), plain.end(), 0);

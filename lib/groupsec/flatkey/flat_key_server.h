@@ -137,9 +137,10 @@ public:
 	// to each member under its individual key (TEK' and its KEKs in one
 	// wrap). Nothing a removed member ever held or could rebuild helps
 	// with the new keys, so the exposure history is cleared. Costs one
-	// wrap per member; for an operator's periodic or on-demand use.
-	// Fails if a member holds more than kMaxBundleKeks KEKs.
+	// wrap per member and kMaxBundleKeks KEKs; for an operator's periodic
+	// or on-demand use.
 	RekeyResult full_rekey();
+	// KEKs per bundle (TEK' first); a member holding more gets several.
 	static constexpr size_t kMaxBundleKeks = 127;
 	// Batches of at least this many leavers skip the product-term cover
 	// when the layout has extra tables (the family cover is cheaper).
