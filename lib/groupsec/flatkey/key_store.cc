@@ -249,7 +249,13 @@ std::optional<Key> KeyStore::find(const KeyRef &ref) const
 		if (v.revision > ref.revision)
 			return std::nullopt;
 		// Revisions are one-way steps; a long jump is not a
-		// legitimate message.
+		// legitimate message. Step from the newest revision known
+		// when the reference is at or past it.
+		if (ref.revision >= v.cur_revision) {
+			if (ref.revision - v.cur_revision > 4096)
+				return std::nullopt;
+			return advance_revision(v.cur_key, ref.revision - v.cur_revision);
+		}
 		if (ref.revision - v.revision > 4096)
 			return std::nullopt;
 		return advance_revision(v.key, ref.revision - v.revision);
