@@ -465,8 +465,8 @@ def gdoi_lab(name=None, members=3):
     return lab
 
 
-def make_pki(lab):
-    """A lab CA and the key server's certificate (ECDSA P-256) with openssl."""
+def make_pki(lab, names=("ks",)):
+    """A lab CA and a certificate (ECDSA P-256) for each of names, with openssl."""
     pki = lab.dir / "pki"
     pki.mkdir(exist_ok=True)
 
@@ -476,16 +476,21 @@ def make_pki(lab):
     ossl("req", "-x509", "-new", "-key", pki / "ca.key", "-days", "30", "-subj", "/O=groupsec lab/CN=lab CA",
          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
          "-out", pki / "ca.crt")
-    ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pki / "ks.sec1")
-    ossl("pkcs8", "-topk8", "-nocrypt", "-in", pki / "ks.sec1", "-out", pki / "ks.key")
-    ossl("req", "-new", "-key", pki / "ks.key", "-subj", "/O=groupsec lab/CN=ks.example.net", "-out", pki / "ks.csr")
-    (pki / "ks.ext").write_text("subjectAltName=DNS:ks.example.net\nkeyUsage=critical,digitalSignature\n")
-    ossl("x509", "-req", "-in", pki / "ks.csr", "-CA", pki / "ca.crt", "-CAkey", pki / "ca.key",
-         "-CAcreateserial", "-days", "30", "-extfile", pki / "ks.ext", "-out", pki / "ks.crt")
+    for name in names:
+        # an ECDSA P-256 key (PKCS#8, as swanctl's private/ folder wants)
+        # and a certificate with the identity as subjectAltName
+        ossl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", pki / f"{name}.sec1")
+        ossl("pkcs8", "-topk8", "-nocrypt", "-in", pki / f"{name}.sec1", "-out", pki / f"{name}.key")
+        ossl("req", "-new", "-key", pki / f"{name}.key", "-subj", f"/O=groupsec lab/CN={name}.example.net",
+             "-out", pki / f"{name}.csr")
+        (pki / f"{name}.ext").write_text(f"subjectAltName=DNS:{name}.example.net\n"
+                                         "keyUsage=critical,digitalSignature\n")
+        ossl("x509", "-req", "-in", pki / f"{name}.csr", "-CA", pki / "ca.crt", "-CAkey", pki / "ca.key",
+             "-CAcreateserial", "-days", "30", "-extfile", pki / f"{name}.ext", "-out", pki / f"{name}.crt")
     return pki
 
 
-def install_creds(router, pki, ca=True, cert=None, key=None):
+def install_creds(router, pki, ca=True, cert=None, key=None, certs=()):
     """Copy credentials into the router's swanctl folders (beside its
     swanctl.conf, where swanctl --file looks for them)."""
     base = router.dir
@@ -493,8 +498,8 @@ def install_creds(router, pki, ca=True, cert=None, key=None):
         (base / d).mkdir(parents=True, exist_ok=True)
     if ca:
         shutil.copy(pki / "ca.crt", base / "x509ca" / "ca.crt")
-    if cert:
-        shutil.copy(pki / cert, base / "x509" / cert)
+    for c in ([cert] if cert else []) + list(certs):
+        shutil.copy(pki / c, base / "x509" / c)
     if key:
         shutil.copy(pki / key, base / "private" / key)
     return base
@@ -571,21 +576,28 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False):
 		}}""")
 
 
-def configure_gdoi(lab, server_extra="", member_extra=""):
-    """Credentials and groups for the gdoi lab; starts every charon and loads the credentials."""
+def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk"):
+    """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
+
+    member_auth: "psk", or "pubkey" for members that authenticate with
+    certificates (GSA_AUTH carries none: the key server holds them)."""
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
-    pki = make_pki(lab)
-    install_creds(ks, pki, cert="ks.crt", key="ks.key")
+    pubkey = member_auth == "pubkey"
+    pki = make_pki(lab, ["ks"] + ([g.name for g in gms] if pubkey else []))
+    install_creds(ks, pki, cert="ks.crt", key="ks.key", certs=[f"{g.name}.crt" for g in gms] if pubkey else ())
     # the key server writes its IKE and Rekey SA keys for tshark
-    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra), gdoi_secrets(ks, [g.name for g in gms]),
-                save_keys=True)
+    auth = f"\t\tauth = {member_auth}"
+    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra).replace("\t\tauth = psk", auth),
+                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms]), save_keys=True)
     for gm in gms:
         # the CA, and the key server's certificate: GSA_REKEY carries no
         # certificate, members verify its signature with this one
-        install_creds(gm, pki, cert="ks.crt")
-        gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm], extra=member_extra),
-                    gdoi_secrets(gm, ["ks"]))
+        install_creds(gm, pki, cert="ks.crt", **({"certs": [f"{gm.name}.crt"], "key": f"{gm.name}.key"}
+                                                  if pubkey else {}))
+        gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
+                                         extra=member_extra).replace("\t\tauth = psk", auth),
+                    "" if pubkey else gdoi_secrets(gm, ["ks"]))
     for r in [ks] + gms:
         start_gdoi_charon(r)
 

@@ -1,6 +1,8 @@
-"""G-IKEv2 rekeys by multicast: the key server sends each GSA_REKEY once,
-to a multicast group on the backbone, and both members, which joined it,
-apply it and keep exchanging traffic through the new group SA."""
+"""G-IKEv2 members that authenticate with certificates, and rekeys by
+multicast: the members register with ECDSA signatures from charon's
+credential manager (no PSK anywhere), the key server sends each GSA_REKEY
+once, to a multicast group on the backbone, and both members, which joined
+it, apply it and keep exchanging traffic through the new group SA."""
 import subprocess
 import time
 
@@ -36,8 +38,19 @@ def mlab():
             # multicast leaves through the backbone interface
             r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
         labmod.configure_gdoi(lab, server_extra=f"\t\trekey = multicast\n\t\tmulticast = {MCAST}",
-                              member_extra=f"\t\tmulticast = {MCAST}")
+                              member_extra=f"\t\tmulticast = {MCAST}", member_auth="pubkey")
         yield lab
+
+
+def test_members_register_with_certificates(mlab):
+    ks = mlab["ks"]
+    for gm in (mlab["gm1"], mlab["gm2"]):
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+        assert "secret" not in (gm.dir / "swanctl.conf").read_text(), "no PSK"
+    members = labmod.gdoictl(ks, "members", GROUP)["members"]
+    assert len(members) == 2, members
+    log = (ks.dir / "charon.log").read_text()
+    assert 'using trusted certificate "O=groupsec lab, CN=gm1.example.net"' in log
 
 
 def test_rekeys_reach_members_by_multicast(mlab):
