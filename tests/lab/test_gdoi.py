@@ -310,3 +310,21 @@ def test_a_capture_decodes_in_tshark_as_g_ikev2(glab, tmp_path):
     summary = tshark(pcap, home)
     for text in (detail, summary):
         assert "Malformed" not in text and "malformed" not in text
+
+
+def test_tunnel_endpoints_follow_the_control_socket(glab):
+    gm1, gm2 = glab["gm1"], glab["gm2"]
+    for gm in (gm1, gm2):
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    wait_until("gm1 reaches gm2", lambda: ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
+    eps = labmod.gdoictl(gm1, "endpoints", GROUP)["endpoints"]
+    assert gm2.addr in str(eps), eps
+    labmod.gdoictl(gm1, "remove-endpoint", GROUP, gm2.addr)
+    assert gm2.addr not in str(labmod.gdoictl(gm1, "endpoints", GROUP)["endpoints"])
+    assert ping(gm1, gm2, count=2, check=False).returncode != 0, "no tunnel to gm2 any more"
+    # a bad request is refused and changes nothing
+    bad = labmod.gdoictl(gm1, "add-endpoint", GROUP, gm1.addr, "10.9.0.0/24", check=False)
+    assert bad.returncode != 0 and "own address" in (bad.stdout + bad.stderr), bad
+    labmod.gdoictl(gm1, "add-endpoint", GROUP, gm2.addr, "10.2.0.0/24")
+    wait_until("gm1 reaches gm2 again", lambda: ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
+    ping(gm1, gm2)
