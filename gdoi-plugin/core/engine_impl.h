@@ -21,6 +21,19 @@ namespace groupsec::gdoi {
 
 namespace detail {
 
+inline Payload make_payload(PayloadType t, Bytes body)
+{
+	return Payload{static_cast<uint8_t>(t), false, std::move(body)};
+}
+
+inline const Payload *find_payload(const std::vector<Payload> &ps, PayloadType t)
+{
+	for (const Payload &p : ps)
+		if (p.type == static_cast<uint8_t>(t))
+			return &p;
+	return nullptr;
+}
+
 constexpr uint64_t kRetransmitBaseMs = 2000;
 constexpr unsigned kMaxTransmits = 5;
 constexpr uint64_t kHalfOpenTimeoutMs = 30000;

@@ -10,6 +10,8 @@
 
 namespace groupsec::gdoi {
 
+using detail::find_payload;
+using detail::make_payload;
 using detail::GcksGroup;
 using detail::GcksMember;
 using detail::GcksTek;
@@ -17,19 +19,6 @@ using detail::IkeSa;
 using detail::RekeySa;
 
 namespace {
-
-Payload make_payload(PayloadType t, Bytes body)
-{
-	return Payload{static_cast<uint8_t>(t), false, std::move(body)};
-}
-
-const Payload *find_payload(const std::vector<Payload> &ps, PayloadType t)
-{
-	for (const Payload &p : ps)
-		if (p.type == static_cast<uint8_t>(t))
-			return &p;
-	return nullptr;
-}
 
 Payload notify_payload(NotifyType t)
 {

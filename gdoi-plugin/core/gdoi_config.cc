@@ -368,7 +368,7 @@ Result<Identity> identity_from(std::string_view text)
 	return make_identity(IdType::Fqdn, to_bytes(s));
 }
 
-Result<Identity> parse_identity(std::string_view text)
+Result<Identity> identity_setting(std::string_view text)
 {
 	auto id = identity_from(text);
 	if (!id.ok())
@@ -592,6 +592,11 @@ Result<EspProposal> parse_esp_proposal(const std::string &text)
 	return fail("unknown encryption algorithm " + quote(tokens[0]));
 }
 
+Result<Identity> parse_identity(const std::string &s)
+{
+	return identity_setting(s);
+}
+
 Result<Identity> parse_group_id(const std::string &text)
 {
 	std::string_view s = trim(text);
@@ -769,7 +774,7 @@ public:
 		const std::string *v = required(key);
 		if (!v)
 			return false;
-		auto id = parse_identity(*v);
+		auto id = identity_setting(*v);
 		if (!id.ok())
 			return fail(key, id.error().message);
 		out = id.value();
@@ -799,7 +804,7 @@ public:
 		for (std::string_view item : split_list(*v)) {
 			if (item.empty())
 				return fail(key, quote(*v) + " has an empty list element");
-			auto id = parse_identity(std::string(item));
+			auto id = identity_setting(std::string(item));
 			if (!id.ok())
 				return fail(key, id.error().message);
 			if (!seen.insert({id.value().type, id.value().data}).second)

@@ -58,6 +58,14 @@ bool operator==(const EspProposal &a, const EspProposal &b);
 // "sha2_256" is "sha256").
 Result<EspProposal> parse_esp_proposal(const std::string &s);
 
+// An identity in swanctl's notation: an IPv4/IPv6 address, "@fqdn" or
+// "host.name" (FQDN), "user@host" or "@@user" (RFC822), "@#hex" (KEY_ID),
+// the prefixes "fqdn:", "email:", "keyid:", "ipv4:", "ipv6:", or a DN
+// ("C=CH, O=Example, CN=gm1" or "/C=CH/O=Example/CN=gm1") encoded as
+// strongSwan does (PrintableString where the value allows it).
+// Identity::parse() is this.
+Result<Identity> parse_identity(const std::string &s);
+
 // A group ID (IDg): a decimal number from 0 to 4294967295 is an ID_KEY_ID
 // of 4 octets, big-endian; anything else is an identity as swanctl writes
 // it ("@#6772703031" is an ID_KEY_ID, "blue.example.net" an ID_FQDN, ...).

@@ -3,6 +3,8 @@
 // cached responses) and the dispatch of datagrams and timers.
 #include "gdoi_engine.h"
 
+#include "gdoi_config.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -72,69 +74,9 @@ std::string to_hex(ByteView b)
 	return s;
 }
 
-std::optional<Bytes> from_hex(const std::string &s)
-{
-	if (s.empty() || s.size() % 2)
-		return std::nullopt;
-	Bytes out;
-	for (size_t i = 0; i < s.size(); i += 2) {
-		int v = 0;
-		for (size_t j = i; j < i + 2; j++) {
-			char c = static_cast<char>(std::tolower(static_cast<unsigned char>(s[j])));
-			if (c >= '0' && c <= '9')
-				v = v * 16 + (c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v = v * 16 + (c - 'a' + 10);
-			else
-				return std::nullopt;
-		}
-		out.push_back(static_cast<uint8_t>(v));
-	}
-	return out;
-}
-
 struct X509NameFree {
 	void operator()(X509_NAME *n) const { X509_NAME_free(n); }
 };
-
-// "C=CH, O=strongSwan, CN=gm1" as DER; nullopt if not a DN.
-std::optional<Bytes> dn_from_string(const std::string &s)
-{
-	std::unique_ptr<X509_NAME, X509NameFree> name(X509_NAME_new());
-	if (!name)
-		return std::nullopt;
-	size_t pos = 0;
-	while (pos < s.size()) {
-		size_t comma = s.find_first_of(",/", pos);
-		std::string part = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-		pos = comma == std::string::npos ? s.size() : comma + 1;
-		auto trim = [](std::string t) {
-			t.erase(0, t.find_first_not_of(' '));
-			t.erase(t.find_last_not_of(' ') + 1);
-			return t;
-		};
-		part = trim(part);
-		if (part.empty())
-			continue;
-		size_t eq = part.find('=');
-		if (eq == std::string::npos || eq == 0)
-			return std::nullopt;
-		std::string key = trim(part.substr(0, eq)), value = trim(part.substr(eq + 1));
-		if (X509_NAME_add_entry_by_txt(name.get(), key.c_str(), MBSTRING_UTF8,
-					       reinterpret_cast<const unsigned char *>(value.data()),
-					       static_cast<int>(value.size()), -1, 0) != 1)
-			return std::nullopt;
-	}
-	if (X509_NAME_entry_count(name.get()) == 0)
-		return std::nullopt;
-	unsigned char *der = nullptr;
-	int len = i2d_X509_NAME(name.get(), &der);
-	if (len <= 0)
-		return std::nullopt;
-	Bytes out(der, der + len);
-	OPENSSL_free(der);
-	return out;
-}
 
 std::string dn_to_string(ByteView der)
 {
@@ -162,40 +104,12 @@ std::string dn_to_string(ByteView der)
 
 std::optional<Identity> Identity::parse(const std::string &s)
 {
-	if (s.empty())
+	// one parser for identities everywhere (configuration, control
+	// socket), so that a DN encodes to the same octets as strongSwan's
+	auto id = parse_identity(s);
+	if (!id)
 		return std::nullopt;
-	Identity id;
-	if (auto a = Address::parse(s, 0)) {
-		id.type = static_cast<uint8_t>(a->ip.size() == 4 ? IdType::Ipv4Addr : IdType::Ipv6Addr);
-		id.data = a->ip;
-		return id;
-	}
-	if (s.rfind("@#", 0) == 0) {
-		auto b = from_hex(s.substr(2));
-		if (!b)
-			return std::nullopt;
-		id.type = static_cast<uint8_t>(IdType::KeyId);
-		id.data = *b;
-		return id;
-	}
-	if (s[0] == '@') {
-		if (s.size() == 1)
-			return std::nullopt;
-		id.type = static_cast<uint8_t>(IdType::Fqdn);
-		id.data.assign(s.begin() + 1, s.end());
-		return id;
-	}
-	if (s.find('=') != std::string::npos) {
-		auto der = dn_from_string(s);
-		if (!der)
-			return std::nullopt;
-		id.type = static_cast<uint8_t>(IdType::DerAsn1Dn);
-		id.data = *der;
-		return id;
-	}
-	id.type = static_cast<uint8_t>(s.find('@') != std::string::npos ? IdType::Rfc822Addr : IdType::Fqdn);
-	id.data.assign(s.begin(), s.end());
-	return id;
+	return id.value();
 }
 
 std::string Identity::str() const

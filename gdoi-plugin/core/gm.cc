@@ -10,25 +10,14 @@
 
 namespace groupsec::gdoi {
 
+using detail::find_payload;
+using detail::make_payload;
 using detail::GmGroup;
 using detail::GmTek;
 using detail::IkeSa;
 using detail::RekeySa;
 
 namespace {
-
-Payload make_payload(PayloadType t, Bytes body)
-{
-	return Payload{static_cast<uint8_t>(t), false, std::move(body)};
-}
-
-const Payload *find_payload(const std::vector<Payload> &ps, PayloadType t)
-{
-	for (const Payload &p : ps)
-		if (p.type == static_cast<uint8_t>(t))
-			return &p;
-	return nullptr;
-}
 
 Error fail(WireError c, const std::string &m)
 {

@@ -1,6 +1,7 @@
 // G-IKEv2 exchanges end to end: a key server and members wired in memory.
 #include <gtest/gtest.h>
 
+#include "gdoi_config.h"
 #include "gdoi_protocol_util.h"
 #include "gikev2.h"
 
@@ -809,6 +810,28 @@ TEST(ProtocolConfig, ValidateRejectsBadConfigs)
 	EXPECT_FALSE(e.reregister("g").ok());
 	EXPECT_TRUE(e.remove_group("g").ok());
 	EXPECT_TRUE(e.groups().empty());
+}
+
+TEST(ProtocolConfig, OneIdentityEncodingForConfigurationAndControlSocket)
+{
+	// a DN an operator types to gdoictl evict must match the one the
+	// configuration authorized, octet for octet
+	auto parsed = parse_config({{"blue.role", "server"},
+				    {"blue.group_id", "7"},
+				    {"blue.local_id", "ks.example.net"},
+				    {"blue.listen", "192.0.2.1"},
+				    {"blue.members", "/C=CH/O=Example/CN=gm1"},
+				    {"blue.tek-1.local_ts", "10.0.0.0/8"},
+				    {"blue.tek-1.remote_ts", "10.0.0.0/8"}});
+	ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+	const Identity &configured = parsed.value().servers.at(0).authorized.at(0);
+	auto typed = Identity::parse("C=CH, O=Example, CN=gm1");
+	ASSERT_TRUE(typed.has_value());
+	EXPECT_EQ(typed->type, static_cast<uint8_t>(IdType::DerAsn1Dn));
+	EXPECT_EQ(*typed, configured);
+	auto back = Identity::parse(configured.str());
+	ASSERT_TRUE(back.has_value()) << configured.str();
+	EXPECT_EQ(*back, configured);
 }
 
 TEST(ProtocolConfig, AddressAndIdentityNotation)

@@ -619,3 +619,38 @@ def gdoictl(router, *args, check=True, as_json=True):
     if as_json and p.returncode == 0:
         return json.loads(p.stdout)
     return p
+
+
+_SNIFF_REKEYS = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+s.bind(("eth0", 0))
+s.settimeout(1)
+end, first = time.time() + float(sys.argv[1]), sys.argv[2] == "first"
+while time.time() < end:
+    try:
+        pkt = s.recv(65535)
+    except socket.timeout:
+        continue
+    ihl = (pkt[0] & 15) * 4
+    udp = pkt[ihl:]
+    if pkt[9] != 17 or int.from_bytes(udp[2:4], "big") != 848 or len(udp) < 8 + 28 or udp[8 + 18] != 41:
+        continue
+    print(socket.inet_ntoa(pkt[16:20]), udp[8:].hex(), flush=True)
+    if first:
+        break
+"""
+
+
+def sniff_rekeys(router, seconds, first=False):
+    """Start capturing the GSA_REKEY datagrams that reach router's eth0.
+
+    Returns a function that waits for the capture and gives
+    [(destination address, IKE message bytes)]."""
+    p = subprocess.Popen(router.cmd(["/usr/bin/python3", "-c", _SNIFF_REKEYS, str(seconds),
+                                     "first" if first else "all"]), stdout=subprocess.PIPE, text=True)
+
+    def result():
+        out, _ = p.communicate(timeout=seconds + 15)
+        return [(dst, bytes.fromhex(msg)) for dst, msg in (line.split() for line in out.splitlines() if line)]
+    return result

@@ -153,29 +153,6 @@ def test_a_restarted_member_registers_again(glab):
     ping(gm2, gm1)
 
 
-SNIFF = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
-s.bind(("eth0", 0))
-s.settimeout(1)
-end = time.time() + float(sys.argv[1])
-while time.time() < end:
-    try:
-        pkt = s.recv(65535)
-    except socket.timeout:
-        continue
-    if pkt[9] != 17:
-        continue
-    ihl = (pkt[0] & 15) * 4
-    udp = pkt[ihl:]
-    if int.from_bytes(udp[2:4], "big") != 848:
-        continue
-    ike = udp[8:]
-    if len(ike) > 28 and ike[18] == 41:
-        print(ike.hex(), flush=True)
-        break
-"""
-
 INJECT = r"""
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -224,12 +201,11 @@ def test_forged_rekeys_are_dropped_and_counted(glab):
     ks, gm1, gm2 = glab["ks"], glab["gm1"], glab["gm2"]
     for gm in (gm1, gm2):
         wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
-    sniffer = subprocess.Popen(gm1.cmd(["/usr/bin/python3", "-c", SNIFF, "15"]), stdout=subprocess.PIPE, text=True)
+    capture = labmod.sniff_rekeys(gm1, 15, first=True)
     time.sleep(1)
     before = counters(gm1)
     labmod.gdoictl(ks, "rekey", GROUP)
-    captured, _ = sniffer.communicate(timeout=30)
-    rekey = bytes.fromhex(captured.strip())
+    (_, rekey), = capture()
     wait_until("gm1 applies the rekey", lambda: counters(gm1)["rekeys"] > before["rekeys"], timeout=10)
     spi = current_spi(gm1)
 
