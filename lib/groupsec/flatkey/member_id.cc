@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <memory>
 #include <openssl/evp.h>
 
 namespace groupsec {
@@ -21,22 +22,38 @@ unsigned divmod(std::vector<uint8_t> &num, unsigned d)
 	return rem;
 }
 
+struct MdFree {
+	void operator()(EVP_MD *m) const { EVP_MD_free(m); }
+};
+struct MdCtxFree {
+	void operator()(EVP_MD_CTX *c) const { EVP_MD_CTX_free(c); }
+};
+
+// SHA-256 over (domain, 32-bit block counter, data), blocks 0, 1, ...,
+// concatenated and cut to out_len. The digest is fetched once per call.
 std::vector<uint8_t> sha256_stream(const std::string &domain,
 				   const std::vector<uint8_t> &data,
 				   size_t out_len)
 {
+	std::unique_ptr<EVP_MD, MdFree> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+	std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+	if (!md || !ctx)
+		abort();
 	std::vector<uint8_t> out;
+	out.reserve(out_len + 32);
 	for (uint32_t block = 0; out.size() < out_len; block++) {
-		std::vector<uint8_t> in(domain.begin(), domain.end());
-		for (int i = 3; i >= 0; i--)
-			in.push_back(static_cast<uint8_t>(block >> (8 * i)));
-		in.insert(in.end(), data.begin(), data.end());
-		uint8_t md[32];
+		uint8_t ctr[4];
+		for (int i = 0; i < 4; i++)
+			ctr[i] = static_cast<uint8_t>(block >> (8 * (3 - i)));
+		uint8_t mdv[32];
 		unsigned len = 0;
-		if (EVP_Digest(in.data(), in.size(), md, &len, EVP_sha256(),
-			       nullptr) != 1)
+		if (EVP_DigestInit_ex(ctx.get(), md.get(), nullptr) != 1 ||
+		    EVP_DigestUpdate(ctx.get(), domain.data(), domain.size()) != 1 ||
+		    EVP_DigestUpdate(ctx.get(), ctr, sizeof ctr) != 1 ||
+		    EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+		    EVP_DigestFinal_ex(ctx.get(), mdv, &len) != 1)
 			abort();
-		out.insert(out.end(), md, md + len);
+		out.insert(out.end(), mdv, mdv + len);
 	}
 	out.resize(out_len);
 	return out;
