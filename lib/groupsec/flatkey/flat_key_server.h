@@ -2,11 +2,14 @@
 // and V·W KEKs (plus those of optional extra symbol tables); each member
 // holds the TEK and exactly the KEKs its symbols select. Joins advance
 // revisions (one-way function, only revision numbers travel); leaves
-// replace the TEK and every KEK the leavers held. A batch leave covers the
-// remaining members with a minimized set of product terms over the ID
-// symbols (in the manner of Chang et al., INFOCOM 1999). A term the
-// leavers of the operation could open together is never sent: the members
-// it covered get TEK' under another KEK or their individual key. The server
+// replace the TEK and every KEK the leavers held (named, with derivation,
+// by one leaver notice of their primary IDs). With symbol families, a batch
+// leave covers the remaining members with single KEKs no leaver holds;
+// otherwise (and for small batches, if cheaper) with a minimized set of
+// product terms over the ID symbols (in the manner of Chang et al.,
+// INFOCOM 1999). Nothing the leavers of the operation could open together
+// is sent: members a term would have reached get TEK' under another KEK or
+// their individual key. The server
 // also keeps track of what all members removed so far could rebuild by
 // pooling their keys, and reports messages such a coalition could open
 // (or, with CollusionPolicy::kResist, avoids them). full_rekey() clears

@@ -8,6 +8,10 @@
 //   notice  - no wrapping key and no ciphertext: the named key moved to the
 //             given revision, holders advance it with the one-way function.
 //
+// A compact message may end with a leaver notice (LeaverNotice): the
+// removed members' primary IDs, from which every holder derives which of
+// its KEKs are replaced.
+//
 // Two wire formats: format 1 names every key with its version, revision and
 // creator; the compact format 2 (what the key server sends) names KEKs by
 // (table, symbol, value) only: each key is taken at the receiver's current
