@@ -226,6 +226,14 @@ void add_counters(Section &s, const Counters &c)
 	s.add_value("rekeys", num(c.rekeys));
 }
 
+std::vector<std::string> sender_id_texts(const std::vector<uint32_t> &ids)
+{
+	std::vector<std::string> out;
+	for (uint32_t id : ids)
+		out.push_back(num(id));
+	return out;
+}
+
 void add_group(Section &s, const GroupState &g)
 {
 	s.add_value("name", g.name);
@@ -238,6 +246,8 @@ void add_group(Section &s, const GroupState &g)
 	if (g.server)
 		s.add_value("members", num(g.members.size()));
 	s.add_value("sas", num(g.sas.size()));
+	if (!g.sender_ids.empty())
+		s.add_list("sender-ids", sender_id_texts(g.sender_ids));
 	add_counters(s.add_section("counters"), g.counters);
 }
 
@@ -324,6 +334,8 @@ Section cmd_list_members(ControlTarget &t, const std::string &cmd, const Section
 		e.add_value("address", address_text(m.address));
 		e.add_value("flat-id", num(m.flat_id));
 		e.add_value("registered", num(seconds_between(m.registered_ms, now)));
+		if (!m.sender_ids.empty())
+			e.add_list("sender-ids", sender_id_texts(m.sender_ids));
 	}
 	return s;
 }

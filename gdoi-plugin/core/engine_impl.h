@@ -21,6 +21,11 @@ namespace groupsec::gdoi {
 
 namespace detail {
 
+// Sender-IDs (RFC 9838 GWP_SENDER_ID_BITS, GM_SENDER_ID): 16 bits, at
+// most 16 per member.
+constexpr uint16_t kSenderIdBits = 16;
+constexpr uint32_t kMaxSenderIds = 16;
+
 inline Payload make_payload(PayloadType t, Bytes body)
 {
 	return Payload{static_cast<uint8_t>(t), false, std::move(body)};
@@ -113,6 +118,7 @@ struct GcksMember {
 	// GcksGroup::keys)
 	std::vector<flatkey::KeyId> key_ids;
 	uint64_t ike_spi = 0; // responder SPI of its IKE SA, 0 if none
+	std::vector<uint32_t> sender_ids; // GM_SENDER_IDs given to it
 };
 
 struct GcksTek {
@@ -156,6 +162,7 @@ struct GcksGroup {
 	// it
 	flatkey::KeyStore keys;
 	std::set<Identity> evicted;
+	uint32_t next_sender_id = 1; // Sender-IDs are never given twice
 	// join announcements (revision notices) since the last table message
 	// the members received; they travel in front of the next one
 	std::vector<flatkey::KeyMessage> announcements;
@@ -192,6 +199,7 @@ struct GmGroup {
 	flatkey::KeyStore keys;
 	std::vector<GmTek> teks;
 	uint16_t atd = 0, dtd = 0;
+	std::vector<uint32_t> sender_ids;
 	Counters counters;
 };
 
@@ -250,8 +258,9 @@ struct Engine::Impl {
 	void gcks_response(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h);
 	detail::GcksGroup *gcks_find(const Identity &group_id, const Address &local);
 	// GSA + KD of a registration over sa for member m.
+	// senders: Sender-IDs the member asked for with N(GROUP_SENDER).
 	Result<std::vector<Payload>> gcks_register(detail::GcksGroup &g, detail::IkeSa &sa, const Address &local,
-						   const Address &remote);
+						   const Address &remote, uint32_t senders);
 	// new_kek: replace the Rekey SA first (its keys wrapped under flat_tek
 	// when given, else under the current Rekey SA's GSK_w); new_teks:
 	// then replace the TEKs in a message under the (new) Rekey SA.

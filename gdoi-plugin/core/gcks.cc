@@ -181,6 +181,7 @@ GsaPayload Engine::Impl::tek_gsa(GcksGroup &g)
 		gsa.teks.push_back(std::move(p));
 	}
 	GroupWidePolicy gw;
+	gw.sender_id_bits = detail::kSenderIdBits;
 	gw.activation_time_delay = g.cfg.activation_delay_s;
 	gw.deactivation_time_delay = g.cfg.deactivation_delay_s;
 	gsa.group_wide = gw;
@@ -236,6 +237,8 @@ Result<std::vector<Payload>> Engine::Impl::member_payloads(GcksGroup &g, const G
 	}
 	MemberKeyBag mb;
 	if (registration) {
+		for (uint32_t sid : m.sender_ids)
+			mb.sender_ids.push_back(Bytes{static_cast<uint8_t>(sid >> 8), static_cast<uint8_t>(sid)});
 		for (const flatkey::KeyId &id : m.key_ids) {
 			auto slot = g.keys.current(id);
 			if (!slot)
@@ -264,9 +267,35 @@ Result<std::vector<Payload>> Engine::Impl::member_payloads(GcksGroup &g, const G
 				    make_payload(PayloadType::KeyDownload, kdb.value())};
 }
 
-Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa, const Address &local,
-							 const Address &remote)
+namespace {
+
+// How many Sender-IDs a request asks for with N(GROUP_SENDER), 0 if none.
+uint32_t requested_senders(const std::vector<Payload> &inner)
 {
+	for (const Payload &p : inner) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (!n || n.value().type != static_cast<uint16_t>(NotifyType::GroupSender))
+			continue;
+		auto count = group_sender_count(n.value());
+		return count ? count.value() : 0;
+	}
+	return 0;
+}
+
+} // namespace
+
+Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa, const Address &local,
+							 const Address &remote, uint32_t senders)
+{
+	if (senders > detail::kMaxSenderIds)
+		return make_error(WireError::BadValue, "more than " + std::to_string(detail::kMaxSenderIds) +
+							       " Sender-IDs asked for");
+	auto known = g.members.find(sa.peer);
+	size_t have = known == g.members.end() ? 0 : known->second.sender_ids.size();
+	if (senders > have && g.next_sender_id + (senders - have) > (1u << detail::kSenderIdBits))
+		return make_error(WireError::Unsupported, "group " + g.cfg.name + " has no Sender-IDs left");
 	auto it = g.members.find(sa.peer);
 	if (it == g.members.end()) {
 		auto fid = g.ids.assign_next();
@@ -291,6 +320,8 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 		it = g.members.emplace(sa.peer, std::move(m)).first;
 	}
 	GcksMember &m = it->second;
+	while (m.sender_ids.size() < senders)
+		m.sender_ids.push_back(g.next_sender_id++);
 	m.address = remote;
 	m.local = local;
 	m.registered_ms = now();
@@ -555,7 +586,7 @@ GroupState Engine::Impl::gcks_state(const GcksGroup &g) const
 	s.server_address = g.cfg.listen[0];
 	s.kek_message_id = g.next_message_id - 1;
 	for (auto &[id, m] : g.members)
-		s.members.push_back(MemberState{m.id, m.address, m.flat_number, m.registered_ms});
+		s.members.push_back(MemberState{m.id, m.address, m.flat_number, m.registered_ms, m.sender_ids});
 	for (const GcksTek &k : g.teks) {
 		const TekPolicyConfig &c = g.cfg.teks[k.policy];
 		s.sas.push_back(SaState{k.spi, c.encryption, c.key_bits, g.cfg.tek_lifetime_s, k.expires_ms, k.current});
@@ -933,7 +964,7 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 		send_response(sa, h.message_id, h.exchange_type, reply);
 		return;
 	}
-	auto reg = gcks_register(*g, sa, sa.local, sa.remote);
+	auto reg = gcks_register(*g, sa, sa.local, sa.remote, requested_senders(inner));
 	if (!reg) {
 		reply.push_back(notify_payload(NotifyType::RegistrationFailed));
 		send_response(sa, h.message_id, h.exchange_type, reply);
@@ -989,7 +1020,7 @@ void Engine::Impl::gcks_gsa_registration(IkeSa &sa, const IkeHeader &h, const st
 		send_response(sa, h.message_id, h.exchange_type, {notify_payload(NotifyType::AuthorizationFailed)});
 		return;
 	}
-	auto reg = gcks_register(*g, sa, sa.local, sa.remote);
+	auto reg = gcks_register(*g, sa, sa.local, sa.remote, requested_senders(inner));
 	if (!reg) {
 		send_response(sa, h.message_id, h.exchange_type, {notify_payload(NotifyType::RegistrationFailed)});
 		return;

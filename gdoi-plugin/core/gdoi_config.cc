@@ -649,6 +649,7 @@ const GroupKey kGroupKeys[] = {
 	{"servers", Scope::Member},
 	{"server_id", Scope::Member},
 	{"reregister_margin", Scope::Member},
+	{"sender_ids", Scope::Member},
 };
 
 const char *const kTekKeys[] = {"local_ts", "remote_ts", "esp_proposal"};
@@ -1047,7 +1048,8 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 	if (!r.group_id("group_id", c.group_id) || !r.identity("local_id", c.local_id) ||
 	    !r.address("local_addrs", c.local) || !r.address_list("servers", c.servers) ||
 	    !r.identity("server_id", c.server_id) || !r.auth("auth", c.auth) ||
-	    !r.multicast("multicast", c.multicast) || !r.duration("reregister_margin", c.reregister_margin_s))
+	    !r.multicast("multicast", c.multicast) || !r.duration("reregister_margin", c.reregister_margin_s) ||
+	    !r.number("sender_ids", 0, 16, c.sender_ids))
 		return r.problem;
 	auto family = [&](const Address &a) { return a.ip.size() == c.local.ip.size(); };
 	for (size_t i = 0; i < c.servers.size(); i++) {

@@ -226,6 +226,8 @@ std::optional<std::string> validate(const GmGroupConfig &c)
 	if (c.name.empty())
 		return std::string("group name is empty");
 	const std::string g = "group " + c.name;
+	if (c.sender_ids > detail::kMaxSenderIds)
+		return g + ": at most " + std::to_string(detail::kMaxSenderIds) + " Sender-IDs";
 	if (!identity_usable(c.group_id))
 		return g + ": group ID is empty";
 	if (!identity_usable(c.local_id))

@@ -177,6 +177,8 @@ struct GmGroupConfig {
 	AuthKind auth = AuthKind::Psk;
 	std::optional<Address> multicast; // multicast group to join for rekeys
 	uint32_t reregister_margin_s = 60; // re-register this long before expiry
+	// Sender-IDs to ask for with N(GROUP_SENDER) (RFC 9838), 0 to 16
+	uint16_t sender_ids = 0;
 	uint16_t dh_group = 19; // IKE_SA_INIT: 19 (ECP-256) or 31 (Curve25519)
 	// IKE SA protection: 20 ENCR_AES_GCM_16-256, or 12 ENCR_AES_CBC-256
 	// with AUTH_HMAC_SHA2_256_128
@@ -207,6 +209,7 @@ struct MemberState {
 	Address address;
 	uint32_t flat_id = 0; // member ID in the flat key table
 	uint64_t registered_ms = 0;
+	std::vector<uint32_t> sender_ids; // given to the member (GM_SENDER_ID)
 };
 
 struct SaState {
@@ -226,6 +229,7 @@ struct GroupState {
 	Address server_address; // GM: the GCKS it registered with
 	uint32_t kek_message_id = 0; // last GSA_REKEY message ID sent/accepted
 	std::vector<MemberState> members; // GCKS only
+	std::vector<uint32_t> sender_ids; // GM: the Sender-IDs the key server gave us
 	std::vector<SaState> sas;
 	Counters counters;
 };

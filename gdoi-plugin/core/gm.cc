@@ -123,8 +123,11 @@ void Engine::Impl::gm_start(GmGroup &g)
 		g.ike_spi = spi;
 		g.server_address = server;
 		IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
-		send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaRegistration),
-			     {make_payload(PayloadType::GroupId, encode_identification(idg).value())}, g.cfg.name);
+		std::vector<Payload> req{make_payload(PayloadType::GroupId, encode_identification(idg).value())};
+		if (g.cfg.sender_ids)
+			req.push_back(make_payload(PayloadType::Notify,
+						   encode_notify(make_group_sender_notify(g.cfg.sender_ids)).value()));
+		send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaRegistration), req, g.cfg.name);
 		return;
 	}
 	auto sa = std::make_unique<IkeSa>();
@@ -193,12 +196,14 @@ void Engine::Impl::gm_send_auth(IkeSa &sa, GmGroup &g)
 		auth.method = ike::kAuthDigitalSignature;
 		auth.data = *sig;
 	}
-	send_request(sa, static_cast<uint8_t>(ExchangeType::GsaAuth),
-		     {make_payload(PayloadType::IdInitiator, idi_body),
-		      make_payload(PayloadType::IdResponder, encode_identification(idr).value()),
-		      make_payload(PayloadType::Authentication, encode_auth(auth).value()),
-		      make_payload(PayloadType::GroupId, encode_identification(idg).value())},
-		     g.cfg.name);
+	std::vector<Payload> req{make_payload(PayloadType::IdInitiator, idi_body),
+				 make_payload(PayloadType::IdResponder, encode_identification(idr).value()),
+				 make_payload(PayloadType::Authentication, encode_auth(auth).value()),
+				 make_payload(PayloadType::GroupId, encode_identification(idg).value())};
+	if (g.cfg.sender_ids)
+		req.push_back(make_payload(PayloadType::Notify,
+					   encode_notify(make_group_sender_notify(g.cfg.sender_ids)).value()));
+	send_request(sa, static_cast<uint8_t>(ExchangeType::GsaAuth), req, g.cfg.name);
 }
 
 void Engine::Impl::gm_receive(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h)
@@ -442,7 +447,13 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			out.emplace_back(s->key.begin(), s->key.end());
 		return out;
 	};
+	std::vector<uint32_t> sender_ids;
 	if (kd->member_key_bag) {
+		for (const Bytes &sid : kd->member_key_bag->sender_ids) {
+			if (sid.size() != detail::kSenderIdBits / 8)
+				return fail(WireError::BadLength, "GM_SENDER_ID of the wrong size");
+			sender_ids.push_back(uint32_t(sid[0]) << 8 | sid[1]);
+		}
 		for (const WrappedKey &w : kd->member_key_bag->wrap_keys) {
 			auto id = detail::flat_key_from_id(w.key_id);
 			if (!id)
@@ -594,6 +605,7 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 	if (registration) {
 		g.gcauth_signature = signature;
 		g.sig_alg = sig_alg;
+		g.sender_ids = std::move(sender_ids);
 	}
 	if (new_kek) {
 		if (registration || !g.kek) {
@@ -920,6 +932,7 @@ GroupState Engine::Impl::gm_state(const GmGroup &g) const
 	s.state = g.state;
 	s.server_address = g.server_address;
 	s.kek_message_id = g.last_message_id;
+	s.sender_ids = g.sender_ids;
 	for (const GmTek &k : g.teks)
 		s.sas.push_back(SaState{k.sa.spi, k.sa.encryption, k.key_bits, k.sa.lifetime_s, k.expires_ms, k.current});
 	s.counters = g.counters;

@@ -102,6 +102,10 @@ TEST_F(ControlTest, ListGroupsShowsEveryGroup)
 	EXPECT_EQ(value(red, "group-id"), "198.51.100.1");
 	EXPECT_EQ(value(red, "server"), "192.0.2.1[848]");
 	EXPECT_EQ(value(red, "members"), "<absent>");
+	const vici::Entry *sids = red ? red->find("sender-ids") : nullptr;
+	ASSERT_NE(sids, nullptr);
+	EXPECT_EQ(sids->items, (std::vector<std::string>{"5", "6"}));
+	EXPECT_EQ(blue ? blue->find("sender-ids") : nullptr, nullptr) << "none given: not shown";
 	EXPECT_TRUE(target.actions().empty());
 }
 
@@ -126,6 +130,9 @@ TEST_F(ControlTest, ListMembersShowsIdentitiesAddressesAndAges)
 	EXPECT_EQ(value(gm1, "address"), "192.0.2.11[848]");
 	EXPECT_EQ(value(gm1, "flat-id"), "1");
 	EXPECT_EQ(value(gm1, "registered"), "120"); // now 1000 s, registered at 880 s
+	const vici::Entry *sids = gm1 ? gm1->find("sender-ids") : nullptr;
+	ASSERT_NE(sids, nullptr);
+	EXPECT_EQ(sids->items, (std::vector<std::string>{"5", "6"}));
 	const Section *gm2 = members->section("gm2@example.net");
 	EXPECT_EQ(value(gm2, "registered"), "4");
 

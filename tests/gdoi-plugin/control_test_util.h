@@ -52,6 +52,7 @@ public:
 		m1.address = address({192, 0, 2, 11}, 848);
 		m1.flat_id = 1;
 		m1.registered_ms = 880000;
+		m1.sender_ids = {5, 6};
 		MemberState m2;
 		m2.id = identity(IdType::Rfc822Addr, text_bytes("gm2@example.net"));
 		m2.address = address({192, 0, 2, 12}, 848);
@@ -85,6 +86,7 @@ public:
 		red.state = "registered";
 		red.server_address = address({192, 0, 2, 1}, 848);
 		red.kek_message_id = 4;
+		red.sender_ids = {5, 6};
 		red.sas = {cur};
 		red.counters.received = 5;
 		groups_ = {blue, red};

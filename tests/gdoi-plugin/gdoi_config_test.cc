@@ -249,7 +249,11 @@ TEST(GdoiConfig, MemberDefaults)
 	EXPECT_EQ(m.auth, AuthKind::Psk);
 	EXPECT_FALSE(m.multicast.has_value());
 	EXPECT_EQ(m.reregister_margin_s, 60u);
+	EXPECT_EQ(m.sender_ids, 0u);
 	EXPECT_TRUE(r.value().endpoints.empty());
+	auto four = parse_config(with(kMinimalMember, "blue.sender_ids", "4"));
+	ASSERT_TRUE(four.ok()) << four.error().message;
+	EXPECT_EQ(four.value().members.at(0).sender_ids, 4u);
 }
 
 TEST(GdoiConfig, SeveralGroupsKeepTheirOrder)
@@ -453,6 +457,8 @@ TEST(GdoiConfig, MemberErrors)
 		 "groups.blue.multicast: \"198.51.100.1\" is not a multicast address"},
 		{"multicast family", with(m, "blue.multicast", "ff15::1"),
 		 "groups.blue.multicast: \"ff15::1\" is not of the address family of local_addrs"},
+		{"too many sender_ids", with(m, "blue.sender_ids", "17"),
+		 "groups.blue.sender_ids: \"17\" is not a number from 0 to 16"},
 		{"bad margin", with(m, "blue.reregister_margin", "-1"),
 		 "groups.blue.reregister_margin: \"-1\" is not a duration (a number of seconds, optionally with s, m, h or d)"},
 		{"endpoint without gateway", with(m, "blue.endpoints.gw.prefixes", "10.2.0.0/16"),

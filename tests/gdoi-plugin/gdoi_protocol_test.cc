@@ -1,6 +1,8 @@
 // G-IKEv2 exchanges end to end: a key server and members wired in memory.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "gdoi_config.h"
 #include "gdoi_protocol_util.h"
 #include "gikev2.h"
@@ -568,6 +570,35 @@ TEST_F(Protocol, MemberReregistersWhenNoRekeyArrives)
 	EXPECT_EQ(gms[0]->group("blue")->counters.registrations, 2u);
 	EXPECT_EQ(gcks->group("blue")->members.size(), 2u);
 	EXPECT_EQ(gms[0]->group("blue")->state, "registered");
+}
+
+TEST_F(Protocol, SenderIdsAreGivenOnceAndKept)
+{
+	// GM1 asks for 2 Sender-IDs, GM2 for 3, GM3 for none
+	start(3, server_config(), [](GmGroupConfig &m) {
+		m.sender_ids = m.local_id.str() == "gm1.example.net" ? 2 : m.local_id.str() == "gm2.example.net" ? 3 : 0;
+	});
+	auto ids1 = gms[0]->group("blue")->sender_ids;
+	auto ids2 = gms[1]->group("blue")->sender_ids;
+	EXPECT_EQ(ids1.size(), 2u);
+	EXPECT_EQ(ids2.size(), 3u);
+	EXPECT_TRUE(gms[2]->group("blue")->sender_ids.empty());
+	std::set<uint32_t> all(ids1.begin(), ids1.end());
+	all.insert(ids2.begin(), ids2.end());
+	EXPECT_EQ(all.size(), 5u) << "no Sender-ID twice";
+	EXPECT_EQ(all.count(0), 0u);
+	// the key server shows the same, and a re-registration keeps them
+	for (const MemberState &m : gcks->group("blue")->members)
+		if (m.id == gm_ids[0])
+			EXPECT_EQ(m.sender_ids, ids1);
+	ASSERT_TRUE(gms[0]->engine.reregister("blue").ok());
+	net.tick();
+	EXPECT_EQ(gms[0]->group("blue")->counters.registrations, 2u);
+	EXPECT_EQ(gms[0]->group("blue")->sender_ids, ids1);
+	// asking for too many is refused by validate()
+	GmGroupConfig greedy = member_config(3);
+	greedy.sender_ids = 17;
+	EXPECT_TRUE(validate(greedy).has_value());
 }
 
 TEST_F(Protocol, ARegistrationOverANewIkeSaRetiresTheOldOne)

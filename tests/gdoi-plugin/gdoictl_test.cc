@@ -157,7 +157,8 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"droppedMalformed\":0,\"droppedAuth\":1,\"droppedReplay\":0,\"droppedUnauthorized\":0,"
 	          "\"cookiesSent\":0,\"registrations\":2,\"rekeys\":3}},"
 	          "{\"name\":\"red\",\"role\":\"member\",\"state\":\"registered\",\"groupId\":\"198.51.100.1\","
-	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"sas\":1,\"counters\":{\"received\":5,"
+	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"sas\":1,\"senderIds\":[\"5\",\"6\"],"
+	          "\"counters\":{\"received\":5,"
 	          "\"sent\":0,\"droppedMalformed\":0,\"droppedAuth\":0,\"droppedReplay\":0,"
 	          "\"droppedUnauthorized\":0,\"cookiesSent\":0,\"registrations\":0,\"rekeys\":0}}]}\n");
 }
@@ -171,7 +172,8 @@ TEST_F(GdoictlTest, MembersAndSas)
 	                 "gm2@example.net  192.0.2.12[848]  2        4s ago\n");
 	Result mj = with_socket({"members", "blue", "--json"});
 	EXPECT_EQ(mj.out, "{\"group\":\"blue\",\"members\":["
-	                  "{\"id\":\"gm1.example.net\",\"address\":\"192.0.2.11[848]\",\"flatId\":1,\"registered\":120},"
+	                  "{\"id\":\"gm1.example.net\",\"address\":\"192.0.2.11[848]\",\"flatId\":1,\"registered\":120,"
+	          "\"senderIds\":[\"5\",\"6\"]},"
 	                  "{\"id\":\"gm2@example.net\",\"address\":\"192.0.2.12[848]\",\"flatId\":2,\"registered\":4}]}\n");
 
 	Result s = with_socket({"sas", "blue"});
