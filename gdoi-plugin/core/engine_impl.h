@@ -246,6 +246,13 @@ struct Engine::Impl {
 	void send_request(detail::IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner,
 			  const std::string &group);
 	void send_response(detail::IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner);
+	// The inner payloads of the peer's request on sa, opened with keys
+	// (its direction); the peer's requests count from first_id. A
+	// retransmission of the last request is answered from the cache, a
+	// replayed, out-of-order or unreadable one is counted in c; nullopt
+	// then, and when nothing more is to be done.
+	std::optional<std::vector<Payload>> open_request(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h,
+							 const SkKeys &keys, uint32_t first_id, Counters *c);
 	void retransmit(uint64_t now_ms);
 	void remove_responder_sa(uint64_t spi);
 

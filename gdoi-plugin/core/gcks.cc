@@ -853,23 +853,11 @@ void Engine::Impl::gcks_request(IkeSa &sa, ByteView datagram, const IkeHeader &h
 		if (c)
 			(c->*field)++;
 	};
-	uint32_t expected = sa.last_peer_request ? *sa.last_peer_request + 1 : 1;
-	bool again = sa.last_peer_request && h.message_id == *sa.last_peer_request && h.message_id != 0;
-	if (!again && h.message_id != expected) {
-		count(h.message_id < expected ? &Counters::dropped_replay : &Counters::dropped_malformed);
+	// the member's requests follow IKE_SA_INIT (message ID 0)
+	auto opened = open_request(sa, datagram, h, sa.keys.initiator, 1, c);
+	if (!opened)
 		return;
-	}
-	auto opened = open_message(datagram, sa.keys.initiator);
-	if (!opened) {
-		count(opened.error().code == WireError::IntegrityFailed ? &Counters::dropped_auth
-									: &Counters::dropped_malformed);
-		return;
-	}
-	if (again) {
-		send(c, sa.local, sa.remote, sa.last_response);
-		return;
-	}
-	const auto &inner = opened.value().inner;
+	const auto &inner = *opened;
 	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaAuth) && !sa.authenticated)
 		gcks_gsa_auth(sa, h, inner);
 	else if (h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaRegistration) && sa.authenticated)

@@ -431,6 +431,32 @@ void Engine::Impl::send_request(IkeSa &sa, uint8_t exchange, const std::vector<P
 	sa.pending = std::move(p);
 }
 
+std::optional<std::vector<Payload>> Engine::Impl::open_request(IkeSa &sa, ByteView datagram, const IkeHeader &h,
+								 const SkKeys &keys, uint32_t first_id, Counters *c)
+{
+	auto count = [&](uint64_t Counters::*field) {
+		if (c)
+			(c->*field)++;
+	};
+	uint32_t expected = sa.last_peer_request ? *sa.last_peer_request + 1 : first_id;
+	bool again = sa.last_peer_request && h.message_id == *sa.last_peer_request && h.message_id >= first_id;
+	if (!again && h.message_id != expected) {
+		count(h.message_id < expected ? &Counters::dropped_replay : &Counters::dropped_malformed);
+		return std::nullopt;
+	}
+	auto opened = open_message(datagram, keys);
+	if (!opened) {
+		count(opened.error().code == WireError::IntegrityFailed ? &Counters::dropped_auth
+									: &Counters::dropped_malformed);
+		return std::nullopt;
+	}
+	if (again) {
+		send(c, sa.local, sa.remote, sa.last_response);
+		return std::nullopt;
+	}
+	return std::move(opened).value().inner;
+}
+
 void Engine::Impl::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner)
 {
 	auto d = seal(sa, exchange, id, true, inner);

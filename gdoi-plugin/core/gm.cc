@@ -823,27 +823,15 @@ void Engine::Impl::gm_inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		count(&Counters::dropped_malformed);
 		return;
 	}
-	uint32_t expected = sa.last_peer_request ? *sa.last_peer_request + 1 : 0;
-	bool again = sa.last_peer_request && h.message_id == *sa.last_peer_request;
-	if (!again && h.message_id != expected) {
-		count(h.message_id < expected ? &Counters::dropped_replay : &Counters::dropped_malformed);
+	// the key server's requests on our IKE SA count from 0
+	auto opened = open_request(sa, datagram, h, sa.keys.responder, 0, c);
+	if (!opened)
 		return;
-	}
-	auto opened = open_message(datagram, sa.keys.responder);
-	if (!opened) {
-		count(opened.error().code == WireError::IntegrityFailed ? &Counters::dropped_auth
-									: &Counters::dropped_malformed);
-		return;
-	}
-	if (again) {
-		send(c, sa.local, sa.remote, sa.last_response);
-		return;
-	}
 	if (h.exchange_type != static_cast<uint8_t>(ExchangeType::GsaInbandRekey)) {
 		count(&Counters::dropped_malformed);
 		return;
 	}
-	const auto &inner = opened.value().inner;
+	const auto &inner = *opened;
 	GmGroup *g = nullptr;
 	if (const Payload *idg_p = find_payload(inner, PayloadType::GroupId)) {
 		auto idg = decode_identification(idg_p->body);
