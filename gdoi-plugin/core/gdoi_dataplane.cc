@@ -1,7 +1,8 @@
 #include "gdoi_dataplane.h"
 
+#include "control.h"
+
 #include <algorithm>
-#include <arpa/inet.h>
 
 namespace groupsec::gdoi {
 
@@ -34,42 +35,6 @@ std::optional<TrafficSelector> intersect(const TrafficSelector &a, const Traffic
 
 namespace {
 
-std::string address_text(const Bytes &a)
-{
-	char buf[INET6_ADDRSTRLEN] = "";
-	if (a.size() == 4) {
-		inet_ntop(AF_INET, a.data(), buf, sizeof(buf));
-	} else if (a.size() == 16) {
-		inet_ntop(AF_INET6, a.data(), buf, sizeof(buf));
-	} else {
-		return "?";
-	}
-	return buf;
-}
-
-// The prefix length if [start, end] is exactly one prefix, else -1.
-int prefix_length(const Bytes &start, const Bytes &end)
-{
-	int bits = static_cast<int>(start.size()) * 8;
-	int len = 0;
-	while (len < bits) {
-		int byte = len / 8, bit = 7 - len % 8;
-		bool s = (start[byte] >> bit) & 1, e = (end[byte] >> bit) & 1;
-		if (s != e) {
-			break;
-		}
-		len++;
-	}
-	for (int i = len; i < bits; i++) {
-		int byte = i / 8, bit = 7 - i % 8;
-		if (((start[byte] >> bit) & 1) != 0 || ((end[byte] >> bit) & 1) != 1) {
-			return -1;
-		}
-	}
-	return len;
-}
-
-
 Address any_like(const Address &a)
 {
 	Address r;
@@ -81,16 +46,9 @@ Address any_like(const Address &a)
 
 std::string to_string(const TrafficSelector &ts)
 {
-	std::string s;
-	if (ts.start_address.size() != ts.end_address.size() ||
-	    (ts.start_address.size() != 4 && ts.start_address.size() != 16)) {
-		return "?";
-	}
-	int len = prefix_length(ts.start_address, ts.end_address);
-	if (len >= 0) {
-		s = address_text(ts.start_address) + "/" + std::to_string(len);
-	} else {
-		s = address_text(ts.start_address) + "-" + address_text(ts.end_address);
+	std::string s = prefix_text(ts);
+	if (s == "?") {
+		return s;
 	}
 	if (ts.ip_protocol || ts.start_port != 0 || ts.end_port != 0xffff) {
 		s += "[" + std::to_string(ts.ip_protocol);

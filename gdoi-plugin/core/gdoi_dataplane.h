@@ -65,8 +65,7 @@ public:
 // The intersection of two selectors of the same family (protocol and
 // ports included), nullopt if they do not overlap.
 std::optional<TrafficSelector> intersect(const TrafficSelector &a, const TrafficSelector &b);
-// "10.1.0.0/16", "10.0.0.1-10.0.0.9", "2001:db8::/32", with "[17/53]" for
-// a protocol and port.
+// prefix_text() (control.h) with "[17/53]" for a protocol and port.
 std::string to_string(const TrafficSelector &ts);
 
 class GroupDataplane : public SaSink {
