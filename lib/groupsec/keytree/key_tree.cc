@@ -1,0 +1,396 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// groupsec key tree: node key derivation and the key server's tree.
+#include "groupsec/keytree/key_tree.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+namespace groupsec {
+namespace keytree {
+
+namespace {
+
+constexpr char kDeriveLabel[] = "groupsec keytree v1";
+constexpr char kGrownLabel[] = "groupsec keytree v1 grown";
+
+// label || u8 level || u32 pos || u64 epoch, big-endian
+size_t node_message(uint8_t *out, const char *label, size_t label_len,
+		    uint8_t level, uint32_t pos, uint64_t epoch)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < label_len; i++)
+		out[n++] = static_cast<uint8_t>(label[i]);
+	out[n++] = level;
+	for (int i = 3; i >= 0; i--)
+		out[n++] = static_cast<uint8_t>(pos >> (8 * i));
+	for (int i = 7; i >= 0; i--)
+		out[n++] = static_cast<uint8_t>(epoch >> (8 * i));
+	return n;
+}
+
+// Keys that are wiped when the scope ends.
+struct KeyList {
+	std::vector<Key> v;
+	void clear()
+	{
+		for (Key &k : v)
+			wipe(k);
+		v.clear();
+	}
+	~KeyList() { clear(); }
+};
+
+} // namespace
+
+void wipe(Key &k) { OPENSSL_cleanse(k.data(), k.size()); }
+
+// ---- NodeKeyDeriver
+
+void NodeKeyDeriver::MacFree::operator()(evp_mac_st *m) const
+{
+	EVP_MAC_free(m);
+}
+
+void NodeKeyDeriver::CtxFree::operator()(evp_mac_ctx_st *c) const
+{
+	EVP_MAC_CTX_free(c);
+}
+
+NodeKeyDeriver::NodeKeyDeriver() : mac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr))
+{
+	if (!mac_)
+		abort();
+	ctx_.reset(EVP_MAC_CTX_new(mac_.get()));
+	if (!ctx_)
+		abort();
+	char digest[] = "SHA256";
+	OSSL_PARAM params[2];
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						     digest, 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_MAC_CTX_set_params(ctx_.get(), params) != 1)
+		abort();
+}
+
+NodeKeyDeriver::~NodeKeyDeriver() = default;
+
+Key NodeKeyDeriver::mac(const Key &k, const uint8_t *msg, size_t len)
+{
+	// A failure here leaves no safe key to return: fail closed.
+	Key out;
+	size_t outl = 0;
+	if (EVP_MAC_init(ctx_.get(), k.data(), k.size(), nullptr) != 1 ||
+	    EVP_MAC_update(ctx_.get(), msg, len) != 1 ||
+	    EVP_MAC_final(ctx_.get(), out.data(), &outl, out.size()) != 1 ||
+	    outl != out.size())
+		abort();
+	return out;
+}
+
+Key NodeKeyDeriver::derive(const Key &child, NodeName v, uint64_t epoch)
+{
+	uint8_t msg[sizeof(kDeriveLabel) + 13];
+	size_t n = node_message(msg, kDeriveLabel, sizeof(kDeriveLabel) - 1,
+				v.level, v.pos, epoch);
+	return mac(child, msg, n);
+}
+
+Key NodeKeyDeriver::derive_grown(const Key &old_root, uint8_t new_depth,
+				 uint64_t epoch)
+{
+	uint8_t msg[sizeof(kGrownLabel) + 13];
+	size_t n = node_message(msg, kGrownLabel, sizeof(kGrownLabel) - 1,
+				new_depth, 0, epoch);
+	return mac(old_root, msg, n);
+}
+
+Key derive(const Key &child, NodeName v, uint64_t epoch)
+{
+	NodeKeyDeriver d;
+	return d.derive(child, v, epoch);
+}
+
+Key derive_grown(const Key &old_root, uint8_t new_depth, uint64_t epoch)
+{
+	NodeKeyDeriver d;
+	return d.derive_grown(old_root, new_depth, epoch);
+}
+
+MemberKeys::~MemberKeys()
+{
+	for (Key &k : path)
+		wipe(k);
+}
+
+// ---- KeyTreeServer
+
+KeyTreeServer::LeavePlan::~LeavePlan()
+{
+	wipe(new_root);
+	for (Update &u : updates)
+		wipe(u.key);
+}
+
+KeyTreeServer::KeyTreeServer(flatkey::RandomSource &rng, unsigned max_depth)
+	: rng_(rng), max_depth_(std::min(max_depth, kMaxDepth))
+{
+	// An empty tree of depth 0: the root is the free leaf 0, with a
+	// key nobody holds.
+	level_.resize(1);
+	level_[0].push_back(Node{rng_.key(), 0});
+}
+
+KeyTreeServer::~KeyTreeServer()
+{
+	for (auto &lv : level_)
+		for (Node &n : lv)
+			wipe(n.key);
+}
+
+const KeyTreeServer::Node *KeyTreeServer::node(unsigned level,
+					       uint32_t pos) const
+{
+	if (level >= level_.size() || pos >= level_[level].size())
+		return nullptr;
+	return &level_[level][pos];
+}
+
+const Key &KeyTreeServer::root() const { return level_[depth_][0].key; }
+
+size_t KeyTreeServer::members() const { return level_[depth_][0].members; }
+
+bool KeyTreeServer::occupied(uint32_t leaf) const
+{
+	const Node *n = node(0, leaf);
+	return n && n->members != 0;
+}
+
+Key KeyTreeServer::node_key(NodeName n) const
+{
+	const Node *x = node(n.level, n.pos);
+	return x ? x->key : Key{};
+}
+
+uint32_t KeyTreeServer::node_members(NodeName n) const
+{
+	const Node *x = node(n.level, n.pos);
+	return x ? x->members : 0;
+}
+
+size_t KeyTreeServer::server_bytes() const
+{
+	size_t b = level_.capacity() * sizeof(std::vector<Node>);
+	for (const auto &lv : level_)
+		b += lv.capacity() * sizeof(Node);
+	return b;
+}
+
+size_t KeyTreeServer::member_bytes() const
+{
+	return (depth_ + 1) * flatkey::kKeyBytes;
+}
+
+MemberKeys KeyTreeServer::keys_of(uint32_t leaf) const
+{
+	MemberKeys k;
+	if (!occupied(leaf))
+		return k;
+	k.leaf = leaf;
+	k.depth = static_cast<uint8_t>(depth_);
+	k.epoch = epoch_;
+	k.path.reserve(depth_ + 1);
+	for (unsigned l = 0; l <= depth_; l++)
+		k.path.push_back(level_[l][leaf >> l].key);
+	return k;
+}
+
+std::optional<MemberKeys> KeyTreeServer::join()
+{
+	if (level_[depth_][0].members == (uint64_t(1) << depth_)) {
+		if (depth_ >= max_depth_)
+			return std::nullopt;
+		// The old root becomes the left child; every member holding
+		// it computes the new root's key.
+		Node r;
+		r.key = deriver_.derive_grown(level_[depth_][0].key,
+					      static_cast<uint8_t>(depth_ + 1),
+					      epoch_);
+		r.members = level_[depth_][0].members;
+		level_.emplace_back();
+		level_.back().push_back(r);
+		wipe(r.key);
+		depth_++;
+	}
+	// Lowest free leaf: go left unless the left subtree is full.
+	uint32_t pos = 0;
+	for (unsigned l = depth_; l > 0; l--) {
+		const Node *c = node(l - 1, 2 * pos);
+		if (c && c->members == (uint64_t(1) << (l - 1)))
+			pos = 2 * pos + 1;
+		else
+			pos = 2 * pos;
+	}
+	const uint32_t leaf = pos;
+	for (unsigned l = 0; l <= depth_; l++) {
+		auto &lv = level_[l];
+		uint32_t p = leaf >> l;
+		if (p >= lv.size())
+			lv.resize(p + 1);
+		Node &n = lv[p];
+		if (n.members == 0) {
+			wipe(n.key);
+			n.key = rng_.key();
+		}
+		n.members++;
+	}
+	generation_++;
+	return keys_of(leaf);
+}
+
+KeyTreeServer::LeavePlan
+KeyTreeServer::plan_leave(const std::vector<uint32_t> &leaves) const
+{
+	LeavePlan p;
+	p.generation = generation_;
+	if (leaves.empty()) {
+		p.error = "no leaves given";
+		return p;
+	}
+	std::vector<uint32_t> sorted(leaves);
+	std::sort(sorted.begin(), sorted.end());
+	for (size_t i = 0; i < sorted.size(); i++) {
+		if (i > 0 && sorted[i] == sorted[i - 1]) {
+			p.error = "leaf " + std::to_string(sorted[i]) +
+				  " listed twice";
+			return p;
+		}
+		if (!occupied(sorted[i])) {
+			p.error = "leaf " + std::to_string(sorted[i]) +
+				  " is not a member";
+			return p;
+		}
+	}
+	const uint64_t epoch = epoch_ + 1;
+	TreeMessage &m = p.message;
+	m.epoch = epoch;
+	m.depth = static_cast<uint8_t>(depth_);
+	m.leavers = sorted;
+
+	// Level 0: the leavers' leaves are freed and their keys forgotten.
+	p.updates.reserve(sorted.size() * (depth_ + 1));
+	for (uint32_t x : sorted)
+		p.updates.push_back(LeavePlan::Update{0, x, 0, Key{}});
+	if (depth_ == 0) {
+		// The only member left; the root is its leaf.
+		p.updates[0].key = rng_.key();
+		p.new_root = p.updates[0].key;
+		p.ok = true;
+		return p;
+	}
+
+	// The changed nodes of the level below, ascending by pos, with
+	// their state after the leave.
+	std::vector<uint32_t> prev_pos(sorted);
+	std::vector<uint32_t> prev_members(sorted.size(), 0);
+	KeyList prev_key;
+	prev_key.v.resize(sorted.size());
+	std::vector<uint32_t> cur_pos, cur_members;
+	KeyList cur_key;
+
+	struct Child {
+		uint32_t pos;
+		bool changed;
+		uint32_t members;
+		const Key *key;
+	};
+	for (unsigned l = 1; l <= depth_; l++) {
+		cur_pos.clear();
+		cur_members.clear();
+		cur_key.clear();
+		for (uint32_t x : prev_pos)
+			if (cur_pos.empty() || cur_pos.back() != (x >> 1))
+				cur_pos.push_back(x >> 1);
+		size_t j = 0; // walks prev_pos alongside
+		for (uint32_t v : cur_pos) {
+			Child c[2];
+			for (int s = 0; s < 2; s++) {
+				uint32_t cp = 2 * v + s;
+				while (j < prev_pos.size() && prev_pos[j] < cp)
+					j++;
+				if (j < prev_pos.size() && prev_pos[j] == cp) {
+					c[s] = Child{cp, true, prev_members[j],
+						     &prev_key.v[j]};
+				} else {
+					const Node *n = node(l - 1, cp);
+					c[s] = Child{cp, false,
+						     n ? n->members : 0,
+						     n ? &n->key : nullptr};
+				}
+			}
+			const NodeName name{static_cast<uint8_t>(l), v};
+			Key k;
+			if (c[0].members == 0 && c[1].members == 0) {
+				// Nobody below: a key nobody holds.
+				k = rng_.key();
+			} else if (c[0].members == 0 || c[1].members == 0) {
+				const Child &only = c[0].members ? c[0] : c[1];
+				k = deriver_.derive(*only.key, name, epoch);
+			} else {
+				// Derive from an unchanged child if there is
+				// one, wrap under the other.
+				int d = (!c[1].changed && c[0].changed) ? 1 : 0;
+				const Child &dc = c[d], &wc = c[1 - d];
+				k = deriver_.derive(*dc.key, name, epoch);
+				Wrap w;
+				w.level = static_cast<uint8_t>(l - 1);
+				w.pos = wc.pos;
+				w.wrapped = wrapper_.wrap(*wc.key, k);
+				if (w.wrapped.size() != kWrapBytes) {
+					wipe(k);
+					for (LeavePlan::Update &u : p.updates)
+						wipe(u.key);
+					p.updates.clear();
+					p.message = TreeMessage{};
+					p.error = "key wrap failed";
+					return p;
+				}
+				m.wraps.push_back(std::move(w));
+			}
+			cur_members.push_back(c[0].members + c[1].members);
+			cur_key.v.push_back(k);
+			p.updates.push_back(LeavePlan::Update{
+				static_cast<uint8_t>(l), v,
+				c[0].members + c[1].members, k});
+			wipe(k);
+		}
+		prev_pos.swap(cur_pos);
+		prev_members.swap(cur_members);
+		prev_key.v.swap(cur_key.v);
+	}
+	p.new_root = p.updates.back().key;
+	p.ok = true;
+	return p;
+}
+
+bool KeyTreeServer::commit(const LeavePlan &p)
+{
+	if (!p.ok || p.generation != generation_ ||
+	    p.message.epoch != epoch_ + 1)
+		return false;
+	for (const LeavePlan::Update &u : p.updates) {
+		Node &n = level_[u.level][u.pos];
+		wipe(n.key);
+		n.key = u.key;
+		n.members = u.members;
+	}
+	epoch_ = p.message.epoch;
+	generation_++;
+	return true;
+}
+
+} // namespace keytree
+} // namespace groupsec

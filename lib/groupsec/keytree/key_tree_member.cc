@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// groupsec key tree: a member applying leave messages.
+#include "groupsec/keytree/key_tree.h"
+
+#include <algorithm>
+
+namespace groupsec {
+namespace keytree {
+
+const char *to_string(KeyTreeMember::ApplyError e)
+{
+	using E = KeyTreeMember::ApplyError;
+	switch (e) {
+	case E::kNone:
+		return "ok";
+	case E::kExcluded:
+		return "this member was removed";
+	case E::kStale:
+		return "message already applied";
+	case E::kOutOfDate:
+		return "a previous message was missed";
+	case E::kIntegrity:
+		return "key unwrap failed";
+	case E::kMalformed:
+		return "malformed message";
+	}
+	return "unknown error";
+}
+
+KeyTreeMember::KeyTreeMember(MemberKeys k) : keys_(std::move(k))
+{
+	// Keys that do not describe a path are unusable: such a member
+	// holds a zero path and counts as removed.
+	if (keys_.depth > kMaxDepth || keys_.path.size() != keys_.depth + 1u ||
+	    (uint64_t(keys_.leaf) >> keys_.depth) != 0) {
+		valid_ = false;
+		for (Key &x : keys_.path)
+			wipe(x);
+		keys_.path.assign(keys_.depth <= kMaxDepth ? keys_.depth + 1u : 1u,
+				  Key{});
+		if (keys_.depth > kMaxDepth)
+			keys_.depth = 0;
+	}
+}
+
+KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
+{
+	if (!valid_)
+		return ApplyError::kExcluded;
+	if (m.epoch <= keys_.epoch)
+		return ApplyError::kStale;
+	if (m.epoch - keys_.epoch != 1)
+		return ApplyError::kOutOfDate;
+	if (check(m) != DecodeError::kNone || m.depth < keys_.depth)
+		return ApplyError::kMalformed;
+	const uint32_t leaf = keys_.leaf;
+	if (std::binary_search(m.leavers.begin(), m.leavers.end(), leaf))
+		return ApplyError::kExcluded;
+
+	MemberKeys next = keys_;
+	next.path.resize(m.depth + 1u);
+	// Levels the tree grew by since our last message: every growth
+	// happened at our epoch, each new root derived from the one below.
+	for (unsigned l = keys_.depth + 1u; l <= m.depth; l++)
+		next.path[l] = deriver_.derive_grown(
+			next.path[l - 1], static_cast<uint8_t>(l), keys_.epoch);
+	for (unsigned l = 1; l <= m.depth; l++) {
+		const NodeName v{static_cast<uint8_t>(l), leaf >> l};
+		if (!in_removed_set(m.leavers, l, v.pos))
+			continue;
+		const NodeName c{static_cast<uint8_t>(l - 1), leaf >> (l - 1)};
+		auto w = std::lower_bound(
+			m.wraps.begin(), m.wraps.end(), c,
+			[](const Wrap &a, const NodeName &b) {
+				return NodeName{a.level, a.pos} < b;
+			});
+		if (w != m.wraps.end() && NodeName{w->level, w->pos} == c) {
+			auto k = wrapper_.unwrap_key(next.path[l - 1], w->wrapped);
+			if (!k)
+				return ApplyError::kIntegrity;
+			next.path[l] = *k;
+			wipe(*k);
+		} else {
+			next.path[l] = deriver_.derive(next.path[l - 1], v,
+						       m.epoch);
+		}
+	}
+	next.epoch = m.epoch;
+	next.depth = m.depth;
+	std::swap(keys_, next);
+	return ApplyError::kNone;
+}
+
+} // namespace keytree
+} // namespace groupsec
