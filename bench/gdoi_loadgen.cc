@@ -257,14 +257,17 @@ struct Member : public Transport, public SaSink {
 	uint64_t send_errors = 0;
 	sockaddr_in server{};
 
-	void send(const Address &, const Address &remote, ByteView d) override
+	bool send(const Address &, const Address &remote, ByteView d) override
 	{
 		sockaddr_in to{};
 		to.sin_family = AF_INET;
 		memcpy(&to.sin_addr, remote.ip.data(), 4);
 		to.sin_port = htons(remote.port);
-		if (sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to)) < 0)
+		if (sendto(fd, d.data(), d.size(), 0, reinterpret_cast<sockaddr *>(&to), sizeof(to)) < 0) {
 			send_errors++;
+			return false;
+		}
+		return true;
 	}
 	bool install(const TekSa &) override
 	{

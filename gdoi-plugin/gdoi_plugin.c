@@ -92,20 +92,22 @@ METHOD(plugin_t, get_name, char*,
 /**
  * Core callback: send a datagram
  */
-static void send_cb(private_gdoi_plugin_t *this, const gdoi_addr_t *local,
+static bool send_cb(private_gdoi_plugin_t *this, const gdoi_addr_t *local,
 					const gdoi_addr_t *remote, const uint8_t *data, size_t len)
 {
 	host_t *src, *dst;
+	bool sent = FALSE;
 
 	src = gdoi_kernel_host(local);
 	dst = gdoi_kernel_host(remote);
 	if (src && dst && this->socket)
 	{
-		this->socket->send(this->socket, src, dst,
-						   chunk_create((u_char*)data, len));
+		sent = this->socket->send(this->socket, src, dst,
+								  chunk_create((u_char*)data, len));
 	}
 	DESTROY_IF(src);
 	DESTROY_IF(dst);
+	return sent;
 }
 
 /**

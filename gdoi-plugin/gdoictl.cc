@@ -218,15 +218,26 @@ std::vector<const Section *> children(const Section *s)
 	return out;
 }
 
+// A key server group's key hierarchy and what evicted members could pool.
+std::string eviction_text(const Section &g)
+{
+	const Section *e = g.section("eviction");
+	if (!e)
+		return "-";
+	std::string h = get(*e, "key-hierarchy");
+	std::string x = get(*e, "coalition-exposure");
+	return x == "none" ? h : h + " (exposed: " + x + ")";
+}
+
 std::string human_groups(const Section &r)
 {
 	auto groups = children(r.section("groups"));
 	if (groups.empty())
 		return "no groups\n";
-	Table t({"NAME", "ROLE", "STATE", "GROUP-ID", "MEMBERS", "SAS", "SERVER"});
+	Table t({"NAME", "ROLE", "STATE", "GROUP-ID", "MEMBERS", "SAS", "SERVER", "EVICTION"});
 	for (const Section *g : groups)
 		t.add({get(*g, "name"), get(*g, "role"), get(*g, "state"), get(*g, "group-id"), get(*g, "members"),
-		       get(*g, "sas"), get(*g, "server")});
+		       get(*g, "sas"), get(*g, "server"), eviction_text(*g)});
 	return t.str();
 }
 

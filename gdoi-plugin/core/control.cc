@@ -243,8 +243,23 @@ void add_group(Section &s, const GroupState &g)
 	if (!g.server && !g.server_address.ip.empty())
 		s.add_value("server", address_text(g.server_address));
 	s.add_value("kek-message-id", num(g.kek_message_id));
-	if (g.server)
+	if (g.server) {
 		s.add_value("members", num(g.members.size()));
+		const ExposureState &x = g.exposure;
+		Section &e = s.add_section("eviction");
+		e.add_value("key-hierarchy", x.hierarchy == KeyHierarchy::Tree ? "tree" : "flat");
+		// what every member evicted so far, pooling what it held, could
+		// read of what the group sends now
+		e.add_value("coalition-exposure",
+			    x.hierarchy == KeyHierarchy::Tree ? "none" : x.tek_exposed ? "tek" : x.exposed_keks ? "keks" : "none");
+		e.add_value("evicted", num(x.evicted));
+		if (x.hierarchy == KeyHierarchy::Tree) {
+			e.add_value("tree-epoch", num(x.epoch));
+			e.add_value("tree-depth", num(x.depth));
+		} else {
+			e.add_value("exposed-keks", num(x.exposed_keks));
+		}
+	}
 	s.add_value("sas", num(g.sas.size()));
 	if (!g.sender_ids.empty())
 		s.add_list("sender-ids", sender_id_texts(g.sender_ids));

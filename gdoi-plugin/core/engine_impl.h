@@ -15,6 +15,7 @@
 #include "gikev2_sk.h"
 #include "groupsec/flatkey/flat_key_server.h"
 #include "groupsec/flatkey/key_store.h"
+#include "groupsec/keytree/key_tree.h"
 #include "ike_crypto.h"
 
 namespace groupsec::gdoi {
@@ -54,6 +55,22 @@ constexpr uint16_t kFlatKeyMessageAttribute = 16384;
 // Plaintext of a WRAP_KEY holding a flat key table key:
 // version (4) | revision (4) | creator (4) | key (32).
 constexpr size_t kFlatWrapPlainBytes = 12 + flatkey::kKeyBytes;
+
+// Member key bag attribute (private use range) carrying an encoded key
+// tree message (lib/groupsec/keytree/key_tree.h, docs/key-tree.md).
+constexpr uint16_t kKeyTreeMessageAttribute = 16385;
+// Member key bag attribute (private use range) at registration: the key
+// tree's epoch (8 octets) and depth (1 octet) the WRAP_KEYs belong to.
+constexpr uint16_t kKeyTreeStateAttribute = 16386;
+constexpr size_t kKeyTreeStateBytes = 9;
+
+// RFC 9838 Key IDs of key tree keys: 0x40000000 | (level + 1) << 24 | pos
+// (never 0, never a flat key table Key ID). The WRAP_KEY of a tree key
+// unwraps to the 32-octet key itself.
+uint32_t tree_key_id(keytree::NodeName n);
+// Lower-case hex of b (the engine's one hex encoder).
+std::string hex_text(ByteView b);
+std::optional<keytree::NodeName> tree_node_from_id(uint32_t key_id);
 
 // RFC 9838 Key IDs of flat key table keys (never 0).
 uint32_t flat_key_id(const flatkey::KeyId &id);
@@ -111,8 +128,9 @@ struct IkeSa {
 struct GcksMember {
 	Identity id;
 	Address address, local;
-	flatkey::MemberId flat_id;
+	flatkey::MemberId flat_id; // KeyHierarchy::Flat
 	uint32_t flat_number = 0;
+	uint32_t leaf = 0; // KeyHierarchy::Tree
 	uint64_t registered_ms = 0;
 	// the flat table keys this member holds (their current values are in
 	// GcksGroup::keys)
@@ -149,12 +167,27 @@ private:
 	const gdoi::Clock *c_;
 };
 
+// What a membership change adds to a rekey: the key hierarchy's message
+// and the key the new Rekey SA is wrapped under, and who is leaving (they
+// get no copy).
+struct MembershipChange {
+	const flatkey::KeyMessage *flat = nullptr;
+	std::optional<flatkey::KeyRef> flat_tek;
+	const keytree::TreeMessage *tree = nullptr;
+	std::optional<keytree::Key> tree_root;
+	std::set<Identity> leaving;
+};
+
 struct GcksGroup {
 	GcksGroup(const GcksGroupConfig &c, Random *r, const gdoi::Clock *clk);
 	GcksGroupConfig cfg;
 	RandomAdapter rnd;
 	ClockAdapter clk;
-	flatkey::FlatKeyServer flat;
+	// KeyHierarchy::Tree
+	keytree::KeyTreeServer tree;
+	// KeyHierarchy::Flat (held by pointer so that an eviction can keep a
+	// copy to go back to)
+	std::unique_ptr<flatkey::FlatKeyServer> flat;
 	flatkey::IdAllocator ids;
 	std::map<Identity, GcksMember> members;
 	// every key of the flat table, kept current by applying each table
@@ -197,6 +230,7 @@ struct GmGroup {
 	uint64_t next_message_id = 0; // lowest GSA_REKEY message ID accepted
 	uint32_t last_message_id = 0;
 	flatkey::KeyStore keys;
+	std::optional<keytree::KeyTreeMember> tree;
 	std::vector<GmTek> teks;
 	uint16_t atd = 0, dtd = 0;
 	std::vector<uint32_t> sender_ids;
@@ -236,7 +270,8 @@ struct Engine::Impl {
 	uint64_t random_spi();
 
 	// --- gdoi_engine.cc: IKE SA plumbing ---
-	void send(Counters *c, const Address &local, const Address &remote, ByteView datagram);
+	// false if the transport could not send it
+	bool send(Counters *c, const Address &local, const Address &remote, ByteView datagram);
 	Counters *counters_for(const std::string &group);
 	Counters *attribute(const Address &local, bool server_first);
 	// Seals inner payloads in SK for sa (direction from sa.initiator).
@@ -271,20 +306,31 @@ struct Engine::Impl {
 	// new_kek: replace the Rekey SA first (its keys wrapped under flat_tek
 	// when given, else under the current Rekey SA's GSK_w); new_teks:
 	// then replace the TEKs in a message under the (new) Rekey SA.
-	Result<Done> gcks_rekey(detail::GcksGroup &g, bool new_kek, bool new_teks, const flatkey::KeyMessage *flat,
-				const std::optional<flatkey::KeyRef> &flat_tek);
+	// change: the membership change behind the rekey, if any. All or
+	// nothing: on error g is as before.
+	Result<Done> gcks_rekey(detail::GcksGroup &g, bool new_kek, bool new_teks,
+				const detail::MembershipChange *change = nullptr);
 	Result<Bytes> gcks_rekey_message(detail::GcksGroup &g, const detail::RekeySa &protecting, uint32_t id,
 					 std::vector<Payload> inner);
-	void gcks_deliver(detail::GcksGroup &g, ByteView datagram);
-	Result<Done> gcks_evict(detail::GcksGroup &g, const Identity &member);
+	// Sends datagram to the group (but not to leaving members): false if
+	// there was someone to send to and nothing could be sent.
+	bool gcks_deliver(detail::GcksGroup &g, ByteView datagram, const std::set<Identity> *leaving);
+	Result<Done> gcks_evict(detail::GcksGroup &g, const std::vector<Identity> &members);
+	Result<Done> gcks_evict_tree(detail::GcksGroup &g, const std::vector<Identity> &members);
+	Result<Done> gcks_evict_flat(detail::GcksGroup &g, const std::vector<Identity> &members);
+	// Removes members whose eviction went out (cannot fail).
+	void gcks_drop_members(detail::GcksGroup &g, const std::vector<Identity> &members);
+	bool fault(const char *step) const { return deps.faults && deps.faults->fail(step); }
 	void gcks_tick(detail::GcksGroup &g, uint64_t now_ms);
 	uint64_t gcks_next(const detail::GcksGroup &g) const;
 	GroupState gcks_state(const detail::GcksGroup &g) const;
 	std::optional<Bytes> gcks_sig_alg(detail::GcksGroup &g);
 	detail::GcksTek make_tek(detail::GcksGroup &g, size_t policy);
 	Result<std::vector<Attribute>> flat_attributes(detail::GcksGroup &g, const flatkey::KeyMessage &m);
+	// The member key bag attributes of a membership change.
+	Result<std::vector<Attribute>> change_attributes(detail::GcksGroup &g, const detail::MembershipChange &c);
 	Result<std::vector<Payload>> member_payloads(detail::GcksGroup &g, const detail::GcksMember &m, ByteView kwk,
-						     bool registration, const flatkey::KeyMessage *flat);
+						     bool registration, const detail::MembershipChange *change);
 	GsaPolicy kek_policy(detail::GcksGroup &g, bool registration);
 	GsaPayload tek_gsa(detail::GcksGroup &g);
 	void new_kek(detail::GcksGroup &g);

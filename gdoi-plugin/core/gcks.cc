@@ -4,6 +4,8 @@
 // multicast) and GSA_INBAND_REKEY, eviction with forward access control.
 #include <algorithm>
 
+#include <openssl/crypto.h>
+
 #include "engine_impl.h"
 #include "gikev2_wire.h"
 #include "ike_sa_payload.h"
@@ -72,8 +74,10 @@ bool same_host(const Address &a, const Address &b)
 } // namespace
 
 detail::GcksGroup::GcksGroup(const GcksGroupConfig &c, Random *r, const gdoi::Clock *clock)
-	: cfg(c), rnd(r), clk(clock), flat(flatkey::ServerConfig(flatkey::IdLayout::binary(c.id_bits)), rnd, clk),
-	  ids(flat.layout())
+	: cfg(c), rnd(r), clk(clock), tree(rnd),
+	  flat(std::make_unique<flatkey::FlatKeyServer>(flatkey::ServerConfig(flatkey::IdLayout::binary(c.id_bits)),
+							rnd, clk)),
+	  ids(flat->layout())
 {
 }
 
@@ -211,8 +215,24 @@ Result<std::vector<Attribute>> Engine::Impl::flat_attributes(GcksGroup &g, const
 	return out;
 }
 
+Result<std::vector<Attribute>> Engine::Impl::change_attributes(GcksGroup &g, const detail::MembershipChange &c)
+{
+	if (c.flat)
+		return flat_attributes(g, *c.flat);
+	std::vector<Attribute> out;
+	if (c.tree) {
+		std::vector<uint8_t> b = keytree::encode(*c.tree);
+		if (b.empty())
+			return make_error(WireError::BadValue, "key tree message cannot be encoded");
+		if (b.size() > 0xffff - 4)
+			return make_error(WireError::BadLength, "key tree message too long for an attribute");
+		out.push_back(make_tlv_attribute(detail::kKeyTreeMessageAttribute, Bytes(b.begin(), b.end())));
+	}
+	return out;
+}
+
 Result<std::vector<Payload>> Engine::Impl::member_payloads(GcksGroup &g, const GcksMember &m, ByteView kwk,
-							   bool registration, const flatkey::KeyMessage *flat)
+							   bool registration, const detail::MembershipChange *change)
 {
 	GsaPayload gsa = tek_gsa(g);
 	gsa.kek = kek_policy(g, registration);
@@ -239,6 +259,23 @@ Result<std::vector<Payload>> Engine::Impl::member_payloads(GcksGroup &g, const G
 	if (registration) {
 		for (uint32_t sid : m.sender_ids)
 			mb.sender_ids.push_back(Bytes{static_cast<uint8_t>(sid >> 8), static_cast<uint8_t>(sid)});
+		if (g.cfg.hierarchy == KeyHierarchy::Tree) {
+			// the member's key tree path, leaf first, each key as
+			// itself
+			keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
+			for (size_t l = 0; l < mk.path.size(); l++) {
+				keytree::NodeName n{static_cast<uint8_t>(l), mk.leaf >> l};
+				auto w = ike::key_wrap(kwk, Bytes(mk.path[l].begin(), mk.path[l].end()));
+				OPENSSL_cleanse(mk.path[l].data(), mk.path[l].size());
+				if (!w)
+					return w.error();
+				mb.wrap_keys.push_back(WrappedKey{detail::tree_key_id(n), 0, w.value()});
+			}
+			Bytes state;
+			wire::put_u64(state, mk.epoch);
+			wire::put_u8(state, mk.depth);
+			mb.other_attributes.push_back(make_tlv_attribute(detail::kKeyTreeStateAttribute, state));
+		}
 		for (const flatkey::KeyId &id : m.key_ids) {
 			auto slot = g.keys.current(id);
 			if (!slot)
@@ -249,11 +286,12 @@ Result<std::vector<Payload>> Engine::Impl::member_payloads(GcksGroup &g, const G
 			mb.wrap_keys.push_back(WrappedKey{detail::flat_key_id(id), 0, w.value()});
 		}
 	}
-	if (flat) {
-		auto attrs = flat_attributes(g, *flat);
+	if (change) {
+		auto attrs = change_attributes(g, *change);
 		if (!attrs)
 			return attrs.error();
-		mb.other_attributes = std::move(attrs).value();
+		for (Attribute &a : attrs.value())
+			mb.other_attributes.push_back(std::move(a));
 	}
 	if (!mb.wrap_keys.empty() || !mb.other_attributes.empty())
 		kd.member_key_bag = std::move(mb);
@@ -297,11 +335,22 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 	if (senders > have && g.next_sender_id + (senders - have) > (1u << detail::kSenderIdBits))
 		return make_error(WireError::Unsupported, "group " + g.cfg.name + " has no Sender-IDs left");
 	auto it = g.members.find(sa.peer);
-	if (it == g.members.end()) {
+	if (it == g.members.end() && g.cfg.hierarchy == KeyHierarchy::Tree) {
+		auto mk = g.tree.join();
+		if (!mk)
+			return make_error(WireError::Unsupported, "group " + g.cfg.name + " is full");
+		GcksMember m;
+		m.id = sa.peer;
+		m.leaf = mk->leaf;
+		m.flat_number = mk->leaf;
+		for (keytree::Key &k : mk->path)
+			OPENSSL_cleanse(k.data(), k.size());
+		it = g.members.emplace(sa.peer, std::move(m)).first;
+	} else if (it == g.members.end()) {
 		auto fid = g.ids.assign_next();
 		if (!fid)
 			return make_error(WireError::Unsupported, "group " + g.cfg.name + " is full");
-		flatkey::JoinResult jr = g.flat.join(*fid);
+		flatkey::JoinResult jr = g.flat->join(*fid);
 		if (!jr.ok || jr.members.empty()) {
 			g.ids.release(*fid);
 			return make_error(WireError::BadValue, "flat key table: " + jr.error);
@@ -372,7 +421,7 @@ Result<Bytes> Engine::Impl::gcks_rekey_message(GcksGroup &g, const RekeySa &prot
 		wire::put_u8(octets, 0);
 		wire::put_u16(octets, static_cast<uint16_t>(kGenericPayloadHeaderSize + p.size()));
 		wire::put_bytes(octets, p);
-		auto sig = deps.credentials->sign(g.cfg.local_id, octets);
+		auto sig = fault("sign") ? std::nullopt : deps.credentials->sign(g.cfg.local_id, octets);
 		if (!sig || sig->size() <= a.data.size() || !std::equal(a.data.begin(), a.data.end(), sig->begin()))
 			return make_error(WireError::CryptoFailure, "GCKS signature failed");
 		a.data = *sig;
@@ -383,21 +432,22 @@ Result<Bytes> Engine::Impl::gcks_rekey_message(GcksGroup &g, const RekeySa &prot
 	return seal_message(h, {}, inner, protecting.keys, iv);
 }
 
-void Engine::Impl::gcks_deliver(GcksGroup &g, ByteView datagram)
+bool Engine::Impl::gcks_deliver(GcksGroup &g, ByteView datagram, const std::set<Identity> *leaving)
 {
-	if (g.cfg.rekey == RekeyTransport::Multicast) {
-		send(&g.counters, g.cfg.listen[0], *g.cfg.multicast, datagram);
-		return;
-	}
+	if (g.cfg.rekey == RekeyTransport::Multicast)
+		return send(&g.counters, g.cfg.listen[0], *g.cfg.multicast, datagram);
+	size_t tried = 0, sent = 0;
 	for (auto &[id, m] : g.members) {
-		if (g.cfg.inband_rekey && m.ike_spi)
+		if ((g.cfg.inband_rekey && m.ike_spi) || (leaving && leaving->count(id)))
 			continue;
-		send(&g.counters, m.local, m.address, datagram);
+		tried++;
+		sent += send(&g.counters, m.local, m.address, datagram) ? 1 : 0;
 	}
+	return tried == 0 || sent > 0;
 }
 
-Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_teks, const flatkey::KeyMessage *flat,
-				      const std::optional<flatkey::KeyRef> &flat_tek)
+Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_teks,
+				      const detail::MembershipChange *change)
 {
 	const uint64_t t = now();
 	std::vector<Bytes> datagrams;
@@ -414,19 +464,24 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 	if (change_kek) {
 		RekeySa next = detail::make_rekey_sa(random(kGikeUpdateSpiSize), random(detail::kKekKeymatBytes),
 						     g.cfg.kek_lifetime_s, t);
-		log_rekey_sa(next);
-		// the new Rekey SA's keys: under the flat table's new TEK when
-		// membership changed, else under the current Rekey SA's GSK_w
+		// the new Rekey SA's keys: under the key hierarchy's new group
+		// key when membership changed, else under the current Rekey
+		// SA's GSK_w
 		Bytes kwk = old_kek.gsk_w;
 		uint32_t kwk_id = 0;
-		if (flat_tek) {
-			auto k = g.flat.tek_for(flat_tek->version, flat_tek->revision);
+		if (change && change->tree_root) {
+			kwk.assign(change->tree_root->begin(), change->tree_root->end());
+			kwk_id = detail::tree_key_id(keytree::NodeName{static_cast<uint8_t>(change->tree->depth), 0});
+		} else if (change && change->flat_tek) {
+			auto k = g.flat->tek_for(change->flat_tek->version, change->flat_tek->revision);
 			if (!k)
 				return make_error(WireError::Missing, "flat key table has no current TEK");
 			kwk.assign(k->begin(), k->end());
+			OPENSSL_cleanse(k->data(), k->size());
 			kwk_id = detail::flat_key_id(flatkey::KeyId::tek());
 		}
 		auto w = ike::key_wrap(kwk, next.keymat);
+		OPENSSL_cleanse(kwk.data(), kwk.size());
 		if (!w)
 			return w.error();
 		uint32_t id = g.next_message_id++;
@@ -438,18 +493,22 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 							next.spi,
 							{WrappedKey{0, kwk_id, w.value()}},
 							{}});
-		if (flat) {
-			auto attrs = flat_attributes(g, *flat);
+		if (change) {
+			auto attrs = change_attributes(g, *change);
 			if (!attrs)
 				return restore(attrs.error());
-			MemberKeyBag mb;
-			mb.other_attributes = std::move(attrs).value();
-			kd.member_key_bag = std::move(mb);
+			if (!attrs.value().empty()) {
+				MemberKeyBag mb;
+				mb.other_attributes = std::move(attrs).value();
+				kd.member_key_bag = std::move(mb);
+			}
 		}
 		auto gb = encode_gsa(gsa);
 		auto kb = encode_key_download(kd);
 		if (!gb || !kb)
 			return restore(gb ? kb.error() : gb.error());
+		if (fault("encode"))
+			return restore(make_error(WireError::BadLength, "rekey cannot be encoded (injected)"));
 		auto d = gcks_rekey_message(g, old_kek, id,
 					    {make_payload(PayloadType::GroupSa, gb.value()),
 					     make_payload(PayloadType::KeyDownload, kb.value())});
@@ -505,22 +564,32 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 			return restore(d.error());
 		datagrams.push_back(std::move(d).value());
 	}
-	for (const Bytes &d : datagrams) {
-		gcks_deliver(g, d);
+	// nothing has left this key server yet: a failure to send the first
+	// message still changes nothing
+	const std::set<Identity> *leaving = change ? &change->leaving : nullptr;
+	for (size_t i = 0; i < datagrams.size(); i++) {
+		bool ok = !fault("send") && gcks_deliver(g, datagrams[i], leaving);
+		if (!ok && i == 0)
+			return restore(make_error(WireError::Unsupported, "rekey of group " + g.cfg.name +
+										  " could not be sent"));
 		g.counters.rekeys++;
 	}
-	if (flat && !g.cfg.inband_rekey)
+	if (change_kek)
+		log_rekey_sa(g.kek);
+	if (change && change->flat)
 		g.announcements.clear();
 	if (g.cfg.inband_rekey) {
 		// members with an IKE SA: their own copy of the policy and keys
 		for (auto &[id, m] : g.members) {
+			if (leaving && leaving->count(id))
+				continue;
 			auto sa = m.ike_spi ? responder_sas.find(m.ike_spi) : responder_sas.end();
 			if (sa == responder_sas.end() || !sa->second->authenticated || sa->second->pending) {
 				for (const Bytes &d : datagrams)
 					send(&g.counters, m.local, m.address, d);
 				continue;
 			}
-			auto inner = member_payloads(g, m, sa->second->gsk_w, false, flat);
+			auto inner = member_payloads(g, m, sa->second->gsk_w, false, change);
 			if (!inner)
 				continue;
 			IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
@@ -529,27 +598,98 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 			send_request(*sa->second, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner.value(),
 				     g.cfg.name);
 		}
-		if (flat)
-			g.announcements.clear();
 	}
 	return Done{};
 }
 
-Result<Done> Engine::Impl::gcks_evict(GcksGroup &g, const Identity &member)
+Result<Done> Engine::Impl::gcks_evict(GcksGroup &g, const std::vector<Identity> &members)
 {
-	auto it = g.members.find(member);
-	if (it == g.members.end())
-		return make_error(WireError::Missing, member.str() + " is not a registered member of " + g.cfg.name);
-	flatkey::RekeyResult r = g.flat.leave(it->second.flat_id);
-	if (!r.ok)
+	if (members.empty())
+		return make_error(WireError::Missing, "no member to evict from " + g.cfg.name);
+	std::set<Identity> seen;
+	for (const Identity &id : members) {
+		if (!g.members.count(id))
+			return make_error(WireError::Missing, id.str() + " is not a registered member of " + g.cfg.name);
+		if (!seen.insert(id).second)
+			return make_error(WireError::Duplicate, id.str() + " is named twice");
+	}
+	// copies: the callers' identities may live in state this removes
+	const std::vector<Identity> ids(members.begin(), members.end());
+	if (g.cfg.hierarchy == KeyHierarchy::Flat)
+		return gcks_evict_flat(g, ids);
+	return gcks_evict_tree(g, ids);
+}
+
+Result<Done> Engine::Impl::gcks_evict_tree(GcksGroup &g, const std::vector<Identity> &ids)
+{
+	std::vector<uint32_t> leaves;
+	for (const Identity &id : ids)
+		leaves.push_back(g.members.at(id).leaf);
+	if (fault("key-table"))
+		return make_error(WireError::BadValue, "key tree: update failed (injected)");
+	keytree::KeyTreeServer::LeavePlan plan = g.tree.plan_leave(leaves);
+	if (!plan.ok)
+		return make_error(WireError::BadValue, "key tree: " + plan.error);
+	detail::MembershipChange c;
+	c.tree = &plan.message;
+	c.tree_root = plan.new_root;
+	c.leaving.insert(ids.begin(), ids.end());
+	auto r = gcks_rekey(g, true, true, &c);
+	OPENSSL_cleanse(c.tree_root->data(), c.tree_root->size());
+	if (!r)
+		return r;
+	g.tree.commit(plan);
+	gcks_drop_members(g, ids);
+	return Done{};
+}
+
+Result<Done> Engine::Impl::gcks_evict_flat(GcksGroup &g, const std::vector<Identity> &ids)
+{
+	if (fault("key-table"))
+		return make_error(WireError::BadValue, "flat key table: update failed (injected)");
+	// what to go back to if the rekey cannot go out
+	auto saved_flat = std::make_unique<flatkey::FlatKeyServer>(*g.flat);
+	flatkey::KeyStore saved_keys = g.keys;
+	std::vector<flatkey::MemberId> fids;
+	for (const Identity &id : ids)
+		fids.push_back(g.members.at(id).flat_id);
+	flatkey::RekeyResult r = fids.size() == 1 ? g.flat->leave(fids[0]) : g.flat->leave_batch(fids);
+	auto restore = [&]() {
+		g.flat = std::move(saved_flat);
+		g.keys = std::move(saved_keys);
+	};
+	if (!r.ok) {
+		restore();
 		return make_error(WireError::BadValue, "flat key table: " + r.error);
-	g.ids.release(it->second.flat_id);
-	if (it->second.ike_spi)
-		remove_responder_sa(it->second.ike_spi);
-	g.members.erase(it);
-	g.evicted.insert(member);
+	}
 	g.keys.apply(r.message, wrapper);
-	return gcks_rekey(g, true, true, &r.message, g.flat.current_tek());
+	detail::MembershipChange c;
+	c.flat = &r.message;
+	c.flat_tek = g.flat->current_tek();
+	c.leaving.insert(ids.begin(), ids.end());
+	auto rr = gcks_rekey(g, true, true, &c);
+	if (!rr) {
+		restore();
+		return rr;
+	}
+	for (const Identity &id : ids)
+		g.ids.release(g.members.at(id).flat_id);
+	gcks_drop_members(g, ids);
+	return Done{};
+}
+
+void Engine::Impl::gcks_drop_members(GcksGroup &g, const std::vector<Identity> &ids)
+{
+	for (const Identity &id : ids) {
+		auto it = g.members.find(id);
+		if (it == g.members.end())
+			continue;
+		uint64_t spi = it->second.ike_spi;
+		g.members.erase(it);
+		g.evicted.insert(id);
+		if (spi)
+			remove_responder_sa(spi);
+	}
 }
 
 // --- timers and state ---
@@ -561,11 +701,11 @@ void Engine::Impl::gcks_tick(GcksGroup &g, uint64_t t)
 		tek_due = tek_due || (k.current && t >= soft_expiry(k.created_ms, g.cfg.tek_lifetime_s));
 	bool kek_due = t >= soft_expiry(g.kek.created_ms, g.kek.lifetime_s);
 	if (tek_due || kek_due)
-		gcks_rekey(g, kek_due, tek_due, nullptr, std::nullopt);
+		gcks_rekey(g, kek_due, tek_due);
 	g.teks.erase(std::remove_if(g.teks.begin(), g.teks.end(),
 				    [&](const GcksTek &k) { return !k.current && t >= k.remove_ms; }),
 		     g.teks.end());
-	g.flat.expire();
+	g.flat->expire();
 }
 
 uint64_t Engine::Impl::gcks_next(const GcksGroup &g) const
@@ -592,6 +732,19 @@ GroupState Engine::Impl::gcks_state(const GcksGroup &g) const
 		s.sas.push_back(SaState{k.spi, c.encryption, c.key_bits, g.cfg.tek_lifetime_s, k.expires_ms, k.current});
 	}
 	s.counters = g.counters;
+	s.exposure.hierarchy = g.cfg.hierarchy;
+	s.exposure.evicted = static_cast<uint32_t>(g.evicted.size());
+	if (g.cfg.hierarchy == KeyHierarchy::Flat) {
+		s.exposure.tek_exposed = g.flat->tek_exposed();
+		const flatkey::IdLayout &l = g.flat->layout();
+		for (size_t tbl = 0; tbl < l.tables(); tbl++)
+			for (size_t sym = 0; sym < l.radix(tbl).size(); sym++)
+				for (unsigned v = 0; v < l.radix(tbl)[sym]; v++)
+					s.exposure.exposed_keks += g.flat->kek_exposed(tbl, sym, v) ? 1 : 0;
+	} else {
+		s.exposure.epoch = g.tree.epoch();
+		s.exposure.depth = g.tree.depth();
+	}
 	return s;
 }
 
@@ -993,9 +1146,13 @@ void Engine::Impl::gcks_gsa_registration(IkeSa &sa, const IkeHeader &h, const st
 		if (n.value().type == static_cast<uint16_t>(NotifyType::RegistrationFailed) ||
 		    n.value().type == ike::kNotifyNoProposalChosen) {
 			send_response(sa, h.message_id, h.exchange_type, {});
-			if (g->members.count(sa.peer)) {
-				gcks_evict(*g, sa.peer);
-				g->evicted.erase(sa.peer);
+			// the eviction removes sa with the member's IKE SA: keep
+			// a copy of the identity and do not touch sa after it
+			const Identity leaver = sa.peer;
+			if (g->members.count(leaver)) {
+				GcksGroup &group = *g;
+				if (gcks_evict(group, std::vector<Identity>{leaver}))
+					group.evicted.erase(leaver);
 			}
 			return;
 		}

@@ -645,6 +645,7 @@ const GroupKey kGroupKeys[] = {
 	{"deactivation_delay", Scope::Server},
 	{"rekey", Scope::Server},
 	{"id_bits", Scope::Server},
+	{"key_hierarchy", Scope::Server},
 	{"local_addrs", Scope::Member},
 	{"servers", Scope::Member},
 	{"server_id", Scope::Member},
@@ -1032,6 +1033,15 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 		return r.where("multicast") + ": only used with rekey = multicast";
 	}
 
+	if (const std::string *v = r.find("key_hierarchy")) {
+		std::string_view t = trim(*v);
+		if (t == "tree")
+			c.hierarchy = KeyHierarchy::Tree;
+		else if (t == "flat")
+			c.hierarchy = KeyHierarchy::Flat;
+		else
+			return r.where("key_hierarchy") + ": " + quote(*v) + " is not tree or flat";
+	}
 	if (!r.number("id_bits", 1, 32, c.id_bits))
 		return r.problem;
 	if (c.id_bits < 32 && c.authorized.size() > (uint64_t{1} << c.id_bits))

@@ -80,10 +80,10 @@ class Callbacks : public Transport, public Credentials, public KernelOps {
 public:
 	explicit Callbacks(const gdoi_core_env_t &env) : env_(env) {}
 
-	void send(const Address &local, const Address &remote, ByteView datagram) override
+	bool send(const Address &local, const Address &remote, ByteView datagram) override
 	{
 		gdoi_addr_t l = from_address(local), r = from_address(remote);
-		env_.send(env_.ctx, &l, &r, datagram.data(), datagram.size());
+		return env_.send(env_.ctx, &l, &r, datagram.data(), datagram.size());
 	}
 
 	std::optional<Bytes> shared_key(const Identity &local, const Identity &remote) override
@@ -340,7 +340,30 @@ Result<Done> EngineControl::evict(const std::string &group, const std::string &m
 	if (!id) {
 		return make_error(WireError::BadValue, "'" + member + "' is not an identity");
 	}
-	return core_.engine->evict(group, *id);
+	auto r = core_.engine->evict(group, *id);
+	if (r) {
+		// every eviction says what the evicted members together could
+		// still read
+		for (const GroupState &g : core_.engine->groups()) {
+			if (g.name != group || !g.server)
+				continue;
+			const ExposureState &x = g.exposure;
+			std::string line = "group " + group + ": evicted " + member + "; ";
+			if (x.hierarchy == KeyHierarchy::Tree)
+				line += "key tree epoch " + std::to_string(x.epoch) +
+					", no coalition of evicted members can read new keys";
+			else if (x.tek_exposed || x.exposed_keks)
+				line += "flat key table: members evicted at different times together hold " +
+					std::string(x.tek_exposed ? "the current table TEK" :
+								    std::to_string(x.exposed_keks) + " current KEKs");
+			else
+				line += "flat key table: evicted members together hold no current key";
+			if (x.hierarchy == KeyHierarchy::Flat && (x.tek_exposed || x.exposed_keks))
+				line = "warning: " + line;
+			core_.callbacks.log(GDOI_LOG_INFO, line);
+		}
+	}
+	return r;
 }
 
 Result<Done> EngineControl::member_group(const std::string &group) const

@@ -102,8 +102,8 @@ typedef enum {
  */
 typedef struct {
 	void *ctx;
-	/** send a datagram from local to remote */
-	void (*send)(void *ctx, const gdoi_addr_t *local, const gdoi_addr_t *remote,
+	/** send a datagram from local to remote; FALSE if it was not sent */
+	bool (*send)(void *ctx, const gdoi_addr_t *local, const gdoi_addr_t *remote,
 				 const uint8_t *data, size_t len);
 	/** the PSK of two identities into key (*len bytes at most); FALSE if none */
 	bool (*shared_key)(void *ctx, const gdoi_id_t *local, const gdoi_id_t *remote,

@@ -284,6 +284,29 @@ std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id)
 	return std::nullopt;
 }
 
+std::string hex_text(ByteView b)
+{
+	return to_hex(b);
+}
+
+uint32_t tree_key_id(keytree::NodeName n)
+{
+	return 0x40000000u | static_cast<uint32_t>(n.level + 1) << 24 | (n.pos & 0x00ffffffu);
+}
+
+std::optional<keytree::NodeName> tree_node_from_id(uint32_t key_id)
+{
+	if (key_id >> 30 != 1 || key_id & 0x20000000u)
+		return std::nullopt;
+	uint32_t level = (key_id >> 24) & 0x1f;
+	if (level == 0 || level - 1 > keytree::kMaxDepth)
+		return std::nullopt;
+	keytree::NodeName n{static_cast<uint8_t>(level - 1), key_id & 0x00ffffffu};
+	if (n.level < 32 && (uint64_t(n.pos) << n.level) >= (uint64_t(1) << keytree::kMaxDepth))
+		return std::nullopt;
+	return n;
+}
+
 Bytes flat_wrap_plain(const flatkey::KeySlot &slot)
 {
 	Bytes out;
@@ -348,11 +371,13 @@ uint64_t Engine::Impl::random_spi()
 	}
 }
 
-void Engine::Impl::send(Counters *c, const Address &local, const Address &remote, ByteView datagram)
+bool Engine::Impl::send(Counters *c, const Address &local, const Address &remote, ByteView datagram)
 {
+	if (!deps.transport->send(local, remote, datagram))
+		return false;
 	if (c)
 		c->sent++;
-	deps.transport->send(local, remote, datagram);
+	return true;
 }
 
 Counters *Engine::Impl::counters_for(const std::string &group)
@@ -522,7 +547,7 @@ Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
 	return wire::guarded([&]() -> Result<Done> {
 		auto it = impl_->servers.find(c.name);
 		if (it != impl_->servers.end() && it->second->cfg.group_id == c.group_id &&
-		    it->second->cfg.id_bits == c.id_bits) {
+		    it->second->cfg.id_bits == c.id_bits && it->second->cfg.hierarchy == c.hierarchy) {
 			detail::GcksGroup &g = *it->second;
 			bool policy_changed = g.cfg.teks.size() != c.teks.size();
 			for (size_t i = 0; !policy_changed && i < c.teks.size(); i++) {
@@ -537,14 +562,17 @@ Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
 					gone.push_back(id);
 			g.cfg = c;
 			g.evicted.clear();
-			for (const Identity &id : gone) {
-				auto r = impl_->gcks_evict(g, id);
+			if (!gone.empty()) {
+				// no longer authorized: removed by one rekey, not
+				// evicted (authorizing them again lets them back)
+				auto r = impl_->gcks_evict(g, gone);
 				if (!r)
 					return r;
-				g.evicted.erase(id);
+				for (const Identity &id : gone)
+					g.evicted.erase(id);
 			}
 			if (policy_changed && gone.empty())
-				return impl_->gcks_rekey(g, false, true, nullptr, std::nullopt);
+				return impl_->gcks_rekey(g, false, true);
 			return Done{};
 		}
 		auto g = std::make_unique<detail::GcksGroup>(c, impl_->deps.random, impl_->deps.clock);
@@ -665,7 +693,7 @@ Result<Done> Engine::rekey(const std::string &group)
 	auto it = impl_->servers.find(group);
 	if (it == impl_->servers.end())
 		return make_error(WireError::Missing, "no key server group " + group);
-	return wire::guarded([&] { return impl_->gcks_rekey(*it->second, false, true, nullptr, std::nullopt); });
+	return wire::guarded([&] { return impl_->gcks_rekey(*it->second, false, true); });
 }
 
 Result<Done> Engine::evict(const std::string &group, const Identity &member)
@@ -673,7 +701,15 @@ Result<Done> Engine::evict(const std::string &group, const Identity &member)
 	auto it = impl_->servers.find(group);
 	if (it == impl_->servers.end())
 		return make_error(WireError::Missing, "no key server group " + group);
-	return wire::guarded([&] { return impl_->gcks_evict(*it->second, member); });
+	return evict(group, std::vector<Identity>{member});
+}
+
+Result<Done> Engine::evict(const std::string &group, const std::vector<Identity> &members)
+{
+	auto it = impl_->servers.find(group);
+	if (it == impl_->servers.end())
+		return make_error(WireError::Missing, "no key server group " + group);
+	return wire::guarded([&] { return impl_->gcks_evict(*it->second, members); });
 }
 
 Result<Done> Engine::reregister(const std::string &group)

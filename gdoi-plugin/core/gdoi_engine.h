@@ -57,8 +57,9 @@ enum class AuthKind {
 class Transport {
 public:
 	virtual ~Transport() = default;
-	// Sends one datagram from the local address to the remote one.
-	virtual void send(const Address &local, const Address &remote, ByteView datagram) = 0;
+	// Sends one datagram from the local address to the remote one; false
+	// if it could not be handed to the network.
+	virtual bool send(const Address &local, const Address &remote, ByteView datagram) = 0;
 };
 
 class Clock {
@@ -131,6 +132,23 @@ public:
 	// A Rekey SA (GSA KEK) was made or received: spi is SPIi | SPIr of its
 	// GSA_REKEY messages, keys protect them.
 	virtual void rekey_sa(ByteView spi, const SkKeys &keys) = 0;
+	// GM: a key this member learned for a group. kind "kek": id the Rekey
+	// SA SPI in hex, value its keymat; "tek": id the ESP SPI in hex, value
+	// its keymat; "tree": id "level/pos", value the key tree node key,
+	// epoch the tree epoch it belongs to.
+	virtual void member_key(const std::string &group, const std::string &kind, const std::string &id,
+				ByteView value, uint64_t epoch)
+	{
+		(void)group, (void)kind, (void)id, (void)value, (void)epoch;
+	}
+};
+
+// Tests only: makes a named step of an operation fail ("key-table",
+// "encode", "sign", "send") to prove that a failure changes nothing.
+class FaultInjector {
+public:
+	virtual ~FaultInjector() = default;
+	virtual bool fail(const char *step) = 0;
 };
 
 // --- configuration ---
@@ -144,6 +162,19 @@ struct TekPolicyConfig {
 };
 
 enum class RekeyTransport { Unicast, Multicast };
+
+// The key hierarchy behind evictions (docs/key-tree.md,
+// docs/flat-key-table.md).
+enum class KeyHierarchy {
+	// Binary key tree with derived path keys: no coalition of evicted
+	// members, evicted at any times, can compute a key sent after the last
+	// of them left. The default.
+	Tree,
+	// Flat key table: members removed by one eviction cannot pool their
+	// way to the new keys, but members evicted at different times can
+	// (the exposure is reported and logged). Explicit choice only.
+	Flat,
+};
 
 // A group this engine serves as key server.
 struct GcksGroupConfig {
@@ -160,6 +191,7 @@ struct GcksGroupConfig {
 	uint16_t deactivation_delay_s = 0; // GAP DTD
 	RekeyTransport rekey = RekeyTransport::Unicast;
 	std::optional<Address> multicast; // rekey destination when Multicast
+	KeyHierarchy hierarchy = KeyHierarchy::Tree;
 	uint16_t id_bits = 16; // flat key table: member IDs of id_bits binary symbols
 	// Rekeys reach members that keep their IKE SA by GSA_INBAND_REKEY
 	// (acknowledged, retransmitted), the others by GSA_REKEY.
@@ -207,7 +239,7 @@ struct Counters {
 struct MemberState {
 	Identity id;
 	Address address;
-	uint32_t flat_id = 0; // member ID in the flat key table
+	uint32_t flat_id = 0; // member ID in the flat key table, or leaf in the key tree
 	uint64_t registered_ms = 0;
 	std::vector<uint32_t> sender_ids; // given to the member (GM_SENDER_ID)
 };
@@ -221,6 +253,19 @@ struct SaState {
 	bool current = true; // false: previous SA kept until deactivation
 };
 
+// What members evicted so far could compute together (GCKS only).
+struct ExposureState {
+	KeyHierarchy hierarchy = KeyHierarchy::Tree;
+	// Flat table: the evicted members together know or can rebuild the
+	// current table TEK (and so every key sent under it).
+	bool tek_exposed = false;
+	// Flat table: KEKs of the current table the evicted members know.
+	uint32_t exposed_keks = 0;
+	uint32_t evicted = 0; // identities evicted and not re-admitted
+	uint64_t epoch = 0; // key tree: evictions applied so far
+	uint32_t depth = 0; // key tree: current depth
+};
+
 struct GroupState {
 	std::string name;
 	Identity group_id;
@@ -232,6 +277,7 @@ struct GroupState {
 	std::vector<uint32_t> sender_ids; // GM: the Sender-IDs the key server gave us
 	std::vector<SaState> sas;
 	Counters counters;
+	ExposureState exposure; // GCKS only
 };
 
 // --- the engine ---
@@ -246,6 +292,7 @@ struct EngineDeps {
 	Credentials *credentials = nullptr;
 	SaSink *sas = nullptr; // needed for GM groups
 	KeyLog *keylog = nullptr; // optional
+	FaultInjector *faults = nullptr; // tests only
 };
 
 class Engine {
@@ -272,7 +319,11 @@ public:
 
 	// Operator actions on a GCKS group.
 	Result<Done> rekey(const std::string &group);
+	// Eviction is all or nothing: either the rekey went out and the
+	// members are gone, or nothing changed and the error says why.
 	Result<Done> evict(const std::string &group, const Identity &member);
+	// Several members in one rekey.
+	Result<Done> evict(const std::string &group, const std::vector<Identity> &members);
 	// GM: register again now.
 	Result<Done> reregister(const std::string &group);
 

@@ -3,6 +3,9 @@
 // Path kept as a flat key store, GSA_REKEY checks (ICV, signature, message
 // ID), GSA_INBAND_REKEY, SA installation, re-registration before expiry.
 #include <algorithm>
+#include <map>
+
+#include <openssl/crypto.h>
 
 #include "engine_impl.h"
 #include "gikev2_wire.h"
@@ -434,10 +437,22 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 	if (!gsa || !kd)
 		return fail(WireError::Missing, "GSA and KD are needed");
 	flatkey::KeyStore store = registration ? flatkey::KeyStore() : g.keys;
+	// the key tree as it will be after this message
+	std::optional<keytree::KeyTreeMember> tree;
+	if (!registration && g.tree)
+		tree.emplace(g.tree->keys());
 	auto kwk_for = [&](uint32_t kwk_id) -> std::vector<Bytes> {
 		std::vector<Bytes> out;
 		if (kwk_id == 0) {
 			out.push_back(default_kwk.to_bytes());
+			return out;
+		}
+		if (auto n = detail::tree_node_from_id(kwk_id)) {
+			if (tree) {
+				const keytree::MemberKeys &k = tree->keys();
+				if (n->level <= k.depth && n->pos == k.leaf >> n->level)
+					out.emplace_back(k.path[n->level].begin(), k.path[n->level].end());
+			}
 			return out;
 		}
 		auto id = detail::flat_key_from_id(kwk_id);
@@ -454,7 +469,31 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 				return fail(WireError::BadLength, "GM_SENDER_ID of the wrong size");
 			sender_ids.push_back(uint32_t(sid[0]) << 8 | sid[1]);
 		}
+		// key tree path keys at registration, by level
+		std::map<uint8_t, std::pair<uint32_t, keytree::Key>> tree_keys;
+		std::optional<std::pair<uint64_t, uint8_t>> tree_state;
 		for (const WrappedKey &w : kd->member_key_bag->wrap_keys) {
+			if (auto n = detail::tree_node_from_id(w.key_id)) {
+				if (!registration)
+					return fail(WireError::BadValue, "key tree WRAP_KEY outside a registration");
+				std::optional<Bytes> plain;
+				for (const Bytes &kwk : kwk_for(w.kwk_id)) {
+					auto u = ike::key_unwrap(kwk, w.encrypted_key);
+					if (u) {
+						plain = std::move(u).value();
+						break;
+					}
+				}
+				if (!plain)
+					return fail(WireError::IntegrityFailed, "WRAP_KEY does not unwrap");
+				if (plain->size() != flatkey::kKeyBytes)
+					return fail(WireError::BadLength, "key tree key of the wrong size");
+				if (!tree_keys.emplace(n->level, std::make_pair(n->pos, keytree::Key{})).second)
+					return fail(WireError::Duplicate, "two key tree keys of one level");
+				std::copy(plain->begin(), plain->end(), tree_keys[n->level].second.begin());
+				OPENSSL_cleanse(plain->data(), plain->size());
+				continue;
+			}
 			auto id = detail::flat_key_from_id(w.key_id);
 			if (!id)
 				return fail(WireError::BadValue, "WRAP_KEY with an unknown Key ID");
@@ -469,6 +508,39 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			store.add(*id, *slot);
 		}
 		for (const Attribute &a : kd->member_key_bag->other_attributes) {
+			if (!a.tv && a.type == detail::kKeyTreeStateAttribute) {
+				if (!registration || a.value.size() != detail::kKeyTreeStateBytes || tree_state)
+					return fail(WireError::BadValue, "key tree state attribute");
+				wire::Reader r(a.value);
+				uint64_t epoch = 0;
+				uint8_t depth = 0;
+				r.u64(epoch);
+				r.u8(depth);
+				tree_state = std::make_pair(epoch, depth);
+				continue;
+			}
+			if (!a.tv && a.type == detail::kKeyTreeMessageAttribute) {
+				keytree::DecodeResult m = keytree::decode(a.value.data(), a.value.size());
+				if (!m.ok())
+					return fail(WireError::BadValue,
+						    std::string("key tree message: ") + keytree::to_string(m.error));
+				if (!tree)
+					return fail(WireError::Missing, "key tree message without a key tree");
+				keytree::KeyTreeMember::ApplyError e = tree->apply(m.message);
+				if (e == keytree::KeyTreeMember::ApplyError::kStale)
+					continue;
+				if (e != keytree::KeyTreeMember::ApplyError::kNone) {
+					// removed from the group, or no longer able to
+					// follow it (a message was missed): register anew
+					if (excluded)
+						*excluded = true;
+					return fail(e == keytree::KeyTreeMember::ApplyError::kExcluded ?
+							    WireError::IntegrityFailed :
+							    WireError::BadValue,
+						    "key tree message cannot be applied");
+				}
+				continue;
+			}
 			if (a.tv || a.type != detail::kFlatKeyMessageAttribute)
 				continue;
 			flatkey::DecodeResult m = flatkey::decode(a.value.data(), a.value.size());
@@ -480,6 +552,32 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			// nothing; one we cannot read leaves us without the
 			// new TEK, which the Rekey SA's keys need
 			store.receive(m.message, wrapper);
+		}
+		if (!tree_keys.empty() || tree_state) {
+			auto wipe = [&]() {
+				for (auto &[l, k] : tree_keys)
+					OPENSSL_cleanse(k.second.data(), k.second.size());
+			};
+			if (!tree_state || tree_state->second > keytree::kMaxDepth ||
+			    tree_keys.size() != size_t(tree_state->second) + 1) {
+				wipe();
+				return fail(WireError::Missing, "incomplete key tree path");
+			}
+			keytree::MemberKeys mk;
+			mk.epoch = tree_state->first;
+			mk.depth = tree_state->second;
+			mk.leaf = tree_keys.begin()->second.first;
+			for (uint8_t l = 0; l <= mk.depth; l++) {
+				auto it = tree_keys.find(l);
+				if (it == tree_keys.end() || it->second.first != mk.leaf >> l ||
+				    (uint64_t(mk.leaf) >> mk.depth) != 0) {
+					wipe();
+					return fail(WireError::BadValue, "key tree keys do not form a path");
+				}
+				mk.path.push_back(it->second.second);
+			}
+			wipe();
+			tree.emplace(std::move(mk));
 		}
 	}
 	auto find_bag = [&](uint8_t proto, const Bytes &spi) -> const GroupKeyBag * {
@@ -597,6 +695,21 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 
 	// commit
 	g.keys = std::move(store);
+	const bool tree_changed = tree && (registration || !g.tree || g.tree->epoch() != tree->epoch());
+	g.tree.reset();
+	if (tree)
+		g.tree.emplace(tree->keys());
+	if (deps.keylog) {
+		if (new_kek)
+			deps.keylog->member_key(g.cfg.name, "kek", detail::hex_text(new_kek->spi), new_kek->keymat, 0);
+		if (tree_changed) {
+			const keytree::MemberKeys &k = g.tree->keys();
+			for (size_t l = 0; l < k.path.size(); l++)
+				deps.keylog->member_key(g.cfg.name, "tree",
+							std::to_string(l) + "/" + std::to_string(k.leaf >> l),
+							ByteView(k.path[l].data(), k.path[l].size()), k.epoch);
+		}
+	}
 	if (gsa->group_wide) {
 		g.atd = gsa->group_wide->activation_time_delay.value_or(0);
 		g.dtd = gsa->group_wide->deactivation_time_delay.value_or(0);
@@ -647,6 +760,14 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 		}
 		if (!deps.sas->install(f.sa))
 			continue;
+		if (deps.keylog) {
+			Bytes keymat = f.sa.encryption_key;
+			keymat.insert(keymat.end(), f.sa.integrity_key.begin(), f.sa.integrity_key.end());
+			Bytes spi;
+			wire::put_u32(spi, f.sa.spi);
+			deps.keylog->member_key(g.cfg.name, "tek", detail::hex_text(spi), keymat, 0);
+			OPENSSL_cleanse(keymat.data(), keymat.size());
+		}
 		g.teks.push_back(std::move(f));
 	}
 	for (uint32_t spi : deletes) {
@@ -695,6 +816,7 @@ void Engine::Impl::gm_exclude(GmGroup &g)
 	g.kek.reset();
 	g.old_kek.reset();
 	g.keys = flatkey::KeyStore();
+	g.tree.reset();
 	g.state = "idle";
 	g.next_register_ms = now() + detail::kRetryRegistrationMs;
 }

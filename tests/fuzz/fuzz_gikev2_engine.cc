@@ -63,7 +63,11 @@ struct Datagram {
 
 struct Queue : Transport {
 	std::deque<Datagram> q;
-	void send(const Address &l, const Address &r, ByteView d) override { q.push_back({l, r, d.to_bytes()}); }
+	bool send(const Address &l, const Address &r, ByteView d) override
+	{
+		q.push_back({l, r, d.to_bytes()});
+		return true;
+	}
 };
 
 Address addr(const char *ip)

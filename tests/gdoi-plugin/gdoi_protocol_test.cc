@@ -823,7 +823,7 @@ TEST(ProtocolConfig, ValidateRejectsBadConfigs)
 	FakeCredentials creds;
 	RecordingSink sink;
 	struct Null : Transport {
-		void send(const Address &, const Address &, ByteView) override {}
+		bool send(const Address &, const Address &, ByteView) override { return true; }
 	} null;
 	Engine e(EngineDeps{&null, &clock, &rnd, &creds, &sink});
 	c.id_bits = 0;

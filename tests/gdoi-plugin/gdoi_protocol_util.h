@@ -184,7 +184,7 @@ class Net;
 class NetTransport : public Transport {
 public:
 	explicit NetTransport(Net *n) : net_(n) {}
-	void send(const Address &local, const Address &remote, ByteView datagram) override;
+	bool send(const Address &local, const Address &remote, ByteView datagram) override;
 
 private:
 	Net *net_;
@@ -275,9 +275,10 @@ public:
 	std::function<bool(const Datagram &)> drop;
 };
 
-inline void NetTransport::send(const Address &local, const Address &remote, ByteView datagram)
+inline bool NetTransport::send(const Address &local, const Address &remote, ByteView datagram)
 {
 	net_->push(Datagram{local, remote, datagram.to_bytes()});
+	return true;
 }
 
 } // namespace groupsec::gdoi::test

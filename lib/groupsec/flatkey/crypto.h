@@ -79,8 +79,10 @@ class KeyWrapper {
 public:
 	KeyWrapper();
 	~KeyWrapper();
-	KeyWrapper(const KeyWrapper &) = delete;
-	KeyWrapper &operator=(const KeyWrapper &) = delete;
+	// A copy has a context of its own (holders of a wrapper can then be
+	// copied, e.g. to keep a state to go back to).
+	KeyWrapper(const KeyWrapper &) : KeyWrapper() {}
+	KeyWrapper &operator=(const KeyWrapper &) { return *this; }
 
 	// Wraps plaintext (1..4096 bytes) under kek. Empty result on failure.
 	std::vector<uint8_t> wrap(const Key &kek, const uint8_t *plain,
