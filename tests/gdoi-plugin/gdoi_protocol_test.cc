@@ -2,10 +2,14 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <tuple>
 
 #include "gdoi_config.h"
 #include "gdoi_protocol_util.h"
 #include "gikev2.h"
+#include "groupsec/flatkey/crypto.h"
+#include "groupsec/keytree/key_tree.h"
+#include "ike_crypto.h"
 
 namespace groupsec::gdoi::test {
 namespace {
@@ -884,6 +888,434 @@ TEST(ProtocolConfig, AddressAndIdentityNotation)
 	EXPECT_EQ(dn->str(), "C=CH, O=example, CN=gm1");
 	EXPECT_FALSE(Identity::parse(""));
 	EXPECT_FALSE(Identity::parse("@#0g"));
+}
+
+
+// --- eviction: all or nothing, at any scale, against any coalition ---
+
+// A failure at any step of an eviction (key hierarchy update, encoding,
+// signing, sending) leaves the group exactly as it was, with an error;
+// the eviction tried again then goes through.
+class EvictionFaults : public Protocol,
+		       public ::testing::WithParamInterface<std::tuple<KeyHierarchy, const char *>> {};
+
+TEST_P(EvictionFaults, FailureChangesNothing)
+{
+	GcksGroupConfig c = server_config();
+	c.hierarchy = std::get<0>(GetParam());
+	start(3, c);
+	net.run();
+	const uint32_t spi = current_spi(*gcks);
+	const GroupState before = *gcks->group("blue");
+	const size_t ike_sas = gcks->engine.responder_ike_sas();
+	net.log.clear();
+	gcks->faults.step = std::get<1>(GetParam());
+	auto r = gcks->engine.evict("blue", gm_ids[2]);
+	ASSERT_FALSE(r.ok());
+	EXPECT_FALSE(r.error().message.empty());
+	net.run();
+	EXPECT_TRUE(net.sent_with_exchange(kRekey).empty()) << "nothing went out";
+	const GroupState &after = *gcks->group("blue");
+	EXPECT_EQ(after.members.size(), 3u) << "the member is still there";
+	EXPECT_EQ(current_spi(*gcks), spi);
+	EXPECT_EQ(after.kek_message_id, before.kek_message_id);
+	EXPECT_EQ(after.exposure.evicted, 0u);
+	EXPECT_EQ(after.exposure.epoch, before.exposure.epoch);
+	EXPECT_EQ(after.exposure.tek_exposed, before.exposure.tek_exposed);
+	EXPECT_EQ(gcks->engine.responder_ike_sas(), ike_sas) << "its IKE SA is kept";
+	// the group goes on: a rekey reaches all three, the eviction tried
+	// again locks the member out
+	gcks->faults.step.clear();
+	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
+	net.run();
+	const uint32_t spi2 = current_spi(*gcks);
+	for (int i = 0; i < 3; i++)
+		EXPECT_NE(installed(*gms[i], spi2), nullptr) << "GM" << i + 1;
+	ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[2]).ok());
+	net.run();
+	const uint32_t spi3 = current_spi(*gcks);
+	EXPECT_NE(installed(*gms[0], spi3), nullptr);
+	EXPECT_NE(installed(*gms[1], spi3), nullptr);
+	for (const Datagram &d : net.sent_with_exchange(kRekey))
+		gms[2]->engine.receive(gm_addrs[2], d.from, d.data);
+	EXPECT_FALSE(gms[2]->sink.ever_had(spi3));
+	EXPECT_EQ(gcks->group("blue")->members.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryStep, EvictionFaults,
+			 ::testing::Combine(::testing::Values(KeyHierarchy::Tree, KeyHierarchy::Flat),
+					    ::testing::Values("key-table", "encode", "sign", "send")));
+
+TEST_F(Protocol, EvictionWhoseRekeyCannotBeSignedKeepsTheMember)
+{
+	start(3, server_config());
+	net.run();
+	ASSERT_EQ(gcks->group("blue")->members.size(), 3u);
+	creds.remove_key(gcks_id); // the signing key is gone
+	auto r = gcks->engine.evict("blue", gm_ids[2]);
+	EXPECT_FALSE(r.ok());
+	EXPECT_EQ(gcks->group("blue")->members.size(), 3u)
+		<< "a member dropped while it still holds the KEK would read every later rekey";
+	EXPECT_EQ(gcks->group("blue")->exposure.evicted, 0u);
+}
+
+TEST_F(Protocol, BatchEvictionIsOneRekey)
+{
+	GcksGroupConfig c = server_config();
+	c.authorized.push_back(gm_ids[3]);
+	c.rekey = RekeyTransport::Multicast;
+	c.multicast = addr("239.192.0.1");
+	start(4, c);
+	net.run();
+	net.log.clear();
+	ASSERT_TRUE(gcks->engine.evict("blue", std::vector<Identity>{gm_ids[1], gm_ids[3]}).ok());
+	net.run();
+	EXPECT_EQ(net.sent_with_exchange(kRekey).size(), 2u) << "one Rekey SA message, one TEK message";
+	const uint32_t spi = current_spi(*gcks);
+	EXPECT_NE(installed(*gms[0], spi), nullptr);
+	EXPECT_NE(installed(*gms[2], spi), nullptr);
+	EXPECT_FALSE(gms[1]->sink.ever_had(spi));
+	EXPECT_FALSE(gms[3]->sink.ever_had(spi));
+	const GroupState &g = *gcks->group("blue");
+	EXPECT_EQ(g.exposure.evicted, 2u);
+	EXPECT_EQ(g.exposure.epoch, 1u);
+	EXPECT_FALSE(gcks->engine.evict("blue", std::vector<Identity>{gm_ids[0], gm_ids[0]}).ok())
+		<< "a member named twice";
+	EXPECT_FALSE(gcks->engine.evict("blue", std::vector<Identity>{gm_ids[0], gm_ids[1]}).ok())
+		<< "gm2 is gone already";
+	EXPECT_EQ(gcks->group("blue")->members.size(), 2u) << "and a refused batch removes no one";
+}
+
+// Many members of a group: identities gm<i>.example.net, addresses in
+// 100.64.0.0/10, one PSK each.
+class LargeGroup : public Protocol {
+protected:
+	void add_members(int n)
+	{
+		for (int i = static_cast<int>(gm_ids.size()) + 1; static_cast<int>(gm_ids.size()) < n; i++) {
+			gm_ids.push_back(id("gm" + std::to_string(i) + ".example.net"));
+			gm_addrs.push_back(addr("100." + std::to_string(64 + (i >> 16)) + "." +
+						std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255)));
+			creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i));
+		}
+	}
+	GcksGroupConfig multicast_config()
+	{
+		GcksGroupConfig c = server_config();
+		c.rekey = RekeyTransport::Multicast;
+		c.multicast = addr("239.192.0.1");
+		return c;
+	}
+	// Registers members from, ... to - 1 (already in gm_ids).
+	void join(int from, int to, const GcksGroupConfig &c)
+	{
+		for (int i = from; i < to; i++) {
+			Node &m = net.add({gm_addrs[i], *c.multicast}, &creds);
+			GmGroupConfig mc = member_config(i);
+			mc.multicast = c.multicast;
+			ASSERT_TRUE(m.engine.add_member_group(mc).ok());
+			m.engine.tick();
+			gms.push_back(&m);
+		}
+		net.run();
+	}
+};
+
+TEST_F(LargeGroup, FiveThousandJoinsThenAnEviction)
+{
+	const int n = 5000;
+	add_members(n);
+	for (KeyHierarchy h : {KeyHierarchy::Tree}) {
+		GcksGroupConfig c = multicast_config();
+		c.hierarchy = h;
+		c.authorized = gm_ids;
+		start(0, c);
+		join(0, n, c);
+		ASSERT_EQ(gcks->group("blue")->members.size(), size_t(n));
+		net.log.clear();
+		ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[17]).ok());
+		net.run();
+		const uint32_t spi = current_spi(*gcks);
+		size_t following = 0;
+		for (int i = 0; i < n; i++)
+			following += installed(*gms[i], spi) != nullptr;
+		EXPECT_EQ(following, size_t(n - 1));
+		EXPECT_FALSE(gms[17]->sink.ever_had(spi));
+		for (const Datagram &d : net.sent_with_exchange(kRekey))
+			EXPECT_LT(d.data.size(), 1400u) << "a join adds nothing to the next eviction";
+	}
+}
+
+// What a coalition of members can compute from everything its members
+// ever held and everything the group ever sent: an adversary written
+// against the wire, not the engine's state.
+class Coalition {
+public:
+	void hold(const RecordingKeyLog &log)
+	{
+		for (const RecordingKeyLog::MemberKey &k : log.keys) {
+			if (k.kind == "kek")
+				keks_.insert(k.value);
+			else if (k.kind == "tek")
+				teks_.insert(k.value);
+			else if (k.kind == "tree")
+				tree_[node_of(k.id)][k.epoch].insert(to_key(k.value));
+		}
+	}
+	// Applies every datagram it can open until nothing more is learned.
+	void learn(const std::vector<Datagram> &rekeys)
+	{
+		for (bool more = true; more;) {
+			size_t before = size();
+			for (const Datagram &d : rekeys)
+				open(d.data);
+			more = size() != before;
+		}
+	}
+	bool knows_kek(const Bytes &keymat) const { return keks_.count(keymat) > 0; }
+	bool knows_tek(const Bytes &keymat) const { return teks_.count(keymat) > 0; }
+	bool knows_tree(const std::string &node, const Bytes &key) const
+	{
+		auto it = tree_.find(node_of(node));
+		if (it == tree_.end())
+			return false;
+		for (auto &[epoch, keys] : it->second)
+			if (keys.count(to_key(key)))
+				return true;
+		return false;
+	}
+	size_t size() const
+	{
+		size_t n = keks_.size() + teks_.size();
+		for (auto &[node, versions] : tree_)
+			for (auto &[epoch, keys] : versions)
+				n += keys.size();
+		return n;
+	}
+
+private:
+	using Node = std::pair<unsigned, uint32_t>;
+	static Node node_of(const std::string &id)
+	{
+		size_t slash = id.find('/');
+		return {static_cast<unsigned>(std::stoul(id.substr(0, slash))),
+			static_cast<uint32_t>(std::stoul(id.substr(slash + 1)))};
+	}
+	static keytree::Key to_key(const Bytes &b)
+	{
+		keytree::Key k{};
+		std::copy(b.begin(), b.begin() + std::min(b.size(), k.size()), k.begin());
+		return k;
+	}
+	void open(const Bytes &datagram)
+	{
+		for (const Bytes &kek : std::vector<Bytes>(keks_.begin(), keks_.end())) {
+			SkKeys keys;
+			keys.encryption_key.assign(kek.begin(), kek.begin() + 32);
+			keys.salt.assign(kek.begin() + 32, kek.begin() + 36);
+			Bytes gsk_w(kek.begin() + 36, kek.end());
+			auto m = open_message(datagram, keys);
+			if (!m)
+				continue;
+			for (const Payload &p : m.value().inner)
+				if (p.type == static_cast<uint8_t>(PayloadType::KeyDownload))
+					if (auto kd = decode_key_download(p.body))
+						apply(kd.value(), gsk_w);
+		}
+	}
+	void apply(const KeyDownloadPayload &kd, const Bytes &gsk_w)
+	{
+		// the key tree first: its new keys may open the new Rekey SA
+		if (kd.member_key_bag)
+			for (const Attribute &a : kd.member_key_bag->other_attributes)
+				if (!a.tv && a.type == 16385)
+					if (auto m = keytree::decode(a.value.data(), a.value.size()); m.ok())
+						apply_tree(m.message);
+		std::vector<Bytes> kwks{gsk_w};
+		for (auto &[node, versions] : tree_)
+			for (auto &[epoch, keys] : versions)
+				for (const keytree::Key &k : keys)
+					kwks.emplace_back(k.begin(), k.end());
+		for (const GroupKeyBag &b : kd.group_key_bags)
+			for (const WrappedKey &w : b.sa_keys)
+				for (const Bytes &kwk : kwks)
+					if (auto plain = ike::key_unwrap(kwk, w.encrypted_key)) {
+						(b.protocol == static_cast<uint8_t>(SecurityProtocol::GikeUpdate) ? keks_ : teks_)
+							.insert(plain.value());
+						break;
+					}
+	}
+	// The newest version up to epoch e it has of node n, or nullptr.
+	const std::set<keytree::Key> *newest(const Node &n, uint64_t e) const
+	{
+		auto it = tree_.find(n);
+		if (it == tree_.end())
+			return nullptr;
+		auto ver = it->second.upper_bound(e);
+		if (ver == it->second.begin())
+			return nullptr;
+		return &(--ver)->second;
+	}
+	void apply_tree(const keytree::TreeMessage &m)
+	{
+		// a tree that grew since the last message: each new root derived
+		// from the one below at the last epoch
+		for (unsigned l = 1; l <= m.depth && m.epoch > 0; l++) {
+			const std::set<keytree::Key> *below = newest({l - 1, 0}, m.epoch - 1);
+			if (!below || newest({l, 0}, m.epoch - 1))
+				continue;
+			std::set<keytree::Key> grown;
+			for (const keytree::Key &k : *below)
+				grown.insert(keytree::derive_grown(k, static_cast<uint8_t>(l), m.epoch - 1));
+			tree_[{l, 0}][m.epoch - 1].insert(grown.begin(), grown.end());
+		}
+		// the nodes on the leavers' paths, deepest first
+		std::set<Node> changed;
+		for (uint32_t leaf : m.leavers)
+			for (unsigned l = 1; l <= m.depth; l++)
+				changed.insert({l, leaf >> l});
+		flatkey::KeyWrapper wrapper;
+		for (const Node &v : changed) {
+			std::set<keytree::Key> found;
+			for (uint32_t c : {2 * v.second, 2 * v.second + 1}) {
+				// every key it has of the child's newest version up to
+				// this message (the scheme derives and wraps under the
+				// child's key after the message; older versions give
+				// keys nobody uses)
+				const std::set<keytree::Key> *keys = newest({v.first - 1, c}, m.epoch);
+				if (!keys)
+					continue;
+				for (const keytree::Key &k : *keys) {
+					found.insert(keytree::derive(k, keytree::NodeName{static_cast<uint8_t>(v.first), v.second},
+								     m.epoch));
+					for (const keytree::Wrap &w : m.wraps)
+						if (w.level == v.first - 1 && w.pos == c)
+							if (auto u = wrapper.unwrap_key(k, w.wrapped))
+								found.insert(*u);
+				}
+			}
+			if (!found.empty())
+				tree_[v][m.epoch].insert(found.begin(), found.end());
+		}
+	}
+
+	std::set<Bytes> keks_, teks_;
+	// node -> epoch -> keys
+	std::map<Node, std::map<uint64_t, std::set<keytree::Key>>> tree_;
+};
+
+// The real key server and members through thousands of joins, single and
+// batch evictions and rekeys; then every coalition of evicted members (all
+// of them, and random subsets), given everything its members held and
+// every datagram the group sent, is unable to compute any TEK, KEK or key
+// tree key the group used after the last of them left. A member that stays
+// computes all of them (the adversary is not blind).
+TEST_F(LargeGroup, NoCoalitionOfEvictedMembersReadsLaterKeys)
+{
+	const int waves = 4, per_wave = 500;
+	add_members(waves * per_wave);
+	GcksGroupConfig c = multicast_config();
+	c.authorized = gm_ids;
+	start(0, c);
+	std::mt19937_64 rng(20261129);
+	std::vector<int> evicted;
+	// where the reference member's key log stood when each was evicted
+	std::map<int, size_t> mark;
+	std::set<int> gone;
+	auto evict = [&](std::vector<int> who) {
+		std::vector<Identity> ids;
+		for (int i : who) {
+			ids.push_back(gm_ids[i]);
+			mark[i] = gms[0]->keylog.keys.size();
+		}
+		ASSERT_TRUE(gcks->engine.evict("blue", ids).ok());
+		net.run();
+		for (int i : who) {
+			evicted.push_back(i);
+			gone.insert(i);
+		}
+	};
+	auto pick = [&](int upto) {
+		for (;;) {
+			int i = 1 + static_cast<int>(rng() % static_cast<uint64_t>(upto - 1));
+			if (!gone.count(i))
+				return i;
+		}
+	};
+	for (int w = 0; w < waves; w++) {
+		join(w * per_wave, (w + 1) * per_wave, c);
+		const int upto = (w + 1) * per_wave;
+		for (int e = 0; e < 4; e++)
+			evict({pick(upto)});
+		std::vector<int> batch;
+		for (int e = 0; e < 8 + 8 * w; e++) {
+			int i = pick(upto);
+			if (std::find(batch.begin(), batch.end(), i) == batch.end())
+				batch.push_back(i);
+		}
+		evict(batch);
+		ASSERT_TRUE(gcks->engine.rekey("blue").ok()); // a TEK rekey
+		net.run();
+	}
+	const uint32_t spi = current_spi(*gcks);
+	for (int i = 0; i < waves * per_wave; i++)
+		ASSERT_EQ(installed(*gms[i], spi) != nullptr, !gone.count(i)) << "member " << i;
+	const std::vector<Datagram> rekeys = net.sent_with_exchange(kRekey);
+	const RecordingKeyLog &ref = gms[0]->keylog;
+
+	// checks the coalition of members `who` against every key the
+	// reference member learned after the last of them left
+	auto check = [&](const std::vector<int> &who) {
+		Coalition pool;
+		size_t from = 0;
+		for (int i : who) {
+			pool.hold(gms[i]->keylog);
+			from = std::max(from, mark[i]);
+		}
+		pool.learn(rekeys);
+		size_t later = 0;
+		for (size_t k = from; k < ref.keys.size(); k++) {
+			const RecordingKeyLog::MemberKey &key = ref.keys[k];
+			bool known = key.kind == "kek"	 ? pool.knows_kek(key.value) :
+				     key.kind == "tek"	 ? pool.knows_tek(key.value) :
+							   pool.knows_tree(key.id, key.value);
+			EXPECT_FALSE(known) << "coalition of " << who.size() << " learned a later " << key.kind
+					    << " key " << key.id;
+			later++;
+		}
+		EXPECT_GT(later, 0u);
+	};
+	check(evicted);
+	for (int t = 0; t < 12; t++) {
+		std::vector<int> who;
+		size_t n = 2 + rng() % 10;
+		while (who.size() < n) {
+			int i = evicted[rng() % evicted.size()];
+			if (std::find(who.begin(), who.end(), i) == who.end())
+				who.push_back(i);
+		}
+		check(who);
+	}
+	// positive control: a member that stayed, seeded only with what it
+	// held when the first eviction happened, recomputes every later key
+	// from the wire
+	{
+		Coalition stayer;
+		RecordingKeyLog early;
+		const size_t first = mark[evicted.front()];
+		early.keys.assign(ref.keys.begin(), ref.keys.begin() + static_cast<long>(first));
+		stayer.hold(early);
+		stayer.learn(rekeys);
+		size_t teks = 0, learned = 0;
+		for (size_t k = first; k < ref.keys.size(); k++) {
+			if (ref.keys[k].kind != "tek")
+				continue;
+			teks++;
+			learned += stayer.knows_tek(ref.keys[k].value);
+		}
+		EXPECT_GT(teks, 0u);
+		EXPECT_EQ(learned, teks) << "the adversary code can follow the group when it may";
+	}
 }
 
 } // namespace

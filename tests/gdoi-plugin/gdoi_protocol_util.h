@@ -179,6 +179,33 @@ struct Datagram {
 	Bytes data;
 };
 
+// Makes the named step fail (FaultInjector), or none.
+class FaultSwitch : public FaultInjector {
+public:
+	bool fail(const char *s) override { return !step.empty() && step == s; }
+	std::string step;
+};
+
+// Every key the engine reports: Rekey SAs it made or received, and the
+// keys a member learned (member_key), in order.
+class RecordingKeyLog : public KeyLog {
+public:
+	struct MemberKey {
+		std::string group, kind, id;
+		Bytes value;
+		uint64_t epoch = 0;
+	};
+	void ike_sa(uint64_t, uint64_t, const SkKeys &, const SkKeys &) override {}
+	void rekey_sa(ByteView spi, const SkKeys &keys) override { rekey_sas.emplace_back(spi.to_bytes(), keys); }
+	void member_key(const std::string &group, const std::string &kind, const std::string &id, ByteView value,
+			uint64_t epoch) override
+	{
+		keys.push_back(MemberKey{group, kind, id, value.to_bytes(), epoch});
+	}
+	std::vector<std::pair<Bytes, SkKeys>> rekey_sas;
+	std::vector<MemberKey> keys;
+};
+
 class Net;
 
 class NetTransport : public Transport {
@@ -194,12 +221,14 @@ private:
 struct Node {
 	Node(Net *net, FakeClock *clock, FakeCredentials *creds, uint64_t seed)
 		: transport(net), random(seed),
-		  engine(EngineDeps{&transport, clock, &random, creds, &sink})
+		  engine(EngineDeps{&transport, clock, &random, creds, &sink, &keylog, &faults})
 	{
 	}
 	NetTransport transport;
 	FakeRandom random;
 	RecordingSink sink;
+	RecordingKeyLog keylog;
+	FaultSwitch faults;
 	Engine engine;
 	std::vector<Address> addresses;
 

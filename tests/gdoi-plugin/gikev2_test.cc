@@ -45,9 +45,10 @@ namespace {
 struct RecordingEnv {
 	int sent = 0;
 	int sas = 0;
-	static void send(void *ctx, const gdoi_addr_t *, const gdoi_addr_t *, const uint8_t *, size_t)
+	static bool send(void *ctx, const gdoi_addr_t *, const gdoi_addr_t *, const uint8_t *, size_t)
 	{
 		static_cast<RecordingEnv *>(ctx)->sent++;
+		return true;
 	}
 	static bool add_sa(void *ctx, const gdoi_kernel_sa_t *)
 	{
