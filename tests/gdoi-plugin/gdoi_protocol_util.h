@@ -174,6 +174,33 @@ public:
 	std::vector<uint32_t> activated;
 };
 
+// What an engine reports to its key log.
+class RecordingKeyLog : public KeyLog {
+public:
+	struct MemberKey {
+		std::string group, kind, id;
+		Bytes value;
+		uint64_t epoch = 0;
+	};
+	void ike_sa(uint64_t, uint64_t, const SkKeys &, const SkKeys &) override {}
+	void rekey_sa(ByteView spi, const SkKeys &keys) override { rekey_sas.emplace_back(spi.to_bytes(), keys); }
+	void member_key(const std::string &group, const std::string &kind, const std::string &id, ByteView value,
+			uint64_t epoch) override
+	{
+		member_keys.push_back(MemberKey{group, kind, id, value.to_bytes(), epoch});
+	}
+	std::vector<MemberKey> of_kind(const std::string &kind) const
+	{
+		std::vector<MemberKey> out;
+		for (const MemberKey &k : member_keys)
+			if (k.kind == kind)
+				out.push_back(k);
+		return out;
+	}
+	std::vector<std::pair<Bytes, SkKeys>> rekey_sas;
+	std::vector<MemberKey> member_keys;
+};
+
 struct Datagram {
 	Address from, to;
 	Bytes data;
@@ -194,12 +221,13 @@ private:
 struct Node {
 	Node(Net *net, FakeClock *clock, FakeCredentials *creds, uint64_t seed)
 		: transport(net), random(seed),
-		  engine(EngineDeps{&transport, clock, &random, creds, &sink})
+		  engine(EngineDeps{&transport, clock, &random, creds, &sink, &keylog})
 	{
 	}
 	NetTransport transport;
 	FakeRandom random;
 	RecordingSink sink;
+	RecordingKeyLog keylog;
 	Engine engine;
 	std::vector<Address> addresses;
 
