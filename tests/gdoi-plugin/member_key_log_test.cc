@@ -26,6 +26,17 @@ Identity id(const std::string &s)
 	return *Identity::parse(s);
 }
 
+std::string to_hex(ByteView b)
+{
+	std::string s;
+	char d[3];
+	for (uint8_t c : b) {
+		snprintf(d, sizeof(d), "%02x", c);
+		s += d;
+	}
+	return s;
+}
+
 std::string spi_hex(uint32_t spi)
 {
 	char b[9];
@@ -109,6 +120,29 @@ protected:
 		EXPECT_EQ(k.epoch, epoch);
 	}
 
+	// the member's newest key tree entries: its whole path, at epoch
+	void expect_tree_path(Node &gm, uint64_t epoch)
+	{
+		auto tree = gm.keylog.of_kind("tree");
+		ASSERT_FALSE(tree.empty());
+		size_t n = 0;
+		while (n < tree.size() && tree[tree.size() - 1 - n].epoch == epoch)
+			n++;
+		ASSERT_GT(n, 0u);
+		uint32_t leaf = 0;
+		for (size_t l = 0; l < n; l++) {
+			const auto &k = tree[tree.size() - n + l];
+			EXPECT_EQ(k.group, "blue");
+			EXPECT_EQ(k.value.size(), 32u);
+			unsigned level = 0, pos = 0;
+			ASSERT_EQ(sscanf(k.id.c_str(), "%u/%u", &level, &pos), 2) << k.id;
+			EXPECT_EQ(level, l);
+			if (l == 0)
+				leaf = pos;
+			EXPECT_EQ(pos, leaf >> l);
+		}
+	}
+
 	Net net;
 	FakeCredentials creds;
 	Address gcks_addr;
@@ -139,7 +173,7 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 		ASSERT_EQ(gm->group("blue")->state, "registered");
 		ASSERT_EQ(gm->keylog.of_kind("kek").size(), 1u);
 		ASSERT_EQ(gm->keylog.of_kind("tek").size(), 1u);
-		EXPECT_EQ(gm->keylog.member_keys.size(), 2u);
+		expect_tree_path(*gm, 0);
 		expect_kek(gm->keylog.of_kind("kek")[0], 0);
 		expect_tek(*gm, gm->keylog.of_kind("tek")[0], 0);
 	}
@@ -161,7 +195,9 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 		EXPECT_NE(log.of_kind("kek")[1].value, log.of_kind("kek")[0].value);
 	}
 	EXPECT_EQ(gms[0]->keylog.of_kind("tek")[1].value, gms[1]->keylog.of_kind("tek")[1].value);
-	EXPECT_EQ(gms[2]->keylog.member_keys.size(), 2u) << "the evicted member learns nothing new";
+	const size_t evicted_keys = gms[2]->keylog.member_keys.size();
+	for (int i = 0; i < 2; i++)
+		expect_tree_path(*gms[i], 1);
 
 	// an operator rekey: a TEK only
 	net.log.clear();
@@ -174,6 +210,9 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 		ASSERT_EQ(log.of_kind("tek").size(), 3u);
 		expect_tek(*gms[i], log.of_kind("tek")[2], id3);
 	}
+	EXPECT_EQ(gms[2]->keylog.member_keys.size(), evicted_keys);
+	EXPECT_EQ(gms[2]->keylog.of_kind("kek").size(), 1u) << "the evicted member learns nothing new";
+	EXPECT_EQ(gms[2]->keylog.of_kind("tek").size(), 1u);
 }
 
 // --- the C interface: a member core registers with a key server engine
@@ -184,7 +223,7 @@ struct CoreMember {
 	std::vector<std::string> lines;
 	std::vector<Bytes> sa_keys; // encryption keys of the SAs installed
 
-	static void send(void *ctx, const gdoi_addr_t *local, const gdoi_addr_t *remote, const uint8_t *data,
+	static bool send(void *ctx, const gdoi_addr_t *local, const gdoi_addr_t *remote, const uint8_t *data,
 			 size_t len)
 	{
 		auto *self = static_cast<CoreMember *>(ctx);
@@ -194,6 +233,7 @@ struct CoreMember {
 		r.ip.assign(remote->ip, remote->ip + remote->len);
 		r.port = remote->port;
 		self->net->push(Datagram{l, r, Bytes(data, data + len)});
+		return true;
 	}
 	static bool shared_key(void *ctx, const gdoi_id_t *local, const gdoi_id_t *remote, uint8_t *key,
 			       size_t *len)
@@ -290,25 +330,38 @@ TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
 	};
 	gdoi_core_tick(core);
 	net.run();
-	ASSERT_EQ(m.lines.size(), 2u);
+	auto of_kind = [&](const std::string &kind) {
+		std::vector<std::string> out;
+		for (const std::string &l : m.lines)
+			if (l.find("\"kind\":\"" + kind + "\"") != std::string::npos)
+				out.push_back(l);
+		return out;
+	};
+	ASSERT_EQ(of_kind("kek").size(), 1u);
+	ASSERT_EQ(of_kind("tek").size(), 1u);
+	ASSERT_EQ(of_kind("tree").size(), 1u) << "the first member is the whole tree: one leaf";
+	EXPECT_EQ(m.lines.size(), 3u);
 	auto [kek_spi, kek_key] = server_kek();
+	const std::string kek = of_kind("kek")[0];
 	const std::string kek_prefix =
 		"{\"group\":\"blue\",\"kind\":\"kek\",\"id\":\"" + kek_spi + "\",\"key\":\"" + to_hex(kek_key);
-	EXPECT_EQ(m.lines[0].rfind(kek_prefix, 0), 0u) << m.lines[0];
-	EXPECT_EQ(m.lines[0].size(), kek_prefix.size() + 64 + std::string("\",\"epoch\":0}").size()) << m.lines[0];
-	EXPECT_EQ(m.lines[0].substr(m.lines[0].size() - 12), "\",\"epoch\":0}");
+	EXPECT_EQ(kek.rfind(kek_prefix, 0), 0u) << kek;
+	EXPECT_EQ(kek.size(), kek_prefix.size() + 64 + std::string("\",\"epoch\":0}").size()) << kek;
+	EXPECT_EQ(kek.substr(kek.size() - 12), "\",\"epoch\":0}");
 	ASSERT_EQ(m.sa_keys.size(), 1u);
-	EXPECT_EQ(m.lines[1], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
-				      "\",\"key\":\"" + to_hex(m.sa_keys[0]) + "\",\"epoch\":0}");
+	EXPECT_EQ(of_kind("tek")[0], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
+					     "\",\"key\":\"" + to_hex(m.sa_keys[0]) + "\",\"epoch\":0}");
+	const std::string tree = of_kind("tree")[0];
+	EXPECT_EQ(tree.rfind("{\"group\":\"blue\",\"kind\":\"tree\",\"id\":\"0/0\",\"key\":\"", 0), 0u) << tree;
 
 	net.log.clear();
 	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
 	net.run();
 	uint32_t id = message_id(net.sent_with_exchange(kRekey).at(0));
 	ASSERT_GT(id, 0u);
-	ASSERT_EQ(m.lines.size(), 3u);
+	ASSERT_EQ(m.lines.size(), 4u);
 	ASSERT_EQ(m.sa_keys.size(), 2u);
-	EXPECT_EQ(m.lines[2], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
+	EXPECT_EQ(m.lines[3], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
 				      "\",\"key\":\"" + to_hex(m.sa_keys[1]) + "\",\"epoch\":" + std::to_string(id) +
 				      "}");
 	net.drop = nullptr;
