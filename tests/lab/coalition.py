@@ -344,10 +344,10 @@ def apply_tree_message(tree, data):
     {(level, pos): set of keys} with every key the pool holds: growth of
     the tree (each new root derived from the one below at the epoch
     before), then bottom up every replaced node (an ancestor of a leaver)
-    gets derive(key of a child) for every pooled key of each child, and
-    the unwrap of the message's wrap under a child with every pooled key
-    of that child. Keys are only ever added: the pool over-approximates
-    what the coalition can compute, never under."""
+    gets derive(key) for every pooled key of each child and of the node
+    itself, and the unwrap of the message's wrap under a child with every
+    pooled key of that child. Keys are only ever added: the pool
+    over-approximates what the coalition can compute, never under."""
     m = decode_tree_message(data)
     epoch, depth = m["epoch"], m["depth"]
     for level in range(1, depth + 1):
@@ -357,6 +357,9 @@ def apply_tree_message(tree, data):
         replaced = sorted({leaf >> level for leaf in m["leavers"]})
         for pos in replaced:
             new = tree.setdefault((level, pos), set())
+            # the node's own earlier keys, as if the new one came from them
+            for key in list(new):
+                new.add(tree_derive(key, level, pos, epoch))
             for child in ((level - 1, 2 * pos), (level - 1, 2 * pos + 1)):
                 wrapped = m["wraps"].get(child)
                 for key in list(tree.get(child, ())):

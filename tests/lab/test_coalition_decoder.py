@@ -31,7 +31,8 @@ class TreeServer:
     a child that keeps members (one not on the leaver's path if it can) and
     wrapped under the other one."""
 
-    def __init__(self):
+    def __init__(self, leak=None):
+        self.leak = leak  # "self": the root's new key derived from its old one
         self.depth, self.epoch = 0, 0
         self.keys = {}  # (level, pos) -> key
         self.members = set()
@@ -67,6 +68,8 @@ class TreeServer:
             on_path = (level - 1, leaf >> (level - 1))
             derive_from = next((c for c in kids if c != on_path), kids[0])
             new = coalition.tree_derive(self.keys[derive_from], level, pos, self.epoch)
+            if self.leak == "self" and level == self.depth and self.epoch > 1:
+                new = coalition.tree_derive(self.keys[(level, pos)], level, pos, self.epoch)
             for c in kids:
                 if c != derive_from:
                     wraps[c] = aes_key_wrap_with_padding(self.keys[c], new)
@@ -153,11 +156,12 @@ def log_line(kind, ident, key, epoch=0):
     return json.dumps({"group": "blue", "kind": kind, "id": ident, "key": key.hex(), "epoch": epoch}) + "\n"
 
 
-def scenario(tmp_path, leaky=False):
+def scenario(tmp_path, leaky=None):
     """Four members; member 2 then member 3 evicted; traffic under every
     TEK. Returns the pcap, each member's key log, and the message IDs and
-    TEK SPIs of each step."""
-    tree = TreeServer()
+    TEK SPIs of each step. leaky: "kwk", the second eviction's Rekey SA
+    wrapped under the old root; "self", its new root derived from the old."""
+    tree = TreeServer(leak=leaky)
     kek_spi, kek = os.urandom(16), os.urandom(68)
     tek_spi, tek = 0x1000, os.urandom(36)
     logs = {m: [log_line("kek", kek_spi.hex(), kek), log_line("tek", f"{tek_spi:08x}", tek)] for m in range(4)}
@@ -185,7 +189,7 @@ def scenario(tmp_path, leaky=False):
         tree_msg = tree.leave(leaver)
         next_spi, next_kek = os.urandom(16), os.urandom(68)
         kwk = tree.root()
-        if leaky and leaver == 3:
+        if leaky == "kwk" and leaver == 3:
             kwk = old_root  # the bug: the Rekey SA under a key the leavers held
         envelope = gsa_rekey(kek_spi, kek, message_id, [
             (coalition.PAYLOAD_KD, key_bag(6, next_spi, [attribute(1, wrapped_key(0, ROOT_KWK_ID, kwk, next_kek))])
@@ -213,11 +217,11 @@ def scenario(tmp_path, leaky=False):
     steps.append({"fragmented": message_id})
     send(b"\0\0\0\0" + os.urandom(40), port=4500)  # IKE behind the non-ESP marker
     send(b"\xff", port=4500)  # NAT keepalive
-    pcap = tmp_path / ("leaky.pcap" if leaky else "capture.pcap")
+    pcap = tmp_path / f"{leaky or 'capture'}.pcap"
     write_pcap(pcap, frames)
     paths = {}
     for m, lines in logs.items():
-        paths[m] = tmp_path / f"member{m}{'-leaky' if leaky else ''}.json"
+        paths[m] = tmp_path / f"member{m}-{leaky}.json"
         paths[m].write_text("".join(lines))
     return pcap, paths, steps
 
@@ -278,10 +282,13 @@ def test_evicted_members_together_open_only_what_they_held_keys_for(tmp_path):
 
 
 def test_a_leak_is_found(tmp_path):
-    pcap, paths, steps = scenario(tmp_path, leaky=True)
-    report = run(pcap, paths[2], paths[3])
-    assert steps[1]["tek_message"] in opened(report)
-    assert report["esp"]["00001002"]["opened"] == 6
+    for leak in ("kwk", "self"):
+        pcap, paths, steps = scenario(tmp_path, leaky=leak)
+        report = run(pcap, paths[2], paths[3])
+        assert steps[1]["tek_message"] in opened(report), leak
+        assert report["esp"]["00001002"]["opened"] == 6, leak
+        assert not opened(run(pcap, paths[2])) & {steps[1]["tek_message"]}, f"{leak}: member 2 alone held nothing"
+
 
 
 def test_the_command_line_prints_the_report(tmp_path):
