@@ -13,7 +13,7 @@ It reads
     line: group, kind "kek" / "tek" / "tree", id, key, epoch) of a set of
     members, the coalition, and pools everything they ever held;
   - a pcap of the backbone: GSA_REKEY datagrams on UDP 848 and ESP packets
-    (in UDP 4500 or bare), IPv4 fragments reassembled;
+    (in UDP 4500 or bare), IPv4 fragments reassembled (IPv6 is not read);
 and computes what the coalition can learn, to a fixpoint:
   - every GSA_REKEY under a Rekey SA it knows is opened (SK payload,
     AES-GCM-16-256, keys from the Rekey SA keying material
