@@ -8,7 +8,9 @@
 
 #include <daemon.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <threading/condvar.h>
 #include <threading/mutex.h>
@@ -81,6 +83,11 @@ struct private_gdoi_plugin_t {
 	 * Wireshark's IKEv2 decryption table to append keys to, NULL if none
 	 */
 	char *key_table;
+
+	/**
+	 * Member key material log to append to, NULL if none
+	 */
+	char *member_keys;
 };
 
 METHOD(plugin_t, get_name, char*,
@@ -144,6 +151,43 @@ static void save_keys_cb(private_gdoi_plugin_t *this, const char *line)
 	}
 	fprintf(file, "%s\n", line);
 	fclose(file);
+}
+
+/**
+ * Core callback: a key a member took into use, as one JSON line. The file
+ * holds the group's secrets: it is made readable by its owner only, and
+ * each line goes out in a single append.
+ */
+static void save_member_key_cb(private_gdoi_plugin_t *this, const char *line)
+{
+	char *buf;
+	ssize_t len, written;
+	int fd;
+
+	len = asprintf(&buf, "%s\n", line);
+	if (len < 0)
+	{
+		return;
+	}
+	fd = open(this->member_keys, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			  S_IRUSR | S_IWUSR);
+	if (fd < 0)
+	{
+		DBG1(DBG_IKE, "gdoi: opening member key log '%s' failed: %s",
+			 this->member_keys, strerror(errno));
+		memwipe(buf, len);
+		free(buf);
+		return;
+	}
+	written = write(fd, buf, len);
+	if (written != len)
+	{
+		DBG1(DBG_IKE, "gdoi: writing member key log '%s' failed: %s",
+			 this->member_keys, written < 0 ? strerror(errno) : "short write");
+	}
+	close(fd);
+	memwipe(buf, len);
+	free(buf);
 }
 
 /**
@@ -343,6 +387,21 @@ static bool plugin_cb(private_gdoi_plugin_t *this,
 		DBG1(DBG_CFG, "gdoi: saving IKE and Rekey SA keys to %s (for "
 			 "debugging only)", this->key_table);
 	}
+	free(this->member_keys);
+	this->member_keys = lib->settings->get_str(lib->settings,
+							"%s.plugins.gdoi.save_member_keys", NULL, lib->ns);
+	if (this->member_keys && *this->member_keys)
+	{
+		this->member_keys = strdup(this->member_keys);
+		env.save_member_key = (void*)save_member_key_cb;
+		DBG1(DBG_CFG, "gdoi: appending the group keys members receive to %s "
+			 "(diagnostics only: the file holds the group's secrets)",
+			 this->member_keys);
+	}
+	else
+	{
+		this->member_keys = NULL;
+	}
 	this->core = gdoi_core_create(&env, lib->settings->get_int(lib->settings,
 							"%s.plugins.gdoi.reqid_base", DEFAULT_REQID_BASE,
 							lib->ns));
@@ -393,6 +452,7 @@ METHOD(plugin_t, destroy, void,
 {
 	stop(this);
 	free(this->key_table);
+	free(this->member_keys);
 	this->condvar->destroy(this->condvar);
 	this->mutex->destroy(this->mutex);
 	free(this);

@@ -41,7 +41,7 @@ packages=(
 	dpkg-dev autoconf automake libtool pkg-config make g++ clang
 	libssl-dev libyang2-dev libyang2-tools
 	libgtest-dev libgmock-dev libcmocka-dev libbenchmark-dev
-	python3 python3-pytest
+	python3 python3-pytest python3-cryptography
 	iproute2 iputils-ping nftables procps psmisc util-linux
 	tshark gobgpd bird2
 )

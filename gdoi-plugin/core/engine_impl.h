@@ -350,8 +350,9 @@ struct Engine::Impl {
 	// Applies GSA and KD; nothing changes on error.
 	// excluded: the new Rekey SA's keys were there but none could be
 	// unwrapped (the member was removed from the group).
+	// rekey_id: the GSA_REKEY's message ID (key log), 0 otherwise.
 	Result<Done> gm_apply(detail::GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
-			      bool registration, bool *excluded);
+			      bool registration, bool *excluded, uint32_t rekey_id = 0);
 	void gm_send_init(detail::IkeSa &sa, const std::string &group);
 	void gm_schedule(detail::GmGroup &g);
 	void gm_tick(detail::GmGroup &g, uint64_t now_ms);

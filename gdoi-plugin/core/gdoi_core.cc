@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "control.h"
@@ -15,6 +16,7 @@
 #include "gdoi_dataplane.h"
 #include "gdoi_engine.h"
 #include "gikev2.h"
+#include "groupsec/json.h"
 #include "groupsec/version.h"
 
 using namespace groupsec::gdoi;
@@ -188,11 +190,13 @@ private:
 	gdoi_core_env_t env_;
 };
 
-// Lines of Wireshark's IKEv2 decryption table (the format strongSwan's
-// save-keys plugin writes): SPIi,SPIr,SK_ei,SK_er,"encr",SK_ai,SK_ar,"integ".
-class WiresharkKeyLog : public KeyLog {
+// The key logs the glue asked for: lines of Wireshark's IKEv2 decryption
+// table (the format strongSwan's save-keys plugin writes:
+// SPIi,SPIr,SK_ei,SK_er,"encr",SK_ai,SK_ar,"integ") to save_keys, and the
+// member key material log (one JSON object a line) to save_member_key.
+class GlueKeyLog : public KeyLog {
 public:
-	explicit WiresharkKeyLog(const gdoi_core_env_t &env) : env_(env) {}
+	explicit GlueKeyLog(const gdoi_core_env_t &env) : env_(env) {}
 
 	void ike_sa(uint64_t spi_i, uint64_t spi_r, const SkKeys &initiator, const SkKeys &responder) override
 	{
@@ -201,7 +205,7 @@ public:
 
 	void rekey_sa(ByteView spi, const SkKeys &keys) override
 	{
-		if (spi.size() != 16) {
+		if (spi.size() != 16 || !env_.save_keys) {
 			return;
 		}
 		uint64_t i = 0, r = 0;
@@ -211,6 +215,33 @@ public:
 		}
 		// one key set for the messages of either direction
 		emit(i, r, keys, keys);
+	}
+
+	void member_key(const std::string &group, const std::string &kind, const std::string &id, ByteView value,
+			uint64_t epoch) override
+	{
+		if (env_.save_member_key) {
+			std::string line = member_line(group, kind, id, value, epoch);
+			env_.save_member_key(env_.ctx, line.c_str());
+			OPENSSL_cleanse(line.data(), line.size());
+		}
+	}
+
+	// {"group":"blue","kind":"tek","id":"1a2b3c4d","key":"<hex>","epoch":0}
+	static std::string member_line(const std::string &group, const std::string &kind, const std::string &id,
+				       ByteView value, uint64_t epoch)
+	{
+		groupsec::JsonWriter w;
+		w.begin_object();
+		w.key("group").value(group);
+		w.key("kind").value(kind);
+		w.key("id").value(id);
+		std::string key = hex(value);
+		w.key("key").value(key);
+		OPENSSL_cleanse(key.data(), key.size());
+		w.key("epoch").value(epoch);
+		w.end_object();
+		return w.str();
 	}
 
 	static std::string line(uint64_t spi_i, uint64_t spi_r, const SkKeys &a, const SkKeys &b)
@@ -232,7 +263,7 @@ public:
 	}
 
 private:
-	static std::string hex(const Bytes &b)
+	static std::string hex(ByteView b)
 	{
 		static const char digits[] = "0123456789abcdef";
 		std::string s;
@@ -245,7 +276,9 @@ private:
 
 	void emit(uint64_t spi_i, uint64_t spi_r, const SkKeys &a, const SkKeys &b)
 	{
-		env_.save_keys(env_.ctx, line(spi_i, spi_r, a, b).c_str());
+		if (env_.save_keys) {
+			env_.save_keys(env_.ctx, line(spi_i, spi_r, a, b).c_str());
+		}
 	}
 
 	gdoi_core_env_t env_;
@@ -289,7 +322,7 @@ struct gdoi_core_t {
 		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base), control(*this), server(control)
 	{
 		EngineDeps deps;
-		if (env.save_keys) {
+		if (env.save_keys || env.save_member_key) {
 			deps.keylog = &keylog;
 		}
 		deps.transport = &callbacks;
@@ -302,7 +335,7 @@ struct gdoi_core_t {
 
 	std::string description;
 	Callbacks callbacks;
-	WiresharkKeyLog keylog;
+	GlueKeyLog keylog;
 	SteadyClock clock;
 	OpenSslRandomBytes random;
 	GroupDataplane dataplane;

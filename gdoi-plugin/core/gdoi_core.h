@@ -122,6 +122,10 @@ typedef struct {
 	/** optional: a line of Wireshark's ikev2_decryption_table with the keys
 	 *  of a new IKE SA or Rekey SA; NULL to keep keys to the core */
 	void (*save_keys)(void *ctx, const char *line);
+	/** optional: a line of the member key material log, one JSON object
+	 *  {"group", "kind", "id", "key" (hex), "epoch"} per key a member takes
+	 *  into use (Rekey SA and TEK keying material); NULL to keep them */
+	void (*save_member_key)(void *ctx, const char *line);
 } gdoi_core_env_t;
 
 /**

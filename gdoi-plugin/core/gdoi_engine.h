@@ -132,10 +132,14 @@ public:
 	// A Rekey SA (GSA KEK) was made or received: spi is SPIi | SPIr of its
 	// GSA_REKEY messages, keys protect them.
 	virtual void rekey_sa(ByteView spi, const SkKeys &keys) = 0;
-	// GM: a key this member learned for a group. kind "kek": id the Rekey
-	// SA SPI in hex, value its keymat; "tek": id the ESP SPI in hex, value
-	// its keymat; "tree": id "level/pos", value the key tree node key,
-	// epoch the tree epoch it belongs to.
+	// GM: a key this member learned for a group (the member key material
+	// log). kind "kek": id the Rekey SA SPI (SPIi | SPIr) in hex, value its
+	// keymat GSK_e | salt | GSK_w; "tek": id the ESP SPI in hex (8 digits),
+	// value its keymat (encryption key | salt for AES-GCM, encryption key |
+	// HMAC key for AES-CBC); for both, epoch is the message ID of the
+	// GSA_REKEY that carried the key, 0 for a registration or
+	// GSA_INBAND_REKEY; "tree": id "level/pos", value the key tree node
+	// key, epoch the tree epoch it belongs to.
 	virtual void member_key(const std::string &group, const std::string &kind, const std::string &id,
 				ByteView value, uint64_t epoch)
 	{

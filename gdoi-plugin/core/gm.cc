@@ -403,7 +403,7 @@ void Engine::Impl::gm_registered(GmGroup &g, IkeSa &sa, const std::vector<Payloa
 // --- GSA and KD ---
 
 Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
-				    bool registration, bool *excluded)
+				    bool registration, bool *excluded, uint32_t rekey_id)
 {
 	const uint64_t t = now();
 	std::optional<GsaPayload> gsa;
@@ -701,7 +701,8 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 		g.tree.emplace(tree->keys());
 	if (deps.keylog) {
 		if (new_kek)
-			deps.keylog->member_key(g.cfg.name, "kek", detail::hex_text(new_kek->spi), new_kek->keymat, 0);
+			deps.keylog->member_key(g.cfg.name, "kek", detail::hex_text(new_kek->spi), new_kek->keymat,
+						rekey_id);
 		if (tree_changed) {
 			const keytree::MemberKeys &k = g.tree->keys();
 			for (size_t l = 0; l < k.path.size(); l++)
@@ -765,7 +766,7 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			keymat.insert(keymat.end(), f.sa.integrity_key.begin(), f.sa.integrity_key.end());
 			Bytes spi;
 			wire::put_u32(spi, f.sa.spi);
-			deps.keylog->member_key(g.cfg.name, "tek", detail::hex_text(spi), keymat, 0);
+			deps.keylog->member_key(g.cfg.name, "tek", detail::hex_text(spi), keymat, rekey_id);
 			OPENSSL_cleanse(keymat.data(), keymat.size());
 		}
 		g.teks.push_back(std::move(f));
@@ -915,7 +916,7 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 	}
 	bool excluded = false;
 	Bytes kwk = kek->gsk_w;
-	auto r = gm_apply(*g, inner, kwk, false, &excluded);
+	auto r = gm_apply(*g, inner, kwk, false, &excluded, h.message_id);
 	if (!r) {
 		if (excluded) {
 			gm_exclude(*g);

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 
 #include <daemon.h>
@@ -406,6 +407,49 @@ static void test_the_control_socket_frames_messages(void **state)
 	unload(plugin);
 }
 
+static void test_member_keys_are_appended_to_a_private_file(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	char path[] = "/tmp/gdoi-glue-member-keys-XXXXXX", text[256];
+	struct stat st;
+	FILE *f;
+	size_t n;
+	int fd;
+
+	/* off by default */
+	reset();
+	assert_true(load(plugin, TRUE));
+	assert_null(env.save_member_key);
+	unload(plugin);
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	plugin = gdoi_plugin_create();
+	reset();
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.save_member_keys",
+						   path, lib->ns);
+	assert_true(load(plugin, TRUE));
+	assert_non_null(env.save_member_key);
+	assert_null(env.save_keys);
+	env.save_member_key(env.ctx, "{\"kind\":\"kek\"}");
+	env.save_member_key(env.ctx, "{\"kind\":\"tek\"}");
+	unload(plugin);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.save_member_keys",
+						   NULL, lib->ns);
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	unlink(path);
+	assert_string_equal(text, "{\"kind\":\"kek\"}\n{\"kind\":\"tek\"}\n");
+}
+
 /* the glue logs through charon's bus: run it inside a real, idle charon */
 static int charon_up(void **state)
 {
@@ -455,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_datagrams_reach_the_core_and_the_core_can_send),
 		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
 		cmocka_unit_test(test_the_control_socket_frames_messages),
+		cmocka_unit_test(test_member_keys_are_appended_to_a_private_file),
 	};
 
 	return cmocka_run_group_tests_name("gdoi plugin glue", tests, charon_up,

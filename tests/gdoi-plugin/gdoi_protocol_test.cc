@@ -1053,7 +1053,7 @@ class Coalition {
 public:
 	void hold(const RecordingKeyLog &log)
 	{
-		for (const RecordingKeyLog::MemberKey &k : log.keys) {
+		for (const RecordingKeyLog::MemberKey &k : log.member_keys) {
 			if (k.kind == "kek")
 				keks_.insert(k.value);
 			else if (k.kind == "tek")
@@ -1226,7 +1226,7 @@ TEST_F(LargeGroup, NoCoalitionOfEvictedMembersReadsLaterKeys)
 		std::vector<Identity> ids;
 		for (int i : who) {
 			ids.push_back(gm_ids[i]);
-			mark[i] = gms[0]->keylog.keys.size();
+			mark[i] = gms[0]->keylog.member_keys.size();
 		}
 		ASSERT_TRUE(gcks->engine.evict("blue", ids).ok());
 		net.run();
@@ -1274,8 +1274,8 @@ TEST_F(LargeGroup, NoCoalitionOfEvictedMembersReadsLaterKeys)
 		}
 		pool.learn(rekeys);
 		size_t later = 0;
-		for (size_t k = from; k < ref.keys.size(); k++) {
-			const RecordingKeyLog::MemberKey &key = ref.keys[k];
+		for (size_t k = from; k < ref.member_keys.size(); k++) {
+			const RecordingKeyLog::MemberKey &key = ref.member_keys[k];
 			bool known = key.kind == "kek"	 ? pool.knows_kek(key.value) :
 				     key.kind == "tek"	 ? pool.knows_tek(key.value) :
 							   pool.knows_tree(key.id, key.value);
@@ -1303,15 +1303,15 @@ TEST_F(LargeGroup, NoCoalitionOfEvictedMembersReadsLaterKeys)
 		Coalition stayer;
 		RecordingKeyLog early;
 		const size_t first = mark[evicted.front()];
-		early.keys.assign(ref.keys.begin(), ref.keys.begin() + static_cast<long>(first));
+		early.member_keys.assign(ref.member_keys.begin(), ref.member_keys.begin() + static_cast<long>(first));
 		stayer.hold(early);
 		stayer.learn(rekeys);
 		size_t teks = 0, learned = 0;
-		for (size_t k = first; k < ref.keys.size(); k++) {
-			if (ref.keys[k].kind != "tek")
+		for (size_t k = first; k < ref.member_keys.size(); k++) {
+			if (ref.member_keys[k].kind != "tek")
 				continue;
 			teks++;
-			learned += stayer.knows_tek(ref.keys[k].value);
+			learned += stayer.knows_tek(ref.member_keys[k].value);
 		}
 		EXPECT_GT(teks, 0u);
 		EXPECT_EQ(learned, teks) << "the adversary code can follow the group when it may";

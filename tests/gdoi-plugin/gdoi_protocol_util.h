@@ -174,20 +174,7 @@ public:
 	std::vector<uint32_t> activated;
 };
 
-struct Datagram {
-	Address from, to;
-	Bytes data;
-};
-
-// Makes the named step fail (FaultInjector), or none.
-class FaultSwitch : public FaultInjector {
-public:
-	bool fail(const char *s) override { return !step.empty() && step == s; }
-	std::string step;
-};
-
-// Every key the engine reports: Rekey SAs it made or received, and the
-// keys a member learned (member_key), in order.
+// What an engine reports to its key log.
 class RecordingKeyLog : public KeyLog {
 public:
 	struct MemberKey {
@@ -200,10 +187,30 @@ public:
 	void member_key(const std::string &group, const std::string &kind, const std::string &id, ByteView value,
 			uint64_t epoch) override
 	{
-		keys.push_back(MemberKey{group, kind, id, value.to_bytes(), epoch});
+		member_keys.push_back(MemberKey{group, kind, id, value.to_bytes(), epoch});
+	}
+	std::vector<MemberKey> of_kind(const std::string &kind) const
+	{
+		std::vector<MemberKey> out;
+		for (const MemberKey &k : member_keys)
+			if (k.kind == kind)
+				out.push_back(k);
+		return out;
 	}
 	std::vector<std::pair<Bytes, SkKeys>> rekey_sas;
-	std::vector<MemberKey> keys;
+	std::vector<MemberKey> member_keys;
+};
+
+struct Datagram {
+	Address from, to;
+	Bytes data;
+};
+
+// Makes the named step fail (FaultInjector), or none.
+class FaultSwitch : public FaultInjector {
+public:
+	bool fail(const char *s) override { return !step.empty() && step == s; }
+	std::string step;
 };
 
 class Net;

@@ -566,9 +566,16 @@ def gdoi_secrets(router, peers):
     return f"secrets {{\n{blocks}}}\n"
 
 
-def gdoi_charon(router, conf_text, swanctl_text, save_keys=False):
+def member_keys_file(router):
+    """Where a member with save_member_keys writes its key material log."""
+    return router.dir / "member-keys.json"
+
+
+def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_keys=False):
     router.write_config("gdoi.conf", conf_text)
     keys = f"\n\t\t\tsave_keys = {router.dir}" if save_keys else ""
+    if save_member_keys:
+        keys += f"\n\t\t\tsave_member_keys = {member_keys_file(router)}"
     strongswan_config(router, swanctl_text, plugins=f"""\
 		gdoi {{
 			config = {router.dir}/gdoi.conf
@@ -576,11 +583,12 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False):
 		}}""")
 
 
-def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk"):
+def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
 
     member_auth: "psk", or "pubkey" for members that authenticate with
-    certificates (GSA_AUTH carries none: the key server holds them)."""
+    certificates (GSA_AUTH carries none: the key server holds them).
+    member_keys: members log the keys they install (member_keys_file())."""
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
     pubkey = member_auth == "pubkey"
@@ -597,7 +605,7 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk"):
                                                   if pubkey else {}))
         gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
                                          extra=member_extra).replace("\t\tauth = psk", auth),
-                    "" if pubkey else gdoi_secrets(gm, ["ks"]))
+                    "" if pubkey else gdoi_secrets(gm, ["ks"]), save_member_keys=member_keys)
     for r in [ks] + gms:
         start_gdoi_charon(r)
 

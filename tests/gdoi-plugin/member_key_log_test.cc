@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The member key material log: what a member reports to KeyLog::member_key
+// when it takes a Rekey SA or TEK into use (engine), and the JSON lines the
+// core hands the glue for them (C interface).
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "gdoi_config.h"
+#include "gdoi_core.h"
+#include "gdoi_protocol_util.h"
+#include "gikev2.h"
+
+namespace groupsec::gdoi::test {
+namespace {
+
+Address addr(const std::string &ip, uint16_t port = 848)
+{
+	return *Address::parse(ip, port);
+}
+
+Identity id(const std::string &s)
+{
+	return *Identity::parse(s);
+}
+
+std::string to_hex(ByteView b)
+{
+	std::string s;
+	char d[3];
+	for (uint8_t c : b) {
+		snprintf(d, sizeof(d), "%02x", c);
+		s += d;
+	}
+	return s;
+}
+
+std::string spi_hex(uint32_t spi)
+{
+	char b[9];
+	snprintf(b, sizeof(b), "%08x", spi);
+	return b;
+}
+
+uint32_t message_id(const Datagram &d)
+{
+	return uint32_t(d.data[20]) << 24 | uint32_t(d.data[21]) << 16 | uint32_t(d.data[22]) << 8 | d.data[23];
+}
+
+constexpr uint8_t kRekey = static_cast<uint8_t>(ExchangeType::GsaRekey);
+
+class MemberKeyLog : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		gcks_addr = addr("192.0.2.1");
+		gcks_id = id("ks.example.net");
+		group_id = parse_group_id("1234").value();
+		for (int i = 1; i <= 3; i++) {
+			gm_ids.push_back(id("gm" + std::to_string(i) + ".example.net"));
+			gm_addrs.push_back(addr("192.0.2." + std::to_string(10 + i)));
+			creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i));
+		}
+		creds.add_key(gcks_id);
+		gcks = &net.add({gcks_addr}, &creds);
+		GcksGroupConfig c;
+		c.name = "blue";
+		c.group_id = group_id;
+		c.local_id = gcks_id;
+		c.listen = {gcks_addr};
+		c.authorized = gm_ids;
+		TekPolicyConfig t;
+		t.source.start_address = addr("10.0.0.0").ip;
+		t.source.end_address = addr("10.255.255.255").ip;
+		t.destination = t.source;
+		c.teks = {t};
+		c.deactivation_delay_s = 5;
+		ASSERT_TRUE(gcks->engine.add_server_group(c).ok());
+	}
+
+	// the Rekey SA the key server made last: SPI and GSK_e | salt
+	std::pair<std::string, Bytes> server_kek() const
+	{
+		const auto &[spi, keys] = gcks->keylog.rekey_sas.back();
+		Bytes k = keys.encryption_key;
+		k.insert(k.end(), keys.salt.begin(), keys.salt.end());
+		return {to_hex(spi), k};
+	}
+
+	uint32_t current_spi(Node &n)
+	{
+		uint32_t spi = 0;
+		for (const SaState &s : n.group("blue")->sas)
+			if (s.current)
+				spi = s.spi;
+		return spi;
+	}
+
+	void expect_kek(const RecordingKeyLog::MemberKey &k, uint64_t epoch)
+	{
+		auto [spi, key] = server_kek();
+		EXPECT_EQ(k.group, "blue");
+		EXPECT_EQ(k.id, spi);
+		ASSERT_EQ(k.value.size(), 68u) << "GSK_e (32) | salt (4) | GSK_w (32)";
+		EXPECT_EQ(Bytes(k.value.begin(), k.value.begin() + 36), key);
+		EXPECT_EQ(k.epoch, epoch);
+	}
+
+	void expect_tek(Node &gm, const RecordingKeyLog::MemberKey &k, uint64_t epoch)
+	{
+		uint32_t spi = current_spi(*gcks);
+		auto it = gm.sink.installed.find({"blue", spi});
+		ASSERT_NE(it, gm.sink.installed.end());
+		EXPECT_EQ(k.group, "blue");
+		EXPECT_EQ(k.id, spi_hex(spi));
+		EXPECT_EQ(k.value.size(), 36u) << "AES-256 key | salt";
+		EXPECT_EQ(k.value, it->second.encryption_key);
+		EXPECT_EQ(k.epoch, epoch);
+	}
+
+	// the member's newest key tree entries: its whole path, at epoch
+	void expect_tree_path(Node &gm, uint64_t epoch)
+	{
+		auto tree = gm.keylog.of_kind("tree");
+		ASSERT_FALSE(tree.empty());
+		size_t n = 0;
+		while (n < tree.size() && tree[tree.size() - 1 - n].epoch == epoch)
+			n++;
+		ASSERT_GT(n, 0u);
+		uint32_t leaf = 0;
+		for (size_t l = 0; l < n; l++) {
+			const auto &k = tree[tree.size() - n + l];
+			EXPECT_EQ(k.group, "blue");
+			EXPECT_EQ(k.value.size(), 32u);
+			unsigned level = 0, pos = 0;
+			ASSERT_EQ(sscanf(k.id.c_str(), "%u/%u", &level, &pos), 2) << k.id;
+			EXPECT_EQ(level, l);
+			if (l == 0)
+				leaf = pos;
+			EXPECT_EQ(pos, leaf >> l);
+		}
+	}
+
+	Net net;
+	FakeCredentials creds;
+	Address gcks_addr;
+	Identity gcks_id, group_id;
+	std::vector<Identity> gm_ids;
+	std::vector<Address> gm_addrs;
+	Node *gcks = nullptr;
+};
+
+TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
+{
+	std::vector<Node *> gms;
+	for (int i = 0; i < 3; i++) {
+		Node &m = net.add({gm_addrs[i]}, &creds);
+		GmGroupConfig c;
+		c.name = "blue";
+		c.group_id = group_id;
+		c.local_id = gm_ids[i];
+		c.server_id = gcks_id;
+		c.local = gm_addrs[i];
+		c.servers = {gcks_addr};
+		ASSERT_TRUE(m.engine.add_member_group(c).ok());
+		gms.push_back(&m);
+	}
+	net.tick();
+	EXPECT_TRUE(gcks->keylog.member_keys.empty()) << "the key server reports no member keys";
+	for (Node *gm : gms) {
+		ASSERT_EQ(gm->group("blue")->state, "registered");
+		ASSERT_EQ(gm->keylog.of_kind("kek").size(), 1u);
+		ASSERT_EQ(gm->keylog.of_kind("tek").size(), 1u);
+		expect_tree_path(*gm, 0);
+		expect_kek(gm->keylog.of_kind("kek")[0], 0);
+		expect_tek(*gm, gm->keylog.of_kind("tek")[0], 0);
+	}
+
+	// an eviction: the new Rekey SA, then the new TEK under it
+	net.log.clear();
+	ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[2]).ok());
+	net.run();
+	auto rekeys = net.sent_with_exchange(kRekey);
+	ASSERT_EQ(rekeys.size(), 4u) << "two messages to each of two members";
+	uint32_t kek_message = message_id(rekeys[0]), tek_message = message_id(rekeys.back());
+	ASSERT_LT(kek_message, tek_message);
+	for (int i = 0; i < 2; i++) {
+		const RecordingKeyLog &log = gms[i]->keylog;
+		ASSERT_EQ(log.of_kind("kek").size(), 2u);
+		ASSERT_EQ(log.of_kind("tek").size(), 2u);
+		expect_kek(log.of_kind("kek")[1], kek_message);
+		expect_tek(*gms[i], log.of_kind("tek")[1], tek_message);
+		EXPECT_NE(log.of_kind("kek")[1].value, log.of_kind("kek")[0].value);
+	}
+	EXPECT_EQ(gms[0]->keylog.of_kind("tek")[1].value, gms[1]->keylog.of_kind("tek")[1].value);
+	const size_t evicted_keys = gms[2]->keylog.member_keys.size();
+	for (int i = 0; i < 2; i++)
+		expect_tree_path(*gms[i], 1);
+
+	// an operator rekey: a TEK only
+	net.log.clear();
+	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
+	net.run();
+	uint32_t id3 = message_id(net.sent_with_exchange(kRekey).at(0));
+	for (int i = 0; i < 2; i++) {
+		const RecordingKeyLog &log = gms[i]->keylog;
+		EXPECT_EQ(log.of_kind("kek").size(), 2u);
+		ASSERT_EQ(log.of_kind("tek").size(), 3u);
+		expect_tek(*gms[i], log.of_kind("tek")[2], id3);
+	}
+	EXPECT_EQ(gms[2]->keylog.member_keys.size(), evicted_keys);
+	EXPECT_EQ(gms[2]->keylog.of_kind("kek").size(), 1u) << "the evicted member learns nothing new";
+	EXPECT_EQ(gms[2]->keylog.of_kind("tek").size(), 1u);
+}
+
+// --- the C interface: a member core registers with a key server engine
+
+struct CoreMember {
+	Net *net = nullptr;
+	FakeCredentials *creds = nullptr;
+	std::vector<std::string> lines;
+	std::vector<Bytes> sa_keys; // encryption keys of the SAs installed
+
+	static bool send(void *ctx, const gdoi_addr_t *local, const gdoi_addr_t *remote, const uint8_t *data,
+			 size_t len)
+	{
+		auto *self = static_cast<CoreMember *>(ctx);
+		Address l, r;
+		l.ip.assign(local->ip, local->ip + local->len);
+		l.port = local->port;
+		r.ip.assign(remote->ip, remote->ip + remote->len);
+		r.port = remote->port;
+		self->net->push(Datagram{l, r, Bytes(data, data + len)});
+		return true;
+	}
+	static bool shared_key(void *ctx, const gdoi_id_t *local, const gdoi_id_t *remote, uint8_t *key,
+			       size_t *len)
+	{
+		auto *self = static_cast<CoreMember *>(ctx);
+		auto k = self->creds->shared_key(Identity{local->type, Bytes(local->data, local->data + local->len)},
+						 Identity{remote->type, Bytes(remote->data, remote->data + remote->len)});
+		if (!k || k->size() > *len)
+			return false;
+		std::copy(k->begin(), k->end(), key);
+		*len = k->size();
+		return true;
+	}
+	static bool verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data, size_t len, const uint8_t *auth,
+			   size_t auth_len)
+	{
+		auto *self = static_cast<CoreMember *>(ctx);
+		return self->creds->verify(Identity{signer->type, Bytes(signer->data, signer->data + signer->len)},
+					   ByteView(data, len), ByteView(auth, auth_len));
+	}
+	static bool add_sa(void *ctx, const gdoi_kernel_sa_t *sa)
+	{
+		if (sa->inbound)
+			static_cast<CoreMember *>(ctx)->sa_keys.emplace_back(sa->enc_key, sa->enc_key + sa->enc_key_len);
+		return true;
+	}
+	static void del_sa(void *, const gdoi_kernel_sa_t *) {}
+	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
+	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
+	static void save_member_key(void *ctx, const char *line)
+	{
+		static_cast<CoreMember *>(ctx)->lines.push_back(line);
+	}
+
+	gdoi_core_env_t env()
+	{
+		gdoi_core_env_t e{};
+		e.ctx = this;
+		e.send = send;
+		e.shared_key = shared_key;
+		e.verify = verify;
+		e.add_sa = add_sa;
+		e.del_sa = del_sa;
+		e.add_policy = add_policy;
+		e.del_policy = del_policy;
+		e.save_member_key = save_member_key;
+		return e;
+	}
+};
+
+int load(gdoi_core_t *core, const std::vector<std::pair<const char *, const char *>> &kv)
+{
+	std::vector<const char *> keys, values;
+	for (const auto &[k, v] : kv) {
+		keys.push_back(k);
+		values.push_back(v);
+	}
+	char err[512] = "";
+	int n = gdoi_core_load(core, keys.data(), values.data(), keys.size(), err, sizeof(err));
+	EXPECT_EQ(n, 1) << err;
+	return n;
+}
+
+TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
+{
+	CoreMember m;
+	m.net = &net;
+	m.creds = &creds;
+	gdoi_core_env_t env = m.env();
+	gdoi_core_t *core = gdoi_core_create(&env, 1000);
+	ASSERT_NE(core, nullptr);
+	ASSERT_EQ(load(core, {{"blue.role", "member"},
+			      {"blue.group_id", "1234"},
+			      {"blue.local_id", "gm1.example.net"},
+			      {"blue.local_addrs", "192.0.2.11"},
+			      {"blue.servers", "192.0.2.1"},
+			      {"blue.server_id", "ks.example.net"},
+			      {"blue.endpoints.gm2.gateway", "192.0.2.12"},
+			      {"blue.endpoints.gm2.prefixes", "10.2.0.0/24"}}),
+		  1);
+	// datagrams to the member go into the core
+	net.drop = [&](const Datagram &d) {
+		if (!(d.to == gm_addrs[0]))
+			return false;
+		gdoi_addr_t l{}, r{};
+		l.len = static_cast<uint8_t>(d.to.ip.size());
+		std::copy(d.to.ip.begin(), d.to.ip.end(), l.ip);
+		l.port = d.to.port;
+		r.len = static_cast<uint8_t>(d.from.ip.size());
+		std::copy(d.from.ip.begin(), d.from.ip.end(), r.ip);
+		r.port = d.from.port;
+		gdoi_core_receive(core, &l, &r, d.data.data(), d.data.size());
+		return true;
+	};
+	gdoi_core_tick(core);
+	net.run();
+	auto of_kind = [&](const std::string &kind) {
+		std::vector<std::string> out;
+		for (const std::string &l : m.lines)
+			if (l.find("\"kind\":\"" + kind + "\"") != std::string::npos)
+				out.push_back(l);
+		return out;
+	};
+	ASSERT_EQ(of_kind("kek").size(), 1u);
+	ASSERT_EQ(of_kind("tek").size(), 1u);
+	ASSERT_EQ(of_kind("tree").size(), 1u) << "the first member is the whole tree: one leaf";
+	EXPECT_EQ(m.lines.size(), 3u);
+	auto [kek_spi, kek_key] = server_kek();
+	const std::string kek = of_kind("kek")[0];
+	const std::string kek_prefix =
+		"{\"group\":\"blue\",\"kind\":\"kek\",\"id\":\"" + kek_spi + "\",\"key\":\"" + to_hex(kek_key);
+	EXPECT_EQ(kek.rfind(kek_prefix, 0), 0u) << kek;
+	EXPECT_EQ(kek.size(), kek_prefix.size() + 64 + std::string("\",\"epoch\":0}").size()) << kek;
+	EXPECT_EQ(kek.substr(kek.size() - 12), "\",\"epoch\":0}");
+	ASSERT_EQ(m.sa_keys.size(), 1u);
+	EXPECT_EQ(of_kind("tek")[0], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
+					     "\",\"key\":\"" + to_hex(m.sa_keys[0]) + "\",\"epoch\":0}");
+	const std::string tree = of_kind("tree")[0];
+	EXPECT_EQ(tree.rfind("{\"group\":\"blue\",\"kind\":\"tree\",\"id\":\"0/0\",\"key\":\"", 0), 0u) << tree;
+
+	net.log.clear();
+	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
+	net.run();
+	uint32_t id = message_id(net.sent_with_exchange(kRekey).at(0));
+	ASSERT_GT(id, 0u);
+	ASSERT_EQ(m.lines.size(), 4u);
+	ASSERT_EQ(m.sa_keys.size(), 2u);
+	EXPECT_EQ(m.lines[3], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
+				      "\",\"key\":\"" + to_hex(m.sa_keys[1]) + "\",\"epoch\":" + std::to_string(id) +
+				      "}");
+	net.drop = nullptr;
+	gdoi_core_destroy(core);
+}
+
+} // namespace
+} // namespace groupsec::gdoi::test
