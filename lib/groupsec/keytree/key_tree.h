@@ -193,7 +193,8 @@ public:
 		kMalformed, // breaks a decoder rule, or the tree shrank
 	};
 	// All or nothing: on success epoch() == m.epoch, depth() == m.depth
-	// and the path keys are the server's after m.
+	// and the path keys are the server's after m. (The OpenSSL objects
+	// live for one call, so that a member is a plain copyable value.)
 	ApplyError apply(const TreeMessage &m);
 
 	const Key &root() const { return keys_.root(); }
@@ -205,8 +206,6 @@ public:
 private:
 	MemberKeys keys_;
 	bool valid_ = true;
-	flatkey::KeyWrapper wrapper_;
-	NodeKeyDeriver deriver_;
 };
 
 const char *to_string(KeyTreeMember::ApplyError e);

@@ -57,12 +57,14 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 	if (std::binary_search(m.leavers.begin(), m.leavers.end(), leaf))
 		return ApplyError::kExcluded;
 
+	NodeKeyDeriver deriver;
+	flatkey::KeyWrapper wrapper;
 	MemberKeys next = keys_;
 	next.path.resize(m.depth + 1u);
 	// Levels the tree grew by since our last message: every growth
 	// happened at our epoch, each new root derived from the one below.
 	for (unsigned l = keys_.depth + 1u; l <= m.depth; l++)
-		next.path[l] = deriver_.derive_grown(
+		next.path[l] = deriver.derive_grown(
 			next.path[l - 1], static_cast<uint8_t>(l), keys_.epoch);
 	for (unsigned l = 1; l <= m.depth; l++) {
 		const NodeName v{static_cast<uint8_t>(l), leaf >> l};
@@ -75,13 +77,13 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 				return NodeName{a.level, a.pos} < b;
 			});
 		if (w != m.wraps.end() && NodeName{w->level, w->pos} == c) {
-			auto k = wrapper_.unwrap_key(next.path[l - 1], w->wrapped);
+			auto k = wrapper.unwrap_key(next.path[l - 1], w->wrapped);
 			if (!k)
 				return ApplyError::kIntegrity;
 			next.path[l] = *k;
 			wipe(*k);
 		} else {
-			next.path[l] = deriver_.derive(next.path[l - 1], v,
+			next.path[l] = deriver.derive(next.path[l - 1], v,
 						       m.epoch);
 		}
 	}
