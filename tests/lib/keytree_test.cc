@@ -609,8 +609,9 @@ TEST(KeyTree, ServerMemoryWithinLkhBound)
 // Everything a set of parties can compute from the keys they held and the
 // messages on the wire: keys by node, closed under every unwrap (any pooled
 // key of the wrapping node against any wrap), every derivation (any pooled
-// key of either child of a replaced node, with the message's epoch) and
-// every growth derivation, over all messages until nothing new appears.
+// key of either child of a replaced node, or of the node itself, with the
+// message's epoch) and every growth derivation, over all messages until
+// nothing new appears.
 //
 // Only values that are some key the server ever held are kept: anything
 // else unwraps no wrap (the RFC 5649 integrity check) and derives nothing
@@ -677,12 +678,12 @@ private:
 				t.insert(x >> l);
 			for (uint32_t v : t) {
 				NodeName name{uint8_t(l), v};
-				for (uint32_t c : {2 * v, 2 * v + 1}) {
-					NodeName child{uint8_t(l - 1), c};
-					for (const Key &k : keys(child))
+				for (NodeName from :
+				     {NodeName{uint8_t(l - 1), 2 * v},
+				      NodeName{uint8_t(l - 1), 2 * v + 1}, name})
+					for (const Key &k : keys(from))
 						learn(name, deriver_.derive(
 								    k, name, m.epoch));
-				}
 			}
 			for (const Wrap &w : m.wraps) {
 				if (w.level != l - 1)
