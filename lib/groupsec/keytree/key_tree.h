@@ -165,6 +165,7 @@ private:
 		uint32_t members = 0;
 	};
 	const Node *node(unsigned level, uint32_t pos) const;
+	static void extend(std::vector<Node> &lv, size_t n);
 
 	flatkey::RandomSource &rng_;
 	unsigned max_depth_;

@@ -59,7 +59,12 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 
 	NodeKeyDeriver deriver;
 	flatkey::KeyWrapper wrapper;
-	MemberKeys next = keys_;
+	// The new path in a buffer of its final size: no copy of a key is
+	// left behind by a reallocation.
+	MemberKeys next;
+	next.leaf = leaf;
+	next.path.reserve(m.depth + 1u);
+	next.path.assign(keys_.path.begin(), keys_.path.end());
 	next.path.resize(m.depth + 1u);
 	// Levels the tree grew by since our last message: every growth
 	// happened at our epoch, each new root derived from the one below.
