@@ -554,6 +554,34 @@ TEST(KeyTree, GrowthSeenByMembersOfOlderDepth)
 	}
 }
 
+// A member told the new depth computes the grown root without a message.
+TEST(KeyTree, MemberExtendsToGrownDepth)
+{
+	Group g(31);
+	for (int i = 0; i < 4; i++)
+		g.join();
+	g.leave({2});
+	g.join();
+	KeyTreeMember m = g.members.at(1);
+	for (int i = 0; i < 5; i++)
+		g.join(); // depth 2 -> 4
+	ASSERT_EQ(g.server.depth(), 4u);
+	EXPECT_NE(m.root(), g.server.root());
+	EXPECT_FALSE(m.extend(1));
+	EXPECT_FALSE(m.extend(kMaxDepth + 1));
+	EXPECT_EQ(m.depth(), 2u);
+	ASSERT_TRUE(m.extend(4));
+	EXPECT_EQ(m.root(), g.server.root());
+	EXPECT_EQ(m.keys().path, g.server.keys_of(1).path);
+	EXPECT_TRUE(m.extend(4)); // no change
+	EXPECT_EQ(m.keys().path, g.server.keys_of(1).path);
+	// and it still follows the next message
+	auto p = g.server.plan_leave({8});
+	ASSERT_TRUE(g.server.commit(p));
+	EXPECT_EQ(m.apply(p.message), ApplyError::kNone);
+	EXPECT_EQ(m.root(), g.server.root());
+}
+
 // Random joins and leaves (single and batches up to 64), every member
 // applying every message and holding the server's path keys after it.
 TEST(KeyTree, RandomizedMembersFollowTheServer)

@@ -193,6 +193,12 @@ public:
 		kIntegrity, // a wrap did not unwrap under our key
 		kMalformed, // breaks a decoder rule, or the tree shrank
 	};
+	// The tree grew to depth d without a message (joins into a full
+	// tree): computes the new roots above ours, as apply() would. Only
+	// valid while no leave happened since our epoch. False (nothing
+	// changes) if d is below our depth or above kMaxDepth.
+	bool extend(unsigned d);
+
 	// All or nothing: on success epoch() == m.epoch, depth() == m.depth
 	// and the path keys are the server's after m. (The OpenSSL objects
 	// live for one call, so that a member is a plain copyable value.)

@@ -43,6 +43,24 @@ KeyTreeMember::KeyTreeMember(MemberKeys k) : keys_(std::move(k))
 	}
 }
 
+bool KeyTreeMember::extend(unsigned d)
+{
+	if (!valid_ || d < keys_.depth || d > kMaxDepth)
+		return false;
+	NodeKeyDeriver deriver;
+	MemberKeys next;
+	next.leaf = keys_.leaf;
+	next.epoch = keys_.epoch;
+	next.depth = static_cast<uint8_t>(d);
+	next.path.reserve(d + 1u);
+	next.path.assign(keys_.path.begin(), keys_.path.end());
+	for (unsigned l = keys_.depth + 1u; l <= d; l++)
+		next.path.push_back(deriver.derive_grown(
+			next.path[l - 1], static_cast<uint8_t>(l), keys_.epoch));
+	std::swap(keys_, next);
+	return true;
+}
+
 KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 {
 	if (!valid_)
