@@ -18,7 +18,15 @@
 //              single KEKs no leaver holds
 // Bytes of flat rows are the encoded compact message; LKH and unicast are
 // counted with the same compact layout (bench/reference_*.cc).
+//
+// Key tree row (docs/key-tree.md):
+//   tree       lib/groupsec/keytree: binary tree with upward derivation;
+//              no coalition of removed members, across all operations,
+//              learns a later key. Bytes are the encoded TreeMessage.
+// A last table compares tree with lkh per leave: median over the
+// iterations and the spread (min..max) of CPU time.
 #include "groupsec/flatkey/flat_key_server.h"
+#include "groupsec/keytree/key_tree.h"
 #include "reference_lkh.h"
 #include "reference_unicast.h"
 
@@ -44,10 +52,12 @@ enum Scheme {
 	kFlatExtra,
 	kLkh,
 	kUnicast,
+	kTree,
 	kSchemes
 };
-const char *const kNames[kSchemes] = {"flat", "flat-wrap", "flat-res",
-				      "flat-fam", "lkh", "unicast"};
+const char *const kNames[kSchemes] = {"flat",	 "flat-wrap", "flat-res",
+				      "flat-fam", "lkh",       "unicast",
+				      "tree"};
 
 // flat-fam: the primary binary table plus the default symbol families
 // (paragraph 0086 extra tables, one family per expected batch size).
@@ -55,6 +65,8 @@ const char *const kNames[kSchemes] = {"flat", "flat-wrap", "flat-res",
 struct Row {
 	double wrapped = 0, bytes = 0, cpu_ms = 0, flagged = 0, residual = 0;
 	size_t server_bytes = 0, member_bytes = 0;
+	// per leave, for medians and spread
+	std::vector<double> wrapped_s, bytes_s, cpu_s;
 	bool have = false;
 };
 
@@ -96,6 +108,7 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	std::unique_ptr<FlatKeyServer> flat;
 	std::unique_ptr<bench::LkhTree> lkh;
 	std::unique_ptr<bench::UnicastGroup> uni;
+	std::unique_ptr<keytree::KeyTreeServer> tree;
 	IdLayout layout = IdLayout::binary(d);
 	if (scheme == kFlatExtra)
 		layout = *IdLayout::with_families(std::vector<uint16_t>(d, 2),
@@ -126,6 +139,13 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 		}
 	} else if (scheme == kLkh) {
 		lkh = std::make_unique<bench::LkhTree>(d, rng);
+	} else if (scheme == kTree) {
+		tree = std::make_unique<keytree::KeyTreeServer>(rng);
+		for (size_t i = 0; i < n; i++)
+			if (!tree->join()) {
+				state.SkipWithError("join failed");
+				return;
+			}
 	} else {
 		uni = std::make_unique<bench::UnicastGroup>(n, rng);
 	}
@@ -143,6 +163,10 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 		} else if (lkh) {
 			lkh->leave(who);
 			lkh->rejoin(who);
+		} else if (tree) {
+			tree->commit(tree->plan_leave(who));
+			for (size_t i = 0; i < who.size(); i++)
+				tree->join();
 		} else {
 			uni->leave(who);
 			uni->rejoin(who);
@@ -159,31 +183,50 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 				ids.push_back(*layout.from_index(x));
 		state.ResumeTiming();
 		std::clock_t t0 = std::clock();
+		double ms = 0;
 		bench::RekeyCost c;
 		if (flat) {
 			RekeyResult r = flat->leave_batch(ids);
 			c.wrapped = r.message.wrapped_count();
 			benchmark::DoNotOptimize(r);
-			row.cpu_ms += cpu_ms_since(t0);
+			ms = cpu_ms_since(t0);
 			// bytes from the encoded message (outside the timing)
 			c.bytes = encode(r.message).size();
 			row.flagged += r.collusion.flagged;
 			row.residual += r.collusion.residual;
 		} else if (lkh) {
 			c = lkh->leave(who);
-			row.cpu_ms += cpu_ms_since(t0);
+			ms = cpu_ms_since(t0);
+		} else if (tree) {
+			auto p = tree->plan_leave(who);
+			bool done = tree->commit(p);
+			ms = cpu_ms_since(t0);
+			if (!p.ok || !done) {
+				state.SkipWithError("tree leave failed");
+				return;
+			}
+			c.wrapped = p.message.wraps.size();
+			// bytes from the encoded message (outside the timing)
+			c.bytes = keytree::encode(p.message).size();
 		} else {
 			c = uni->leave(who);
-			row.cpu_ms += cpu_ms_since(t0);
+			ms = cpu_ms_since(t0);
 		}
 		state.PauseTiming();
+		row.cpu_ms += ms;
+		row.cpu_s.push_back(ms);
 		row.wrapped += c.wrapped;
 		row.bytes += c.bytes;
+		row.wrapped_s.push_back(double(c.wrapped));
+		row.bytes_s.push_back(double(c.bytes));
 		iters++;
 		if (flat)
 			flat->join_batch(ids);
 		else if (lkh)
 			lkh->rejoin(who);
+		else if (tree)
+			for (size_t i = 0; i < who.size(); i++)
+				tree->join();
 		else
 			uni->rejoin(who);
 		state.ResumeTiming();
@@ -202,6 +245,9 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	} else if (lkh) {
 		row.server_bytes = lkh->server_bytes();
 		row.member_bytes = lkh->member_bytes();
+	} else if (tree) {
+		row.server_bytes = tree->server_bytes();
+		row.member_bytes = tree->member_bytes();
 	} else {
 		row.server_bytes = uni->server_bytes();
 		row.member_bytes = uni->member_bytes();
@@ -218,12 +264,71 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	(*results)[{d, k}][scheme] = row;
 }
 
+// The six schemes of the flat table's tables (tree has its own).
 bool complete(const Row *r)
 {
-	for (int s = 0; s < kSchemes; s++)
+	for (int s = 0; s < kTree; s++)
 		if (!r[s].have)
 			return false;
 	return true;
+}
+
+double median(std::vector<double> v)
+{
+	if (v.empty())
+		return 0;
+	std::sort(v.begin(), v.end());
+	size_t m = v.size() / 2;
+	return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+double lowest(const std::vector<double> &v)
+{
+	return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
+}
+
+double highest(const std::vector<double> &v)
+{
+	return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
+}
+
+void print_tree_summary(const Results &results)
+{
+	printf("\nKey tree against LKH per leave operation: medians over the iterations;\n"
+	       "CPU spread min..max (other builds share the 2 cores)\n");
+	printf("%-7s %5s %3s | %7s %7s %6s | %8s %8s %6s | %8s %17s %8s %17s %6s\n",
+	       "N", "k", "it", "tree", "lkh", "t/lkh", "tree B", "lkh B",
+	       "t/lkh", "tree ms", "(min..max)", "lkh ms", "(min..max)",
+	       "t/lkh");
+	for (const auto &kv : results) {
+		const Row &t = kv.second[kTree], &l = kv.second[kLkh];
+		if (!t.have || !l.have)
+			continue;
+		double tw = median(t.wrapped_s), lw = median(l.wrapped_s);
+		double tb = median(t.bytes_s), lb = median(l.bytes_s);
+		double tc = median(t.cpu_s), lc = median(l.cpu_s);
+		printf("2^%-5u %5u %3zu | %7.0f %7.0f %6.3f | %8.0f %8.0f %6.3f | %8.3f %8.3f..%-8.3f %8.3f %8.3f..%-8.3f %6.2f\n",
+		       kv.first.first, kv.first.second, t.cpu_s.size(), tw,
+		       lw, tw / lw, tb, lb, tb / lb, tc, lowest(t.cpu_s),
+		       highest(t.cpu_s), lc, lowest(l.cpu_s),
+		       highest(l.cpu_s), tc / lc);
+	}
+	printf("\nKey storage, bytes: tree (allocated node state: 32-byte key and a\n"
+	       "4-byte member count per node; a member: its path keys) against lkh\n");
+	printf("%-7s | %12s %12s %6s | %8s %8s %6s\n", "N", "tree server",
+	       "lkh server", "t/lkh", "tree mbr", "lkh mbr", "t/lkh");
+	unsigned last = 0;
+	for (const auto &kv : results) {
+		const Row &t = kv.second[kTree], &l = kv.second[kLkh];
+		if (kv.first.first == last || !t.have || !l.have)
+			continue;
+		last = kv.first.first;
+		printf("2^%-5u | %12zu %12zu %6.3f | %8zu %8zu %6.3f\n", last,
+		       t.server_bytes, l.server_bytes,
+		       double(t.server_bytes) / double(l.server_bytes),
+		       t.member_bytes, l.member_bytes,
+		       double(t.member_bytes) / double(l.member_bytes));
+	}
 }
 
 void print_summary(const Results &results)
@@ -313,6 +418,8 @@ int main(int argc, char **argv)
 		if (d > max_d)
 			continue;
 		int iters = d <= 8 ? 64 : d <= 12 ? 16 : d <= 16 ? 6 : 3;
+		// tree and lkh: at least 16 leaves for the medians
+		int tree_iters = std::max(iters, 16);
 		for (unsigned k : {1u, 4u, 16u, 64u, 256u, 1024u}) {
 			if (k > (1u << d) / 4)
 				continue;
@@ -326,7 +433,9 @@ int main(int argc, char **argv)
 					[&results, s, d, k](benchmark::State &st) {
 						run(st, &results, Scheme(s), d, k);
 					})
-					->Iterations(iters)
+					->Iterations(s == kTree || s == kLkh
+							     ? tree_iters
+							     : iters)
 					->Unit(benchmark::kMillisecond);
 			}
 		}
@@ -335,5 +444,6 @@ int main(int argc, char **argv)
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	print_summary(results);
+	print_tree_summary(results);
 	return 0;
 }

@@ -151,6 +151,21 @@ KeyTreeServer::~KeyTreeServer()
 			wipe(n.key);
 }
 
+void KeyTreeServer::extend(std::vector<Node> &lv, size_t n)
+{
+	if (n > lv.capacity()) {
+		// Move to a bigger buffer by hand, so that the keys left in
+		// the old one are wiped before it is freed.
+		std::vector<Node> bigger;
+		bigger.reserve(std::max(n, 2 * lv.capacity()));
+		bigger.assign(lv.begin(), lv.end());
+		for (Node &x : lv)
+			wipe(x.key);
+		lv.swap(bigger);
+	}
+	lv.resize(n);
+}
+
 const KeyTreeServer::Node *KeyTreeServer::node(unsigned level,
 					       uint32_t pos) const
 {
@@ -239,7 +254,7 @@ std::optional<MemberKeys> KeyTreeServer::join()
 		auto &lv = level_[l];
 		uint32_t p = leaf >> l;
 		if (p >= lv.size())
-			lv.resize(p + 1);
+			extend(lv, p + 1);
 		Node &n = lv[p];
 		if (n.members == 0) {
 			wipe(n.key);
@@ -314,6 +329,7 @@ KeyTreeServer::plan_leave(const std::vector<uint32_t> &leaves) const
 		for (uint32_t x : prev_pos)
 			if (cur_pos.empty() || cur_pos.back() != (x >> 1))
 				cur_pos.push_back(x >> 1);
+		cur_key.v.reserve(cur_pos.size()); // no reallocation below
 		size_t j = 0; // walks prev_pos alongside
 		for (uint32_t v : cur_pos) {
 			Child c[2];

@@ -165,6 +165,7 @@ private:
 		uint32_t members = 0;
 	};
 	const Node *node(unsigned level, uint32_t pos) const;
+	static void extend(std::vector<Node> &lv, size_t n);
 
 	flatkey::RandomSource &rng_;
 	unsigned max_depth_;
@@ -192,8 +193,15 @@ public:
 		kIntegrity, // a wrap did not unwrap under our key
 		kMalformed, // breaks a decoder rule, or the tree shrank
 	};
+	// The tree grew to depth d without a message (joins into a full
+	// tree): computes the new roots above ours, as apply() would. Only
+	// valid while no leave happened since our epoch. False (nothing
+	// changes) if d is below our depth or above kMaxDepth.
+	bool extend(unsigned d);
+
 	// All or nothing: on success epoch() == m.epoch, depth() == m.depth
-	// and the path keys are the server's after m.
+	// and the path keys are the server's after m. (The OpenSSL objects
+	// live for one call, so that a member is a plain copyable value.)
 	ApplyError apply(const TreeMessage &m);
 
 	const Key &root() const { return keys_.root(); }
@@ -205,8 +213,6 @@ public:
 private:
 	MemberKeys keys_;
 	bool valid_ = true;
-	flatkey::KeyWrapper wrapper_;
-	NodeKeyDeriver deriver_;
 };
 
 const char *to_string(KeyTreeMember::ApplyError e);

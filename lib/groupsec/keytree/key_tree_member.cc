@@ -43,6 +43,24 @@ KeyTreeMember::KeyTreeMember(MemberKeys k) : keys_(std::move(k))
 	}
 }
 
+bool KeyTreeMember::extend(unsigned d)
+{
+	if (!valid_ || d < keys_.depth || d > kMaxDepth)
+		return false;
+	NodeKeyDeriver deriver;
+	MemberKeys next;
+	next.leaf = keys_.leaf;
+	next.epoch = keys_.epoch;
+	next.depth = static_cast<uint8_t>(d);
+	next.path.reserve(d + 1u);
+	next.path.assign(keys_.path.begin(), keys_.path.end());
+	for (unsigned l = keys_.depth + 1u; l <= d; l++)
+		next.path.push_back(deriver.derive_grown(
+			next.path[l - 1], static_cast<uint8_t>(l), keys_.epoch));
+	std::swap(keys_, next);
+	return true;
+}
+
 KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 {
 	if (!valid_)
@@ -57,12 +75,19 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 	if (std::binary_search(m.leavers.begin(), m.leavers.end(), leaf))
 		return ApplyError::kExcluded;
 
-	MemberKeys next = keys_;
+	NodeKeyDeriver deriver;
+	flatkey::KeyWrapper wrapper;
+	// The new path in a buffer of its final size: no copy of a key is
+	// left behind by a reallocation.
+	MemberKeys next;
+	next.leaf = leaf;
+	next.path.reserve(m.depth + 1u);
+	next.path.assign(keys_.path.begin(), keys_.path.end());
 	next.path.resize(m.depth + 1u);
 	// Levels the tree grew by since our last message: every growth
 	// happened at our epoch, each new root derived from the one below.
 	for (unsigned l = keys_.depth + 1u; l <= m.depth; l++)
-		next.path[l] = deriver_.derive_grown(
+		next.path[l] = deriver.derive_grown(
 			next.path[l - 1], static_cast<uint8_t>(l), keys_.epoch);
 	for (unsigned l = 1; l <= m.depth; l++) {
 		const NodeName v{static_cast<uint8_t>(l), leaf >> l};
@@ -75,13 +100,13 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 				return NodeName{a.level, a.pos} < b;
 			});
 		if (w != m.wraps.end() && NodeName{w->level, w->pos} == c) {
-			auto k = wrapper_.unwrap_key(next.path[l - 1], w->wrapped);
+			auto k = wrapper.unwrap_key(next.path[l - 1], w->wrapped);
 			if (!k)
 				return ApplyError::kIntegrity;
 			next.path[l] = *k;
 			wipe(*k);
 		} else {
-			next.path[l] = deriver_.derive(next.path[l - 1], v,
+			next.path[l] = deriver.derive(next.path[l - 1], v,
 						       m.epoch);
 		}
 	}

@@ -181,7 +181,9 @@ std::vector<uint8_t> encode(const TreeMessage &m)
 	return o;
 }
 
-DecodeResult decode(const uint8_t *data, size_t len)
+namespace {
+
+DecodeResult parse(const uint8_t *data, size_t len)
 {
 	DecodeResult r;
 	if (data == nullptr)
@@ -236,8 +238,16 @@ DecodeResult decode(const uint8_t *data, size_t len)
 		return r;
 	}
 	r.error = check(m);
+	return r;
+}
+
+} // namespace
+
+DecodeResult decode(const uint8_t *data, size_t len)
+{
+	DecodeResult r = parse(data, len);
 	if (!r.ok())
-		r.message = TreeMessage{};
+		r.message = TreeMessage{}; // nothing of a bad message
 	return r;
 }
 
