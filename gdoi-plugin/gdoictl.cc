@@ -308,7 +308,8 @@ const std::set<std::string> kNumbers = {
         "kek-message-id", "members",    "sas",           "received",     "sent",
         "dropped-malformed", "dropped-auth", "dropped-replay", "dropped-unauthorized", "cookies-sent",
         "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
-        "lifetime",       "expires",
+        "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
+        "tree-depth",
 };
 const std::set<std::string> kBooleans = {"current"};
 // sections of named entries, shown as arrays

@@ -95,6 +95,12 @@ TEST_F(ControlTest, ListGroupsShowsEveryGroup)
 	EXPECT_EQ(value(counters, "dropped-replay"), "0");
 	EXPECT_EQ(value(counters, "registrations"), "2");
 	EXPECT_EQ(value(counters, "rekeys"), "3");
+	const Section *eviction = blue ? blue->section("eviction") : nullptr;
+	EXPECT_EQ(value(eviction, "key-hierarchy"), "flat");
+	EXPECT_EQ(value(eviction, "coalition-exposure"), "tek");
+	EXPECT_EQ(value(eviction, "exposed-keks"), "9");
+	EXPECT_EQ(value(eviction, "evicted"), "2");
+	EXPECT_EQ(value(eviction, "tree-epoch"), "<absent>");
 
 	const Section *red = groups->section("red");
 	EXPECT_EQ(value(red, "role"), "member");

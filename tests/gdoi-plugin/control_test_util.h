@@ -47,6 +47,10 @@ public:
 		blue.server = true;
 		blue.state = "serving";
 		blue.kek_message_id = 7;
+		blue.exposure.hierarchy = KeyHierarchy::Flat;
+		blue.exposure.tek_exposed = true;
+		blue.exposure.exposed_keks = 9;
+		blue.exposure.evicted = 2;
 		MemberState m1;
 		m1.id = identity(IdType::Fqdn, text_bytes("gm1.example.net"));
 		m1.address = address({192, 0, 2, 11}, 848);

@@ -202,6 +202,7 @@ TEST(GdoiConfig, ServerDefaults)
 	EXPECT_EQ(s.rekey, RekeyTransport::Unicast);
 	EXPECT_FALSE(s.multicast.has_value());
 	EXPECT_EQ(s.id_bits, 16);
+	EXPECT_EQ(s.hierarchy, KeyHierarchy::Tree) << "coalition-proof evictions unless told otherwise";
 	ASSERT_EQ(s.teks.size(), 1u);
 	EXPECT_EQ(s.teks[0].encryption, 20);
 	EXPECT_EQ(s.teks[0].key_bits, 256);
@@ -429,6 +430,15 @@ TEST(GdoiConfig, ServerErrors)
 	// exactly as many members as IDs is fine
 	EXPECT_TRUE(parse_config(with(with(s, "blue.id_bits", "1"), "blue.members", "a.example, b.example")).ok());
 	EXPECT_TRUE(parse_config(with(s, "blue.id_bits", "32")).ok());
+	auto flat = parse_config(with(s, "blue.key_hierarchy", "flat"));
+	ASSERT_TRUE(flat.ok()) << flat.error().message;
+	EXPECT_EQ(flat.value().servers.at(0).hierarchy, KeyHierarchy::Flat);
+	auto tree = parse_config(with(s, "blue.key_hierarchy", " tree "));
+	ASSERT_TRUE(tree.ok()) << tree.error().message;
+	EXPECT_EQ(tree.value().servers.at(0).hierarchy, KeyHierarchy::Tree);
+	auto bad = parse_config(with(s, "blue.key_hierarchy", "lkh"));
+	ASSERT_FALSE(bad.ok());
+	EXPECT_EQ(bad.error().message, "groups.blue.key_hierarchy: \"lkh\" is not tree or flat");
 	auto shortest = parse_config(with(with(s, "blue.tek_lifetime", "1m"), "blue.kek_lifetime", "60"));
 	ASSERT_TRUE(shortest.ok()) << shortest.error().message;
 	EXPECT_EQ(shortest.value().servers[0].tek_lifetime_s, 60u);

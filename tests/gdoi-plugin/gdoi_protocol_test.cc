@@ -986,6 +986,41 @@ TEST_F(Protocol, BatchEvictionIsOneRekey)
 	EXPECT_EQ(gcks->group("blue")->members.size(), 2u) << "and a refused batch removes no one";
 }
 
+// A flat table group shows what members evicted at different times could
+// pool; a tree group never has such an exposure.
+TEST_F(Protocol, ExposureOfEachKeyHierarchyIsShown)
+{
+	for (KeyHierarchy h : {KeyHierarchy::Flat, KeyHierarchy::Tree}) {
+		net.nodes.clear();
+		gms.clear();
+		GcksGroupConfig c = server_config();
+		c.authorized.push_back(gm_ids[3]);
+		c.hierarchy = h;
+		c.id_bits = 2;
+		start(4, c);
+		net.run();
+		ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[0]).ok());
+		net.run();
+		ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[3]).ok());
+		net.run();
+		const ExposureState &x = gcks->group("blue")->exposure;
+		EXPECT_EQ(x.hierarchy, h);
+		EXPECT_EQ(x.evicted, 2u);
+		if (h == KeyHierarchy::Flat) {
+			// IDs 00 and 11 evicted at different times hold both
+			// values of each symbol between them
+			EXPECT_TRUE(x.tek_exposed || x.exposed_keks > 0);
+		} else {
+			EXPECT_FALSE(x.tek_exposed);
+			EXPECT_EQ(x.exposed_keks, 0u);
+			EXPECT_EQ(x.epoch, 2u);
+		}
+		const uint32_t spi = current_spi(*gcks);
+		EXPECT_NE(installed(*gms[1], spi), nullptr);
+		EXPECT_NE(installed(*gms[2], spi), nullptr);
+	}
+}
+
 // Many members of a group: identities gm<i>.example.net, addresses in
 // 100.64.0.0/10, one PSK each.
 class LargeGroup : public Protocol {

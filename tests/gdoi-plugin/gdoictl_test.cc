@@ -141,9 +141,9 @@ TEST_F(GdoictlTest, GroupsAsATable)
 	Result r = with_socket({"groups"});
 	EXPECT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(r.err, "");
-	EXPECT_EQ(r.out, "NAME  ROLE    STATE       GROUP-ID      MEMBERS  SAS  SERVER\n"
-	                 "blue  server  serving     @#0000012c    2        2    -\n"
-	                 "red   member  registered  198.51.100.1  -        1    192.0.2.1[848]\n");
+	EXPECT_EQ(r.out, "NAME  ROLE    STATE       GROUP-ID      MEMBERS  SAS  SERVER          EVICTION\n"
+	                 "blue  server  serving     @#0000012c    2        2    -               flat (exposed: tek)\n"
+	                 "red   member  registered  198.51.100.1  -        1    192.0.2.1[848]  -\n");
 }
 
 TEST_F(GdoictlTest, GroupsAsJson)
@@ -153,7 +153,9 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	EXPECT_EQ(r.out,
 	          "{\"groups\":["
 	          "{\"name\":\"blue\",\"role\":\"server\",\"state\":\"serving\",\"groupId\":\"@#0000012c\","
-	          "\"kekMessageId\":7,\"members\":2,\"sas\":2,\"counters\":{\"received\":12,\"sent\":10,"
+	          "\"kekMessageId\":7,\"members\":2,"
+	          "\"eviction\":{\"keyHierarchy\":\"flat\",\"coalitionExposure\":\"tek\",\"evicted\":2,"
+	          "\"exposedKeks\":9},\"sas\":2,\"counters\":{\"received\":12,\"sent\":10,"
 	          "\"droppedMalformed\":0,\"droppedAuth\":1,\"droppedReplay\":0,\"droppedUnauthorized\":0,"
 	          "\"cookiesSent\":0,\"registrations\":2,\"rekeys\":3}},"
 	          "{\"name\":\"red\",\"role\":\"member\",\"state\":\"registered\",\"groupId\":\"198.51.100.1\","
