@@ -1251,6 +1251,7 @@ TEST_F(LargeGroup, NoCoalitionOfEvictedMembersReadsLaterKeys)
 	add_members(waves * per_wave);
 	GcksGroupConfig c = multicast_config();
 	c.authorized = gm_ids;
+	c.kek_lifetime_s = 3600;
 	start(0, c);
 	std::mt19937_64 rng(20261129);
 	std::vector<int> evicted;
@@ -1291,6 +1292,15 @@ TEST_F(LargeGroup, NoCoalitionOfEvictedMembersReadsLaterKeys)
 		evict(batch);
 		ASSERT_TRUE(gcks->engine.rekey("blue").ok()); // a TEK rekey
 		net.run();
+		if (w == 1) {
+			// lifetime rekeys of the Rekey SA and the TEK, before any
+			// member's re-registration is due
+			const uint64_t rekeys = gcks->group("blue")->counters.rekeys;
+			const uint32_t kek_id = gcks->group("blue")->kek_message_id;
+			net.advance(3300 * 1000, 300 * 1000);
+			ASSERT_GT(gcks->group("blue")->counters.rekeys, rekeys);
+			ASSERT_GT(gcks->group("blue")->kek_message_id, kek_id);
+		}
 	}
 	const uint32_t spi = current_spi(*gcks);
 	for (int i = 0; i < waves * per_wave; i++)
