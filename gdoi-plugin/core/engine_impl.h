@@ -58,21 +58,21 @@ constexpr size_t kFlatWrapPlainBytes = 12 + flatkey::kKeyBytes;
 // RFC 9838 Key IDs of flat key table keys (never 0).
 uint32_t flat_key_id(const flatkey::KeyId &id);
 std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id);
-Bytes flat_wrap_plain(const flatkey::KeySlot &slot);
+SecretBytes flat_wrap_plain(const flatkey::KeySlot &slot);
 std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain);
 
 // The keys of a Rekey SA (GSA KEK).
 struct RekeySa {
 	Bytes spi; // 16 octets: IKE SPIi | SPIr of GSA_REKEY
-	Bytes keymat;
+	SecretBytes keymat;
 	SkKeys keys;
-	Bytes gsk_w;
+	SecretBytes gsk_w;
 	uint32_t lifetime_s = 0;
 	uint64_t created_ms = 0;
 	uint64_t expires_ms = 0;
 };
 // Splits keymat (kKekKeymatBytes) into GSK_e | GSK_w.
-RekeySa make_rekey_sa(Bytes spi, Bytes keymat, uint32_t lifetime_s, uint64_t now_ms);
+RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms);
 
 struct IkeSa {
 	bool initiator = false;
@@ -84,7 +84,7 @@ struct IkeSa {
 	Bytes ni, nr, cookie;
 	Bytes init_request, init_response; // the IKE_SA_INIT messages as sent
 	ike::IkeKeys keys;
-	Bytes gsk_w;
+	SecretBytes gsk_w;
 	bool keyed = false; // IKE_SA_INIT done
 	bool authenticated = false; // GSA_AUTH done
 	Identity own; // GM: IDi
@@ -124,7 +124,7 @@ struct GcksMember {
 struct GcksTek {
 	uint32_t spi = 0;
 	size_t policy = 0; // index into config teks
-	Bytes keymat;
+	SecretBytes keymat;
 	uint64_t created_ms = 0;
 	uint64_t expires_ms = 0;
 	bool current = true;
@@ -234,6 +234,8 @@ struct Engine::Impl {
 	}
 	Bytes random(size_t n);
 	uint64_t random_spi();
+	// The PSK of two identities, in memory that is wiped when freed.
+	std::optional<SecretBytes> psk(const Identity &local, const Identity &remote);
 
 	// --- gdoi_engine.cc: IKE SA plumbing ---
 	void send(Counters *c, const Address &local, const Address &remote, ByteView datagram);

@@ -417,7 +417,7 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 		log_rekey_sa(next);
 		// the new Rekey SA's keys: under the flat table's new TEK when
 		// membership changed, else under the current Rekey SA's GSK_w
-		Bytes kwk = old_kek.gsk_w;
+		SecretBytes kwk = old_kek.gsk_w;
 		uint32_t kwk_id = 0;
 		if (flat_tek) {
 			auto k = g.flat.tek_for(flat_tek->version, flat_tek->revision);
@@ -908,7 +908,7 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 	Bytes octets = ike::signed_octets(sa.init_request, sa.nr, sa.keys.sk_pi, idi_p->body);
 	bool ok = false;
 	if (g->cfg.member_auth == AuthKind::Psk) {
-		auto key = deps.credentials->shared_key(g->cfg.local_id, peer);
+		auto key = psk(g->cfg.local_id, peer);
 		ok = auth.value().method == ike::kAuthSharedKey && key &&
 		     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
 	} else {
@@ -928,7 +928,7 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 	Bytes r_octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_body);
 	AuthPayload r_auth;
 	if (g->cfg.member_auth == AuthKind::Psk) {
-		auto key = deps.credentials->shared_key(g->cfg.local_id, peer);
+		auto key = psk(g->cfg.local_id, peer);
 		r_auth.method = ike::kAuthSharedKey;
 		r_auth.data = ike::psk_auth(*key, r_octets);
 	} else {

@@ -284,13 +284,14 @@ std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id)
 	return std::nullopt;
 }
 
-Bytes flat_wrap_plain(const flatkey::KeySlot &slot)
+SecretBytes flat_wrap_plain(const flatkey::KeySlot &slot)
 {
-	Bytes out;
-	wire::put_u32(out, slot.version);
-	wire::put_u32(out, slot.revision);
-	wire::put_u32(out, slot.creator);
-	out.insert(out.end(), slot.key.begin(), slot.key.end());
+	Bytes head;
+	wire::put_u32(head, slot.version);
+	wire::put_u32(head, slot.revision);
+	wire::put_u32(head, slot.creator);
+	SecretBytes out(head.size() + slot.key.size());
+	std::copy(slot.key.begin(), slot.key.end(), std::copy(head.begin(), head.end(), out.begin()));
 	return out;
 }
 
@@ -307,7 +308,7 @@ std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain)
 	return s;
 }
 
-RekeySa make_rekey_sa(Bytes spi, Bytes keymat, uint32_t lifetime_s, uint64_t now_ms)
+RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms)
 {
 	RekeySa k;
 	k.spi = std::move(spi);
@@ -346,6 +347,14 @@ uint64_t Engine::Impl::random_spi()
 		if (v != 0 && !responder_sas.count(v) && !initiator_sas.count(v))
 			return v;
 	}
+}
+
+std::optional<SecretBytes> Engine::Impl::psk(const Identity &local, const Identity &remote)
+{
+	auto key = deps.credentials->shared_key(local, remote);
+	if (!key)
+		return std::nullopt;
+	return SecretBytes(std::move(*key)); // takes the buffer: no copy is left
 }
 
 void Engine::Impl::send(Counters *c, const Address &local, const Address &remote, ByteView datagram)

@@ -180,7 +180,7 @@ void Engine::Impl::gm_send_auth(IkeSa &sa, GmGroup &g)
 	Bytes octets = ike::signed_octets(sa.init_request, sa.nr, sa.keys.sk_pi, idi_body);
 	AuthPayload auth;
 	if (g.cfg.auth == AuthKind::Psk) {
-		auto key = deps.credentials->shared_key(g.cfg.local_id, g.cfg.server_id);
+		auto key = psk(g.cfg.local_id, g.cfg.server_id);
 		if (!key) {
 			gm_failed(g, false);
 			return;
@@ -362,7 +362,7 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		Bytes octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_p->body);
 		bool ok = peer == g->cfg.server_id;
 		if (ok && g->cfg.auth == AuthKind::Psk) {
-			auto key = deps.credentials->shared_key(g->cfg.local_id, g->cfg.server_id);
+			auto key = psk(g->cfg.local_id, g->cfg.server_id);
 			ok = auth.value().method == ike::kAuthSharedKey && key &&
 			     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
 		} else if (ok) {
@@ -434,10 +434,10 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 	if (!gsa || !kd)
 		return fail(WireError::Missing, "GSA and KD are needed");
 	flatkey::KeyStore store = registration ? flatkey::KeyStore() : g.keys;
-	auto kwk_for = [&](uint32_t kwk_id) -> std::vector<Bytes> {
-		std::vector<Bytes> out;
+	auto kwk_for = [&](uint32_t kwk_id) -> std::vector<SecretBytes> {
+		std::vector<SecretBytes> out;
 		if (kwk_id == 0) {
-			out.push_back(default_kwk.to_bytes());
+			out.emplace_back(default_kwk);
 			return out;
 		}
 		auto id = detail::flat_key_from_id(kwk_id);
@@ -459,7 +459,7 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			if (!id)
 				return fail(WireError::BadValue, "WRAP_KEY with an unknown Key ID");
 			std::optional<flatkey::KeySlot> slot;
-			for (const Bytes &kwk : kwk_for(w.kwk_id)) {
+			for (const SecretBytes &kwk : kwk_for(w.kwk_id)) {
 				auto plain = ike::key_unwrap(kwk, w.encrypted_key);
 				if (plain && (slot = detail::flat_wrap_slot(plain.value())))
 					break;
@@ -526,12 +526,12 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 		const GroupKeyBag *bag = find_bag(p.protocol, p.spi);
 		if (!bag)
 			return fail(WireError::Missing, "no keys for the Rekey SA");
-		std::optional<Bytes> keymat;
+		std::optional<SecretBytes> keymat;
 		for (const WrappedKey &w : bag->sa_keys) {
-			for (const Bytes &kwk : kwk_for(w.kwk_id)) {
+			for (const SecretBytes &kwk : kwk_for(w.kwk_id)) {
 				auto plain = ike::key_unwrap(kwk, w.encrypted_key);
 				if (plain && plain.value().size() == detail::kKekKeymatBytes) {
-					keymat = plain.value();
+					keymat = std::move(plain).value();
 					break;
 				}
 			}
@@ -564,11 +564,11 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 		const GroupKeyBag *bag = find_bag(p.protocol, p.spi);
 		if (!bag || bag->sa_keys.size() != 1)
 			return fail(WireError::Missing, "no keys for a TEK");
-		std::optional<Bytes> keymat;
-		for (const Bytes &kwk : kwk_for(bag->sa_keys[0].kwk_id)) {
+		std::optional<SecretBytes> keymat;
+		for (const SecretBytes &kwk : kwk_for(bag->sa_keys[0].kwk_id)) {
 			auto plain = ike::key_unwrap(kwk, bag->sa_keys[0].encrypted_key);
 			if (plain) {
-				keymat = plain.value();
+				keymat = std::move(plain).value();
 				break;
 			}
 		}
@@ -792,7 +792,7 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 		return;
 	}
 	bool excluded = false;
-	Bytes kwk = kek->gsk_w;
+	SecretBytes kwk = kek->gsk_w;
 	auto r = gm_apply(*g, inner, kwk, false, &excluded);
 	if (!r) {
 		if (excluded) {

@@ -112,6 +112,7 @@ public:
 	}
 	bool verify(const Identity &signer, ByteView octets, ByteView auth) override
 	{
+		verify_calls++;
 		auto it = keys_.find(signer);
 		Bytes alg = ecdsa_sha256_alg();
 		if (it == keys_.end() || auth.size() <= alg.size() + 1 || auth[0] != alg.size() ||
@@ -125,6 +126,7 @@ public:
 		return ok;
 	}
 	int sign_calls = 0;
+	int verify_calls = 0;
 
 private:
 	std::map<std::pair<Identity, Identity>, Bytes> psk_;
@@ -174,6 +176,21 @@ public:
 	std::vector<uint32_t> activated;
 };
 
+// The IKE SA keys an engine made, as the operator's key log would see them.
+class RecordingKeyLog : public KeyLog {
+public:
+	struct IkeSaKeys {
+		uint64_t spi_i = 0, spi_r = 0;
+		SkKeys initiator, responder;
+	};
+	void ike_sa(uint64_t spi_i, uint64_t spi_r, const SkKeys &initiator, const SkKeys &responder) override
+	{
+		ike_sas.push_back(IkeSaKeys{spi_i, spi_r, initiator, responder});
+	}
+	void rekey_sa(ByteView, const SkKeys &) override {}
+	std::vector<IkeSaKeys> ike_sas;
+};
+
 struct Datagram {
 	Address from, to;
 	Bytes data;
@@ -194,12 +211,13 @@ private:
 struct Node {
 	Node(Net *net, FakeClock *clock, FakeCredentials *creds, uint64_t seed)
 		: transport(net), random(seed),
-		  engine(EngineDeps{&transport, clock, &random, creds, &sink})
+		  engine(EngineDeps{&transport, clock, &random, creds, &sink, &keylog})
 	{
 	}
 	NetTransport transport;
 	FakeRandom random;
 	RecordingSink sink;
+	RecordingKeyLog keylog;
 	Engine engine;
 	std::vector<Address> addresses;
 
