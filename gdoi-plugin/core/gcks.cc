@@ -993,9 +993,12 @@ void Engine::Impl::gcks_gsa_registration(IkeSa &sa, const IkeHeader &h, const st
 		if (n.value().type == static_cast<uint16_t>(NotifyType::RegistrationFailed) ||
 		    n.value().type == ike::kNotifyNoProposalChosen) {
 			send_response(sa, h.message_id, h.exchange_type, {});
-			if (g->members.count(sa.peer)) {
-				gcks_evict(*g, sa.peer);
-				g->evicted.erase(sa.peer);
+			// gcks_evict() removes the member's IKE SA, sa with it: only
+			// copies are used from here on
+			const Identity peer = sa.peer;
+			if (g->members.count(peer)) {
+				gcks_evict(*g, peer);
+				g->evicted.erase(peer);
 			}
 			return;
 		}

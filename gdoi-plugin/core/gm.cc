@@ -742,6 +742,12 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 		c.dropped_malformed++;
 		return;
 	}
+	// a replay goes before the signature check costs anything (the ICV
+	// above covers the message ID)
+	if (h.message_id < g->next_message_id) {
+		c.dropped_replay++;
+		return;
+	}
 	std::vector<Payload> inner = opened.value().inner;
 	const bool has_auth = !inner.empty() && inner.back().type == static_cast<uint8_t>(PayloadType::Authentication);
 	if (g->gcauth_signature) {
@@ -785,10 +791,6 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 		inner.pop_back();
 	} else if (has_auth) {
 		c.dropped_auth++;
-		return;
-	}
-	if (h.message_id < g->next_message_id) {
-		c.dropped_replay++;
 		return;
 	}
 	bool excluded = false;
