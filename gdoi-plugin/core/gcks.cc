@@ -716,12 +716,13 @@ void Engine::Impl::gcks_ike_sa_init(const Address &local, const Address &remote,
 		return;
 	}
 	// a retransmitted request: the same answer
-	for (auto &[spi, sa] : responder_sas) {
-		if (sa->spi_i == h.initiator_spi && sa->remote == remote) {
-			if (sa->init_request == datagram.to_bytes() && !sa->authenticated)
-				send(c, local, remote, sa->init_response);
-			return;
-		}
+	auto known = responder_by_init.find({h.initiator_spi, remote});
+	if (known != responder_by_init.end()) {
+		auto sa = responder_sas.find(known->second);
+		if (sa != responder_sas.end() && sa->second->init_request == datagram.to_bytes() &&
+		    !sa->second->authenticated)
+			send(c, local, remote, sa->second->init_response);
+		return;
 	}
 	const std::vector<Payload> &ps = m.value().payloads;
 	const Payload *sa_p = find_payload(ps, PayloadType::SecurityAssociation);
@@ -756,27 +757,17 @@ void Engine::Impl::gcks_ike_sa_init(const Address &local, const Address &remote,
 	};
 	// RFC 7296 2.6: past the threshold, only a request that returns our
 	// cookie creates state
-	size_t half = 0;
-	for (auto &[spi, sa] : responder_sas)
-		half += !sa->authenticated;
-	Bytes cookie;
-	if (half >= cookie_threshold) {
-		if (cookie_secret.empty())
-			cookie_secret = random(32);
-		Bytes in = ni.value().nonce;
-		wire::put_bytes(in, remote.ip);
-		wire::put_u64(in, h.initiator_spi);
-		wire::put_bytes(in, cookie_secret);
-		cookie = {0};
-		wire::put_bytes(cookie, ike::sha256(in));
+	if (half_open_sas >= cookie_threshold) {
+		rotate_cookie_secret(now());
 		bool ok = false;
 		if (!ps.empty() && ps[0].type == static_cast<uint8_t>(PayloadType::Notify)) {
 			auto n = decode_notify(ps[0].body);
-			ok = n && n.value().type == ike::kNotifyCookie && ike::equal(n.value().data, cookie);
+			ok = n && n.value().type == ike::kNotifyCookie &&
+			     cookie_valid(n.value().data, ni.value().nonce, remote, h.initiator_spi);
 		}
 		if (!ok) {
 			c->cookies_sent++;
-			reply_notify(ike::kNotifyCookie, cookie);
+			reply_notify(ike::kNotifyCookie, make_cookie(ni.value().nonce, remote, h.initiator_spi));
 			return;
 		}
 	}
@@ -838,8 +829,7 @@ void Engine::Impl::gcks_ike_sa_init(const Address &local, const Address &remote,
 	sa->last_response = d.value();
 	sa->next_request_id = 0;
 	send(c, local, remote, sa->init_response);
-	uint64_t spi = sa->spi_r;
-	responder_sas[spi] = std::move(sa);
+	add_responder_sa(std::move(sa));
 }
 
 void Engine::Impl::gcks_request(IkeSa &sa, ByteView datagram, const IkeHeader &h)
@@ -921,8 +911,6 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 		remove_responder_sa(spi);
 		return;
 	}
-	sa.authenticated = true;
-	sa.peer = peer;
 	IdentificationPayload idr{g->cfg.local_id.type, g->cfg.local_id.data};
 	Bytes idr_body = encode_identification(idr).value();
 	Bytes r_octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_body);
@@ -936,6 +924,7 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 		if (!sig || sig->empty()) {
 			send_response(sa, h.message_id, h.exchange_type,
 				      {notify_payload(NotifyType::RegistrationFailed)});
+			remove_responder_sa(spi);
 			return;
 		}
 		r_auth.method = ike::kAuthDigitalSignature;
@@ -946,16 +935,22 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 	bool authorized = std::find(g->cfg.authorized.begin(), g->cfg.authorized.end(), peer) !=
 				  g->cfg.authorized.end() &&
 			  !g->evicted.count(peer);
+	// an IKE SA that registers nobody goes with its answer: a peer that
+	// retries leaves nothing behind
 	if (!authorized) {
 		c->dropped_unauthorized++;
 		reply.push_back(notify_payload(NotifyType::AuthorizationFailed));
 		send_response(sa, h.message_id, h.exchange_type, reply);
+		remove_responder_sa(spi);
 		return;
 	}
+	responder_authenticated(sa);
+	sa.peer = peer;
 	auto reg = gcks_register(*g, sa, sa.local, sa.remote, requested_senders(inner));
 	if (!reg) {
 		reply.push_back(notify_payload(NotifyType::RegistrationFailed));
 		send_response(sa, h.message_id, h.exchange_type, reply);
+		remove_responder_sa(spi);
 		return;
 	}
 	reply.insert(reply.end(), reg.value().begin(), reg.value().end());

@@ -236,6 +236,9 @@ struct GroupState {
 
 // --- the engine ---
 
+// Tests may define this to look at the engine's internal state.
+struct EngineProbe;
+
 // The value of an operation that has no other result.
 struct Done {};
 
@@ -287,6 +290,7 @@ public:
 	size_t responder_ike_sas() const;
 
 private:
+	friend struct EngineProbe;
 	struct Impl;
 	std::unique_ptr<Impl> impl_;
 };

@@ -274,8 +274,8 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 				return;
 			}
 			if (is_error_notify(n.value().type) && h.responder_spi == 0) {
-				sa.pending.reset();
 				gm_failed(*g, true);
+				initiator_sas.erase(sa.spi_i);
 				return;
 			}
 		}
@@ -341,8 +341,8 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		auto n = decode_notify(p.body);
 		if (n && is_error_notify(n.value().type)) {
 			gm_failed(*g, n.value().type == static_cast<uint16_t>(NotifyType::InvalidGroupId));
-			if (!sa.authenticated && h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaAuth) &&
-			    !find_payload(inner, PayloadType::Authentication))
+			// the key server keeps no IKE SA it registered nobody on
+			if (!sa.authenticated)
 				initiator_sas.erase(sa.spi_i);
 			return;
 		}
