@@ -43,6 +43,14 @@ inline const Payload *find_payload(const std::vector<Payload> &ps, PayloadType t
 constexpr uint64_t kRetransmitBaseMs = 2000;
 constexpr unsigned kMaxTransmits = 5;
 constexpr uint64_t kHalfOpenTimeoutMs = 30000;
+// A responder IKE SA that no registered member uses (its member left or
+// was removed, its group went away) is kept this long to answer
+// retransmissions, then removed.
+constexpr uint64_t kUnusedIkeSaTimeoutMs = 30000;
+// RFC 7296 2.6: the cookie secret is replaced this often; cookies made
+// with the previous secret are accepted for one more period.
+constexpr uint64_t kCookieSecretPeriodMs = 300000;
+constexpr size_t kCookieSecretBytes = 32;
 constexpr uint64_t kRetryRegistrationMs = 30000;
 constexpr size_t kNonceBytes = 32;
 constexpr size_t kDefaultCookieThreshold = 64;
@@ -75,21 +83,21 @@ std::optional<keytree::NodeName> tree_node_from_id(uint32_t key_id);
 // RFC 9838 Key IDs of flat key table keys (never 0).
 uint32_t flat_key_id(const flatkey::KeyId &id);
 std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id);
-Bytes flat_wrap_plain(const flatkey::KeySlot &slot);
+SecretBytes flat_wrap_plain(const flatkey::KeySlot &slot);
 std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain);
 
 // The keys of a Rekey SA (GSA KEK).
 struct RekeySa {
 	Bytes spi; // 16 octets: IKE SPIi | SPIr of GSA_REKEY
-	Bytes keymat;
+	SecretBytes keymat;
 	SkKeys keys;
-	Bytes gsk_w;
+	SecretBytes gsk_w;
 	uint32_t lifetime_s = 0;
 	uint64_t created_ms = 0;
 	uint64_t expires_ms = 0;
 };
 // Splits keymat (kKekKeymatBytes) into GSK_e | GSK_w.
-RekeySa make_rekey_sa(Bytes spi, Bytes keymat, uint32_t lifetime_s, uint64_t now_ms);
+RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms);
 
 struct IkeSa {
 	bool initiator = false;
@@ -101,12 +109,14 @@ struct IkeSa {
 	Bytes ni, nr, cookie;
 	Bytes init_request, init_response; // the IKE_SA_INIT messages as sent
 	ike::IkeKeys keys;
-	Bytes gsk_w;
+	SecretBytes gsk_w;
 	bool keyed = false; // IKE_SA_INIT done
 	bool authenticated = false; // GSA_AUTH done
 	Identity own; // GM: IDi
 	Identity peer; // GCKS: the member's IDi
 	uint64_t created_ms = 0;
+	// GCKS: authenticated, but no registered member's IKE SA since then
+	std::optional<uint64_t> unused_since_ms;
 	uint64_t iv_counter = 0;
 	// the request this side has outstanding
 	struct Pending {
@@ -142,7 +152,7 @@ struct GcksMember {
 struct GcksTek {
 	uint32_t spi = 0;
 	size_t policy = 0; // index into config teks
-	Bytes keymat;
+	SecretBytes keymat;
 	uint64_t created_ms = 0;
 	uint64_t expires_ms = 0;
 	bool current = true;
@@ -244,12 +254,22 @@ struct Engine::Impl {
 
 	EngineDeps deps;
 	size_t cookie_threshold = detail::kDefaultCookieThreshold;
-	Bytes cookie_secret;
+	// cookie secrets: the one of period cookie_epoch (counted from
+	// cookie_start_ms) and the one of the period before, if any
+	std::optional<uint64_t> cookie_start_ms;
+	uint64_t cookie_epoch = 0;
+	SecretBytes cookie_secret, cookie_previous;
 	flatkey::KeyWrapper wrapper;
 	std::map<std::string, std::unique_ptr<detail::GcksGroup>> servers;
 	std::map<std::string, std::unique_ptr<detail::GmGroup>> members;
-	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI
+	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI; only
+	// add_responder_sa(), responder_authenticated() and
+	// remove_responder_sa() change them, which keep the two below
 	std::map<uint64_t, std::unique_ptr<detail::IkeSa>> responder_sas;
+	// the same SAs by the initiator's SPI and address (IKE_SA_INIT
+	// retransmissions)
+	std::map<std::pair<uint64_t, Address>, uint64_t> responder_by_init;
+	size_t half_open_sas = 0; // responder SAs not authenticated (yet)
 	// IKE SAs we started, by our (initiator) SPI
 	std::map<uint64_t, std::unique_ptr<detail::IkeSa>> initiator_sas;
 
@@ -268,6 +288,8 @@ struct Engine::Impl {
 	}
 	Bytes random(size_t n);
 	uint64_t random_spi();
+	// The PSK of two identities, in memory that is wiped when freed.
+	std::optional<SecretBytes> psk(const Identity &local, const Identity &remote);
 
 	// --- gdoi_engine.cc: IKE SA plumbing ---
 	// false if the transport could not send it
@@ -289,7 +311,18 @@ struct Engine::Impl {
 	std::optional<std::vector<Payload>> open_request(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h,
 							 const SkKeys &keys, uint32_t first_id, Counters *c);
 	void retransmit(uint64_t now_ms);
+	void add_responder_sa(std::unique_ptr<detail::IkeSa> sa);
+	void responder_authenticated(detail::IkeSa &sa);
 	void remove_responder_sa(uint64_t spi);
+	// Half-open SAs time out, authenticated ones no member uses expire.
+	void expire_responder_sas(uint64_t now_ms);
+	// Initiator SAs that cannot be used any more (not authenticated, or
+	// no member group's) and have no request outstanding.
+	void expire_initiator_sas();
+	// RFC 7296 2.6 cookies: <secret version> | prf(secret, Ni | IPi | SPIi).
+	void rotate_cookie_secret(uint64_t now_ms);
+	Bytes make_cookie(ByteView ni, const Address &remote, uint64_t spi_i) const;
+	bool cookie_valid(ByteView cookie, ByteView ni, const Address &remote, uint64_t spi_i) const;
 
 	// --- gcks.cc ---
 	void gcks_receive(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);

@@ -467,7 +467,7 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 		// the new Rekey SA's keys: under the key hierarchy's new group
 		// key when membership changed, else under the current Rekey
 		// SA's GSK_w
-		Bytes kwk = old_kek.gsk_w;
+		SecretBytes kwk = old_kek.gsk_w;
 		uint32_t kwk_id = 0;
 		if (change && change->tree_root) {
 			kwk.assign(change->tree_root->begin(), change->tree_root->end());
@@ -869,12 +869,13 @@ void Engine::Impl::gcks_ike_sa_init(const Address &local, const Address &remote,
 		return;
 	}
 	// a retransmitted request: the same answer
-	for (auto &[spi, sa] : responder_sas) {
-		if (sa->spi_i == h.initiator_spi && sa->remote == remote) {
-			if (sa->init_request == datagram.to_bytes() && !sa->authenticated)
-				send(c, local, remote, sa->init_response);
-			return;
-		}
+	auto known = responder_by_init.find({h.initiator_spi, remote});
+	if (known != responder_by_init.end()) {
+		auto sa = responder_sas.find(known->second);
+		if (sa != responder_sas.end() && sa->second->init_request == datagram.to_bytes() &&
+		    !sa->second->authenticated)
+			send(c, local, remote, sa->second->init_response);
+		return;
 	}
 	const std::vector<Payload> &ps = m.value().payloads;
 	const Payload *sa_p = find_payload(ps, PayloadType::SecurityAssociation);
@@ -909,27 +910,17 @@ void Engine::Impl::gcks_ike_sa_init(const Address &local, const Address &remote,
 	};
 	// RFC 7296 2.6: past the threshold, only a request that returns our
 	// cookie creates state
-	size_t half = 0;
-	for (auto &[spi, sa] : responder_sas)
-		half += !sa->authenticated;
-	Bytes cookie;
-	if (half >= cookie_threshold) {
-		if (cookie_secret.empty())
-			cookie_secret = random(32);
-		Bytes in = ni.value().nonce;
-		wire::put_bytes(in, remote.ip);
-		wire::put_u64(in, h.initiator_spi);
-		wire::put_bytes(in, cookie_secret);
-		cookie = {0};
-		wire::put_bytes(cookie, ike::sha256(in));
+	if (half_open_sas >= cookie_threshold) {
+		rotate_cookie_secret(now());
 		bool ok = false;
 		if (!ps.empty() && ps[0].type == static_cast<uint8_t>(PayloadType::Notify)) {
 			auto n = decode_notify(ps[0].body);
-			ok = n && n.value().type == ike::kNotifyCookie && ike::equal(n.value().data, cookie);
+			ok = n && n.value().type == ike::kNotifyCookie &&
+			     cookie_valid(n.value().data, ni.value().nonce, remote, h.initiator_spi);
 		}
 		if (!ok) {
 			c->cookies_sent++;
-			reply_notify(ike::kNotifyCookie, cookie);
+			reply_notify(ike::kNotifyCookie, make_cookie(ni.value().nonce, remote, h.initiator_spi));
 			return;
 		}
 	}
@@ -991,8 +982,7 @@ void Engine::Impl::gcks_ike_sa_init(const Address &local, const Address &remote,
 	sa->last_response = d.value();
 	sa->next_request_id = 0;
 	send(c, local, remote, sa->init_response);
-	uint64_t spi = sa->spi_r;
-	responder_sas[spi] = std::move(sa);
+	add_responder_sa(std::move(sa));
 }
 
 void Engine::Impl::gcks_request(IkeSa &sa, ByteView datagram, const IkeHeader &h)
@@ -1061,7 +1051,7 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 	Bytes octets = ike::signed_octets(sa.init_request, sa.nr, sa.keys.sk_pi, idi_p->body);
 	bool ok = false;
 	if (g->cfg.member_auth == AuthKind::Psk) {
-		auto key = deps.credentials->shared_key(g->cfg.local_id, peer);
+		auto key = psk(g->cfg.local_id, peer);
 		ok = auth.value().method == ike::kAuthSharedKey && key &&
 		     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
 	} else {
@@ -1074,14 +1064,12 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 		remove_responder_sa(spi);
 		return;
 	}
-	sa.authenticated = true;
-	sa.peer = peer;
 	IdentificationPayload idr{g->cfg.local_id.type, g->cfg.local_id.data};
 	Bytes idr_body = encode_identification(idr).value();
 	Bytes r_octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_body);
 	AuthPayload r_auth;
 	if (g->cfg.member_auth == AuthKind::Psk) {
-		auto key = deps.credentials->shared_key(g->cfg.local_id, peer);
+		auto key = psk(g->cfg.local_id, peer);
 		r_auth.method = ike::kAuthSharedKey;
 		r_auth.data = ike::psk_auth(*key, r_octets);
 	} else {
@@ -1089,6 +1077,7 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 		if (!sig || sig->empty()) {
 			send_response(sa, h.message_id, h.exchange_type,
 				      {notify_payload(NotifyType::RegistrationFailed)});
+			remove_responder_sa(spi);
 			return;
 		}
 		r_auth.method = ike::kAuthDigitalSignature;
@@ -1099,16 +1088,22 @@ void Engine::Impl::gcks_gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vecto
 	bool authorized = std::find(g->cfg.authorized.begin(), g->cfg.authorized.end(), peer) !=
 				  g->cfg.authorized.end() &&
 			  !g->evicted.count(peer);
+	// an IKE SA that registers nobody goes with its answer: a peer that
+	// retries leaves nothing behind
 	if (!authorized) {
 		c->dropped_unauthorized++;
 		reply.push_back(notify_payload(NotifyType::AuthorizationFailed));
 		send_response(sa, h.message_id, h.exchange_type, reply);
+		remove_responder_sa(spi);
 		return;
 	}
+	responder_authenticated(sa);
+	sa.peer = peer;
 	auto reg = gcks_register(*g, sa, sa.local, sa.remote, requested_senders(inner));
 	if (!reg) {
 		reply.push_back(notify_payload(NotifyType::RegistrationFailed));
 		send_response(sa, h.message_id, h.exchange_type, reply);
+		remove_responder_sa(spi);
 		return;
 	}
 	reply.insert(reply.end(), reg.value().begin(), reg.value().end());

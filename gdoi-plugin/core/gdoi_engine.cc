@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 
 #include <arpa/inet.h>
 #include <openssl/x509.h>
@@ -307,13 +308,14 @@ std::optional<keytree::NodeName> tree_node_from_id(uint32_t key_id)
 	return n;
 }
 
-Bytes flat_wrap_plain(const flatkey::KeySlot &slot)
+SecretBytes flat_wrap_plain(const flatkey::KeySlot &slot)
 {
-	Bytes out;
-	wire::put_u32(out, slot.version);
-	wire::put_u32(out, slot.revision);
-	wire::put_u32(out, slot.creator);
-	out.insert(out.end(), slot.key.begin(), slot.key.end());
+	Bytes head;
+	wire::put_u32(head, slot.version);
+	wire::put_u32(head, slot.revision);
+	wire::put_u32(head, slot.creator);
+	SecretBytes out(head.size() + slot.key.size());
+	std::copy(slot.key.begin(), slot.key.end(), std::copy(head.begin(), head.end(), out.begin()));
 	return out;
 }
 
@@ -330,7 +332,7 @@ std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain)
 	return s;
 }
 
-RekeySa make_rekey_sa(Bytes spi, Bytes keymat, uint32_t lifetime_s, uint64_t now_ms)
+RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms)
 {
 	RekeySa k;
 	k.spi = std::move(spi);
@@ -369,6 +371,14 @@ uint64_t Engine::Impl::random_spi()
 		if (v != 0 && !responder_sas.count(v) && !initiator_sas.count(v))
 			return v;
 	}
+}
+
+std::optional<SecretBytes> Engine::Impl::psk(const Identity &local, const Identity &remote)
+{
+	auto key = deps.credentials->shared_key(local, remote);
+	if (!key)
+		return std::nullopt;
+	return SecretBytes(std::move(*key)); // takes the buffer: no copy is left
 }
 
 bool Engine::Impl::send(Counters *c, const Address &local, const Address &remote, ByteView datagram)
@@ -515,13 +525,26 @@ void Engine::Impl::retransmit(uint64_t now_ms)
 		} else {
 			// a member that does not answer GSA_INBAND_REKEY loses its
 			// IKE SA and falls back to GSA_REKEY
-			for (auto &[n, g] : servers)
-				for (auto &[id, m] : g->members)
-					if (m.ike_spi == sa->spi_r)
-						m.ike_spi = 0;
-			responder_sas.erase(sa->spi_r);
+			remove_responder_sa(sa->spi_r);
 		}
 	}
+}
+
+void Engine::Impl::add_responder_sa(std::unique_ptr<IkeSa> sa)
+{
+	const uint64_t spi = sa->spi_r;
+	responder_by_init[{sa->spi_i, sa->remote}] = spi;
+	if (!sa->authenticated)
+		half_open_sas++;
+	responder_sas[spi] = std::move(sa);
+}
+
+void Engine::Impl::responder_authenticated(IkeSa &sa)
+{
+	if (sa.authenticated)
+		return;
+	sa.authenticated = true;
+	half_open_sas--;
 }
 
 void Engine::Impl::remove_responder_sa(uint64_t spi)
@@ -530,7 +553,106 @@ void Engine::Impl::remove_responder_sa(uint64_t spi)
 		for (auto &[id, m] : g->members)
 			if (m.ike_spi == spi)
 				m.ike_spi = 0;
-	responder_sas.erase(spi);
+	auto it = responder_sas.find(spi);
+	if (it == responder_sas.end())
+		return;
+	auto init = responder_by_init.find({it->second->spi_i, it->second->remote});
+	if (init != responder_by_init.end() && init->second == spi)
+		responder_by_init.erase(init);
+	if (!it->second->authenticated)
+		half_open_sas--;
+	responder_sas.erase(it);
+}
+
+void Engine::Impl::expire_responder_sas(uint64_t t)
+{
+	std::set<uint64_t> used;
+	for (auto &[n, g] : servers)
+		for (auto &[id, m] : g->members)
+			if (m.ike_spi)
+				used.insert(m.ike_spi);
+	std::vector<uint64_t> gone;
+	for (auto &[spi, sa] : responder_sas) {
+		if (!sa->authenticated) {
+			if (t >= sa->created_ms + detail::kHalfOpenTimeoutMs)
+				gone.push_back(spi);
+		} else if (used.count(spi) || sa->pending) {
+			sa->unused_since_ms.reset();
+		} else if (!sa->unused_since_ms) {
+			sa->unused_since_ms = t;
+		} else if (t >= *sa->unused_since_ms + detail::kUnusedIkeSaTimeoutMs) {
+			gone.push_back(spi);
+		}
+	}
+	for (uint64_t spi : gone)
+		remove_responder_sa(spi);
+}
+
+void Engine::Impl::expire_initiator_sas()
+{
+	for (auto it = initiator_sas.begin(); it != initiator_sas.end();) {
+		const IkeSa &sa = *it->second;
+		bool used = false;
+		for (auto &[n, g] : members)
+			used = used || g->ike_spi == sa.spi_i;
+		if (!sa.pending && (!sa.authenticated || !used))
+			it = initiator_sas.erase(it);
+		else
+			++it;
+	}
+}
+
+// --- cookies (RFC 7296 2.6) ---
+
+void Engine::Impl::rotate_cookie_secret(uint64_t t)
+{
+	if (!cookie_start_ms) {
+		cookie_start_ms = t;
+		cookie_epoch = 0;
+		cookie_secret = random(detail::kCookieSecretBytes);
+		cookie_previous.clear();
+		return;
+	}
+	const uint64_t epoch = t > *cookie_start_ms ? (t - *cookie_start_ms) / detail::kCookieSecretPeriodMs : 0;
+	if (epoch <= cookie_epoch)
+		return;
+	if (epoch == cookie_epoch + 1)
+		cookie_previous = std::move(cookie_secret);
+	else
+		cookie_previous.clear(); // two periods or more without a cookie
+	cookie_secret = random(detail::kCookieSecretBytes);
+	cookie_epoch = epoch;
+}
+
+namespace {
+
+Bytes cookie_with(ByteView secret, uint8_t version, ByteView ni, const Address &remote, uint64_t spi_i)
+{
+	Bytes in = ni.to_bytes();
+	wire::put_bytes(in, remote.ip);
+	wire::put_u64(in, spi_i);
+	Bytes cookie{version};
+	wire::put_bytes(cookie, ike::prf(secret, in));
+	return cookie;
+}
+
+} // namespace
+
+Bytes Engine::Impl::make_cookie(ByteView ni, const Address &remote, uint64_t spi_i) const
+{
+	return cookie_with(cookie_secret, static_cast<uint8_t>(cookie_epoch), ni, remote, spi_i);
+}
+
+bool Engine::Impl::cookie_valid(ByteView cookie, ByteView ni, const Address &remote, uint64_t spi_i) const
+{
+	if (cookie.empty() || cookie_secret.empty())
+		return false;
+	const uint8_t version = cookie[0];
+	if (version == static_cast<uint8_t>(cookie_epoch))
+		return ike::equal(cookie, cookie_with(cookie_secret, version, ni, remote, spi_i));
+	if (!cookie_previous.empty() && version == static_cast<uint8_t>(cookie_epoch - 1))
+		return ike::equal(cookie, cookie_with(cookie_previous, version, ni, remote, spi_i));
+	return false;
 }
 
 // --- Engine ---
@@ -656,12 +778,10 @@ void Engine::tick()
 	try {
 		uint64_t now = impl_->now();
 		impl_->retransmit(now);
-		for (auto it = impl_->responder_sas.begin(); it != impl_->responder_sas.end();) {
-			if (!it->second->authenticated && now >= it->second->created_ms + detail::kHalfOpenTimeoutMs)
-				it = impl_->responder_sas.erase(it);
-			else
-				++it;
-		}
+		impl_->expire_responder_sas(now);
+		impl_->expire_initiator_sas();
+		if (impl_->cookie_start_ms)
+			impl_->rotate_cookie_secret(now);
 		for (auto &[n, g] : impl_->servers)
 			impl_->gcks_tick(*g, now);
 		for (auto &[n, g] : impl_->members)
@@ -680,6 +800,8 @@ uint64_t Engine::next_timeout_ms() const
 				next = std::min(next, sa->pending->next_ms);
 			if (!sa->initiator && !sa->authenticated)
 				next = std::min(next, sa->created_ms + detail::kHalfOpenTimeoutMs);
+			if (!sa->initiator && sa->unused_since_ms)
+				next = std::min(next, *sa->unused_since_ms + detail::kUnusedIkeSaTimeoutMs);
 		}
 	for (auto &[n, g] : impl_->servers)
 		next = std::min(next, impl_->gcks_next(*g));
@@ -748,10 +870,7 @@ size_t Engine::responder_ike_sas() const
 
 size_t Engine::half_open() const
 {
-	size_t n = 0;
-	for (auto &[spi, sa] : impl_->responder_sas)
-		n += !sa->authenticated;
-	return n;
+	return impl_->half_open_sas;
 }
 
 } // namespace groupsec::gdoi

@@ -93,9 +93,9 @@ struct TekSa {
 	std::string group;
 	uint32_t spi = 0; // host order
 	uint16_t encryption = 0; // IKEv2 transform ID: 20 ENCR_AES_GCM_16, 12 ENCR_AES_CBC
-	Bytes encryption_key; // with the 4-octet salt appended for AES-GCM
+	SecretBytes encryption_key; // with the 4-octet salt appended for AES-GCM
 	uint16_t integrity = 0; // 0, or 12 AUTH_HMAC_SHA2_256_128
-	Bytes integrity_key;
+	SecretBytes integrity_key;
 	TrafficSelector source; // from the GSA TEK policy
 	TrafficSelector destination;
 	uint32_t lifetime_s = 0;
@@ -286,6 +286,9 @@ struct GroupState {
 
 // --- the engine ---
 
+// Tests may define this to look at the engine's internal state.
+struct EngineProbe;
+
 // The value of an operation that has no other result.
 struct Done {};
 
@@ -342,6 +345,7 @@ public:
 	size_t responder_ike_sas() const;
 
 private:
+	friend struct EngineProbe;
 	struct Impl;
 	std::unique_ptr<Impl> impl_;
 };

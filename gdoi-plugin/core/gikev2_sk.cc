@@ -1,5 +1,6 @@
 #include "gikev2_sk.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -58,10 +59,10 @@ Result<const EVP_CIPHER *> check_keys(const SkKeys &k)
 	return cipher;
 }
 
-Bytes gcm_nonce(const SkKeys &k, ByteView iv)
+SecretBytes gcm_nonce(const SkKeys &k, ByteView iv)
 {
-	Bytes nonce = k.salt;
-	wire::put_bytes(nonce, iv);
+	SecretBytes nonce(k.salt.size() + iv.size());
+	std::copy(iv.begin(), iv.end(), std::copy(k.salt.begin(), k.salt.end(), nonce.begin()));
 	return nonce;
 }
 
@@ -89,7 +90,7 @@ Result<bool> encrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, Byt
 	if (EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
 		return crypto_error("EncryptInit");
 	if (gcm) {
-		Bytes nonce = gcm_nonce(k, iv);
+		SecretBytes nonce = gcm_nonce(k, iv);
 		if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kGcmNonceSize, nullptr) != 1 ||
 		    EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), nonce.data()) != 1 ||
 		    EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1)
@@ -119,7 +120,7 @@ Result<Bytes> decrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, By
 	if (EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
 		return crypto_error("DecryptInit");
 	if (gcm) {
-		Bytes nonce = gcm_nonce(k, iv);
+		SecretBytes nonce = gcm_nonce(k, iv);
 		Bytes tag_copy = tag.to_bytes();
 		if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kGcmNonceSize, nullptr) != 1 ||
 		    EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), nonce.data()) != 1 ||

@@ -8,6 +8,7 @@
 
 #include "gikev2_message.h"
 #include "gikev2_result.h"
+#include "secret_bytes.h"
 
 namespace groupsec::gdoi {
 
@@ -18,9 +19,9 @@ enum class SkCipher {
 
 struct SkKeys {
 	SkCipher cipher = SkCipher::AesGcm16;
-	Bytes encryption_key;
-	Bytes salt; // AES-GCM only
-	Bytes integrity_key; // AES-CBC only
+	SecretBytes encryption_key;
+	SecretBytes salt; // AES-GCM only
+	SecretBytes integrity_key; // AES-CBC only
 };
 
 // IV octets on the wire: 8 for AES-GCM, 16 for AES-CBC.

@@ -183,7 +183,7 @@ void Engine::Impl::gm_send_auth(IkeSa &sa, GmGroup &g)
 	Bytes octets = ike::signed_octets(sa.init_request, sa.nr, sa.keys.sk_pi, idi_body);
 	AuthPayload auth;
 	if (g.cfg.auth == AuthKind::Psk) {
-		auto key = deps.credentials->shared_key(g.cfg.local_id, g.cfg.server_id);
+		auto key = psk(g.cfg.local_id, g.cfg.server_id);
 		if (!key) {
 			gm_failed(g, false);
 			return;
@@ -277,8 +277,8 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 				return;
 			}
 			if (is_error_notify(n.value().type) && h.responder_spi == 0) {
-				sa.pending.reset();
 				gm_failed(*g, true);
+				initiator_sas.erase(sa.spi_i);
 				return;
 			}
 		}
@@ -344,8 +344,8 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		auto n = decode_notify(p.body);
 		if (n && is_error_notify(n.value().type)) {
 			gm_failed(*g, n.value().type == static_cast<uint16_t>(NotifyType::InvalidGroupId));
-			if (!sa.authenticated && h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaAuth) &&
-			    !find_payload(inner, PayloadType::Authentication))
+			// the key server keeps no IKE SA it registered nobody on
+			if (!sa.authenticated)
 				initiator_sas.erase(sa.spi_i);
 			return;
 		}
@@ -365,7 +365,7 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		Bytes octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_p->body);
 		bool ok = peer == g->cfg.server_id;
 		if (ok && g->cfg.auth == AuthKind::Psk) {
-			auto key = deps.credentials->shared_key(g->cfg.local_id, g->cfg.server_id);
+			auto key = psk(g->cfg.local_id, g->cfg.server_id);
 			ok = auth.value().method == ike::kAuthSharedKey && key &&
 			     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
 		} else if (ok) {
@@ -441,10 +441,10 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 	std::optional<keytree::KeyTreeMember> tree;
 	if (!registration && g.tree)
 		tree.emplace(g.tree->keys());
-	auto kwk_for = [&](uint32_t kwk_id) -> std::vector<Bytes> {
-		std::vector<Bytes> out;
+	auto kwk_for = [&](uint32_t kwk_id) -> std::vector<SecretBytes> {
+		std::vector<SecretBytes> out;
 		if (kwk_id == 0) {
-			out.push_back(default_kwk.to_bytes());
+			out.emplace_back(default_kwk);
 			return out;
 		}
 		if (auto n = detail::tree_node_from_id(kwk_id)) {
@@ -498,7 +498,7 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			if (!id)
 				return fail(WireError::BadValue, "WRAP_KEY with an unknown Key ID");
 			std::optional<flatkey::KeySlot> slot;
-			for (const Bytes &kwk : kwk_for(w.kwk_id)) {
+			for (const SecretBytes &kwk : kwk_for(w.kwk_id)) {
 				auto plain = ike::key_unwrap(kwk, w.encrypted_key);
 				if (plain && (slot = detail::flat_wrap_slot(plain.value())))
 					break;
@@ -624,12 +624,12 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 		const GroupKeyBag *bag = find_bag(p.protocol, p.spi);
 		if (!bag)
 			return fail(WireError::Missing, "no keys for the Rekey SA");
-		std::optional<Bytes> keymat;
+		std::optional<SecretBytes> keymat;
 		for (const WrappedKey &w : bag->sa_keys) {
-			for (const Bytes &kwk : kwk_for(w.kwk_id)) {
+			for (const SecretBytes &kwk : kwk_for(w.kwk_id)) {
 				auto plain = ike::key_unwrap(kwk, w.encrypted_key);
 				if (plain && plain.value().size() == detail::kKekKeymatBytes) {
-					keymat = plain.value();
+					keymat = std::move(plain).value();
 					break;
 				}
 			}
@@ -662,11 +662,11 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 		const GroupKeyBag *bag = find_bag(p.protocol, p.spi);
 		if (!bag || bag->sa_keys.size() != 1)
 			return fail(WireError::Missing, "no keys for a TEK");
-		std::optional<Bytes> keymat;
-		for (const Bytes &kwk : kwk_for(bag->sa_keys[0].kwk_id)) {
+		std::optional<SecretBytes> keymat;
+		for (const SecretBytes &kwk : kwk_for(bag->sa_keys[0].kwk_id)) {
 			auto plain = ike::key_unwrap(kwk, bag->sa_keys[0].encrypted_key);
 			if (plain) {
-				keymat = plain.value();
+				keymat = std::move(plain).value();
 				break;
 			}
 		}
@@ -865,6 +865,12 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 		c.dropped_malformed++;
 		return;
 	}
+	// a replay goes before the signature check costs anything (the ICV
+	// above covers the message ID)
+	if (h.message_id < g->next_message_id) {
+		c.dropped_replay++;
+		return;
+	}
 	std::vector<Payload> inner = opened.value().inner;
 	const bool has_auth = !inner.empty() && inner.back().type == static_cast<uint8_t>(PayloadType::Authentication);
 	if (g->gcauth_signature) {
@@ -910,12 +916,8 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 		c.dropped_auth++;
 		return;
 	}
-	if (h.message_id < g->next_message_id) {
-		c.dropped_replay++;
-		return;
-	}
 	bool excluded = false;
-	Bytes kwk = kek->gsk_w;
+	SecretBytes kwk = kek->gsk_w;
 	auto r = gm_apply(*g, inner, kwk, false, &excluded, h.message_id);
 	if (!r) {
 		if (excluded) {

@@ -1,5 +1,6 @@
 #include "ike_crypto.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <openssl/bn.h>
@@ -70,14 +71,14 @@ bool ecp_point_valid(ByteView xy, uint8_t out[1 + 2 * kEcpCoordinate])
 	       EC_POINT_is_on_curve(g.get(), p.get(), bn.get()) == 1 && !EC_POINT_is_at_infinity(g.get(), p.get());
 }
 
-Result<Bytes> derive(EVP_PKEY *own, EVP_PKEY *peer)
+Result<SecretBytes> derive(EVP_PKEY *own, EVP_PKEY *peer)
 {
 	PkeyCtxPtr ctx(EVP_PKEY_CTX_new(own, nullptr));
 	size_t len = 0;
 	if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_derive_set_peer(ctx.get(), peer) != 1 ||
 	    EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1)
 		return make_error(WireError::BadValue, "key exchange with the peer's value failed");
-	Bytes out(len);
+	SecretBytes out(len);
 	if (EVP_PKEY_derive(ctx.get(), out.data(), &len) != 1)
 		return make_error(WireError::BadValue, "key exchange with the peer's value failed");
 	out.resize(len);
@@ -144,9 +145,9 @@ Result<std::unique_ptr<DhKey>> DhKey::from_private(uint16_t group, ByteView secr
 	});
 }
 
-Result<Bytes> DhKey::shared_secret(ByteView peer) const
+Result<SecretBytes> DhKey::shared_secret(ByteView peer) const
 {
-	return wire::guarded([&]() -> Result<Bytes> {
+	return wire::guarded([&]() -> Result<SecretBytes> {
 		if (peer.size() != dh_public_size(group_))
 			return make_error(WireError::BadLength, "KE data of " + std::to_string(peer.size()) +
 									" octets for DH group " + std::to_string(group_));
@@ -174,29 +175,38 @@ Result<Bytes> DhKey::shared_secret(ByteView peer) const
 	});
 }
 
-Bytes prf(ByteView key, ByteView data)
+SecretBytes prf(ByteView key, ByteView data)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
 	static const uint8_t empty = 0;
 	if (!HMAC(EVP_sha256(), key.empty() ? &empty : key.data(), static_cast<int>(key.size()),
 		  data.empty() ? &empty : data.data(), data.size(), md, &len))
-		return Bytes();
-	return Bytes(md, md + len);
+		return SecretBytes();
+	SecretBytes out(md, md + len);
+	OPENSSL_cleanse(md, sizeof(md));
+	return out;
 }
 
-Bytes prf_plus(ByteView key, ByteView seed, size_t len)
+SecretBytes prf_plus(ByteView key, ByteView seed, size_t len)
 {
-	Bytes out, t;
-	for (uint8_t i = 1; out.size() < len && i != 0; i++) {
-		Bytes in = t;
-		wire::put_bytes(in, seed);
-		in.push_back(i);
-		t = prf(key, in);
-		if (t.empty())
-			return Bytes();
-		wire::put_bytes(out, t);
+	// every buffer at its final size: T(n-1) | seed | n, and the output
+	constexpr size_t kBlock = 32;
+	SecretBytes out(len + kBlock), in(kBlock + seed.size() + 1);
+	size_t have = 0, in_len = 0;
+	for (uint8_t i = 1; have < len && i != 0; i++) {
+		auto at = std::copy(seed.begin(), seed.end(), in.begin() + static_cast<long>(in_len));
+		*at = i;
+		SecretBytes t = prf(key, ByteView(in.data(), in_len + seed.size() + 1));
+		if (t.size() != kBlock)
+			return SecretBytes();
+		std::copy(t.begin(), t.end(), out.begin() + static_cast<long>(have));
+		std::copy(t.begin(), t.end(), in.begin());
+		in_len = kBlock;
+		have += kBlock;
 	}
+	if (have < len)
+		return SecretBytes();
 	out.resize(len);
 	return out;
 }
@@ -206,7 +216,7 @@ IkeKeys derive_ike_keys(SkCipher cipher, size_t key_bytes, ByteView ni, ByteView
 {
 	Bytes nonces = ni.to_bytes();
 	wire::put_bytes(nonces, nr);
-	Bytes skeyseed = prf(nonces, shared);
+	SecretBytes skeyseed = prf(nonces, shared);
 	Bytes seed = nonces;
 	wire::put_u64(seed, spi_i);
 	wire::put_u64(seed, spi_r);
@@ -214,11 +224,10 @@ IkeKeys derive_ike_keys(SkCipher cipher, size_t key_bytes, ByteView ni, ByteView
 	const bool gcm = cipher == SkCipher::AesGcm16;
 	const size_t integ = gcm ? 0 : 32;
 	const size_t encr = key_bytes + (gcm ? 4 : 0);
-	Bytes km = prf_plus(skeyseed, seed, prf_len + 2 * integ + 2 * encr + 2 * prf_len);
-	OPENSSL_cleanse(skeyseed.data(), skeyseed.size());
+	SecretBytes km = prf_plus(skeyseed, seed, prf_len + 2 * integ + 2 * encr + 2 * prf_len);
 	size_t pos = 0;
 	auto take = [&](size_t n) {
-		Bytes b(km.begin() + static_cast<long>(pos), km.begin() + static_cast<long>(pos + n));
+		SecretBytes b(km.begin() + static_cast<long>(pos), km.begin() + static_cast<long>(pos + n));
 		pos += n;
 		return b;
 	};
@@ -227,7 +236,7 @@ IkeKeys derive_ike_keys(SkCipher cipher, size_t key_bytes, ByteView ni, ByteView
 	k.initiator.cipher = k.responder.cipher = cipher;
 	k.initiator.integrity_key = take(integ);
 	k.responder.integrity_key = take(integ);
-	Bytes ei = take(encr), er = take(encr);
+	SecretBytes ei = take(encr), er = take(encr);
 	k.sk_pi = take(prf_len);
 	k.sk_pr = take(prf_len);
 	if (gcm) {
@@ -236,14 +245,13 @@ IkeKeys derive_ike_keys(SkCipher cipher, size_t key_bytes, ByteView ni, ByteView
 		k.responder.encryption_key.assign(er.begin(), er.end() - 4);
 		k.responder.salt.assign(er.end() - 4, er.end());
 	} else {
-		k.initiator.encryption_key = ei;
-		k.responder.encryption_key = er;
+		k.initiator.encryption_key = std::move(ei);
+		k.responder.encryption_key = std::move(er);
 	}
-	OPENSSL_cleanse(km.data(), km.size());
 	return k;
 }
 
-Bytes default_kwk(ByteView sk_d, size_t len)
+SecretBytes default_kwk(ByteView sk_d, size_t len)
 {
 	static const char label[] = "Key Wrap for G-IKEv2";
 	return prf_plus(sk_d, ByteView(reinterpret_cast<const uint8_t *>(label), sizeof(label) - 1), len);
@@ -260,10 +268,8 @@ Bytes signed_octets(ByteView message, ByteView peer_nonce, ByteView sk_p, ByteVi
 Bytes psk_auth(ByteView shared_key, ByteView octets)
 {
 	static const char pad[] = "Key Pad for IKEv2";
-	Bytes k = prf(shared_key, ByteView(reinterpret_cast<const uint8_t *>(pad), sizeof(pad) - 1));
-	Bytes out = prf(k, octets);
-	OPENSSL_cleanse(k.data(), k.size());
-	return out;
+	SecretBytes k = prf(shared_key, ByteView(reinterpret_cast<const uint8_t *>(pad), sizeof(pad) - 1));
+	return prf(k, octets);
 }
 
 bool equal(ByteView a, ByteView b)
@@ -286,7 +292,7 @@ const EVP_CIPHER *wrap_cipher(size_t key_size)
 	return nullptr;
 }
 
-Result<Bytes> wrap_op(ByteView kwk, ByteView in, bool enc)
+Result<SecretBytes> wrap_op(ByteView kwk, ByteView in, bool enc)
 {
 	const EVP_CIPHER *c = wrap_cipher(kwk.size());
 	if (!c)
@@ -297,15 +303,13 @@ Result<Bytes> wrap_op(ByteView kwk, ByteView in, bool enc)
 	if (!ctx)
 		return crypto_error("EVP_CIPHER_CTX_new");
 	EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	Bytes out(in.size() + 16);
+	SecretBytes out(in.size() + 16);
 	int len = 0, fin = 0;
 	if (EVP_CipherInit_ex(ctx.get(), c, nullptr, kwk.data(), nullptr, enc ? 1 : 0) != 1)
 		return crypto_error("key wrap init");
 	if (EVP_CipherUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 || len <= 0 ||
-	    EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1) {
-		OPENSSL_cleanse(out.data(), out.size());
+	    EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1)
 		return make_error(WireError::IntegrityFailed, "key unwrap: integrity check failed");
-	}
 	out.resize(static_cast<size_t>(len + fin));
 	return out;
 }
@@ -314,10 +318,15 @@ Result<Bytes> wrap_op(ByteView kwk, ByteView in, bool enc)
 
 Result<Bytes> key_wrap(ByteView kwk, ByteView plain)
 {
-	return wire::guarded([&] { return wrap_op(kwk, plain, true); });
+	return wire::guarded([&]() -> Result<Bytes> {
+		auto w = wrap_op(kwk, plain, true);
+		if (!w)
+			return w.error();
+		return Bytes(std::move(w).value()); // not secret once wrapped
+	});
 }
 
-Result<Bytes> key_unwrap(ByteView kwk, ByteView wrapped)
+Result<SecretBytes> key_unwrap(ByteView kwk, ByteView wrapped)
 {
 	return wire::guarded([&] { return wrap_op(kwk, wrapped, false); });
 }

@@ -47,7 +47,7 @@ public:
 	template <typename Draw> static Result<std::unique_ptr<DhKey>> generate(uint16_t group, Draw &&draw)
 	{
 		for (int attempt = 0; attempt < 16; attempt++) {
-			Bytes secret(32);
+			SecretBytes secret(32);
 			draw(secret.data(), secret.size());
 			auto k = from_private(group, secret);
 			if (k.ok() || k.error().code != WireError::BadValue)
@@ -63,7 +63,7 @@ public:
 	const Bytes &public_value() const { return public_; }
 	// g^ir: the x coordinate for ECP-256, the X25519 output for group 31.
 	// BadValue if peer is not a valid public value of the group.
-	Result<Bytes> shared_secret(ByteView peer) const;
+	Result<SecretBytes> shared_secret(ByteView peer) const;
 
 private:
 	struct Pkey;
@@ -73,15 +73,15 @@ private:
 	std::unique_ptr<Pkey> pkey_;
 };
 
-// PRF_HMAC_SHA2_256.
-Bytes prf(ByteView key, ByteView data);
+// PRF_HMAC_SHA2_256 (its output is often a key: wiped when freed).
+SecretBytes prf(ByteView key, ByteView data);
 // prf+ (RFC 7296 2.13): len octets of T1 | T2 | ...
-Bytes prf_plus(ByteView key, ByteView seed, size_t len);
+SecretBytes prf_plus(ByteView key, ByteView seed, size_t len);
 
 // The keys of one IKE SA.
 struct IkeKeys {
-	Bytes sk_d;
-	Bytes sk_pi, sk_pr;
+	SecretBytes sk_d;
+	SecretBytes sk_pi, sk_pr;
 	SkKeys initiator; // SK_ai / SK_ei: protects what the initiator sends
 	SkKeys responder; // SK_ar / SK_er
 };
@@ -93,7 +93,7 @@ IkeKeys derive_ike_keys(SkCipher cipher, size_t key_bytes, ByteView ni, ByteView
 			uint64_t spi_i, uint64_t spi_r);
 
 // GSK_w = prf+(SK_d, "Key Wrap for G-IKEv2"), len octets.
-Bytes default_kwk(ByteView sk_d, size_t len);
+SecretBytes default_kwk(ByteView sk_d, size_t len);
 
 // <SignedOctets> of RFC 7296 2.15: message | nonce of the peer |
 // prf(SK_p, ID payload body).
@@ -106,7 +106,7 @@ bool equal(ByteView a, ByteView b);
 
 // AES key wrap with padding (RFC 5649) under a 16, 24 or 32 octet key.
 Result<Bytes> key_wrap(ByteView kwk, ByteView plain);
-Result<Bytes> key_unwrap(ByteView kwk, ByteView wrapped);
+Result<SecretBytes> key_unwrap(ByteView kwk, ByteView wrapped);
 
 // SHA-256.
 Bytes sha256(ByteView data);

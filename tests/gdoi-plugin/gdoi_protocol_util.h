@@ -112,6 +112,7 @@ public:
 	}
 	bool verify(const Identity &signer, ByteView octets, ByteView auth) override
 	{
+		verify_calls++;
 		auto it = keys_.find(signer);
 		Bytes alg = ecdsa_sha256_alg();
 		if (it == keys_.end() || auth.size() <= alg.size() + 1 || auth[0] != alg.size() ||
@@ -125,6 +126,7 @@ public:
 		return ok;
 	}
 	int sign_calls = 0;
+	int verify_calls = 0;
 
 private:
 	std::map<std::pair<Identity, Identity>, Bytes> psk_;
@@ -174,15 +176,23 @@ public:
 	std::vector<uint32_t> activated;
 };
 
-// What an engine reports to its key log.
+// What an engine reports to its key log: IKE SA keys, Rekey SAs, and the
+// keys a member learned, in order.
 class RecordingKeyLog : public KeyLog {
 public:
+	struct IkeSaKeys {
+		uint64_t spi_i = 0, spi_r = 0;
+		SkKeys initiator, responder;
+	};
 	struct MemberKey {
 		std::string group, kind, id;
-		Bytes value;
+		SecretBytes value;
 		uint64_t epoch = 0;
 	};
-	void ike_sa(uint64_t, uint64_t, const SkKeys &, const SkKeys &) override {}
+	void ike_sa(uint64_t spi_i, uint64_t spi_r, const SkKeys &initiator, const SkKeys &responder) override
+	{
+		ike_sas.push_back(IkeSaKeys{spi_i, spi_r, initiator, responder});
+	}
 	void rekey_sa(ByteView spi, const SkKeys &keys) override { rekey_sas.emplace_back(spi.to_bytes(), keys); }
 	void member_key(const std::string &group, const std::string &kind, const std::string &id, ByteView value,
 			uint64_t epoch) override
@@ -197,6 +207,7 @@ public:
 				out.push_back(k);
 		return out;
 	}
+	std::vector<IkeSaKeys> ike_sas;
 	std::vector<std::pair<Bytes, SkKeys>> rekey_sas;
 	std::vector<MemberKey> member_keys;
 };
