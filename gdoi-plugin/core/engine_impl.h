@@ -164,7 +164,9 @@ struct GcksGroup {
 	std::set<Identity> evicted;
 	uint32_t next_sender_id = 1; // Sender-IDs are never given twice
 	// join announcements (revision notices) since the last table message
-	// the members received; they travel in front of the next one
+	// the members received, folded (flatkey::fold_notices()): one message
+	// per 4096 joins, each naming the newest revision of every key
+	// announced; they travel in front of the next table message
 	std::vector<flatkey::KeyMessage> announcements;
 	RekeySa kek;
 	std::vector<GcksTek> teks;

@@ -190,9 +190,11 @@ GsaPayload Engine::Impl::tek_gsa(GcksGroup &g)
 
 // GSA and KD for a member over an IKE SA: every key wrapped under the IKE
 // SA's GSK_w.
-// The pending join announcements, then m: each an encoded flat key table
-// message in its own attribute, applied by members in order (one that
-// does not start from a member's TEK changes nothing for it).
+// The pending join announcements (folded: the newest revision of each key,
+// see flatkey::fold_notices()), then m: each an encoded flat key table
+// message in its own attribute, applied by members in order (a key a
+// member holds at a newer revision, or does not hold, changes nothing for
+// it).
 Result<std::vector<Attribute>> Engine::Impl::flat_attributes(GcksGroup &g, const flatkey::KeyMessage &m)
 {
 	std::vector<Attribute> out;
@@ -307,7 +309,8 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 			return make_error(WireError::BadValue, "flat key table: " + jr.error);
 		}
 		g.keys.apply(jr.announcement, wrapper);
-		g.announcements.push_back(jr.announcement);
+		if (!flatkey::fold_notices(g.announcements, jr.announcement))
+			g.announcements.push_back(jr.announcement);
 		const flatkey::MemberKeys &mk = jr.members[0];
 		GcksMember m;
 		m.id = sa.peer;
