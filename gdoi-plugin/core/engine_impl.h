@@ -171,8 +171,9 @@ struct GcksGroup {
 	RekeySa kek;
 	std::vector<GcksTek> teks;
 	uint32_t next_message_id = 1;
-	bool sign_probed = false;
-	std::optional<Bytes> sig_alg; // AlgorithmIdentifier of our AUTH
+	// AlgorithmIdentifier of our GSA_REKEY signatures (RekeyAuth::
+	// Signature), found by a signature when the group was loaded
+	std::optional<Bytes> sig_alg;
 	Counters counters;
 };
 
@@ -236,6 +237,16 @@ struct Engine::Impl {
 	}
 	Bytes random(size_t n);
 	uint64_t random_spi();
+	void log_error(const std::string &message) const
+	{
+		if (deps.log)
+			deps.log->error(message);
+	}
+	void log_warning(const std::string &message) const
+	{
+		if (deps.log)
+			deps.log->warning(message);
+	}
 
 	// --- gdoi_engine.cc: IKE SA plumbing ---
 	void send(Counters *c, const Address &local, const Address &remote, ByteView datagram);
@@ -283,6 +294,12 @@ struct Engine::Impl {
 	uint64_t gcks_next(const detail::GcksGroup &g) const;
 	GroupState gcks_state(const detail::GcksGroup &g) const;
 	std::optional<Bytes> gcks_sig_alg(detail::GcksGroup &g);
+	// The AlgorithmIdentifier of a signature by c.local_id; an error if
+	// there is no key to make one.
+	Result<Bytes> gcks_signature_algorithm(const GcksGroupConfig &c);
+	// Stores a group's evicted identities (EvictionStore), if there is a
+	// store; an error if that failed.
+	Result<Done> gcks_store_evicted(const detail::GcksGroup &g, const std::set<Identity> &evicted);
 	detail::GcksTek make_tek(detail::GcksGroup &g, size_t policy);
 	Result<std::vector<Attribute>> flat_attributes(detail::GcksGroup &g, const flatkey::KeyMessage &m);
 	Result<std::vector<Payload>> member_payloads(detail::GcksGroup &g, const detail::GcksMember &m, ByteView kwk,

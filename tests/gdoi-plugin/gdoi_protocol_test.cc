@@ -201,6 +201,7 @@ TEST_F(Protocol, WrongPreSharedKeyIsRejected)
 	creds.add_psk(gcks_id, gm_ids[0], "not-the-key-the-gcks-has");
 	FakeCredentials other;
 	other.add_psk(gcks_id, gm_ids[0], "psk-of-gm1");
+	other.add_key(gcks_id);
 	// the key server sees a different key than the member
 	Node &server = net.add({gcks_addr}, &other);
 	gcks = &server;
@@ -459,10 +460,12 @@ TEST_F(RekeyChecks, TruncatedAndTamperedAreDropped)
 	EXPECT_EQ(gms[0]->group("blue")->counters.rekeys, before.counters.rekeys + 1);
 }
 
-TEST_F(Protocol, ImplicitAuthenticationWithoutSigningKey)
+TEST_F(Protocol, ImplicitAuthenticationWhenBothSidesAreToldSo)
 {
 	creds.remove_key(gcks_id);
-	start(2, server_config());
+	GcksGroupConfig c = server_config();
+	c.rekey_auth = RekeyAuth::Implicit;
+	start(2, c, [](GmGroupConfig &m) { m.rekey_auth = RekeyAuth::Implicit; });
 	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
 	net.run();
 	uint32_t spi = current_spi(*gcks);
@@ -821,6 +824,7 @@ TEST(ProtocolConfig, ValidateRejectsBadConfigs)
 	FakeClock clock;
 	FakeRandom rnd(1);
 	FakeCredentials creds;
+	creds.add_key(c.local_id);
 	RecordingSink sink;
 	struct Null : Transport {
 		void send(const Address &, const Address &, ByteView) override {}
