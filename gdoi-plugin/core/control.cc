@@ -243,8 +243,11 @@ void add_group(Section &s, const GroupState &g)
 	if (!g.server && !g.server_address.ip.empty())
 		s.add_value("server", address_text(g.server_address));
 	s.add_value("kek-message-id", num(g.kek_message_id));
-	if (g.server)
+	s.add_value("rekey-auth", rekey_auth_name(g.rekey_auth));
+	if (g.server) {
 		s.add_value("members", num(g.members.size()));
+		s.add_value("evicted", num(g.evicted.size()));
+	}
 	s.add_value("sas", num(g.sas.size()));
 	if (!g.sender_ids.empty())
 		s.add_list("sender-ids", sender_id_texts(g.sender_ids));
@@ -337,6 +340,10 @@ Section cmd_list_members(ControlTarget &t, const std::string &cmd, const Section
 		if (!m.sender_ids.empty())
 			e.add_list("sender-ids", sender_id_texts(m.sender_ids));
 	}
+	std::vector<std::string> evicted;
+	for (const Identity &id : group.evicted)
+		evicted.push_back(identity_text(id));
+	s.add_list("evicted", std::move(evicted));
 	return s;
 }
 
@@ -390,7 +397,8 @@ Section cmd_reregister(ControlTarget &t, const std::string &cmd, const Section &
 	return done_or_failure(t.reregister(*group.value()));
 }
 
-Section cmd_evict(ControlTarget &t, const std::string &cmd, const Section &req)
+// evict and readmit: { group, member }
+Section cmd_member_action(ControlTarget &t, const std::string &cmd, const Section &req)
 {
 	Args args(cmd, req);
 	ARG_CHECK(args.only({"group", "member"}));
@@ -400,6 +408,8 @@ Section cmd_evict(ControlTarget &t, const std::string &cmd, const Section &req)
 	auto member = args.text("member");
 	if (!member.ok())
 		return failure(member.error().message);
+	if (cmd == command::kReadmit)
+		return done_or_failure(t.readmit(*group.value(), *member.value()));
 	return done_or_failure(t.evict(*group.value(), *member.value()));
 }
 
@@ -498,7 +508,8 @@ const std::map<std::string, Handler> &handlers()
 	        {command::kListMembers, cmd_list_members},
 	        {command::kListSas, cmd_list_sas},
 	        {command::kRekey, cmd_rekey},
-	        {command::kEvict, cmd_evict},
+	        {command::kEvict, cmd_member_action},
+	        {command::kReadmit, cmd_member_action},
 	        {command::kReregister, cmd_reregister},
 	        {command::kAddEndpoint, cmd_add_endpoint},
 	        {command::kRemoveEndpoint, cmd_remove_endpoint},

@@ -267,6 +267,7 @@ public:
 	Result<Done> rekey(const std::string &group) override;
 	Result<Done> reregister(const std::string &group) override;
 	Result<Done> evict(const std::string &group, const std::string &member) override;
+	Result<Done> readmit(const std::string &group, const std::string &member) override;
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) override;
 	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override;
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
@@ -341,6 +342,15 @@ Result<Done> EngineControl::evict(const std::string &group, const std::string &m
 		return make_error(WireError::BadValue, "'" + member + "' is not an identity");
 	}
 	return core_.engine->evict(group, *id);
+}
+
+Result<Done> EngineControl::readmit(const std::string &group, const std::string &member)
+{
+	auto id = Identity::parse(member);
+	if (!id) {
+		return make_error(WireError::BadValue, "'" + member + "' is not an identity");
+	}
+	return core_.engine->readmit(group, *id);
 }
 
 Result<Done> EngineControl::member_group(const std::string &group) const
