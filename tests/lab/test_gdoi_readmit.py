@@ -49,30 +49,31 @@ def test_an_evicted_member_stays_out_across_a_restart_until_readmitted(rlab):
     ks, gm1, gm2 = rlab["ks"], rlab["gm1"], rlab["gm2"]
     for gm in (gm1, gm2):
         wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
-    state = ks.dir / "state"
-    assert stat.S_IMODE(state.stat().st_mode) == 0o700
-
     labmod.gdoictl(ks, "evict", GROUP, "gm2.example.net")
-    text = evicted_file(ks).read_text()
-    assert stat.S_IMODE(evicted_file(ks).stat().st_mode) == 0o600
-    assert b"gm2.example.net".hex() in text and text.endswith("end 1\n"), text
-    assert [p.name for p in state.iterdir()] == [f"{GROUP}.evicted"], "no temporary file left"
 
-    # charon on the key server starts again: the eviction is still there
+    # charon on the key server starts again; so do both members (their
+    # IKE SAs went with the key server's charon): gm1 registers, gm2 is
+    # refused and counted
     restart_charon(ks)
-    assert group_state(ks)["evicted"] == 1
-    assert labmod.gdoictl(ks, "members", GROUP)["evicted"] == ["gm2.example.net"]
     refused = counters(ks)["droppedUnauthorized"]
-    # both members start over (their IKE SAs went with the key server's
-    # charon): gm1 registers, gm2 is refused and counted
     restart_charon(gm1)
     restart_charon(gm2)
     wait_until("gm1 registered with the restarted key server", lambda: registered(gm1), timeout=30)
     wait_until("gm2 refused", lambda: counters(ks)["droppedUnauthorized"] > refused, timeout=30)
     assert not registered(gm2)
     assert current_spi(gm2) is None, "gm2 has no group SA"
-    members = [m["id"] for m in labmod.gdoictl(ks, "members", GROUP)["members"]]
-    assert members == ["gm1.example.net"], members
+    members = labmod.gdoictl(ks, "members", GROUP)
+    assert [m["id"] for m in members["members"]] == ["gm1.example.net"], members
+    assert members["evicted"] == ["gm2.example.net"], members
+    assert group_state(ks)["evicted"] == 1
+
+    # what kept it: a file of the key server's own, written whole
+    state = ks.dir / "state"
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+    assert [p.name for p in state.iterdir()] == [f"{GROUP}.evicted"], "no temporary file left"
+    assert stat.S_IMODE(evicted_file(ks).stat().st_mode) == 0o600
+    text = evicted_file(ks).read_text()
+    assert b"gm2.example.net".hex() in text and text.endswith("end 1\n"), text
 
     # the operator lets it back in
     out = labmod.gdoictl(ks, "readmit", GROUP, "gm2.example.net")
