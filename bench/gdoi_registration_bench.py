@@ -94,6 +94,8 @@ groups {{
 			esp_proposal = {ESP_PROPOSAL}
 		}}
 		tek_lifetime = 1h
+		# registrations only, no rekey is sent: no signing key
+		rekey_auth = implicit
 	}}
 }}
 """)

@@ -6,6 +6,8 @@
 #include "gdoi_creds.h"
 
 #include <daemon.h>
+#include <collections/hashtable.h>
+#include <collections/linked_list.h>
 #include <credentials/keys/signature_params.h>
 
 /*
@@ -168,4 +170,93 @@ bool gdoi_creds_verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
 	id->destroy(id);
 	signature_params_destroy(params);
 	return ok;
+}
+
+/**
+ * A PSK of the key server and the members it serves
+ */
+typedef struct {
+	chunk_t key;
+	linked_list_t *members;
+} psk_holders_t;
+
+static u_int psk_hash(chunk_t *key)
+{
+	return chunk_hash(*key);
+}
+
+static bool psk_equals(chunk_t *a, chunk_t *b)
+{
+	return chunk_equals_const(*a, *b);
+}
+
+/*
+ * Described in header
+ */
+int gdoi_creds_shared_psks(const char *group, const gdoi_id_t *local,
+						   const gdoi_id_t *members, size_t count)
+{
+	identification_t *me, *other;
+	hashtable_t *keys;
+	enumerator_t *enumerator;
+	shared_key_t *shared;
+	psk_holders_t *holders;
+	chunk_t key;
+	size_t i;
+	int n, sharing = 0;
+
+	me = gdoi_creds_identity(local);
+	keys = hashtable_create((hashtable_hash_t)psk_hash,
+							(hashtable_equals_t)psk_equals, 32);
+	for (i = 0; i < count; i++)
+	{
+		other = gdoi_creds_identity(&members[i]);
+		shared = lib->credmgr->get_shared(lib->credmgr, SHARED_IKE, me, other);
+		if (!shared)
+		{
+			other->destroy(other);
+			continue;
+		}
+		key = shared->get_key(shared);
+		holders = keys->get(keys, &key);
+		if (!holders)
+		{
+			INIT(holders,
+				.key = chunk_clone(key),
+				.members = linked_list_create(),
+			);
+			keys->put(keys, &holders->key, holders);
+		}
+		holders->members->insert_last(holders->members, other);
+		shared->destroy(shared);
+	}
+	enumerator = keys->create_enumerator(keys);
+	while (enumerator->enumerate(enumerator, NULL, &holders))
+	{
+		n = holders->members->get_count(holders->members);
+		if (n > 1)
+		{
+			identification_t *first = NULL, *second = NULL;
+			enumerator_t *names;
+
+			sharing += n;
+			names = holders->members->create_enumerator(holders->members);
+			names->enumerate(names, &first);
+			names->enumerate(names, &second);
+			names->destroy(names);
+			DBG1(DBG_CFG, "gdoi: warning: group %s: %d members share one PSK "
+				 "with '%Y' ('%Y', '%Y'%s): each of them can register as any "
+				 "other; give every member its own PSK, or a certificate "
+				 "(auth = pubkey)", group, n, me, first, second,
+				 n > 2 ? " and more" : "");
+		}
+		holders->members->destroy_offset(holders->members,
+										 offsetof(identification_t, destroy));
+		chunk_clear(&holders->key);
+		free(holders);
+	}
+	enumerator->destroy(enumerator);
+	keys->destroy(keys);
+	me->destroy(me);
+	return sharing;
 }

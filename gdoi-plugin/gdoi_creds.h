@@ -45,6 +45,20 @@ bool gdoi_creds_verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
 					   size_t len, const uint8_t *auth, size_t auth_len);
 
 /**
+ * Warn about members of a PSK group that share their PSK with the key
+ * server: each of them can register as any other. The PSKs come from the
+ * credential manager; members without one are not counted.
+ *
+ * @param group			group name, for the log
+ * @param local			the key server's identity
+ * @param members		the identities of the group's members
+ * @param count			number of members
+ * @return				number of members whose PSK another member has too
+ */
+int gdoi_creds_shared_psks(const char *group, const gdoi_id_t *local,
+						   const gdoi_id_t *members, size_t count);
+
+/**
  * An identity of the core as identification_t.
  */
 identification_t *gdoi_creds_identity(const gdoi_id_t *id);

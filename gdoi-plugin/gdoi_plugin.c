@@ -21,6 +21,7 @@
 #include "gdoi_kernel.h"
 #include "gdoi_settings.h"
 #include "gdoi_socket.h"
+#include "gdoi_state.h"
 
 /**
  * Largest control socket message we accept
@@ -88,6 +89,11 @@ struct private_gdoi_plugin_t {
 	 * Member key material log to append to, NULL if none
 	 */
 	char *member_keys;
+
+	/**
+	 * What the key server keeps across restarts (evicted members)
+	 */
+	gdoi_state_t *state;
 };
 
 METHOD(plugin_t, get_name, char*,
@@ -128,6 +134,9 @@ static void log_cb(private_gdoi_plugin_t *this, gdoi_log_level_t level,
 		case GDOI_LOG_ERROR:
 		case GDOI_LOG_INFO:
 			DBG1(DBG_IKE, "gdoi: %s", msg);
+			break;
+		case GDOI_LOG_WARNING:
+			DBG1(DBG_IKE, "gdoi: warning: %s", msg);
 			break;
 		default:
 			DBG2(DBG_IKE, "gdoi: %s", msg);
@@ -188,6 +197,28 @@ static void save_member_key_cb(private_gdoi_plugin_t *this, const char *line)
 	close(fd);
 	memwipe(buf, len);
 	free(buf);
+}
+
+/**
+ * Core callback: the identities evicted from a key server group
+ */
+static bool load_evicted_cb(private_gdoi_plugin_t *this, const char *group,
+							void (*add)(void *list, const gdoi_id_t *id),
+							void *list, char *err, size_t err_len)
+{
+	return this->state->load_evicted(this->state, group, add, list, err,
+									 err_len);
+}
+
+/**
+ * Core callback: store the identities evicted from a key server group
+ */
+static bool save_evicted_cb(private_gdoi_plugin_t *this, const char *group,
+							const gdoi_id_t *ids, size_t count, char *err,
+							size_t err_len)
+{
+	return this->state->save_evicted(this->state, group, ids, count, err,
+									 err_len);
 }
 
 /**
@@ -326,6 +357,32 @@ static void join_groups(private_gdoi_plugin_t *this)
 }
 
 /**
+ * Core callback: warn about a PSK group whose members share PSKs
+ */
+static void psk_group_cb(void *data, const char *group, const gdoi_id_t *local,
+						 const gdoi_id_t *members, size_t count)
+{
+	gdoi_creds_shared_psks(group, local, members, count);
+}
+
+/**
+ * Load (or load again) the groups; this->mutex held or no thread running
+ */
+static void load_groups(private_gdoi_plugin_t *this)
+{
+	char err[1024];
+
+	/* a bad configuration is logged and changes nothing */
+	gdoi_settings_load(this->core, err, sizeof(err));
+	/* the PSKs of the members are known if the credentials were loaded */
+	gdoi_core_psk_groups(this->core, psk_group_cb, this);
+	if (this->socket)
+	{
+		join_groups(this);
+	}
+}
+
+/**
  * Stop everything the plugin started
  */
 static void stop(private_gdoi_plugin_t *this)
@@ -350,6 +407,8 @@ static void stop(private_gdoi_plugin_t *this)
 		this->core = NULL;
 		this->mutex->unlock(this->mutex);
 	}
+	DESTROY_IF(this->state);
+	this->state = NULL;
 }
 
 /**
@@ -369,8 +428,10 @@ static bool plugin_cb(private_gdoi_plugin_t *this,
 		.add_policy = gdoi_kernel_add_policy,
 		.del_policy = gdoi_kernel_del_policy,
 		.log = (void*)log_cb,
+		.load_evicted = (void*)load_evicted_cb,
+		.save_evicted = (void*)save_evicted_cb,
 	};
-	char err[512], *dir;
+	char *dir;
 
 	if (!reg)
 	{
@@ -402,17 +463,20 @@ static bool plugin_cb(private_gdoi_plugin_t *this,
 	{
 		this->member_keys = NULL;
 	}
+	this->state = gdoi_state_create(lib->settings->get_str(lib->settings,
+							"%s.plugins.gdoi.state_dir", GDOI_STATEDIR, lib->ns));
 	this->core = gdoi_core_create(&env, lib->settings->get_int(lib->settings,
 							"%s.plugins.gdoi.reqid_base", DEFAULT_REQID_BASE,
 							lib->ns));
 	if (!this->core)
 	{
 		DBG1(DBG_CFG, "gdoi: creating the G-IKEv2 core failed");
+		stop(this);
 		return FALSE;
 	}
-	DBG1(DBG_CFG, "gdoi: %s", gdoi_core_describe(this->core));
-	/* a bad configuration is logged and loads no group */
-	gdoi_settings_load(this->core, err, sizeof(err));
+	DBG1(DBG_CFG, "gdoi: %s, state in %s", gdoi_core_describe(this->core),
+		 this->state->get_dir(this->state));
+	load_groups(this);
 
 	this->socket = gdoi_socket_create(gdoi_core_port(this->core),
 									  (gdoi_socket_cb_t)receive_cb, this);
@@ -447,6 +511,24 @@ METHOD(plugin_t, get_features, int,
 	return countof(f);
 }
 
+METHOD(plugin_t, reload, bool,
+	private_gdoi_plugin_t *this)
+{
+	bool loaded = FALSE;
+
+	this->mutex->lock(this->mutex);
+	if (this->core)
+	{
+		DBG1(DBG_CFG, "gdoi: loading the groups again");
+		load_groups(this);
+		/* the timers of new groups are due now */
+		this->condvar->signal(this->condvar);
+		loaded = TRUE;
+	}
+	this->mutex->unlock(this->mutex);
+	return loaded;
+}
+
 METHOD(plugin_t, destroy, void,
 	private_gdoi_plugin_t *this)
 {
@@ -470,6 +552,7 @@ plugin_t *gdoi_plugin_create()
 			.plugin = {
 				.get_name = _get_name,
 				.get_features = _get_features,
+				.reload = _reload,
 				.destroy = _destroy,
 			},
 		},

@@ -46,7 +46,8 @@ const char kUsage[] =
         "  sas GROUP                            the group's data-security SAs\n"
         "  counters GROUP                       the group's message counters\n"
         "  rekey GROUP                          send a rekey to the group's members now\n"
-        "  evict GROUP IDENTITY                 remove a member and rekey the rest\n"
+        "  evict GROUP IDENTITY                 remove a member and rekey the rest; it stays out\n"
+        "  readmit GROUP IDENTITY               let an evicted identity register again\n"
         "  reregister GROUP                     register with the key server again now\n"
         "  endpoints GROUP                      the group's tunnel endpoints\n"
         "  add-endpoint GROUP GATEWAY PREFIX... add or replace a tunnel endpoint\n"
@@ -234,22 +235,33 @@ std::string human_groups(const Section &r)
 	auto groups = children(r.section("groups"));
 	if (groups.empty())
 		return "no groups\n";
-	Table t({"NAME", "ROLE", "STATE", "GROUP-ID", "MEMBERS", "SAS", "SERVER", "EVICTION"});
+	Table t({"NAME", "ROLE", "STATE", "GROUP-ID", "MEMBERS", "EVICTED", "SAS", "REKEY-AUTH", "SERVER", "EVICTION"});
 	for (const Section *g : groups)
 		t.add({get(*g, "name"), get(*g, "role"), get(*g, "state"), get(*g, "group-id"), get(*g, "members"),
-		       get(*g, "sas"), get(*g, "server"), eviction_text(*g)});
+		       get(*g, "evicted"), get(*g, "sas"), get(*g, "rekey-auth"), get(*g, "server"), eviction_text(*g)});
 	return t.str();
 }
 
 std::string human_members(const Section &r)
 {
 	auto members = children(r.section("members"));
-	if (members.empty())
-		return "group " + get(r, "group") + ": no members\n";
-	Table t({"IDENTITY", "ADDRESS", "FLAT-ID", "REGISTERED"});
-	for (const Section *m : members)
-		t.add({get(*m, "id"), get(*m, "address"), get(*m, "flat-id"), get(*m, "registered") + "s ago"});
-	return t.str();
+	std::string out;
+	if (members.empty()) {
+		out = "group " + get(r, "group") + ": no members\n";
+	} else {
+		Table t({"IDENTITY", "ADDRESS", "FLAT-ID", "REGISTERED"});
+		for (const Section *m : members)
+			t.add({get(*m, "id"), get(*m, "address"), get(*m, "flat-id"), get(*m, "registered") + "s ago"});
+		out = t.str();
+	}
+	const auto *evicted = r.list("evicted");
+	if (evicted && !evicted->empty()) {
+		out += "evicted (refused until readmitted):";
+		for (size_t i = 0; i < evicted->size(); i++)
+			out += (i ? ", " : " ") + (*evicted)[i];
+		out += "\n";
+	}
+	return out;
 }
 
 std::string human_sas(const Section &r)
@@ -469,6 +481,17 @@ const std::vector<Subcommand> &subcommands()
 	         [](const Invocation &inv, const Section &) {
 		         return action(inv, "evict", {"group", "member"},
 		                       inv.args[1] + " evicted from group " + inv.args[0]);
+	         }},
+	        {"readmit", "GROUP IDENTITY", 2, 2, command::kReadmit,
+	         [](const std::vector<std::string> &a) {
+		         Section s = group_request(a);
+		         s.add_value("member", a.at(1));
+		         return s;
+	         },
+	         [](const Invocation &inv, const Section &) {
+		         return action(inv, "readmit", {"group", "member"},
+		                       inv.args[1] + " readmitted to group " + inv.args[0] +
+		                               ": it may register again");
 	         }},
 	        {"reregister", "GROUP", 1, 1, command::kReregister, group_request,
 	         [](const Invocation &inv, const Section &) {

@@ -243,8 +243,10 @@ void add_group(Section &s, const GroupState &g)
 	if (!g.server && !g.server_address.ip.empty())
 		s.add_value("server", address_text(g.server_address));
 	s.add_value("kek-message-id", num(g.kek_message_id));
+	s.add_value("rekey-auth", rekey_auth_name(g.rekey_auth));
 	if (g.server) {
 		s.add_value("members", num(g.members.size()));
+		s.add_value("evicted", num(g.evicted.size()));
 		const ExposureState &x = g.exposure;
 		Section &e = s.add_section("eviction");
 		e.add_value("key-hierarchy", x.hierarchy == KeyHierarchy::Tree ? "tree" : "flat");
@@ -252,7 +254,6 @@ void add_group(Section &s, const GroupState &g)
 		// read of what the group sends now
 		e.add_value("coalition-exposure",
 			    x.hierarchy == KeyHierarchy::Tree ? "none" : x.tek_exposed ? "tek" : x.exposed_keks ? "keks" : "none");
-		e.add_value("evicted", num(x.evicted));
 		if (x.hierarchy == KeyHierarchy::Tree) {
 			e.add_value("tree-epoch", num(x.epoch));
 			e.add_value("tree-depth", num(x.depth));
@@ -352,6 +353,10 @@ Section cmd_list_members(ControlTarget &t, const std::string &cmd, const Section
 		if (!m.sender_ids.empty())
 			e.add_list("sender-ids", sender_id_texts(m.sender_ids));
 	}
+	std::vector<std::string> evicted;
+	for (const Identity &id : group.evicted)
+		evicted.push_back(identity_text(id));
+	s.add_list("evicted", std::move(evicted));
 	return s;
 }
 
@@ -405,7 +410,8 @@ Section cmd_reregister(ControlTarget &t, const std::string &cmd, const Section &
 	return done_or_failure(t.reregister(*group.value()));
 }
 
-Section cmd_evict(ControlTarget &t, const std::string &cmd, const Section &req)
+// evict and readmit: { group, member }
+Section cmd_member_action(ControlTarget &t, const std::string &cmd, const Section &req)
 {
 	Args args(cmd, req);
 	ARG_CHECK(args.only({"group", "member"}));
@@ -415,6 +421,8 @@ Section cmd_evict(ControlTarget &t, const std::string &cmd, const Section &req)
 	auto member = args.text("member");
 	if (!member.ok())
 		return failure(member.error().message);
+	if (cmd == command::kReadmit)
+		return done_or_failure(t.readmit(*group.value(), *member.value()));
 	return done_or_failure(t.evict(*group.value(), *member.value()));
 }
 
@@ -513,7 +521,8 @@ const std::map<std::string, Handler> &handlers()
 	        {command::kListMembers, cmd_list_members},
 	        {command::kListSas, cmd_list_sas},
 	        {command::kRekey, cmd_rekey},
-	        {command::kEvict, cmd_evict},
+	        {command::kEvict, cmd_member_action},
+	        {command::kReadmit, cmd_member_action},
 	        {command::kReregister, cmd_reregister},
 	        {command::kAddEndpoint, cmd_add_endpoint},
 	        {command::kRemoveEndpoint, cmd_remove_endpoint},

@@ -56,6 +56,8 @@ public:
 	// Engine::evict(); member is the identity as the operator wrote it, in
 	// swanctl notation, for the target to parse with Identity::parse().
 	virtual Result<Done> evict(const std::string &group, const std::string &member) = 0;
+	// Engine::readmit(): an evicted identity may register again.
+	virtual Result<Done> readmit(const std::string &group, const std::string &member) = 0;
 
 	// Adds the endpoint or replaces the prefixes of the group's endpoint at
 	// that gateway (GroupDataplane::add_endpoint()).
@@ -73,6 +75,7 @@ constexpr const char *kListMembers = "list-members";
 constexpr const char *kListSas = "list-sas";
 constexpr const char *kRekey = "rekey";
 constexpr const char *kEvict = "evict";
+constexpr const char *kReadmit = "readmit";
 constexpr const char *kReregister = "reregister";
 constexpr const char *kAddEndpoint = "add-endpoint";
 constexpr const char *kRemoveEndpoint = "remove-endpoint";

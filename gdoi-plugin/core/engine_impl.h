@@ -207,13 +207,16 @@ struct GcksGroup {
 	std::set<Identity> evicted;
 	uint32_t next_sender_id = 1; // Sender-IDs are never given twice
 	// join announcements (revision notices) since the last table message
-	// the members received; they travel in front of the next one
+	// the members received, folded (flatkey::fold_notices()): one message
+	// per 4096 joins, each naming the newest revision of every key
+	// announced; they travel in front of the next table message
 	std::vector<flatkey::KeyMessage> announcements;
 	RekeySa kek;
 	std::vector<GcksTek> teks;
 	uint32_t next_message_id = 1;
-	bool sign_probed = false;
-	std::optional<Bytes> sig_alg; // AlgorithmIdentifier of our AUTH
+	// AlgorithmIdentifier of our GSA_REKEY signatures (RekeyAuth::
+	// Signature), found by a signature when the group was loaded
+	std::optional<Bytes> sig_alg;
 	Counters counters;
 };
 
@@ -290,6 +293,16 @@ struct Engine::Impl {
 	uint64_t random_spi();
 	// The PSK of two identities, in memory that is wiped when freed.
 	std::optional<SecretBytes> psk(const Identity &local, const Identity &remote);
+	void log_error(const std::string &message) const
+	{
+		if (deps.log)
+			deps.log->error(message);
+	}
+	void log_warning(const std::string &message) const
+	{
+		if (deps.log)
+			deps.log->warning(message);
+	}
 
 	// --- gdoi_engine.cc: IKE SA plumbing ---
 	// false if the transport could not send it
@@ -358,6 +371,12 @@ struct Engine::Impl {
 	uint64_t gcks_next(const detail::GcksGroup &g) const;
 	GroupState gcks_state(const detail::GcksGroup &g) const;
 	std::optional<Bytes> gcks_sig_alg(detail::GcksGroup &g);
+	// The AlgorithmIdentifier of a signature by c.local_id; an error if
+	// there is no key to make one.
+	Result<Bytes> gcks_signature_algorithm(const GcksGroupConfig &c);
+	// Stores a group's evicted identities (EvictionStore), if there is a
+	// store; an error if that failed.
+	Result<Done> gcks_store_evicted(const detail::GcksGroup &g, const std::set<Identity> &evicted);
 	detail::GcksTek make_tek(detail::GcksGroup &g, size_t policy);
 	Result<std::vector<Attribute>> flat_attributes(detail::GcksGroup &g, const flatkey::KeyMessage &m);
 	// The member key bag attributes of a membership change.

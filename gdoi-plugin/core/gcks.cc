@@ -117,16 +117,36 @@ void Engine::Impl::init_keys(GcksGroup &g)
 		g.teks.push_back(make_tek(g, i));
 }
 
+Result<Bytes> Engine::Impl::gcks_signature_algorithm(const GcksGroupConfig &c)
+{
+	static const uint8_t probe[] = "G-IKEv2 GCKS signature algorithm";
+	auto sig = deps.credentials->sign(c.local_id, ByteView(probe, sizeof(probe) - 1));
+	if (sig && !sig->empty() && (*sig)[0] > 0 && size_t((*sig)[0]) + 1 < sig->size())
+		return Bytes(sig->begin() + 1, sig->begin() + 1 + (*sig)[0]);
+	return make_error(WireError::Missing, "group " + c.name + ": no private key of " + c.local_id.str() +
+						      " to sign its GSA_REKEY messages with (rekey_auth = signature): "
+						      "load one, or set rekey_auth = implicit on the key server and "
+						      "every member");
+}
+
+// The group's signature algorithm, nullopt for implicit authentication.
 std::optional<Bytes> Engine::Impl::gcks_sig_alg(GcksGroup &g)
 {
-	if (!g.sign_probed) {
-		g.sign_probed = true;
-		static const uint8_t probe[] = "G-IKEv2 GCKS signature algorithm";
-		auto sig = deps.credentials->sign(g.cfg.local_id, ByteView(probe, sizeof(probe) - 1));
-		if (sig && !sig->empty() && (*sig)[0] > 0 && size_t((*sig)[0]) + 1 < sig->size())
-			g.sig_alg = Bytes(sig->begin() + 1, sig->begin() + 1 + (*sig)[0]);
-	}
+	if (g.cfg.rekey_auth != RekeyAuth::Signature)
+		return std::nullopt;
 	return g.sig_alg;
+}
+
+Result<Done> Engine::Impl::gcks_store_evicted(const GcksGroup &g, const std::set<Identity> &evicted)
+{
+	if (!deps.evictions)
+		return Done{};
+	auto r = deps.evictions->store(g.cfg.name, std::vector<Identity>(evicted.begin(), evicted.end()));
+	if (!r)
+		return make_error(r.error().code, "group " + g.cfg.name +
+							  ": the evicted members cannot be stored, nothing changed: " +
+							  r.error().message);
+	return Done{};
 }
 
 GsaPolicy Engine::Impl::kek_policy(GcksGroup &g, bool registration)
@@ -143,12 +163,15 @@ GsaPolicy Engine::Impl::kek_policy(GcksGroup &g, bool registration)
 					 static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256),
 					 {}});
 	if (registration) {
+		// implicit only when configured so; a signature group always
+		// has its algorithm (a member refuses a signature without one)
 		auto alg = gcks_sig_alg(g);
 		Transform t{static_cast<uint8_t>(TransformType::GroupControllerAuth), 0, {}};
-		if (alg) {
+		if (g.cfg.rekey_auth == RekeyAuth::Signature) {
 			t.id = static_cast<uint16_t>(GroupControllerAuthMethod::DigitalSignature);
-			t.attributes.push_back(make_tlv_attribute(
-				static_cast<uint16_t>(TransformAttributeType::SignatureAlgorithmId), *alg));
+			if (alg)
+				t.attributes.push_back(make_tlv_attribute(
+					static_cast<uint16_t>(TransformAttributeType::SignatureAlgorithmId), *alg));
 		} else {
 			t.id = static_cast<uint16_t>(GroupControllerAuthMethod::Implicit);
 		}
@@ -194,9 +217,11 @@ GsaPayload Engine::Impl::tek_gsa(GcksGroup &g)
 
 // GSA and KD for a member over an IKE SA: every key wrapped under the IKE
 // SA's GSK_w.
-// The pending join announcements, then m: each an encoded flat key table
-// message in its own attribute, applied by members in order (one that
-// does not start from a member's TEK changes nothing for it).
+// The pending join announcements (folded: the newest revision of each key,
+// see flatkey::fold_notices()), then m: each an encoded flat key table
+// message in its own attribute, applied by members in order (a key a
+// member holds at a newer revision, or does not hold, changes nothing for
+// it).
 Result<std::vector<Attribute>> Engine::Impl::flat_attributes(GcksGroup &g, const flatkey::KeyMessage &m)
 {
 	std::vector<Attribute> out;
@@ -356,7 +381,8 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 			return make_error(WireError::BadValue, "flat key table: " + jr.error);
 		}
 		g.keys.apply(jr.announcement, wrapper);
-		g.announcements.push_back(jr.announcement);
+		if (!flatkey::fold_notices(g.announcements, jr.announcement))
+			g.announcements.push_back(jr.announcement);
 		const flatkey::MemberKeys &mk = jr.members[0];
 		GcksMember m;
 		m.id = sa.peer;
@@ -402,7 +428,10 @@ Result<Bytes> Engine::Impl::gcks_rekey_message(GcksGroup &g, const RekeySa &prot
 	h.exchange_type = static_cast<uint8_t>(ExchangeType::GsaRekey);
 	h.flags = kFlagInitiator;
 	h.message_id = id;
-	if (auto alg = gcks_sig_alg(g)) {
+	if (g.cfg.rekey_auth == RekeyAuth::Signature) {
+		auto alg = gcks_sig_alg(g);
+		if (!alg)
+			return make_error(WireError::CryptoFailure, "group " + g.cfg.name + " has no signature algorithm");
 		// RFC 9838 "GSA_REKEY Message Authentication": sign A | P with the
 		// AUTH payload holding ASN.1 Length and AlgorithmIdentifier only
 		AuthPayload a{ike::kAuthDigitalSignature, {}};
@@ -725,15 +754,16 @@ GroupState Engine::Impl::gcks_state(const GcksGroup &g) const
 	s.state = "serving";
 	s.server_address = g.cfg.listen[0];
 	s.kek_message_id = g.next_message_id - 1;
+	s.rekey_auth = g.cfg.rekey_auth;
 	for (auto &[id, m] : g.members)
 		s.members.push_back(MemberState{m.id, m.address, m.flat_number, m.registered_ms, m.sender_ids});
+	s.evicted.assign(g.evicted.begin(), g.evicted.end());
 	for (const GcksTek &k : g.teks) {
 		const TekPolicyConfig &c = g.cfg.teks[k.policy];
 		s.sas.push_back(SaState{k.spi, c.encryption, c.key_bits, g.cfg.tek_lifetime_s, k.expires_ms, k.current});
 	}
 	s.counters = g.counters;
 	s.exposure.hierarchy = g.cfg.hierarchy;
-	s.exposure.evicted = static_cast<uint32_t>(g.evicted.size());
 	if (g.cfg.hierarchy == KeyHierarchy::Flat) {
 		s.exposure.tek_exposed = g.flat->tek_exposed();
 		const flatkey::IdLayout &l = g.flat->layout();

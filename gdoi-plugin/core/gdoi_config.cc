@@ -636,6 +636,7 @@ const GroupKey kGroupKeys[] = {
 	{"group_id", Scope::Both},
 	{"local_id", Scope::Both},
 	{"auth", Scope::Both},
+	{"rekey_auth", Scope::Both},
 	{"multicast", Scope::Both},
 	{"listen", Scope::Server},
 	{"members", Scope::Server},
@@ -890,6 +891,21 @@ public:
 		return true;
 	}
 
+	bool rekey_auth(const std::string &key, RekeyAuth &out)
+	{
+		const std::string *v = find(key);
+		if (!v)
+			return true;
+		std::string_view t = trim(*v);
+		if (t == "signature")
+			out = RekeyAuth::Signature;
+		else if (t == "implicit")
+			out = RekeyAuth::Implicit;
+		else
+			return fail(key, quote(*v) + " is not signature or implicit");
+		return true;
+	}
+
 	bool duration(const std::string &key, uint32_t &out)
 	{
 		const std::string *v = find(key);
@@ -981,7 +997,7 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 	c.name = g.name;
 	if (!r.group_id("group_id", c.group_id) || !r.identity("local_id", c.local_id) ||
 	    !r.address_list("listen", c.listen) || !r.auth("auth", c.member_auth) ||
-	    !r.identity_list("members", c.authorized))
+	    !r.identity_list("members", c.authorized) || !r.rekey_auth("rekey_auth", c.rekey_auth))
 		return r.problem;
 	if (g.teks.empty())
 		return "groups." + g.name + ": a key server group needs at least one tek-* section";
@@ -1058,6 +1074,7 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 	if (!r.group_id("group_id", c.group_id) || !r.identity("local_id", c.local_id) ||
 	    !r.address("local_addrs", c.local) || !r.address_list("servers", c.servers) ||
 	    !r.identity("server_id", c.server_id) || !r.auth("auth", c.auth) ||
+	    !r.rekey_auth("rekey_auth", c.rekey_auth) ||
 	    !r.multicast("multicast", c.multicast) || !r.duration("reregister_margin", c.reregister_margin_s) ||
 	    !r.number("sender_ids", 0, 16, c.sender_ids))
 		return r.problem;

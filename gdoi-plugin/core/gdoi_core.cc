@@ -1,11 +1,13 @@
 // The C boundary of the gdoi plugin's core; no exception crosses it.
 #include "gdoi_core.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
+#include <set>
 #include <string>
 
 #include <openssl/crypto.h>
@@ -78,9 +80,12 @@ public:
 };
 
 // The glue's callbacks as the engine's and data plane's interfaces.
-class Callbacks : public Transport, public Credentials, public KernelOps {
+class Callbacks : public Transport, public Credentials, public KernelOps, public Log, public EvictionStore {
 public:
 	explicit Callbacks(const gdoi_core_env_t &env) : env_(env) {}
+
+	// whether the glue keeps evicted identities
+	bool stores_evictions() const { return env_.load_evicted && env_.save_evicted; }
 
 	bool send(const Address &local, const Address &remote, ByteView datagram) override
 	{
@@ -150,6 +155,39 @@ public:
 		if (env_.log) {
 			env_.log(env_.ctx, level, msg.c_str());
 		}
+	}
+
+	void error(const std::string &msg) override { log(GDOI_LOG_ERROR, msg); }
+	void warning(const std::string &msg) override { log(GDOI_LOG_WARNING, msg); }
+
+	Result<std::vector<Identity>> load(const std::string &group) override
+	{
+		std::vector<Identity> ids;
+		char err[512] = "";
+		auto add = [](void *list, const gdoi_id_t *id) {
+			auto *out = static_cast<std::vector<Identity> *>(list);
+			Identity i;
+			i.type = id->type;
+			i.data.assign(id->data, id->data + id->len);
+			out->push_back(std::move(i));
+		};
+		if (!env_.load_evicted(env_.ctx, group.c_str(), add, &ids, err, sizeof(err))) {
+			return make_error(WireError::BadValue, err[0] ? err : "cannot be read");
+		}
+		return ids;
+	}
+
+	Result<Done> store(const std::string &group, const std::vector<Identity> &evicted) override
+	{
+		std::vector<gdoi_id_t> ids;
+		for (const Identity &id : evicted) {
+			ids.push_back(from_identity(id));
+		}
+		char err[512] = "";
+		if (!env_.save_evicted(env_.ctx, group.c_str(), ids.data(), ids.size(), err, sizeof(err))) {
+			return make_error(WireError::BadValue, err[0] ? err : "cannot be written");
+		}
+		return Done{};
 	}
 
 private:
@@ -300,6 +338,7 @@ public:
 	Result<Done> rekey(const std::string &group) override;
 	Result<Done> reregister(const std::string &group) override;
 	Result<Done> evict(const std::string &group, const std::string &member) override;
+	Result<Done> readmit(const std::string &group, const std::string &member) override;
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) override;
 	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override;
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
@@ -330,6 +369,10 @@ struct gdoi_core_t {
 		deps.random = &random;
 		deps.credentials = &callbacks;
 		deps.sas = &dataplane;
+		deps.log = &callbacks;
+		if (callbacks.stores_evictions()) {
+			deps.evictions = &callbacks;
+		}
 		engine = std::make_unique<Engine>(deps);
 	}
 
@@ -397,6 +440,15 @@ Result<Done> EngineControl::evict(const std::string &group, const std::string &m
 		}
 	}
 	return r;
+}
+
+Result<Done> EngineControl::readmit(const std::string &group, const std::string &member)
+{
+	auto id = Identity::parse(member);
+	if (!id) {
+		return make_error(WireError::BadValue, "'" + member + "' is not an identity");
+	}
+	return core_.engine->readmit(group, *id);
 }
 
 Result<Done> EngineControl::member_group(const std::string &group) const
@@ -469,9 +521,26 @@ void copy_error(const std::string &msg, char *err, size_t err_len)
 	}
 }
 
-// Applies a parsed configuration: every group is checked by the engine
-// before any is changed, so a bad one leaves the old set in place.
-std::optional<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
+// Whether a member group's settings are the same: then a reload leaves it
+// registered as it is.
+bool same_member_group(const GmGroupConfig &a, const GmGroupConfig &b)
+{
+	return a.name == b.name && a.group_id == b.group_id && a.local_id == b.local_id &&
+	       a.server_id == b.server_id && a.local == b.local && a.servers == b.servers && a.auth == b.auth &&
+	       a.rekey_auth == b.rekey_auth && a.multicast == b.multicast &&
+	       a.reregister_margin_s == b.reregister_margin_s && a.sender_ids == b.sender_ids &&
+	       a.dh_group == b.dh_group && a.ike_encryption == b.ike_encryption;
+}
+
+std::vector<TunnelEndpoint> endpoints_of(const GdoiConfig &c, const std::string &group)
+{
+	auto it = c.endpoints.find(group);
+	return it == c.endpoints.end() ? std::vector<TunnelEndpoint>() : it->second;
+}
+
+// Checks a parsed configuration as far as it can be without applying it:
+// a problem here changes nothing.
+std::optional<std::string> check(const GdoiConfig &next)
 {
 	for (const auto &g : next.servers) {
 		if (auto e = validate(g)) {
@@ -502,41 +571,69 @@ std::optional<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 			}
 		}
 	}
+	return std::nullopt;
+}
 
+// Applies a checked configuration (see gdoi_core_load()); the groups that
+// could not start are logged and their messages returned.
+std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
+{
+	std::set<std::string> running;
+	for (const GroupState &g : core->engine->groups()) {
+		running.insert(g.name);
+	}
+	auto server_in = [](const GdoiConfig &c, const std::string &name) {
+		return std::any_of(c.servers.begin(), c.servers.end(), [&](const auto &g) { return g.name == name; });
+	};
+	// groups no longer configured in their role go first (a name may
+	// change its role)
 	for (const auto &g : core->config.servers) {
-		core->engine->remove_group(g.name);
-	}
-	for (const auto &g : core->config.members) {
-		core->engine->remove_group(g.name);
-		core->dataplane.clear(g.name);
-	}
-	core->config = next;
-	for (const auto &g : next.members) {
-		core->dataplane.set_local(g.name, g.local);
-		auto eps = next.endpoints.find(g.name);
-		if (eps != next.endpoints.end()) {
-			for (const auto &e : eps->second) {
-				core->dataplane.add_endpoint(g.name, e);
-			}
+		if (!server_in(next, g.name)) {
+			core->engine->remove_group(g.name);
+			running.erase(g.name);
 		}
 	}
-	std::string failures;
+	std::set<std::string> unchanged;
+	for (const auto &g : core->config.members) {
+		auto n = std::find_if(next.members.begin(), next.members.end(),
+				      [&](const GmGroupConfig &m) { return m.name == g.name; });
+		if (n != next.members.end() && running.count(g.name) && same_member_group(g, *n) &&
+		    endpoints_of(core->config, g.name) == endpoints_of(next, g.name)) {
+			unchanged.insert(g.name);
+			continue;
+		}
+		core->engine->remove_group(g.name);
+		core->dataplane.clear(g.name);
+		running.erase(g.name);
+	}
+	core->config = next;
+	std::vector<std::string> failures;
+	auto failed = [&](const std::string &name, const std::string &message) {
+		std::string m = message + (running.count(name) ? "; group " + name + " keeps running as it was"
+							       : "; group " + name + " not started");
+		core->callbacks.log(GDOI_LOG_ERROR, m);
+		failures.push_back(m);
+	};
 	for (const auto &g : next.servers) {
 		auto r = core->engine->add_server_group(g);
 		if (!r) {
-			failures += "group " + g.name + ": " + r.error().message + "; ";
+			failed(g.name, r.error().message);
 		}
 	}
 	for (const auto &g : next.members) {
+		if (unchanged.count(g.name)) {
+			continue;
+		}
+		core->dataplane.set_local(g.name, g.local);
+		for (const auto &e : endpoints_of(next, g.name)) {
+			core->dataplane.add_endpoint(g.name, e);
+		}
 		auto r = core->engine->add_member_group(g);
 		if (!r) {
-			failures += "group " + g.name + ": " + r.error().message + "; ";
+			failed(g.name, r.error().message);
 		}
 	}
-	if (!failures.empty()) {
-		return failures;
-	}
-	return std::nullopt;
+	return failures;
 }
 
 } // namespace
@@ -554,14 +651,41 @@ extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 			copy_error(parsed.error().message, err, err_len);
 			return -1;
 		}
-		if (auto e = apply(core, parsed.value())) {
+		if (auto e = check(parsed.value())) {
 			copy_error(*e, err, err_len);
 			return -1;
 		}
-		return static_cast<int>(parsed.value().servers.size() + parsed.value().members.size());
+		std::string failures;
+		for (const std::string &f : apply(core, parsed.value())) {
+			failures += (failures.empty() ? "" : "; ") + f;
+		}
+		copy_error(failures, err, err_len);
+		return static_cast<int>(core->engine->groups().size());
 	} catch (const std::bad_alloc &) {
 		copy_error("out of memory", err, err_len);
 		return -1;
+	}
+}
+
+extern "C" void gdoi_core_psk_groups(gdoi_core_t *core,
+				     void (*cb)(void *data, const char *group, const gdoi_id_t *local,
+						const gdoi_id_t *members, size_t count),
+				     void *data)
+{
+	try {
+		for (const auto &g : core->config.servers) {
+			if (g.member_auth != AuthKind::Psk) {
+				continue;
+			}
+			std::vector<gdoi_id_t> members;
+			for (const Identity &id : g.authorized) {
+				members.push_back(from_identity(id));
+			}
+			gdoi_id_t local = from_identity(g.local_id);
+			cb(data, g.name.c_str(), &local, members.data(), members.size());
+		}
+	} catch (const std::bad_alloc &) {
+		core->callbacks.log(GDOI_LOG_ERROR, "out of memory");
 	}
 }
 

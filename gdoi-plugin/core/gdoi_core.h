@@ -93,8 +93,9 @@ typedef struct {
 
 typedef enum {
 	GDOI_LOG_ERROR = 0,
-	GDOI_LOG_INFO = 1,
-	GDOI_LOG_DEBUG = 2,
+	GDOI_LOG_WARNING = 1,
+	GDOI_LOG_INFO = 2,
+	GDOI_LOG_DEBUG = 3,
 } gdoi_log_level_t;
 
 /**
@@ -126,6 +127,19 @@ typedef struct {
 	 *  {"group", "kind", "id", "key" (hex), "epoch"} per key a member takes
 	 *  into use (Rekey SA and TEK keying material); NULL to keep them */
 	void (*save_member_key)(void *ctx, const char *line);
+	/** optional (NULL: evictions last until the core is destroyed): the
+	 *  identities evicted from key server group `group`, as save_evicted()
+	 *  stored them, each handed to add(list, id); TRUE and no add() if
+	 *  none are stored; FALSE with a message in err if they cannot be
+	 *  read, and the group does not start */
+	bool (*load_evicted)(void *ctx, const char *group,
+						 void (*add)(void *list, const gdoi_id_t *id), void *list,
+						 char *err, size_t err_len);
+	/** store the identities evicted from a group, replacing those stored
+	 *  before; FALSE with a message in err if that failed, and the
+	 *  eviction or re-admission is refused */
+	bool (*save_evicted)(void *ctx, const char *group, const gdoi_id_t *ids,
+						 size_t count, char *err, size_t err_len);
 } gdoi_core_env_t;
 
 /**
@@ -149,13 +163,30 @@ const char *gdoi_core_describe(gdoi_core_t *core);
 
 /**
  * Load the groups: n settings of the "groups" section as key paths
- * ("blue.role") and values. Replaces the groups loaded before; on error
- * nothing changes and err holds a message.
+ * ("blue.role") and values. Replaces the groups loaded before: groups no
+ * longer configured go, key server groups keep their members, keys and
+ * evicted identities (unless their group ID, id_bits or rekey_auth
+ * changed), member groups whose settings did not change are left alone.
+ * A configuration that does not parse or validate changes nothing: -1,
+ * and err holds the message. A group that cannot start (no signing key,
+ * unreadable evicted identities) is logged and left out, or, if it was
+ * running, keeps running as it was; the others are loaded.
  *
- * @return				number of groups loaded, -1 on error
+ * @return				number of groups running, -1 on error
  */
 int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 				   const char *const *values, size_t n, char *err, size_t err_len);
+
+/**
+ * The configured key server groups whose members authenticate with PSKs:
+ * cb gets each group's name, the key server's identity and the identities
+ * of its members (valid during the call).
+ */
+void gdoi_core_psk_groups(gdoi_core_t *core,
+						  void (*cb)(void *data, const char *group,
+									 const gdoi_id_t *local,
+									 const gdoi_id_t *members, size_t count),
+						  void *data);
 
 /**
  * Local addresses the core needs datagrams on (key server listen

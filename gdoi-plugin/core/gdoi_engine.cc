@@ -149,6 +149,11 @@ bool operator<(const Identity &a, const Identity &b)
 	return a.type != b.type ? a.type < b.type : a.data < b.data;
 }
 
+const char *rekey_auth_name(RekeyAuth a)
+{
+	return a == RekeyAuth::Implicit ? "implicit" : "signature";
+}
+
 // --- configuration checks ---
 
 namespace {
@@ -667,9 +672,36 @@ Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
 	if (impl_->members.count(c.name))
 		return make_error(WireError::Duplicate, "group " + c.name + " is a member group here");
 	return wire::guarded([&]() -> Result<Done> {
+		// what the group needs before anything changes: a signature by
+		// its identity, and the identities it evicted before
+		std::optional<Bytes> sig_alg;
+		if (c.rekey_auth == RekeyAuth::Signature) {
+			auto alg = impl_->gcks_signature_algorithm(c);
+			if (!alg)
+				return alg.error();
+			sig_alg = alg.value();
+		}
 		auto it = impl_->servers.find(c.name);
-		if (it != impl_->servers.end() && it->second->cfg.group_id == c.group_id &&
-		    it->second->cfg.id_bits == c.id_bits && it->second->cfg.hierarchy == c.hierarchy) {
+		const bool keep = it != impl_->servers.end() && it->second->cfg.group_id == c.group_id &&
+				  it->second->cfg.id_bits == c.id_bits && it->second->cfg.rekey_auth == c.rekey_auth &&
+				  it->second->cfg.hierarchy == c.hierarchy;
+		std::set<Identity> evicted;
+		if (keep) {
+			evicted = it->second->evicted; // stored with every change
+		} else if (impl_->deps.evictions) {
+			auto stored = impl_->deps.evictions->load(c.name);
+			if (!stored)
+				return make_error(stored.error().code,
+						  "group " + c.name + ": evicted members: " + stored.error().message);
+			evicted.insert(stored.value().begin(), stored.value().end());
+		} else if (it != impl_->servers.end()) {
+			evicted = it->second->evicted;
+		}
+		if (c.rekey_auth == RekeyAuth::Implicit)
+			impl_->log_warning("group " + c.name +
+					   ": GSA_REKEY messages are not signed (rekey_auth = implicit): every member "
+					   "holds the Rekey SA keys and can forge rekeys to the others");
+		if (keep) {
 			detail::GcksGroup &g = *it->second;
 			bool policy_changed = g.cfg.teks.size() != c.teks.size();
 			for (size_t i = 0; !policy_changed && i < c.teks.size(); i++) {
@@ -683,7 +715,7 @@ Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
 				if (std::find(c.authorized.begin(), c.authorized.end(), id) == c.authorized.end())
 					gone.push_back(id);
 			g.cfg = c;
-			g.evicted.clear();
+			g.sig_alg = sig_alg;
 			if (!gone.empty()) {
 				// no longer authorized: removed by one rekey, not
 				// evicted (authorizing them again lets them back)
@@ -698,6 +730,8 @@ Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
 			return Done{};
 		}
 		auto g = std::make_unique<detail::GcksGroup>(c, impl_->deps.random, impl_->deps.clock);
+		g->sig_alg = sig_alg;
+		g->evicted = std::move(evicted);
 		impl_->init_keys(*g);
 		impl_->servers[c.name] = std::move(g);
 		return Done{};
@@ -713,6 +747,10 @@ Result<Done> Engine::add_member_group(const GmGroupConfig &c)
 	if (!impl_->deps.sas)
 		return make_error(WireError::Missing, "a member group needs an SA sink");
 	return wire::guarded([&]() -> Result<Done> {
+		if (c.rekey_auth == RekeyAuth::Implicit)
+			impl_->log_warning("group " + c.name +
+					   ": unsigned GSA_REKEY messages are accepted if the key server sends them "
+					   "(rekey_auth = implicit): any member of the group can forge them");
 		auto it = impl_->members.find(c.name);
 		if (it != impl_->members.end()) {
 			for (const detail::GmTek &t : it->second->teks)
@@ -831,7 +869,44 @@ Result<Done> Engine::evict(const std::string &group, const std::vector<Identity>
 	auto it = impl_->servers.find(group);
 	if (it == impl_->servers.end())
 		return make_error(WireError::Missing, "no key server group " + group);
-	return wire::guarded([&] { return impl_->gcks_evict(*it->second, members); });
+	return wire::guarded([&]() -> Result<Done> {
+		detail::GcksGroup &g = *it->second;
+		for (const Identity &member : members)
+			if (!g.members.count(member))
+				return make_error(WireError::Missing,
+						  member.str() + " is not a registered member of " + group);
+		// stored first: an eviction that a restart would forget does not
+		// happen
+		const std::set<Identity> before = g.evicted;
+		std::set<Identity> after = before;
+		after.insert(members.begin(), members.end());
+		auto stored = impl_->gcks_store_evicted(g, after);
+		if (!stored)
+			return stored;
+		auto r = impl_->gcks_evict(g, members);
+		if (!r)
+			impl_->gcks_store_evicted(g, before);
+		return r;
+	});
+}
+
+Result<Done> Engine::readmit(const std::string &group, const Identity &member)
+{
+	auto it = impl_->servers.find(group);
+	if (it == impl_->servers.end())
+		return make_error(WireError::Missing, "no key server group " + group);
+	return wire::guarded([&]() -> Result<Done> {
+		detail::GcksGroup &g = *it->second;
+		if (!g.evicted.count(member))
+			return make_error(WireError::Missing, member.str() + " is not evicted from " + group);
+		std::set<Identity> after = g.evicted;
+		after.erase(member);
+		auto stored = impl_->gcks_store_evicted(g, after);
+		if (!stored)
+			return stored;
+		g.evicted = std::move(after);
+		return Done{};
+	});
 }
 
 Result<Done> Engine::reregister(const std::string &group)

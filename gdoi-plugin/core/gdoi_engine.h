@@ -52,6 +52,9 @@ enum class AuthKind {
 	PublicKey, // RFC 7427 digital signature, see Credentials::sign()
 };
 
+// The value of an operation that has no other result.
+struct Done {};
+
 // --- what the glue implements ---
 
 class Transport {
@@ -155,7 +158,41 @@ public:
 	virtual bool fail(const char *step) = 0;
 };
 
+// Where the engine reports what an operator has to know: a group that
+// does not start, a policy it runs under only because it was told to, a
+// registration refused by policy.
+class Log {
+public:
+	virtual ~Log() = default;
+	virtual void error(const std::string &message) = 0;
+	virtual void warning(const std::string &message) = 0;
+};
+
+// Where a key server keeps the identities it evicted from its groups, so
+// that they stay out across configuration reloads and restarts until an
+// operator re-admits them (the glue: a file per group).
+class EvictionStore {
+public:
+	virtual ~EvictionStore() = default;
+	// The identities evicted from a group, read when the group is loaded;
+	// an error keeps the group from starting.
+	virtual Result<std::vector<Identity>> load(const std::string &group) = 0;
+	// The group's evicted identities are now these. An error means that
+	// nothing was stored: the eviction or re-admission is refused.
+	virtual Result<Done> store(const std::string &group, const std::vector<Identity> &evicted) = 0;
+};
+
 // --- configuration ---
+
+// How GSA_REKEY messages are authenticated (RFC 9838 GCAUTH).
+enum class RekeyAuth {
+	// signed by the key server (RFC 7427): members accept no other
+	Signature,
+	// implicit, by the Rekey SA keys alone: every member holds them and
+	// can forge rekeys; only when configured so, on both sides
+	Implicit,
+};
+const char *rekey_auth_name(RekeyAuth a); // "signature", "implicit"
 
 struct TekPolicyConfig {
 	TrafficSelector source; // e.g. 10.0.0.0-10.255.255.255
@@ -188,6 +225,9 @@ struct GcksGroupConfig {
 	std::vector<Address> listen; // addresses this group is served on
 	AuthKind member_auth = AuthKind::Psk;
 	std::vector<Identity> authorized; // members allowed to register
+	// GSA_REKEY signed with local_id's private key (the group does not
+	// start without one), or implicit
+	RekeyAuth rekey_auth = RekeyAuth::Signature;
 	std::vector<TekPolicyConfig> teks; // at least one
 	uint32_t tek_lifetime_s = 3600;
 	uint32_t kek_lifetime_s = 86400;
@@ -211,6 +251,9 @@ struct GmGroupConfig {
 	Address local; // local address and port
 	std::vector<Address> servers; // GCKS addresses, tried in order
 	AuthKind auth = AuthKind::Psk;
+	// Signature: a registration whose GCAUTH is implicit is refused;
+	// Implicit: it is accepted too
+	RekeyAuth rekey_auth = RekeyAuth::Signature;
 	std::optional<Address> multicast; // multicast group to join for rekeys
 	uint32_t reregister_margin_s = 60; // re-register this long before expiry
 	// Sender-IDs to ask for with N(GROUP_SENDER) (RFC 9838), 0 to 16
@@ -265,7 +308,6 @@ struct ExposureState {
 	bool tek_exposed = false;
 	// Flat table: KEKs of the current table the evicted members know.
 	uint32_t exposed_keks = 0;
-	uint32_t evicted = 0; // identities evicted and not re-admitted
 	uint64_t epoch = 0; // key tree: evictions applied so far
 	uint32_t depth = 0; // key tree: current depth
 };
@@ -277,7 +319,9 @@ struct GroupState {
 	std::string state; // GM: "idle", "registering", "registered"; GCKS: "serving"
 	Address server_address; // GM: the GCKS it registered with
 	uint32_t kek_message_id = 0; // last GSA_REKEY message ID sent/accepted
+	RekeyAuth rekey_auth = RekeyAuth::Signature; // as configured
 	std::vector<MemberState> members; // GCKS only
+	std::vector<Identity> evicted; // GCKS: refused until re-admitted
 	std::vector<uint32_t> sender_ids; // GM: the Sender-IDs the key server gave us
 	std::vector<SaState> sas;
 	Counters counters;
@@ -289,9 +333,6 @@ struct GroupState {
 // Tests may define this to look at the engine's internal state.
 struct EngineProbe;
 
-// The value of an operation that has no other result.
-struct Done {};
-
 struct EngineDeps {
 	Transport *transport = nullptr;
 	Clock *clock = nullptr;
@@ -300,6 +341,9 @@ struct EngineDeps {
 	SaSink *sas = nullptr; // needed for GM groups
 	KeyLog *keylog = nullptr; // optional
 	FaultInjector *faults = nullptr; // tests only
+	Log *log = nullptr; // optional
+	// optional: without it, evictions last as long as the engine
+	EvictionStore *evictions = nullptr;
 };
 
 class Engine {
@@ -310,7 +354,11 @@ public:
 	Engine &operator=(const Engine &) = delete;
 
 	// Add or replace a group; an error (and no change) if validate() fails
-	// or the name is taken by a group of the other role.
+	// or the name is taken by a group of the other role. A key server
+	// group also needs its evicted identities (EvictionStore::load()) and,
+	// with RekeyAuth::Signature, a signature by local_id. Replacing a
+	// group keeps its members and evicted identities when its group ID,
+	// id_bits and rekey_auth stay.
 	Result<Done> add_server_group(const GcksGroupConfig &c);
 	Result<Done> add_member_group(const GmGroupConfig &c); // registers on the next tick()
 	Result<Done> remove_group(const std::string &name);
@@ -327,10 +375,13 @@ public:
 	// Operator actions on a GCKS group.
 	Result<Done> rekey(const std::string &group);
 	// Eviction is all or nothing: either the rekey went out and the
-	// members are gone, or nothing changed and the error says why.
+	// members are gone, or nothing changed and the error says why. The
+	// evicted identities are stored first (EvictionStore::store()) and
+	// refused until readmit(); a failure to store changes nothing.
 	Result<Done> evict(const std::string &group, const Identity &member);
 	// Several members in one rekey.
 	Result<Done> evict(const std::string &group, const std::vector<Identity> &members);
+	Result<Done> readmit(const std::string &group, const Identity &member);
 	// GM: register again now.
 	Result<Done> reregister(const std::string &group);
 

@@ -390,6 +390,8 @@ void Engine::Impl::gm_registered(GmGroup &g, IkeSa &sa, const std::vector<Payloa
 	if (!r) {
 		(r.error().code == WireError::IntegrityFailed ? g.counters.dropped_auth
 							       : g.counters.dropped_malformed)++;
+		log_error("group " + g.cfg.name + ": registration with " + sa.remote.str() +
+			  " refused: " + r.error().message);
 		gm_failed(g, false);
 		return;
 	}
@@ -613,6 +615,13 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 				if (sig_alg.empty() || sig_alg.size() > 255)
 					return fail(WireError::Missing, "GCAUTH without a signature algorithm");
 			} else if (gca->id == static_cast<uint16_t>(GroupControllerAuthMethod::Implicit)) {
+				// every member holds the Rekey SA keys: unsigned
+				// rekeys are only taken when configured so
+				if (g.cfg.rekey_auth != RekeyAuth::Implicit)
+					return fail(WireError::Unsupported,
+						    "the key server does not sign its GSA_REKEY messages (GCAUTH "
+						    "implicit), so any member could forge them; refused by "
+						    "rekey_auth = signature");
 				signature = false;
 				sig_alg.clear();
 			} else {
@@ -1045,6 +1054,7 @@ GroupState Engine::Impl::gm_state(const GmGroup &g) const
 	s.state = g.state;
 	s.server_address = g.server_address;
 	s.kek_message_id = g.last_message_id;
+	s.rekey_auth = g.cfg.rekey_auth;
 	s.sender_ids = g.sender_ids;
 	for (const GmTek &k : g.teks)
 		s.sas.push_back(SaState{k.sa.spi, k.sa.encryption, k.key_bits, k.sa.lifetime_s, k.expires_ms, k.current});

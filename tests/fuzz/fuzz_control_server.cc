@@ -44,6 +44,7 @@ public:
 	Result<Done> rekey(const std::string &) override { return Done{}; }
 	Result<Done> reregister(const std::string &) override { return Done{}; }
 	Result<Done> evict(const std::string &, const std::string &) override { return Done{}; }
+	Result<Done> readmit(const std::string &, const std::string &) override { return Done{}; }
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &e) override
 	{
 		// the server checks these before the target

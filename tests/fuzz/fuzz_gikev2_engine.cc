@@ -105,6 +105,9 @@ struct Harness {
 		t.source.start_address = t.destination.start_address = Bytes(4, 0);
 		t.source.end_address = t.destination.end_address = Bytes(4, 0xff);
 		g.teks = {t};
+		// the harness has no private key: unsigned rekeys, said so on
+		// both sides
+		g.rekey_auth = RekeyAuth::Implicit;
 		engine.add_server_group(g);
 		GmGroupConfig m;
 		m.name = "self";
@@ -114,6 +117,7 @@ struct Harness {
 		m.local = self;
 		m.servers = {blue};
 		m.multicast = mcast;
+		m.rekey_auth = RekeyAuth::Implicit;
 		if (with_self)
 			engine.add_member_group(m);
 		m.name = "red";

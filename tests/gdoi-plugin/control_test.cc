@@ -99,7 +99,6 @@ TEST_F(ControlTest, ListGroupsShowsEveryGroup)
 	EXPECT_EQ(value(eviction, "key-hierarchy"), "flat");
 	EXPECT_EQ(value(eviction, "coalition-exposure"), "tek");
 	EXPECT_EQ(value(eviction, "exposed-keks"), "9");
-	EXPECT_EQ(value(eviction, "evicted"), "2");
 	EXPECT_EQ(value(eviction, "tree-epoch"), "<absent>");
 
 	const Section *red = groups->section("red");
@@ -108,6 +107,11 @@ TEST_F(ControlTest, ListGroupsShowsEveryGroup)
 	EXPECT_EQ(value(red, "group-id"), "198.51.100.1");
 	EXPECT_EQ(value(red, "server"), "192.0.2.1[848]");
 	EXPECT_EQ(value(red, "members"), "<absent>");
+	// how rekeys are authenticated, and (key server) how many are evicted
+	EXPECT_EQ(value(blue, "rekey-auth"), "signature");
+	EXPECT_EQ(value(red, "rekey-auth"), "implicit");
+	EXPECT_EQ(value(blue, "evicted"), "1");
+	EXPECT_EQ(value(red, "evicted"), "<absent>");
 	const vici::Entry *sids = red ? red->find("sender-ids") : nullptr;
 	ASSERT_NE(sids, nullptr);
 	EXPECT_EQ(sids->items, (std::vector<std::string>{"5", "6"}));
@@ -141,6 +145,11 @@ TEST_F(ControlTest, ListMembersShowsIdentitiesAddressesAndAges)
 	EXPECT_EQ(sids->items, (std::vector<std::string>{"5", "6"}));
 	const Section *gm2 = members->section("gm2@example.net");
 	EXPECT_EQ(value(gm2, "registered"), "4");
+	// the evicted identities, as readmit takes them
+	const vici::Entry *evicted = r.find("evicted");
+	ASSERT_NE(evicted, nullptr);
+	EXPECT_EQ(evicted->kind, vici::EntryKind::List);
+	EXPECT_EQ(evicted->items, (std::vector<std::string>{"gm3.example.net"}));
 
 	EXPECT_EQ(failed("list-members", args({{"group", "red"}})),
 	          "group 'red' is a member group: its key server lists the members");
@@ -272,9 +281,16 @@ TEST_F(ControlTest, ActionsReachTheTarget)
 	ok("rekey", args({{"group", "blue"}}));
 	ok("reregister", args({{"group", "red"}}));
 	ok("evict", args({{"group", "blue"}, {"member", "gm2@example.net"}}));
-	EXPECT_EQ(target.actions(),
-	          (std::vector<std::string>{"rekey blue", "reregister red", "evict blue gm2@example.net"}));
+	ok("readmit", args({{"group", "blue"}, {"member", "gm3.example.net"}}));
+	EXPECT_EQ(target.actions(), (std::vector<std::string>{"rekey blue", "reregister red",
+	                                                      "evict blue gm2@example.net",
+	                                                      "readmit blue gm3.example.net"}));
 	EXPECT_EQ(target.groups_[0].members.size(), 1u);
+	ASSERT_EQ(target.groups_[0].evicted.size(), 1u) << "gm2 in, gm3 out of the evicted list";
+	ok("readmit", args({{"group", "blue"}, {"member", "gm2@example.net"}}));
+	const vici::Entry *evicted = ok("list-members", args({{"group", "blue"}})).find("evicted");
+	ASSERT_NE(evicted, nullptr);
+	EXPECT_TRUE(evicted->items.empty()) << "an empty list, not an absent one";
 }
 
 TEST_F(ControlTest, TargetErrorsBecomeErrorResponses)
@@ -284,6 +300,11 @@ TEST_F(ControlTest, TargetErrorsBecomeErrorResponses)
 	EXPECT_EQ(failed("evict", args({{"group", "blue"}, {"member", "gm9.example.net"}})),
 	          "'gm9.example.net' is not a member of group 'blue'");
 	EXPECT_EQ(target.groups_[0].members.size(), 2u);
+	EXPECT_EQ(failed("readmit", args({{"group", "blue"}, {"member", "gm1.example.net"}})),
+	          "'gm1.example.net' is not evicted from group 'blue'");
+	EXPECT_EQ(failed("readmit", args({{"group", "red"}, {"member", "gm3.example.net"}})),
+	          "group 'red' is a member group");
+	EXPECT_EQ(target.groups_[0].evicted.size(), 1u);
 }
 
 TEST_F(ControlTest, UnknownCommandGetsCmdUnknown)
@@ -316,6 +337,10 @@ TEST_F(ControlTest, MissingArgumentsAreRefusedBeforeTheTarget)
 	        {"reregister", {}, "reregister: missing argument 'group'"},
 	        {"evict", args({{"group", "blue"}}), "evict: missing argument 'member'"},
 	        {"evict", args({{"member", "gm1.example.net"}}), "evict: missing argument 'group'"},
+	        {"readmit", args({{"group", "blue"}}), "readmit: missing argument 'member'"},
+	        {"readmit", args({{"member", "gm3.example.net"}}), "readmit: missing argument 'group'"},
+	        {"readmit", args({{"group", "blue"}, {"member", "gm3.example.net"}, {"force", "yes"}}),
+	         "readmit: unknown argument 'force'"},
 	        {"list-endpoints", {}, "list-endpoints: missing argument 'group'"},
 	        {"remove-endpoint", args({{"group", "blue"}}), "remove-endpoint: missing argument 'gateway'"},
 	        {"add-endpoint", args({{"group", "blue"}, {"gateway", "192.0.2.21"}}),

@@ -50,7 +50,6 @@ public:
 		blue.exposure.hierarchy = KeyHierarchy::Flat;
 		blue.exposure.tek_exposed = true;
 		blue.exposure.exposed_keks = 9;
-		blue.exposure.evicted = 2;
 		MemberState m1;
 		m1.id = identity(IdType::Fqdn, text_bytes("gm1.example.net"));
 		m1.address = address({192, 0, 2, 11}, 848);
@@ -82,6 +81,7 @@ public:
 		blue.counters.dropped_auth = 1;
 		blue.counters.registrations = 2;
 		blue.counters.rekeys = 3;
+		blue.evicted = {identity(IdType::Fqdn, text_bytes("gm3.example.net"))};
 
 		GroupState red;
 		red.name = "red";
@@ -90,6 +90,7 @@ public:
 		red.state = "registered";
 		red.server_address = address({192, 0, 2, 1}, 848);
 		red.kek_message_id = 4;
+		red.rekey_auth = RekeyAuth::Implicit;
 		red.sender_ids = {5, 6};
 		red.sas = {cur};
 		red.counters.received = 5;
@@ -127,11 +128,27 @@ public:
 		auto g = find(group);
 		for (auto it = g->members.begin(); it != g->members.end(); ++it) {
 			if (std::string(it->id.data.begin(), it->id.data.end()) == member) {
+				g->evicted.push_back(it->id);
 				g->members.erase(it);
 				return Done{};
 			}
 		}
 		return make_error(WireError::Missing, "'" + member + "' is not a member of group '" + group + "'");
+	}
+	Result<Done> readmit(const std::string &group, const std::string &member) override
+	{
+		calls.push_back("readmit " + group + " " + member);
+		auto r = server_group(group);
+		if (!r.ok())
+			return r;
+		auto g = find(group);
+		for (auto it = g->evicted.begin(); it != g->evicted.end(); ++it) {
+			if (std::string(it->data.begin(), it->data.end()) == member) {
+				g->evicted.erase(it);
+				return Done{};
+			}
+		}
+		return make_error(WireError::Missing, "'" + member + "' is not evicted from group '" + group + "'");
 	}
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &e) override
 	{

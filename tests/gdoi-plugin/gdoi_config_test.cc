@@ -82,6 +82,7 @@ const Settings kServer = {
 	{"blue.rekey", "multicast"},
 	{"blue.multicast", "239.1.1.1"},
 	{"blue.id_bits", "8"},
+	{"blue.rekey_auth", "implicit"},
 	{"blue.tek-1.local_ts", "10.0.0.0/8"},
 	{"blue.tek-1.remote_ts", "10.0.0.0/8"},
 	{"blue.tek-2.local_ts", "2001:db8:100::/48[udp/5000-5010]"},
@@ -99,6 +100,7 @@ const Settings kMember = {
 	{"red.auth", "pubkey"},
 	{"red.multicast", "239.1.1.1"},
 	{"red.reregister_margin", "2m"},
+	{"red.rekey_auth", "implicit"},
 	{"red.endpoints.gw2.gateway", "198.51.100.8"},
 	{"red.endpoints.gw2.prefixes", "10.2.0.0/16, 10.20.0.0/16"},
 	{"red.endpoints.gw3.gateway", "198.51.100.9"},
@@ -175,6 +177,7 @@ TEST(GdoiConfig, FullServerGroup)
 	ASSERT_TRUE(s.multicast.has_value());
 	expect_address(*s.multicast, "239.1.1.1");
 	EXPECT_EQ(s.id_bits, 8);
+	EXPECT_EQ(s.rekey_auth, RekeyAuth::Implicit);
 
 	ASSERT_EQ(s.teks.size(), 2u);
 	EXPECT_EQ(s.teks[0].source, ts("10.0.0.0", "10.255.255.255"));
@@ -203,6 +206,7 @@ TEST(GdoiConfig, ServerDefaults)
 	EXPECT_FALSE(s.multicast.has_value());
 	EXPECT_EQ(s.id_bits, 16);
 	EXPECT_EQ(s.hierarchy, KeyHierarchy::Tree) << "coalition-proof evictions unless told otherwise";
+	EXPECT_EQ(s.rekey_auth, RekeyAuth::Signature) << "signed rekeys unless told otherwise";
 	ASSERT_EQ(s.teks.size(), 1u);
 	EXPECT_EQ(s.teks[0].encryption, 20);
 	EXPECT_EQ(s.teks[0].key_bits, 256);
@@ -229,6 +233,7 @@ TEST(GdoiConfig, FullMemberGroup)
 	ASSERT_TRUE(m.multicast.has_value());
 	expect_address(*m.multicast, "239.1.1.1");
 	EXPECT_EQ(m.reregister_margin_s, 120u);
+	EXPECT_EQ(m.rekey_auth, RekeyAuth::Implicit);
 
 	ASSERT_EQ(c.endpoints.size(), 1u);
 	const auto &e = c.endpoints.at("red");
@@ -251,6 +256,7 @@ TEST(GdoiConfig, MemberDefaults)
 	EXPECT_FALSE(m.multicast.has_value());
 	EXPECT_EQ(m.reregister_margin_s, 60u);
 	EXPECT_EQ(m.sender_ids, 0u);
+	EXPECT_EQ(m.rekey_auth, RekeyAuth::Signature) << "only signed rekeys unless told otherwise";
 	EXPECT_TRUE(r.value().endpoints.empty());
 	auto four = parse_config(with(kMinimalMember, "blue.sender_ids", "4"));
 	ASSERT_TRUE(four.ok()) << four.error().message;
@@ -385,6 +391,8 @@ TEST(GdoiConfig, ServerErrors)
 		 "groups.blue.listen: \"192.0.2.1,,192.0.2.2\" has an empty list element"},
 		{"empty listen", with(s, "blue.listen", ""), "groups.blue.listen: empty list"},
 		{"bad auth", with(s, "blue.auth", "cert"), "groups.blue.auth: \"cert\" is not psk or pubkey"},
+		{"bad rekey_auth", with(s, "blue.rekey_auth", "none"),
+		 "groups.blue.rekey_auth: \"none\" is not signature or implicit"},
 		{"no members", without(s, "blue.members"), "groups.blue.members: missing"},
 		{"empty members", with(s, "blue.members", " "), "groups.blue.members: empty list"},
 		{"member twice", with(s, "blue.members", "gm1.example.net, @gm1.example.net"),
@@ -463,6 +471,8 @@ TEST(GdoiConfig, MemberErrors)
 		{"bad server_id", with(m, "blue.server_id", "CN=ks, XX=1"),
 		 "groups.blue.server_id: \"CN=ks, XX=1\" is not an identity (distinguished name: unknown attribute \"XX\")"},
 		{"bad auth", with(m, "blue.auth", "eap"), "groups.blue.auth: \"eap\" is not psk or pubkey"},
+		{"bad rekey_auth", with(m, "blue.rekey_auth", "unsigned"),
+		 "groups.blue.rekey_auth: \"unsigned\" is not signature or implicit"},
 		{"multicast not multicast", with(m, "blue.multicast", "198.51.100.1"),
 		 "groups.blue.multicast: \"198.51.100.1\" is not a multicast address"},
 		{"multicast family", with(m, "blue.multicast", "ff15::1"),

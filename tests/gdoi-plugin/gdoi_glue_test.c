@@ -1,9 +1,11 @@
 /*
  * CMocka tests of the gdoi plugin's charon glue: the C++ core is replaced
  * by mocks, charon is real and idle. They check what the glue hands the
- * core (settings, datagrams, control socket bytes) and what the core's
- * callbacks do in charon (sockets, credential manager).
+ * core (settings, datagrams, control socket bytes), what the core's
+ * callbacks do in charon (sockets, credential manager, the key server's
+ * state files) and what the glue checks itself (PSKs shared by members).
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,13 +14,18 @@
 #include <string.h>
 #include <unistd.h>
 #include <poll.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 
 #include <daemon.h>
 #include <library.h>
+#include <bus/listeners/logger.h>
+#include <collections/enumerator.h>
 #include <credentials/sets/mem_cred.h>
 #include <plugins/plugin.h>
 #include <plugins/plugin_feature.h>
@@ -28,6 +35,8 @@
 #include <cmocka.h>
 
 #include "gdoi_core.h"
+#include "gdoi_creds.h"
+#include "gdoi_state.h"
 
 #define TEST_PORT 18848
 #define TEST_SOCKET "/tmp/gdoi-glue-test.vici"
@@ -42,6 +51,7 @@ static bool create_fails;
 static char *loaded[32][2];
 static int loaded_count;
 static int load_result;
+static int load_calls, psk_group_calls;
 
 static mutex_t *seen_lock;
 static condvar_t *seen_cond;
@@ -80,11 +90,21 @@ int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 		loaded[i][1] = strdup(values[i]);
 	}
 	loaded_count = n;
+	load_calls++;
 	if (load_result < 0)
 	{
 		snprintf(err, err_len, "mock refuses");
 	}
 	return load_result;
+}
+
+void gdoi_core_psk_groups(gdoi_core_t *core,
+						  void (*cb)(void *data, const char *group,
+									 const gdoi_id_t *local,
+									 const gdoi_id_t *members, size_t count),
+						  void *data)
+{
+	psk_group_calls++;
 }
 
 size_t gdoi_core_local_addrs(gdoi_core_t *core, gdoi_addr_t *out, size_t max)
@@ -450,6 +470,359 @@ static void test_member_keys_are_appended_to_a_private_file(void **state)
 	assert_string_equal(text, "{\"kind\":\"kek\"}\n{\"kind\":\"tek\"}\n");
 }
 
+/* ---- the key server's state files */
+
+static char state_base[] = "/tmp/gdoi-glue-state-XXXXXX";
+static char *default_state;
+
+/* a fresh directory below state_base, not created yet */
+static char *state_dir(const char *name)
+{
+	char *dir;
+
+	assert_true(asprintf(&dir, "%s/%s", state_base, name) > 0);
+	return dir;
+}
+
+static char *read_text(const char *path)
+{
+	char *text;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+	{
+		return NULL;
+	}
+	text = calloc(1, 65536);
+	if (fread(text, 1, 65535, f) == 0)
+	{
+		text[0] = '\0';
+	}
+	fclose(f);
+	return text;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+	fclose(f);
+}
+
+/* entries in a directory besides . and .. */
+static int entries(const char *dir)
+{
+	enumerator_t *e = enumerator_create_directory(dir);
+	char *name;
+	int n = 0;
+
+	assert_non_null(e);
+	while (e->enumerate(e, &name, NULL, NULL))
+	{
+		n++;
+	}
+	e->destroy(e);
+	return n;
+}
+
+typedef struct {
+	int count;
+	uint8_t type[8];
+	char data[8][64];
+} loaded_ids_t;
+
+static void add_id(void *list, const gdoi_id_t *id)
+{
+	loaded_ids_t *ids = list;
+
+	assert_true(ids->count < 8 && id->len < 64);
+	ids->type[ids->count] = id->type;
+	memcpy(ids->data[ids->count], id->data, id->len);
+	ids->data[ids->count][id->len] = '\0';
+	ids->count++;
+}
+
+static const gdoi_id_t three_ids[] = {
+	{ .type = ID_FQDN, .data = (uint8_t*)"gm3.example.net", .len = 15 },
+	{ .type = ID_RFC822_ADDR, .data = (uint8_t*)"gm4@example.net", .len = 15 },
+	{ .type = ID_KEY_ID, .data = (uint8_t*)"\x01\x02\x00\xff", .len = 4 },
+};
+
+static void test_state_files_round_trip(void **state)
+{
+	char *dir = state_dir("round-trip"), *path, err[256] = "";
+	gdoi_state_t *s;
+	loaded_ids_t ids = {};
+	struct stat st;
+
+	s = gdoi_state_create(dir);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	/* nothing stored yet: nothing evicted */
+	assert_true(s->load_evicted(s, "blue", add_id, &ids, err, sizeof(err)));
+	assert_int_equal(ids.count, 0);
+
+	assert_true(s->save_evicted(s, "blue", three_ids, 3, err, sizeof(err)));
+	assert_true(asprintf(&path, "%s/blue.evicted", dir) > 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(entries(dir), 1); /* no temporary file left */
+	assert_true(s->load_evicted(s, "blue", add_id, &ids, err, sizeof(err)));
+	assert_int_equal(ids.count, 3);
+	assert_int_equal(ids.type[0], ID_FQDN);
+	assert_string_equal(ids.data[0], "gm3.example.net");
+	assert_int_equal(ids.type[1], ID_RFC822_ADDR);
+	assert_string_equal(ids.data[1], "gm4@example.net");
+	assert_int_equal(ids.type[2], ID_KEY_ID);
+	assert_memory_equal(ids.data[2], "\x01\x02\x00\xff", 4);
+
+	/* everyone readmitted */
+	assert_true(s->save_evicted(s, "blue", NULL, 0, err, sizeof(err)));
+	memset(&ids, 0, sizeof(ids));
+	assert_true(s->load_evicted(s, "blue", add_id, &ids, err, sizeof(err)));
+	assert_int_equal(ids.count, 0);
+	/* a name that is no file name is refused */
+	assert_false(s->save_evicted(s, "../blue", three_ids, 1, err, sizeof(err)));
+	assert_false(s->load_evicted(s, "", add_id, &ids, err, sizeof(err)));
+	s->destroy(s);
+	free(path);
+	free(dir);
+}
+
+static void test_state_files_are_replaced_whole(void **state)
+{
+	char *dir = state_dir("atomic"), *path, *red, err[256] = "", old[256];
+	gdoi_state_t *s = gdoi_state_create(dir);
+	struct stat before, after;
+	ssize_t n;
+	int fd;
+
+	assert_true(asprintf(&path, "%s/blue.evicted", dir) > 0);
+	assert_true(s->save_evicted(s, "blue", three_ids, 1, err, sizeof(err)));
+	assert_int_equal(stat(path, &before), 0);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_true(s->save_evicted(s, "blue", three_ids, 3, err, sizeof(err)));
+	/* a reader of the old file still reads it whole: a new file took its
+	 * name, the old one was not written over */
+	n = read(fd, old, sizeof(old) - 1);
+	assert_true(n > 0);
+	old[n] = '\0';
+	close(fd);
+	assert_string_equal(old, "gdoi-evicted 1 blue\n"
+					    "2 676d332e6578616d706c652e6e6574\n"
+					    "end 1\n");
+	assert_int_equal(stat(path, &after), 0);
+	assert_true(before.st_ino != after.st_ino);
+	assert_string_equal(read_text(path), "gdoi-evicted 1 blue\n"
+					    "2 676d332e6578616d706c652e6e6574\n"
+					    "3 676d34406578616d706c652e6e6574\n"
+					    "11 010200ff\n"
+					    "end 3\n");
+	/* a file that cannot be put in place: an error, nothing left behind,
+	 * the other group's file as it was */
+	assert_true(asprintf(&red, "%s/red.evicted", dir) > 0);
+	assert_int_equal(mkdir(red, 0700), 0);
+	assert_false(s->save_evicted(s, "red", three_ids, 1, err, sizeof(err)));
+	assert_non_null(strstr(err, "cannot replace"));
+	assert_int_equal(entries(dir), 2);
+	assert_int_equal(stat(path, &before), 0);
+	assert_true(before.st_ino == after.st_ino);
+	rmdir(red);
+	s->destroy(s);
+	free(red);
+	free(path);
+	free(dir);
+}
+
+static void test_corrupt_state_files_are_refused(void **state)
+{
+	struct {
+		const char *text;
+		const char *err;
+	} cases[] = {
+		{ "gdoi-evicted 1 red\nend 0\n", "line 1: not \"gdoi-evicted 1 blue\"" },
+		{ "gdoi-evicted 2 blue\nend 0\n", "line 1:" },
+		{ "gdoi-evicted 1 blue\n2 676d33\n", "no end line (the file is truncated)" },
+		{ "gdoi-evicted 1 blue\n2 676d33\nend 1", "line 3: not ended (the file is truncated)" },
+		{ "gdoi-evicted 1 blue\n2 676d3\nend 1\n", "line 2: not an identity" },
+		{ "gdoi-evicted 1 blue\n2 676D33\nend 1\n", "line 2: not an identity" },
+		{ "gdoi-evicted 1 blue\n0 676d33\nend 1\n", "line 2: not an identity" },
+		{ "gdoi-evicted 1 blue\n256 676d33\nend 1\n", "line 2: not an identity" },
+		{ "gdoi-evicted 1 blue\n2 \nend 1\n", "line 2: not an identity" },
+		{ "gdoi-evicted 1 blue\n2 676d33\n\nend 1\n", "line 3: not an identity" },
+		{ "gdoi-evicted 1 blue\n2 676d33\nend 2\n", "line 3: the end line does not say 1 identities" },
+		{ "gdoi-evicted 1 blue\nend 0\n2 676d33\n", "line 3: text after the end line" },
+		{ "gdoi-evicted 1 blue\n2 67\0006d\nend 1\n", "not a text file" },
+	};
+	char *dir = state_dir("corrupt"), *path, err[512];
+	gdoi_state_t *s = gdoi_state_create(dir);
+	loaded_ids_t ids;
+	FILE *f;
+	int i;
+
+	assert_true(asprintf(&path, "%s/blue.evicted", dir) > 0);
+	for (i = 0; i < countof(cases); i++)
+	{
+		f = fopen(path, "w");
+		assert_non_null(f);
+		/* the NUL case is one character longer than strlen() says */
+		fwrite(cases[i].text, 1, strlen(cases[i].text) +
+			   (strstr(cases[i].err, "text file") ? 8 : 0), f);
+		fclose(f);
+		err[0] = '\0';
+		memset(&ids, 0, sizeof(ids));
+		if (s->load_evicted(s, "blue", add_id, &ids, err, sizeof(err)))
+		{
+			fail_msg("case %d was read", i);
+		}
+		if (!strstr(err, cases[i].err) || !strstr(err, path))
+		{
+			fail_msg("case %d: '%s' does not say '%s'", i, err, cases[i].err);
+		}
+	}
+	/* a file we cannot read is no empty list */
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_false(s->load_evicted(s, "blue", add_id, &ids, err, sizeof(err)));
+	assert_non_null(strstr(err, "not a file"));
+	rmdir(path);
+	/* and a good one is read */
+	write_text(path, "gdoi-evicted 1 blue\n2 676d33\nend 1\n");
+	memset(&ids, 0, sizeof(ids));
+	assert_true(s->load_evicted(s, "blue", add_id, &ids, err, sizeof(err)));
+	assert_int_equal(ids.count, 1);
+	assert_string_equal(ids.data[0], "gm3");
+	s->destroy(s);
+	free(path);
+	free(dir);
+}
+
+static void test_the_plugin_keeps_evictions_in_its_state_dir(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	char *dir = state_dir("plugin"), *text, *path, err[256];
+	loaded_ids_t ids = {};
+	struct stat st;
+
+	reset();
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.state_dir", dir,
+						   lib->ns);
+	assert_true(load(plugin, TRUE));
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_non_null(env.load_evicted);
+	assert_non_null(env.save_evicted);
+	assert_true(env.save_evicted(env.ctx, "blue", three_ids, 1, err, sizeof(err)));
+	assert_true(asprintf(&path, "%s/blue.evicted", dir) > 0);
+	text = read_text(path);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "676d332e6578616d706c652e6e6574"));
+	assert_true(env.load_evicted(env.ctx, "blue", add_id, &ids, err, sizeof(err)));
+	assert_int_equal(ids.count, 1);
+	unload(plugin);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.state_dir",
+						   default_state, lib->ns);
+	free(text);
+	free(path);
+	free(dir);
+}
+
+static void test_a_reload_loads_the_groups_again(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+
+	reset();
+	load_calls = psk_group_calls = 0;
+	assert_true(load(plugin, TRUE));
+	assert_int_equal(load_calls, 1);
+	assert_int_equal(psk_group_calls, 1);
+	assert_true(plugin->reload(plugin));
+	assert_int_equal(load_calls, 2);
+	assert_int_equal(psk_group_calls, 2);
+	unload(plugin);
+}
+
+/* ---- PSKs shared by members */
+
+static int psk_warnings;
+static char psk_warning[1024];
+
+static void capture_log(logger_t *this, debug_t group, level_t level,
+						int thread, ike_sa_t *ike_sa, const char *message)
+{
+	if (strstr(message, "share one PSK"))
+	{
+		psk_warnings++;
+		snprintf(psk_warning, sizeof(psk_warning), "%s", message);
+	}
+}
+
+static level_t capture_level(logger_t *this, debug_t group)
+{
+	return LEVEL_CTRL;
+}
+
+static void test_members_sharing_a_psk_are_warned_about(void **state)
+{
+	logger_t capture = { .log = capture_log, .get_level = capture_level };
+	mem_cred_t *creds = mem_cred_create();
+	gdoi_id_t ks = { .type = ID_FQDN, .data = (uint8_t*)"ks.example.net",
+					 .len = 14 };
+	gdoi_id_t gms[5];
+	char names[5][32];
+	int i;
+
+	for (i = 0; i < 5; i++)
+	{
+		snprintf(names[i], sizeof(names[i]), "gm%d.example.net", i + 1);
+		gms[i] = (gdoi_id_t){ .type = ID_FQDN, .data = (uint8_t*)names[i],
+							  .len = strlen(names[i]) };
+	}
+	/* gm1 and gm2: one secrets section with three identities; gm3 and
+	 * gm4: two sections with the same secret; gm5: none of its own, so
+	 * charon's credential manager gives it one of the key server's */
+	creds->add_shared(creds, shared_key_create(SHARED_IKE,
+							chunk_clone(chunk_from_str("one for two"))),
+				identification_create_from_string("ks.example.net"),
+				identification_create_from_string("gm1.example.net"),
+				identification_create_from_string("gm2.example.net"), NULL);
+	creds->add_shared(creds, shared_key_create(SHARED_IKE,
+							chunk_clone(chunk_from_str("same bytes"))),
+				identification_create_from_string("ks.example.net"),
+				identification_create_from_string("gm3.example.net"), NULL);
+	creds->add_shared(creds, shared_key_create(SHARED_IKE,
+							chunk_clone(chunk_from_str("same bytes"))),
+				identification_create_from_string("ks.example.net"),
+				identification_create_from_string("gm4.example.net"), NULL);
+	lib->credmgr->add_set(lib->credmgr, &creds->set);
+	charon->bus->add_logger(charon->bus, &capture);
+
+	psk_warnings = 0;
+	assert_int_equal(gdoi_creds_shared_psks("blue", &ks, gms, 5), 5);
+	assert_int_equal(psk_warnings, 2);
+	assert_non_null(strstr(psk_warning, "gdoi: warning: group blue: "));
+	assert_non_null(strstr(psk_warning, " members share one PSK with "
+						   "'ks.example.net' ('gm"));
+	assert_non_null(strstr(psk_warning, "can register as any other"));
+	psk_warnings = 0;
+	assert_int_equal(gdoi_creds_shared_psks("blue", &ks, gms, 4), 4);
+	assert_int_equal(psk_warnings, 2);
+	/* members with their own PSKs: no warning */
+	psk_warnings = 0;
+	assert_int_equal(gdoi_creds_shared_psks("blue", &ks, &gms[1], 2), 0);
+	assert_int_equal(psk_warnings, 0);
+	assert_int_equal(gdoi_creds_shared_psks("blue", &ks, &gms[4], 1), 0);
+	assert_int_equal(psk_warnings, 0);
+
+	charon->bus->remove_logger(charon->bus, &capture);
+	lib->credmgr->remove_set(lib->credmgr, &creds->set);
+	creds->destroy(creds);
+}
+
 /* the glue logs through charon's bus: run it inside a real, idle charon */
 static int charon_up(void **state)
 {
@@ -465,10 +838,14 @@ static int charon_up(void **state)
 	/* an empty strongswan.conf: nothing of the host's configuration */
 	ok = library_init(conf, "charon") && libcharon_init();
 	unlink(conf);
-	if (!ok)
+	if (!ok || !mkdtemp(state_base) ||
+		asprintf(&default_state, "%s/default", state_base) < 0)
 	{
 		return -1;
 	}
+	/* state files of the plugin's tests go below state_base too */
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.state_dir",
+						   default_state, lib->ns);
 	lib->processor->set_threads(lib->processor, 4);
 	seen_lock = mutex_create(MUTEX_TYPE_DEFAULT);
 	seen_cond = condvar_create(CONDVAR_TYPE_DEFAULT);
@@ -485,6 +862,14 @@ static int charon_down(void **state)
 	reset();
 	libcharon_deinit();
 	library_deinit();
+	/* what the state tests wrote */
+	if (fork() == 0)
+	{
+		execlp("rm", "rm", "-rf", state_base, NULL);
+		_exit(1);
+	}
+	wait(NULL);
+	free(default_state);
 	return 0;
 }
 
@@ -500,6 +885,12 @@ int main(void)
 		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
 		cmocka_unit_test(test_the_control_socket_frames_messages),
 		cmocka_unit_test(test_member_keys_are_appended_to_a_private_file),
+		cmocka_unit_test(test_state_files_round_trip),
+		cmocka_unit_test(test_state_files_are_replaced_whole),
+		cmocka_unit_test(test_corrupt_state_files_are_refused),
+		cmocka_unit_test(test_the_plugin_keeps_evictions_in_its_state_dir),
+		cmocka_unit_test(test_a_reload_loads_the_groups_again),
+		cmocka_unit_test(test_members_sharing_a_psk_are_warned_about),
 	};
 
 	return cmocka_run_group_tests_name("gdoi plugin glue", tests, charon_up,

@@ -141,9 +141,9 @@ TEST_F(GdoictlTest, GroupsAsATable)
 	Result r = with_socket({"groups"});
 	EXPECT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(r.err, "");
-	EXPECT_EQ(r.out, "NAME  ROLE    STATE       GROUP-ID      MEMBERS  SAS  SERVER          EVICTION\n"
-	                 "blue  server  serving     @#0000012c    2        2    -               flat (exposed: tek)\n"
-	                 "red   member  registered  198.51.100.1  -        1    192.0.2.1[848]  -\n");
+	EXPECT_EQ(r.out, "NAME  ROLE    STATE       GROUP-ID      MEMBERS  EVICTED  SAS  REKEY-AUTH  SERVER          EVICTION\n"
+	                 "blue  server  serving     @#0000012c    2        1        2    signature   -               flat (exposed: tek)\n"
+	                 "red   member  registered  198.51.100.1  -        -        1    implicit    192.0.2.1[848]  -\n");
 }
 
 TEST_F(GdoictlTest, GroupsAsJson)
@@ -153,13 +153,14 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	EXPECT_EQ(r.out,
 	          "{\"groups\":["
 	          "{\"name\":\"blue\",\"role\":\"server\",\"state\":\"serving\",\"groupId\":\"@#0000012c\","
-	          "\"kekMessageId\":7,\"members\":2,"
-	          "\"eviction\":{\"keyHierarchy\":\"flat\",\"coalitionExposure\":\"tek\",\"evicted\":2,"
-	          "\"exposedKeks\":9},\"sas\":2,\"counters\":{\"received\":12,\"sent\":10,"
+	          "\"kekMessageId\":7,\"rekeyAuth\":\"signature\",\"members\":2,\"evicted\":1,"
+	          "\"eviction\":{\"keyHierarchy\":\"flat\",\"coalitionExposure\":\"tek\",\"exposedKeks\":9},"
+	          "\"sas\":2,\"counters\":{\"received\":12,\"sent\":10,"
 	          "\"droppedMalformed\":0,\"droppedAuth\":1,\"droppedReplay\":0,\"droppedUnauthorized\":0,"
 	          "\"cookiesSent\":0,\"registrations\":2,\"rekeys\":3}},"
 	          "{\"name\":\"red\",\"role\":\"member\",\"state\":\"registered\",\"groupId\":\"198.51.100.1\","
-	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"sas\":1,\"senderIds\":[\"5\",\"6\"],"
+	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"rekeyAuth\":\"implicit\",\"sas\":1,"
+	          "\"senderIds\":[\"5\",\"6\"],"
 	          "\"counters\":{\"received\":5,"
 	          "\"sent\":0,\"droppedMalformed\":0,\"droppedAuth\":0,\"droppedReplay\":0,"
 	          "\"droppedUnauthorized\":0,\"cookiesSent\":0,\"registrations\":0,\"rekeys\":0}}]}\n");
@@ -171,12 +172,14 @@ TEST_F(GdoictlTest, MembersAndSas)
 	EXPECT_EQ(m.status, 0) << m.err;
 	EXPECT_EQ(m.out, "IDENTITY         ADDRESS          FLAT-ID  REGISTERED\n"
 	                 "gm1.example.net  192.0.2.11[848]  1        120s ago\n"
-	                 "gm2@example.net  192.0.2.12[848]  2        4s ago\n");
+	                 "gm2@example.net  192.0.2.12[848]  2        4s ago\n"
+	                 "evicted (refused until readmitted): gm3.example.net\n");
 	Result mj = with_socket({"members", "blue", "--json"});
 	EXPECT_EQ(mj.out, "{\"group\":\"blue\",\"members\":["
 	                  "{\"id\":\"gm1.example.net\",\"address\":\"192.0.2.11[848]\",\"flatId\":1,\"registered\":120,"
 	          "\"senderIds\":[\"5\",\"6\"]},"
-	                  "{\"id\":\"gm2@example.net\",\"address\":\"192.0.2.12[848]\",\"flatId\":2,\"registered\":4}]}\n");
+	                  "{\"id\":\"gm2@example.net\",\"address\":\"192.0.2.12[848]\",\"flatId\":2,\"registered\":4}],"
+	                  "\"evicted\":[\"gm3.example.net\"]}\n");
 
 	Result s = with_socket({"sas", "blue"});
 	EXPECT_EQ(s.status, 0) << s.err;
@@ -222,10 +225,19 @@ TEST_F(GdoictlTest, ActionsReachTheTargetAndSayWhatTheyDid)
 	EXPECT_EQ(evict.out, "{\"action\":\"evict\",\"group\":\"blue\",\"member\":\"gm2@example.net\",\"success\":true}\n");
 	Result rereg = with_socket({"reregister", "red"});
 	EXPECT_EQ(rereg.out, "re-registration of group red started\n");
+	Result readmit = with_socket({"readmit", "blue", "gm3.example.net"});
+	EXPECT_EQ(readmit.status, 0) << readmit.err;
+	EXPECT_EQ(readmit.out, "gm3.example.net readmitted to group blue: it may register again\n");
+	Result again = with_socket({"--json", "readmit", "blue", "gm2@example.net"});
+	EXPECT_EQ(again.out, "{\"action\":\"readmit\",\"group\":\"blue\",\"member\":\"gm2@example.net\","
+	                     "\"success\":true}\n")
+	        << "the one evicted above";
 	server.with_target([](FakeTarget &t) {
-		EXPECT_EQ(t.actions(),
-		          (std::vector<std::string>{"rekey blue", "evict blue gm2@example.net", "reregister red"}));
+		EXPECT_EQ(t.actions(), (std::vector<std::string>{"rekey blue", "evict blue gm2@example.net",
+		                                                 "reregister red", "readmit blue gm3.example.net",
+		                                                 "readmit blue gm2@example.net"}));
 		EXPECT_EQ(t.groups_[0].members.size(), 1u);
+		EXPECT_TRUE(t.groups_[0].evicted.empty());
 		return 0;
 	});
 }
@@ -240,6 +252,10 @@ TEST_F(GdoictlTest, CommandErrorsGoToStderrWithStatusOne)
 	EXPECT_EQ(e.status, 1);
 	EXPECT_EQ(e.out, "");
 	EXPECT_EQ(e.err, "gdoictl: evict: 'gm9.example.net' is not a member of group 'blue'\n");
+	Result ra = with_socket({"--json", "readmit", "blue", "gm1.example.net"});
+	EXPECT_EQ(ra.status, 1);
+	EXPECT_EQ(ra.out, "");
+	EXPECT_EQ(ra.err, "gdoictl: readmit: 'gm1.example.net' is not evicted from group 'blue'\n");
 	Result p = with_socket({"add-endpoint", "blue", "192.0.2.21", "10.1.2.3/16"});
 	EXPECT_EQ(p.status, 1);
 	EXPECT_EQ(p.err, "gdoictl: add-endpoint: prefix '10.1.2.3/16' has host bits set (the network is "
@@ -280,6 +296,12 @@ TEST_F(GdoictlTest, EmptyListsSayso)
 		t.groups_[0].sas.clear();
 		return 0;
 	});
+	EXPECT_EQ(with_socket({"members", "blue"}).out,
+	          "group blue: no members\nevicted (refused until readmitted): gm3.example.net\n");
+	server.with_target([](FakeTarget &t) {
+		t.groups_[0].evicted.clear();
+		return 0;
+	});
 	EXPECT_EQ(with_socket({"members", "blue"}).out, "group blue: no members\n");
 	EXPECT_EQ(with_socket({"sas", "blue"}).out, "group blue: no SAs\n");
 	server.with_target([](FakeTarget &t) {
@@ -302,6 +324,9 @@ TEST_F(GdoictlTest, UsageErrorsNeverConnect)
 	        {{"members"}, "gdoictl: usage: gdoictl members GROUP"},
 	        {{"members", "a", "b"}, "gdoictl: usage: gdoictl members GROUP"},
 	        {{"evict", "blue"}, "gdoictl: usage: gdoictl evict GROUP IDENTITY"},
+	        {{"readmit", "blue"}, "gdoictl: usage: gdoictl readmit GROUP IDENTITY"},
+	        {{"readmit", "blue", "gm3.example.net", "gm4.example.net"},
+	         "gdoictl: usage: gdoictl readmit GROUP IDENTITY"},
 	        {{"add-endpoint", "blue", "192.0.2.21"}, "gdoictl: usage: gdoictl add-endpoint GROUP GATEWAY PREFIX..."},
 	        {{"groups", "extra"}, "gdoictl: usage: gdoictl groups"},
 	        {{"--bogus", "groups"}, "gdoictl: unknown option --bogus"},

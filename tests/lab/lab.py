@@ -554,13 +554,19 @@ groups {{
 """
 
 
+def gdoi_psk(member):
+    """The PSK of one member and the key server: each member has its own,
+    so that none can register as another (docs/gdoi.md)."""
+    return f"{GDOI_PSK}-{member}"
+
+
 def gdoi_secrets(router, peers):
-    """swanctl.conf secrets: the group PSK between the router and each peer identity."""
+    """swanctl.conf secrets: the PSK between the router and each peer identity."""
     blocks = "".join(f"""\
 	ike-{p} {{
 		id-1 = {router.name}.example.net
 		id-2 = {p}.example.net
-		secret = "{GDOI_PSK}"
+		secret = "{gdoi_psk(p if router.name == 'ks' else router.name)}"
 	}}
 """ for p in peers)
     return f"secrets {{\n{blocks}}}\n"
@@ -576,9 +582,11 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_ke
     keys = f"\n\t\t\tsave_keys = {router.dir}" if save_keys else ""
     if save_member_keys:
         keys += f"\n\t\t\tsave_member_keys = {member_keys_file(router)}"
+    # the key server's state (evicted members) is the router's own
     strongswan_config(router, swanctl_text, plugins=f"""\
 		gdoi {{
 			config = {router.dir}/gdoi.conf
+			state_dir = {router.dir}/state
 			udp_encap = yes{keys}
 		}}""")
 
@@ -611,12 +619,20 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
 
 
 def start_gdoi_charon(router):
-    """Start charon, load the credentials and, on a member, register now
-    rather than at the next retry of the attempt made without them."""
+    """Start charon and load the credentials. The key server's group starts
+    once its signing key is there: the settings are loaded again
+    (swanctl --reload-settings), as an operator does after loading
+    credentials. A member registers now rather than at the next retry of
+    the attempt made without them."""
     router.start_charon()
     router.swanctl("--load-creds", "--noprompt", "--file", router.dir / "swanctl.conf")
     if router.name.startswith("gm"):
         gdoictl(router, "reregister", "blue")
+    else:
+        router.swanctl("--reload-settings")
+        wait_until(f"{router.name}: group blue serving",
+                   lambda: any(g.get("name") == "blue" and g.get("state") == "serving"
+                               for g in gdoictl(router, "groups").get("groups", [])), timeout=20)
 
 
 def gdoictl(router, *args, check=True, as_json=True):

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 using namespace groupsec::flatkey;
 using groupsec::flatkey::test::FakeClock;
 using groupsec::flatkey::test::SeededRandom;
@@ -355,4 +357,73 @@ TEST(FlatKeyMessage, LeaverNoticeRoundTripsAndIsStrict)
 	// every truncation
 	for (size_t n = 0; n < b.size(); n++)
 		EXPECT_FALSE(decode(b.data(), n).ok()) << n;
+}
+
+// Join announcements between two leaves fold into one message per
+// kMaxRevisionStep joins, each naming the newest revision of the keys it
+// announces; a member that joined first follows them all and opens the
+// leave after them.
+TEST(FlatKeyMessage, JoinAnnouncementsFoldByTheTable)
+{
+	SeededRandom rng(5);
+	FakeClock clock;
+	FlatKeyServer srv(ServerConfig(IdLayout::binary(14)), rng, clock);
+	const uint64_t joins = 2 * kMaxRevisionStep + 808;
+	std::vector<KeyMessage> pending;
+	std::map<uint64_t, KeyStore> kept;
+	for (uint64_t i = 0; i < joins; i++) {
+		auto j = srv.join(*srv.layout().from_index(i));
+		ASSERT_TRUE(j.ok) << j.error;
+		ASSERT_TRUE(fold_notices(pending, j.announcement));
+		if (i == 0 || i + 1 == kMaxRevisionStep || i == kMaxRevisionStep || i + 1 == joins)
+			kept[i] = j.members[0].store();
+	}
+	ASSERT_EQ(pending.size(), 3u) << "one message per 4096 joins, not per join";
+	for (const KeyMessage &m : pending) {
+		EXPECT_LE(m.entries.size(), 1u + 2 * 14) << "the TEK and KEKs at most once each";
+		EXPECT_LT(encode(m).size(), 1024u);
+	}
+	// a leave after the joins; every kept member opens it after the
+	// announcements, decoded from the wire like a member does
+	auto leave = srv.leave(*srv.layout().from_index(joins / 2));
+	ASSERT_TRUE(leave.ok) << leave.error;
+	std::vector<uint8_t> leave_bytes = encode(leave.message);
+	ASSERT_FALSE(leave_bytes.empty());
+	KeyWrapper wrapper;
+	for (auto &[index, store] : kept) {
+		for (const KeyMessage &m : pending) {
+			auto bytes = encode(m);
+			auto d = decode(bytes.data(), bytes.size());
+			ASSERT_TRUE(d.ok()) << to_string(d.error);
+			EXPECT_TRUE(store.receive(d.message, wrapper).ok());
+		}
+		auto tek = store.current(KeyId::tek());
+		ASSERT_TRUE(tek.has_value());
+		EXPECT_EQ(tek->revision, leave.message.base.revision) << "member " << index;
+		auto d = decode(leave_bytes.data(), leave_bytes.size());
+		ASSERT_TRUE(d.ok());
+		auto r = store.receive(d.message, wrapper);
+		EXPECT_TRUE(r.ok()) << "member " << index << ": " << to_string(r.error);
+		auto now = store.current(KeyId::tek());
+		ASSERT_TRUE(now.has_value());
+		EXPECT_EQ(now->key, *srv.tek_for(leave.new_tek.version, leave.new_tek.revision)) << "member " << index;
+	}
+}
+
+TEST(FlatKeyMessage, OnlyJoinAnnouncementsFold)
+{
+	SeededRandom rng(6);
+	FakeClock clock;
+	FlatKeyServer srv(ServerConfig(IdLayout::binary(4)), rng, clock);
+	std::vector<KeyMessage> pending;
+	for (uint64_t i = 0; i < 4; i++)
+		ASSERT_TRUE(fold_notices(pending, srv.join(*srv.layout().from_index(i)).announcement));
+	ASSERT_EQ(pending.size(), 1u);
+	const std::vector<KeyMessage> before = pending;
+	auto leave = srv.leave(*srv.layout().from_index(1));
+	ASSERT_TRUE(leave.ok);
+	EXPECT_FALSE(fold_notices(pending, leave.message)) << "a leave is no announcement";
+	EXPECT_FALSE(fold_notices(pending, KeyMessage())) << "nor is an empty message";
+	ASSERT_EQ(pending.size(), before.size());
+	EXPECT_TRUE(pending[0] == before[0]);
 }

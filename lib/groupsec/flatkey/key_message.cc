@@ -3,6 +3,7 @@
 #include "groupsec/flatkey/crypto.h"
 #include "groupsec/flatkey/member_id.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <tuple>
 
@@ -822,6 +823,49 @@ DecodeResult decode_v2(Reader &r)
 }
 
 } // namespace
+
+bool fold_notices(std::vector<KeyMessage> &pending, const KeyMessage &next)
+{
+	const KeyRef *tek = nullptr;
+	for (const auto &e : next.entries) {
+		if (!e.is_notice() || !e.carried.empty())
+			return false;
+		if (e.wrapped.id == KeyId::tek())
+			tek = &e.wrapped;
+	}
+	if (!tek || tek->revision == 0 || !next.leavers.empty())
+		return false;
+	if (!pending.empty()) {
+		KeyMessage &last = pending.back();
+		const KeyRef &base = last.base;
+		if (last.format == kMessageFormat && base.id == KeyId::tek() &&
+		    base.version == tek->version && base.creator == tek->creator &&
+		    tek->revision > base.revision &&
+		    tek->revision - base.revision <= kMaxRevisionStep) {
+			for (const auto &e : next.entries) {
+				auto same = std::find_if(
+					last.entries.begin(), last.entries.end(),
+					[&](const WrappedKey &o) {
+						return o.wrapped.id == e.wrapped.id &&
+						       o.wrapped.version == e.wrapped.version &&
+						       o.wrapped.creator == e.wrapped.creator;
+					});
+				if (same == last.entries.end())
+					last.entries.push_back(e);
+				else if (e.wrapped.revision > same->wrapped.revision)
+					same->wrapped.revision = e.wrapped.revision;
+			}
+			return true;
+		}
+	}
+	KeyMessage m;
+	m.format = kMessageFormat;
+	m.base = *tek;
+	m.base.revision = tek->revision - 1;
+	m.entries = next.entries;
+	pending.push_back(std::move(m));
+	return true;
+}
 
 bool encodable(const KeyMessage &m)
 {

@@ -161,6 +161,21 @@ struct DecodeResult {
 
 constexpr size_t kMaxEntries = 1u << 22;
 constexpr size_t kMaxWrapping = 64;
+// The furthest a holder steps a key's revision for one reference or
+// notice (KeyStore): a longer jump is no legitimate message.
+constexpr uint32_t kMaxRevisionStep = 4096;
+
+// Join announcements (revision notices only) folded for the members that
+// have not received them yet: next is merged into the last message of
+// pending, a format 1 message naming the newest revision of every key
+// announced since it began, so that what is pending grows with the size
+// of the table, not with the number of joins. A new message begins once
+// the last one spans kMaxRevisionStep revisions of the TEK (base holds
+// the TEK before its first join; base is not on the wire in format 1);
+// applied in order, each steps a holder's keys at most that far. false,
+// and pending unchanged, if next is not a join announcement (a TEK
+// revision notice with KEK revision notices).
+bool fold_notices(std::vector<KeyMessage> &pending, const KeyMessage &next);
 
 // Empty if m cannot be written in m.format (see encodable()).
 std::vector<uint8_t> encode(const KeyMessage &m);

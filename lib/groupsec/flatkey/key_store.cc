@@ -80,7 +80,7 @@ void KeyStore::note_revision(const KeyRef &ref)
 	for (auto &v : it->second)
 		if (v.version == ref.version && v.creator == ref.creator &&
 		    ref.revision > v.cur_revision &&
-		    ref.revision - v.cur_revision <= 4096) {
+		    ref.revision - v.cur_revision <= kMaxRevisionStep) {
 			v.cur_key = advance_revision(v.cur_key,
 						     ref.revision - v.cur_revision);
 			v.cur_revision = ref.revision;
@@ -252,11 +252,11 @@ std::optional<Key> KeyStore::find(const KeyRef &ref) const
 		// legitimate message. Step from the newest revision known
 		// when the reference is at or past it.
 		if (ref.revision >= v.cur_revision) {
-			if (ref.revision - v.cur_revision > 4096)
+			if (ref.revision - v.cur_revision > kMaxRevisionStep)
 				return std::nullopt;
 			return advance_revision(v.cur_key, ref.revision - v.cur_revision);
 		}
-		if (ref.revision - v.revision > 4096)
+		if (ref.revision - v.revision > kMaxRevisionStep)
 			return std::nullopt;
 		return advance_revision(v.key, ref.revision - v.revision);
 	}

@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// gdoi_core_load() as the glue calls it at start and on every reload: what
+// runs on, what starts again, what does not start and why, and the
+// identities evicted before, from the glue's store.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "gdoi_core.h"
+#include "vici_wire.h"
+
+namespace groupsec::gdoi::test {
+namespace {
+
+// The glue: counts datagrams, signs when it has a key, keeps evicted
+// identities in memory, records the log.
+struct Glue {
+	int sent = 0;
+	bool can_sign = true;
+	bool store_unreadable = false;
+	std::map<std::string, std::vector<std::pair<uint8_t, std::string>>> evicted;
+	std::vector<std::string> errors, warnings;
+
+	static Glue *of(void *ctx) { return static_cast<Glue *>(ctx); }
+	static bool send(void *ctx, const gdoi_addr_t *, const gdoi_addr_t *, const uint8_t *, size_t)
+	{
+		of(ctx)->sent++;
+		return true;
+	}
+	static bool sign(void *ctx, const gdoi_id_t *, const uint8_t *, size_t, uint8_t **auth, size_t *len)
+	{
+		if (!of(ctx)->can_sign)
+			return false;
+		// ASN.1 length 2, an "AlgorithmIdentifier", a "signature"
+		static const uint8_t a[] = {2, 0x30, 0x00, 0xaa, 0xbb};
+		*auth = static_cast<uint8_t *>(malloc(sizeof(a)));
+		memcpy(*auth, a, sizeof(a));
+		*len = sizeof(a);
+		return true;
+	}
+	static bool add_sa(void *, const gdoi_kernel_sa_t *) { return true; }
+	static void del_sa(void *, const gdoi_kernel_sa_t *) {}
+	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
+	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
+	static void log(void *ctx, gdoi_log_level_t level, const char *msg)
+	{
+		if (level == GDOI_LOG_ERROR)
+			of(ctx)->errors.push_back(msg);
+		else if (level == GDOI_LOG_WARNING)
+			of(ctx)->warnings.push_back(msg);
+	}
+	static bool load_evicted(void *ctx, const char *group, void (*add)(void *, const gdoi_id_t *), void *list,
+				 char *err, size_t err_len)
+	{
+		if (of(ctx)->store_unreadable) {
+			snprintf(err, err_len, "/state/%s.evicted: line 2: not an identity", group);
+			return false;
+		}
+		for (const auto &[type, data] : of(ctx)->evicted[group]) {
+			gdoi_id_t id{type, reinterpret_cast<const uint8_t *>(data.data()), data.size()};
+			add(list, &id);
+		}
+		return true;
+	}
+	static bool save_evicted(void *ctx, const char *group, const gdoi_id_t *ids, size_t count, char *, size_t)
+	{
+		auto &list = of(ctx)->evicted[group];
+		list.clear();
+		for (size_t i = 0; i < count; i++)
+			list.emplace_back(ids[i].type, std::string(reinterpret_cast<const char *>(ids[i].data), ids[i].len));
+		return true;
+	}
+
+	gdoi_core_env_t env()
+	{
+		gdoi_core_env_t e{};
+		e.ctx = this;
+		e.send = send;
+		e.sign = sign;
+		e.add_sa = add_sa;
+		e.del_sa = del_sa;
+		e.add_policy = add_policy;
+		e.del_policy = del_policy;
+		e.log = log;
+		e.load_evicted = load_evicted;
+		e.save_evicted = save_evicted;
+		return e;
+	}
+};
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+int load(gdoi_core_t *core, const Settings &kv, std::string &err)
+{
+	std::vector<const char *> keys, values;
+	for (const auto &[k, v] : kv) {
+		keys.push_back(k.c_str());
+		values.push_back(v.c_str());
+	}
+	char buf[1024] = "";
+	int n = gdoi_core_load(core, keys.data(), values.data(), keys.size(), buf, sizeof(buf));
+	err = buf;
+	return n;
+}
+
+const Settings kServer = {
+	{"blue.role", "server"},
+	{"blue.group_id", "1234"},
+	{"blue.local_id", "ks.example.net"},
+	{"blue.listen", "192.0.2.1"},
+	{"blue.members", "gm1.example.net, gm2.example.net, gm3.example.net"},
+	{"blue.tek-1.local_ts", "10.0.0.0/8"},
+	{"blue.tek-1.remote_ts", "10.0.0.0/8"},
+};
+
+const Settings kMember = {
+	{"red.role", "member"},
+	{"red.group_id", "99"},
+	{"red.local_id", "gm1.example.net"},
+	{"red.local_addrs", "192.0.2.11"},
+	{"red.servers", "192.0.2.2"},
+	{"red.server_id", "ks2.example.net"},
+};
+
+Settings both(Settings a, const Settings &b)
+{
+	a.insert(a.end(), b.begin(), b.end());
+	return a;
+}
+
+Settings with(Settings s, const std::string &key, const std::string &value)
+{
+	for (auto &kv : s)
+		if (kv.first == key) {
+			kv.second = value;
+			return s;
+		}
+	s.emplace_back(key, value);
+	return s;
+}
+
+// The response of one control socket command, decoded.
+vici::Section command(gdoi_core_t *core, const std::string &name, const vici::Section &args = {})
+{
+	vici::Packet p;
+	p.op = vici::Operation::CmdRequest;
+	p.name = name;
+	p.message = args;
+	auto bytes = vici::encode_packet(p);
+	EXPECT_TRUE(bytes.ok());
+	gdoi_control_conn_t *conn = gdoi_core_control_open(core);
+	uint8_t *out = nullptr;
+	size_t out_len = 0;
+	EXPECT_TRUE(gdoi_core_control_input(conn, bytes.value().data(), bytes.value().size(), &out, &out_len));
+	gdoi_core_control_close(conn);
+	vici::Section r;
+	if (out_len > 4) {
+		auto reply = vici::decode_packet(ByteView(out + 4, out_len - 4));
+		EXPECT_TRUE(reply.ok());
+		if (reply.ok())
+			r = reply.value().message;
+	}
+	free(out);
+	return r;
+}
+
+std::string group_value(gdoi_core_t *core, const std::string &group, const std::string &key)
+{
+	vici::Section r = command(core, "list-groups");
+	const vici::Section *groups = r.section("groups");
+	const vici::Section *g = groups ? groups->section(group) : nullptr;
+	const std::string *v = g ? g->value(key) : nullptr;
+	return v ? *v : "<absent>";
+}
+
+class CoreLoad : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		env = glue.env();
+		core = gdoi_core_create(&env, 1000);
+		ASSERT_NE(core, nullptr);
+	}
+	void TearDown() override { gdoi_core_destroy(core); }
+
+	Glue glue;
+	gdoi_core_env_t env{};
+	gdoi_core_t *core = nullptr;
+	std::string err;
+};
+
+TEST_F(CoreLoad, AKeyServerGroupStartsOnlyWhenItCanSign)
+{
+	glue.can_sign = false;
+	EXPECT_EQ(load(core, both(kServer, kMember), err), 1) << "the member group runs";
+	EXPECT_NE(err.find("no private key of ks.example.net"), std::string::npos) << err;
+	EXPECT_NE(err.find("group blue not started"), std::string::npos) << err;
+	ASSERT_EQ(glue.errors.size(), 1u);
+	EXPECT_EQ(glue.errors[0], err);
+	EXPECT_EQ(group_value(core, "blue", "state"), "<absent>");
+	// the key is loaded, then the configuration again (reload-settings)
+	glue.can_sign = true;
+	EXPECT_EQ(load(core, both(kServer, kMember), err), 2);
+	EXPECT_EQ(err, "");
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	EXPECT_EQ(group_value(core, "blue", "rekey-auth"), "signature");
+	// a running group whose key went away keeps running as it was
+	glue.can_sign = false;
+	EXPECT_EQ(load(core, with(kServer, "blue.tek_lifetime", "2h"), err), 1);
+	EXPECT_NE(err.find("group blue keeps running as it was"), std::string::npos) << err;
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	EXPECT_EQ(group_value(core, "red", "state"), "<absent>") << "no longer configured";
+}
+
+TEST_F(CoreLoad, ImplicitAuthenticationIsAWarning)
+{
+	glue.can_sign = false;
+	Settings s = both(with(kServer, "blue.rekey_auth", "implicit"), with(kMember, "red.rekey_auth", "implicit"));
+	EXPECT_EQ(load(core, s, err), 2) << err;
+	EXPECT_EQ(err, "");
+	ASSERT_EQ(glue.warnings.size(), 2u);
+	EXPECT_NE(glue.warnings[0].find("group blue: GSA_REKEY messages are not signed"), std::string::npos);
+	EXPECT_NE(glue.warnings[1].find("group red: unsigned GSA_REKEY messages are accepted"), std::string::npos);
+	EXPECT_EQ(group_value(core, "blue", "rekey-auth"), "implicit");
+	EXPECT_EQ(group_value(core, "red", "rekey-auth"), "implicit");
+}
+
+TEST_F(CoreLoad, EvictedIdentitiesComeFromTheGlueAndStay)
+{
+	glue.evicted["blue"] = {{2, "gm3.example.net"}};
+	ASSERT_EQ(load(core, kServer, err), 1) << err;
+	EXPECT_EQ(group_value(core, "blue", "evicted"), "1");
+	vici::Section args;
+	args.add_value("group", "blue");
+	args.add_value("member", "gm3.example.net");
+	vici::Section r = command(core, "readmit", args);
+	ASSERT_NE(r.value("success"), nullptr);
+	EXPECT_EQ(*r.value("success"), "yes");
+	EXPECT_TRUE(glue.evicted["blue"].empty()) << "stored through the glue";
+	EXPECT_EQ(group_value(core, "blue", "evicted"), "0");
+	// a store that cannot be read keeps a new group down
+	glue.store_unreadable = true;
+	Settings green = kServer;
+	for (auto &kv : green)
+		kv.first.replace(0, 4, "green");
+	green = with(green, "green.group_id", "5678");
+	EXPECT_EQ(load(core, both(kServer, green), err), 1);
+	EXPECT_NE(err.find("group green: evicted members: /state/green.evicted: line 2: not an identity; group "
+			   "green not started"),
+		  std::string::npos)
+		<< err;
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	EXPECT_EQ(group_value(core, "green", "state"), "<absent>");
+}
+
+TEST_F(CoreLoad, AReloadLeavesAnUnchangedMemberGroupAlone)
+{
+	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, 1) << "IKE_SA_INIT";
+	EXPECT_EQ(group_value(core, "red", "state"), "registering");
+	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, 1) << "the same registration goes on";
+	EXPECT_EQ(group_value(core, "red", "state"), "registering");
+	// changed settings: the group starts over
+	ASSERT_EQ(load(core, with(kMember, "red.reregister_margin", "2m"), err), 1) << err;
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, 2);
+}
+
+} // namespace
+} // namespace groupsec::gdoi::test
