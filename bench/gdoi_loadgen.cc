@@ -212,6 +212,12 @@ public:
 		failed_total_++;
 	}
 	bool over(uint64_t t) const { return t >= to_; }
+	// Ends the window at t if it is still open (a run stopped early).
+	void end(uint64_t t)
+	{
+		if (t < to_)
+			to_ = std::max(t, from_);
+	}
 	uint64_t window() const { return window_; }
 	uint64_t total() const { return total_; }
 	double seconds() const { return (to_ - from_) / 1000.0; }
@@ -559,6 +565,7 @@ int run_gdoi(const Options &o)
 			}
 		}
 	}
+	tally.end(now_ms());
 	fprintf(stderr, "window closed\n");
 	fflush(stderr);
 	uint64_t send_errors = 0;
