@@ -4,6 +4,7 @@
 //   gdoi_loadgen gdoi --server ADDR --local ADDR --gms K [--port-base P]
 //       [--group-id N] [--server-id ID] [--id-format FMT] [--psk SECRET]
 //       [--warmup S] [--min-warmup S] [--duration S]
+//       [--hold S] [--server-cert PEM]
 //   gdoi_loadgen load-tester --socket PATH --clients K [--warmup S] [--duration S]
 //
 // gdoi: K group members, each a G-IKEv2 Engine (gdoi_engine.h) of its own
@@ -26,13 +27,27 @@
 // and --min-warmup seconds have passed, so that it measures registrations
 // of members the key server knows; "first_pass_ms" and "registered_once"
 // say when and how far that got.
+//
+// gdoi with --hold S: every member registers once (K joins) and stays: it
+// keeps its Engine, answers the key server and applies GSA_REKEYs (signed
+// ones verified with the certificate --server-cert names) until S seconds
+// have passed or SIGTERM or SIGINT arrives. Whenever it changes, a status
+// line goes to stdout: {"status": true, "registered": N, "rekeyed": N,
+// "teks": {"SPI": N, ...}} (members registered, members that applied a
+// GSA_REKEY, members per newest TEK SPI installed, in hex); the result
+// line at the end has the same three fields.
 #include "gdoi_engine.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -70,6 +85,8 @@ struct Options {
 	double warmup_s = 2;
 	double min_warmup_s = -1; // gdoi: open the window this long after start once every member registered
 	double duration_s = 5;
+	double hold_s = -1; // gdoi: register once and stay this long
+	std::string server_cert; // PEM: verifies signed GSA_REKEYs
 };
 
 [[noreturn]] void usage(const char *why)
@@ -77,7 +94,7 @@ struct Options {
 	fprintf(stderr, "gdoi_loadgen: %s\n", why);
 	fprintf(stderr, "usage: gdoi_loadgen gdoi --server ADDR --local ADDR --gms K [--port-base P]\n"
 			"           [--group-id N] [--server-id ID] [--id-format FMT] [--psk SECRET]\n"
-			"           [--warmup S] [--min-warmup S] [--duration S]\n"
+			"           [--warmup S] [--min-warmup S] [--duration S] [--hold S] [--server-cert PEM]\n"
 			"       gdoi_loadgen load-tester --socket PATH --clients K [--warmup S] [--duration S]\n");
 	exit(2);
 }
@@ -129,6 +146,10 @@ Options parse_options(int argc, char **argv)
 			o.min_warmup_s = number(0, 3600);
 		else if (a == "--duration")
 			o.duration_s = number(0.1, 3600);
+		else if (a == "--hold")
+			o.hold_s = number(0.1, 3600);
+		else if (a == "--server-cert")
+			o.server_cert = v;
 		else
 			usage(("unknown option " + a).c_str());
 	}
@@ -138,6 +159,8 @@ Options parse_options(int argc, char **argv)
 		usage("--port-base + --gms is above 65535");
 	if (o.mode == "load-tester" && o.socket_path.empty())
 		usage("load-tester needs --socket");
+	if (o.mode != "gdoi" && (o.hold_s >= 0 || !o.server_cert.empty()))
+		usage("--hold and --server-cert are gdoi options");
 	return o;
 }
 
@@ -189,6 +212,12 @@ public:
 		failed_total_++;
 	}
 	bool over(uint64_t t) const { return t >= to_; }
+	// Ends the window at t if it is still open (a run stopped early).
+	void end(uint64_t t)
+	{
+		if (t < to_)
+			to_ = std::max(t, from_);
+	}
 	uint64_t window() const { return window_; }
 	uint64_t total() const { return total_; }
 	double seconds() const { return (to_ - from_) / 1000.0; }
@@ -233,17 +262,76 @@ public:
 	}
 };
 
+// The public key of a PEM certificate; exits if there is none.
+EVP_PKEY *load_public_key(const std::string &path)
+{
+	FILE *f = fopen(path.c_str(), "r");
+	if (!f) {
+		fprintf(stderr, "gdoi_loadgen: %s: %s\n", path.c_str(), strerror(errno));
+		exit(1);
+	}
+	X509 *x = PEM_read_X509(f, nullptr, nullptr, nullptr);
+	fclose(f);
+	EVP_PKEY *key = x ? X509_get_pubkey(x) : nullptr;
+	X509_free(x);
+	if (!key) {
+		fprintf(stderr, "gdoi_loadgen: %s: no PEM certificate with a public key\n", path.c_str());
+		exit(1);
+	}
+	return key;
+}
+
 // One PSK for every pair: the key server's side decides who is a member.
+// Signatures of the key server (GSA_REKEY) verify with server_key, when
+// given; every other signature fails.
 class PskCredentials : public Credentials {
 public:
-	explicit PskCredentials(const std::string &psk) : psk_(psk.begin(), psk.end()) {}
+	PskCredentials(const std::string &psk, const Identity &server, EVP_PKEY *server_key)
+		: psk_(psk.begin(), psk.end()), server_(server), server_key_(server_key)
+	{
+	}
 	std::optional<Bytes> shared_key(const Identity &, const Identity &) override { return psk_; }
 	std::optional<Bytes> sign(const Identity &, ByteView) override { return std::nullopt; }
-	bool verify(const Identity &, ByteView, ByteView) override { return false; }
+	// RFC 7427 AUTH data: AlgorithmIdentifier length, AlgorithmIdentifier
+	// (its signature OID names the digest), signature.
+	bool verify(const Identity &signer, ByteView octets, ByteView auth) override
+	{
+		if (!server_key_ || !(signer == server_) || auth.empty() || size_t(auth[0]) + 1 >= auth.size())
+			return false;
+		const size_t alg_len = auth[0];
+		const uint8_t *p = auth.data() + 1;
+		X509_ALGOR *alg = d2i_X509_ALGOR(nullptr, &p, static_cast<long>(alg_len));
+		if (!alg)
+			return false;
+		const bool whole = p == auth.data() + 1 + alg_len;
+		const ASN1_OBJECT *oid = nullptr;
+		X509_ALGOR_get0(&oid, nullptr, nullptr, alg);
+		int md_nid = NID_undef, pkey_nid = NID_undef;
+		const bool known = OBJ_find_sigid_algs(OBJ_obj2nid(oid), &md_nid, &pkey_nid) == 1;
+		X509_ALGOR_free(alg);
+		const EVP_MD *md = known ? EVP_get_digestbynid(md_nid) : nullptr;
+		if (!whole || !md)
+			return false;
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		const bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, server_key_) == 1 &&
+				EVP_DigestVerify(ctx, auth.data() + 1 + alg_len, auth.size() - 1 - alg_len,
+						 octets.data(), octets.size()) == 1;
+		EVP_MD_CTX_free(ctx);
+		return ok;
+	}
 
 private:
 	Bytes psk_;
+	Identity server_;
+	EVP_PKEY *server_key_;
 };
+
+volatile sig_atomic_t stop_requested = 0;
+
+void request_stop(int)
+{
+	stop_requested = 1;
+}
 
 struct Member : public Transport, public SaSink {
 	unsigned index = 0;
@@ -254,6 +342,7 @@ struct Member : public Transport, public SaSink {
 	uint64_t started_ms = 0;
 	uint64_t deadline_ms = 0;
 	uint64_t installs = 0;
+	uint32_t newest_spi = 0; // of the TEK installed last
 	uint64_t send_errors = 0;
 	sockaddr_in server{};
 
@@ -269,9 +358,10 @@ struct Member : public Transport, public SaSink {
 		}
 		return true;
 	}
-	bool install(const TekSa &) override
+	bool install(const TekSa &sa) override
 	{
 		installs++;
+		newest_spi = sa.spi;
 		return true;
 	}
 	void remove(const std::string &, uint32_t) override {}
@@ -294,9 +384,17 @@ int run_gdoi(const Options &o)
 		group_id = Identity::parse(hex);
 	}
 	raise_fd_limit(o.k);
+	const bool hold = o.hold_s >= 0;
+	if (hold) {
+		struct sigaction sa {};
+		sa.sa_handler = request_stop;
+		sigaction(SIGTERM, &sa, nullptr);
+		sigaction(SIGINT, &sa, nullptr);
+	}
+	EVP_PKEY *server_key = o.server_cert.empty() ? nullptr : load_public_key(o.server_cert);
 	SteadyClock clock;
 	OsRandom random;
-	PskCredentials creds(o.psk);
+	PskCredentials creds(o.psk, *server_id, server_key);
 	int ep = epoll_create1(0);
 	std::vector<std::unique_ptr<Member>> gms;
 	for (unsigned i = 0; i < o.k; i++) {
@@ -360,12 +458,18 @@ int run_gdoi(const Options &o)
 		m.deadline_ms = m.engine->next_timeout_ms();
 	};
 	const uint64_t t0 = now_ms();
-	Tally tally(t0, o.warmup_s, o.duration_s);
+	// with --hold, every registration is a join and the run lasts hold_s
+	Tally tally(t0, hold ? 0 : o.warmup_s, hold ? o.hold_s : o.duration_s);
 	uint64_t first_pass_ms = 0;
 	std::vector<bool> first(o.k, false);
 	unsigned firsts = 0;
 	auto check = [&](Member &m) {
 		const uint64_t t = now_ms();
+		if (hold && first[m.index]) {
+			// registered: installs now come from GSA_REKEYs
+			m.deadline_ms = m.engine->next_timeout_ms();
+			return;
+		}
 		if (m.installs) {
 			tally.done(t, t - m.started_ms);
 			registrations_done++;
@@ -376,6 +480,10 @@ int run_gdoi(const Options &o)
 					if (o.min_warmup_s >= 0)
 						tally.open(std::max(t, t0 + static_cast<uint64_t>(o.min_warmup_s * 1000)));
 				}
+			}
+			if (hold) {
+				m.deadline_ms = m.engine->next_timeout_ms();
+				return;
 			}
 			start(m);
 			return;
@@ -388,13 +496,35 @@ int run_gdoi(const Options &o)
 		}
 		m.deadline_ms = m.engine->next_timeout_ms();
 	};
+	// --hold: what the members hold, as JSON fields
+	auto holding = [&]() {
+		unsigned rekeyed = 0;
+		std::map<uint32_t, unsigned> teks;
+		for (auto &m : gms) {
+			if (!first[m->index])
+				continue;
+			teks[m->newest_spi]++;
+			for (const GroupState &g : m->engine->groups())
+				rekeyed += g.counters.rekeys ? 1 : 0;
+		}
+		std::string s = "\"registered\": " + std::to_string(firsts) + ", \"rekeyed\": " +
+				std::to_string(rekeyed) + ", \"teks\": {";
+		for (auto it = teks.begin(); it != teks.end(); ++it) {
+			char spi[16];
+			snprintf(spi, sizeof(spi), "%08x", it->first);
+			s += std::string(it == teks.begin() ? "" : ", ") + "\"" + spi + "\": " + std::to_string(it->second);
+		}
+		return s + "}";
+	};
+	std::string status;
+	uint64_t next_status = 0;
 	for (auto &m : gms)
 		start(*m);
 	std::vector<epoll_event> evs(256);
 	uint8_t buf[65536];
 	uint64_t next_sweep = now_ms() + 10;
 	bool announced = false;
-	while (!tally.over(now_ms())) {
+	while (!tally.over(now_ms()) && !stop_requested) {
 		int n = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 10);
 		uint64_t t = now_ms();
 		if (!announced && tally.opened(t)) {
@@ -428,7 +558,17 @@ int run_gdoi(const Options &o)
 				check(*m);
 			}
 		}
+		if (hold && t >= next_status) {
+			next_status = t + 100;
+			std::string now_holding = holding();
+			if (now_holding != status) {
+				status = now_holding;
+				printf("{\"status\": true, %s}\n", status.c_str());
+				fflush(stdout);
+			}
+		}
 	}
+	tally.end(now_ms());
 	fprintf(stderr, "window closed\n");
 	fflush(stderr);
 	uint64_t send_errors = 0;
@@ -443,7 +583,8 @@ int run_gdoi(const Options &o)
 		 "\"send_errors\": %llu",
 		 registrations_done ? double(sent_done) / double(registrations_done) : 0.0,
 		 (unsigned long long)first_pass_ms, firsts, (unsigned long long)send_errors);
-	tally.print(o, extra);
+	tally.print(o, hold ? extra + (", " + holding()) : std::string(extra));
+	EVP_PKEY_free(server_key);
 	return 0;
 }
 

@@ -505,8 +505,9 @@ def install_creds(router, pki, ca=True, cert=None, key=None, certs=()):
     return base
 
 
-def gdoi_server_conf(ks, members, deactivation_delay="3s", extra=""):
-    ids = ", ".join(f"{m.name}.example.net" for m in members)
+def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=()):
+    """extra_members: names of more members (NAME.example.net) that are no router."""
+    ids = ", ".join(f"{n}.example.net" for n in [m.name for m in members] + list(extra_members))
     return f"""\
 groups {{
 	blue {{
@@ -591,12 +592,14 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_ke
 		}}""")
 
 
-def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False):
+def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=()):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
 
     member_auth: "psk", or "pubkey" for members that authenticate with
     certificates (GSA_AUTH carries none: the key server holds them).
-    member_keys: members log the keys they install (member_keys_file())."""
+    member_keys: members log the keys they install (member_keys_file()).
+    extra_members: names of more members (NAME.example.net, PSK
+    authentication) that are no router, e.g. bench/gdoi_loadgen's."""
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
     pubkey = member_auth == "pubkey"
@@ -604,8 +607,11 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     install_creds(ks, pki, cert="ks.crt", key="ks.key", certs=[f"{g.name}.crt" for g in gms] if pubkey else ())
     # the key server writes its IKE and Rekey SA keys for tshark
     auth = f"\t\tauth = {member_auth}"
-    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra).replace("\t\tauth = psk", auth),
-                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms]), save_keys=True)
+    if pubkey and extra_members:
+        raise LabError("extra_members authenticate with the group PSK: member_auth must be psk")
+    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra,
+                                     extra_members=extra_members).replace("\t\tauth = psk", auth),
+                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members)), save_keys=True)
     for gm in gms:
         # the CA, and the key server's certificate: GSA_REKEY carries no
         # certificate, members verify its signature with this one
