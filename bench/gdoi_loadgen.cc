@@ -423,9 +423,11 @@ int run_gdoi(const Options &o)
 		m->cfg.local = m->local;
 		m->cfg.servers = {*server};
 		m->cfg.auth = AuthKind::Psk;
-		// the benchmark's key server has no signing key (it sends no
-		// rekey): rekey_auth = implicit there and here
-		m->cfg.rekey_auth = RekeyAuth::Implicit;
+		// with --server-cert the key server signs its rekeys and the
+		// members check them; the registration benchmark's key server
+		// has no signing key (it sends no rekey): rekey_auth = implicit
+		// there and here
+		m->cfg.rekey_auth = o.server_cert.empty() ? RekeyAuth::Implicit : RekeyAuth::Signature;
 		m->cfg.dh_group = 19;
 		m->cfg.ike_encryption = 20;
 		epoll_event ev{};

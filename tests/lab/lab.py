@@ -561,13 +561,14 @@ def gdoi_psk(member):
     return f"{GDOI_PSK}-{member}"
 
 
-def gdoi_secrets(router, peers):
-    """swanctl.conf secrets: the PSK between the router and each peer identity."""
+def gdoi_secrets(router, peers, shared=()):
+    """swanctl.conf secrets: the PSK between the router and each peer identity;
+    peers in shared (a load generator's members) all use GDOI_PSK."""
     blocks = "".join(f"""\
 	ike-{p} {{
 		id-1 = {router.name}.example.net
 		id-2 = {p}.example.net
-		secret = "{gdoi_psk(p if router.name == 'ks' else router.name)}"
+		secret = "{GDOI_PSK if p in shared else gdoi_psk(p if router.name == 'ks' else router.name)}"
 	}}
 """ for p in peers)
     return f"secrets {{\n{blocks}}}\n"
@@ -599,7 +600,8 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     certificates (GSA_AUTH carries none: the key server holds them).
     member_keys: members log the keys they install (member_keys_file()).
     extra_members: names of more members (NAME.example.net, PSK
-    authentication) that are no router, e.g. bench/gdoi_loadgen's."""
+    authentication, all with GDOI_PSK) that are no router, e.g.
+    bench/gdoi_loadgen's."""
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
     pubkey = member_auth == "pubkey"
@@ -611,7 +613,7 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
         raise LabError("extra_members authenticate with the group PSK: member_auth must be psk")
     gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra,
                                      extra_members=extra_members).replace("\t\tauth = psk", auth),
-                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members)), save_keys=True)
+                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True)
     for gm in gms:
         # the CA, and the key server's certificate: GSA_REKEY carries no
         # certificate, members verify its signature with this one
