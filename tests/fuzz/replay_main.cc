@@ -3,15 +3,19 @@
 // named on the command line is fed to the target, then a fixed-seed stream
 // of random and mutated inputs. `make fuzz` builds the same targets with
 // clang's -fsanitize=fuzzer for coverage-guided runs.
+//
+// A replay without seeds would pass while testing little, so it fails (exit
+// status 2) when the target's corpus folder GROUPSEC_FUZZ_CORPUS/NAME (set by
+// `make check`) is missing, a folder holds no input, an input cannot be
+// read, or no seed is given at all.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <dirent.h>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 #include <sys/stat.h>
+#include <utility>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -20,45 +24,71 @@ namespace {
 
 std::vector<std::vector<uint8_t>> corpus;
 
+[[noreturn]] void fail(const std::string &path, const char *what)
+{
+	fprintf(stderr, "replay: %s: %s\n", path.c_str(), what);
+	exit(2);
+}
+
+// Adds the file at path, or every file under the folder at path, to the
+// corpus; a folder without any input fails the replay.
 void load(const std::string &path)
 {
 	struct stat st;
-	if (stat(path.c_str(), &st) != 0) {
-		fprintf(stderr, "replay: %s: not found\n", path.c_str());
-		exit(2);
-	}
+	if (stat(path.c_str(), &st) != 0)
+		fail(path, "not found");
 	if (S_ISDIR(st.st_mode)) {
 		DIR *d = opendir(path.c_str());
 		if (!d)
-			return;
+			fail(path, "cannot open the folder");
+		size_t before = corpus.size();
 		while (struct dirent *e = readdir(d)) {
 			if (e->d_name[0] != '.')
 				load(path + "/" + e->d_name);
 		}
 		closedir(d);
+		if (corpus.size() == before)
+			fail(path, "no input in this folder");
 		return;
 	}
-	std::ifstream in(path, std::ios::binary);
-	corpus.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+	FILE *f = fopen(path.c_str(), "rb");
+	if (!f)
+		fail(path, "cannot open");
+	std::vector<uint8_t> data;
+	uint8_t buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		data.insert(data.end(), buf, buf + n);
+	bool error = ferror(f);
+	fclose(f);
+	if (error)
+		fail(path, "cannot read");
+	corpus.push_back(std::move(data));
 }
 
 } // namespace
 
 int main(int argc, char **argv)
 {
-	// the seed corpus of target NAME is GROUPSEC_FUZZ_CORPUS/NAME
+	// the seed corpus of target NAME is the folder GROUPSEC_FUZZ_CORPUS/NAME
 	const char *dir = getenv("GROUPSEC_FUZZ_CORPUS");
 	if (dir) {
 		std::string name = argv[0];
 		name = name.substr(name.rfind('/') + 1);
 		std::string path = std::string(dir) + "/" + name;
 		struct stat st;
-		if (stat(path.c_str(), &st) == 0)
-			load(path);
+		if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+			fail(path, "no seed corpus folder for this target");
+		load(path);
 	}
 	for (int i = 1; i < argc; i++)
 		load(argv[i]);
 	size_t seeds = corpus.size();
+	if (seeds == 0) {
+		fprintf(stderr, "replay: no seed input: set GROUPSEC_FUZZ_CORPUS to the corpus root "
+				"(tests/fuzz/corpus) or name files or folders\n");
+		return 2;
+	}
 	for (const auto &c : corpus)
 		LLVMFuzzerTestOneInput(c.data(), c.size());
 

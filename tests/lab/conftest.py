@@ -16,14 +16,26 @@ def pytest_runtest_makereport(item, call):
     setattr(item, "rep_" + rep.when, rep)
 
 
+# Set by `make check`: there the lab must run, so what makes pytest run by
+# hand skip the lab fails the run instead.
+STRICT = os.environ.get("GROUPSEC_LAB_STRICT") == "1"
+
+
+def _cannot_run(reason):
+    if STRICT:
+        pytest.exit(f"the lab cannot run: {reason} (GROUPSEC_LAB_STRICT=1: under make check "
+                    "the lab must run, not be skipped)", returncode=1)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def root_and_suites():
     if os.geteuid() != 0:
-        pytest.skip("the lab needs root (network and mount namespaces)")
+        _cannot_run("the lab needs root (network and mount namespaces)")
     try:
         labmod.suites()
     except labmod.LabError as e:
-        pytest.skip(str(e))
+        _cannot_run(str(e))
 
 
 @pytest.fixture

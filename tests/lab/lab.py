@@ -654,10 +654,11 @@ def gdoictl(router, *args, check=True, as_json=True):
 
 
 _SNIFF_REKEYS = r"""
-import socket, sys, time
+import os, socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
 s.bind(("eth0", 0))
 s.settimeout(1)
+os.close(os.open(sys.argv[3], os.O_CREAT | os.O_WRONLY, 0o644))  # capturing now
 end, first = time.time() + float(sys.argv[1]), sys.argv[2] == "first"
 while time.time() < end:
     try:
@@ -675,12 +676,23 @@ while time.time() < end:
 
 
 def sniff_rekeys(router, seconds, first=False):
-    """Start capturing the GSA_REKEY datagrams that reach router's eth0.
+    """Start capturing the GSA_REKEY datagrams that reach router's eth0, for
+    `seconds` (or until the first one); returns once the capture runs.
 
     Returns a function that waits for the capture and gives
     [(destination address, IKE message bytes)]."""
+    ready = router.dir / f"sniff-rekeys-{time.monotonic_ns()}.ready"
     p = subprocess.Popen(router.cmd(["/usr/bin/python3", "-c", _SNIFF_REKEYS, str(seconds),
-                                     "first" if first else "all"]), stdout=subprocess.PIPE, text=True)
+                                     "first" if first else "all", ready]), stdout=subprocess.PIPE, text=True)
+    try:
+        wait_until(f"{router.name}: rekey capture running", lambda: ready.exists() or p.poll() is not None,
+                   timeout=10, interval=0.05)
+    except LabError:
+        p.kill()
+        p.communicate()
+        raise
+    if not ready.exists():
+        raise LabError(f"{router.name}: the rekey capture exited with {p.returncode} before it began")
 
     def result():
         out, _ = p.communicate(timeout=seconds + 15)

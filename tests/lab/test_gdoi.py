@@ -10,7 +10,6 @@ registers again. Forged GSA_REKEY datagrams are dropped and counted.
 """
 import os
 import subprocess
-import time
 
 import lab as labmod
 import pytest
@@ -63,6 +62,22 @@ def ping(src, dst, count=3, interval="0.2", check=True):
     return p
 
 
+def listening(router, port, proc):
+    """True once a TCP socket listens on port in router; fails if proc ended."""
+    if proc.poll() is not None:
+        raise AssertionError(f"{router.name}: the server on port {port} exited with {proc.returncode}")
+    return router.run(["ss", "-Hltn", f"sport = :{port}"]).stdout.strip() != ""
+
+
+def old_sa_removed(router, spi):
+    """True once the member no longer lists the SA spi: it kept it (current
+    no) for the deactivation delay the group's policy set, then removed it."""
+    sas = labmod.gdoictl(router, "sas", GROUP)["sas"]
+    listed = [sa for sa in sas if sa["spi"] == spi]
+    assert all(not sa.get("current", True) for sa in listed), (router.name, sas)
+    return not listed
+
+
 def gms(lab):
     return [lab["gm1"], lab["gm2"], lab["gm3"]]
 
@@ -104,7 +119,7 @@ while True:
     n += len(b)
 print(n)
 """]), stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    wait_until("gm2 listens on port 5001", lambda: listening(gm2, 5001, server), timeout=10, interval=0.1)
     client = gm1.run(["/usr/bin/python3", "-c", f"""
 import socket
 s = socket.create_connection(("{gm2.lan_addr}", 5001), timeout=20, source_address=("{gm1.lan_addr}", 0))
@@ -120,21 +135,31 @@ def test_evicting_gm3_rekeys_without_loss_and_locks_gm3_out(glab):
         wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
     old = current_spi(gm1)
     rekeys = {gm.name: counters(gm)["rekeys"] for gm in (gm1, gm2)}
-    pinger = subprocess.Popen(gm1.cmd(["ping", "-n", "-c", "80", "-i", "0.1", "-I", gm1.lan_addr, gm2.lan_addr]),
+    pinger = subprocess.Popen(gm1.cmd(["ping", "-n", "-c", "80", "-i", "0.1", "-w", "40", "-I", gm1.lan_addr,
+                                       gm2.lan_addr]),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(2)
+    # evict once the ping flows through the group SA (ping prints each
+    # reply as it comes; -w bounds its run)
+    out, replies = "", 0
+    while replies < 10:
+        line = pinger.stdout.readline()
+        assert line, f"the ping ended before 10 replies: {out}"
+        out += line
+        replies += " bytes from " in line
     labmod.gdoictl(ks, "evict", GROUP, "gm3.example.net")
     for gm in (gm1, gm2):
         wait_until(f"{gm.name} applies the rekey", lambda: counters(gm)["rekeys"] > rekeys[gm.name], timeout=10)
-    out, _ = pinger.communicate(timeout=30)
-    assert "80 received" in out, out
+    out += pinger.stdout.read()
+    assert pinger.wait(timeout=30) == 0 and "80 received" in out, out
     new = current_spi(gm1)
     assert new != old and current_spi(gm2) == new
     assert current_spi(gm3) == old, "gm3 got no new keys"
     members = labmod.gdoictl(ks, "members", GROUP)["members"]
     assert len(members) == 2, members
-    # once the old SA is deactivated, gm3 reaches nobody and nobody reaches gm3
-    time.sleep(4)
+    # once gm1 and gm2 report the old SA gone (deactivated after the delay
+    # the key server's policy set), gm3 reaches nobody and nobody reaches gm3
+    for gm in (gm1, gm2):
+        wait_until(f"{gm.name} removes the old SA", lambda: old_sa_removed(gm, old), timeout=30)
     assert ping(gm3, gm1, count=3, check=False).returncode != 0
     assert ping(gm1, gm3, count=3, check=False).returncode != 0
     ping(gm1, gm2)
@@ -202,7 +227,6 @@ def test_forged_rekeys_are_dropped_and_counted(glab):
     for gm in (gm1, gm2):
         wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
     capture = labmod.sniff_rekeys(gm1, 15, first=True)
-    time.sleep(1)
     before = counters(gm1)
     labmod.gdoictl(ks, "rekey", GROUP)
     (_, rekey), = capture()
@@ -246,6 +270,15 @@ def tshark(pcap, home, *args):
     return out.stdout
 
 
+def exchange_types(pcap, home):
+    """The IKE exchange types in a capture being written (tshark may find
+    its last packet cut short: what precedes it counts)."""
+    env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
+    p = subprocess.run(["tshark", "-r", str(pcap), "-d", "udp.port==848,isakmp", "-T", "fields",
+                        "-e", "isakmp.exchangetype"], env=env, capture_output=True, text=True, timeout=60)
+    return {line.split("\t")[0] for line in p.stdout.splitlines() if line.strip()}
+
+
 def test_a_capture_decodes_in_tshark_as_g_ikev2(glab, tmp_path):
     ks, gm2 = glab["ks"], glab["gm2"]
     wait_until("gm2 registered", lambda: registered(gm2), timeout=30)
@@ -265,7 +298,8 @@ def test_a_capture_decodes_in_tshark_as_g_ikev2(glab, tmp_path):
         rekeys = counters(gm2)["rekeys"]
         labmod.gdoictl(ks, "rekey", GROUP)
         wait_until("gm2 applies the rekey", lambda: counters(gm2)["rekeys"] > rekeys, timeout=10)
-        time.sleep(1)
+        wait_until("the capture holds IKE_SA_INIT, GSA_AUTH and GSA_REKEY",
+                   lambda: {"34", "39", "41"} <= exchange_types(pcap, tmp_path / "probe"), timeout=20)
     finally:
         cap.terminate()
         cap.wait(timeout=10)

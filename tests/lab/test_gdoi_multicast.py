@@ -3,8 +3,6 @@ multicast: the members register with ECDSA signatures from charon's
 credential manager (no PSK anywhere), the key server sends each GSA_REKEY
 once, to a multicast group on the backbone, and both members, which joined
 it, apply it and keep exchanging traffic through the new group SA."""
-import time
-
 import lab as labmod
 import pytest
 from lab import wait_until
@@ -43,7 +41,6 @@ def test_rekeys_reach_members_by_multicast(mlab):
     old = current_spi(gm1)
     before = {gm.name: counters(gm)["rekeys"] for gm in (gm1, gm2)}
     capture = labmod.sniff_rekeys(gm1, 6)
-    time.sleep(1)
     labmod.gdoictl(ks, "rekey", GROUP)
     for gm in (gm1, gm2):
         wait_until(f"{gm.name} applies the rekey", lambda: counters(gm)["rekeys"] > before[gm.name], timeout=10)

@@ -4,8 +4,6 @@ after SIGKILL."""
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import lab as labmod
@@ -56,20 +54,21 @@ def test_a_failing_test_leaves_nothing_behind():
     assert (labmod.TOP / "build" / "lab" / "gsfail" / "sr" / "bgpd.log").stat().st_size > 0
 
 
+# holds its lab up until a signal, or until the test closes its stdin
 CHILD = """
-import sys, time
+import sys
 sys.path.insert(0, {here!r})
 import lab as labmod
 lab = labmod.smoke_lab({name!r})
 with lab:
     labmod.configure_smoke(lab)
     print("up", flush=True)
-    time.sleep(600)
+    sys.stdin.read()
 """
 
 
 def start_child(name):
-    child = subprocess.Popen([PY, "-c", CHILD.format(here=str(HERE), name=name)],
+    child = subprocess.Popen([PY, "-c", CHILD.format(here=str(HERE), name=name)], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = child.stdout.readline()
     assert line.strip() == "up", line + child.stdout.read()
