@@ -236,6 +236,11 @@ def test_500_joins_then_an_eviction_goes_out_and_is_applied(hierarchy, lab_logs)
                                                   "teks": {spi2: JOINS}}, timeout=20)
         assert current_spi(gm3) == spi1 and counters(gm3)["rekeys"] == applied["gm3"], "gm3 got no new keys"
         assert int(server_group(ks)["members"]) == JOINS + 2
+        # every eviction is logged with what evicted members could pool
+        said = ("key tree epoch" if hierarchy == "tree" else "flat key table")
+        wait_until("the key server logs gm3's eviction",
+                   lambda: f"group {GROUP}: evicted gm3.example.net; {said}" in (ks.dir / "charon.log").read_text(),
+                   timeout=10)
 
         # nothing in the eviction grows with the joins: at most one wrap
         # per level the tree grew by
