@@ -433,6 +433,7 @@ TEST_F(Policy, FiveThousandJoinsThenAnEvictionReachEveryMember)
 		add_identity(static_cast<int>(i));
 	multicast = addr("239.192.0.1");
 	GcksGroupConfig c = server_config();
+	c.hierarchy = KeyHierarchy::Flat; // the key tree sends nothing for joins
 	c.rekey = RekeyTransport::Multicast;
 	c.multicast = multicast;
 	ASSERT_TRUE(start_server(c).ok());
