@@ -1,4 +1,5 @@
 #include "gdoi_core.h"
+#include "gdoi_core_env_util.h"
 #include "gikev2.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <string>
 
 using namespace groupsec::gdoi;
+using namespace groupsec::gdoi::test;
 
 TEST(Gikev2, ExchangeTypesAreRfc9838CodePoints)
 {
@@ -42,50 +44,7 @@ TEST(Gikev2, GroupPayloadNames)
 
 namespace {
 
-struct RecordingEnv {
-	int sent = 0;
-	int sas = 0;
-	static bool send(void *ctx, const gdoi_addr_t *, const gdoi_addr_t *, const uint8_t *, size_t)
-	{
-		static_cast<RecordingEnv *>(ctx)->sent++;
-		return true;
-	}
-	static bool add_sa(void *ctx, const gdoi_kernel_sa_t *)
-	{
-		static_cast<RecordingEnv *>(ctx)->sas++;
-		return true;
-	}
-	static void del_sa(void *ctx, const gdoi_kernel_sa_t *) { static_cast<RecordingEnv *>(ctx)->sas--; }
-	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
-	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
-
-	gdoi_core_env_t env()
-	{
-		gdoi_core_env_t e{};
-		e.ctx = this;
-		e.send = send;
-		e.add_sa = add_sa;
-		e.del_sa = del_sa;
-		e.add_policy = add_policy;
-		e.del_policy = del_policy;
-		return e;
-	}
-};
-
-int load(gdoi_core_t *core, const std::vector<std::pair<const char *, const char *>> &kv, std::string &err)
-{
-	std::vector<const char *> keys, values;
-	for (const auto &[k, v] : kv) {
-		keys.push_back(k);
-		values.push_back(v);
-	}
-	char buf[512] = "";
-	int n = gdoi_core_load(core, keys.data(), values.data(), keys.size(), buf, sizeof(buf));
-	err = buf;
-	return n;
-}
-
-const std::vector<std::pair<const char *, const char *>> kMember = {
+const Settings kMember = {
 	{"blue.role", "member"},
 	{"blue.group_id", "1234"},
 	{"blue.local_id", "gm1.example.net"},
