@@ -28,6 +28,19 @@ inline int load(gdoi_core_t *core, const Settings &kv, std::string &err)
 	return n;
 }
 
+// Member gm1.example.net of group blue (1234) at 192.0.2.11, its key server
+// ks.example.net at 192.0.2.1; gm2 is a tunnel endpoint for 10.2.0.0/24.
+inline const Settings kBlueMember = {
+	{"blue.role", "member"},
+	{"blue.group_id", "1234"},
+	{"blue.local_id", "gm1.example.net"},
+	{"blue.local_addrs", "192.0.2.11"},
+	{"blue.servers", "192.0.2.1"},
+	{"blue.server_id", "ks.example.net"},
+	{"blue.endpoints.gm2.gateway", "192.0.2.12"},
+	{"blue.endpoints.gm2.prefixes", "10.2.0.0/24"},
+};
+
 // Counts the datagrams sent and the SAs installed; policies are taken and
 // dropped. Structs that add hooks derive from it, set them in their env()
 // and find themselves from the context with of().

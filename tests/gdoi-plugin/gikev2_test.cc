@@ -42,21 +42,6 @@ TEST(Gikev2, GroupPayloadNames)
 	EXPECT_EQ(payload_name(53), "UNKNOWN");
 }
 
-namespace {
-
-const Settings kMember = {
-	{"blue.role", "member"},
-	{"blue.group_id", "1234"},
-	{"blue.local_id", "gm1.example.net"},
-	{"blue.local_addrs", "192.0.2.11"},
-	{"blue.servers", "192.0.2.1"},
-	{"blue.server_id", "ks.example.net"},
-	{"blue.endpoints.gm2.gateway", "192.0.2.12"},
-	{"blue.endpoints.gm2.prefixes", "10.2.0.0/24"},
-};
-
-} // namespace
-
 TEST(GdoiCore, DescribesItselfWithThePortItUses)
 {
 	RecordingEnv rec;
@@ -75,14 +60,14 @@ TEST(GdoiCore, LoadsGroupsAndKeepsThemOnABadConfiguration)
 	gdoi_core_t *core = gdoi_core_create(&env, 1000);
 	ASSERT_NE(core, nullptr);
 	std::string err;
-	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	ASSERT_EQ(load(core, kBlueMember, err), 1) << err;
 	gdoi_addr_t addrs[4];
 	ASSERT_EQ(gdoi_core_local_addrs(core, addrs, 4), 1u);
 	EXPECT_EQ(addrs[0].len, 4);
 	EXPECT_EQ(addrs[0].ip[3], 11);
 	EXPECT_EQ(addrs[0].port, 848);
 
-	auto bad = kMember;
+	auto bad = kBlueMember;
 	bad[3].second = "192.0.2.300";
 	EXPECT_EQ(load(core, bad, err), -1);
 	EXPECT_NE(err.find("groups.blue.local_addrs"), std::string::npos) << err;
@@ -90,7 +75,7 @@ TEST(GdoiCore, LoadsGroupsAndKeepsThemOnABadConfiguration)
 	ASSERT_EQ(gdoi_core_local_addrs(core, addrs, 4), 1u);
 	EXPECT_EQ(addrs[0].ip[3], 11);
 
-	auto own = kMember;
+	auto own = kBlueMember;
 	own[6].second = "192.0.2.11"; // the member's own address as a tunnel endpoint
 	EXPECT_EQ(load(core, own, err), -1);
 	EXPECT_NE(err.find("own address"), std::string::npos) << err;
@@ -104,7 +89,7 @@ TEST(GdoiCore, ControlConnectionAnswersVici)
 	gdoi_core_t *core = gdoi_core_create(&env, 1000);
 	ASSERT_NE(core, nullptr);
 	std::string err;
-	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	ASSERT_EQ(load(core, kBlueMember, err), 1) << err;
 	gdoi_control_conn_t *conn = gdoi_core_control_open(core);
 	ASSERT_NE(conn, nullptr);
 	// CMD_REQUEST "list-endpoints" { group = blue }

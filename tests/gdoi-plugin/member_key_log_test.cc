@@ -238,17 +238,7 @@ TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
 	gdoi_core_t *core = gdoi_core_create(&env, 1000);
 	ASSERT_NE(core, nullptr);
 	std::string err;
-	ASSERT_EQ(load(core, {{"blue.role", "member"},
-			      {"blue.group_id", "1234"},
-			      {"blue.local_id", "gm1.example.net"},
-			      {"blue.local_addrs", "192.0.2.11"},
-			      {"blue.servers", "192.0.2.1"},
-			      {"blue.server_id", "ks.example.net"},
-			      {"blue.endpoints.gm2.gateway", "192.0.2.12"},
-			      {"blue.endpoints.gm2.prefixes", "10.2.0.0/24"}},
-		       err),
-		  1)
-		<< err;
+	ASSERT_EQ(load(core, kBlueMember, err), 1) << err;
 	// datagrams to the member go into the core
 	net.drop = [&](const Datagram &d) {
 		if (!(d.to == gm_addrs[0]))
