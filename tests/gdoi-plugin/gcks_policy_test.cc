@@ -14,24 +14,6 @@
 namespace groupsec::gdoi::test {
 namespace {
 
-Address addr(const std::string &ip, uint16_t port = 848)
-{
-	return *Address::parse(ip, port);
-}
-
-Identity id(const std::string &s)
-{
-	return *Identity::parse(s);
-}
-
-TrafficSelector range4(const std::string &a, const std::string &b)
-{
-	TrafficSelector t;
-	t.start_address = addr(a).ip;
-	t.end_address = addr(b).ip;
-	return t;
-}
-
 // What the engine reports to the operator.
 class FakeLog : public Log {
 public:
@@ -96,49 +78,33 @@ struct Station {
 	Engine engine;
 };
 
-class Policy : public ::testing::Test {
+class Policy : public GroupConfigTest {
 protected:
+	// The key server and gm1..gm3 at 198.18.0.1..3.
 	void SetUp() override
 	{
-		gcks_addr = addr("192.0.2.1");
-		gcks_id = id("@gcks.example.net");
-		group_id = id("@#626c7565");
-		creds.add_key(gcks_id);
+		set_server();
 		for (int i = 0; i < 3; i++)
 			add_identity(i);
 	}
 
+	// Member i (gm<i+1>) at 198.18.<i / 250>.<i % 250 + 1>.
 	void add_identity(int i)
 	{
-		gm_ids.push_back(id("gm" + std::to_string(i + 1) + ".example.net"));
-		gm_addrs.push_back(addr("198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)));
-		creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i + 1));
+		add_gm(i + 1, addr("198.18." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1)));
 	}
 
+	// Every member authorized.
 	GcksGroupConfig server_config()
 	{
-		GcksGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gcks_id;
-		c.listen = {gcks_addr};
+		GcksGroupConfig c = GroupConfigTest::server_config();
 		c.authorized = gm_ids;
-		TekPolicyConfig t;
-		t.source = range4("10.0.0.0", "10.255.255.255");
-		t.destination = t.source;
-		c.teks = {t};
 		return c;
 	}
 
 	GmGroupConfig member_config(size_t i)
 	{
-		GmGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gm_ids[i];
-		c.server_id = gcks_id;
-		c.local = gm_addrs[i];
-		c.servers = {gcks_addr};
+		GmGroupConfig c = GroupConfigTest::member_config(i);
 		if (multicast)
 			c.multicast = multicast;
 		return c;
@@ -228,13 +194,7 @@ protected:
 		return spi;
 	}
 
-	Net net;
-	FakeCredentials creds;
 	FakeEvictions evictions;
-	Address gcks_addr;
-	Identity gcks_id, group_id;
-	std::vector<Identity> gm_ids;
-	std::vector<Address> gm_addrs;
 	std::optional<Address> multicast;
 	std::vector<std::unique_ptr<Station>> stations;
 	std::map<Address, std::vector<Station *>> at;

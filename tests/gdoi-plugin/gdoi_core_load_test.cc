@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "gdoi_core.h"
+#include "gdoi_core_env_util.h"
 #include "vici_wire.h"
 
 namespace groupsec::gdoi::test {
@@ -18,19 +19,13 @@ namespace {
 
 // The glue: counts datagrams, signs when it has a key, keeps evicted
 // identities in memory, records the log.
-struct Glue {
-	int sent = 0;
+struct Glue : RecordingEnv {
 	bool can_sign = true;
 	bool store_unreadable = false;
 	std::map<std::string, std::vector<std::pair<uint8_t, std::string>>> evicted;
 	std::vector<std::string> errors, warnings;
 
-	static Glue *of(void *ctx) { return static_cast<Glue *>(ctx); }
-	static bool send(void *ctx, const gdoi_addr_t *, const gdoi_addr_t *, const uint8_t *, size_t)
-	{
-		of(ctx)->sent++;
-		return true;
-	}
+	static Glue *of(void *ctx) { return static_cast<Glue *>(RecordingEnv::of(ctx)); }
 	static bool sign(void *ctx, const gdoi_id_t *, const uint8_t *, size_t, uint8_t **auth, size_t *len)
 	{
 		if (!of(ctx)->can_sign)
@@ -42,10 +37,6 @@ struct Glue {
 		*len = sizeof(a);
 		return true;
 	}
-	static bool add_sa(void *, const gdoi_kernel_sa_t *) { return true; }
-	static void del_sa(void *, const gdoi_kernel_sa_t *) {}
-	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
-	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
 	static void log(void *ctx, gdoi_log_level_t level, const char *msg)
 	{
 		if (level == GDOI_LOG_ERROR)
@@ -77,35 +68,14 @@ struct Glue {
 
 	gdoi_core_env_t env()
 	{
-		gdoi_core_env_t e{};
-		e.ctx = this;
-		e.send = send;
+		gdoi_core_env_t e = RecordingEnv::env();
 		e.sign = sign;
-		e.add_sa = add_sa;
-		e.del_sa = del_sa;
-		e.add_policy = add_policy;
-		e.del_policy = del_policy;
 		e.log = log;
 		e.load_evicted = load_evicted;
 		e.save_evicted = save_evicted;
 		return e;
 	}
 };
-
-using Settings = std::vector<std::pair<std::string, std::string>>;
-
-int load(gdoi_core_t *core, const Settings &kv, std::string &err)
-{
-	std::vector<const char *> keys, values;
-	for (const auto &[k, v] : kv) {
-		keys.push_back(k.c_str());
-		values.push_back(v.c_str());
-	}
-	char buf[1024] = "";
-	int n = gdoi_core_load(core, keys.data(), values.data(), keys.size(), buf, sizeof(buf));
-	err = buf;
-	return n;
-}
 
 const Settings kServer = {
 	{"blue.role", "server"},

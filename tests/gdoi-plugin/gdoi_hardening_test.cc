@@ -48,63 +48,8 @@ struct EngineProbe {
 namespace test {
 namespace {
 
-Address addr(const std::string &ip, uint16_t port = 848)
-{
-	return *Address::parse(ip, port);
-}
-
-Identity id(const std::string &s)
-{
-	return *Identity::parse(s);
-}
-
-constexpr uint8_t kInit = static_cast<uint8_t>(ExchangeType::IkeSaInit);
-constexpr uint8_t kRekey = static_cast<uint8_t>(ExchangeType::GsaRekey);
-constexpr uint8_t kRegistration = static_cast<uint8_t>(ExchangeType::GsaRegistration);
-
-class Hardening : public ::testing::Test {
+class Hardening : public GroupTest {
 protected:
-	void SetUp() override
-	{
-		gcks_addr = addr("192.0.2.1");
-		gcks_id = id("@gcks.example.net");
-		group_id = id("@#626c7565");
-		for (int i = 1; i <= 4; i++) {
-			gm_ids.push_back(id("gm" + std::to_string(i) + ".example.net"));
-			gm_addrs.push_back(addr("198.51.100." + std::to_string(i)));
-			creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i));
-		}
-		creds.add_key(gcks_id);
-	}
-
-	GcksGroupConfig server_config()
-	{
-		GcksGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gcks_id;
-		c.listen = {gcks_addr};
-		c.authorized = {gm_ids[0], gm_ids[1], gm_ids[2]};
-		TekPolicyConfig t;
-		t.source.start_address = addr("10.0.0.0").ip;
-		t.source.end_address = addr("10.255.255.255").ip;
-		t.destination = t.source;
-		c.teks = {t};
-		return c;
-	}
-
-	GmGroupConfig member_config(int i)
-	{
-		GmGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gm_ids[i];
-		c.server_id = gcks_id;
-		c.local = gm_addrs[i];
-		c.servers = {gcks_addr};
-		return c;
-	}
-
 	Node &add_member(int i)
 	{
 		Node &m = net.add({gm_addrs[i]}, &creds);
@@ -122,15 +67,6 @@ protected:
 		net.tick();
 		for (Node *m : gms)
 			ASSERT_EQ(m->group("blue")->state, "registered");
-	}
-
-	uint32_t current_spi(Node &n)
-	{
-		uint32_t spi = 0;
-		for (const SaState &s : n.group("blue")->sas)
-			if (s.current)
-				spi = s.spi;
-		return spi;
 	}
 
 	bool has_sa(Node &n, uint32_t spi) { return n.sink.installed.count({"blue", spi}) > 0; }
@@ -181,15 +117,6 @@ protected:
 		EXPECT_EQ(gcks->group("blue")->members.size(), 2u);
 		EXPECT_TRUE(has_sa(again, current_spi(*gcks)));
 	}
-
-	Net net;
-	FakeCredentials creds;
-	Address gcks_addr;
-	Identity gcks_id, group_id;
-	std::vector<Identity> gm_ids;
-	std::vector<Address> gm_addrs;
-	Node *gcks = nullptr;
-	std::vector<Node *> gms;
 };
 
 // The key server removes the leaver's IKE SA while it handles the

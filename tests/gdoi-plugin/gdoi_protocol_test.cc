@@ -14,72 +14,14 @@
 namespace groupsec::gdoi::test {
 namespace {
 
-Address addr(const std::string &ip, uint16_t port = 848)
-{
-	return *Address::parse(ip, port);
-}
-
-Identity id(const std::string &s)
-{
-	return *Identity::parse(s);
-}
-
-TrafficSelector range4(const std::string &a, const std::string &b)
-{
-	TrafficSelector t;
-	t.start_address = addr(a).ip;
-	t.end_address = addr(b).ip;
-	return t;
-}
-
-constexpr uint8_t kRekey = static_cast<uint8_t>(ExchangeType::GsaRekey);
-constexpr uint8_t kInit = static_cast<uint8_t>(ExchangeType::IkeSaInit);
-constexpr uint8_t kAuth = static_cast<uint8_t>(ExchangeType::GsaAuth);
-constexpr uint8_t kRegistration = static_cast<uint8_t>(ExchangeType::GsaRegistration);
-constexpr uint8_t kInband = static_cast<uint8_t>(ExchangeType::GsaInbandRekey);
-
-class Protocol : public ::testing::Test {
+class Protocol : public GroupTest {
 protected:
-	void SetUp() override
-	{
-		gcks_addr = addr("192.0.2.1");
-		gcks_id = id("@gcks.example.net");
-		group_id = id("@#626c7565");
-		for (int i = 1; i <= 4; i++) {
-			gm_ids.push_back(id("gm" + std::to_string(i) + ".example.net"));
-			gm_addrs.push_back(addr("198.51.100." + std::to_string(i)));
-			creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i));
-		}
-		creds.add_key(gcks_id);
-	}
-
 	GcksGroupConfig server_config()
 	{
-		GcksGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gcks_id;
-		c.listen = {gcks_addr};
-		c.authorized = {gm_ids[0], gm_ids[1], gm_ids[2]};
-		TekPolicyConfig t;
-		t.source = range4("10.0.0.0", "10.255.255.255");
-		t.destination = range4("10.0.0.0", "10.255.255.255");
-		c.teks = {t};
+		GcksGroupConfig c = GroupTest::server_config();
 		c.tek_lifetime_s = 3600;
 		c.kek_lifetime_s = 86400;
 		c.deactivation_delay_s = 5;
-		return c;
-	}
-
-	GmGroupConfig member_config(int i)
-	{
-		GmGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gm_ids[i];
-		c.server_id = gcks_id;
-		c.local = gm_addrs[i];
-		c.servers = {gcks_addr};
 		return c;
 	}
 
@@ -108,30 +50,11 @@ protected:
 		net.tick();
 	}
 
-	uint32_t current_spi(Node &n, const std::string &group = "blue")
-	{
-		const GroupState *g = n.group(group);
-		uint32_t spi = 0;
-		for (const SaState &s : g->sas)
-			if (s.current)
-				spi = s.spi;
-		return spi;
-	}
-
 	const TekSa *installed(Node &n, uint32_t spi, const std::string &group = "blue")
 	{
 		auto it = n.sink.installed.find({group, spi});
 		return it == n.sink.installed.end() ? nullptr : &it->second;
 	}
-
-	Net net;
-	FakeCredentials creds;
-	Address gcks_addr;
-	Identity gcks_id, group_id;
-	std::vector<Identity> gm_ids;
-	std::vector<Address> gm_addrs;
-	Node *gcks = nullptr;
-	std::vector<Node *> gms;
 };
 
 TEST_F(Protocol, ThreeMembersRegisterAndInstallTheSameTek)

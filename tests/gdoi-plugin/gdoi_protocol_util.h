@@ -1,6 +1,7 @@
 // An in-memory network of G-IKEv2 engines for the protocol tests: a shared
 // fake clock, deterministic randomness, credentials with PSKs and real
-// ECDSA P-256 keys, and SA sinks that record what members install.
+// ECDSA P-256 keys, and SA sinks that record what members install; the
+// base fixtures with a key server, its members and their configurations.
 #pragma once
 
 #include <deque>
@@ -12,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
 #include "gdoi_engine.h"
+#include "gikev2.h"
 
 namespace groupsec::gdoi::test {
 
@@ -327,5 +330,114 @@ inline bool NetTransport::send(const Address &local, const Address &remote, Byte
 	net_->push(Datagram{local, remote, datagram.to_bytes()});
 	return true;
 }
+
+inline Address addr(const std::string &ip, uint16_t port = 848)
+{
+	return *Address::parse(ip, port);
+}
+
+inline Identity id(const std::string &s)
+{
+	return *Identity::parse(s);
+}
+
+inline TrafficSelector range4(const std::string &a, const std::string &b)
+{
+	TrafficSelector t;
+	t.start_address = addr(a).ip;
+	t.end_address = addr(b).ip;
+	return t;
+}
+
+inline constexpr uint8_t kInit = static_cast<uint8_t>(ExchangeType::IkeSaInit);
+inline constexpr uint8_t kAuth = static_cast<uint8_t>(ExchangeType::GsaAuth);
+inline constexpr uint8_t kRegistration = static_cast<uint8_t>(ExchangeType::GsaRegistration);
+inline constexpr uint8_t kRekey = static_cast<uint8_t>(ExchangeType::GsaRekey);
+inline constexpr uint8_t kInband = static_cast<uint8_t>(ExchangeType::GsaInbandRekey);
+
+// The identities and configurations of group blue: a key server with a
+// signing key and members gm1, gm2, ... with a PSK each. By default the
+// key server is @gcks.example.net at 192.0.2.1 and gm1..gm4 are at
+// 198.51.100.1..4; fixtures that want others override SetUp().
+class GroupConfigTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		set_server();
+		for (int n = 1; n <= 4; n++)
+			add_gm(n, addr("198.51.100." + std::to_string(n)));
+	}
+
+	void set_server(const Address &a = addr("192.0.2.1"), const Identity &ks = id("@gcks.example.net"),
+			const Identity &group = id("@#626c7565"))
+	{
+		gcks_addr = a;
+		gcks_id = ks;
+		group_id = group;
+		creds.add_key(gcks_id);
+	}
+
+	// Member gm<n>.example.net at address a, with PSK "psk-of-gm<n>".
+	void add_gm(int n, const Address &a)
+	{
+		gm_ids.push_back(id("gm" + std::to_string(n) + ".example.net"));
+		gm_addrs.push_back(a);
+		creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(n));
+	}
+
+	// The key server of group blue: gm1..gm3 authorized, one TEK policy
+	// for 10.0.0.0/8.
+	GcksGroupConfig server_config()
+	{
+		GcksGroupConfig c;
+		c.name = "blue";
+		c.group_id = group_id;
+		c.local_id = gcks_id;
+		c.listen = {gcks_addr};
+		c.authorized = {gm_ids[0], gm_ids[1], gm_ids[2]};
+		TekPolicyConfig t;
+		t.source = range4("10.0.0.0", "10.255.255.255");
+		t.destination = t.source;
+		c.teks = {t};
+		return c;
+	}
+
+	// Member i (gm<i+1>) of group blue.
+	GmGroupConfig member_config(size_t i)
+	{
+		GmGroupConfig c;
+		c.name = "blue";
+		c.group_id = group_id;
+		c.local_id = gm_ids[i];
+		c.server_id = gcks_id;
+		c.local = gm_addrs[i];
+		c.servers = {gcks_addr};
+		return c;
+	}
+
+	Net net;
+	FakeCredentials creds;
+	Address gcks_addr;
+	Identity gcks_id, group_id;
+	std::vector<Identity> gm_ids;
+	std::vector<Address> gm_addrs;
+};
+
+// The same with engines on the in-memory network (Node).
+class GroupTest : public GroupConfigTest {
+protected:
+	// The SPI of the group's current TEK at node n.
+	uint32_t current_spi(Node &n, const std::string &group = "blue")
+	{
+		uint32_t spi = 0;
+		for (const SaState &s : n.group(group)->sas)
+			if (s.current)
+				spi = s.spi;
+		return spi;
+	}
+
+	Node *gcks = nullptr;
+	std::vector<Node *> gms;
+};
 
 } // namespace groupsec::gdoi::test

@@ -1,4 +1,5 @@
 #include "gdoi_core.h"
+#include "gdoi_core_env_util.h"
 #include "gikev2.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <string>
 
 using namespace groupsec::gdoi;
+using namespace groupsec::gdoi::test;
 
 TEST(Gikev2, ExchangeTypesAreRfc9838CodePoints)
 {
@@ -40,64 +42,6 @@ TEST(Gikev2, GroupPayloadNames)
 	EXPECT_EQ(payload_name(53), "UNKNOWN");
 }
 
-namespace {
-
-struct RecordingEnv {
-	int sent = 0;
-	int sas = 0;
-	static bool send(void *ctx, const gdoi_addr_t *, const gdoi_addr_t *, const uint8_t *, size_t)
-	{
-		static_cast<RecordingEnv *>(ctx)->sent++;
-		return true;
-	}
-	static bool add_sa(void *ctx, const gdoi_kernel_sa_t *)
-	{
-		static_cast<RecordingEnv *>(ctx)->sas++;
-		return true;
-	}
-	static void del_sa(void *ctx, const gdoi_kernel_sa_t *) { static_cast<RecordingEnv *>(ctx)->sas--; }
-	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
-	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
-
-	gdoi_core_env_t env()
-	{
-		gdoi_core_env_t e{};
-		e.ctx = this;
-		e.send = send;
-		e.add_sa = add_sa;
-		e.del_sa = del_sa;
-		e.add_policy = add_policy;
-		e.del_policy = del_policy;
-		return e;
-	}
-};
-
-int load(gdoi_core_t *core, const std::vector<std::pair<const char *, const char *>> &kv, std::string &err)
-{
-	std::vector<const char *> keys, values;
-	for (const auto &[k, v] : kv) {
-		keys.push_back(k);
-		values.push_back(v);
-	}
-	char buf[512] = "";
-	int n = gdoi_core_load(core, keys.data(), values.data(), keys.size(), buf, sizeof(buf));
-	err = buf;
-	return n;
-}
-
-const std::vector<std::pair<const char *, const char *>> kMember = {
-	{"blue.role", "member"},
-	{"blue.group_id", "1234"},
-	{"blue.local_id", "gm1.example.net"},
-	{"blue.local_addrs", "192.0.2.11"},
-	{"blue.servers", "192.0.2.1"},
-	{"blue.server_id", "ks.example.net"},
-	{"blue.endpoints.gm2.gateway", "192.0.2.12"},
-	{"blue.endpoints.gm2.prefixes", "10.2.0.0/24"},
-};
-
-} // namespace
-
 TEST(GdoiCore, DescribesItselfWithThePortItUses)
 {
 	RecordingEnv rec;
@@ -116,14 +60,14 @@ TEST(GdoiCore, LoadsGroupsAndKeepsThemOnABadConfiguration)
 	gdoi_core_t *core = gdoi_core_create(&env, 1000);
 	ASSERT_NE(core, nullptr);
 	std::string err;
-	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	ASSERT_EQ(load(core, kBlueMember, err), 1) << err;
 	gdoi_addr_t addrs[4];
 	ASSERT_EQ(gdoi_core_local_addrs(core, addrs, 4), 1u);
 	EXPECT_EQ(addrs[0].len, 4);
 	EXPECT_EQ(addrs[0].ip[3], 11);
 	EXPECT_EQ(addrs[0].port, 848);
 
-	auto bad = kMember;
+	auto bad = kBlueMember;
 	bad[3].second = "192.0.2.300";
 	EXPECT_EQ(load(core, bad, err), -1);
 	EXPECT_NE(err.find("groups.blue.local_addrs"), std::string::npos) << err;
@@ -131,7 +75,7 @@ TEST(GdoiCore, LoadsGroupsAndKeepsThemOnABadConfiguration)
 	ASSERT_EQ(gdoi_core_local_addrs(core, addrs, 4), 1u);
 	EXPECT_EQ(addrs[0].ip[3], 11);
 
-	auto own = kMember;
+	auto own = kBlueMember;
 	own[6].second = "192.0.2.11"; // the member's own address as a tunnel endpoint
 	EXPECT_EQ(load(core, own, err), -1);
 	EXPECT_NE(err.find("own address"), std::string::npos) << err;
@@ -145,7 +89,7 @@ TEST(GdoiCore, ControlConnectionAnswersVici)
 	gdoi_core_t *core = gdoi_core_create(&env, 1000);
 	ASSERT_NE(core, nullptr);
 	std::string err;
-	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	ASSERT_EQ(load(core, kBlueMember, err), 1) << err;
 	gdoi_control_conn_t *conn = gdoi_core_control_open(core);
 	ASSERT_NE(conn, nullptr);
 	// CMD_REQUEST "list-endpoints" { group = blue }

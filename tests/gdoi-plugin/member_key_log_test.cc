@@ -10,21 +10,12 @@
 
 #include "gdoi_config.h"
 #include "gdoi_core.h"
+#include "gdoi_core_env_util.h"
 #include "gdoi_protocol_util.h"
 #include "gikev2.h"
 
 namespace groupsec::gdoi::test {
 namespace {
-
-Address addr(const std::string &ip, uint16_t port = 848)
-{
-	return *Address::parse(ip, port);
-}
-
-Identity id(const std::string &s)
-{
-	return *Identity::parse(s);
-}
 
 std::string to_hex(ByteView b)
 {
@@ -49,33 +40,17 @@ uint32_t message_id(const Datagram &d)
 	return uint32_t(d.data[20]) << 24 | uint32_t(d.data[21]) << 16 | uint32_t(d.data[22]) << 8 | d.data[23];
 }
 
-constexpr uint8_t kRekey = static_cast<uint8_t>(ExchangeType::GsaRekey);
-
-class MemberKeyLog : public ::testing::Test {
+class MemberKeyLog : public GroupTest {
 protected:
+	// The key server ks.example.net of group 1234 and gm1..gm3 at
+	// 192.0.2.11..13, the key server's group running.
 	void SetUp() override
 	{
-		gcks_addr = addr("192.0.2.1");
-		gcks_id = id("ks.example.net");
-		group_id = parse_group_id("1234").value();
-		for (int i = 1; i <= 3; i++) {
-			gm_ids.push_back(id("gm" + std::to_string(i) + ".example.net"));
-			gm_addrs.push_back(addr("192.0.2." + std::to_string(10 + i)));
-			creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i));
-		}
-		creds.add_key(gcks_id);
+		set_server(addr("192.0.2.1"), id("ks.example.net"), parse_group_id("1234").value());
+		for (int i = 1; i <= 3; i++)
+			add_gm(i, addr("192.0.2." + std::to_string(10 + i)));
 		gcks = &net.add({gcks_addr}, &creds);
-		GcksGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gcks_id;
-		c.listen = {gcks_addr};
-		c.authorized = gm_ids;
-		TekPolicyConfig t;
-		t.source.start_address = addr("10.0.0.0").ip;
-		t.source.end_address = addr("10.255.255.255").ip;
-		t.destination = t.source;
-		c.teks = {t};
+		GcksGroupConfig c = server_config();
 		c.deactivation_delay_s = 5;
 		ASSERT_TRUE(gcks->engine.add_server_group(c).ok());
 	}
@@ -87,15 +62,6 @@ protected:
 		Bytes k = keys.encryption_key;
 		k.insert(k.end(), keys.salt.begin(), keys.salt.end());
 		return {to_hex(spi), k};
-	}
-
-	uint32_t current_spi(Node &n)
-	{
-		uint32_t spi = 0;
-		for (const SaState &s : n.group("blue")->sas)
-			if (s.current)
-				spi = s.spi;
-		return spi;
 	}
 
 	void expect_kek(const RecordingKeyLog::MemberKey &k, uint64_t epoch)
@@ -142,29 +108,13 @@ protected:
 			EXPECT_EQ(pos, leaf >> l);
 		}
 	}
-
-	Net net;
-	FakeCredentials creds;
-	Address gcks_addr;
-	Identity gcks_id, group_id;
-	std::vector<Identity> gm_ids;
-	std::vector<Address> gm_addrs;
-	Node *gcks = nullptr;
 };
 
 TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 {
-	std::vector<Node *> gms;
 	for (int i = 0; i < 3; i++) {
 		Node &m = net.add({gm_addrs[i]}, &creds);
-		GmGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gm_ids[i];
-		c.server_id = gcks_id;
-		c.local = gm_addrs[i];
-		c.servers = {gcks_addr};
-		ASSERT_TRUE(m.engine.add_member_group(c).ok());
+		ASSERT_TRUE(m.engine.add_member_group(member_config(i)).ok());
 		gms.push_back(&m);
 	}
 	net.tick();
@@ -217,16 +167,18 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 
 // --- the C interface: a member core registers with a key server engine
 
-struct CoreMember {
+struct CoreMember : RecordingEnv {
 	Net *net = nullptr;
 	FakeCredentials *creds = nullptr;
 	std::vector<std::string> lines;
 	std::vector<Bytes> sa_keys; // encryption keys of the SAs installed
 
+	static CoreMember *of(void *ctx) { return static_cast<CoreMember *>(RecordingEnv::of(ctx)); }
+
 	static bool send(void *ctx, const gdoi_addr_t *local, const gdoi_addr_t *remote, const uint8_t *data,
 			 size_t len)
 	{
-		auto *self = static_cast<CoreMember *>(ctx);
+		auto *self = of(ctx);
 		Address l, r;
 		l.ip.assign(local->ip, local->ip + local->len);
 		l.port = local->port;
@@ -238,7 +190,7 @@ struct CoreMember {
 	static bool shared_key(void *ctx, const gdoi_id_t *local, const gdoi_id_t *remote, uint8_t *key,
 			       size_t *len)
 	{
-		auto *self = static_cast<CoreMember *>(ctx);
+		auto *self = of(ctx);
 		auto k = self->creds->shared_key(Identity{local->type, Bytes(local->data, local->data + local->len)},
 						 Identity{remote->type, Bytes(remote->data, remote->data + remote->len)});
 		if (!k || k->size() > *len)
@@ -250,52 +202,32 @@ struct CoreMember {
 	static bool verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data, size_t len, const uint8_t *auth,
 			   size_t auth_len)
 	{
-		auto *self = static_cast<CoreMember *>(ctx);
+		auto *self = of(ctx);
 		return self->creds->verify(Identity{signer->type, Bytes(signer->data, signer->data + signer->len)},
 					   ByteView(data, len), ByteView(auth, auth_len));
 	}
 	static bool add_sa(void *ctx, const gdoi_kernel_sa_t *sa)
 	{
 		if (sa->inbound)
-			static_cast<CoreMember *>(ctx)->sa_keys.emplace_back(sa->enc_key, sa->enc_key + sa->enc_key_len);
+			of(ctx)->sa_keys.emplace_back(sa->enc_key, sa->enc_key + sa->enc_key_len);
 		return true;
 	}
-	static void del_sa(void *, const gdoi_kernel_sa_t *) {}
-	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
-	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
 	static void save_member_key(void *ctx, const char *line)
 	{
-		static_cast<CoreMember *>(ctx)->lines.push_back(line);
+		of(ctx)->lines.push_back(line);
 	}
 
 	gdoi_core_env_t env()
 	{
-		gdoi_core_env_t e{};
-		e.ctx = this;
+		gdoi_core_env_t e = RecordingEnv::env();
 		e.send = send;
 		e.shared_key = shared_key;
 		e.verify = verify;
 		e.add_sa = add_sa;
-		e.del_sa = del_sa;
-		e.add_policy = add_policy;
-		e.del_policy = del_policy;
 		e.save_member_key = save_member_key;
 		return e;
 	}
 };
-
-int load(gdoi_core_t *core, const std::vector<std::pair<const char *, const char *>> &kv)
-{
-	std::vector<const char *> keys, values;
-	for (const auto &[k, v] : kv) {
-		keys.push_back(k);
-		values.push_back(v);
-	}
-	char err[512] = "";
-	int n = gdoi_core_load(core, keys.data(), values.data(), keys.size(), err, sizeof(err));
-	EXPECT_EQ(n, 1) << err;
-	return n;
-}
 
 TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
 {
@@ -305,15 +237,8 @@ TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
 	gdoi_core_env_t env = m.env();
 	gdoi_core_t *core = gdoi_core_create(&env, 1000);
 	ASSERT_NE(core, nullptr);
-	ASSERT_EQ(load(core, {{"blue.role", "member"},
-			      {"blue.group_id", "1234"},
-			      {"blue.local_id", "gm1.example.net"},
-			      {"blue.local_addrs", "192.0.2.11"},
-			      {"blue.servers", "192.0.2.1"},
-			      {"blue.server_id", "ks.example.net"},
-			      {"blue.endpoints.gm2.gateway", "192.0.2.12"},
-			      {"blue.endpoints.gm2.prefixes", "10.2.0.0/24"}}),
-		  1);
+	std::string err;
+	ASSERT_EQ(load(core, kBlueMember, err), 1) << err;
 	// datagrams to the member go into the core
 	net.drop = [&](const Datagram &d) {
 		if (!(d.to == gm_addrs[0]))

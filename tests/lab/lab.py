@@ -653,6 +653,21 @@ def gdoictl(router, *args, check=True, as_json=True):
     return p
 
 
+def gdoi_current_spi(router, group):
+    """The SPI of the group SA the router sends on, as gdoictl shows it (8 hex digits), or None."""
+    out = gdoictl(router, "sas", group, check=False)
+    if not isinstance(out, dict):
+        return None
+    current = [sa["spi"] for sa in out.get("sas", []) if sa.get("current", True)]
+    return current[-1] if current else None
+
+
+def gdoi_counters(router, group):
+    """The group's counters at the router, as gdoictl shows them."""
+    out = gdoictl(router, "counters", group)
+    return out.get("counters", out)
+
+
 _SNIFF_REKEYS = r"""
 import os, socket, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))

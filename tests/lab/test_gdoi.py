@@ -37,16 +37,11 @@ def group_state(router):
 
 
 def current_spi(router):
-    out = labmod.gdoictl(router, "sas", GROUP, check=False)
-    if not isinstance(out, dict):
-        return None
-    current = [sa["spi"] for sa in out.get("sas", []) if sa.get("current", True)]
-    return current[-1] if current else None
+    return labmod.gdoi_current_spi(router, GROUP)
 
 
 def counters(router):
-    out = labmod.gdoictl(router, "counters", GROUP)
-    return out["counters"] if "counters" in out else out
+    return labmod.gdoi_counters(router, GROUP)
 
 
 def registered(router):

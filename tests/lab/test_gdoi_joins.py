@@ -123,17 +123,11 @@ def server_group(ks):
 
 
 def counters(router):
-    out = labmod.gdoictl(router, "counters", GROUP)
-    return out.get("counters", out)
+    return labmod.gdoi_counters(router, GROUP)
 
 
 def current_spi(router):
-    """The SPI of the group SA the router sends on, as gdoictl shows it (8 hex digits)."""
-    out = labmod.gdoictl(router, "sas", GROUP, check=False)
-    if not isinstance(out, dict):
-        return None
-    current = [sa["spi"] for sa in out.get("sas", []) if sa.get("current", True)]
-    return current[-1] if current else None
+    return labmod.gdoi_current_spi(router, GROUP)
 
 
 def registered(router):
