@@ -972,7 +972,10 @@ protected:
 	void join(int from, int to, const GcksGroupConfig &c)
 	{
 		for (int i = from; i < to; i++) {
-			Node &m = net.add({gm_addrs[i], *c.multicast}, &creds);
+			std::vector<Address> a{gm_addrs[i]};
+			if (c.multicast)
+				a.push_back(*c.multicast);
+			Node &m = net.add(a, &creds);
 			GmGroupConfig mc = member_config(i);
 			mc.multicast = c.multicast;
 			ASSERT_TRUE(m.engine.add_member_group(mc).ok());
@@ -1006,6 +1009,76 @@ TEST_F(LargeGroup, FiveThousandJoinsThenAnEviction)
 		for (const Datagram &d : net.sent_with_exchange(kRekey))
 			EXPECT_LT(d.data.size(), 1400u) << "a join adds nothing to the next eviction";
 	}
+}
+
+// The lab's sequence on the flat table (key_hierarchy = flat, unicast
+// rekeys, id_bits 16): four members, one evicted, 500 joins, another
+// evicted. The second eviction's Rekey SA message carries the folded join
+// announcements (TEK and one notice per KEK that has holders: 1 + 16 + b
+// entries for IDs of b bits in use) and TEK' under the KEK of each ID bit
+// in use the leaver lacks (b wraps): IDs 0..3 use 2 bits, 0..503 use 9,
+// so it may grow by 7 notices and 7 wraps and no more. One announcement
+// per join would add about 89 bytes per join (some 44 kB here).
+TEST_F(LargeGroup, FlatEvictionAfterFiveHundredJoinsGrowsOnlyWithTheIdBitsInUse)
+{
+	const int joins = 500;
+	const size_t notice_bytes = 19, wrap_bytes = 46, signature_slack = 8;
+	add_members(4 + joins);
+	GcksGroupConfig c = server_config();
+	c.hierarchy = KeyHierarchy::Flat;
+	c.authorized = gm_ids;
+	start(0, c);
+	join(0, 4, c);
+	auto evict = [&](int i) {
+		net.log.clear();
+		EXPECT_TRUE(gcks->engine.evict("blue", gm_ids[i]).ok());
+		net.run();
+		// per message ID: the sizes of its datagrams (one per member)
+		std::map<uint32_t, std::set<size_t>> sizes;
+		size_t datagrams = 0;
+		for (const Datagram &d : net.sent_with_exchange(kRekey)) {
+			auto h = decode_ike_header(d.data);
+			EXPECT_TRUE(h.ok());
+			if (!h.ok())
+				continue;
+			sizes[h.value().message_id].insert(d.data.size());
+			datagrams++;
+			EXPECT_FALSE(d.to == gm_addrs[i]) << "the evicted member gets no rekey";
+		}
+		EXPECT_EQ(sizes.size(), 2u) << "one message for the Rekey SA, one for the TEK";
+		EXPECT_EQ(datagrams, 2 * (gcks->group("blue")->members.size()));
+		std::vector<size_t> out;
+		for (auto &[id, z] : sizes) {
+			EXPECT_EQ(z.size(), 1u) << "the same message to every member";
+			out.push_back(*z.rbegin());
+		}
+		return out;
+	};
+	const std::vector<size_t> reference = evict(3);
+	ASSERT_EQ(reference.size(), 2u);
+	join(4, 4 + joins, c);
+	ASSERT_EQ(gcks->group("blue")->members.size(), size_t(3 + joins));
+	uint32_t highest = 0;
+	for (const MemberState &m : gcks->group("blue")->members)
+		highest = std::max(highest, m.flat_id);
+	ASSERT_EQ(highest, uint32_t(3 + joins)) << "IDs are assigned in order";
+	const uint32_t spi1 = current_spi(*gcks);
+	const std::vector<size_t> after = evict(2);
+	ASSERT_EQ(after.size(), 2u);
+	const size_t bits0 = 2, bits1 = 9; // IDs 0..3, 0..503
+	EXPECT_LE(after[0], reference[0] + (bits1 - bits0) * (notice_bytes + wrap_bytes) + signature_slack)
+		<< "Rekey SA message: " << reference[0] << " bytes before the joins, " << after[0] << " after";
+	EXPECT_GT(after[0], reference[0]) << "the membership grew into 7 more ID bits";
+	EXPECT_LE(after[1], reference[1] + signature_slack) << "the TEK message does not grow";
+	// and it is applied: every remaining member holds the new TEK, the
+	// evicted one does not
+	const uint32_t spi2 = current_spi(*gcks);
+	ASSERT_NE(spi2, spi1);
+	size_t following = 0;
+	for (size_t i = 0; i < gms.size(); i++)
+		following += installed(*gms[i], spi2) != nullptr;
+	EXPECT_EQ(following, size_t(2 + joins));
+	EXPECT_FALSE(gms[2]->sink.ever_had(spi2));
 }
 
 // What a coalition of members can compute from everything its members

@@ -16,7 +16,9 @@ members move to one new group SA, which carries gm1's pings to gm2, and gm3
 keeps the old one. Every GSA_REKEY of that eviction, captured where the key
 server sends it, goes to every remaining member and none to gm3, and is no
 larger than the reference eviction's but for one wrapped key per level the
-key tree grew by: nothing in it grows with the number of joins. (A key
+key tree grew by (the flat table: one join notice and one wrapped key per
+bit of member ID the membership grew into): nothing in it grows with the
+number of joins. (A key
 server that put one announcement per join into the next eviction would add
 about 90 bytes per join, some 45 kB here, and could not encode it at all
 past about 700 joins.)
@@ -35,6 +37,10 @@ JOINS = 500
 LG_ADDR = "192.0.2.100"
 # a key tree wrap (docs/key-tree.md): level, pos and a 40-byte wrapped key
 TREE_WRAP_BYTES = 45
+# the flat table (docs/flat-key-table.md), per ID bit in use: the folded
+# join announcements name one more KEK (a 19-byte format 1 notice) and the
+# eviction wraps TEK' under one more KEK (a 46-byte compact entry)
+FLAT_BIT_BYTES = 19 + 46
 # ECDSA signatures differ by a few bytes in their DER length
 SIGNATURE_SLACK = 8
 
@@ -167,6 +173,11 @@ def evict(ks, member, remaining):
     return [by_id[msg_id][0][1] for msg_id in sorted(by_id)]
 
 
+def id_bits_in_use(ks):
+    """Bits of the highest flat key table member ID at the key server."""
+    return max(int(m["flatId"]) for m in labmod.gdoictl(ks, "members", GROUP)["members"]).bit_length()
+
+
 def tree_depth(ks):
     """The key tree's depth; 0 for the flat key table, whose messages do not grow with the group."""
     e = server_group(ks)["eviction"]
@@ -192,6 +203,7 @@ def test_500_joins_then_an_eviction_goes_out_and_is_applied(hierarchy, lab_logs)
 
         # the reference: an eviction from a group of four
         depth0 = tree_depth(ks)
+        bits0 = id_bits_in_use(ks)
         spi0 = current_spi(gm1)
         reference = evict(ks, gm4, 3)
         for gm in (gm1, gm2, gm3):
@@ -214,6 +226,7 @@ def test_500_joins_then_an_eviction_goes_out_and_is_applied(hierarchy, lab_logs)
                    lambda: loadgen_status(lg) == {"status": True, "registered": JOINS, "rekeyed": 0,
                                                   "teks": {spi1: JOINS}}, timeout=20)
         depth1 = tree_depth(ks)
+        bits1 = id_bits_in_use(ks)
         if hierarchy == "tree":
             assert 2 ** (depth1 - 1) < JOINS + 3 <= 2 ** depth1, (depth0, depth1)
 
@@ -237,18 +250,18 @@ def test_500_joins_then_an_eviction_goes_out_and_is_applied(hierarchy, lab_logs)
                    timeout=10)
 
         # nothing in the eviction grows with the joins: at most one wrap
-        # per level the tree grew by
+        # per level the tree grew by, or one notice and one wrap per ID bit
         (kek0, tek0), (kek1, tek1) = reference, sizes
-        print(f"GSA_REKEY lengths (Rekey SA, TEK): evicting gm4 from 4 members {reference} (tree depth {depth0}), "
-              f"gm3 after {JOINS} joins {sizes} (depth {depth1})")
+        print(f"GSA_REKEY lengths (Rekey SA, TEK): evicting gm4 from 4 members {reference} (tree depth {depth0}, "
+              f"ID bits {bits0}), gm3 after {JOINS} joins {sizes} (depth {depth1}, ID bits {bits1})")
         if hierarchy == "tree":
             assert kek1 <= kek0 + TREE_WRAP_BYTES * (depth1 - depth0) + SIGNATURE_SLACK, \
                 (reference, sizes, depth0, depth1)
         else:
-            # the flat table's eviction grows with the members it covers
-            # (docs/flat-key-table.md); the joins' announcements, folded,
-            # leave it within one G-IKEv2 message
-            assert kek1 < 65535, (reference, sizes)
+            # IDs are assigned in order: 0..3, then up to 503
+            assert (bits0, bits1) == (2, (JOINS + 3).bit_length()), (bits0, bits1)
+            assert kek1 <= kek0 + FLAT_BIT_BYTES * (bits1 - bits0) + SIGNATURE_SLACK, \
+                (reference, sizes, bits0, bits1)
         assert tek1 <= tek0 + SIGNATURE_SLACK, (reference, sizes)
 
         # gm1's traffic to gm2 travels on the new group SA
