@@ -233,7 +233,8 @@ struct GcksGroup {
 	// Signature), found by a signature when the group was loaded
 	std::optional<Bytes> sig_alg;
 	// the length of our last GSA_REKEY signature (after the ASN.1 Length
-	// and AlgorithmIdentifier): the placeholder of the next one
+	// and AlgorithmIdentifier): the placeholder of the next one (a guess
+	// only, so a failed rekey may leave it changed)
 	size_t sig_bytes = 0;
 	Counters counters;
 };
