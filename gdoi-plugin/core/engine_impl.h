@@ -95,9 +95,24 @@ struct RekeySa {
 	uint32_t lifetime_s = 0;
 	uint64_t created_ms = 0;
 	uint64_t expires_ms = 0;
+	// GSA_REKEY message IDs count per Rekey SA (RFC 9838 2.4.1.3: "The
+	// first message sent over a new Rekey SA MUST use Message ID of 0").
+	// GCKS: the ID of the next message sent over this SA; member: the
+	// lowest ID accepted on it (2.4.1.4), its GSA_INITIAL_MESSAGE_ID or 0
+	// at first. 2^32 when the 32-bit IDs are used up.
+	uint64_t next_message_id = 0;
 };
 // Splits keymat (kKekKeymatBytes) into GSK_e | GSK_w.
 RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms);
+
+// RFC 9838 2.4.1.1 "GSA_REKEY Message Authentication": the octets a
+// signed GSA_REKEY signs, A | P. h: the message's header (its Length and
+// the SK Payload Length are adjusted here); sk_critical: the C bit of its
+// SK payload; inner: its inner payloads, AUTH last, whose Authentication
+// Data (after the ASN.1 Length octet and the AlgorithmIdentifier) is
+// zeroed here keeping its length, so the key server (placeholder) and a
+// member (signature received) get the same octets.
+Result<Bytes> rekey_signed_octets(const IkeHeader &h, bool sk_critical, std::vector<Payload> inner);
 
 struct IkeSa {
 	bool initiator = false;
@@ -213,10 +228,14 @@ struct GcksGroup {
 	std::vector<flatkey::KeyMessage> announcements;
 	RekeySa kek;
 	std::vector<GcksTek> teks;
-	uint32_t next_message_id = 1;
+	uint32_t last_message_id = 0; // of the last GSA_REKEY sent (state)
 	// AlgorithmIdentifier of our GSA_REKEY signatures (RekeyAuth::
 	// Signature), found by a signature when the group was loaded
 	std::optional<Bytes> sig_alg;
+	// the length of our last GSA_REKEY signature (after the ASN.1 Length
+	// and AlgorithmIdentifier): the placeholder of the next one (a guess
+	// only, so a failed rekey may leave it changed)
+	size_t sig_bytes = 0;
 	Counters counters;
 };
 
@@ -240,8 +259,7 @@ struct GmGroup {
 	uint64_t old_kek_remove_ms = 0;
 	bool gcauth_signature = false;
 	Bytes sig_alg;
-	uint64_t next_message_id = 0; // lowest GSA_REKEY message ID accepted
-	uint32_t last_message_id = 0;
+	uint32_t last_message_id = 0; // of the last GSA_REKEY accepted (state)
 	flatkey::KeyStore keys;
 	std::optional<keytree::KeyTreeMember> tree;
 	std::vector<GmTek> teks;

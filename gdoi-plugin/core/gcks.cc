@@ -66,6 +66,9 @@ uint32_t flat_number(const flatkey::MemberId &id)
 	return n;
 }
 
+// Signatures made for one GSA_REKEY at most (see gcks_rekey_message()).
+constexpr unsigned kSignAttempts = 64;
+
 bool same_host(const Address &a, const Address &b)
 {
 	return a.ip == b.ip && a.port == b.port;
@@ -179,7 +182,13 @@ GsaPolicy Engine::Impl::kek_policy(GcksGroup &g, bool registration)
 	}
 	uint64_t left = g.kek.expires_ms > now() ? (g.kek.expires_ms - now()) / 1000 : 0;
 	p.key_lifetime = static_cast<uint32_t>(std::max<uint64_t>(left, 1));
-	p.initial_message_id = g.next_message_id;
+	// RFC 9838 2.3.4: "the initial Message ID value the GCKS will use when
+	// sending the GSA_REKEY messages to the group members is non-zero,
+	// then this value is specified in the GSA_INITIAL_MESSAGE_ID
+	// attribute": the next ID on this Rekey SA, left out while it is 0
+	// (2.4.1.4: without it a member "MUST assume zero")
+	if (g.kek.next_message_id)
+		p.initial_message_id = static_cast<uint32_t>(std::min<uint64_t>(g.kek.next_message_id, UINT32_MAX));
 	return p;
 }
 
@@ -432,29 +441,48 @@ Result<Bytes> Engine::Impl::gcks_rekey_message(GcksGroup &g, const RekeySa &prot
 		auto alg = gcks_sig_alg(g);
 		if (!alg)
 			return make_error(WireError::CryptoFailure, "group " + g.cfg.name + " has no signature algorithm");
-		// RFC 9838 "GSA_REKEY Message Authentication": sign A | P with the
-		// AUTH payload holding ASN.1 Length and AlgorithmIdentifier only
+		// RFC 9838 2.4.1.1 "GSA_REKEY Message Authentication": sign A | P
+		// with the inner payloads "fully formed and ready for encryption,
+		// except for the content of the AUTH payload": the AUTH payload
+		// as it is sent, its Authentication Data zeroed. So the zeros are
+		// as long as the signature that replaces them. An ECDSA
+		// signature's DER length varies: when it comes out of another
+		// length than the placeholder's, it is made again over a
+		// placeholder of that length, until the two agree (a signature of
+		// fixed length agrees at the second attempt at the latest);
+		// docs/gikev2-wire.md.
 		AuthPayload a{ike::kAuthDigitalSignature, {}};
 		a.data.push_back(static_cast<uint8_t>(alg->size()));
 		a.data.insert(a.data.end(), alg->begin(), alg->end());
-		inner.push_back(make_payload(PayloadType::Authentication, encode_auth(a).value()));
-		Bytes p;
-		auto first = encode_payload_chain(inner, p);
-		if (!first)
-			return first.error();
-		IkeHeader adj = h;
-		adj.next_payload = static_cast<uint8_t>(PayloadType::Encrypted);
-		adj.length = static_cast<uint32_t>(kIkeHeaderSize + kGenericPayloadHeaderSize + p.size());
-		Bytes octets = encode_ike_header(adj);
-		wire::put_u8(octets, first.value());
-		wire::put_u8(octets, 0);
-		wire::put_u16(octets, static_cast<uint16_t>(kGenericPayloadHeaderSize + p.size()));
-		wire::put_bytes(octets, p);
-		auto sig = fault("sign") ? std::nullopt : deps.credentials->sign(g.cfg.local_id, octets);
-		if (!sig || sig->size() <= a.data.size() || !std::equal(a.data.begin(), a.data.end(), sig->begin()))
-			return make_error(WireError::CryptoFailure, "GCKS signature failed");
-		a.data = *sig;
-		inner.back().body = encode_auth(a).value();
+		const size_t prefix = a.data.size();
+		inner.push_back(make_payload(PayloadType::Authentication, {}));
+		bool signed_ok = false;
+		for (unsigned attempt = 0; attempt < kSignAttempts && !signed_ok; attempt++) {
+			AuthPayload placeholder = a;
+			placeholder.data.resize(prefix + g.sig_bytes, 0);
+			auto body = encode_auth(placeholder);
+			if (!body)
+				return body.error();
+			inner.back().body = body.value();
+			auto octets = detail::rekey_signed_octets(h, false, inner);
+			if (!octets)
+				return octets.error();
+			auto sig = fault("sign") ? std::nullopt : deps.credentials->sign(g.cfg.local_id, octets.value());
+			if (!sig || sig->size() <= prefix || !std::equal(a.data.begin(), a.data.end(), sig->begin()))
+				return make_error(WireError::CryptoFailure, "GCKS signature failed");
+			signed_ok = sig->size() - prefix == g.sig_bytes;
+			g.sig_bytes = sig->size() - prefix;
+			if (signed_ok) {
+				placeholder.data = *sig;
+				auto full = encode_auth(placeholder);
+				if (!full)
+					return full.error();
+				inner.back().body = full.value();
+			}
+		}
+		if (!signed_ok)
+			return make_error(WireError::CryptoFailure,
+					  "GCKS signature: no signature of the placeholder's length");
 	}
 	Bytes iv;
 	wire::put_u64(iv, id);
@@ -483,12 +511,22 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 	std::vector<uint32_t> old_spis;
 	RekeySa old_kek = g.kek;
 	std::vector<GcksTek> old_teks = g.teks;
-	uint32_t old_id = g.next_message_id;
+	uint32_t old_last = g.last_message_id;
 	auto restore = [&](Error e) -> Result<Done> {
-		g.kek = old_kek;
+		g.kek = old_kek; // with its message ID
 		g.teks = old_teks;
-		g.next_message_id = old_id;
+		g.last_message_id = old_last;
 		return e;
+	};
+	// RFC 9838 2.4.1.3: the message ID "is one greater than the value
+	// included in the previous rekey message. The first message sent
+	// over a new Rekey SA MUST use Message ID of 0."
+	auto take_id = [&](RekeySa &kek) -> Result<uint32_t> {
+		if (kek.next_message_id > UINT32_MAX)
+			return make_error(WireError::Unsupported,
+					  "group " + g.cfg.name + ": the Rekey SA's message IDs are used up");
+		g.last_message_id = static_cast<uint32_t>(kek.next_message_id++);
+		return g.last_message_id;
 	};
 	if (change_kek) {
 		RekeySa next = detail::make_rekey_sa(random(kGikeUpdateSpiSize), random(detail::kKekKeymatBytes),
@@ -513,7 +551,11 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 		OPENSSL_cleanse(kwk.data(), kwk.size());
 		if (!w)
 			return w.error();
-		uint32_t id = g.next_message_id++;
+		auto id = take_id(g.kek);
+		if (!id)
+			return restore(id.error());
+		// the new Rekey SA counts from 0 (kek_policy() announces no
+		// GSA_INITIAL_MESSAGE_ID then)
 		g.kek = next;
 		GsaPayload gsa;
 		gsa.kek = kek_policy(g, false);
@@ -538,7 +580,7 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 			return restore(gb ? kb.error() : gb.error());
 		if (fault("encode"))
 			return restore(make_error(WireError::BadLength, "rekey cannot be encoded (injected)"));
-		auto d = gcks_rekey_message(g, old_kek, id,
+		auto d = gcks_rekey_message(g, old_kek, id.value(),
 					    {make_payload(PayloadType::GroupSa, gb.value()),
 					     make_payload(PayloadType::KeyDownload, kb.value())});
 		if (!d)
@@ -588,7 +630,10 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 			}
 			inner.push_back(make_payload(PayloadType::Delete, encode_delete(del).value()));
 		}
-		auto d = gcks_rekey_message(g, g.kek, g.next_message_id++, inner);
+		auto id = take_id(g.kek);
+		if (!id)
+			return restore(id.error());
+		auto d = gcks_rekey_message(g, g.kek, id.value(), inner);
 		if (!d)
 			return restore(d.error());
 		datagrams.push_back(std::move(d).value());
@@ -753,7 +798,7 @@ GroupState Engine::Impl::gcks_state(const GcksGroup &g) const
 	s.server = true;
 	s.state = "serving";
 	s.server_address = g.cfg.listen[0];
-	s.kek_message_id = g.next_message_id - 1;
+	s.kek_message_id = g.last_message_id;
 	s.rekey_auth = g.cfg.rekey_auth;
 	for (auto &[id, m] : g.members)
 		s.members.push_back(MemberState{m.id, m.address, m.flat_number, m.registered_ms, m.sender_ids});

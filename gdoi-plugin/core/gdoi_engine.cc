@@ -352,6 +352,41 @@ RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64
 	return k;
 }
 
+Result<Bytes> rekey_signed_octets(const IkeHeader &h, bool sk_critical, std::vector<Payload> inner)
+{
+	if (inner.empty() || inner.back().type != static_cast<uint8_t>(PayloadType::Authentication))
+		return make_error(WireError::Missing, "GSA_REKEY without AUTH last");
+	// RFC 9838 2.4.1.1: "The AUTH payload must have correct values in the
+	// Payload Header, the Auth Method and the RESERVED fields. The
+	// Authentication Data field is zeroed, but the ASN.1 Length and the
+	// AlgorithmIdentifier fields must be properly filled in": the body is
+	// Auth Method (1) | RESERVED (3) | ASN.1 Length (1) | AlgorithmIdentifier
+	// | signature, and only the signature's octets become zeros
+	Bytes &body = inner.back().body;
+	if (body.size() < 5 || size_t(body[4]) + 5 > body.size())
+		return make_error(WireError::BadLength, "AUTH shorter than its AlgorithmIdentifier");
+	std::fill(body.begin() + 5 + body[4], body.end(), 0);
+	Bytes p;
+	auto first = encode_payload_chain(inner, p);
+	if (!first)
+		return first.error();
+	// "the Length field in the IKE header ... is set to the sum of the
+	// lengths of A and P, and the Payload Length field in the Encrypted
+	// Payload header ... is set to the length of P plus the size of the
+	// Payload header (four octets)"
+	if (kIkeHeaderSize + kGenericPayloadHeaderSize + p.size() > 0xffff)
+		return make_error(WireError::BadLength, "GSA_REKEY too long");
+	IkeHeader adj = h;
+	adj.next_payload = static_cast<uint8_t>(PayloadType::Encrypted);
+	adj.length = static_cast<uint32_t>(kIkeHeaderSize + kGenericPayloadHeaderSize + p.size());
+	Bytes octets = encode_ike_header(adj);
+	wire::put_u8(octets, first.value());
+	wire::put_u8(octets, sk_critical ? 0x80 : 0);
+	wire::put_u16(octets, static_cast<uint16_t>(kGenericPayloadHeaderSize + p.size()));
+	wire::put_bytes(octets, p);
+	return octets;
+}
+
 } // namespace detail
 
 // --- IKE SA plumbing ---

@@ -318,7 +318,9 @@ struct GroupState {
 	bool server = false; // GCKS role, else GM role
 	std::string state; // GM: "idle", "registering", "registered"; GCKS: "serving"
 	Address server_address; // GM: the GCKS it registered with
-	uint32_t kek_message_id = 0; // last GSA_REKEY message ID sent/accepted
+	// last GSA_REKEY message ID sent/accepted (IDs count per Rekey SA
+	// from 0, RFC 9838 2.4.1.3)
+	uint32_t kek_message_id = 0;
 	RekeyAuth rekey_auth = RekeyAuth::Signature; // as configured
 	std::vector<MemberState> members; // GCKS only
 	std::vector<Identity> evicted; // GCKS: refused until re-admitted

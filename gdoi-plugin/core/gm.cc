@@ -737,8 +737,19 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			g.old_kek = g.kek;
 			g.old_kek_remove_ms = t + dtd_ms;
 		}
+		// RFC 9838 2.4.1.4: a new Rekey SA's first expected message ID is
+		// its GSA_INITIAL_MESSAGE_ID, "if the GSA_INITIAL_MESSAGE_ID
+		// attribute is not received for the Rekey SA, the GM MUST assume
+		// zero"; a Rekey SA we hold already (a registration naming it
+		// again) keeps what it has accepted: 2.3.3, the attribute "MUST be
+		// checked by a GM against any previously received Message ID",
+		// a lower one "should be considered stale and MUST be ignored"
+		new_kek->next_message_id = *initial_id;
+		for (const std::optional<RekeySa> *held : {&g.kek, &g.old_kek})
+			if (*held && (*held)->spi == new_kek->spi)
+				new_kek->next_message_id =
+					std::max(new_kek->next_message_id, (*held)->next_message_id);
 		g.kek = new_kek;
-		g.next_message_id = std::max<uint64_t>(g.next_message_id, *initial_id);
 	} else if (registration) {
 		g.kek.reset();
 		g.old_kek.reset();
@@ -875,8 +886,9 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 		return;
 	}
 	// a replay goes before the signature check costs anything (the ICV
-	// above covers the message ID)
-	if (h.message_id < g->next_message_id) {
+	// above covers the message ID); each Rekey SA has its own count
+	// (RFC 9838 2.4.1.4), also the old one during the deactivation delay
+	if (h.message_id < kek->next_message_id) {
 		c.dropped_replay++;
 		return;
 	}
@@ -899,24 +911,14 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 			c.dropped_auth++;
 			return;
 		}
-		// rebuild A | P as the GCKS signed it
-		std::vector<Payload> signed_inner = inner;
-		AuthPayload stub{a.value().method, Bytes(d.begin(), d.begin() + 1 + static_cast<long>(alg.size()))};
-		signed_inner.back().body = encode_auth(stub).value();
-		Bytes p;
-		auto first = encode_payload_chain(signed_inner, p);
-		if (!first) {
+		// A | P as the GCKS signed it (RFC 9838 2.4.1.1): the message as
+		// received, the AUTH payload's signature octets zeroed
+		auto octets = detail::rekey_signed_octets(h, opened.value().message.encrypted->critical, inner);
+		if (!octets) {
 			c.dropped_malformed++;
 			return;
 		}
-		IkeHeader adj = h;
-		adj.length = static_cast<uint32_t>(kIkeHeaderSize + kGenericPayloadHeaderSize + p.size());
-		Bytes octets = encode_ike_header(adj);
-		wire::put_u8(octets, first.value());
-		wire::put_u8(octets, opened.value().message.encrypted->critical ? 0x80 : 0);
-		wire::put_u16(octets, static_cast<uint16_t>(kGenericPayloadHeaderSize + p.size()));
-		wire::put_bytes(octets, p);
-		if (!deps.credentials->verify(g->cfg.server_id, octets, d)) {
+		if (!deps.credentials->verify(g->cfg.server_id, octets.value(), d)) {
 			c.dropped_auth++;
 			return;
 		}
@@ -927,6 +929,7 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 	}
 	bool excluded = false;
 	SecretBytes kwk = kek->gsk_w;
+	const Bytes via = kek->spi; // gm_apply() may replace *kek
 	auto r = gm_apply(*g, inner, kwk, false, &excluded, h.message_id);
 	if (!r) {
 		if (excluded) {
@@ -936,7 +939,11 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 		(r.error().code == WireError::IntegrityFailed ? c.dropped_auth : c.dropped_malformed)++;
 		return;
 	}
-	g->next_message_id = std::max<uint64_t>(g->next_message_id, uint64_t(h.message_id) + 1);
+	// the Rekey SA it came over expects a higher ID now; a new Rekey SA
+	// it brought counts on its own
+	for (std::optional<RekeySa> *held : {&g->kek, &g->old_kek})
+		if (*held && (*held)->spi == via)
+			(*held)->next_message_id = std::max((*held)->next_message_id, uint64_t(h.message_id) + 1);
 	g->last_message_id = h.message_id;
 	c.rekeys++;
 	gm_schedule(*g);

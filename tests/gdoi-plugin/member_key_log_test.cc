@@ -135,7 +135,11 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 	auto rekeys = net.sent_with_exchange(kRekey);
 	ASSERT_EQ(rekeys.size(), 4u) << "two messages to each of two members";
 	uint32_t kek_message = message_id(rekeys[0]), tek_message = message_id(rekeys.back());
-	ASSERT_LT(kek_message, tek_message);
+	// each the first over its Rekey SA (the registration's, the new one)
+	ASSERT_EQ(kek_message, 0u);
+	ASSERT_EQ(tek_message, 0u);
+	ASSERT_NE(Bytes(rekeys[0].data.begin(), rekeys[0].data.begin() + 16),
+		  Bytes(rekeys.back().data.begin(), rekeys.back().data.begin() + 16));
 	for (int i = 0; i < 2; i++) {
 		const RecordingKeyLog &log = gms[i]->keylog;
 		ASSERT_EQ(log.of_kind("kek").size(), 2u);
@@ -154,6 +158,7 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
 	net.run();
 	uint32_t id3 = message_id(net.sent_with_exchange(kRekey).at(0));
+	ASSERT_EQ(id3, 1u) << "the second message over the new Rekey SA";
 	for (int i = 0; i < 2; i++) {
 		const RecordingKeyLog &log = gms[i]->keylog;
 		EXPECT_EQ(log.of_kind("kek").size(), 2u);
@@ -279,16 +284,19 @@ TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
 	const std::string tree = of_kind("tree")[0];
 	EXPECT_EQ(tree.rfind("{\"group\":\"blue\",\"kind\":\"tree\",\"id\":\"0/0\",\"key\":\"", 0), 0u) << tree;
 
-	net.log.clear();
-	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
-	net.run();
-	uint32_t id = message_id(net.sent_with_exchange(kRekey).at(0));
-	ASSERT_GT(id, 0u);
-	ASSERT_EQ(m.lines.size(), 4u);
-	ASSERT_EQ(m.sa_keys.size(), 2u);
-	EXPECT_EQ(m.lines[3], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
-				      "\",\"key\":\"" + to_hex(m.sa_keys[1]) + "\",\"epoch\":" + std::to_string(id) +
-				      "}");
+	// two rekeys over the registration's Rekey SA: message IDs 0 and 1
+	for (uint32_t want = 0; want < 2; want++) {
+		net.log.clear();
+		ASSERT_TRUE(gcks->engine.rekey("blue").ok());
+		net.run();
+		uint32_t id = message_id(net.sent_with_exchange(kRekey).at(0));
+		ASSERT_EQ(id, want);
+		ASSERT_EQ(m.lines.size(), 4u + want);
+		ASSERT_EQ(m.sa_keys.size(), 2u + want);
+		EXPECT_EQ(m.lines[3 + want], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" +
+						     spi_hex(current_spi(*gcks)) + "\",\"key\":\"" +
+						     to_hex(m.sa_keys[1 + want]) + "\",\"epoch\":" + std::to_string(id) + "}");
+	}
 	net.drop = nullptr;
 	gdoi_core_destroy(core);
 }
