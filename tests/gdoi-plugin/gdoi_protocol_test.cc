@@ -1033,22 +1033,29 @@ TEST_F(LargeGroup, FlatEvictionAfterFiveHundredJoinsGrowsOnlyWithTheIdBitsInUse)
 		net.log.clear();
 		EXPECT_TRUE(gcks->engine.evict("blue", gm_ids[i]).ok());
 		net.run();
-		// per message ID: the sizes of its datagrams (one per member)
-		std::map<uint32_t, std::set<size_t>> sizes;
+		// per message (Rekey SA and message ID): the sizes of its
+		// datagrams (one per member)
+		std::map<std::tuple<uint64_t, uint64_t, uint32_t>, std::set<size_t>> sizes;
+		std::vector<std::tuple<uint64_t, uint64_t, uint32_t>> order; // as sent
 		size_t datagrams = 0;
 		for (const Datagram &d : net.sent_with_exchange(kRekey)) {
 			auto h = decode_ike_header(d.data);
 			EXPECT_TRUE(h.ok());
 			if (!h.ok())
 				continue;
-			sizes[h.value().message_id].insert(d.data.size());
+			std::tuple<uint64_t, uint64_t, uint32_t> key{h.value().initiator_spi, h.value().responder_spi,
+								     h.value().message_id};
+			if (!sizes.count(key))
+				order.push_back(key);
+			sizes[key].insert(d.data.size());
 			datagrams++;
 			EXPECT_FALSE(d.to == gm_addrs[i]) << "the evicted member gets no rekey";
 		}
 		EXPECT_EQ(sizes.size(), 2u) << "one message for the Rekey SA, one for the TEK";
 		EXPECT_EQ(datagrams, 2 * (gcks->group("blue")->members.size()));
 		std::vector<size_t> out;
-		for (auto &[id, z] : sizes) {
+		for (const auto &key : order) {
+			const std::set<size_t> &z = sizes[key];
 			EXPECT_EQ(z.size(), 1u) << "the same message to every member";
 			out.push_back(*z.rbegin());
 		}
