@@ -55,7 +55,7 @@ def loadgen_path():
 # Prints "ready" once listening on IFACE, then a line per matching IPv4
 # packet until COUNT were seen or SECONDS passed:
 #   rekeys: GSA_REKEY datagrams sent from SRC (first fragments), as
-#           "DST:PORT IKE-LENGTH MESSAGE-ID" (the length from the UDP header,
+#           "DST:PORT IKE-LENGTH SPIS/MESSAGE-ID" (the length from the UDP header,
 #           so a fragmented datagram counts whole);
 #   esp:    ESP (bare or in UDP 4500) from SRC, as its SPI in hex.
 _SNIFF = r"""
@@ -81,8 +81,9 @@ while seen < count and time.monotonic() < end:
     if mode == "rekeys":
         if proto != 17 or len(body) < 8 + 28 or int.from_bytes(body[0:2], "big") != 848 or body[8 + 18] != 41:
             continue
-        line = "%s:%d %d %d" % (socket.inet_ntoa(pkt[16:20]), int.from_bytes(body[2:4], "big"),
-                                int.from_bytes(body[4:6], "big") - 8, int.from_bytes(body[8 + 20:8 + 24], "big"))
+        line = "%s:%d %d %s/%d" % (socket.inet_ntoa(pkt[16:20]), int.from_bytes(body[2:4], "big"),
+                                   int.from_bytes(body[4:6], "big") - 8, body[8:24].hex(),
+                                   int.from_bytes(body[8 + 20:8 + 24], "big"))
     elif proto == 50 and len(body) >= 4:
         line = body[0:4].hex()
     elif proto == 17 and len(body) >= 12 and int.from_bytes(body[2:4], "big") == 4500 and body[8:12] != bytes(4):
@@ -113,11 +114,13 @@ class Sniffer:
 
 
 def rekeys_of(sniffer):
-    """{message ID: [(destination, IKE message length)]} of the captured GSA_REKEYs."""
+    """{"<Rekey SA SPIs>/<message ID>": [(destination, IKE message length)]} of
+    the captured GSA_REKEYs, in the order their first copies were sent (message
+    IDs count per Rekey SA, RFC 9838 2.4.1.3)."""
     by_id = {}
     for line in sniffer.lines():
         dst, length, msg_id = line.split()
-        by_id.setdefault(int(msg_id), []).append((dst, int(length)))
+        by_id.setdefault(msg_id, []).append((dst, int(length)))
     return by_id
 
 
@@ -170,7 +173,7 @@ def evict(ks, member, remaining):
         assert len(dsts) == len(set(dsts)) == remaining, (msg_id, len(dsts), len(set(dsts)))
         assert not any(d.startswith(member.addr + ":") for d in dsts), f"{member.name} got GSA_REKEY {msg_id}"
         assert len({n for _, n in sent}) == 1, f"GSA_REKEY {msg_id}: one message to all, sizes {set(sent)}"
-    return [by_id[msg_id][0][1] for msg_id in sorted(by_id)]
+    return [sent[0][1] for sent in by_id.values()]
 
 
 def id_bits_in_use(ks):
