@@ -821,11 +821,12 @@ void Engine::Impl::gcks_receive(const Address &local, const Address &remote, Byt
 void Engine::Impl::gcks_invalid_spi(const Address &local, const Address &remote, const IkeHeader &h, Counters *c)
 {
 	// only where we serve a group: a member whose key server restarted
-	// learns at once that its IKE SA is gone and registers again
+	// learns at once that its IKE SA is gone and registers again (by IP:
+	// the glue gives the local address of a datagram without its port)
 	bool serving = false;
 	for (auto &[n, g] : servers)
 		for (const Address &a : g->cfg.listen)
-			serving = serving || a == local;
+			serving = serving || a.ip == local.ip;
 	if (!serving)
 		return;
 	const uint64_t t = now();

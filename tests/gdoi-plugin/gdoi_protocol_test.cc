@@ -1590,13 +1590,20 @@ TEST_F(Restart, InvalidIkeSpiAnswersAreRateLimitedAndOnlyForRequests)
 		gcks->engine.receive(gcks_addr, from, request(500 + i, kFlagInitiator));
 	net.run();
 	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 40u);
+	// the glue gives the local address without its port
+	net.clock.t += 1000;
+	Address portless = gcks_addr;
+	portless.port = 0;
+	gcks->engine.receive(portless, from, request(800, kFlagInitiator));
+	net.run();
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 41u);
 	// not on an address where no group is served
 	Address elsewhere = addr("192.0.2.99");
 	gcks->engine.receive(elsewhere, from, request(900, kFlagInitiator));
 	net.clock.t += 1000;
 	gcks->engine.receive(elsewhere, from, request(901, kFlagInitiator));
 	net.run();
-	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 40u);
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 41u);
 }
 
 } // namespace

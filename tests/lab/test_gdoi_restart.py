@@ -19,7 +19,7 @@ from test_gdoi import GROUP, counters, registered
 
 @pytest.fixture(scope="module")
 def rlab():
-    lab = labmod.gdoi_lab("gsrestart")
+    lab = labmod.gdoi_lab("gsrestrt")
     with lab:
         labmod.configure_gdoi(lab)
         yield lab
@@ -57,7 +57,13 @@ def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
     # the members ask on their old IKE SAs
     for gm in gms:
         labmod.gdoictl(gm, "reregister", GROUP)
-    wait_until("every member registered again", lambda: ks_members(ks) == ids, timeout=5, interval=0.05)
+    try:
+        wait_until("every member registered again", lambda: ks_members(ks) == ids, timeout=5, interval=0.05)
+    except labmod.LabError:
+        for r in [ks] + gms:
+            print(r.name, labmod.gdoictl(r, "groups", check=False))
+            print("\n".join((r.dir / "charon.log").read_text().splitlines()[-25:]))
+        raise
     took = time.monotonic() - back
     assert took < 5, took
     print(f"all members registered again {took:.2f} s after the key server was back")
