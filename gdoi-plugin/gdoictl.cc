@@ -321,7 +321,7 @@ const std::set<std::string> kNumbers = {
         "dropped-malformed", "dropped-auth", "dropped-replay", "dropped-unauthorized", "cookies-sent",
         "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
-        "tree-depth",
+        "tree-depth",     "invalid-spi",
 };
 const std::set<std::string> kBooleans = {"current"};
 // sections of named entries, shown as arrays

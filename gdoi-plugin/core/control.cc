@@ -224,6 +224,7 @@ void add_counters(Section &s, const Counters &c)
 	s.add_value("cookies-sent", num(c.cookies_sent));
 	s.add_value("registrations", num(c.registrations));
 	s.add_value("rekeys", num(c.rekeys));
+	s.add_value("invalid-spi", num(c.invalid_spi));
 }
 
 std::vector<std::string> sender_id_texts(const std::vector<uint32_t> &ids)

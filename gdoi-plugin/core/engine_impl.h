@@ -52,6 +52,10 @@ constexpr uint64_t kUnusedIkeSaTimeoutMs = 30000;
 constexpr uint64_t kCookieSecretPeriodMs = 300000;
 constexpr size_t kCookieSecretBytes = 32;
 constexpr uint64_t kRetryRegistrationMs = 30000;
+// Unprotected N(INVALID_IKE_SPI) answers (RFC 7296 2.21.4) a key server
+// sends per second at most, all peers together: a forged flood of
+// requests gets no more than this out of it.
+constexpr unsigned kInvalidSpiPerSecond = 20;
 constexpr size_t kNonceBytes = 32;
 constexpr size_t kDefaultCookieThreshold = 64;
 // Rekey SA keying material: GSK_e (AES-256) | salt | GSK_w (KW_5649_256).
@@ -293,6 +297,10 @@ struct Engine::Impl {
 	size_t half_open_sas = 0; // responder SAs not authenticated (yet)
 	// IKE SAs we started, by our (initiator) SPI
 	std::map<uint64_t, std::unique_ptr<detail::IkeSa>> initiator_sas;
+	// N(INVALID_IKE_SPI) answers sent in the second starting at
+	// invalid_spi_window_ms (rate limit)
+	uint64_t invalid_spi_window_ms = 0;
+	unsigned invalid_spi_in_window = 0;
 
 	uint64_t now() const { return deps.clock->now_ms(); }
 	void log_ike_sa(const detail::IkeSa &sa) const
@@ -362,6 +370,9 @@ struct Engine::Impl {
 	void gcks_gsa_auth(detail::IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
 	void gcks_gsa_registration(detail::IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
 	void gcks_response(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	// A request on an IKE SA we do not know: an unprotected INFORMATIONAL
+	// response with N(INVALID_IKE_SPI), rate-limited (RFC 7296 2.21.4).
+	void gcks_invalid_spi(const Address &local, const Address &remote, const IkeHeader &h, Counters *c);
 	detail::GcksGroup *gcks_find(const Identity &group_id, const Address &local);
 	// GSA + KD of a registration over sa for member m.
 	// senders: Sender-IDs the member asked for with N(GROUP_SENDER).
@@ -416,6 +427,14 @@ struct Engine::Impl {
 	void gm_registered(detail::GmGroup &g, detail::IkeSa &sa, const std::vector<Payload> &inner);
 	void gm_failed(detail::GmGroup &g, bool next_server);
 	void gm_exchange_failed(detail::IkeSa &sa);
+	// The key server lost our IKE SA (N(INVALID_IKE_SPI) for our request,
+	// or no answer to a retransmission on an authenticated IKE SA): the
+	// IKE SA goes, every group on it registers afresh with IKE_SA_INIT
+	// and keeps its group SAs until the new registration replaces them.
+	void gm_start_over(detail::IkeSa &sa);
+	// An unprotected INFORMATIONAL response: acted on only if it carries
+	// N(INVALID_IKE_SPI) for the request we have outstanding.
+	void gm_invalid_spi(detail::IkeSa &sa, ByteView datagram, const IkeHeader &h, Counters *c);
 	void gm_exclude(detail::GmGroup &g);
 	// Applies GSA and KD; nothing changes on error.
 	// excluded: the new Rekey SA's keys were there but none could be

@@ -847,16 +847,55 @@ void Engine::Impl::gcks_receive(const Address &local, const Address &remote, Byt
 	}
 	auto it = responder_sas.find(h.responder_spi);
 	if (it == responder_sas.end() || it->second->spi_i != h.initiator_spi || !it->second->keyed) {
-		if (Counters *c = attribute(local, true)) {
+		Counters *c = attribute(local, true);
+		if (c) {
 			c->received++;
 			c->dropped_auth++;
 		}
+		// a response is never answered (RFC 7296 2.21.4)
+		if (!(h.flags & kFlagResponse))
+			gcks_invalid_spi(local, remote, h, c);
 		return;
 	}
 	if (h.flags & kFlagResponse)
 		gcks_response(*it->second, datagram, h);
 	else
 		gcks_request(*it->second, datagram, h);
+}
+
+void Engine::Impl::gcks_invalid_spi(const Address &local, const Address &remote, const IkeHeader &h, Counters *c)
+{
+	// only where we serve a group: a member whose key server restarted
+	// learns at once that its IKE SA is gone and registers again (by IP:
+	// the glue gives the local address of a datagram without its port)
+	bool serving = false;
+	for (auto &[n, g] : servers)
+		for (const Address &a : g->cfg.listen)
+			serving = serving || a.ip == local.ip;
+	if (!serving)
+		return;
+	const uint64_t t = now();
+	if (t >= invalid_spi_window_ms + 1000 || t < invalid_spi_window_ms) {
+		invalid_spi_window_ms = t;
+		invalid_spi_in_window = 0;
+	}
+	if (invalid_spi_in_window >= detail::kInvalidSpiPerSecond)
+		return;
+	// the same SPIs and message ID, not protected: the member checks
+	// them against its outstanding request
+	Message m;
+	m.header.initiator_spi = h.initiator_spi;
+	m.header.responder_spi = h.responder_spi;
+	m.header.exchange_type = static_cast<uint8_t>(ExchangeType::Informational);
+	m.header.flags = kFlagResponse;
+	m.header.message_id = h.message_id;
+	m.payloads.push_back(notify_payload(NotifyType::InvalidIkeSpi));
+	auto d = encode_message(m);
+	if (!d)
+		return;
+	invalid_spi_in_window++;
+	if (send(c, local, remote, d.value()) && c)
+		c->invalid_spi++;
 }
 
 namespace {

@@ -544,11 +544,18 @@ void Engine::Impl::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const
 
 void Engine::Impl::retransmit(uint64_t now_ms)
 {
-	std::vector<IkeSa *> failed;
+	std::vector<IkeSa *> failed, start_over;
 	for (auto *map : {&initiator_sas, &responder_sas}) {
 		for (auto &[spi, sa] : *map) {
 			if (!sa->pending || sa->pending->next_ms > now_ms)
 				continue;
+			// a request on an IKE SA the key server may have lost (it
+			// restarted): after one unanswered retransmission the
+			// member registers afresh rather than waiting out the rest
+			if (sa->initiator && sa->authenticated && sa->pending->transmits >= 2) {
+				start_over.push_back(sa.get());
+				continue;
+			}
 			if (sa->pending->transmits >= detail::kMaxTransmits) {
 				failed.push_back(sa.get());
 				continue;
@@ -567,6 +574,14 @@ void Engine::Impl::retransmit(uint64_t now_ms)
 			// IKE SA and falls back to GSA_REKEY
 			remove_responder_sa(sa->spi_r);
 		}
+	}
+	std::vector<uint64_t> over;
+	for (IkeSa *sa : start_over)
+		over.push_back(sa->spi_i);
+	for (uint64_t spi : over) {
+		auto it = initiator_sas.find(spi);
+		if (it != initiator_sas.end())
+			gm_start_over(*it->second);
 	}
 }
 

@@ -281,6 +281,10 @@ struct Counters {
 	uint64_t cookies_sent = 0;
 	uint64_t registrations = 0; // GSA_AUTH/GSA_REGISTRATION completed
 	uint64_t rekeys = 0; // GSA_REKEY sent (GCKS) or applied (GM)
+	// GCKS: requests on an IKE SA it does not know (e.g. from before a
+	// restart) answered with N(INVALID_IKE_SPI); GM: such notices that
+	// matched its outstanding request and made it register afresh
+	uint64_t invalid_spi = 0;
 };
 
 struct MemberState {

@@ -6,6 +6,7 @@ std::optional<ExchangeType> exchange_type(uint8_t v)
 {
 	switch (static_cast<ExchangeType>(v)) {
 	case ExchangeType::IkeSaInit:
+	case ExchangeType::Informational:
 	case ExchangeType::GsaAuth:
 	case ExchangeType::GsaRegistration:
 	case ExchangeType::GsaRekey:
@@ -23,6 +24,8 @@ std::string_view exchange_name(uint8_t v)
 	switch (*t) {
 	case ExchangeType::IkeSaInit:
 		return "IKE_SA_INIT";
+	case ExchangeType::Informational:
+		return "INFORMATIONAL";
 	case ExchangeType::GsaAuth:
 		return "GSA_AUTH";
 	case ExchangeType::GsaRegistration:
@@ -92,6 +95,8 @@ std::string_view notify_name(uint16_t v)
 	switch (static_cast<NotifyType>(v)) {
 	case NotifyType::UnsupportedCriticalPayload:
 		return "UNSUPPORTED_CRITICAL_PAYLOAD";
+	case NotifyType::InvalidIkeSpi:
+		return "INVALID_IKE_SPI";
 	case NotifyType::InvalidSyntax:
 		return "INVALID_SYNTAX";
 	case NotifyType::AuthenticationFailed:

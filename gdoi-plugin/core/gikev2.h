@@ -14,6 +14,7 @@ constexpr uint16_t kGikev2Port = 848;
 
 enum class ExchangeType : uint8_t {
 	IkeSaInit = 34,      // RFC 7296
+	Informational = 37,  // RFC 7296 (here: N(INVALID_IKE_SPI) only)
 	GsaAuth = 39,        // RFC 9838
 	GsaRegistration = 40,
 	GsaRekey = 41,
@@ -60,6 +61,7 @@ constexpr size_t kIpsecSpiSize = 4;
 // Notify message types G-IKEv2 adds, and the IKEv2 ones its codecs name.
 enum class NotifyType : uint16_t {
 	UnsupportedCriticalPayload = 1, // RFC 7296
+	InvalidIkeSpi = 4,
 	InvalidSyntax = 7,
 	AuthenticationFailed = 24,
 	InvalidGroupId = 45, // RFC 9838

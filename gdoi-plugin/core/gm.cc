@@ -174,6 +174,59 @@ void Engine::Impl::gm_exchange_failed(IkeSa &sa)
 			gm_failed(*g, true);
 }
 
+void Engine::Impl::gm_start_over(IkeSa &sa)
+{
+	const uint64_t spi = sa.spi_i;
+	const std::string asked = sa.pending ? sa.pending->group : std::string();
+	std::vector<GmGroup *> on_it;
+	for (auto &[n, g] : members)
+		if (g->ike_spi == spi || n == asked)
+			on_it.push_back(g.get());
+	initiator_sas.erase(spi);
+	// the group SAs stay: traffic goes on under them until the new
+	// registration replaces them
+	for (GmGroup *g : on_it) {
+		g->state = g->teks.empty() ? "idle" : "registered";
+		g->ike_spi = 0;
+		g->next_register_ms = now();
+	}
+	for (GmGroup *g : on_it)
+		gm_start(*g);
+}
+
+void Engine::Impl::gm_invalid_spi(IkeSa &sa, ByteView datagram, const IkeHeader &h, Counters *c)
+{
+	auto count = [&](uint64_t Counters::*f) {
+		if (c)
+			(c->*f)++;
+	};
+	auto m = decode_message(datagram);
+	if (!m || m.value().encrypted) {
+		count(&Counters::dropped_malformed);
+		return;
+	}
+	bool notice = false;
+	for (const Payload &p : m.value().payloads) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (!n) {
+			count(&Counters::dropped_malformed);
+			return;
+		}
+		notice = notice || n.value().type == static_cast<uint16_t>(NotifyType::InvalidIkeSpi);
+	}
+	// anyone can send this: it counts only as the answer to the request
+	// we have outstanding on this IKE SA, and then takes nothing away
+	// but the IKE SA
+	if (!notice || !sa.keyed || !sa.pending || h.responder_spi != sa.spi_r || h.message_id != sa.pending->id) {
+		count(&Counters::dropped_auth);
+		return;
+	}
+	count(&Counters::invalid_spi);
+	gm_start_over(sa);
+}
+
 void Engine::Impl::gm_send_auth(IkeSa &sa, GmGroup &g)
 {
 	IdentificationPayload idi{g.cfg.local_id.type, g.cfg.local_id.data};
@@ -231,6 +284,10 @@ void Engine::Impl::gm_response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 	Counters *c = g ? &g->counters : attribute(sa.local, false);
 	if (c)
 		c->received++;
+	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::Informational)) {
+		gm_invalid_spi(sa, datagram, h, c);
+		return;
+	}
 	if (!g || !sa.pending || h.message_id != sa.pending->id || h.exchange_type != sa.pending->exchange) {
 		if (c)
 			c->dropped_replay++;

@@ -1370,5 +1370,244 @@ TEST_F(LargeGroup, NoCoalitionOfEvictedMembersReadsLaterKeys)
 	}
 }
 
+
+// --- a key server restart (RFC 7296 2.21.4) ---
+
+// The unprotected INFORMATIONAL response a key server that lost an IKE SA
+// sends, with the given SPIs and message ID.
+Bytes invalid_spi_notice(uint64_t spi_i, uint64_t spi_r, uint32_t id, uint16_t notify = 4)
+{
+	Message m;
+	m.header.initiator_spi = spi_i;
+	m.header.responder_spi = spi_r;
+	m.header.exchange_type = static_cast<uint8_t>(ExchangeType::Informational);
+	m.header.flags = kFlagResponse;
+	m.header.message_id = id;
+	NotifyPayload n;
+	n.type = notify;
+	m.payloads.push_back(Payload{static_cast<uint8_t>(PayloadType::Notify), false, encode_notify(n).value()});
+	return encode_message(m).value();
+}
+
+class Restart : public Protocol {
+protected:
+	// The key server's engine is replaced by a fresh one at the same
+	// address: what a restart of charon on the key server does.
+	Node &restart_gcks()
+	{
+		gcks->addresses.clear();
+		gcks = &net.add({gcks_addr}, &creds);
+		EXPECT_TRUE(gcks->engine.add_server_group(server_config()).ok());
+		return *gcks;
+	}
+	size_t members_of_gcks() { return gcks->group("blue")->members.size(); }
+	// Ticks in steps of 100 ms until every member is registered with the
+	// key server or limit_ms passed; checks on every step that each
+	// member still has the group SA it had (old_spi) until it holds a new
+	// one. The time it took.
+	uint64_t until_all_back(uint32_t old_spi, uint64_t limit_ms)
+	{
+		const uint64_t t0 = net.clock.t;
+		while (members_of_gcks() < gms.size() && net.clock.t - t0 < limit_ms) {
+			net.advance(100, 100);
+			for (Node *gm : gms) {
+				if (!gm->sink.has(current_spi(*gcks))) {
+					EXPECT_TRUE(gm->sink.has(old_spi)) << "a group SA went before its replacement";
+				}
+			}
+		}
+		return net.clock.t - t0;
+	}
+	// The header of the last datagram a node at from sent of an exchange.
+	IkeHeader last_sent(const Address &from, ExchangeType x)
+	{
+		IkeHeader h;
+		for (const Datagram &d : net.sent_with_exchange(static_cast<uint8_t>(x)))
+			if (d.from == from)
+				h = decode_ike_header(d.data).value();
+		return h;
+	}
+};
+
+TEST_F(Restart, MembersRegisterAgainAtOnceOnInvalidIkeSpi)
+{
+	start(3, server_config());
+	const uint32_t old_spi = current_spi(*gcks);
+	for (Node *gm : gms)
+		ASSERT_TRUE(gm->sink.has(old_spi));
+	restart_gcks();
+	ASSERT_EQ(members_of_gcks(), 0u);
+	const uint32_t new_spi = current_spi(*gcks);
+	ASSERT_NE(new_spi, old_spi);
+
+	// each member asks on the IKE SA it has (a re-registration); the key
+	// server does not know it and says so; the member starts over
+	net.drop = [&](const Datagram &) {
+		// the members still hold the old group SA while they ask
+		for (Node *gm : gms) {
+			if (!gm->sink.has(new_spi)) {
+				EXPECT_TRUE(gm->sink.has(old_spi));
+			}
+		}
+		return false;
+	};
+	for (Node *gm : gms)
+		ASSERT_TRUE(gm->engine.reregister("blue").ok());
+	EXPECT_EQ(gcks->group("blue")->counters.invalid_spi, 0u) << "delivered on the next run";
+	const uint64_t took = until_all_back(old_spi, 5000);
+	EXPECT_LT(took, 5000u);
+	EXPECT_EQ(members_of_gcks(), 3u);
+	EXPECT_EQ(gcks->group("blue")->counters.invalid_spi, 3u);
+	EXPECT_EQ(gcks->group("blue")->counters.registrations, 3u);
+	for (Node *gm : gms) {
+		EXPECT_EQ(gm->group("blue")->counters.invalid_spi, 1u);
+		EXPECT_EQ(gm->group("blue")->state, "registered");
+		EXPECT_TRUE(gm->sink.has(new_spi));
+		// the old one went when the registration replaced it, not before
+		EXPECT_EQ(std::count(gm->sink.removed.begin(), gm->sink.removed.end(), old_spi), 1);
+	}
+	// one GSA_REGISTRATION per member on the lost IKE SA, then a fresh
+	// IKE_SA_INIT and GSA_AUTH each
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::GsaRegistration)).size(), 3u);
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 3u);
+}
+
+TEST_F(Restart, WithoutTheNoticeAMemberStartsOverAfterOneUnansweredRetransmission)
+{
+	start(2, server_config());
+	const uint32_t old_spi = current_spi(*gcks);
+	restart_gcks();
+	// the notices are lost: only the retransmission timer tells
+	net.drop = [](const Datagram &d) {
+		return d.data.size() > 18 && d.data[18] == static_cast<uint8_t>(ExchangeType::Informational);
+	};
+	for (Node *gm : gms)
+		ASSERT_TRUE(gm->engine.reregister("blue").ok());
+	const uint64_t took = until_all_back(old_spi, 10000);
+	EXPECT_EQ(members_of_gcks(), 2u);
+	// sent at 0, again at 2 s, given up at 6 s (not after 62 s)
+	EXPECT_GE(took, 6000u);
+	EXPECT_LE(took, 6100u);
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::GsaRegistration)).size(), 4u);
+	for (Node *gm : gms) {
+		EXPECT_EQ(gm->group("blue")->state, "registered");
+		EXPECT_EQ(gm->group("blue")->counters.invalid_spi, 0u);
+		EXPECT_TRUE(gm->sink.has(current_spi(*gcks)));
+	}
+}
+
+TEST_F(Restart, ForgedInvalidIkeSpiChangesNothing)
+{
+	start(1, server_config());
+	Node &gm = *gms[0];
+	const uint32_t spi = current_spi(*gcks);
+	// a re-registration whose request is held back: the member has one
+	// outstanding
+	net.drop = [](const Datagram &) { return true; };
+	ASSERT_TRUE(gm.engine.reregister("blue").ok());
+	net.run();
+	net.drop = nullptr;
+	const IkeHeader req = last_sent(gm_addrs[0], ExchangeType::GsaRegistration);
+	ASSERT_NE(req.initiator_spi, 0u);
+	ASSERT_NE(req.responder_spi, 0u);
+	const size_t sent_before = net.log.size();
+	const auto removed_before = gm.sink.removed;
+	const size_t installed_before = gm.sink.ever.size();
+	const std::vector<Bytes> forged{
+		invalid_spi_notice(req.initiator_spi, req.responder_spi ^ 1, req.message_id), // other SPIr
+		invalid_spi_notice(req.initiator_spi, req.responder_spi, req.message_id + 1), // other message ID
+		invalid_spi_notice(req.initiator_spi, req.responder_spi, req.message_id - 1),
+		invalid_spi_notice(req.initiator_spi ^ 1, req.responder_spi, req.message_id), // other SPIi
+		invalid_spi_notice(req.initiator_spi, req.responder_spi, req.message_id, 7), // other notify
+	};
+	for (const Bytes &f : forged)
+		gm.engine.receive(gm_addrs[0], gcks_addr, f);
+	// the same, from elsewhere
+	Address other = addr("203.0.113.9");
+	other.port = gcks_addr.port;
+	gm.engine.receive(gm_addrs[0], other, invalid_spi_notice(req.initiator_spi, req.responder_spi, req.message_id));
+	net.run();
+	const GroupState *g = gm.group("blue");
+	EXPECT_EQ(g->counters.invalid_spi, 0u);
+	EXPECT_EQ(g->counters.dropped_auth, forged.size() + 1);
+	EXPECT_EQ(g->state, "registering");
+	EXPECT_EQ(net.log.size(), sent_before) << "no IKE_SA_INIT, nothing at all";
+	EXPECT_EQ(gm.sink.removed, removed_before);
+	EXPECT_EQ(gm.sink.ever.size(), installed_before);
+	EXPECT_TRUE(gm.sink.has(spi));
+	// the request goes on and is answered by the key server that has the
+	// IKE SA: the member is registered over it
+	net.advance(2000, 100);
+	EXPECT_EQ(gm.group("blue")->state, "registered");
+	EXPECT_TRUE(gm.sink.has(spi));
+	EXPECT_EQ(gcks->group("blue")->counters.invalid_spi, 0u);
+	// once answered, the genuine-looking notice for that request does
+	// nothing either
+	gm.engine.receive(gm_addrs[0], gcks_addr,
+			  invalid_spi_notice(req.initiator_spi, req.responder_spi, req.message_id));
+	net.run();
+	EXPECT_EQ(gm.group("blue")->counters.invalid_spi, 0u);
+	EXPECT_EQ(gm.group("blue")->state, "registered");
+}
+
+TEST_F(Restart, InvalidIkeSpiAnswersAreRateLimitedAndOnlyForRequests)
+{
+	start(0, server_config());
+	Address from = gm_addrs[0];
+	auto request = [&](uint64_t spi_i, uint8_t flags) {
+		Message m;
+		m.header.initiator_spi = spi_i;
+		m.header.responder_spi = 0x1122334455667788ull;
+		m.header.exchange_type = static_cast<uint8_t>(ExchangeType::GsaRegistration);
+		m.header.flags = flags;
+		m.header.message_id = 7;
+		return encode_message(m).value();
+	};
+	// a response on an unknown IKE SA is never answered
+	gcks->engine.receive(gcks_addr, from, request(1, kFlagInitiator | kFlagResponse));
+	net.run();
+	EXPECT_TRUE(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).empty());
+	for (uint64_t i = 0; i < 100; i++)
+		gcks->engine.receive(gcks_addr, from, request(100 + i, kFlagInitiator));
+	net.run();
+	auto notices = net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational));
+	ASSERT_EQ(notices.size(), 20u);
+	EXPECT_EQ(gcks->group("blue")->counters.invalid_spi, 20u);
+	EXPECT_EQ(gcks->group("blue")->counters.dropped_auth, 101u);
+	// the answer: same SPIs and message ID, a response, not protected,
+	// one N(INVALID_IKE_SPI), to where the request came from
+	auto m = decode_message(notices[0].data);
+	ASSERT_TRUE(m.ok());
+	EXPECT_EQ(m.value().header.initiator_spi, 100u);
+	EXPECT_EQ(m.value().header.responder_spi, 0x1122334455667788ull);
+	EXPECT_EQ(m.value().header.message_id, 7u);
+	EXPECT_EQ(m.value().header.flags, kFlagResponse);
+	EXPECT_FALSE(m.value().encrypted);
+	ASSERT_EQ(m.value().payloads.size(), 1u);
+	EXPECT_EQ(decode_notify(m.value().payloads[0].body).value().type, 4u);
+	EXPECT_EQ(notices[0].to, from);
+	EXPECT_EQ(notices[0].from, gcks_addr);
+	// a second later, 20 more
+	net.clock.t += 1000;
+	for (uint64_t i = 0; i < 30; i++)
+		gcks->engine.receive(gcks_addr, from, request(500 + i, kFlagInitiator));
+	net.run();
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 40u);
+	// the glue gives the local address without its port
+	net.clock.t += 1000;
+	Address portless = gcks_addr;
+	portless.port = 0;
+	gcks->engine.receive(portless, from, request(800, kFlagInitiator));
+	net.run();
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 41u);
+	// not on an address where no group is served
+	Address elsewhere = addr("192.0.2.99");
+	gcks->engine.receive(elsewhere, from, request(900, kFlagInitiator));
+	net.clock.t += 1000;
+	gcks->engine.receive(elsewhere, from, request(901, kFlagInitiator));
+	net.run();
+	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 41u);
+}
+
 } // namespace
 } // namespace groupsec::gdoi::test

@@ -20,12 +20,13 @@ TEST(Gikev2, ExchangeTypesAreRfc9838CodePoints)
 	EXPECT_EQ(exchange_name(40), "GSA_REGISTRATION");
 	EXPECT_EQ(exchange_name(41), "GSA_REKEY");
 	EXPECT_EQ(exchange_name(42), "GSA_INBAND_REKEY");
+	EXPECT_EQ(exchange_name(37), "INFORMATIONAL");
 }
 
 TEST(Gikev2, OtherExchangeTypesAreUnknown)
 {
 	for (int v = 0; v < 256; v++) {
-		bool known = v == 34 || (v >= 39 && v <= 42);
+		bool known = v == 34 || v == 37 || (v >= 39 && v <= 42);
 		EXPECT_EQ(exchange_type(static_cast<uint8_t>(v)).has_value(), known) << v;
 		if (!known) {
 			EXPECT_EQ(exchange_name(static_cast<uint8_t>(v)), "UNKNOWN") << v;

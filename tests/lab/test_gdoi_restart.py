@@ -1,0 +1,79 @@
+"""Members come back within seconds after the key server restarts.
+
+A key server (ks) and three members (gm1..gm3) are registered. charon on
+the key server is killed and started again: it has forgotten every IKE SA
+and member. When a member next asks on its old IKE SA (here: a
+re-registration), the key server answers with an unprotected
+N(INVALID_IKE_SPI) (RFC 7296 2.21.4), and the member registers afresh with
+IKE_SA_INIT at once, keeping its group SA until the new registration
+replaces it. Traffic between the members' LANs goes on meanwhile.
+"""
+import subprocess
+import time
+
+import lab as labmod
+import pytest
+from lab import wait_until
+from test_gdoi import GROUP, counters, registered
+
+
+@pytest.fixture(scope="module")
+def rlab():
+    lab = labmod.gdoi_lab("gsrestrt")
+    with lab:
+        labmod.configure_gdoi(lab)
+        yield lab
+
+
+def ks_members(ks):
+    out = labmod.gdoictl(ks, "members", GROUP, check=False)
+    return sorted(m["id"] for m in out.get("members", [])) if isinstance(out, dict) else []
+
+
+def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
+    ks = rlab["ks"]
+    gms = [rlab["gm1"], rlab["gm2"], rlab["gm3"]]
+    ids = sorted(f"{gm.name}.example.net" for gm in gms)
+    for gm in gms:
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    wait_until("the key server lists every member", lambda: ks_members(ks) == ids, timeout=10)
+    gm1, gm2 = gms[0], gms[1]
+    pinger = subprocess.Popen(gm1.cmd(["ping", "-n", "-c", "120", "-i", "0.1", "-w", "40", "-I", gm1.lan_addr,
+                                       gm2.lan_addr]),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, replies = "", 0
+    while replies < 10:
+        line = pinger.stdout.readline()
+        assert line, f"the ping ended before 10 replies: {out}"
+        out += line
+        replies += " bytes from " in line
+
+    p = ks.procs["charon"]
+    p.kill()
+    p.wait(timeout=10)
+    labmod.start_gdoi_charon(ks)  # returns once the group is served again
+    back = time.monotonic()
+    assert ks_members(ks) == [], "the restarted key server knows no member"
+    # the members ask on their old IKE SAs
+    for gm in gms:
+        labmod.gdoictl(gm, "reregister", GROUP)
+    try:
+        wait_until("every member registered again", lambda: ks_members(ks) == ids, timeout=5, interval=0.05)
+    except labmod.LabError:
+        for r in [ks] + gms:
+            print(r.name, labmod.gdoictl(r, "groups", check=False))
+            print("\n".join((r.dir / "charon.log").read_text().splitlines()[-25:]))
+        raise
+    took = time.monotonic() - back
+    assert took < 5, took
+    print(f"all members registered again {took:.2f} s after the key server was back")
+    assert counters(ks)["invalidSpi"] == len(gms), counters(ks)
+    for gm in gms:
+        assert counters(gm)["invalidSpi"] == 1, (gm.name, counters(gm))
+        assert registered(gm)
+
+    out += pinger.stdout.read()
+    assert pinger.wait(timeout=60) == 0, out
+    summary = [line for line in out.splitlines() if "packets transmitted" in line]
+    print(summary)
+    assert summary and "120 received" in summary[0], out
