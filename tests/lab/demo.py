@@ -48,7 +48,7 @@ def group_demo():
             pings.append(p.returncode == 0)
             show(a, f"ping -c 2 -I {a.lan_addr} {b.lan_addr}", p.stdout.splitlines()[-2])
 
-        step("Evicting gm3: the key server rekeys gm1 and gm2 through the flat key table")
+        step("Evicting gm3: the key server rekeys gm1 and gm2 through the key tree")
         show(ks, "gdoictl evict blue gm3.example.net",
              labmod.gdoictl(ks, "evict", "blue", "gm3.example.net", as_json=False).stdout)
         wait_until("gm1 and gm2 on the new SA", lambda: all(
