@@ -18,24 +18,6 @@
 namespace groupsec::gdoi::test {
 namespace {
 
-Address addr(const std::string &ip, uint16_t port = 848)
-{
-	return *Address::parse(ip, port);
-}
-
-Identity id(const std::string &s)
-{
-	return *Identity::parse(s);
-}
-
-TrafficSelector range4(const std::string &a, const std::string &b)
-{
-	TrafficSelector t;
-	t.start_address = addr(a).ip;
-	t.end_address = addr(b).ip;
-	return t;
-}
-
 std::string to_hex(ByteView b)
 {
 	std::string s;
@@ -78,7 +60,6 @@ Bytes spi_of(const Datagram &d)
 	return Bytes(d.data.begin(), d.data.begin() + 16);
 }
 
-constexpr uint8_t kRekey = static_cast<uint8_t>(ExchangeType::GsaRekey);
 constexpr uint8_t kAuthPayload = static_cast<uint8_t>(PayloadType::Authentication);
 
 // A Rekey SA as a member's key log has it: the SPI and GSK_e | salt | GSK_w.
@@ -88,35 +69,11 @@ struct LoggedSa {
 	Bytes gsk_w;
 };
 
-class RekeyMessages : public ::testing::Test {
+class RekeyMessages : public GroupConfigTest {
 protected:
-	void SetUp() override
-	{
-		gcks_addr = addr("192.0.2.1");
-		gcks_id = id("@gcks.example.net");
-		group_id = id("@#626c7565");
-		for (int i = 1; i <= 3; i++) {
-			gm_ids.push_back(id("gm" + std::to_string(i) + ".example.net"));
-			gm_addrs.push_back(addr("198.51.100." + std::to_string(i)));
-			creds.add_psk(gcks_id, gm_ids.back(), "psk-of-gm" + std::to_string(i));
-		}
-		creds.add_key(gcks_id);
-	}
-
 	GcksGroupConfig server_config()
 	{
-		GcksGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gcks_id;
-		c.listen = {gcks_addr};
-		c.authorized = gm_ids;
-		TekPolicyConfig t;
-		t.source = range4("10.0.0.0", "10.255.255.255");
-		t.destination = range4("10.0.0.0", "10.255.255.255");
-		c.teks = {t};
-		c.tek_lifetime_s = 3600;
-		c.kek_lifetime_s = 86400;
+		GcksGroupConfig c = GroupConfigTest::server_config();
 		c.deactivation_delay_s = 5;
 		return c;
 	}
@@ -124,14 +81,7 @@ protected:
 	Node &add_member(int i)
 	{
 		Node &m = net.add({gm_addrs[i]}, &creds);
-		GmGroupConfig c;
-		c.name = "blue";
-		c.group_id = group_id;
-		c.local_id = gm_ids[i];
-		c.server_id = gcks_id;
-		c.local = gm_addrs[i];
-		c.servers = {gcks_addr};
-		EXPECT_TRUE(m.engine.add_member_group(c).ok());
+		EXPECT_TRUE(m.engine.add_member_group(member_config(i)).ok());
 		gms.push_back(&m);
 		return m;
 	}
@@ -139,7 +89,8 @@ protected:
 	void start(int n)
 	{
 		gcks = &net.add({gcks_addr}, &creds);
-		ASSERT_TRUE(gcks->engine.add_server_group(server_config()).ok());
+		auto added = gcks->engine.add_server_group(server_config());
+		ASSERT_TRUE(added.ok()) << added.error().message;
 		for (int i = 0; i < n; i++)
 			add_member(i);
 		net.tick();
@@ -292,12 +243,6 @@ protected:
 		net.run();
 	}
 
-	Net net;
-	FakeCredentials creds;
-	Address gcks_addr;
-	Identity gcks_id, group_id;
-	std::vector<Identity> gm_ids;
-	std::vector<Address> gm_addrs;
 	Node *gcks = nullptr;
 	std::vector<Node *> gms;
 };

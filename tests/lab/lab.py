@@ -662,6 +662,23 @@ def gdoi_current_spi(router, group):
     return current[-1] if current else None
 
 
+def ping_flowing(src, dst_addr, count, replies=10, deadline_s=40):
+    """A ping at 10/s from src's LAN address to dst_addr, returned once
+    `replies` replies have come back: (the process, its output so far).
+    ping prints each reply as it comes; deadline_s bounds its run."""
+    p = subprocess.Popen(src.cmd(["ping", "-n", "-c", str(count), "-i", "0.1", "-w", str(deadline_s),
+                                  "-I", src.lan_addr, dst_addr]),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out, seen = "", 0
+    while seen < replies:
+        line = p.stdout.readline()
+        if not line:
+            raise LabError(f"the ping ended before {replies} replies: {out}")
+        out += line
+        seen += " bytes from " in line
+    return p, out
+
+
 def gdoi_counters(router, group):
     """The group's counters at the router, as gdoictl shows them."""
     out = gdoictl(router, "counters", group)

@@ -130,17 +130,8 @@ def test_evicting_gm3_rekeys_without_loss_and_locks_gm3_out(glab):
         wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
     old = current_spi(gm1)
     rekeys = {gm.name: counters(gm)["rekeys"] for gm in (gm1, gm2)}
-    pinger = subprocess.Popen(gm1.cmd(["ping", "-n", "-c", "80", "-i", "0.1", "-w", "40", "-I", gm1.lan_addr,
-                                       gm2.lan_addr]),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # evict once the ping flows through the group SA (ping prints each
-    # reply as it comes; -w bounds its run)
-    out, replies = "", 0
-    while replies < 10:
-        line = pinger.stdout.readline()
-        assert line, f"the ping ended before 10 replies: {out}"
-        out += line
-        replies += " bytes from " in line
+    # evict once the ping flows through the group SA
+    pinger, out = labmod.ping_flowing(gm1, gm2.lan_addr, 80)
     labmod.gdoictl(ks, "evict", GROUP, "gm3.example.net")
     for gm in (gm1, gm2):
         wait_until(f"{gm.name} applies the rekey", lambda: counters(gm)["rekeys"] > rekeys[gm.name], timeout=10)
