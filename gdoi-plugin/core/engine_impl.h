@@ -158,7 +158,7 @@ struct GcksMember {
 	Identity id;
 	Address address, local;
 	flatkey::MemberId flat_id; // KeyHierarchy::Flat
-	uint32_t flat_number = 0;
+	uint32_t flat_number = 0; // KeyHierarchy::Flat
 	uint32_t leaf = 0; // KeyHierarchy::Tree
 	uint64_t registered_ms = 0;
 	// the flat table keys this member holds (their current values are in

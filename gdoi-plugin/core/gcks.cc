@@ -299,8 +299,8 @@ Result<std::vector<Payload>> Engine::Impl::member_payloads(GcksGroup &g, const G
 			keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
 			for (size_t l = 0; l < mk.path.size(); l++) {
 				keytree::NodeName n{static_cast<uint8_t>(l), mk.leaf >> l};
-				auto w = ike::key_wrap(kwk, Bytes(mk.path[l].begin(), mk.path[l].end()));
-				OPENSSL_cleanse(mk.path[l].data(), mk.path[l].size());
+				// (MemberKeys wipes its keys when it goes)
+				auto w = ike::key_wrap(kwk, ByteView(mk.path[l].data(), mk.path[l].size()));
 				if (!w)
 					return w.error();
 				mb.wrap_keys.push_back(WrappedKey{detail::tree_key_id(n), 0, w.value()});
@@ -376,9 +376,6 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 		GcksMember m;
 		m.id = sa.peer;
 		m.leaf = mk->leaf;
-		m.flat_number = mk->leaf;
-		for (keytree::Key &k : mk->path)
-			OPENSSL_cleanse(k.data(), k.size());
 		it = g.members.emplace(sa.peer, std::move(m)).first;
 	} else if (it == g.members.end()) {
 		auto fid = g.ids.assign_next();
@@ -548,7 +545,6 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 			kwk_id = detail::flat_key_id(flatkey::KeyId::tek());
 		}
 		auto w = ike::key_wrap(kwk, next.keymat);
-		OPENSSL_cleanse(kwk.data(), kwk.size());
 		if (!w)
 			return w.error();
 		auto id = take_id(g.kek);
@@ -801,7 +797,9 @@ GroupState Engine::Impl::gcks_state(const GcksGroup &g) const
 	s.kek_message_id = g.last_message_id;
 	s.rekey_auth = g.cfg.rekey_auth;
 	for (auto &[id, m] : g.members)
-		s.members.push_back(MemberState{m.id, m.address, m.flat_number, m.registered_ms, m.sender_ids});
+		s.members.push_back(MemberState{m.id, m.address,
+						g.cfg.hierarchy == KeyHierarchy::Tree ? m.leaf : m.flat_number,
+						m.registered_ms, m.sender_ids});
 	s.evicted.assign(g.evicted.begin(), g.evicted.end());
 	for (const GcksTek &k : g.teks) {
 		const TekPolicyConfig &c = g.cfg.teks[k.policy];

@@ -535,7 +535,7 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 			if (auto n = detail::tree_node_from_id(w.key_id)) {
 				if (!registration)
 					return fail(WireError::BadValue, "key tree WRAP_KEY outside a registration");
-				std::optional<Bytes> plain;
+				std::optional<SecretBytes> plain;
 				for (const Bytes &kwk : kwk_for(w.kwk_id)) {
 					auto u = ike::key_unwrap(kwk, w.encrypted_key);
 					if (u) {
@@ -550,7 +550,6 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 				if (!tree_keys.emplace(n->level, std::make_pair(n->pos, keytree::Key{})).second)
 					return fail(WireError::Duplicate, "two key tree keys of one level");
 				std::copy(plain->begin(), plain->end(), tree_keys[n->level].second.begin());
-				OPENSSL_cleanse(plain->data(), plain->size());
 				continue;
 			}
 			auto id = detail::flat_key_from_id(w.key_id);
@@ -839,12 +838,13 @@ Result<Done> Engine::Impl::gm_apply(GmGroup &g, const std::vector<Payload> &inne
 		if (!deps.sas->install(f.sa))
 			continue;
 		if (deps.keylog) {
-			Bytes keymat = f.sa.encryption_key;
+			SecretBytes keymat;
+			keymat.reserve(f.sa.encryption_key.size() + f.sa.integrity_key.size()); // no copy left behind
+			keymat.insert(keymat.end(), f.sa.encryption_key.begin(), f.sa.encryption_key.end());
 			keymat.insert(keymat.end(), f.sa.integrity_key.begin(), f.sa.integrity_key.end());
 			Bytes spi;
 			wire::put_u32(spi, f.sa.spi);
 			deps.keylog->member_key(g.cfg.name, "tek", detail::hex_text(spi), keymat, rekey_id);
-			OPENSSL_cleanse(keymat.data(), keymat.size());
 		}
 		g.teks.push_back(std::move(f));
 	}
