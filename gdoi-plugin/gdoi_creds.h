@@ -16,6 +16,12 @@
 #include "gdoi_core.h"
 
 /**
+ * The core's callbacks on charon's credential manager (lib/charon's
+ * gs_creds), with identities of the core, and the check of PSKs shared by
+ * members of a group.
+ */
+
+/**
  * The IKE shared key of two identities from charon's credential manager
  * (loaded with swanctl --load-creds).
  *

@@ -1,4 +1,9 @@
 /*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 groupsec
+ */
+
+/*
  * CMocka tests of the gdoi plugin's charon glue: the C++ core is replaced
  * by mocks, charon is real and idle. They check what the glue hands the
  * core (settings, datagrams, control socket bytes), what the core's
@@ -37,6 +42,7 @@
 #include "gdoi_core.h"
 #include "gdoi_creds.h"
 #include "gdoi_state.h"
+#include "glue_test_util.h"
 
 #define TEST_PORT 18848
 #define TEST_SOCKET "/tmp/gdoi-glue-test.vici"
@@ -163,27 +169,11 @@ void gdoi_core_destroy(gdoi_core_t *core)
 
 /* ---- helpers */
 
-static plugin_feature_t *features_of(plugin_t *plugin, int *count)
-{
-	plugin_feature_t *f = NULL;
-
-	*count = plugin->get_features(plugin, &f);
-	return f;
-}
-
-static bool load(plugin_t *plugin, bool reg)
-{
-	int n;
-	plugin_feature_t *f = features_of(plugin, &n);
-
-	return f[0].arg.cb.f(plugin, &f[1], reg, f[0].arg.cb.data);
-}
-
 static void unload(plugin_t *plugin)
 {
 	expect_function_call(gdoi_core_destroy);
 	expect_value(gdoi_core_destroy, core, &fake_core);
-	assert_true(load(plugin, FALSE));
+	assert_true(glue_load(plugin, FALSE));
 	plugin->destroy(plugin);
 }
 
@@ -225,7 +215,7 @@ static void test_features(void **state)
 	int n;
 
 	assert_string_equal(plugin->get_name(plugin), "gdoi");
-	f = features_of(plugin, &n);
+	f = glue_features_of(plugin, &n);
 	assert_int_equal(n, 3);
 	assert_int_equal(f[0].kind, FEATURE_CALLBACK);
 	assert_int_equal(f[1].kind, FEATURE_PROVIDE);
@@ -248,7 +238,7 @@ static void test_settings_reach_the_core_flattened(void **state)
 	lib->settings->set_str(lib->settings,
 				"%s.plugins.gdoi.groups.blue.endpoints.gm2.gateway",
 				"192.0.2.12", lib->ns);
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	assert_int_equal(loaded_count, 3);
 	assert_string_equal(loaded_value("blue.role"), "member");
 	assert_string_equal(loaded_value("blue.tek-1.local_ts"), "10.0.0.0/8");
@@ -265,7 +255,7 @@ static void test_a_refused_configuration_still_loads_the_plugin(void **state)
 
 	reset();
 	load_result = -1;
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	unload(plugin);
 }
 
@@ -276,7 +266,7 @@ static void test_an_unreadable_config_file_loads_no_group(void **state)
 	reset();
 	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.config",
 						   "/nonexistent/gdoi.conf", lib->ns);
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	assert_int_equal(loaded_count, 0);
 	unload(plugin);
 	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.config", NULL,
@@ -289,8 +279,8 @@ static void test_the_core_cannot_be_created(void **state)
 
 	reset();
 	create_fails = TRUE;
-	assert_false(load(plugin, TRUE));
-	assert_true(load(plugin, FALSE));
+	assert_false(glue_load(plugin, TRUE));
+	assert_true(glue_load(plugin, FALSE));
 	plugin->destroy(plugin);
 }
 
@@ -313,7 +303,7 @@ static void test_datagrams_reach_the_core_and_the_core_can_send(void **state)
 	int fd, waited = 0;
 
 	reset();
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr*)&me, sizeof(me)), 0);
@@ -368,7 +358,7 @@ static void test_shared_keys_come_from_the_credential_manager(void **state)
 							chunk_clone(chunk_from_str("group secret"))), owners);
 	lib->credmgr->add_set(lib->credmgr, &creds->set);
 
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	assert_true(env.shared_key(env.ctx, &a, &b, key, &len));
 	assert_int_equal(len, strlen("group secret"));
 	assert_memory_equal(key, "group secret", len);
@@ -404,7 +394,7 @@ static void test_the_control_socket_frames_messages(void **state)
 	control_opened = control_closed = 0;
 	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.socket",
 						   "unix://" TEST_SOCKET, lib->ns);
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	strcpy(addr.sun_path, TEST_SOCKET);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	assert_int_equal(connect(fd, (struct sockaddr*)&addr, sizeof(addr)), 0);
@@ -438,7 +428,7 @@ static void test_member_keys_are_appended_to_a_private_file(void **state)
 
 	/* off by default */
 	reset();
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	assert_null(env.save_member_key);
 	unload(plugin);
 
@@ -450,7 +440,7 @@ static void test_member_keys_are_appended_to_a_private_file(void **state)
 	reset();
 	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.save_member_keys",
 						   path, lib->ns);
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	assert_non_null(env.save_member_key);
 	assert_null(env.save_keys);
 	env.save_member_key(env.ctx, "{\"kind\":\"kek\"}");
@@ -711,7 +701,7 @@ static void test_the_plugin_keeps_evictions_in_its_state_dir(void **state)
 	reset();
 	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.state_dir", dir,
 						   lib->ns);
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	assert_int_equal(stat(dir, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_non_null(env.load_evicted);
@@ -737,7 +727,7 @@ static void test_a_reload_loads_the_groups_again(void **state)
 
 	reset();
 	load_calls = psk_group_calls = 0;
-	assert_true(load(plugin, TRUE));
+	assert_true(glue_load(plugin, TRUE));
 	assert_int_equal(load_calls, 1);
 	assert_int_equal(psk_group_calls, 1);
 	assert_true(plugin->reload(plugin));
@@ -823,30 +813,20 @@ static void test_members_sharing_a_psk_are_warned_about(void **state)
 	creds->destroy(creds);
 }
 
-/* the glue logs through charon's bus: run it inside a real, idle charon */
+/* the glue runs inside a real, idle charon */
 static int charon_up(void **state)
 {
-	char conf[] = "/tmp/gdoi-glue-test-XXXXXX";
-	int fd = mkstemp(conf);
-	bool ok;
-
-	if (fd < 0)
-	{
-		return -1;
-	}
-	close(fd);
-	/* an empty strongswan.conf: nothing of the host's configuration */
-	ok = library_init(conf, "charon") && libcharon_init();
-	unlink(conf);
-	if (!ok || !mkdtemp(state_base) ||
+	if (glue_charon_up("charon", NULL) != 0 || !mkdtemp(state_base) ||
 		asprintf(&default_state, "%s/default", state_base) < 0)
 	{
 		return -1;
 	}
-	/* state files of the plugin's tests go below state_base too */
+	/* state files of the plugin's tests go below state_base too, and the
+	 * control socket is the test's own */
 	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.state_dir",
 						   default_state, lib->ns);
-	lib->processor->set_threads(lib->processor, 4);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.socket",
+						   "unix://" TEST_SOCKET, lib->ns);
 	seen_lock = mutex_create(MUTEX_TYPE_DEFAULT);
 	seen_cond = condvar_create(CONDVAR_TYPE_DEFAULT);
 	return 0;
@@ -854,14 +834,11 @@ static int charon_up(void **state)
 
 static int charon_down(void **state)
 {
-	lib->processor->set_threads(lib->processor, 0);
-	lib->processor->cancel(lib->processor);
+	glue_charon_down();
 	seen_cond->destroy(seen_cond);
 	seen_lock->destroy(seen_lock);
 	chunk_free(&seen_datagram);
 	reset();
-	libcharon_deinit();
-	library_deinit();
 	/* what the state tests wrote */
 	if (fork() == 0)
 	{

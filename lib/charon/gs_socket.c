@@ -4,7 +4,7 @@
  */
 
 #define _GNU_SOURCE
-#include "gdoi_socket.h"
+#include "gs_socket.h"
 
 #include <daemon.h>
 
@@ -18,17 +18,17 @@
  */
 #define MAX_DATAGRAM 65535
 
-typedef struct private_gdoi_socket_t private_gdoi_socket_t;
+typedef struct private_gs_socket_t private_gs_socket_t;
 
 /**
- * Private data of a gdoi_socket_t object.
+ * Private data of a gs_socket_t object.
  */
-struct private_gdoi_socket_t {
+struct private_gs_socket_t {
 
 	/**
-	 * Public gdoi_socket_t interface.
+	 * Public gs_socket_t interface.
 	 */
-	gdoi_socket_t public;
+	gs_socket_t public;
 
 	/**
 	 * IPv4 socket, -1 if none
@@ -41,9 +41,14 @@ struct private_gdoi_socket_t {
 	int fd6;
 
 	/**
+	 * Owner's name, the prefix of log lines
+	 */
+	char *name;
+
+	/**
 	 * Receive callback
 	 */
-	gdoi_socket_cb_t cb;
+	gs_socket_cb_t cb;
 
 	/**
 	 * User data of cb
@@ -54,7 +59,7 @@ struct private_gdoi_socket_t {
 /**
  * Read one datagram and hand it on
  */
-static bool receive_cb(private_gdoi_socket_t *this, int fd,
+static bool receive_cb(private_gs_socket_t *this, int fd,
 					   watcher_event_t event)
 {
 	union {
@@ -81,14 +86,15 @@ static bool receive_cb(private_gdoi_socket_t *this, int fd,
 	{
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 		{
-			DBG1(DBG_NET, "gdoi: receiving failed: %s", strerror(errno));
+			DBG1(DBG_NET, "%s: receiving failed: %s", this->name,
+				 strerror(errno));
 		}
 		free(buf);
 		return TRUE;
 	}
 	if (msg.msg_flags & MSG_TRUNC)
 	{
-		DBG1(DBG_NET, "gdoi: datagram too long, dropped");
+		DBG1(DBG_NET, "%s: datagram too long, dropped", this->name);
 		free(buf);
 		return TRUE;
 	}
@@ -125,8 +131,8 @@ static bool receive_cb(private_gdoi_socket_t *this, int fd,
 	return TRUE;
 }
 
-METHOD(gdoi_socket_t, send_, bool,
-	private_gdoi_socket_t *this, host_t *local, host_t *remote, chunk_t datagram)
+METHOD(gs_socket_t, send_, bool,
+	private_gs_socket_t *this, host_t *local, host_t *remote, chunk_t datagram)
 {
 	char ancillary[64] = {};
 	struct iovec iov = { .iov_base = datagram.ptr, .iov_len = datagram.len };
@@ -183,14 +189,15 @@ METHOD(gdoi_socket_t, send_, bool,
 	}
 	if (sendmsg(fd, &msg, 0) != (ssize_t)datagram.len)
 	{
-		DBG1(DBG_NET, "gdoi: sending to %#H failed: %s", remote, strerror(errno));
+		DBG1(DBG_NET, "%s: sending to %#H failed: %s", this->name,
+			 remote, strerror(errno));
 		return FALSE;
 	}
 	return TRUE;
 }
 
-METHOD(gdoi_socket_t, join, bool,
-	private_gdoi_socket_t *this, host_t *group)
+METHOD(gs_socket_t, join, bool,
+	private_gs_socket_t *this, host_t *group)
 {
 	if (group->get_family(group) == AF_INET && this->fd4 >= 0)
 	{
@@ -216,7 +223,8 @@ METHOD(gdoi_socket_t, join, bool,
 			return TRUE;
 		}
 	}
-	DBG1(DBG_NET, "gdoi: joining multicast group %H failed: %s", group,
+	DBG1(DBG_NET, "%s: joining multicast group %H failed: %s", this->name,
+		 group,
 		 strerror(errno));
 	return FALSE;
 }
@@ -224,7 +232,7 @@ METHOD(gdoi_socket_t, join, bool,
 /**
  * Open one socket of a family on the port
  */
-static int open_socket(int family, uint16_t port)
+static int open_socket(private_gs_socket_t *this, int family, uint16_t port)
 {
 	int fd, on = 1;
 	union {
@@ -256,22 +264,22 @@ static int open_socket(int family, uint16_t port)
 	}
 	if (bind(fd, (struct sockaddr*)&addr, len) < 0)
 	{
-		DBG1(DBG_NET, "gdoi: binding UDP port %u (%s) failed: %s", port,
-			 family == AF_INET ? "IPv4" : "IPv6", strerror(errno));
+		DBG1(DBG_NET, "%s: binding UDP port %u (%s) failed: %s", this->name,
+			 port, family == AF_INET ? "IPv4" : "IPv6", strerror(errno));
 		close(fd);
 		return -1;
 	}
 	if (charon->kernel &&
 		!charon->kernel->bypass_socket(charon->kernel, fd, family))
 	{
-		DBG1(DBG_NET, "gdoi: installing the IPsec bypass on port %u failed",
-			 port);
+		DBG1(DBG_NET, "%s: installing the IPsec bypass on port %u failed",
+			 this->name, port);
 	}
 	return fd;
 }
 
-METHOD(gdoi_socket_t, destroy, void,
-	private_gdoi_socket_t *this)
+METHOD(gs_socket_t, destroy, void,
+	private_gs_socket_t *this)
 {
 	if (this->fd4 >= 0)
 	{
@@ -283,16 +291,17 @@ METHOD(gdoi_socket_t, destroy, void,
 		lib->watcher->remove(lib->watcher, this->fd6);
 		close(this->fd6);
 	}
+	free(this->name);
 	free(this);
 }
 
 /*
  * Described in header
  */
-gdoi_socket_t *gdoi_socket_create(uint16_t port, gdoi_socket_cb_t cb,
-								  void *data)
+gs_socket_t *gs_socket_create(const char *name, uint16_t port,
+							  gs_socket_cb_t cb, void *data)
 {
-	private_gdoi_socket_t *this;
+	private_gs_socket_t *this;
 
 	INIT(this,
 		.public = {
@@ -300,14 +309,16 @@ gdoi_socket_t *gdoi_socket_create(uint16_t port, gdoi_socket_cb_t cb,
 			.join = _join,
 			.destroy = _destroy,
 		},
+		.name = strdup(name),
 		.cb = cb,
 		.data = data,
 	);
 
-	this->fd4 = open_socket(AF_INET, port);
-	this->fd6 = open_socket(AF_INET6, port);
+	this->fd4 = open_socket(this, AF_INET, port);
+	this->fd6 = open_socket(this, AF_INET6, port);
 	if (this->fd4 < 0 && this->fd6 < 0)
 	{
+		free(this->name);
 		free(this);
 		return NULL;
 	}

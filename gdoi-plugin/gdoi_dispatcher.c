@@ -1,0 +1,335 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 groupsec
+ */
+
+#include "gdoi_dispatcher.h"
+
+#include <daemon.h>
+#include <threading/mutex.h>
+
+#include "gdoi_creds.h"
+#include "gdoi_kernel.h"
+#include "gdoi_settings.h"
+
+/**
+ * First reqid of group SAs, far above charon's own allocation
+ */
+#define DEFAULT_REQID_BASE 0x40000000
+
+/**
+ * Most multicast groups joined
+ */
+#define MAX_MULTICAST_GROUPS 32
+
+typedef struct private_gdoi_dispatcher_t private_gdoi_dispatcher_t;
+
+/**
+ * Private data of a gdoi_dispatcher_t object.
+ */
+struct private_gdoi_dispatcher_t {
+
+	/**
+	 * Public gdoi_dispatcher_t interface.
+	 */
+	gdoi_dispatcher_t public;
+
+	/**
+	 * G-IKEv2 core
+	 */
+	gdoi_core_t *core;
+
+	/**
+	 * Serializes every call into the core
+	 */
+	mutex_t *mutex;
+
+	/**
+	 * Socket the core sends through, NULL if none
+	 */
+	gs_socket_t *socket;
+
+	/**
+	 * Key logs
+	 */
+	gdoi_keylog_t *keylog;
+
+	/**
+	 * What the key server keeps across restarts (evicted members)
+	 */
+	gdoi_state_t *state;
+};
+
+/**
+ * Core callback: send a datagram
+ */
+static bool send_cb(private_gdoi_dispatcher_t *this, const gdoi_addr_t *local,
+					const gdoi_addr_t *remote, const uint8_t *data, size_t len)
+{
+	host_t *src, *dst;
+	bool sent = FALSE;
+
+	src = gdoi_kernel_host(local);
+	dst = gdoi_kernel_host(remote);
+	if (src && dst && this->socket)
+	{
+		sent = this->socket->send(this->socket, src, dst,
+								  chunk_create((u_char*)data, len));
+	}
+	DESTROY_IF(src);
+	DESTROY_IF(dst);
+	return sent;
+}
+
+/**
+ * Core callback: log a line
+ */
+static void log_cb(private_gdoi_dispatcher_t *this, gdoi_log_level_t level,
+				   const char *msg)
+{
+	switch (level)
+	{
+		case GDOI_LOG_ERROR:
+		case GDOI_LOG_INFO:
+			DBG1(DBG_IKE, "gdoi: %s", msg);
+			break;
+		case GDOI_LOG_WARNING:
+			DBG1(DBG_IKE, "gdoi: warning: %s", msg);
+			break;
+		default:
+			DBG2(DBG_IKE, "gdoi: %s", msg);
+			break;
+	}
+}
+
+/**
+ * Core callback: keys of a new IKE SA or Rekey SA for Wireshark
+ */
+static void save_keys_cb(private_gdoi_dispatcher_t *this, const char *line)
+{
+	this->keylog->save_keys(this->keylog, line);
+}
+
+/**
+ * Core callback: a key a member took into use, as one JSON line
+ */
+static void save_member_key_cb(private_gdoi_dispatcher_t *this,
+							   const char *line)
+{
+	this->keylog->save_member_key(this->keylog, line);
+}
+
+/**
+ * Core callback: the identities evicted from a key server group
+ */
+static bool load_evicted_cb(private_gdoi_dispatcher_t *this, const char *group,
+							void (*add)(void *list, const gdoi_id_t *id),
+							void *list, char *err, size_t err_len)
+{
+	return this->state->load_evicted(this->state, group, add, list, err,
+									 err_len);
+}
+
+/**
+ * Core callback: store the identities evicted from a key server group
+ */
+static bool save_evicted_cb(private_gdoi_dispatcher_t *this, const char *group,
+							const gdoi_id_t *ids, size_t count, char *err,
+							size_t err_len)
+{
+	return this->state->save_evicted(this->state, group, ids, count, err,
+									 err_len);
+}
+
+/**
+ * Core callback: warn about a PSK group whose members share PSKs
+ */
+static void psk_group_cb(void *data, const char *group, const gdoi_id_t *local,
+						 const gdoi_id_t *members, size_t count)
+{
+	gdoi_creds_shared_psks(group, local, members, count);
+}
+
+/**
+ * Join the multicast groups members receive rekeys on; this->mutex held
+ */
+static void join_groups(private_gdoi_dispatcher_t *this)
+{
+	gdoi_addr_t addrs[MAX_MULTICAST_GROUPS];
+	host_t *group;
+	size_t i, n;
+
+	if (!this->socket)
+	{
+		return;
+	}
+	n = gdoi_core_multicast_addrs(this->core, addrs, countof(addrs));
+	for (i = 0; i < n; i++)
+	{
+		group = gdoi_kernel_host(&addrs[i]);
+		if (group)
+		{
+			this->socket->join(this->socket, group);
+			group->destroy(group);
+		}
+	}
+}
+
+METHOD(gdoi_dispatcher_t, get_port, uint16_t,
+	private_gdoi_dispatcher_t *this)
+{
+	return gdoi_core_port(this->core);
+}
+
+METHOD(gdoi_dispatcher_t, set_socket, void,
+	private_gdoi_dispatcher_t *this, gs_socket_t *socket)
+{
+	this->mutex->lock(this->mutex);
+	this->socket = socket;
+	join_groups(this);
+	this->mutex->unlock(this->mutex);
+}
+
+METHOD(gdoi_dispatcher_t, receive, void,
+	private_gdoi_dispatcher_t *this, host_t *local, host_t *remote,
+	chunk_t datagram)
+{
+	gdoi_addr_t l, r;
+
+	gdoi_kernel_addr(local, &l);
+	gdoi_kernel_addr(remote, &r);
+	this->mutex->lock(this->mutex);
+	gdoi_core_receive(this->core, &l, &r, datagram.ptr, datagram.len);
+	/* timers a datagram arms (retransmissions, expiry) are seconds away:
+	 * the timer, which runs at least once a second, runs them */
+	this->mutex->unlock(this->mutex);
+}
+
+METHOD(gdoi_dispatcher_t, tick, uint32_t,
+	private_gdoi_dispatcher_t *this)
+{
+	uint32_t wait;
+
+	this->mutex->lock(this->mutex);
+	wait = gdoi_core_tick(this->core);
+	this->mutex->unlock(this->mutex);
+	return wait;
+}
+
+METHOD(gdoi_dispatcher_t, load, void,
+	private_gdoi_dispatcher_t *this)
+{
+	char err[1024];
+
+	this->mutex->lock(this->mutex);
+	/* a bad configuration is logged and changes nothing */
+	gdoi_settings_load(this->core, err, sizeof(err));
+	/* the PSKs of the members are known if the credentials were loaded */
+	gdoi_core_psk_groups(this->core, psk_group_cb, this);
+	join_groups(this);
+	this->mutex->unlock(this->mutex);
+}
+
+METHOD(gdoi_dispatcher_t, control_open, gdoi_control_conn_t*,
+	private_gdoi_dispatcher_t *this)
+{
+	gdoi_control_conn_t *conn;
+
+	this->mutex->lock(this->mutex);
+	conn = gdoi_core_control_open(this->core);
+	this->mutex->unlock(this->mutex);
+	return conn;
+}
+
+METHOD(gdoi_dispatcher_t, control_input, bool,
+	private_gdoi_dispatcher_t *this, gdoi_control_conn_t *conn,
+	const uint8_t *data, size_t len, uint8_t **out, size_t *out_len)
+{
+	bool keep;
+
+	this->mutex->lock(this->mutex);
+	keep = gdoi_core_control_input(conn, data, len, out, out_len);
+	this->mutex->unlock(this->mutex);
+	return keep;
+}
+
+METHOD(gdoi_dispatcher_t, control_close, void,
+	private_gdoi_dispatcher_t *this, gdoi_control_conn_t *conn)
+{
+	this->mutex->lock(this->mutex);
+	gdoi_core_control_close(conn);
+	this->mutex->unlock(this->mutex);
+}
+
+METHOD(gdoi_dispatcher_t, destroy, void,
+	private_gdoi_dispatcher_t *this)
+{
+	this->mutex->lock(this->mutex);
+	gdoi_core_destroy(this->core);
+	this->mutex->unlock(this->mutex);
+	this->mutex->destroy(this->mutex);
+	free(this);
+}
+
+/*
+ * Described in header
+ */
+gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
+										  gdoi_state_t *state)
+{
+	private_gdoi_dispatcher_t *this;
+	gdoi_core_env_t env = {
+		.send = (void*)send_cb,
+		.shared_key = gdoi_creds_shared_key,
+		.sign = gdoi_creds_sign,
+		.verify = gdoi_creds_verify,
+		.add_sa = gdoi_kernel_add_sa,
+		.del_sa = gdoi_kernel_del_sa,
+		.add_policy = gdoi_kernel_add_policy,
+		.del_policy = gdoi_kernel_del_policy,
+		.log = (void*)log_cb,
+		.load_evicted = (void*)load_evicted_cb,
+		.save_evicted = (void*)save_evicted_cb,
+	};
+
+	INIT(this,
+		.public = {
+			.get_port = _get_port,
+			.set_socket = _set_socket,
+			.receive = _receive,
+			.tick = _tick,
+			.load = _load,
+			.control_open = _control_open,
+			.control_input = _control_input,
+			.control_close = _control_close,
+			.destroy = _destroy,
+		},
+		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
+		.keylog = keylog,
+		.state = state,
+	);
+
+	env.ctx = this;
+	if (keylog->logs_keys(keylog))
+	{
+		env.save_keys = (void*)save_keys_cb;
+	}
+	if (keylog->logs_member_keys(keylog))
+	{
+		env.save_member_key = (void*)save_member_key_cb;
+	}
+	this->core = gdoi_core_create(&env, lib->settings->get_int(lib->settings,
+							"%s.plugins.gdoi.reqid_base", DEFAULT_REQID_BASE,
+							lib->ns));
+	if (!this->core)
+	{
+		DBG1(DBG_CFG, "gdoi: creating the G-IKEv2 core failed");
+		this->mutex->destroy(this->mutex);
+		free(this);
+		return NULL;
+	}
+	DBG1(DBG_CFG, "gdoi: %s, state in %s", gdoi_core_describe(this->core),
+		 state->get_dir(state));
+	_load(this);
+	return &this->public;
+}

@@ -1,0 +1,116 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 groupsec
+ */
+
+/**
+ * @defgroup gdoi_dispatcher gdoi_dispatcher
+ * @{ @ingroup gdoi
+ */
+
+#ifndef GDOI_DISPATCHER_H_
+#define GDOI_DISPATCHER_H_
+
+#include <library.h>
+
+#include "gdoi_core.h"
+#include "gdoi_keylog.h"
+#include "gdoi_state.h"
+#include "gs_socket.h"
+
+typedef struct gdoi_dispatcher_t gdoi_dispatcher_t;
+
+/**
+ * The G-IKEv2 core in charon: hands it datagrams, timer runs, control
+ * socket bytes and configuration, one call at a time (the core is not
+ * thread-safe), and implements its callbacks with charon (the socket, the
+ * credential manager, charon->kernel, the key logs, the state files, the
+ * log).
+ */
+struct gdoi_dispatcher_t {
+
+	/**
+	 * The UDP port the core speaks on.
+	 *
+	 * @return				port
+	 */
+	uint16_t (*get_port)(gdoi_dispatcher_t *this);
+
+	/**
+	 * Set the socket the core sends through, and join the multicast groups
+	 * of its groups on it.
+	 *
+	 * @param socket		socket, NULL before destroying it
+	 */
+	void (*set_socket)(gdoi_dispatcher_t *this, gs_socket_t *socket);
+
+	/**
+	 * A datagram arrived (a gs_socket_cb_t with this as data).
+	 *
+	 * @param local			address it was sent to
+	 * @param remote		address and port it came from
+	 * @param datagram		the datagram
+	 */
+	void (*receive)(gdoi_dispatcher_t *this, host_t *local, host_t *remote,
+					chunk_t datagram);
+
+	/**
+	 * Run the core's timers (a gs_timer_cb_t with this as data).
+	 *
+	 * @return				milliseconds until the next run is due
+	 */
+	uint32_t (*tick)(gdoi_dispatcher_t *this);
+
+	/**
+	 * Load the groups (again) from the configuration, warn about members
+	 * sharing a PSK, and join the groups' multicast groups. A bad
+	 * configuration is logged and changes nothing.
+	 */
+	void (*load)(gdoi_dispatcher_t *this);
+
+	/**
+	 * A client connected to the control socket.
+	 *
+	 * @return				its connection in the core, NULL if refused
+	 */
+	gdoi_control_conn_t *(*control_open)(gdoi_dispatcher_t *this);
+
+	/**
+	 * Bytes of a control client.
+	 *
+	 * @param conn			connection from control_open()
+	 * @param data			one framed message
+	 * @param len			its length
+	 * @param out			receives reply bytes, malloc()ed, if any
+	 * @param out_len		receives their length
+	 * @return				FALSE to close the connection
+	 */
+	bool (*control_input)(gdoi_dispatcher_t *this, gdoi_control_conn_t *conn,
+						  const uint8_t *data, size_t len, uint8_t **out,
+						  size_t *out_len);
+
+	/**
+	 * A control client went away.
+	 *
+	 * @param conn			connection from control_open()
+	 */
+	void (*control_close)(gdoi_dispatcher_t *this, gdoi_control_conn_t *conn);
+
+	/**
+	 * Destroy the core and this object.
+	 */
+	void (*destroy)(gdoi_dispatcher_t *this);
+};
+
+/**
+ * Create the core, with the reqid base charon.plugins.gdoi configures, and
+ * load its groups.
+ *
+ * @param keylog		key logs the core writes to
+ * @param state			state files of the key server
+ * @return				dispatcher, NULL if the core cannot be created
+ */
+gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
+										  gdoi_state_t *state);
+
+#endif /** GDOI_DISPATCHER_H_ @}*/

@@ -1,0 +1,158 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 groupsec
+ */
+
+#include "gs_creds.h"
+
+#include <daemon.h>
+#include <credentials/keys/signature_params.h>
+
+/*
+ * Described in header
+ */
+bool gs_creds_shared_key(const char *name, identification_t *local,
+						 identification_t *remote, chunk_t *key)
+{
+	shared_key_t *shared;
+
+	shared = lib->credmgr->get_shared(lib->credmgr, SHARED_IKE, local, remote);
+	if (!shared)
+	{
+		DBG1(DBG_CFG, "%s: no shared key found for '%Y' - '%Y'", name, local,
+			 remote);
+		return FALSE;
+	}
+	*key = chunk_clone(shared->get_key(shared));
+	shared->destroy(shared);
+	return TRUE;
+}
+
+/**
+ * RFC 7427 AUTH data of a signature made with params
+ */
+static bool build_auth(signature_params_t *params, chunk_t sig, chunk_t *auth)
+{
+	chunk_t algid;
+	uint8_t algid_len;
+
+	if (!signature_params_build(params, &algid))
+	{
+		return FALSE;
+	}
+	if (algid.len > 255)
+	{
+		chunk_free(&algid);
+		return FALSE;
+	}
+	algid_len = algid.len;
+	*auth = chunk_cat("cmc", chunk_from_thing(algid_len), algid, sig);
+	return TRUE;
+}
+
+/*
+ * Described in header
+ */
+bool gs_creds_sign(const char *name, identification_t *signer, chunk_t data,
+				   chunk_t *auth)
+{
+	private_key_t *private;
+	enumerator_t *enumerator;
+	signature_params_t *params;
+	chunk_t sig = chunk_empty;
+	bool ok = FALSE;
+
+	private = lib->credmgr->get_private(lib->credmgr, KEY_ANY, signer, NULL);
+	if (!private)
+	{
+		DBG1(DBG_CFG, "%s: no private key found for '%Y'", name, signer);
+		return FALSE;
+	}
+	enumerator = signature_schemes_for_key(private->get_type(private),
+										   private->get_keysize(private));
+	while (enumerator->enumerate(enumerator, &params))
+	{
+		if (!private->sign(private, params->scheme, params->params, data, &sig))
+		{
+			continue;
+		}
+		ok = build_auth(params, sig, auth);
+		chunk_free(&sig);
+		break;
+	}
+	enumerator->destroy(enumerator);
+	if (!ok)
+	{
+		DBG1(DBG_CFG, "%s: signing as '%Y' with its %N key failed", name,
+			 signer, key_type_names, private->get_type(private));
+	}
+	private->destroy(private);
+	return ok;
+}
+
+/**
+ * Split RFC 7427 AUTH data into its signature parameters and signature
+ */
+static signature_params_t *parse_auth(chunk_t auth, chunk_t *sig)
+{
+	signature_params_t *params;
+	uint8_t algid_len;
+
+	if (!auth.len)
+	{
+		return NULL;
+	}
+	algid_len = auth.ptr[0];
+	auth = chunk_skip(auth, 1);
+	if (algid_len > auth.len)
+	{
+		return NULL;
+	}
+	INIT(params);
+	if (!signature_params_parse(chunk_create(auth.ptr, algid_len), 1, params))
+	{
+		free(params);
+		return NULL;
+	}
+	*sig = chunk_skip(auth, algid_len);
+	return params;
+}
+
+/*
+ * Described in header
+ */
+bool gs_creds_verify(const char *name, identification_t *signer, chunk_t data,
+					 chunk_t auth)
+{
+	signature_params_t *params;
+	public_key_t *public;
+	enumerator_t *enumerator;
+	key_type_t key_type;
+	chunk_t sig;
+	bool ok = FALSE;
+
+	params = parse_auth(auth, &sig);
+	if (!params)
+	{
+		return FALSE;
+	}
+	key_type = key_type_from_signature_scheme(params->scheme);
+	enumerator = lib->credmgr->create_public_enumerator(lib->credmgr, key_type,
+														signer, NULL, FALSE);
+	while (enumerator->enumerate(enumerator, &public, NULL))
+	{
+		if (public->verify(public, params->scheme, params->params, data, sig))
+		{
+			ok = TRUE;
+			break;
+		}
+	}
+	enumerator->destroy(enumerator);
+	if (!ok)
+	{
+		DBG1(DBG_CFG, "%s: no trusted %N key of '%Y' verifies the signature",
+			 name, key_type_names, key_type, signer);
+	}
+	signature_params_destroy(params);
+	return ok;
+}

@@ -1,0 +1,66 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 groupsec
+ */
+
+/**
+ * @defgroup gs_creds gs_creds
+ * @{ @ingroup gs_charon
+ */
+
+#ifndef GS_CREDS_H_
+#define GS_CREDS_H_
+
+#include <library.h>
+
+/**
+ * Signing, verification and shared keys through charon's credential
+ * manager (what swanctl --load-creds and --load-authorities load), for
+ * plugins that authenticate their own messages. Signatures travel as
+ * RFC 7427 AUTH data: one byte with the length of the AlgorithmIdentifier,
+ * the AlgorithmIdentifier, the signature.
+ *
+ * Each function logs why it failed, its lines prefixed with name.
+ */
+
+/**
+ * The IKE shared key of two identities.
+ *
+ * @param name			owner's name, the prefix of its log lines
+ * @param local			our identity
+ * @param remote		the peer's identity
+ * @param key			receives a copy of the key, to be cleared with
+ *						chunk_clear()
+ * @return				TRUE if a key was found
+ */
+bool gs_creds_shared_key(const char *name, identification_t *local,
+						 identification_t *remote, chunk_t *key);
+
+/**
+ * Sign data with the private key of signer, with the first signature
+ * scheme its key type supports, and build RFC 7427 AUTH data.
+ *
+ * @param name			owner's name, the prefix of its log lines
+ * @param signer		identity whose private key signs
+ * @param data			data to sign
+ * @param auth			receives the AUTH data, allocated
+ * @return				TRUE if signed
+ */
+bool gs_creds_sign(const char *name, identification_t *signer, chunk_t data,
+				   chunk_t *auth);
+
+/**
+ * Verify RFC 7427 AUTH data of signer with a trusted public key (a
+ * certificate of signer that chains to a trusted CA, or a trusted raw key).
+ * AUTH data that cannot be parsed verifies nothing.
+ *
+ * @param name			owner's name, the prefix of its log lines
+ * @param signer		identity that claims to have signed
+ * @param data			signed data
+ * @param auth			AUTH data
+ * @return				TRUE if a trusted key of signer verifies it
+ */
+bool gs_creds_verify(const char *name, identification_t *signer, chunk_t data,
+					 chunk_t auth);
+
+#endif /** GS_CREDS_H_ @}*/

@@ -1,0 +1,79 @@
+/*
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ * Copyright (C) 2026 groupsec
+ */
+
+#include "glue_test_util.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <daemon.h>
+
+/**
+ * Processor threads of the idle charon
+ */
+#define GLUE_THREADS 4
+
+/*
+ * Described in header
+ */
+int glue_charon_up(const char *name, const char *plugins)
+{
+	char conf[] = "/tmp/glue-test-XXXXXX";
+	int fd = mkstemp(conf);
+	bool ok;
+
+	if (fd < 0)
+	{
+		return -1;
+	}
+	close(fd);
+	/* an empty strongswan.conf: nothing of the host's configuration */
+	ok = library_init(conf, name) && libcharon_init();
+	unlink(conf);
+	if (!ok)
+	{
+		return -1;
+	}
+	if (plugins && !lib->plugins->load(lib->plugins, (char*)plugins))
+	{
+		return -1;
+	}
+	lib->processor->set_threads(lib->processor, GLUE_THREADS);
+	return 0;
+}
+
+/*
+ * Described in header
+ */
+int glue_charon_down(void)
+{
+	lib->processor->set_threads(lib->processor, 0);
+	lib->processor->cancel(lib->processor);
+	libcharon_deinit();
+	library_deinit();
+	return 0;
+}
+
+/*
+ * Described in header
+ */
+plugin_feature_t *glue_features_of(plugin_t *plugin, int *count)
+{
+	plugin_feature_t *f = NULL;
+
+	*count = plugin->get_features(plugin, &f);
+	return f;
+}
+
+/*
+ * Described in header
+ */
+bool glue_load(plugin_t *plugin, bool reg)
+{
+	int n;
+	plugin_feature_t *f = glue_features_of(plugin, &n);
+
+	return f[0].arg.cb.f(plugin, &f[1], reg, f[0].arg.cb.data);
+}
