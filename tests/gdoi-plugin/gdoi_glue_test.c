@@ -134,9 +134,19 @@ void gdoi_core_receive(gdoi_core_t *core, const gdoi_addr_t *local,
 	seen_lock->unlock(seen_lock);
 }
 
+static int ticks;
+static uint32_t tick_wait = 1000;
+
 uint32_t gdoi_core_tick(gdoi_core_t *core)
 {
-	return 1000;
+	uint32_t wait;
+
+	seen_lock->lock(seen_lock);
+	ticks++;
+	wait = tick_wait;
+	seen_cond->broadcast(seen_cond);
+	seen_lock->unlock(seen_lock);
+	return wait;
 }
 
 gdoi_control_conn_t *gdoi_core_control_open(gdoi_core_t *core)
@@ -458,6 +468,67 @@ static void test_member_keys_are_appended_to_a_private_file(void **state)
 	fclose(f);
 	unlink(path);
 	assert_string_equal(text, "{\"kind\":\"kek\"}\n{\"kind\":\"tek\"}\n");
+}
+
+/* wait until the core's timers ran n times in all; seen_lock held */
+static void wait_ticks(int n)
+{
+	timeval_t until;
+
+	time_monotonic(&until);
+	timeval_add_ms(&until, 5000);
+	while (ticks < n)
+	{
+		if (seen_cond->timed_wait_abs(seen_cond, seen_lock, until))
+		{
+			break;
+		}
+	}
+	assert_true(ticks >= n);
+}
+
+static void test_the_cores_timers_run_on_charons_scheduler(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	uint8_t request[] = { 0, 0, 0, 3, 7, 'a', 'b' }, reply[7];
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, n;
+
+	reset();
+	seen_lock->lock(seen_lock);
+	ticks = 0;
+	/* the core asks for its next run in a minute */
+	tick_wait = 60000;
+	seen_lock->unlock(seen_lock);
+	assert_true(glue_load(plugin, TRUE));
+	/* the timers run once the plugin is loaded */
+	seen_lock->lock(seen_lock);
+	wait_ticks(1);
+	n = ticks;
+	seen_lock->unlock(seen_lock);
+
+	/* a reload may add groups whose timers are due now */
+	assert_true(plugin->reload(plugin));
+	seen_lock->lock(seen_lock);
+	wait_ticks(n + 1);
+	n = ticks;
+	seen_lock->unlock(seen_lock);
+
+	/* so may a command on the control socket */
+	strcpy(addr.sun_path, TEST_SOCKET);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr*)&addr, sizeof(addr)), 0);
+	assert_int_equal(write(fd, request, sizeof(request)), sizeof(request));
+	assert_int_equal(recv(fd, reply, sizeof(reply), MSG_WAITALL),
+					 sizeof(reply));
+	seen_lock->lock(seen_lock);
+	wait_ticks(n + 1);
+	seen_lock->unlock(seen_lock);
+	close(fd);
+	unload(plugin);
+	seen_lock->lock(seen_lock);
+	tick_wait = 1000;
+	seen_lock->unlock(seen_lock);
 }
 
 /* ---- the key server's state files */
@@ -862,6 +933,7 @@ int main(void)
 		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
 		cmocka_unit_test(test_the_control_socket_frames_messages),
 		cmocka_unit_test(test_member_keys_are_appended_to_a_private_file),
+		cmocka_unit_test(test_the_cores_timers_run_on_charons_scheduler),
 		cmocka_unit_test(test_state_files_round_trip),
 		cmocka_unit_test(test_state_files_are_replaced_whole),
 		cmocka_unit_test(test_corrupt_state_files_are_refused),
