@@ -1,4 +1,4 @@
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 #include <optional>
 #include <set>
@@ -6,7 +6,7 @@
 
 #include "gikev2_wire.h"
 
-namespace groupsec::gdoi::vici {
+namespace groupsec::vici {
 
 using wire::Reader;
 
@@ -542,4 +542,4 @@ Result<std::optional<Bytes>> StreamReader::next()
 	return std::optional<Bytes>(body.to_bytes());
 }
 
-} // namespace groupsec::gdoi::vici
+} // namespace groupsec::vici
