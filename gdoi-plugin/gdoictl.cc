@@ -17,7 +17,7 @@
 
 #include "control.h"
 #include "groupsec/json.h"
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 namespace groupsec::gdoi::gdoictl {
 

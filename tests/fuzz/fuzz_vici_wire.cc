@@ -8,7 +8,7 @@
 #include "../../gdoi-plugin/core/vici_wire.h"
 
 using namespace groupsec::gdoi;
-using namespace groupsec::gdoi::vici;
+using namespace groupsec::vici;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
