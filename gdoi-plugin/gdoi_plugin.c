@@ -95,7 +95,7 @@ static bool start(private_gdoi_plugin_t *this)
 
 	this->keylog = gdoi_keylog_create();
 	this->state = gdoi_state_create(lib->settings->get_str(lib->settings,
-							"%s.plugins.gdoi.state_dir", GDOI_STATEDIR, lib->ns));
+						"%s.plugins.gdoi.state_dir", GDOI_STATEDIR, lib->ns));
 	this->dispatcher = gdoi_dispatcher_create(this->keylog, this->state);
 	if (!this->dispatcher)
 	{
