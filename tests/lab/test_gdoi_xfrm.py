@@ -288,7 +288,9 @@ def test_evicting_gm3_without_loss_locks_it_out_of_xfrm(xlab):
     assert pinger.wait(timeout=60) == 0 and "80 received" in out, out
     new = current_spi(gm1)
     assert new != old and current_spi(gm2) == new
-    assert current_spi(gm3) == old, "gm3 got no new keys"
+    # gm3 got the GSA_REKEY by multicast too, but not the new keys: it keeps
+    # the old SA, or drops the group once it finds itself left out
+    assert current_spi(gm3) in (old, None), "gm3 got no new keys"
     assert not any(s["spi"] == new for s in xfrm_states(gm3)), "no state of the new SA in gm3's XFRM"
     assert len(labmod.gdoictl(ks, "members", GROUP)["members"]) == 2
     for gm in (gm1, gm2):
