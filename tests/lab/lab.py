@@ -600,7 +600,7 @@ def install_creds(router, pki, ca=True, cert=None, key=None, certs=()):
     return base
 
 
-def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=()):
+def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=(), esp_proposal="aes256gcm16"):
     """extra_members: names of more members (NAME.example.net) that are no router."""
     ids = ", ".join(f"{n}.example.net" for n in [m.name for m in members] + list(extra_members))
     return f"""\
@@ -615,7 +615,7 @@ groups {{
 		tek-1 {{
 			local_ts = 10.0.0.0/8
 			remote_ts = 10.0.0.0/8
-			esp_proposal = aes256gcm16
+			esp_proposal = {esp_proposal}
 		}}
 		tek_lifetime = 1h
 		deactivation_delay = {deactivation_delay}
@@ -688,7 +688,8 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_ke
 		}}""")
 
 
-def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=()):
+def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=(),
+                   esp_proposal="aes256gcm16"):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
 
     member_auth: "psk", or "pubkey" for members that authenticate with
@@ -706,7 +707,7 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     auth = f"\t\tauth = {member_auth}"
     if pubkey and extra_members:
         raise LabError("extra_members authenticate with the group PSK: member_auth must be psk")
-    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra,
+    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra, esp_proposal=esp_proposal,
                                      extra_members=extra_members).replace("\t\tauth = psk", auth),
                 "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True)
     for gm in gms:

@@ -49,7 +49,7 @@ def gms(lab):
 
 def xfrm_states(router):
     """The ESP states in the guest's XFRM, from `ip -s xfrm state`:
-    [{src, dst, spi, aead, encap, replay_window, bytes, packets, replay, failed, oseq}]."""
+    [{src, dst, spi, aead, enc, auth, encap, replay_window, bytes, packets, replay, failed, oseq}]."""
     out = router.run(["ip", "-s", "xfrm", "state"]).stdout
     states = []
     for block in re.split(r"^(?=src )", out, flags=re.M):
@@ -60,9 +60,12 @@ def xfrm_states(router):
         stats = re.search(r"stats:\s+replay-window (\d+) replay (\d+) failed (\d+)", block)
         ctx = re.search(r"anti-replay context: seq 0x([0-9a-f]+), oseq 0x([0-9a-f]+)", block)
         aead = re.search(r"aead (\S+)", block)
+        enc = re.search(r"\benc (\S+)", block)
+        auth = re.search(r"auth-trunc (\S+)", block)
         states.append({
             "src": m.group(1), "dst": m.group(2), "spi": f"{int(m.group(3), 16):08x}",
             "aead": aead.group(1) if aead else None,
+            "enc": enc.group(1) if enc else None, "auth": auth.group(1) if auth else None,
             "encap": "encap type espinudp" in block,
             "replay_window": int(re.search(r"replay-window (\d+)", block).group(1)),
             "bytes": int(cur.group(1)), "packets": int(cur.group(2)),
@@ -182,20 +185,22 @@ while time.time() < end:
         continue
     ihl = (pkt[0] & 15) * 4
     udp = pkt[ihl:]
-    if pkt[9] != 17 or int.from_bytes(udp[2:4], "big") != 4500 or len(udp) < 8 + 16 or udp[8:12] == bytes(4):
+    if pkt[9] != 17 or int.from_bytes(udp[2:4], "big") != 4500 or len(udp) < 8 + 24 or udp[8:12] == bytes(4):
         continue
     esp = udp[8:]
     print(socket.inet_ntoa(pkt[12:16]), socket.inet_ntoa(pkt[16:20]), esp[0:4].hex(),
-          int.from_bytes(esp[4:8], "big"), esp[8:16].hex(), flush=True)
+          int.from_bytes(esp[4:8], "big"), esp[8:8 + int(sys.argv[4])].hex(), flush=True)
 """
 
 
-def capture_esp(lab, router, seconds):
+def capture_esp(lab, router, seconds, iv_len=8):
     """ESP in UDP reaching router's backbone port (its tap on the bridge),
-    for `seconds`; returns a function giving [(src, dst, spi, seq, iv)]."""
+    for `seconds`; returns a function giving [(src, dst, spi, seq, iv)]
+    (the iv_len octets after the sequence number)."""
     ready = lab.dir / f"sniff-esp-{time.monotonic_ns()}.ready"
     p = subprocess.Popen(["ip", "netns", "exec", lab.bb, "/usr/bin/python3", "-c", _SNIFF_ESP,
-                          router.guest.tap, str(seconds), str(ready)], stdout=subprocess.PIPE, text=True)
+                          router.guest.tap, str(seconds), str(ready), str(iv_len)],
+                         stdout=subprocess.PIPE, text=True)
     wait_until("ESP capture running", lambda: ready.exists() or p.poll() is not None, timeout=10, interval=0.05)
     assert ready.exists(), f"the capture exited with {p.returncode}"
 
