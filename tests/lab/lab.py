@@ -909,8 +909,8 @@ def _sniff_udp(router, mode, port, seconds):
     """Capture UDP datagrams to port reaching router's eth0 (IPv4, or IPv6
     on an IPv6 backbone) with _SNIFF_UDP, for at most `seconds`; returns
     once the capture runs. Returns a function that ends the capture (at
-    once, or after the first datagram in mode "first") and gives
-    [(destination address, bytes)]."""
+    once; after the first datagram in mode "first"; at the end of the
+    `seconds` with window=True) and gives [(destination address, bytes)]."""
     tag = time.monotonic_ns()
     ready, stop = router.dir / f"sniff-{tag}.ready", router.dir / f"sniff-{tag}.stop"
     p = router.popen(["/usr/bin/python3", "-c", _SNIFF_UDP, str(seconds), mode, ready,
@@ -925,8 +925,8 @@ def _sniff_udp(router, mode, port, seconds):
     if not ready.exists():
         raise LabError(f"{router.name}: the capture exited with {p.returncode} before it began")
 
-    def result():
-        if mode != "first":
+    def result(window=False):
+        if mode != "first" and not window:
             stop.touch()
         out, _ = p.communicate(timeout=seconds + 15)
         return [(dst, bytes.fromhex(data)) for dst, data in (line.split() for line in out.splitlines() if line)]
@@ -940,16 +940,7 @@ def sniff_rekeys(router, seconds, first=False):
     Returns a function that waits for the capture and gives
     [(destination address, IKE message bytes)]."""
     capture = _sniff_udp(router, "first" if first else "rekeys", 848, seconds)
-    if first:
-        return capture
-    # the whole window, as before: rekeys are counted over it
-    end = time.monotonic() + seconds
-
-    def result():
-        wait_until(f"{router.name}: rekey capture window over", lambda: time.monotonic() >= end,
-                   timeout=seconds + 5, interval=0.1)
-        return capture()
-    return result
+    return capture if first else (lambda: capture(window=True))
 
 
 def sniff_esp(router, seconds=60):
