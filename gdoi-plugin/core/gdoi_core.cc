@@ -18,6 +18,7 @@
 #include "gdoi_dataplane.h"
 #include "gdoi_engine.h"
 #include "gikev2.h"
+#include "groupsec/base/hex.h"
 #include "groupsec/json.h"
 #include "groupsec/version.h"
 
@@ -301,16 +302,7 @@ public:
 	}
 
 private:
-	static std::string hex(ByteView b)
-	{
-		static const char digits[] = "0123456789abcdef";
-		std::string s;
-		for (uint8_t c : b) {
-			s += digits[c >> 4];
-			s += digits[c & 15];
-		}
-		return s;
-	}
+	static std::string hex(ByteView b) { return to_hex(b); }
 
 	void emit(uint64_t spi_i, uint64_t spi_r, const SkKeys &a, const SkKeys &b)
 	{

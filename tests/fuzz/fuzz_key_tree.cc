@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		return 0;
 	}
-	if (check(d.message) != DecodeError::kNone)
+	if (check(d.message) != DecodeError::None)
 		abort();
 	std::vector<uint8_t> again = encode(d.message);
 	if (again.size() != size || encoded_size(d.message) != size ||
@@ -48,14 +48,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		using E = KeyTreeMember::ApplyError;
 		E e = m.apply(d.message);
 		const MemberKeys &now = m.keys();
-		if (e == E::kNone) {
+		if (e == E::None) {
 			if (now.epoch != d.message.epoch ||
 			    now.depth != d.message.depth ||
 			    now.path.size() != now.depth + 1u ||
 			    now.leaf != k.leaf)
 				abort();
 			// applied once only
-			if (m.apply(d.message) != E::kStale)
+			if (m.apply(d.message) != E::Stale)
 				abort();
 		} else if (now.path != k.path || now.epoch != k.epoch ||
 			   now.depth != k.depth) {

@@ -57,8 +57,8 @@ public:
 			bool gone = std::find(leaves.begin(), leaves.end(),
 					      leaf) != leaves.end();
 			ApplyError e = m.apply(d.message);
-			EXPECT_EQ(e, gone ? ApplyError::kExcluded
-					  : ApplyError::kNone)
+			EXPECT_EQ(e, gone ? ApplyError::Excluded
+					  : ApplyError::None)
 				<< "leaf " << leaf << ": " << to_string(e);
 		}
 		for (uint32_t x : leaves)
@@ -228,65 +228,65 @@ TEST(KeyTreeMessage, EveryDecodeError)
 {
 	auto good = encode(sample_message());
 	ASSERT_FALSE(good.empty());
-	EXPECT_EQ(decode(nullptr, 0).error, DecodeError::kTruncated);
-	EXPECT_EQ(decode(good.data(), 0).error, DecodeError::kTruncated);
+	EXPECT_EQ(decode(nullptr, 0).error, DecodeError::Truncated);
+	EXPECT_EQ(decode(good.data(), 0).error, DecodeError::Truncated);
 	// every strict prefix is truncated (and nothing reads past it: the
 	// copy is exactly the prefix, so ASan would see an over-read)
 	for (size_t n = 1; n < good.size(); n++) {
 		std::vector<uint8_t> p(good.begin(), good.begin() + n);
-		EXPECT_EQ(decode_error(p), DecodeError::kTruncated) << n;
+		EXPECT_EQ(decode_error(p), DecodeError::Truncated) << n;
 	}
 	auto t = good;
 	t.push_back(0);
-	EXPECT_EQ(decode_error(t), DecodeError::kTrailing);
+	EXPECT_EQ(decode_error(t), DecodeError::Trailing);
 	auto f = good;
 	f[0] = 2;
-	EXPECT_EQ(decode_error(f), DecodeError::kFormat);
+	EXPECT_EQ(decode_error(f), DecodeError::Format);
 
 	// a valid raw message first, so the writer is known good
 	EXPECT_EQ(decode_error(Raw(3, {1, 6}).wraps({{1, 1}}).b),
-		  DecodeError::kNone);
-	EXPECT_EQ(decode_error(Raw(25, {1}).wraps({}).b), DecodeError::kDepth);
-	EXPECT_EQ(decode_error(Raw(3, {}).wraps({}).b), DecodeError::kNoLeavers);
+		  DecodeError::None);
+	EXPECT_EQ(decode_error(Raw(25, {1}).wraps({}).b), DecodeError::Depth);
+	EXPECT_EQ(decode_error(Raw(3, {}).wraps({}).b), DecodeError::NoLeavers);
 	EXPECT_EQ(decode_error(Raw(3, {8}).wraps({}).b),
-		  DecodeError::kLeaverRange);
+		  DecodeError::LeaverRange);
 	EXPECT_EQ(decode_error(Raw(0, {1}).wraps({}).b),
-		  DecodeError::kLeaverRange);
+		  DecodeError::LeaverRange);
 	EXPECT_EQ(decode_error(Raw(3, {6, 1}).wraps({}).b),
-		  DecodeError::kLeaverOrder);
+		  DecodeError::LeaverOrder);
 	EXPECT_EQ(decode_error(Raw(3, {1, 1}).wraps({}).b),
-		  DecodeError::kLeaverOrder);
+		  DecodeError::LeaverOrder);
 	// a leaver count larger than the bytes that follow
 	auto big = Raw(3, {1}).wraps({}).b;
 	big[13] = 0xff;
-	EXPECT_EQ(decode_error(big), DecodeError::kTruncated);
+	EXPECT_EQ(decode_error(big), DecodeError::Truncated);
 	// a wrap count larger than the bytes that follow
 	auto bigw = Raw(3, {1, 6}).wraps({{1, 1}}).b;
 	bigw[bigw.size() - 45 - 1] = 2;
-	EXPECT_EQ(decode_error(bigw), DecodeError::kTruncated);
+	EXPECT_EQ(decode_error(bigw), DecodeError::Truncated);
 	// wrap at the root's level, past the level's end, under a parent
 	// outside T
 	EXPECT_EQ(decode_error(Raw(3, {1, 6}).wraps({{3, 0}}).b),
-		  DecodeError::kWrapNode);
+		  DecodeError::WrapNode);
 	EXPECT_EQ(decode_error(Raw(3, {1, 6}).wraps({{1, 4}}).b),
-		  DecodeError::kWrapNode);
+		  DecodeError::WrapNode);
 	EXPECT_EQ(decode_error(Raw(3, {1}).wraps({{1, 2}}).b),
-		  DecodeError::kWrapNode);
+		  DecodeError::WrapNode);
 	EXPECT_EQ(decode_error(Raw(3, {1}).wraps({{2, 1}}).b),
-		  DecodeError::kNone);
+		  DecodeError::None);
 	EXPECT_EQ(decode_error(Raw(3, {1, 6}).wraps({{2, 1}, {1, 1}}).b),
-		  DecodeError::kWrapOrder);
+		  DecodeError::WrapOrder);
 	EXPECT_EQ(decode_error(Raw(3, {1, 6}).wraps({{1, 1}, {1, 1}}).b),
-		  DecodeError::kWrapOrder);
+		  DecodeError::WrapOrder);
 	EXPECT_EQ(decode_error(Raw(3, {1, 6}).wraps({{1, 0}, {1, 1}}).b),
-		  DecodeError::kWrapCount);
+		  DecodeError::WrapCount);
 
 	// structs only: a wrap that is not 40 bytes cannot be encoded
 	TreeMessage m = sample_message();
 	m.wraps[0].wrapped.pop_back();
-	EXPECT_EQ(check(m), DecodeError::kWrapLength);
+	EXPECT_EQ(check(m), DecodeError::WrapLength);
 	EXPECT_TRUE(encode(m).empty());
-	for (int e = 0; e <= int(DecodeError::kTrailing); e++)
+	for (int e = 0; e <= int(DecodeError::Trailing); e++)
 		EXPECT_STRNE(to_string(DecodeError(e)), "unknown error");
 }
 
@@ -461,9 +461,9 @@ TEST(KeyTree, MemberErrorsChangeNothing)
 	auto m2 = g.leave({9});
 	KeyTreeMember &mem = g.members.at(0);
 	MemberKeys held = mem.keys();
-	EXPECT_EQ(mem.apply(m2), ApplyError::kStale);
-	EXPECT_EQ(mem.apply(m1), ApplyError::kStale);
-	EXPECT_EQ(lagging.apply(m2), ApplyError::kOutOfDate);
+	EXPECT_EQ(mem.apply(m2), ApplyError::Stale);
+	EXPECT_EQ(mem.apply(m1), ApplyError::Stale);
+	EXPECT_EQ(lagging.apply(m2), ApplyError::OutOfDate);
 
 	// a wrong wrap: the member finds out and keeps its keys
 	auto p = g.server.plan_leave({12});
@@ -479,30 +479,30 @@ TEST(KeyTree, MemberErrorsChangeNothing)
 	ASSERT_TRUE(tampered);
 	KeyTreeMember &m14 = g.members.at(14);
 	MemberKeys k14 = m14.keys();
-	EXPECT_EQ(m14.apply(bad), ApplyError::kIntegrity);
+	EXPECT_EQ(m14.apply(bad), ApplyError::Integrity);
 	EXPECT_EQ(m14.keys().path, k14.path);
 	EXPECT_EQ(m14.epoch(), k14.epoch);
 	// a message breaking a decoder rule, and a tree that shrank
 	TreeMessage unsorted = p.message;
 	unsorted.leavers = {12, 12};
-	EXPECT_EQ(m14.apply(unsorted), ApplyError::kMalformed);
+	EXPECT_EQ(m14.apply(unsorted), ApplyError::Malformed);
 	TreeMessage shrunk = p.message;
 	shrunk.depth = 3;
 	shrunk.leavers = {2};
 	shrunk.wraps.clear();
-	EXPECT_EQ(m14.apply(shrunk), ApplyError::kMalformed);
+	EXPECT_EQ(m14.apply(shrunk), ApplyError::Malformed);
 	EXPECT_EQ(m14.keys().path, k14.path);
 	// the real message still works
 	ASSERT_TRUE(g.server.commit(p));
-	EXPECT_EQ(m14.apply(p.message), ApplyError::kNone);
+	EXPECT_EQ(m14.apply(p.message), ApplyError::None);
 	EXPECT_EQ(m14.root(), g.server.root());
-	EXPECT_EQ(g.members.at(12).apply(p.message), ApplyError::kExcluded);
+	EXPECT_EQ(g.members.at(12).apply(p.message), ApplyError::Excluded);
 	// keys that are not a path
 	MemberKeys broken = k14;
 	broken.path.pop_back();
 	KeyTreeMember nobody(broken);
-	EXPECT_EQ(nobody.apply(p.message), ApplyError::kExcluded);
-	for (int e = 0; e <= int(ApplyError::kMalformed); e++)
+	EXPECT_EQ(nobody.apply(p.message), ApplyError::Excluded);
+	for (int e = 0; e <= int(ApplyError::Malformed); e++)
 		EXPECT_STRNE(to_string(ApplyError(e)), "unknown error");
 }
 
@@ -578,7 +578,7 @@ TEST(KeyTree, MemberExtendsToGrownDepth)
 	// and it still follows the next message
 	auto p = g.server.plan_leave({8});
 	ASSERT_TRUE(g.server.commit(p));
-	EXPECT_EQ(m.apply(p.message), ApplyError::kNone);
+	EXPECT_EQ(m.apply(p.message), ApplyError::None);
 	EXPECT_EQ(m.root(), g.server.root());
 }
 
@@ -796,7 +796,7 @@ void run_history(uint64_t seed, size_t members, size_t ops, History &h)
 			at_leaf.erase(x);
 		}
 		for (auto &[who, m] : live) {
-			ASSERT_EQ(m.apply(p.message), ApplyError::kNone);
+			ASSERT_EQ(m.apply(p.message), ApplyError::None);
 			ASSERT_EQ(m.root(), s.root());
 			h.held[who].push_back(m.keys());
 		}

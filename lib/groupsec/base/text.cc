@@ -79,9 +79,10 @@ std::optional<uint64_t> decimal(std::string_view s, uint64_t max)
 	for (char c : s) {
 		if (!is_digit(c))
 			return std::nullopt;
-		v = v * 10 + static_cast<uint64_t>(c - '0');
-		if (v > max)
-			return std::nullopt;
+		uint64_t d = static_cast<uint64_t>(c - '0');
+		if (d > max || v > (max - d) / 10)
+			return std::nullopt; // v * 10 + d > max, without overflowing
+		v = v * 10 + d;
 	}
 	return v;
 }

@@ -10,7 +10,7 @@
 
 namespace groupsec::crypto {
 
-Key256 Random::key()
+Key256 RandomSource::key()
 {
 	Key256 k;
 	fill(k.data(), k.size());

@@ -13,9 +13,9 @@ namespace groupsec::crypto {
 constexpr size_t kKey256Bytes = 32;
 using Key256 = std::array<uint8_t, kKey256Bytes>;
 
-class Random {
+class RandomSource {
 public:
-	virtual ~Random() = default;
+	virtual ~RandomSource() = default;
 	virtual void fill(uint8_t *out, size_t len) = 0;
 	// A fresh 256-bit key drawn with fill().
 	Key256 key();
@@ -23,7 +23,7 @@ public:
 
 // RAND_bytes. Aborts the process if the OpenSSL DRBG fails: running on
 // with predictable keys would be worse.
-class OpenSslRandom : public Random {
+class OpenSslRandom : public RandomSource {
 public:
 	void fill(uint8_t *out, size_t len) override;
 };

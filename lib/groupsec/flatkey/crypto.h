@@ -29,7 +29,7 @@ constexpr size_t kWrappedKeyBytes = kKeyBytes + 8;
 
 // The sources of randomness and time are lib/groupsec/crypto's; the
 // names below are the ones the flat key table has always used.
-using RandomSource = crypto::Random;
+using RandomSource = crypto::RandomSource;
 using OpenSslRandom = crypto::OpenSslRandom;
 using Clock = crypto::Clock;
 using MonotonicClock = crypto::MonotonicClock;

@@ -4,8 +4,7 @@
 
 #include <algorithm>
 
-namespace groupsec {
-namespace keytree {
+namespace groupsec::keytree {
 
 namespace {
 
@@ -79,29 +78,29 @@ private:
 const char *to_string(DecodeError e)
 {
 	switch (e) {
-	case DecodeError::kNone:
+	case DecodeError::None:
 		return "ok";
-	case DecodeError::kTruncated:
+	case DecodeError::Truncated:
 		return "message truncated";
-	case DecodeError::kFormat:
+	case DecodeError::Format:
 		return "not a key tree message (format byte)";
-	case DecodeError::kDepth:
+	case DecodeError::Depth:
 		return "tree depth above 24";
-	case DecodeError::kNoLeavers:
+	case DecodeError::NoLeavers:
 		return "no leavers";
-	case DecodeError::kLeaverRange:
+	case DecodeError::LeaverRange:
 		return "leaver outside the tree";
-	case DecodeError::kLeaverOrder:
+	case DecodeError::LeaverOrder:
 		return "leavers not sorted or duplicated";
-	case DecodeError::kWrapNode:
+	case DecodeError::WrapNode:
 		return "wrap node not a child of a replaced node";
-	case DecodeError::kWrapOrder:
+	case DecodeError::WrapOrder:
 		return "wraps not sorted or duplicated";
-	case DecodeError::kWrapCount:
+	case DecodeError::WrapCount:
 		return "two wraps for one node";
-	case DecodeError::kWrapLength:
+	case DecodeError::WrapLength:
 		return "wrap not 40 bytes";
-	case DecodeError::kTrailing:
+	case DecodeError::Trailing:
 		return "trailing bytes after the last wrap";
 	}
 	return "unknown error";
@@ -124,34 +123,34 @@ bool in_removed_set(const std::vector<uint32_t> &sorted_leavers,
 DecodeError check(const TreeMessage &m)
 {
 	if (m.depth > kMaxDepth)
-		return DecodeError::kDepth;
+		return DecodeError::Depth;
 	if (m.leavers.empty())
-		return DecodeError::kNoLeavers;
+		return DecodeError::NoLeavers;
 	const uint64_t leaves = uint64_t(1) << m.depth;
 	for (size_t i = 0; i < m.leavers.size(); i++) {
 		if (m.leavers[i] >= leaves)
-			return DecodeError::kLeaverRange;
+			return DecodeError::LeaverRange;
 		if (i > 0 && m.leavers[i] <= m.leavers[i - 1])
-			return DecodeError::kLeaverOrder;
+			return DecodeError::LeaverOrder;
 	}
 	for (size_t i = 0; i < m.wraps.size(); i++) {
 		const Wrap &w = m.wraps[i];
 		if (w.wrapped.size() != kWrapBytes)
-			return DecodeError::kWrapLength;
+			return DecodeError::WrapLength;
 		if (w.level >= m.depth ||
 		    uint64_t(w.pos) >= (leaves >> w.level) ||
 		    !in_removed_set(m.leavers, w.level + 1u, w.pos >> 1))
-			return DecodeError::kWrapNode;
+			return DecodeError::WrapNode;
 		if (i > 0) {
 			const Wrap &p = m.wraps[i - 1];
 			if (NodeName{w.level, w.pos} < NodeName{p.level, p.pos} ||
 			    NodeName{w.level, w.pos} == NodeName{p.level, p.pos})
-				return DecodeError::kWrapOrder;
+				return DecodeError::WrapOrder;
 			if (w.level == p.level && (w.pos >> 1) == (p.pos >> 1))
-				return DecodeError::kWrapCount;
+				return DecodeError::WrapCount;
 		}
 	}
-	return DecodeError::kNone;
+	return DecodeError::None;
 }
 
 size_t encoded_size(const TreeMessage &m)
@@ -163,7 +162,7 @@ size_t encoded_size(const TreeMessage &m)
 std::vector<uint8_t> encode(const TreeMessage &m)
 {
 	std::vector<uint8_t> o;
-	if (check(m) != DecodeError::kNone)
+	if (check(m) != DecodeError::None)
 		return o;
 	o.reserve(encoded_size(m));
 	put8(o, kTreeFormat);
@@ -191,38 +190,38 @@ DecodeResult parse(const uint8_t *data, size_t len)
 	Reader in(data, len);
 	uint8_t format = 0;
 	if (!in.get8(&format)) {
-		r.error = DecodeError::kTruncated;
+		r.error = DecodeError::Truncated;
 		return r;
 	}
 	if (format != kTreeFormat) {
-		r.error = DecodeError::kFormat;
+		r.error = DecodeError::Format;
 		return r;
 	}
 	TreeMessage &m = r.message;
 	uint32_t n = 0;
 	if (!in.get64(&m.epoch) || !in.get8(&m.depth)) {
-		r.error = DecodeError::kTruncated;
+		r.error = DecodeError::Truncated;
 		return r;
 	}
 	if (m.depth > kMaxDepth) {
-		r.error = DecodeError::kDepth;
+		r.error = DecodeError::Depth;
 		return r;
 	}
 	if (!in.get32(&n)) {
-		r.error = DecodeError::kTruncated;
+		r.error = DecodeError::Truncated;
 		return r;
 	}
 	// Counts are checked against the bytes left before anything is
 	// allocated for them.
 	if (n > in.left() / kLeaverBytes) {
-		r.error = DecodeError::kTruncated;
+		r.error = DecodeError::Truncated;
 		return r;
 	}
 	m.leavers.resize(n);
 	for (uint32_t i = 0; i < n; i++)
 		in.get32(&m.leavers[i]);
 	if (!in.get32(&n) || n > in.left() / kWrapEntryBytes) {
-		r.error = DecodeError::kTruncated;
+		r.error = DecodeError::Truncated;
 		return r;
 	}
 	m.wraps.resize(n);
@@ -234,7 +233,7 @@ DecodeResult parse(const uint8_t *data, size_t len)
 		in.get(w.wrapped.data(), kWrapBytes);
 	}
 	if (in.left() != 0) {
-		r.error = DecodeError::kTrailing;
+		r.error = DecodeError::Trailing;
 		return r;
 	}
 	r.error = check(m);
@@ -251,5 +250,4 @@ DecodeResult decode(const uint8_t *data, size_t len)
 	return r;
 }
 
-} // namespace keytree
-} // namespace groupsec
+} // namespace groupsec::keytree

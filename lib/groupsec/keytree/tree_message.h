@@ -18,8 +18,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace groupsec {
-namespace keytree {
+namespace groupsec::keytree {
 
 // Deepest tree: 2^24 leaves.
 constexpr unsigned kMaxDepth = 24;
@@ -64,29 +63,29 @@ struct TreeMessage {
 };
 
 enum class DecodeError {
-	kNone,
-	kTruncated,   // the buffer ends inside a field or an announced list
-	kFormat,      // first byte is not kTreeFormat
-	kDepth,       // depth above kMaxDepth
-	kNoLeavers,   // leaver count 0
-	kLeaverRange, // a leaf index >= 2^depth
-	kLeaverOrder, // leavers not strictly ascending (unsorted/duplicate)
-	kWrapNode,    // wrap node outside the tree or not a child of a T node
-	kWrapOrder,   // wraps not strictly ascending by (level, pos)
-	kWrapCount,   // two wraps for one parent
-	kWrapLength,  // a wrap that is not kWrapBytes long (structs only)
-	kTrailing,    // bytes after the last wrap
+	None,
+	Truncated,   // the buffer ends inside a field or an announced list
+	Format,      // first byte is not kTreeFormat
+	Depth,       // depth above kMaxDepth
+	NoLeavers,   // leaver count 0
+	LeaverRange, // a leaf index >= 2^depth
+	LeaverOrder, // leavers not strictly ascending (unsorted/duplicate)
+	WrapNode,    // wrap node outside the tree or not a child of a T node
+	WrapOrder,   // wraps not strictly ascending by (level, pos)
+	WrapCount,   // two wraps for one parent
+	WrapLength,  // a wrap that is not kWrapBytes long (structs only)
+	Trailing,    // bytes after the last wrap
 };
 
 const char *to_string(DecodeError e);
 
 struct DecodeResult {
-	DecodeError error = DecodeError::kNone;
+	DecodeError error = DecodeError::None;
 	TreeMessage message;
-	bool ok() const { return error == DecodeError::kNone; }
+	bool ok() const { return error == DecodeError::None; }
 };
 
-// The rules decode() enforces, for a message built in memory: kNone if m
+// The rules decode() enforces, for a message built in memory: None if m
 // could have come from decode().
 DecodeError check(const TreeMessage &m);
 
@@ -107,5 +106,4 @@ inline DecodeResult decode(const std::vector<uint8_t> &b)
 bool in_removed_set(const std::vector<uint32_t> &sorted_leavers,
 		    unsigned level, uint32_t pos);
 
-} // namespace keytree
-} // namespace groupsec
+} // namespace groupsec::keytree
