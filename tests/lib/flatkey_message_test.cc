@@ -36,7 +36,7 @@ KeyMessage sample_message()
 	for (uint64_t i = 0; i < 16; i++)
 		srv.join(*srv.layout().from_index(i));
 	auto r = srv.leave_batch({{1, 0, 0, 1}, {0, 1, 0, 1}, {1, 1, 1, 0}});
-	KeyMessage m = r.value();
+	KeyMessage m = r.message;
 	WrappedKey uni;
 	uni.wrapping.push_back(KeyRef{KeyId::member_key(77), 1, 0, 0});
 	uni.wrapped = srv.current_tek();
@@ -406,7 +406,7 @@ TEST(FlatKeyMessage, JoinAnnouncementsFoldByTheTable)
 		auto d = decode(ByteView(leave_bytes.data(), leave_bytes.size()));
 		ASSERT_TRUE(d.ok());
 		auto r = store.receive(d.value(), wrapper);
-		EXPECT_TRUE(r.ok()) << "member " << index << ": " << r.error().message;
+		EXPECT_TRUE(r.ok()) << "member " << index << ": " << to_string(r.error);
 		auto now = store.current(KeyId::tek());
 		ASSERT_TRUE(now.has_value());
 		EXPECT_EQ(now->key, *srv.tek_for(leave.new_tek.version, leave.new_tek.revision)) << "member " << index;
