@@ -916,11 +916,6 @@ DecodeResult decode(const uint8_t *data, size_t len)
 	return out;
 }
 
-const char *to_string(const Error &e)
-{
-	return e.message.c_str();
-}
-
 void encode(const PacketKeyHeader &h, uint8_t out[kPacketKeyHeaderBytes])
 {
 	std::vector<uint8_t> o;

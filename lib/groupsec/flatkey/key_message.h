@@ -186,8 +186,7 @@ struct DecodeResult {
 	bool ok() const { return !failed; }
 };
 DecodeResult decode(const uint8_t *data, size_t len);
-// The error's message.
-const char *to_string(const Error &e);
+using groupsec::to_string;
 
 // Per-packet header of FIG. 8: who sent the packet (association ID) and
 // which TEK version and revision protect it.

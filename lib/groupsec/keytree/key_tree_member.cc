@@ -68,7 +68,7 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 		return ApplyError::Stale;
 	if (m.epoch - keys_.epoch != 1)
 		return ApplyError::OutOfDate;
-	if (check(m) != DecodeError::None || m.depth < keys_.depth)
+	if (check(m) || m.depth < keys_.depth)
 		return ApplyError::Malformed;
 	const uint32_t leaf = keys_.leaf;
 	if (std::binary_search(m.leavers.begin(), m.leavers.end(), leaf))

@@ -16,7 +16,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
+
+#include "groupsec/base/bytes.h"
+#include "groupsec/base/result.h"
 
 namespace groupsec::keytree {
 
@@ -62,32 +66,9 @@ struct TreeMessage {
 	std::vector<Wrap> wraps; // ascending by (level, pos)
 };
 
-enum class DecodeError {
-	None,
-	Truncated,   // the buffer ends inside a field or an announced list
-	Format,      // first byte is not kTreeFormat
-	Depth,       // depth above kMaxDepth
-	NoLeavers,   // leaver count 0
-	LeaverRange, // a leaf index >= 2^depth
-	LeaverOrder, // leavers not strictly ascending (unsorted/duplicate)
-	WrapNode,    // wrap node outside the tree or not a child of a T node
-	WrapOrder,   // wraps not strictly ascending by (level, pos)
-	WrapCount,   // two wraps for one parent
-	WrapLength,  // a wrap that is not kWrapBytes long (structs only)
-	Trailing,    // bytes after the last wrap
-};
-
-const char *to_string(DecodeError e);
-
-struct DecodeResult {
-	DecodeError error = DecodeError::None;
-	TreeMessage message;
-	bool ok() const { return error == DecodeError::None; }
-};
-
-// The rules decode() enforces, for a message built in memory: None if m
-// could have come from decode().
-DecodeError check(const TreeMessage &m);
+// The rules decode() enforces, for a message built in memory: nullopt if
+// m could have come from decode(), else the error decode() would give.
+std::optional<Error> check(const TreeMessage &m);
 
 // Empty if check(m) fails.
 std::vector<uint8_t> encode(const TreeMessage &m);
@@ -95,11 +76,23 @@ std::vector<uint8_t> encode(const TreeMessage &m);
 // Size encode(m) has, without encoding (m assumed valid).
 size_t encoded_size(const TreeMessage &m);
 
+// Never throws; on error nothing but the error is produced: Truncated,
+// BadVersion (not the key tree format), Missing (no leavers), Duplicate
+// (two wraps for one node), TrailingBytes or BadValue (depth, leaver or
+// wrap out of range or order), with the reason in words.
+Result<TreeMessage> decode(ByteView in);
+
+// The former shape of decode()'s result, kept until the G-IKEv2 member
+// uses the decode() above.
+struct DecodeResult {
+	bool failed = false;
+	Error error;
+	TreeMessage message;
+
+	bool ok() const { return !failed; }
+};
 DecodeResult decode(const uint8_t *data, size_t len);
-inline DecodeResult decode(const std::vector<uint8_t> &b)
-{
-	return decode(b.data(), b.size());
-}
+using groupsec::to_string;
 
 // Whether (level, pos) is an ancestor-set node of the sorted leavers: some
 // leaver x has x >> level == pos. level may be 0 (then: pos is a leaver).
