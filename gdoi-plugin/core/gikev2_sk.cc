@@ -6,10 +6,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "gikev2_wire.h"
+#include "groupsec/crypto/prf.h"
 
 namespace groupsec::gdoi {
 
@@ -69,13 +69,10 @@ SecretBytes gcm_nonce(const SkKeys &k, ByteView iv)
 // HMAC-SHA-256 over data, truncated to 128 bits.
 Result<Bytes> hmac_icv(const SkKeys &k, ByteView data)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (!HMAC(EVP_sha256(), k.integrity_key.data(), static_cast<int>(k.integrity_key.size()), data.data(),
-		  data.size(), md, &md_len) ||
-	    md_len < kIcvSize)
+	SecretBytes md = crypto::hmac_sha256(k.integrity_key, data);
+	if (md.size() < kIcvSize)
 		return crypto_error("HMAC-SHA-256");
-	return Bytes(md, md + kIcvSize);
+	return Bytes(md.begin(), md.begin() + kIcvSize);
 }
 
 // Encrypts pt into out (pt.size() octets) and, for GCM, writes the tag.
