@@ -13,8 +13,6 @@
 #include <openssl/param_build.h>
 
 #include "gikev2_wire.h"
-#include "groupsec/crypto/key_wrap.h"
-#include "groupsec/crypto/prf.h"
 
 namespace groupsec::gdoi::ike {
 
@@ -176,16 +174,6 @@ Result<SecretBytes> DhKey::shared_secret(ByteView peer) const
 	});
 }
 
-SecretBytes prf(ByteView key, ByteView data)
-{
-	return crypto::hmac_sha256(key, data);
-}
-
-SecretBytes prf_plus(ByteView key, ByteView seed, size_t len)
-{
-	return crypto::prf_plus(key, seed, len);
-}
-
 IkeKeys derive_ike_keys(SkCipher cipher, size_t key_bytes, ByteView ni, ByteView nr, ByteView shared,
 			uint64_t spi_i, uint64_t spi_r)
 {
@@ -245,26 +233,6 @@ Bytes psk_auth(ByteView shared_key, ByteView octets)
 	static const char pad[] = "Key Pad for IKEv2";
 	SecretBytes k = prf(shared_key, ByteView(reinterpret_cast<const uint8_t *>(pad), sizeof(pad) - 1));
 	return prf(k, octets);
-}
-
-bool equal(ByteView a, ByteView b)
-{
-	return crypto::equal(a, b);
-}
-
-Result<Bytes> key_wrap(ByteView kwk, ByteView plain)
-{
-	return crypto::key_wrap(kwk, plain);
-}
-
-Result<SecretBytes> key_unwrap(ByteView kwk, ByteView wrapped)
-{
-	return crypto::key_unwrap(kwk, wrapped);
-}
-
-Bytes sha256(ByteView data)
-{
-	return crypto::sha256(data);
 }
 
 } // namespace groupsec::gdoi::ike
