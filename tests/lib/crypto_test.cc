@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "groupsec/base/hex.h"
+#include "groupsec/crypto/aead.h"
 #include "groupsec/crypto/clock.h"
 #include "groupsec/crypto/key_wrap.h"
 #include "groupsec/crypto/prf.h"
@@ -114,6 +115,50 @@ TEST(Prf, ConstantTimeEqual)
 	EXPECT_FALSE(equal(Bytes{1, 2}, Bytes{1, 3}));
 	EXPECT_FALSE(equal(Bytes{1, 2}, Bytes{1}));
 	EXPECT_TRUE(equal(Bytes{}, Bytes{}));
+}
+
+// McGrew and Viega, "The Galois/Counter Mode of Operation", test cases 3
+// and 4 (AES-128, 96-bit IV).
+TEST(Aead, GcmVectors)
+{
+	Bytes key = h("feffe9928665731c6d6a8f9467308308"), nonce = h("cafebabefacedbaddecaf888");
+	Bytes plain = h("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+			"1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255");
+	auto c3 = aes_gcm_seal(key, nonce, Bytes(), plain);
+	ASSERT_TRUE(c3.ok());
+	EXPECT_EQ(to_hex(c3.value()), "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
+				      "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091473f5985"
+				      "4d5c2af327cd64a62cf35abd2ba6fab4");
+	Bytes aad = h("feedfacedeadbeeffeedfacedeadbeefabaddad2");
+	Bytes p4(plain.begin(), plain.begin() + 60);
+	auto c4 = aes_gcm_seal(key, nonce, aad, p4);
+	ASSERT_TRUE(c4.ok());
+	EXPECT_EQ(to_hex(ByteView(c4.value().data() + 60, 16)), "5bc94fbc3221a5db94fae95ae7121a47");
+	auto back = aes_gcm_open(key, nonce, aad, ByteView(c4.value().data(), 60), ByteView(c4.value().data() + 60, 16));
+	ASSERT_TRUE(back.ok());
+	EXPECT_EQ(Bytes(back.value()), p4);
+}
+
+TEST(Aead, GcmRefusesChangesAndBadSizes)
+{
+	Bytes key(32, 1), nonce(12, 2), aad{1, 2, 3}, plain{4, 5, 6};
+	Bytes sealed = aes_gcm_seal(key, nonce, aad, plain).value();
+	ByteView ct(sealed.data(), 3), tag(sealed.data() + 3, 16);
+	EXPECT_TRUE(aes_gcm_open(key, nonce, aad, ct, tag).ok());
+	EXPECT_EQ(aes_gcm_open(key, nonce, Bytes{1, 2}, ct, tag).error().code, WireError::IntegrityFailed);
+	Bytes changed = sealed;
+	changed[0] ^= 1;
+	EXPECT_EQ(aes_gcm_open(key, nonce, aad, ByteView(changed.data(), 3), tag).error().code,
+		  WireError::IntegrityFailed);
+	EXPECT_EQ(aes_gcm_open(key, Bytes(12, 3), aad, ct, tag).error().code, WireError::IntegrityFailed);
+	EXPECT_EQ(aes_gcm_seal(Bytes(20, 1), nonce, aad, plain).error().code, WireError::BadKey);
+	EXPECT_EQ(aes_gcm_seal(key, Bytes(8, 1), aad, plain).error().code, WireError::BadLength);
+	EXPECT_EQ(aes_gcm_open(key, nonce, aad, ct, ByteView(tag.data(), 8)).error().code, WireError::BadLength);
+	// empty plaintext and AAD: the tag alone
+	auto empty = aes_gcm_seal(key, nonce, Bytes(), Bytes());
+	ASSERT_TRUE(empty.ok());
+	EXPECT_EQ(empty.value().size(), kGcmTagBytes);
+	EXPECT_TRUE(aes_gcm_open(key, nonce, Bytes(), Bytes(), empty.value()).ok());
 }
 
 class CountingRandom : public RandomSource {
