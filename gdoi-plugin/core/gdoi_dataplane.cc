@@ -1,6 +1,6 @@
 #include "gdoi_dataplane.h"
 
-#include "control.h"
+#include "groupsec/net/address.h"
 
 #include <algorithm>
 
@@ -46,7 +46,7 @@ Address any_like(const Address &a)
 
 std::string to_string(const TrafficSelector &ts)
 {
-	std::string s = prefix_text(ts);
+	std::string s = net::range_text(ts);
 	if (s == "?") {
 		return s;
 	}

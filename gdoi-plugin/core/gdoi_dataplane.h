@@ -65,7 +65,7 @@ public:
 // The intersection of two selectors of the same family (protocol and
 // ports included), nullopt if they do not overlap.
 std::optional<TrafficSelector> intersect(const TrafficSelector &a, const TrafficSelector &b);
-// prefix_text() (control.h) with "[17/53]" for a protocol and port.
+// net::range_text() with "[17/53]" for a protocol and port.
 std::string to_string(const TrafficSelector &ts);
 
 class GroupDataplane : public SaSink {
