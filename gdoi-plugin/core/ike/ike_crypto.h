@@ -9,8 +9,8 @@
 #include <memory>
 #include <string_view>
 
-#include "gikev2_result.h"
-#include "gikev2_sk.h"
+#include "../gikev2_result.h"
+#include "../gikev2_sk.h"
 
 namespace groupsec::gdoi::ike {
 
