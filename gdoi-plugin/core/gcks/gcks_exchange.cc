@@ -238,92 +238,75 @@ std::optional<Choice> choose(const std::vector<ike::Proposal> &ps, uint16_t ke_g
 	return std::nullopt;
 }
 
-} // namespace
-
-void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteView datagram,
-				    const IkeHeader &h)
+// An unprotected IKE_SA_INIT response of one notify.
+void reply_notify(EngineContext &ctx, Counters *c, const Address &local, const Address &remote, const IkeHeader &h,
+		  uint16_t type, Bytes data)
 {
-	Counters *c = ctx_.counters->attribute(local, true);
-	if (!c)
+	Message r;
+	r.header.initiator_spi = h.initiator_spi;
+	r.header.exchange_type = h.exchange_type;
+	r.header.flags = kFlagResponse;
+	NotifyPayload n;
+	n.type = type;
+	n.data = std::move(data);
+	auto body = encode_notify(n);
+	if (!body)
 		return;
-	c->received++;
-	auto m = decode_message(datagram);
-	if (!m || h.responder_spi != 0 || h.message_id != 0 || m.value().encrypted) {
-		c->dropped_malformed++;
-		return;
-	}
-	// a retransmitted request: the same answer
-	auto known = ike_.responder_by_init.find({h.initiator_spi, remote});
-	if (known != ike_.responder_by_init.end()) {
-		auto sa = ike_.responder_sas.find(known->second);
-		if (sa != ike_.responder_sas.end() && sa->second->init_request == datagram.to_bytes() &&
-		    !sa->second->authenticated)
-			ctx_.send(c, local, remote, sa->second->init_response);
-		return;
-	}
-	const std::vector<Payload> &ps = m.value().payloads;
+	r.payloads.push_back(make_payload(PayloadType::Notify, body.value()));
+	auto d = encode_message(r);
+	if (d)
+		ctx.send(c, local, remote, d.value());
+}
+
+// What an IKE_SA_INIT request offers.
+struct InitRequest {
+	std::vector<ike::Proposal> proposals;
+	ike::KePayload ke;
+	Bytes ni;
+};
+
+std::optional<InitRequest> decode_init(const std::vector<Payload> &ps)
+{
 	const Payload *sa_p = find_payload(ps, PayloadType::SecurityAssociation);
 	const Payload *ke_p = find_payload(ps, PayloadType::KeyExchange);
 	const Payload *ni_p = find_payload(ps, PayloadType::Nonce);
-	if (!sa_p || !ke_p || !ni_p) {
-		c->dropped_malformed++;
-		return;
-	}
+	if (!sa_p || !ke_p || !ni_p)
+		return std::nullopt;
 	auto props = ike::decode_sa(sa_p->body);
 	auto ke = ike::decode_ke(ke_p->body);
 	auto ni = decode_nonce(ni_p->body);
-	if (!props || !ke || !ni) {
-		c->dropped_malformed++;
-		return;
+	if (!props || !ke || !ni)
+		return std::nullopt;
+	return InitRequest{std::move(props).value(), std::move(ke).value(), std::move(ni).value().nonce};
+}
+
+// RFC 7296 2.6: past the threshold, only a request that returns our cookie
+// creates state. false if it did not (and got a cookie to return).
+bool cookie_passed(EngineContext &ctx, IkeSas &ike, Counters *c, const Address &local, const Address &remote,
+		   const IkeHeader &h, const std::vector<Payload> &ps, ByteView ni)
+{
+	if (ike.half_open_sas < ike.cookie_threshold)
+		return true;
+	ike.rotate_cookie_secret(ctx.now());
+	if (!ps.empty() && ps[0].type == static_cast<uint8_t>(PayloadType::Notify)) {
+		auto n = decode_notify(ps[0].body);
+		if (n && n.value().type == ike::kNotifyCookie &&
+		    ike.cookie_valid(n.value().data, ni, remote, h.initiator_spi))
+			return true;
 	}
-	auto reply_notify = [&](uint16_t type, Bytes data) {
-		Message r;
-		r.header.initiator_spi = h.initiator_spi;
-		r.header.exchange_type = h.exchange_type;
-		r.header.flags = kFlagResponse;
-		NotifyPayload n;
-		n.type = type;
-		n.data = std::move(data);
-		auto body = encode_notify(n);
-		if (!body)
-			return;
-		r.payloads.push_back(make_payload(PayloadType::Notify, body.value()));
-		auto d = encode_message(r);
-		if (d)
-			ctx_.send(c, local, remote, d.value());
-	};
-	// RFC 7296 2.6: past the threshold, only a request that returns our
-	// cookie creates state
-	if (ike_.half_open_sas >= ike_.cookie_threshold) {
-		ike_.rotate_cookie_secret(ctx_.now());
-		bool ok = false;
-		if (!ps.empty() && ps[0].type == static_cast<uint8_t>(PayloadType::Notify)) {
-			auto n = decode_notify(ps[0].body);
-			ok = n && n.value().type == ike::kNotifyCookie &&
-			     ike_.cookie_valid(n.value().data, ni.value().nonce, remote, h.initiator_spi);
-		}
-		if (!ok) {
-			c->cookies_sent++;
-			reply_notify(ike::kNotifyCookie, ike_.make_cookie(ni.value().nonce, remote, h.initiator_spi));
-			return;
-		}
-	}
-	uint16_t other = 0;
-	auto choice = choose(props.value(), ke.value().group, &other);
-	if (!choice) {
-		if (other) {
-			Bytes g;
-			wire::put_u16(g, other);
-			reply_notify(ike::kNotifyInvalidKePayload, g);
-		} else {
-			reply_notify(ike::kNotifyNoProposalChosen, {});
-		}
-		return;
-	}
-	auto dh = ike::DhKey::generate(choice->dh, [&](uint8_t *o, size_t n) { ctx_.deps.random->fill(o, n); });
+	c->cookies_sent++;
+	reply_notify(ctx, c, local, remote, h, ike::kNotifyCookie, ike.make_cookie(ni, remote, h.initiator_spi));
+	return false;
+}
+
+// The responder SA of an accepted IKE_SA_INIT and its response.
+void respond_init(EngineContext &ctx, IkeSas &ike, Counters *c, const Address &local, const Address &remote,
+		  ByteView datagram, const IkeHeader &h, const InitRequest &req, const Choice &choice)
+{
+	auto dh = ike::DhKey::generate(choice.dh, [&](uint8_t *o, size_t n) { ctx.deps.random->fill(o, n); });
 	if (!dh)
 		return;
-	auto shared = dh.value()->shared_secret(ke.value().data);
+	auto shared = dh.value()->shared_secret(req.ke.data);
 	if (!shared) {
 		c->dropped_malformed++;
 		return;
@@ -331,17 +314,17 @@ void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteVie
 	auto sa = std::make_unique<IkeSa>();
 	sa->initiator = false;
 	sa->spi_i = h.initiator_spi;
-	sa->spi_r = ike_.random_spi();
+	sa->spi_r = ike.random_spi();
 	sa->local = local;
 	sa->remote = remote;
-	sa->dh_group = choice->dh;
-	sa->cipher = choice->cipher;
-	sa->ni = ni.value().nonce;
-	sa->nr = ctx_.random(kNonceBytes);
-	sa->created_ms = ctx_.now();
-	sa->keys = ike::derive_ike_keys(sa->cipher, choice->key_bytes, sa->ni, sa->nr, shared.value(), sa->spi_i,
+	sa->dh_group = choice.dh;
+	sa->cipher = choice.cipher;
+	sa->ni = req.ni;
+	sa->nr = ctx.random(kNonceBytes);
+	sa->created_ms = ctx.now();
+	sa->keys = ike::derive_ike_keys(sa->cipher, choice.key_bytes, sa->ni, sa->nr, shared.value(), sa->spi_i,
 					sa->spi_r);
-	ike_.log_ike_sa(*sa);
+	ike.log_ike_sa(*sa);
 	sa->gsk_w = ike::default_kwk(sa->keys.sk_d, 32);
 	sa->keyed = true;
 	sa->init_request = datagram.to_bytes();
@@ -350,8 +333,8 @@ void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteVie
 	r.header.responder_spi = sa->spi_r;
 	r.header.exchange_type = h.exchange_type;
 	r.header.flags = kFlagResponse;
-	auto sab = ike::encode_sa({choice->proposal});
-	auto keb = ike::encode_ke(ike::KePayload{choice->dh, dh.value()->public_value()});
+	auto sab = ike::encode_sa({choice.proposal});
+	auto keb = ike::encode_ke(ike::KePayload{choice.dh, dh.value()->public_value()});
 	auto nrb = encode_nonce(NoncePayload{sa->nr});
 	if (!sab || !keb || !nrb)
 		return;
@@ -365,8 +348,49 @@ void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteVie
 	sa->last_peer_request = 0;
 	sa->last_response = d.value();
 	sa->next_request_id = 0;
-	ctx_.send(c, local, remote, sa->init_response);
-	ike_.add_responder_sa(std::move(sa));
+	ctx.send(c, local, remote, sa->init_response);
+	ike.add_responder_sa(std::move(sa));
+}
+
+} // namespace
+
+void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h)
+{
+	Counters *c = ctx_.counters->attribute(local, true);
+	if (!c)
+		return;
+	c->received++;
+	auto m = decode_message(datagram);
+	if (!m || h.responder_spi != 0 || h.message_id != 0 || m.value().encrypted) {
+		c->dropped_malformed++;
+		return;
+	}
+	// a retransmitted request: the same answer
+	if (ike_.responder_by_init.count({h.initiator_spi, remote})) {
+		IkeSa *sa = ike_.responder_for_init(h.initiator_spi, remote);
+		if (sa && sa->init_request == datagram.to_bytes() && !sa->authenticated)
+			ctx_.send(c, local, remote, sa->init_response);
+		return;
+	}
+	const std::vector<Payload> &ps = m.value().payloads;
+	auto req = decode_init(ps);
+	if (!req) {
+		c->dropped_malformed++;
+		return;
+	}
+	if (!cookie_passed(ctx_, ike_, c, local, remote, h, ps, req->ni))
+		return;
+	uint16_t other = 0;
+	auto choice = choose(req->proposals, req->ke.group, &other);
+	if (!choice) {
+		Bytes g;
+		if (other)
+			wire::put_u16(g, other);
+		reply_notify(ctx_, c, local, remote, h, other ? ike::kNotifyInvalidKePayload : ike::kNotifyNoProposalChosen,
+			     g);
+		return;
+	}
+	respond_init(ctx_, ike_, c, local, remote, datagram, h, *req, *choice);
 }
 
 void KeyServer::request(IkeSa &sa, ByteView datagram, const IkeHeader &h)
@@ -401,98 +425,98 @@ void KeyServer::gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payloa
 	const Payload *idi_p = find_payload(inner, PayloadType::IdInitiator);
 	const Payload *auth_p = find_payload(inner, PayloadType::Authentication);
 	const Payload *idg_p = find_payload(inner, PayloadType::GroupId);
-	if (!idi_p || !auth_p || !idg_p) {
+	auto idi = idi_p ? decode_identification(idi_p->body) : Result<IdentificationPayload>(Error{});
+	auto auth = auth_p ? decode_auth(auth_p->body) : Result<AuthPayload>(Error{});
+	auto idg = idg_p ? decode_identification(idg_p->body) : Result<IdentificationPayload>(Error{});
+	bool malformed = !idi || !auth || !idg;
+	for (const Payload &p : inner)
+		malformed = malformed || (p.type == static_cast<uint8_t>(PayloadType::Notify) && !decode_notify(p.body));
+	if (malformed) {
 		if (c)
 			c->dropped_malformed++;
 		return;
 	}
-	auto idi = decode_identification(idi_p->body);
-	auto auth = decode_auth(auth_p->body);
-	auto idg = decode_identification(idg_p->body);
-	if (!idi || !auth || !idg) {
-		if (c)
-			c->dropped_malformed++;
-		return;
-	}
-	for (const Payload &p : inner) {
-		if (p.type == static_cast<uint8_t>(PayloadType::Notify) && !decode_notify(p.body)) {
-			if (c)
-				c->dropped_malformed++;
-			return;
-		}
-	}
-	const uint64_t spi = sa.spi_r;
 	GcksGroup *g = find(Identity{idg.value().id_type, idg.value().data}, sa.local);
 	if (!g) {
-		ike_.send_response(sa, h.message_id, h.exchange_type, {notify_payload(NotifyType::InvalidGroupId)});
-		ike_.remove_responder_sa(spi);
+		refuse(sa, h, {}, NotifyType::InvalidGroupId);
 		return;
 	}
 	sa.group = g->cfg.name;
-	c = &g->counters;
 	// the first message of this SA was counted before the group was known
 	Identity peer{idi.value().id_type, idi.value().data};
-	Bytes octets = ike::signed_octets(sa.init_request, sa.nr, sa.keys.sk_pi, idi_p->body);
-	bool ok = false;
-	if (g->cfg.member_auth == AuthKind::Psk) {
-		auto key = ctx_.psk(g->cfg.local_id, peer);
-		ok = auth.value().method == ike::kAuthSharedKey && key &&
-		     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
-	} else {
-		ok = auth.value().method == ike::kAuthDigitalSignature &&
-		     ctx_.deps.credentials->verify(peer, octets, auth.value().data);
-	}
-	if (!ok) {
-		c->dropped_auth++;
-		ike_.send_response(sa, h.message_id, h.exchange_type, {notify_payload(NotifyType::AuthenticationFailed)});
-		ike_.remove_responder_sa(spi);
+	if (!member_auth_ok(*g, sa, peer, idi_p->body, auth.value())) {
+		g->counters.dropped_auth++;
+		refuse(sa, h, {}, NotifyType::AuthenticationFailed);
 		return;
 	}
-	IdentificationPayload idr{g->cfg.local_id.type, g->cfg.local_id.data};
-	Bytes idr_body = encode_identification(idr).value();
-	Bytes r_octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_body);
-	AuthPayload r_auth;
-	if (g->cfg.member_auth == AuthKind::Psk) {
-		auto key = ctx_.psk(g->cfg.local_id, peer);
-		r_auth.method = ike::kAuthSharedKey;
-		r_auth.data = ike::psk_auth(*key, r_octets);
-	} else {
-		auto sig = ctx_.deps.credentials->sign(g->cfg.local_id, r_octets);
-		if (!sig || sig->empty()) {
-			ike_.send_response(sa, h.message_id, h.exchange_type,
-				      {notify_payload(NotifyType::RegistrationFailed)});
-			ike_.remove_responder_sa(spi);
-			return;
-		}
-		r_auth.method = ike::kAuthDigitalSignature;
-		r_auth.data = *sig;
+	auto reply = auth_reply(*g, sa, peer);
+	if (!reply) {
+		refuse(sa, h, {}, NotifyType::RegistrationFailed);
+		return;
 	}
-	std::vector<Payload> reply{make_payload(PayloadType::IdResponder, idr_body),
-				   make_payload(PayloadType::Authentication, encode_auth(r_auth).value())};
-	bool authorized = std::find(g->cfg.authorized.begin(), g->cfg.authorized.end(), peer) !=
-				  g->cfg.authorized.end() &&
-			  !g->evicted.count(peer);
 	// an IKE SA that registers nobody goes with its answer: a peer that
 	// retries leaves nothing behind
-	if (!authorized) {
-		c->dropped_unauthorized++;
-		reply.push_back(notify_payload(NotifyType::AuthorizationFailed));
-		ike_.send_response(sa, h.message_id, h.exchange_type, reply);
-		ike_.remove_responder_sa(spi);
+	if (!authorized(*g, peer)) {
+		g->counters.dropped_unauthorized++;
+		refuse(sa, h, std::move(*reply), NotifyType::AuthorizationFailed);
 		return;
 	}
 	ike_.responder_authenticated(sa);
 	sa.peer = peer;
 	auto reg = register_member(*g, sa, sa.local, sa.remote, requested_senders(inner));
 	if (!reg) {
-		reply.push_back(notify_payload(NotifyType::RegistrationFailed));
-		ike_.send_response(sa, h.message_id, h.exchange_type, reply);
-		ike_.remove_responder_sa(spi);
+		refuse(sa, h, std::move(*reply), NotifyType::RegistrationFailed);
 		return;
 	}
-	reply.insert(reply.end(), reg.value().begin(), reg.value().end());
-	c->registrations++;
+	reply->insert(reply->end(), reg.value().begin(), reg.value().end());
+	g->counters.registrations++;
+	ike_.send_response(sa, h.message_id, h.exchange_type, *reply);
+}
+
+void KeyServer::refuse(IkeSa &sa, const IkeHeader &h, std::vector<Payload> reply, NotifyType why)
+{
+	const uint64_t spi = sa.spi_r;
+	reply.push_back(notify_payload(why));
 	ike_.send_response(sa, h.message_id, h.exchange_type, reply);
+	ike_.remove_responder_sa(spi);
+}
+
+bool KeyServer::authorized(const GcksGroup &g, const Identity &peer) const
+{
+	return std::find(g.cfg.authorized.begin(), g.cfg.authorized.end(), peer) != g.cfg.authorized.end() &&
+	       !g.evicted.count(peer);
+}
+
+bool KeyServer::member_auth_ok(GcksGroup &g, IkeSa &sa, const Identity &peer, ByteView idi_body,
+			       const AuthPayload &auth)
+{
+	Bytes octets = ike::signed_octets(sa.init_request, sa.nr, sa.keys.sk_pi, idi_body);
+	if (g.cfg.member_auth == AuthKind::Psk) {
+		auto key = ctx_.psk(g.cfg.local_id, peer);
+		return auth.method == ike::kAuthSharedKey && key && ike::equal(ike::psk_auth(*key, octets), auth.data);
+	}
+	return auth.method == ike::kAuthDigitalSignature && ctx_.deps.credentials->verify(peer, octets, auth.data);
+}
+
+std::optional<std::vector<Payload>> KeyServer::auth_reply(GcksGroup &g, IkeSa &sa, const Identity &peer)
+{
+	IdentificationPayload idr{g.cfg.local_id.type, g.cfg.local_id.data};
+	Bytes idr_body = encode_identification(idr).value();
+	Bytes octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_body);
+	AuthPayload a;
+	if (g.cfg.member_auth == AuthKind::Psk) {
+		auto key = ctx_.psk(g.cfg.local_id, peer);
+		a.method = ike::kAuthSharedKey;
+		a.data = ike::psk_auth(*key, octets);
+	} else {
+		auto sig = ctx_.deps.credentials->sign(g.cfg.local_id, octets);
+		if (!sig || sig->empty())
+			return std::nullopt;
+		a.method = ike::kAuthDigitalSignature;
+		a.data = *sig;
+	}
+	return std::vector<Payload>{make_payload(PayloadType::IdResponder, idr_body),
+				    make_payload(PayloadType::Authentication, encode_auth(a).value())};
 }
 
 void KeyServer::gsa_registration(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner)
@@ -536,10 +560,7 @@ void KeyServer::gsa_registration(IkeSa &sa, const IkeHeader &h, const std::vecto
 			return;
 		}
 	}
-	bool authorized = std::find(g->cfg.authorized.begin(), g->cfg.authorized.end(), sa.peer) !=
-				  g->cfg.authorized.end() &&
-			  !g->evicted.count(sa.peer);
-	if (!authorized) {
+	if (!authorized(*g, sa.peer)) {
 		g->counters.dropped_unauthorized++;
 		ike_.send_response(sa, h.message_id, h.exchange_type, {notify_payload(NotifyType::AuthorizationFailed)});
 		return;

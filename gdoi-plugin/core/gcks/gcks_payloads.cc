@@ -44,14 +44,14 @@ void KeyServer::new_kek(GcksGroup &g)
 	ctx_.log_rekey_sa(g.kek);
 }
 
-GcksTek KeyServer::make_tek(GcksGroup &g, size_t policy)
+GcksTek KeyServer::make_tek(const GcksGroup &g, const std::vector<GcksTek> &teks, size_t policy)
 {
 	GcksTek t;
 	for (;;) {
 		Bytes b = ctx_.random(4);
 		t.spi = uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
 		bool taken = t.spi < 256;
-		for (const GcksTek &o : g.teks)
+		for (const GcksTek &o : teks)
 			taken = taken || o.spi == t.spi;
 		if (!taken)
 			break;
@@ -68,7 +68,7 @@ void KeyServer::init_keys(GcksGroup &g)
 	new_kek(g);
 	g.teks.clear();
 	for (size_t i = 0; i < g.cfg.teks.size(); i++)
-		g.teks.push_back(make_tek(g, i));
+		g.teks.push_back(make_tek(g, g.teks, i));
 }
 
 Result<Bytes> KeyServer::signature_algorithm(const GcksGroupConfig &c)
@@ -103,11 +103,11 @@ Result<Done> KeyServer::store_evicted(const GcksGroup &g, const std::set<Identit
 	return Done{};
 }
 
-GsaPolicy KeyServer::kek_policy(GcksGroup &g, bool registration)
+GsaPolicy KeyServer::kek_policy(GcksGroup &g, const RekeySa &kek, bool registration)
 {
 	GsaPolicy p;
 	p.protocol = static_cast<uint8_t>(SecurityProtocol::GikeUpdate);
-	p.spi = g.kek.spi;
+	p.spi = kek.spi;
 	p.source = any_selector(g.cfg.listen[0].ip.size());
 	p.destination = p.source;
 	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::Encryption),
@@ -131,22 +131,22 @@ GsaPolicy KeyServer::kek_policy(GcksGroup &g, bool registration)
 		}
 		p.transforms.push_back(std::move(t));
 	}
-	uint64_t left = g.kek.expires_ms > ctx_.now() ? (g.kek.expires_ms - ctx_.now()) / 1000 : 0;
+	uint64_t left = kek.expires_ms > ctx_.now() ? (kek.expires_ms - ctx_.now()) / 1000 : 0;
 	p.key_lifetime = static_cast<uint32_t>(std::max<uint64_t>(left, 1));
 	// RFC 9838 2.3.4: "the initial Message ID value the GCKS will use when
 	// sending the GSA_REKEY messages to the group members is non-zero,
 	// then this value is specified in the GSA_INITIAL_MESSAGE_ID
 	// attribute": the next ID on this Rekey SA, left out while it is 0
 	// (2.4.1.4: without it a member "MUST assume zero")
-	if (g.kek.next_message_id)
-		p.initial_message_id = static_cast<uint32_t>(std::min<uint64_t>(g.kek.next_message_id, UINT32_MAX));
+	if (kek.next_message_id)
+		p.initial_message_id = static_cast<uint32_t>(std::min<uint64_t>(kek.next_message_id, UINT32_MAX));
 	return p;
 }
 
-GsaPayload KeyServer::tek_gsa(GcksGroup &g)
+GsaPayload KeyServer::tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &teks)
 {
 	GsaPayload gsa;
-	for (const GcksTek &t : g.teks) {
+	for (const GcksTek &t : teks) {
 		if (!t.current)
 			continue;
 		const TekPolicyConfig &c = g.cfg.teks[t.policy];
@@ -219,8 +219,8 @@ Result<std::vector<Attribute>> KeyServer::change_attributes(GcksGroup &g, const 
 Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const GcksMember &m, ByteView kwk,
 							   bool registration, const MembershipChange *change)
 {
-	GsaPayload gsa = tek_gsa(g);
-	gsa.kek = kek_policy(g, registration);
+	GsaPayload gsa = tek_gsa(g, g.teks);
+	gsa.kek = kek_policy(g, g.kek, registration);
 	KeyDownloadPayload kd;
 	auto kb = ike::key_wrap(kwk, g.kek.keymat);
 	if (!kb)

@@ -150,6 +150,8 @@ private:
 	bool member_auth_ok(GcksGroup &g, IkeSa &sa, const Identity &peer, ByteView idi_body, const AuthPayload &auth);
 	// Our IDr and AUTH for GSA_AUTH, nullopt if we cannot sign.
 	std::optional<std::vector<Payload>> auth_reply(GcksGroup &g, IkeSa &sa, const Identity &peer);
+	// peer may register: authorized, not evicted.
+	bool authorized(const GcksGroup &g, const Identity &peer) const;
 	// Answers a GSA_AUTH that registers nobody with a notify and drops sa.
 	void refuse(IkeSa &sa, const IkeHeader &h, std::vector<Payload> reply, NotifyType why);
 	// GSA + KD of a registration over sa for member sa.peer.
@@ -163,6 +165,8 @@ private:
 	Result<Done> plan_kek_message(GcksGroup &g, RekeyPlan &p, const MembershipChange *change);
 	Result<Done> plan_tek_message(GcksGroup &g, RekeyPlan &p);
 	Result<uint32_t> take_message_id(const GcksGroup &g, RekeyPlan &p, RekeySa &kek);
+	Result<std::pair<SecretBytes, uint32_t>> kek_wrapping_key(GcksGroup &g, const RekeySa &current,
+								  const MembershipChange *change);
 	void commit_rekey(GcksGroup &g, RekeyPlan &p, const MembershipChange *change);
 	void send_inband(GcksGroup &g, const std::vector<Bytes> &datagrams, const MembershipChange *change);
 	Result<Bytes> rekey_message(GcksGroup &g, const RekeySa &protecting, uint32_t id, std::vector<Payload> inner);
@@ -188,15 +192,17 @@ private:
 	// Stores a group's evicted identities (EvictionStore), if there is a
 	// store; an error if that failed.
 	Result<Done> store_evicted(const GcksGroup &g, const std::set<Identity> &evicted);
-	GcksTek make_tek(GcksGroup &g, size_t policy);
+	// A new TEK of TEK policy policy, its SPI not among teks.
+	GcksTek make_tek(const GcksGroup &g, const std::vector<GcksTek> &teks, size_t policy);
 	Result<std::vector<Attribute>> flat_attributes(GcksGroup &g, const flatkey::KeyMessage &m);
 	// The member key bag attributes of a membership change.
 	Result<std::vector<Attribute>> change_attributes(GcksGroup &g, const MembershipChange &c);
 	Result<std::vector<Payload>> member_payloads(GcksGroup &g, const GcksMember &m, ByteView kwk, bool registration,
 						     const MembershipChange *change);
 	Result<Done> registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb);
-	GsaPolicy kek_policy(GcksGroup &g, bool registration);
-	GsaPayload tek_gsa(GcksGroup &g);
+	// The GSA policy of Rekey SA kek, the GSA of the current TEKs of teks.
+	GsaPolicy kek_policy(GcksGroup &g, const RekeySa &kek, bool registration);
+	GsaPayload tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &teks);
 	void new_kek(GcksGroup &g);
 	void init_keys(GcksGroup &g);
 

@@ -17,19 +17,8 @@ void GroupMember::rekey(const Address &local, ByteView datagram, const IkeHeader
 	wire::put_u64(spi, h.initiator_spi);
 	wire::put_u64(spi, h.responder_spi);
 	GmGroup *g = nullptr;
-	const RekeySa *kek = nullptr;
-	for (auto &[n, m] : groups) {
-		if (m->kek && m->kek->spi == spi) {
-			g = m.get();
-			kek = &*m->kek;
-		} else if (m->old_kek && m->old_kek->spi == spi) {
-			g = m.get();
-			kek = &*m->old_kek;
-		}
-		if (g)
-			break;
-	}
-	if (!g) {
+	const RekeySa *kek = by_rekey_sa(spi, &g);
+	if (!kek) {
 		// no Rekey SA of ours: nothing can check it
 		if (Counters *c = ctx_.counters->attribute(local, false)) {
 			c->received++;
@@ -60,40 +49,8 @@ void GroupMember::rekey(const Address &local, ByteView datagram, const IkeHeader
 		return;
 	}
 	std::vector<Payload> inner = opened.value().inner;
-	const bool has_auth = !inner.empty() && inner.back().type == static_cast<uint8_t>(PayloadType::Authentication);
-	if (g->gcauth_signature) {
-		if (!has_auth) {
-			c.dropped_auth++;
-			return;
-		}
-		auto a = decode_auth(inner.back().body);
-		if (!a) {
-			c.dropped_malformed++;
-			return;
-		}
-		const Bytes &d = a.value().data;
-		const Bytes &alg = g->sig_alg;
-		if (a.value().method != ike::kAuthDigitalSignature || d.size() <= alg.size() + 1 ||
-		    d[0] != alg.size() || !std::equal(alg.begin(), alg.end(), d.begin() + 1)) {
-			c.dropped_auth++;
-			return;
-		}
-		// A | P as the GCKS signed it (RFC 9838 2.4.1.1): the message as
-		// received, the AUTH payload's signature octets zeroed
-		auto octets = rekey_signed_octets(h, opened.value().message.encrypted->critical, inner);
-		if (!octets) {
-			c.dropped_malformed++;
-			return;
-		}
-		if (!ctx_.deps.credentials->verify(g->cfg.server_id, octets.value(), d)) {
-			c.dropped_auth++;
-			return;
-		}
-		inner.pop_back();
-	} else if (has_auth) {
-		c.dropped_auth++;
+	if (!rekey_auth_ok(*g, h, opened.value().message.encrypted->critical, inner, c))
 		return;
-	}
 	bool excluded = false;
 	SecretBytes kwk = kek->gsk_w;
 	const Bytes via = kek->spi; // apply() may replace *kek
@@ -114,6 +71,61 @@ void GroupMember::rekey(const Address &local, ByteView datagram, const IkeHeader
 	g->last_message_id = h.message_id;
 	c.rekeys++;
 	schedule(*g);
+}
+
+const RekeySa *GroupMember::by_rekey_sa(const Bytes &spi, GmGroup **group)
+{
+	for (auto &[n, m] : groups) {
+		if (m->kek && m->kek->spi == spi) {
+			*group = m.get();
+			return &*m->kek;
+		}
+		if (m->old_kek && m->old_kek->spi == spi) {
+			*group = m.get();
+			return &*m->old_kek;
+		}
+	}
+	return nullptr;
+}
+
+bool GroupMember::rekey_auth_ok(GmGroup &g, const IkeHeader &h, bool sk_critical, std::vector<Payload> &inner,
+				Counters &c)
+{
+	const bool has_auth = !inner.empty() && inner.back().type == static_cast<uint8_t>(PayloadType::Authentication);
+	if (!g.gcauth_signature) {
+		if (has_auth)
+			c.dropped_auth++;
+		return !has_auth;
+	}
+	if (!has_auth) {
+		c.dropped_auth++;
+		return false;
+	}
+	auto a = decode_auth(inner.back().body);
+	if (!a) {
+		c.dropped_malformed++;
+		return false;
+	}
+	const Bytes &d = a.value().data;
+	const Bytes &alg = g.sig_alg;
+	if (a.value().method != ike::kAuthDigitalSignature || d.size() <= alg.size() + 1 || d[0] != alg.size() ||
+	    !std::equal(alg.begin(), alg.end(), d.begin() + 1)) {
+		c.dropped_auth++;
+		return false;
+	}
+	// A | P as the GCKS signed it (RFC 9838 2.4.1.1): the message as
+	// received, the AUTH payload's signature octets zeroed
+	auto octets = rekey_signed_octets(h, sk_critical, inner);
+	if (!octets) {
+		c.dropped_malformed++;
+		return false;
+	}
+	if (!ctx_.deps.credentials->verify(g.cfg.server_id, octets.value(), d)) {
+		c.dropped_auth++;
+		return false;
+	}
+	inner.pop_back();
+	return true;
 }
 
 void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)

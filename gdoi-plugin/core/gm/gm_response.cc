@@ -51,98 +51,7 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		return;
 	}
 	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::IkeSaInit)) {
-		auto m = decode_message(datagram);
-		if (!m || m.value().encrypted) {
-			c->dropped_malformed++;
-			return;
-		}
-		const auto &ps = m.value().payloads;
-		for (const Payload &p : ps) {
-			if (p.type != static_cast<uint8_t>(PayloadType::Notify))
-				continue;
-			auto n = decode_notify(p.body);
-			if (!n) {
-				c->dropped_malformed++;
-				return;
-			}
-			if (n.value().type == ike::kNotifyCookie && h.responder_spi == 0) {
-				if (n.value().data.empty() || n.value().data.size() > 64) {
-					c->dropped_malformed++;
-					return;
-				}
-				sa.cookie = n.value().data;
-				send_init(sa, g->cfg.name);
-				return;
-			}
-			if (n.value().type == ike::kNotifyInvalidKePayload && h.responder_spi == 0 &&
-			    n.value().data.size() == 2) {
-				uint16_t grp = static_cast<uint16_t>(n.value().data[0] << 8 | n.value().data[1]);
-				if (grp == sa.dh_group || !ike::dh_group_supported(grp)) {
-					c->dropped_malformed++;
-					return;
-				}
-				auto dh = ike::DhKey::generate(
-					grp, [&](uint8_t *o, size_t len) { ctx_.deps.random->fill(o, len); });
-				if (!dh)
-					return;
-				sa.dh_group = grp;
-				sa.dh = std::move(dh).value();
-				send_init(sa, g->cfg.name);
-				return;
-			}
-			if (is_error_notify(n.value().type) && h.responder_spi == 0) {
-				failed(*g, true);
-				ike_.initiator_sas.erase(sa.spi_i);
-				return;
-			}
-		}
-		const Payload *sa_p = find_payload(ps, PayloadType::SecurityAssociation);
-		const Payload *ke_p = find_payload(ps, PayloadType::KeyExchange);
-		const Payload *nr_p = find_payload(ps, PayloadType::Nonce);
-		if (!sa_p || !ke_p || !nr_p || h.responder_spi == 0) {
-			c->dropped_malformed++;
-			return;
-		}
-		auto props = ike::decode_sa(sa_p->body);
-		auto ke = ike::decode_ke(ke_p->body);
-		auto nr = decode_nonce(nr_p->body);
-		if (!props || !ke || !nr || props.value().size() != 1 || ke.value().group != sa.dh_group) {
-			c->dropped_malformed++;
-			return;
-		}
-		// the chosen proposal must be the one we offered
-		uint16_t encr = 0, prf = 0, dh = 0, bits = 0;
-		for (const Transform &t : props.value()[0].transforms) {
-			if (t.type == 1) {
-				encr = t.id;
-				bits = ike::key_length(t);
-			} else if (t.type == 2) {
-				prf = t.id;
-			} else if (t.type == 4) {
-				dh = t.id;
-			}
-		}
-		GmGroup &gg = *g;
-		if (encr != gg.cfg.ike_encryption || bits != 256 || prf != ike::kPrfHmacSha256 || dh != sa.dh_group) {
-			c->dropped_malformed++;
-			return;
-		}
-		auto shared = sa.dh->shared_secret(ke.value().data);
-		if (!shared) {
-			c->dropped_malformed++;
-			return;
-		}
-		sa.spi_r = h.responder_spi;
-		sa.nr = nr.value().nonce;
-		sa.cipher = encr == ike::kEncrAesGcm16 ? SkCipher::AesGcm16 : SkCipher::AesCbcHmacSha256;
-		sa.keys = ike::derive_ike_keys(sa.cipher, 32, sa.ni, sa.nr, shared.value(), sa.spi_i, sa.spi_r);
-		ike_.log_ike_sa(sa);
-		sa.gsk_w = ike::default_kwk(sa.keys.sk_d, 32);
-		sa.keyed = true;
-		sa.init_response = datagram.to_bytes();
-		sa.dh.reset();
-		sa.pending.reset();
-		send_auth(sa, gg);
+		init_response(sa, *g, datagram, h);
 		return;
 	}
 	auto opened = open_message(datagram, sa.keys.responder);
@@ -165,36 +74,146 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		}
 	}
 	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaAuth)) {
-		const Payload *idr_p = find_payload(inner, PayloadType::IdResponder);
-		const Payload *auth_p = find_payload(inner, PayloadType::Authentication);
-		auto idr = idr_p ? decode_identification(idr_p->body)
-				 : Result<IdentificationPayload>(make_error(WireError::Missing, "no IDr"));
-		auto auth = auth_p ? decode_auth(auth_p->body) : Result<AuthPayload>(make_error(WireError::Missing, "no AUTH"));
-		if (!idr || !auth) {
-			c->dropped_malformed++;
-			failed(*g, false);
+		if (!server_auth_ok(sa, *g, inner))
 			return;
-		}
-		Identity peer{idr.value().id_type, idr.value().data};
-		Bytes octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_p->body);
-		bool ok = peer == g->cfg.server_id;
-		if (ok && g->cfg.auth == AuthKind::Psk) {
-			auto key = ctx_.psk(g->cfg.local_id, g->cfg.server_id);
-			ok = auth.value().method == ike::kAuthSharedKey && key &&
-			     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
-		} else if (ok) {
-			ok = auth.value().method == ike::kAuthDigitalSignature &&
-			     ctx_.deps.credentials->verify(peer, octets, auth.value().data);
-		}
-		if (!ok) {
-			c->dropped_auth++;
-			failed(*g, false);
-			ike_.initiator_sas.erase(sa.spi_i);
-			return;
-		}
 		sa.authenticated = true;
 	}
 	registered(*g, sa, inner);
+}
+
+void GroupMember::init_response(IkeSa &sa, GmGroup &g, ByteView datagram, const IkeHeader &h)
+{
+	auto m = decode_message(datagram);
+	if (!m || m.value().encrypted) {
+		g.counters.dropped_malformed++;
+		return;
+	}
+	const auto &ps = m.value().payloads;
+	for (const Payload &p : ps) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (!n) {
+			g.counters.dropped_malformed++;
+			return;
+		}
+		if (init_notify(sa, g, n.value(), h))
+			return;
+	}
+	if (!key_ike_sa(sa, g, ps, datagram, h)) {
+		g.counters.dropped_malformed++;
+		return;
+	}
+	send_auth(sa, g);
+}
+
+bool GroupMember::init_notify(IkeSa &sa, GmGroup &g, const NotifyPayload &n, const IkeHeader &h)
+{
+	if (h.responder_spi != 0)
+		return false;
+	if (n.type == ike::kNotifyCookie) {
+		if (n.data.empty() || n.data.size() > 64) {
+			g.counters.dropped_malformed++;
+			return true;
+		}
+		sa.cookie = n.data;
+		send_init(sa, g.cfg.name);
+		return true;
+	}
+	if (n.type == ike::kNotifyInvalidKePayload && n.data.size() == 2) {
+		uint16_t grp = static_cast<uint16_t>(n.data[0] << 8 | n.data[1]);
+		if (grp == sa.dh_group || !ike::dh_group_supported(grp)) {
+			g.counters.dropped_malformed++;
+			return true;
+		}
+		auto dh = ike::DhKey::generate(grp, [&](uint8_t *o, size_t len) { ctx_.deps.random->fill(o, len); });
+		if (!dh)
+			return true;
+		sa.dh_group = grp;
+		sa.dh = std::move(dh).value();
+		send_init(sa, g.cfg.name);
+		return true;
+	}
+	if (is_error_notify(n.type)) {
+		failed(g, true);
+		ike_.initiator_sas.erase(sa.spi_i);
+		return true;
+	}
+	return false;
+}
+
+bool GroupMember::key_ike_sa(IkeSa &sa, GmGroup &g, const std::vector<Payload> &ps, ByteView datagram,
+			     const IkeHeader &h)
+{
+	const Payload *sa_p = find_payload(ps, PayloadType::SecurityAssociation);
+	const Payload *ke_p = find_payload(ps, PayloadType::KeyExchange);
+	const Payload *nr_p = find_payload(ps, PayloadType::Nonce);
+	if (!sa_p || !ke_p || !nr_p || h.responder_spi == 0)
+		return false;
+	auto props = ike::decode_sa(sa_p->body);
+	auto ke = ike::decode_ke(ke_p->body);
+	auto nr = decode_nonce(nr_p->body);
+	if (!props || !ke || !nr || props.value().size() != 1 || ke.value().group != sa.dh_group)
+		return false;
+	// the chosen proposal must be the one we offered
+	uint16_t encr = 0, prf = 0, dh = 0, bits = 0;
+	for (const Transform &t : props.value()[0].transforms) {
+		if (t.type == 1) {
+			encr = t.id;
+			bits = ike::key_length(t);
+		} else if (t.type == 2) {
+			prf = t.id;
+		} else if (t.type == 4) {
+			dh = t.id;
+		}
+	}
+	if (encr != g.cfg.ike_encryption || bits != 256 || prf != ike::kPrfHmacSha256 || dh != sa.dh_group)
+		return false;
+	auto shared = sa.dh->shared_secret(ke.value().data);
+	if (!shared)
+		return false;
+	sa.spi_r = h.responder_spi;
+	sa.nr = nr.value().nonce;
+	sa.cipher = encr == ike::kEncrAesGcm16 ? SkCipher::AesGcm16 : SkCipher::AesCbcHmacSha256;
+	sa.keys = ike::derive_ike_keys(sa.cipher, 32, sa.ni, sa.nr, shared.value(), sa.spi_i, sa.spi_r);
+	ike_.log_ike_sa(sa);
+	sa.gsk_w = ike::default_kwk(sa.keys.sk_d, 32);
+	sa.keyed = true;
+	sa.init_response = datagram.to_bytes();
+	sa.dh.reset();
+	sa.pending.reset();
+	return true;
+}
+
+bool GroupMember::server_auth_ok(IkeSa &sa, GmGroup &g, const std::vector<Payload> &inner)
+{
+	const Payload *idr_p = find_payload(inner, PayloadType::IdResponder);
+	const Payload *auth_p = find_payload(inner, PayloadType::Authentication);
+	auto idr = idr_p ? decode_identification(idr_p->body)
+			 : Result<IdentificationPayload>(make_error(WireError::Missing, "no IDr"));
+	auto auth = auth_p ? decode_auth(auth_p->body) : Result<AuthPayload>(make_error(WireError::Missing, "no AUTH"));
+	if (!idr || !auth) {
+		g.counters.dropped_malformed++;
+		failed(g, false);
+		return false;
+	}
+	Identity peer{idr.value().id_type, idr.value().data};
+	Bytes octets = ike::signed_octets(sa.init_response, sa.ni, sa.keys.sk_pr, idr_p->body);
+	bool ok = peer == g.cfg.server_id;
+	if (ok && g.cfg.auth == AuthKind::Psk) {
+		auto key = ctx_.psk(g.cfg.local_id, g.cfg.server_id);
+		ok = auth.value().method == ike::kAuthSharedKey && key &&
+		     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
+	} else if (ok) {
+		ok = auth.value().method == ike::kAuthDigitalSignature &&
+		     ctx_.deps.credentials->verify(peer, octets, auth.value().data);
+	}
+	if (!ok) {
+		g.counters.dropped_auth++;
+		failed(g, false);
+		ike_.initiator_sas.erase(sa.spi_i);
+	}
+	return ok;
 }
 
 void GroupMember::registered(GmGroup &g, IkeSa &sa, const std::vector<Payload> &inner)

@@ -140,7 +140,7 @@ private:
 			      bool registration, bool *excluded, uint32_t rekey_id);
 	void commit(GmGroup &g, GmUpdate u);
 	void commit_kek(GmGroup &g, GmUpdate &u, uint64_t dtd_ms);
-	void commit_teks(GmGroup &g, GmUpdate &u, uint64_t dtd_ms);
+	void commit_teks(GmGroup &g, GmUpdate &u);
 	void log_keys(const GmGroup &g, const GmUpdate &u, bool tree_changed);
 
 	// --- GSA_REKEY and GSA_INBAND_REKEY (gm_rekey.cc)
@@ -148,7 +148,8 @@ private:
 	// A GSA_REKEY's signature checks out (RFC 9838 2.4.1.1); pops AUTH
 	// from inner. false, counted in c, if not.
 	bool rekey_auth_ok(GmGroup &g, const IkeHeader &h, bool sk_critical, std::vector<Payload> &inner, Counters &c);
-	GmGroup *inband_group(IkeSa &sa, const std::vector<Payload> &inner);
+	// The Rekey SA (current or old) of SPI spi and its group, nullptr if none.
+	const RekeySa *by_rekey_sa(const Bytes &spi, GmGroup **group);
 
 	EngineContext &ctx_;
 	IkeSas &ike_;
