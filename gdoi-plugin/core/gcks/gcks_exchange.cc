@@ -61,58 +61,64 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 	size_t have = known == g.members.end() ? 0 : known->second.sender_ids.size();
 	if (senders > have && g.next_sender_id + (senders - have) > (1u << kSenderIdBits))
 		return make_error(WireError::Unsupported, "group " + g.cfg.name + " has no Sender-IDs left");
-	auto it = g.members.find(sa.peer);
-	if (it == g.members.end() && g.cfg.hierarchy == KeyHierarchy::Tree) {
-		auto mk = g.tree.join();
-		if (!mk)
-			return make_error(WireError::Unsupported, "group " + g.cfg.name + " is full");
-		GcksMember m;
-		m.id = sa.peer;
-		m.leaf = mk->leaf;
-		it = g.members.emplace(sa.peer, std::move(m)).first;
-	} else if (it == g.members.end()) {
-		auto fid = g.ids.assign_next();
-		if (!fid)
-			return make_error(WireError::Unsupported, "group " + g.cfg.name + " is full");
-		flatkey::JoinResult jr = g.flat->join(*fid);
-		if (!jr.ok || jr.members.empty()) {
-			g.ids.release(*fid);
-			return make_error(WireError::BadValue, "flat key table: " + jr.error);
-		}
-		g.keys.apply(jr.announcement, ctx_.wrapper);
-		if (!flatkey::fold_notices(g.announcements, jr.announcement))
-			g.announcements.push_back(jr.announcement);
-		const flatkey::MemberKeys &mk = jr.members[0];
-		GcksMember m;
-		m.id = sa.peer;
-		m.flat_id = *fid;
-		m.flat_number = flat_number(*fid);
-		g.keys.merge_from(mk.store());
-		m.key_ids.push_back(flatkey::KeyId::tek());
-		m.key_ids.insert(m.key_ids.end(), mk.kek_ids.begin(), mk.kek_ids.end());
-		m.key_ids.push_back(flatkey::KeyId::member_key(mk.handle));
-		it = g.members.emplace(sa.peer, std::move(m)).first;
-	}
-	GcksMember &m = it->second;
+	auto joined = known != g.members.end() ? Result<GcksMember *>(&known->second) : join(g, sa.peer);
+	if (!joined)
+		return joined.error();
+	GcksMember &m = *joined.value();
 	while (m.sender_ids.size() < senders)
 		m.sender_ids.push_back(g.next_sender_id++);
 	m.address = remote;
 	m.local = local;
 	m.registered_ms = ctx_.now();
-	if (m.ike_spi && m.ike_spi != sa.spi_r) {
-		// registered again over a new IKE SA: the old one goes unless
-		// another group of this member still uses it
+	replace_ike_sa(m, sa.spi_r);
+	return member_payloads(g, m, sa.gsk_w, true, nullptr);
+}
+
+// A new member of the group: a leaf of the key tree, or a member ID of the
+// flat key table with its keys.
+Result<GcksMember *> KeyServer::join(GcksGroup &g, const Identity &peer)
+{
+	GcksMember m;
+	m.id = peer;
+	if (g.cfg.hierarchy == KeyHierarchy::Tree) {
+		auto mk = g.tree.join();
+		if (!mk)
+			return make_error(WireError::Unsupported, "group " + g.cfg.name + " is full");
+		m.leaf = mk->leaf;
+		return &g.members.emplace(peer, std::move(m)).first->second;
+	}
+	auto fid = g.ids.assign_next();
+	if (!fid)
+		return make_error(WireError::Unsupported, "group " + g.cfg.name + " is full");
+	flatkey::JoinResult jr = g.flat->join(*fid);
+	if (!jr.ok || jr.members.empty()) {
+		g.ids.release(*fid);
+		return make_error(WireError::BadValue, "flat key table: " + jr.error);
+	}
+	g.keys.apply(jr.announcement, ctx_.wrapper);
+	if (!flatkey::fold_notices(g.announcements, jr.announcement))
+		g.announcements.push_back(jr.announcement);
+	const flatkey::MemberKeys &mk = jr.members[0];
+	m.flat_id = *fid;
+	m.flat_number = flat_number(*fid);
+	g.keys.merge_from(mk.store());
+	m.key_ids.push_back(flatkey::KeyId::tek());
+	m.key_ids.insert(m.key_ids.end(), mk.kek_ids.begin(), mk.kek_ids.end());
+	m.key_ids.push_back(flatkey::KeyId::member_key(mk.handle));
+	return &g.members.emplace(peer, std::move(m)).first->second;
+}
+
+// The member registered over IKE SA spi: an old one goes unless another
+// group of this member still uses it.
+void KeyServer::replace_ike_sa(GcksMember &m, uint64_t spi)
+{
+	if (m.ike_spi && m.ike_spi != spi) {
 		uint64_t old = m.ike_spi;
 		m.ike_spi = 0;
-		bool used = false;
-		for (auto &[name, sg] : groups)
-			for (auto &[mid, other] : sg->members)
-				used = used || other.ike_spi == old;
-		if (!used)
+		if (!uses_ike_sa(old))
 			ike_.remove_responder_sa(old);
 	}
-	m.ike_spi = sa.spi_r;
-	return member_payloads(g, m, sa.gsk_w, true, nullptr);
+	m.ike_spi = spi;
 }
 
 // --- datagrams ---

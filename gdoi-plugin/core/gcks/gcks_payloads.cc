@@ -216,6 +216,39 @@ Result<std::vector<Attribute>> KeyServer::change_attributes(GcksGroup &g, const 
 	return out;
 }
 
+// At registration: the member's Sender-IDs, its key tree path (leaf
+// first, each key as itself) and the flat table keys it holds.
+Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb)
+{
+	for (uint32_t sid : m.sender_ids)
+		mb.sender_ids.push_back(Bytes{static_cast<uint8_t>(sid >> 8), static_cast<uint8_t>(sid)});
+	if (g.cfg.hierarchy == KeyHierarchy::Tree) {
+		keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
+		for (size_t l = 0; l < mk.path.size(); l++) {
+			keytree::NodeName n{static_cast<uint8_t>(l), mk.leaf >> l};
+			// (MemberKeys wipes its keys when it goes)
+			auto w = ike::key_wrap(kwk, ByteView(mk.path[l].data(), mk.path[l].size()));
+			if (!w)
+				return w.error();
+			mb.wrap_keys.push_back(WrappedKey{tree_key_id(n), 0, w.value()});
+		}
+		Bytes state;
+		wire::put_u64(state, mk.epoch);
+		wire::put_u8(state, mk.depth);
+		mb.other_attributes.push_back(make_tlv_attribute(kKeyTreeStateAttribute, state));
+	}
+	for (const flatkey::KeyId &id : m.key_ids) {
+		auto slot = g.keys.current(id);
+		if (!slot)
+			continue;
+		auto w = ike::key_wrap(kwk, flat_wrap_plain(*slot));
+		if (!w)
+			return w.error();
+		mb.wrap_keys.push_back(WrappedKey{flat_key_id(id), 0, w.value()});
+	}
+	return Done{};
+}
+
 Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const GcksMember &m, ByteView kwk,
 							   bool registration, const MembershipChange *change)
 {
@@ -242,34 +275,9 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 	}
 	MemberKeyBag mb;
 	if (registration) {
-		for (uint32_t sid : m.sender_ids)
-			mb.sender_ids.push_back(Bytes{static_cast<uint8_t>(sid >> 8), static_cast<uint8_t>(sid)});
-		if (g.cfg.hierarchy == KeyHierarchy::Tree) {
-			// the member's key tree path, leaf first, each key as
-			// itself
-			keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
-			for (size_t l = 0; l < mk.path.size(); l++) {
-				keytree::NodeName n{static_cast<uint8_t>(l), mk.leaf >> l};
-				// (MemberKeys wipes its keys when it goes)
-				auto w = ike::key_wrap(kwk, ByteView(mk.path[l].data(), mk.path[l].size()));
-				if (!w)
-					return w.error();
-				mb.wrap_keys.push_back(WrappedKey{tree_key_id(n), 0, w.value()});
-			}
-			Bytes state;
-			wire::put_u64(state, mk.epoch);
-			wire::put_u8(state, mk.depth);
-			mb.other_attributes.push_back(make_tlv_attribute(kKeyTreeStateAttribute, state));
-		}
-		for (const flatkey::KeyId &id : m.key_ids) {
-			auto slot = g.keys.current(id);
-			if (!slot)
-				continue;
-			auto w = ike::key_wrap(kwk, flat_wrap_plain(*slot));
-			if (!w)
-				return w.error();
-			mb.wrap_keys.push_back(WrappedKey{flat_key_id(id), 0, w.value()});
-		}
+		auto r = registration_keys(g, m, kwk, mb);
+		if (!r)
+			return r.error();
 	}
 	if (change) {
 		auto attrs = change_attributes(g, *change);
