@@ -131,17 +131,7 @@ void GroupMember::send_init(IkeSa &sa, const std::string &group)
 	if (!d)
 		return;
 	sa.init_request = d.value();
-	IkeSa::Pending pend;
-	pend.id = 0;
-	pend.exchange = m.header.exchange_type;
-	pend.datagram = d.value();
-	pend.next_ms = ctx_.now() + kRetransmitBaseMs;
-	pend.transmits = 1;
-	pend.group = group;
-	sa.group = group;
-	sa.next_request_id = 1;
-	ctx_.send(&g->counters, sa.local, sa.remote, pend.datagram);
-	sa.pending = std::move(pend);
+	ike_.send_first_request(sa, m.header.exchange_type, std::move(d).value(), group, &g->counters);
 }
 
 void GroupMember::start(GmGroup &g)
