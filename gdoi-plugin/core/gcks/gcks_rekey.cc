@@ -147,7 +147,8 @@ Result<std::pair<SecretBytes, uint32_t>> KeyServer::kek_wrapping_key(GcksGroup &
 		return std::make_pair(SecretBytes(change->tree_root->begin(), change->tree_root->end()),
 				      tree_key_id(keytree::NodeName{static_cast<uint8_t>(change->tree->depth), 0}));
 	if (change && change->flat_tek) {
-		auto k = g.flat->tek_for(change->flat_tek->version, change->flat_tek->revision);
+		const flatkey::FlatKeyServer &table = change->flat_table ? *change->flat_table : *g.flat;
+		auto k = table.tek_for(change->flat_tek->version, change->flat_tek->revision);
 		if (!k)
 			return make_error(WireError::Missing, "flat key table has no current TEK");
 		SecretBytes kwk(k->begin(), k->end());
@@ -352,35 +353,31 @@ Result<Done> KeyServer::evict_tree(GcksGroup &g, const std::vector<Identity> &id
 	return Done{};
 }
 
+// The flat key table's leave worked out on a copy of the table and its
+// keys, which replace the group's only once the rekey went out.
 Result<Done> KeyServer::evict_flat(GcksGroup &g, const std::vector<Identity> &ids)
 {
 	if (ctx_.fault("key-table"))
 		return make_error(WireError::BadValue, "flat key table: update failed (injected)");
-	// what to go back to if the rekey cannot go out
-	auto saved_flat = std::make_unique<flatkey::FlatKeyServer>(*g.flat);
-	flatkey::KeyStore saved_keys = g.keys;
+	auto table = std::make_unique<flatkey::FlatKeyServer>(*g.flat);
+	flatkey::KeyStore keys = g.keys;
 	std::vector<flatkey::MemberId> fids;
 	for (const Identity &id : ids)
 		fids.push_back(g.members.at(id).flat_id);
-	flatkey::RekeyResult r = fids.size() == 1 ? g.flat->leave(fids[0]) : g.flat->leave_batch(fids);
-	auto restore = [&]() {
-		g.flat = std::move(saved_flat);
-		g.keys = std::move(saved_keys);
-	};
-	if (!r.ok) {
-		restore();
+	flatkey::RekeyResult r = fids.size() == 1 ? table->leave(fids[0]) : table->leave_batch(fids);
+	if (!r.ok)
 		return make_error(WireError::BadValue, "flat key table: " + r.error);
-	}
-	g.keys.apply(r.message, ctx_.wrapper);
+	keys.apply(r.message, ctx_.wrapper);
 	MembershipChange c;
 	c.flat = &r.message;
-	c.flat_tek = g.flat->current_tek();
+	c.flat_table = table.get();
+	c.flat_tek = table->current_tek();
 	c.leaving.insert(ids.begin(), ids.end());
 	auto rr = rekey(g, true, true, &c);
-	if (!rr) {
-		restore();
+	if (!rr)
 		return rr;
-	}
+	g.flat = std::move(table);
+	g.keys = std::move(keys);
 	for (const Identity &id : ids)
 		g.ids.release(g.members.at(id).flat_id);
 	drop_members(g, ids);

@@ -49,6 +49,9 @@ struct GcksTek {
 // get no copy).
 struct MembershipChange {
 	const flatkey::KeyMessage *flat = nullptr;
+	// the flat key table after the change (the group's is replaced by it
+	// only once the rekey went out), and its new TEK
+	const flatkey::FlatKeyServer *flat_table = nullptr;
 	std::optional<flatkey::KeyRef> flat_tek;
 	const keytree::TreeMessage *tree = nullptr;
 	std::optional<keytree::Key> tree_root;
