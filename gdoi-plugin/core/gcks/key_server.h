@@ -139,7 +139,7 @@ public:
 	Counters *counters_at(const Address &local);
 
 private:
-	// --- exchanges (gcks_exchange.cc, gcks_auth.cc)
+	// --- exchanges (gcks_exchange.cc)
 	void ike_sa_init(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
 	void request(IkeSa &sa, ByteView datagram, const IkeHeader &h);
 	void gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
