@@ -17,14 +17,14 @@
 
 #include "control.h"
 #include "groupsec/json.h"
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 namespace groupsec::gdoi::gdoictl {
 
 namespace {
 
-using vici::EntryKind;
-using vici::Section;
+using groupsec::vici::EntryKind;
+using groupsec::vici::Section;
 
 // The build sets it to the plugin's socket in the strongSwan prefix.
 #ifndef GDOICTL_DEFAULT_SOCKET

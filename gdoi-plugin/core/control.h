@@ -16,7 +16,7 @@
 #include "gdoi_endpoints.h"
 #include "gdoi_engine.h"
 #include "gikev2_result.h"
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 namespace groupsec::gdoi {
 

@@ -106,39 +106,6 @@ Result<uint8_t> write_chain(const std::vector<Payload> &payloads, uint8_t termin
 
 } // namespace
 
-const char *wire_error_name(WireError e)
-{
-	switch (e) {
-	case WireError::Truncated:
-		return "TRUNCATED";
-	case WireError::BadLength:
-		return "BAD_LENGTH";
-	case WireError::TrailingBytes:
-		return "TRAILING_BYTES";
-	case WireError::BadVersion:
-		return "BAD_VERSION";
-	case WireError::UnsupportedCritical:
-		return "UNSUPPORTED_CRITICAL";
-	case WireError::BadValue:
-		return "BAD_VALUE";
-	case WireError::Duplicate:
-		return "DUPLICATE";
-	case WireError::Missing:
-		return "MISSING";
-	case WireError::Unsupported:
-		return "UNSUPPORTED";
-	case WireError::BadKey:
-		return "BAD_KEY";
-	case WireError::IntegrityFailed:
-		return "INTEGRITY_FAILED";
-	case WireError::CryptoFailure:
-		return "CRYPTO_FAILURE";
-	case WireError::NoMemory:
-		return "NO_MEMORY";
-	}
-	return "UNKNOWN";
-}
-
 bool operator==(const IkeHeader &a, const IkeHeader &b)
 {
 	return std::tie(a.initiator_spi, a.responder_spi, a.next_payload, a.major_version, a.minor_version,

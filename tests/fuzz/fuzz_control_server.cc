@@ -10,7 +10,7 @@
 #include "../../gdoi-plugin/core/control.h"
 
 using namespace groupsec::gdoi;
-using namespace groupsec::gdoi::vici;
+using namespace groupsec::vici;
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 #include "control.h"
 #include "gikev2.h"
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 namespace groupsec::gdoi::test {
 

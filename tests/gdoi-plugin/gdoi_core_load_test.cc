@@ -12,7 +12,7 @@
 
 #include "gdoi_core.h"
 #include "gdoi_core_env_util.h"
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 namespace groupsec::gdoi::test {
 namespace {

@@ -1,11 +1,11 @@
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 #include <gtest/gtest.h>
 
 #include "gikev2_test_util.h"
 
 using namespace groupsec::gdoi;
-using namespace groupsec::gdoi::vici;
+using namespace groupsec::vici;
 using groupsec::gdoi::test::hex;
 
 namespace {

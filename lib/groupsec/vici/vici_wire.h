@@ -13,9 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "gikev2_result.h"
+#include "groupsec/base/bytes.h"
+#include "groupsec/base/result.h"
 
-namespace groupsec::gdoi::vici {
+namespace groupsec::vici {
 
 // Largest packet (without its length header) either side accepts; the
 // limit of strongSwan's vici plugin.
@@ -144,4 +145,4 @@ private:
 	std::optional<Error> failed_;
 };
 
-} // namespace groupsec::gdoi::vici
+} // namespace groupsec::vici

@@ -1,12 +1,13 @@
-#include "vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
 #include <optional>
 #include <set>
 #include <utility>
 
-#include "gikev2_wire.h"
+#include "groupsec/base/reader.h"
+#include "groupsec/base/writer.h"
 
-namespace groupsec::gdoi::vici {
+namespace groupsec::vici {
 
 using wire::Reader;
 
@@ -542,4 +543,4 @@ Result<std::optional<Bytes>> StreamReader::next()
 	return std::optional<Bytes>(body.to_bytes());
 }
 
-} // namespace groupsec::gdoi::vici
+} // namespace groupsec::vici
