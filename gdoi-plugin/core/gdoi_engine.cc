@@ -121,17 +121,17 @@ std::vector<GroupState> Engine::groups() const
 
 void Engine::set_cookie_threshold(size_t half_open)
 {
-	impl_->ike.cookie_threshold = half_open;
+	impl_->ike.set_cookie_threshold(half_open);
 }
 
 size_t Engine::responder_ike_sas() const
 {
-	return impl_->ike.responder_sas.size();
+	return impl_->ike.responders();
 }
 
 size_t Engine::half_open() const
 {
-	return impl_->ike.half_open_sas;
+	return impl_->ike.half_open();
 }
 
 } // namespace groupsec::gdoi

@@ -17,9 +17,9 @@ struct EngineProbe {
 	{
 		const Engine::Impl &i = *e.impl_;
 		std::map<std::string, size_t> m;
-		m["responder_sas"] = i.ike.responder_sas.size();
-		m["initiator_sas"] = i.ike.initiator_sas.size();
-		m["responder_by_init"] = i.ike.responder_by_init.size();
+		m["responder_sas"] = i.ike.responder_sas_.size();
+		m["initiator_sas"] = i.ike.initiator_sas_.size();
+		m["responder_by_init"] = i.ike.responder_by_init_.size();
 		for (auto &[n, g] : i.gcks.groups) {
 			m["server " + n + " members"] = g->members.size();
 			m["server " + n + " evicted"] = g->evicted.size();
@@ -35,13 +35,13 @@ struct EngineProbe {
 	{
 		const detail::IkeSas &i = e.impl_->ike;
 		size_t half = 0;
-		for (auto &[spi, sa] : i.responder_sas) {
+		for (auto &[spi, sa] : i.responder_sas_) {
 			half += !sa->authenticated;
-			auto it = i.responder_by_init.find({sa->spi_i, sa->remote});
-			if (it == i.responder_by_init.end() || it->second != spi)
+			auto it = i.responder_by_init_.find({sa->spi_i, sa->remote});
+			if (it == i.responder_by_init_.end() || it->second != spi)
 				return false;
 		}
-		return half == i.half_open_sas && i.responder_by_init.size() == i.responder_sas.size();
+		return half == i.half_open_sas_ && i.responder_by_init_.size() == i.responder_sas_.size();
 	}
 };
 

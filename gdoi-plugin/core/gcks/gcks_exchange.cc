@@ -129,8 +129,8 @@ void KeyServer::receive(const Address &local, const Address &remote, ByteView da
 		ike_sa_init(local, remote, datagram, h);
 		return;
 	}
-	auto it = ike_.responder_sas.find(h.responder_spi);
-	if (it == ike_.responder_sas.end() || it->second->spi_i != h.initiator_spi || !it->second->keyed) {
+	IkeSa *sa = ike_.responder(h.responder_spi);
+	if (!sa || sa->spi_i != h.initiator_spi || !sa->keyed) {
 		Counters *c = ctx_.counters->attribute(local, true);
 		if (c) {
 			c->received++;
@@ -142,9 +142,9 @@ void KeyServer::receive(const Address &local, const Address &remote, ByteView da
 		return;
 	}
 	if (h.flags & kFlagResponse)
-		response(*it->second, datagram, h);
+		response(*sa, datagram, h);
 	else
-		request(*it->second, datagram, h);
+		request(*sa, datagram, h);
 }
 
 void KeyServer::invalid_spi(const Address &local, const Address &remote, const IkeHeader &h, Counters *c)
@@ -291,7 +291,7 @@ std::optional<InitRequest> decode_init(const std::vector<Payload> &ps)
 bool cookie_passed(EngineContext &ctx, IkeSas &ike, Counters *c, const Address &local, const Address &remote,
 		   const IkeHeader &h, const std::vector<Payload> &ps, ByteView ni)
 {
-	if (ike.half_open_sas < ike.cookie_threshold)
+	if (!ike.cookie_needed())
 		return true;
 	ike.rotate_cookie_secret(ctx.now());
 	if (!ps.empty() && ps[0].type == static_cast<uint8_t>(PayloadType::Notify)) {
@@ -372,7 +372,7 @@ void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteVie
 		return;
 	}
 	// a retransmitted request: the same answer
-	if (ike_.responder_by_init.count({h.initiator_spi, remote})) {
+	if (ike_.init_known(h.initiator_spi, remote)) {
 		IkeSa *sa = ike_.responder_for_init(h.initiator_spi, remote);
 		if (sa && sa->init_request == datagram.to_bytes() && !sa->authenticated)
 			ctx_.send(c, local, remote, sa->init_response);

@@ -295,19 +295,19 @@ void KeyServer::send_inband(GcksGroup &g, const std::vector<Bytes> &datagrams, c
 	for (auto &[id, m] : g.members) {
 		if (change && change->leaving.count(id))
 			continue;
-		auto sa = m.ike_spi ? ike_.responder_sas.find(m.ike_spi) : ike_.responder_sas.end();
-		if (sa == ike_.responder_sas.end() || !sa->second->authenticated || sa->second->pending) {
+		IkeSa *sa = m.ike_spi ? ike_.responder(m.ike_spi) : nullptr;
+		if (!sa || !sa->authenticated || sa->pending) {
 			for (const Bytes &d : datagrams)
 				ctx_.send(&g.counters, m.local, m.address, d);
 			continue;
 		}
-		auto inner = member_payloads(g, m, sa->second->gsk_w, false, change);
+		auto inner = member_payloads(g, m, sa->gsk_w, false, change);
 		if (!inner)
 			continue;
 		IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
 		inner.value().insert(inner.value().begin(),
 				     make_payload(PayloadType::GroupId, encode_identification(idg).value()));
-		ike_.send_request(*sa->second, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner.value(),
+		ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner.value(),
 				  g.cfg.name);
 	}
 }

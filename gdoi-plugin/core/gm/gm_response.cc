@@ -21,8 +21,8 @@ bool is_error_notify(uint16_t t)
 
 void GroupMember::receive(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h)
 {
-	auto it = ike_.initiator_sas.find(h.initiator_spi);
-	if (it == ike_.initiator_sas.end() || !(it->second->remote.ip == remote.ip)) {
+	IkeSa *sa = ike_.initiator(h.initiator_spi);
+	if (!sa || !(sa->remote.ip == remote.ip)) {
 		if (Counters *c = ctx_.counters->attribute(local, false)) {
 			c->received++;
 			c->dropped_auth++;
@@ -30,9 +30,9 @@ void GroupMember::receive(const Address &local, const Address &remote, ByteView 
 		return;
 	}
 	if (h.flags & kFlagResponse)
-		response(*it->second, datagram, h);
+		response(*sa, datagram, h);
 	else
-		inband(*it->second, datagram, h);
+		inband(*sa, datagram, h);
 }
 
 void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
@@ -69,7 +69,7 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 			failed(*g, n.value().type == static_cast<uint16_t>(NotifyType::InvalidGroupId));
 			// the key server keeps no IKE SA it registered nobody on
 			if (!sa.authenticated)
-				ike_.initiator_sas.erase(sa.spi_i);
+				ike_.remove_initiator_sa(sa.spi_i);
 			return;
 		}
 	}
@@ -136,7 +136,7 @@ bool GroupMember::init_notify(IkeSa &sa, GmGroup &g, const NotifyPayload &n, con
 	}
 	if (is_error_notify(n.type)) {
 		failed(g, true);
-		ike_.initiator_sas.erase(sa.spi_i);
+		ike_.remove_initiator_sa(sa.spi_i);
 		return true;
 	}
 	return false;
@@ -211,7 +211,7 @@ bool GroupMember::server_auth_ok(IkeSa &sa, GmGroup &g, const std::vector<Payloa
 	if (!ok) {
 		g.counters.dropped_auth++;
 		failed(g, false);
-		ike_.initiator_sas.erase(sa.spi_i);
+		ike_.remove_initiator_sa(sa.spi_i);
 	}
 	return ok;
 }

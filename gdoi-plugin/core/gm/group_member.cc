@@ -56,7 +56,7 @@ void GroupMember::remove_group(const std::string &name)
 		return;
 	for (const GmTek &t : it->second->teks)
 		ctx_.deps.sas->remove(name, t.sa.spi);
-	for (auto &[spi, sa] : ike_.initiator_sas)
+	for (IkeSa *sa : ike_.initiators())
 		if (sa->pending && sa->pending->group == name)
 			sa->pending.reset();
 	groups.erase(it);
@@ -139,7 +139,7 @@ void GroupMember::start(GmGroup &g)
 	if (g.state == GmState::Registering)
 		return;
 	const Address server = g.cfg.servers[g.server_index % g.cfg.servers.size()];
-	for (auto &[spi, sa] : ike_.initiator_sas) {
+	for (IkeSa *sa : ike_.initiators()) {
 		if (!sa->authenticated || !(sa->remote == server) || !(sa->local == g.cfg.local) ||
 		    !(sa->own == g.cfg.local_id))
 			continue;
@@ -149,7 +149,7 @@ void GroupMember::start(GmGroup &g)
 		}
 		// a further group over the IKE SA we have: GSA_REGISTRATION
 		g.state = GmState::Registering;
-		g.ike_spi = spi;
+		g.ike_spi = sa->spi_i;
 		g.server_address = server;
 		IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
 		std::vector<Payload> req{make_payload(PayloadType::GroupId, encode_identification(idg).value())};
@@ -177,9 +177,7 @@ void GroupMember::start(GmGroup &g)
 	g.state = GmState::Registering;
 	g.ike_spi = sa->spi_i;
 	g.server_address = server;
-	IkeSa &ref = *sa;
-	ike_.initiator_sas[sa->spi_i] = std::move(sa);
-	send_init(ref, g.cfg.name);
+	send_init(ike_.add_initiator_sa(std::move(sa)), g.cfg.name);
 }
 
 void GroupMember::failed(GmGroup &g, bool next_server)
@@ -208,7 +206,7 @@ void GroupMember::start_over(IkeSa &sa)
 	for (auto &[n, g] : groups)
 		if (g->ike_spi == spi || n == asked)
 			on_it.push_back(g.get());
-	ike_.initiator_sas.erase(spi);
+	ike_.remove_initiator_sa(spi);
 	// the group SAs stay: traffic goes on under them until the new
 	// registration replaces them
 	for (GmGroup *g : on_it) {
@@ -315,7 +313,7 @@ void GroupMember::exclude(GmGroup &g)
 	for (auto &[n, m] : groups)
 		shared = shared || (m.get() != &g && m->ike_spi == g.ike_spi);
 	if (!shared)
-		ike_.initiator_sas.erase(g.ike_spi);
+		ike_.remove_initiator_sa(g.ike_spi);
 	g.ike_spi = 0;
 	for (const GmTek &k : g.teks)
 		ctx_.deps.sas->remove(g.cfg.name, k.sa.spi);

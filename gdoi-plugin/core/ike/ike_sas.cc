@@ -17,7 +17,7 @@ uint64_t IkeSas::random_spi()
 		uint64_t v = 0;
 		for (uint8_t x : b)
 			v = v << 8 | x;
-		if (v != 0 && !responder_sas.count(v) && !initiator_sas.count(v))
+		if (v != 0 && !responder_sas_.count(v) && !initiator_sas_.count(v))
 			return v;
 	}
 }
@@ -115,7 +115,7 @@ void IkeSas::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::
 void IkeSas::retransmit(uint64_t now_ms)
 {
 	std::vector<IkeSa *> failed, start_over;
-	for (auto *map : {&initiator_sas, &responder_sas}) {
+	for (auto *map : {&initiator_sas_, &responder_sas_}) {
 		for (auto &[spi, sa] : *map) {
 			if (!sa->pending || sa->pending->next_ms > now_ms)
 				continue;
@@ -138,7 +138,7 @@ void IkeSas::retransmit(uint64_t now_ms)
 	for (IkeSa *sa : failed) {
 		if (sa->initiator) {
 			users_.request_failed(*sa);
-			initiator_sas.erase(sa->spi_i);
+			initiator_sas_.erase(sa->spi_i);
 		} else {
 			// a member that does not answer GSA_INBAND_REKEY loses its
 			// IKE SA and falls back to GSA_REKEY
@@ -149,8 +149,8 @@ void IkeSas::retransmit(uint64_t now_ms)
 	for (IkeSa *sa : start_over)
 		over.push_back(sa->spi_i);
 	for (uint64_t spi : over) {
-		auto it = initiator_sas.find(spi);
-		if (it != initiator_sas.end())
+		auto it = initiator_sas_.find(spi);
+		if (it != initiator_sas_.end())
 			users_.peer_lost(*it->second);
 	}
 }
@@ -166,7 +166,7 @@ void IkeSas::tick(uint64_t now_ms)
 
 uint64_t IkeSas::next_timeout(uint64_t next) const
 {
-	for (auto *map : {&initiator_sas, &responder_sas})
+	for (auto *map : {&initiator_sas_, &responder_sas_})
 		for (auto &[spi, sa] : *map) {
 			if (sa->pending)
 				next = std::min(next, sa->pending->next_ms);
@@ -181,10 +181,10 @@ uint64_t IkeSas::next_timeout(uint64_t next) const
 void IkeSas::add_responder_sa(std::unique_ptr<IkeSa> sa)
 {
 	const uint64_t spi = sa->spi_r;
-	responder_by_init[{sa->spi_i, sa->remote}] = spi;
+	responder_by_init_[{sa->spi_i, sa->remote}] = spi;
 	if (!sa->authenticated)
-		half_open_sas++;
-	responder_sas[spi] = std::move(sa);
+		half_open_sas_++;
+	responder_sas_[spi] = std::move(sa);
 }
 
 void IkeSas::responder_authenticated(IkeSa &sa)
@@ -192,16 +192,53 @@ void IkeSas::responder_authenticated(IkeSa &sa)
 	if (sa.authenticated)
 		return;
 	sa.authenticated = true;
-	half_open_sas--;
+	half_open_sas_--;
+}
+
+IkeSa *IkeSas::responder(uint64_t spi)
+{
+	auto it = responder_sas_.find(spi);
+	return it == responder_sas_.end() ? nullptr : it->second.get();
+}
+
+bool IkeSas::init_known(uint64_t spi_i, const Address &remote) const
+{
+	return responder_by_init_.count({spi_i, remote}) > 0;
+}
+
+IkeSa *IkeSas::initiator(uint64_t spi)
+{
+	auto it = initiator_sas_.find(spi);
+	return it == initiator_sas_.end() ? nullptr : it->second.get();
+}
+
+std::vector<IkeSa *> IkeSas::initiators()
+{
+	std::vector<IkeSa *> out;
+	for (auto &[spi, sa] : initiator_sas_)
+		out.push_back(sa.get());
+	return out;
+}
+
+IkeSa &IkeSas::add_initiator_sa(std::unique_ptr<IkeSa> sa)
+{
+	IkeSa &ref = *sa;
+	initiator_sas_[sa->spi_i] = std::move(sa);
+	return ref;
+}
+
+void IkeSas::remove_initiator_sa(uint64_t spi)
+{
+	initiator_sas_.erase(spi);
 }
 
 IkeSa *IkeSas::responder_for_init(uint64_t spi_i, const Address &remote)
 {
-	auto known = responder_by_init.find({spi_i, remote});
-	if (known == responder_by_init.end())
+	auto known = responder_by_init_.find({spi_i, remote});
+	if (known == responder_by_init_.end())
 		return nullptr;
-	auto sa = responder_sas.find(known->second);
-	return sa == responder_sas.end() ? nullptr : sa->second.get();
+	auto sa = responder_sas_.find(known->second);
+	return sa == responder_sas_.end() ? nullptr : sa->second.get();
 }
 
 void IkeSas::log_ike_sa(const IkeSa &sa) const
@@ -225,21 +262,21 @@ bool IkeSas::take_invalid_spi_answer(uint64_t t)
 void IkeSas::remove_responder_sa(uint64_t spi)
 {
 	users_.responder_removed(spi);
-	auto it = responder_sas.find(spi);
-	if (it == responder_sas.end())
+	auto it = responder_sas_.find(spi);
+	if (it == responder_sas_.end())
 		return;
-	auto init = responder_by_init.find({it->second->spi_i, it->second->remote});
-	if (init != responder_by_init.end() && init->second == spi)
-		responder_by_init.erase(init);
+	auto init = responder_by_init_.find({it->second->spi_i, it->second->remote});
+	if (init != responder_by_init_.end() && init->second == spi)
+		responder_by_init_.erase(init);
 	if (!it->second->authenticated)
-		half_open_sas--;
-	responder_sas.erase(it);
+		half_open_sas_--;
+	responder_sas_.erase(it);
 }
 
 void IkeSas::expire_responder_sas(uint64_t t)
 {
 	std::vector<uint64_t> gone;
-	for (auto &[spi, sa] : responder_sas) {
+	for (auto &[spi, sa] : responder_sas_) {
 		if (!sa->authenticated) {
 			if (t >= sa->created_ms + kHalfOpenTimeoutMs)
 				gone.push_back(spi);
@@ -257,10 +294,10 @@ void IkeSas::expire_responder_sas(uint64_t t)
 
 void IkeSas::expire_initiator_sas()
 {
-	for (auto it = initiator_sas.begin(); it != initiator_sas.end();) {
+	for (auto it = initiator_sas_.begin(); it != initiator_sas_.end();) {
 		const IkeSa &sa = *it->second;
 		if (!sa.pending && (!sa.authenticated || !users_.initiator_used(sa.spi_i)))
-			it = initiator_sas.erase(it);
+			it = initiator_sas_.erase(it);
 		else
 			++it;
 	}

@@ -40,21 +40,21 @@ public:
 	IkeSas(const IkeSas &) = delete;
 	IkeSas &operator=(const IkeSas &) = delete;
 
-	// --- the SAs; only add_responder_sa(), responder_authenticated() and
-	// remove_responder_sa() change the responder ones, which keep the
-	// index and the half-open count
-
-	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI
-	std::map<uint64_t, std::unique_ptr<IkeSa>> responder_sas;
-	// the same SAs by the initiator's SPI and address (IKE_SA_INIT
-	// retransmissions)
-	std::map<std::pair<uint64_t, Address>, uint64_t> responder_by_init;
-	size_t half_open_sas = 0; // responder SAs not authenticated (yet)
-	// IKE SAs we started, by our (initiator) SPI
-	std::map<uint64_t, std::unique_ptr<IkeSa>> initiator_sas;
-	// half-open SAs at or above which IKE_SA_INIT needs a cookie
-	size_t cookie_threshold = kDefaultCookieThreshold;
-
+	// --- the SAs
+	// responder SAs (we answered IKE_SA_INIT), by our SPI; nullptr if none
+	IkeSa *responder(uint64_t spi);
+	// whether an IKE_SA_INIT from (spi_i, remote) made a responder SA
+	bool init_known(uint64_t spi_i, const Address &remote) const;
+	size_t responders() const { return responder_sas_.size(); }
+	size_t half_open() const { return half_open_sas_; }
+	// Half-open SAs at or above which IKE_SA_INIT needs a cookie.
+	void set_cookie_threshold(size_t n) { cookie_threshold_ = n; }
+	bool cookie_needed() const { return half_open_sas_ >= cookie_threshold_; }
+	// initiator SAs (we sent IKE_SA_INIT), by our SPI; nullptr if none
+	IkeSa *initiator(uint64_t spi);
+	std::vector<IkeSa *> initiators();
+	IkeSa &add_initiator_sa(std::unique_ptr<IkeSa> sa);
+	void remove_initiator_sa(uint64_t spi);
 	void add_responder_sa(std::unique_ptr<IkeSa> sa);
 	void responder_authenticated(IkeSa &sa);
 	void remove_responder_sa(uint64_t spi);
@@ -97,6 +97,8 @@ public:
 	bool take_invalid_spi_answer(uint64_t now_ms);
 
 private:
+	friend struct gdoi::EngineProbe; // tests: the maps behind the counts
+
 	void retransmit(uint64_t now_ms);
 	// Half-open SAs time out, authenticated ones no member uses expire.
 	void expire_responder_sas(uint64_t now_ms);
@@ -106,6 +108,17 @@ private:
 
 	EngineContext &ctx_;
 	IkeSaUsers &users_;
+	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI; only
+	// add_responder_sa(), responder_authenticated() and
+	// remove_responder_sa() change them, which keep the two below
+	std::map<uint64_t, std::unique_ptr<IkeSa>> responder_sas_;
+	// the same SAs by the initiator's SPI and address (IKE_SA_INIT
+	// retransmissions)
+	std::map<std::pair<uint64_t, Address>, uint64_t> responder_by_init_;
+	size_t half_open_sas_ = 0; // responder SAs not authenticated (yet)
+	size_t cookie_threshold_ = kDefaultCookieThreshold;
+	// IKE SAs we started, by our (initiator) SPI
+	std::map<uint64_t, std::unique_ptr<IkeSa>> initiator_sas_;
 	// cookie secrets: the one of period cookie_epoch_ (counted from
 	// cookie_start_ms_) and the one of the period before, if any
 	std::optional<uint64_t> cookie_start_ms_;
