@@ -130,6 +130,16 @@ Result<Identity> parse_identity(const std::string &s)
 	return identity_setting(s);
 }
 
+// One parser for identities everywhere (configuration, control socket),
+// so that a DN encodes to the same octets as strongSwan's.
+std::optional<Identity> Identity::parse(const std::string &s)
+{
+	auto id = parse_identity(s);
+	if (!id)
+		return std::nullopt;
+	return id.value();
+}
+
 Result<Identity> parse_group_id(const std::string &text)
 {
 	auto id = ident::parse_group_id(text);

@@ -12,7 +12,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 
-#include "gikev2_wire.h"
+#include "../gikev2_wire.h"
 
 namespace groupsec::gdoi::ike {
 

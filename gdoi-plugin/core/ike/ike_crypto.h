@@ -9,10 +9,10 @@
 #include <memory>
 #include <string_view>
 
-#include "gikev2_result.h"
+#include "../gikev2_result.h"
+#include "../gikev2_sk.h"
 #include "groupsec/crypto/key_wrap.h"
 #include "groupsec/crypto/prf.h"
-#include "gikev2_sk.h"
 
 namespace groupsec::gdoi::ike {
 
