@@ -5,13 +5,13 @@
 // Google Benchmark output, a summary table prints the ratios.
 //
 // Flat table rows:
-//   flat       the engine's defaults: CollusionPolicy::kAcceptFlagged (no
+//   flat       the engine's defaults: CollusionPolicy::AcceptFlagged (no
 //              coalition of one operation's leavers learns the new TEK;
 //              coalitions of members removed at different times are
-//              reported) and KekRefresh::kDerive
+//              reported) and KekRefresh::Derive
 //   flat-wrap  the same with replaced KEKs wrapped (the seed's rule as
 //              written; the same holders as derivation)
-//   flat-res   CollusionPolicy::kResist: no coalition of removed members,
+//   flat-res   CollusionPolicy::Resist: no coalition of removed members,
 //              across all operations, learns the new TEK
 //   flat-fam   the defaults with the default symbol families
 //              (IdLayout::default_families()): batch leaves are covered by
@@ -117,10 +117,10 @@ void run(benchmark::State &state, Results *results, Scheme scheme,
 	if (scheme <= kFlatExtra) {
 		ServerConfig cfg(layout);
 		cfg.collusion = scheme == kFlatResist
-					? CollusionPolicy::kResist
-					: CollusionPolicy::kAcceptFlagged;
-		cfg.refresh = scheme == kFlatWrap ? KekRefresh::kWrap
-						  : KekRefresh::kDerive;
+					? CollusionPolicy::Resist
+					: CollusionPolicy::AcceptFlagged;
+		cfg.refresh = scheme == kFlatWrap ? KekRefresh::Wrap
+						  : KekRefresh::Derive;
 		flat = std::make_unique<FlatKeyServer>(cfg, rng, clock);
 		std::vector<MemberId> all;
 		all.reserve(n);

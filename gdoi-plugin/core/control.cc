@@ -1,17 +1,16 @@
 #include "control.h"
 
-#include <arpa/inet.h>
-#include <openssl/bio.h>
-#include <openssl/x509.h>
-
 #include <algorithm>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <set>
 #include <utility>
+#include <variant>
 
 #include "gikev2.h"
+#include "groupsec/ident/identity.h"
+#include "groupsec/net/address.h"
 #include "groupsec/version.h"
 
 namespace groupsec::gdoi {
@@ -25,77 +24,12 @@ namespace {
 
 std::string num(uint64_t v) { return std::to_string(v); }
 
-std::string hex(const Bytes &b)
-{
-	static const char digits[] = "0123456789abcdef";
-	std::string out;
-	for (uint8_t c : b) {
-		out += digits[c >> 4];
-		out += digits[c & 15];
-	}
-	return out;
-}
-
-bool printable(const Bytes &b)
-{
-	return !b.empty() && std::all_of(b.begin(), b.end(), [](uint8_t c) { return c >= 0x20 && c <= 0x7e; });
-}
-
-// A DER distinguished name as strongSwan writes it: "C=CH, O=Example, CN=gm1".
-std::optional<std::string> dn_text(const Bytes &der)
-{
-	const unsigned char *p = der.data();
-	std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> name(
-	        d2i_X509_NAME(nullptr, &p, static_cast<long>(der.size())), X509_NAME_free);
-	if (!name || p != der.data() + der.size())
-		return std::nullopt;
-	std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-	if (!bio)
-		return std::nullopt;
-	unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | ASN1_STRFLGS_ESC_CTRL | ASN1_STRFLGS_UTF8_CONVERT;
-	if (X509_NAME_print_ex(bio.get(), name.get(), 0, flags) < 0)
-		return std::nullopt;
-	char *data = nullptr;
-	long len = BIO_get_mem_data(bio.get(), &data);
-	if (len <= 0 || !data)
-		return std::nullopt;
-	return std::string(data, static_cast<size_t>(len));
-}
-
 // An identity in swanctl notation, the one Identity::str() writes, so that
 // the operator can hand what list-members shows back to evict, where
 // Identity::parse() reads it.
 std::string identity_text(const Identity &id)
 {
-	switch (static_cast<IdType>(id.type)) {
-	case IdType::Ipv4Addr:
-	case IdType::Ipv6Addr:
-		if (id.data.size() == (id.type == static_cast<uint8_t>(IdType::Ipv4Addr) ? 4u : 16u))
-			return ip_text(id.data);
-		break;
-	case IdType::Fqdn: {
-		if (!printable(id.data))
-			return "fqdn:#" + hex(id.data);
-		// "@" where the bare name would read as another type
-		std::string s(id.data.begin(), id.data.end());
-		bool ambiguous = s.find('.') == std::string::npos || s.find('=') != std::string::npos ||
-		                 s.find('@') != std::string::npos || parse_ip(s).has_value();
-		return ambiguous ? "@" + s : s;
-	}
-	case IdType::Rfc822Addr:
-		if (printable(id.data))
-			return std::string(id.data.begin(), id.data.end());
-		return "email:#" + hex(id.data);
-	case IdType::KeyId:
-		return "@#" + hex(id.data);
-	case IdType::DerAsn1Dn:
-		if (auto dn = dn_text(id.data))
-			return *dn;
-		return "asn1dn:#" + hex(id.data);
-	case IdType::DerAsn1Gn:
-		break;
-	}
-	return "#" + num(id.type) + ":" + hex(id.data);
+	return ident::identity_text(ident::Identity{id.type, id.data});
 }
 
 // "192.0.2.1[848]", as Address::str() writes it.
@@ -551,112 +485,50 @@ Packet bare(Operation op)
 
 std::string ip_text(const Bytes &ip)
 {
-	char buf[INET6_ADDRSTRLEN];
-	if (ip.size() == 4 && inet_ntop(AF_INET, ip.data(), buf, sizeof(buf)))
-		return buf;
-	if (ip.size() == 16 && inet_ntop(AF_INET6, ip.data(), buf, sizeof(buf)))
-		return buf;
-	return "";
+	return net::ip_text(ip);
 }
 
 std::optional<Bytes> parse_ip(const std::string &s)
 {
-	if (s.empty() || s.size() >= INET6_ADDRSTRLEN || s.find('\0') != std::string::npos)
-		return std::nullopt;
-	Bytes out(16);
-	if (inet_pton(AF_INET, s.c_str(), out.data()) == 1) {
-		out.resize(4);
-		return out;
-	}
-	if (inet_pton(AF_INET6, s.c_str(), out.data()) == 1)
-		return out;
-	return std::nullopt;
+	return net::parse_ip(s);
 }
-
-namespace {
-
-// The prefix length of the range [start, end], nullopt if it is no prefix.
-std::optional<size_t> prefix_length(const Bytes &start, const Bytes &end)
-{
-	auto bit = [](const Bytes &b, size_t i) { return (b[i / 8] & (0x80 >> (i % 8))) != 0; };
-	size_t bits = start.size() * 8;
-	size_t len = 0;
-	while (len < bits && bit(start, len) == bit(end, len))
-		len++;
-	for (size_t i = len; i < bits; i++) {
-		if (bit(start, i) || !bit(end, i))
-			return std::nullopt;
-	}
-	return len;
-}
-
-TrafficSelector selector(Bytes start, Bytes end)
-{
-	TrafficSelector ts;
-	ts.ts_type = static_cast<uint8_t>(start.size() == 4 ? TsType::Ipv4AddrRange : TsType::Ipv6AddrRange);
-	ts.ip_protocol = 0;
-	ts.start_port = 0;
-	ts.end_port = 0xffff;
-	ts.start_address = std::move(start);
-	ts.end_address = std::move(end);
-	return ts;
-}
-
-} // namespace
 
 Result<TrafficSelector> parse_prefix(const std::string &s)
 {
-	size_t dash = s.find('-');
-	if (dash != std::string::npos && s.find('/') == std::string::npos) {
-		std::string from = s.substr(0, dash), to = s.substr(dash + 1);
-		auto first = parse_ip(from);
-		auto last = parse_ip(to);
-		if (!first || !last)
-			return make_error(WireError::BadValue, "range '" + s + "': '" + (first ? to : from) +
-			                                               "' is not an IPv4 or IPv6 address");
-		if (first->size() != last->size())
-			return make_error(WireError::BadValue, "range '" + s + "' mixes IPv4 and IPv6");
-		if (*first > *last)
-			return make_error(WireError::BadValue, "range '" + s + "' ends before it starts");
-		return selector(std::move(*first), std::move(*last));
+	auto r = net::parse_range(s, net::PrefixForm::Strict);
+	const auto *e = std::get_if<net::PrefixError>(&r);
+	if (!e)
+		return std::get<TrafficSelector>(std::move(r));
+	const bool range = s.find('-') != std::string::npos && s.find('/') == std::string::npos;
+	const std::string what = (range ? "range '" : "prefix '") + s + "'";
+	std::string message;
+	switch (e->problem) {
+	case net::PrefixProblem::NotAnAddress:
+		message = what + ": '" + e->part + "' is not an IPv4 or IPv6 address";
+		break;
+	case net::PrefixProblem::MixedFamilies:
+		message = what + " mixes IPv4 and IPv6";
+		break;
+	case net::PrefixProblem::Backwards:
+		message = what + " ends before it starts";
+		break;
+	case net::PrefixProblem::NoLength:
+		message = what + " has no /length";
+		break;
+	case net::PrefixProblem::BadLength:
+	case net::PrefixProblem::LengthTooLarge:
+		message = what + ": length '" + e->part + "' is not a number from 0 to " + num(e->max_length);
+		break;
+	case net::PrefixProblem::HostBits:
+		message = what + " has host bits set (the network is " + e->network + ")";
+		break;
 	}
-	size_t slash = s.find('/');
-	if (slash == std::string::npos)
-		return make_error(WireError::BadValue, "prefix '" + s + "' has no /length");
-	auto ip = parse_ip(s.substr(0, slash));
-	if (!ip)
-		return make_error(WireError::BadValue,
-		                  "prefix '" + s + "': '" + s.substr(0, slash) + "' is not an IPv4 or IPv6 address");
-	std::string len = s.substr(slash + 1);
-	unsigned max = static_cast<unsigned>(ip->size() * 8);
-	if (len.empty() || len.size() > 3 ||
-	    !std::all_of(len.begin(), len.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
-	    std::stoul(len) > max)
-		return make_error(WireError::BadValue,
-		                  "prefix '" + s + "': length '" + len + "' is not a number from 0 to " + num(max));
-	size_t length = std::stoul(len);
-	Bytes first = *ip, last = *ip;
-	bool host_bits = false;
-	for (size_t i = length; i < max; i++) {
-		uint8_t mask = static_cast<uint8_t>(0x80 >> (i % 8));
-		host_bits |= (first[i / 8] & mask) != 0;
-		first[i / 8] &= static_cast<uint8_t>(~mask);
-		last[i / 8] |= mask;
-	}
-	if (host_bits)
-		return make_error(WireError::BadValue, "prefix '" + s + "' has host bits set (the network is " +
-		                                               ip_text(first) + "/" + num(length) + ")");
-	return selector(std::move(first), std::move(last));
+	return make_error(WireError::BadValue, message);
 }
 
 std::string prefix_text(const TrafficSelector &ts)
 {
-	const Bytes &a = ts.start_address, &b = ts.end_address;
-	if ((a.size() != 4 && a.size() != 16) || a.size() != b.size())
-		return "?";
-	if (auto len = prefix_length(a, b))
-		return ip_text(a) + "/" + num(*len);
-	return ip_text(a) + "-" + ip_text(b);
+	return net::range_text(ts);
 }
 
 ControlServer::ControlServer(ControlTarget &target, size_t max_packet) : target_(target), max_packet_(max_packet)

@@ -2,7 +2,6 @@
 #include "gdoi_core.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -11,13 +10,15 @@
 #include <string>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "control.h"
 #include "gdoi_config.h"
 #include "gdoi_dataplane.h"
 #include "gdoi_engine.h"
 #include "gikev2.h"
+#include "groupsec/base/hex.h"
+#include "groupsec/crypto/clock.h"
+#include "groupsec/crypto/random.h"
 #include "groupsec/json.h"
 #include "groupsec/version.h"
 
@@ -59,24 +60,23 @@ gdoi_id_t from_identity(const Identity &id)
 	return gdoi_id_t{id.type, id.data.data(), id.data.size()};
 }
 
+// lib's clock and randomness under the engine's interfaces (until the
+// engine takes lib's interfaces themselves)
 class SteadyClock : public Clock {
 public:
-	uint64_t now_ms() const override
-	{
-		using namespace std::chrono;
-		return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-	}
+	uint64_t now_ms() const override { return clock_.now_ms(); }
+
+private:
+	groupsec::crypto::MonotonicClock clock_;
 };
 
 class OpenSslRandomBytes : public Random {
 public:
-	void fill(uint8_t *out, size_t len) override
-	{
-		if (RAND_bytes(out, static_cast<int>(len)) != 1) {
-			// no randomness means no keys: stop rather than go on
-			abort();
-		}
-	}
+	// aborts if OpenSSL has no randomness: no keys, so stop rather than go on
+	void fill(uint8_t *out, size_t len) override { random_.fill(out, len); }
+
+private:
+	groupsec::crypto::OpenSslRandom random_;
 };
 
 // The glue's callbacks as the engine's and data plane's interfaces.
@@ -301,16 +301,7 @@ public:
 	}
 
 private:
-	static std::string hex(ByteView b)
-	{
-		static const char digits[] = "0123456789abcdef";
-		std::string s;
-		for (uint8_t c : b) {
-			s += digits[c >> 4];
-			s += digits[c & 15];
-		}
-		return s;
-	}
+	static std::string hex(ByteView b) { return groupsec::to_hex(b); }
 
 	void emit(uint64_t spi_i, uint64_t spi_r, const SkKeys &a, const SkKeys &b)
 	{

@@ -1,7 +1,5 @@
 #include "gdoi_dataplane.h"
 
-#include "control.h"
-
 #include <algorithm>
 
 namespace groupsec::gdoi {
@@ -43,25 +41,6 @@ Address any_like(const Address &a)
 }
 
 } // namespace
-
-std::string to_string(const TrafficSelector &ts)
-{
-	std::string s = prefix_text(ts);
-	if (s == "?") {
-		return s;
-	}
-	if (ts.ip_protocol || ts.start_port != 0 || ts.end_port != 0xffff) {
-		s += "[" + std::to_string(ts.ip_protocol);
-		if (ts.start_port != 0 || ts.end_port != 0xffff) {
-			s += "/" + std::to_string(ts.start_port);
-			if (ts.end_port != ts.start_port) {
-				s += "-" + std::to_string(ts.end_port);
-			}
-		}
-		s += "]";
-	}
-	return s;
-}
 
 GroupDataplane::GroupDataplane(KernelOps &kernel, uint32_t reqid_base)
 	: kernel_(kernel), reqid_next_(reqid_base)
@@ -359,31 +338,6 @@ void GroupDataplane::remove(const std::string &name, uint32_t spi)
 		}
 		g.current.reset();
 	}
-}
-
-std::vector<KernelSa> GroupDataplane::installed_sas() const
-{
-	std::vector<KernelSa> r;
-	for (const auto &[name, g] : groups_) {
-		for (const auto &[spi, sa] : g.inbound) {
-			r.push_back(sa);
-		}
-		for (const auto &[gw, sa] : g.outbound) {
-			r.push_back(sa);
-		}
-	}
-	return r;
-}
-
-std::vector<KernelPolicy> GroupDataplane::installed_policies() const
-{
-	std::vector<KernelPolicy> r;
-	for (const auto &[name, g] : groups_) {
-		for (const auto &[gw, ps] : g.policies) {
-			r.insert(r.end(), ps.begin(), ps.end());
-		}
-	}
-	return r;
 }
 
 void GroupDataplane::clear(const std::string &name)

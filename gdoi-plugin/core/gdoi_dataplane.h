@@ -65,8 +65,6 @@ public:
 // The intersection of two selectors of the same family (protocol and
 // ports included), nullopt if they do not overlap.
 std::optional<TrafficSelector> intersect(const TrafficSelector &a, const TrafficSelector &b);
-// prefix_text() (control.h) with "[17/53]" for a protocol and port.
-std::string to_string(const TrafficSelector &ts);
 
 class GroupDataplane : public SaSink {
 public:
@@ -91,10 +89,6 @@ public:
 	bool install(const TekSa &sa) override;
 	void remove(const std::string &group, uint32_t spi) override;
 	bool activate(const std::string &group, uint32_t spi) override;
-
-	// What is installed now, for the control socket and tests.
-	std::vector<KernelSa> installed_sas() const;
-	std::vector<KernelPolicy> installed_policies() const;
 
 	// Removes everything of a group, or of all groups.
 	void clear(const std::string &group);

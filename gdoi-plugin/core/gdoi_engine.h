@@ -39,7 +39,8 @@ struct Identity {
 	// Parses the way swanctl writes identities: an IPv4/IPv6 address,
 	// "user@host" (RFC822), "@fqdn" or "host.name" (FQDN), "@#hex"
 	// (KEY_ID), a "C=.., O=.., CN=.." string is kept as a DER DN by the
-	// glue (type DER_ASN1_DN, data = DER). nullopt if empty.
+	// glue (type DER_ASN1_DN, data = DER). nullopt if empty. It is
+	// parse_identity() of gdoi_config.h, defined there.
 	static std::optional<Identity> parse(const std::string &s);
 	std::string str() const; // the same notation
 };

@@ -6,6 +6,9 @@
 #include <optional>
 #include <string_view>
 
+#include "groupsec/ident/identity.h"
+#include "groupsec/net/address.h"
+
 namespace groupsec::gdoi {
 
 // RFC 9838 allows G-IKEv2 on UDP port 848 (the GDOI port); using it keeps
@@ -108,18 +111,10 @@ enum class GroupKeyBagAttributeType : uint16_t { SaKey = 1 };
 enum class MemberKeyBagAttributeType : uint16_t { WrapKey = 1, AuthKey = 2, GmSenderId = 3 };
 
 // Identification types (RFC 7296 3.5) usable in IDg.
-enum class IdType : uint8_t {
-	Ipv4Addr = 1,
-	Fqdn = 2,
-	Rfc822Addr = 3,
-	Ipv6Addr = 5,
-	DerAsn1Dn = 9,
-	DerAsn1Gn = 10,
-	KeyId = 11,
-};
+using ident::IdType;
 
 // Traffic selector types (RFC 7296 3.13.1).
-enum class TsType : uint8_t { Ipv4AddrRange = 7, Ipv6AddrRange = 8 };
+using net::TsType;
 
 // IKE header flags (RFC 7296 3.1).
 constexpr uint8_t kFlagInitiator = 0x08;

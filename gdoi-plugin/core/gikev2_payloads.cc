@@ -717,11 +717,6 @@ bool operator==(const Transform &a, const Transform &b)
 {
 	return std::tie(a.type, a.id, a.attributes) == std::tie(b.type, b.id, b.attributes);
 }
-bool operator==(const TrafficSelector &a, const TrafficSelector &b)
-{
-	return std::tie(a.ts_type, a.ip_protocol, a.start_port, a.end_port, a.start_address, a.end_address) ==
-	       std::tie(b.ts_type, b.ip_protocol, b.start_port, b.end_port, b.start_address, b.end_address);
-}
 bool operator==(const GsaPolicy &a, const GsaPolicy &b)
 {
 	return std::tie(a.protocol, a.spi, a.source, a.destination, a.transforms, a.key_lifetime,

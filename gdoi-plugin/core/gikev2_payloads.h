@@ -88,15 +88,7 @@ struct Transform {
 bool operator==(const Transform &a, const Transform &b);
 
 // A traffic selector (RFC 7296 3.13.1), IPv4 or IPv6 range.
-struct TrafficSelector {
-	uint8_t ts_type = static_cast<uint8_t>(TsType::Ipv4AddrRange);
-	uint8_t ip_protocol = 0; // 0: any
-	uint16_t start_port = 0;
-	uint16_t end_port = 0xffff;
-	Bytes start_address; // 4 or 16 octets per ts_type
-	Bytes end_address;
-};
-bool operator==(const TrafficSelector &a, const TrafficSelector &b);
+using net::TrafficSelector;
 
 // GSA policy substructure: the Rekey SA (GSA KEK, protocol GIKE_UPDATE,
 // 16-octet SPI) or a Data-Security SA (GSA TEK, AH or ESP, 4-octet SPI).

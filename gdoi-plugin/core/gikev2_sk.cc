@@ -6,10 +6,11 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "gikev2_wire.h"
+#include "groupsec/crypto/aead.h"
+#include "groupsec/crypto/prf.h"
 
 namespace groupsec::gdoi {
 
@@ -69,42 +70,34 @@ SecretBytes gcm_nonce(const SkKeys &k, ByteView iv)
 // HMAC-SHA-256 over data, truncated to 128 bits.
 Result<Bytes> hmac_icv(const SkKeys &k, ByteView data)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (!HMAC(EVP_sha256(), k.integrity_key.data(), static_cast<int>(k.integrity_key.size()), data.data(),
-		  data.size(), md, &md_len) ||
-	    md_len < kIcvSize)
+	SecretBytes md = crypto::hmac_sha256(k.integrity_key, data);
+	if (md.size() < kIcvSize)
 		return crypto_error("HMAC-SHA-256");
-	return Bytes(md, md + kIcvSize);
+	return Bytes(md.begin(), md.begin() + kIcvSize);
 }
 
 // Encrypts pt into out (pt.size() octets) and, for GCM, writes the tag.
 Result<bool> encrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, ByteView aad, ByteView pt,
 		     uint8_t *out, uint8_t *tag)
 {
+	if (k.cipher == SkCipher::AesGcm16) {
+		SecretBytes nonce = gcm_nonce(k, iv);
+		if (crypto::aes_gcm_seal_to(k.encryption_key, nonce, aad, pt, out, tag))
+			return crypto_error("AES-GCM");
+		return true;
+	}
 	CipherCtx ctx(EVP_CIPHER_CTX_new());
 	if (!ctx)
 		return crypto_error("EVP_CIPHER_CTX_new");
-	bool gcm = k.cipher == SkCipher::AesGcm16;
 	int len = 0, fin = 0;
 	if (EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
 		return crypto_error("EncryptInit");
-	if (gcm) {
-		SecretBytes nonce = gcm_nonce(k, iv);
-		if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kGcmNonceSize, nullptr) != 1 ||
-		    EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), nonce.data()) != 1 ||
-		    EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1)
-			return crypto_error("AES-GCM setup");
-	} else {
-		if (EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
-		    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
-			return crypto_error("AES-CBC setup");
-	}
+	if (EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
+		return crypto_error("AES-CBC setup");
 	if (EVP_EncryptUpdate(ctx.get(), out, &len, pt.data(), static_cast<int>(pt.size())) != 1 ||
 	    EVP_EncryptFinal_ex(ctx.get(), out + len, &fin) != 1 || static_cast<size_t>(len + fin) != pt.size())
 		return crypto_error("encrypt");
-	if (gcm && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kIcvSize, tag) != 1)
-		return crypto_error("AES-GCM tag");
 	return true;
 }
 
@@ -112,35 +105,31 @@ Result<bool> encrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, Byt
 Result<Bytes> decrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, ByteView aad, ByteView ct,
 		      ByteView tag)
 {
+	if (k.cipher == SkCipher::AesGcm16) {
+		SecretBytes nonce = gcm_nonce(k, iv);
+		auto pt = crypto::aes_gcm_open(k.encryption_key, nonce, aad, ct, tag);
+		if (!pt.ok()) {
+			if (pt.error().code == WireError::IntegrityFailed)
+				return make_error(WireError::IntegrityFailed, "SK: AES-GCM tag does not verify");
+			return crypto_error("AES-GCM");
+		}
+		return Bytes(std::move(pt).value());
+	}
 	CipherCtx ctx(EVP_CIPHER_CTX_new());
 	if (!ctx)
 		return crypto_error("EVP_CIPHER_CTX_new");
-	bool gcm = k.cipher == SkCipher::AesGcm16;
 	int len = 0, fin = 0;
 	if (EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
 		return crypto_error("DecryptInit");
-	if (gcm) {
-		SecretBytes nonce = gcm_nonce(k, iv);
-		Bytes tag_copy = tag.to_bytes();
-		if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_IVLEN, kGcmNonceSize, nullptr) != 1 ||
-		    EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), nonce.data()) != 1 ||
-		    EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1 ||
-		    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kIcvSize, tag_copy.data()) != 1)
-			return crypto_error("AES-GCM setup");
-	} else {
-		if (EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
-		    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
-			return crypto_error("AES-CBC setup");
-	}
+	if (EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
+	    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
+		return crypto_error("AES-CBC setup");
 	// one spare block: EVP may write up to a block more than it reports
 	Bytes pt(ct.size() + kCbcBlockSize);
 	if (EVP_DecryptUpdate(ctx.get(), pt.data(), &len, ct.data(), static_cast<int>(ct.size())) != 1)
 		return crypto_error("decrypt");
-	if (EVP_DecryptFinal_ex(ctx.get(), pt.data() + len, &fin) != 1) {
-		if (gcm)
-			return make_error(WireError::IntegrityFailed, "SK: AES-GCM tag does not verify");
+	if (EVP_DecryptFinal_ex(ctx.get(), pt.data() + len, &fin) != 1)
 		return crypto_error("decrypt final");
-	}
 	pt.resize(static_cast<size_t>(len + fin));
 	return pt;
 }

@@ -21,8 +21,8 @@
 #include "../../gdoi-plugin/core/gdoi_engine.h"
 #include "../../gdoi-plugin/core/gikev2_message.h"
 #include "../../gdoi-plugin/core/gikev2_sk.h"
-#include "../../gdoi-plugin/core/ike_crypto.h"
-#include "../../gdoi-plugin/core/ike_sa_payload.h"
+#include "../../gdoi-plugin/core/ike/ike_crypto.h"
+#include "../../gdoi-plugin/core/ike/ike_sa_payload.h"
 
 using namespace groupsec::gdoi;
 

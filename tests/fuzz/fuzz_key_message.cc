@@ -13,22 +13,23 @@ using namespace groupsec::flatkey;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	DecodeResult d = decode(data, size);
-	if (!d.ok()) {
-		if (!d.message.entries.empty() || d.offset > size)
+	auto decoded = decode(groupsec::ByteView(data, size));
+	if (!decoded.ok()) {
+		if (decoded.error().message.empty())
 			abort();
 		return 0;
 	}
-	std::vector<uint8_t> again = encode(d.message);
+	const KeyMessage &m = decoded.value();
+	std::vector<uint8_t> again = encode(m);
 	if (again.size() != size || std::memcmp(again.data(), data, size) != 0)
 		abort();
 	// Bound the work per input: each wrapping key may cost a chain of
 	// one-way steps.
 	size_t refs = 0;
-	for (const auto &e : d.message.entries)
+	for (const auto &e : m.entries)
 		refs += e.wrapping.size() + 1;
 	// A leaver notice costs a hash per member and extra table.
-	refs += d.message.leavers.ids.size() * d.message.leavers.radix.size();
+	refs += m.leavers.ids.size() * m.leavers.radix.size();
 	if (refs > 16)
 		return 0;
 	// A store holding a few fixed keys tries to use the message.
@@ -42,9 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	st.add(KeyId::member_key(0), KeySlot{k, 1, 0, 0});
 	KeyWrapper w;
 	size_t before = st.size();
-	ReceiveResult r = st.receive(d.message, w);
-	if (d.message.versions_implied && !r.ok() && st.size() != before)
+	ReceiveResult r = st.receive(m, w);
+	if (m.versions_implied && !r.ok() && st.size() != before)
 		abort();
-	st.apply(d.message, w);
+	st.apply(m, w);
 	return 0;
 }

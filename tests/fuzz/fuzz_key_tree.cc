@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzz target for the key tree's rekey message decoder: any input is either
-// rejected with an error and an empty message, or decodes to a message that
+// rejected with an error (and nothing else), or decodes to a message that
 // re-encodes to the same bytes. Every decoded message is given to the
 // members of a small tree (tests/fuzz/key_tree_fuzz_tree.h, at the epoch
 // before the seeds'): a member either applies it completely (new epoch and
@@ -31,31 +31,32 @@ const std::vector<MemberKeys> &members()
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	DecodeResult d = decode(data, size);
-	if (!d.ok()) {
-		if (!d.message.leavers.empty() || !d.message.wraps.empty())
+	auto decoded = decode(groupsec::ByteView(data, size));
+	if (!decoded.ok()) {
+		if (decoded.error().message.empty())
 			abort();
 		return 0;
 	}
-	if (check(d.message) != DecodeError::kNone)
+	const TreeMessage &msg = decoded.value();
+	if (check(msg))
 		abort();
-	std::vector<uint8_t> again = encode(d.message);
-	if (again.size() != size || encoded_size(d.message) != size ||
+	std::vector<uint8_t> again = encode(msg);
+	if (again.size() != size || encoded_size(msg) != size ||
 	    std::memcmp(again.data(), data, size) != 0)
 		abort();
 	for (const MemberKeys &k : members()) {
 		KeyTreeMember m(k);
 		using E = KeyTreeMember::ApplyError;
-		E e = m.apply(d.message);
+		E e = m.apply(msg);
 		const MemberKeys &now = m.keys();
-		if (e == E::kNone) {
-			if (now.epoch != d.message.epoch ||
-			    now.depth != d.message.depth ||
+		if (e == E::None) {
+			if (now.epoch != msg.epoch ||
+			    now.depth != msg.depth ||
 			    now.path.size() != now.depth + 1u ||
 			    now.leaf != k.leaf)
 				abort();
 			// applied once only
-			if (m.apply(d.message) != E::kStale)
+			if (m.apply(msg) != E::Stale)
 				abort();
 		} else if (now.path != k.path || now.epoch != k.epoch ||
 			   now.depth != k.depth) {

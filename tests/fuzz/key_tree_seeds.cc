@@ -43,8 +43,8 @@ void leave(KeyTreeServer &s, const std::string &dir, const char *name,
 		bool gone = false;
 		for (uint32_t x : who)
 			gone |= x == k.leaf;
-		if (gone ? e != KeyTreeMember::ApplyError::kExcluded
-			 : (e != KeyTreeMember::ApplyError::kNone ||
+		if (gone ? e != KeyTreeMember::ApplyError::Excluded
+			 : (e != KeyTreeMember::ApplyError::None ||
 			    m.root() != p.new_root)) {
 			fprintf(stderr, "seed %s: member %u: %s\n", name,
 				k.leaf, to_string(e));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "control.h"
 #include "gdoi_dataplane.h"
 
 using namespace groupsec::gdoi;
@@ -18,6 +19,25 @@ Address addr(const std::string &s)
 	auto a = Address::parse(s, 0);
 	EXPECT_TRUE(a.has_value()) << s;
 	return a.value_or(Address{});
+}
+
+// A selector as the tests compare it: prefix_text() with "[17/53]" for a
+// protocol and port.
+std::string to_string(const TrafficSelector &ts)
+{
+	std::string s = prefix_text(ts);
+	if (s == "?")
+		return s;
+	if (ts.ip_protocol || ts.start_port != 0 || ts.end_port != 0xffff) {
+		s += "[" + std::to_string(ts.ip_protocol);
+		if (ts.start_port != 0 || ts.end_port != 0xffff) {
+			s += "/" + std::to_string(ts.start_port);
+			if (ts.end_port != ts.start_port)
+				s += "-" + std::to_string(ts.end_port);
+		}
+		s += "]";
+	}
+	return s;
 }
 
 TrafficSelector prefix(const std::string &first, const std::string &last)

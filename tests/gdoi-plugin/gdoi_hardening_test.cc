@@ -17,31 +17,31 @@ struct EngineProbe {
 	{
 		const Engine::Impl &i = *e.impl_;
 		std::map<std::string, size_t> m;
-		m["responder_sas"] = i.responder_sas.size();
-		m["initiator_sas"] = i.initiator_sas.size();
-		m["responder_by_init"] = i.responder_by_init.size();
-		for (auto &[n, g] : i.servers) {
+		m["responder_sas"] = i.ike.responder_sas_.size();
+		m["initiator_sas"] = i.ike.initiator_sas_.size();
+		m["responder_by_init"] = i.ike.responder_by_init_.size();
+		for (auto &[n, g] : i.gcks.groups) {
 			m["server " + n + " members"] = g->members.size();
 			m["server " + n + " evicted"] = g->evicted.size();
 			m["server " + n + " announcements"] = g->announcements.size();
 			m["server " + n + " teks"] = g->teks.size();
 		}
-		for (auto &[n, g] : i.members)
+		for (auto &[n, g] : i.gm.groups)
 			m["member " + n + " teks"] = g->teks.size();
 		return m;
 	}
 	// The index and the half-open count agree with the SAs.
 	static bool consistent(const Engine &e)
 	{
-		const Engine::Impl &i = *e.impl_;
+		const detail::IkeSas &i = e.impl_->ike;
 		size_t half = 0;
-		for (auto &[spi, sa] : i.responder_sas) {
+		for (auto &[spi, sa] : i.responder_sas_) {
 			half += !sa->authenticated;
-			auto it = i.responder_by_init.find({sa->spi_i, sa->remote});
-			if (it == i.responder_by_init.end() || it->second != spi)
+			auto it = i.responder_by_init_.find({sa->spi_i, sa->remote});
+			if (it == i.responder_by_init_.end() || it->second != spi)
 				return false;
 		}
-		return half == i.half_open_sas && i.responder_by_init.size() == i.responder_sas.size();
+		return half == i.half_open_sas_ && i.responder_by_init_.size() == i.responder_sas_.size();
 	}
 };
 

@@ -9,7 +9,7 @@
 #include "gikev2.h"
 #include "groupsec/flatkey/crypto.h"
 #include "groupsec/keytree/key_tree.h"
-#include "ike_crypto.h"
+#include "ike/ike_crypto.h"
 
 namespace groupsec::gdoi::test {
 namespace {

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "gikev2_test_util.h"
-#include "ike_crypto.h"
-#include "ike_sa_payload.h"
+#include "ike/ike_crypto.h"
+#include "ike/ike_sa_payload.h"
 
 namespace groupsec::gdoi::test {
 namespace {

@@ -13,7 +13,7 @@
 
 #include "gdoi_protocol_util.h"
 #include "gikev2.h"
-#include "ike_crypto.h"
+#include "ike/ike_crypto.h"
 
 namespace groupsec::gdoi::test {
 namespace {

@@ -12,7 +12,7 @@
 #include <malloc.h>
 
 #include "gdoi_protocol_util.h"
-#include "ike_crypto.h"
+#include "ike/ike_crypto.h"
 
 namespace {
 

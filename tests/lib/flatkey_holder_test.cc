@@ -27,7 +27,7 @@ KeyMessage one_entry(const WrappedKey &e)
 // A group of distributed participants wired together by the test.
 struct Group {
 	explicit Group(IdLayout l, uint64_t seed,
-		       ConcurrentVersionPolicy p = ConcurrentVersionPolicy::kMerge)
+		       ConcurrentVersionPolicy p = ConcurrentVersionPolicy::Merge)
 		: layout(std::move(l)), rng(seed), pick(seed), policy(p)
 	{
 	}
@@ -151,11 +151,11 @@ std::string render(const ExcluderTable &t, unsigned bit, unsigned value)
 	const ExcluderCell &c = t.cells[bit * 2 + value];
 	KeyId id = KeyId::kek(0, bit, value);
 	switch (c.fill) {
-	case ExcluderCell::kTek:
+	case ExcluderCell::Fill::Tek:
 		return "new TEK in " + kek_name(id);
-	case ExcluderCell::kNewKek:
+	case ExcluderCell::Fill::NewKek:
 		return "new " + kek_name(id) + " in old " + kek_name(id) + "/TEK'";
-	case ExcluderCell::kNone:
+	case ExcluderCell::Fill::None:
 		break;
 	}
 	if (c.unusable && c.unknown)
@@ -187,7 +187,7 @@ MemberId bits(unsigned x)
 TEST(FlatKeyHolder, SeedWorkedExampleTables1To4)
 {
 	Group g(IdLayout::binary(4), 42,
-		ConcurrentVersionPolicy::kLowestCreatorWins);
+		ConcurrentVersionPolicy::LowestCreatorWins);
 	for (unsigned id : {9u, 10u, 1u, 6u, 2u, 14u})
 		g.join(bits(id), id);
 	// Member 10 holds KEK1, KEK6, KEK3, KEK8 (paragraph 0052).
@@ -262,14 +262,14 @@ TEST(FlatKeyHolder, LowestCreatorWinsKeyByKey)
 	SeededRandom rng(1);
 	FakeClock clock;
 	HolderConfig cfg(IdLayout::binary(4), bits(9), 9);
-	cfg.policy = ConcurrentVersionPolicy::kLowestCreatorWins;
+	cfg.policy = ConcurrentVersionPolicy::LowestCreatorWins;
 	KeyHolderNode judge(cfg, rng, clock);
 	ExcluderTable a, b;
 	a.cells.resize(8);
 	b.cells.resize(8);
 	auto made = [](ExcluderTable &t, unsigned bit, unsigned v, uint32_t who) {
 		ExcluderCell &c = t.cells[bit * 2 + v];
-		c.fill = ExcluderCell::kNewKek;
+		c.fill = ExcluderCell::Fill::NewKek;
 		c.fillers = {who};
 		WrappedKey e;
 		e.wrapped = KeyRef{KeyId::kek(0, bit, v), 2, 0, who};

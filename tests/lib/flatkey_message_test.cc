@@ -14,13 +14,24 @@ using groupsec::flatkey::test::SeededRandom;
 
 namespace {
 
+using groupsec::ByteView;
+using groupsec::Result;
+
+// "TRUNCATED: truncated" for an error, "ok" for a message.
+std::string why(const Result<KeyMessage> &r)
+{
+	if (r.ok())
+		return "ok";
+	return std::string(groupsec::wire_error_name(r.error().code)) + ": " + r.error().message;
+}
+
 // A batch leave of the server (compact format) plus a member-key wrap.
 KeyMessage sample_message()
 {
 	SeededRandom rng(11);
 	FakeClock clock;
 	ServerConfig cfg(IdLayout::binary(4));
-	cfg.refresh = KekRefresh::kWrap;
+	cfg.refresh = KekRefresh::Wrap;
 	FlatKeyServer srv(cfg, rng, clock);
 	for (uint64_t i = 0; i < 16; i++)
 		srv.join(*srv.layout().from_index(i));
@@ -52,11 +63,11 @@ TEST(FlatKeyMessage, RoundTrip)
 	ASSERT_GT(m.entries.size(), 6u);
 	auto bytes = encode(m);
 	EXPECT_EQ(bytes.size(), encoded_size(m));
-	auto d = decode(bytes.data(), bytes.size());
-	ASSERT_TRUE(d.ok()) << to_string(d.error);
-	EXPECT_FALSE(d.message.versions_implied);
-	EXPECT_TRUE(d.message == m);
-	EXPECT_EQ(d.message.wrapped_count(), m.wrapped_count());
+	auto d = decode(ByteView(bytes.data(), bytes.size()));
+	ASSERT_TRUE(d.ok()) << d.error().message;
+	EXPECT_FALSE(d.value().versions_implied);
+	EXPECT_TRUE(d.value() == m);
+	EXPECT_EQ(d.value().wrapped_count(), m.wrapped_count());
 }
 
 TEST(FlatKeyMessage, CompactRoundTripNamesNoVersions)
@@ -66,26 +77,26 @@ TEST(FlatKeyMessage, CompactRoundTripNamesNoVersions)
 	auto bytes = encode(m);
 	ASSERT_FALSE(bytes.empty());
 	EXPECT_EQ(bytes.size(), encoded_size(m));
-	auto d = decode(bytes.data(), bytes.size());
-	ASSERT_TRUE(d.ok()) << to_string(d.error);
-	EXPECT_TRUE(d.message.versions_implied);
-	EXPECT_TRUE(d.message.base == m.base);
-	EXPECT_TRUE(d.message.tek == m.tek);
-	ASSERT_EQ(d.message.entries.size(), m.entries.size());
+	auto d = decode(ByteView(bytes.data(), bytes.size()));
+	ASSERT_TRUE(d.ok()) << d.error().message;
+	EXPECT_TRUE(d.value().versions_implied);
+	EXPECT_TRUE(d.value().base == m.base);
+	EXPECT_TRUE(d.value().tek == m.tek);
+	ASSERT_EQ(d.value().entries.size(), m.entries.size());
 	for (size_t i = 0; i < m.entries.size(); i++) {
-		const auto &a = m.entries[i], &b = d.message.entries[i];
+		const auto &a = m.entries[i], &b = d.value().entries[i];
 		ASSERT_EQ(a.wrapping.size(), b.wrapping.size()) << i;
 		for (size_t j = 0; j < a.wrapping.size(); j++) {
 			EXPECT_EQ(a.wrapping[j].id, b.wrapping[j].id);
 			// the version is not on the wire, except TEK'
-			if (b.wrapping[j].id.kind != KeyKind::kTek) {
+			if (b.wrapping[j].id.kind != KeyKind::Tek) {
 				EXPECT_EQ(b.wrapping[j].version, 0u);
 			}
 		}
 		EXPECT_EQ(a.wrapped.id, b.wrapped.id);
 		EXPECT_EQ(a.ciphertext, b.ciphertext);
 	}
-	EXPECT_EQ(encode(d.message), bytes);
+	EXPECT_EQ(encode(d.value()), bytes);
 	// Much smaller than format 1.
 	KeyMessage v1 = m;
 	v1.format = kMessageFormat;
@@ -110,12 +121,12 @@ TEST(FlatKeyMessage, CompactTermsSharePrefixes)
 	auto bytes = encode(m);
 	// header 21, first term 4 + 3*2 + 40, second keeps 2: 4 + 2 + 40
 	EXPECT_EQ(bytes.size(), 21u + 50 + 46);
-	auto d = decode(bytes.data(), bytes.size());
-	ASSERT_TRUE(d.ok()) << to_string(d.error);
-	ASSERT_EQ(d.message.entries.size(), 2u);
-	ASSERT_EQ(d.message.entries[1].wrapping.size(), 3u);
-	EXPECT_EQ(d.message.entries[1].wrapping[0].id, KeyId::kek(0, 3, 1));
-	EXPECT_EQ(d.message.entries[1].wrapping[2].id, KeyId::kek(0, 2, 1));
+	auto d = decode(ByteView(bytes.data(), bytes.size()));
+	ASSERT_TRUE(d.ok()) << d.error().message;
+	ASSERT_EQ(d.value().entries.size(), 2u);
+	ASSERT_EQ(d.value().entries[1].wrapping.size(), 3u);
+	EXPECT_EQ(d.value().entries[1].wrapping[0].id, KeyId::kek(0, 3, 1));
+	EXPECT_EQ(d.value().entries[1].wrapping[2].id, KeyId::kek(0, 2, 1));
 	// Not representable: a term over two tables, a repeated symbol, a
 	// TEK step of two versions.
 	KeyMessage bad = m;
@@ -141,15 +152,13 @@ TEST(FlatKeyMessage, EveryTruncationIsRejected)
 		auto bytes = encode(m);
 		ASSERT_FALSE(bytes.empty());
 		for (size_t n = 0; n < bytes.size(); n++) {
-			auto d = decode(bytes.data(), n);
+			auto d = decode(ByteView(bytes.data(), n));
 			EXPECT_FALSE(d.ok()) << n;
-			EXPECT_TRUE(d.message.entries.empty());
 		}
 		bytes.push_back(0);
-		EXPECT_EQ(decode(bytes.data(), bytes.size()).error,
-			  DecodeError::kTrailingBytes);
+		EXPECT_EQ(why(decode(ByteView(bytes.data(), bytes.size()))), "TRAILING_BYTES: trailing bytes");
 	}
-	EXPECT_EQ(decode(nullptr, 5).error, DecodeError::kTruncated);
+	EXPECT_EQ(why(decode(ByteView())), "TRUNCATED: truncated");
 }
 
 TEST(FlatKeyMessage, MalformedCompactFieldsAreRejected)
@@ -165,28 +174,28 @@ TEST(FlatKeyMessage, MalformedCompactFieldsAreRejected)
 	m.entries = {t};
 	auto good = encode(m);
 	ASSERT_EQ(good.size(), 21u + 46);
-	ASSERT_TRUE(decode(good.data(), good.size()).ok());
+	ASSERT_TRUE(decode(ByteView(good.data(), good.size())).ok());
 	auto bad = good;
 	bad[16] = 1; // TEK' revision 1 with a new version
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadTekStep);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_VALUE: TEK step neither one revision nor one version");
 	bad = good;
 	bad[21] = 9; // unknown entry tag
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadKind);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_VALUE: unknown key kind");
 	bad = good;
 	bad[21] = 4; // a revision notice in a new-version message
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadEntry);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_VALUE: inconsistent entry");
 	bad = good;
 	bad[23] = 1; // keeps a literal of a previous term there is none of
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadEntry);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_VALUE: inconsistent entry");
 	bad = good;
 	bad[24] = 0; // no literal at all
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadEntry);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_VALUE: inconsistent entry");
 	bad = good;
 	bad[24] = 65;
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kTooMany);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_LENGTH: too many entries or wrapping keys");
 	bad = good;
 	bad[20] = 0xff; // 255 entries in 67 bytes
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kTruncated);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "TRUNCATED: truncated");
 	// a bundle whose ciphertext length does not match its keys
 	KeyMessage b = m;
 	WrappedKey bu;
@@ -198,15 +207,14 @@ TEST(FlatKeyMessage, MalformedCompactFieldsAreRejected)
 	b.entries = {bu};
 	auto bb = encode(b);
 	ASSERT_FALSE(bb.empty());
-	ASSERT_TRUE(decode(bb.data(), bb.size()).ok());
+	ASSERT_TRUE(decode(ByteView(bb.data(), bb.size())).ok());
 	auto bx = bb;
 	bx[21 + 5 + 1 + 6 + 1] = 0x60; // ctlen 96
-	EXPECT_EQ(decode(bx.data(), bx.size()).error,
-		  DecodeError::kBadCiphertextLength);
+	EXPECT_EQ(why(decode(ByteView(bx.data(), bx.size()))), "BAD_LENGTH: bad wrapped key length");
 	bx = bb;
 	bx[21 + 5 + 1 + 3 + 1] = 0; // the same KEK twice
 	bx[21 + 5 + 1 + 3 + 2] = 1;
-	EXPECT_EQ(decode(bx.data(), bx.size()).error, DecodeError::kBadEntry);
+	EXPECT_EQ(why(decode(ByteView(bx.data(), bx.size()))), "BAD_VALUE: inconsistent entry");
 }
 
 TEST(FlatKeyMessage, MalformedFieldsAreRejected)
@@ -218,29 +226,28 @@ TEST(FlatKeyMessage, MalformedFieldsAreRejected)
 	e.ciphertext.assign(40, 1);
 	m.entries.push_back(e);
 	auto good = encode(m);
-	ASSERT_TRUE(decode(good.data(), good.size()).ok());
+	ASSERT_TRUE(decode(ByteView(good.data(), good.size())).ok());
 
 	auto bad = good;
 	bad[0] = 3;
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadVersion);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_VERSION: unknown message format");
 	bad = good;
 	bad[6] = 9; // kind of the wrapping key
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kBadKind);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_VALUE: unknown key kind");
 	bad = good;
 	bad[5] = static_cast<uint8_t>(kMaxWrapping + 1);
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kTooMany);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_LENGTH: too many entries or wrapping keys");
 	bad = good;
 	bad[4] = 0xff; // 255 entries in a 70-byte message
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kTruncated);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "TRUNCATED: truncated");
 	bad = good;
 	bad[1] = 0x7f; // beyond kMaxEntries
-	EXPECT_EQ(decode(bad.data(), bad.size()).error, DecodeError::kTooMany);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_LENGTH: too many entries or wrapping keys");
 	// ciphertext length 20: not whole 64-bit blocks
 	bad = good;
 	size_t len_at = good.size() - 40 - 2;
 	bad[len_at + 1] = 20;
-	EXPECT_EQ(decode(bad.data(), bad.size()).error,
-		  DecodeError::kBadCiphertextLength);
+	EXPECT_EQ(why(decode(ByteView(bad.data(), bad.size()))), "BAD_LENGTH: bad wrapped key length");
 	// a notice (no wrapping key) must carry no ciphertext
 	KeyMessage n;
 	WrappedKey ne;
@@ -248,7 +255,7 @@ TEST(FlatKeyMessage, MalformedFieldsAreRejected)
 	ne.ciphertext.assign(40, 1);
 	n.entries.push_back(ne);
 	auto nb = encode(n);
-	EXPECT_EQ(decode(nb.data(), nb.size()).error, DecodeError::kBadEntry);
+	EXPECT_EQ(why(decode(ByteView(nb.data(), nb.size()))), "BAD_VALUE: inconsistent entry");
 	// a key wrapped under itself
 	KeyMessage s;
 	WrappedKey se;
@@ -257,7 +264,7 @@ TEST(FlatKeyMessage, MalformedFieldsAreRejected)
 	se.ciphertext.assign(40, 1);
 	s.entries.push_back(se);
 	auto sb = encode(s);
-	EXPECT_EQ(decode(sb.data(), sb.size()).error, DecodeError::kBadEntry);
+	EXPECT_EQ(why(decode(ByteView(sb.data(), sb.size()))), "BAD_VALUE: inconsistent entry");
 }
 
 TEST(FlatKeyMessage, GarbageCiphertextTeachesNothing)
@@ -305,58 +312,54 @@ TEST(FlatKeyMessage, LeaverNoticeRoundTripsAndIsStrict)
 	ASSERT_EQ(m.leavers.radix.size(), 4u); // primary, 5 symbols, 2 x 150
 	auto b = encode(m);
 	ASSERT_FALSE(b.empty());
-	auto d = decode(b.data(), b.size());
-	ASSERT_TRUE(d.ok()) << to_string(d.error);
-	EXPECT_EQ(d.message.leavers.ids, m.leavers.ids);
-	EXPECT_EQ(d.message.leavers.radix, m.leavers.radix);
-	EXPECT_EQ(encode(d.message), b);
+	auto d = decode(ByteView(b.data(), b.size()));
+	ASSERT_TRUE(d.ok()) << d.error().message;
+	EXPECT_EQ(d.value().leavers.ids, m.leavers.ids);
+	EXPECT_EQ(d.value().leavers.radix, m.leavers.radix);
+	EXPECT_EQ(encode(d.value()), b);
 	// notice: tag, 4 tables, 1 run each, count 2, 1-byte indices
 	const size_t notice = 1 + 1 + 4 * 3 + 4 + 2;
 	const size_t at = b.size() - notice;
 	EXPECT_EQ(b[at], 6);
-	auto bad = [&](std::vector<uint8_t> x, DecodeError want) {
-		auto r = decode(x.data(), x.size());
-		EXPECT_EQ(r.error, want);
-		EXPECT_TRUE(r.message.entries.empty());
-	};
+	auto bad = [&](std::vector<uint8_t> x, const char *want) { EXPECT_EQ(why(decode(x)), want); };
 	// IDs out of order, repeated, or beyond the ID space
 	auto x = b;
 	std::swap(x[b.size() - 1], x[b.size() - 2]);
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	x = b;
 	x[b.size() - 2] = x[b.size() - 1];
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	x = b;
 	x[b.size() - 1] = 64; // 6 binary symbols: indices 0..63
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	// zero tables, zero runs, V = 1, zero count
 	x = b;
 	x[at + 1] = 0;
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	x = b;
 	x[at + 2] = 0;
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	x = b;
 	x[at + 4] = 0;
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	x = b;
 	x[at + 14 + 3] = 0;
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	// not the last entry: one entry more announced, nothing after it
 	x = b;
 	x[20]++;
-	bad(x, DecodeError::kBadEntry);
+	bad(x, "BAD_VALUE: inconsistent entry");
 	// trailing byte
 	x = b;
 	x.push_back(0);
-	bad(x, DecodeError::kTrailingBytes);
+	bad(x, "TRAILING_BYTES: trailing bytes");
 	// format 1 cannot carry a notice
 	KeyMessage v1 = m;
 	v1.format = kMessageFormat;
 	EXPECT_TRUE(encode(v1).empty());
 	// every truncation
 	for (size_t n = 0; n < b.size(); n++)
-		EXPECT_FALSE(decode(b.data(), n).ok()) << n;
+		EXPECT_FALSE(decode(ByteView(b.data(), n)).ok()) << n;
 }
 
 // Join announcements between two leaves fold into one message per
@@ -393,16 +396,16 @@ TEST(FlatKeyMessage, JoinAnnouncementsFoldByTheTable)
 	for (auto &[index, store] : kept) {
 		for (const KeyMessage &m : pending) {
 			auto bytes = encode(m);
-			auto d = decode(bytes.data(), bytes.size());
-			ASSERT_TRUE(d.ok()) << to_string(d.error);
-			EXPECT_TRUE(store.receive(d.message, wrapper).ok());
+			auto d = decode(ByteView(bytes.data(), bytes.size()));
+			ASSERT_TRUE(d.ok()) << d.error().message;
+			EXPECT_TRUE(store.receive(d.value(), wrapper).ok());
 		}
 		auto tek = store.current(KeyId::tek());
 		ASSERT_TRUE(tek.has_value());
 		EXPECT_EQ(tek->revision, leave.message.base.revision) << "member " << index;
-		auto d = decode(leave_bytes.data(), leave_bytes.size());
+		auto d = decode(ByteView(leave_bytes.data(), leave_bytes.size()));
 		ASSERT_TRUE(d.ok());
-		auto r = store.receive(d.message, wrapper);
+		auto r = store.receive(d.value(), wrapper);
 		EXPECT_TRUE(r.ok()) << "member " << index << ": " << to_string(r.error);
 		auto now = store.current(KeyId::tek());
 		ASSERT_TRUE(now.has_value());
@@ -426,4 +429,18 @@ TEST(FlatKeyMessage, OnlyJoinAnnouncementsFold)
 	EXPECT_FALSE(fold_notices(pending, KeyMessage())) << "nor is an empty message";
 	ASSERT_EQ(pending.size(), before.size());
 	EXPECT_TRUE(pending[0] == before[0]);
+}
+
+// The former result shape (decode(pointer, length)) says the same.
+TEST(FlatKeyMessage, FormerResultShape)
+{
+	auto bytes = encode(sample_message());
+	DecodeResult good = decode(bytes.data(), bytes.size());
+	ASSERT_TRUE(good.ok());
+	EXPECT_EQ(good.message, decode(ByteView(bytes)).value());
+	DecodeResult bad = decode(bytes.data(), 3);
+	ASSERT_FALSE(bad.ok());
+	EXPECT_EQ(bad.error.code, groupsec::WireError::Truncated);
+	EXPECT_STREQ(to_string(bad.error), "truncated");
+	EXPECT_FALSE(decode(nullptr, 5).ok());
 }

@@ -155,7 +155,7 @@ TEST(FlatKeyServer, JoinAdvancesRevisionsAndOnlyNumbersTravel)
 	// The newcomer already holds the new revision.
 	KeyStore sb0 = b.members[0].store();
 	EXPECT_EQ(deliver(sb0, b.announcement, w).error,
-		  ReceiveError::kOutOfDate);
+		  ReceiveError::OutOfDate);
 	EXPECT_EQ(*sa.find(after), *srv.tek_for(after.version, after.revision));
 	KeyStore sb = b.members[0].store();
 	EXPECT_FALSE(sb.knows(before));
@@ -223,16 +223,16 @@ TEST(FlatKeyServer, SingleLeaveIsTheExcluderTable)
 			EXPECT_TRUE(kv.second.knows(k));
 		}
 	}
-	EXPECT_EQ(deliver(leaver, r.message, wr).error, ReceiveError::kExcluded);
+	EXPECT_EQ(deliver(leaver, r.message, wr).error, ReceiveError::Excluded);
 	leaver.apply(r.message, wr);
 	EXPECT_FALSE(leaver.knows(r.new_tek));
 }
 
 TEST(FlatKeyServer, DerivedAndWrappedReplacementReachTheSameHolders)
 {
-	// kWrap sends the new KEK under old KEK / TEK'; kDerive lets the
+	// Wrap sends the new KEK under old KEK / TEK'; Derive lets the
 	// holders of both compute it. The same stores learn it either way.
-	for (auto refresh : {KekRefresh::kWrap, KekRefresh::kDerive}) {
+	for (auto refresh : {KekRefresh::Wrap, KekRefresh::Derive}) {
 		SeededRandom rng(15);
 		FakeClock clock;
 		ServerConfig cfg(IdLayout::binary(3));
@@ -250,7 +250,7 @@ TEST(FlatKeyServer, DerivedAndWrappedReplacementReachTheSameHolders)
 		auto r = srv.leave(*srv.layout().from_index(5));
 		ASSERT_TRUE(r.ok);
 		EXPECT_EQ(r.message.wrapped_count(),
-			  refresh == KekRefresh::kWrap ? 6u : 3u);
+			  refresh == KekRefresh::Wrap ? 6u : 3u);
 		KeyRef nw = srv.kek_ref(0, 0, 1);
 		EXPECT_EQ(nw.version, old.version + 1);
 		for (uint64_t i = 0; i < 8; i++) {
@@ -285,7 +285,7 @@ TEST(FlatKeyServer, OutOfDateOrStaleReceiverIsToldAndUnchanged)
 	auto r = srv.leave(*srv.layout().from_index(3));
 	ASSERT_TRUE(r.ok);
 	size_t before = st[0].size();
-	EXPECT_EQ(deliver(st[0], r.message, wr).error, ReceiveError::kOutOfDate);
+	EXPECT_EQ(deliver(st[0], r.message, wr).error, ReceiveError::OutOfDate);
 	EXPECT_EQ(st[0].size(), before);
 	EXPECT_FALSE(st[0].knows(r.new_tek));
 	// Member 1 holds the right TEK but a stale KEK: the key wrap check
@@ -300,7 +300,7 @@ TEST(FlatKeyServer, OutOfDateOrStaleReceiverIsToldAndUnchanged)
 			k.key[0] ^= 1;
 		stale.add(id, k);
 	}
-	EXPECT_EQ(deliver(stale, r.message, wr).error, ReceiveError::kIntegrity);
+	EXPECT_EQ(deliver(stale, r.message, wr).error, ReceiveError::Integrity);
 	EXPECT_FALSE(stale.knows(r.new_tek));
 	EXPECT_EQ(stale.size(), 4u);
 	ASSERT_TRUE(deliver(st[1], r.message, wr).ok());
@@ -360,8 +360,8 @@ TEST(FlatKeyServer, CoalitionOfOneBatchIsAlwaysKeptOut)
 	// their individual keys, and the report says so.
 	SeededRandom rng(8);
 	FakeClock clock;
-	for (auto policy : {CollusionPolicy::kResist,
-			    CollusionPolicy::kAcceptFlagged}) {
+	for (auto policy : {CollusionPolicy::Resist,
+			    CollusionPolicy::AcceptFlagged}) {
 		ServerConfig cfg(IdLayout::binary(2));
 		cfg.collusion = policy;
 		FlatKeyServer srv(cfg, rng, clock);
@@ -396,12 +396,12 @@ TEST(FlatKeyServer, CoalitionOfOneBatchIsAlwaysKeptOut)
 	}
 }
 
-// Members removed at different times: kAcceptFlagged keeps the term and
-// reports it, kResist avoids it; full_rekey() clears the history.
+// Members removed at different times: AcceptFlagged keeps the term and
+// reports it, Resist avoids it; full_rekey() clears the history.
 TEST(FlatKeyServer, CoalitionAcrossTimeIsFlaggedResistedAndCleared)
 {
-	for (auto policy : {CollusionPolicy::kAcceptFlagged,
-			    CollusionPolicy::kResist}) {
+	for (auto policy : {CollusionPolicy::AcceptFlagged,
+			    CollusionPolicy::Resist}) {
 		SeededRandom rng(17);
 		FakeClock clock;
 		ServerConfig cfg(IdLayout::binary(3));
@@ -438,7 +438,7 @@ TEST(FlatKeyServer, CoalitionAcrossTimeIsFlaggedResistedAndCleared)
 		for (auto &m : sent)
 			pool.apply(m, wr);
 		pool.apply(r2.message, wr);
-		if (policy == CollusionPolicy::kAcceptFlagged) {
+		if (policy == CollusionPolicy::AcceptFlagged) {
 			EXPECT_TRUE(r2.collusion.residual);
 			EXPECT_FALSE(r2.resisted);
 			EXPECT_TRUE(pool.knows(r2.new_tek)) << "the flag is real";
@@ -618,7 +618,7 @@ void check_invariants(Sim &s, const std::string &where, SequenceStats *st)
 	// What all removed members together know, the server accounts for.
 	bool knows = s.removed_union.knows(cur);
 	st->union_knows_tek += knows;
-	if (s.cfg.collusion == CollusionPolicy::kResist) {
+	if (s.cfg.collusion == CollusionPolicy::Resist) {
 		ASSERT_FALSE(knows)
 			<< where << ": removed members together recover the TEK";
 	} else if (knows) {
@@ -695,7 +695,7 @@ void run_sequence(uint64_t seed, CollusionPolicy policy, KekRefresh kr,
 			stats->unicast += r.unicast;
 			stats->family_covers += r.family_cover;
 			stats->leaves++;
-			if (policy == CollusionPolicy::kResist) {
+			if (policy == CollusionPolicy::Resist) {
 				ASSERT_FALSE(r.collusion.residual) << where;
 			}
 			// The leavers of this operation together, with all they
@@ -727,8 +727,8 @@ TEST(FlatKeyProperty, RandomSequencesResistingCollusion)
 {
 	SequenceStats stats;
 	for (uint64_t seed = 1; seed <= 1500; seed++) {
-		run_sequence(seed, CollusionPolicy::kResist,
-			     seed % 2 ? KekRefresh::kWrap : KekRefresh::kDerive,
+		run_sequence(seed, CollusionPolicy::Resist,
+			     seed % 2 ? KekRefresh::Wrap : KekRefresh::Derive,
 			     14, &stats);
 		if (HasFatalFailure())
 			return;
@@ -751,8 +751,8 @@ TEST(FlatKeyProperty, RandomSequencesFlaggingCollusionAcrossTime)
 {
 	SequenceStats stats;
 	for (uint64_t seed = 1; seed <= 1500; seed++) {
-		run_sequence(seed + 100000, CollusionPolicy::kAcceptFlagged,
-			     seed % 2 ? KekRefresh::kWrap : KekRefresh::kDerive,
+		run_sequence(seed + 100000, CollusionPolicy::AcceptFlagged,
+			     seed % 2 ? KekRefresh::Wrap : KekRefresh::Derive,
 			     14, &stats);
 		if (HasFatalFailure())
 			return;
@@ -778,8 +778,8 @@ TEST(FlatKeyProperty, NoSubsetOfOneBatchLearnsTheTek)
 	for (uint64_t seed = 1; seed <= 800; seed++) {
 		std::mt19937_64 g(seed);
 		IdLayout l = random_layout(g);
-		Sim s(seed, l, CollusionPolicy::kAcceptFlagged,
-		      KekRefresh::kDerive);
+		Sim s(seed, l, CollusionPolicy::AcceptFlagged,
+		      KekRefresh::Derive);
 		size_t cap = capacity(l);
 		std::vector<MemberId> ids;
 		for (size_t i = 0; i < cap; i++)
@@ -831,11 +831,11 @@ TEST(FlatKeyProperty, NoSubsetOfOneBatchLearnsTheTek)
 // member with single KEKs none of them holds, each member from the wire.
 TEST(FlatKeyProperty, FamilyCoverOfALargeBatch)
 {
-	for (KekRefresh kr : {KekRefresh::kDerive, KekRefresh::kWrap}) {
+	for (KekRefresh kr : {KekRefresh::Derive, KekRefresh::Wrap}) {
 		IdLayout l = *IdLayout::with_families(
 			std::vector<uint16_t>(10, 2), {{8, 32}, {32, 100}}, nullptr);
 		ASSERT_GT(l.member_keks(), FlatKeyServer::kMaxBundleKeks);
-		Sim s(77, l, CollusionPolicy::kAcceptFlagged, kr);
+		Sim s(77, l, CollusionPolicy::AcceptFlagged, kr);
 		std::vector<MemberId> ids;
 		for (uint64_t i = 0; i < 1024; i++)
 			ids.push_back(*l.from_index(i));
@@ -856,11 +856,11 @@ TEST(FlatKeyProperty, FamilyCoverOfALargeBatch)
 		// TEK' in at most 8 wraps per leaver (LKH needs about
 		// 2·log2(N/k)+1 = 9 per leaver for this batch); unicast 960.
 		EXPECT_LT(r.product_terms + r.unicast, 8 * k);
-		if (kr == KekRefresh::kDerive) {
+		if (kr == KekRefresh::Derive) {
 			EXPECT_EQ(r.message.wrapped_count(),
 				  r.product_terms + r.unicast);
 		}
-		EXPECT_EQ(r.message.leavers.empty(), kr == KekRefresh::kWrap);
+		EXPECT_EQ(r.message.leavers.empty(), kr == KekRefresh::Wrap);
 		KeyStore coalition;
 		for (auto &id : out) {
 			coalition.merge_from(st.at(id));
@@ -871,7 +871,7 @@ TEST(FlatKeyProperty, FamilyCoverOfALargeBatch)
 			if (!(e.wrapped.id == KeyId::tek()) || e.is_notice())
 				continue;
 			ASSERT_EQ(e.wrapping.size(), 1u);
-			if (e.wrapping[0].id.kind == KeyKind::kKek) {
+			if (e.wrapping[0].id.kind == KeyKind::Kek) {
 				EXPECT_FALSE(coalition.current(e.wrapping[0].id) &&
 					     coalition.current(e.wrapping[0].id)->version ==
 						     e.wrapping[0].version);
@@ -891,7 +891,7 @@ TEST(FlatKeyProperty, FamilyCoverOfALargeBatch)
 		coalition.apply(r.message, s.wr);
 		EXPECT_FALSE(coalition.knows(r.new_tek));
 		EXPECT_EQ(deliver(coalition, r.message, s.wr).error,
-			  ReceiveError::kExcluded);
+			  ReceiveError::Excluded);
 		// A full re-key of members holding more KEKs than one bundle
 		// takes: two bundles each, every key current afterwards.
 		auto f = s.srv.full_rekey();

@@ -5,8 +5,7 @@
 
 #include <random>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 namespace test {
 
 class SeededRandom : public RandomSource {
@@ -29,5 +28,4 @@ public:
 };
 
 } // namespace test
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

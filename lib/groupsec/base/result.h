@@ -57,4 +57,10 @@ inline Error make_error(WireError code, std::string message)
 	return Error{code, std::move(message)};
 }
 
+// The error's message.
+inline const char *to_string(const Error &e)
+{
+	return e.message.c_str();
+}
+
 } // namespace groupsec

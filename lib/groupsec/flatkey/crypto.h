@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // groupsec flat key table: the few cryptographic operations the engine needs,
 // all through OpenSSL libcrypto, plus the injected sources of randomness and
 // time that keep the engine deterministic under test.
@@ -12,48 +13,26 @@
 #include <string_view>
 #include <vector>
 
-struct evp_cipher_ctx_st;
+#include "groupsec/crypto/clock.h"
+#include "groupsec/crypto/key_wrap.h"
+#include "groupsec/crypto/random.h"
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 // Every TEK, KEK and member key is a 256-bit AES key.
 constexpr size_t kKeyBytes = 32;
-using Key = std::array<uint8_t, kKeyBytes>;
+using Key = crypto::Key256;
 
 // Length of a key wrapped with AES key wrap with padding (RFC 5649); for a
 // 32-byte key this is the same 40 bytes RFC 3394 gives.
 constexpr size_t kWrappedKeyBytes = kKeyBytes + 8;
 
-// Source of key material. Production: OpenSslRandom (RAND_bytes).
-class RandomSource {
-public:
-	virtual ~RandomSource() = default;
-	virtual void fill(uint8_t *out, size_t len) = 0;
-	Key key();
-};
-
-class OpenSslRandom : public RandomSource {
-public:
-	// Aborts the process if the OpenSSL DRBG fails: running on with
-	// predictable keys would be worse.
-	void fill(uint8_t *out, size_t len) override;
-};
-
-// Monotonic milliseconds. Production: MonotonicClock (steady_clock).
-class Clock {
-public:
-	virtual ~Clock() = default;
-	virtual uint64_t now_ms() const = 0;
-};
-
-class MonotonicClock : public Clock {
-public:
-	uint64_t now_ms() const override;
-};
-
-// HKDF-SHA-256 (RFC 5869) with an empty salt, producing one key.
-Key hkdf_sha256(const uint8_t *ikm, size_t ikm_len, std::string_view info);
+// The sources of randomness and time are lib/groupsec/crypto's; the
+// names below are the ones the flat key table has always used.
+using RandomSource = crypto::RandomSource;
+using OpenSslRandom = crypto::OpenSslRandom;
+using Clock = crypto::Clock;
+using MonotonicClock = crypto::MonotonicClock;
 
 // The one-way function of a revision step: revision r+1 of a key is
 // advance(revision r). Every holder of revision r can compute it; nobody can
@@ -73,38 +52,22 @@ Key derive_replacement(const Key &combined);
 // XOR of concurrently created versions of one key (key merging).
 Key xor_keys(const Key &a, const Key &b);
 
-// AES-256 key wrap with padding (RFC 5649) through EVP_aes_256_wrap_pad.
-// Holds one cipher context for reuse; not thread-safe.
+// AES-256 key wrap with padding (RFC 5649) of whole keys, through
+// crypto::KeyWrap (one cipher context kept for reuse; not thread-safe). A
+// copy has a context of its own (holders of a wrapper can then be copied,
+// e.g. to keep a state to go back to).
 class KeyWrapper {
 public:
-	KeyWrapper();
-	~KeyWrapper();
-	// A copy has a context of its own (holders of a wrapper can then be
-	// copied, e.g. to keep a state to go back to).
-	KeyWrapper(const KeyWrapper &) : KeyWrapper() {}
-	KeyWrapper &operator=(const KeyWrapper &) { return *this; }
-
 	// Wraps plaintext (1..4096 bytes) under kek. Empty result on failure.
-	std::vector<uint8_t> wrap(const Key &kek, const uint8_t *plain,
-				  size_t len);
-	std::vector<uint8_t> wrap(const Key &kek, const Key &plain)
-	{
-		return wrap(kek, plain.data(), plain.size());
-	}
+	std::vector<uint8_t> wrap(const Key &kek, const uint8_t *plain, size_t len);
+	std::vector<uint8_t> wrap(const Key &kek, const Key &plain) { return wrap(kek, plain.data(), plain.size()); }
 	// Unwraps; nullopt if the integrity check fails or the input is
 	// malformed.
-	std::optional<std::vector<uint8_t>> unwrap(const Key &kek,
-						   const uint8_t *in,
-						   size_t len);
-	std::optional<Key> unwrap_key(const Key &kek,
-				      const std::vector<uint8_t> &in);
+	std::optional<std::vector<uint8_t>> unwrap(const Key &kek, const uint8_t *in, size_t len);
+	std::optional<Key> unwrap_key(const Key &kek, const std::vector<uint8_t> &in);
 
 private:
-	struct CtxFree {
-		void operator()(evp_cipher_ctx_st *c) const;
-	};
-	std::unique_ptr<evp_cipher_ctx_st, CtxFree> ctx_;
+	crypto::KeyWrap wrap_;
 };
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

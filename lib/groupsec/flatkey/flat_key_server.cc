@@ -5,8 +5,7 @@
 #include <cstdint>
 #include <unordered_set>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 namespace {
 
@@ -405,7 +404,7 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	}
 	// The coalition the message must keep out.
 	const std::vector<uint8_t> &defend =
-		config_.collusion == CollusionPolicy::kResist ? in_hist : in_now;
+		config_.collusion == CollusionPolicy::Resist ? in_hist : in_now;
 
 	auto remaining_members = [&]() {
 		std::vector<uint32_t> on;
@@ -682,12 +681,12 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		pool_add_teks(epoch, epoch);
 
 	// Every KEK a leaver held is replaced, for the remaining holders
-	// under old KEK / TEK'. With kResist, so is every KEK the removed
+	// under old KEK / TEK'. With Resist, so is every KEK the removed
 	// members could rebuild. The replacement is known to the removed
 	// members if they know the old version and TEK'.
 	for (size_t slot = 0; slot < slots_.size(); slot++) {
 		if (!in_now[slot] &&
-		    !(config_.collusion == CollusionPolicy::kResist &&
+		    !(config_.collusion == CollusionPolicy::Resist &&
 		      in_hist[slot]))
 			continue;
 		KeyRef old_ref = slot_ref(slot);
@@ -704,7 +703,7 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		}
 		chain_[slot].push_back(epoch);
 		Key kek = combine_keys({&old_key, &tek_.key});
-		if (config_.refresh == KekRefresh::kDerive && in_now[slot]) {
+		if (config_.refresh == KekRefresh::Derive && in_now[slot]) {
 			// named by the leaver notice
 			ns.key = derive_replacement(kek);
 			msg.leavers.replaced.push_back(old_ref);
@@ -713,7 +712,7 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		WrappedKey e;
 		e.wrapping = {old_ref, res.new_tek};
 		e.wrapped = slot_ref(slot);
-		if (config_.refresh == KekRefresh::kDerive) {
+		if (config_.refresh == KekRefresh::Derive) {
 			ns.key = derive_replacement(kek);
 		} else {
 			ns.key = rng_.key();
@@ -722,7 +721,7 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		msg.entries.push_back(std::move(e));
 	}
 	(void)old_tek;
-	if (config_.refresh == KekRefresh::kDerive) {
+	if (config_.refresh == KekRefresh::Derive) {
 		msg.leavers.radix.reserve(l.tables());
 		for (size_t t = 0; t < l.tables(); t++)
 			msg.leavers.radix.push_back(l.radix(t));
@@ -851,5 +850,4 @@ StorageStats FlatKeyServer::storage() const
 	return st;
 }
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

@@ -12,7 +12,7 @@
 // their individual key. The server
 // also keeps track of what all members removed so far could rebuild by
 // pooling their keys, and reports messages such a coalition could open
-// (or, with CollusionPolicy::kResist, avoids them). full_rekey() clears
+// (or, with CollusionPolicy::Resist, avoids them). full_rekey() clears
 // that history.
 #pragma once
 
@@ -27,33 +27,32 @@
 #include <unordered_map>
 #include <vector>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 enum class CollusionPolicy {
 	// Re-key so that no coalition of removed members, across all earlier
 	// operations, learns the TEK.
-	kResist,
+	Resist,
 	// No coalition of the members removed by one operation learns the
 	// TEK; terms that members removed at different times could open
 	// together are kept and reported (CollusionReport::residual).
-	kAcceptFlagged,
+	AcceptFlagged,
 };
 
 enum class KekRefresh {
 	// Replacement KEK random, wrapped under old KEK / TEK' (seed 002).
-	kWrap,
+	Wrap,
 	// Replacement KEK derived from old KEK and TEK': the same holders as
-	// kWrap, no wrapped key sent.
-	kDerive,
+	// Wrap, no wrapped key sent.
+	Derive,
 };
 
 struct ServerConfig {
 	ServerConfig(IdLayout l) : layout(std::move(l)) {}
 	IdLayout layout;
 	uint64_t grace_ms = 120000;
-	CollusionPolicy collusion = CollusionPolicy::kAcceptFlagged;
-	KekRefresh refresh = KekRefresh::kDerive;
+	CollusionPolicy collusion = CollusionPolicy::AcceptFlagged;
+	KekRefresh refresh = KekRefresh::Derive;
 };
 
 // What a newcomer receives over its registration channel.
@@ -85,11 +84,11 @@ struct CollusionReport {
 	std::vector<std::vector<KeyId>> exposed_terms;
 	// True if the message sent still has TEK' under KEKs that coalition
 	// holds: removed members of different operations together learn
-	// TEK' (kAcceptFlagged only; kResist never sends such a wrap).
+	// TEK' (AcceptFlagged only; Resist never sends such a wrap).
 	bool residual = false;
 	std::vector<std::vector<KeyId>> residual_terms;
 	// Remaining members whose every KEK the coalition the policy defends
-	// against holds (kAcceptFlagged: this operation's leavers; kResist:
+	// against holds (AcceptFlagged: this operation's leavers; Resist:
 	// every removed member): they got TEK' under their individual key.
 	std::vector<uint32_t> covered_members;
 	// That coalition holds every KEK of every table: the re-key went to
@@ -218,5 +217,4 @@ private:
 	std::deque<Retired> retired_;
 };
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

@@ -3,8 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 namespace {
 
@@ -16,7 +15,7 @@ std::string key_of(const MemberId &id)
 bool has_tek(const std::vector<KeyRef> &refs, uint32_t *version)
 {
 	for (const auto &r : refs)
-		if (r.id.kind == KeyKind::kTek) {
+		if (r.id.kind == KeyKind::Tek) {
 			*version = r.version;
 			return true;
 		}
@@ -82,9 +81,9 @@ std::vector<KeyId> KeyHolderNode::my_keks() const
 
 bool KeyHolderNode::holder_has(const MemberId &m, const KeyId &id) const
 {
-	if (id.kind == KeyKind::kTek)
+	if (id.kind == KeyKind::Tek)
 		return true;
-	return id.kind == KeyKind::kKek && id.table == 0 &&
+	return id.kind == KeyKind::Kek && id.table == 0 &&
 	       id.symbol < m.size() && m[id.symbol] == id.value;
 }
 
@@ -144,7 +143,7 @@ void KeyHolderNode::refresh_merged(const KeyId &id)
 void KeyHolderNode::note(const KeyRef &ref, uint32_t epoch)
 {
 	View &v = views_[ref.id];
-	auto old_tek = ref.id.kind == KeyKind::kTek ? current_key(ref.id)
+	auto old_tek = ref.id.kind == KeyKind::Tek ? current_key(ref.id)
 						    : std::nullopt;
 	KeySlot old_slot{};
 	if (old_tek) {
@@ -171,7 +170,7 @@ void KeyHolderNode::note(const KeyRef &ref, uint32_t epoch)
 			if (ref.creator == creator_tag(v.creators))
 				v.revision = std::max(v.revision, ref.revision);
 		} else if (!v.creators.count(ref.creator)) {
-			if (config_.policy == ConcurrentVersionPolicy::kMerge) {
+			if (config_.policy == ConcurrentVersionPolicy::Merge) {
 				v.creators.insert(ref.creator);
 			} else if (ref.creator < *v.creators.begin()) {
 				v.creators = {ref.creator};
@@ -351,7 +350,7 @@ ExcluderTable KeyHolderNode::exclude(const std::vector<MemberId> &leavers,
 		e.wrapping = {current_ref(id)};
 		e.wrapped = t.new_tek;
 		e.ciphertext = w.wrap(*current_key(id), tek.key);
-		c.fill = ExcluderCell::kTek;
+		c.fill = ExcluderCell::Fill::Tek;
 		c.fillers = {config_.priority};
 		c.entries = {e};
 	}
@@ -371,7 +370,7 @@ ExcluderTable KeyHolderNode::complete(const ExcluderTable &in)
 	for (const auto &id : my_keks()) {
 		ExcluderCell &c = t.cells[l.slot(0, id.symbol, id.value)];
 		auto old = current_key(id);
-		if (c.fill != ExcluderCell::kNone || !old)
+		if (c.fill != ExcluderCell::Fill::None || !old)
 			continue;
 		if (tainted(id, earliest))
 			c.unusable = true;
@@ -381,14 +380,14 @@ ExcluderTable KeyHolderNode::complete(const ExcluderTable &in)
 			e.wrapping = {old_ref};
 			e.wrapped = t.new_tek;
 			e.ciphertext = w.wrap(*old, *tek);
-			c.fill = ExcluderCell::kTek;
+			c.fill = ExcluderCell::Fill::Tek;
 		} else {
 			KeySlot nk = make_key(id, old_ref.version + 1);
 			views_[id].epoch = t.new_tek.version;
 			e.wrapping = {old_ref, t.new_tek};
 			e.wrapped = KeyRef{id, nk.version, 0, nk.creator};
 			e.ciphertext = w.wrap(combine_keys({&*old, &*tek}), nk.key);
-			c.fill = ExcluderCell::kNewKek;
+			c.fill = ExcluderCell::Fill::NewKek;
 		}
 		c.fillers = {config_.priority};
 		c.entries = {e};
@@ -406,19 +405,19 @@ ExcluderTable KeyHolderNode::merge_tables(const ExcluderTable &a,
 		ExcluderCell &c = t.cells[i];
 		const ExcluderCell &o = b.cells[i];
 		c.unusable = c.unusable || o.unusable;
-		if (o.fill == ExcluderCell::kNone || o.fillers == c.fillers)
+		if (o.fill == ExcluderCell::Fill::None || o.fillers == c.fillers)
 			continue;
-		if (c.fill == ExcluderCell::kNone ||
-		    (c.fill == ExcluderCell::kTek &&
-		     o.fill == ExcluderCell::kNewKek)) {
+		if (c.fill == ExcluderCell::Fill::None ||
+		    (c.fill == ExcluderCell::Fill::Tek &&
+		     o.fill == ExcluderCell::Fill::NewKek)) {
 			c = o;
 			c.unusable = true;
 			continue;
 		}
-		if (c.fill != ExcluderCell::kNewKek ||
-		    o.fill != ExcluderCell::kNewKek)
+		if (c.fill != ExcluderCell::Fill::NewKek ||
+		    o.fill != ExcluderCell::Fill::NewKek)
 			continue;
-		if (config_.policy == ConcurrentVersionPolicy::kLowestCreatorWins) {
+		if (config_.policy == ConcurrentVersionPolicy::LowestCreatorWins) {
 			if (o.fillers.front() < c.fillers.front())
 				c = o;
 			continue;
@@ -441,7 +440,7 @@ void KeyHolderNode::apply(const KeyMessage &m)
 		raw_.apply(m, w);
 		for (const auto &e : m.entries) {
 			uint32_t epoch = 0;
-			if (e.wrapped.id.kind == KeyKind::kKek &&
+			if (e.wrapped.id.kind == KeyKind::Kek &&
 			    !has_tek(e.wrapping, &epoch))
 				epoch = 0;
 			if (e.is_notice()) {
@@ -581,5 +580,4 @@ void KeyHolderNode::absorb(const KeyHolderNode &other)
 	}
 }
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

@@ -19,15 +19,14 @@
 #include <tuple>
 #include <vector>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 enum class ConcurrentVersionPolicy {
 	// Concurrent versions merge: XOR of the keys, set of creators.
-	kMerge,
+	Merge,
 	// Key by key, the creator with the lowest priority value wins
 	// (seed 002, paragraphs 0077-0078).
-	kLowestCreatorWins,
+	LowestCreatorWins,
 };
 
 struct HolderConfig {
@@ -41,7 +40,7 @@ struct HolderConfig {
 	uint64_t heartbeat_interval_ms = 10000;
 	uint64_t takeover_after_ms = 35000;
 	uint64_t grace_ms = 120000;
-	ConcurrentVersionPolicy policy = ConcurrentVersionPolicy::kMerge;
+	ConcurrentVersionPolicy policy = ConcurrentVersionPolicy::Merge;
 };
 
 // Tag naming a set of creators in a KeyRef: the creator itself for one,
@@ -84,7 +83,7 @@ struct Grant {
 struct ExcluderCell {
 	bool unusable = false; // a removed member knows (or can rebuild) it
 	bool unknown = false;  // the excluder does not hold it
-	enum Fill { kNone, kTek, kNewKek } fill = kNone;
+	enum class Fill { None, Tek, NewKek } fill = Fill::None;
 	std::vector<uint32_t> fillers;
 	std::vector<WrappedKey> entries;
 };
@@ -188,5 +187,4 @@ private:
 	std::vector<Retired> retired_;
 };
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

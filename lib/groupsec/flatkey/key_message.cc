@@ -3,37 +3,87 @@
 #include "groupsec/flatkey/crypto.h"
 #include "groupsec/flatkey/member_id.h"
 
+#include "groupsec/base/reader.h"
+#include "groupsec/base/writer.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <tuple>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 namespace {
 
-void put8(std::vector<uint8_t> &o, uint8_t v) { o.push_back(v); }
+using wire::Reader;
+
+// What the decoder found wrong; decode() reports it as an Error.
+enum class DecodeError {
+	None = 0,
+	Truncated,
+	BadVersion,
+	BadKind,
+	TooMany,
+	BadEntry,
+	BadCiphertextLength,
+	TrailingBytes,
+	BadTekStep,
+};
+
+struct Decoded {
+	DecodeError error = DecodeError::None;
+	KeyMessage message;
+
+	bool ok() const { return error == DecodeError::None; }
+};
+
+Error to_error(DecodeError e)
+{
+	switch (e) {
+	case DecodeError::None:
+		return make_error(WireError::BadValue, "ok");
+	case DecodeError::Truncated:
+		return make_error(WireError::Truncated, "truncated");
+	case DecodeError::BadVersion:
+		return make_error(WireError::BadVersion, "unknown message format");
+	case DecodeError::BadKind:
+		return make_error(WireError::BadValue, "unknown key kind");
+	case DecodeError::TooMany:
+		return make_error(WireError::BadLength, "too many entries or wrapping keys");
+	case DecodeError::BadEntry:
+		return make_error(WireError::BadValue, "inconsistent entry");
+	case DecodeError::BadCiphertextLength:
+		return make_error(WireError::BadLength, "bad wrapped key length");
+	case DecodeError::TrailingBytes:
+		return make_error(WireError::TrailingBytes, "trailing bytes");
+	case DecodeError::BadTekStep:
+		return make_error(WireError::BadValue, "TEK step neither one revision nor one version");
+	}
+	return make_error(WireError::BadValue, "?");
+}
+
+void put8(std::vector<uint8_t> &o, uint8_t v)
+{
+	wire::put_u8(o, v);
+}
 
 void put16(std::vector<uint8_t> &o, uint16_t v)
 {
-	o.push_back(static_cast<uint8_t>(v >> 8));
-	o.push_back(static_cast<uint8_t>(v));
+	wire::put_u16(o, v);
 }
 
 void put32(std::vector<uint8_t> &o, uint32_t v)
 {
-	for (int i = 3; i >= 0; i--)
-		o.push_back(static_cast<uint8_t>(v >> (8 * i)));
+	wire::put_u32(o, v);
 }
 
 size_t id_size(const KeyId &id)
 {
 	switch (id.kind) {
-	case KeyKind::kTek:
+	case KeyKind::Tek:
 		return 1;
-	case KeyKind::kKek:
+	case KeyKind::Kek:
 		return 4;
-	case KeyKind::kMember:
+	case KeyKind::Member:
 		return 5;
 	}
 	return 1;
@@ -42,11 +92,11 @@ size_t id_size(const KeyId &id)
 void put_ref(std::vector<uint8_t> &o, const KeyRef &r)
 {
 	put8(o, static_cast<uint8_t>(r.id.kind));
-	if (r.id.kind == KeyKind::kKek) {
+	if (r.id.kind == KeyKind::Kek) {
 		put8(o, r.id.table);
 		put8(o, r.id.symbol);
 		put8(o, r.id.value);
-	} else if (r.id.kind == KeyKind::kMember) {
+	} else if (r.id.kind == KeyKind::Member) {
 		put32(o, r.id.member);
 	}
 	put32(o, r.version);
@@ -54,80 +104,36 @@ void put_ref(std::vector<uint8_t> &o, const KeyRef &r)
 	put32(o, r.creator);
 }
 
-class Reader {
-public:
-	Reader(const uint8_t *d, size_t n) : d_(d), n_(n) {}
-	bool get8(uint8_t *v)
-	{
-		if (n_ - pos_ < 1)
-			return false;
-		*v = d_[pos_++];
-		return true;
-	}
-	bool get16(uint16_t *v)
-	{
-		if (n_ - pos_ < 2)
-			return false;
-		*v = static_cast<uint16_t>((d_[pos_] << 8) | d_[pos_ + 1]);
-		pos_ += 2;
-		return true;
-	}
-	bool get32(uint32_t *v)
-	{
-		if (n_ - pos_ < 4)
-			return false;
-		*v = (uint32_t(d_[pos_]) << 24) | (uint32_t(d_[pos_ + 1]) << 16) |
-		     (uint32_t(d_[pos_ + 2]) << 8) | uint32_t(d_[pos_ + 3]);
-		pos_ += 4;
-		return true;
-	}
-	bool bytes(size_t len, std::vector<uint8_t> *out)
-	{
-		if (n_ - pos_ < len)
-			return false;
-		out->assign(d_ + pos_, d_ + pos_ + len);
-		pos_ += len;
-		return true;
-	}
-	size_t pos() const { return pos_; }
-	size_t left() const { return n_ - pos_; }
-
-private:
-	const uint8_t *d_;
-	size_t n_;
-	size_t pos_ = 0;
-};
-
 DecodeError get_ref(Reader &r, KeyRef *ref)
 {
 	uint8_t kind;
-	if (!r.get8(&kind))
-		return DecodeError::kTruncated;
+	if (!r.u8(kind))
+		return DecodeError::Truncated;
 	switch (kind) {
 	case 0:
 		ref->id = KeyId::tek();
 		break;
 	case 1: {
 		uint8_t t, s, v;
-		if (!r.get8(&t) || !r.get8(&s) || !r.get8(&v))
-			return DecodeError::kTruncated;
+		if (!r.u8(t) || !r.u8(s) || !r.u8(v))
+			return DecodeError::Truncated;
 		ref->id = KeyId::kek(t, s, v);
 		break;
 	}
 	case 2: {
 		uint32_t h;
-		if (!r.get32(&h))
-			return DecodeError::kTruncated;
+		if (!r.u32(h))
+			return DecodeError::Truncated;
 		ref->id = KeyId::member_key(h);
 		break;
 	}
 	default:
-		return DecodeError::kBadKind;
+		return DecodeError::BadKind;
 	}
-	if (!r.get32(&ref->version) || !r.get32(&ref->revision) ||
-	    !r.get32(&ref->creator))
-		return DecodeError::kTruncated;
-	return DecodeError::kNone;
+	if (!r.u32(ref->version) || !r.u32(ref->revision) ||
+	    !r.u32(ref->creator))
+		return DecodeError::Truncated;
+	return DecodeError::None;
 }
 
 } // namespace
@@ -163,30 +169,6 @@ bool KeyMessage::operator==(const KeyMessage &o) const
 	       (format == kMessageFormat || (base == o.base && tek == o.tek));
 }
 
-const char *to_string(DecodeError e)
-{
-	switch (e) {
-	case DecodeError::kNone:
-		return "ok";
-	case DecodeError::kTruncated:
-		return "truncated";
-	case DecodeError::kBadVersion:
-		return "unknown message format";
-	case DecodeError::kBadKind:
-		return "unknown key kind";
-	case DecodeError::kTooMany:
-		return "too many entries or wrapping keys";
-	case DecodeError::kBadEntry:
-		return "inconsistent entry";
-	case DecodeError::kBadCiphertextLength:
-		return "bad wrapped key length";
-	case DecodeError::kTrailingBytes:
-		return "trailing bytes";
-	case DecodeError::kBadTekStep:
-		return "TEK step neither one revision nor one version";
-	}
-	return "?";
-}
 
 namespace {
 
@@ -219,72 +201,71 @@ std::vector<uint8_t> encode_v1(const KeyMessage &m)
 	return o;
 }
 
-DecodeResult decode_v1(Reader &r)
+Decoded decode_v1(Reader &r)
 {
-	DecodeResult res;
+	Decoded res;
 	auto fail = [&](DecodeError e) {
-		DecodeResult bad;
+		Decoded bad;
 		bad.error = e;
-		bad.offset = r.pos();
 		return bad;
 	};
 	uint32_t count;
-	if (!r.get32(&count))
-		return fail(DecodeError::kTruncated);
+	if (!r.u32(count))
+		return fail(DecodeError::Truncated);
 	// An entry takes at least 17 bytes: reject counts the input cannot hold
 	// before reserving anything.
-	if (count > kMaxEntries || count > r.left() / 17)
-		return fail(count > kMaxEntries ? DecodeError::kTooMany
-						: DecodeError::kTruncated);
+	if (count > kMaxEntries || count > r.remaining() / 17)
+		return fail(count > kMaxEntries ? DecodeError::TooMany
+						: DecodeError::Truncated);
 	res.message.entries.reserve(count);
 	for (uint32_t i = 0; i < count; i++) {
 		WrappedKey e;
 		uint8_t nwrap;
-		if (!r.get8(&nwrap))
-			return fail(DecodeError::kTruncated);
+		if (!r.u8(nwrap))
+			return fail(DecodeError::Truncated);
 		if (nwrap > kMaxWrapping)
-			return fail(DecodeError::kTooMany);
+			return fail(DecodeError::TooMany);
 		e.wrapping.resize(nwrap);
 		for (auto &w : e.wrapping) {
 			DecodeError err = get_ref(r, &w);
-			if (err != DecodeError::kNone)
+			if (err != DecodeError::None)
 				return fail(err);
 		}
 		DecodeError err = get_ref(r, &e.wrapped);
-		if (err != DecodeError::kNone)
+		if (err != DecodeError::None)
 			return fail(err);
 		uint16_t ctlen;
-		if (!r.get16(&ctlen))
-			return fail(DecodeError::kTruncated);
+		if (!r.u16(ctlen))
+			return fail(DecodeError::Truncated);
 		if (ctlen != 0 && (ctlen < 16 || ctlen % 8 != 0))
-			return fail(DecodeError::kBadCiphertextLength);
+			return fail(DecodeError::BadCiphertextLength);
 		if (nwrap == 0 && ctlen != 0)
-			return fail(DecodeError::kBadEntry);
+			return fail(DecodeError::BadEntry);
 		for (const auto &w : e.wrapping)
 			if (w.id == e.wrapped.id && w.version == e.wrapped.version &&
 			    w.creator == e.wrapped.creator &&
 			    w.revision == e.wrapped.revision)
-				return fail(DecodeError::kBadEntry);
-		if (!r.bytes(ctlen, &e.ciphertext))
-			return fail(DecodeError::kTruncated);
+				return fail(DecodeError::BadEntry);
+		if (!r.bytes(ctlen, e.ciphertext))
+			return fail(DecodeError::Truncated);
 		res.message.entries.push_back(std::move(e));
 	}
-	if (r.left() != 0)
-		return fail(DecodeError::kTrailingBytes);
+	if (r.remaining() != 0)
+		return fail(DecodeError::TrailingBytes);
 	return res;
 }
 
 // ---- compact format (2) ----
 
-enum Tag : uint8_t {
-	kTagTerm = 0,	 // TEK' under the KEKs of a product term
-	kTagMember = 1,	 // TEK' under a member's individual key
-	kTagDerive = 2,	 // KEK replaced: derive_replacement(KEK, TEK')
-	kTagReplace = 3, // KEK replaced: new KEK wrapped under (KEK, TEK')
-	kTagAdvance = 4, // KEK moves one revision
-	kTagBundle = 5,	 // TEK' and a member's KEKs under its individual key
-	kTagLeavers = 6, // removed members by primary ID (last entry)
-	kTags
+enum class Tag : uint8_t {
+	Term = 0,	 // TEK' under the KEKs of a product term
+	Member = 1,	 // TEK' under a member's individual key
+	Derive = 2,	 // KEK replaced: derive_replacement(KEK, TEK')
+	Replace = 3, // KEK replaced: new KEK wrapped under (KEK, TEK')
+	Advance = 4, // KEK moves one revision
+	Bundle = 5,	 // TEK' and a member's KEKs under its individual key
+	Leavers = 6, // removed members by primary ID (last entry)
+	Count
 };
 
 constexpr size_t kHeaderBytes = 1 + 8 + 8 + 4;
@@ -301,59 +282,59 @@ bool version_step(const KeyRef &base, const KeyRef &tek)
 	       tek.revision == 0;
 }
 
-bool is_kek(const KeyRef &r) { return r.id.kind == KeyKind::kKek; }
+bool is_kek(const KeyRef &r) { return r.id.kind == KeyKind::Kek; }
 
-// The compact tag of an entry, or kTags if it has none. A TEK notice has
+// The compact tag of an entry, or Tag::Count if it has none. A TEK notice has
 // none either: the header carries it (skip is then set).
 Tag classify(const KeyMessage &m, const WrappedKey &e, bool *skip)
 {
 	*skip = false;
 	if (e.is_notice()) {
 		if (!e.ciphertext.empty() || !e.carried.empty())
-			return kTags;
-		if (e.wrapped.id.kind == KeyKind::kTek) {
+			return Tag::Count;
+		if (e.wrapped.id.kind == KeyKind::Tek) {
 			*skip = true;
-			return kTags;
+			return Tag::Count;
 		}
-		return is_kek(e.wrapped) ? kTagAdvance : kTags;
+		return is_kek(e.wrapped) ? Tag::Advance : Tag::Count;
 	}
-	if (e.wrapped.id.kind == KeyKind::kTek) {
+	if (e.wrapped.id.kind == KeyKind::Tek) {
 		if (e.wrapping.size() == 1 &&
-		    e.wrapping[0].id.kind == KeyKind::kMember) {
+		    e.wrapping[0].id.kind == KeyKind::Member) {
 			if (e.carried.empty())
 				return e.ciphertext.size() == kWrappedKeyBytes
-					       ? kTagMember
-					       : kTags;
+					       ? Tag::Member
+					       : Tag::Count;
 			if (e.carried.size() > 255 ||
 			    e.ciphertext.size() !=
 				    8 + kKeyBytes * (1 + e.carried.size()))
-				return kTags;
+				return Tag::Count;
 			for (const auto &c : e.carried)
 				if (!is_kek(c))
-					return kTags;
-			return kTagBundle;
+					return Tag::Count;
+			return Tag::Bundle;
 		}
 		if (!e.carried.empty() || e.wrapping.size() > kMaxWrapping ||
 		    e.ciphertext.size() != kWrappedKeyBytes)
-			return kTags;
+			return Tag::Count;
 		std::vector<bool> seen(256, false);
 		for (const auto &w : e.wrapping) {
 			if (!is_kek(w) || w.id.table != e.wrapping[0].id.table ||
 			    seen[w.id.symbol])
-				return kTags;
+				return Tag::Count;
 			seen[w.id.symbol] = true;
 		}
-		return kTagTerm;
+		return Tag::Term;
 	}
 	if (is_kek(e.wrapped) && e.carried.empty() && e.wrapping.size() == 2 &&
 	    e.wrapping[0].id == e.wrapped.id &&
-	    e.wrapping[1].id.kind == KeyKind::kTek) {
+	    e.wrapping[1].id.kind == KeyKind::Tek) {
 		if (e.ciphertext.empty())
-			return kTagDerive;
+			return Tag::Derive;
 		if (e.ciphertext.size() == kWrappedKeyBytes)
-			return kTagReplace;
+			return Tag::Replace;
 	}
-	return kTags;
+	return Tag::Count;
 }
 
 // Bytes of a primary ID's index: enough for the product of V over the
@@ -462,7 +443,7 @@ bool encodable_v2(const KeyMessage &m)
 		Tag t = classify(m, e, &skip);
 		if (skip)
 			continue;
-		if (t == kTags || rev != (t == kTagAdvance))
+		if (t == Tag::Count || rev != (t == Tag::Advance))
 			return false;
 		n++;
 	}
@@ -515,12 +496,12 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 		if (skip)
 			continue;
 		switch (t) {
-		case kTagTerm: {
+		case Tag::Term: {
 			size_t keep = shared_prefix(*prev, e);
 			n += 4 + 2 * (e.wrapping.size() - keep) +
 			     e.ciphertext.size();
 			if (o) {
-				put8(out, t);
+				put8(out, static_cast<uint8_t>(t));
 				put8(out, e.wrapping[0].id.table);
 				put8(out, static_cast<uint8_t>(keep));
 				put8(out, static_cast<uint8_t>(
@@ -533,17 +514,17 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 			prev = &e.wrapping;
 			break;
 		}
-		case kTagMember:
+		case Tag::Member:
 			n += 5 + e.ciphertext.size();
 			if (o) {
-				put8(out, t);
+				put8(out, static_cast<uint8_t>(t));
 				put32(out, e.wrapping[0].id.member);
 			}
 			break;
-		case kTagBundle:
+		case Tag::Bundle:
 			n += 8 + 3 * e.carried.size() + e.ciphertext.size();
 			if (o) {
-				put8(out, t);
+				put8(out, static_cast<uint8_t>(t));
 				put32(out, e.wrapping[0].id.member);
 				put8(out, static_cast<uint8_t>(e.carried.size()));
 				for (const auto &c : e.carried)
@@ -552,17 +533,17 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 						   e.ciphertext.size()));
 			}
 			break;
-		case kTagDerive:
-		case kTagReplace:
-		case kTagAdvance:
+		case Tag::Derive:
+		case Tag::Replace:
+		case Tag::Advance:
 			n += 4 + e.ciphertext.size();
 			if (o) {
-				put8(out, t);
+				put8(out, static_cast<uint8_t>(t));
 				put_kek(out, e.wrapped.id);
 			}
 			break;
-		case kTagLeavers:
-		case kTags:
+		case Tag::Leavers:
+		case Tag::Count:
 			break;
 		}
 		if (o)
@@ -574,7 +555,7 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 		size_t b = index_bytes(ln.radix[0]);
 		n += 2 + 4 + b * ln.ids.size();
 		if (o) {
-			put8(out, kTagLeavers);
+			put8(out, static_cast<uint8_t>(Tag::Leavers));
 			put8(out, static_cast<uint8_t>(ln.radix.size()));
 		}
 		for (const auto &t : ln.radix) {
@@ -603,50 +584,50 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 DecodeError decode_leavers(Reader &r, LeaverNotice *out)
 {
 	uint8_t tables;
-	if (!r.get8(&tables))
-		return DecodeError::kTruncated;
+	if (!r.u8(tables))
+		return DecodeError::Truncated;
 	if (tables == 0)
-		return DecodeError::kBadEntry;
+		return DecodeError::BadEntry;
 	LeaverNotice n;
 	for (uint8_t t = 0; t < tables; t++) {
 		uint8_t nruns;
-		if (!r.get8(&nruns))
-			return DecodeError::kTruncated;
+		if (!r.u8(nruns))
+			return DecodeError::Truncated;
 		if (nruns == 0)
-			return DecodeError::kBadEntry;
+			return DecodeError::BadEntry;
 		std::vector<uint16_t> radix;
 		uint16_t prev = 0;
 		for (uint8_t i = 0; i < nruns; i++) {
 			uint8_t cnt, vm1;
-			if (!r.get8(&cnt) || !r.get8(&vm1))
-				return DecodeError::kTruncated;
+			if (!r.u8(cnt) || !r.u8(vm1))
+				return DecodeError::Truncated;
 			uint16_t v = static_cast<uint16_t>(vm1 + 1);
 			if (cnt == 0 || v < 2 || v == prev ||
 			    radix.size() + cnt > 255)
-				return DecodeError::kBadEntry;
+				return DecodeError::BadEntry;
 			radix.insert(radix.end(), cnt, v);
 			prev = v;
 		}
 		n.radix.push_back(std::move(radix));
 	}
 	uint32_t count;
-	if (!r.get32(&count))
-		return DecodeError::kTruncated;
+	if (!r.u32(count))
+		return DecodeError::Truncated;
 	size_t b = index_bytes(n.radix[0]);
 	if (count == 0)
-		return DecodeError::kBadEntry;
+		return DecodeError::BadEntry;
 	if (count > kMaxEntries)
-		return DecodeError::kTooMany;
-	if (count > r.left() / b)
-		return DecodeError::kTruncated;
+		return DecodeError::TooMany;
+	if (count > r.remaining() / b)
+		return DecodeError::Truncated;
 	n.ids.reserve(count);
 	std::vector<uint8_t> prev;
 	for (uint32_t i = 0; i < count; i++) {
 		std::vector<uint8_t> num;
-		if (!r.bytes(b, &num))
-			return DecodeError::kTruncated;
+		if (!r.bytes(b, num))
+			return DecodeError::Truncated;
 		if (!prev.empty() && !(prev < num))
-			return DecodeError::kBadEntry;
+			return DecodeError::BadEntry;
 		prev = num;
 		const auto &radix = n.radix[0];
 		std::vector<uint8_t> id(radix.size());
@@ -661,37 +642,36 @@ DecodeError decode_leavers(Reader &r, LeaverNotice *out)
 		}
 		for (uint8_t d : num)
 			if (d != 0)
-				return DecodeError::kBadEntry; // index too large
+				return DecodeError::BadEntry; // index too large
 		n.ids.push_back(std::move(id));
 	}
 	*out = std::move(n);
-	return DecodeError::kNone;
+	return DecodeError::None;
 }
 
-DecodeResult decode_v2(Reader &r)
+Decoded decode_v2(Reader &r)
 {
-	DecodeResult res;
+	Decoded res;
 	auto fail = [&](DecodeError e) {
-		DecodeResult bad;
+		Decoded bad;
 		bad.error = e;
-		bad.offset = r.pos();
 		return bad;
 	};
 	KeyMessage &m = res.message;
 	m.format = kCompactFormat;
 	m.versions_implied = true;
 	uint32_t count;
-	if (!r.get32(&m.base.version) || !r.get32(&m.base.revision) ||
-	    !r.get32(&m.tek.version) || !r.get32(&m.tek.revision) ||
-	    !r.get32(&count))
-		return fail(DecodeError::kTruncated);
+	if (!r.u32(m.base.version) || !r.u32(m.base.revision) ||
+	    !r.u32(m.tek.version) || !r.u32(m.tek.revision) ||
+	    !r.u32(count))
+		return fail(DecodeError::Truncated);
 	bool rev = revision_step(m.base, m.tek);
 	if (!rev && !version_step(m.base, m.tek))
-		return fail(DecodeError::kBadTekStep);
+		return fail(DecodeError::BadTekStep);
 	// The shortest entry takes 4 bytes.
-	if (count > kMaxEntries || count > r.left() / 4)
-		return fail(count > kMaxEntries ? DecodeError::kTooMany
-						: DecodeError::kTruncated);
+	if (count > kMaxEntries || count > r.remaining() / 4)
+		return fail(count > kMaxEntries ? DecodeError::TooMany
+						: DecodeError::Truncated);
 	m.entries.reserve(count + rev);
 	// A revision step names TEK' in the header only; the decoded message
 	// lists it as a notice too, as format 1 does (encode() skips it).
@@ -708,117 +688,119 @@ DecodeResult decode_v2(Reader &r)
 	};
 	for (uint32_t i = 0; i < count; i++) {
 		WrappedKey e;
-		uint8_t tag;
-		if (!r.get8(&tag))
-			return fail(DecodeError::kTruncated);
-		if (tag >= kTags)
-			return fail(DecodeError::kBadKind);
-		if (rev != (tag == kTagAdvance))
-			return fail(DecodeError::kBadEntry);
-		if (tag == kTagLeavers) {
+		uint8_t raw;
+		if (!r.u8(raw))
+			return fail(DecodeError::Truncated);
+		if (raw >= static_cast<uint8_t>(Tag::Count))
+			return fail(DecodeError::BadKind);
+		const Tag tag = static_cast<Tag>(raw);
+		if (rev != (tag == Tag::Advance))
+			return fail(DecodeError::BadEntry);
+		if (tag == Tag::Leavers) {
 			// One notice, the last entry, of a version step.
 			if (rev || i + 1 != count)
-				return fail(DecodeError::kBadEntry);
+				return fail(DecodeError::BadEntry);
 			DecodeError de = decode_leavers(r, &m.leavers);
-			if (de != DecodeError::kNone)
+			if (de != DecodeError::None)
 				return fail(de);
 			continue;
 		}
 		size_t ctlen = kWrappedKeyBytes;
 		switch (tag) {
-		case kTagLeavers:
+		case Tag::Leavers:
+		case Tag::Count: // refused above
 			break;
-		case kTagTerm: {
+		case Tag::Term: {
 			uint8_t table, keep, nnew;
-			if (!r.get8(&table) || !r.get8(&keep) || !r.get8(&nnew))
-				return fail(DecodeError::kTruncated);
+			if (!r.u8(table) || !r.u8(keep) || !r.u8(nnew))
+				return fail(DecodeError::Truncated);
 			if (keep > prev.size() ||
 			    (keep > 0 && prev[0].id.table != table))
-				return fail(DecodeError::kBadEntry);
+				return fail(DecodeError::BadEntry);
 			if (size_t(keep) + nnew > kMaxWrapping)
-				return fail(DecodeError::kTooMany);
+				return fail(DecodeError::TooMany);
 			if (size_t(keep) + nnew == 0)
-				return fail(DecodeError::kBadEntry);
+				return fail(DecodeError::BadEntry);
 			e.wrapping.assign(prev.begin(), prev.begin() + keep);
 			std::vector<bool> seen(256, false);
 			for (const auto &w : e.wrapping)
 				seen[w.id.symbol] = true;
 			for (uint8_t j = 0; j < nnew; j++) {
 				uint8_t s, v;
-				if (!r.get8(&s) || !r.get8(&v))
-					return fail(DecodeError::kTruncated);
+				if (!r.u8(s) || !r.u8(v))
+					return fail(DecodeError::Truncated);
 				if (seen[s])
-					return fail(DecodeError::kBadEntry);
+					return fail(DecodeError::BadEntry);
 				seen[s] = true;
 				// keep is the whole shared prefix: one encoding
 				// per message
 				if (j == 0 && keep < prev.size() &&
 				    prev[keep].id == KeyId::kek(table, s, v))
-					return fail(DecodeError::kBadEntry);
+					return fail(DecodeError::BadEntry);
 				e.wrapping.push_back(kek(table, s, v));
 			}
 			prev = e.wrapping;
 			e.wrapped = m.tek;
 			break;
 		}
-		case kTagMember:
-		case kTagBundle: {
+		case Tag::Member:
+		case Tag::Bundle: {
 			uint32_t h;
-			if (!r.get32(&h))
-				return fail(DecodeError::kTruncated);
+			if (!r.u32(h))
+				return fail(DecodeError::Truncated);
 			KeyRef mk;
 			mk.id = KeyId::member_key(h);
 			e.wrapping.push_back(mk);
 			e.wrapped = m.tek;
-			if (tag == kTagMember)
+			if (tag == Tag::Member)
 				break;
 			uint8_t n;
-			if (!r.get8(&n))
-				return fail(DecodeError::kTruncated);
+			if (!r.u8(n))
+				return fail(DecodeError::Truncated);
 			if (n == 0)
-				return fail(DecodeError::kBadEntry);
+				return fail(DecodeError::BadEntry);
 			for (uint8_t j = 0; j < n; j++) {
 				uint8_t t, s, v;
-				if (!r.get8(&t) || !r.get8(&s) || !r.get8(&v))
-					return fail(DecodeError::kTruncated);
+				if (!r.u8(t) || !r.u8(s) || !r.u8(v))
+					return fail(DecodeError::Truncated);
 				KeyRef c = kek(t, s, v);
 				for (const auto &o : e.carried)
 					if (o.id == c.id)
-						return fail(DecodeError::kBadEntry);
+						return fail(DecodeError::BadEntry);
 				e.carried.push_back(c);
 			}
 			uint16_t len;
-			if (!r.get16(&len))
-				return fail(DecodeError::kTruncated);
+			if (!r.u16(len))
+				return fail(DecodeError::Truncated);
 			if (len != 8 + kKeyBytes * (1 + size_t(n)))
-				return fail(DecodeError::kBadCiphertextLength);
+				return fail(DecodeError::BadCiphertextLength);
 			ctlen = len;
 			break;
 		}
-		case kTagDerive:
-		case kTagReplace:
-		case kTagAdvance: {
+		case Tag::Derive:
+		case Tag::Replace:
+		case Tag::Advance: {
 			uint8_t t, s, v;
-			if (!r.get8(&t) || !r.get8(&s) || !r.get8(&v))
-				return fail(DecodeError::kTruncated);
+			if (!r.u8(t) || !r.u8(s) || !r.u8(v))
+				return fail(DecodeError::Truncated);
 			e.wrapped = kek(t, s, v);
-			if (tag == kTagAdvance) {
+			if (tag == Tag::Advance) {
 				ctlen = 0;
 				break;
 			}
 			KeyRef tekref = m.tek;
 			e.wrapping = {kek(t, s, v), tekref};
-			if (tag == kTagDerive)
+			if (tag == Tag::Derive)
 				ctlen = 0;
 			break;
 		}
 		}
-		if (!r.bytes(ctlen, &e.ciphertext))
-			return fail(DecodeError::kTruncated);
+		if (!r.bytes(ctlen, e.ciphertext))
+			return fail(DecodeError::Truncated);
 		m.entries.push_back(std::move(e));
 	}
-	if (r.left() != 0)
-		return fail(DecodeError::kTrailingBytes);
+	if (r.remaining() != 0)
+		return fail(DecodeError::TrailingBytes);
 	return res;
 }
 
@@ -901,22 +883,37 @@ std::vector<uint8_t> encode(const KeyMessage &m)
 	return o;
 }
 
+Result<KeyMessage> decode(ByteView in)
+{
+	return wire::guarded([&]() -> Result<KeyMessage> {
+		Reader r(in);
+		uint8_t format;
+		if (!r.u8(format))
+			return to_error(DecodeError::Truncated);
+		Decoded d;
+		if (format == kMessageFormat)
+			d = decode_v1(r);
+		else if (format == kCompactFormat)
+			d = decode_v2(r);
+		else
+			return to_error(DecodeError::BadVersion);
+		if (!d.ok())
+			return to_error(d.error);
+		return std::move(d.message);
+	});
+}
+
 DecodeResult decode(const uint8_t *data, size_t len)
 {
-	Reader r(data, data ? len : 0);
-	uint8_t format;
-	DecodeResult bad;
-	if (!r.get8(&format)) {
-		bad.error = DecodeError::kTruncated;
-		return bad;
+	DecodeResult out;
+	auto r = decode(ByteView(data, data ? len : 0));
+	if (r.ok()) {
+		out.message = std::move(r).value();
+	} else {
+		out.failed = true;
+		out.error = r.error();
 	}
-	if (format == kMessageFormat)
-		return decode_v1(r);
-	if (format == kCompactFormat)
-		return decode_v2(r);
-	bad.error = DecodeError::kBadVersion;
-	bad.offset = r.pos();
-	return bad;
+	return out;
 }
 
 void encode(const PacketKeyHeader &h, uint8_t out[kPacketKeyHeaderBytes])
@@ -933,14 +930,13 @@ bool decode(const uint8_t *data, size_t len, PacketKeyHeader *out)
 {
 	if (!data || len < kPacketKeyHeaderBytes || !out)
 		return false;
-	Reader r(data, len);
+	Reader r(ByteView(data, data ? len : 0));
 	PacketKeyHeader h;
-	r.get32(&h.association_id);
-	r.get32(&h.key_version);
-	r.get32(&h.key_revision);
+	r.u32(h.association_id);
+	r.u32(h.key_version);
+	r.u32(h.key_revision);
 	*out = h;
 	return true;
 }
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

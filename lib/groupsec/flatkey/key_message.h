@@ -31,17 +31,23 @@
 #include <string>
 #include <vector>
 
-namespace groupsec {
-namespace flatkey {
+#include "groupsec/base/bytes.h"
+#include "groupsec/base/result.h"
+
+namespace groupsec::flatkey {
 
 enum class KeyKind : uint8_t {
-	kTek = 0,    // the traffic encryption key
-	kKek = 1,    // KEK (table, symbol, value)
-	kMember = 2, // a member's individual key (registration handle)
+	Tek = 0,    // the traffic encryption key
+	Kek = 1,    // KEK (table, symbol, value)
+	Member = 2, // a member's individual key (registration handle)
+	// the former names, until the G-IKEv2 engine uses the ones above
+	kTek = Tek,
+	kKek = Kek,
+	kMember = Member,
 };
 
 struct KeyId {
-	KeyKind kind = KeyKind::kTek;
+	KeyKind kind = KeyKind::Tek;
 	uint8_t table = 0;
 	uint8_t symbol = 0;
 	uint8_t value = 0;
@@ -50,11 +56,11 @@ struct KeyId {
 	static KeyId tek() { return KeyId{}; }
 	static KeyId kek(uint8_t t, uint8_t s, uint8_t v)
 	{
-		return KeyId{KeyKind::kKek, t, s, v, 0};
+		return KeyId{KeyKind::Kek, t, s, v, 0};
 	}
 	static KeyId member_key(uint32_t handle)
 	{
-		return KeyId{KeyKind::kMember, 0, 0, 0, handle};
+		return KeyId{KeyKind::Member, 0, 0, 0, handle};
 	}
 	bool operator==(const KeyId &o) const
 	{
@@ -137,28 +143,6 @@ struct KeyMessage {
 	bool operator==(const KeyMessage &o) const;
 };
 
-enum class DecodeError {
-	kNone = 0,
-	kTruncated,
-	kBadVersion,
-	kBadKind,
-	kTooMany,
-	kBadEntry,
-	kBadCiphertextLength,
-	kTrailingBytes,
-	kBadTekStep,
-};
-
-const char *to_string(DecodeError e);
-
-struct DecodeResult {
-	DecodeError error = DecodeError::kNone;
-	size_t offset = 0; // where decoding stopped on error
-	KeyMessage message;
-
-	bool ok() const { return error == DecodeError::kNone; }
-};
-
 constexpr size_t kMaxEntries = 1u << 22;
 constexpr size_t kMaxWrapping = 64;
 // The furthest a holder steps a key's revision for one reference or
@@ -185,8 +169,24 @@ size_t encoded_size(const KeyMessage &m);
 // format needs every entry in one of its shapes (docs/flat-key-table.md)
 // and a TEK step of one revision or one version.
 bool encodable(const KeyMessage &m);
-// Never throws; on error nothing but the result is produced.
+// Never throws; on error nothing but the error is produced. Its code is
+// Truncated, BadVersion (unknown message format), BadValue (unknown key
+// kind, inconsistent entry, a TEK step neither one revision nor one
+// version), BadLength (too many entries or wrapping keys, bad wrapped key
+// length) or TrailingBytes; its message says which ("truncated", ...).
+Result<KeyMessage> decode(ByteView in);
+
+// The former shape of decode()'s result, kept until the G-IKEv2 member
+// uses the decode() above.
+struct DecodeResult {
+	bool failed = false;
+	Error error;
+	KeyMessage message;
+
+	bool ok() const { return !failed; }
+};
 DecodeResult decode(const uint8_t *data, size_t len);
+using groupsec::to_string;
 
 // Per-packet header of FIG. 8: who sent the packet (association ID) and
 // which TEK version and revision protect it.
@@ -199,5 +199,4 @@ constexpr size_t kPacketKeyHeaderBytes = 12;
 void encode(const PacketKeyHeader &h, uint8_t out[kPacketKeyHeaderBytes]);
 bool decode(const uint8_t *data, size_t len, PacketKeyHeader *out);
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

@@ -6,8 +6,7 @@
 
 #include <algorithm>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 namespace {
 
@@ -40,13 +39,13 @@ std::set<KeyId> notice_keks(const LeaverNotice &n)
 const char *to_string(ReceiveError e)
 {
 	switch (e) {
-	case ReceiveError::kNone:
+	case ReceiveError::None:
 		return "ok";
-	case ReceiveError::kOutOfDate:
+	case ReceiveError::OutOfDate:
 		return "out of date: the message starts from a TEK this store does not hold";
-	case ReceiveError::kIntegrity:
+	case ReceiveError::Integrity:
 		return "key wrap integrity check failed: stale key or altered message";
-	case ReceiveError::kExcluded:
+	case ReceiveError::Excluded:
 		return "nothing in the message for this store";
 	}
 	return "?";
@@ -123,7 +122,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 	auto tek = current(KeyId::tek());
 	if (!tek || tek->version != m.base.version ||
 	    tek->revision != m.base.revision)
-		return fail(ReceiveError::kOutOfDate);
+		return fail(ReceiveError::OutOfDate);
 	// Changes are collected here and committed only if the whole
 	// message applies.
 	std::map<KeyId, KeySlot> upd;
@@ -137,7 +136,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 	if (m.tek.version == m.base.version) {
 		tekp = advance_revision(tek->key);
 		for (const auto &e : m.entries) {
-			if (!e.is_notice() || e.wrapped.id.kind == KeyKind::kTek)
+			if (!e.is_notice() || e.wrapped.id.kind == KeyKind::Tek)
 				continue;
 			auto c = cur(e.wrapped.id);
 			if (!c)
@@ -150,7 +149,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 		for (const auto &e : m.entries) {
 			if (e.is_notice())
 				continue;
-			bool to_tek = e.wrapped.id.kind == KeyKind::kTek;
+			bool to_tek = e.wrapped.id.kind == KeyKind::Tek;
 			if (to_tek && tekp && e.carried.empty())
 				continue;
 			std::vector<Key> parts;
@@ -182,7 +181,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 				} else {
 					auto got = wrapper.unwrap_key(kek, e.ciphertext);
 					if (!got)
-						return fail(ReceiveError::kIntegrity);
+						return fail(ReceiveError::Integrity);
 					ns.key = *got;
 				}
 				upd[e.wrapped.id] = ns;
@@ -191,7 +190,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 			if (e.carried.empty()) {
 				auto got = wrapper.unwrap_key(kek, e.ciphertext);
 				if (!got)
-					return fail(ReceiveError::kIntegrity);
+					return fail(ReceiveError::Integrity);
 				tekp = *got;
 				continue;
 			}
@@ -199,7 +198,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 						    e.ciphertext.size());
 			if (!plain ||
 			    plain->size() != kKeyBytes * (1 + e.carried.size()))
-				return fail(ReceiveError::kIntegrity);
+				return fail(ReceiveError::Integrity);
 			Key k;
 			std::copy(plain->begin(), plain->begin() + kKeyBytes,
 				  k.begin());
@@ -207,7 +206,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 			for (size_t i = 0; i < e.carried.size(); i++) {
 				auto c = cur(e.carried[i].id);
 				if (!c)
-					return fail(ReceiveError::kIntegrity);
+					return fail(ReceiveError::Integrity);
 				KeySlot ns;
 				ns.version = c->version + 1;
 				std::copy(plain->begin() + kKeyBytes * (1 + i),
@@ -219,7 +218,7 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 		}
 	}
 	if (!tekp)
-		return fail(ReceiveError::kExcluded);
+		return fail(ReceiveError::Excluded);
 	// KEKs the removed members held: replaced after the entries.
 	if (!m.leavers.empty())
 		for (const KeyId &id : notice_keks(m.leavers)) {
@@ -411,5 +410,4 @@ size_t KeyStore::size() const
 	return n;
 }
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

@@ -13,8 +13,7 @@
 #include <optional>
 #include <vector>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 struct KeySlot {
 	Key key{};
@@ -25,23 +24,23 @@ struct KeySlot {
 
 // Outcome of KeyStore::receive().
 enum class ReceiveError {
-	kNone = 0,
+	None = 0,
 	// The store does not hold the TEK the message starts from: a message
 	// was missed. Nothing changed.
-	kOutOfDate,
+	OutOfDate,
 	// A key the store holds failed the key wrap integrity check (the
 	// store's key is stale or the message was altered). Nothing changed.
-	kIntegrity,
+	Integrity,
 	// Nothing in the message is for this store (a removed member).
-	kExcluded,
+	Excluded,
 };
 
 const char *to_string(ReceiveError e);
 
 struct ReceiveResult {
-	ReceiveError error = ReceiveError::kNone;
+	ReceiveError error = ReceiveError::None;
 	size_t learned = 0;
-	bool ok() const { return error == ReceiveError::kNone; }
+	bool ok() const { return error == ReceiveError::None; }
 };
 
 class KeyStore {
@@ -84,5 +83,4 @@ private:
 	std::map<KeyId, std::vector<Version>> keys_;
 };
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

@@ -5,8 +5,7 @@
 #include <memory>
 #include <openssl/evp.h>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 namespace {
 
@@ -252,5 +251,4 @@ bool IdAllocator::used(const MemberId &id) const
 	return used_.count(key_of(id)) != 0;
 }
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

@@ -11,8 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
-namespace groupsec {
-namespace flatkey {
+namespace groupsec::flatkey {
 
 // The primary symbols of a member, symbol 0 first (the least significant
 // digit when an ID is read as a number).
@@ -114,5 +113,4 @@ private:
 	uint64_t next_ = 0;
 };
 
-} // namespace flatkey
-} // namespace groupsec
+} // namespace groupsec::flatkey

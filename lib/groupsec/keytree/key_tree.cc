@@ -9,8 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-namespace groupsec {
-namespace keytree {
+namespace groupsec::keytree {
 
 namespace {
 
@@ -408,5 +407,4 @@ bool KeyTreeServer::commit(const LeavePlan &p)
 	return true;
 }
 
-} // namespace keytree
-} // namespace groupsec
+} // namespace groupsec::keytree

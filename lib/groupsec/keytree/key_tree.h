@@ -37,8 +37,7 @@
 struct evp_mac_st;
 struct evp_mac_ctx_st;
 
-namespace groupsec {
-namespace keytree {
+namespace groupsec::keytree {
 
 using flatkey::Key;
 
@@ -186,12 +185,16 @@ public:
 	explicit KeyTreeMember(MemberKeys k);
 
 	enum class ApplyError {
-		kNone,
-		kExcluded,  // our leaf is among the leavers
-		kStale,	    // epoch <= ours: already applied
-		kOutOfDate, // epoch > ours + 1: a message was missed
-		kIntegrity, // a wrap did not unwrap under our key
-		kMalformed, // breaks a decoder rule, or the tree shrank
+		None,
+		Excluded,  // our leaf is among the leavers
+		Stale,	    // epoch <= ours: already applied
+		OutOfDate, // epoch > ours + 1: a message was missed
+		Integrity, // a wrap did not unwrap under our key
+		Malformed, // breaks a decoder rule, or the tree shrank
+		// the former names, until the G-IKEv2 member uses the ones above
+		kNone = None,
+		kExcluded = Excluded,
+		kStale = Stale,
 	};
 	// The tree grew to depth d without a message (joins into a full
 	// tree): computes the new roots above ours, as apply() would. Only
@@ -217,5 +220,4 @@ private:
 
 const char *to_string(KeyTreeMember::ApplyError e);
 
-} // namespace keytree
-} // namespace groupsec
+} // namespace groupsec::keytree

@@ -4,24 +4,23 @@
 
 #include <algorithm>
 
-namespace groupsec {
-namespace keytree {
+namespace groupsec::keytree {
 
 const char *to_string(KeyTreeMember::ApplyError e)
 {
 	using E = KeyTreeMember::ApplyError;
 	switch (e) {
-	case E::kNone:
+	case E::None:
 		return "ok";
-	case E::kExcluded:
+	case E::Excluded:
 		return "this member was removed";
-	case E::kStale:
+	case E::Stale:
 		return "message already applied";
-	case E::kOutOfDate:
+	case E::OutOfDate:
 		return "a previous message was missed";
-	case E::kIntegrity:
+	case E::Integrity:
 		return "key unwrap failed";
-	case E::kMalformed:
+	case E::Malformed:
 		return "malformed message";
 	}
 	return "unknown error";
@@ -64,16 +63,16 @@ bool KeyTreeMember::extend(unsigned d)
 KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 {
 	if (!valid_)
-		return ApplyError::kExcluded;
+		return ApplyError::Excluded;
 	if (m.epoch <= keys_.epoch)
-		return ApplyError::kStale;
+		return ApplyError::Stale;
 	if (m.epoch - keys_.epoch != 1)
-		return ApplyError::kOutOfDate;
-	if (check(m) != DecodeError::kNone || m.depth < keys_.depth)
-		return ApplyError::kMalformed;
+		return ApplyError::OutOfDate;
+	if (check(m) || m.depth < keys_.depth)
+		return ApplyError::Malformed;
 	const uint32_t leaf = keys_.leaf;
 	if (std::binary_search(m.leavers.begin(), m.leavers.end(), leaf))
-		return ApplyError::kExcluded;
+		return ApplyError::Excluded;
 
 	NodeKeyDeriver deriver;
 	flatkey::KeyWrapper wrapper;
@@ -102,7 +101,7 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 		if (w != m.wraps.end() && NodeName{w->level, w->pos} == c) {
 			auto k = wrapper.unwrap_key(next.path[l - 1], w->wrapped);
 			if (!k)
-				return ApplyError::kIntegrity;
+				return ApplyError::Integrity;
 			next.path[l] = *k;
 			wipe(*k);
 		} else {
@@ -113,8 +112,7 @@ KeyTreeMember::ApplyError KeyTreeMember::apply(const TreeMessage &m)
 	next.epoch = m.epoch;
 	next.depth = m.depth;
 	std::swap(keys_, next);
-	return ApplyError::kNone;
+	return ApplyError::None;
 }
 
-} // namespace keytree
-} // namespace groupsec
+} // namespace groupsec::keytree

@@ -4,8 +4,10 @@
 
 #include <algorithm>
 
-namespace groupsec {
-namespace keytree {
+#include "groupsec/base/reader.h"
+#include "groupsec/base/writer.h"
+
+namespace groupsec::keytree {
 
 namespace {
 
@@ -14,98 +16,69 @@ constexpr size_t kFixedBytes = 1 + 8 + 1 + 4 + 4;
 constexpr size_t kLeaverBytes = 4;
 constexpr size_t kWrapEntryBytes = 1 + 4 + kWrapBytes;
 
-void put8(std::vector<uint8_t> &o, uint8_t v) { o.push_back(v); }
+void put8(std::vector<uint8_t> &o, uint8_t v)
+{
+	wire::put_u8(o, v);
+}
 
 void put32(std::vector<uint8_t> &o, uint32_t v)
 {
-	for (int i = 3; i >= 0; i--)
-		o.push_back(static_cast<uint8_t>(v >> (8 * i)));
+	wire::put_u32(o, v);
 }
 
 void put64(std::vector<uint8_t> &o, uint64_t v)
 {
-	for (int i = 7; i >= 0; i--)
-		o.push_back(static_cast<uint8_t>(v >> (8 * i)));
+	wire::put_u64(o, v);
 }
 
-class Reader {
-public:
-	Reader(const uint8_t *d, size_t n) : d_(d), n_(n) {}
-	size_t left() const { return n_ - at_; }
-	bool get8(uint8_t *v)
-	{
-		if (left() < 1)
-			return false;
-		*v = d_[at_++];
-		return true;
-	}
-	bool get32(uint32_t *v)
-	{
-		if (left() < 4)
-			return false;
-		uint32_t x = 0;
-		for (int i = 0; i < 4; i++)
-			x = (x << 8) | d_[at_++];
-		*v = x;
-		return true;
-	}
-	bool get64(uint64_t *v)
-	{
-		if (left() < 8)
-			return false;
-		uint64_t x = 0;
-		for (int i = 0; i < 8; i++)
-			x = (x << 8) | d_[at_++];
-		*v = x;
-		return true;
-	}
-	bool get(uint8_t *out, size_t len)
-	{
-		if (left() < len)
-			return false;
-		std::copy(d_ + at_, d_ + at_ + len, out);
-		at_ += len;
-		return true;
-	}
-
-private:
-	const uint8_t *d_;
-	size_t n_;
-	size_t at_ = 0;
+// What the decoder or check() found wrong; reported as an Error.
+enum class Problem {
+	None,
+	Truncated,   // the buffer ends inside a field or an announced list
+	Format,      // first byte is not kTreeFormat
+	Depth,       // depth above kMaxDepth
+	NoLeavers,   // leaver count 0
+	LeaverRange, // a leaf index >= 2^depth
+	LeaverOrder, // leavers not strictly ascending (unsorted/duplicate)
+	WrapNode,    // wrap node outside the tree or not a child of a T node
+	WrapOrder,   // wraps not strictly ascending by (level, pos)
+	WrapCount,   // two wraps for one parent
+	WrapLength,  // a wrap that is not kWrapBytes long (structs only)
+	Trailing,    // bytes after the last wrap
 };
 
-} // namespace
-
-const char *to_string(DecodeError e)
+Error to_error(Problem e)
 {
 	switch (e) {
-	case DecodeError::kNone:
-		return "ok";
-	case DecodeError::kTruncated:
-		return "message truncated";
-	case DecodeError::kFormat:
-		return "not a key tree message (format byte)";
-	case DecodeError::kDepth:
-		return "tree depth above 24";
-	case DecodeError::kNoLeavers:
-		return "no leavers";
-	case DecodeError::kLeaverRange:
-		return "leaver outside the tree";
-	case DecodeError::kLeaverOrder:
-		return "leavers not sorted or duplicated";
-	case DecodeError::kWrapNode:
-		return "wrap node not a child of a replaced node";
-	case DecodeError::kWrapOrder:
-		return "wraps not sorted or duplicated";
-	case DecodeError::kWrapCount:
-		return "two wraps for one node";
-	case DecodeError::kWrapLength:
-		return "wrap not 40 bytes";
-	case DecodeError::kTrailing:
-		return "trailing bytes after the last wrap";
+	case Problem::None:
+		return make_error(WireError::BadValue, "ok");
+	case Problem::Truncated:
+		return make_error(WireError::Truncated, "message truncated");
+	case Problem::Format:
+		return make_error(WireError::BadVersion, "not a key tree message (format byte)");
+	case Problem::Depth:
+		return make_error(WireError::BadValue, "tree depth above 24");
+	case Problem::NoLeavers:
+		return make_error(WireError::Missing, "no leavers");
+	case Problem::LeaverRange:
+		return make_error(WireError::BadValue, "leaver outside the tree");
+	case Problem::LeaverOrder:
+		return make_error(WireError::BadValue, "leavers not sorted or duplicated");
+	case Problem::WrapNode:
+		return make_error(WireError::BadValue, "wrap node not a child of a replaced node");
+	case Problem::WrapOrder:
+		return make_error(WireError::BadValue, "wraps not sorted or duplicated");
+	case Problem::WrapCount:
+		return make_error(WireError::Duplicate, "two wraps for one node");
+	case Problem::WrapLength:
+		return make_error(WireError::BadLength, "wrap not 40 bytes");
+	case Problem::Trailing:
+		return make_error(WireError::TrailingBytes, "trailing bytes after the last wrap");
 	}
-	return "unknown error";
+	return make_error(WireError::BadValue, "unknown error");
 }
+
+} // namespace
 
 bool in_removed_set(const std::vector<uint32_t> &sorted_leavers,
 		    unsigned level, uint32_t pos)
@@ -121,37 +94,49 @@ bool in_removed_set(const std::vector<uint32_t> &sorted_leavers,
 	return it != sorted_leavers.end() && uint64_t(*it) < hi;
 }
 
-DecodeError check(const TreeMessage &m)
+namespace {
+
+Problem check_problem(const TreeMessage &m)
 {
 	if (m.depth > kMaxDepth)
-		return DecodeError::kDepth;
+		return Problem::Depth;
 	if (m.leavers.empty())
-		return DecodeError::kNoLeavers;
+		return Problem::NoLeavers;
 	const uint64_t leaves = uint64_t(1) << m.depth;
 	for (size_t i = 0; i < m.leavers.size(); i++) {
 		if (m.leavers[i] >= leaves)
-			return DecodeError::kLeaverRange;
+			return Problem::LeaverRange;
 		if (i > 0 && m.leavers[i] <= m.leavers[i - 1])
-			return DecodeError::kLeaverOrder;
+			return Problem::LeaverOrder;
 	}
 	for (size_t i = 0; i < m.wraps.size(); i++) {
 		const Wrap &w = m.wraps[i];
 		if (w.wrapped.size() != kWrapBytes)
-			return DecodeError::kWrapLength;
+			return Problem::WrapLength;
 		if (w.level >= m.depth ||
 		    uint64_t(w.pos) >= (leaves >> w.level) ||
 		    !in_removed_set(m.leavers, w.level + 1u, w.pos >> 1))
-			return DecodeError::kWrapNode;
+			return Problem::WrapNode;
 		if (i > 0) {
 			const Wrap &p = m.wraps[i - 1];
 			if (NodeName{w.level, w.pos} < NodeName{p.level, p.pos} ||
 			    NodeName{w.level, w.pos} == NodeName{p.level, p.pos})
-				return DecodeError::kWrapOrder;
+				return Problem::WrapOrder;
 			if (w.level == p.level && (w.pos >> 1) == (p.pos >> 1))
-				return DecodeError::kWrapCount;
+				return Problem::WrapCount;
 		}
 	}
-	return DecodeError::kNone;
+	return Problem::None;
+}
+
+} // namespace
+
+std::optional<Error> check(const TreeMessage &m)
+{
+	Problem p = check_problem(m);
+	if (p == Problem::None)
+		return std::nullopt;
+	return to_error(p);
 }
 
 size_t encoded_size(const TreeMessage &m)
@@ -163,7 +148,7 @@ size_t encoded_size(const TreeMessage &m)
 std::vector<uint8_t> encode(const TreeMessage &m)
 {
 	std::vector<uint8_t> o;
-	if (check(m) != DecodeError::kNone)
+	if (check(m))
 		return o;
 	o.reserve(encoded_size(m));
 	put8(o, kTreeFormat);
@@ -183,73 +168,89 @@ std::vector<uint8_t> encode(const TreeMessage &m)
 
 namespace {
 
-DecodeResult parse(const uint8_t *data, size_t len)
+struct Parsed {
+	Problem error = Problem::None;
+	TreeMessage message;
+};
+
+Parsed parse(ByteView data)
 {
-	DecodeResult r;
-	if (data == nullptr)
-		len = 0;
-	Reader in(data, len);
+	Parsed r;
+	wire::Reader in(data);
 	uint8_t format = 0;
-	if (!in.get8(&format)) {
-		r.error = DecodeError::kTruncated;
+	if (!in.u8(format)) {
+		r.error = Problem::Truncated;
 		return r;
 	}
 	if (format != kTreeFormat) {
-		r.error = DecodeError::kFormat;
+		r.error = Problem::Format;
 		return r;
 	}
 	TreeMessage &m = r.message;
 	uint32_t n = 0;
-	if (!in.get64(&m.epoch) || !in.get8(&m.depth)) {
-		r.error = DecodeError::kTruncated;
+	if (!in.u64(m.epoch) || !in.u8(m.depth)) {
+		r.error = Problem::Truncated;
 		return r;
 	}
 	if (m.depth > kMaxDepth) {
-		r.error = DecodeError::kDepth;
+		r.error = Problem::Depth;
 		return r;
 	}
-	if (!in.get32(&n)) {
-		r.error = DecodeError::kTruncated;
+	if (!in.u32(n)) {
+		r.error = Problem::Truncated;
 		return r;
 	}
 	// Counts are checked against the bytes left before anything is
 	// allocated for them.
-	if (n > in.left() / kLeaverBytes) {
-		r.error = DecodeError::kTruncated;
+	if (n > in.remaining() / kLeaverBytes) {
+		r.error = Problem::Truncated;
 		return r;
 	}
 	m.leavers.resize(n);
 	for (uint32_t i = 0; i < n; i++)
-		in.get32(&m.leavers[i]);
-	if (!in.get32(&n) || n > in.left() / kWrapEntryBytes) {
-		r.error = DecodeError::kTruncated;
+		in.u32(m.leavers[i]);
+	if (!in.u32(n) || n > in.remaining() / kWrapEntryBytes) {
+		r.error = Problem::Truncated;
 		return r;
 	}
 	m.wraps.resize(n);
 	for (uint32_t i = 0; i < n; i++) {
 		Wrap &w = m.wraps[i];
-		in.get8(&w.level);
-		in.get32(&w.pos);
-		w.wrapped.resize(kWrapBytes);
-		in.get(w.wrapped.data(), kWrapBytes);
+		in.u8(w.level);
+		in.u32(w.pos);
+		in.bytes(kWrapBytes, w.wrapped);
 	}
-	if (in.left() != 0) {
-		r.error = DecodeError::kTrailing;
+	if (in.remaining() != 0) {
+		r.error = Problem::Trailing;
 		return r;
 	}
-	r.error = check(m);
+	r.error = check_problem(m);
 	return r;
 }
 
 } // namespace
 
-DecodeResult decode(const uint8_t *data, size_t len)
+Result<TreeMessage> decode(ByteView in)
 {
-	DecodeResult r = parse(data, len);
-	if (!r.ok())
-		r.message = TreeMessage{}; // nothing of a bad message
-	return r;
+	return wire::guarded([&]() -> Result<TreeMessage> {
+		Parsed p = parse(in);
+		if (p.error != Problem::None)
+			return to_error(p.error); // nothing of a bad message
+		return std::move(p.message);
+	});
 }
 
-} // namespace keytree
-} // namespace groupsec
+DecodeResult decode(const uint8_t *data, size_t len)
+{
+	DecodeResult out;
+	auto r = decode(ByteView(data, data ? len : 0));
+	if (r.ok()) {
+		out.message = std::move(r).value();
+	} else {
+		out.failed = true;
+		out.error = r.error();
+	}
+	return out;
+}
+
+} // namespace groupsec::keytree

@@ -16,10 +16,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
-namespace groupsec {
-namespace keytree {
+#include "groupsec/base/bytes.h"
+#include "groupsec/base/result.h"
+
+namespace groupsec::keytree {
 
 // Deepest tree: 2^24 leaves.
 constexpr unsigned kMaxDepth = 24;
@@ -63,32 +66,9 @@ struct TreeMessage {
 	std::vector<Wrap> wraps; // ascending by (level, pos)
 };
 
-enum class DecodeError {
-	kNone,
-	kTruncated,   // the buffer ends inside a field or an announced list
-	kFormat,      // first byte is not kTreeFormat
-	kDepth,       // depth above kMaxDepth
-	kNoLeavers,   // leaver count 0
-	kLeaverRange, // a leaf index >= 2^depth
-	kLeaverOrder, // leavers not strictly ascending (unsorted/duplicate)
-	kWrapNode,    // wrap node outside the tree or not a child of a T node
-	kWrapOrder,   // wraps not strictly ascending by (level, pos)
-	kWrapCount,   // two wraps for one parent
-	kWrapLength,  // a wrap that is not kWrapBytes long (structs only)
-	kTrailing,    // bytes after the last wrap
-};
-
-const char *to_string(DecodeError e);
-
-struct DecodeResult {
-	DecodeError error = DecodeError::kNone;
-	TreeMessage message;
-	bool ok() const { return error == DecodeError::kNone; }
-};
-
-// The rules decode() enforces, for a message built in memory: kNone if m
-// could have come from decode().
-DecodeError check(const TreeMessage &m);
+// The rules decode() enforces, for a message built in memory: nullopt if
+// m could have come from decode(), else the error decode() would give.
+std::optional<Error> check(const TreeMessage &m);
 
 // Empty if check(m) fails.
 std::vector<uint8_t> encode(const TreeMessage &m);
@@ -96,16 +76,27 @@ std::vector<uint8_t> encode(const TreeMessage &m);
 // Size encode(m) has, without encoding (m assumed valid).
 size_t encoded_size(const TreeMessage &m);
 
+// Never throws; on error nothing but the error is produced: Truncated,
+// BadVersion (not the key tree format), Missing (no leavers), Duplicate
+// (two wraps for one node), TrailingBytes or BadValue (depth, leaver or
+// wrap out of range or order), with the reason in words.
+Result<TreeMessage> decode(ByteView in);
+
+// The former shape of decode()'s result, kept until the G-IKEv2 member
+// uses the decode() above.
+struct DecodeResult {
+	bool failed = false;
+	Error error;
+	TreeMessage message;
+
+	bool ok() const { return !failed; }
+};
 DecodeResult decode(const uint8_t *data, size_t len);
-inline DecodeResult decode(const std::vector<uint8_t> &b)
-{
-	return decode(b.data(), b.size());
-}
+using groupsec::to_string;
 
 // Whether (level, pos) is an ancestor-set node of the sorted leavers: some
 // leaver x has x >> level == pos. level may be 0 (then: pos is a leaver).
 bool in_removed_set(const std::vector<uint32_t> &sorted_leavers,
 		    unsigned level, uint32_t pos);
 
-} // namespace keytree
-} // namespace groupsec
+} // namespace groupsec::keytree

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "gikev2_wire.h"
+#include "../gikev2_wire.h"
 
 namespace groupsec::gdoi::ike {
 

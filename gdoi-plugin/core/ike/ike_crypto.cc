@@ -12,7 +12,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/param_build.h>
 
-#include "gikev2_wire.h"
+#include "../gikev2_wire.h"
 
 namespace groupsec::gdoi::ike {
 
@@ -29,7 +29,6 @@ using GroupPtr = std::unique_ptr<EC_GROUP, Deleter<EC_GROUP, EC_GROUP_free>>;
 using PointPtr = std::unique_ptr<EC_POINT, Deleter<EC_POINT, EC_POINT_free>>;
 using ParamBldPtr = std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
 using ParamPtr = std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM, OSSL_PARAM_free>>;
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, Deleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
 
 constexpr size_t kEcpCoordinate = 32;
 constexpr const char *kEcpCurve = "prime256v1";
@@ -175,42 +174,6 @@ Result<SecretBytes> DhKey::shared_secret(ByteView peer) const
 	});
 }
 
-SecretBytes prf(ByteView key, ByteView data)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	static const uint8_t empty = 0;
-	if (!HMAC(EVP_sha256(), key.empty() ? &empty : key.data(), static_cast<int>(key.size()),
-		  data.empty() ? &empty : data.data(), data.size(), md, &len))
-		return SecretBytes();
-	SecretBytes out(md, md + len);
-	OPENSSL_cleanse(md, sizeof(md));
-	return out;
-}
-
-SecretBytes prf_plus(ByteView key, ByteView seed, size_t len)
-{
-	// every buffer at its final size: T(n-1) | seed | n, and the output
-	constexpr size_t kBlock = 32;
-	SecretBytes out(len + kBlock), in(kBlock + seed.size() + 1);
-	size_t have = 0, in_len = 0;
-	for (uint8_t i = 1; have < len && i != 0; i++) {
-		auto at = std::copy(seed.begin(), seed.end(), in.begin() + static_cast<long>(in_len));
-		*at = i;
-		SecretBytes t = prf(key, ByteView(in.data(), in_len + seed.size() + 1));
-		if (t.size() != kBlock)
-			return SecretBytes();
-		std::copy(t.begin(), t.end(), out.begin() + static_cast<long>(have));
-		std::copy(t.begin(), t.end(), in.begin());
-		in_len = kBlock;
-		have += kBlock;
-	}
-	if (have < len)
-		return SecretBytes();
-	out.resize(len);
-	return out;
-}
-
 IkeKeys derive_ike_keys(SkCipher cipher, size_t key_bytes, ByteView ni, ByteView nr, ByteView shared,
 			uint64_t spi_i, uint64_t spi_r)
 {
@@ -270,75 +233,6 @@ Bytes psk_auth(ByteView shared_key, ByteView octets)
 	static const char pad[] = "Key Pad for IKEv2";
 	SecretBytes k = prf(shared_key, ByteView(reinterpret_cast<const uint8_t *>(pad), sizeof(pad) - 1));
 	return prf(k, octets);
-}
-
-bool equal(ByteView a, ByteView b)
-{
-	return a.size() == b.size() && (a.empty() || CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0);
-}
-
-namespace {
-
-const EVP_CIPHER *wrap_cipher(size_t key_size)
-{
-	switch (key_size) {
-	case 16:
-		return EVP_aes_128_wrap_pad();
-	case 24:
-		return EVP_aes_192_wrap_pad();
-	case 32:
-		return EVP_aes_256_wrap_pad();
-	}
-	return nullptr;
-}
-
-Result<SecretBytes> wrap_op(ByteView kwk, ByteView in, bool enc)
-{
-	const EVP_CIPHER *c = wrap_cipher(kwk.size());
-	if (!c)
-		return make_error(WireError::BadKey, "key wrap key must be 16, 24 or 32 octets");
-	if (in.empty() || in.size() > 4096 || (!enc && (in.size() < 16 || in.size() % 8 != 0)))
-		return make_error(WireError::BadLength, "wrapped key of " + std::to_string(in.size()) + " octets");
-	CipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-	if (!ctx)
-		return crypto_error("EVP_CIPHER_CTX_new");
-	EVP_CIPHER_CTX_set_flags(ctx.get(), EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	SecretBytes out(in.size() + 16);
-	int len = 0, fin = 0;
-	if (EVP_CipherInit_ex(ctx.get(), c, nullptr, kwk.data(), nullptr, enc ? 1 : 0) != 1)
-		return crypto_error("key wrap init");
-	if (EVP_CipherUpdate(ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1 || len <= 0 ||
-	    EVP_CipherFinal_ex(ctx.get(), out.data() + len, &fin) != 1)
-		return make_error(WireError::IntegrityFailed, "key unwrap: integrity check failed");
-	out.resize(static_cast<size_t>(len + fin));
-	return out;
-}
-
-} // namespace
-
-Result<Bytes> key_wrap(ByteView kwk, ByteView plain)
-{
-	return wire::guarded([&]() -> Result<Bytes> {
-		auto w = wrap_op(kwk, plain, true);
-		if (!w)
-			return w.error();
-		return Bytes(std::move(w).value()); // not secret once wrapped
-	});
-}
-
-Result<SecretBytes> key_unwrap(ByteView kwk, ByteView wrapped)
-{
-	return wire::guarded([&] { return wrap_op(kwk, wrapped, false); });
-}
-
-Bytes sha256(ByteView data)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	static const uint8_t empty = 0;
-	if (EVP_Digest(data.empty() ? &empty : data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1)
-		return Bytes();
-	return Bytes(md, md + len);
 }
 
 } // namespace groupsec::gdoi::ike

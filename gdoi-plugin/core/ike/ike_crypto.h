@@ -9,8 +9,10 @@
 #include <memory>
 #include <string_view>
 
-#include "gikev2_result.h"
-#include "gikev2_sk.h"
+#include "../gikev2_result.h"
+#include "../gikev2_sk.h"
+#include "groupsec/crypto/key_wrap.h"
+#include "groupsec/crypto/prf.h"
 
 namespace groupsec::gdoi::ike {
 
@@ -74,9 +76,12 @@ private:
 };
 
 // PRF_HMAC_SHA2_256 (its output is often a key: wiped when freed).
-SecretBytes prf(ByteView key, ByteView data);
+inline SecretBytes prf(ByteView key, ByteView data)
+{
+	return crypto::hmac_sha256(key, data);
+}
 // prf+ (RFC 7296 2.13): len octets of T1 | T2 | ...
-SecretBytes prf_plus(ByteView key, ByteView seed, size_t len);
+using crypto::prf_plus;
 
 // The keys of one IKE SA.
 struct IkeKeys {
@@ -102,13 +107,13 @@ Bytes signed_octets(ByteView message, ByteView peer_nonce, ByteView sk_p, ByteVi
 Bytes psk_auth(ByteView shared_key, ByteView octets);
 
 // Constant-time equality.
-bool equal(ByteView a, ByteView b);
+using crypto::equal;
 
 // AES key wrap with padding (RFC 5649) under a 16, 24 or 32 octet key.
-Result<Bytes> key_wrap(ByteView kwk, ByteView plain);
-Result<SecretBytes> key_unwrap(ByteView kwk, ByteView wrapped);
+using crypto::key_unwrap;
+using crypto::key_wrap;
 
 // SHA-256.
-Bytes sha256(ByteView data);
+using crypto::sha256;
 
 } // namespace groupsec::gdoi::ike

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "gikev2_payloads.h"
-#include "gikev2_result.h"
+#include "../gikev2_payloads.h"
+#include "../gikev2_result.h"
 
 namespace groupsec::gdoi::ike {
 

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The key server's keys and policies as payloads: the Rekey SA and TEKs,
+// the GSA policies, the member key bag of a registration or a membership
+// change.
+#include "key_server.h"
+
+#include <algorithm>
+
+#include <openssl/crypto.h>
+
+#include "../gikev2_wire.h"
+
+namespace groupsec::gdoi::detail {
+
+namespace {
+
+TrafficSelector any_selector(size_t family)
+{
+	TrafficSelector ts;
+	ts.ts_type = static_cast<uint8_t>(family == 16 ? TsType::Ipv6AddrRange : TsType::Ipv4AddrRange);
+	ts.start_address.assign(family, 0x00);
+	ts.end_address.assign(family, 0xff);
+	return ts;
+}
+
+Attribute key_length_attribute(uint16_t bits)
+{
+	return make_tv_attribute(static_cast<uint16_t>(TransformAttributeType::KeyLength), bits);
+}
+
+size_t tek_keymat_bytes(const TekPolicyConfig &p)
+{
+	return p.key_bits / 8u + (p.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16) ? 4u : 32u);
+}
+
+} // namespace
+
+// --- keys and policy ---
+
+void KeyServer::new_kek(GcksGroup &g)
+{
+	g.kek = make_rekey_sa(ctx_.random(kGikeUpdateSpiSize), ctx_.random(kKekKeymatBytes),
+				      g.cfg.kek_lifetime_s, ctx_.now());
+	ctx_.log_rekey_sa(g.kek);
+}
+
+GcksTek KeyServer::make_tek(const GcksGroup &g, const std::vector<GcksTek> &teks, size_t policy)
+{
+	GcksTek t;
+	for (;;) {
+		Bytes b = ctx_.random(4);
+		t.spi = uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3];
+		bool taken = t.spi < 256;
+		for (const GcksTek &o : teks)
+			taken = taken || o.spi == t.spi;
+		if (!taken)
+			break;
+	}
+	t.policy = policy;
+	t.keymat = ctx_.random(tek_keymat_bytes(g.cfg.teks[policy]));
+	t.created_ms = ctx_.now();
+	t.expires_ms = t.created_ms + uint64_t(g.cfg.tek_lifetime_s) * 1000;
+	return t;
+}
+
+void KeyServer::init_keys(GcksGroup &g)
+{
+	new_kek(g);
+	g.teks.clear();
+	for (size_t i = 0; i < g.cfg.teks.size(); i++)
+		g.teks.push_back(make_tek(g, g.teks, i));
+}
+
+Result<Bytes> KeyServer::signature_algorithm(const GcksGroupConfig &c)
+{
+	static const uint8_t probe[] = "G-IKEv2 GCKS signature algorithm";
+	auto sig = ctx_.deps.credentials->sign(c.local_id, ByteView(probe, sizeof(probe) - 1));
+	if (sig && !sig->empty() && (*sig)[0] > 0 && size_t((*sig)[0]) + 1 < sig->size())
+		return Bytes(sig->begin() + 1, sig->begin() + 1 + (*sig)[0]);
+	return make_error(WireError::Missing, "group " + c.name + ": no private key of " + c.local_id.str() +
+						      " to sign its GSA_REKEY messages with (rekey_auth = signature): "
+						      "load one, or set rekey_auth = implicit on the key server and "
+						      "every member");
+}
+
+// The group's signature algorithm, nullopt for implicit authentication.
+std::optional<Bytes> KeyServer::sig_alg(GcksGroup &g)
+{
+	if (g.cfg.rekey_auth != RekeyAuth::Signature)
+		return std::nullopt;
+	return g.sig_alg;
+}
+
+Result<Done> KeyServer::store_evicted(const GcksGroup &g, const std::set<Identity> &evicted)
+{
+	if (!ctx_.deps.evictions)
+		return Done{};
+	auto r = ctx_.deps.evictions->store(g.cfg.name, std::vector<Identity>(evicted.begin(), evicted.end()));
+	if (!r)
+		return make_error(r.error().code, "group " + g.cfg.name +
+							  ": the evicted members cannot be stored, nothing changed: " +
+							  r.error().message);
+	return Done{};
+}
+
+GsaPolicy KeyServer::kek_policy(GcksGroup &g, const RekeySa &kek, bool registration)
+{
+	GsaPolicy p;
+	p.protocol = static_cast<uint8_t>(SecurityProtocol::GikeUpdate);
+	p.spi = kek.spi;
+	p.source = any_selector(g.cfg.listen[0].ip.size());
+	p.destination = p.source;
+	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::Encryption),
+					 static_cast<uint16_t>(EncryptionId::AesGcm16),
+					 {key_length_attribute(256)}});
+	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::KeyWrapAlgorithm),
+					 static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256),
+					 {}});
+	if (registration) {
+		// implicit only when configured so; a signature group always
+		// has its algorithm (a member refuses a signature without one)
+		auto alg = sig_alg(g);
+		Transform t{static_cast<uint8_t>(TransformType::GroupControllerAuth), 0, {}};
+		if (g.cfg.rekey_auth == RekeyAuth::Signature) {
+			t.id = static_cast<uint16_t>(GroupControllerAuthMethod::DigitalSignature);
+			if (alg)
+				t.attributes.push_back(make_tlv_attribute(
+					static_cast<uint16_t>(TransformAttributeType::SignatureAlgorithmId), *alg));
+		} else {
+			t.id = static_cast<uint16_t>(GroupControllerAuthMethod::Implicit);
+		}
+		p.transforms.push_back(std::move(t));
+	}
+	uint64_t left = kek.expires_ms > ctx_.now() ? (kek.expires_ms - ctx_.now()) / 1000 : 0;
+	p.key_lifetime = static_cast<uint32_t>(std::max<uint64_t>(left, 1));
+	// RFC 9838 2.3.4: "the initial Message ID value the GCKS will use when
+	// sending the GSA_REKEY messages to the group members is non-zero,
+	// then this value is specified in the GSA_INITIAL_MESSAGE_ID
+	// attribute": the next ID on this Rekey SA, left out while it is 0
+	// (2.4.1.4: without it a member "MUST assume zero")
+	if (kek.next_message_id)
+		p.initial_message_id = static_cast<uint32_t>(std::min<uint64_t>(kek.next_message_id, UINT32_MAX));
+	return p;
+}
+
+GsaPayload KeyServer::tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &teks)
+{
+	GsaPayload gsa;
+	for (const GcksTek &t : teks) {
+		if (!t.current)
+			continue;
+		const TekPolicyConfig &c = g.cfg.teks[t.policy];
+		GsaPolicy p;
+		p.protocol = static_cast<uint8_t>(SecurityProtocol::Esp);
+		wire::put_u32(p.spi, t.spi);
+		p.source = c.source;
+		p.destination = c.destination;
+		p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::Encryption), c.encryption,
+						 {key_length_attribute(c.key_bits)}});
+		if (c.integrity)
+			p.transforms.push_back(
+				Transform{static_cast<uint8_t>(TransformType::Integrity), c.integrity, {}});
+		p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::SequenceNumbers),
+						 static_cast<uint16_t>(SequenceNumbersId::Sequential32),
+						 {}});
+		uint64_t left = t.expires_ms > ctx_.now() ? (t.expires_ms - ctx_.now()) / 1000 : 0;
+		p.key_lifetime = static_cast<uint32_t>(std::max<uint64_t>(left, 1));
+		gsa.teks.push_back(std::move(p));
+	}
+	GroupWidePolicy gw;
+	gw.sender_id_bits = kSenderIdBits;
+	gw.activation_time_delay = g.cfg.activation_delay_s;
+	gw.deactivation_time_delay = g.cfg.deactivation_delay_s;
+	gsa.group_wide = gw;
+	return gsa;
+}
+
+// GSA and KD for a member over an IKE SA: every key wrapped under the IKE
+// SA's GSK_w.
+// The pending join announcements (folded: the newest revision of each key,
+// see flatkey::fold_notices()), then m: each an encoded flat key table
+// message in its own attribute, applied by members in order (a key a
+// member holds at a newer revision, or does not hold, changes nothing for
+// it).
+Result<std::vector<Attribute>> KeyServer::flat_attributes(GcksGroup &g, const flatkey::KeyMessage &m)
+{
+	std::vector<Attribute> out;
+	std::vector<const flatkey::KeyMessage *> all;
+	for (const flatkey::KeyMessage &a : g.announcements)
+		all.push_back(&a);
+	all.push_back(&m);
+	for (const flatkey::KeyMessage *x : all) {
+		std::vector<uint8_t> b = flatkey::encode(*x);
+		if (b.empty())
+			return make_error(WireError::BadValue, "flat key table message cannot be encoded");
+		if (b.size() > 0xffff - 4)
+			return make_error(WireError::BadLength, "flat key table message too long for an attribute");
+		out.push_back(make_tlv_attribute(kFlatKeyMessageAttribute, Bytes(b.begin(), b.end())));
+	}
+	return out;
+}
+
+Result<std::vector<Attribute>> KeyServer::change_attributes(GcksGroup &g, const MembershipChange &c)
+{
+	if (c.flat)
+		return flat_attributes(g, *c.flat);
+	std::vector<Attribute> out;
+	if (c.tree) {
+		std::vector<uint8_t> b = keytree::encode(*c.tree);
+		if (b.empty())
+			return make_error(WireError::BadValue, "key tree message cannot be encoded");
+		if (b.size() > 0xffff - 4)
+			return make_error(WireError::BadLength, "key tree message too long for an attribute");
+		out.push_back(make_tlv_attribute(kKeyTreeMessageAttribute, Bytes(b.begin(), b.end())));
+	}
+	return out;
+}
+
+// At registration: the member's Sender-IDs, its key tree path (leaf
+// first, each key as itself) and the flat table keys it holds.
+Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb)
+{
+	for (uint32_t sid : m.sender_ids)
+		mb.sender_ids.push_back(Bytes{static_cast<uint8_t>(sid >> 8), static_cast<uint8_t>(sid)});
+	if (g.cfg.hierarchy == KeyHierarchy::Tree) {
+		keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
+		for (size_t l = 0; l < mk.path.size(); l++) {
+			keytree::NodeName n{static_cast<uint8_t>(l), mk.leaf >> l};
+			// (MemberKeys wipes its keys when it goes)
+			auto w = ike::key_wrap(kwk, ByteView(mk.path[l].data(), mk.path[l].size()));
+			if (!w)
+				return w.error();
+			mb.wrap_keys.push_back(WrappedKey{tree_key_id(n), 0, w.value()});
+		}
+		Bytes state;
+		wire::put_u64(state, mk.epoch);
+		wire::put_u8(state, mk.depth);
+		mb.other_attributes.push_back(make_tlv_attribute(kKeyTreeStateAttribute, state));
+	}
+	for (const flatkey::KeyId &id : m.key_ids) {
+		auto slot = g.keys.current(id);
+		if (!slot)
+			continue;
+		auto w = ike::key_wrap(kwk, flat_wrap_plain(*slot));
+		if (!w)
+			return w.error();
+		mb.wrap_keys.push_back(WrappedKey{flat_key_id(id), 0, w.value()});
+	}
+	return Done{};
+}
+
+Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const GcksMember &m, ByteView kwk,
+							   bool registration, const MembershipChange *change)
+{
+	GsaPayload gsa = tek_gsa(g, g.teks);
+	gsa.kek = kek_policy(g, g.kek, registration);
+	KeyDownloadPayload kd;
+	auto kb = ike::key_wrap(kwk, g.kek.keymat);
+	if (!kb)
+		return kb.error();
+	kd.group_key_bags.push_back(GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
+						g.kek.spi,
+						{WrappedKey{0, 0, kb.value()}},
+						{}});
+	for (const GcksTek &t : g.teks) {
+		if (!t.current)
+			continue;
+		auto w = ike::key_wrap(kwk, t.keymat);
+		if (!w)
+			return w.error();
+		Bytes spi;
+		wire::put_u32(spi, t.spi);
+		kd.group_key_bags.push_back(
+			GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::Esp), spi, {WrappedKey{0, 0, w.value()}}, {}});
+	}
+	MemberKeyBag mb;
+	if (registration) {
+		auto r = registration_keys(g, m, kwk, mb);
+		if (!r)
+			return r.error();
+	}
+	if (change) {
+		auto attrs = change_attributes(g, *change);
+		if (!attrs)
+			return attrs.error();
+		for (Attribute &a : attrs.value())
+			mb.other_attributes.push_back(std::move(a));
+	}
+	if (!mb.wrap_keys.empty() || !mb.other_attributes.empty())
+		kd.member_key_bag = std::move(mb);
+	auto gb = encode_gsa(gsa);
+	if (!gb)
+		return gb.error();
+	auto kdb = encode_key_download(kd);
+	if (!kdb)
+		return kdb.error();
+	return std::vector<Payload>{make_payload(PayloadType::GroupSa, gb.value()),
+				    make_payload(PayloadType::KeyDownload, kdb.value())};
+}
+
+} // namespace groupsec::gdoi::detail

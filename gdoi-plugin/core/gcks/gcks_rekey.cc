@@ -1,0 +1,401 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// GSA_REKEY (signed, unicast or multicast) and GSA_INBAND_REKEY, and
+// evictions with forward access control: each a plan that changes nothing
+// and a commit that cannot fail.
+#include "key_server.h"
+
+#include <algorithm>
+
+#include <openssl/crypto.h>
+
+#include "../gikev2_wire.h"
+
+namespace groupsec::gdoi::detail {
+
+namespace {
+
+// Signatures made for one GSA_REKEY at most (see rekey_message()).
+constexpr unsigned kSignAttempts = 64;
+
+} // namespace
+
+// --- GSA_REKEY ---
+
+Result<Bytes> KeyServer::rekey_message(GcksGroup &g, const RekeySa &protecting, uint32_t id,
+				       std::vector<Payload> inner)
+{
+	IkeHeader h;
+	wire::Reader r(protecting.spi);
+	r.u64(h.initiator_spi);
+	r.u64(h.responder_spi);
+	h.exchange_type = static_cast<uint8_t>(ExchangeType::GsaRekey);
+	h.flags = kFlagInitiator;
+	h.message_id = id;
+	if (g.cfg.rekey_auth == RekeyAuth::Signature) {
+		auto s = sign_rekey(g, h, inner);
+		if (!s)
+			return s.error();
+	}
+	Bytes iv;
+	wire::put_u64(iv, id);
+	return seal_message(h, {}, inner, protecting.keys, iv);
+}
+
+// RFC 9838 2.4.1.1 "GSA_REKEY Message Authentication": sign A | P with the
+// inner payloads "fully formed and ready for encryption, except for the
+// content of the AUTH payload": the AUTH payload as it is sent, its
+// Authentication Data zeroed. So the zeros are as long as the signature
+// that replaces them. An ECDSA signature's DER length varies: when it comes
+// out of another length than the placeholder's, it is made again over a
+// placeholder of that length, until the two agree (a signature of fixed
+// length agrees at the second attempt at the latest); docs/gikev2-wire.md.
+Result<Done> KeyServer::sign_rekey(GcksGroup &g, const IkeHeader &h, std::vector<Payload> &inner)
+{
+	auto alg = sig_alg(g);
+	if (!alg)
+		return make_error(WireError::CryptoFailure, "group " + g.cfg.name + " has no signature algorithm");
+	AuthPayload a{ike::kAuthDigitalSignature, {}};
+	a.data.push_back(static_cast<uint8_t>(alg->size()));
+	a.data.insert(a.data.end(), alg->begin(), alg->end());
+	const size_t prefix = a.data.size();
+	inner.push_back(make_payload(PayloadType::Authentication, {}));
+	for (unsigned attempt = 0; attempt < kSignAttempts; attempt++) {
+		AuthPayload placeholder = a;
+		placeholder.data.resize(prefix + g.sig_bytes, 0);
+		auto body = encode_auth(placeholder);
+		if (!body)
+			return body.error();
+		inner.back().body = body.value();
+		auto octets = rekey_signed_octets(h, false, inner);
+		if (!octets)
+			return octets.error();
+		auto sig = ctx_.fault("sign") ? std::nullopt : ctx_.deps.credentials->sign(g.cfg.local_id, octets.value());
+		if (!sig || sig->size() <= prefix || !std::equal(a.data.begin(), a.data.end(), sig->begin()))
+			return make_error(WireError::CryptoFailure, "GCKS signature failed");
+		const bool fits = sig->size() - prefix == g.sig_bytes;
+		g.sig_bytes = sig->size() - prefix;
+		if (fits) {
+			placeholder.data = *sig;
+			auto full = encode_auth(placeholder);
+			if (!full)
+				return full.error();
+			inner.back().body = full.value();
+			return Done{};
+		}
+	}
+	return make_error(WireError::CryptoFailure, "GCKS signature: no signature of the placeholder's length");
+}
+
+bool KeyServer::deliver(GcksGroup &g, ByteView datagram, const std::set<Identity> *leaving)
+{
+	if (g.cfg.rekey == RekeyTransport::Multicast)
+		return ctx_.send(&g.counters, g.cfg.listen[0], *g.cfg.multicast, datagram);
+	size_t tried = 0, sent = 0;
+	for (auto &[id, m] : g.members) {
+		if ((g.cfg.inband_rekey && m.ike_spi) || (leaving && leaving->count(id)))
+			continue;
+		tried++;
+		sent += ctx_.send(&g.counters, m.local, m.address, datagram) ? 1 : 0;
+	}
+	return tried == 0 || sent > 0;
+}
+
+Result<Done> KeyServer::rekey(GcksGroup &g, bool change_kek, bool new_teks, const MembershipChange *change)
+{
+	RekeyPlan p;
+	p.kek = g.kek;
+	p.teks = g.teks;
+	p.last_message_id = g.last_message_id;
+	p.new_kek = change_kek;
+	if (change_kek) {
+		auto r = plan_kek_message(g, p, change);
+		if (!r)
+			return r;
+	}
+	if (new_teks) {
+		auto r = plan_tek_message(g, p);
+		if (!r)
+			return r;
+	}
+	// nothing has left this key server yet: a failure to send the first
+	// message still changes nothing
+	const std::set<Identity> *leaving = change ? &change->leaving : nullptr;
+	if (!p.datagrams.empty() && !(!ctx_.fault("send") && deliver(g, p.datagrams[0], leaving)))
+		return make_error(WireError::Unsupported, "rekey of group " + g.cfg.name + " could not be sent");
+	commit_rekey(g, p, change);
+	return Done{};
+}
+
+// RFC 9838 2.4.1.3: the message ID "is one greater than the value included
+// in the previous rekey message. The first message sent over a new Rekey
+// SA MUST use Message ID of 0."
+Result<uint32_t> KeyServer::take_message_id(const GcksGroup &g, RekeyPlan &p, RekeySa &kek)
+{
+	if (kek.next_message_id > UINT32_MAX)
+		return make_error(WireError::Unsupported, "group " + g.cfg.name + ": the Rekey SA's message IDs are used up");
+	p.last_message_id = static_cast<uint32_t>(kek.next_message_id++);
+	return p.last_message_id;
+}
+
+// The key a new Rekey SA's keys are wrapped under, and its KWK ID: the key
+// hierarchy's new group key when membership changed, else the current
+// Rekey SA's GSK_w (ID 0).
+Result<std::pair<SecretBytes, uint32_t>> KeyServer::kek_wrapping_key(GcksGroup &g, const RekeySa &current,
+								    const MembershipChange *change)
+{
+	if (change && change->tree_root)
+		return std::make_pair(SecretBytes(change->tree_root->begin(), change->tree_root->end()),
+				      tree_key_id(keytree::NodeName{static_cast<uint8_t>(change->tree->depth), 0}));
+	if (change && change->flat_tek) {
+		const flatkey::FlatKeyServer &table = change->flat_table ? *change->flat_table : *g.flat;
+		auto k = table.tek_for(change->flat_tek->version, change->flat_tek->revision);
+		if (!k)
+			return make_error(WireError::Missing, "flat key table has no current TEK");
+		SecretBytes kwk(k->begin(), k->end());
+		OPENSSL_cleanse(k->data(), k->size());
+		return std::make_pair(std::move(kwk), flat_key_id(flatkey::KeyId::tek()));
+	}
+	return std::make_pair(SecretBytes(current.gsk_w), uint32_t(0));
+}
+
+Result<Done> KeyServer::plan_kek_message(GcksGroup &g, RekeyPlan &p, const MembershipChange *change)
+{
+	RekeySa next = make_rekey_sa(ctx_.random(kGikeUpdateSpiSize), ctx_.random(kKekKeymatBytes),
+				     g.cfg.kek_lifetime_s, ctx_.now());
+	auto kwk = kek_wrapping_key(g, p.kek, change);
+	if (!kwk)
+		return kwk.error();
+	auto w = ike::key_wrap(kwk.value().first, next.keymat);
+	if (!w)
+		return w.error();
+	const RekeySa protecting = p.kek;
+	auto id = take_message_id(g, p, p.kek);
+	if (!id)
+		return id.error();
+	// the new Rekey SA counts from 0 (kek_policy() announces no
+	// GSA_INITIAL_MESSAGE_ID then)
+	p.kek = next;
+	GsaPayload gsa;
+	gsa.kek = kek_policy(g, p.kek, false);
+	KeyDownloadPayload kd;
+	kd.group_key_bags.push_back(GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
+						next.spi,
+						{WrappedKey{0, kwk.value().second, w.value()}},
+						{}});
+	if (change) {
+		auto attrs = change_attributes(g, *change);
+		if (!attrs)
+			return attrs.error();
+		if (!attrs.value().empty()) {
+			MemberKeyBag mb;
+			mb.other_attributes = std::move(attrs).value();
+			kd.member_key_bag = std::move(mb);
+		}
+	}
+	auto gb = encode_gsa(gsa);
+	auto kb = encode_key_download(kd);
+	if (!gb || !kb)
+		return gb ? kb.error() : gb.error();
+	if (ctx_.fault("encode"))
+		return make_error(WireError::BadLength, "rekey cannot be encoded (injected)");
+	auto d = rekey_message(g, protecting, id.value(),
+			       {make_payload(PayloadType::GroupSa, gb.value()),
+				make_payload(PayloadType::KeyDownload, kb.value())});
+	if (!d)
+		return d.error();
+	p.datagrams.push_back(std::move(d).value());
+	return Done{};
+}
+
+namespace {
+
+Payload delete_payload(const std::vector<uint32_t> &spis)
+{
+	DeletePayload del;
+	del.protocol = static_cast<uint8_t>(SecurityProtocol::Esp);
+	del.spi_size = kIpsecSpiSize;
+	for (uint32_t s : spis) {
+		Bytes b;
+		wire::put_u32(b, s);
+		del.spis.push_back(b);
+	}
+	return make_payload(PayloadType::Delete, encode_delete(del).value());
+}
+
+} // namespace
+
+Result<Done> KeyServer::plan_tek_message(GcksGroup &g, RekeyPlan &p)
+{
+	std::vector<uint32_t> old_spis;
+	for (GcksTek &o : p.teks) {
+		if (!o.current)
+			continue;
+		old_spis.push_back(o.spi);
+		o.current = false;
+		o.remove_ms = ctx_.now() + uint64_t(g.cfg.deactivation_delay_s) * 1000;
+	}
+	std::vector<GcksTek> fresh;
+	for (size_t i = 0; i < g.cfg.teks.size(); i++)
+		fresh.push_back(make_tek(g, p.teks, i));
+	p.teks.insert(p.teks.end(), fresh.begin(), fresh.end());
+	GsaPayload gsa = tek_gsa(g, p.teks);
+	KeyDownloadPayload kd;
+	for (const GcksTek &n : fresh) {
+		auto w = ike::key_wrap(p.kek.gsk_w, n.keymat);
+		if (!w)
+			return w.error();
+		Bytes spi;
+		wire::put_u32(spi, n.spi);
+		kd.group_key_bags.push_back(
+			GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::Esp), spi, {WrappedKey{0, 0, w.value()}}, {}});
+	}
+	auto gb = encode_gsa(gsa);
+	auto kb = encode_key_download(kd);
+	if (!gb || !kb)
+		return gb ? kb.error() : gb.error();
+	std::vector<Payload> inner{make_payload(PayloadType::GroupSa, gb.value()),
+				   make_payload(PayloadType::KeyDownload, kb.value())};
+	if (!old_spis.empty())
+		inner.push_back(delete_payload(old_spis));
+	auto id = take_message_id(g, p, p.kek);
+	if (!id)
+		return id.error();
+	auto d = rekey_message(g, p.kek, id.value(), inner);
+	if (!d)
+		return d.error();
+	p.datagrams.push_back(std::move(d).value());
+	return Done{};
+}
+
+void KeyServer::commit_rekey(GcksGroup &g, RekeyPlan &p, const MembershipChange *change)
+{
+	g.kek = std::move(p.kek);
+	g.teks = std::move(p.teks);
+	g.last_message_id = p.last_message_id;
+	// the first message went out (rekey()); the others are sent as well
+	// as they can be
+	const std::set<Identity> *leaving = change ? &change->leaving : nullptr;
+	for (size_t i = 0; i < p.datagrams.size(); i++) {
+		if (i > 0 && !ctx_.fault("send"))
+			deliver(g, p.datagrams[i], leaving);
+		g.counters.rekeys++;
+	}
+	if (p.new_kek)
+		ctx_.log_rekey_sa(g.kek);
+	if (change && change->flat)
+		g.announcements.clear();
+	if (g.cfg.inband_rekey)
+		send_inband(g, p.datagrams, change);
+}
+
+// Members with an IKE SA: their own copy of the policy and keys by
+// GSA_INBAND_REKEY; the others whose IKE SA is busy get the GSA_REKEYs.
+void KeyServer::send_inband(GcksGroup &g, const std::vector<Bytes> &datagrams, const MembershipChange *change)
+{
+	for (auto &[id, m] : g.members) {
+		if (change && change->leaving.count(id))
+			continue;
+		IkeSa *sa = m.ike_spi ? ike_.responder(m.ike_spi) : nullptr;
+		if (!sa || !sa->authenticated || sa->pending) {
+			for (const Bytes &d : datagrams)
+				ctx_.send(&g.counters, m.local, m.address, d);
+			continue;
+		}
+		auto inner = member_payloads(g, m, sa->gsk_w, false, change);
+		if (!inner)
+			continue;
+		IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
+		inner.value().insert(inner.value().begin(),
+				     make_payload(PayloadType::GroupId, encode_identification(idg).value()));
+		ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner.value(),
+				  g.cfg.name);
+	}
+}
+
+Result<Done> KeyServer::remove_members(GcksGroup &g, const std::vector<Identity> &members)
+{
+	if (members.empty())
+		return make_error(WireError::Missing, "no member to evict from " + g.cfg.name);
+	std::set<Identity> seen;
+	for (const Identity &id : members) {
+		if (!g.members.count(id))
+			return make_error(WireError::Missing, id.str() + " is not a registered member of " + g.cfg.name);
+		if (!seen.insert(id).second)
+			return make_error(WireError::Duplicate, id.str() + " is named twice");
+	}
+	// copies: the callers' identities may live in state this removes
+	const std::vector<Identity> ids(members.begin(), members.end());
+	if (g.cfg.hierarchy == KeyHierarchy::Flat)
+		return evict_flat(g, ids);
+	return evict_tree(g, ids);
+}
+
+Result<Done> KeyServer::evict_tree(GcksGroup &g, const std::vector<Identity> &ids)
+{
+	std::vector<uint32_t> leaves;
+	for (const Identity &id : ids)
+		leaves.push_back(g.members.at(id).leaf);
+	if (ctx_.fault("key-table"))
+		return make_error(WireError::BadValue, "key tree: update failed (injected)");
+	keytree::KeyTreeServer::LeavePlan plan = g.tree.plan_leave(leaves);
+	if (!plan.ok)
+		return make_error(WireError::BadValue, "key tree: " + plan.error);
+	MembershipChange c;
+	c.tree = &plan.message;
+	c.tree_root = plan.new_root;
+	c.leaving.insert(ids.begin(), ids.end());
+	auto r = rekey(g, true, true, &c);
+	OPENSSL_cleanse(c.tree_root->data(), c.tree_root->size());
+	if (!r)
+		return r;
+	g.tree.commit(plan);
+	drop_members(g, ids);
+	return Done{};
+}
+
+// The flat key table's leave worked out on a copy of the table and its
+// keys, which replace the group's only once the rekey went out.
+Result<Done> KeyServer::evict_flat(GcksGroup &g, const std::vector<Identity> &ids)
+{
+	if (ctx_.fault("key-table"))
+		return make_error(WireError::BadValue, "flat key table: update failed (injected)");
+	auto table = std::make_unique<flatkey::FlatKeyServer>(*g.flat);
+	flatkey::KeyStore keys = g.keys;
+	std::vector<flatkey::MemberId> fids;
+	for (const Identity &id : ids)
+		fids.push_back(g.members.at(id).flat_id);
+	flatkey::RekeyResult r = fids.size() == 1 ? table->leave(fids[0]) : table->leave_batch(fids);
+	if (!r.ok)
+		return make_error(WireError::BadValue, "flat key table: " + r.error);
+	keys.apply(r.message, ctx_.wrapper);
+	MembershipChange c;
+	c.flat = &r.message;
+	c.flat_table = table.get();
+	c.flat_tek = table->current_tek();
+	c.leaving.insert(ids.begin(), ids.end());
+	auto rr = rekey(g, true, true, &c);
+	if (!rr)
+		return rr;
+	g.flat = std::move(table);
+	g.keys = std::move(keys);
+	for (const Identity &id : ids)
+		g.ids.release(g.members.at(id).flat_id);
+	drop_members(g, ids);
+	return Done{};
+}
+
+void KeyServer::drop_members(GcksGroup &g, const std::vector<Identity> &ids)
+{
+	for (const Identity &id : ids) {
+		auto it = g.members.find(id);
+		if (it == g.members.end())
+			continue;
+		uint64_t spi = it->second.ike_spi;
+		g.members.erase(it);
+		g.evicted.insert(id);
+		if (spi)
+			ike_.remove_responder_sa(spi);
+	}
+}
+
+} // namespace groupsec::gdoi::detail

@@ -1,0 +1,581 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// GSA and KD as a member applies them: the Working Key Path (flat key
+// store, key tree path), the Rekey SA, the TEKs. plan() works out what
+// changes without changing anything; commit() does it and cannot fail.
+#include "group_member.h"
+
+#include <algorithm>
+#include <map>
+
+#include <openssl/crypto.h>
+
+#include "../engine_util.h"
+#include "../gikev2_wire.h"
+#include "../ike/ike_sa_payload.h"
+
+namespace groupsec::gdoi::detail {
+
+namespace {
+
+Error fail(WireError c, const std::string &m)
+{
+	return make_error(c, m);
+}
+
+const Transform *find_transform(const GsaPolicy &p, TransformType t)
+{
+	for (const Transform &x : p.transforms)
+		if (x.type == static_cast<uint8_t>(t))
+			return &x;
+	return nullptr;
+}
+
+uint32_t spi_value(const Bytes &s)
+{
+	return uint32_t(s[0]) << 24 | uint32_t(s[1]) << 16 | uint32_t(s[2]) << 8 | s[3];
+}
+
+// The GSA and KD payloads of a message, and the ESP SPIs its Delete
+// payloads name.
+struct GsaKd {
+	GsaPayload gsa;
+	KeyDownloadPayload kd;
+	std::vector<uint32_t> deletes;
+};
+
+Result<GsaKd> decode_gsa_kd(const std::vector<Payload> &inner)
+{
+	std::optional<GsaPayload> gsa;
+	std::optional<KeyDownloadPayload> kd;
+	std::vector<uint32_t> deletes;
+	for (const Payload &p : inner) {
+		if (p.type == static_cast<uint8_t>(PayloadType::GroupSa)) {
+			auto x = decode_gsa(p.body);
+			if (!x)
+				return x.error();
+			if (gsa)
+				return fail(WireError::Duplicate, "two GSA payloads");
+			gsa = std::move(x).value();
+		} else if (p.type == static_cast<uint8_t>(PayloadType::KeyDownload)) {
+			auto x = decode_key_download(p.body);
+			if (!x)
+				return x.error();
+			if (kd)
+				return fail(WireError::Duplicate, "two KD payloads");
+			kd = std::move(x).value();
+		} else if (p.type == static_cast<uint8_t>(PayloadType::Delete)) {
+			auto x = decode_delete(p.body);
+			if (!x)
+				return x.error();
+			if (x.value().protocol == static_cast<uint8_t>(SecurityProtocol::Esp))
+				for (const Bytes &s : x.value().spis)
+					deletes.push_back(spi_value(s));
+		}
+	}
+	if (!gsa || !kd)
+		return fail(WireError::Missing, "GSA and KD are needed");
+	return GsaKd{std::move(*gsa), std::move(*kd), std::move(deletes)};
+}
+
+// What a plan reads: the message, the keys it may be wrapped under, and
+// the update it fills in (whose key store and key tree are the keys the
+// message's later keys may be wrapped under).
+struct Planner {
+	const GsaKd &m;
+	ByteView default_kwk;
+	bool registration;
+	bool *excluded;
+	GmUpdate &u;
+	flatkey::KeyWrapper &wrapper;
+
+	void exclude() const
+	{
+		if (excluded)
+			*excluded = true;
+	}
+	// The keys a KWK ID names: the default KWK for 0, a key tree path
+	// key or a flat key table key we hold; none if we hold no such key.
+	std::vector<SecretBytes> kwks(uint32_t kwk_id) const
+	{
+		std::vector<SecretBytes> out;
+		if (kwk_id == 0) {
+			out.emplace_back(default_kwk);
+			return out;
+		}
+		if (auto n = tree_node_from_id(kwk_id)) {
+			if (u.tree) {
+				const keytree::MemberKeys &k = u.tree->keys();
+				if (n->level <= k.depth && n->pos == k.leaf >> n->level)
+					out.emplace_back(k.path[n->level].begin(), k.path[n->level].end());
+			}
+			return out;
+		}
+		auto id = flat_key_from_id(kwk_id);
+		if (!id)
+			return out;
+		if (auto s = u.store.current(*id))
+			out.emplace_back(s->key.begin(), s->key.end());
+		return out;
+	}
+	const GroupKeyBag *bag(uint8_t proto, const Bytes &spi) const
+	{
+		for (const GroupKeyBag &b : m.kd.group_key_bags)
+			if (b.protocol == proto && b.spi == spi)
+				return &b;
+		return nullptr;
+	}
+};
+
+// Key tree path keys of a registration, by level: (pos, key).
+using TreeKeys = std::map<uint8_t, std::pair<uint32_t, keytree::Key>>;
+
+void wipe(TreeKeys &keys)
+{
+	for (auto &[l, k] : keys)
+		OPENSSL_cleanse(k.second.data(), k.second.size());
+}
+
+// A key tree WRAP_KEY of a registration into keys.
+Result<Done> plan_tree_key(const Planner &pl, keytree::NodeName n, const WrappedKey &w, TreeKeys &keys)
+{
+	if (!pl.registration)
+		return fail(WireError::BadValue, "key tree WRAP_KEY outside a registration");
+	std::optional<SecretBytes> plain;
+	for (const Bytes &kwk : pl.kwks(w.kwk_id)) {
+		auto u = ike::key_unwrap(kwk, w.encrypted_key);
+		if (u) {
+			plain = std::move(u).value();
+			break;
+		}
+	}
+	if (!plain)
+		return fail(WireError::IntegrityFailed, "WRAP_KEY does not unwrap");
+	if (plain->size() != flatkey::kKeyBytes)
+		return fail(WireError::BadLength, "key tree key of the wrong size");
+	if (!keys.emplace(n.level, std::make_pair(n.pos, keytree::Key{})).second)
+		return fail(WireError::Duplicate, "two key tree keys of one level");
+	std::copy(plain->begin(), plain->end(), keys[n.level].second.begin());
+	return Done{};
+}
+
+// The WRAP_KEYs of the member key bag: key tree keys into keys, flat key
+// table keys into the update's store.
+Result<Done> plan_wrap_keys(const Planner &pl, const MemberKeyBag &mb, TreeKeys &keys)
+{
+	for (const WrappedKey &w : mb.wrap_keys) {
+		if (auto n = tree_node_from_id(w.key_id)) {
+			auto r = plan_tree_key(pl, *n, w, keys);
+			if (!r)
+				return r;
+			continue;
+		}
+		auto id = flat_key_from_id(w.key_id);
+		if (!id)
+			return fail(WireError::BadValue, "WRAP_KEY with an unknown Key ID");
+		std::optional<flatkey::KeySlot> slot;
+		for (const SecretBytes &kwk : pl.kwks(w.kwk_id)) {
+			auto plain = ike::key_unwrap(kwk, w.encrypted_key);
+			if (plain && (slot = flat_wrap_slot(plain.value())))
+				break;
+		}
+		if (!slot)
+			return fail(WireError::IntegrityFailed, "WRAP_KEY does not unwrap");
+		pl.u.store.add(*id, *slot);
+	}
+	return Done{};
+}
+
+// A key tree message: the update's key tree follows it.
+Result<Done> plan_tree_message(const Planner &pl, const Attribute &a)
+{
+	keytree::DecodeResult m = keytree::decode(a.value.data(), a.value.size());
+	if (!m.ok())
+		return fail(WireError::BadValue, std::string("key tree message: ") + keytree::to_string(m.error));
+	if (!pl.u.tree)
+		return fail(WireError::Missing, "key tree message without a key tree");
+	keytree::KeyTreeMember::ApplyError e = pl.u.tree->apply(m.message);
+	if (e == keytree::KeyTreeMember::ApplyError::kStale || e == keytree::KeyTreeMember::ApplyError::kNone)
+		return Done{};
+	// removed from the group, or no longer able to follow it (a message
+	// was missed): register anew
+	pl.exclude();
+	return fail(e == keytree::KeyTreeMember::ApplyError::kExcluded ? WireError::IntegrityFailed : WireError::BadValue,
+		    "key tree message cannot be applied");
+}
+
+// The other attributes of the member key bag: the key tree state of a
+// registration, key tree and flat key table messages.
+Result<Done> plan_bag_attributes(const Planner &pl, const MemberKeyBag &mb,
+				 std::optional<std::pair<uint64_t, uint8_t>> &tree_state)
+{
+	for (const Attribute &a : mb.other_attributes) {
+		if (!a.tv && a.type == kKeyTreeStateAttribute) {
+			if (!pl.registration || a.value.size() != kKeyTreeStateBytes || tree_state)
+				return fail(WireError::BadValue, "key tree state attribute");
+			wire::Reader r(a.value);
+			uint64_t epoch = 0;
+			uint8_t depth = 0;
+			r.u64(epoch);
+			r.u8(depth);
+			tree_state = std::make_pair(epoch, depth);
+			continue;
+		}
+		if (!a.tv && a.type == kKeyTreeMessageAttribute) {
+			auto r = plan_tree_message(pl, a);
+			if (!r)
+				return r;
+			continue;
+		}
+		if (a.tv || a.type != kFlatKeyMessageAttribute)
+			continue;
+		flatkey::DecodeResult m = flatkey::decode(a.value.data(), a.value.size());
+		if (!m.ok())
+			return fail(WireError::BadValue,
+				    std::string("flat key table message: ") + flatkey::to_string(m.error));
+		// a message that does not start from our TEK (an announcement
+		// older than our registration) changes nothing; one we cannot
+		// read leaves us without the new TEK, which the Rekey SA's keys
+		// need
+		pl.u.store.receive(m.message, pl.wrapper);
+	}
+	return Done{};
+}
+
+// The key tree path of a registration from its keys and state; wipes keys.
+Result<Done> plan_tree_path(GmUpdate &u, TreeKeys &keys, const std::optional<std::pair<uint64_t, uint8_t>> &state)
+{
+	if (!state || state->second > keytree::kMaxDepth || keys.size() != size_t(state->second) + 1) {
+		wipe(keys);
+		return fail(WireError::Missing, "incomplete key tree path");
+	}
+	keytree::MemberKeys mk;
+	mk.epoch = state->first;
+	mk.depth = state->second;
+	mk.leaf = keys.begin()->second.first;
+	for (uint8_t l = 0; l <= mk.depth; l++) {
+		auto it = keys.find(l);
+		if (it == keys.end() || it->second.first != mk.leaf >> l || (uint64_t(mk.leaf) >> mk.depth) != 0) {
+			wipe(keys);
+			return fail(WireError::BadValue, "key tree keys do not form a path");
+		}
+		mk.path.push_back(it->second.second);
+	}
+	wipe(keys);
+	u.tree.emplace(std::move(mk));
+	return Done{};
+}
+
+// The member key bag: Sender-IDs, the Working Key Path, key messages.
+Result<Done> plan_member_bag(const Planner &pl, const MemberKeyBag &mb)
+{
+	for (const Bytes &sid : mb.sender_ids) {
+		if (sid.size() != kSenderIdBits / 8)
+			return fail(WireError::BadLength, "GM_SENDER_ID of the wrong size");
+		pl.u.sender_ids.push_back(uint32_t(sid[0]) << 8 | sid[1]);
+	}
+	TreeKeys tree_keys;
+	std::optional<std::pair<uint64_t, uint8_t>> tree_state;
+	auto r = plan_wrap_keys(pl, mb, tree_keys);
+	if (r)
+		r = plan_bag_attributes(pl, mb, tree_state);
+	if (!r) {
+		wipe(tree_keys);
+		return r;
+	}
+	if (tree_keys.empty() && !tree_state)
+		return Done{};
+	return plan_tree_path(pl.u, tree_keys, tree_state);
+}
+
+// The GCAUTH transform of a registration: how the key server's rekeys
+// are authenticated.
+Result<Done> plan_gcauth(const Planner &pl, const Transform *gca, RekeyAuth configured)
+{
+	if (!pl.registration) {
+		if (gca)
+			return fail(WireError::BadValue, "GCAUTH in a rekey");
+		return Done{};
+	}
+	if (!gca)
+		return fail(WireError::Missing, "no GCAUTH transform at registration");
+	if (gca->id == static_cast<uint16_t>(GroupControllerAuthMethod::DigitalSignature)) {
+		pl.u.signature = true;
+		pl.u.sig_alg.clear();
+		for (const Attribute &a : gca->attributes)
+			if (!a.tv && a.type == static_cast<uint16_t>(TransformAttributeType::SignatureAlgorithmId))
+				pl.u.sig_alg = a.value;
+		if (pl.u.sig_alg.empty() || pl.u.sig_alg.size() > 255)
+			return fail(WireError::Missing, "GCAUTH without a signature algorithm");
+		return Done{};
+	}
+	if (gca->id == static_cast<uint16_t>(GroupControllerAuthMethod::Implicit)) {
+		// every member holds the Rekey SA keys: unsigned rekeys are only
+		// taken when configured so
+		if (configured != RekeyAuth::Implicit)
+			return fail(WireError::Unsupported, "the key server does not sign its GSA_REKEY messages (GCAUTH "
+							    "implicit), so any member could forge them; refused by "
+							    "rekey_auth = signature");
+		pl.u.signature = false;
+		pl.u.sig_alg.clear();
+		return Done{};
+	}
+	return fail(WireError::Unsupported, "GCAUTH method " + std::to_string(gca->id));
+}
+
+// The Rekey SA of the GSA and its keys.
+Result<Done> plan_kek(const Planner &pl, const GsaPolicy &p, RekeyAuth configured, uint64_t t)
+{
+	const Transform *encr = find_transform(p, TransformType::Encryption);
+	const Transform *kwa = find_transform(p, TransformType::KeyWrapAlgorithm);
+	if (!encr || encr->id != static_cast<uint16_t>(EncryptionId::AesGcm16) || ike::key_length(*encr) != 256 ||
+	    !kwa || kwa->id != static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256) ||
+	    find_transform(p, TransformType::Integrity))
+		return fail(WireError::Unsupported, "Rekey SA must be AES-GCM-16-256 with KW_5649_256");
+	auto gca = plan_gcauth(pl, find_transform(p, TransformType::GroupControllerAuth), configured);
+	if (!gca)
+		return gca;
+	const GroupKeyBag *bag = pl.bag(p.protocol, p.spi);
+	if (!bag)
+		return fail(WireError::Missing, "no keys for the Rekey SA");
+	std::optional<SecretBytes> keymat;
+	for (const WrappedKey &w : bag->sa_keys) {
+		for (const SecretBytes &kwk : pl.kwks(w.kwk_id)) {
+			auto plain = ike::key_unwrap(kwk, w.encrypted_key);
+			if (plain && plain.value().size() == kKekKeymatBytes) {
+				keymat = std::move(plain).value();
+				break;
+			}
+		}
+		if (keymat)
+			break;
+	}
+	if (!keymat) {
+		pl.exclude();
+		return fail(WireError::IntegrityFailed, "cannot unwrap the Rekey SA keys");
+	}
+	pl.u.new_kek = make_rekey_sa(p.spi, *keymat, p.key_lifetime.value_or(86400), t);
+	pl.u.initial_id = p.initial_message_id.value_or(0);
+	return Done{};
+}
+
+// One TEK of the GSA and its keys.
+Result<GmTek> plan_tek(const Planner &pl, const GsaPolicy &p, const std::string &group, uint64_t t)
+{
+	if (p.protocol != static_cast<uint8_t>(SecurityProtocol::Esp))
+		return fail(WireError::Unsupported, "only ESP data-security SAs");
+	const Transform *encr = find_transform(p, TransformType::Encryption);
+	const Transform *integ = find_transform(p, TransformType::Integrity);
+	if (!encr)
+		return fail(WireError::Missing, "TEK without encryption");
+	uint16_t bits = ike::key_length(*encr);
+	bool gcm = encr->id == static_cast<uint16_t>(EncryptionId::AesGcm16);
+	bool cbc = encr->id == static_cast<uint16_t>(EncryptionId::AesCbc);
+	if ((!gcm && !cbc) || (bits != 128 && bits != 192 && bits != 256) || (gcm && integ) ||
+	    (cbc && (!integ || integ->id != static_cast<uint16_t>(IntegrityId::HmacSha256_128))))
+		return fail(WireError::Unsupported, "TEK transforms");
+	const GroupKeyBag *bag = pl.bag(p.protocol, p.spi);
+	if (!bag || bag->sa_keys.size() != 1)
+		return fail(WireError::Missing, "no keys for a TEK");
+	std::optional<SecretBytes> keymat;
+	for (const SecretBytes &kwk : pl.kwks(bag->sa_keys[0].kwk_id)) {
+		auto plain = ike::key_unwrap(kwk, bag->sa_keys[0].encrypted_key);
+		if (plain) {
+			keymat = std::move(plain).value();
+			break;
+		}
+	}
+	if (!keymat)
+		return fail(WireError::IntegrityFailed, "TEK keys do not unwrap");
+	size_t ek = bits / 8u + (gcm ? 4u : 0u), ik = cbc ? 32u : 0u;
+	if (keymat->size() != ek + ik)
+		return fail(WireError::BadLength, "TEK keying material of the wrong size");
+	GmTek tek;
+	tek.sa.group = group;
+	tek.sa.spi = spi_value(p.spi);
+	tek.sa.encryption = encr->id;
+	tek.sa.encryption_key.assign(keymat->begin(), keymat->begin() + static_cast<long>(ek));
+	tek.sa.integrity = integ ? integ->id : 0;
+	tek.sa.integrity_key.assign(keymat->begin() + static_cast<long>(ek), keymat->end());
+	tek.sa.source = p.source;
+	tek.sa.destination = p.destination;
+	tek.sa.lifetime_s = p.key_lifetime.value_or(3600);
+	tek.sa.outbound = true;
+	tek.key_bits = bits;
+	tek.expires_ms = t + uint64_t(tek.sa.lifetime_s) * 1000;
+	return tek;
+}
+
+} // namespace
+
+Result<Done> GroupMember::apply(GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
+				bool registration, bool *excluded, uint32_t rekey_id)
+{
+	auto u = plan(g, inner, default_kwk, registration, excluded, rekey_id);
+	if (!u)
+		return u.error();
+	commit(g, std::move(u).value());
+	return Done{};
+}
+
+Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
+				   bool registration, bool *excluded, uint32_t rekey_id)
+{
+	const uint64_t t = ctx_.now();
+	auto m = decode_gsa_kd(inner);
+	if (!m)
+		return m.error();
+	GmUpdate u;
+	u.registration = registration;
+	u.rekey_id = rekey_id;
+	u.deletes = m.value().deletes;
+	u.group_wide = m.value().gsa.group_wide;
+	if (!registration) {
+		u.store = g.keys;
+		// the key tree as it will be after this message
+		if (g.tree)
+			u.tree.emplace(g.tree->keys());
+	}
+	u.signature = g.gcauth_signature;
+	u.sig_alg = g.sig_alg;
+	const Planner pl{m.value(), default_kwk, registration, excluded, u, ctx_.wrapper};
+	if (m.value().kd.member_key_bag) {
+		auto r = plan_member_bag(pl, *m.value().kd.member_key_bag);
+		if (!r)
+			return r.error();
+	}
+	if (m.value().gsa.kek) {
+		auto r = plan_kek(pl, *m.value().gsa.kek, g.cfg.rekey_auth, t);
+		if (!r)
+			return r.error();
+	}
+	for (const GsaPolicy &p : m.value().gsa.teks) {
+		auto tek = plan_tek(pl, p, g.cfg.name, t);
+		if (!tek)
+			return tek.error();
+		u.fresh.push_back(std::move(tek).value());
+	}
+	if (registration && !u.new_kek && u.fresh.empty())
+		return fail(WireError::Missing, "registration without SAs");
+	return u;
+}
+
+void GroupMember::commit(GmGroup &g, GmUpdate u)
+{
+	const uint64_t t = ctx_.now();
+	g.keys = std::move(u.store);
+	const bool tree_changed = u.tree && (u.registration || !g.tree || g.tree->epoch() != u.tree->epoch());
+	g.tree.reset();
+	if (u.tree)
+		g.tree.emplace(u.tree->keys());
+	log_keys(g, u, tree_changed);
+	if (u.group_wide) {
+		g.atd = u.group_wide->activation_time_delay.value_or(0);
+		g.dtd = u.group_wide->deactivation_time_delay.value_or(0);
+	}
+	const uint64_t dtd_ms = uint64_t(g.dtd) * 1000;
+	if (u.registration) {
+		g.gcauth_signature = u.signature;
+		g.sig_alg = u.sig_alg;
+		g.sender_ids = std::move(u.sender_ids);
+	}
+	commit_kek(g, u, dtd_ms);
+	commit_teks(g, u);
+	for (uint32_t spi : u.deletes) {
+		for (GmTek &o : g.teks) {
+			if (o.sa.spi != spi || !o.current)
+				continue;
+			o.current = false;
+			o.remove_ms = t + dtd_ms;
+		}
+	}
+}
+
+void GroupMember::log_keys(const GmGroup &g, const GmUpdate &u, bool tree_changed)
+{
+	if (u.new_kek)
+		ctx_.log_rekey_sa(*u.new_kek);
+	if (!ctx_.deps.keylog)
+		return;
+	if (u.new_kek)
+		ctx_.deps.keylog->member_key(g.cfg.name, "kek", hex_text(u.new_kek->spi), u.new_kek->keymat, u.rekey_id);
+	if (tree_changed) {
+		const keytree::MemberKeys &k = g.tree->keys();
+		for (size_t l = 0; l < k.path.size(); l++)
+			ctx_.deps.keylog->member_key(g.cfg.name, "tree", std::to_string(l) + "/" + std::to_string(k.leaf >> l),
+						     ByteView(k.path[l].data(), k.path[l].size()), k.epoch);
+	}
+}
+
+void GroupMember::commit_kek(GmGroup &g, GmUpdate &u, uint64_t dtd_ms)
+{
+	if (!u.new_kek) {
+		if (u.registration) {
+			g.kek.reset();
+			g.old_kek.reset();
+		}
+		return;
+	}
+	if (u.registration || !g.kek) {
+		g.old_kek.reset();
+	} else {
+		g.old_kek = g.kek;
+		g.old_kek_remove_ms = ctx_.now() + dtd_ms;
+	}
+	// RFC 9838 2.4.1.4: a new Rekey SA's first expected message ID is its
+	// GSA_INITIAL_MESSAGE_ID, "if the GSA_INITIAL_MESSAGE_ID attribute is
+	// not received for the Rekey SA, the GM MUST assume zero"; a Rekey SA
+	// we hold already (a registration naming it again) keeps what it has
+	// accepted: 2.3.3, the attribute "MUST be checked by a GM against any
+	// previously received Message ID", a lower one "should be considered
+	// stale and MUST be ignored"
+	u.new_kek->next_message_id = u.initial_id;
+	for (const std::optional<RekeySa> *held : {&g.kek, &g.old_kek})
+		if (*held && (*held)->spi == u.new_kek->spi)
+			u.new_kek->next_message_id = std::max(u.new_kek->next_message_id, (*held)->next_message_id);
+	g.kek = std::move(u.new_kek);
+}
+
+void GroupMember::commit_teks(GmGroup &g, GmUpdate &u)
+{
+	const uint64_t t = ctx_.now();
+	if (u.registration) {
+		for (auto it = g.teks.begin(); it != g.teks.end();) {
+			bool kept = std::any_of(u.fresh.begin(), u.fresh.end(),
+						[&](const GmTek &f) { return f.sa.spi == it->sa.spi; });
+			if (!kept) {
+				ctx_.deps.sas->remove(g.cfg.name, it->sa.spi);
+				it = g.teks.erase(it);
+			} else {
+				++it;
+			}
+		}
+	}
+	// a rekey's new SAs receive at once and send after the activation
+	// delay, so that every member can receive them by then
+	const bool delayed = !u.registration && g.atd > 0 && !g.teks.empty();
+	for (GmTek &f : u.fresh) {
+		auto have = std::find_if(g.teks.begin(), g.teks.end(), [&](const GmTek &o) { return o.sa.spi == f.sa.spi; });
+		if (have != g.teks.end()) {
+			have->expires_ms = f.expires_ms;
+			continue;
+		}
+		if (delayed) {
+			f.sa.outbound = false;
+			f.activate_ms = t + uint64_t(g.atd) * 1000;
+		}
+		if (!ctx_.deps.sas->install(f.sa))
+			continue;
+		if (ctx_.deps.keylog) {
+			SecretBytes keymat;
+			keymat.reserve(f.sa.encryption_key.size() + f.sa.integrity_key.size()); // no copy left behind
+			keymat.insert(keymat.end(), f.sa.encryption_key.begin(), f.sa.encryption_key.end());
+			keymat.insert(keymat.end(), f.sa.integrity_key.begin(), f.sa.integrity_key.end());
+			Bytes spi;
+			wire::put_u32(spi, f.sa.spi);
+			ctx_.deps.keylog->member_key(g.cfg.name, "tek", hex_text(spi), keymat, u.rekey_id);
+		}
+		g.teks.push_back(std::move(f));
+	}
+}
+
+} // namespace groupsec::gdoi::detail

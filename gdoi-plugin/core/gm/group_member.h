@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The group member (GM) role of the engine: its groups, registration
+// (IKE_SA_INIT, GSA_AUTH, GSA_REGISTRATION), the GSA and KD it applies,
+// GSA_REKEY and GSA_INBAND_REKEY, re-registration. Internal to the core.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "../engine_context.h"
+#include "../group_keys.h"
+#include "../ike/ike_sas.h"
+#include "groupsec/flatkey/key_store.h"
+#include "groupsec/keytree/key_tree.h"
+
+namespace groupsec::gdoi::detail {
+
+constexpr uint64_t kRetryRegistrationMs = 30000;
+
+// Where a member group is in its registration.
+enum class GmState {
+	Idle, // no group SAs, not registering
+	Registering, // an exchange with the key server is under way
+	Registered, // holds the group's SAs
+};
+// "idle", "registering", "registered": as GroupState::state shows it.
+const char *gm_state_name(GmState s);
+
+struct GmTek {
+	TekSa sa;
+	uint16_t key_bits = 0;
+	uint64_t expires_ms = 0;
+	bool current = true;
+	uint64_t remove_ms = 0;
+	uint64_t activate_ms = 0; // receive-only until then (GAP ATD), 0: sending
+};
+
+struct GmGroup {
+	GmGroupConfig cfg;
+	GmState state = GmState::Idle;
+	size_t server_index = 0;
+	Address server_address;
+	uint64_t ike_spi = 0; // initiator SPI of the IKE SA in use
+	uint64_t next_register_ms = 0;
+	std::optional<RekeySa> kek, old_kek;
+	uint64_t old_kek_remove_ms = 0;
+	bool gcauth_signature = false;
+	Bytes sig_alg;
+	uint32_t last_message_id = 0; // of the last GSA_REKEY accepted (state)
+	flatkey::KeyStore keys;
+	std::optional<keytree::KeyTreeMember> tree;
+	std::vector<GmTek> teks;
+	uint16_t atd = 0, dtd = 0;
+	std::vector<uint32_t> sender_ids;
+	Counters counters;
+};
+
+// What a GSA and KD would change in a member group, worked out without
+// changing it (GroupMember::plan()); GroupMember::commit() applies it.
+struct GmUpdate {
+	bool registration = false;
+	uint32_t rekey_id = 0; // the GSA_REKEY's message ID (key log), 0 otherwise
+	flatkey::KeyStore store; // the flat key store after the message
+	std::optional<keytree::KeyTreeMember> tree; // the key tree after it
+	std::vector<uint32_t> sender_ids;
+	std::optional<RekeySa> new_kek;
+	uint32_t initial_id = 0; // of new_kek
+	bool signature = false;
+	Bytes sig_alg;
+	std::vector<GmTek> fresh; // the TEKs of the GSA
+	std::vector<uint32_t> deletes; // ESP SPIs to retire
+	std::optional<GroupWidePolicy> group_wide;
+};
+
+class GroupMember {
+public:
+	GroupMember(EngineContext &ctx, IkeSas &ike) : ctx_(ctx), ike_(ike) {}
+	GroupMember(const GroupMember &) = delete;
+	GroupMember &operator=(const GroupMember &) = delete;
+
+	std::map<std::string, std::unique_ptr<GmGroup>> groups;
+
+	GmGroup *find(const std::string &name);
+	// Engine::add_member_group(), remove_group(), reregister()
+	Result<Done> add_group(const GmGroupConfig &c);
+	void remove_group(const std::string &name);
+	Result<Done> reregister(GmGroup &g);
+
+	// A datagram for the member: GSA_REKEY, or a message on our IKE SA.
+	void rekey(const Address &local, ByteView datagram, const IkeHeader &h);
+	void receive(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
+	void tick(GmGroup &g, uint64_t now_ms);
+	uint64_t next(const GmGroup &g) const;
+	GroupState state(const GmGroup &g) const;
+
+	// For the IKE SA table (IkeSaUsers).
+	bool uses_ike_sa(uint64_t spi) const;
+	void exchange_failed(IkeSa &sa);
+	// The key server lost our IKE SA (N(INVALID_IKE_SPI) for our request,
+	// or no answer to a retransmission on an authenticated IKE SA): the
+	// IKE SA goes, every group on it registers afresh with IKE_SA_INIT
+	// and keeps its group SAs until the new registration replaces them.
+	void start_over(IkeSa &sa);
+	// The counters of a group bound to local, nullptr if none.
+	Counters *counters_at(const Address &local);
+
+private:
+	// --- registration (group_member.cc, gm_response.cc)
+	void start(GmGroup &g);
+	void send_init(IkeSa &sa, const std::string &group);
+	void send_auth(IkeSa &sa, GmGroup &g);
+	void response(IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	void init_response(IkeSa &sa, GmGroup &g, ByteView datagram, const IkeHeader &h);
+	// A notify in the IKE_SA_INIT response was acted on (cookie, other
+	// DH group, error): true, and nothing more is to be done.
+	bool init_notify(IkeSa &sa, GmGroup &g, const NotifyPayload &n, const IkeHeader &h);
+	// The IKE_SA_INIT response's SA, KE and Nonce key sa: false if unusable.
+	bool key_ike_sa(IkeSa &sa, GmGroup &g, const std::vector<Payload> &ps, ByteView datagram, const IkeHeader &h);
+	// The key server's IDr and AUTH in a GSA_AUTH response check out.
+	bool server_auth_ok(IkeSa &sa, GmGroup &g, const std::vector<Payload> &inner);
+	void registered(GmGroup &g, IkeSa &sa, const std::vector<Payload> &inner);
+	void failed(GmGroup &g, bool next_server);
+	// An unprotected INFORMATIONAL response: acted on only if it carries
+	// N(INVALID_IKE_SPI) for the request we have outstanding.
+	void invalid_spi(IkeSa &sa, ByteView datagram, const IkeHeader &h, Counters *c);
+	void exclude(GmGroup &g);
+	void schedule(GmGroup &g);
+
+	// --- GSA and KD (gm_apply.cc)
+	// Applies GSA and KD; nothing changes on error.
+	// excluded: the new Rekey SA's keys were there but none could be
+	// unwrapped (the member was removed from the group).
+	// rekey_id: the GSA_REKEY's message ID (key log), 0 otherwise.
+	Result<Done> apply(GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk, bool registration,
+			   bool *excluded, uint32_t rekey_id = 0);
+	Result<GmUpdate> plan(const GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
+			      bool registration, bool *excluded, uint32_t rekey_id);
+	void commit(GmGroup &g, GmUpdate u);
+	void commit_kek(GmGroup &g, GmUpdate &u, uint64_t dtd_ms);
+	void commit_teks(GmGroup &g, GmUpdate &u);
+	void log_keys(const GmGroup &g, const GmUpdate &u, bool tree_changed);
+
+	// --- GSA_REKEY and GSA_INBAND_REKEY (gm_rekey.cc)
+	void inband(IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	// A GSA_REKEY's signature checks out (RFC 9838 2.4.1.1); pops AUTH
+	// from inner. false, counted in c, if not.
+	bool rekey_auth_ok(GmGroup &g, const IkeHeader &h, bool sk_critical, std::vector<Payload> &inner, Counters &c);
+	// The Rekey SA (current or old) of SPI spi and its group, nullptr if none.
+	const RekeySa *by_rekey_sa(const Bytes &spi, GmGroup **group);
+
+	EngineContext &ctx_;
+	IkeSas &ike_;
+};
+
+} // namespace groupsec::gdoi::detail

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Group keys as both roles see them on the wire: RFC 9838 Key IDs of the
+// flat key table and key tree keys, Rekey SAs, the signed octets of a
+// GSA_REKEY.
+#include "group_keys.h"
+
+#include <algorithm>
+
+#include "gikev2_wire.h"
+
+namespace groupsec::gdoi::detail {
+
+uint32_t flat_key_id(const flatkey::KeyId &id)
+{
+	switch (id.kind) {
+	case flatkey::KeyKind::kTek:
+		return 0x40000000u;
+	case flatkey::KeyKind::kKek:
+		return 0x80000000u | static_cast<uint32_t>(id.table) << 16 | static_cast<uint32_t>(id.symbol) << 8 |
+		       id.value;
+	case flatkey::KeyKind::kMember:
+		return 0xc0000000u | (id.member & 0x3fffffffu);
+	}
+	return 0;
+}
+
+std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id)
+{
+	switch (key_id >> 30) {
+	case 1:
+		return key_id == 0x40000000u ? std::optional<flatkey::KeyId>(flatkey::KeyId::tek()) : std::nullopt;
+	case 2:
+		if (key_id & 0x3f000000u)
+			return std::nullopt;
+		return flatkey::KeyId::kek(static_cast<uint8_t>(key_id >> 16), static_cast<uint8_t>(key_id >> 8),
+					   static_cast<uint8_t>(key_id));
+	case 3:
+		return flatkey::KeyId::member_key(key_id & 0x3fffffffu);
+	}
+	return std::nullopt;
+}
+
+uint32_t tree_key_id(keytree::NodeName n)
+{
+	return 0x40000000u | static_cast<uint32_t>(n.level + 1) << 24 | (n.pos & 0x00ffffffu);
+}
+
+std::optional<keytree::NodeName> tree_node_from_id(uint32_t key_id)
+{
+	if (key_id >> 30 != 1 || key_id & 0x20000000u)
+		return std::nullopt;
+	uint32_t level = (key_id >> 24) & 0x1f;
+	if (level == 0 || level - 1 > keytree::kMaxDepth)
+		return std::nullopt;
+	keytree::NodeName n{static_cast<uint8_t>(level - 1), key_id & 0x00ffffffu};
+	if (n.level < 32 && (uint64_t(n.pos) << n.level) >= (uint64_t(1) << keytree::kMaxDepth))
+		return std::nullopt;
+	return n;
+}
+
+SecretBytes flat_wrap_plain(const flatkey::KeySlot &slot)
+{
+	Bytes head;
+	wire::put_u32(head, slot.version);
+	wire::put_u32(head, slot.revision);
+	wire::put_u32(head, slot.creator);
+	SecretBytes out(head.size() + slot.key.size());
+	std::copy(slot.key.begin(), slot.key.end(), std::copy(head.begin(), head.end(), out.begin()));
+	return out;
+}
+
+std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain)
+{
+	if (plain.size() != kFlatWrapPlainBytes)
+		return std::nullopt;
+	wire::Reader r(plain);
+	flatkey::KeySlot s;
+	r.u32(s.version);
+	r.u32(s.revision);
+	r.u32(s.creator);
+	std::copy(plain.begin() + 12, plain.end(), s.key.begin());
+	return s;
+}
+
+RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms)
+{
+	RekeySa k;
+	k.spi = std::move(spi);
+	k.keys.cipher = SkCipher::AesGcm16;
+	k.keys.encryption_key.assign(keymat.begin(), keymat.begin() + kKekKeyBytes);
+	k.keys.salt.assign(keymat.begin() + kKekKeyBytes, keymat.begin() + kKekKeyBytes + 4);
+	k.gsk_w.assign(keymat.begin() + kKekKeyBytes + 4, keymat.end());
+	k.keymat = std::move(keymat);
+	k.lifetime_s = lifetime_s;
+	k.created_ms = now_ms;
+	k.expires_ms = now_ms + uint64_t(lifetime_s) * 1000;
+	return k;
+}
+
+Result<Bytes> rekey_signed_octets(const IkeHeader &h, bool sk_critical, std::vector<Payload> inner)
+{
+	if (inner.empty() || inner.back().type != static_cast<uint8_t>(PayloadType::Authentication))
+		return make_error(WireError::Missing, "GSA_REKEY without AUTH last");
+	// RFC 9838 2.4.1.1: "The AUTH payload must have correct values in the
+	// Payload Header, the Auth Method and the RESERVED fields. The
+	// Authentication Data field is zeroed, but the ASN.1 Length and the
+	// AlgorithmIdentifier fields must be properly filled in": the body is
+	// Auth Method (1) | RESERVED (3) | ASN.1 Length (1) | AlgorithmIdentifier
+	// | signature, and only the signature's octets become zeros
+	Bytes &body = inner.back().body;
+	if (body.size() < 5 || size_t(body[4]) + 5 > body.size())
+		return make_error(WireError::BadLength, "AUTH shorter than its AlgorithmIdentifier");
+	std::fill(body.begin() + 5 + body[4], body.end(), 0);
+	Bytes p;
+	auto first = encode_payload_chain(inner, p);
+	if (!first)
+		return first.error();
+	// "the Length field in the IKE header ... is set to the sum of the
+	// lengths of A and P, and the Payload Length field in the Encrypted
+	// Payload header ... is set to the length of P plus the size of the
+	// Payload header (four octets)"
+	if (kIkeHeaderSize + kGenericPayloadHeaderSize + p.size() > 0xffff)
+		return make_error(WireError::BadLength, "GSA_REKEY too long");
+	IkeHeader adj = h;
+	adj.next_payload = static_cast<uint8_t>(PayloadType::Encrypted);
+	adj.length = static_cast<uint32_t>(kIkeHeaderSize + kGenericPayloadHeaderSize + p.size());
+	Bytes octets = encode_ike_header(adj);
+	wire::put_u8(octets, first.value());
+	wire::put_u8(octets, sk_critical ? 0x80 : 0);
+	wire::put_u16(octets, static_cast<uint16_t>(kGenericPayloadHeaderSize + p.size()));
+	wire::put_bytes(octets, p);
+	return octets;
+}
+
+} // namespace groupsec::gdoi::detail

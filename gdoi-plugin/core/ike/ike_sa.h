@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// An IKE SA of G-IKEv2 as both roles keep it: the key server as responder,
+// the member as initiator. Internal to the core.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "../gdoi_engine.h"
+#include "ike_crypto.h"
+
+namespace groupsec::gdoi::detail {
+
+constexpr uint64_t kRetransmitBaseMs = 2000;
+constexpr unsigned kMaxTransmits = 5;
+constexpr uint64_t kHalfOpenTimeoutMs = 30000;
+// A responder IKE SA that no registered member uses (its member left or
+// was removed, its group went away) is kept this long to answer
+// retransmissions, then removed.
+constexpr uint64_t kUnusedIkeSaTimeoutMs = 30000;
+// RFC 7296 2.6: the cookie secret is replaced this often; cookies made
+// with the previous secret are accepted for one more period.
+constexpr uint64_t kCookieSecretPeriodMs = 300000;
+constexpr size_t kCookieSecretBytes = 32;
+// Unprotected N(INVALID_IKE_SPI) answers (RFC 7296 2.21.4) a key server
+// sends per second at most, all peers together: a forged flood of
+// requests gets no more than this out of it.
+constexpr unsigned kInvalidSpiPerSecond = 20;
+constexpr size_t kNonceBytes = 32;
+constexpr size_t kDefaultCookieThreshold = 64;
+
+struct IkeSa {
+	bool initiator = false;
+	uint64_t spi_i = 0, spi_r = 0;
+	Address local, remote;
+	uint16_t dh_group = 0;
+	SkCipher cipher = SkCipher::AesGcm16;
+	std::unique_ptr<ike::DhKey> dh;
+	Bytes ni, nr, cookie;
+	Bytes init_request, init_response; // the IKE_SA_INIT messages as sent
+	ike::IkeKeys keys;
+	SecretBytes gsk_w;
+	bool keyed = false; // IKE_SA_INIT done
+	bool authenticated = false; // GSA_AUTH done
+	Identity own; // GM: IDi
+	Identity peer; // GCKS: the member's IDi
+	uint64_t created_ms = 0;
+	// GCKS: authenticated, but no registered member's IKE SA since then
+	std::optional<uint64_t> unused_since_ms;
+	uint64_t iv_counter = 0;
+	// the request this side has outstanding
+	struct Pending {
+		uint32_t id = 0;
+		uint8_t exchange = 0;
+		Bytes datagram;
+		uint64_t next_ms = 0;
+		unsigned transmits = 0;
+		std::string group;
+	};
+	std::optional<Pending> pending;
+	uint32_t next_request_id = 0;
+	// the last request the peer sent and our answer
+	std::optional<uint32_t> last_peer_request;
+	Bytes last_response;
+	std::string group; // the group the last exchange was for (counters)
+};
+
+} // namespace groupsec::gdoi::detail

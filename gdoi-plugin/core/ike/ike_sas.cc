@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The IKE SA plumbing both roles share: sealing, requests, retransmission,
+// cached responses, SA lifetimes, cookies.
+#include "ike_sas.h"
+
+#include <algorithm>
+
+#include "../gikev2_sk.h"
+#include "../gikev2_wire.h"
+
+namespace groupsec::gdoi::detail {
+
+uint64_t IkeSas::random_spi()
+{
+	for (;;) {
+		Bytes b = ctx_.random(8);
+		uint64_t v = 0;
+		for (uint8_t x : b)
+			v = v << 8 | x;
+		if (v != 0 && !responder_sas_.count(v) && !initiator_sas_.count(v))
+			return v;
+	}
+}
+
+Result<Bytes> IkeSas::seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool response,
+				 const std::vector<Payload> &inner)
+{
+	IkeHeader h;
+	h.initiator_spi = sa.spi_i;
+	h.responder_spi = sa.spi_r;
+	h.exchange_type = exchange;
+	h.flags = static_cast<uint8_t>((sa.initiator ? kFlagInitiator : 0) | (response ? kFlagResponse : 0));
+	h.message_id = id;
+	const SkKeys &k = sa.initiator ? sa.keys.initiator : sa.keys.responder;
+	Bytes iv;
+	if (k.cipher == SkCipher::AesGcm16) {
+		wire::put_u64(iv, ++sa.iv_counter);
+	} else {
+		iv = ctx_.random(sk_iv_size(k.cipher));
+	}
+	return seal_message(h, {}, inner, k, iv);
+}
+
+void IkeSas::send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner,
+				const std::string &group)
+{
+	uint32_t id = sa.next_request_id++;
+	auto d = seal(sa, exchange, id, false, inner);
+	if (!d)
+		return;
+	IkeSa::Pending p;
+	p.id = id;
+	p.exchange = exchange;
+	p.datagram = std::move(d).value();
+	p.next_ms = ctx_.now() + kRetransmitBaseMs;
+	p.transmits = 1;
+	p.group = group;
+	sa.group = group;
+	ctx_.send(ctx_.counters->counters_for(group), sa.local, sa.remote, p.datagram);
+	sa.pending = std::move(p);
+}
+
+std::optional<std::vector<Payload>> IkeSas::open_request(IkeSa &sa, ByteView datagram, const IkeHeader &h,
+								 const SkKeys &keys, uint32_t first_id, Counters *c)
+{
+	auto count = [&](uint64_t Counters::*field) {
+		if (c)
+			(c->*field)++;
+	};
+	uint32_t expected = sa.last_peer_request ? *sa.last_peer_request + 1 : first_id;
+	bool again = sa.last_peer_request && h.message_id == *sa.last_peer_request && h.message_id >= first_id;
+	if (!again && h.message_id != expected) {
+		count(h.message_id < expected ? &Counters::dropped_replay : &Counters::dropped_malformed);
+		return std::nullopt;
+	}
+	auto opened = open_message(datagram, keys);
+	if (!opened) {
+		count(opened.error().code == WireError::IntegrityFailed ? &Counters::dropped_auth
+									: &Counters::dropped_malformed);
+		return std::nullopt;
+	}
+	if (again) {
+		ctx_.send(c, sa.local, sa.remote, sa.last_response);
+		return std::nullopt;
+	}
+	return std::move(opened).value().inner;
+}
+
+void IkeSas::send_first_request(IkeSa &sa, uint8_t exchange, Bytes datagram, const std::string &group,
+				Counters *c)
+{
+	IkeSa::Pending p;
+	p.id = 0;
+	p.exchange = exchange;
+	p.datagram = std::move(datagram);
+	p.next_ms = ctx_.now() + kRetransmitBaseMs;
+	p.transmits = 1;
+	p.group = group;
+	sa.group = group;
+	sa.next_request_id = 1;
+	ctx_.send(c, sa.local, sa.remote, p.datagram);
+	sa.pending = std::move(p);
+}
+
+void IkeSas::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner)
+{
+	auto d = seal(sa, exchange, id, true, inner);
+	if (!d)
+		return;
+	sa.last_peer_request = id;
+	sa.last_response = std::move(d).value();
+	ctx_.send(ctx_.counters->counters_for(sa.group), sa.local, sa.remote, sa.last_response);
+}
+
+void IkeSas::retransmit(uint64_t now_ms)
+{
+	std::vector<IkeSa *> failed, start_over;
+	for (auto *map : {&initiator_sas_, &responder_sas_}) {
+		for (auto &[spi, sa] : *map) {
+			if (!sa->pending || sa->pending->next_ms > now_ms)
+				continue;
+			// a request on an IKE SA the key server may have lost (it
+			// restarted): after one unanswered retransmission the
+			// member registers afresh rather than waiting out the rest
+			if (sa->initiator && sa->authenticated && sa->pending->transmits >= 2) {
+				start_over.push_back(sa.get());
+				continue;
+			}
+			if (sa->pending->transmits >= kMaxTransmits) {
+				failed.push_back(sa.get());
+				continue;
+			}
+			sa->pending->transmits++;
+			sa->pending->next_ms = now_ms + (kRetransmitBaseMs << (sa->pending->transmits - 1));
+			ctx_.send(ctx_.counters->counters_for(sa->pending->group), sa->local, sa->remote, sa->pending->datagram);
+		}
+	}
+	for (IkeSa *sa : failed) {
+		if (sa->initiator) {
+			users_.request_failed(*sa);
+			initiator_sas_.erase(sa->spi_i);
+		} else {
+			// a member that does not answer GSA_INBAND_REKEY loses its
+			// IKE SA and falls back to GSA_REKEY
+			remove_responder_sa(sa->spi_r);
+		}
+	}
+	std::vector<uint64_t> over;
+	for (IkeSa *sa : start_over)
+		over.push_back(sa->spi_i);
+	for (uint64_t spi : over) {
+		auto it = initiator_sas_.find(spi);
+		if (it != initiator_sas_.end())
+			users_.peer_lost(*it->second);
+	}
+}
+
+void IkeSas::tick(uint64_t now_ms)
+{
+	retransmit(now_ms);
+	expire_responder_sas(now_ms);
+	expire_initiator_sas();
+	if (cookie_start_ms_)
+		rotate_cookie_secret(now_ms);
+}
+
+uint64_t IkeSas::next_timeout(uint64_t next) const
+{
+	for (auto *map : {&initiator_sas_, &responder_sas_})
+		for (auto &[spi, sa] : *map) {
+			if (sa->pending)
+				next = std::min(next, sa->pending->next_ms);
+			if (!sa->initiator && !sa->authenticated)
+				next = std::min(next, sa->created_ms + kHalfOpenTimeoutMs);
+			if (!sa->initiator && sa->unused_since_ms)
+				next = std::min(next, *sa->unused_since_ms + kUnusedIkeSaTimeoutMs);
+		}
+	return next;
+}
+
+void IkeSas::add_responder_sa(std::unique_ptr<IkeSa> sa)
+{
+	const uint64_t spi = sa->spi_r;
+	responder_by_init_[{sa->spi_i, sa->remote}] = spi;
+	if (!sa->authenticated)
+		half_open_sas_++;
+	responder_sas_[spi] = std::move(sa);
+}
+
+void IkeSas::responder_authenticated(IkeSa &sa)
+{
+	if (sa.authenticated)
+		return;
+	sa.authenticated = true;
+	half_open_sas_--;
+}
+
+IkeSa *IkeSas::responder(uint64_t spi)
+{
+	auto it = responder_sas_.find(spi);
+	return it == responder_sas_.end() ? nullptr : it->second.get();
+}
+
+bool IkeSas::init_known(uint64_t spi_i, const Address &remote) const
+{
+	return responder_by_init_.count({spi_i, remote}) > 0;
+}
+
+IkeSa *IkeSas::initiator(uint64_t spi)
+{
+	auto it = initiator_sas_.find(spi);
+	return it == initiator_sas_.end() ? nullptr : it->second.get();
+}
+
+std::vector<IkeSa *> IkeSas::initiators()
+{
+	std::vector<IkeSa *> out;
+	for (auto &[spi, sa] : initiator_sas_)
+		out.push_back(sa.get());
+	return out;
+}
+
+IkeSa &IkeSas::add_initiator_sa(std::unique_ptr<IkeSa> sa)
+{
+	IkeSa &ref = *sa;
+	initiator_sas_[sa->spi_i] = std::move(sa);
+	return ref;
+}
+
+void IkeSas::remove_initiator_sa(uint64_t spi)
+{
+	initiator_sas_.erase(spi);
+}
+
+IkeSa *IkeSas::responder_for_init(uint64_t spi_i, const Address &remote)
+{
+	auto known = responder_by_init_.find({spi_i, remote});
+	if (known == responder_by_init_.end())
+		return nullptr;
+	auto sa = responder_sas_.find(known->second);
+	return sa == responder_sas_.end() ? nullptr : sa->second.get();
+}
+
+void IkeSas::log_ike_sa(const IkeSa &sa) const
+{
+	if (ctx_.deps.keylog)
+		ctx_.deps.keylog->ike_sa(sa.spi_i, sa.spi_r, sa.keys.initiator, sa.keys.responder);
+}
+
+bool IkeSas::take_invalid_spi_answer(uint64_t t)
+{
+	if (t >= invalid_spi_window_ms_ + 1000 || t < invalid_spi_window_ms_) {
+		invalid_spi_window_ms_ = t;
+		invalid_spi_in_window_ = 0;
+	}
+	if (invalid_spi_in_window_ >= kInvalidSpiPerSecond)
+		return false;
+	invalid_spi_in_window_++;
+	return true;
+}
+
+void IkeSas::remove_responder_sa(uint64_t spi)
+{
+	users_.responder_removed(spi);
+	auto it = responder_sas_.find(spi);
+	if (it == responder_sas_.end())
+		return;
+	auto init = responder_by_init_.find({it->second->spi_i, it->second->remote});
+	if (init != responder_by_init_.end() && init->second == spi)
+		responder_by_init_.erase(init);
+	if (!it->second->authenticated)
+		half_open_sas_--;
+	responder_sas_.erase(it);
+}
+
+void IkeSas::expire_responder_sas(uint64_t t)
+{
+	std::vector<uint64_t> gone;
+	for (auto &[spi, sa] : responder_sas_) {
+		if (!sa->authenticated) {
+			if (t >= sa->created_ms + kHalfOpenTimeoutMs)
+				gone.push_back(spi);
+		} else if (users_.responder_used(spi) || sa->pending) {
+			sa->unused_since_ms.reset();
+		} else if (!sa->unused_since_ms) {
+			sa->unused_since_ms = t;
+		} else if (t >= *sa->unused_since_ms + kUnusedIkeSaTimeoutMs) {
+			gone.push_back(spi);
+		}
+	}
+	for (uint64_t spi : gone)
+		remove_responder_sa(spi);
+}
+
+void IkeSas::expire_initiator_sas()
+{
+	for (auto it = initiator_sas_.begin(); it != initiator_sas_.end();) {
+		const IkeSa &sa = *it->second;
+		if (!sa.pending && (!sa.authenticated || !users_.initiator_used(sa.spi_i)))
+			it = initiator_sas_.erase(it);
+		else
+			++it;
+	}
+}
+
+void IkeSas::rotate_cookie_secret(uint64_t t)
+{
+	if (!cookie_start_ms_) {
+		cookie_start_ms_ = t;
+		cookie_epoch_ = 0;
+		cookie_secret_ = ctx_.random(kCookieSecretBytes);
+		cookie_previous_.clear();
+		return;
+	}
+	const uint64_t epoch = t > *cookie_start_ms_ ? (t - *cookie_start_ms_) / kCookieSecretPeriodMs : 0;
+	if (epoch <= cookie_epoch_)
+		return;
+	if (epoch == cookie_epoch_ + 1)
+		cookie_previous_ = std::move(cookie_secret_);
+	else
+		cookie_previous_.clear(); // two periods or more without a cookie
+	cookie_secret_ = ctx_.random(kCookieSecretBytes);
+	cookie_epoch_ = epoch;
+}
+
+namespace {
+
+Bytes cookie_with(ByteView secret, uint8_t version, ByteView ni, const Address &remote, uint64_t spi_i)
+{
+	Bytes in = ni.to_bytes();
+	wire::put_bytes(in, remote.ip);
+	wire::put_u64(in, spi_i);
+	Bytes cookie{version};
+	wire::put_bytes(cookie, ike::prf(secret, in));
+	return cookie;
+}
+
+} // namespace
+
+Bytes IkeSas::make_cookie(ByteView ni, const Address &remote, uint64_t spi_i) const
+{
+	return cookie_with(cookie_secret_, static_cast<uint8_t>(cookie_epoch_), ni, remote, spi_i);
+}
+
+bool IkeSas::cookie_valid(ByteView cookie, ByteView ni, const Address &remote, uint64_t spi_i) const
+{
+	if (cookie.empty() || cookie_secret_.empty())
+		return false;
+	const uint8_t version = cookie[0];
+	if (version == static_cast<uint8_t>(cookie_epoch_))
+		return ike::equal(cookie, cookie_with(cookie_secret_, version, ni, remote, spi_i));
+	if (!cookie_previous_.empty() && version == static_cast<uint8_t>(cookie_epoch_ - 1))
+		return ike::equal(cookie, cookie_with(cookie_previous_, version, ni, remote, spi_i));
+	return false;
+}
+
+} // namespace groupsec::gdoi::detail

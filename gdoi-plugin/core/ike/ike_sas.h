@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The IKE SAs of both roles and the plumbing they share: sealing, requests
+// with retransmission, cached responses to retransmitted requests, the
+// lifetime of half-open and unused SAs, RFC 7296 cookies. Internal to the
+// core.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "../engine_context.h"
+#include "../gikev2_message.h"
+#include "ike_sa.h"
+
+namespace groupsec::gdoi::detail {
+
+// What the IKE SA table asks of the roles whose SAs it keeps.
+class IkeSaUsers {
+public:
+	virtual ~IkeSaUsers() = default;
+	// Member: a request on initiator SA sa went unanswered; sa goes after.
+	virtual void request_failed(IkeSa &sa) = 0;
+	// Member: the key server seems to have lost the authenticated
+	// initiator SA sa (a retransmission went unanswered); the user
+	// removes sa and registers afresh.
+	virtual void peer_lost(IkeSa &sa) = 0;
+	// Key server: responder SA spi is about to go.
+	virtual void responder_removed(uint64_t spi) = 0;
+	// Whether a registered member (key server) or a member group uses the SA.
+	virtual bool responder_used(uint64_t spi) const = 0;
+	virtual bool initiator_used(uint64_t spi) const = 0;
+};
+
+class IkeSas {
+public:
+	IkeSas(EngineContext &ctx, IkeSaUsers &users) : ctx_(ctx), users_(users) {}
+	IkeSas(const IkeSas &) = delete;
+	IkeSas &operator=(const IkeSas &) = delete;
+
+	// --- the SAs
+	// responder SAs (we answered IKE_SA_INIT), by our SPI; nullptr if none
+	IkeSa *responder(uint64_t spi);
+	// whether an IKE_SA_INIT from (spi_i, remote) made a responder SA
+	bool init_known(uint64_t spi_i, const Address &remote) const;
+	size_t responders() const { return responder_sas_.size(); }
+	size_t half_open() const { return half_open_sas_; }
+	// Half-open SAs at or above which IKE_SA_INIT needs a cookie.
+	void set_cookie_threshold(size_t n) { cookie_threshold_ = n; }
+	bool cookie_needed() const { return half_open_sas_ >= cookie_threshold_; }
+	// initiator SAs (we sent IKE_SA_INIT), by our SPI; nullptr if none
+	IkeSa *initiator(uint64_t spi);
+	std::vector<IkeSa *> initiators();
+	IkeSa &add_initiator_sa(std::unique_ptr<IkeSa> sa);
+	void remove_initiator_sa(uint64_t spi);
+	void add_responder_sa(std::unique_ptr<IkeSa> sa);
+	void responder_authenticated(IkeSa &sa);
+	void remove_responder_sa(uint64_t spi);
+	// The responder SA an IKE_SA_INIT request retransmits, nullptr if none.
+	IkeSa *responder_for_init(uint64_t spi_i, const Address &remote);
+	// A new SPI, not used by any SA here.
+	uint64_t random_spi();
+	void log_ike_sa(const IkeSa &sa) const;
+
+	// --- messages
+	// Seals inner payloads in SK for sa (direction from sa.initiator).
+	Result<Bytes> seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool response, const std::vector<Payload> &inner);
+	// Sends a request over sa and arms its retransmission.
+	void send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner, const std::string &group);
+	// Sends an already encoded first request (IKE_SA_INIT, ID 0) and arms
+	// its retransmission.
+	void send_first_request(IkeSa &sa, uint8_t exchange, Bytes datagram, const std::string &group, Counters *c);
+	void send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner);
+	// The inner payloads of the peer's request on sa, opened with keys
+	// (its direction); the peer's requests count from first_id. A
+	// retransmission of the last request is answered from the cache, a
+	// replayed, out-of-order or unreadable one is counted in c; nullopt
+	// then, and when nothing more is to be done.
+	std::optional<std::vector<Payload>> open_request(IkeSa &sa, ByteView datagram, const IkeHeader &h,
+							 const SkKeys &keys, uint32_t first_id, Counters *c);
+
+	// --- timers
+	// Retransmissions, expiry of SAs, the cookie secret.
+	void tick(uint64_t now_ms);
+	// The earliest of next_ms and what tick() has to do next.
+	uint64_t next_timeout(uint64_t next_ms) const;
+
+	// --- RFC 7296 2.6 cookies: <secret version> | prf(secret, Ni | IPi | SPIi)
+	void rotate_cookie_secret(uint64_t now_ms);
+	Bytes make_cookie(ByteView ni, const Address &remote, uint64_t spi_i) const;
+	bool cookie_valid(ByteView cookie, ByteView ni, const Address &remote, uint64_t spi_i) const;
+
+	// Whether one more unprotected N(INVALID_IKE_SPI) answer may go out
+	// now (rate limit); counts it if so.
+	bool take_invalid_spi_answer(uint64_t now_ms);
+
+private:
+	friend struct gdoi::EngineProbe; // tests: the maps behind the counts
+
+	void retransmit(uint64_t now_ms);
+	// Half-open SAs time out, authenticated ones no member uses expire.
+	void expire_responder_sas(uint64_t now_ms);
+	// Initiator SAs that cannot be used any more (not authenticated, or
+	// no member group's) and have no request outstanding.
+	void expire_initiator_sas();
+
+	EngineContext &ctx_;
+	IkeSaUsers &users_;
+	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI; only
+	// add_responder_sa(), responder_authenticated() and
+	// remove_responder_sa() change them, which keep the two below
+	std::map<uint64_t, std::unique_ptr<IkeSa>> responder_sas_;
+	// the same SAs by the initiator's SPI and address (IKE_SA_INIT
+	// retransmissions)
+	std::map<std::pair<uint64_t, Address>, uint64_t> responder_by_init_;
+	size_t half_open_sas_ = 0; // responder SAs not authenticated (yet)
+	size_t cookie_threshold_ = kDefaultCookieThreshold;
+	// IKE SAs we started, by our (initiator) SPI
+	std::map<uint64_t, std::unique_ptr<IkeSa>> initiator_sas_;
+	// cookie secrets: the one of period cookie_epoch_ (counted from
+	// cookie_start_ms_) and the one of the period before, if any
+	std::optional<uint64_t> cookie_start_ms_;
+	uint64_t cookie_epoch_ = 0;
+	SecretBytes cookie_secret_, cookie_previous_;
+	// N(INVALID_IKE_SPI) answers sent in the second starting at
+	// invalid_spi_window_ms_ (rate limit)
+	uint64_t invalid_spi_window_ms_ = 0;
+	unsigned invalid_spi_in_window_ = 0;
+};
+
+} // namespace groupsec::gdoi::detail
