@@ -24,13 +24,9 @@ namespace {
 
 std::string num(uint64_t v) { return std::to_string(v); }
 
-// An identity in swanctl notation, the one Identity::str() writes, so that
-// the operator can hand what list-members shows back to evict, where
-// Identity::parse() reads it.
-std::string identity_text(const Identity &id)
-{
-	return ident::identity_text(ident::Identity{id.type, id.data});
-}
+// An identity in swanctl notation, so that the operator can hand what
+// list-members shows back to evict, where Identity::parse() reads it.
+using ident::identity_text;
 
 // "192.0.2.1[848]", as Address::str() writes it.
 std::string address_text(const Address &a)

@@ -33,20 +33,12 @@ Error bad(std::string message)
 	return make_error(WireError::BadValue, std::move(message));
 }
 
-Identity from_ident(ident::Identity id)
-{
-	Identity out;
-	out.type = id.type;
-	out.data = std::move(id.data);
-	return out;
-}
-
 Result<Identity> identity_setting(std::string_view text)
 {
 	auto id = ident::parse_identity(text);
 	if (!id.ok())
 		return bad(quote(text) + " is not an identity (" + id.error().message + ")");
-	return from_ident(std::move(id).value());
+	return std::move(id).value();
 }
 
 } // namespace
@@ -130,22 +122,12 @@ Result<Identity> parse_identity(const std::string &s)
 	return identity_setting(s);
 }
 
-// One parser for identities everywhere (configuration, control socket),
-// so that a DN encodes to the same octets as strongSwan's.
-std::optional<Identity> Identity::parse(const std::string &s)
-{
-	auto id = parse_identity(s);
-	if (!id)
-		return std::nullopt;
-	return id.value();
-}
-
 Result<Identity> parse_group_id(const std::string &text)
 {
 	auto id = ident::parse_group_id(text);
 	if (!id.ok())
 		return id.error();
-	return from_ident(std::move(id).value());
+	return std::move(id).value();
 }
 
 // A tunnel endpoint's gateway port carries no meaning, so it is not compared.

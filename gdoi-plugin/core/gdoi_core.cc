@@ -60,25 +60,6 @@ gdoi_id_t from_identity(const Identity &id)
 	return gdoi_id_t{id.type, id.data.data(), id.data.size()};
 }
 
-// lib's clock and randomness under the engine's interfaces (until the
-// engine takes lib's interfaces themselves)
-class SteadyClock : public Clock {
-public:
-	uint64_t now_ms() const override { return clock_.now_ms(); }
-
-private:
-	groupsec::crypto::MonotonicClock clock_;
-};
-
-class OpenSslRandomBytes : public Random {
-public:
-	// aborts if OpenSSL has no randomness: no keys, so stop rather than go on
-	void fill(uint8_t *out, size_t len) override { random_.fill(out, len); }
-
-private:
-	groupsec::crypto::OpenSslRandom random_;
-};
-
 // The glue's callbacks as the engine's and data plane's interfaces.
 class Callbacks : public Transport, public Credentials, public KernelOps, public Log, public EvictionStore {
 public:
@@ -370,8 +351,9 @@ struct gdoi_core_t {
 	std::string description;
 	Callbacks callbacks;
 	GlueKeyLog keylog;
-	SteadyClock clock;
-	OpenSslRandomBytes random;
+	groupsec::crypto::MonotonicClock clock;
+	// aborts if OpenSSL has no randomness: no keys, so stop rather than go on
+	groupsec::crypto::OpenSslRandom random;
 	GroupDataplane dataplane;
 	std::unique_ptr<Engine> engine;
 	GdoiConfig config;

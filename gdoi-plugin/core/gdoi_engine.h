@@ -15,6 +15,9 @@
 #include "gikev2_payloads.h"
 #include "gikev2_result.h"
 #include "gikev2_sk.h"
+#include "groupsec/crypto/clock.h"
+#include "groupsec/crypto/random.h"
+#include "groupsec/ident/identity.h"
 
 namespace groupsec::gdoi {
 
@@ -31,21 +34,9 @@ struct Address {
 bool operator==(const Address &a, const Address &b);
 bool operator<(const Address &a, const Address &b);
 
-// An IKE identity (ID payload type and data), e.g. FQDN "gm1.example.net".
-struct Identity {
-	uint8_t type = 0; // IdType
-	Bytes data;
-
-	// Parses the way swanctl writes identities: an IPv4/IPv6 address,
-	// "user@host" (RFC822), "@fqdn" or "host.name" (FQDN), "@#hex"
-	// (KEY_ID), a "C=.., O=.., CN=.." string is kept as a DER DN by the
-	// glue (type DER_ASN1_DN, data = DER). nullopt if empty. It is
-	// parse_identity() of gdoi_config.h, defined there.
-	static std::optional<Identity> parse(const std::string &s);
-	std::string str() const; // the same notation
-};
-bool operator==(const Identity &a, const Identity &b);
-bool operator<(const Identity &a, const Identity &b);
+// An IKE identity (ID payload type and data), e.g. FQDN "gm1.example.net":
+// lib's, with its one parser and printer (swanctl notation).
+using Identity = ident::Identity;
 
 // How a peer authenticates (AUTH payload method).
 enum class AuthKind {
@@ -66,17 +57,10 @@ public:
 	virtual bool send(const Address &local, const Address &remote, ByteView datagram) = 0;
 };
 
-class Clock {
-public:
-	virtual ~Clock() = default;
-	virtual uint64_t now_ms() const = 0; // monotonic
-};
-
-class Random {
-public:
-	virtual ~Random() = default;
-	virtual void fill(uint8_t *out, size_t len) = 0;
-};
+// lib's clock (monotonic milliseconds) and randomness, the ones every core
+// takes.
+using Clock = crypto::Clock;
+using Random = crypto::RandomSource;
 
 class Credentials {
 public:

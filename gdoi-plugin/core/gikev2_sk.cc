@@ -5,11 +5,10 @@
 #include <string>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 
 #include "gikev2_wire.h"
 #include "groupsec/crypto/aead.h"
+#include "groupsec/crypto/cbc.h"
 #include "groupsec/crypto/prf.h"
 
 namespace groupsec::gdoi {
@@ -23,41 +22,22 @@ constexpr size_t kCbcBlockSize = 16;
 constexpr size_t kIcvSize = 16;
 constexpr size_t kHmacSha256KeySize = 32;
 
-struct CipherCtxFree {
-	void operator()(EVP_CIPHER_CTX *c) const { EVP_CIPHER_CTX_free(c); }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
 Error crypto_error(const char *what)
 {
 	return make_error(WireError::CryptoFailure, std::string("OpenSSL: ") + what);
 }
 
-const EVP_CIPHER *aes(SkCipher c, size_t key_size)
+Result<bool> check_keys(const SkKeys &k)
 {
-	bool gcm = c == SkCipher::AesGcm16;
-	switch (key_size) {
-	case 16:
-		return gcm ? EVP_aes_128_gcm() : EVP_aes_128_cbc();
-	case 24:
-		return gcm ? EVP_aes_192_gcm() : EVP_aes_192_cbc();
-	case 32:
-		return gcm ? EVP_aes_256_gcm() : EVP_aes_256_cbc();
-	}
-	return nullptr;
-}
-
-Result<const EVP_CIPHER *> check_keys(const SkKeys &k)
-{
-	const EVP_CIPHER *cipher = aes(k.cipher, k.encryption_key.size());
-	if (!cipher)
+	size_t n = k.encryption_key.size();
+	if (n != 16 && n != 24 && n != 32)
 		return make_error(WireError::BadKey, "AES key of " + std::to_string(k.encryption_key.size()) +
 							     " octets, not 16, 24 or 32");
 	if (k.cipher == SkCipher::AesGcm16 && k.salt.size() != kGcmSaltSize)
 		return make_error(WireError::BadKey, "AES-GCM salt must be 4 octets");
 	if (k.cipher == SkCipher::AesCbcHmacSha256 && k.integrity_key.size() != kHmacSha256KeySize)
 		return make_error(WireError::BadKey, "HMAC-SHA-256 key must be 32 octets");
-	return cipher;
+	return true;
 }
 
 SecretBytes gcm_nonce(const SkKeys &k, ByteView iv)
@@ -77,7 +57,7 @@ Result<Bytes> hmac_icv(const SkKeys &k, ByteView data)
 }
 
 // Encrypts pt into out (pt.size() octets) and, for GCM, writes the tag.
-Result<bool> encrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, ByteView aad, ByteView pt,
+Result<bool> encrypt(const SkKeys &k, ByteView iv, ByteView aad, ByteView pt,
 		     uint8_t *out, uint8_t *tag)
 {
 	if (k.cipher == SkCipher::AesGcm16) {
@@ -86,23 +66,13 @@ Result<bool> encrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, Byt
 			return crypto_error("AES-GCM");
 		return true;
 	}
-	CipherCtx ctx(EVP_CIPHER_CTX_new());
-	if (!ctx)
-		return crypto_error("EVP_CIPHER_CTX_new");
-	int len = 0, fin = 0;
-	if (EVP_EncryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
-		return crypto_error("EncryptInit");
-	if (EVP_EncryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
-		return crypto_error("AES-CBC setup");
-	if (EVP_EncryptUpdate(ctx.get(), out, &len, pt.data(), static_cast<int>(pt.size())) != 1 ||
-	    EVP_EncryptFinal_ex(ctx.get(), out + len, &fin) != 1 || static_cast<size_t>(len + fin) != pt.size())
-		return crypto_error("encrypt");
+	if (crypto::aes_cbc_encrypt_to(k.encryption_key, iv, pt, out))
+		return crypto_error("AES-CBC encrypt");
 	return true;
 }
 
 // Decrypts ct; for GCM checks the tag (IntegrityFailed when it fails).
-Result<Bytes> decrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, ByteView aad, ByteView ct,
+Result<Bytes> decrypt(const SkKeys &k, ByteView iv, ByteView aad, ByteView ct,
 		      ByteView tag)
 {
 	if (k.cipher == SkCipher::AesGcm16) {
@@ -115,23 +85,10 @@ Result<Bytes> decrypt(const SkKeys &k, const EVP_CIPHER *cipher, ByteView iv, By
 		}
 		return Bytes(std::move(pt).value());
 	}
-	CipherCtx ctx(EVP_CIPHER_CTX_new());
-	if (!ctx)
-		return crypto_error("EVP_CIPHER_CTX_new");
-	int len = 0, fin = 0;
-	if (EVP_DecryptInit_ex(ctx.get(), cipher, nullptr, nullptr, nullptr) != 1)
-		return crypto_error("DecryptInit");
-	if (EVP_DecryptInit_ex(ctx.get(), nullptr, nullptr, k.encryption_key.data(), iv.data()) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1)
-		return crypto_error("AES-CBC setup");
-	// one spare block: EVP may write up to a block more than it reports
-	Bytes pt(ct.size() + kCbcBlockSize);
-	if (EVP_DecryptUpdate(ctx.get(), pt.data(), &len, ct.data(), static_cast<int>(ct.size())) != 1)
-		return crypto_error("decrypt");
-	if (EVP_DecryptFinal_ex(ctx.get(), pt.data() + len, &fin) != 1)
-		return crypto_error("decrypt final");
-	pt.resize(static_cast<size_t>(len + fin));
-	return pt;
+	auto pt = crypto::aes_cbc_decrypt(k.encryption_key, iv, ct);
+	if (!pt.ok())
+		return crypto_error("AES-CBC decrypt");
+	return std::move(pt).value();
 }
 
 } // namespace
@@ -146,23 +103,13 @@ size_t sk_icv_size(SkCipher)
 	return kIcvSize;
 }
 
-Result<Bytes> sk_random_iv(SkCipher c)
-{
-	return wire::guarded([&]() -> Result<Bytes> {
-		Bytes iv(sk_iv_size(c));
-		if (RAND_bytes(iv.data(), static_cast<int>(iv.size())) != 1)
-			return crypto_error("RAND_bytes");
-		return iv;
-	});
-}
-
 Result<Bytes> seal_message(const IkeHeader &header, const std::vector<Payload> &clear,
 			   const std::vector<Payload> &inner, const SkKeys &keys, ByteView iv)
 {
 	return wire::guarded([&]() -> Result<Bytes> {
-		auto cipher = check_keys(keys);
-		if (!cipher)
-			return cipher.error();
+		auto checked = check_keys(keys);
+		if (!checked)
+			return checked.error();
 		size_t iv_size = sk_iv_size(keys.cipher);
 		if (iv.size() != iv_size)
 			return make_error(WireError::BadKey, "IV of " + std::to_string(iv.size()) + " octets, not " +
@@ -191,7 +138,7 @@ Result<Bytes> seal_message(const IkeHeader &header, const std::vector<Payload> &
 		size_t icv_at = ct_at + pt.size();
 		std::copy(iv.begin(), iv.end(), out.begin() + iv_at);
 		ByteView aad(out.data(), iv_at);
-		auto e = encrypt(keys, cipher.value(), iv, aad, pt, out.data() + ct_at, out.data() + icv_at);
+		auto e = encrypt(keys, iv, aad, pt, out.data() + ct_at, out.data() + icv_at);
 		if (!e)
 			return e.error();
 		if (keys.cipher == SkCipher::AesCbcHmacSha256) {
@@ -207,9 +154,9 @@ Result<Bytes> seal_message(const IkeHeader &header, const std::vector<Payload> &
 Result<OpenedMessage> open_message(ByteView datagram, const SkKeys &keys)
 {
 	return wire::guarded([&]() -> Result<OpenedMessage> {
-		auto cipher = check_keys(keys);
-		if (!cipher)
-			return cipher.error();
+		auto checked = check_keys(keys);
+		if (!checked)
+			return checked.error();
 		auto m = decode_message(datagram);
 		if (!m)
 			return m.error();
@@ -237,7 +184,7 @@ Result<OpenedMessage> open_message(ByteView datagram, const SkKeys &keys)
 			if (CRYPTO_memcmp(expect.value().data(), icv.data(), kIcvSize) != 0)
 				return make_error(WireError::IntegrityFailed, "SK: HMAC-SHA-256-128 does not verify");
 		}
-		auto pt = decrypt(keys, cipher.value(), iv, datagram.sub(0, sk_at), ct, icv);
+		auto pt = decrypt(keys, iv, datagram.sub(0, sk_at), ct, icv);
 		if (!pt)
 			return pt.error();
 		const Bytes &plain = pt.value();

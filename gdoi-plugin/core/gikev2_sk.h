@@ -28,9 +28,9 @@ struct SkKeys {
 size_t sk_iv_size(SkCipher c);
 // ICV octets at the end of SK: 16 for both.
 size_t sk_icv_size(SkCipher c);
-// A fresh IV from the OpenSSL random generator. AES-GCM needs an IV that
-// never repeats under one key; a counter passed to seal_message() also does.
-Result<Bytes> sk_random_iv(SkCipher c);
+// A fresh IV is drawn from the engine's one RandomSource (AES-GCM needs an
+// IV that never repeats under one key; a counter passed to seal_message()
+// also does).
 
 // Builds HDR, clear..., SK{inner...}: derives header.next_payload and
 // header.length, pads (AES-CBC to the block size, AES-GCM not at all) and

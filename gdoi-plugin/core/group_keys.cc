@@ -13,12 +13,12 @@ namespace groupsec::gdoi::detail {
 uint32_t flat_key_id(const flatkey::KeyId &id)
 {
 	switch (id.kind) {
-	case flatkey::KeyKind::kTek:
+	case flatkey::KeyKind::Tek:
 		return 0x40000000u;
-	case flatkey::KeyKind::kKek:
+	case flatkey::KeyKind::Kek:
 		return 0x80000000u | static_cast<uint32_t>(id.table) << 16 | static_cast<uint32_t>(id.symbol) << 8 |
 		       id.value;
-	case flatkey::KeyKind::kMember:
+	case flatkey::KeyKind::Member:
 		return 0xc0000000u | (id.member & 0x3fffffffu);
 	}
 	return 0;

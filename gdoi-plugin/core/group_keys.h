@@ -92,23 +92,4 @@ RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64
 // member (signature received) get the same octets.
 Result<Bytes> rekey_signed_octets(const IkeHeader &h, bool sk_critical, std::vector<Payload> inner);
 
-// The engine's randomness and clock as the key hierarchies want them.
-class RandomAdapter : public flatkey::RandomSource {
-public:
-	explicit RandomAdapter(Random *r) : r_(r) {}
-	void fill(uint8_t *out, size_t len) override { r_->fill(out, len); }
-
-private:
-	Random *r_;
-};
-
-class ClockAdapter : public flatkey::Clock {
-public:
-	explicit ClockAdapter(const gdoi::Clock *c) : c_(c) {}
-	uint64_t now_ms() const override { return c_->now_ms(); }
-
-private:
-	const gdoi::Clock *c_;
-};
-
 } // namespace groupsec::gdoi::detail

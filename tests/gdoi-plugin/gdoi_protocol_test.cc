@@ -1171,8 +1171,8 @@ private:
 		if (kd.member_key_bag)
 			for (const Attribute &a : kd.member_key_bag->other_attributes)
 				if (!a.tv && a.type == 16385)
-					if (auto m = keytree::decode(a.value.data(), a.value.size()); m.ok())
-						apply_tree(m.message);
+					if (auto m = keytree::decode(ByteView(a.value)); m.ok())
+						apply_tree(m.value());
 		std::vector<Bytes> kwks{gsk_w};
 		for (auto &[node, versions] : tree_)
 			for (auto &[epoch, keys] : versions)

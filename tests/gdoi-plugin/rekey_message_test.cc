@@ -13,6 +13,7 @@
 
 #include "gdoi_protocol_util.h"
 #include "gikev2.h"
+#include "groupsec/crypto/random.h"
 #include "ike/ike_crypto.h"
 
 namespace groupsec::gdoi::test {
@@ -234,7 +235,9 @@ protected:
 		h.exchange_type = kRekey;
 		h.flags = kFlagInitiator;
 		h.message_id = message_id;
-		return seal_message(h, {}, inner, sa.keys, sk_random_iv(SkCipher::AesGcm16).value()).value();
+		Bytes iv(sk_iv_size(SkCipher::AesGcm16));
+		crypto::OpenSslRandom().fill(iv.data(), iv.size());
+		return seal_message(h, {}, inner, sa.keys, iv).value();
 	}
 
 	void deliver(Node &gm, const Bytes &datagram)

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // lib/groupsec/crypto: key wrap (RFC 5649 vectors), hashes and PRFs
-// (RFC 4231, RFC 5869 vectors), randomness and clock.
+// (RFC 4231, RFC 5869 vectors), AES-CBC (NIST SP 800-38A), randomness and
+// clock.
 #include <gtest/gtest.h>
 
 #include "groupsec/base/hex.h"
 #include "groupsec/crypto/aead.h"
+#include "groupsec/crypto/cbc.h"
 #include "groupsec/crypto/clock.h"
 #include "groupsec/crypto/key_wrap.h"
 #include "groupsec/crypto/prf.h"
@@ -16,6 +18,37 @@ namespace {
 Bytes h(const char *s)
 {
 	return *parse_hex(s);
+}
+
+// NIST SP 800-38A F.2.5 and F.2.6 (CBC-AES256).
+TEST(AesCbc, Sp80038aVector)
+{
+	Bytes key = h("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4");
+	Bytes iv = h("000102030405060708090a0b0c0d0e0f");
+	Bytes plain = h("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51"
+			"30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710");
+	const char *cipher = "f58c4c04d6e5f1ba779eabfb5f7bfbd69cfc4e967edb808d679f777bc6702c7d"
+			     "39f23369a9d9bacfa530e26304231461b2eb05e2c39be9fcda6c19078c6a9d1b";
+	auto c = aes_cbc_encrypt(key, iv, plain);
+	ASSERT_TRUE(c.ok()) << c.error().message;
+	EXPECT_EQ(to_hex(c.value()), cipher);
+	auto p = aes_cbc_decrypt(key, iv, c.value());
+	ASSERT_TRUE(p.ok()) << p.error().message;
+	EXPECT_EQ(p.value(), plain);
+	// in place
+	Bytes buf = plain;
+	EXPECT_FALSE(aes_cbc_encrypt_to(key, iv, buf, buf.data()));
+	EXPECT_EQ(to_hex(buf), cipher);
+}
+
+TEST(AesCbc, RefusesWrongSizes)
+{
+	Bytes block(16, 0);
+	EXPECT_EQ(aes_cbc_encrypt(Bytes(15, 1), block, block).error().code, WireError::BadKey);
+	EXPECT_EQ(aes_cbc_encrypt(Bytes(16, 1), Bytes(8, 0), block).error().code, WireError::BadLength);
+	EXPECT_EQ(aes_cbc_encrypt(Bytes(16, 1), block, Bytes(17, 0)).error().code, WireError::BadLength);
+	EXPECT_EQ(aes_cbc_decrypt(Bytes(24, 1), block, Bytes(15, 0)).error().code, WireError::BadLength);
+	EXPECT_TRUE(aes_cbc_encrypt(Bytes(24, 1), block, block).ok());
 }
 
 TEST(KeyWrap, Rfc5649Vectors)

@@ -431,16 +431,3 @@ TEST(FlatKeyMessage, OnlyJoinAnnouncementsFold)
 	EXPECT_TRUE(pending[0] == before[0]);
 }
 
-// The former result shape (decode(pointer, length)) says the same.
-TEST(FlatKeyMessage, FormerResultShape)
-{
-	auto bytes = encode(sample_message());
-	DecodeResult good = decode(bytes.data(), bytes.size());
-	ASSERT_TRUE(good.ok());
-	EXPECT_EQ(good.message, decode(ByteView(bytes)).value());
-	DecodeResult bad = decode(bytes.data(), 3);
-	ASSERT_FALSE(bad.ok());
-	EXPECT_EQ(bad.error.code, groupsec::WireError::Truncated);
-	EXPECT_STREQ(to_string(bad.error), "truncated");
-	EXPECT_FALSE(decode(nullptr, 5).ok());
-}

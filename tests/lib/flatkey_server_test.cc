@@ -12,6 +12,7 @@
 using namespace groupsec::flatkey;
 using groupsec::flatkey::test::FakeClock;
 using groupsec::flatkey::test::SeededRandom;
+using groupsec::ByteView;
 
 namespace {
 
@@ -20,9 +21,9 @@ ReceiveResult deliver(KeyStore &st, const KeyMessage &m, KeyWrapper &w)
 {
 	auto bytes = encode(m);
 	EXPECT_FALSE(bytes.empty());
-	auto d = decode(bytes.data(), bytes.size());
-	EXPECT_TRUE(d.ok()) << to_string(d.error);
-	return st.receive(d.message, w);
+	auto d = decode(ByteView(bytes));
+	EXPECT_TRUE(d.ok()) << d.error().message;
+	return st.receive(d.value(), w);
 }
 
 TEST(FlatKeyCrypto, WrapRoundTripAndTamper)
@@ -145,12 +146,13 @@ TEST(FlatKeyServer, JoinAdvancesRevisionsAndOnlyNumbersTravel)
 	// revision is listed as a notice as in format 1.
 	auto wire = encode(b.announcement);
 	EXPECT_EQ(wire.size(), 21u + 2 * 4);
-	auto dec = decode(wire.data(), wire.size());
-	ASSERT_TRUE(dec.ok());
-	ASSERT_EQ(dec.message.entries.size(), 3u);
-	EXPECT_TRUE(dec.message.entries[0].is_notice());
-	EXPECT_TRUE(dec.message.entries[0].wrapped == after);
-	EXPECT_EQ(encode(dec.message), wire);
+	auto decoded = decode(ByteView(wire));
+	ASSERT_TRUE(decoded.ok());
+	const KeyMessage &dm = decoded.value();
+	ASSERT_EQ(dm.entries.size(), 3u);
+	EXPECT_TRUE(dm.entries[0].is_notice());
+	EXPECT_TRUE(dm.entries[0].wrapped == after);
+	EXPECT_EQ(encode(dm), wire);
 	ASSERT_TRUE(deliver(sa, b.announcement, w).ok());
 	// The newcomer already holds the new revision.
 	KeyStore sb0 = b.members[0].store();
@@ -205,10 +207,10 @@ TEST(FlatKeyServer, SingleLeaveIsTheExcluderTable)
 	for (const auto &k : r.message.leavers.replaced)
 		EXPECT_EQ(k.id.value, (10 >> k.id.symbol) & 1);
 	auto dec = encode(r.message);
-	auto d = decode(dec.data(), dec.size());
+	auto d = decode(ByteView(dec));
 	ASSERT_TRUE(d.ok());
-	EXPECT_EQ(d.message.leavers.ids, r.message.leavers.ids);
-	EXPECT_EQ(d.message.leavers.radix, r.message.leavers.radix);
+	EXPECT_EQ(d.value().leavers.ids, r.message.leavers.ids);
+	EXPECT_EQ(d.value().leavers.radix, r.message.leavers.radix);
 	stores.erase(10);
 	for (auto &kv : stores) {
 		ASSERT_TRUE(deliver(kv.second, r.message, wr).ok());
@@ -557,11 +559,11 @@ struct Sim {
 		published.push_back(m);
 		auto bytes = encode(m);
 		ASSERT_FALSE(bytes.empty());
-		auto d = decode(bytes.data(), bytes.size());
-		ASSERT_TRUE(d.ok()) << to_string(d.error);
-		ASSERT_TRUE(d.message.versions_implied);
+		auto d = decode(ByteView(bytes));
+		ASSERT_TRUE(d.ok()) << d.error().message;
+		ASSERT_TRUE(d.value().versions_implied);
 		for (auto &kv : members) {
-			auto r = kv.second.receive(d.message, wr);
+			auto r = kv.second.receive(d.value(), wr);
 			ASSERT_TRUE(r.ok()) << to_string(r.error);
 		}
 		teks.push_back(srv.current_tek());

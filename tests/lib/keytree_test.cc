@@ -233,11 +233,8 @@ TEST(KeyTreeMessage, EveryDecodeError)
 	ASSERT_FALSE(good.empty());
 	EXPECT_EQ(why(decode(groupsec::ByteView()).error()), "TRUNCATED: message truncated");
 	EXPECT_EQ(why(decode(groupsec::ByteView(good.data(), 0)).error()), "TRUNCATED: message truncated");
-	// the former result shape says the same
-	DecodeResult former = decode(good.data(), 1);
-	EXPECT_FALSE(former.ok());
-	EXPECT_STREQ(to_string(former.error), "message truncated");
-	EXPECT_TRUE(decode(good.data(), good.size()).ok());
+	EXPECT_EQ(why(decode(groupsec::ByteView(good.data(), 1)).error()), "TRUNCATED: message truncated");
+	EXPECT_TRUE(decode(groupsec::ByteView(good.data(), good.size())).ok());
 	// every strict prefix is truncated (and nothing reads past it: the
 	// copy is exactly the prefix, so ASan would see an over-read)
 	for (size_t n = 1; n < good.size(); n++) {

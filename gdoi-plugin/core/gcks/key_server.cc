@@ -31,7 +31,7 @@ uint64_t soft_expiry(uint64_t created_ms, uint32_t lifetime_s)
 } // namespace
 
 GcksGroup::GcksGroup(const GcksGroupConfig &c, Random *r, const gdoi::Clock *clock)
-	: cfg(c), rnd(r), clk(clock), tree(rnd),
+	: cfg(c), rnd(*r), clk(*clock), tree(rnd),
 	  flat(std::make_unique<flatkey::FlatKeyServer>(flatkey::ServerConfig(flatkey::IdLayout::binary(c.id_bits)),
 							rnd, clk)),
 	  ids(flat->layout())

@@ -61,8 +61,8 @@ struct MembershipChange {
 struct GcksGroup {
 	GcksGroup(const GcksGroupConfig &c, Random *r, const gdoi::Clock *clk);
 	GcksGroupConfig cfg;
-	RandomAdapter rnd;
-	ClockAdapter clk;
+	Random &rnd;
+	const gdoi::Clock &clk;
 	// KeyHierarchy::Tree
 	keytree::KeyTreeServer tree;
 	// KeyHierarchy::Flat (held by pointer so that an eviction can keep a

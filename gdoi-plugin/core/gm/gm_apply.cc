@@ -9,8 +9,8 @@
 
 #include <openssl/crypto.h>
 
-#include "../engine_util.h"
 #include "../gikev2_wire.h"
+#include "groupsec/base/hex.h"
 #include "../ike/ike_sa_payload.h"
 
 namespace groupsec::gdoi::detail {
@@ -188,18 +188,18 @@ Result<Done> plan_wrap_keys(const Planner &pl, const MemberKeyBag &mb, TreeKeys 
 // A key tree message: the update's key tree follows it.
 Result<Done> plan_tree_message(const Planner &pl, const Attribute &a)
 {
-	keytree::DecodeResult m = keytree::decode(a.value.data(), a.value.size());
+	auto m = keytree::decode(ByteView(a.value.data(), a.value.size()));
 	if (!m.ok())
-		return fail(WireError::BadValue, std::string("key tree message: ") + keytree::to_string(m.error));
+		return fail(WireError::BadValue, "key tree message: " + m.error().message);
 	if (!pl.u.tree)
 		return fail(WireError::Missing, "key tree message without a key tree");
-	keytree::KeyTreeMember::ApplyError e = pl.u.tree->apply(m.message);
-	if (e == keytree::KeyTreeMember::ApplyError::kStale || e == keytree::KeyTreeMember::ApplyError::kNone)
+	keytree::KeyTreeMember::ApplyError e = pl.u.tree->apply(m.value());
+	if (e == keytree::KeyTreeMember::ApplyError::Stale || e == keytree::KeyTreeMember::ApplyError::None)
 		return Done{};
 	// removed from the group, or no longer able to follow it (a message
 	// was missed): register anew
 	pl.exclude();
-	return fail(e == keytree::KeyTreeMember::ApplyError::kExcluded ? WireError::IntegrityFailed : WireError::BadValue,
+	return fail(e == keytree::KeyTreeMember::ApplyError::Excluded ? WireError::IntegrityFailed : WireError::BadValue,
 		    "key tree message cannot be applied");
 }
 
@@ -228,15 +228,14 @@ Result<Done> plan_bag_attributes(const Planner &pl, const MemberKeyBag &mb,
 		}
 		if (a.tv || a.type != kFlatKeyMessageAttribute)
 			continue;
-		flatkey::DecodeResult m = flatkey::decode(a.value.data(), a.value.size());
+		auto m = flatkey::decode(ByteView(a.value.data(), a.value.size()));
 		if (!m.ok())
-			return fail(WireError::BadValue,
-				    std::string("flat key table message: ") + flatkey::to_string(m.error));
+			return fail(WireError::BadValue, "flat key table message: " + m.error().message);
 		// a message that does not start from our TEK (an announcement
 		// older than our registration) changes nothing; one we cannot
 		// read leaves us without the new TEK, which the Rekey SA's keys
 		// need
-		pl.u.store.receive(m.message, pl.wrapper);
+		pl.u.store.receive(m.value(), pl.wrapper);
 	}
 	return Done{};
 }
@@ -497,7 +496,7 @@ void GroupMember::log_keys(const GmGroup &g, const GmUpdate &u, bool tree_change
 	if (!ctx_.deps.keylog)
 		return;
 	if (u.new_kek)
-		ctx_.deps.keylog->member_key(g.cfg.name, "kek", hex_text(u.new_kek->spi), u.new_kek->keymat, u.rekey_id);
+		ctx_.deps.keylog->member_key(g.cfg.name, "kek", to_hex(u.new_kek->spi), u.new_kek->keymat, u.rekey_id);
 	if (tree_changed) {
 		const keytree::MemberKeys &k = g.tree->keys();
 		for (size_t l = 0; l < k.path.size(); l++)
@@ -572,7 +571,7 @@ void GroupMember::commit_teks(GmGroup &g, GmUpdate &u)
 			keymat.insert(keymat.end(), f.sa.integrity_key.begin(), f.sa.integrity_key.end());
 			Bytes spi;
 			wire::put_u32(spi, f.sa.spi);
-			ctx_.deps.keylog->member_key(g.cfg.name, "tek", hex_text(spi), keymat, u.rekey_id);
+			ctx_.deps.keylog->member_key(g.cfg.name, "tek", to_hex(spi), keymat, u.rekey_id);
 		}
 		g.teks.push_back(std::move(f));
 	}

@@ -40,10 +40,6 @@ enum class KeyKind : uint8_t {
 	Tek = 0,    // the traffic encryption key
 	Kek = 1,    // KEK (table, symbol, value)
 	Member = 2, // a member's individual key (registration handle)
-	// the former names, until the G-IKEv2 engine uses the ones above
-	kTek = Tek,
-	kKek = Kek,
-	kMember = Member,
 };
 
 struct KeyId {
@@ -176,16 +172,6 @@ bool encodable(const KeyMessage &m);
 // length) or TrailingBytes; its message says which ("truncated", ...).
 Result<KeyMessage> decode(ByteView in);
 
-// The former shape of decode()'s result, kept until the G-IKEv2 member
-// uses the decode() above.
-struct DecodeResult {
-	bool failed = false;
-	Error error;
-	KeyMessage message;
-
-	bool ok() const { return !failed; }
-};
-DecodeResult decode(const uint8_t *data, size_t len);
 using groupsec::to_string;
 
 // Per-packet header of FIG. 8: who sent the packet (association ID) and

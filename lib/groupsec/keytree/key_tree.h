@@ -181,7 +181,7 @@ class KeyTreeMember {
 public:
 	// k as join() or keys_of() gave it. Keys that do not describe a
 	// path (path size != depth + 1, leaf outside the tree) make a member
-	// that rejects every message as kExcluded.
+	// that rejects every message as Excluded.
 	explicit KeyTreeMember(MemberKeys k);
 
 	enum class ApplyError {
@@ -191,10 +191,6 @@ public:
 		OutOfDate, // epoch > ours + 1: a message was missed
 		Integrity, // a wrap did not unwrap under our key
 		Malformed, // breaks a decoder rule, or the tree shrank
-		// the former names, until the G-IKEv2 member uses the ones above
-		kNone = None,
-		kExcluded = Excluded,
-		kStale = Stale,
 	};
 	// The tree grew to depth d without a message (joins into a full
 	// tree): computes the new roots above ours, as apply() would. Only

@@ -240,17 +240,4 @@ Result<TreeMessage> decode(ByteView in)
 	});
 }
 
-DecodeResult decode(const uint8_t *data, size_t len)
-{
-	DecodeResult out;
-	auto r = decode(ByteView(data, data ? len : 0));
-	if (r.ok()) {
-		out.message = std::move(r).value();
-	} else {
-		out.failed = true;
-		out.error = r.error();
-	}
-	return out;
-}
-
 } // namespace groupsec::keytree

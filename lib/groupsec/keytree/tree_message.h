@@ -82,16 +82,6 @@ size_t encoded_size(const TreeMessage &m);
 // wrap out of range or order), with the reason in words.
 Result<TreeMessage> decode(ByteView in);
 
-// The former shape of decode()'s result, kept until the G-IKEv2 member
-// uses the decode() above.
-struct DecodeResult {
-	bool failed = false;
-	Error error;
-	TreeMessage message;
-
-	bool ok() const { return !failed; }
-};
-DecodeResult decode(const uint8_t *data, size_t len);
 using groupsec::to_string;
 
 // Whether (level, pos) is an ancestor-set node of the sorted leavers: some
