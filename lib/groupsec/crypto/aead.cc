@@ -6,27 +6,18 @@
 #include <openssl/evp.h>
 
 #include "groupsec/base/writer.h"
+#include "groupsec/crypto/aes_cipher.h"
 
 namespace groupsec::crypto {
 
 namespace {
 
-struct CtxFree {
-	void operator()(EVP_CIPHER_CTX *c) const { EVP_CIPHER_CTX_free(c); }
-};
-using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
+using detail::AesMode;
+using Ctx = detail::CipherCtx;
 
 const EVP_CIPHER *gcm_cipher(size_t key_size)
 {
-	switch (key_size) {
-	case 16:
-		return EVP_aes_128_gcm();
-	case 24:
-		return EVP_aes_192_gcm();
-	case 32:
-		return EVP_aes_256_gcm();
-	}
-	return nullptr;
+	return detail::aes_cipher(AesMode::Gcm, key_size);
 }
 
 std::optional<Error> check_sizes(ByteView key, ByteView nonce)

@@ -1,31 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "groupsec/crypto/cbc.h"
 
-#include <memory>
 #include <string>
 
-#include <openssl/evp.h>
+#include "groupsec/crypto/aes_cipher.h"
 
 namespace groupsec::crypto {
 
 namespace {
 
-struct CtxFree {
-	void operator()(EVP_CIPHER_CTX *c) const { EVP_CIPHER_CTX_free(c); }
-};
-using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
-
 const EVP_CIPHER *cbc_cipher(size_t key_size)
 {
-	switch (key_size) {
-	case 16:
-		return EVP_aes_128_cbc();
-	case 24:
-		return EVP_aes_192_cbc();
-	case 32:
-		return EVP_aes_256_cbc();
-	}
-	return nullptr;
+	return detail::aes_cipher(detail::AesMode::Cbc, key_size);
 }
 
 std::optional<Error> check_sizes(ByteView key, ByteView iv, ByteView data)
@@ -47,7 +33,7 @@ std::optional<Error> run(int enc, ByteView key, ByteView iv, ByteView in, uint8_
 		return e;
 	if (in.empty())
 		return std::nullopt;
-	Ctx ctx(EVP_CIPHER_CTX_new());
+	detail::CipherCtx ctx(EVP_CIPHER_CTX_new());
 	int len = 0, fin = 0;
 	if (!ctx || EVP_CipherInit_ex(ctx.get(), cbc_cipher(key.size()), nullptr, key.data(), iv.data(), enc) != 1 ||
 	    EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "groupsec/base/writer.h"
+#include "groupsec/crypto/aes_cipher.h"
 
 namespace groupsec::crypto {
 
@@ -14,15 +15,7 @@ namespace {
 
 const EVP_CIPHER *wrap_cipher(size_t key_size)
 {
-	switch (key_size) {
-	case 16:
-		return EVP_aes_128_wrap_pad();
-	case 24:
-		return EVP_aes_192_wrap_pad();
-	case 32:
-		return EVP_aes_256_wrap_pad();
-	}
-	return nullptr;
+	return detail::aes_cipher(detail::AesMode::WrapPad, key_size);
 }
 
 } // namespace
