@@ -4,7 +4,8 @@
 #include <set>
 #include <utility>
 
-#include "gikev2_wire.h"
+#include "groupsec/base/reader.h"
+#include "groupsec/base/writer.h"
 
 namespace groupsec::vici {
 
