@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "control.h"
+#include "control_names.h"
 #include "groupsec/json.h"
 #include "groupsec/vici/vici_wire.h"
 

@@ -205,6 +205,12 @@ bool Server::closing(ClientId client) const
 	return it != clients_.end() && (it->second->closing || it->second->error);
 }
 
+bool Server::idle(ClientId client) const
+{
+	auto it = clients_.find(client);
+	return it == clients_.end() || it->second->reader.idle();
+}
+
 size_t Server::emit(const std::string &event, const Section &message)
 {
 	if (!subscribed(event))

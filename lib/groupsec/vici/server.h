@@ -88,6 +88,8 @@ public:
 	void consume(ClientId client, size_t n);
 	// Its queue overflowed (or it broke the protocol): disconnect it.
 	bool closing(ClientId client) const;
+	// No partial packet is buffered: end of stream here is a clean close.
+	bool idle(ClientId client) const;
 
 	// Queues one EVENT packet on every client subscribed to the event.
 	// The clients queued to; clients whose queue overflowed are marked
