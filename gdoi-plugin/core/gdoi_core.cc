@@ -899,7 +899,9 @@ extern "C" long gdoi_core_client_output(gdoi_core_t *core, unsigned id, uint8_t 
 		return server.closing(it->second) ? -1 : 0;
 	}
 	size_t n = std::min(len, pending.size());
-	memcpy(buf, pending.data(), n);
+	if (n) {
+		memcpy(buf, pending.data(), n);
+	}
 	return static_cast<long>(n);
 }
 
