@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "control_names.h"
+#include "groupsec/vici/gdoi_names.h"
 #include "groupsec/json.h"
 #include "groupsec/vici/client.h"
 #include "groupsec/vici/vici_wire.h"

@@ -18,7 +18,7 @@
 #include "gdoi_endpoints.h"
 #include "gdoi_engine.h"
 #include "gikev2_result.h"
-#include "control_names.h"
+#include "groupsec/vici/gdoi_names.h"
 #include "groupsec/vici/server.h"
 #include "groupsec/vici/vici_wire.h"
 

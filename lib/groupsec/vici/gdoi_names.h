@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The names of the gdoi plugin's control socket commands and events
-// (docs/control-socket.md): what gdoictl and other clients need of the
-// plugin, without the engine.
+// (docs/control-socket.md), shared by the plugin and its clients (gdoictl,
+// the bgpd module) without the engine: plugins meet here, not in each
+// other's files.
 #pragma once
 
 namespace groupsec::gdoi {
