@@ -382,7 +382,10 @@ void gs_vici_conn_get_status(const struct gs_vici_conn *conn,
 	status->reconnects = conn->reconnects;
 	status->attempts = conn->attempts;
 	status->since = conn->since;
+	/* rounded up: "in 1s" until the attempt is made */
 	status->retry_secs =
-		conn->t_retry ? thread_timer_remain_second(conn->t_retry) : 0;
+		conn->t_retry
+			? (thread_timer_remain_msec(conn->t_retry) + 999) / 1000
+			: 0;
 	status->last_error = conn->last_error[0] ? conn->last_error : NULL;
 }

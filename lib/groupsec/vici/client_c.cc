@@ -8,6 +8,7 @@
 #include <map>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "groupsec/vici/client.h"
 
@@ -124,6 +125,8 @@ struct gs_vici_client {
 	void *arg;
 	Client client;
 	std::map<uint64_t, Reply> replies;
+	// the subscriptions, in the order they were asked for
+	std::vector<std::string> wanted;
 	bool connected = false;
 };
 
@@ -174,8 +177,12 @@ extern "C" void gs_vici_client_free(struct gs_vici_client *c)
 extern "C" int gs_vici_client_subscribe(struct gs_vici_client *c, const char *name)
 {
 	try {
-		// queued now; reset() queues it again on every new connection
-		return c->client.subscribe(name).ok() ? 0 : -1;
+		// queued now, and again on every new connection, even where
+		// a server did not know it: the next one may
+		if (!c->client.subscribe(name).ok())
+			return -1;
+		c->wanted.push_back(name);
+		return 0;
 	} catch (const std::bad_alloc &) {
 		return -1;
 	}
@@ -185,7 +192,9 @@ extern "C" void gs_vici_client_connected(struct gs_vici_client *c)
 {
 	c->fail_outstanding();
 	try {
-		c->client.reset(true);
+		c->client.reset(false);
+		for (const auto &e : c->wanted)
+			c->client.subscribe(e);
 	} catch (const std::bad_alloc &) {
 		// the subscriptions are not sent: the glue sees no
 		// confirmation, and the server nothing to answer
