@@ -58,10 +58,12 @@ static void gsa_snapshot_take(struct gsa_snapshot *snap)
 	time_t now = monotime(NULL);
 
 	snap->n = listcount(bm->bgp);
-	snap->inst = XCALLOC(MTYPE_GSA_SNAPSHOT, sizeof(*snap->inst) * (snap->n + 1));
-	snap->peers = XCALLOC(MTYPE_GSA_SNAPSHOT, sizeof(*snap->peers) * (snap->n + 1));
-	snap->router_ids =
-		XCALLOC(MTYPE_GSA_SNAPSHOT, sizeof(*snap->router_ids) * (snap->n + 1));
+	snap->inst = XCALLOC(MTYPE_GSA_SNAPSHOT,
+			     sizeof(*snap->inst) * (snap->n + 1));
+	snap->peers = XCALLOC(MTYPE_GSA_SNAPSHOT,
+			      sizeof(*snap->peers) * (snap->n + 1));
+	snap->router_ids = XCALLOC(MTYPE_GSA_SNAPSHOT,
+				   sizeof(*snap->router_ids) * (snap->n + 1));
 
 	for (ALL_LIST_ELEMENTS_RO(bm->bgp, node, bgp)) {
 		struct gsa_instance_view *iv = &snap->inst[i];
@@ -72,21 +74,24 @@ static void gsa_snapshot_take(struct gsa_snapshot *snap)
 		iv->name = bgp->name ? bgp->name : VRF_DEFAULT_NAME;
 		iv->local_as = bgp->as;
 		iv->router_id = snap->router_ids[i];
-		snap->peers[i] = pv = XCALLOC(
-			MTYPE_GSA_SNAPSHOT, sizeof(*pv) * (listcount(bgp->peer) + 1));
+		snap->peers[i] = pv =
+			XCALLOC(MTYPE_GSA_SNAPSHOT,
+				sizeof(*pv) * (listcount(bgp->peer) + 1));
 		iv->peers = pv;
 		for (ALL_LIST_ELEMENTS_RO(bgp->peer, pnode, peer)) {
 			if (!CHECK_FLAG(peer->flags, PEER_FLAG_CONFIG_NODE))
 				continue;
 			pv->host = peer->host;
 			pv->remote_as = peer->as;
-			pv->state = lookup_msg(bgp_status_msg, peer->status, NULL);
-			pv->rr_client = peer_af_flag_check(
-				peer, AFI_IP, SAFI_UNICAST,
-				PEER_FLAG_REFLECTOR_CLIENT);
-			pv->uptime_secs = peer->uptime && now >= peer->uptime
-						  ? (uint64_t)(now - peer->uptime)
-						  : 0;
+			pv->state =
+				lookup_msg(bgp_status_msg, peer->status, NULL);
+			pv->rr_client =
+				peer_af_flag_check(peer, AFI_IP, SAFI_UNICAST,
+						   PEER_FLAG_REFLECTOR_CLIENT);
+			pv->uptime_secs =
+				peer->uptime && now >= peer->uptime
+					? (uint64_t)(now - peer->uptime)
+					: 0;
 			pv++;
 			iv->n_peers++;
 		}
@@ -98,11 +103,13 @@ static void gsa_snapshot_take(struct gsa_snapshot *snap)
 #include "bgpd-plugin/bgp_gsa_clippy.c"
 #endif
 
+/* clang-format off */
 DEFPY(show_bgp_gsa, show_bgp_gsa_cmd,
       "show bgp gsa [json$uj]",
       SHOW_STR BGP_STR
       "Group security association (groupsec) module\n"
       JSON_STR)
+/* clang-format on */
 {
 	struct gsa_snapshot snap = {};
 	struct gsa_control_view control;
@@ -132,11 +139,13 @@ static bool gsa_default_instance(struct vty *vty, struct bgp *bgp)
 	return false;
 }
 
+/* clang-format off */
 DEFPY(gsa_control_socket, gsa_control_socket_cmd,
       "gsa control-socket PATH$path",
       "Group security association (groupsec) module\n"
       "The key server's control socket (charon's gdoi plugin)\n"
       "Absolute path of the UNIX socket\n")
+/* clang-format on */
 {
 	VTY_DECLVAR_CONTEXT(bgp, bgp);
 	struct sockaddr_un sun;
@@ -153,12 +162,14 @@ DEFPY(gsa_control_socket, gsa_control_socket_cmd,
 	return CMD_SUCCESS;
 }
 
+/* clang-format off */
 DEFPY(no_gsa_control_socket, no_gsa_control_socket_cmd,
       "no gsa control-socket [PATH]",
       NO_STR
       "Group security association (groupsec) module\n"
       "The key server's control socket: back to the default\n"
       "Absolute path of the UNIX socket\n")
+/* clang-format on */
 {
 	VTY_DECLVAR_CONTEXT(bgp, bgp);
 
@@ -182,8 +193,8 @@ static int bgp_gsa_config_write(struct bgp *bgp, struct vty *vty)
  * back to the default socket. */
 static int bgp_gsa_instance_delete(struct bgp *bgp)
 {
-	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT
-	    && gsa_control_configured_path())
+	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT &&
+	    gsa_control_configured_path())
 		gsa_control_set_path(NULL);
 	return 0;
 }
@@ -213,7 +224,9 @@ static int bgp_gsa_module_init(void)
 	return 0;
 }
 
+/* clang-format off */
 FRR_MODULE_SETUP(.name = "bgpd_gsa", .version = FRR_VERSION,
 		 .description = "groupsec group security association module",
 		 .init = bgp_gsa_module_init,
 );
+/* clang-format on */

@@ -36,9 +36,8 @@ const char *const gsa_control_default_path = GSA_DEFAULT_CONTROL_SOCKET;
 
 /* the key server's event streams (docs/control-socket.md) */
 static const char *const gsa_control_events[] = {
-	"member-registered", "member-left",  "member-evicted",
-	"rekey",	     "sa-installed", "sa-removed",
-	"endpoint-changed",
+	"member-registered", "member-left", "member-evicted",	"rekey",
+	"sa-installed",	     "sa-removed",  "endpoint-changed",
 };
 #define GSA_N_EVENTS array_size(gsa_control_events)
 
@@ -142,8 +141,7 @@ static void gsa_control_on_state(void *arg, enum gs_vici_conn_state state)
 	for (size_t i = 0; i < GSA_N_EVENTS; i++)
 		gc->sub[i] = GSA_SUB_PENDING;
 	if (gs_vici_conn_request(gc->conn, "version", NULL,
-				 gsa_control_on_version, gc)
-	    < 0)
+				 gsa_control_on_version, gc) < 0)
 		zlog_warn("gsa: control socket: cannot send `version`");
 }
 
@@ -209,8 +207,9 @@ void gsa_control_get_view(struct gsa_control_view *view)
 	view->path = gc->status.path;
 	view->configured = gc->configured_path != NULL;
 	view->state = gs_vici_conn_state_name(gc->status.state);
-	view->state_secs =
-		now >= gc->status.since ? (uint64_t)(now - gc->status.since) : 0;
+	view->state_secs = now >= gc->status.since
+				   ? (uint64_t)(now - gc->status.since)
+				   : 0;
 	view->connects = gc->status.connects;
 	view->reconnects = gc->status.reconnects;
 	view->failed_attempts = gc->status.attempts;
@@ -220,9 +219,9 @@ void gsa_control_get_view(struct gsa_control_view *view)
 	view->events_total = gc->total;
 	if (gc->last >= 0) {
 		view->last_event = gsa_control_events[gc->last];
-		view->last_event_secs = now >= gc->last_time
-						? (uint64_t)(now - gc->last_time)
-						: 0;
+		view->last_event_secs =
+			now >= gc->last_time ? (uint64_t)(now - gc->last_time)
+					     : 0;
 	}
 	for (size_t i = 0; i < GSA_N_EVENTS; i++) {
 		gc->events[i].name = gsa_control_events[i];

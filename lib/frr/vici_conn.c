@@ -181,8 +181,7 @@ static void conn_up(struct gs_vici_conn *conn)
 	conn_set_state(conn, GS_VICI_CONN_CONNECTED);
 	if (conn->state != GS_VICI_CONN_CONNECTED)
 		return;
-	thread_add_read(conn->master, conn_read, conn, conn->fd,
-			&conn->t_read);
+	thread_add_read(conn->master, conn_read, conn, conn->fd, &conn->t_read);
 	conn_flush(conn);
 }
 
@@ -215,8 +214,8 @@ static void conn_try_connect(struct thread *t)
 	}
 	strlcpy(sun.sun_path, conn->path, sizeof(sun.sun_path));
 
-	conn->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			  0);
+	conn->fd =
+		socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (conn->fd < 0) {
 		conn_attempt_failed(conn, "socket", errno);
 		return;
@@ -266,8 +265,7 @@ static void conn_read(struct thread *t)
 		if (!conn_flush(conn))
 			return;
 	}
-	thread_add_read(conn->master, conn_read, conn, conn->fd,
-			&conn->t_read);
+	thread_add_read(conn->master, conn_read, conn, conn->fd, &conn->t_read);
 }
 
 /* The client's callbacks, forwarded to the owner. */
@@ -341,8 +339,8 @@ void gs_vici_conn_free(struct gs_vici_conn **connp)
 
 void gs_vici_conn_start(struct gs_vici_conn *conn, const char *path)
 {
-	if (conn->path && strcmp(conn->path, path) == 0
-	    && conn->state != GS_VICI_CONN_STOPPED)
+	if (conn->path && strcmp(conn->path, path) == 0 &&
+	    conn->state != GS_VICI_CONN_STOPPED)
 		return;
 	gs_vici_conn_stop(conn);
 	conn->path = XSTRDUP(MTYPE_GS_VICI_PATH, path);

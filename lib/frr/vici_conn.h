@@ -30,9 +30,9 @@ struct thread_master;
 #define GS_VICI_CONN_BACKOFF_MAX 30
 
 enum gs_vici_conn_state {
-	GS_VICI_CONN_STOPPED,    /**< no socket configured, or stopped */
+	GS_VICI_CONN_STOPPED,	 /**< no socket configured, or stopped */
 	GS_VICI_CONN_CONNECTING, /**< waiting to connect or connecting */
-	GS_VICI_CONN_CONNECTED,  /**< connected */
+	GS_VICI_CONN_CONNECTED,	 /**< connected */
 };
 
 /** "stopped", "connecting", "connected" */
@@ -52,13 +52,13 @@ struct gs_vici_conn_ops {
 /** The connection as `show` commands print it. */
 struct gs_vici_conn_status {
 	enum gs_vici_conn_state state;
-	const char *path;	     /**< socket path, NULL when stopped */
-	uint64_t connects;	     /**< connections established */
-	uint64_t reconnects;	     /**< of those, after a lost one */
-	uint64_t attempts;	     /**< connect attempts that failed */
-	time_t since;		     /**< monotime of the last state change */
-	unsigned int retry_secs;     /**< delay before the next attempt */
-	const char *last_error;	     /**< why the last attempt or link failed */
+	const char *path;	 /**< socket path, NULL when stopped */
+	uint64_t connects;	 /**< connections established */
+	uint64_t reconnects;	 /**< of those, after a lost one */
+	uint64_t attempts;	 /**< connect attempts that failed */
+	time_t since;		 /**< monotime of the last state change */
+	unsigned int retry_secs; /**< delay before the next attempt */
+	const char *last_error;	 /**< why the last attempt or link failed */
 };
 
 struct gs_vici_conn;

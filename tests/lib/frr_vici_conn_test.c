@@ -278,9 +278,9 @@ static void test_connects_subscribes_and_survives_a_restart(void **state)
 	assert_string_equal(st.path, sock_path);
 	assert_non_null(strstr(st.last_error, "No such file"));
 	assert_int_equal(st.retry_secs, 1);
-	assert_int_equal(gs_vici_conn_request(conn, "version", NULL, on_reply,
-					      NULL),
-			 -1);
+	assert_int_equal(
+		gs_vici_conn_request(conn, "version", NULL, on_reply, NULL),
+		-1);
 
 	/* the server appears: connected at the next attempt */
 	serve();
@@ -304,9 +304,8 @@ static void test_connects_subscribes_and_survives_a_restart(void **state)
 	assert_string_equal(seen.last_group, "blue");
 
 	/* a command round trip */
-	assert_int_equal(gs_vici_conn_request(conn, "version", NULL, on_reply,
-					      NULL),
-			 0);
+	assert_int_equal(
+		gs_vici_conn_request(conn, "version", NULL, on_reply, NULL), 0);
 	{
 		uint8_t buf[64];
 		size_t len = read_packet(fd, buf, sizeof(buf));
@@ -320,9 +319,8 @@ static void test_connects_subscribes_and_survives_a_restart(void **state)
 
 	/* the server restarts: the link is lost, then made again, and the
 	 * subscriptions are sent again */
-	assert_int_equal(gs_vici_conn_request(conn, "version", NULL, on_reply,
-					      NULL),
-			 0);
+	assert_int_equal(
+		gs_vici_conn_request(conn, "version", NULL, on_reply, NULL), 0);
 	{
 		uint8_t buf[64];
 
