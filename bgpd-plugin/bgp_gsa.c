@@ -22,9 +22,8 @@
 #include "bgpd/bgpd.h"
 #include "bgpd/bgp_debug.h"
 
-#include "bgp_gsa.h"
-
 #ifndef VTYSH_EXTRACT_PL
+#include "bgp_gsa.h"
 #include "bgp_gsa_control.h"
 #include "gsa_core.h"
 #endif
