@@ -155,12 +155,15 @@ static bool manage_policy(const gdoi_kernel_policy_t *policy, bool add)
 {
 	traffic_selector_t *src_ts, *dst_ts;
 	host_t *src, *dst;
+	/* no SPI: kernel-netlink would put it in the template of an outbound
+	 * policy, and XFRM would then match only that SA. Policies stay across
+	 * rekeys (the outbound SA of a gateway is replaced, its reqid kept), so
+	 * the template names the reqid alone and matches whichever SA has it */
 	ipsec_sa_cfg_t sa = {
 		.mode = MODE_TUNNEL,
 		.reqid = policy->reqid,
 		.esp = {
 			.use = TRUE,
-			.spi = htonl(policy->spi),
 		},
 	};
 	kernel_ipsec_policy_id_t id = {

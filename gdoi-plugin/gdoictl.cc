@@ -23,8 +23,8 @@ namespace groupsec::gdoi::gdoictl {
 
 namespace {
 
-using vici::EntryKind;
-using vici::Section;
+using groupsec::vici::EntryKind;
+using groupsec::vici::Section;
 
 // The build sets it to the plugin's socket in the strongSwan prefix.
 #ifndef GDOICTL_DEFAULT_SOCKET

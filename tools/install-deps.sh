@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing groupsec needs on Debian 12: the build
 # dependencies of the pinned FRR and strongSwan source packages, the test and
-# lab tools, and a deb-src line so that `apt-get source` works.
+# lab tools (QEMU, Debian's kernel and busybox for the lab's guest routers),
+# and a deb-src line so that `apt-get source` works.
 set -euo pipefail
 
 . "$(dirname "$0")/versions.sh"
@@ -44,6 +45,7 @@ packages=(
 	python3 python3-pytest python3-cryptography
 	iproute2 iputils-ping nftables procps psmisc util-linux
 	tshark gobgpd bird2
+	qemu-system-x86 linux-image-amd64 busybox cpio kmod
 )
 log "installing ${#packages[@]} tool packages"
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections

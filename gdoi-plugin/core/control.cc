@@ -16,10 +16,10 @@
 
 namespace groupsec::gdoi {
 
-using vici::EntryKind;
-using vici::Operation;
-using vici::Packet;
-using vici::Section;
+using groupsec::vici::EntryKind;
+using groupsec::vici::Operation;
+using groupsec::vici::Packet;
+using groupsec::vici::Section;
 
 namespace {
 

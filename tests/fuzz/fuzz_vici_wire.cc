@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "../../gdoi-plugin/core/vici_wire.h"
+#include "groupsec/vici/vici_wire.h"
 
-using namespace groupsec::gdoi;
+using namespace groupsec;
 using namespace groupsec::vici;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,9 +7,10 @@
 
 using namespace groupsec::gdoi;
 using namespace groupsec::gdoi::test;
-using vici::Operation;
-using vici::Packet;
-using vici::Section;
+namespace vici = groupsec::vici;
+using groupsec::vici::Operation;
+using groupsec::vici::Packet;
+using groupsec::vici::Section;
 
 namespace {
 

@@ -3,9 +3,11 @@
 Each router is a network namespace with its own mount namespace, in which
 the suites' run directories are private to the router, running zebra, bgpd
 with the GSA module and charon with the groupsec plugins on kernel-libipsec
-(userspace ESP: the lab kernel has no ESP). Routers hang off a bridge, in a
-namespace of its own, that plays the provider backbone. Nothing is done in
-the host's own namespaces.
+(userspace ESP: the lab kernel has no ESP). A lab made with
+dataplane="xfrm" has QEMU guests on Debian's own kernel instead (guest.py),
+whose charon installs the SAs in XFRM through kernel-netlink. Routers hang
+off a bridge, in a namespace of its own, that plays the provider backbone.
+Nothing is done in the host's own namespaces.
 
 A Lab is a context manager; leaving it, normally or through an exception or
 SIGINT/SIGTERM, stops every daemon and removes every namespace. `cleanup()`
@@ -107,6 +109,8 @@ def _zombie(pid):
 class Router:
     """One router: a netns, a private mount namespace and its daemons."""
 
+    dataplane = "libipsec"
+
     def __init__(self, lab, name, index, backbone_addr, lan):
         self.lab = lab
         self.name = name
@@ -133,6 +137,12 @@ class Router:
 
     def run(self, argv, check=True, timeout=30, env=None):
         return run(self.cmd(argv, env), check=check, timeout=timeout)
+
+    def popen(self, argv, env=None, merge=False):
+        """A process in the router whose text output the caller reads
+        (stdout; stderr too, or merged into stdout)."""
+        return subprocess.Popen(self.cmd(argv, env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT if merge else subprocess.PIPE, text=True)
 
     def vtysh(self, command, daemon=None, check=True):
         argv = [self.lab.frr / "bin" / "vtysh"]
@@ -242,12 +252,85 @@ class Router:
             self.holder.wait()
 
 
+class GuestRouter(Router):
+    """One router as a QEMU guest on Debian's kernel (guest.py): the same
+    daemons and folder, commands through the guest's agent, ESP in XFRM."""
+
+    dataplane = "xfrm"
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        import guest
+        self.guest = guest.Guest(self)
+
+    def cmd(self, argv, env=None):
+        raise LabError(f"{self.name} is a guest: use run(), popen() or spawn()")
+
+    def _exec(self, argv, env=None, **kw):
+        try:
+            return self.guest.conn.exec(argv, env=env, **kw)
+        except (OSError, AttributeError) as e:
+            raise LabError(f"{self.name}: the guest's command channel: {e}")
+
+    def run(self, argv, check=True, timeout=30, env=None):
+        p = self._exec(argv, env)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise
+        out, err = p.communicate()
+        cp = subprocess.CompletedProcess([str(a) for a in argv], p.returncode, out, err)
+        if check and p.returncode != 0:
+            raise LabError(f"{self.name}: {' '.join(cp.args)} failed ({p.returncode}): {err.strip()}")
+        return cp
+
+    def popen(self, argv, env=None, merge=False):
+        return self._exec(argv, env, merge=merge)
+
+    def spawn(self, name, argv, env=None):
+        p = self._exec(argv, env, out=self.dir / f"{name}.out")
+        self.procs[name] = p
+        return p
+
+    def create(self):
+        (self.dir / "run").mkdir(parents=True, exist_ok=True)
+        (self.dir / "swanctl").mkdir(parents=True, exist_ok=True)
+        self.guest.prepare()
+
+    def login(self):
+        """How to get a shell in the guest (docs/lab.md)."""
+        return f"/usr/bin/python3 {TOP}/tests/lab/guest.py shell {self.dir}/login.sock"
+
+    def stop(self):
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                p.terminate()
+        for name, p in self.procs.items():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        self.guest.stop()
+
+
 class Lab:
-    """A set of routers on one backbone bridge."""
+    """A set of routers on one backbone bridge.
+
+    dataplane: "libipsec" (namespace routers, ESP in charon) or "xfrm"
+    (QEMU guests on Debian's kernel, ESP in XFRM), for every router unless
+    add_router() names one."""
 
     _live = []
 
-    def __init__(self, name=None, workdir=None):
+    def __init__(self, name=None, workdir=None, dataplane="libipsec"):
+        if dataplane not in ("libipsec", "xfrm"):
+            raise LabError(f"dataplane {dataplane!r}: libipsec or xfrm")
+        self.dataplane = dataplane
         s = suites()
         self.frr = Path(s["FRR_PREFIX"])
         self.ss = Path(s["STRONGSWAN_PREFIX"])
@@ -259,8 +342,9 @@ class Lab:
         self.routers = {}
         self.namespaces = []
 
-    def add_router(self, name, backbone_addr, lan):
-        r = Router(self, name, len(self.routers) + 1, backbone_addr, lan)
+    def add_router(self, name, backbone_addr, lan, dataplane=None):
+        kind = GuestRouter if (dataplane or self.dataplane) == "xfrm" else Router
+        r = kind(self, name, len(self.routers) + 1, backbone_addr, lan)
         self.routers[name] = r
         return r
 
@@ -283,6 +367,13 @@ class Lab:
         run(["ip", "-n", self.bb, "link", "set", "br0", "up"])
         for r in self.routers.values():
             r.create()
+        guests = [r.guest for r in self.routers.values() if isinstance(r, GuestRouter)]
+        if guests:
+            import guest
+            try:
+                self.accel = guest.boot_all(guests)
+            except guest.GuestError as e:
+                raise LabError(str(e))
         return self
 
     def stop(self):
@@ -343,15 +434,19 @@ def frr_configs(router, neighbors, rr_clients=False, networks=()):
 
 CHARON_PLUGINS = ("random nonce openssl pem pkcs1 pkcs8 x509 pubkey kdf "
                   "socket-default kernel-libipsec kernel-netlink updown vici gdoi election")
+# a guest's charon: the SAs and policies go to XFRM through kernel-netlink
+CHARON_PLUGINS_XFRM = CHARON_PLUGINS.replace("kernel-libipsec ", "")
 
 
 def strongswan_config(router, swanctl="", plugins=""):
-    """strongswan.conf (charon with kernel-libipsec and the groupsec plugins) and swanctl.conf.
+    """strongswan.conf (charon with kernel-libipsec, or kernel-netlink in a
+    guest, and the groupsec plugins) and swanctl.conf.
 
     plugins: extra text for charon's plugins section."""
+    load = CHARON_PLUGINS_XFRM if router.dataplane == "xfrm" else CHARON_PLUGINS
     router.write_config("strongswan.conf", f"""\
 charon {{
-	load = {CHARON_PLUGINS}
+	load = {load}
 	install_routes = yes
 	plugins {{
 {plugins}
@@ -456,9 +551,9 @@ GDOI_GROUP_ID = 1234
 GDOI_PSK = "groupsec-lab-group-psk"
 
 
-def gdoi_lab(name=None, members=3):
+def gdoi_lab(name=None, members=3, dataplane="libipsec"):
     """A key server and members with LANs 10.N.0.0/24 on one backbone."""
-    lab = Lab(name)
+    lab = Lab(name, dataplane=dataplane)
     lab.add_router("ks", "192.0.2.1", "10.0.0.1/24")
     for i in range(1, members + 1):
         lab.add_router(f"gm{i}", f"192.0.2.{10 + i}", f"10.{i}.0.1/24")
@@ -505,7 +600,7 @@ def install_creds(router, pki, ca=True, cert=None, key=None, certs=()):
     return base
 
 
-def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=()):
+def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=(), esp_proposal="aes256gcm16"):
     """extra_members: names of more members (NAME.example.net) that are no router."""
     ids = ", ".join(f"{n}.example.net" for n in [m.name for m in members] + list(extra_members))
     return f"""\
@@ -520,7 +615,7 @@ groups {{
 		tek-1 {{
 			local_ts = 10.0.0.0/8
 			remote_ts = 10.0.0.0/8
-			esp_proposal = aes256gcm16
+			esp_proposal = {esp_proposal}
 		}}
 		tek_lifetime = 1h
 		deactivation_delay = {deactivation_delay}
@@ -593,7 +688,8 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_ke
 		}}""")
 
 
-def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=()):
+def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=(),
+                   esp_proposal="aes256gcm16"):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
 
     member_auth: "psk", or "pubkey" for members that authenticate with
@@ -611,7 +707,7 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     auth = f"\t\tauth = {member_auth}"
     if pubkey and extra_members:
         raise LabError("extra_members authenticate with the group PSK: member_auth must be psk")
-    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra,
+    gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra, esp_proposal=esp_proposal,
                                      extra_members=extra_members).replace("\t\tauth = psk", auth),
                 "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True)
     for gm in gms:
@@ -635,7 +731,10 @@ def start_gdoi_charon(router):
     router.start_charon()
     router.swanctl("--load-creds", "--noprompt", "--file", router.dir / "swanctl.conf")
     if router.name.startswith("gm"):
-        gdoictl(router, "reregister", "blue")
+        p = gdoictl(router, "reregister", "blue", check=False, as_json=False)
+        # a slow router (a guest) may have begun its retry already
+        if p.returncode != 0 and "is registering" not in p.stderr:
+            raise LabError(f"{router.name}: gdoictl reregister blue failed ({p.returncode}): {p.stderr.strip()}")
     else:
         router.swanctl("--reload-settings")
         wait_until(f"{router.name}: group blue serving",
@@ -647,7 +746,7 @@ def gdoictl(router, *args, check=True, as_json=True):
     """gdoictl against the router's control socket; parsed JSON by default."""
     argv = [router.lab.ss / "sbin" / "gdoictl", "--socket", router.dir / "run" / "strongswan" / "gdoi.vici"]
     argv += (["--json"] if as_json else []) + [str(a) for a in args]
-    p = run(argv, check=check)
+    p = router.run(argv, check=check)
     if as_json and p.returncode == 0:
         return json.loads(p.stdout)
     return p
@@ -666,9 +765,8 @@ def ping_flowing(src, dst_addr, count, replies=10, deadline_s=40):
     """A ping at 10/s from src's LAN address to dst_addr, returned once
     `replies` replies have come back: (the process, its output so far).
     ping prints each reply as it comes; deadline_s bounds its run."""
-    p = subprocess.Popen(src.cmd(["ping", "-n", "-c", str(count), "-i", "0.1", "-w", str(deadline_s),
-                                  "-I", src.lan_addr, dst_addr]),
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p = src.popen(["ping", "-n", "-c", str(count), "-i", "0.1", "-w", str(deadline_s),
+                   "-I", src.lan_addr, dst_addr], merge=True)
     out, seen = "", 0
     while seen < replies:
         line = p.stdout.readline()
@@ -714,8 +812,7 @@ def sniff_rekeys(router, seconds, first=False):
     Returns a function that waits for the capture and gives
     [(destination address, IKE message bytes)]."""
     ready = router.dir / f"sniff-rekeys-{time.monotonic_ns()}.ready"
-    p = subprocess.Popen(router.cmd(["/usr/bin/python3", "-c", _SNIFF_REKEYS, str(seconds),
-                                     "first" if first else "all", ready]), stdout=subprocess.PIPE, text=True)
+    p = router.popen(["/usr/bin/python3", "-c", _SNIFF_REKEYS, str(seconds), "first" if first else "all", ready])
     try:
         wait_until(f"{router.name}: rekey capture running", lambda: ready.exists() or p.poll() is not None,
                    timeout=10, interval=0.05)

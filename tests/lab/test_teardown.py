@@ -1,6 +1,7 @@
 """A lab leaves no namespace, daemon or mount behind: after a test that
 fails, after SIGINT or SIGTERM, and (through cleanup at the next start)
-after SIGKILL."""
+after SIGKILL. A lab with a QEMU guest leaves no QEMU process and no tap
+either."""
 import os
 import signal
 import subprocess
@@ -95,3 +96,45 @@ def test_a_killed_lab_is_cleaned_up_by_the_next_start():
     wait_until("no process of the killed lab", lambda: not processes_of(labmod.TOP / "build" / "lab" / "gskill"),
                timeout=10)
     assert_nothing_left("gskill")  # ... and cleanup() removes all of it
+
+
+# a lab with a QEMU guest router (guest.py): QEMU runs in the backbone
+# namespace, its tap is a port of the bridge there
+GUEST_CHILD = """
+import sys
+sys.path.insert(0, {here!r})
+import lab as labmod
+lab = labmod.Lab({name!r}, dataplane="xfrm")
+lab.add_router("gm1", "192.0.2.11", "10.1.0.1/24")
+with lab:
+    assert lab["gm1"].run(["cat", "/proc/sys/kernel/osrelease"]).stdout.startswith("6.1.")
+    print("up", flush=True)
+    sys.stdin.read()
+"""
+
+
+def qemu_processes(name):
+    return [p for p in processes_of(labmod.TOP / "build" / "lab" / name)
+            if b"qemu-system" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_a_guest_lab_leaves_no_qemu_tap_or_namespace(sig):
+    name = "gsgint" if sig == signal.SIGINT else "gsgkill"
+    child = subprocess.Popen([PY, "-c", GUEST_CHILD.format(here=str(HERE), name=name)], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = child.stdout.readline()
+    assert line.strip() == "up", line + child.stdout.read()
+    assert len(qemu_processes(name)) == 1
+    bb = f"{name}-bb"
+    assert "t1" in labmod.run(["ip", "-n", bb, "-br", "link"]).stdout
+    child.send_signal(sig)
+    child.wait(timeout=60)
+    if sig == signal.SIGKILL:
+        assert qemu_processes(name)  # SIGKILL leaves the guest running ...
+        labmod.cleanup(namespaces_of(name))
+        wait_until("no process of the killed lab", lambda: not processes_of(labmod.TOP / "build" / "lab" / name),
+                   timeout=10)
+    assert qemu_processes(name) == []  # ... cleanup() ends it with the namespace
+    assert bb not in labmod.lab_namespaces()
+    assert_nothing_left(name)
