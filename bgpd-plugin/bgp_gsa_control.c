@@ -34,12 +34,8 @@ DEFINE_HOOK(bgp_gsa_control_event,
 #endif
 const char *const gsa_control_default_path = GSA_DEFAULT_CONTROL_SOCKET;
 
-/* the key server's event streams (docs/control-socket.md) */
-static const char *const gsa_control_events[] = {
-	"member-registered", "member-left", "member-evicted",	"rekey",
-	"sa-installed",	     "sa-removed",  "endpoint-changed",
-};
-#define GSA_N_EVENTS array_size(gsa_control_events)
+/* at most this many event streams (the key server has 7) */
+#define GSA_MAX_EVENTS 16
 
 enum gsa_subscription {
 	GSA_SUB_PENDING,
@@ -57,20 +53,23 @@ static struct gsa_control {
 	struct gs_vici_conn *conn;
 	char *configured_path; /* NULL: the default */
 	char *daemon;	       /* "gdoi 1.2.3", from `version` */
-	enum gsa_subscription sub[GSA_N_EVENTS];
-	uint64_t count[GSA_N_EVENTS];
+	/* the key server's event streams, from the core */
+	const char *const *names;
+	size_t n_events;
+	enum gsa_subscription sub[GSA_MAX_EVENTS];
+	uint64_t count[GSA_MAX_EVENTS];
 	uint64_t total;
 	int last; /* index of the last event, -1 before the first */
 	time_t last_time;
 	/* for the view */
-	struct gsa_event_view events[GSA_N_EVENTS];
+	struct gsa_event_view events[GSA_MAX_EVENTS];
 	struct gs_vici_conn_status status;
 } gsa_control = {.last = -1};
 
 static int gsa_control_event_index(const char *name)
 {
-	for (size_t i = 0; i < GSA_N_EVENTS; i++)
-		if (strcmp(gsa_control_events[i], name) == 0)
+	for (size_t i = 0; i < gsa_control.n_events; i++)
+		if (strcmp(gsa_control.names[i], name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -138,7 +137,7 @@ static void gsa_control_on_state(void *arg, enum gs_vici_conn_state state)
 		return;
 	}
 	/* the subscriptions went out with the connection */
-	for (size_t i = 0; i < GSA_N_EVENTS; i++)
+	for (size_t i = 0; i < gc->n_events; i++)
 		gc->sub[i] = GSA_SUB_PENDING;
 	if (gs_vici_conn_request(gc->conn, "version", NULL,
 				 gsa_control_on_version, gc) < 0)
@@ -155,13 +154,16 @@ void gsa_control_init(struct thread_master *master)
 {
 	struct gsa_control *gc = &gsa_control;
 
+	gc->names = gsa_core_control_events(&gc->n_events);
+	if (gc->n_events > GSA_MAX_EVENTS)
+		gc->n_events = GSA_MAX_EVENTS;
 	gc->conn = gs_vici_conn_new(master, &gsa_control_ops, gc);
 	if (!gc->conn) {
 		zlog_err("gsa: control socket: out of memory");
 		return;
 	}
-	for (size_t i = 0; i < GSA_N_EVENTS; i++)
-		gs_vici_conn_subscribe(gc->conn, gsa_control_events[i]);
+	for (size_t i = 0; i < gc->n_events; i++)
+		gs_vici_conn_subscribe(gc->conn, gc->names[i]);
 	gs_vici_conn_start(gc->conn, gc->configured_path
 					     ? gc->configured_path
 					     : gsa_control_default_path);
@@ -218,13 +220,13 @@ void gsa_control_get_view(struct gsa_control_view *view)
 	view->daemon = gc->daemon;
 	view->events_total = gc->total;
 	if (gc->last >= 0) {
-		view->last_event = gsa_control_events[gc->last];
+		view->last_event = gc->names[gc->last];
 		view->last_event_secs =
 			now >= gc->last_time ? (uint64_t)(now - gc->last_time)
 					     : 0;
 	}
-	for (size_t i = 0; i < GSA_N_EVENTS; i++) {
-		gc->events[i].name = gsa_control_events[i];
+	for (size_t i = 0; i < gc->n_events; i++) {
+		gc->events[i].name = gc->names[i];
 		gc->events[i].count = gc->count[i];
 		gc->events[i].subscription =
 			gc->status.state == GS_VICI_CONN_CONNECTED
@@ -232,5 +234,5 @@ void gsa_control_get_view(struct gsa_control_view *view)
 				: "none";
 	}
 	view->events = gc->events;
-	view->n_events = GSA_N_EVENTS;
+	view->n_events = gc->n_events;
 }

@@ -16,17 +16,13 @@
 #include <threading/mutex.h>
 #include <threading/thread.h>
 
+#include "control_socket.h"
 #include "gdoi_core.h"
 #include "gdoi_creds.h"
 #include "gdoi_kernel.h"
 #include "gdoi_settings.h"
 #include "gdoi_socket.h"
 #include "gdoi_state.h"
-
-/**
- * Largest control socket message we accept
- */
-#define MAX_CONTROL_MESSAGE (512 * 1024)
 
 /**
  * First reqid of group SAs, far above charon's own allocation
@@ -78,7 +74,7 @@ struct private_gdoi_plugin_t {
 	/**
 	 * Control socket
 	 */
-	stream_service_t *control;
+	control_socket_t *control;
 
 	/**
 	 * Wireshark's IKEv2 decryption table to append keys to, NULL if none
@@ -259,56 +255,86 @@ static void *timer_thread(private_gdoi_plugin_t *this)
 }
 
 /**
- * Control socket: serve one client until it closes the connection
+ * Control socket: a client connected
  */
-static bool control_cb(private_gdoi_plugin_t *this, stream_t *stream)
+static bool control_open(private_gdoi_plugin_t *this, u_int id)
 {
-	gdoi_control_conn_t *conn;
-	uint32_t len;
-	uint8_t *msg, *out;
-	size_t out_len;
-	bool keep = TRUE;
+	bool ok;
 
 	this->mutex->lock(this->mutex);
-	conn = this->core ? gdoi_core_control_open(this->core) : NULL;
+	ok = this->core && gdoi_core_client_open(this->core, id);
 	this->mutex->unlock(this->mutex);
-	if (!conn)
-	{
-		return FALSE;
-	}
-	while (keep && stream->read_all(stream, &len, sizeof(len)))
-	{
-		len = ntohl(len);
-		if (len > MAX_CONTROL_MESSAGE)
-		{
-			DBG1(DBG_CFG, "gdoi: control message of %u bytes refused", len);
-			break;
-		}
-		msg = malloc(sizeof(uint32_t) + len);
-		htoun32(msg, len);
-		if (!stream->read_all(stream, msg + sizeof(uint32_t), len))
-		{
-			free(msg);
-			break;
-		}
-		out = NULL;
-		out_len = 0;
-		this->mutex->lock(this->mutex);
-		keep = gdoi_core_control_input(conn, msg, sizeof(uint32_t) + len,
-									   &out, &out_len);
-		this->condvar->signal(this->condvar);
-		this->mutex->unlock(this->mutex);
-		free(msg);
-		if (out_len && !stream->write_all(stream, out, out_len))
-		{
-			keep = FALSE;
-		}
-		free(out);
-	}
+	return ok;
+}
+
+/**
+ * Control socket: bytes from a client
+ */
+static bool control_input(private_gdoi_plugin_t *this, u_int id, u_char *data,
+						  size_t len)
+{
+	bool ok;
+
 	this->mutex->lock(this->mutex);
-	gdoi_core_control_close(conn);
+	ok = this->core && gdoi_core_client_input(this->core, id, data, len);
+	/* a command may have changed what the timers wait for */
+	this->condvar->signal(this->condvar);
 	this->mutex->unlock(this->mutex);
-	return FALSE;
+	return ok;
+}
+
+/**
+ * Control socket: what is queued for a client
+ */
+static ssize_t control_output(private_gdoi_plugin_t *this, u_int id,
+							  u_char *buf, size_t len)
+{
+	ssize_t n = -1;
+
+	this->mutex->lock(this->mutex);
+	if (this->core)
+	{
+		n = gdoi_core_client_output(this->core, id, buf, len);
+	}
+	this->mutex->unlock(this->mutex);
+	return n;
+}
+
+/**
+ * Control socket: bytes written to a client
+ */
+static void control_written(private_gdoi_plugin_t *this, u_int id, size_t len)
+{
+	this->mutex->lock(this->mutex);
+	if (this->core)
+	{
+		gdoi_core_client_written(this->core, id, len);
+	}
+	this->mutex->unlock(this->mutex);
+}
+
+/**
+ * Control socket: a client is gone
+ */
+static void control_close(private_gdoi_plugin_t *this, u_int id)
+{
+	this->mutex->lock(this->mutex);
+	if (this->core)
+	{
+		gdoi_core_client_close(this->core, id);
+	}
+	this->mutex->unlock(this->mutex);
+}
+
+/**
+ * Core callback: output is queued for a control client (this->mutex held)
+ */
+static void control_wake_cb(private_gdoi_plugin_t *this, unsigned id)
+{
+	if (this->control)
+	{
+		this->control->wake(this->control, id);
+	}
 }
 
 /**
@@ -316,22 +342,28 @@ static bool control_cb(private_gdoi_plugin_t *this, stream_t *stream)
  */
 static void open_control(private_gdoi_plugin_t *this)
 {
+	control_socket_handler_t handler = {
+		.open = (void*)control_open,
+		.input = (void*)control_input,
+		.output = (void*)control_output,
+		.written = (void*)control_written,
+		.close = (void*)control_close,
+		.user = this,
+	};
+	control_socket_t *control;
 	char *uri;
 
 	uri = lib->settings->get_str(lib->settings, "%s.plugins.gdoi.socket",
 								 "unix://" GDOI_PIDDIR "/gdoi.vici", lib->ns);
-	if (strpfx(uri, "unix://"))
-	{
-		unlink(uri + strlen("unix://"));
-	}
-	this->control = lib->streams->create_service(lib->streams, uri, 10);
-	if (!this->control)
+	control = control_socket_create(uri, &handler);
+	if (!control)
 	{
 		DBG1(DBG_CFG, "gdoi: creating the control socket %s failed", uri);
 		return;
 	}
-	this->control->on_accept(this->control, (stream_service_cb_t)control_cb,
-							 this, JOB_PRIO_CRITICAL, 0);
+	this->mutex->lock(this->mutex);
+	this->control = control;
+	this->mutex->unlock(this->mutex);
 	DBG1(DBG_CFG, "gdoi: control socket on %s", uri);
 }
 
@@ -387,8 +419,13 @@ static void load_groups(private_gdoi_plugin_t *this)
  */
 static void stop(private_gdoi_plugin_t *this)
 {
-	DESTROY_IF(this->control);
+	control_socket_t *control;
+
+	this->mutex->lock(this->mutex);
+	control = this->control;
 	this->control = NULL;
+	this->mutex->unlock(this->mutex);
+	DESTROY_IF(control);
 	if (this->timer)
 	{
 		this->mutex->lock(this->mutex);
@@ -430,6 +467,7 @@ static bool plugin_cb(private_gdoi_plugin_t *this,
 		.log = (void*)log_cb,
 		.load_evicted = (void*)load_evicted_cb,
 		.save_evicted = (void*)save_evicted_cb,
+		.control_wake = (void*)control_wake_cb,
 	};
 	char *dir;
 

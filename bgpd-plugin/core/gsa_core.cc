@@ -10,6 +10,7 @@
 #include <string>
 
 #include "groupsec/version.h"
+#include "groupsec/vici/gdoi_names.h"
 #include "gsa_status.h"
 
 using groupsec::bgp::ControlStatus;
@@ -85,6 +86,13 @@ extern "C" char *gsa_core_render_status(const struct gsa_instance_view *inst,
 	} catch (const std::bad_alloc &) {
 		return nullptr;
 	}
+}
+
+extern "C" const char *const *gsa_core_control_events(size_t *n)
+{
+	namespace event = groupsec::gdoi::event;
+	*n = sizeof(event::kAll) / sizeof(event::kAll[0]);
+	return event::kAll;
 }
 
 extern "C" void gsa_core_free(char *text)

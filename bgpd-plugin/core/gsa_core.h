@@ -75,6 +75,12 @@ struct gsa_control_view {
 char *gsa_core_render_status(const struct gsa_instance_view *inst, size_t n,
 			     const struct gsa_control_view *control, bool json);
 
+/**
+ * The key server's event streams the module subscribes to, in the order
+ * docs/control-socket.md lists them (static strings).
+ */
+const char *const *gsa_core_control_events(size_t *n);
+
 /** Free text the core returned. */
 void gsa_core_free(char *text);
 

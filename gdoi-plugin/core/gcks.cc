@@ -419,7 +419,14 @@ Result<std::vector<Payload>> Engine::Impl::gcks_register(GcksGroup &g, IkeSa &sa
 			remove_responder_sa(old);
 	}
 	m.ike_spi = sa.spi_r;
-	return member_payloads(g, m, sa.gsk_w, true, nullptr);
+	auto payloads = member_payloads(g, m, sa.gsk_w, true, nullptr);
+	if (payloads && deps.events)
+		deps.events->member_registered(g.cfg.name,
+					       MemberState{m.id, m.address,
+							   g.cfg.hierarchy == KeyHierarchy::Tree ? m.leaf : m.flat_number,
+							   m.registered_ms, m.sender_ids},
+					       known != g.members.end(), g.members.size());
+	return payloads;
 }
 
 // --- GSA_REKEY ---
@@ -669,6 +676,8 @@ Result<Done> Engine::Impl::gcks_rekey(GcksGroup &g, bool change_kek, bool new_te
 				     g.cfg.name);
 		}
 	}
+	if (deps.events)
+		deps.events->rekey(g.cfg.name, true, g.last_message_id, change_kek);
 	return Done{};
 }
 
@@ -1258,8 +1267,12 @@ void Engine::Impl::gcks_gsa_registration(IkeSa &sa, const IkeHeader &h, const st
 			const Identity leaver = sa.peer;
 			if (g->members.count(leaver)) {
 				GcksGroup &group = *g;
-				if (gcks_evict(group, std::vector<Identity>{leaver}))
+				if (gcks_evict(group, std::vector<Identity>{leaver})) {
 					group.evicted.erase(leaver);
+					if (deps.events)
+						deps.events->member_left(group.cfg.name, leaver, "left",
+									 group.members.size());
+				}
 			}
 			return;
 		}

@@ -772,8 +772,12 @@ Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
 				auto r = impl_->gcks_evict(g, gone);
 				if (!r)
 					return r;
-				for (const Identity &id : gone)
+				for (const Identity &id : gone) {
 					g.evicted.erase(id);
+					if (impl_->deps.events)
+						impl_->deps.events->member_left(g.cfg.name, id, "unauthorized",
+										g.members.size());
+				}
 			}
 			if (policy_changed && gone.empty())
 				return impl_->gcks_rekey(g, false, true);
@@ -936,6 +940,9 @@ Result<Done> Engine::evict(const std::string &group, const std::vector<Identity>
 		auto r = impl_->gcks_evict(g, members);
 		if (!r)
 			impl_->gcks_store_evicted(g, before);
+		else if (impl_->deps.events)
+			for (const Identity &member : members)
+				impl_->deps.events->member_evicted(group, member, g.members.size());
 		return r;
 	});
 }

@@ -1003,6 +1003,8 @@ void Engine::Impl::gm_rekey(const Address &local, ByteView datagram, const IkeHe
 			(*held)->next_message_id = std::max((*held)->next_message_id, uint64_t(h.message_id) + 1);
 	g->last_message_id = h.message_id;
 	c.rekeys++;
+	if (deps.events)
+		deps.events->rekey(g->cfg.name, false, h.message_id, false);
 	gm_schedule(*g);
 }
 
@@ -1065,6 +1067,8 @@ void Engine::Impl::gm_inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		return;
 	}
 	g->counters.rekeys++;
+	if (deps.events)
+		deps.events->rekey(g->cfg.name, false, g->last_message_id, false);
 	gm_schedule(*g);
 }
 

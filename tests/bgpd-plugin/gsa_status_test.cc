@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <memory>
 #include <string>
+#include <vector>
 
 using namespace groupsec::bgp;
 
@@ -169,4 +170,14 @@ TEST(GsaCore, CBoundaryRendersTheControlView)
 	EXPECT_NE(s.find(R"("daemon":null)"), std::string::npos) << s;
 	EXPECT_NE(s.find(R"("member-left":{"subscription":"pending","count":7},"":{"subscription":"","count":0})"),
 		  std::string::npos) << s;
+}
+
+TEST(GsaCore, SubscribesToEveryEventOfTheKeyServer)
+{
+	size_t n = 0;
+	const char *const *names = gsa_core_control_events(&n);
+	ASSERT_EQ(n, 7u);
+	std::vector<std::string> got(names, names + n);
+	EXPECT_EQ(got, (std::vector<std::string>{"member-registered", "member-left", "member-evicted", "rekey",
+						 "sa-installed", "sa-removed", "endpoint-changed"}));
 }
