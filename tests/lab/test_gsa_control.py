@@ -9,6 +9,8 @@ event. charon is restarted: the module sees the connection go, connects
 again with its backoff, subscribes again and receives events again.
 `show bgp gsa json` proves each step.
 """
+import os
+
 import lab as labmod
 import pytest
 from lab import wait_until
@@ -53,7 +55,9 @@ def test_the_module_keeps_trying_until_charon_runs(clab):
     c = wait_until("a failed attempt", lambda: (lambda c: c if c["failedAttempts"] >= 1 else None)(control(ks)),
                    timeout=10)
     assert c["state"] == "connecting"
-    assert c["path"] == str(labmod.suites()["STRONGSWAN_PREFIX"]) + "/var/run/gdoi.vici"
+    # the gdoi plugin's default socket in the strongSwan prefix (the build
+    # may name it through a link)
+    assert os.path.realpath(c["path"]) == os.path.realpath(labmod.suites()["STRONGSWAN_PREFIX"] + "/var/run/gdoi.vici")
     assert c["configured"] is False
     assert "No such file or directory" in c["lastError"], c
     assert c["connects"] == 0 and c["daemon"] is None
@@ -93,11 +97,9 @@ def test_the_module_reconnects_after_a_charon_restart(clab):
     ks = clab["ks"]
     before = control(ks)
     assert before["state"] == "connected"
-    # killed, as a crash or a watchdog restart does: the control socket
-    # serves each client on a thread of its own, which holds up a
-    # SIGTERM while a client stays connected
+    # stopped as an operator's restart does, while bgpd stays connected
     p = ks.procs["charon"]
-    p.kill()
+    p.terminate()
     p.wait(timeout=15)
     c = wait_until("the module saw the connection go", lambda: control_is(ks, state="connecting"), timeout=15)
     assert c["lastError"], c
