@@ -76,7 +76,7 @@ def main():
         sr, m1, m2 = lab["sr"], lab["m1"], lab["m2"]
         step("Starting 3 routers: sr (S/R, route reflector), m1 and m2 (group members)")
         for r in lab.routers.values():
-            print(f"  {r.name}: namespace {r.ns}, backbone {r.addr}/24, LAN {r.lan} on lo")
+            print(f"  {r.name}: namespace {r.ns}, backbone {r.addr}/{r.backbone_plen}, LAN {r.lan} on lo")
         labmod.configure_smoke(lab)
 
         step("BGP: both members are route-reflector clients of the S/R")

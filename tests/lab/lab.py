@@ -15,6 +15,7 @@ removes what a killed lab left behind.
 """
 
 import atexit
+import ipaddress
 import json
 import os
 import re
@@ -117,7 +118,7 @@ class Router:
         self.index = index
         self.ns = f"{lab.name}-{name}"
         self.addr = backbone_addr  # on eth0, in the backbone
-        self.lan = lan  # the LAN prefix, "10.1.0.1/24" on lo
+        self.lan = lan  # the LAN prefix, "10.1.0.1/24" (or "2001:db8:1001::1/64") on lo
         self.dir = lab.dir / name
         self.holder = None
         self.procs = {}
@@ -125,6 +126,20 @@ class Router:
     @property
     def lan_addr(self):
         return self.lan.split("/")[0]
+
+    @property
+    def lan_prefix(self):
+        """The LAN as a prefix: "10.1.0.0/24", "2001:db8:1001::/64"."""
+        return str(ipaddress.ip_interface(self.lan).network)
+
+    @property
+    def ipv6(self):
+        """Whether the router's backbone address is IPv6."""
+        return ipaddress.ip_address(self.addr).version == 6
+
+    @property
+    def backbone_plen(self):
+        return 64 if self.ipv6 else 24
 
     # -- running things inside the router
 
@@ -188,9 +203,11 @@ class Router:
         run(["ip", "-n", lab.bb, "link", "set", peer, "master", "br0", "up"])
         ip = ["ip", "-n", self.ns]
         run(ip + ["link", "set", "lo", "up"])
-        run(ip + ["addr", "add", f"{self.addr}/24", "dev", "eth0"])
+        # IPv6 addresses without duplicate address detection: usable at once
+        nodad = lambda a: ["nodad"] if ipaddress.ip_interface(a).version == 6 else []
+        run(ip + ["addr", "add", f"{self.addr}/{self.backbone_plen}", "dev", "eth0"] + nodad(self.addr))
         run(ip + ["link", "set", "eth0", "up"])
-        run(ip + ["addr", "add", self.lan, "dev", "lo"])
+        run(ip + ["addr", "add", self.lan, "dev", "lo"] + nodad(self.lan))
         # the mount namespace: the suites' run directories become this
         # router's own; the holder keeps the namespace alive
         script = (
@@ -551,12 +568,27 @@ GDOI_GROUP_ID = 1234
 GDOI_PSK = "groupsec-lab-group-psk"
 
 
-def gdoi_lab(name=None, members=3, dataplane="libipsec"):
-    """A key server and members with LANs 10.N.0.0/24 on one backbone."""
+# The group's traffic selectors (both TEK directions) by address family:
+# every LAN of a gdoi lab, not the backbone
+GDOI_TEK_TS = {4: "10.0.0.0/8", 6: "2001:db8:1000::/36"}
+
+
+def gdoi_lab(name=None, members=3, dataplane="libipsec", ipv6=False):
+    """A key server and members with LANs 10.N.0.0/24 on one backbone
+    (192.0.2.0/24); with ipv6, backbone 2001:db8::/64 and LANs
+    2001:db8:100N::/64 (the key server's N is 0) instead."""
+    if ipv6 and dataplane != "libipsec":
+        raise LabError("an IPv6 gdoi lab runs on namespace routers (dataplane libipsec)")
     lab = Lab(name, dataplane=dataplane)
-    lab.add_router("ks", "192.0.2.1", "10.0.0.1/24")
+    if ipv6:
+        lab.add_router("ks", "2001:db8::1", "2001:db8:1000::1/64")
+    else:
+        lab.add_router("ks", "192.0.2.1", "10.0.0.1/24")
     for i in range(1, members + 1):
-        lab.add_router(f"gm{i}", f"192.0.2.{10 + i}", f"10.{i}.0.1/24")
+        if ipv6:
+            lab.add_router(f"gm{i}", f"2001:db8::{10 + i}", f"2001:db8:{1000 + i}::1/64")
+        else:
+            lab.add_router(f"gm{i}", f"192.0.2.{10 + i}", f"10.{i}.0.1/24")
     return lab
 
 
@@ -603,6 +635,7 @@ def install_creds(router, pki, ca=True, cert=None, key=None, certs=()):
 def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=(), esp_proposal="aes256gcm16"):
     """extra_members: names of more members (NAME.example.net) that are no router."""
     ids = ", ".join(f"{n}.example.net" for n in [m.name for m in members] + list(extra_members))
+    tek = GDOI_TEK_TS[6 if ks.ipv6 else 4]
     return f"""\
 groups {{
 	blue {{
@@ -613,8 +646,8 @@ groups {{
 		auth = psk
 		members = {ids}
 		tek-1 {{
-			local_ts = 10.0.0.0/8
-			remote_ts = 10.0.0.0/8
+			local_ts = {tek}
+			remote_ts = {tek}
 			esp_proposal = {esp_proposal}
 		}}
 		tek_lifetime = 1h
@@ -629,7 +662,7 @@ def gdoi_member_conf(gm, ks, peers, extra=""):
     eps = "".join(f"""\
 			{p.name} {{
 				gateway = {p.addr}
-				prefixes = {p.lan.split("/")[0].rsplit(".", 1)[0]}.0/24
+				prefixes = {p.lan_prefix}
 			}}
 """ for p in peers)
     return f"""\
@@ -777,53 +810,149 @@ def ping_flowing(src, dst_addr, count, replies=10, deadline_s=40):
     return p, out
 
 
+def lan_ping(src, dst, count=3, interval="0.2", check=True):
+    """ping from src's LAN address to dst's (IPv4 or IPv6), each reply
+    awaited at most 1 s; asserts success unless check is false."""
+    p = src.run(["ping", "-n", "-c", str(count), "-i", interval, "-W", "1", "-I", src.lan_addr, dst.lan_addr],
+                check=False, timeout=count * 2 + 10)
+    if check:
+        assert p.returncode == 0, f"{src.name} -> {dst.name}: {p.stdout}{p.stderr}"
+    return p
+
+
+def gdoi_evict_without_loss(ks, group, evicted, src, dst, count=80, timeout=10):
+    """Evict the member router `evicted` while src pings dst's LAN at 10/s:
+    src and dst apply the rekey, move to one new SPI, and not one of the
+    `count` pings is lost; the key server no longer lists the member.
+    Returns (old SPI, new SPI)."""
+    old = gdoi_current_spi(src, group)
+    rekeys = {gm.name: gdoi_counters(gm, group)["rekeys"] for gm in (src, dst)}
+    members = len(gdoictl(ks, "members", group)["members"])
+    # evict once the ping flows through the group SA
+    pinger, out = ping_flowing(src, dst.lan_addr, count)
+    gdoictl(ks, "evict", group, f"{evicted.name}.example.net")
+    for gm in (src, dst):
+        wait_until(f"{gm.name} applies the rekey", lambda: gdoi_counters(gm, group)["rekeys"] > rekeys[gm.name],
+                   timeout=timeout)
+    out += pinger.stdout.read()
+    assert pinger.wait(timeout=60) == 0 and f"{count} received" in out, out
+    new = gdoi_current_spi(src, group)
+    assert new != old and gdoi_current_spi(dst, group) == new, (old, new)
+    listed = gdoictl(ks, "members", group)["members"]
+    assert len(listed) == members - 1 and f"{evicted.name}.example.net" not in str(listed), listed
+    return old, new
+
+
+def gdoi_old_sa_removed(router, group, spi):
+    """True once the member no longer lists the SA spi: it kept it (current
+    no) for the deactivation delay the group's policy set, then removed it."""
+    sas = gdoictl(router, "sas", group)["sas"]
+    listed = [sa for sa in sas if sa["spi"] == spi]
+    assert all(not sa.get("current", True) for sa in listed), (router.name, sas)
+    return not listed
+
+
+def gdoi_locked_out(group, evicted, others, old, timeout=30):
+    """Once every member of `others` reports the old SA gone (removed after
+    the deactivation delay the key server's policy gave it), `evicted`
+    reaches none of them and none reaches it."""
+    for gm in others:
+        wait_until(f"{gm.name} removes the old SA", lambda: gdoi_old_sa_removed(gm, group, old), timeout=timeout)
+    for gm in others:
+        assert lan_ping(evicted, gm, count=3, check=False).returncode != 0, f"{evicted.name} reaches {gm.name}"
+        assert lan_ping(gm, evicted, count=3, check=False).returncode != 0, f"{gm.name} reaches {evicted.name}"
+
+
 def gdoi_counters(router, group):
     """The group's counters at the router, as gdoictl shows them."""
     out = gdoictl(router, "counters", group)
     return out.get("counters", out)
 
 
-_SNIFF_REKEYS = r"""
+_SNIFF_UDP = r"""
 import os, socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+seconds, mode, ready, family, port, stop = sys.argv[1:7]
+v6, port = family == "6", int(port)
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x86DD if v6 else 0x0800))
 s.bind(("eth0", 0))
-s.settimeout(1)
-os.close(os.open(sys.argv[3], os.O_CREAT | os.O_WRONLY, 0o644))  # capturing now
-end, first = time.time() + float(sys.argv[1]), sys.argv[2] == "first"
+s.settimeout(0.2)
+os.close(os.open(ready, os.O_CREAT | os.O_WRONLY, 0o644))  # capturing now
+end = time.time() + float(seconds)
 while time.time() < end:
+    stopping = os.path.exists(stop)  # then read what is queued, and end
+    if stopping:
+        s.setblocking(False)
     try:
         pkt = s.recv(65535)
-    except socket.timeout:
+    except (socket.timeout, BlockingIOError):
+        if stopping:
+            break
         continue
-    ihl = (pkt[0] & 15) * 4
-    udp = pkt[ihl:]
-    if pkt[9] != 17 or int.from_bytes(udp[2:4], "big") != 848 or len(udp) < 8 + 28 or udp[8 + 18] != 41:
+    if v6:  # the fixed header alone: UDP right after it
+        proto, udp, dst = pkt[6], pkt[40:], socket.inet_ntop(socket.AF_INET6, pkt[24:40])
+    else:
+        proto, udp, dst = pkt[9], pkt[(pkt[0] & 15) * 4:], socket.inet_ntoa(pkt[16:20])
+    if proto != 17 or int.from_bytes(udp[2:4], "big") != port:
         continue
-    print(socket.inet_ntoa(pkt[16:20]), udp[8:].hex(), flush=True)
-    if first:
+    body = udp[8:]
+    if mode in ("rekeys", "first") and (len(body) < 28 or body[18] != 41):
+        continue  # not a GSA_REKEY
+    if mode == "esp" and (len(body) < 8 or body[:4] == bytes(4)):
+        continue  # a non-ESP marker: IKE on port 4500
+    print(dst, (body[:8] if mode == "esp" else body).hex(), flush=True)
+    if mode == "first":
         break
 """
 
 
-def sniff_rekeys(router, seconds, first=False):
-    """Start capturing the GSA_REKEY datagrams that reach router's eth0, for
-    `seconds` (or until the first one); returns once the capture runs.
-
-    Returns a function that waits for the capture and gives
-    [(destination address, IKE message bytes)]."""
-    ready = router.dir / f"sniff-rekeys-{time.monotonic_ns()}.ready"
-    p = router.popen(["/usr/bin/python3", "-c", _SNIFF_REKEYS, str(seconds), "first" if first else "all", ready])
+def _sniff_udp(router, mode, port, seconds):
+    """Capture UDP datagrams to port reaching router's eth0 (IPv4, or IPv6
+    on an IPv6 backbone) with _SNIFF_UDP, for at most `seconds`; returns
+    once the capture runs. Returns a function that ends the capture (at
+    once; after the first datagram in mode "first"; at the end of the
+    `seconds` with window=True) and gives [(destination address, bytes)]."""
+    tag = time.monotonic_ns()
+    ready, stop = router.dir / f"sniff-{tag}.ready", router.dir / f"sniff-{tag}.stop"
+    p = router.popen(["/usr/bin/python3", "-c", _SNIFF_UDP, str(seconds), mode, ready,
+                      "6" if router.ipv6 else "4", str(port), stop])
     try:
-        wait_until(f"{router.name}: rekey capture running", lambda: ready.exists() or p.poll() is not None,
+        wait_until(f"{router.name}: capture running", lambda: ready.exists() or p.poll() is not None,
                    timeout=10, interval=0.05)
     except LabError:
         p.kill()
         p.communicate()
         raise
     if not ready.exists():
-        raise LabError(f"{router.name}: the rekey capture exited with {p.returncode} before it began")
+        raise LabError(f"{router.name}: the capture exited with {p.returncode} before it began")
+
+    def result(window=False):
+        if mode != "first" and not window:
+            stop.touch()
+        out, _ = p.communicate(timeout=seconds + 15)
+        return [(dst, bytes.fromhex(data)) for dst, data in (line.split() for line in out.splitlines() if line)]
+    return result
+
+
+def sniff_rekeys(router, seconds, first=False):
+    """Start capturing the GSA_REKEY datagrams that reach router's eth0,
+    for `seconds` (or until the first one); returns once the capture runs.
+
+    Returns a function that waits for the capture and gives
+    [(destination address, IKE message bytes)]."""
+    capture = _sniff_udp(router, "first" if first else "rekeys", 848, seconds)
+    return capture if first else (lambda: capture(window=True))
+
+
+def sniff_esp(router, seconds=60):
+    """Start capturing the ESP in UDP datagrams (port 4500) that reach
+    router's eth0; returns once the capture runs. Returns a function that
+    ends the capture and gives {SPI (8 hex digits): datagrams}."""
+    capture = _sniff_udp(router, "esp", 4500, seconds)
 
     def result():
-        out, _ = p.communicate(timeout=seconds + 15)
-        return [(dst, bytes.fromhex(msg)) for dst, msg in (line.split() for line in out.splitlines() if line)]
+        spis = {}
+        for _, head in capture():
+            spi = head[:4].hex()
+            spis[spi] = spis.get(spi, 0) + 1
+        return spis
     return result

@@ -50,11 +50,7 @@ def registered(router):
 
 
 def ping(src, dst, count=3, interval="0.2", check=True):
-    p = src.run(["ping", "-n", "-c", str(count), "-i", interval, "-W", "1", "-I", src.lan_addr, dst.lan_addr],
-                check=False, timeout=count * 2 + 10)
-    if check:
-        assert p.returncode == 0, f"{src.name} -> {dst.name}: {p.stdout}{p.stderr}"
-    return p
+    return labmod.lan_ping(src, dst, count=count, interval=interval, check=check)
 
 
 def listening(router, port, proc):
@@ -65,12 +61,7 @@ def listening(router, port, proc):
 
 
 def old_sa_removed(router, spi):
-    """True once the member no longer lists the SA spi: it kept it (current
-    no) for the deactivation delay the group's policy set, then removed it."""
-    sas = labmod.gdoictl(router, "sas", GROUP)["sas"]
-    listed = [sa for sa in sas if sa["spi"] == spi]
-    assert all(not sa.get("current", True) for sa in listed), (router.name, sas)
-    return not listed
+    return labmod.gdoi_old_sa_removed(router, GROUP, spi)
 
 
 def gms(lab):
@@ -128,26 +119,11 @@ def test_evicting_gm3_rekeys_without_loss_and_locks_gm3_out(glab):
     ks, gm1, gm2, gm3 = glab["ks"], glab["gm1"], glab["gm2"], glab["gm3"]
     for gm in gms(glab):
         wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
-    old = current_spi(gm1)
-    rekeys = {gm.name: counters(gm)["rekeys"] for gm in (gm1, gm2)}
-    # evict once the ping flows through the group SA
-    pinger, out = labmod.ping_flowing(gm1, gm2.lan_addr, 80)
-    labmod.gdoictl(ks, "evict", GROUP, "gm3.example.net")
-    for gm in (gm1, gm2):
-        wait_until(f"{gm.name} applies the rekey", lambda: counters(gm)["rekeys"] > rekeys[gm.name], timeout=10)
-    out += pinger.stdout.read()
-    assert pinger.wait(timeout=30) == 0 and "80 received" in out, out
-    new = current_spi(gm1)
-    assert new != old and current_spi(gm2) == new
+    old, new = labmod.gdoi_evict_without_loss(ks, GROUP, gm3, gm1, gm2)
     assert current_spi(gm3) == old, "gm3 got no new keys"
-    members = labmod.gdoictl(ks, "members", GROUP)["members"]
-    assert len(members) == 2, members
     # once gm1 and gm2 report the old SA gone (deactivated after the delay
     # the key server's policy set), gm3 reaches nobody and nobody reaches gm3
-    for gm in (gm1, gm2):
-        wait_until(f"{gm.name} removes the old SA", lambda: old_sa_removed(gm, old), timeout=30)
-    assert ping(gm3, gm1, count=3, check=False).returncode != 0
-    assert ping(gm1, gm3, count=3, check=False).returncode != 0
+    labmod.gdoi_locked_out(GROUP, gm3, (gm1, gm2), old)
     ping(gm1, gm2)
 
 
