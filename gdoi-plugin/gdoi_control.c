@@ -6,12 +6,8 @@
 #include "gdoi_control.h"
 
 #include <daemon.h>
-#include <unistd.h>
 
-/**
- * Largest control socket message we accept
- */
-#define MAX_CONTROL_MESSAGE (512 * 1024)
+#include "control_socket.h"
 
 typedef struct private_gdoi_control_t private_gdoi_control_t;
 
@@ -36,63 +32,56 @@ struct private_gdoi_control_t {
 	gs_timer_t *timer;
 
 	/**
-	 * Control socket
+	 * Control socket, serving its clients asynchronously
 	 */
-	stream_service_t *control;
+	control_socket_t *socket;
 };
 
-/**
- * Control socket: serve one client until it closes the connection
- */
-static bool control_cb(private_gdoi_control_t *this, stream_t *stream)
+static bool client_open(private_gdoi_control_t *this, u_int id)
 {
-	gdoi_control_conn_t *conn;
-	uint32_t len;
-	uint8_t *msg, *out;
-	size_t out_len;
-	bool keep = TRUE;
+	return this->dispatcher->client_open(this->dispatcher, id);
+}
 
-	conn = this->dispatcher->control_open(this->dispatcher);
-	if (!conn)
-	{
-		return FALSE;
-	}
-	while (keep && stream->read_all(stream, &len, sizeof(len)))
-	{
-		len = ntohl(len);
-		if (len > MAX_CONTROL_MESSAGE)
-		{
-			DBG1(DBG_CFG, "gdoi: control message of %u bytes refused", len);
-			break;
-		}
-		msg = malloc(sizeof(uint32_t) + len);
-		htoun32(msg, len);
-		if (!stream->read_all(stream, msg + sizeof(uint32_t), len))
-		{
-			free(msg);
-			break;
-		}
-		out = NULL;
-		out_len = 0;
-		keep = this->dispatcher->control_input(this->dispatcher, conn, msg,
-											   sizeof(uint32_t) + len, &out,
-											   &out_len);
-		this->timer->kick(this->timer);
-		free(msg);
-		if (out_len && !stream->write_all(stream, out, out_len))
-		{
-			keep = FALSE;
-		}
-		free(out);
-	}
-	this->dispatcher->control_close(this->dispatcher, conn);
-	return FALSE;
+static bool client_input(private_gdoi_control_t *this, u_int id, u_char *data,
+						 size_t len)
+{
+	bool ok;
+
+	ok = this->dispatcher->client_input(this->dispatcher, id, data, len);
+	/* a command may have changed what the timers wait for */
+	this->timer->kick(this->timer);
+	return ok;
+}
+
+static ssize_t client_output(private_gdoi_control_t *this, u_int id,
+							 u_char *buf, size_t len)
+{
+	return this->dispatcher->client_output(this->dispatcher, id, buf, len);
+}
+
+static void client_written(private_gdoi_control_t *this, u_int id, size_t len)
+{
+	this->dispatcher->client_written(this->dispatcher, id, len);
+}
+
+static void client_close(private_gdoi_control_t *this, u_int id)
+{
+	this->dispatcher->client_close(this->dispatcher, id);
+}
+
+/**
+ * The core queued output for a client (its lock held): never blocks
+ */
+static void wake(private_gdoi_control_t *this, u_int id)
+{
+	this->socket->wake(this->socket, id);
 }
 
 METHOD(gdoi_control_t, destroy, void,
 	private_gdoi_control_t *this)
 {
-	this->control->destroy(this->control);
+	this->dispatcher->set_wake(this->dispatcher, NULL, NULL);
+	this->socket->destroy(this->socket);
 	free(this);
 }
 
@@ -103,30 +92,33 @@ gdoi_control_t *gdoi_control_create(gdoi_dispatcher_t *dispatcher,
 									gs_timer_t *timer)
 {
 	private_gdoi_control_t *this;
+	control_socket_handler_t handler = {
+		.open = (void*)client_open,
+		.input = (void*)client_input,
+		.output = (void*)client_output,
+		.written = (void*)client_written,
+		.close = (void*)client_close,
+	};
 	char *uri;
 
 	uri = lib->settings->get_str(lib->settings, "%s.plugins.gdoi.socket",
 								 "unix://" GDOI_PIDDIR "/gdoi.vici", lib->ns);
-	if (strpfx(uri, "unix://"))
-	{
-		unlink(uri + strlen("unix://"));
-	}
 	INIT(this,
 		.public = {
 			.destroy = _destroy,
 		},
 		.dispatcher = dispatcher,
 		.timer = timer,
-		.control = lib->streams->create_service(lib->streams, uri, 10),
 	);
-	if (!this->control)
+	handler.user = this;
+	this->socket = control_socket_create(uri, &handler);
+	if (!this->socket)
 	{
 		DBG1(DBG_CFG, "gdoi: creating the control socket %s failed", uri);
 		free(this);
 		return NULL;
 	}
-	this->control->on_accept(this->control, (stream_service_cb_t)control_cb,
-							 this, JOB_PRIO_CRITICAL, 0);
+	dispatcher->set_wake(dispatcher, (void*)wake, this);
 	DBG1(DBG_CFG, "gdoi: control socket on %s", uri);
 	return &this->public;
 }

@@ -58,6 +58,12 @@ struct private_gdoi_dispatcher_t {
 	 * What the key server keeps across restarts (evicted members)
 	 */
 	gdoi_state_t *state;
+
+	/**
+	 * Told when a control client has output waiting, and its data
+	 */
+	void (*wake)(void *data, u_int id);
+	void *wake_data;
 };
 
 /**
@@ -230,34 +236,73 @@ METHOD(gdoi_dispatcher_t, load, void,
 	this->mutex->unlock(this->mutex);
 }
 
-METHOD(gdoi_dispatcher_t, control_open, gdoi_control_conn_t*,
-	private_gdoi_dispatcher_t *this)
+METHOD(gdoi_dispatcher_t, client_open, bool,
+	private_gdoi_dispatcher_t *this, u_int id)
 {
-	gdoi_control_conn_t *conn;
+	bool ok;
 
 	this->mutex->lock(this->mutex);
-	conn = gdoi_core_control_open(this->core);
+	ok = gdoi_core_client_open(this->core, id);
 	this->mutex->unlock(this->mutex);
-	return conn;
+	return ok;
 }
 
-METHOD(gdoi_dispatcher_t, control_input, bool,
-	private_gdoi_dispatcher_t *this, gdoi_control_conn_t *conn,
-	const uint8_t *data, size_t len, uint8_t **out, size_t *out_len)
+METHOD(gdoi_dispatcher_t, client_input, bool,
+	private_gdoi_dispatcher_t *this, u_int id, u_char *data, size_t len)
 {
-	bool keep;
+	bool ok;
 
 	this->mutex->lock(this->mutex);
-	keep = gdoi_core_control_input(conn, data, len, out, out_len);
+	ok = gdoi_core_client_input(this->core, id, data, len);
 	this->mutex->unlock(this->mutex);
-	return keep;
+	return ok;
 }
 
-METHOD(gdoi_dispatcher_t, control_close, void,
-	private_gdoi_dispatcher_t *this, gdoi_control_conn_t *conn)
+METHOD(gdoi_dispatcher_t, client_output, ssize_t,
+	private_gdoi_dispatcher_t *this, u_int id, u_char *buf, size_t len)
+{
+	ssize_t n;
+
+	this->mutex->lock(this->mutex);
+	n = gdoi_core_client_output(this->core, id, buf, len);
+	this->mutex->unlock(this->mutex);
+	return n;
+}
+
+METHOD(gdoi_dispatcher_t, client_written, void,
+	private_gdoi_dispatcher_t *this, u_int id, size_t len)
 {
 	this->mutex->lock(this->mutex);
-	gdoi_core_control_close(conn);
+	gdoi_core_client_written(this->core, id, len);
+	this->mutex->unlock(this->mutex);
+}
+
+METHOD(gdoi_dispatcher_t, client_close, void,
+	private_gdoi_dispatcher_t *this, u_int id)
+{
+	this->mutex->lock(this->mutex);
+	gdoi_core_client_close(this->core, id);
+	this->mutex->unlock(this->mutex);
+}
+
+/**
+ * Core callback: output is queued for a control client (this->mutex held)
+ */
+static void control_wake_cb(private_gdoi_dispatcher_t *this, unsigned id)
+{
+	if (this->wake)
+	{
+		this->wake(this->wake_data, id);
+	}
+}
+
+METHOD(gdoi_dispatcher_t, set_wake, void,
+	private_gdoi_dispatcher_t *this, void (*wake)(void *data, u_int id),
+	void *data)
+{
+	this->mutex->lock(this->mutex);
+	this->wake = wake;
+	this->wake_data = data;
 	this->mutex->unlock(this->mutex);
 }
 
@@ -290,6 +335,7 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 		.log = (void*)log_cb,
 		.load_evicted = (void*)load_evicted_cb,
 		.save_evicted = (void*)save_evicted_cb,
+		.control_wake = (void*)control_wake_cb,
 	};
 
 	INIT(this,
@@ -299,9 +345,12 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 			.receive = _receive,
 			.tick = _tick,
 			.load = _load,
-			.control_open = _control_open,
-			.control_input = _control_input,
-			.control_close = _control_close,
+			.client_open = _client_open,
+			.client_input = _client_input,
+			.client_output = _client_output,
+			.client_written = _client_written,
+			.client_close = _client_close,
+			.set_wake = _set_wake,
 			.destroy = _destroy,
 		},
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),

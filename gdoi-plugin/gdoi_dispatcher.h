@@ -71,30 +71,44 @@ struct gdoi_dispatcher_t {
 	/**
 	 * A client connected to the control socket.
 	 *
-	 * @return				its connection in the core, NULL if refused
+	 * @param id			client id, unique among connected clients
+	 * @return				FALSE to refuse it
 	 */
-	gdoi_control_conn_t *(*control_open)(gdoi_dispatcher_t *this);
+	bool (*client_open)(gdoi_dispatcher_t *this, u_int id);
 
 	/**
-	 * Bytes of a control client.
+	 * Bytes read from a control client.
 	 *
-	 * @param conn			connection from control_open()
-	 * @param data			one framed message
-	 * @param len			its length
-	 * @param out			receives reply bytes, malloc()ed, if any
-	 * @param out_len		receives their length
-	 * @return				FALSE to close the connection
+	 * @return				FALSE if the client broke the protocol
 	 */
-	bool (*control_input)(gdoi_dispatcher_t *this, gdoi_control_conn_t *conn,
-						  const uint8_t *data, size_t len, uint8_t **out,
-						  size_t *out_len);
+	bool (*client_input)(gdoi_dispatcher_t *this, u_int id, u_char *data,
+						 size_t len);
 
 	/**
-	 * A control client went away.
+	 * Copy up to len bytes queued for a control client into buf, without
+	 * taking them.
 	 *
-	 * @param conn			connection from control_open()
+	 * @return				bytes copied, 0 if none, -1 to close the client
 	 */
-	void (*control_close)(gdoi_dispatcher_t *this, gdoi_control_conn_t *conn);
+	ssize_t (*client_output)(gdoi_dispatcher_t *this, u_int id, u_char *buf,
+							 size_t len);
+
+	/**
+	 * len of the bytes client_output() copied went out.
+	 */
+	void (*client_written)(gdoi_dispatcher_t *this, u_int id, size_t len);
+
+	/**
+	 * A control client is gone.
+	 */
+	void (*client_close)(gdoi_dispatcher_t *this, u_int id);
+
+	/**
+	 * Set who is told that a control client has output waiting (called
+	 * with the core's lock held: must not block).
+	 */
+	void (*set_wake)(gdoi_dispatcher_t *this,
+					 void (*wake)(void *data, u_int id), void *data);
 
 	/**
 	 * Destroy the core and this object.

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <sys/socket.h>
@@ -15,8 +17,9 @@
 #include <unistd.h>
 #include <vector>
 
-#include "control.h"
+#include "groupsec/vici/gdoi_names.h"
 #include "groupsec/json.h"
+#include "groupsec/vici/client.h"
 #include "groupsec/vici/vici_wire.h"
 
 namespace groupsec::gdoi::gdoictl {
@@ -53,6 +56,8 @@ const char kUsage[] =
         "  add-endpoint GROUP GATEWAY PREFIX... add or replace a tunnel endpoint\n"
         "  remove-endpoint GROUP GATEWAY        remove a tunnel endpoint\n"
         "  version                              the plugin's version\n"
+        "  monitor [GROUP] [--count N]          print events as they happen (of one group), one a line;\n"
+        "                                       with --count, exit after N\n"
         "\n"
         "options:\n"
         "  -s, --socket PATH  the control socket (default $GDOICTL_SOCKET, else " GDOICTL_DEFAULT_SOCKET ")\n"
@@ -77,94 +82,128 @@ private:
 	int fd_;
 };
 
+// A blocking connection to the control socket, speaking through the
+// sans-IO VICI client.
+class Connection {
+public:
+	explicit Connection(const std::string &path) : path_(path) {}
+
+	// err gets the reason of a failure
+	bool open(std::string &err, bool timeout = true)
+	{
+		sockaddr_un addr{};
+		addr.sun_family = AF_UNIX;
+		if (path_.empty() || path_.size() >= sizeof(addr.sun_path)) {
+			err = "socket path '" + path_ + "' is empty or too long";
+			return false;
+		}
+		memcpy(addr.sun_path, path_.data(), path_.size());
+		fd_ = std::make_unique<Fd>(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+		if (fd_->get() < 0) {
+			err = std::string("socket: ") + strerror(errno);
+			return false;
+		}
+		set_timeout(timeout);
+		if (connect(fd_->get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
+			err = "cannot connect to " + path_ + ": " + strerror(errno);
+			return false;
+		}
+		return true;
+	}
+
+	// Without a timeout, reads wait for as long as it takes (monitor).
+	void set_timeout(bool on)
+	{
+		timeval tv{on ? kTimeoutSeconds : 0, 0};
+		setsockopt(fd_->get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd_->get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
+
+	vici::Client &client() { return client_; }
+
+	// Writes everything the client queued.
+	bool flush(std::string &err)
+	{
+		while (client_.wants_write()) {
+			ByteView out = client_.output();
+			ssize_t n = send(fd_->get(), out.data(), out.size(), MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				err = "cannot send to " + path_ + ": " + strerror(errno);
+				return false;
+			}
+			client_.consume_output(static_cast<size_t>(n));
+		}
+		return true;
+	}
+
+	// The next thing received, reading as needed.
+	std::optional<vici::Received> next(std::string &err)
+	{
+		for (;;) {
+			if (auto m = client_.next())
+				return m;
+			uint8_t buf[16384];
+			ssize_t n = recv(fd_->get(), buf, sizeof(buf), 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				err = "cannot read from " + path_ + ": " +
+				      (errno == EAGAIN || errno == EWOULDBLOCK
+				               ? std::string("no answer within ") + std::to_string(kTimeoutSeconds) + " s"
+				               : std::string(strerror(errno)));
+				return std::nullopt;
+			}
+			if (n == 0) {
+				err = path_ + " closed the connection";
+				return std::nullopt;
+			}
+			auto fed = client_.feed(ByteView(buf, static_cast<size_t>(n)));
+			if (!fed.ok()) {
+				err = "bad answer from " + path_ + ": " + fed.error().message;
+				return std::nullopt;
+			}
+		}
+	}
+
+private:
+	std::string path_;
+	std::unique_ptr<Fd> fd_;
+	vici::Client client_;
+};
+
 // Sends one request and returns the response message; err gets the reason
 // of a failure.
 std::optional<Section> call(const std::string &path, const std::string &command, const Section &request,
                             std::string &err)
 {
-	sockaddr_un addr{};
-	addr.sun_family = AF_UNIX;
-	if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-		err = "socket path '" + path + "' is empty or too long";
+	Connection c(path);
+	if (!c.open(err))
+		return std::nullopt;
+	auto id = c.client().request(command, request);
+	if (!id.ok()) {
+		err = "cannot encode the request: " + id.error().message;
 		return std::nullopt;
 	}
-	memcpy(addr.sun_path, path.data(), path.size());
-	Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	if (fd.get() < 0) {
-		err = std::string("socket: ") + strerror(errno);
+	if (!c.flush(err))
 		return std::nullopt;
-	}
-	timeval tv{kTimeoutSeconds, 0};
-	setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
-		err = "cannot connect to " + path + ": " + strerror(errno);
-		return std::nullopt;
-	}
-
-	vici::Packet req;
-	req.op = vici::Operation::CmdRequest;
-	req.name = command;
-	req.message = request;
-	auto bytes = vici::encode_packet(req);
-	if (!bytes.ok()) {
-		err = "cannot encode the request: " + bytes.error().message;
-		return std::nullopt;
-	}
-	size_t sent = 0;
-	while (sent < bytes.value().size()) {
-		ssize_t n = send(fd.get(), bytes.value().data() + sent, bytes.value().size() - sent, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = "cannot send to " + path + ": " + strerror(errno);
-			return std::nullopt;
-		}
-		sent += static_cast<size_t>(n);
-	}
-
-	vici::StreamReader reader;
 	for (;;) {
-		auto packet = reader.next();
-		if (!packet.ok()) {
-			err = "bad answer from " + path + ": " + packet.error().message;
+		auto m = c.next(err);
+		if (!m) {
+			if (err == path + " closed the connection")
+				err = path + " closed the connection without answering";
 			return std::nullopt;
 		}
-		if (packet.value()) {
-			auto p = vici::decode_packet(*packet.value());
-			if (!p.ok()) {
-				err = "bad answer from " + path + ": " + p.error().message;
-				return std::nullopt;
-			}
-			switch (p.value().op) {
-			case vici::Operation::CmdResponse:
-				return std::move(p.value().message);
-			case vici::Operation::CmdUnknown:
-				err = path + " does not know the command '" + command + "'";
-				return std::nullopt;
-			case vici::Operation::Event:
-				continue; // not registered for any, but harmless
-			default:
-				err = std::string("unexpected ") + vici::operation_name(p.value().op) + " from " + path;
-				return std::nullopt;
-			}
-		}
-		uint8_t buf[16384];
-		ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = "cannot read from " + path + ": " +
-			      (errno == EAGAIN || errno == EWOULDBLOCK ? std::string("no answer within ") +
-			                                                         std::to_string(kTimeoutSeconds) + " s"
-			                                               : std::string(strerror(errno)));
+		switch (m->kind) {
+		case vici::Received::Kind::Response:
+			return std::move(m->message);
+		case vici::Received::Kind::UnknownCommand:
+			err = path + " does not know the command '" + command + "'";
 			return std::nullopt;
+		default:
+			continue; // not registered for any event, but harmless
 		}
-		if (n == 0) {
-			err = path + " closed the connection without answering";
-			return std::nullopt;
-		}
-		reader.push(ByteView(buf, static_cast<size_t>(n)));
 	}
 }
 
@@ -322,8 +361,10 @@ const std::set<std::string> kNumbers = {
         "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
         "tree-depth",     "invalid-spi",
+        // events
+        "port",           "member-id",  "message-id",
 };
-const std::set<std::string> kBooleans = {"current"};
+const std::set<std::string> kBooleans = {"current", "again", "outbound", "new-kek"};
 // sections of named entries, shown as arrays
 const std::set<std::string> kArrays = {"groups", "members", "sas", "endpoints"};
 
@@ -532,13 +573,96 @@ const std::vector<Subcommand> &subcommands()
 	return table;
 }
 
+// One event as monitor prints it: "member-evicted group=blue member=gm1
+// members=2", or with --json {"event":"member-evicted","group":"blue",...}.
+std::string event_line(const std::string &name, const Section &message, bool json)
+{
+	if (json) {
+		JsonWriter w;
+		w.begin_object().key("event").value(name);
+		for (const vici::Entry &e : message.entries())
+			json_entry(w, e);
+		w.end_object();
+		return w.str() + "\n";
+	}
+	std::string line = name;
+	for (const vici::Entry &e : message.entries()) {
+		line += " " + e.name + "=";
+		if (e.kind == EntryKind::Value) {
+			line += e.value;
+		} else if (e.kind == EntryKind::List) {
+			for (size_t i = 0; i < e.items.size(); i++)
+				line += (i ? "," : "") + e.items[i];
+		} else {
+			line += "{...}";
+		}
+	}
+	return line + "\n";
+}
+
+// gdoictl monitor: subscribes to every event, prints them as they come
+// (those of one group if given) until the connection ends, a write fails
+// or count events were printed.
+int monitor(const std::string &path, const std::string &group, bool json, uint64_t count,
+            const std::function<bool(const std::string &)> &print, std::string &err)
+{
+	std::string problem;
+	Connection c(path);
+	if (!c.open(problem, true)) {
+		err += "gdoictl: " + problem + "\n";
+		return kExitSocket;
+	}
+	for (const char *e : event::kAll)
+		c.client().subscribe(e);
+	if (!c.flush(problem)) {
+		err += "gdoictl: " + problem + "\n";
+		return kExitSocket;
+	}
+	size_t answers = 0, confirmed = 0;
+	uint64_t printed = 0;
+	bool ready = false;
+	for (;;) {
+		auto m = c.next(problem);
+		if (!m) {
+			err += "gdoictl: monitor: " + problem + "\n";
+			return kExitSocket;
+		}
+		if (m->kind == vici::Received::Kind::Confirmed || m->kind == vici::Received::Kind::UnknownEvent) {
+			answers++;
+			confirmed += m->kind == vici::Received::Kind::Confirmed;
+		} else if (m->kind == vici::Received::Kind::Event) {
+			const std::string *g = m->message.value("group");
+			if (!group.empty() && (!g || *g != group))
+				continue;
+			if (!print(event_line(m->name, m->message, json)))
+				return kExitOk;
+			if (count && ++printed >= count)
+				return kExitOk;
+		}
+		if (!ready && answers == std::size(event::kAll)) {
+			if (!confirmed) {
+				err += "gdoictl: monitor: " + path + " has no events\n";
+				return kExitFailed;
+			}
+			// from here on every event is seen: scripts wait for this
+			err += "gdoictl: monitor: subscribed to " + std::to_string(confirmed) + " events\n";
+			if (!print(""))
+				return kExitOk;
+			ready = true;
+			c.set_timeout(false);
+		}
+	}
+}
+
 } // namespace
 
 // Runs gdoictl: args are the command line without the program name,
 // env_socket the value of GDOICTL_SOCKET (nullptr if unset). What gdoictl
 // prints goes to out and err; the return value is the exit status.
-int run(const std::vector<std::string> &args, const char *env_socket, std::string &out, std::string &err)
+int run(const std::vector<std::string> &args, const char *env_socket, std::string &out, std::string &err,
+        const std::function<bool(const std::string &)> &stream)
 {
+	uint64_t count = 0;
 	std::string path = env_socket && *env_socket ? env_socket : kDefaultSocket;
 	bool json = false;
 	std::vector<std::string> words;
@@ -558,6 +682,12 @@ int run(const std::vector<std::string> &args, const char *env_socket, std::strin
 				return kExitUsage;
 			}
 			path = args[++i];
+		} else if (options && (a == "-c" || a == "--count")) {
+			if (i + 1 == args.size() || !all_digits(args[i + 1]) || std::stoull(args[i + 1]) == 0) {
+				err += "gdoictl: " + a + " needs a number above 0\n" + kUsage;
+				return kExitUsage;
+			}
+			count = std::stoull(args[++i]);
 		} else if (options && a.rfind("--socket=", 0) == 0) {
 			path = a.substr(9);
 		} else if (options && a.size() > 1 && a[0] == '-') {
@@ -569,6 +699,19 @@ int run(const std::vector<std::string> &args, const char *env_socket, std::strin
 	}
 	if (words.empty()) {
 		err += std::string("gdoictl: no command given\n") + kUsage;
+		return kExitUsage;
+	}
+	if (words[0] == "monitor") {
+		if (words.size() > 2) {
+			err += "gdoictl: usage: gdoictl monitor [GROUP] [--count N]\n";
+			return kExitUsage;
+		}
+		// without a stream the lines go to out (tests, with --count)
+		auto print = [&](const std::string &line) { return stream ? stream(line) : (out += line, true); };
+		return monitor(path, words.size() == 2 ? words[1] : "", json, count, print, err);
+	}
+	if (count) {
+		err += "gdoictl: --count is for monitor only\n";
 		return kExitUsage;
 	}
 	const Subcommand *sub = nullptr;
@@ -607,6 +750,11 @@ int run(const std::vector<std::string> &args, const char *env_socket, std::strin
 	return kExitOk;
 }
 
+int run(const std::vector<std::string> &args, const char *env_socket, std::string &out, std::string &err)
+{
+	return run(args, env_socket, out, err, {});
+}
+
 } // namespace groupsec::gdoi::gdoictl
 
 #ifndef GDOICTL_NO_MAIN
@@ -614,7 +762,17 @@ int main(int argc, char **argv)
 {
 	std::vector<std::string> args(argv + 1, argv + argc);
 	std::string out, err;
-	int status = groupsec::gdoi::gdoictl::run(args, getenv("GDOICTL_SOCKET"), out, err);
+	// monitor prints each event as it comes, and its readiness note to
+	// stderr before the first
+	auto stream = [&err](const std::string &line) {
+		fputs(err.c_str(), stderr);
+		fflush(stderr);
+		err.clear();
+		if (!line.empty() && fputs(line.c_str(), stdout) < 0)
+			return false;
+		return fflush(stdout) == 0;
+	};
+	int status = groupsec::gdoi::gdoictl::run(args, getenv("GDOICTL_SOCKET"), out, err, stream);
 	fputs(out.c_str(), stdout);
 	fputs(err.c_str(), stderr);
 	return status;

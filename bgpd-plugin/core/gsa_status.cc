@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "gsa_status.h"
 
 #include <cstdio>
@@ -34,9 +35,48 @@ std::string format_uptime(uint64_t secs)
 	return buf;
 }
 
+std::string ControlStatus::to_text() const
+{
+	std::string out = "Control socket " + path + (configured ? "" : " (default)") + ": " + state;
+	char line[256];
+	if (state == "connecting" && retry_secs) {
+		snprintf(line, sizeof(line), ", next attempt in %us", retry_secs);
+		out += line;
+	}
+	snprintf(line, sizeof(line),
+		 " for %s\n  Connects: %llu, reconnects: %llu, failed attempts: %llu\n",
+		 format_uptime(state_secs).c_str(), (unsigned long long)connects,
+		 (unsigned long long)reconnects, (unsigned long long)failed_attempts);
+	out += line;
+	if (daemon)
+		out += "  Daemon: " + *daemon + "\n";
+	if (last_error)
+		out += "  Last error: " + *last_error + "\n";
+	snprintf(line, sizeof(line), "  Events received: %llu", (unsigned long long)events_total);
+	out += line;
+	if (last_event) {
+		snprintf(line, sizeof(line), ", last %s %s ago", last_event->c_str(),
+			 format_uptime(last_event_secs).c_str());
+		out += line;
+	}
+	out += "\n";
+	if (events.empty())
+		return out;
+	snprintf(line, sizeof(line), "    %-20s %-12s %s\n", "Event", "Subscription", "Count");
+	out += line;
+	for (const auto &e : events) {
+		snprintf(line, sizeof(line), "    %-20s %-12s %llu\n", e.name.c_str(),
+			 e.subscription.c_str(), (unsigned long long)e.count);
+		out += line;
+	}
+	return out;
+}
+
 std::string ModuleStatus::to_text() const
 {
 	std::string out = "groupsec GSA module " + version + "\n";
+	if (control)
+		out += control->to_text();
 	if (instances.empty()) {
 		out += "No BGP instance is configured\n";
 		return out;
@@ -88,7 +128,37 @@ std::string ModuleStatus::to_json() const
 		}
 		w.end_object().end_object();
 	}
-	w.end_object().end_object();
+	w.end_object();
+	if (control) {
+		const ControlStatus &c = *control;
+		w.key("controlSocket").begin_object();
+		w.key("path").value(c.path);
+		w.key("configured").value(c.configured);
+		w.key("state").value(c.state);
+		w.key("stateSecs").value(c.state_secs);
+		w.key("connects").value(c.connects);
+		w.key("reconnects").value(c.reconnects);
+		w.key("failedAttempts").value(c.failed_attempts);
+		w.key("retrySecs").value(c.retry_secs);
+		w.key("lastError");
+		c.last_error ? w.value(*c.last_error) : w.null();
+		w.key("daemon");
+		c.daemon ? w.value(*c.daemon) : w.null();
+		w.key("eventsReceived").value(c.events_total);
+		w.key("lastEvent");
+		c.last_event ? w.value(*c.last_event) : w.null();
+		if (c.last_event)
+			w.key("lastEventSecs").value(c.last_event_secs);
+		w.key("events").begin_object();
+		for (const auto &e : c.events) {
+			w.key(e.name).begin_object();
+			w.key("subscription").value(e.subscription);
+			w.key("count").value(e.count);
+			w.end_object();
+		}
+		w.end_object().end_object();
+	}
+	w.end_object();
 	return w.str();
 }
 

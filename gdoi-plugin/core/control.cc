@@ -88,10 +88,7 @@ Section success()
 
 Section failure(const std::string &message)
 {
-	Section s;
-	s.add_value("success", "no");
-	s.add_value("errmsg", message);
-	return s;
+	return vici::failure_message(message);
 }
 
 // The arguments of one request, checked against what its command takes.
@@ -462,21 +459,6 @@ const std::map<std::string, Handler> &handlers()
 	return table;
 }
 
-Packet response(Section message)
-{
-	Packet p;
-	p.op = Operation::CmdResponse;
-	p.message = std::move(message);
-	return p;
-}
-
-Packet bare(Operation op)
-{
-	Packet p;
-	p.op = op;
-	return p;
-}
-
 } // namespace
 
 std::string ip_text(const Bytes &ip)
@@ -527,8 +509,18 @@ std::string prefix_text(const TrafficSelector &ts)
 	return net::range_text(ts);
 }
 
-ControlServer::ControlServer(ControlTarget &target, size_t max_packet) : target_(target), max_packet_(max_packet)
+ControlServer::ControlServer(ControlTarget &target, size_t max_packet, size_t max_queued)
+        : target_(target), server_(vici::Server::Limits{max_packet, max_queued})
 {
+	for (const auto &[name, handler] : handlers()) {
+		Handler h = handler;
+		std::string cmd = name;
+		server_.add_command(name, [this, h, cmd](vici::ClientId, const Section &req) {
+			return h(target_, cmd, req);
+		});
+	}
+	for (const char *e : event::kAll)
+		server_.add_event(e);
 }
 
 std::optional<Section> ControlServer::dispatch(const std::string &cmd, const Section &request)
@@ -541,75 +533,142 @@ std::optional<Section> ControlServer::dispatch(const std::string &cmd, const Sec
 	auto encoded = vici::encode_message(reply);
 	if (!encoded.ok())
 		return failure(cmd + ": the response cannot be encoded: " + encoded.error().message);
-	if (encoded.value().size() + 1 > max_packet_)
+	if (encoded.value().size() + 1 > max_packet())
 		return failure(cmd + ": the response of " + num(encoded.value().size()) +
-		               " octets exceeds the packet limit of " + num(max_packet_));
+		               " octets exceeds the packet limit of " + num(max_packet()));
 	return reply;
 }
 
-Result<std::optional<Packet>> ControlServer::handle(ByteView payload)
+// --- events (docs/control-socket.md lists their fields) ---
+
+void ControlServer::member_registered(const std::string &group, const MemberState &m, bool again,
+                                      size_t members)
 {
-	using Reply = std::optional<Packet>;
-	if (payload.empty())
-		return make_error(WireError::Truncated, "control socket: empty packet");
-	uint8_t op = payload[0];
-	switch (op) {
-	case static_cast<uint8_t>(Operation::CmdRequest): {
-		// the command name first: an unknown command gets CMD_UNKNOWN
-		// whatever its message holds
-		if (payload.size() < 2 || payload.size() < 2u + payload[1])
-			return Reply(response(failure("malformed request: the command name is truncated")));
-		std::string name(payload.begin() + 2, payload.begin() + 2 + payload[1]);
-		if (handlers().find(name) == handlers().end())
-			return Reply(bare(Operation::CmdUnknown));
-		auto p = vici::decode_packet(payload, max_packet_);
-		if (!p.ok())
-			return Reply(response(failure(name + ": malformed request: " + p.error().message)));
-		return Reply(response(*dispatch(name, p.value().message)));
+	if (!server_.subscribed(event::kMemberRegistered))
+		return;
+	Section s;
+	s.add_value("group", group);
+	s.add_value("member", identity_text(m.id));
+	s.add_value("address", ip_text(m.address.ip));
+	s.add_value("port", num(m.address.port));
+	s.add_value("member-id", num(m.flat_id));
+	s.add_value("again", yes_no(again));
+	s.add_value("members", num(members));
+	if (!m.sender_ids.empty()) {
+		std::vector<std::string> ids;
+		for (uint32_t id : m.sender_ids)
+			ids.push_back(num(id));
+		s.add_list("sender-ids", std::move(ids));
 	}
-	case static_cast<uint8_t>(Operation::EventRegister):
-	case static_cast<uint8_t>(Operation::EventUnregister):
-		return Reply(bare(Operation::EventUnknown));
-	case static_cast<uint8_t>(Operation::CmdResponse):
-	case static_cast<uint8_t>(Operation::CmdUnknown):
-	case static_cast<uint8_t>(Operation::EventConfirm):
-	case static_cast<uint8_t>(Operation::EventUnknown):
-	case static_cast<uint8_t>(Operation::Event):
-		return make_error(WireError::BadValue, std::string("control socket: a client may not send ") +
-		                                               vici::operation_name(static_cast<Operation>(op)));
-	default:
-		return make_error(WireError::BadValue, "control socket: unknown operation type " + num(op));
-	}
+	server_.emit(event::kMemberRegistered, s);
+}
+
+void ControlServer::member_left(const std::string &group, const Identity &member, const char *reason,
+                                size_t members)
+{
+	if (!server_.subscribed(event::kMemberLeft))
+		return;
+	Section s;
+	s.add_value("group", group);
+	s.add_value("member", identity_text(member));
+	s.add_value("reason", reason);
+	s.add_value("members", num(members));
+	server_.emit(event::kMemberLeft, s);
+}
+
+void ControlServer::member_evicted(const std::string &group, const Identity &member, size_t members)
+{
+	if (!server_.subscribed(event::kMemberEvicted))
+		return;
+	Section s;
+	s.add_value("group", group);
+	s.add_value("member", identity_text(member));
+	s.add_value("members", num(members));
+	server_.emit(event::kMemberEvicted, s);
+}
+
+void ControlServer::rekey(const std::string &group, bool server, uint32_t message_id, bool new_kek)
+{
+	if (!server_.subscribed(event::kRekey))
+		return;
+	Section s;
+	s.add_value("group", group);
+	s.add_value("role", server ? "server" : "member");
+	s.add_value("message-id", num(message_id));
+	if (server)
+		s.add_value("new-kek", yes_no(new_kek));
+	server_.emit(event::kRekey, s);
+}
+
+void ControlServer::sa_installed(const std::string &group, uint32_t spi, bool outbound, uint16_t encryption,
+                                 uint32_t lifetime_s)
+{
+	if (!server_.subscribed(event::kSaInstalled))
+		return;
+	Section s;
+	s.add_value("group", group);
+	s.add_value("spi", spi_text(spi));
+	s.add_value("outbound", yes_no(outbound));
+	s.add_value("encr-alg", encryption_text(encryption));
+	s.add_value("lifetime", num(lifetime_s));
+	server_.emit(event::kSaInstalled, s);
+}
+
+void ControlServer::sa_removed(const std::string &group, uint32_t spi)
+{
+	if (!server_.subscribed(event::kSaRemoved))
+		return;
+	Section s;
+	s.add_value("group", group);
+	s.add_value("spi", spi_text(spi));
+	server_.emit(event::kSaRemoved, s);
+}
+
+void ControlServer::endpoint_changed(const std::string &group, const Bytes &gateway, const char *change,
+                                     const std::vector<TrafficSelector> &prefixes)
+{
+	if (!server_.subscribed(event::kEndpointChanged))
+		return;
+	Section s;
+	s.add_value("group", group);
+	s.add_value("gateway", ip_text(gateway));
+	s.add_value("change", change);
+	std::vector<std::string> texts;
+	for (const TrafficSelector &ts : prefixes)
+		texts.push_back(prefix_text(ts));
+	s.add_list("prefixes", std::move(texts));
+	server_.emit(event::kEndpointChanged, s);
+}
+
+// --- one connection ---
+
+ControlConnection::ControlConnection(ControlServer &server) : server_(server), id_(server.server().connect()) {}
+
+ControlConnection::~ControlConnection()
+{
+	server_.server().disconnect(id_);
+}
+
+void ControlConnection::take(Bytes &out)
+{
+	ByteView pending = server_.server().output(id_);
+	out.insert(out.end(), pending.begin(), pending.end());
+	server_.server().consume(id_, pending.size());
+}
+
+bool ControlConnection::closing() const
+{
+	return server_.server().closing(id_);
 }
 
 Result<Done> ControlConnection::feed(ByteView in, Bytes &out)
 {
-	if (failed_)
-		return *failed_;
-	reader_.push(in);
-	for (;;) {
-		auto next = reader_.next();
-		if (!next.ok()) {
-			failed_ = next.error();
-			return *failed_;
-		}
-		if (!next.value())
-			return Done{};
-		packets_++;
-		auto reply = server_.handle(*next.value());
-		if (!reply.ok()) {
-			failed_ = reply.error();
-			return *failed_;
-		}
-		if (!reply.value())
-			continue;
-		auto bytes = vici::encode_packet(*reply.value(), server_.max_packet());
-		if (!bytes.ok()) {
-			failed_ = bytes.error();
-			return *failed_;
-		}
-		out.insert(out.end(), bytes.value().begin(), bytes.value().end());
-	}
+	auto r = server_.server().feed(id_, in);
+	take(out);
+	if (!r.ok())
+		return r.error();
+	packets_ += r.value();
+	return Done{};
 }
 
 } // namespace groupsec::gdoi

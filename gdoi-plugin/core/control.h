@@ -1,10 +1,12 @@
 // The control socket of the gdoi plugin: VICI commands (docs/control-socket.md)
 // that show the G-IKEv2 engine's groups, members, SAs and counters, start
 // rekeys, evictions and re-registrations, and manage the tunnel endpoints
-// of each group. ControlServer owns no socket: the glue reads bytes from a
-// client connection, feeds them to that connection's ControlConnection and
-// writes back what it returns. The commands reach the engine through the
-// ControlTarget the glue implements.
+// of each group, and the event streams a client subscribes to (members
+// registered, left, evicted; rekeys; SAs installed and removed; endpoints
+// changed). ControlServer owns no socket: the glue drives its vici::Server
+// with the bytes of each client connection and writes back what it queues.
+// The commands reach the engine through the ControlTarget the glue
+// implements.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +18,8 @@
 #include "gdoi_endpoints.h"
 #include "gdoi_engine.h"
 #include "gikev2_result.h"
+#include "groupsec/vici/gdoi_names.h"
+#include "groupsec/vici/server.h"
 #include "groupsec/vici/vici_wire.h"
 
 namespace groupsec::gdoi {
@@ -67,73 +71,80 @@ public:
 	virtual Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const = 0;
 };
 
-// The VICI commands; docs/control-socket.md has their messages.
-namespace command {
-constexpr const char *kVersion = "version";
-constexpr const char *kListGroups = "list-groups";
-constexpr const char *kListMembers = "list-members";
-constexpr const char *kListSas = "list-sas";
-constexpr const char *kRekey = "rekey";
-constexpr const char *kEvict = "evict";
-constexpr const char *kReadmit = "readmit";
-constexpr const char *kReregister = "reregister";
-constexpr const char *kAddEndpoint = "add-endpoint";
-constexpr const char *kRemoveEndpoint = "remove-endpoint";
-constexpr const char *kListEndpoints = "list-endpoints";
-} // namespace command
-
-// Answers VICI packets with the ControlTarget. It keeps no state between
-// packets; several connections may share one server, and calls into the
-// target happen on the thread that feeds a connection.
-class ControlServer {
+// Answers VICI packets with the ControlTarget and streams the engine's
+// events (EngineEvents, plus the data plane's SA and endpoint changes) to
+// the clients that subscribed, on a generic vici::Server the glue drives
+// (connect, feed, output, consume, closing, disconnect, on_wake). Not
+// thread-safe: the glue serializes the calls into it and into the engine,
+// whose events arrive on the same thread.
+class ControlServer : public EngineEvents {
 public:
-	explicit ControlServer(ControlTarget &target, size_t max_packet = vici::kMaxPacket);
+	explicit ControlServer(ControlTarget &target, size_t max_packet = vici::kMaxPacket,
+	                       size_t max_queued = 4 * vici::kMaxPacket);
 	ControlServer(const ControlServer &) = delete;
 	ControlServer &operator=(const ControlServer &) = delete;
 
-	// The reply to one packet (a payload without its length header), or
-	// nullopt if it gets none. CMD_REQUEST gets CMD_RESPONSE, or
-	// CMD_UNKNOWN for a command this server does not have; a request
-	// whose arguments or message are wrong gets a CMD_RESPONSE with
-	// success=no and errmsg, and the target is not called.
-	// EVENT_REGISTER and EVENT_UNREGISTER get EVENT_UNKNOWN: the socket
-	// has no event source. An error for a packet a client may not send
-	// (unknown operation, a server's operation, an empty packet): the
-	// connection should then be closed.
-	Result<std::optional<vici::Packet>> handle(ByteView payload);
-
-	// The response message of one command request (as handle() answers a
-	// CMD_REQUEST); nullopt for an unknown command.
+	// The response message of one command request (as a client's
+	// CMD_REQUEST gets it); nullopt for an unknown command.
 	std::optional<vici::Section> dispatch(const std::string &command, const vici::Section &request);
 
-	size_t max_packet() const { return max_packet_; }
+	size_t max_packet() const { return server_.limits().max_packet; }
+	vici::Server &server() { return server_; }
+
+	// EngineEvents: member-registered, member-left, member-evicted, rekey.
+	void member_registered(const std::string &group, const MemberState &member, bool again,
+	                       size_t members) override;
+	void member_left(const std::string &group, const Identity &member, const char *reason,
+	                 size_t members) override;
+	void member_evicted(const std::string &group, const Identity &member, size_t members) override;
+	void rekey(const std::string &group, bool server, uint32_t message_id, bool new_kek) override;
+	// The member's data plane: sa-installed (outbound false: receive only
+	// until activated, when it is reported again with outbound true),
+	// sa-removed.
+	void sa_installed(const std::string &group, uint32_t spi, bool outbound, uint16_t encryption,
+	                  uint32_t lifetime_s);
+	void sa_removed(const std::string &group, uint32_t spi);
+	// endpoint-changed; change is "added", "replaced" or "removed", and
+	// prefixes are empty for "removed".
+	void endpoint_changed(const std::string &group, const Bytes &gateway, const char *change,
+	                      const std::vector<TrafficSelector> &prefixes);
 
 private:
 	ControlTarget &target_;
-	size_t max_packet_;
+	vici::Server server_;
 };
 
-// One client connection of a ControlServer: bytes in, bytes out.
+// One client connection of a ControlServer, for tests and tools that move
+// the bytes themselves: bytes in, bytes out.
 class ControlConnection {
 public:
-	explicit ControlConnection(ControlServer &server) : server_(server), reader_(server.max_packet()) {}
+	explicit ControlConnection(ControlServer &server);
+	~ControlConnection();
+	ControlConnection(const ControlConnection &) = delete;
+	ControlConnection &operator=(const ControlConnection &) = delete;
 
-	// Takes bytes read from the client and appends to out the framed
-	// replies of every packet they complete, in order. An error when the
-	// client broke the protocol (a length over the limit, a packet it may
-	// not send): write out what was appended, then close the connection.
-	// Once failed, a connection takes nothing more and returns the same
-	// error.
+	// Takes bytes read from the client and appends to out what the
+	// server queued for it since the last call: the framed replies of
+	// every packet they complete, in order, and the events it subscribed
+	// to. An error when the client broke the protocol (a length over the
+	// limit, a packet it may not send): write out what was appended, then
+	// close the connection. Once failed, a connection takes nothing more
+	// and returns the same error.
 	Result<Done> feed(ByteView in, Bytes &out);
-
+	// Appends what was queued for the client (events) without feeding.
+	void take(Bytes &out);
+	// The server gave up on the client (its queue overflowed, or it
+	// broke the protocol).
+	bool closing() const;
 	// No partial packet is buffered: end of stream here is a clean close.
-	bool idle() const { return reader_.idle(); }
+	bool idle() const { return server_.server().idle(id_); }
+
 	size_t packets() const { return packets_; }
+	vici::ClientId id() const { return id_; }
 
 private:
 	ControlServer &server_;
-	vici::StreamReader reader_;
-	std::optional<Error> failed_;
+	vici::ClientId id_;
 	size_t packets_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <new>
 #include <set>
@@ -64,6 +65,7 @@ gdoi_id_t from_identity(const Identity &id)
 class Callbacks : public Transport, public Credentials, public KernelOps, public Log, public EvictionStore {
 public:
 	explicit Callbacks(const gdoi_core_env_t &env) : env_(env) {}
+	const gdoi_core_env_t &env() const { return env_; }
 
 	// whether the glue keeps evicted identities
 	bool stores_evictions() const { return env_.load_evicted && env_.save_evicted; }
@@ -294,6 +296,48 @@ private:
 	gdoi_core_env_t env_;
 };
 
+// The member's data plane, reporting what it installs and removes on the
+// control socket's event streams.
+class EventingSaSink : public SaSink {
+public:
+	EventingSaSink(SaSink &inner, ControlServer &events) : inner_(inner), events_(events) {}
+
+	bool install(const TekSa &sa) override
+	{
+		if (!inner_.install(sa)) {
+			return false;
+		}
+		shown_[{sa.group, sa.spi}] = {sa.encryption, sa.lifetime_s};
+		events_.sa_installed(sa.group, sa.spi, sa.outbound, sa.encryption, sa.lifetime_s);
+		return true;
+	}
+
+	void remove(const std::string &group, uint32_t spi) override
+	{
+		inner_.remove(group, spi);
+		shown_.erase({group, spi});
+		events_.sa_removed(group, spi);
+	}
+
+	bool activate(const std::string &group, uint32_t spi) override
+	{
+		if (!inner_.activate(group, spi)) {
+			return false;
+		}
+		auto it = shown_.find({group, spi});
+		if (it != shown_.end()) {
+			events_.sa_installed(group, spi, true, it->second.first, it->second.second);
+		}
+		return true;
+	}
+
+private:
+	SaSink &inner_;
+	ControlServer &events_;
+	// (encryption, lifetime) of each installed SA, to report its activation
+	std::map<std::pair<std::string, uint32_t>, std::pair<uint16_t, uint32_t>> shown_;
+};
+
 } // namespace
 
 struct gdoi_core_t;
@@ -330,7 +374,8 @@ struct gdoi_control_conn_t {
 
 struct gdoi_core_t {
 	gdoi_core_t(const gdoi_core_env_t &env, uint32_t reqid_base)
-		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base), control(*this), server(control)
+		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base), control(*this), server(control),
+		  sas(dataplane, server)
 	{
 		EngineDeps deps;
 		if (env.save_keys || env.save_member_key) {
@@ -340,12 +385,27 @@ struct gdoi_core_t {
 		deps.clock = &clock;
 		deps.random = &random;
 		deps.credentials = &callbacks;
-		deps.sas = &dataplane;
+		deps.sas = &sas;
+		deps.events = &server;
 		deps.log = &callbacks;
 		if (callbacks.stores_evictions()) {
 			deps.evictions = &callbacks;
 		}
 		engine = std::make_unique<Engine>(deps);
+		if (env.control_wake) {
+			server.server().on_wake([this](groupsec::vici::ClientId client) {
+				for (const auto &[id, c] : clients) {
+					if (c == client) {
+						callbacks.env().control_wake(callbacks.env().ctx, id);
+					}
+				}
+			});
+		}
+	}
+	~gdoi_core_t()
+	{
+		// its last removals still go through sas
+		engine.reset();
 	}
 
 	std::string description;
@@ -359,6 +419,9 @@ struct gdoi_core_t {
 	GdoiConfig config;
 	EngineControl control;
 	ControlServer server;
+	EventingSaSink sas;
+	// the glue's ids of the control socket's clients
+	std::map<unsigned, groupsec::vici::ClientId> clients;
 };
 
 namespace {
@@ -440,7 +503,16 @@ Result<Done> EngineControl::add_endpoint(const std::string &group, const TunnelE
 	if (!r) {
 		return r;
 	}
-	return core_.dataplane.add_endpoint(group, endpoint);
+	bool known = false;
+	for (const auto &e : core_.dataplane.endpoints(group)) {
+		known = known || e.gateway.ip == endpoint.gateway.ip;
+	}
+	r = core_.dataplane.add_endpoint(group, endpoint);
+	if (r) {
+		core_.server.endpoint_changed(group, endpoint.gateway.ip, known ? "replaced" : "added",
+					      endpoint.prefixes);
+	}
+	return r;
 }
 
 Result<Done> EngineControl::remove_endpoint(const std::string &group, const Address &gateway)
@@ -449,7 +521,11 @@ Result<Done> EngineControl::remove_endpoint(const std::string &group, const Addr
 	if (!r) {
 		return r;
 	}
-	return core_.dataplane.remove_endpoint(group, gateway);
+	r = core_.dataplane.remove_endpoint(group, gateway);
+	if (r) {
+		core_.server.endpoint_changed(group, gateway.ip, "removed", {});
+	}
+	return r;
 }
 
 Result<std::vector<TunnelEndpoint>> EngineControl::endpoints(const std::string &group) const
@@ -751,6 +827,72 @@ extern "C" bool gdoi_core_control_input(gdoi_control_conn_t *conn, const uint8_t
 extern "C" void gdoi_core_control_close(gdoi_control_conn_t *conn)
 {
 	delete conn;
+}
+
+extern "C" bool gdoi_core_client_open(gdoi_core_t *core, unsigned id)
+{
+	try {
+		if (core->clients.count(id)) {
+			return false;
+		}
+		core->clients[id] = core->server.server().connect();
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" bool gdoi_core_client_input(gdoi_core_t *core, unsigned id, const uint8_t *data, size_t len)
+{
+	auto it = core->clients.find(id);
+	if (it == core->clients.end()) {
+		return false;
+	}
+	try {
+		auto r = core->server.server().feed(it->second, ByteView(data, len));
+		if (!r.ok()) {
+			core->callbacks.log(GDOI_LOG_INFO, "control client " + std::to_string(id) + ": " +
+							   r.error().message);
+		}
+		return r.ok();
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" long gdoi_core_client_output(gdoi_core_t *core, unsigned id, uint8_t *buf, size_t len)
+{
+	auto it = core->clients.find(id);
+	if (it == core->clients.end()) {
+		return -1;
+	}
+	groupsec::vici::Server &server = core->server.server();
+	ByteView pending = server.output(it->second);
+	if (pending.empty()) {
+		return server.closing(it->second) ? -1 : 0;
+	}
+	size_t n = std::min(len, pending.size());
+	if (n) {
+		memcpy(buf, pending.data(), n);
+	}
+	return static_cast<long>(n);
+}
+
+extern "C" void gdoi_core_client_written(gdoi_core_t *core, unsigned id, size_t n)
+{
+	auto it = core->clients.find(id);
+	if (it != core->clients.end()) {
+		core->server.server().consume(it->second, n);
+	}
+}
+
+extern "C" void gdoi_core_client_close(gdoi_core_t *core, unsigned id)
+{
+	auto it = core->clients.find(id);
+	if (it != core->clients.end()) {
+		core->server.server().disconnect(it->second);
+		core->clients.erase(it);
+	}
 }
 
 extern "C" void gdoi_core_destroy(gdoi_core_t *core)

@@ -140,6 +140,11 @@ typedef struct {
 	 *  eviction or re-admission is refused */
 	bool (*save_evicted)(void *ctx, const char *group, const gdoi_id_t *ids,
 						 size_t count, char *err, size_t err_len);
+	/** optional: control client id (gdoi_core_client_open()) has output
+	 *  waiting, or must be closed: ask gdoi_core_client_output() when its
+	 *  socket is writable. Called with the core busy: it may only schedule
+	 *  that, not call into the core */
+	void (*control_wake)(void *ctx, unsigned id);
 } gdoi_core_env_t;
 
 /**
@@ -230,6 +235,45 @@ bool gdoi_core_control_input(gdoi_control_conn_t *conn, const uint8_t *data,
  * A control connection ended.
  */
 void gdoi_core_control_close(gdoi_control_conn_t *conn);
+
+/**
+ * A client connected to the control socket; id is the glue's, unique among
+ * the open clients.
+ *
+ * @return				FALSE if it cannot be served (close it)
+ */
+bool gdoi_core_client_open(gdoi_core_t *core, unsigned id);
+
+/**
+ * Bytes read from control client id. Replies and events are queued in the
+ * core, up to a bound; control_wake() says when there is something.
+ *
+ * @return				FALSE if the client broke the protocol: stop reading,
+ *						write what is queued, then close
+ */
+bool gdoi_core_client_input(gdoi_core_t *core, unsigned id,
+							const uint8_t *data, size_t len);
+
+/**
+ * Copies up to len of the bytes queued for control client id into buf,
+ * without taking them: gdoi_core_client_written() says how many went out.
+ *
+ * @return				bytes copied (0: none queued), -1 if the client must
+ *						be closed now (its queue overflowed, or it broke the
+ *						protocol and everything was written)
+ */
+long gdoi_core_client_output(gdoi_core_t *core, unsigned id, uint8_t *buf,
+							 size_t len);
+
+/**
+ * n of the bytes gdoi_core_client_output() copied were written.
+ */
+void gdoi_core_client_written(gdoi_core_t *core, unsigned id, size_t n);
+
+/**
+ * Control client id is gone; nothing more is queued for it.
+ */
+void gdoi_core_client_close(gdoi_core_t *core, unsigned id);
 
 /**
  * Destroy a core created by gdoi_core_create(), deleting what it installed.

@@ -319,6 +319,40 @@ struct GroupState {
 	ExposureState exposure; // GCKS only
 };
 
+// What changed in the groups, for the control socket's event streams
+// (docs/control-socket.md). Called on the engine's thread once the change
+// took effect; an implementation must not call back into the engine. Every
+// method does nothing unless overridden.
+class EngineEvents {
+public:
+	virtual ~EngineEvents() = default;
+	// GCKS: a member completed GSA_AUTH or GSA_REGISTRATION; again if it
+	// was registered already. members: how many the group has now.
+	virtual void member_registered(const std::string &group, const MemberState &member, bool again,
+				       size_t members)
+	{
+		(void)group, (void)member, (void)again, (void)members;
+	}
+	// GCKS: a member is gone without being evicted: reason "left" (it
+	// asked to leave) or "unauthorized" (a reload took its authorization).
+	virtual void member_left(const std::string &group, const Identity &member, const char *reason,
+				 size_t members)
+	{
+		(void)group, (void)member, (void)reason, (void)members;
+	}
+	// GCKS: the operator evicted the member and the rekey went out.
+	virtual void member_evicted(const std::string &group, const Identity &member, size_t members)
+	{
+		(void)group, (void)member, (void)members;
+	}
+	// GCKS: a GSA_REKEY went out (server); GM: one was applied. message_id
+	// is the last GSA_REKEY message ID; new_kek: a new Rekey SA came with it.
+	virtual void rekey(const std::string &group, bool server, uint32_t message_id, bool new_kek)
+	{
+		(void)group, (void)server, (void)message_id, (void)new_kek;
+	}
+};
+
 // --- the engine ---
 
 // Tests may define this to look at the engine's internal state.
@@ -335,6 +369,7 @@ struct EngineDeps {
 	Log *log = nullptr; // optional
 	// optional: without it, evictions last as long as the engine
 	EvictionStore *evictions = nullptr;
+	EngineEvents *events = nullptr; // optional
 };
 
 class Engine {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <memory>
 #include <string>
+#include <vector>
 
 using namespace groupsec::bgp;
 
@@ -77,10 +78,106 @@ TEST(GsaCore, CBoundaryRendersTheSnapshotAndToleratesNullStrings)
 		{nullptr, 65002, nullptr, false, 0},
 	};
 	gsa_instance_view inst = {"blue", 65000, "198.51.100.1", peers, 2};
-	std::unique_ptr<char, decltype(&free)> out(gsa_core_render_status(&inst, 1, true), free);
+	std::unique_ptr<char, decltype(&gsa_core_free)> out(gsa_core_render_status(&inst, 1, nullptr, true),
+							   gsa_core_free);
 	ASSERT_TRUE(out);
 	std::string s(out.get());
 	EXPECT_NE(s.find(R"("blue":{"localAs":65000,"routerId":"198.51.100.1","peerCount":2,"establishedCount":1)"), std::string::npos) << s;
 	EXPECT_NE(s.find(R"("":{"remoteAs":65002,"state":"")"), std::string::npos) << s;
 	EXPECT_NE(s.find(std::string("\"version\":\"") + gsa_core_version() + "\""), std::string::npos);
+	EXPECT_EQ(s.find("controlSocket"), std::string::npos) << s;
+}
+
+namespace {
+
+ControlStatus connected_control()
+{
+	ControlStatus c;
+	c.path = "/run/gdoi.vici";
+	c.state = "connected";
+	c.state_secs = 62;
+	c.connects = 2;
+	c.reconnects = 1;
+	c.failed_attempts = 3;
+	c.daemon = "gdoi 1.0";
+	c.events_total = 3;
+	c.last_event = "member-registered";
+	c.last_event_secs = 5;
+	c.events = {{"member-registered", "confirmed", 2}, {"rekey", "unknown", 1}};
+	return c;
+}
+
+} // namespace
+
+TEST(GsaStatus, JsonShowsTheControlSocketAfterTheInstances)
+{
+	ModuleStatus st;
+	st.version = "1";
+	st.control = connected_control();
+	EXPECT_EQ(st.to_json(),
+		  R"({"module":"gsa","version":"1","instances":{},"controlSocket":{"path":"/run/gdoi.vici",)"
+		  R"("configured":false,"state":"connected","stateSecs":62,"connects":2,"reconnects":1,)"
+		  R"("failedAttempts":3,"retrySecs":0,"lastError":null,"daemon":"gdoi 1.0","eventsReceived":3,)"
+		  R"("lastEvent":"member-registered","lastEventSecs":5,"events":{"member-registered":)"
+		  R"({"subscription":"confirmed","count":2},"rekey":{"subscription":"unknown","count":1}}}})");
+	st.control->last_event.reset();
+	st.control->daemon.reset();
+	st.control->last_error = "connect: No such file or directory";
+	st.control->state = "connecting";
+	std::string j = st.to_json();
+	EXPECT_NE(j.find(R"("lastError":"connect: No such file or directory","daemon":null,)"
+			 R"("eventsReceived":3,"lastEvent":null,"events":)"),
+		  std::string::npos)
+		<< j;
+}
+
+TEST(GsaStatus, TextShowsTheConnectionAndOneLinePerEvent)
+{
+	ModuleStatus st;
+	st.version = "1";
+	st.control = connected_control();
+	std::string t = st.to_text();
+	EXPECT_NE(t.find("Control socket /run/gdoi.vici (default): connected for 00:01:02\n"), std::string::npos) << t;
+	EXPECT_NE(t.find("Connects: 2, reconnects: 1, failed attempts: 3"), std::string::npos) << t;
+	EXPECT_NE(t.find("Daemon: gdoi 1.0"), std::string::npos) << t;
+	EXPECT_NE(t.find("Events received: 3, last member-registered 00:00:05 ago"), std::string::npos) << t;
+	EXPECT_NE(t.find("member-registered    confirmed    2"), std::string::npos) << t;
+	st.control->state = "connecting";
+	st.control->retry_secs = 4;
+	st.control->configured = true;
+	st.control->last_error = "closed by the server";
+	t = st.to_text();
+	EXPECT_NE(t.find("Control socket /run/gdoi.vici: connecting, next attempt in 4s for"), std::string::npos) << t;
+	EXPECT_NE(t.find("Last error: closed by the server"), std::string::npos) << t;
+}
+
+TEST(GsaCore, CBoundaryRendersTheControlView)
+{
+	gsa_event_view ev[] = {{"member-left", "pending", 7}, {nullptr, nullptr, 0}};
+	gsa_control_view cv = {};
+	cv.path = "/x.vici";
+	cv.configured = true;
+	cv.state = "connected";
+	cv.events = ev;
+	cv.n_events = 2;
+	cv.events_total = 7;
+	cv.last_event = "member-left";
+	std::unique_ptr<char, decltype(&gsa_core_free)> out(gsa_core_render_status(nullptr, 0, &cv, true),
+							   gsa_core_free);
+	ASSERT_TRUE(out);
+	std::string s(out.get());
+	EXPECT_NE(s.find(R"("controlSocket":{"path":"/x.vici","configured":true,"state":"connected")"), std::string::npos) << s;
+	EXPECT_NE(s.find(R"("daemon":null)"), std::string::npos) << s;
+	EXPECT_NE(s.find(R"("member-left":{"subscription":"pending","count":7},"":{"subscription":"","count":0})"),
+		  std::string::npos) << s;
+}
+
+TEST(GsaCore, SubscribesToEveryEventOfTheKeyServer)
+{
+	size_t n = 0;
+	const char *const *names = gsa_core_control_events(&n);
+	ASSERT_EQ(n, 7u);
+	std::vector<std::string> got(names, names + n);
+	EXPECT_EQ(got, (std::vector<std::string>{"member-registered", "member-left", "member-evicted", "rekey",
+						 "sa-installed", "sa-removed", "endpoint-changed"}));
 }

@@ -647,3 +647,93 @@ TEST_F(ControlTest, DispatchWithoutTheWire)
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(ControlTest, EventsReachOnlyTheirSubscribersWithTheirFields)
+{
+	ControlConnection listener(server), other(server);
+	Bytes out, none;
+	for (const char *e : event::kAll)
+		ASSERT_TRUE(listener.feed(vici::encode_packet(Packet{Operation::EventRegister, e, {}}).value(), out).ok());
+	auto confirms = packets(out);
+	ASSERT_EQ(confirms.size(), std::size(event::kAll));
+	for (const Packet &p : confirms)
+		EXPECT_EQ(p.op, Operation::EventConfirm);
+
+	MemberState m;
+	m.id = *Identity::parse("gm2@example.net");
+	m.address = address({198, 51, 100, 2}, 4500);
+	m.flat_id = 5;
+	m.sender_ids = {3, 4};
+	server.member_registered("blue", m, true, 2);
+	server.member_left("blue", m.id, "left", 1);
+	server.member_evicted("blue", m.id, 0);
+	server.rekey("red", false, 12, true);
+	server.sa_installed("red", 0x1a2b3c4d, false, 20, 3600);
+	server.sa_removed("red", 0x0000abcd);
+	TrafficSelector ts = parse_prefix("10.1.0.0/16").value();
+	server.endpoint_changed("red", Bytes{192, 0, 2, 21}, "replaced", {ts});
+
+	out.clear();
+	listener.take(out);
+	other.take(none);
+	EXPECT_TRUE(none.empty());
+	auto events = packets(out);
+	ASSERT_EQ(events.size(), 7u);
+	auto fields = [](const Packet &p) {
+		std::string s = p.name;
+		for (const vici::Entry &e : p.message.entries()) {
+			s += " " + e.name + "=";
+			if (e.kind == vici::EntryKind::List)
+				for (size_t i = 0; i < e.items.size(); i++)
+					s += (i ? "," : "") + e.items[i];
+			else
+				s += e.value;
+		}
+		return s;
+	};
+	for (const Packet &p : events)
+		EXPECT_EQ(p.op, Operation::Event);
+	EXPECT_EQ(fields(events[0]), "member-registered group=blue member=gm2@example.net address=198.51.100.2 "
+	                             "port=4500 member-id=5 again=yes members=2 sender-ids=3,4");
+	EXPECT_EQ(fields(events[1]), "member-left group=blue member=gm2@example.net reason=left members=1");
+	EXPECT_EQ(fields(events[2]), "member-evicted group=blue member=gm2@example.net members=0");
+	EXPECT_EQ(fields(events[3]), "rekey group=red role=member message-id=12");
+	EXPECT_EQ(fields(events[4]), "sa-installed group=red spi=1a2b3c4d outbound=no encr-alg=AES_GCM_16 lifetime=3600");
+	EXPECT_EQ(fields(events[5]), "sa-removed group=red spi=0000abcd");
+	EXPECT_EQ(fields(events[6]), "endpoint-changed group=red gateway=192.0.2.21 change=replaced prefixes=10.1.0.0/16");
+
+	// unsubscribed: no more of that one
+	out.clear();
+	ASSERT_TRUE(listener.feed(vici::encode_packet(Packet{Operation::EventUnregister, "rekey", {}}).value(), out).ok());
+	server.rekey("red", false, 13, false);
+	server.sa_removed("red", 1);
+	listener.take(out);
+	events = packets(out);
+	ASSERT_EQ(events.size(), 2u);
+	EXPECT_EQ(events[0].op, Operation::EventConfirm);
+	EXPECT_EQ(events[1].name, "sa-removed");
+}
+
+TEST_F(ControlTest, AClientThatDoesNotReadIsDroppedAtItsBound)
+{
+	ControlServer small(target, vici::kMaxPacket, 4096);
+	ControlConnection stuck(small), live(small);
+	Bytes ignored;
+	ASSERT_TRUE(stuck.feed(vici::encode_packet(Packet{Operation::EventRegister, "sa-removed", {}}).value(), ignored).ok());
+	ASSERT_TRUE(live.feed(vici::encode_packet(Packet{Operation::EventRegister, "sa-removed", {}}).value(), ignored).ok());
+	size_t received = 0;
+	for (uint32_t spi = 1; spi <= 500; spi++) {
+		small.sa_removed("red", spi);
+		Bytes out;
+		live.take(out);
+		received += packets(out).size();
+	}
+	EXPECT_EQ(received, 500u);
+	EXPECT_TRUE(stuck.closing());
+	EXPECT_FALSE(live.closing());
+	EXPECT_EQ(small.server().overflows(), 1u);
+}
+
+} // namespace

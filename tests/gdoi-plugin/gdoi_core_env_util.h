@@ -63,6 +63,8 @@ struct RecordingEnv {
 	static bool add_policy(void *, const gdoi_kernel_policy_t *) { return true; }
 	static void del_policy(void *, const gdoi_kernel_policy_t *) {}
 
+	std::vector<unsigned> woken; // control clients the core woke
+
 	gdoi_core_env_t env()
 	{
 		gdoi_core_env_t e{};

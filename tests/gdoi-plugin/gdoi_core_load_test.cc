@@ -243,5 +243,103 @@ TEST_F(CoreLoad, AReloadLeavesAnUnchangedMemberGroupAlone)
 	EXPECT_EQ(glue.sent, 2);
 }
 
+
+// The control socket's C interface as the glue drives it: a client
+// subscribes, another adds an endpoint; the first is woken and reads the
+// event, the second its response; a client that never reads is bounded.
+TEST_F(CoreLoad, ControlClientsGetEventsThroughTheGlueInterface)
+{
+	struct Woken {
+		static void wake(void *ctx, unsigned id) { static_cast<Glue *>(ctx)->woken.push_back(id); }
+	};
+	gdoi_core_destroy(core);
+	env.control_wake = Woken::wake;
+	core = gdoi_core_create(&env, 1000);
+	ASSERT_NE(core, nullptr);
+	ASSERT_EQ(load(core, kMember, err), 1) << err;
+
+	auto send = [&](unsigned id, vici::Operation op, const std::string &name, const vici::Section &m = {}) {
+		vici::Packet p;
+		p.op = op;
+		p.name = name;
+		p.message = m;
+		Bytes b = vici::encode_packet(p).value();
+		return gdoi_core_client_input(core, id, b.data(), b.size());
+	};
+	// everything queued for a client, taken in two reads
+	auto take = [&](unsigned id) {
+		std::vector<vici::Packet> got;
+		uint8_t buf[8];
+		Bytes all;
+		long n;
+		while ((n = gdoi_core_client_output(core, id, buf, sizeof(buf))) > 0) {
+			all.insert(all.end(), buf, buf + n);
+			gdoi_core_client_written(core, id, static_cast<size_t>(n));
+		}
+		EXPECT_EQ(n, 0);
+		vici::StreamReader r;
+		r.push(all);
+		while (true) {
+			auto next = r.next();
+			if (!next.ok() || !next.value())
+				break;
+			got.push_back(vici::decode_packet(*next.value()).value());
+		}
+		return got;
+	};
+
+	ASSERT_TRUE(gdoi_core_client_open(core, 7));
+	ASSERT_TRUE(gdoi_core_client_open(core, 9));
+	EXPECT_FALSE(gdoi_core_client_open(core, 7)) << "ids are unique";
+	ASSERT_TRUE(send(7, vici::Operation::EventRegister, "endpoint-changed"));
+	EXPECT_EQ(glue.woken, std::vector<unsigned>{7});
+	auto got = take(7);
+	ASSERT_EQ(got.size(), 1u);
+	EXPECT_EQ(got[0].op, vici::Operation::EventConfirm);
+
+	vici::Section add;
+	add.add_value("group", "red");
+	add.add_value("gateway", "192.0.2.21");
+	add.add_list("prefixes", {"10.1.0.0/16"});
+	ASSERT_TRUE(send(9, vici::Operation::CmdRequest, "add-endpoint", add));
+	EXPECT_EQ(glue.woken, (std::vector<unsigned>{7, 7, 9}));
+	got = take(7);
+	ASSERT_EQ(got.size(), 1u);
+	EXPECT_EQ(got[0].op, vici::Operation::Event);
+	EXPECT_EQ(got[0].name, "endpoint-changed");
+	EXPECT_EQ(*got[0].message.value("change"), "added");
+	EXPECT_EQ(*got[0].message.value("gateway"), "192.0.2.21");
+	EXPECT_EQ(*got[0].message.list("prefixes"), std::vector<std::string>{"10.1.0.0/16"});
+	got = take(9);
+	ASSERT_EQ(got.size(), 1u);
+	EXPECT_EQ(*got[0].message.value("success"), "yes");
+
+	// a client that asks and asks and never reads: dropped at its bound,
+	// the output call says to close it
+	glue.woken.clear();
+	bool closing = false;
+	for (int i = 0; i < 100000 && !closing; i++) {
+		send(9, vici::Operation::CmdRequest, "list-groups");
+		uint8_t none[1];
+		closing = gdoi_core_client_output(core, 9, none, 0) < 0;
+	}
+	EXPECT_TRUE(closing);
+	EXPECT_EQ(glue.woken.back(), 9u);
+	EXPECT_FALSE(send(9, vici::Operation::CmdRequest, "list-groups") &&
+		     gdoi_core_client_output(core, 9, nullptr, 0) >= 0);
+	gdoi_core_client_close(core, 9);
+	EXPECT_EQ(gdoi_core_client_output(core, 9, nullptr, 0), -1) << "closed";
+	// the other is fine
+	vici::Section rm;
+	rm.add_value("group", "red");
+	rm.add_value("gateway", "192.0.2.21");
+	ASSERT_TRUE(send(7, vici::Operation::CmdRequest, "remove-endpoint", rm));
+	got = take(7);
+	ASSERT_EQ(got.size(), 2u);
+	EXPECT_EQ(*got[0].message.value("change"), "removed");
+	EXPECT_EQ(got[1].op, vici::Operation::CmdResponse);
+	gdoi_core_client_close(core, 7);
+}
+
 } // namespace
 } // namespace groupsec::gdoi::test

@@ -149,26 +149,110 @@ uint32_t gdoi_core_tick(gdoi_core_t *core)
 	return wait;
 }
 
-gdoi_control_conn_t *gdoi_core_control_open(gdoi_core_t *core)
-{
-	control_opened++;
-	return (gdoi_control_conn_t*)&fake_core;
-}
+/* control clients: what is queued for each, by id */
+#define MAX_CLIENTS 8
+static chunk_t client_out[MAX_CLIENTS];
+/* an endless stream of output (a client that subscribed to a lot) */
+static bool client_endless[MAX_CLIENTS];
+/* the queue overflowed: output() asks to close */
+static bool client_overflow[MAX_CLIENTS];
+static mutex_t *client_lock;
+static unsigned last_opened;
+static bool client_broken[MAX_CLIENTS];
 
-/* echoes the request, with its first byte incremented */
-bool gdoi_core_control_input(gdoi_control_conn_t *conn, const uint8_t *data,
-							 size_t len, uint8_t **out, size_t *out_len)
+bool gdoi_core_client_open(gdoi_core_t *core, unsigned id)
 {
-	*out = malloc(len);
-	memcpy(*out, data, len);
-	(*out)[4]++;
-	*out_len = len;
+	if (id >= MAX_CLIENTS)
+	{
+		return FALSE;
+	}
+	client_lock->lock(client_lock);
+	control_opened++;
+	last_opened = id;
+	chunk_free(&client_out[id]);
+	client_endless[id] = client_overflow[id] = client_broken[id] = FALSE;
+	client_lock->unlock(client_lock);
 	return TRUE;
 }
 
-void gdoi_core_control_close(gdoi_control_conn_t *conn)
+/* echoes the bytes, 7 made 8; byte 0xff breaks the protocol */
+bool gdoi_core_client_input(gdoi_core_t *core, unsigned id,
+							const uint8_t *data, size_t len)
 {
+	chunk_t more = chunk_clone(chunk_create((u_char*)data, len));
+	bool ok = TRUE;
+	size_t i;
+
+	for (i = 0; i < more.len; i++)
+	{
+		ok = ok && more.ptr[i] != 0xff;
+		more.ptr[i] += more.ptr[i] == 7;
+	}
+	client_lock->lock(client_lock);
+	client_out[id] = chunk_cat("mm", client_out[id], more);
+	/* the core's rule: a client that broke the protocol is closed once
+	 * its answers are out */
+	client_overflow[id] |= !ok && !client_out[id].len;
+	client_broken[id] |= !ok;
+	client_lock->unlock(client_lock);
+	env.control_wake(env.ctx, id);
+	return ok;
+}
+
+long gdoi_core_client_output(gdoi_core_t *core, unsigned id, uint8_t *buf,
+							 size_t len)
+{
+	long n;
+
+	client_lock->lock(client_lock);
+	if (client_overflow[id])
+	{
+		n = -1;
+	}
+	else if (client_endless[id])
+	{
+		if (len)
+		{
+			memset(buf, 'e', len);
+		}
+		n = len;
+	}
+	else
+	{
+		n = min(len, client_out[id].len);
+		if (n)
+		{
+			memcpy(buf, client_out[id].ptr, n);
+		}
+		if (!client_out[id].len && client_broken[id])
+		{
+			n = -1;
+		}
+	}
+	client_lock->unlock(client_lock);
+	return n;
+}
+
+void gdoi_core_client_written(gdoi_core_t *core, unsigned id, size_t n)
+{
+	chunk_t rest;
+
+	client_lock->lock(client_lock);
+	if (!client_endless[id])
+	{
+		rest = chunk_clone(chunk_skip(client_out[id], n));
+		chunk_free(&client_out[id]);
+		client_out[id] = rest;
+	}
+	client_lock->unlock(client_lock);
+}
+
+void gdoi_core_client_close(gdoi_core_t *core, unsigned id)
+{
+	client_lock->lock(client_lock);
 	control_closed++;
+	chunk_free(&client_out[id]);
+	client_lock->unlock(client_lock);
 }
 
 void gdoi_core_destroy(gdoi_core_t *core)
@@ -393,7 +477,7 @@ static void test_shared_keys_come_from_the_credential_manager(void **state)
 	creds->destroy(creds);
 }
 
-static void test_the_control_socket_frames_messages(void **state)
+static void test_the_control_socket_passes_bytes_both_ways(void **state)
 {
 	plugin_t *plugin = gdoi_plugin_create();
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -424,6 +508,110 @@ static void test_the_control_socket_frames_messages(void **state)
 	}
 	assert_int_equal(control_opened, 1);
 	assert_int_equal(control_closed, 1);
+	unload(plugin);
+}
+
+static int control_connect(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd;
+
+	strcpy(addr.sun_path, TEST_SOCKET);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(connect(fd, (struct sockaddr*)&addr, sizeof(addr)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* waits up to 5 s for a counter the glue's threads move */
+#define wait_for(counter, value) do { \
+	int _i; \
+	for (_i = 0; _i < 250 && *(counter) < (value); _i++) \
+	{ \
+		usleep(20000); \
+	} \
+	assert_int_equal(*(counter), (value)); \
+} while (0)
+
+/* a client that never reads while endless output is queued for it: the
+ * others are served, waking it never blocks, and when its queue overflows
+ * it is closed */
+static void test_a_stuck_control_client_blocks_nobody(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	uint8_t request[] = { 0, 0, 0, 3, 7, 'a', 'b' }, reply[7], buf[4096];
+	unsigned stuck_id;
+	int stuck, live, i;
+	ssize_t n;
+
+	reset();
+	control_opened = control_closed = 0;
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.socket",
+						   "unix://" TEST_SOCKET, lib->ns);
+	assert_true(glue_load(plugin, TRUE));
+	stuck = control_connect();
+	assert_int_equal(write(stuck, "x", 1), 1);
+	wait_for(&control_opened, 1);
+	stuck_id = last_opened;
+	client_lock->lock(client_lock);
+	client_endless[stuck_id] = TRUE;
+	client_lock->unlock(client_lock);
+	/* the engine keeps queueing for it; each wake returns at once */
+	for (i = 0; i < 1000; i++)
+	{
+		env.control_wake(env.ctx, stuck_id);
+	}
+
+	live = control_connect();
+	for (i = 0; i < 20; i++)
+	{
+		assert_int_equal(write(live, request, sizeof(request)), sizeof(request));
+		assert_int_equal(recv(live, reply, sizeof(reply), MSG_WAITALL),
+						 sizeof(reply));
+		assert_int_equal(reply[4], 8);
+	}
+	assert_int_equal(control_closed, 0);
+
+	/* its queue overflows: it goes, the live one stays */
+	client_lock->lock(client_lock);
+	client_overflow[stuck_id] = TRUE;
+	client_lock->unlock(client_lock);
+	env.control_wake(env.ctx, stuck_id);
+	wait_for(&control_closed, 1);
+	/* what it did not read, then the end */
+	while ((n = recv(stuck, buf, sizeof(buf), 0)) > 0)
+	{
+		assert_true(buf[n - 1] == 'e' || buf[n - 1] == 'x');
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(write(live, request, sizeof(request)), sizeof(request));
+	assert_int_equal(recv(live, reply, sizeof(reply), MSG_WAITALL),
+					 sizeof(reply));
+	close(stuck);
+	close(live);
+	wait_for(&control_closed, 2);
+	unload(plugin);
+}
+
+static void test_a_client_breaking_the_protocol_gets_its_answer(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	uint8_t request[] = { 7, 0xff }, reply[3];
+	int fd;
+
+	reset();
+	control_opened = control_closed = 0;
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.socket",
+						   "unix://" TEST_SOCKET, lib->ns);
+	assert_true(glue_load(plugin, TRUE));
+	fd = control_connect();
+	assert_int_equal(write(fd, request, sizeof(request)), sizeof(request));
+	assert_int_equal(recv(fd, reply, sizeof(reply), MSG_WAITALL), 2);
+	assert_int_equal(reply[0], 8);
+	assert_int_equal(reply[1], 0xff);
+	wait_for(&control_closed, 1);
+	close(fd);
 	unload(plugin);
 }
 
@@ -899,6 +1087,7 @@ static int charon_up(void **state)
 	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.socket",
 						   "unix://" TEST_SOCKET, lib->ns);
 	seen_lock = mutex_create(MUTEX_TYPE_DEFAULT);
+	client_lock = mutex_create(MUTEX_TYPE_DEFAULT);
 	seen_cond = condvar_create(CONDVAR_TYPE_DEFAULT);
 	return 0;
 }
@@ -908,6 +1097,7 @@ static int charon_down(void **state)
 	glue_charon_down();
 	seen_cond->destroy(seen_cond);
 	seen_lock->destroy(seen_lock);
+	client_lock->destroy(client_lock);
 	chunk_free(&seen_datagram);
 	reset();
 	/* what the state tests wrote */
@@ -931,7 +1121,9 @@ int main(void)
 		cmocka_unit_test(test_the_core_cannot_be_created),
 		cmocka_unit_test(test_datagrams_reach_the_core_and_the_core_can_send),
 		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
-		cmocka_unit_test(test_the_control_socket_frames_messages),
+		cmocka_unit_test(test_the_control_socket_passes_bytes_both_ways),
+		cmocka_unit_test(test_a_stuck_control_client_blocks_nobody),
+		cmocka_unit_test(test_a_client_breaking_the_protocol_gets_its_answer),
 		cmocka_unit_test(test_member_keys_are_appended_to_a_private_file),
 		cmocka_unit_test(test_the_cores_timers_run_on_charons_scheduler),
 		cmocka_unit_test(test_state_files_round_trip),

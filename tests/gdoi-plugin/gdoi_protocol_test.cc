@@ -1609,5 +1609,62 @@ TEST_F(Restart, InvalidIkeSpiAnswersAreRateLimitedAndOnlyForRequests)
 	EXPECT_EQ(net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::Informational)).size(), 41u);
 }
 
+TEST_F(Protocol, EngineReportsRegistrationsEvictionsAndRekeysInOrder)
+{
+	start(3, server_config());
+	EXPECT_EQ(gcks->events.log,
+		  (std::vector<std::string>{"member-registered blue gm1.example.net again=no members=1",
+					    "member-registered blue gm2.example.net again=no members=2",
+					    "member-registered blue gm3.example.net again=no members=3"}));
+	gcks->events.log.clear();
+
+	ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[2]).ok());
+	net.run();
+	uint32_t id = gcks->group("blue")->kek_message_id;
+	EXPECT_EQ(gcks->events.log,
+		  (std::vector<std::string>{"rekey blue server id=" + std::to_string(id) + " new-kek",
+					    "member-evicted blue gm3.example.net members=2"}));
+	EXPECT_FALSE(gms[0]->events.log.empty());
+	EXPECT_EQ(gms[0]->events.log.back().rfind("rekey blue member id=", 0), 0u) << gms[0]->events.log.back();
+	gcks->events.log.clear();
+
+	// an evicted member that tries again is refused: no event
+	ASSERT_TRUE(gms[2]->engine.reregister("blue").ok());
+	net.run();
+	EXPECT_TRUE(gcks->events.log.empty());
+	// re-admitted, it registers again as a new member
+	ASSERT_TRUE(gcks->engine.readmit("blue", gm_ids[2]).ok());
+	ASSERT_TRUE(gms[2]->engine.reregister("blue").ok());
+	net.run();
+	EXPECT_EQ(gcks->events.log,
+		  (std::vector<std::string>{"member-registered blue gm3.example.net again=no members=3"}));
+	gcks->events.log.clear();
+
+	// a member that registers over again is the same member
+	ASSERT_TRUE(gms[0]->engine.reregister("blue").ok());
+	net.run();
+	EXPECT_EQ(gcks->events.log,
+		  (std::vector<std::string>{"member-registered blue gm1.example.net again=yes members=3"}));
+	gcks->events.log.clear();
+
+	// the operator's rekey: the same Rekey SA
+	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
+	net.run();
+	ASSERT_EQ(gcks->events.log.size(), 1u);
+	EXPECT_EQ(gcks->events.log[0].rfind("rekey blue server id=", 0), 0u);
+}
+
+TEST_F(Protocol, EngineReportsMembersNoLongerAuthorizedAsLeft)
+{
+	start(3, server_config());
+	gcks->events.log.clear();
+	GcksGroupConfig c = server_config();
+	c.authorized = {gm_ids[0], gm_ids[1]};
+	ASSERT_TRUE(gcks->engine.add_server_group(c).ok());
+	ASSERT_GE(gcks->events.log.size(), 2u);
+	EXPECT_EQ(gcks->events.log.back(), "member-left blue gm3.example.net unauthorized members=2");
+}
+
+
 } // namespace
 } // namespace groupsec::gdoi::test

@@ -238,11 +238,38 @@ private:
 	Net *net_;
 };
 
+// What the engine reported on its event interface, one line each:
+// "member-registered blue gm1.example.net again=no members=1".
+struct RecordingEvents : EngineEvents {
+	void member_registered(const std::string &group, const MemberState &m, bool again, size_t members) override
+	{
+		log.push_back("member-registered " + group + " " + m.id.str() + " again=" + (again ? "yes" : "no") +
+			      " members=" + std::to_string(members));
+	}
+	void member_left(const std::string &group, const Identity &member, const char *reason,
+			 size_t members) override
+	{
+		log.push_back("member-left " + group + " " + member.str() + " " + reason +
+			      " members=" + std::to_string(members));
+	}
+	void member_evicted(const std::string &group, const Identity &member, size_t members) override
+	{
+		log.push_back("member-evicted " + group + " " + member.str() + " members=" + std::to_string(members));
+	}
+	void rekey(const std::string &group, bool server, uint32_t message_id, bool new_kek) override
+	{
+		log.push_back("rekey " + group + (server ? " server" : " member") + " id=" + std::to_string(message_id) +
+			      (server ? (new_kek ? " new-kek" : " same-kek") : ""));
+	}
+	std::vector<std::string> log;
+};
+
 // One engine and what it listens on.
 struct Node {
 	Node(Net *net, FakeClock *clock, FakeCredentials *creds, uint64_t seed)
 		: transport(net), random(seed),
-		  engine(EngineDeps{&transport, clock, &random, creds, &sink, &keylog, &faults})
+		  engine(EngineDeps{&transport, clock, &random, creds, &sink, &keylog, &faults, nullptr, nullptr,
+				    &events})
 	{
 	}
 	NetTransport transport;
@@ -250,6 +277,7 @@ struct Node {
 	RecordingSink sink;
 	RecordingKeyLog keylog;
 	FaultSwitch faults;
+	RecordingEvents events;
 	Engine engine;
 	std::vector<Address> addresses;
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <fcntl.h>
@@ -69,6 +70,12 @@ public:
 		return f(target_);
 	}
 	size_t connections() const { return connections_; }
+	// The control server, locked against the server thread.
+	template <typename F> auto with_server(F f)
+	{
+		std::lock_guard<std::mutex> lock(mutex_);
+		return f(server_);
+	}
 
 private:
 	void serve()
@@ -85,6 +92,19 @@ private:
 			connections_++;
 			ControlConnection conn(server_);
 			for (;;) {
+				// events queued meanwhile go out too
+				pollfd in{fd, POLLIN, 0};
+				if (poll(&in, 1, 10) == 0) {
+					Bytes events;
+					{
+						std::lock_guard<std::mutex> lock(mutex_);
+						conn.take(events);
+					}
+					if (!events.empty() &&
+					    write(fd, events.data(), events.size()) != static_cast<ssize_t>(events.size()))
+						break;
+					continue;
+				}
 				uint8_t buf[4096];
 				ssize_t n = read(fd, buf, sizeof(buf));
 				if (n <= 0)
@@ -474,6 +494,66 @@ TEST_F(GdoictlTest, TheBuiltProgramPrintsWhatRunPrints)
 	Result nothing = run_binary(binary, {"groups"}, server.path() + ".missing");
 	EXPECT_EQ(nothing.status, 3);
 	EXPECT_EQ(nothing.err, "gdoictl: cannot connect to " + server.path() + ".missing: No such file or directory\n");
+}
+
+TEST_F(GdoictlTest, MonitorPrintsEventsInOrderAsJsonAndText)
+{
+	for (bool json : {true, false}) {
+		Result r;
+		std::vector<std::string> args = {"--socket", server.path(), "monitor", "blue", "--count", "3"};
+		if (json)
+			args.insert(args.begin(), "--json");
+		std::thread monitor([&] { r.status = gdoictl::run(args, nullptr, r.out, r.err); });
+		// wait until it listens
+		bool listening = false;
+		for (int i = 0; i < 500 && !listening; i++) {
+			listening = server.with_server(
+			        [](ControlServer &s) { return s.server().subscribed(event::kMemberEvicted); });
+			if (!listening)
+				std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		}
+		ASSERT_TRUE(listening);
+		MemberState m;
+		m.id = identity(IdType::Fqdn, text_bytes("gm1.example.net"));
+		m.address = address({192, 0, 2, 11}, 848);
+		m.flat_id = 3;
+		server.with_server([&](ControlServer &s) {
+			s.member_registered("blue", m, false, 1);
+			s.member_evicted("red", m.id, 0); // another group: not shown
+			s.rekey("blue", true, 7, true);
+			s.member_evicted("blue", m.id, 0);
+			s.member_registered("blue", m, false, 1); // after the count
+			return 0;
+		});
+		monitor.join();
+		EXPECT_EQ(r.status, 0) << r.err;
+		EXPECT_EQ(r.err, "gdoictl: monitor: subscribed to 7 events\n");
+		if (json)
+			EXPECT_EQ(r.out,
+			          "{\"event\":\"member-registered\",\"group\":\"blue\",\"member\":\"gm1.example.net\","
+			          "\"address\":\"192.0.2.11\",\"port\":848,\"memberId\":3,\"again\":false,\"members\":1}\n"
+			          "{\"event\":\"rekey\",\"group\":\"blue\",\"role\":\"server\",\"messageId\":7,"
+			          "\"newKek\":true}\n"
+			          "{\"event\":\"member-evicted\",\"group\":\"blue\",\"member\":\"gm1.example.net\","
+			          "\"members\":0}\n");
+		else
+			EXPECT_EQ(r.out, "member-registered group=blue member=gm1.example.net address=192.0.2.11 port=848 "
+			                 "member-id=3 again=no members=1\n"
+			                 "rekey group=blue role=server message-id=7 new-kek=yes\n"
+			                 "member-evicted group=blue member=gm1.example.net members=0\n");
+	}
+}
+
+TEST_F(GdoictlTest, MonitorUsage)
+{
+	Result extra = gdoictl({"--socket", server.path(), "monitor", "blue", "red"});
+	EXPECT_EQ(extra.status, 2);
+	Result count = gdoictl({"--socket", server.path(), "groups", "--count", "2"});
+	EXPECT_EQ(count.status, 2);
+	Result zero = gdoictl({"--socket", server.path(), "monitor", "--count", "0"});
+	EXPECT_EQ(zero.status, 2);
+	Result gone = gdoictl({"--socket", server.path() + ".missing", "monitor"});
+	EXPECT_EQ(gone.status, 3);
 }
 
 } // namespace

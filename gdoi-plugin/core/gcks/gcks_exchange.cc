@@ -71,7 +71,14 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 	m.local = local;
 	m.registered_ms = ctx_.now();
 	replace_ike_sa(m, sa.spi_r);
-	return member_payloads(g, m, sa.gsk_w, true, nullptr);
+	auto payloads = member_payloads(g, m, sa.gsk_w, true, nullptr);
+	if (payloads && ctx_.deps.events)
+		ctx_.deps.events->member_registered(g.cfg.name,
+						    MemberState{m.id, m.address,
+								g.cfg.hierarchy == KeyHierarchy::Tree ? m.leaf : m.flat_number,
+								m.registered_ms, m.sender_ids},
+						    known != g.members.end(), g.members.size());
+	return payloads;
 }
 
 // A new member of the group: a leaf of the key tree, or a member ID of the
@@ -560,8 +567,12 @@ void KeyServer::gsa_registration(IkeSa &sa, const IkeHeader &h, const std::vecto
 			const Identity leaver = sa.peer;
 			if (g->members.count(leaver)) {
 				GcksGroup &group = *g;
-				if (remove_members(group, std::vector<Identity>{leaver}))
+				if (remove_members(group, std::vector<Identity>{leaver})) {
 					group.evicted.erase(leaver);
+					if (ctx_.deps.events)
+						ctx_.deps.events->member_left(group.cfg.name, leaver, "left",
+									      group.members.size());
+				}
 			}
 			return;
 		}

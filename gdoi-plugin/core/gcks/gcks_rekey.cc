@@ -286,6 +286,8 @@ void KeyServer::commit_rekey(GcksGroup &g, RekeyPlan &p, const MembershipChange 
 		g.announcements.clear();
 	if (g.cfg.inband_rekey)
 		send_inband(g, p.datagrams, change);
+	if (ctx_.deps.events)
+		ctx_.deps.events->rekey(g.cfg.name, true, g.last_message_id, p.new_kek);
 }
 
 // Members with an IKE SA: their own copy of the policy and keys by

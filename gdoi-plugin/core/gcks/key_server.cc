@@ -107,8 +107,11 @@ Result<Done> KeyServer::reconfigure(GcksGroup &g, const GcksGroupConfig &c, std:
 		auto r = remove_members(g, gone);
 		if (!r)
 			return r;
-		for (const Identity &id : gone)
+		for (const Identity &id : gone) {
 			g.evicted.erase(id);
+			if (ctx_.deps.events)
+				ctx_.deps.events->member_left(g.cfg.name, id, "unauthorized", g.members.size());
+		}
 	}
 	if (policy_changed && gone.empty())
 		return rekey(g, false, true);
@@ -131,6 +134,9 @@ Result<Done> KeyServer::evict(GcksGroup &g, const std::vector<Identity> &members
 	auto r = remove_members(g, members);
 	if (!r)
 		store_evicted(g, before);
+	else if (ctx_.deps.events)
+		for (const Identity &member : members)
+			ctx_.deps.events->member_evicted(g.cfg.name, member, g.members.size());
 	return r;
 }
 

@@ -70,6 +70,8 @@ void GroupMember::rekey(const Address &local, ByteView datagram, const IkeHeader
 			(*held)->next_message_id = std::max((*held)->next_message_id, uint64_t(h.message_id) + 1);
 	g->last_message_id = h.message_id;
 	c.rekeys++;
+	if (ctx_.deps.events)
+		ctx_.deps.events->rekey(g->cfg.name, false, h.message_id, false);
 	schedule(*g);
 }
 
@@ -187,6 +189,8 @@ void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		return;
 	}
 	g->counters.rekeys++;
+	if (ctx_.deps.events)
+		ctx_.deps.events->rekey(g->cfg.name, false, g->last_message_id, false);
 	schedule(*g);
 }
 

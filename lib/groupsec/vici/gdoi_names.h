@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The names of the gdoi plugin's control socket commands and events
+// (docs/control-socket.md), shared by the plugin and its clients (gdoictl,
+// the bgpd module) without the engine: plugins meet here, not in each
+// other's files.
+#pragma once
+
+namespace groupsec::gdoi {
+
+namespace command {
+constexpr const char *kVersion = "version";
+constexpr const char *kListGroups = "list-groups";
+constexpr const char *kListMembers = "list-members";
+constexpr const char *kListSas = "list-sas";
+constexpr const char *kRekey = "rekey";
+constexpr const char *kEvict = "evict";
+constexpr const char *kReadmit = "readmit";
+constexpr const char *kReregister = "reregister";
+constexpr const char *kAddEndpoint = "add-endpoint";
+constexpr const char *kRemoveEndpoint = "remove-endpoint";
+constexpr const char *kListEndpoints = "list-endpoints";
+} // namespace command
+
+namespace event {
+constexpr const char *kMemberRegistered = "member-registered";
+constexpr const char *kMemberLeft = "member-left";
+constexpr const char *kMemberEvicted = "member-evicted";
+constexpr const char *kRekey = "rekey";
+constexpr const char *kSaInstalled = "sa-installed";
+constexpr const char *kSaRemoved = "sa-removed";
+constexpr const char *kEndpointChanged = "endpoint-changed";
+// every event, in the order docs/control-socket.md lists them
+constexpr const char *kAll[] = {kMemberRegistered, kMemberLeft, kMemberEvicted, kRekey,
+                                kSaInstalled,      kSaRemoved,  kEndpointChanged};
+} // namespace event
+
+} // namespace groupsec::gdoi
