@@ -7,7 +7,7 @@
 
 #include <daemon.h>
 
-#include "control_socket.h"
+#include "gs_control_socket.h"
 
 typedef struct private_gdoi_control_t private_gdoi_control_t;
 
@@ -34,7 +34,7 @@ struct private_gdoi_control_t {
 	/**
 	 * Control socket, serving its clients asynchronously
 	 */
-	control_socket_t *socket;
+	gs_control_socket_t *socket;
 };
 
 static bool client_open(private_gdoi_control_t *this, u_int id)
@@ -92,7 +92,7 @@ gdoi_control_t *gdoi_control_create(gdoi_dispatcher_t *dispatcher,
 									gs_timer_t *timer)
 {
 	private_gdoi_control_t *this;
-	control_socket_handler_t handler = {
+	gs_control_handler_t handler = {
 		.open = (void*)client_open,
 		.input = (void*)client_input,
 		.output = (void*)client_output,
@@ -111,7 +111,7 @@ gdoi_control_t *gdoi_control_create(gdoi_dispatcher_t *dispatcher,
 		.timer = timer,
 	);
 	handler.user = this;
-	this->socket = control_socket_create(uri, &handler);
+	this->socket = gs_control_socket_create(uri, &handler);
 	if (!this->socket)
 	{
 		DBG1(DBG_CFG, "gdoi: creating the control socket %s failed", uri);

@@ -416,9 +416,18 @@ class Guest:
                     self.conn = AgentConnection(sock)
                 except OSError:
                     self.conn = None
-            if self.conn is not None and self.conn.ping(0.5):
-                self.boot_s = time.monotonic() - self.started
-                return True
+            if self.conn is not None:
+                try:
+                    ready = self.conn.ping(0.5)
+                except OSError:
+                    # QEMU closed the channel: it is exiting (the next
+                    # poll() says so) or the agent is not up yet
+                    self.conn.close()
+                    self.conn = None
+                    ready = False
+                if ready:
+                    self.boot_s = time.monotonic() - self.started
+                    return True
             time.sleep(0.2)
         return False
 

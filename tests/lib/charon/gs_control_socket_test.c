@@ -26,7 +26,7 @@
 
 #include <cmocka.h>
 
-#include "control_socket.h"
+#include "gs_control_socket.h"
 
 #define TEST_SOCKET "/tmp/groupsec-control-socket-test.sock"
 #define MAX_CLIENTS 16
@@ -40,7 +40,7 @@ static chunk_t queued[MAX_CLIENTS];
 static bool overflowed[MAX_CLIENTS];
 static int opened, closed;
 static u_int last_id;
-static control_socket_t *sock;
+static gs_control_socket_t *sock;
 
 /* appends to a client's queue (lock held), waking the socket */
 static void enqueue(u_int id, chunk_t data)
@@ -120,7 +120,7 @@ static void h_close(void *user, u_int id)
 	lock->unlock(lock);
 }
 
-static control_socket_handler_t handler = {
+static gs_control_handler_t handler = {
 	.open = h_open,
 	.input = h_input,
 	.output = h_output,
@@ -156,7 +156,7 @@ static int client(void)
 static void start(void)
 {
 	opened = closed = 0;
-	sock = control_socket_create("unix://" TEST_SOCKET, &handler);
+	sock = gs_control_socket_create("unix://" TEST_SOCKET, &handler);
 	assert_non_null(sock);
 }
 

@@ -3,7 +3,7 @@
  * Copyright (C) 2026 groupsec
  */
 
-#include "control_socket.h"
+#include "gs_control_socket.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -19,22 +19,22 @@
 /** bytes read from one client before others get their turn */
 #define READ_BUDGET (4 * CHUNK)
 
-typedef struct private_control_socket_t private_control_socket_t;
+typedef struct private_gs_control_socket_t private_gs_control_socket_t;
 
 /**
- * Private data of a control_socket_t object.
+ * Private data of a gs_control_socket_t object.
  */
-struct private_control_socket_t {
+struct private_gs_control_socket_t {
 
 	/**
 	 * Public interface.
 	 */
-	control_socket_t public;
+	gs_control_socket_t public;
 
 	/**
 	 * What the clients' bytes go to.
 	 */
-	control_socket_handler_t handler;
+	gs_control_handler_t handler;
 
 	/**
 	 * Accepts clients.
@@ -75,7 +75,7 @@ struct private_control_socket_t {
 typedef struct {
 
 	/** the socket */
-	private_control_socket_t *this;
+	private_gs_control_socket_t *this;
 
 	/** the client's connection */
 	stream_t *stream;
@@ -91,11 +91,11 @@ typedef struct {
  * What a job does to one client.
  */
 typedef struct {
-	private_control_socket_t *this;
+	private_gs_control_socket_t *this;
 	u_int id;
 } job_data_t;
 
-static void put(private_control_socket_t *this)
+static void put(private_gs_control_socket_t *this)
 {
 	if (ref_put(&this->refs))
 	{
@@ -112,7 +112,7 @@ CALLBACK(job_data_destroy, void,
 	free(data);
 }
 
-static void queue_job(private_control_socket_t *this, u_int id,
+static void queue_job(private_gs_control_socket_t *this, u_int id,
 					  callback_job_cb_t cb)
 {
 	job_data_t *data;
@@ -131,7 +131,7 @@ static void queue_job(private_control_socket_t *this, u_int id,
  * Remove the client of that id from the list; NULL if there is none.
  * Call with the mutex held.
  */
-static entry_t *remove_entry(private_control_socket_t *this, u_int id)
+static entry_t *remove_entry(private_gs_control_socket_t *this, u_int id)
 {
 	enumerator_t *enumerator;
 	entry_t *entry, *found = NULL;
@@ -155,7 +155,7 @@ static entry_t *remove_entry(private_control_socket_t *this, u_int id)
  */
 static void destroy_entry(entry_t *entry)
 {
-	private_control_socket_t *this = entry->this;
+	private_gs_control_socket_t *this = entry->this;
 
 	/* waits until no callback of the stream runs */
 	entry->stream->destroy(entry->stream);
@@ -166,7 +166,7 @@ static void destroy_entry(entry_t *entry)
 CALLBACK(disconnect_job, job_requeue_t,
 	job_data_t *data)
 {
-	private_control_socket_t *this = data->this;
+	private_gs_control_socket_t *this = data->this;
 	entry_t *entry;
 
 	/* held throughout: destroy() waits for a client being closed */
@@ -195,7 +195,7 @@ static void disconnect(entry_t *entry)
 CALLBACK(on_write, bool,
 	entry_t *entry, stream_t *stream)
 {
-	private_control_socket_t *this = entry->this;
+	private_gs_control_socket_t *this = entry->this;
 	u_char buf[CHUNK];
 	ssize_t len, done;
 
@@ -235,7 +235,7 @@ CALLBACK(on_write, bool,
 CALLBACK(on_read, bool,
 	entry_t *entry, stream_t *stream)
 {
-	private_control_socket_t *this = entry->this;
+	private_gs_control_socket_t *this = entry->this;
 	u_char buf[CHUNK];
 	size_t total = 0;
 	ssize_t len;
@@ -273,7 +273,7 @@ CALLBACK(on_read, bool,
 CALLBACK(enable_writer_job, job_requeue_t,
 	job_data_t *data)
 {
-	private_control_socket_t *this = data->this;
+	private_gs_control_socket_t *this = data->this;
 	enumerator_t *enumerator;
 	entry_t *entry;
 
@@ -308,8 +308,8 @@ CALLBACK(enable_writer_job, job_requeue_t,
 	return JOB_REQUEUE_NONE;
 }
 
-METHOD(control_socket_t, wake, void,
-	private_control_socket_t *this, u_int id)
+METHOD(gs_control_socket_t, wake, void,
+	private_gs_control_socket_t *this, u_int id)
 {
 	/* on_write() may not be registered from within a stream's callback,
 	 * nor where the handler's lock is held: a job does it */
@@ -317,7 +317,7 @@ METHOD(control_socket_t, wake, void,
 }
 
 CALLBACK(on_accept, bool,
-	private_control_socket_t *this, stream_t *stream)
+	private_gs_control_socket_t *this, stream_t *stream)
 {
 	entry_t *entry;
 
@@ -355,8 +355,8 @@ CALLBACK(on_accept, bool,
 	return TRUE;
 }
 
-METHOD(control_socket_t, get_clients, u_int,
-	private_control_socket_t *this)
+METHOD(gs_control_socket_t, get_clients, u_int,
+	private_gs_control_socket_t *this)
 {
 	u_int count;
 
@@ -366,8 +366,8 @@ METHOD(control_socket_t, get_clients, u_int,
 	return count;
 }
 
-METHOD(control_socket_t, destroy, void,
-	private_control_socket_t *this)
+METHOD(gs_control_socket_t, destroy, void,
+	private_gs_control_socket_t *this)
 {
 	entry_t *entry;
 
@@ -388,10 +388,10 @@ METHOD(control_socket_t, destroy, void,
 /*
  * Described in header
  */
-control_socket_t *control_socket_create(char *uri,
-										control_socket_handler_t *handler)
+gs_control_socket_t *gs_control_socket_create(char *uri,
+										gs_control_handler_t *handler)
 {
-	private_control_socket_t *this;
+	private_gs_control_socket_t *this;
 
 	INIT(this,
 		.public = {

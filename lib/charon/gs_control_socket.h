@@ -4,17 +4,17 @@
  */
 
 /**
- * @defgroup control_socket control_socket
+ * @defgroup gs_control_socket gs_control_socket
  * @{ @ingroup groupsec_charon
  */
 
-#ifndef GROUPSEC_CONTROL_SOCKET_H_
-#define GROUPSEC_CONTROL_SOCKET_H_
+#ifndef GS_CONTROL_SOCKET_H_
+#define GS_CONTROL_SOCKET_H_
 
 #include <library.h>
 
-typedef struct control_socket_t control_socket_t;
-typedef struct control_socket_handler_t control_socket_handler_t;
+typedef struct gs_control_socket_t gs_control_socket_t;
+typedef struct gs_control_handler_t gs_control_handler_t;
 
 /**
  * What a control socket does with its clients' bytes: the VICI server of a
@@ -22,7 +22,7 @@ typedef struct control_socket_handler_t control_socket_handler_t;
  * from charon's threads, for one client one at a time; the handler locks
  * what it shares.
  */
-struct control_socket_handler_t {
+struct gs_control_handler_t {
 
 	/**
 	 * A client connected.
@@ -75,7 +75,7 @@ struct control_socket_handler_t {
  * and the client takes it, never waits for a client. A client that does not
  * read holds nothing but its own queue, which the handler bounds.
  */
-struct control_socket_t {
+struct gs_control_socket_t {
 
 	/**
 	 * Output is queued for a client (or output() will ask to close it):
@@ -85,18 +85,18 @@ struct control_socket_t {
 	 *
 	 * @param id		client id
 	 */
-	void (*wake)(control_socket_t *this, u_int id);
+	void (*wake)(gs_control_socket_t *this, u_int id);
 
 	/**
 	 * Number of connected clients.
 	 */
-	u_int (*get_clients)(control_socket_t *this);
+	u_int (*get_clients)(gs_control_socket_t *this);
 
 	/**
 	 * Stop serving, close every client (the handler's close() is called
 	 * for each) and destroy the socket.
 	 */
-	void (*destroy)(control_socket_t *this);
+	void (*destroy)(gs_control_socket_t *this);
 };
 
 /**
@@ -106,7 +106,7 @@ struct control_socket_t {
  * @param handler		the handler, copied
  * @return				socket, NULL if uri cannot be listened on
  */
-control_socket_t *control_socket_create(char *uri,
-										control_socket_handler_t *handler);
+gs_control_socket_t *gs_control_socket_create(char *uri,
+										gs_control_handler_t *handler);
 
-#endif /** GROUPSEC_CONTROL_SOCKET_H_ @}*/
+#endif /** GS_CONTROL_SOCKET_H_ @}*/
