@@ -140,25 +140,93 @@ JoinResult FlatKeyServer::join(const MemberId &id)
 	return join_batch({id});
 }
 
-JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
+// Why ids cannot join, or empty if they can.
+std::string FlatKeyServer::join_refusal(const std::vector<MemberId> &ids) const
 {
-	JoinResult res;
 	const IdLayout &l = config_.layout;
 	std::unordered_set<std::string> seen;
 	for (const auto &id : ids) {
-		if (!l.valid(id)) {
-			res.error = "member ID does not fit the layout";
-			return res;
-		}
-		if (is_member(id) || !seen.insert(key_of(id)).second) {
-			res.error = "member ID already in use";
-			return res;
+		if (!l.valid(id))
+			return "member ID does not fit the layout";
+		if (is_member(id) || !seen.insert(key_of(id)).second)
+			return "member ID already in use";
+	}
+	if (ids.empty())
+		return "no member";
+	return {};
+}
+
+// The symbols of the newcomers and the KEK slots to advance, in the order
+// of their first use; changes nothing.
+FlatKeyServer::JoinPlan FlatKeyServer::plan_join(const std::vector<MemberId> &ids) const
+{
+	const IdLayout &l = config_.layout;
+	JoinPlan plan;
+	plan.base.resize(mk_);
+	for (size_t t = 0, j = 0; t < l.tables(); t++)
+		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
+			plan.base[j] = l.slot(t, s, 0);
+	std::vector<bool> seen(slots_.size(), false);
+	for (const auto &id : ids) {
+		plan.symbols.push_back(l.all_symbols(id));
+		for (size_t j = 0; j < mk_; j++) {
+			size_t slot = plan.base[j] + plan.symbols.back()[j];
+			if (!seen[slot] && holders_[slot] > 0)
+				plan.advance.push_back(slot);
+			seen[slot] = true;
 		}
 	}
-	if (ids.empty()) {
-		res.error = "no member";
+	return plan;
+}
+
+// Gives a newcomer a handle (a departed member's under a new generation,
+// or a fresh one) and its keys.
+MemberKeys FlatKeyServer::admit(const MemberId &id, const std::vector<uint8_t> &symbols,
+				const std::vector<size_t> &base)
+{
+	// Handles of departed members are reused under a new
+	// generation, so an old individual key is never named again.
+	uint32_t h;
+	if (!free_.empty()) {
+		h = free_.back();
+		free_.pop_back();
+		std::copy(symbols.begin(), symbols.end(), syms_.begin() + h * mk_);
+		individual_[h] = rng_.key();
+		live_[h] = 1;
+		joined_version_[h] = tek_.version;
+		generation_[h]++;
+	} else {
+		h = static_cast<uint32_t>(live_.size());
+		syms_.insert(syms_.end(), symbols.begin(), symbols.end());
+		individual_.push_back(rng_.key());
+		live_.push_back(1);
+		joined_version_.push_back(tek_.version);
+		generation_.push_back(1);
+	}
+	by_id_.emplace(key_of(id), h);
+	MemberKeys mkeys;
+	mkeys.handle = h;
+	mkeys.id = id;
+	mkeys.tek = tek_;
+	for (size_t j = 0; j < mk_; j++) {
+		size_t slot = base[j] + symbols[j];
+		holders_[slot]++;
+		mkeys.kek_ids.push_back(slot_ids_[slot]);
+		mkeys.keks.push_back(slots_[slot]);
+	}
+	mkeys.individual.key = individual_[h];
+	mkeys.individual.version = generation_[h];
+	return mkeys;
+}
+
+JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
+{
+	JoinResult res;
+	res.error = join_refusal(ids);
+	if (!res.error.empty())
 		return res;
-	}
+	const JoinPlan plan = plan_join(ids);
+
 	// Every key a newcomer receives moves one revision forward, so that
 	// it cannot read what was sent before it joined.
 	res.announcement.format = kCompactFormat;
@@ -166,64 +234,16 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 	retire_tek();
 	tek_.key = advance_revision(tek_.key);
 	tek_.revision++;
-	std::vector<std::vector<uint8_t>> all;
-	std::vector<bool> advanced(slots_.size(), false);
 	std::vector<WrappedKey> kek_notices;
-	std::vector<size_t> base(mk_);
-	for (size_t t = 0, j = 0; t < l.tables(); t++)
-		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
-			base[j] = l.slot(t, s, 0);
-	for (const auto &id : ids) {
-		all.push_back(l.all_symbols(id));
-		for (size_t j = 0; j < mk_; j++) {
-			size_t slot = base[j] + all.back()[j];
-			if (!advanced[slot] && holders_[slot] > 0) {
-				slots_[slot].key =
-					advance_revision(slots_[slot].key);
-				slots_[slot].revision++;
-				WrappedKey notice;
-				notice.wrapped = slot_ref(slot);
-				kek_notices.push_back(notice);
-			}
-			advanced[slot] = true;
-		}
+	for (size_t slot : plan.advance) {
+		slots_[slot].key = advance_revision(slots_[slot].key);
+		slots_[slot].revision++;
+		WrappedKey notice;
+		notice.wrapped = slot_ref(slot);
+		kek_notices.push_back(notice);
 	}
-	for (size_t i = 0; i < ids.size(); i++) {
-		// Handles of departed members are reused under a new
-		// generation, so an old individual key is never named again.
-		uint32_t h;
-		if (!free_.empty()) {
-			h = free_.back();
-			free_.pop_back();
-			std::copy(all[i].begin(), all[i].end(),
-				  syms_.begin() + h * mk_);
-			individual_[h] = rng_.key();
-			live_[h] = 1;
-			joined_version_[h] = tek_.version;
-			generation_[h]++;
-		} else {
-			h = static_cast<uint32_t>(live_.size());
-			syms_.insert(syms_.end(), all[i].begin(), all[i].end());
-			individual_.push_back(rng_.key());
-			live_.push_back(1);
-			joined_version_.push_back(tek_.version);
-			generation_.push_back(1);
-		}
-		by_id_.emplace(key_of(ids[i]), h);
-		MemberKeys mkeys;
-		mkeys.handle = h;
-		mkeys.id = ids[i];
-		mkeys.tek = tek_;
-		for (size_t j = 0; j < mk_; j++) {
-			size_t slot = base[j] + all[i][j];
-			holders_[slot]++;
-			mkeys.kek_ids.push_back(slot_ids_[slot]);
-			mkeys.keks.push_back(slots_[slot]);
-		}
-		mkeys.individual.key = individual_[h];
-		mkeys.individual.version = generation_[h];
-		res.members.push_back(std::move(mkeys));
-	}
+	for (size_t i = 0; i < ids.size(); i++)
+		res.members.push_back(admit(ids[i], plan.symbols[i], plan.base));
 	// Holders of the advanced KEKs step them too (the newcomers' IDs are
 	// not secret); a compact message names keys without revisions.
 	WrappedKey notice;

@@ -168,6 +168,17 @@ public:
 	bool tek_exposed() const;
 
 private:
+	// What a batch of joins changes, computed before anything changes.
+	struct JoinPlan {
+		std::vector<size_t> base; // first slot of each symbol's KEKs
+		std::vector<std::vector<uint8_t>> symbols; // per newcomer
+		std::vector<size_t> advance; // held KEK slots to step, in order
+	};
+	std::string join_refusal(const std::vector<MemberId> &ids) const;
+	JoinPlan plan_join(const std::vector<MemberId> &ids) const;
+	MemberKeys admit(const MemberId &id, const std::vector<uint8_t> &symbols,
+			 const std::vector<size_t> &base);
+
 	struct Literal {
 		uint16_t symbol;
 		uint8_t value;
