@@ -112,18 +112,56 @@ static bool decimal(const char *s, size_t len, u_int max, u_int *out)
 }
 
 /**
+ * Parse an identity line "TYPE HEX" ending at end; id->data is allocated
+ */
+static bool parse_identity(const char *path, int lineno, char *line,
+						   char *end, gdoi_id_t *id, char *err, size_t err_len)
+{
+	char *sp;
+	u_int type;
+	size_t i;
+	int hi, lo;
+	uint8_t *data;
+
+	sp = memchr(line, ' ', end - line);
+	if (!sp || !decimal(line, sp - line, 255, &type) || !type ||
+		(end - sp - 1) % 2 || end - sp - 1 == 0 ||
+		(end - sp - 1) / 2 > MAX_ID)
+	{
+		snprintf(err, err_len, "%s: line %d: not an identity (ID type and "
+				 "hex octets)", path, lineno);
+		return FALSE;
+	}
+	data = malloc((end - sp - 1) / 2);
+	for (i = 0; sp + 1 + 2 * i < end; i++)
+	{
+		hi = hex_digit(sp[1 + 2 * i]);
+		lo = hex_digit(sp[2 + 2 * i]);
+		if (hi < 0 || lo < 0)
+		{
+			free(data);
+			snprintf(err, err_len, "%s: line %d: not an identity (ID type "
+					 "and hex octets)", path, lineno);
+			return FALSE;
+		}
+		data[i] = hi << 4 | lo;
+	}
+	*id = (gdoi_id_t){ .type = type, .data = data, .len = i };
+	return TRUE;
+}
+
+/**
  * Parse a file of evicted identities; each identity goes to add()
  */
 static bool parse(const char *path, const char *group, char *buf, size_t len,
 				  void (*add)(void *list, const gdoi_id_t *id), void *list,
 				  char *err, size_t err_len)
 {
-	char *line, *end, *sp, header[128];
-	u_int type, count = 0, trailer;
-	size_t n, i;
-	int lineno = 0, hi, lo;
+	char *line, *end, header[128];
+	u_int count = 0, trailer;
+	size_t n;
+	int lineno = 0;
 	bool done = FALSE;
-	uint8_t *data;
 	gdoi_id_t id;
 
 	if (memchr(buf, '\0', len))
@@ -170,33 +208,12 @@ static bool parse(const char *path, const char *group, char *buf, size_t len,
 			done = TRUE;
 			continue;
 		}
-		/* TYPE HEX */
-		sp = memchr(line, ' ', n);
-		if (!sp || !decimal(line, sp - line, 255, &type) || !type ||
-			(end - sp - 1) % 2 || end - sp - 1 == 0 ||
-			(end - sp - 1) / 2 > MAX_ID)
+		if (!parse_identity(path, lineno, line, end, &id, err, err_len))
 		{
-			snprintf(err, err_len, "%s: line %d: not an identity (ID type and "
-					 "hex octets)", path, lineno);
 			return FALSE;
 		}
-		data = malloc((end - sp - 1) / 2);
-		for (i = 0; sp + 1 + 2 * i < end; i++)
-		{
-			hi = hex_digit(sp[1 + 2 * i]);
-			lo = hex_digit(sp[2 + 2 * i]);
-			if (hi < 0 || lo < 0)
-			{
-				free(data);
-				snprintf(err, err_len, "%s: line %d: not an identity (ID type "
-						 "and hex octets)", path, lineno);
-				return FALSE;
-			}
-			data[i] = hi << 4 | lo;
-		}
-		id = (gdoi_id_t){ .type = type, .data = data, .len = i };
 		add(list, &id);
-		free(data);
+		free(id.data);
 		count++;
 	}
 	if (!done)
@@ -302,20 +319,17 @@ static bool write_all(int fd, const char *buf, size_t len)
 	return TRUE;
 }
 
-METHOD(gdoi_state_t, save_evicted, bool,
-	private_gdoi_state_t *this, const char *group, const gdoi_id_t *ids,
-	size_t count, char *err, size_t err_len)
+/**
+ * Format the file of evicted identities into a new buffer, NULL if an
+ * identity cannot be stored
+ */
+static char *format_evicted(const char *group, const gdoi_id_t *ids,
+							size_t count, size_t *out_len, char *err,
+							size_t err_len)
 {
-	char *path = NULL, *tmp = NULL, *buf, *pos;
+	char *buf, *pos;
 	size_t i, j, len;
-	bool ok = FALSE;
-	int fd, dir;
 
-	if (!valid_group(group))
-	{
-		snprintf(err, err_len, "'%s' is no group name for a file", group);
-		return FALSE;
-	}
 	len = strlen(EVICTED_MAGIC) + 1 + strlen(group) + 1 + 16;
 	for (i = 0; i < count; i++)
 	{
@@ -323,7 +337,7 @@ METHOD(gdoi_state_t, save_evicted, bool,
 		{
 			snprintf(err, err_len, "an identity of %zu octets cannot be "
 					 "stored", ids[i].len);
-			return FALSE;
+			return NULL;
 		}
 		len += 4 + 2 * ids[i].len + 1;
 	}
@@ -339,7 +353,92 @@ METHOD(gdoi_state_t, save_evicted, bool,
 		*pos++ = '\n';
 	}
 	pos += sprintf(pos, "end %zu\n", count);
+	*out_len = pos - buf;
+	return buf;
+}
 
+/**
+ * Sync the state directory so a rename survives a crash
+ */
+static void sync_dir(private_gdoi_state_t *this)
+{
+	int dir;
+
+	dir = open(this->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0 || fsync(dir) != 0)
+	{
+		DBG1(DBG_CFG, "gdoi: syncing the state directory %s failed: "
+			 "%s", this->dir, strerror(errno));
+	}
+	if (dir >= 0)
+	{
+		close(dir);
+	}
+}
+
+/**
+ * Write buf to the temporary file tmp and rename it over path
+ */
+static bool replace_file(private_gdoi_state_t *this, char *tmp,
+						 const char *path, const char *buf, size_t len,
+						 char *err, size_t err_len)
+{
+	bool ok = FALSE;
+	int fd;
+
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+	{
+		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+		return FALSE;
+	}
+	if (fchmod(fd, 0600) != 0 || !write_all(fd, buf, len) ||
+		fsync(fd) != 0)
+	{
+		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+		close(fd);
+	}
+	else if (close(fd) != 0)
+	{
+		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+	}
+	else if (rename(tmp, path) != 0)
+	{
+		snprintf(err, err_len, "cannot replace %s: %s", path,
+				 strerror(errno));
+	}
+	else
+	{
+		ok = TRUE;
+		/* the rename itself survives a crash once the directory is
+		 * on disk; the file is in place either way */
+		sync_dir(this);
+	}
+	if (!ok && access(tmp, F_OK) == 0)
+	{
+		unlink(tmp);
+	}
+	return ok;
+}
+
+METHOD(gdoi_state_t, save_evicted, bool,
+	private_gdoi_state_t *this, const char *group, const gdoi_id_t *ids,
+	size_t count, char *err, size_t err_len)
+{
+	char *path = NULL, *tmp = NULL, *buf;
+	size_t len;
+	bool ok;
+
+	if (!valid_group(group))
+	{
+		snprintf(err, err_len, "'%s' is no group name for a file", group);
+		return FALSE;
+	}
+	buf = format_evicted(group, ids, count, &len, err, err_len);
+	if (!buf)
+	{
+		return FALSE;
+	}
 	if (asprintf(&path, "%s/%s.evicted", this->dir, group) < 0 ||
 		asprintf(&tmp, "%s/.%s.evicted.XXXXXX", this->dir, group) < 0)
 	{
@@ -348,49 +447,7 @@ METHOD(gdoi_state_t, save_evicted, bool,
 		free(buf);
 		return FALSE;
 	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0)
-	{
-		snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
-	}
-	else
-	{
-		if (fchmod(fd, 0600) != 0 || !write_all(fd, buf, pos - buf) ||
-			fsync(fd) != 0)
-		{
-			snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
-			close(fd);
-		}
-		else if (close(fd) != 0)
-		{
-			snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
-		}
-		else if (rename(tmp, path) != 0)
-		{
-			snprintf(err, err_len, "cannot replace %s: %s", path,
-					 strerror(errno));
-		}
-		else
-		{
-			ok = TRUE;
-			/* the rename itself survives a crash once the directory is
-			 * on disk; the file is in place either way */
-			dir = open(this->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (dir < 0 || fsync(dir) != 0)
-			{
-				DBG1(DBG_CFG, "gdoi: syncing the state directory %s failed: "
-					 "%s", this->dir, strerror(errno));
-			}
-			if (dir >= 0)
-			{
-				close(dir);
-			}
-		}
-		if (!ok && access(tmp, F_OK) == 0)
-		{
-			unlink(tmp);
-		}
-	}
+	ok = replace_file(this, tmp, path, buf, len, err, err_len);
 	free(buf);
 	free(tmp);
 	free(path);

@@ -485,6 +485,56 @@ std::string action(const Invocation &inv, const char *what, const std::vector<co
 	return w.str() + "\n";
 }
 
+// gdoictl counters GROUP: the counters section of the group.
+std::string print_counters(const Invocation &inv, const Section &r)
+{
+	const Section *g = only_group(r);
+	if (!inv.json)
+		return human_counters(r);
+	JsonWriter w;
+	w.begin_object().key("group").value(g ? get(*g, "name") : inv.args.at(0));
+	w.key("counters");
+	if (const Section *c = g ? g->section("counters") : nullptr)
+		json_section(w, *c);
+	else
+		w.begin_object().end_object();
+	w.end_object();
+	return w.str() + "\n";
+}
+
+// GROUP IDENTITY
+Section member_request(const std::vector<std::string> &a)
+{
+	Section s = group_request(a);
+	s.add_value("member", a.at(1));
+	return s;
+}
+
+// GROUP GATEWAY
+Section gateway_request(const std::vector<std::string> &a)
+{
+	Section s = group_request(a);
+	s.add_value("gateway", a.at(1));
+	return s;
+}
+
+// GROUP GATEWAY PREFIX...
+Section add_endpoint_request(const std::vector<std::string> &a)
+{
+	Section s = gateway_request(a);
+	s.add_list("prefixes", std::vector<std::string>(a.begin() + 2, a.end()));
+	return s;
+}
+
+std::string print_add_endpoint(const Invocation &inv, const Section &)
+{
+	std::string prefixes;
+	for (size_t i = 2; i < inv.args.size(); i++)
+		prefixes += (i > 2 ? ", " : "") + inv.args[i];
+	return action(inv, "add-endpoint", {"group", "gateway"},
+	              "endpoint " + inv.args[1] + " of group " + inv.args[0] + ": " + prefixes);
+}
+
 const std::vector<Subcommand> &subcommands()
 {
 	static const std::vector<Subcommand> table = {
@@ -495,40 +545,19 @@ const std::vector<Subcommand> &subcommands()
 	        {"sas", "GROUP", 1, 1, command::kListSas, group_request,
 	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_sas(r); }},
 	        {"counters", "GROUP", 1, 1, command::kListGroups, group_request,
-	         [](const Invocation &inv, const Section &r) -> std::string {
-		         const Section *g = only_group(r);
-		         if (!inv.json)
-			         return human_counters(r);
-		         JsonWriter w;
-		         w.begin_object().key("group").value(g ? get(*g, "name") : inv.args.at(0));
-		         w.key("counters");
-		         if (const Section *c = g ? g->section("counters") : nullptr)
-			         json_section(w, *c);
-		         else
-			         w.begin_object().end_object();
-		         w.end_object();
-		         return w.str() + "\n";
-	         }},
+	         print_counters},
 	        {"rekey", "GROUP", 1, 1, command::kRekey, group_request,
 	         [](const Invocation &inv, const Section &) {
 		         return action(inv, "rekey", {"group"}, "rekey of group " + inv.args[0] + " started");
 	         }},
 	        {"evict", "GROUP IDENTITY", 2, 2, command::kEvict,
-	         [](const std::vector<std::string> &a) {
-		         Section s = group_request(a);
-		         s.add_value("member", a.at(1));
-		         return s;
-	         },
+	         member_request,
 	         [](const Invocation &inv, const Section &) {
 		         return action(inv, "evict", {"group", "member"},
 		                       inv.args[1] + " evicted from group " + inv.args[0]);
 	         }},
 	        {"readmit", "GROUP IDENTITY", 2, 2, command::kReadmit,
-	         [](const std::vector<std::string> &a) {
-		         Section s = group_request(a);
-		         s.add_value("member", a.at(1));
-		         return s;
-	         },
+	         member_request,
 	         [](const Invocation &inv, const Section &) {
 		         return action(inv, "readmit", {"group", "member"},
 		                       inv.args[1] + " readmitted to group " + inv.args[0] +
@@ -542,25 +571,9 @@ const std::vector<Subcommand> &subcommands()
 	        {"endpoints", "GROUP", 1, 1, command::kListEndpoints, group_request,
 	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_endpoints(r); }},
 	        {"add-endpoint", "GROUP GATEWAY PREFIX...", 3, SIZE_MAX, command::kAddEndpoint,
-	         [](const std::vector<std::string> &a) {
-		         Section s = group_request(a);
-		         s.add_value("gateway", a.at(1));
-		         s.add_list("prefixes", std::vector<std::string>(a.begin() + 2, a.end()));
-		         return s;
-	         },
-	         [](const Invocation &inv, const Section &) {
-		         std::string prefixes;
-		         for (size_t i = 2; i < inv.args.size(); i++)
-			         prefixes += (i > 2 ? ", " : "") + inv.args[i];
-		         return action(inv, "add-endpoint", {"group", "gateway"},
-		                       "endpoint " + inv.args[1] + " of group " + inv.args[0] + ": " + prefixes);
-	         }},
+	         add_endpoint_request, print_add_endpoint},
 	        {"remove-endpoint", "GROUP GATEWAY", 2, 2, command::kRemoveEndpoint,
-	         [](const std::vector<std::string> &a) {
-		         Section s = group_request(a);
-		         s.add_value("gateway", a.at(1));
-		         return s;
-	         },
+	         gateway_request,
 	         [](const Invocation &inv, const Section &) {
 		         return action(inv, "remove-endpoint", {"group", "gateway"},
 		                       "endpoint " + inv.args[1] + " removed from group " + inv.args[0]);
@@ -654,18 +667,19 @@ int monitor(const std::string &path, const std::string &group, bool json, uint64
 	}
 }
 
-} // namespace
-
-// Runs gdoictl: args are the command line without the program name,
-// env_socket the value of GDOICTL_SOCKET (nullptr if unset). What gdoictl
-// prints goes to out and err; the return value is the exit status.
-int run(const std::vector<std::string> &args, const char *env_socket, std::string &out, std::string &err,
-        const std::function<bool(const std::string &)> &stream)
-{
+// The command line once its options are read.
+struct CommandLine {
 	uint64_t count = 0;
-	std::string path = env_socket && *env_socket ? env_socket : kDefaultSocket;
+	std::string path;
 	bool json = false;
 	std::vector<std::string> words;
+};
+
+// Reads the options; an exit status if gdoictl ends here (help or a
+// usage error).
+std::optional<int> parse_command_line(const std::vector<std::string> &args, CommandLine &cl, std::string &out,
+                                      std::string &err)
+{
 	bool options = true;
 	for (size_t i = 0; i < args.size(); i++) {
 		const std::string &a = args[i];
@@ -675,62 +689,55 @@ int run(const std::vector<std::string> &args, const char *env_socket, std::strin
 			out += kUsage;
 			return kExitOk;
 		} else if (options && (a == "-j" || a == "--json")) {
-			json = true;
+			cl.json = true;
 		} else if (options && (a == "-s" || a == "--socket")) {
 			if (i + 1 == args.size()) {
 				err += "gdoictl: " + a + " needs a path\n" + kUsage;
 				return kExitUsage;
 			}
-			path = args[++i];
+			cl.path = args[++i];
 		} else if (options && (a == "-c" || a == "--count")) {
 			if (i + 1 == args.size() || !all_digits(args[i + 1]) || std::stoull(args[i + 1]) == 0) {
 				err += "gdoictl: " + a + " needs a number above 0\n" + kUsage;
 				return kExitUsage;
 			}
-			count = std::stoull(args[++i]);
+			cl.count = std::stoull(args[++i]);
 		} else if (options && a.rfind("--socket=", 0) == 0) {
-			path = a.substr(9);
+			cl.path = a.substr(9);
 		} else if (options && a.size() > 1 && a[0] == '-') {
 			err += "gdoictl: unknown option " + a + "\n" + kUsage;
 			return kExitUsage;
 		} else {
-			words.push_back(a);
+			cl.words.push_back(a);
 		}
 	}
-	if (words.empty()) {
+	if (cl.words.empty()) {
 		err += std::string("gdoictl: no command given\n") + kUsage;
 		return kExitUsage;
 	}
-	if (words[0] == "monitor") {
-		if (words.size() > 2) {
-			err += "gdoictl: usage: gdoictl monitor [GROUP] [--count N]\n";
-			return kExitUsage;
-		}
-		// without a stream the lines go to out (tests, with --count)
-		auto print = [&](const std::string &line) { return stream ? stream(line) : (out += line, true); };
-		return monitor(path, words.size() == 2 ? words[1] : "", json, count, print, err);
-	}
-	if (count) {
-		err += "gdoictl: --count is for monitor only\n";
-		return kExitUsage;
-	}
+	return std::nullopt;
+}
+
+// Runs one request/response subcommand (all but monitor).
+int run_subcommand(const CommandLine &cl, std::string &out, std::string &err)
+{
 	const Subcommand *sub = nullptr;
 	for (const Subcommand &s : subcommands()) {
-		if (words[0] == s.name)
+		if (cl.words[0] == s.name)
 			sub = &s;
 	}
 	if (!sub) {
-		err += "gdoictl: unknown command '" + words[0] + "'\n" + kUsage;
+		err += "gdoictl: unknown command '" + cl.words[0] + "'\n" + kUsage;
 		return kExitUsage;
 	}
-	std::vector<std::string> cmd_args(words.begin() + 1, words.end());
+	std::vector<std::string> cmd_args(cl.words.begin() + 1, cl.words.end());
 	if (cmd_args.size() < sub->min_args || cmd_args.size() > sub->max_args) {
 		err += std::string("gdoictl: usage: gdoictl ") + sub->name + (*sub->usage ? " " : "") + sub->usage + "\n";
 		return kExitUsage;
 	}
 
 	std::string problem;
-	auto response = call(path, sub->vici_command, sub->request(cmd_args), problem);
+	auto response = call(cl.path, sub->vici_command, sub->request(cmd_args), problem);
 	if (!response) {
 		err += "gdoictl: " + problem + "\n";
 		return kExitSocket;
@@ -746,8 +753,36 @@ int run(const std::vector<std::string> &args, const char *env_socket, std::strin
 		err += std::string("gdoictl: ") + sub->name + ": " + text + "\n";
 		return kExitFailed;
 	}
-	out += sub->print(Invocation{cmd_args, json}, *response);
+	out += sub->print(Invocation{cmd_args, cl.json}, *response);
 	return kExitOk;
+}
+
+} // namespace
+
+// Runs gdoictl: args are the command line without the program name,
+// env_socket the value of GDOICTL_SOCKET (nullptr if unset). What gdoictl
+// prints goes to out and err; the return value is the exit status.
+int run(const std::vector<std::string> &args, const char *env_socket, std::string &out, std::string &err,
+        const std::function<bool(const std::string &)> &stream)
+{
+	CommandLine cl;
+	cl.path = env_socket && *env_socket ? env_socket : kDefaultSocket;
+	if (auto done = parse_command_line(args, cl, out, err))
+		return *done;
+	if (cl.words[0] == "monitor") {
+		if (cl.words.size() > 2) {
+			err += "gdoictl: usage: gdoictl monitor [GROUP] [--count N]\n";
+			return kExitUsage;
+		}
+		// without a stream the lines go to out (tests, with --count)
+		auto print = [&](const std::string &line) { return stream ? stream(line) : (out += line, true); };
+		return monitor(cl.path, cl.words.size() == 2 ? cl.words[1] : "", cl.json, cl.count, print, err);
+	}
+	if (cl.count) {
+		err += "gdoictl: --count is for monitor only\n";
+		return kExitUsage;
+	}
+	return run_subcommand(cl, out, err);
 }
 
 int run(const std::vector<std::string> &args, const char *env_socket, std::string &out, std::string &err)

@@ -140,8 +140,8 @@ std::vector<TunnelEndpoint> GroupDataplane::endpoints(const std::string &name) c
 	return it == groups_.end() ? std::vector<TunnelEndpoint>{} : it->second.endpoints;
 }
 
-// Outbound SA and the policies for one endpoint under the current TEK.
-bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
+// The outbound SA towards one endpoint under the current TEK.
+KernelSa GroupDataplane::outbound_sa(Group &g, const TunnelEndpoint &e)
 {
 	const TekSa &tek = *g.current;
 	KernelSa out;
@@ -157,26 +157,16 @@ bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
 	out.integrity_key = tek.integrity_key;
 	out.lifetime_s = tek.lifetime_s;
 	out.replay_window = 0;
+	return out;
+}
 
-	auto old = g.outbound.find(e.gateway);
-	if (old != g.outbound.end()) {
-		kernel_.del_sa(old->second);
-		g.outbound.erase(old);
-	}
-	if (tek.outbound) {
-		if (!kernel_.add_sa(out)) {
-			return false;
-		}
-		g.outbound[e.gateway] = out;
-	}
-
-	if (g.policies.count(e.gateway)) {
-		// policies name the reqid, not the SPI: they stay across rekeys
-		// while the selectors do not change
-		return true;
-	}
-	std::vector<KernelPolicy> added;
-	bool ok = true;
+// The policies for one endpoint, in the order they go into the kernel:
+// per prefix, the outbound one, then inbound and forward.
+std::vector<KernelPolicy> GroupDataplane::plan_policies(const Group &g, const TunnelEndpoint &e,
+							const KernelSa &out) const
+{
+	const TekSa &tek = *g.current;
+	std::vector<KernelPolicy> plan;
 	for (const auto &prefix : e.prefixes) {
 		auto remote_dst = intersect(tek.destination, prefix);
 		auto remote_src = intersect(tek.source, prefix);
@@ -189,11 +179,7 @@ bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
 			p.tunnel_destination = e.gateway;
 			p.spi = tek.spi;
 			p.reqid = out.reqid;
-			if (!kernel_.add_policy(p)) {
-				ok = false;
-				break;
-			}
-			added.push_back(p);
+			plan.push_back(p);
 		}
 		if (remote_src) {
 			for (auto dir : {PolicyDirection::In, PolicyDirection::Fwd}) {
@@ -206,24 +192,53 @@ bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
 				p.tunnel_destination.port = 0;
 				p.spi = tek.spi;
 				p.reqid = g.reqid_in;
-				if (!kernel_.add_policy(p)) {
-					ok = false;
-					break;
-				}
-				added.push_back(p);
-			}
-			if (!ok) {
-				break;
+				plan.push_back(p);
 			}
 		}
 	}
-	if (!ok) {
-		for (auto it = added.rbegin(); it != added.rend(); ++it) {
-			kernel_.del_policy(*it);
+	return plan;
+}
+
+// Adds the policies in order; on a refusal removes those added, newest first.
+bool GroupDataplane::add_policies(const std::vector<KernelPolicy> &plan)
+{
+	for (size_t i = 0; i < plan.size(); i++) {
+		if (!kernel_.add_policy(plan[i])) {
+			while (i-- > 0) {
+				kernel_.del_policy(plan[i]);
+			}
+			return false;
 		}
+	}
+	return true;
+}
+
+// Outbound SA and the policies for one endpoint under the current TEK.
+bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
+{
+	KernelSa out = outbound_sa(g, e);
+	auto old = g.outbound.find(e.gateway);
+	if (old != g.outbound.end()) {
+		kernel_.del_sa(old->second);
+		g.outbound.erase(old);
+	}
+	if (g.current->outbound) {
+		if (!kernel_.add_sa(out)) {
+			return false;
+		}
+		g.outbound[e.gateway] = out;
+	}
+
+	if (g.policies.count(e.gateway)) {
+		// policies name the reqid, not the SPI: they stay across rekeys
+		// while the selectors do not change
+		return true;
+	}
+	std::vector<KernelPolicy> plan = plan_policies(g, e, out);
+	if (!add_policies(plan)) {
 		return false;
 	}
-	g.policies[e.gateway] = std::move(added);
+	g.policies[e.gateway] = std::move(plan);
 	return true;
 }
 

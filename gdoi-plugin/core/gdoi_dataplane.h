@@ -109,6 +109,10 @@ private:
 
 	Group &group(const std::string &name);
 	uint32_t reqid_for(Group &g, const Address &gateway);
+	KernelSa outbound_sa(Group &g, const TunnelEndpoint &e);
+	std::vector<KernelPolicy> plan_policies(const Group &g, const TunnelEndpoint &e,
+						const KernelSa &out) const;
+	bool add_policies(const std::vector<KernelPolicy> &plan);
 	bool plumb(Group &g, const TunnelEndpoint &e);
 	bool send_with(Group &g, const TekSa &tek);
 	void unplumb(Group &g, const Address &gateway);

@@ -140,25 +140,93 @@ JoinResult FlatKeyServer::join(const MemberId &id)
 	return join_batch({id});
 }
 
-JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
+// Why ids cannot join, or empty if they can.
+std::string FlatKeyServer::join_refusal(const std::vector<MemberId> &ids) const
 {
-	JoinResult res;
 	const IdLayout &l = config_.layout;
 	std::unordered_set<std::string> seen;
 	for (const auto &id : ids) {
-		if (!l.valid(id)) {
-			res.error = "member ID does not fit the layout";
-			return res;
-		}
-		if (is_member(id) || !seen.insert(key_of(id)).second) {
-			res.error = "member ID already in use";
-			return res;
+		if (!l.valid(id))
+			return "member ID does not fit the layout";
+		if (is_member(id) || !seen.insert(key_of(id)).second)
+			return "member ID already in use";
+	}
+	if (ids.empty())
+		return "no member";
+	return {};
+}
+
+// The symbols of the newcomers and the KEK slots to advance, in the order
+// of their first use; changes nothing.
+FlatKeyServer::JoinPlan FlatKeyServer::plan_join(const std::vector<MemberId> &ids) const
+{
+	const IdLayout &l = config_.layout;
+	JoinPlan plan;
+	plan.base.resize(mk_);
+	for (size_t t = 0, j = 0; t < l.tables(); t++)
+		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
+			plan.base[j] = l.slot(t, s, 0);
+	std::vector<bool> seen(slots_.size(), false);
+	for (const auto &id : ids) {
+		plan.symbols.push_back(l.all_symbols(id));
+		for (size_t j = 0; j < mk_; j++) {
+			size_t slot = plan.base[j] + plan.symbols.back()[j];
+			if (!seen[slot] && holders_[slot] > 0)
+				plan.advance.push_back(slot);
+			seen[slot] = true;
 		}
 	}
-	if (ids.empty()) {
-		res.error = "no member";
+	return plan;
+}
+
+// Gives a newcomer a handle (a departed member's under a new generation,
+// or a fresh one) and its keys.
+MemberKeys FlatKeyServer::admit(const MemberId &id, const std::vector<uint8_t> &symbols,
+				const std::vector<size_t> &base)
+{
+	// Handles of departed members are reused under a new
+	// generation, so an old individual key is never named again.
+	uint32_t h;
+	if (!free_.empty()) {
+		h = free_.back();
+		free_.pop_back();
+		std::copy(symbols.begin(), symbols.end(), syms_.begin() + h * mk_);
+		individual_[h] = rng_.key();
+		live_[h] = 1;
+		joined_version_[h] = tek_.version;
+		generation_[h]++;
+	} else {
+		h = static_cast<uint32_t>(live_.size());
+		syms_.insert(syms_.end(), symbols.begin(), symbols.end());
+		individual_.push_back(rng_.key());
+		live_.push_back(1);
+		joined_version_.push_back(tek_.version);
+		generation_.push_back(1);
+	}
+	by_id_.emplace(key_of(id), h);
+	MemberKeys mkeys;
+	mkeys.handle = h;
+	mkeys.id = id;
+	mkeys.tek = tek_;
+	for (size_t j = 0; j < mk_; j++) {
+		size_t slot = base[j] + symbols[j];
+		holders_[slot]++;
+		mkeys.kek_ids.push_back(slot_ids_[slot]);
+		mkeys.keks.push_back(slots_[slot]);
+	}
+	mkeys.individual.key = individual_[h];
+	mkeys.individual.version = generation_[h];
+	return mkeys;
+}
+
+JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
+{
+	JoinResult res;
+	res.error = join_refusal(ids);
+	if (!res.error.empty())
 		return res;
-	}
+	const JoinPlan plan = plan_join(ids);
+
 	// Every key a newcomer receives moves one revision forward, so that
 	// it cannot read what was sent before it joined.
 	res.announcement.format = kCompactFormat;
@@ -166,64 +234,16 @@ JoinResult FlatKeyServer::join_batch(const std::vector<MemberId> &ids)
 	retire_tek();
 	tek_.key = advance_revision(tek_.key);
 	tek_.revision++;
-	std::vector<std::vector<uint8_t>> all;
-	std::vector<bool> advanced(slots_.size(), false);
 	std::vector<WrappedKey> kek_notices;
-	std::vector<size_t> base(mk_);
-	for (size_t t = 0, j = 0; t < l.tables(); t++)
-		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
-			base[j] = l.slot(t, s, 0);
-	for (const auto &id : ids) {
-		all.push_back(l.all_symbols(id));
-		for (size_t j = 0; j < mk_; j++) {
-			size_t slot = base[j] + all.back()[j];
-			if (!advanced[slot] && holders_[slot] > 0) {
-				slots_[slot].key =
-					advance_revision(slots_[slot].key);
-				slots_[slot].revision++;
-				WrappedKey notice;
-				notice.wrapped = slot_ref(slot);
-				kek_notices.push_back(notice);
-			}
-			advanced[slot] = true;
-		}
+	for (size_t slot : plan.advance) {
+		slots_[slot].key = advance_revision(slots_[slot].key);
+		slots_[slot].revision++;
+		WrappedKey notice;
+		notice.wrapped = slot_ref(slot);
+		kek_notices.push_back(notice);
 	}
-	for (size_t i = 0; i < ids.size(); i++) {
-		// Handles of departed members are reused under a new
-		// generation, so an old individual key is never named again.
-		uint32_t h;
-		if (!free_.empty()) {
-			h = free_.back();
-			free_.pop_back();
-			std::copy(all[i].begin(), all[i].end(),
-				  syms_.begin() + h * mk_);
-			individual_[h] = rng_.key();
-			live_[h] = 1;
-			joined_version_[h] = tek_.version;
-			generation_[h]++;
-		} else {
-			h = static_cast<uint32_t>(live_.size());
-			syms_.insert(syms_.end(), all[i].begin(), all[i].end());
-			individual_.push_back(rng_.key());
-			live_.push_back(1);
-			joined_version_.push_back(tek_.version);
-			generation_.push_back(1);
-		}
-		by_id_.emplace(key_of(ids[i]), h);
-		MemberKeys mkeys;
-		mkeys.handle = h;
-		mkeys.id = ids[i];
-		mkeys.tek = tek_;
-		for (size_t j = 0; j < mk_; j++) {
-			size_t slot = base[j] + all[i][j];
-			holders_[slot]++;
-			mkeys.kek_ids.push_back(slot_ids_[slot]);
-			mkeys.keks.push_back(slots_[slot]);
-		}
-		mkeys.individual.key = individual_[h];
-		mkeys.individual.version = generation_[h];
-		res.members.push_back(std::move(mkeys));
-	}
+	for (size_t i = 0; i < ids.size(); i++)
+		res.members.push_back(admit(ids[i], plan.symbols[i], plan.base));
 	// Holders of the advanced KEKs step them too (the newcomers' IDs are
 	// not secret); a compact message names keys without revisions.
 	WrappedKey notice;
@@ -253,9 +273,6 @@ void FlatKeyServer::cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
 			  std::vector<std::vector<Literal>> &out,
 			  std::vector<uint32_t> &owner) const
 {
-	const auto &radix = config_.layout.radix(0);
-	const size_t w = radix.size();
-	std::vector<uint32_t> count, term_of;
 	std::vector<size_t> settled;
 	for (;;) {
 		if (on.empty())
@@ -266,374 +283,429 @@ void FlatKeyServer::cover(std::vector<uint32_t> on, std::vector<uint32_t> off,
 			out.push_back(lits);
 			break;
 		}
-		bool progress = false;
-		for (size_t s = 0; s < w && !on.empty(); s++) {
-			if (used[s])
-				continue;
-			uint8_t v0 = sym(off[0], s);
-			bool agree = true;
-			for (uint32_t h : off)
-				if (sym(h, s) != v0) {
-					agree = false;
-					break;
-				}
-			if (!agree)
-				continue;
-			count.assign(radix[s], 0);
-			for (uint32_t h : on)
-				count[sym(h, s)]++;
-			term_of.assign(radix[s], 0);
-			for (unsigned v = 0; v < radix[s]; v++) {
-				if (v == v0 || count[v] == 0)
-					continue;
-				lits.push_back(Literal{static_cast<uint16_t>(s),
-						       static_cast<uint8_t>(v)});
-				term_of[v] = static_cast<uint32_t>(out.size());
-				out.push_back(lits);
-				lits.pop_back();
-			}
-			if (count[v0] != on.size()) {
-				std::vector<uint32_t> keep;
-				keep.reserve(count[v0]);
-				for (uint32_t h : on)
-					if (sym(h, s) == v0)
-						keep.push_back(h);
-					else
-						owner[h] = term_of[sym(h, s)];
-				on.swap(keep);
-			}
-			used[s] = true;
-			settled.push_back(s);
-			progress = true;
-		}
+		bool progress = settle(on, off, used, lits, out, owner, settled);
 		if (on.empty())
 			break;
 		if (progress)
 			continue;
-		// Branch on the symbol splitting `off` most evenly.
-		size_t best = w;
-		size_t best_max = SIZE_MAX;
-		for (size_t s = 0; s < w; s++) {
-			if (used[s])
-				continue;
-			count.assign(radix[s], 0);
-			for (uint32_t h : off)
-				count[sym(h, s)]++;
-			size_t mx = *std::max_element(count.begin(), count.end());
-			if (mx < best_max) {
-				best_max = mx;
-				best = s;
-			}
-		}
-		if (best == w)
-			break; // cannot happen: on and off are disjoint
-		used[best] = true;
-		std::vector<std::vector<uint32_t>> on_v(radix[best]),
-			off_v(radix[best]);
-		for (uint32_t h : on)
-			on_v[sym(h, best)].push_back(h);
-		for (uint32_t h : off)
-			off_v[sym(h, best)].push_back(h);
-		on.clear();
-		off.clear();
-		for (unsigned v = 0; v < radix[best]; v++) {
-			if (on_v[v].empty())
-				continue;
-			lits.push_back(Literal{static_cast<uint16_t>(best),
-					       static_cast<uint8_t>(v)});
-			cover(std::move(on_v[v]), std::move(off_v[v]), used, lits,
-			      out, owner);
-			lits.pop_back();
-		}
-		used[best] = false;
+		branch(std::move(on), std::move(off), used, lits, out, owner);
 		break;
 	}
 	for (size_t s : settled)
 		used[s] = false;
 }
 
-RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
+// One pass over the unused symbols on which every `off` member agrees:
+// each other value present in `on` becomes a one-literal term, and `on`
+// keeps only the members with the agreed value. Settled symbols are
+// marked used and appended to `settled`; returns whether any was.
+bool FlatKeyServer::settle(std::vector<uint32_t> &on, const std::vector<uint32_t> &off,
+			   std::vector<bool> &used, std::vector<Literal> &lits,
+			   std::vector<std::vector<Literal>> &out,
+			   std::vector<uint32_t> &owner, std::vector<size_t> &settled) const
 {
-	RekeyResult res;
-	const IdLayout &l = config_.layout;
-	std::vector<uint32_t> off;
+	const auto &radix = config_.layout.radix(0);
+	const size_t w = radix.size();
+	std::vector<uint32_t> count, term_of;
+	bool progress = false;
+	for (size_t s = 0; s < w && !on.empty(); s++) {
+		if (used[s])
+			continue;
+		uint8_t v0 = sym(off[0], s);
+		bool agree = true;
+		for (uint32_t h : off)
+			if (sym(h, s) != v0) {
+				agree = false;
+				break;
+			}
+		if (!agree)
+			continue;
+		count.assign(radix[s], 0);
+		for (uint32_t h : on)
+			count[sym(h, s)]++;
+		term_of.assign(radix[s], 0);
+		for (unsigned v = 0; v < radix[s]; v++) {
+			if (v == v0 || count[v] == 0)
+				continue;
+			lits.push_back(Literal{static_cast<uint16_t>(s),
+					       static_cast<uint8_t>(v)});
+			term_of[v] = static_cast<uint32_t>(out.size());
+			out.push_back(lits);
+			lits.pop_back();
+		}
+		if (count[v0] != on.size()) {
+			std::vector<uint32_t> keep;
+			keep.reserve(count[v0]);
+			for (uint32_t h : on)
+				if (sym(h, s) == v0)
+					keep.push_back(h);
+				else
+					owner[h] = term_of[sym(h, s)];
+			on.swap(keep);
+		}
+		used[s] = true;
+		settled.push_back(s);
+		progress = true;
+	}
+	return progress;
+}
+
+// Branches on the unused symbol splitting `off` most evenly and covers
+// each value's share of `on` recursively.
+void FlatKeyServer::branch(std::vector<uint32_t> on, std::vector<uint32_t> off,
+			   std::vector<bool> &used, std::vector<Literal> &lits,
+			   std::vector<std::vector<Literal>> &out,
+			   std::vector<uint32_t> &owner) const
+{
+	const auto &radix = config_.layout.radix(0);
+	const size_t w = radix.size();
+	std::vector<uint32_t> count;
+	size_t best = w;
+	size_t best_max = SIZE_MAX;
+	for (size_t s = 0; s < w; s++) {
+		if (used[s])
+			continue;
+		count.assign(radix[s], 0);
+		for (uint32_t h : off)
+			count[sym(h, s)]++;
+		size_t mx = *std::max_element(count.begin(), count.end());
+		if (mx < best_max) {
+			best_max = mx;
+			best = s;
+		}
+	}
+	if (best == w)
+		return; // cannot happen: on and off are disjoint
+	used[best] = true;
+	std::vector<std::vector<uint32_t>> on_v(radix[best]),
+		off_v(radix[best]);
+	for (uint32_t h : on)
+		on_v[sym(h, best)].push_back(h);
+	for (uint32_t h : off)
+		off_v[sym(h, best)].push_back(h);
+	for (unsigned v = 0; v < radix[best]; v++) {
+		if (on_v[v].empty())
+			continue;
+		lits.push_back(Literal{static_cast<uint16_t>(best),
+				       static_cast<uint8_t>(v)});
+		cover(std::move(on_v[v]), std::move(off_v[v]), used, lits,
+		      out, owner);
+		lits.pop_back();
+	}
+	used[best] = false;
+}
+
+// Why ids cannot leave, or empty if they can; off gets their handles.
+std::string FlatKeyServer::leave_refusal(const std::vector<MemberId> &ids,
+					 std::vector<uint32_t> &off) const
+{
 	std::unordered_set<std::string> seen;
 	for (const auto &id : ids) {
 		auto it = by_id_.find(key_of(id));
-		if (it == by_id_.end()) {
-			res.error = "not a member";
-			return res;
-		}
-		if (!seen.insert(it->first).second) {
-			res.error = "member listed twice";
-			return res;
-		}
+		if (it == by_id_.end())
+			return "not a member";
+		if (!seen.insert(it->first).second)
+			return "member listed twice";
 		off.push_back(it->second);
 	}
-	if (off.empty()) {
-		res.error = "no member";
-		return res;
-	}
+	if (off.empty())
+		return "no member";
+	return {};
+}
+
+std::vector<size_t> FlatKeyServer::table_bases() const
+{
+	const IdLayout &l = config_.layout;
 	std::vector<size_t> base(mk_);
 	for (size_t t = 0, j = 0; t < l.tables(); t++)
 		for (size_t s = 0; s < l.radix(t).size(); s++, j++)
 			base[j] = l.slot(t, s, 0);
-	const uint32_t epoch = tek_.version + 1; // version of TEK'
+	return base;
+}
 
-	// The removed members' pool grows by the leavers: they knew every TEK
-	// made while they were members (at revision 0: those made after they
-	// joined) and the current version of each KEK they hold.
-	std::vector<uint8_t> in_now(slots_.size(), 0);
-	std::vector<uint32_t> remaining = holders_;
-	for (uint32_t h : off) {
+std::vector<uint32_t> FlatKeyServer::live_members(size_t leaving) const
+{
+	std::vector<uint32_t> on;
+	on.reserve(by_id_.size() - leaving);
+	for (uint32_t h = 0; h < live_.size(); h++)
+		if (live_[h])
+			on.push_back(h);
+	return on;
+}
+
+bool FlatKeyServer::term_in(const std::vector<Literal> &t, const std::vector<uint8_t> &set) const
+{
+	for (const auto &lit : t)
+		if (!set[config_.layout.slot(0, lit.symbol, lit.value)])
+			return false;
+	return true;
+}
+
+std::vector<KeyId> FlatKeyServer::term_ids(const std::vector<Literal> &t) const
+{
+	std::vector<KeyId> out;
+	for (const auto &lit : t)
+		out.push_back(slot_id(config_.layout.slot(0, lit.symbol, lit.value)));
+	return out;
+}
+
+// The removed members' pool grows by the leavers: they knew every TEK
+// made while they were members (at revision 0: those made after they
+// joined) and the current version of each KEK they hold. Runs once the
+// batch is accepted: what the pool knows then decides the plan.
+void FlatKeyServer::pool_add_leavers(LeavePlan &p)
+{
+	p.in_now.assign(slots_.size(), 0);
+	p.remaining = holders_;
+	for (uint32_t h : p.off) {
 		live_[h] = 0;
 		pool_add_teks(joined_version_[h] + 1, tek_.version);
 		for (size_t j = 0; j < mk_; j++) {
-			size_t slot = base[j] + sym(h, j);
-			in_now[slot] = 1;
-			remaining[slot]--;
+			size_t slot = p.base[j] + sym(h, j);
+			p.in_now[slot] = 1;
+			p.remaining[slot]--;
 		}
 	}
-	std::vector<uint8_t> in_hist(slots_.size(), 0);
+	p.in_hist.assign(slots_.size(), 0);
 	for (size_t slot = 0; slot < slots_.size(); slot++) {
-		if (in_now[slot]) {
+		if (p.in_now[slot]) {
 			pool_base_[slot] = 1;
 			chain_[slot].clear();
 		}
-		in_hist[slot] = pool_knows(slot);
+		p.in_hist[slot] = pool_knows(slot);
 	}
-	// The coalition the message must keep out.
-	const std::vector<uint8_t> &defend =
-		config_.collusion == CollusionPolicy::Resist ? in_hist : in_now;
+}
 
-	auto remaining_members = [&]() {
-		std::vector<uint32_t> on;
-		on.reserve(by_id_.size() - off.size());
-		for (uint32_t h = 0; h < live_.size(); h++)
-			if (live_[h])
-				on.push_back(h);
-		return on;
-	};
-	std::vector<uint32_t> on;
-	bool have_on = false;
-	// term covering each member (batch cover only)
-	std::vector<uint32_t> owner;
-
-	// Minimized cover of the remaining members by product terms. One
-	// leaver: the excluder table, every other value of every symbol that
-	// still has a holder, found without walking the members.
-	std::vector<std::vector<Literal>> terms;
-	// With extra tables, batches are covered by single KEKs no leaver
-	// holds (below); the product-term cover is tried as well for small
-	// batches only.
-	const bool families = l.tables() > 1 && off.size() > 1;
-	if (families && off.size() >= kFamilyOnlyBatch) {
-		on = remaining_members();
-		have_on = true;
+// Minimized cover of the remaining members by product terms, and the
+// terms the defended coalition could open. One leaver: the excluder
+// table, every other value of every symbol that still has a holder,
+// found without walking the members. With extra tables, batches are
+// covered by single KEKs no leaver holds (plan_family_cover); the
+// product-term cover is tried as well for small batches only.
+void FlatKeyServer::plan_term_cover(LeavePlan &p, RekeyResult &res) const
+{
+	const IdLayout &l = config_.layout;
+	const std::vector<uint32_t> &off = p.off;
+	if (p.families && off.size() >= kFamilyOnlyBatch) {
+		p.on = live_members(off.size());
+		p.have_on = true;
 	} else if (off.size() == 1) {
 		for (size_t s = 0; s < l.width(); s++)
 			for (unsigned v = 0; v < l.radix(0)[s]; v++)
 				if (v != sym(off[0], s) &&
-				    remaining[l.slot(0, s, v)] > 0)
-					terms.push_back({Literal{
+				    p.remaining[l.slot(0, s, v)] > 0)
+					p.terms.push_back({Literal{
 						static_cast<uint16_t>(s),
 						static_cast<uint8_t>(v)}});
 	} else {
-		on = remaining_members();
-		have_on = true;
-		if (!on.empty()) {
+		p.on = live_members(off.size());
+		p.have_on = true;
+		if (!p.on.empty()) {
 			std::vector<bool> used(l.width(), false);
 			std::vector<Literal> lits;
-			owner.assign(live_.size(), UINT32_MAX);
-			cover(on, off, used, lits, terms, owner);
+			p.owner.assign(live_.size(), UINT32_MAX);
+			cover(p.on, off, used, lits, p.terms, p.owner);
 		}
 	}
-	auto all_in = [&](const std::vector<Literal> &t,
-			  const std::vector<uint8_t> &set) {
-		for (const auto &lit : t)
-			if (!set[l.slot(0, lit.symbol, lit.value)])
-				return false;
-		return true;
-	};
-	auto term_ids = [&](const std::vector<Literal> &t) {
-		std::vector<KeyId> out;
-		for (const auto &lit : t)
-			out.push_back(slot_id(l.slot(0, lit.symbol, lit.value)));
-		return out;
-	};
 	CollusionReport &col = res.collusion;
-	std::vector<uint8_t> bad(terms.size(), 0);
-	std::vector<size_t> bad_terms;
-	for (size_t i = 0; i < terms.size(); i++) {
-		if (all_in(terms[i], in_hist))
-			col.exposed_terms.push_back(term_ids(terms[i]));
-		if (all_in(terms[i], defend)) {
-			bad[i] = 1;
-			bad_terms.push_back(i);
+	p.bad.assign(p.terms.size(), 0);
+	for (size_t i = 0; i < p.terms.size(); i++) {
+		if (term_in(p.terms[i], p.in_hist))
+			col.exposed_terms.push_back(term_ids(p.terms[i]));
+		if (term_in(p.terms[i], p.defend())) {
+			p.bad[i] = 1;
+			p.bad_terms.push_back(i);
 		}
 	}
 	col.flagged = !col.exposed_terms.empty();
-	col.whole_table = std::all_of(defend.begin(), defend.end(),
+	col.whole_table = std::all_of(p.defend().begin(), p.defend().end(),
 				      [](uint8_t b) { return b != 0; });
-	res.resisted = !bad_terms.empty();
+	res.resisted = !p.bad_terms.empty();
+}
 
-	// Members of a term the coalition could open get TEK' under one KEK
-	// of theirs it lacks (preferring KEKs no removed member could
-	// rebuild, then the KEK with most holders), else under their
-	// individual key.
-	std::vector<uint8_t> chosen(slots_.size(), 0);
-	if (res.resisted) {
-		if (!have_on) {
-			on = remaining_members();
-			have_on = true;
-		}
-		auto matches = [&](uint32_t h, const std::vector<Literal> &t) {
-			for (const auto &lit : t)
-				if (sym(h, lit.symbol) != lit.value)
-					return false;
-			return true;
-		};
-		for (uint32_t h : on) {
-			bool need = false;
-			if (!owner.empty())
-				need = owner[h] != UINT32_MAX && bad[owner[h]];
-			else
-				for (size_t i = 0; !need && i < bad_terms.size(); i++)
-					need = matches(h, terms[bad_terms[i]]);
-			if (!need)
-				continue;
-			size_t pick = SIZE_MAX;
-			bool have = false;
-			for (size_t j = 0; j < mk_ && !have; j++) {
-				size_t slot = base[j] + sym(h, j);
-				if (defend[slot])
-					continue;
-				if (chosen[slot])
-					have = true;
-				else if (pick == SIZE_MAX ||
-					 (in_hist[pick] && !in_hist[slot]) ||
-					 (in_hist[pick] == in_hist[slot] &&
-					  remaining[slot] > remaining[pick]))
-					pick = slot;
-			}
-			if (have)
-				continue;
-			if (pick == SIZE_MAX)
-				col.covered_members.push_back(h);
-			else
-				chosen[pick] = 1;
-		}
+// Members of a term the coalition could open get TEK' under one KEK
+// of theirs it lacks (preferring KEKs no removed member could
+// rebuild, then the KEK with most holders), else under their
+// individual key.
+void FlatKeyServer::plan_resist(LeavePlan &p, RekeyResult &res) const
+{
+	p.chosen.assign(slots_.size(), 0);
+	if (!res.resisted)
+		return;
+	if (!p.have_on) {
+		p.on = live_members(p.off.size());
+		p.have_on = true;
 	}
+	const std::vector<uint8_t> &defend = p.defend();
+	auto matches = [&](uint32_t h, const std::vector<Literal> &t) {
+		for (const auto &lit : t)
+			if (sym(h, lit.symbol) != lit.value)
+				return false;
+		return true;
+	};
+	for (uint32_t h : p.on) {
+		bool need = false;
+		if (!p.owner.empty())
+			need = p.owner[h] != UINT32_MAX && p.bad[p.owner[h]];
+		else
+			for (size_t i = 0; !need && i < p.bad_terms.size(); i++)
+				need = matches(h, p.terms[p.bad_terms[i]]);
+		if (!need)
+			continue;
+		size_t pick = SIZE_MAX;
+		bool have = false;
+		for (size_t j = 0; j < mk_ && !have; j++) {
+			size_t slot = p.base[j] + sym(h, j);
+			if (defend[slot])
+				continue;
+			if (p.chosen[slot])
+				have = true;
+			else if (pick == SIZE_MAX ||
+				 (p.in_hist[pick] && !p.in_hist[slot]) ||
+				 (p.in_hist[pick] == p.in_hist[slot] &&
+				  p.remaining[slot] > p.remaining[pick]))
+				pick = slot;
+		}
+		if (have)
+			continue;
+		if (pick == SIZE_MAX)
+			res.collusion.covered_members.push_back(h);
+		else
+			p.chosen[pick] = 1;
+	}
+}
 
-	// Family cover: walk the symbols of one family (then the other
-	// tables), taking every value no member of the defended coalition
-	// holds that an uncovered member has, until all are covered; members
-	// left get their individual key. Each family is tried first in turn;
-	// the cheapest plan is kept if it beats the product-term cover.
-	if (families) {
-		size_t chang_cost = SIZE_MAX;
-		if (!(off.size() >= kFamilyOnlyBatch)) {
-			chang_cost = col.covered_members.size();
-			for (size_t i = 0; i < terms.size(); i++)
-				chang_cost += !bad[i];
-			for (uint8_t c : chosen)
-				chang_cost += c;
-		}
-		// Symbols with a value to offer (undefended, with holders).
-		std::vector<uint8_t> open(mk_, 0);
-		for (size_t j = 0; j < mk_; j++) {
-			size_t end = j + 1 < mk_ ? base[j + 1] : slots_.size();
-			for (size_t slot = base[j]; slot < end && !open[j]; slot++)
-				open[j] = !defend[slot] && remaining[slot] > 0;
-		}
-		// Runs of consecutive extra tables with the same uniform V.
-		std::vector<std::vector<size_t>> runs;
-		for (size_t t = 1; t < l.tables(); t++) {
-			const auto &r = l.radix(t);
-			bool uniform = std::all_of(r.begin(), r.end(),
-						   [&](uint16_t v) { return v == r[0]; });
-			const auto &prev = runs.empty() ? r : l.radix(runs.back().back());
-			if (!runs.empty() && uniform && prev[0] == r[0] &&
-			    std::all_of(prev.begin(), prev.end(),
-					[&](uint16_t v) { return v == prev[0]; }))
-				runs.back().push_back(t);
-			else
-				runs.push_back({t});
-		}
-		std::vector<uint32_t> stamp(slots_.size(), 0);
-		uint32_t run_id = 0;
-		std::vector<size_t> best_picks, picks;
-		std::vector<uint32_t> best_left, unc, next;
-		size_t best = chang_cost;
-		bool found = false;
-		for (const auto &first : runs) {
-			std::vector<size_t> order = first;
-			for (size_t t = 1; t < l.tables(); t++)
-				if (std::find(first.begin(), first.end(), t) ==
-				    first.end())
-					order.push_back(t);
-			order.push_back(0);
-			run_id++;
-			picks.clear();
-			unc = on;
-			bool over = false;
-			for (size_t t : order) {
-				for (size_t s = 0; s < l.radix(t).size() && !unc.empty();
-				     s++) {
-					size_t j = l.symbol_index(t, s);
-					if (!open[j])
-						continue;
-					next.clear();
-					for (uint32_t h : unc) {
-						size_t slot = base[j] + sym(h, j);
-						if (defend[slot]) {
-							next.push_back(h);
-						} else if (stamp[slot] != run_id) {
-							stamp[slot] = run_id;
-							picks.push_back(slot);
-						}
-					}
-					unc.swap(next);
-					if (picks.size() >= best) {
-						over = true;
-						break;
-					}
+// Runs of consecutive extra tables with the same uniform V.
+std::vector<std::vector<size_t>> FlatKeyServer::uniform_runs() const
+{
+	const IdLayout &l = config_.layout;
+	std::vector<std::vector<size_t>> runs;
+	for (size_t t = 1; t < l.tables(); t++) {
+		const auto &r = l.radix(t);
+		bool uniform = std::all_of(r.begin(), r.end(),
+					   [&](uint16_t v) { return v == r[0]; });
+		const auto &prev = runs.empty() ? r : l.radix(runs.back().back());
+		if (!runs.empty() && uniform && prev[0] == r[0] &&
+		    std::all_of(prev.begin(), prev.end(),
+				[&](uint16_t v) { return v == prev[0]; }))
+			runs.back().push_back(t);
+		else
+			runs.push_back({t});
+	}
+	return runs;
+}
+
+// One family plan: walk the tables in `order`, taking every value no
+// member of the defended coalition holds that an uncovered member has.
+// Gives up (false) once it takes `limit` KEKs; `stamp`/`run_id` mark the
+// KEKs taken in this run.
+bool FlatKeyServer::family_plan(const LeavePlan &p, const std::vector<uint8_t> &open,
+				const std::vector<size_t> &order, size_t limit,
+				std::vector<uint32_t> &stamp, uint32_t run_id,
+				std::vector<size_t> &picks, std::vector<uint32_t> &unc) const
+{
+	const IdLayout &l = config_.layout;
+	const std::vector<uint8_t> &defend = p.defend();
+	std::vector<uint32_t> next;
+	picks.clear();
+	unc = p.on;
+	for (size_t t : order) {
+		for (size_t s = 0; s < l.radix(t).size() && !unc.empty(); s++) {
+			size_t j = l.symbol_index(t, s);
+			if (!open[j])
+				continue;
+			next.clear();
+			for (uint32_t h : unc) {
+				size_t slot = p.base[j] + sym(h, j);
+				if (defend[slot]) {
+					next.push_back(h);
+				} else if (stamp[slot] != run_id) {
+					stamp[slot] = run_id;
+					picks.push_back(slot);
 				}
-				if (over || unc.empty())
-					break;
 			}
-			if (over || picks.size() + unc.size() >= best)
-				continue;
-			best = picks.size() + unc.size();
-			best_picks = picks;
-			best_left = unc;
-			found = true;
+			unc.swap(next);
+			if (picks.size() >= limit)
+				return false;
 		}
-		if (found) {
-			terms.clear();
-			bad.clear();
-			res.resisted = false;
-			col.exposed_terms.clear();
-			std::fill(chosen.begin(), chosen.end(), 0);
-			for (size_t slot : best_picks) {
-				chosen[slot] = 1;
-				if (in_hist[slot])
-					col.exposed_terms.push_back({slot_id(slot)});
-			}
-			col.flagged = !col.exposed_terms.empty();
-			col.covered_members = best_left;
-			res.family_cover = true;
-		}
+		if (unc.empty())
+			break;
 	}
+	return true;
+}
 
-	// New TEK.
+// Family cover: walk the symbols of one family (then the other
+// tables), taking every value no member of the defended coalition
+// holds that an uncovered member has, until all are covered; members
+// left get their individual key. Each family is tried first in turn;
+// the cheapest plan is kept if it beats the product-term cover.
+void FlatKeyServer::plan_family_cover(LeavePlan &p, RekeyResult &res) const
+{
+	const IdLayout &l = config_.layout;
+	CollusionReport &col = res.collusion;
+	size_t best = SIZE_MAX;
+	if (!(p.off.size() >= kFamilyOnlyBatch)) {
+		best = col.covered_members.size();
+		for (size_t i = 0; i < p.terms.size(); i++)
+			best += !p.bad[i];
+		for (uint8_t c : p.chosen)
+			best += c;
+	}
+	// Symbols with a value to offer (undefended, with holders).
+	std::vector<uint8_t> open(mk_, 0);
+	for (size_t j = 0; j < mk_; j++) {
+		size_t end = j + 1 < mk_ ? p.base[j + 1] : slots_.size();
+		for (size_t slot = p.base[j]; slot < end && !open[j]; slot++)
+			open[j] = !p.defend()[slot] && p.remaining[slot] > 0;
+	}
+	std::vector<uint32_t> stamp(slots_.size(), 0);
+	uint32_t run_id = 0;
+	std::vector<size_t> best_picks, picks;
+	std::vector<uint32_t> best_left, unc;
+	bool found = false;
+	for (const auto &first : uniform_runs()) {
+		std::vector<size_t> order = first;
+		for (size_t t = 1; t < l.tables(); t++)
+			if (std::find(first.begin(), first.end(), t) == first.end())
+				order.push_back(t);
+		order.push_back(0);
+		run_id++;
+		if (!family_plan(p, open, order, best, stamp, run_id, picks, unc) ||
+		    picks.size() + unc.size() >= best)
+			continue;
+		best = picks.size() + unc.size();
+		best_picks = picks;
+		best_left = unc;
+		found = true;
+	}
+	if (!found)
+		return;
+	p.terms.clear();
+	p.bad.clear();
+	res.resisted = false;
+	col.exposed_terms.clear();
+	std::fill(p.chosen.begin(), p.chosen.end(), 0);
+	for (size_t slot : best_picks) {
+		p.chosen[slot] = 1;
+		if (p.in_hist[slot])
+			col.exposed_terms.push_back({slot_id(slot)});
+	}
+	col.flagged = !col.exposed_terms.empty();
+	col.covered_members = best_left;
+	res.family_cover = true;
+}
+
+// New TEK, sent under the planned terms, KEKs and individual keys.
+void FlatKeyServer::commit_new_tek(const LeavePlan &p, RekeyResult &res)
+{
+	const IdLayout &l = config_.layout;
+	CollusionReport &col = res.collusion;
 	retire_tek();
-	KeySlot old_tek = tek_;
 	KeyMessage &msg = res.message;
 	msg.format = kCompactFormat;
 	msg.base = current_tek();
 	tek_.key = rng_.key();
-	tek_.version = epoch;
+	tek_.version = p.epoch;
 	tek_.revision = 0;
 	res.new_tek = current_tek();
 	msg.tek = res.new_tek;
@@ -645,24 +717,24 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		e.ciphertext = wrapper_.wrap(combine_keys(keys), tek_.key);
 		msg.entries.push_back(std::move(e));
 	};
-	for (size_t i = 0; i < terms.size(); i++) {
-		if (bad[i])
+	for (size_t i = 0; i < p.terms.size(); i++) {
+		if (p.bad[i])
 			continue;
 		std::vector<KeyRef> refs;
 		std::vector<const Key *> keys;
-		for (const auto &lit : terms[i]) {
+		for (const auto &lit : p.terms[i]) {
 			size_t slot = l.slot(0, lit.symbol, lit.value);
 			refs.push_back(slot_ref(slot));
 			keys.push_back(&slots_[slot].key);
 		}
-		if (all_in(terms[i], in_hist))
-			col.residual_terms.push_back(term_ids(terms[i]));
+		if (term_in(p.terms[i], p.in_hist))
+			col.residual_terms.push_back(term_ids(p.terms[i]));
 		wrap_tek(std::move(refs), keys);
 		res.product_terms++;
 	}
 	for (size_t slot = 0; slot < slots_.size(); slot++)
-		if (chosen[slot]) {
-			if (in_hist[slot])
+		if (p.chosen[slot]) {
+			if (p.in_hist[slot])
 				col.residual_terms.push_back({slot_id(slot)});
 			wrap_tek({slot_ref(slot)}, {&slots_[slot].key});
 			res.product_terms++;
@@ -678,16 +750,20 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 	col.residual = !col.residual_terms.empty();
 	// The removed members learn TEK' from a residual wrap.
 	if (col.residual)
-		pool_add_teks(epoch, epoch);
+		pool_add_teks(p.epoch, p.epoch);
+}
 
-	// Every KEK a leaver held is replaced, for the remaining holders
-	// under old KEK / TEK'. With Resist, so is every KEK the removed
-	// members could rebuild. The replacement is known to the removed
-	// members if they know the old version and TEK'.
+// Every KEK a leaver held is replaced, for the remaining holders
+// under old KEK / TEK'. With Resist, so is every KEK the removed
+// members could rebuild. The replacement is known to the removed
+// members if they know the old version and TEK'.
+void FlatKeyServer::commit_kek_replacements(const LeavePlan &p, RekeyResult &res)
+{
+	KeyMessage &msg = res.message;
 	for (size_t slot = 0; slot < slots_.size(); slot++) {
-		if (!in_now[slot] &&
+		if (!p.in_now[slot] &&
 		    !(config_.collusion == CollusionPolicy::Resist &&
-		      in_hist[slot]))
+		      p.in_hist[slot]))
 			continue;
 		KeyRef old_ref = slot_ref(slot);
 		Key old_key = slots_[slot].key;
@@ -695,15 +771,15 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		ns.version++;
 		ns.revision = 0;
 		res.keks_replaced++;
-		if (remaining[slot] == 0) {
+		if (p.remaining[slot] == 0) {
 			ns.key = rng_.key();
 			pool_base_[slot] = 0;
 			chain_[slot].clear();
 			continue;
 		}
-		chain_[slot].push_back(epoch);
+		chain_[slot].push_back(p.epoch);
 		Key kek = combine_keys({&old_key, &tek_.key});
-		if (config_.refresh == KekRefresh::Derive && in_now[slot]) {
+		if (config_.refresh == KekRefresh::Derive && p.in_now[slot]) {
 			// named by the leaver notice
 			ns.key = derive_replacement(kek);
 			msg.leavers.replaced.push_back(old_ref);
@@ -720,26 +796,53 @@ RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
 		}
 		msg.entries.push_back(std::move(e));
 	}
-	(void)old_tek;
-	if (config_.refresh == KekRefresh::Derive) {
-		msg.leavers.radix.reserve(l.tables());
-		for (size_t t = 0; t < l.tables(); t++)
-			msg.leavers.radix.push_back(l.radix(t));
-		for (uint32_t h : off)
-			msg.leavers.ids.push_back(MemberId(
-				syms_.begin() + h * mk_,
-				syms_.begin() + h * mk_ + l.width()));
-		// ascending index: symbol 0 least significant
-		std::sort(msg.leavers.ids.begin(), msg.leavers.ids.end(),
-			  [](const MemberId &a, const MemberId &b) {
-				  return std::lexicographical_compare(
-					  a.rbegin(), a.rend(), b.rbegin(),
-					  b.rend());
-			  });
-	}
+}
 
-	holders_ = std::move(remaining);
-	for (uint32_t h : off) {
+// The leaver notice of a derived refresh: the layout and the leavers'
+// IDs in ascending index (symbol 0 least significant).
+void FlatKeyServer::leaver_notice(const LeavePlan &p, KeyMessage &msg) const
+{
+	const IdLayout &l = config_.layout;
+	msg.leavers.radix.reserve(l.tables());
+	for (size_t t = 0; t < l.tables(); t++)
+		msg.leavers.radix.push_back(l.radix(t));
+	for (uint32_t h : p.off)
+		msg.leavers.ids.push_back(MemberId(
+			syms_.begin() + h * mk_,
+			syms_.begin() + h * mk_ + l.width()));
+	std::sort(msg.leavers.ids.begin(), msg.leavers.ids.end(),
+		  [](const MemberId &a, const MemberId &b) {
+			  return std::lexicographical_compare(
+				  a.rbegin(), a.rend(), b.rbegin(),
+				  b.rend());
+		  });
+}
+
+RekeyResult FlatKeyServer::leave_batch(const std::vector<MemberId> &ids)
+{
+	RekeyResult res;
+	const IdLayout &l = config_.layout;
+	LeavePlan p;
+	res.error = leave_refusal(ids, p.off);
+	if (!res.error.empty())
+		return res;
+	p.base = table_bases();
+	p.epoch = tek_.version + 1; // version of TEK'
+	p.resist = config_.collusion == CollusionPolicy::Resist;
+	p.families = l.tables() > 1 && p.off.size() > 1;
+
+	pool_add_leavers(p);
+	plan_term_cover(p, res);
+	plan_resist(p, res);
+	if (p.families)
+		plan_family_cover(p, res);
+
+	commit_new_tek(p, res);
+	commit_kek_replacements(p, res);
+	if (config_.refresh == KekRefresh::Derive)
+		leaver_notice(p, res.message);
+	holders_ = std::move(p.remaining);
+	for (uint32_t h : p.off) {
 		by_id_.erase(key_of(MemberId(
 			syms_.begin() + h * mk_,
 			syms_.begin() + h * mk_ + l.width())));

@@ -168,6 +168,17 @@ public:
 	bool tek_exposed() const;
 
 private:
+	// What a batch of joins changes, computed before anything changes.
+	struct JoinPlan {
+		std::vector<size_t> base; // first slot of each symbol's KEKs
+		std::vector<std::vector<uint8_t>> symbols; // per newcomer
+		std::vector<size_t> advance; // held KEK slots to step, in order
+	};
+	std::string join_refusal(const std::vector<MemberId> &ids) const;
+	JoinPlan plan_join(const std::vector<MemberId> &ids) const;
+	MemberKeys admit(const MemberId &id, const std::vector<uint8_t> &symbols,
+			 const std::vector<size_t> &base);
+
 	struct Literal {
 		uint16_t symbol;
 		uint8_t value;
@@ -176,6 +187,53 @@ private:
 		   std::vector<bool> &used, std::vector<Literal> &lits,
 		   std::vector<std::vector<Literal>> &out,
 		   std::vector<uint32_t> &owner) const;
+	bool settle(std::vector<uint32_t> &on, const std::vector<uint32_t> &off,
+		    std::vector<bool> &used, std::vector<Literal> &lits,
+		    std::vector<std::vector<Literal>> &out,
+		    std::vector<uint32_t> &owner, std::vector<size_t> &settled) const;
+	void branch(std::vector<uint32_t> on, std::vector<uint32_t> off,
+		    std::vector<bool> &used, std::vector<Literal> &lits,
+		    std::vector<std::vector<Literal>> &out,
+		    std::vector<uint32_t> &owner) const;
+
+	// What a batch of leaves changes, planned before the keys change.
+	struct LeavePlan {
+		std::vector<uint32_t> off; // the leavers' handles
+		std::vector<size_t> base; // first slot of each symbol's KEKs
+		uint32_t epoch = 0; // version of TEK'
+		bool resist = false;
+		bool families = false; // covered by single KEKs of extra tables
+		std::vector<uint8_t> in_now; // slots a leaver holds
+		std::vector<uint8_t> in_hist; // slots the removed members know
+		std::vector<uint32_t> remaining; // holders once they left
+		std::vector<uint32_t> on; // the remaining members
+		bool have_on = false;
+		std::vector<uint32_t> owner; // term covering each member
+		std::vector<std::vector<Literal>> terms;
+		std::vector<uint8_t> bad; // per term: the coalition could open it
+		std::vector<size_t> bad_terms;
+		std::vector<uint8_t> chosen; // single KEKs TEK' goes under
+		// The coalition the message must keep out.
+		const std::vector<uint8_t> &defend() const { return resist ? in_hist : in_now; }
+	};
+	std::string leave_refusal(const std::vector<MemberId> &ids,
+				  std::vector<uint32_t> &off) const;
+	std::vector<size_t> table_bases() const;
+	std::vector<uint32_t> live_members(size_t leaving) const;
+	bool term_in(const std::vector<Literal> &t, const std::vector<uint8_t> &set) const;
+	std::vector<KeyId> term_ids(const std::vector<Literal> &t) const;
+	void pool_add_leavers(LeavePlan &p);
+	void plan_term_cover(LeavePlan &p, RekeyResult &res) const;
+	void plan_resist(LeavePlan &p, RekeyResult &res) const;
+	std::vector<std::vector<size_t>> uniform_runs() const;
+	bool family_plan(const LeavePlan &p, const std::vector<uint8_t> &open,
+			 const std::vector<size_t> &order, size_t limit,
+			 std::vector<uint32_t> &stamp, uint32_t run_id,
+			 std::vector<size_t> &picks, std::vector<uint32_t> &unc) const;
+	void plan_family_cover(LeavePlan &p, RekeyResult &res) const;
+	void commit_new_tek(const LeavePlan &p, RekeyResult &res);
+	void commit_kek_replacements(const LeavePlan &p, RekeyResult &res);
+	void leaver_notice(const LeavePlan &p, KeyMessage &msg) const;
 	uint8_t sym(uint32_t h, size_t s) const { return syms_[h * mk_ + s]; }
 	KeyRef slot_ref(size_t slot) const;
 	KeyId slot_id(size_t slot) const { return slot_ids_[slot]; }

@@ -467,11 +467,98 @@ void put_kek(std::vector<uint8_t> &o, const KeyId &id)
 	put8(o, id.value);
 }
 
+// Writes (or, with o null, counts) one compact entry of tag t; prev is
+// the wrapping of the last term, whose shared prefix a term leaves out.
+size_t write_v2_entry(const WrappedKey &e, Tag t, const std::vector<KeyRef> *&prev,
+		      std::vector<uint8_t> *o)
+{
+	size_t n = 0;
+	switch (t) {
+	case Tag::Term: {
+		size_t keep = shared_prefix(*prev, e);
+		n += 4 + 2 * (e.wrapping.size() - keep) + e.ciphertext.size();
+		if (o) {
+			put8(*o, static_cast<uint8_t>(t));
+			put8(*o, e.wrapping[0].id.table);
+			put8(*o, static_cast<uint8_t>(keep));
+			put8(*o, static_cast<uint8_t>(e.wrapping.size() - keep));
+			for (size_t i = keep; i < e.wrapping.size(); i++) {
+				put8(*o, e.wrapping[i].id.symbol);
+				put8(*o, e.wrapping[i].id.value);
+			}
+		}
+		prev = &e.wrapping;
+		break;
+	}
+	case Tag::Member:
+		n += 5 + e.ciphertext.size();
+		if (o) {
+			put8(*o, static_cast<uint8_t>(t));
+			put32(*o, e.wrapping[0].id.member);
+		}
+		break;
+	case Tag::Bundle:
+		n += 8 + 3 * e.carried.size() + e.ciphertext.size();
+		if (o) {
+			put8(*o, static_cast<uint8_t>(t));
+			put32(*o, e.wrapping[0].id.member);
+			put8(*o, static_cast<uint8_t>(e.carried.size()));
+			for (const auto &c : e.carried)
+				put_kek(*o, c.id);
+			put16(*o, static_cast<uint16_t>(e.ciphertext.size()));
+		}
+		break;
+	case Tag::Derive:
+	case Tag::Replace:
+	case Tag::Advance:
+		n += 4 + e.ciphertext.size();
+		if (o) {
+			put8(*o, static_cast<uint8_t>(t));
+			put_kek(*o, e.wrapped.id);
+		}
+		break;
+	case Tag::Leavers:
+	case Tag::Count:
+		break;
+	}
+	if (o)
+		o->insert(o->end(), e.ciphertext.begin(), e.ciphertext.end());
+	return n;
+}
+
+// Writes (or, with o null, counts) the leaver notice.
+size_t write_v2_leavers(const LeaverNotice &ln, std::vector<uint8_t> *o)
+{
+	size_t b = index_bytes(ln.radix[0]);
+	size_t n = 2 + 4 + b * ln.ids.size();
+	if (o) {
+		put8(*o, static_cast<uint8_t>(Tag::Leavers));
+		put8(*o, static_cast<uint8_t>(ln.radix.size()));
+	}
+	for (const auto &t : ln.radix) {
+		auto runs = runs_of(t);
+		n += 1 + 2 * runs.size();
+		if (!o)
+			continue;
+		put8(*o, static_cast<uint8_t>(runs.size()));
+		for (const auto &r : runs) {
+			put8(*o, r.first);
+			put8(*o, static_cast<uint8_t>(r.second - 1));
+		}
+	}
+	if (o) {
+		put32(*o, static_cast<uint32_t>(ln.ids.size()));
+		for (const auto &id : ln.ids) {
+			auto idx = id_index(ln.radix[0], id, b);
+			o->insert(o->end(), idx.begin(), idx.end());
+		}
+	}
+	return n;
+}
+
 // Writes (or, with o null, counts) the compact encoding.
 size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 {
-	std::vector<uint8_t> scratch;
-	std::vector<uint8_t> &out = o ? *o : scratch;
 	size_t n = kHeaderBytes;
 	size_t count = 0;
 	for (const auto &e : m.entries) {
@@ -481,102 +568,23 @@ size_t write_v2(const KeyMessage &m, std::vector<uint8_t> *o)
 	}
 	count += !m.leavers.empty();
 	if (o) {
-		put8(out, kCompactFormat);
-		put32(out, m.base.version);
-		put32(out, m.base.revision);
-		put32(out, m.tek.version);
-		put32(out, m.tek.revision);
-		put32(out, static_cast<uint32_t>(count));
+		put8(*o, kCompactFormat);
+		put32(*o, m.base.version);
+		put32(*o, m.base.revision);
+		put32(*o, m.tek.version);
+		put32(*o, m.tek.revision);
+		put32(*o, static_cast<uint32_t>(count));
 	}
 	const std::vector<KeyRef> none;
 	const std::vector<KeyRef> *prev = &none;
 	for (const auto &e : m.entries) {
 		bool skip;
 		Tag t = classify(m, e, &skip);
-		if (skip)
-			continue;
-		switch (t) {
-		case Tag::Term: {
-			size_t keep = shared_prefix(*prev, e);
-			n += 4 + 2 * (e.wrapping.size() - keep) +
-			     e.ciphertext.size();
-			if (o) {
-				put8(out, static_cast<uint8_t>(t));
-				put8(out, e.wrapping[0].id.table);
-				put8(out, static_cast<uint8_t>(keep));
-				put8(out, static_cast<uint8_t>(
-						  e.wrapping.size() - keep));
-				for (size_t i = keep; i < e.wrapping.size(); i++) {
-					put8(out, e.wrapping[i].id.symbol);
-					put8(out, e.wrapping[i].id.value);
-				}
-			}
-			prev = &e.wrapping;
-			break;
-		}
-		case Tag::Member:
-			n += 5 + e.ciphertext.size();
-			if (o) {
-				put8(out, static_cast<uint8_t>(t));
-				put32(out, e.wrapping[0].id.member);
-			}
-			break;
-		case Tag::Bundle:
-			n += 8 + 3 * e.carried.size() + e.ciphertext.size();
-			if (o) {
-				put8(out, static_cast<uint8_t>(t));
-				put32(out, e.wrapping[0].id.member);
-				put8(out, static_cast<uint8_t>(e.carried.size()));
-				for (const auto &c : e.carried)
-					put_kek(out, c.id);
-				put16(out, static_cast<uint16_t>(
-						   e.ciphertext.size()));
-			}
-			break;
-		case Tag::Derive:
-		case Tag::Replace:
-		case Tag::Advance:
-			n += 4 + e.ciphertext.size();
-			if (o) {
-				put8(out, static_cast<uint8_t>(t));
-				put_kek(out, e.wrapped.id);
-			}
-			break;
-		case Tag::Leavers:
-		case Tag::Count:
-			break;
-		}
-		if (o)
-			out.insert(out.end(), e.ciphertext.begin(),
-				   e.ciphertext.end());
+		if (!skip)
+			n += write_v2_entry(e, t, prev, o);
 	}
-	if (!m.leavers.empty()) {
-		const LeaverNotice &ln = m.leavers;
-		size_t b = index_bytes(ln.radix[0]);
-		n += 2 + 4 + b * ln.ids.size();
-		if (o) {
-			put8(out, static_cast<uint8_t>(Tag::Leavers));
-			put8(out, static_cast<uint8_t>(ln.radix.size()));
-		}
-		for (const auto &t : ln.radix) {
-			auto runs = runs_of(t);
-			n += 1 + 2 * runs.size();
-			if (!o)
-				continue;
-			put8(out, static_cast<uint8_t>(runs.size()));
-			for (const auto &r : runs) {
-				put8(out, r.first);
-				put8(out, static_cast<uint8_t>(r.second - 1));
-			}
-		}
-		if (o) {
-			put32(out, static_cast<uint32_t>(ln.ids.size()));
-			for (const auto &id : ln.ids) {
-				auto idx = id_index(ln.radix[0], id, b);
-				out.insert(out.end(), idx.begin(), idx.end());
-			}
-		}
-	}
+	if (!m.leavers.empty())
+		n += write_v2_leavers(m.leavers, o);
 	return n;
 }
 
@@ -649,6 +657,145 @@ DecodeError decode_leavers(Reader &r, LeaverNotice *out)
 	return DecodeError::None;
 }
 
+KeyRef kek_ref(uint8_t t, uint8_t s, uint8_t v)
+{
+	KeyRef k;
+	k.id = KeyId::kek(t, s, v);
+	return k;
+}
+
+// A term: its table, the length of the prefix shared with the previous
+// term (prev) and the new symbol/value pairs.
+DecodeError decode_v2_term(Reader &r, std::vector<KeyRef> &prev, WrappedKey &e)
+{
+	uint8_t table, keep, nnew;
+	if (!r.u8(table) || !r.u8(keep) || !r.u8(nnew))
+		return DecodeError::Truncated;
+	if (keep > prev.size() || (keep > 0 && prev[0].id.table != table))
+		return DecodeError::BadEntry;
+	if (size_t(keep) + nnew > kMaxWrapping)
+		return DecodeError::TooMany;
+	if (size_t(keep) + nnew == 0)
+		return DecodeError::BadEntry;
+	e.wrapping.assign(prev.begin(), prev.begin() + keep);
+	std::vector<bool> seen(256, false);
+	for (const auto &w : e.wrapping)
+		seen[w.id.symbol] = true;
+	for (uint8_t j = 0; j < nnew; j++) {
+		uint8_t s, v;
+		if (!r.u8(s) || !r.u8(v))
+			return DecodeError::Truncated;
+		if (seen[s])
+			return DecodeError::BadEntry;
+		seen[s] = true;
+		// keep is the whole shared prefix: one encoding
+		// per message
+		if (j == 0 && keep < prev.size() &&
+		    prev[keep].id == KeyId::kek(table, s, v))
+			return DecodeError::BadEntry;
+		e.wrapping.push_back(kek_ref(table, s, v));
+	}
+	prev = e.wrapping;
+	return DecodeError::None;
+}
+
+// A member entry, or a bundle: the member key, then the carried KEKs and
+// the ciphertext length.
+DecodeError decode_v2_member(Reader &r, Tag tag, WrappedKey &e, size_t &ctlen)
+{
+	uint32_t h;
+	if (!r.u32(h))
+		return DecodeError::Truncated;
+	KeyRef mk;
+	mk.id = KeyId::member_key(h);
+	e.wrapping.push_back(mk);
+	if (tag == Tag::Member)
+		return DecodeError::None;
+	uint8_t n;
+	if (!r.u8(n))
+		return DecodeError::Truncated;
+	if (n == 0)
+		return DecodeError::BadEntry;
+	for (uint8_t j = 0; j < n; j++) {
+		uint8_t t, s, v;
+		if (!r.u8(t) || !r.u8(s) || !r.u8(v))
+			return DecodeError::Truncated;
+		KeyRef c = kek_ref(t, s, v);
+		for (const auto &o : e.carried)
+			if (o.id == c.id)
+				return DecodeError::BadEntry;
+		e.carried.push_back(c);
+	}
+	uint16_t len;
+	if (!r.u16(len))
+		return DecodeError::Truncated;
+	if (len != 8 + kKeyBytes * (1 + size_t(n)))
+		return DecodeError::BadCiphertextLength;
+	ctlen = len;
+	return DecodeError::None;
+}
+
+// One entry after its tag (not a leaver notice), with its ciphertext.
+DecodeError decode_v2_entry(Reader &r, Tag tag, const KeyRef &tek, std::vector<KeyRef> &prev,
+			    WrappedKey &e)
+{
+	size_t ctlen = kWrappedKeyBytes;
+	DecodeError de = DecodeError::None;
+	switch (tag) {
+	case Tag::Leavers:
+	case Tag::Count: // refused by the caller
+		break;
+	case Tag::Term:
+		de = decode_v2_term(r, prev, e);
+		e.wrapped = tek;
+		break;
+	case Tag::Member:
+	case Tag::Bundle:
+		de = decode_v2_member(r, tag, e, ctlen);
+		e.wrapped = tek;
+		break;
+	case Tag::Derive:
+	case Tag::Replace:
+	case Tag::Advance: {
+		uint8_t t, s, v;
+		if (!r.u8(t) || !r.u8(s) || !r.u8(v))
+			return DecodeError::Truncated;
+		e.wrapped = kek_ref(t, s, v);
+		if (tag == Tag::Advance) {
+			ctlen = 0;
+			break;
+		}
+		e.wrapping = {kek_ref(t, s, v), tek};
+		if (tag == Tag::Derive)
+			ctlen = 0;
+		break;
+	}
+	}
+	if (de != DecodeError::None)
+		return de;
+	if (!r.bytes(ctlen, e.ciphertext))
+		return DecodeError::Truncated;
+	return DecodeError::None;
+}
+
+// The header of a compact message; its entry count goes to count.
+DecodeError decode_v2_header(Reader &r, KeyMessage &m, uint32_t &count, bool &rev)
+{
+	m.format = kCompactFormat;
+	m.versions_implied = true;
+	if (!r.u32(m.base.version) || !r.u32(m.base.revision) ||
+	    !r.u32(m.tek.version) || !r.u32(m.tek.revision) ||
+	    !r.u32(count))
+		return DecodeError::Truncated;
+	rev = revision_step(m.base, m.tek);
+	if (!rev && !version_step(m.base, m.tek))
+		return DecodeError::BadTekStep;
+	// The shortest entry takes 4 bytes.
+	if (count > kMaxEntries || count > r.remaining() / 4)
+		return count > kMaxEntries ? DecodeError::TooMany : DecodeError::Truncated;
+	return DecodeError::None;
+}
+
 Decoded decode_v2(Reader &r)
 {
 	Decoded res;
@@ -658,20 +805,11 @@ Decoded decode_v2(Reader &r)
 		return bad;
 	};
 	KeyMessage &m = res.message;
-	m.format = kCompactFormat;
-	m.versions_implied = true;
 	uint32_t count;
-	if (!r.u32(m.base.version) || !r.u32(m.base.revision) ||
-	    !r.u32(m.tek.version) || !r.u32(m.tek.revision) ||
-	    !r.u32(count))
-		return fail(DecodeError::Truncated);
-	bool rev = revision_step(m.base, m.tek);
-	if (!rev && !version_step(m.base, m.tek))
-		return fail(DecodeError::BadTekStep);
-	// The shortest entry takes 4 bytes.
-	if (count > kMaxEntries || count > r.remaining() / 4)
-		return fail(count > kMaxEntries ? DecodeError::TooMany
-						: DecodeError::Truncated);
+	bool rev;
+	DecodeError de = decode_v2_header(r, m, count, rev);
+	if (de != DecodeError::None)
+		return fail(de);
 	m.entries.reserve(count + rev);
 	// A revision step names TEK' in the header only; the decoded message
 	// lists it as a notice too, as format 1 does (encode() skips it).
@@ -681,13 +819,7 @@ Decoded decode_v2(Reader &r)
 		m.entries.push_back(notice);
 	}
 	std::vector<KeyRef> prev;
-	auto kek = [](uint8_t t, uint8_t s, uint8_t v) {
-		KeyRef k;
-		k.id = KeyId::kek(t, s, v);
-		return k;
-	};
 	for (uint32_t i = 0; i < count; i++) {
-		WrappedKey e;
 		uint8_t raw;
 		if (!r.u8(raw))
 			return fail(DecodeError::Truncated);
@@ -700,103 +832,15 @@ Decoded decode_v2(Reader &r)
 			// One notice, the last entry, of a version step.
 			if (rev || i + 1 != count)
 				return fail(DecodeError::BadEntry);
-			DecodeError de = decode_leavers(r, &m.leavers);
+			de = decode_leavers(r, &m.leavers);
 			if (de != DecodeError::None)
 				return fail(de);
 			continue;
 		}
-		size_t ctlen = kWrappedKeyBytes;
-		switch (tag) {
-		case Tag::Leavers:
-		case Tag::Count: // refused above
-			break;
-		case Tag::Term: {
-			uint8_t table, keep, nnew;
-			if (!r.u8(table) || !r.u8(keep) || !r.u8(nnew))
-				return fail(DecodeError::Truncated);
-			if (keep > prev.size() ||
-			    (keep > 0 && prev[0].id.table != table))
-				return fail(DecodeError::BadEntry);
-			if (size_t(keep) + nnew > kMaxWrapping)
-				return fail(DecodeError::TooMany);
-			if (size_t(keep) + nnew == 0)
-				return fail(DecodeError::BadEntry);
-			e.wrapping.assign(prev.begin(), prev.begin() + keep);
-			std::vector<bool> seen(256, false);
-			for (const auto &w : e.wrapping)
-				seen[w.id.symbol] = true;
-			for (uint8_t j = 0; j < nnew; j++) {
-				uint8_t s, v;
-				if (!r.u8(s) || !r.u8(v))
-					return fail(DecodeError::Truncated);
-				if (seen[s])
-					return fail(DecodeError::BadEntry);
-				seen[s] = true;
-				// keep is the whole shared prefix: one encoding
-				// per message
-				if (j == 0 && keep < prev.size() &&
-				    prev[keep].id == KeyId::kek(table, s, v))
-					return fail(DecodeError::BadEntry);
-				e.wrapping.push_back(kek(table, s, v));
-			}
-			prev = e.wrapping;
-			e.wrapped = m.tek;
-			break;
-		}
-		case Tag::Member:
-		case Tag::Bundle: {
-			uint32_t h;
-			if (!r.u32(h))
-				return fail(DecodeError::Truncated);
-			KeyRef mk;
-			mk.id = KeyId::member_key(h);
-			e.wrapping.push_back(mk);
-			e.wrapped = m.tek;
-			if (tag == Tag::Member)
-				break;
-			uint8_t n;
-			if (!r.u8(n))
-				return fail(DecodeError::Truncated);
-			if (n == 0)
-				return fail(DecodeError::BadEntry);
-			for (uint8_t j = 0; j < n; j++) {
-				uint8_t t, s, v;
-				if (!r.u8(t) || !r.u8(s) || !r.u8(v))
-					return fail(DecodeError::Truncated);
-				KeyRef c = kek(t, s, v);
-				for (const auto &o : e.carried)
-					if (o.id == c.id)
-						return fail(DecodeError::BadEntry);
-				e.carried.push_back(c);
-			}
-			uint16_t len;
-			if (!r.u16(len))
-				return fail(DecodeError::Truncated);
-			if (len != 8 + kKeyBytes * (1 + size_t(n)))
-				return fail(DecodeError::BadCiphertextLength);
-			ctlen = len;
-			break;
-		}
-		case Tag::Derive:
-		case Tag::Replace:
-		case Tag::Advance: {
-			uint8_t t, s, v;
-			if (!r.u8(t) || !r.u8(s) || !r.u8(v))
-				return fail(DecodeError::Truncated);
-			e.wrapped = kek(t, s, v);
-			if (tag == Tag::Advance) {
-				ctlen = 0;
-				break;
-			}
-			KeyRef tekref = m.tek;
-			e.wrapping = {kek(t, s, v), tekref};
-			if (tag == Tag::Derive)
-				ctlen = 0;
-			break;
-		}
-		}
-		if (!r.bytes(ctlen, e.ciphertext))
-			return fail(DecodeError::Truncated);
+		WrappedKey e;
+		de = decode_v2_entry(r, tag, m.tek, prev, e);
+		if (de != DecodeError::None)
+			return fail(de);
 		m.entries.push_back(std::move(e));
 	}
 	if (r.remaining() != 0)

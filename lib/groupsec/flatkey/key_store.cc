@@ -110,6 +110,122 @@ ReceiveResult KeyStore::receive(const KeyMessage &m, KeyWrapper &wrapper)
 	return r;
 }
 
+std::optional<KeySlot> KeyStore::pending(const Updates &upd, const KeyId &id) const
+{
+	auto it = upd.find(id);
+	if (it != upd.end())
+		return it->second;
+	return current(id);
+}
+
+// A revision step: TEK' and every KEK with a notice move one revision.
+void KeyStore::plan_revision_step(const KeyMessage &m, const KeySlot &tek, Updates &upd,
+				  std::optional<Key> &tekp) const
+{
+	tekp = advance_revision(tek.key);
+	for (const auto &e : m.entries) {
+		if (!e.is_notice() || e.wrapped.id.kind == KeyKind::Tek)
+			continue;
+		auto c = pending(upd, e.wrapped.id);
+		if (!c)
+			continue;
+		c->key = advance_revision(c->key);
+		c->revision++;
+		upd[e.wrapped.id] = *c;
+	}
+}
+
+// One entry of a compact rekey: TEK' (and the KEKs it carries) or a
+// replaced KEK, if this store holds the keys it is wrapped under.
+ReceiveError KeyStore::plan_compact_entry(const WrappedKey &e, KeyWrapper &wrapper, Updates &upd,
+					  std::optional<Key> &tekp) const
+{
+	bool to_tek = e.wrapped.id.kind == KeyKind::Tek;
+	if (to_tek && tekp && e.carried.empty())
+		return ReceiveError::None;
+	std::vector<Key> parts;
+	std::optional<KeySlot> replaced;
+	if (to_tek) {
+		for (const auto &w : e.wrapping) {
+			auto c = pending(upd, w.id);
+			if (!c)
+				break;
+			parts.push_back(c->key);
+		}
+		if (parts.size() != e.wrapping.size())
+			return ReceiveError::None;
+	} else {
+		replaced = pending(upd, e.wrapped.id);
+		if (!replaced || !tekp)
+			return ReceiveError::None;
+		parts = {replaced->key, *tekp};
+	}
+	std::vector<const Key *> ptrs;
+	for (const auto &p : parts)
+		ptrs.push_back(&p);
+	Key kek = combine_keys(ptrs);
+	if (!to_tek) {
+		KeySlot ns;
+		ns.version = replaced->version + 1;
+		if (e.is_derived()) {
+			ns.key = derive_replacement(kek);
+		} else {
+			auto got = wrapper.unwrap_key(kek, e.ciphertext);
+			if (!got)
+				return ReceiveError::Integrity;
+			ns.key = *got;
+		}
+		upd[e.wrapped.id] = ns;
+		return ReceiveError::None;
+	}
+	if (e.carried.empty()) {
+		auto got = wrapper.unwrap_key(kek, e.ciphertext);
+		if (!got)
+			return ReceiveError::Integrity;
+		tekp = *got;
+		return ReceiveError::None;
+	}
+	return plan_carried(e, kek, wrapper, upd, tekp);
+}
+
+// TEK' with the KEKs carried along in one wrap.
+ReceiveError KeyStore::plan_carried(const WrappedKey &e, const Key &kek, KeyWrapper &wrapper,
+				    Updates &upd, std::optional<Key> &tekp) const
+{
+	auto plain = wrapper.unwrap(kek, e.ciphertext.data(), e.ciphertext.size());
+	if (!plain || plain->size() != kKeyBytes * (1 + e.carried.size()))
+		return ReceiveError::Integrity;
+	Key k;
+	std::copy(plain->begin(), plain->begin() + kKeyBytes, k.begin());
+	tekp = k;
+	for (size_t i = 0; i < e.carried.size(); i++) {
+		auto c = pending(upd, e.carried[i].id);
+		if (!c)
+			return ReceiveError::Integrity;
+		KeySlot ns;
+		ns.version = c->version + 1;
+		std::copy(plain->begin() + kKeyBytes * (1 + i),
+			  plain->begin() + kKeyBytes * (2 + i), ns.key.begin());
+		upd[e.carried[i].id] = ns;
+	}
+	std::fill(plain->begin(), plain->end(), 0);
+	return ReceiveError::None;
+}
+
+// KEKs the removed members held: replaced after the entries.
+void KeyStore::plan_leaver_keks(const LeaverNotice &leavers, const Key &tekp, Updates &upd) const
+{
+	for (const KeyId &id : notice_keks(leavers)) {
+		auto c = pending(upd, id);
+		if (!c)
+			continue;
+		KeySlot ns;
+		ns.version = c->version + 1;
+		ns.key = derive_replacement(combine_keys({&c->key, &tekp}));
+		upd[id] = ns;
+	}
+}
+
 ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 					KeyWrapper &wrapper)
 {
@@ -125,111 +241,23 @@ ReceiveResult KeyStore::receive_compact(const KeyMessage &m,
 		return fail(ReceiveError::OutOfDate);
 	// Changes are collected here and committed only if the whole
 	// message applies.
-	std::map<KeyId, KeySlot> upd;
-	auto cur = [&](const KeyId &id) -> std::optional<KeySlot> {
-		auto it = upd.find(id);
-		if (it != upd.end())
-			return it->second;
-		return current(id);
-	};
+	Updates upd;
 	std::optional<Key> tekp;
 	if (m.tek.version == m.base.version) {
-		tekp = advance_revision(tek->key);
-		for (const auto &e : m.entries) {
-			if (!e.is_notice() || e.wrapped.id.kind == KeyKind::Tek)
-				continue;
-			auto c = cur(e.wrapped.id);
-			if (!c)
-				continue;
-			c->key = advance_revision(c->key);
-			c->revision++;
-			upd[e.wrapped.id] = *c;
-		}
+		plan_revision_step(m, *tek, upd, tekp);
 	} else {
 		for (const auto &e : m.entries) {
 			if (e.is_notice())
 				continue;
-			bool to_tek = e.wrapped.id.kind == KeyKind::Tek;
-			if (to_tek && tekp && e.carried.empty())
-				continue;
-			std::vector<Key> parts;
-			std::optional<KeySlot> replaced;
-			if (to_tek) {
-				for (const auto &w : e.wrapping) {
-					auto c = cur(w.id);
-					if (!c)
-						break;
-					parts.push_back(c->key);
-				}
-				if (parts.size() != e.wrapping.size())
-					continue;
-			} else {
-				replaced = cur(e.wrapped.id);
-				if (!replaced || !tekp)
-					continue;
-				parts = {replaced->key, *tekp};
-			}
-			std::vector<const Key *> ptrs;
-			for (const auto &p : parts)
-				ptrs.push_back(&p);
-			Key kek = combine_keys(ptrs);
-			if (!to_tek) {
-				KeySlot ns;
-				ns.version = replaced->version + 1;
-				if (e.is_derived()) {
-					ns.key = derive_replacement(kek);
-				} else {
-					auto got = wrapper.unwrap_key(kek, e.ciphertext);
-					if (!got)
-						return fail(ReceiveError::Integrity);
-					ns.key = *got;
-				}
-				upd[e.wrapped.id] = ns;
-				continue;
-			}
-			if (e.carried.empty()) {
-				auto got = wrapper.unwrap_key(kek, e.ciphertext);
-				if (!got)
-					return fail(ReceiveError::Integrity);
-				tekp = *got;
-				continue;
-			}
-			auto plain = wrapper.unwrap(kek, e.ciphertext.data(),
-						    e.ciphertext.size());
-			if (!plain ||
-			    plain->size() != kKeyBytes * (1 + e.carried.size()))
-				return fail(ReceiveError::Integrity);
-			Key k;
-			std::copy(plain->begin(), plain->begin() + kKeyBytes,
-				  k.begin());
-			tekp = k;
-			for (size_t i = 0; i < e.carried.size(); i++) {
-				auto c = cur(e.carried[i].id);
-				if (!c)
-					return fail(ReceiveError::Integrity);
-				KeySlot ns;
-				ns.version = c->version + 1;
-				std::copy(plain->begin() + kKeyBytes * (1 + i),
-					  plain->begin() + kKeyBytes * (2 + i),
-					  ns.key.begin());
-				upd[e.carried[i].id] = ns;
-			}
-			std::fill(plain->begin(), plain->end(), 0);
+			ReceiveError err = plan_compact_entry(e, wrapper, upd, tekp);
+			if (err != ReceiveError::None)
+				return fail(err);
 		}
 	}
 	if (!tekp)
 		return fail(ReceiveError::Excluded);
-	// KEKs the removed members held: replaced after the entries.
 	if (!m.leavers.empty())
-		for (const KeyId &id : notice_keks(m.leavers)) {
-			auto c = cur(id);
-			if (!c)
-				continue;
-			KeySlot ns;
-			ns.version = c->version + 1;
-			ns.key = derive_replacement(combine_keys({&c->key, &*tekp}));
-			upd[id] = ns;
-		}
+		plan_leaver_keks(m.leavers, *tekp, upd);
 	for (const auto &kv : upd)
 		add(kv.first, kv.second);
 	add(KeyId::tek(), KeySlot{*tekp, m.tek.version, m.tek.revision, 0});
@@ -262,6 +290,115 @@ std::optional<Key> KeyStore::find(const KeyRef &ref) const
 	return std::nullopt;
 }
 
+// Whether this store holds a revision at or before a notice's.
+bool KeyStore::holds_older(const KeyRef &ref) const
+{
+	auto it = keys_.find(ref.id);
+	if (it == keys_.end())
+		return false;
+	for (const auto &v : it->second)
+		if (v.version == ref.version && v.creator == ref.creator &&
+		    v.revision <= ref.revision)
+			return true;
+	return false;
+}
+
+// Unwraps TEK' and the KEKs carried with it; the carried ones are added.
+std::optional<Key> KeyStore::unwrap_carried(const WrappedKey &e, const Key &kek, KeyWrapper &wrapper,
+					    size_t &learned)
+{
+	auto plain = wrapper.unwrap(kek, e.ciphertext.data(), e.ciphertext.size());
+	if (!plain || plain->size() != kKeyBytes * (1 + e.carried.size()))
+		return std::nullopt;
+	Key k;
+	std::copy(plain->begin(), plain->begin() + kKeyBytes, k.begin());
+	for (size_t c = 0; c < e.carried.size(); c++) {
+		KeySlot s;
+		std::copy(plain->begin() + kKeyBytes * (1 + c),
+			  plain->begin() + kKeyBytes * (2 + c), s.key.begin());
+		s.version = e.carried[c].version;
+		s.revision = e.carried[c].revision;
+		s.creator = e.carried[c].creator;
+		add(e.carried[c].id, s);
+		learned++;
+	}
+	std::fill(plain->begin(), plain->end(), 0);
+	return k;
+}
+
+// One entry of a full message: Pending while the keys it is wrapped under
+// are missing, Done once nothing more can come of it, Learned if it gave
+// a new key.
+KeyStore::EntryStep KeyStore::apply_entry(const WrappedKey &e, KeyWrapper &wrapper, size_t &learned)
+{
+	if (e.is_notice())
+		note_revision(e.wrapped);
+	bool known = knows(e.wrapped);
+	for (const auto &c : e.carried)
+		known = known && knows(c);
+	if (known)
+		return EntryStep::Done;
+	if (e.is_notice()) {
+		// Holders of an older revision advance.
+		return holds_older(e.wrapped) ? EntryStep::Done : EntryStep::Pending;
+	}
+	std::vector<Key> parts;
+	for (const auto &w : e.wrapping) {
+		auto k = find(w);
+		if (!k)
+			break;
+		parts.push_back(*k);
+	}
+	if (parts.size() != e.wrapping.size())
+		return EntryStep::Pending;
+	std::vector<const Key *> ptrs;
+	for (const auto &p : parts)
+		ptrs.push_back(&p);
+	Key kek = combine_keys(ptrs);
+	std::optional<Key> got;
+	if (e.is_derived())
+		got = derive_replacement(kek);
+	else if (e.carried.empty())
+		got = wrapper.unwrap_key(kek, e.ciphertext);
+	else
+		got = unwrap_carried(e, kek, wrapper, learned);
+	if (!got)
+		return EntryStep::Done;
+	KeySlot s;
+	s.key = *got;
+	s.version = e.wrapped.version;
+	s.revision = e.wrapped.revision;
+	s.creator = e.wrapped.creator;
+	add(e.wrapped.id, s);
+	learned++;
+	return EntryStep::Learned;
+}
+
+// A leaver notice, after the entries, at the versions the server
+// replaced (a compact message from the wire went to receive_compact()).
+size_t KeyStore::apply_leaver_notice(const KeyMessage &m)
+{
+	size_t learned = 0;
+	auto tekp = m.leavers.empty() ? std::nullopt : find(m.tek);
+	if (!tekp)
+		return 0;
+	for (const KeyRef &r : m.leavers.replaced) {
+		auto k = find(r);
+		if (!k)
+			continue;
+		KeyRef nr = r;
+		nr.version++;
+		nr.revision = 0;
+		nr.creator = 0;
+		if (knows(nr))
+			continue;
+		add(r.id, KeySlot{derive_replacement(combine_keys({&*k, &*tekp})),
+				  nr.version, 0, 0});
+		learned++;
+	}
+	return learned;
+}
+
 size_t KeyStore::apply(const KeyMessage &m, KeyWrapper &wrapper)
 {
 	if (m.versions_implied)
@@ -274,107 +411,12 @@ size_t KeyStore::apply(const KeyMessage &m, KeyWrapper &wrapper)
 		for (size_t i = 0; i < m.entries.size(); i++) {
 			if (done[i])
 				continue;
-			const WrappedKey &e = m.entries[i];
-			if (e.is_notice())
-				note_revision(e.wrapped);
-			bool known = knows(e.wrapped);
-			for (const auto &c : e.carried)
-				known = known && knows(c);
-			if (known) {
-				done[i] = true;
-				continue;
-			}
-			if (e.is_notice()) {
-				// Holders of an older revision advance.
-				KeyRef older = e.wrapped;
-				older.revision = 0;
-				auto it = keys_.find(e.wrapped.id);
-				if (it == keys_.end())
-					continue;
-				for (const auto &v : it->second)
-					if (v.version == older.version &&
-					    v.creator == older.creator &&
-					    v.revision <= e.wrapped.revision) {
-						done[i] = true;
-						break;
-					}
-				continue;
-			}
-			std::vector<Key> parts;
-			for (const auto &w : e.wrapping) {
-				auto k = find(w);
-				if (!k)
-					break;
-				parts.push_back(*k);
-			}
-			if (parts.size() != e.wrapping.size())
-				continue;
-			std::vector<const Key *> ptrs;
-			for (const auto &p : parts)
-				ptrs.push_back(&p);
-			Key kek = combine_keys(ptrs);
-			std::optional<Key> got;
-			done[i] = true;
-			if (e.is_derived()) {
-				got = derive_replacement(kek);
-			} else if (e.carried.empty()) {
-				got = wrapper.unwrap_key(kek, e.ciphertext);
-			} else {
-				auto plain = wrapper.unwrap(kek, e.ciphertext.data(),
-							    e.ciphertext.size());
-				if (!plain || plain->size() !=
-						      kKeyBytes * (1 + e.carried.size()))
-					continue;
-				Key k;
-				std::copy(plain->begin(), plain->begin() + kKeyBytes,
-					  k.begin());
-				got = k;
-				for (size_t c = 0; c < e.carried.size(); c++) {
-					KeySlot s;
-					std::copy(plain->begin() + kKeyBytes * (1 + c),
-						  plain->begin() + kKeyBytes * (2 + c),
-						  s.key.begin());
-					s.version = e.carried[c].version;
-					s.revision = e.carried[c].revision;
-					s.creator = e.carried[c].creator;
-					add(e.carried[c].id, s);
-					learned++;
-				}
-				std::fill(plain->begin(), plain->end(), 0);
-			}
-			if (!got)
-				continue;
-			KeySlot s;
-			s.key = *got;
-			s.version = e.wrapped.version;
-			s.revision = e.wrapped.revision;
-			s.creator = e.wrapped.creator;
-			add(e.wrapped.id, s);
-			learned++;
-			progress = true;
+			EntryStep step = apply_entry(m.entries[i], wrapper, learned);
+			done[i] = step != EntryStep::Pending;
+			progress = progress || step == EntryStep::Learned;
 		}
 	}
-	// A leaver notice, after the entries, at the versions the server
-	// replaced (a compact message from the wire went to receive_compact()).
-	auto tekp = m.leavers.empty() ? std::nullopt : find(m.tek);
-	if (tekp) {
-		const std::vector<KeyRef> &olds = m.leavers.replaced;
-		for (const KeyRef &r : olds) {
-			auto k = find(r);
-			if (!k)
-				continue;
-			KeyRef nr = r;
-			nr.version++;
-			nr.revision = 0;
-			nr.creator = 0;
-			if (knows(nr))
-				continue;
-			add(r.id, KeySlot{derive_replacement(combine_keys({&*k, &*tekp})),
-					  nr.version, 0, 0});
-			learned++;
-		}
-	}
-	return learned;
+	return learned + apply_leaver_notice(m);
 }
 
 std::optional<KeySlot> KeyStore::newest(const KeyId &id) const

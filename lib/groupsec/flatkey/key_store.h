@@ -80,6 +80,24 @@ private:
 	};
 	void note_revision(const KeyRef &ref);
 	ReceiveResult receive_compact(const KeyMessage &m, KeyWrapper &wrapper);
+
+	// Changes of a compact message, committed only if all of it applies.
+	using Updates = std::map<KeyId, KeySlot>;
+	std::optional<KeySlot> pending(const Updates &upd, const KeyId &id) const;
+	void plan_revision_step(const KeyMessage &m, const KeySlot &tek, Updates &upd,
+				std::optional<Key> &tekp) const;
+	ReceiveError plan_compact_entry(const WrappedKey &e, KeyWrapper &wrapper, Updates &upd,
+					std::optional<Key> &tekp) const;
+	ReceiveError plan_carried(const WrappedKey &e, const Key &kek, KeyWrapper &wrapper,
+				  Updates &upd, std::optional<Key> &tekp) const;
+	void plan_leaver_keks(const LeaverNotice &leavers, const Key &tekp, Updates &upd) const;
+
+	enum class EntryStep { Pending, Done, Learned };
+	bool holds_older(const KeyRef &ref) const;
+	std::optional<Key> unwrap_carried(const WrappedKey &e, const Key &kek, KeyWrapper &wrapper,
+					  size_t &learned);
+	EntryStep apply_entry(const WrappedKey &e, KeyWrapper &wrapper, size_t &learned);
+	size_t apply_leaver_notice(const KeyMessage &m);
 	std::map<KeyId, std::vector<Version>> keys_;
 };
 

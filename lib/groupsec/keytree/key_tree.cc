@@ -265,6 +265,65 @@ std::optional<MemberKeys> KeyTreeServer::join()
 	return keys_of(leaf);
 }
 
+// Why the sorted leaves cannot leave, or empty if they can.
+std::string KeyTreeServer::leave_refusal(const std::vector<uint32_t> &sorted) const
+{
+	for (size_t i = 0; i < sorted.size(); i++) {
+		if (i > 0 && sorted[i] == sorted[i - 1])
+			return "leaf " + std::to_string(sorted[i]) + " listed twice";
+		if (!occupied(sorted[i]))
+			return "leaf " + std::to_string(sorted[i]) + " is not a member";
+	}
+	return {};
+}
+
+// The two children of node v at level l: changed ones from the level
+// below (prev_*, ascending by pos, walked by j), others as stored.
+void KeyTreeServer::children(unsigned l, uint32_t v, const std::vector<uint32_t> &prev_pos,
+			     const std::vector<uint32_t> &prev_members, const std::vector<Key> &prev_key,
+			     size_t &j, Child c[2]) const
+{
+	for (int s = 0; s < 2; s++) {
+		uint32_t cp = 2 * v + s;
+		while (j < prev_pos.size() && prev_pos[j] < cp)
+			j++;
+		if (j < prev_pos.size() && prev_pos[j] == cp) {
+			c[s] = Child{cp, true, prev_members[j], &prev_key[j]};
+		} else {
+			const Node *n = node(l - 1, cp);
+			c[s] = Child{cp, false, n ? n->members : 0, n ? &n->key : nullptr};
+		}
+	}
+}
+
+// The new key of node name over children c; a wrap goes to m. False if
+// the wrap failed.
+bool KeyTreeServer::plan_node_key(const NodeName &name, const Child c[2], uint64_t epoch, TreeMessage &m,
+				  Key &k) const
+{
+	if (c[0].members == 0 && c[1].members == 0) {
+		// Nobody below: a key nobody holds.
+		k = rng_.key();
+	} else if (c[0].members == 0 || c[1].members == 0) {
+		const Child &only = c[0].members ? c[0] : c[1];
+		k = deriver_.derive(*only.key, name, epoch);
+	} else {
+		// Derive from an unchanged child if there is
+		// one, wrap under the other.
+		int d = (!c[1].changed && c[0].changed) ? 1 : 0;
+		const Child &dc = c[d], &wc = c[1 - d];
+		k = deriver_.derive(*dc.key, name, epoch);
+		Wrap w;
+		w.level = static_cast<uint8_t>(name.level - 1);
+		w.pos = wc.pos;
+		w.wrapped = wrapper_.wrap(*wc.key, k);
+		if (w.wrapped.size() != kWrapBytes)
+			return false;
+		m.wraps.push_back(std::move(w));
+	}
+	return true;
+}
+
 KeyTreeServer::LeavePlan
 KeyTreeServer::plan_leave(const std::vector<uint32_t> &leaves) const
 {
@@ -276,18 +335,9 @@ KeyTreeServer::plan_leave(const std::vector<uint32_t> &leaves) const
 	}
 	std::vector<uint32_t> sorted(leaves);
 	std::sort(sorted.begin(), sorted.end());
-	for (size_t i = 0; i < sorted.size(); i++) {
-		if (i > 0 && sorted[i] == sorted[i - 1]) {
-			p.error = "leaf " + std::to_string(sorted[i]) +
-				  " listed twice";
-			return p;
-		}
-		if (!occupied(sorted[i])) {
-			p.error = "leaf " + std::to_string(sorted[i]) +
-				  " is not a member";
-			return p;
-		}
-	}
+	p.error = leave_refusal(sorted);
+	if (!p.error.empty())
+		return p;
 	const uint64_t epoch = epoch_ + 1;
 	TreeMessage &m = p.message;
 	m.epoch = epoch;
@@ -315,12 +365,6 @@ KeyTreeServer::plan_leave(const std::vector<uint32_t> &leaves) const
 	std::vector<uint32_t> cur_pos, cur_members;
 	KeyList cur_key;
 
-	struct Child {
-		uint32_t pos;
-		bool changed;
-		uint32_t members;
-		const Key *key;
-	};
 	for (unsigned l = 1; l <= depth_; l++) {
 		cur_pos.clear();
 		cur_members.clear();
@@ -332,48 +376,17 @@ KeyTreeServer::plan_leave(const std::vector<uint32_t> &leaves) const
 		size_t j = 0; // walks prev_pos alongside
 		for (uint32_t v : cur_pos) {
 			Child c[2];
-			for (int s = 0; s < 2; s++) {
-				uint32_t cp = 2 * v + s;
-				while (j < prev_pos.size() && prev_pos[j] < cp)
-					j++;
-				if (j < prev_pos.size() && prev_pos[j] == cp) {
-					c[s] = Child{cp, true, prev_members[j],
-						     &prev_key.v[j]};
-				} else {
-					const Node *n = node(l - 1, cp);
-					c[s] = Child{cp, false,
-						     n ? n->members : 0,
-						     n ? &n->key : nullptr};
-				}
-			}
+			children(l, v, prev_pos, prev_members, prev_key.v, j, c);
 			const NodeName name{static_cast<uint8_t>(l), v};
 			Key k;
-			if (c[0].members == 0 && c[1].members == 0) {
-				// Nobody below: a key nobody holds.
-				k = rng_.key();
-			} else if (c[0].members == 0 || c[1].members == 0) {
-				const Child &only = c[0].members ? c[0] : c[1];
-				k = deriver_.derive(*only.key, name, epoch);
-			} else {
-				// Derive from an unchanged child if there is
-				// one, wrap under the other.
-				int d = (!c[1].changed && c[0].changed) ? 1 : 0;
-				const Child &dc = c[d], &wc = c[1 - d];
-				k = deriver_.derive(*dc.key, name, epoch);
-				Wrap w;
-				w.level = static_cast<uint8_t>(l - 1);
-				w.pos = wc.pos;
-				w.wrapped = wrapper_.wrap(*wc.key, k);
-				if (w.wrapped.size() != kWrapBytes) {
-					wipe(k);
-					for (LeavePlan::Update &u : p.updates)
-						wipe(u.key);
-					p.updates.clear();
-					p.message = TreeMessage{};
-					p.error = "key wrap failed";
-					return p;
-				}
-				m.wraps.push_back(std::move(w));
+			if (!plan_node_key(name, c, epoch, m, k)) {
+				wipe(k);
+				for (LeavePlan::Update &u : p.updates)
+					wipe(u.key);
+				p.updates.clear();
+				p.message = TreeMessage{};
+				p.error = "key wrap failed";
+				return p;
 			}
 			cur_members.push_back(c[0].members + c[1].members);
 			cur_key.v.push_back(k);

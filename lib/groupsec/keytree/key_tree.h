@@ -165,6 +165,19 @@ private:
 	};
 	const Node *node(unsigned level, uint32_t pos) const;
 	static void extend(std::vector<Node> &lv, size_t n);
+	// A child of a node whose key a leave replaces.
+	struct Child {
+		uint32_t pos;
+		bool changed;
+		uint32_t members;
+		const Key *key;
+	};
+	std::string leave_refusal(const std::vector<uint32_t> &sorted) const;
+	void children(unsigned l, uint32_t v, const std::vector<uint32_t> &prev_pos,
+		      const std::vector<uint32_t> &prev_members, const std::vector<Key> &prev_key,
+		      size_t &j, Child c[2]) const;
+	bool plan_node_key(const NodeName &name, const Child c[2], uint64_t epoch, TreeMessage &m,
+			   Key &k) const;
 
 	flatkey::RandomSource &rng_;
 	unsigned max_depth_;

@@ -175,99 +175,133 @@ Error bad(std::string why)
 	return make_error(WireError::BadValue, std::move(why));
 }
 
+// The protocol of a "[proto/port]" suffix: a name, a number, "any" or empty.
+Result<uint8_t> parse_protocol(std::string_view proto_text)
+{
+	if (proto_text.empty() || proto_text == "any")
+		return uint8_t{0};
+	for (const auto &p : kProtocols) {
+		if (proto_text == p.name)
+			return p.number;
+	}
+	auto n = decimal(proto_text, 255);
+	if (!n)
+		return bad("unknown protocol " + text::quote(proto_text));
+	return static_cast<uint8_t>(*n);
+}
+
+struct PortRange {
+	uint16_t from = 0, to = 0xffff;
+};
+
+// The port of a "[proto/port]" suffix: a port, a range, "opaque", "any" or empty.
+Result<PortRange> parse_ports(std::string_view port_text)
+{
+	using text::quote;
+	PortRange ports;
+	if (port_text == "opaque") {
+		ports.from = 0xffff;
+		ports.to = 0;
+	} else if (!port_text.empty() && port_text != "any") {
+		size_t dash = port_text.find('-');
+		auto lo = decimal(trim(port_text.substr(0, dash)), 0xffff);
+		auto hi = dash == std::string_view::npos ? lo : decimal(trim(port_text.substr(dash + 1)), 0xffff);
+		if (!lo || !hi)
+			return bad("port " + quote(port_text) + " is not a number or range from 0 to 65535");
+		if (*lo > *hi)
+			return bad("port range " + quote(port_text) + " ends below its start");
+		ports.from = static_cast<uint16_t>(*lo);
+		ports.to = static_cast<uint16_t>(*hi);
+	}
+	return ports;
+}
+
+struct ProtoPorts {
+	uint8_t proto = 0;
+	PortRange ports;
+};
+
+// The "proto/port" text between the brackets.
+Result<ProtoPorts> parse_proto_ports(std::string_view pp)
+{
+	std::string_view proto_text = pp, port_text;
+	size_t slash = pp.find('/');
+	if (slash != std::string_view::npos) {
+		proto_text = pp.substr(0, slash);
+		port_text = pp.substr(slash + 1);
+	}
+	auto proto = parse_protocol(trim(proto_text));
+	if (!proto)
+		return proto.error();
+	auto ports = parse_ports(trim(port_text));
+	if (!ports)
+		return ports.error();
+	ProtoPorts out{proto.value(), ports.value()};
+	if (out.proto == kIcmp || out.proto == kIcmpv6) {
+		// as strongSwan: a number below 256 is an ICMP type (code 0)
+		if (out.ports.from < 256)
+			out.ports.from = static_cast<uint16_t>(out.ports.from << 8);
+		if (out.ports.to < 256)
+			out.ports.to = static_cast<uint16_t>(out.ports.to << 8);
+	}
+	return out;
+}
+
+// The message for an address part parse_range() refused.
+Error range_error(std::string_view addr, const PrefixError &e)
+{
+	switch (e.problem) {
+	case PrefixProblem::NotAnAddress:
+		return bad(addr.find('-') != std::string_view::npos && addr.find('/') == std::string_view::npos
+				   ? "range bounds must be IP addresses"
+				   : "not an IP address or subnet");
+	case PrefixProblem::MixedFamilies:
+		return bad("range bounds of different address families");
+	case PrefixProblem::Backwards:
+		return bad("range ends below its start");
+	case PrefixProblem::BadLength:
+		return bad("prefix length is not a number");
+	case PrefixProblem::LengthTooLarge:
+		return bad("prefix length above " + std::to_string(e.max_length));
+	case PrefixProblem::NoLength:
+	case PrefixProblem::HostBits:
+		break; // not in the lenient form
+	}
+	return bad("not an IP address or subnet");
+}
+
 } // namespace
 
 Result<TrafficSelector> parse_traffic_selector(std::string_view text)
 {
-	using text::quote;
 	std::string_view s = trim(text);
 	if (s.empty())
 		return bad("empty");
 	if (has_control(s))
 		return bad("control character");
 
-	uint8_t proto = 0;
-	uint16_t from = 0, to = 0xffff;
+	ProtoPorts pp;
 	std::string_view addr = s;
 	size_t bracket = s.find('[');
 	if (bracket != std::string_view::npos) {
 		if (s.back() != ']')
 			return bad("\"[\" without a closing \"]\" at the end");
-		std::string_view pp = s.substr(bracket + 1, s.size() - bracket - 2);
+		auto parsed = parse_proto_ports(s.substr(bracket + 1, s.size() - bracket - 2));
+		if (!parsed)
+			return parsed.error();
+		pp = parsed.value();
 		addr = trim(s.substr(0, bracket));
-		std::string_view proto_text = pp, port_text;
-		size_t slash = pp.find('/');
-		if (slash != std::string_view::npos) {
-			proto_text = pp.substr(0, slash);
-			port_text = pp.substr(slash + 1);
-		}
-		proto_text = trim(proto_text);
-		port_text = trim(port_text);
-		if (!proto_text.empty() && proto_text != "any") {
-			bool named = false;
-			for (const auto &p : kProtocols) {
-				if (proto_text == p.name) {
-					proto = p.number;
-					named = true;
-				}
-			}
-			if (!named) {
-				auto n = decimal(proto_text, 255);
-				if (!n)
-					return bad("unknown protocol " + quote(proto_text));
-				proto = static_cast<uint8_t>(*n);
-			}
-		}
-		if (port_text == "opaque") {
-			from = 0xffff;
-			to = 0;
-		} else if (!port_text.empty() && port_text != "any") {
-			size_t dash = port_text.find('-');
-			auto lo = decimal(trim(port_text.substr(0, dash)), 0xffff);
-			auto hi = dash == std::string_view::npos ? lo : decimal(trim(port_text.substr(dash + 1)), 0xffff);
-			if (!lo || !hi)
-				return bad("port " + quote(port_text) + " is not a number or range from 0 to 65535");
-			if (*lo > *hi)
-				return bad("port range " + quote(port_text) + " ends below its start");
-			from = static_cast<uint16_t>(*lo);
-			to = static_cast<uint16_t>(*hi);
-		}
-		if (proto == kIcmp || proto == kIcmpv6) {
-			// as strongSwan: a number below 256 is an ICMP type (code 0)
-			if (from < 256)
-				from = static_cast<uint16_t>(from << 8);
-			if (to < 256)
-				to = static_cast<uint16_t>(to << 8);
-		}
 	}
 	if (addr == "dynamic")
 		return bad("\"dynamic\" has no meaning in a group policy");
 
 	auto r = parse_range(addr, PrefixForm::Lenient);
-	if (auto *e = std::get_if<PrefixError>(&r)) {
-		switch (e->problem) {
-		case PrefixProblem::NotAnAddress:
-			return bad(addr.find('-') != std::string_view::npos && addr.find('/') == std::string_view::npos
-					   ? "range bounds must be IP addresses"
-					   : "not an IP address or subnet");
-		case PrefixProblem::MixedFamilies:
-			return bad("range bounds of different address families");
-		case PrefixProblem::Backwards:
-			return bad("range ends below its start");
-		case PrefixProblem::BadLength:
-			return bad("prefix length is not a number");
-		case PrefixProblem::LengthTooLarge:
-			return bad("prefix length above " + std::to_string(e->max_length));
-		case PrefixProblem::NoLength:
-		case PrefixProblem::HostBits:
-			break; // not in the lenient form
-		}
-		return bad("not an IP address or subnet");
-	}
+	if (auto *e = std::get_if<PrefixError>(&r))
+		return range_error(addr, *e);
 	TrafficSelector ts = std::get<TrafficSelector>(std::move(r));
-	ts.ip_protocol = proto;
-	ts.start_port = from;
-	ts.end_port = to;
+	ts.ip_protocol = pp.proto;
+	ts.start_port = pp.ports.from;
+	ts.end_port = pp.ports.to;
 	return ts;
 }
 
