@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Registration load on a key server, and the same closed-loop load on
 // charon's load-tester as the reference.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Registrations per second at a gdoi key server against charon's own
 IKE_SA + CHILD_SA set-up rate, in one run (docs/gdoi-benchmark.md).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Reference for the rekey benchmark: a binary logical key hierarchy (LKH)
 // over a complete tree of N = 2^d leaves, root key = group key. A leave
 // replaces every key on the removed members' paths, each new key wrapped

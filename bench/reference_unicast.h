@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Reference for the rekey benchmark: naive per-member unicast. The server
 // shares one individual key with each member; a leave sends the new group
 // key wrapped under the individual key of every remaining member.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Rekey cost of the flat key table against a binary LKH tree and naive
 // per-member unicast, measured in the same run: for N members and a batch
 // of k leaving members, the wrapped keys and bytes of the rekey message,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // gdoictl: the command-line client of the gdoi plugin's control socket.
 // It sends one VICI command, prints the answer for a person or, with
 // --json, as JSON, and exits 0 on success, 1 if the command failed, 2 on a

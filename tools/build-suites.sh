@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Fetch FRR and strongSwan from Debian's source packages (pinned), apply
 # Debian's patch series, then ours (tools/patches/SRCPKG/*.patch, each with
 # its reason at the top), and build both into a prefix inside the build tree.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Install what building and testing groupsec needs on Debian 12: the build
 # dependencies of the pinned FRR and strongSwan source packages, the test and
 # lab tools (QEMU, Debian's kernel and busybox for the lab's guest routers),

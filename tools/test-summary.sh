@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Judges a `make check` run from the automake results and prints each test
 # program's own summary, then one closing line for all of them:
 # "check: N passed, N failed, N skipped".

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Rebuild FRR's vtysh so that it knows the CLI of groupsec's bgpd module.
 #
 # vtysh learns daemon commands at build time: FRR's vtysh/extract.pl scans the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The C boundary of the election plugin's core; no exception crosses it.
 #include "election_core.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * groupsec election plugin: the C interface of the plugin's C++ core.
  */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Message types of the key server election (seed 003).
 #pragma once
 

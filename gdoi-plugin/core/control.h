@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The control socket of the gdoi plugin: VICI commands (docs/control-socket.md)
 // that show the G-IKEv2 engine's groups, members, SAs and counters, start
 // rekeys, evictions and re-registrations, and manage the tunnel endpoints

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The `groups` configuration of the gdoi plugin: strongswan.conf-style
 // settings, flattened by the charon glue into (key path, value) pairs, in
 // and the engine's group configurations out. docs/gdoi-config.md describes

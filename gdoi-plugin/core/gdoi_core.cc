@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The C boundary of the gdoi plugin's core; no exception crosses it.
 #include "gdoi_core.h"
 

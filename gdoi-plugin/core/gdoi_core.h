@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * groupsec gdoi plugin: the C interface of the plugin's C++ core.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The member's data plane: turns a group's TEK and its tunnel endpoints
 // into kernel SAs and policies.
 //

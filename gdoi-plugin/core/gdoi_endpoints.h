@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Tunnel endpoints of a group: for each remote gateway, the prefixes
 // behind it. A member sends a group's traffic for those prefixes through
 // the group SA in tunnel mode to that gateway. They come from the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The G-IKEv2 engine's facade: each call goes to the role it is for, the
 // key server (gcks/) or the member (gm/), through Engine::Impl. No
 // exception leaves it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The G-IKEv2 engine: key server (GCKS) and group member (GM) state
 // machines of RFC 9838 over UDP, with no socket, clock, randomness or
 // credential of its own. The charon glue feeds it datagrams and timer

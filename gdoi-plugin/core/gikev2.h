@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // G-IKEv2 (RFC 9838) code points the key server and group members speak.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The IKEv2 header and the generic payload chain of a G-IKEv2 message
 // (RFC 7296 3.1, 3.2), with the SK payload kept as opaque bytes.
 #pragma once

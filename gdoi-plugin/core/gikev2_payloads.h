@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Bodies of the payloads G-IKEv2 adds (IDg, GSA, KD) and of the IKEv2
 // payloads it frames (Identification, Nonce, Auth, Notify, Delete). Each
 // decoder reads one payload body (the octets after the generic payload

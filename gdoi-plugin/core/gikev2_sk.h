@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Protection of the SK (Encrypted) payload, RFC 7296 3.14: AES-GCM with a
 // 16-octet ICV (RFC 5282: 8-octet IV on the wire, 12-octet nonce = 4-octet
 // salt | IV) or AES-CBC with HMAC-SHA-256-128 (encrypt, then MAC over the

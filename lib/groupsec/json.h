@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // groupsec: a small streaming JSON writer for the cores' `show ... json`
 // output. The cores carry no suite headers, so they cannot use FRR's json-c
 // wrappers or strongSwan's vici builders; this writer produces compact,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "gsa_core.h"
 #include "gsa_status.h"
 

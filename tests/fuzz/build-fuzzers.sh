@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Builds every fuzz target with clang's libFuzzer and AddressSanitizer.
 # usage: build-fuzzers.sh SRCDIR BUILDDIR OUTDIR "TARGETS" "CORE_SOURCES"
 set -euo pipefail

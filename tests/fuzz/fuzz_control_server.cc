@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzzes the control socket's request path: the input is a client's byte
 // stream into one ControlConnection, and, framed as a CMD_REQUEST of the
 // command its first octet picks, the message of a request. Every reply

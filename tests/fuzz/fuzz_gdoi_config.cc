@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzzes the `groups` configuration parser. The input is lines of
 // "key=value" (a line without "=" is a key with an empty value). A config
 // that parses must hold what the parser promises; the value parsers are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzzes the G-IKEv2 engine. One engine holds a key server group "blue"
 // (192.0.2.1), a member group "self" registered to it over a loopback, and
 // a member group "red" whose key server (192.0.2.9) is played by this

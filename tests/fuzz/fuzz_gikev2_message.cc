@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzzes the G-IKEv2 header, the payload chain and every payload decoder.
 // Whatever decodes must encode again, and the encoding must decode to the
 // same struct.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzzes SK decryption with fixed keys. First octet: bit 0 picks the
 // cipher (AES-GCM / AES-CBC+HMAC); bit 1 clear opens the rest as a
 // datagram; bit 1 set reads the rest as octet 1 = first payload type and a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzz target for the flat key table's rekey message decoder (format 1 and
 // the compact format 2): any input is either rejected with an error or
 // decodes to a message that re-encodes to the same bytes; applying a decoded

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Fuzzes the VICI codec: packets, bare messages and stream framing.
 // Whatever decodes must encode to the same octets (the encoding is
 // canonical) and decode again to the same tree.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The fixed SK keys of fuzz_gikev2_sk, shared with its seed generator.
 #pragma once
 

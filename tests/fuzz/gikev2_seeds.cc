@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Writes the seed corpora of fuzz_gikev2_message and fuzz_gikev2_sk.
 // Build and run from the source tree (see docs/gikev2-wire.md):
 //   g++ -std=c++17 -Igdoi-plugin/core tests/fuzz/gikev2_seeds.cc gdoi-plugin/core/gikev2*.cc -lcrypto -o /tmp/gikev2_seeds

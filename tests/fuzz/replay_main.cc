@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Runs a libFuzzer target without libFuzzer, so that every fuzz target also
 // runs under `make check` with the regular compiler: each file or folder
 // named on the command line is fed to the target, then a fixed-seed stream

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // A ControlTarget in memory for the control socket tests: two groups (a key
 // server group "blue" and a member group "red"), an endpoint table, and a
 // log of every call that reaches it.

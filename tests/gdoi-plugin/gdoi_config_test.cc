@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The `groups` configuration: full key server and member groups, every
 // error the parser reports, and the value syntaxes (durations, traffic
 // selectors, ESP proposals, group IDs and identities).

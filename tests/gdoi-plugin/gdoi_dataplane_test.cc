@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The member's data plane: which SAs and policies a group TEK and its
 // tunnel endpoints turn into, on install, rekey, removal and endpoint
 // changes, with a kernel that records every call.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // G-IKEv2 exchanges end to end: a key server and members wired in memory.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // An in-memory network of G-IKEv2 engines for the protocol tests: a shared
 // fake clock, deterministic randomness, credentials with PSKs and real
 // ECDSA P-256 keys, and SA sinks that record what members install; the

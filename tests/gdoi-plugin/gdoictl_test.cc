@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // gdoictl against a ControlServer on a real UNIX socket: through its run()
 // function and as the built program.
 #include <gtest/gtest.h>

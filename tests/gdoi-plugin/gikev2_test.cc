@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "gdoi_core.h"
 #include "gdoi_core_env_util.h"
 #include "gikev2.h"

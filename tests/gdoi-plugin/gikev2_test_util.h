@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Helpers shared by the G-IKEv2 codec tests.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Known answers and rejections for the IKE key exchange, prf, key
 // derivation, key wrap and the SA/KE payload codecs.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A scenario that fails on purpose, run by test_teardown.py in a child
 pytest: its lab must still be torn down completely."""
 import lab as labmod

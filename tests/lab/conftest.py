@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pytest wiring for the lab: a failing test names the folder with its daemons' logs."""
 import os
 import sys

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """groupsec demo: the smoke lab and a G-IKEv2 group, narrated.
 
 Builds an S/R (route reflector) and two members as network namespaces with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """groupsec lab: real FRR and strongSwan routers in network namespaces.
 
 Each router is a network namespace with its own mount namespace, in which

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """G-IKEv2 groups: a key server (ks) and three members (gm1..gm3).
 
 The members register with the key server over UDP 848 (IKE_SA_INIT,

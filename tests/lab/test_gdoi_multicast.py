@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """G-IKEv2 members that authenticate with certificates, and rekeys by
 multicast: the members register with ECDSA signatures from charon's
 credential manager (no PSK anywhere), the key server sends each GSA_REKEY

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """An eviction outlives a restart of the key server.
 
 A key server (ks) and two members (gm1, gm2) with PSKs of their own. The

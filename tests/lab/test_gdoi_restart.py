@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Members come back within seconds after the key server restarts.
 
 A key server (ks) and three members (gm1..gm3) are registered. charon on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Smoke scenario: an S/R route reflector and two members.
 
 Both members' iBGP sessions to the S/R (route-reflector clients) come up,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A lab leaves no namespace, daemon or mount behind: after a test that
 fails, after SIGINT or SIGTERM, and (through cleanup at the next start)
 after SIGKILL. A lab with a QEMU guest leaves no QEMU process and no tap

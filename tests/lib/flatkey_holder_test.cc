@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Flat key table, distributed variant: seed 002's worked example (Tables
 // 1-4, paragraphs 0074-0078), key merging in every arrival order,
 // supersession, heartbeats, takeover and ownership transfer, and seeded

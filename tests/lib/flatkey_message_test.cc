@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Rekey message codec: round trips, and every malformed input rejected with
 // an error value.
 #include "groupsec/flatkey/flat_key_server.h"

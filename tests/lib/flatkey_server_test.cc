@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Flat key table, centralized variant: crypto helpers, member IDs, joins,
 // leaves, batch leaves, and seeded randomized property tests with removed
 // members simulated as adversaries holding exactly their keys.

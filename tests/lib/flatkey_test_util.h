@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // Deterministic randomness and time for the flat key table tests.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 #include "groupsec/json.h"
 
 #include <gtest/gtest.h>

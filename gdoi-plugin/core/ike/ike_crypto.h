@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // IKEv2 key exchange and key derivation for G-IKEv2 (RFC 7296 2.14, 2.15;
 // RFC 9838 "Default Key Wrap Key"): Diffie-Hellman groups 19 (ECP-256,
 // RFC 5903) and 31 (Curve25519, RFC 8031), PRF_HMAC_SHA2_256, prf+, the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The IKEv2 payloads of IKE_SA_INIT that G-IKEv2 reuses unchanged: SA
 // (RFC 7296 3.3, proposals of transforms) and KE (3.4). Internal to the core.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // groupsec flat key table, centralized variant: the key server keeps one TEK
 // and V·W KEKs (plus those of optional extra symbol tables); each member
 // holds the TEK and exactly the KEKs its symbols select. Joins advance

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // groupsec flat key table, distributed variant (seed 002, FIG. 1a): every
 // participant holds the TEK and the W KEKs of its ID, may admit newcomers
 // (join by revision), may exclude members with the excluder table, and acts

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // groupsec flat key table: rekey messages. A message is a list of entries,
 // each naming the key(s) it is wrapped under and the key it carries:
 //

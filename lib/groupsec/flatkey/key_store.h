@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // groupsec flat key table: what one participant knows. A member keeps its
 // TEK, KEKs and individual key here and applies every rekey message it sees;
 // the store unwraps whatever it can, advancing revisions with the one-way

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // groupsec flat key table: member IDs. An ID is W symbols, symbol s taking
 // one of V_s values (V may differ per symbol); each (symbol, value) pair
 // names one KEK of the flat table. Optional extra symbol tables, whose

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 // The VICI wire format of strongSwan's control interface: stream framing
 // (32-bit length, then the packet), packets (operation type, optional name,
 // optional message) and the message tree (sections, key/values, lists).
