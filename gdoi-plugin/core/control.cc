@@ -319,24 +319,17 @@ Section done_or_failure(const Result<Done> &r)
 	return r.ok() ? success() : failure(r.error().message);
 }
 
-Section cmd_rekey(ControlTarget &t, const std::string &cmd, const Section &req)
+// rekey and reregister: { group }
+Section cmd_group_action(ControlTarget &t, const std::string &cmd, const Section &req)
 {
 	Args args(cmd, req);
 	ARG_CHECK(args.only({"group"}));
 	auto group = args.text("group");
 	if (!group.ok())
 		return failure(group.error().message);
+	if (cmd == command::kReregister)
+		return done_or_failure(t.reregister(*group.value()));
 	return done_or_failure(t.rekey(*group.value()));
-}
-
-Section cmd_reregister(ControlTarget &t, const std::string &cmd, const Section &req)
-{
-	Args args(cmd, req);
-	ARG_CHECK(args.only({"group"}));
-	auto group = args.text("group");
-	if (!group.ok())
-		return failure(group.error().message);
-	return done_or_failure(t.reregister(*group.value()));
 }
 
 // evict and readmit: { group, member }
@@ -449,10 +442,10 @@ const std::map<std::string, Handler> &handlers()
 	        {command::kListGroups, cmd_list_groups},
 	        {command::kListMembers, cmd_list_members},
 	        {command::kListSas, cmd_list_sas},
-	        {command::kRekey, cmd_rekey},
+	        {command::kRekey, cmd_group_action},
 	        {command::kEvict, cmd_member_action},
 	        {command::kReadmit, cmd_member_action},
-	        {command::kReregister, cmd_reregister},
+	        {command::kReregister, cmd_group_action},
 	        {command::kAddEndpoint, cmd_add_endpoint},
 	        {command::kRemoveEndpoint, cmd_remove_endpoint},
 	        {command::kListEndpoints, cmd_list_endpoints},
