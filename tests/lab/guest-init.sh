@@ -18,6 +18,9 @@ mountpoint -q /dev || mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs shm /dev/shm
+# the host's /tmp stays reachable under /mnt: a tree that lives there (a
+# clone in /tmp) is bound back to its own path over the guest's own /tmp
+mount --bind /tmp /mnt || fail "binding the host's /tmp to /mnt"
 for d in /run /var /tmp; do mount -t tmpfs -o mode=0755 tmpfs "$d" || fail "tmpfs on $d"; done
 chmod 1777 /tmp
 mkdir -p /var/tmp /var/log /var/lib /var/cache /run/lock
@@ -27,6 +30,14 @@ ln -s /run/lock /var/lock
 
 LAB=$(arg lab)
 ROUTER=$(arg router)
+case "$LAB" in
+/tmp/*)
+	top=${LAB#/tmp/}
+	top=/tmp/${top%%/*}
+	mkdir -p "$top"
+	mount --bind "/mnt/${top#/tmp/}" "$top" || fail "binding the host's $top"
+	;;
+esac
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=none lab "$LAB" || fail "9p lab folder $LAB"
 . "$LAB/$ROUTER/guest.env" || fail "no $LAB/$ROUTER/guest.env"
 
