@@ -6,6 +6,10 @@
 #include "glue_test_util.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <daemon.h>
@@ -76,4 +80,32 @@ bool glue_load(plugin_t *plugin, bool reg)
 	plugin_feature_t *f = glue_features_of(plugin, &n);
 
 	return f[0].arg.cb.f(plugin, &f[1], reg, f[0].arg.cb.data);
+}
+
+/*
+ * Described in header
+ */
+int glue_unix_connect(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd;
+
+	if (strlen(path) >= sizeof(addr.sun_path))
+	{
+		return -1;
+	}
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0)
+	{
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr*)&addr, sizeof(addr)) != 0)
+	{
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
 }

@@ -53,4 +53,25 @@ plugin_feature_t *glue_features_of(plugin_t *plugin, int *count);
  */
 bool glue_load(plugin_t *plugin, bool reg);
 
+/**
+ * Connect to a UNIX stream socket, reads timing out after 5 s.
+ *
+ * @param path			socket path
+ * @return				connected socket, -1 on failure
+ */
+int glue_unix_connect(const char *path);
+
+/**
+ * Wait up to 5 s for a counter other threads move to reach value, then
+ * assert it did (needs cmocka.h).
+ */
+#define glue_wait_for(counter, value) do { \
+	int _i; \
+	for (_i = 0; _i < 250 && *(counter) < (value); _i++) \
+	{ \
+		usleep(20000); \
+	} \
+	assert_int_equal(*(counter), (value)); \
+} while (0)
+
 #endif /* GLUE_TEST_UTIL_H_ */

@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "glue_test_util.h"
 #include "gs_control_socket.h"
 
 #define TEST_SOCKET "/tmp/groupsec-control-socket-test.sock"
@@ -132,26 +133,13 @@ static gs_control_handler_t handler = {
 
 static int client(void)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 5 };
-	int fd;
+	int fd = glue_unix_connect(TEST_SOCKET);
 
-	strcpy(addr.sun_path, TEST_SOCKET);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	assert_int_equal(connect(fd, (struct sockaddr*)&addr, sizeof(addr)), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_true(fd >= 0);
 	return fd;
 }
 
-/* waits up to 5 s for a counter the socket's threads move */
-#define wait_for(counter, value) do { \
-	int _i; \
-	for (_i = 0; _i < 250 && *(counter) < (value); _i++) \
-	{ \
-		usleep(20000); \
-	} \
-	assert_int_equal(*(counter), (value)); \
-} while (0)
+#define wait_for glue_wait_for
 
 static void start(void)
 {
