@@ -86,7 +86,7 @@ bool gdoi_kernel_add_sa(void *ctx, const gdoi_kernel_sa_t *sa)
 	};
 	kernel_ipsec_add_sa_t data = {
 		.reqid = sa->reqid,
-		.mode = MODE_TUNNEL,
+		.mode = sa->transport ? MODE_TRANSPORT : MODE_TUNNEL,
 		.lifetime = &lifetime,
 		.enc_alg = sa->encryption,
 		.enc_key = chunk_create((u_char*)sa->enc_key, sa->enc_key_len),
@@ -112,9 +112,11 @@ bool gdoi_kernel_add_sa(void *ctx, const gdoi_kernel_sa_t *sa)
 		id.src = src;
 		id.dst = dst;
 		status = charon->kernel->add_sa(charon->kernel, &id, &data);
-		DBG1(DBG_KNL, "gdoi: %s %s SA %.8x %H == %H, reqid %u",
+		DBG1(DBG_KNL, "gdoi: %s %s %s-mode SA %.8x %H == %H, reqid %u",
 			 status == SUCCESS ? "installed" : "failed to install",
-			 sa->inbound ? "inbound" : "outbound", sa->spi, src, dst, sa->reqid);
+			 sa->inbound ? "inbound" : "outbound",
+			 sa->transport ? "transport" : "tunnel", sa->spi, src, dst,
+			 sa->reqid);
 	}
 	DESTROY_IF(src);
 	DESTROY_IF(dst);
@@ -160,7 +162,7 @@ static bool manage_policy(const gdoi_kernel_policy_t *policy, bool add)
 	 * rekeys (the outbound SA of a gateway is replaced, its reqid kept), so
 	 * the template names the reqid alone and matches whichever SA has it */
 	ipsec_sa_cfg_t sa = {
-		.mode = MODE_TUNNEL,
+		.mode = policy->transport ? MODE_TRANSPORT : MODE_TUNNEL,
 		.reqid = policy->reqid,
 		.esp = {
 			.use = TRUE,
@@ -203,6 +205,31 @@ static bool manage_policy(const gdoi_kernel_policy_t *policy, bool add)
 	DESTROY_IF(src);
 	DESTROY_IF(dst);
 	return status == SUCCESS;
+}
+
+/*
+ * Described in header
+ */
+const char *gdoi_kernel_no_transport(void *ctx)
+{
+	enumerator_t *enumerator;
+	plugin_t *plugin;
+	bool libipsec = FALSE;
+
+	/* libipsec makes tunnel-mode SAs only: ipsec_sa_create() refuses any
+	 * other mode ("IPsec SA: unsupported mode") and its inbound path
+	 * passes on nothing but IP-in-ESP (next header IPIP or IPv6) */
+	enumerator = lib->plugins->create_plugin_enumerator(lib->plugins);
+	while (enumerator->enumerate(enumerator, &plugin, NULL))
+	{
+		if (streq(plugin->get_name(plugin), "kernel-libipsec"))
+		{
+			libipsec = TRUE;
+		}
+	}
+	enumerator->destroy(enumerator);
+	return libipsec ? "charon's data plane is kernel-libipsec, whose SAs are "
+					  "tunnel mode only" : NULL;
 }
 
 /*

@@ -30,7 +30,7 @@ bool gdoi_kernel_add_sa(void *ctx, const gdoi_kernel_sa_t *sa);
 void gdoi_kernel_del_sa(void *ctx, const gdoi_kernel_sa_t *sa);
 
 /**
- * Install a tunnel-mode policy of a group SA.
+ * Install a policy of a group SA (tunnel or transport mode).
  */
 bool gdoi_kernel_add_policy(void *ctx, const gdoi_kernel_policy_t *policy);
 
@@ -38,6 +38,14 @@ bool gdoi_kernel_add_policy(void *ctx, const gdoi_kernel_policy_t *policy);
  * Delete a policy installed with gdoi_kernel_add_policy().
  */
 void gdoi_kernel_del_policy(void *ctx, const gdoi_kernel_policy_t *policy);
+
+/**
+ * Why charon's kernel interface cannot make transport-mode group SAs (a
+ * static string), NULL if it can.
+ *
+ * @param ctx			unused
+ */
+const char *gdoi_kernel_no_transport(void *ctx);
 
 /**
  * Convert an address of the core to a host_t, NULL if malformed.

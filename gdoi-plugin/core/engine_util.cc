@@ -25,6 +25,19 @@ std::string Address::ip_string() const
 	return net::ip_text(ip);
 }
 
+const char *sa_mode_name(SaMode m)
+{
+	switch (m) {
+	case SaMode::Tunnel:
+		return "tunnel";
+	case SaMode::Gateway:
+		return "gateway";
+	case SaMode::Transport:
+		return "transport";
+	}
+	return "?";
+}
+
 std::string Address::str() const
 {
 	return ip_string() + "[" + std::to_string(port) + "]";

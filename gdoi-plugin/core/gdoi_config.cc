@@ -164,11 +164,13 @@ const GroupKey kGroupKeys[] = {
 	{"rekey", Scope::Server},
 	{"id_bits", Scope::Server},
 	{"key_hierarchy", Scope::Server},
+	{"sa_mode", Scope::Server},
 	{"local_addrs", Scope::Member},
 	{"servers", Scope::Member},
 	{"server_id", Scope::Member},
 	{"reregister_margin", Scope::Member},
 	{"sender_ids", Scope::Member},
+	{"hosts", Scope::Member},
 };
 
 const char *const kTekKeys[] = {"local_ts", "remote_ts", "esp_proposal"};
@@ -338,7 +340,10 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 	c.name = g.name;
 	if (!r.group_id("group_id", c.group_id) || !r.identity("local_id", c.local_id) ||
 	    !r.address_list("listen", c.listen) || !r.auth("auth", c.member_auth) ||
-	    !r.identity_list("members", c.authorized) || !r.rekey_auth("rekey_auth", c.rekey_auth))
+	    !r.identity_list("members", c.authorized) || !r.rekey_auth("rekey_auth", c.rekey_auth) ||
+	    !r.choice<SaMode>("sa_mode",
+			      {{"tunnel", SaMode::Tunnel}, {"gateway", SaMode::Gateway}, {"transport", SaMode::Transport}},
+			      c.sa_mode))
 		return r.problem();
 	if (g.teks.empty())
 		return "groups." + g.name + ": a key server group needs at least one tek-* section";
@@ -428,6 +433,19 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 	if (c.multicast && !family(*c.multicast))
 		return r.where("multicast") + ": " + quote(*r.find("multicast")) +
 		       " is not of the address family of local_addrs";
+	if (r.find("hosts")) {
+		if (!r.address_list("hosts", c.hosts))
+			return r.problem();
+		for (size_t i = 0; i < c.hosts.size(); i++) {
+			c.hosts[i].port = 0;
+			if (!family(c.hosts[i]))
+				return r.where("hosts") + ": " + quote(split_list(*r.find("hosts"))[i]) +
+				       " is not of the address family of local_addrs";
+			if (std::find(c.hosts.begin(), c.hosts.begin() + static_cast<long>(i), c.hosts[i]) !=
+			    c.hosts.begin() + static_cast<long>(i))
+				return r.where("hosts") + ": " + quote(split_list(*r.find("hosts"))[i]) + " repeats";
+		}
+	}
 
 	for (const auto &name : g.endpoints) {
 		std::string base = std::string(kEndpoints) + "." + name;

@@ -134,6 +134,18 @@ public:
 		env_.del_policy(env_.ctx, &k);
 	}
 
+	std::optional<std::string> unsupported(SaMode mode) const override
+	{
+		if (mode != SaMode::Transport || !env_.no_transport) {
+			return std::nullopt;
+		}
+		const char *why = env_.no_transport(env_.ctx);
+		if (!why) {
+			return std::nullopt;
+		}
+		return std::string(why);
+	}
+
 	void log(gdoi_log_level_t level, const std::string &msg)
 	{
 		if (env_.log) {
@@ -191,6 +203,7 @@ private:
 		k.int_key_len = sa.integrity_key.size();
 		k.lifetime = sa.lifetime_s;
 		k.replay_window = sa.replay_window;
+		k.transport = sa.transport;
 		return k;
 	}
 
@@ -206,6 +219,7 @@ private:
 		k.tunnel_dst = from_address(p.tunnel_destination);
 		k.spi = p.spi;
 		k.reqid = p.reqid;
+		k.transport = p.transport;
 		return k;
 	}
 
@@ -311,6 +325,11 @@ public:
 		shown_[{sa.group, sa.spi}] = {sa.encryption, sa.lifetime_s};
 		events_.sa_installed(sa.group, sa.spi, sa.outbound, sa.encryption, sa.lifetime_s);
 		return true;
+	}
+
+	std::optional<std::string> refuse(const std::string &group, SaMode mode) const override
+	{
+		return inner_.refuse(group, mode);
 	}
 
 	void remove(const std::string &group, uint32_t spi) override
@@ -579,7 +598,7 @@ bool same_member_group(const GmGroupConfig &a, const GmGroupConfig &b)
 	       a.server_id == b.server_id && a.local == b.local && a.servers == b.servers && a.auth == b.auth &&
 	       a.rekey_auth == b.rekey_auth && a.multicast == b.multicast &&
 	       a.reregister_margin_s == b.reregister_margin_s && a.sender_ids == b.sender_ids &&
-	       a.dh_group == b.dh_group && a.ike_encryption == b.ike_encryption;
+	       a.dh_group == b.dh_group && a.ike_encryption == b.ike_encryption && a.hosts == b.hosts;
 }
 
 std::vector<TunnelEndpoint> endpoints_of(const GdoiConfig &c, const std::string &group)
@@ -612,6 +631,7 @@ std::optional<std::string> check(const GdoiConfig &next)
 	GroupDataplane scratch(null_kernel, 1);
 	for (const auto &g : next.members) {
 		scratch.set_local(g.name, g.local);
+		scratch.set_hosts(g.name, g.hosts);
 	}
 	for (const auto &[name, eps] : next.endpoints) {
 		for (const auto &e : eps) {
@@ -675,6 +695,7 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 			continue;
 		}
 		core->dataplane.set_local(g.name, g.local);
+		core->dataplane.set_hosts(g.name, g.hosts);
 		for (const auto &e : endpoints_of(next, g.name)) {
 			core->dataplane.add_endpoint(g.name, e);
 		}

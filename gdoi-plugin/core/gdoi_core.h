@@ -71,6 +71,8 @@ typedef struct {
 	size_t int_key_len;
 	uint32_t lifetime;
 	uint32_t replay_window;
+	/** transport mode, else tunnel mode */
+	bool transport;
 } gdoi_kernel_sa_t;
 
 typedef enum {
@@ -80,7 +82,8 @@ typedef enum {
 } gdoi_policy_dir_t;
 
 /**
- * A tunnel-mode policy to install or delete.
+ * A policy to install or delete: tunnel mode (tunnel_src, tunnel_dst the
+ * outer addresses), or transport mode.
  */
 typedef struct {
 	gdoi_ts_t src;
@@ -90,6 +93,8 @@ typedef struct {
 	gdoi_addr_t tunnel_dst;
 	uint32_t spi;
 	uint32_t reqid;
+	/** transport mode, else tunnel mode */
+	bool transport;
 } gdoi_kernel_policy_t;
 
 typedef enum {
@@ -146,6 +151,9 @@ typedef struct {
 	 *  socket is writable. Called with the core busy: it may only schedule
 	 *  that, not call into the core */
 	void (*control_wake)(void *ctx, unsigned id);
+	/** optional (NULL: it can): why the kernel's data plane cannot make
+	 *  transport-mode SAs, a static string, or NULL if it can */
+	const char *(*no_transport)(void *ctx);
 } gdoi_core_env_t;
 
 /**

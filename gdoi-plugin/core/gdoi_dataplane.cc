@@ -41,6 +41,47 @@ Address any_like(const Address &a)
 	return r;
 }
 
+bool keeps_addresses(SaMode m)
+{
+	return m != SaMode::Gateway;
+}
+
+// The selector of one address, any protocol and port.
+TrafficSelector host_selector(const Address &a)
+{
+	return net::range_selector(a.ip, a.ip);
+}
+
+// The one address a selector covers, nullopt if it covers more.
+std::optional<Address> single_address(const TrafficSelector &ts)
+{
+	if (ts.start_address != ts.end_address || (ts.start_address.size() != 4 && ts.start_address.size() != 16))
+		return std::nullopt;
+	return Address{ts.start_address, 0};
+}
+
+std::string selector_text(const TrafficSelector &ts)
+{
+	std::string r = Address{ts.start_address, 0}.ip_string();
+	if (ts.end_address != ts.start_address)
+		r += "-" + Address{ts.end_address, 0}.ip_string();
+	return r;
+}
+
+// Why an endpoint does not fit SAs that keep addresses, nullopt if it does.
+std::optional<std::string> host_endpoint_problem(const TunnelEndpoint &e, SaMode mode)
+{
+	for (const auto &p : e.prefixes) {
+		if (!single_address(p))
+			return std::string(mode == SaMode::Transport ? "transport mode"
+								     : "tunnel mode with address preservation") +
+			       " needs single addresses, but endpoint " + e.gateway.ip_string() + " has prefix " +
+			       selector_text(p) +
+			       ": XFRM and libipsec SAs carry fixed outer addresses, one SA per pair of addresses";
+	}
+	return std::nullopt;
+}
+
 } // namespace
 
 GroupDataplane::GroupDataplane(KernelOps &kernel, uint32_t reqid_base)
@@ -58,13 +99,23 @@ GroupDataplane::Group &GroupDataplane::group(const std::string &name)
 	return groups_[name];
 }
 
-uint32_t GroupDataplane::reqid_for(Group &g, const Address &gateway)
+std::vector<Address> GroupDataplane::own_hosts(const Group &g) const
 {
-	auto it = g.reqid_out.find(gateway);
+	if (!g.hosts.empty())
+		return g.hosts;
+	Address l = *g.local;
+	l.port = 0;
+	return {l};
+}
+
+uint32_t GroupDataplane::reqid_for(Group &g, const Address &source, const Address &destination)
+{
+	auto key = std::make_pair(source, destination);
+	auto it = g.reqid_out.find(key);
 	if (it != g.reqid_out.end()) {
 		return it->second;
 	}
-	return g.reqid_out[gateway] = reqid_next_++;
+	return g.reqid_out[key] = reqid_next_++;
 }
 
 void GroupDataplane::set_local(const std::string &name, const Address &local)
@@ -75,6 +126,37 @@ void GroupDataplane::set_local(const std::string &name, const Address &local)
 	}
 	clear(name);
 	g.local = local;
+}
+
+void GroupDataplane::set_hosts(const std::string &name, const std::vector<Address> &hosts)
+{
+	Group &g = group(name);
+	std::vector<Address> h;
+	for (Address a : hosts) {
+		a.port = 0;
+		h.push_back(a);
+	}
+	if (g.hosts == h) {
+		return;
+	}
+	clear(name);
+	g.hosts = std::move(h);
+}
+
+std::optional<std::string> GroupDataplane::refuse(const std::string &name, SaMode mode) const
+{
+	if (auto why = kernel_.unsupported(mode))
+		return why;
+	if (!keeps_addresses(mode))
+		return std::nullopt;
+	auto it = groups_.find(name);
+	if (it == groups_.end())
+		return std::nullopt;
+	for (const auto &e : it->second.endpoints) {
+		if (auto why = host_endpoint_problem(e, mode))
+			return why;
+	}
+	return std::nullopt;
 }
 
 Result<Done> GroupDataplane::add_endpoint(const std::string &name, const TunnelEndpoint &e)
@@ -102,6 +184,10 @@ Result<Done> GroupDataplane::add_endpoint(const std::string &name, const TunnelE
 			return make_error(WireError::BadValue, "endpoint " + e.gateway.ip_string() +
 								       " has a malformed prefix");
 		}
+	}
+	if (g.mode && keeps_addresses(*g.mode)) {
+		if (auto why = host_endpoint_problem(e, *g.mode))
+			return make_error(WireError::Unsupported, *why);
 	}
 	Address gw = e.gateway;
 	gw.port = 0;
@@ -141,32 +227,57 @@ std::vector<TunnelEndpoint> GroupDataplane::endpoints(const std::string &name) c
 	return it == groups_.end() ? std::vector<TunnelEndpoint>{} : it->second.endpoints;
 }
 
-// The outbound SA towards one endpoint under the current TEK.
-KernelSa GroupDataplane::outbound_sa(Group &g, const TunnelEndpoint &e)
+// The outbound SAs towards one endpoint under the current TEK: to its
+// gateway, or, keeping addresses, one from each own host to each of the
+// endpoint's addresses that the TEK lets the host send to.
+std::vector<KernelSa> GroupDataplane::outbound_sas(Group &g, const TunnelEndpoint &e)
 {
 	const TekSa &tek = *g.current;
-	KernelSa out;
-	out.source = *g.local;
-	out.source.port = 0;
-	out.destination = e.gateway;
-	out.spi = tek.spi;
-	out.reqid = reqid_for(g, e.gateway);
-	out.inbound = false;
-	out.encryption = tek.encryption;
-	out.encryption_key = tek.encryption_key;
-	out.integrity = tek.integrity;
-	out.integrity_key = tek.integrity_key;
-	out.lifetime_s = tek.lifetime_s;
-	out.replay_window = 0;
-	return out;
+	std::vector<std::pair<Address, Address>> pairs;
+	if (!keeps_addresses(tek.mode)) {
+		Address l = *g.local;
+		l.port = 0;
+		pairs.emplace_back(l, e.gateway);
+	} else {
+		for (const Address &h : own_hosts(g)) {
+			for (const auto &p : e.prefixes) {
+				auto r = single_address(p);
+				if (r && intersect(tek.source, host_selector(h)) &&
+				    intersect(tek.destination, host_selector(*r)))
+					pairs.emplace_back(h, *r);
+			}
+		}
+	}
+	std::vector<KernelSa> sas;
+	for (const auto &[src, dst] : pairs) {
+		KernelSa out;
+		out.source = src;
+		out.destination = dst;
+		out.spi = tek.spi;
+		out.reqid = reqid_for(g, src, dst);
+		out.inbound = false;
+		out.encryption = tek.encryption;
+		out.encryption_key = tek.encryption_key;
+		out.integrity = tek.integrity;
+		out.integrity_key = tek.integrity_key;
+		out.lifetime_s = tek.lifetime_s;
+		out.replay_window = 0;
+		out.transport = tek.mode == SaMode::Transport;
+		sas.push_back(out);
+	}
+	return sas;
 }
 
 // The policies for one endpoint, in the order they go into the kernel:
 // per prefix, the outbound one, then inbound and forward.
-std::vector<KernelPolicy> GroupDataplane::plan_policies(const Group &g, const TunnelEndpoint &e,
-							const KernelSa &out) const
+std::vector<KernelPolicy> GroupDataplane::plan_policies(Group const &g, const TunnelEndpoint &e) const
 {
 	const TekSa &tek = *g.current;
+	if (keeps_addresses(tek.mode))
+		return plan_host_policies(g, e);
+	Address local = *g.local;
+	local.port = 0;
+	const auto reqid = g.reqid_out.at({local, e.gateway});
 	std::vector<KernelPolicy> plan;
 	for (const auto &prefix : e.prefixes) {
 		auto remote_dst = intersect(tek.destination, prefix);
@@ -176,10 +287,10 @@ std::vector<KernelPolicy> GroupDataplane::plan_policies(const Group &g, const Tu
 			p.source = tek.source;
 			p.destination = *remote_dst;
 			p.direction = PolicyDirection::Out;
-			p.tunnel_source = out.source;
+			p.tunnel_source = local;
 			p.tunnel_destination = e.gateway;
 			p.spi = tek.spi;
-			p.reqid = out.reqid;
+			p.reqid = reqid;
 			plan.push_back(p);
 		}
 		if (remote_src) {
@@ -188,11 +299,56 @@ std::vector<KernelPolicy> GroupDataplane::plan_policies(const Group &g, const Tu
 				p.source = *remote_src;
 				p.destination = tek.destination;
 				p.direction = dir;
-				p.tunnel_source = any_like(*g.local);
-				p.tunnel_destination = *g.local;
-				p.tunnel_destination.port = 0;
+				p.tunnel_source = any_like(local);
+				p.tunnel_destination = local;
 				p.spi = tek.spi;
 				p.reqid = g.reqid_in;
+				plan.push_back(p);
+			}
+		}
+	}
+	return plan;
+}
+
+// Keeping addresses, per own host and endpoint address: the outbound
+// policy between the two (outer addresses the same), and the inbound one
+// back. Decrypted packets are for the member itself: no forward policy.
+std::vector<KernelPolicy> GroupDataplane::plan_host_policies(const Group &g, const TunnelEndpoint &e) const
+{
+	const TekSa &tek = *g.current;
+	const bool transport = tek.mode == SaMode::Transport;
+	std::vector<KernelPolicy> plan;
+	for (const Address &h : own_hosts(g)) {
+		for (const auto &prefix : e.prefixes) {
+			auto r = single_address(prefix);
+			if (!r)
+				continue;
+			auto out_src = intersect(tek.source, host_selector(h));
+			auto out_dst = intersect(tek.destination, host_selector(*r));
+			if (out_src && out_dst) {
+				KernelPolicy p;
+				p.source = *out_src;
+				p.destination = *out_dst;
+				p.direction = PolicyDirection::Out;
+				p.tunnel_source = h;
+				p.tunnel_destination = *r;
+				p.spi = tek.spi;
+				p.reqid = g.reqid_out.at({h, *r});
+				p.transport = transport;
+				plan.push_back(p);
+			}
+			auto in_src = intersect(tek.source, host_selector(*r));
+			auto in_dst = intersect(tek.destination, host_selector(h));
+			if (in_src && in_dst) {
+				KernelPolicy p;
+				p.source = *in_src;
+				p.destination = *in_dst;
+				p.direction = PolicyDirection::In;
+				p.tunnel_source = any_like(h);
+				p.tunnel_destination = h;
+				p.spi = tek.spi;
+				p.reqid = g.reqid_in;
+				p.transport = transport;
 				plan.push_back(p);
 			}
 		}
@@ -214,20 +370,27 @@ bool GroupDataplane::add_policies(const std::vector<KernelPolicy> &plan)
 	return true;
 }
 
-// Outbound SA and the policies for one endpoint under the current TEK.
+// Outbound SAs and the policies for one endpoint under the current TEK.
 bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
 {
-	KernelSa out = outbound_sa(g, e);
+	std::vector<KernelSa> out = outbound_sas(g, e);
 	auto old = g.outbound.find(e.gateway);
 	if (old != g.outbound.end()) {
-		kernel_.del_sa(old->second);
+		for (const KernelSa &sa : old->second)
+			kernel_.del_sa(sa);
 		g.outbound.erase(old);
 	}
 	if (g.current->outbound) {
-		if (!kernel_.add_sa(out)) {
-			return false;
+		std::vector<KernelSa> added;
+		for (const KernelSa &sa : out) {
+			if (!kernel_.add_sa(sa)) {
+				for (const KernelSa &a : added)
+					kernel_.del_sa(a);
+				return false;
+			}
+			added.push_back(sa);
 		}
-		g.outbound[e.gateway] = out;
+		g.outbound[e.gateway] = std::move(added);
 	}
 
 	if (g.policies.count(e.gateway)) {
@@ -235,7 +398,7 @@ bool GroupDataplane::plumb(Group &g, const TunnelEndpoint &e)
 		// while the selectors do not change
 		return true;
 	}
-	std::vector<KernelPolicy> plan = plan_policies(g, e, out);
+	std::vector<KernelPolicy> plan = plan_policies(g, e);
 	if (!add_policies(plan)) {
 		return false;
 	}
@@ -254,7 +417,8 @@ void GroupDataplane::unplumb(Group &g, const Address &gateway)
 	}
 	auto sa = g.outbound.find(gateway);
 	if (sa != g.outbound.end()) {
-		kernel_.del_sa(sa->second);
+		for (const KernelSa &o : sa->second)
+			kernel_.del_sa(o);
 		g.outbound.erase(sa);
 	}
 }
@@ -268,26 +432,48 @@ bool GroupDataplane::install(const TekSa &tek)
 	if (g.inbound.count(tek.spi)) {
 		return false; // the same SPI twice
 	}
+	if (refuse(tek.group, tek.mode)) {
+		return false;
+	}
+	if (g.mode && *g.mode != tek.mode) {
+		// a registration with another mode: the old SAs' policies go
+		clear(tek.group);
+	}
 	if (!g.reqid_in) {
 		g.reqid_in = reqid_next_++;
 	}
-	KernelSa in;
-	in.source = any_like(*g.local);
-	in.destination = *g.local;
-	in.destination.port = 0;
-	in.spi = tek.spi;
-	in.reqid = g.reqid_in;
-	in.inbound = true;
-	in.encryption = tek.encryption;
-	in.encryption_key = tek.encryption_key;
-	in.integrity = tek.integrity;
-	in.integrity_key = tek.integrity_key;
-	in.lifetime_s = tek.lifetime_s;
-	in.replay_window = 0;
-	if (!kernel_.add_sa(in)) {
-		return false;
+	std::vector<Address> dsts;
+	if (keeps_addresses(tek.mode)) {
+		dsts = own_hosts(g);
+	} else {
+		Address l = *g.local;
+		l.port = 0;
+		dsts.push_back(l);
 	}
-	g.inbound[tek.spi] = in;
+	std::vector<KernelSa> added;
+	for (const Address &d : dsts) {
+		KernelSa in;
+		in.source = any_like(d);
+		in.destination = d;
+		in.spi = tek.spi;
+		in.reqid = g.reqid_in;
+		in.inbound = true;
+		in.encryption = tek.encryption;
+		in.encryption_key = tek.encryption_key;
+		in.integrity = tek.integrity;
+		in.integrity_key = tek.integrity_key;
+		in.lifetime_s = tek.lifetime_s;
+		in.replay_window = 0;
+		in.transport = tek.mode == SaMode::Transport;
+		if (!kernel_.add_sa(in)) {
+			for (const KernelSa &a : added)
+				kernel_.del_sa(a);
+			return false;
+		}
+		added.push_back(in);
+	}
+	g.inbound[tek.spi] = std::move(added);
+	g.mode = tek.mode;
 	if (!tek.outbound && g.current) {
 		// receive-only while another TEK sends
 		g.waiting[tek.spi] = tek;
@@ -344,7 +530,8 @@ void GroupDataplane::remove(const std::string &name, uint32_t spi)
 	Group &g = git->second;
 	auto in = g.inbound.find(spi);
 	if (in != g.inbound.end()) {
-		kernel_.del_sa(in->second);
+		for (const KernelSa &sa : in->second)
+			kernel_.del_sa(sa);
 		g.inbound.erase(in);
 	}
 	g.waiting.erase(spi);
@@ -366,12 +553,14 @@ void GroupDataplane::clear(const std::string &name)
 	for (const auto &e : g.endpoints) {
 		unplumb(g, e.gateway);
 	}
-	for (const auto &[spi, sa] : g.inbound) {
-		kernel_.del_sa(sa);
+	for (const auto &[spi, sas] : g.inbound) {
+		for (const KernelSa &sa : sas)
+			kernel_.del_sa(sa);
 	}
 	g.inbound.clear();
 	g.waiting.clear();
 	g.current.reset();
+	g.mode.reset();
 }
 
 void GroupDataplane::clear()

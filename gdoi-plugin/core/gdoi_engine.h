@@ -77,6 +77,23 @@ public:
 	virtual bool verify(const Identity &signer, ByteView octets, ByteView auth_data) = 0;
 };
 
+// How a group's data-security SAs carry traffic (RFC 9838 2.3.4, "Multicast
+// Extensions to the Security Architecture [RFC5374] defines two modes of
+// operation for multicast Data-Security SAs: transport mode and tunnel mode
+// with address preservation").
+enum class SaMode {
+	// tunnel mode with address preservation: the outer header copies the
+	// inner one's addresses; the RFC's mode when the key server sends no
+	// USE_TRANSPORT_MODE
+	Tunnel,
+	// tunnel mode to the gateway behind which the destination lies (the
+	// S/R design, docs/gdoi.md); a private-use status notify says so
+	Gateway,
+	// transport mode: N(USE_TRANSPORT_MODE) in the registration response
+	Transport,
+};
+const char *sa_mode_name(SaMode m); // "tunnel", "gateway", "transport"
+
 // A data-security SA (TEK) as a member installs it.
 struct TekSa {
 	std::string group;
@@ -89,6 +106,7 @@ struct TekSa {
 	TrafficSelector destination;
 	uint32_t lifetime_s = 0;
 	bool outbound = true; // false: receive only until activate()
+	SaMode mode = SaMode::Tunnel; // as the key server's registration response said
 };
 
 class SaSink {
@@ -106,6 +124,15 @@ public:
 		(void)group;
 		(void)spi;
 		return true;
+	}
+	// Why SAs of this mode cannot be installed for the group (the data
+	// plane cannot make them, or the group's endpoints do not fit it),
+	// nullopt if they can. The member refuses such a registration.
+	virtual std::optional<std::string> refuse(const std::string &group, SaMode mode) const
+	{
+		(void)group;
+		(void)mode;
+		return std::nullopt;
 	}
 };
 
@@ -226,6 +253,8 @@ struct GcksGroupConfig {
 	// Rekeys reach members that keep their IKE SA by GSA_INBAND_REKEY
 	// (acknowledged, retransmitted), the others by GSA_REKEY.
 	bool inband_rekey = false;
+	// the data-security SAs' mode, told to members at registration
+	SaMode sa_mode = SaMode::Tunnel;
 };
 
 // A group this engine is a member of.
@@ -248,6 +277,10 @@ struct GmGroupConfig {
 	// IKE SA protection: 20 ENCR_AES_GCM_16-256, or 12 ENCR_AES_CBC-256
 	// with AUTH_HMAC_SHA2_256_128
 	uint16_t ike_encryption = 20;
+	// the member's own addresses whose traffic keeps its addresses on the
+	// wire (tunnel mode with address preservation, transport mode); empty:
+	// local's address
+	std::vector<Address> hosts;
 };
 
 // A clear message for the first problem found, nullopt if the config is

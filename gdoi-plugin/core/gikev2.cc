@@ -110,6 +110,10 @@ std::string_view notify_name(uint16_t v)
 		return "REGISTRATION_FAILED";
 	case NotifyType::GroupSender:
 		return "GROUP_SENDER";
+	case NotifyType::UseTransportMode:
+		return "USE_TRANSPORT_MODE";
+	case NotifyType::GatewayTunnels:
+		return "GATEWAY_TUNNELS (private use)";
 	}
 	return "UNKNOWN";
 }

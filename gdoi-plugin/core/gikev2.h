@@ -72,6 +72,10 @@ enum class NotifyType : uint16_t {
 	AuthorizationFailed = 46,
 	RegistrationFailed = 49, // "<TBA>": our choice
 	GroupSender = 16429,
+	UseTransportMode = 16391, // RFC 7296; RFC 9838 2.3.4 gives it its group meaning
+	// RFC 7296 3.10.1 "Private Use - Status" (40960-65535): ours, the
+	// group's SAs are tunnels to the destinations' gateways (docs/gikev2-wire.md)
+	GatewayTunnels = 40960,
 };
 
 // Transform types (RFC 7296 3.3.2; RFC 9838 "GSA Transforms").

@@ -72,6 +72,15 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 	m.registered_ms = ctx_.now();
 	replace_ike_sa(m, sa.spi_r);
 	auto payloads = member_payloads(g, m, sa.gsk_w, true, nullptr);
+	// RFC 9838 2.3.4: "The mode of operation for the Data-Security SAs is
+	// determined by the presence of the USE_TRANSPORT_MODE notification in
+	// the GCKS's response message of the registration exchange"; tunnel
+	// mode is then address preservation. Gateway tunnels, which the RFC
+	// has no code point for, travel as a private-use status notify.
+	if (payloads && g.cfg.sa_mode != SaMode::Tunnel)
+		payloads.value().push_back(notify_payload(g.cfg.sa_mode == SaMode::Transport
+								  ? NotifyType::UseTransportMode
+								  : NotifyType::GatewayTunnels));
 	if (payloads && ctx_.deps.events)
 		ctx_.deps.events->member_registered(g.cfg.name,
 						    MemberState{m.id, m.address,

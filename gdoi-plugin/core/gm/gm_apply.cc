@@ -404,6 +404,27 @@ Result<GmTek> plan_tek(const Planner &pl, const GsaPolicy &p, const std::string 
 	return tek;
 }
 
+// RFC 9838 2.3.4: "if it [USE_TRANSPORT_MODE] is present, then SAs are
+// created in transport mode; otherwise, SAs are created in tunnel mode",
+// which "MUST be tunnel mode with address preservation" (4.4.2); our
+// key server's private-use GATEWAY_TUNNELS asks for tunnels to gateways.
+SaMode registration_mode(const std::vector<Payload> &inner)
+{
+	SaMode mode = SaMode::Tunnel;
+	for (const Payload &p : inner) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (!n)
+			continue;
+		if (n.value().type == static_cast<uint16_t>(NotifyType::UseTransportMode))
+			return SaMode::Transport;
+		if (n.value().type == static_cast<uint16_t>(NotifyType::GatewayTunnels))
+			mode = SaMode::Gateway;
+	}
+	return mode;
+}
+
 } // namespace
 
 Result<Done> GroupMember::apply(GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
@@ -436,6 +457,11 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	}
 	u.signature = g.gcauth_signature;
 	u.sig_alg = g.sig_alg;
+	u.mode = registration ? registration_mode(inner) : g.mode;
+	if (registration) {
+		if (auto why = ctx_.deps.sas->refuse(g.cfg.name, u.mode))
+			return fail(WireError::Unsupported, *why);
+	}
 	const Planner pl{m.value(), default_kwk, registration, excluded, u, ctx_.wrapper};
 	if (m.value().kd.member_key_bag) {
 		auto r = plan_member_bag(pl, *m.value().kd.member_key_bag);
@@ -451,6 +477,7 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 		auto tek = plan_tek(pl, p, g.cfg.name, t);
 		if (!tek)
 			return tek.error();
+		tek.value().sa.mode = u.mode;
 		u.fresh.push_back(std::move(tek).value());
 	}
 	if (registration && !u.new_kek && u.fresh.empty())
@@ -476,6 +503,7 @@ void GroupMember::commit(GmGroup &g, GmUpdate u)
 		g.gcauth_signature = u.signature;
 		g.sig_alg = u.sig_alg;
 		g.sender_ids = std::move(u.sender_ids);
+		g.mode = u.mode;
 	}
 	commit_kek(g, u, dtd_ms);
 	commit_teks(g, u);

@@ -55,6 +55,7 @@ struct GmGroup {
 	std::vector<GmTek> teks;
 	uint16_t atd = 0, dtd = 0;
 	std::vector<uint32_t> sender_ids;
+	SaMode mode = SaMode::Tunnel; // of the TEKs, from the registration
 	Counters counters;
 };
 
@@ -73,6 +74,7 @@ struct GmUpdate {
 	std::vector<GmTek> fresh; // the TEKs of the GSA
 	std::vector<uint32_t> deletes; // ESP SPIs to retire
 	std::optional<GroupWidePolicy> group_wide;
+	SaMode mode = SaMode::Tunnel; // of the TEKs
 };
 
 class GroupMember {
