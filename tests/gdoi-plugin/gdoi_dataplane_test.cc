@@ -132,6 +132,7 @@ TekSa tek(uint32_t spi)
 	t.source = prefix("10.0.0.0", "10.255.255.255");
 	t.destination = prefix("10.0.0.0", "10.255.255.255");
 	t.lifetime_s = 3600;
+	t.mode = SaMode::Gateway; // the tests below without a mode of their own
 	return t;
 }
 
@@ -348,4 +349,192 @@ TEST_F(Dataplane, NoLocalAddressNoInstallAndClearRemovesAll)
 	dp.clear();
 	EXPECT_TRUE(kernel.sas.empty());
 	EXPECT_TRUE(kernel.policies.empty());
+}
+
+// --- the modes that keep addresses (RFC 9838 2.3.4) ---
+
+namespace {
+
+struct TransportlessKernel : FakeKernel {
+	std::optional<std::string> unsupported(SaMode mode) const override
+	{
+		if (mode == SaMode::Transport)
+			return std::string("tunnel mode only");
+		return std::nullopt;
+	}
+};
+
+std::string sa_text(const KernelSa &sa)
+{
+	return std::string(sa.inbound ? "in " : "out ") + sa.source.ip_string() + "=>" + sa.destination.ip_string() +
+	       (sa.transport ? " transport" : " tunnel");
+}
+
+std::vector<std::string> sa_texts(const FakeKernel &k)
+{
+	std::vector<std::string> r;
+	for (const auto &sa : k.sas)
+		r.push_back(sa_text(sa));
+	std::sort(r.begin(), r.end());
+	return r;
+}
+
+TekSa tek_in(uint32_t spi, SaMode mode)
+{
+	TekSa t = tek(spi);
+	t.mode = mode;
+	return t;
+}
+
+class HostModes : public ::testing::Test {
+protected:
+	FakeKernel kernel;
+	GroupDataplane dp{kernel, 100};
+
+	void SetUp() override
+	{
+		dp.set_local("blue", addr("192.0.2.11"));
+		dp.set_hosts("blue", {addr("10.1.0.1")});
+		ASSERT_TRUE(dp.add_endpoint("blue", endpoint("192.0.2.12", "10.2.0.1", "10.2.0.1")));
+		ASSERT_TRUE(dp.add_endpoint("blue", endpoint("192.0.2.13", "10.3.0.1", "10.3.0.1")));
+	}
+
+	uint32_t reqid_to(const std::string &dst) const
+	{
+		for (const auto &sa : kernel.sas)
+			if (!sa.inbound && sa.destination.ip_string() == dst)
+				return sa.reqid;
+		ADD_FAILURE() << "no outbound SA to " << dst;
+		return 0;
+	}
+};
+
+} // namespace
+
+TEST_F(HostModes, AddressPreservationMakesOuterAddressesTheInnerOnes)
+{
+	ASSERT_FALSE(dp.refuse("blue", SaMode::Tunnel).has_value());
+	ASSERT_TRUE(dp.install(tek_in(0x1001, SaMode::Tunnel)));
+	// outer source and destination = inner ones: one SA per pair of hosts
+	EXPECT_EQ(sa_texts(kernel), (std::vector<std::string>{"in 0.0.0.0=>10.1.0.1 tunnel",
+								"out 10.1.0.1=>10.2.0.1 tunnel",
+								"out 10.1.0.1=>10.3.0.1 tunnel"}));
+	for (const auto &sa : kernel.sas) {
+		EXPECT_EQ(sa.spi, 0x1001u);
+		EXPECT_EQ(sa.replay_window, 0u);
+	}
+	uint32_t in = kernel.sas[0].reqid;
+	uint32_t r2 = reqid_to("10.2.0.1"), r3 = reqid_to("10.3.0.1");
+	EXPECT_NE(r2, r3) << "each outbound SA is found by a reqid of its own";
+	EXPECT_EQ(kernel.policy_texts(),
+		  (std::vector<std::string>{
+			  "10.1.0.1/32 -> 10.2.0.1/32 out 10.1.0.1=>10.2.0.1 reqid " + std::to_string(r2),
+			  "10.1.0.1/32 -> 10.3.0.1/32 out 10.1.0.1=>10.3.0.1 reqid " + std::to_string(r3),
+			  "10.2.0.1/32 -> 10.1.0.1/32 in 0.0.0.0=>10.1.0.1 reqid " + std::to_string(in),
+			  "10.3.0.1/32 -> 10.1.0.1/32 in 0.0.0.0=>10.1.0.1 reqid " + std::to_string(in)}))
+		<< "no forward policy: the traffic is the member's own";
+	for (const auto &p : kernel.policies)
+		EXPECT_FALSE(p.transport);
+
+	// a rekey moves the outbound SAs, keeps their reqids and the policies
+	size_t policies_added = kernel.count("add_policy");
+	ASSERT_TRUE(dp.install(tek_in(0x2002, SaMode::Tunnel)));
+	EXPECT_EQ(kernel.count("add_policy"), policies_added);
+	EXPECT_EQ(reqid_to("10.2.0.1"), r2);
+	EXPECT_EQ(sa_texts(kernel), (std::vector<std::string>{"in 0.0.0.0=>10.1.0.1 tunnel",
+								"in 0.0.0.0=>10.1.0.1 tunnel",
+								"out 10.1.0.1=>10.2.0.1 tunnel",
+								"out 10.1.0.1=>10.3.0.1 tunnel"}));
+	dp.remove("blue", 0x1001);
+	dp.remove("blue", 0x2002);
+	EXPECT_TRUE(kernel.sas.empty());
+	EXPECT_TRUE(kernel.policies.empty());
+}
+
+TEST_F(HostModes, TransportModeSasAndPoliciesSayTransport)
+{
+	ASSERT_TRUE(dp.install(tek_in(0x1001, SaMode::Transport)));
+	EXPECT_EQ(sa_texts(kernel), (std::vector<std::string>{"in 0.0.0.0=>10.1.0.1 transport",
+								"out 10.1.0.1=>10.2.0.1 transport",
+								"out 10.1.0.1=>10.3.0.1 transport"}));
+	ASSERT_EQ(kernel.policies.size(), 4u);
+	for (const auto &p : kernel.policies)
+		EXPECT_TRUE(p.transport);
+}
+
+TEST_F(HostModes, SeveralOwnHostsAndTheLocalAddressAsDefault)
+{
+	dp.set_hosts("blue", {addr("10.1.0.1"), addr("10.1.0.2")});
+	ASSERT_TRUE(dp.add_endpoint("blue", endpoint("192.0.2.12", "10.2.0.1", "10.2.0.1")));
+	ASSERT_TRUE(dp.add_endpoint("blue", endpoint("192.0.2.13", "10.3.0.1", "10.3.0.1")));
+	ASSERT_TRUE(dp.install(tek_in(0x1001, SaMode::Tunnel)));
+	EXPECT_EQ(sa_texts(kernel), (std::vector<std::string>{
+					    "in 0.0.0.0=>10.1.0.1 tunnel", "in 0.0.0.0=>10.1.0.2 tunnel",
+					    "out 10.1.0.1=>10.2.0.1 tunnel", "out 10.1.0.1=>10.3.0.1 tunnel",
+					    "out 10.1.0.2=>10.2.0.1 tunnel", "out 10.1.0.2=>10.3.0.1 tunnel"}));
+	dp.clear("blue");
+	EXPECT_TRUE(kernel.sas.empty());
+
+	// no hosts: the local address; hosts outside the TEK get nothing
+	FakeKernel k2;
+	GroupDataplane d2{k2, 100};
+	d2.set_local("blue", addr("192.0.2.11"));
+	ASSERT_TRUE(d2.add_endpoint("blue", endpoint("192.0.2.12", "192.0.2.12", "192.0.2.12")));
+	TekSa t = tek_in(0x1001, SaMode::Transport);
+	t.source = t.destination = prefix("192.0.2.0", "192.0.2.255");
+	ASSERT_TRUE(d2.install(t));
+	EXPECT_EQ(sa_texts(k2), (std::vector<std::string>{"in 0.0.0.0=>192.0.2.11 transport",
+							    "out 192.0.2.11=>192.0.2.12 transport"}));
+}
+
+TEST_F(HostModes, PrefixesOfMoreThanOneAddressAreRefusedWithAReason)
+{
+	FakeKernel k2;
+	GroupDataplane d2{k2, 100};
+	d2.set_local("blue", addr("192.0.2.11"));
+	ASSERT_TRUE(d2.add_endpoint("blue", endpoint("192.0.2.12", "10.2.0.0", "10.2.255.255")));
+	auto why = d2.refuse("blue", SaMode::Tunnel);
+	ASSERT_TRUE(why.has_value());
+	EXPECT_NE(why->find("address preservation needs single addresses"), std::string::npos) << *why;
+	EXPECT_NE(why->find("10.2.0.0-10.2.255.255"), std::string::npos) << *why;
+	EXPECT_TRUE(d2.refuse("blue", SaMode::Transport).has_value());
+	EXPECT_FALSE(d2.refuse("blue", SaMode::Gateway).has_value()) << "gateway tunnels take prefixes";
+	EXPECT_FALSE(d2.install(tek_in(0x1001, SaMode::Tunnel)));
+	EXPECT_TRUE(k2.log.empty()) << "nothing installed";
+
+	// once the group keeps addresses, a prefix endpoint is refused
+	ASSERT_TRUE(dp.install(tek_in(0x1001, SaMode::Tunnel)));
+	size_t calls = kernel.log.size();
+	auto r = dp.add_endpoint("blue", endpoint("192.0.2.14", "10.4.0.0", "10.4.0.255"));
+	ASSERT_FALSE(r);
+	EXPECT_NE(r.error().message.find("single addresses"), std::string::npos) << r.error().message;
+	EXPECT_EQ(kernel.log.size(), calls);
+	EXPECT_TRUE(dp.add_endpoint("blue", endpoint("192.0.2.14", "10.4.0.1", "10.4.0.1")));
+	EXPECT_EQ(reqid_to("10.4.0.1") != 0, true);
+}
+
+TEST(HostModesKernel, ADataPlaneWithoutTransportModeRefusesIt)
+{
+	TransportlessKernel k;
+	GroupDataplane d{k, 100};
+	d.set_local("blue", addr("192.0.2.11"));
+	auto why = d.refuse("blue", SaMode::Transport);
+	ASSERT_TRUE(why.has_value());
+	EXPECT_EQ(*why, "tunnel mode only");
+	EXPECT_FALSE(d.refuse("blue", SaMode::Tunnel).has_value());
+	EXPECT_FALSE(d.install(tek_in(0x1001, SaMode::Transport)));
+	EXPECT_TRUE(k.log.empty());
+}
+
+TEST_F(HostModes, ARegistrationInAnotherModeReplacesTheSasOfTheOldOne)
+{
+	ASSERT_TRUE(dp.install(tek_in(0x1001, SaMode::Tunnel)));
+	dp.remove("blue", 0x1001);
+	FakeKernel &k = kernel;
+	ASSERT_TRUE(dp.install(tek_in(0x2002, SaMode::Transport)));
+	EXPECT_EQ(sa_texts(k), (std::vector<std::string>{"in 0.0.0.0=>10.1.0.1 transport",
+							   "out 10.1.0.1=>10.2.0.1 transport",
+							   "out 10.1.0.1=>10.3.0.1 transport"}));
+	for (const auto &p : k.policies)
+		EXPECT_TRUE(p.transport) << FakeKernel::describe(p);
 }
