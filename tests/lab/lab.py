@@ -633,8 +633,12 @@ def install_creds(router, pki, ca=True, cert=None, key=None, certs=()):
     return base
 
 
-def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=(), esp_proposal="aes256gcm16"):
-    """extra_members: names of more members (NAME.example.net) that are no router."""
+def gdoi_server_conf(ks, members, deactivation_delay="3s", extra="", extra_members=(), esp_proposal="aes256gcm16",
+                     sa_mode="gateway"):
+    """extra_members: names of more members (NAME.example.net) that are no router.
+    sa_mode: the group SAs' mode; the lab's scenarios send between LANs
+    through gateway tunnels (the RFC's default, address preservation, is
+    test_gdoi_tunnelmode.py's)."""
     ids = ", ".join(f"{n}.example.net" for n in [m.name for m in members] + list(extra_members))
     tek = GDOI_TEK_TS[6 if ks.ipv6 else 4]
     return f"""\
@@ -653,17 +657,20 @@ groups {{
 		}}
 		tek_lifetime = 1h
 		deactivation_delay = {deactivation_delay}
+		sa_mode = {sa_mode}
 {extra}
 	}}
 }}
 """
 
 
-def gdoi_member_conf(gm, ks, peers, extra=""):
+def gdoi_member_conf(gm, ks, peers, extra="", host_prefixes=False):
+    """host_prefixes: each peer's endpoint is its LAN address alone (SAs that
+    keep addresses protect single addresses), not its LAN prefix."""
     eps = "".join(f"""\
 			{p.name} {{
 				gateway = {p.addr}
-				prefixes = {p.lan_prefix}
+				prefixes = {p.lan_addr if host_prefixes else p.lan_prefix}
 			}}
 """ for p in peers)
     return f"""\
@@ -708,7 +715,7 @@ def member_keys_file(router):
     return router.dir / "member-keys.json"
 
 
-def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_keys=False):
+def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_keys=False, extra=""):
     router.write_config("gdoi.conf", conf_text)
     keys = f"\n\t\t\tsave_keys = {router.dir}" if save_keys else ""
     if save_member_keys:
@@ -719,11 +726,12 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_ke
 			config = {router.dir}/gdoi.conf
 			state_dir = {router.dir}/state
 			udp_encap = yes{keys}
-		}}""")
+		}}
+{extra}""")
 
 
 def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=(),
-                   esp_proposal="aes256gcm16"):
+                   esp_proposal="aes256gcm16", sa_mode="gateway", charon_extra=""):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
 
     member_auth: "psk", or "pubkey" for members that authenticate with
@@ -731,7 +739,11 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     member_keys: members log the keys they install (member_keys_file()).
     extra_members: names of more members (NAME.example.net, PSK
     authentication, all with GDOI_PSK) that are no router, e.g.
-    bench/gdoi_loadgen's."""
+    bench/gdoi_loadgen's.
+    sa_mode: the key server's; with a mode that keeps addresses, each
+    member's endpoints are its peers' LAN addresses and its own LAN address
+    is its host (hosts).
+    charon_extra: more settings of charon's plugins section, every router."""
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
     pubkey = member_auth == "pubkey"
@@ -741,17 +753,20 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     auth = f"\t\tauth = {member_auth}"
     if pubkey and extra_members:
         raise LabError("extra_members authenticate with the group PSK: member_auth must be psk")
+    hosts = sa_mode != "gateway"
     gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra, esp_proposal=esp_proposal,
-                                     extra_members=extra_members).replace("\t\tauth = psk", auth),
-                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True)
+                                     extra_members=extra_members, sa_mode=sa_mode).replace("\t\tauth = psk", auth),
+                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True,
+                extra=charon_extra)
     for gm in gms:
         # the CA, and the key server's certificate: GSA_REKEY carries no
         # certificate, members verify its signature with this one
         install_creds(gm, pki, cert="ks.crt", **({"certs": [f"{gm.name}.crt"], "key": f"{gm.name}.key"}
                                                   if pubkey else {}))
-        gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
-                                         extra=member_extra).replace("\t\tauth = psk", auth),
-                    "" if pubkey else gdoi_secrets(gm, ["ks"]), save_member_keys=member_keys)
+        gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm], host_prefixes=hosts,
+                                         extra=member_extra + (f"\n\t\thosts = {gm.lan_addr}" if hosts else ""))
+                    .replace("\t\tauth = psk", auth),
+                    "" if pubkey else gdoi_secrets(gm, ["ks"]), save_member_keys=member_keys, extra=charon_extra)
     for r in [ks] + gms:
         start_gdoi_charon(r)
 
