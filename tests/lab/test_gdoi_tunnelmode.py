@@ -37,15 +37,23 @@ PRESERVING_CHARON = """\
 _SNIFF_IP = r"""
 import os, socket, sys, time
 seconds, ready, stop = sys.argv[1:4]
-s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+# ETH_P_ALL: a socket of one protocol sees only what comes in, not what goes out
+s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0003))
 s.bind(("eth0", 0))
 s.settimeout(0.2)
 os.close(os.open(ready, os.O_CREAT | os.O_WRONLY, 0o644))
 end = time.time() + float(seconds)
-while time.time() < end and not os.path.exists(stop):
+while time.time() < end:
+    stopping = os.path.exists(stop)  # then read what is queued, and end
+    if stopping:
+        s.setblocking(False)
     try:
-        pkt = s.recv(65535)
-    except socket.timeout:
+        pkt, where = s.recvfrom(65535)
+    except (socket.timeout, BlockingIOError):
+        if stopping:
+            break
+        continue
+    if where[1] != 0x0800:
         continue
     hl = (pkt[0] & 15) * 4
     proto, src, dst = pkt[9], socket.inet_ntoa(pkt[12:16]), socket.inet_ntoa(pkt[16:20])
@@ -58,7 +66,7 @@ while time.time() < end and not os.path.exists(stop):
 
 
 def sniff_ip(router, seconds=30):
-    """Capture on router's eth0: ESP in UDP (with its SPI) and plain ICMP.
+    """Capture on router's eth0, both ways: ESP in UDP (with its SPI) and plain ICMP.
     Returns a function that ends the capture and gives [(kind, src, dst, spi)]."""
     tag = time.monotonic_ns()
     ready, stop = router.dir / f"sniffip-{tag}.ready", router.dir / f"sniffip-{tag}.stop"
