@@ -112,7 +112,7 @@ def pings_through_group_sa(gm1, gm2):
     labmod.lan_ping(gm1, gm2, count=5)
     seen = capture()
     plain = [c for c in seen if c[0] == "icmp" and {c[1], c[2]} == {gm1.lan_addr, gm2.lan_addr}]
-    return group_esp(seen, spi), plain
+    return spi, group_esp(seen, spi), plain
 
 
 @pytest.mark.parametrize("mode", ["tunnel", "gateway"])
@@ -126,13 +126,13 @@ def test_outer_addresses(mode, lab_logs):
         gm1, gm2 = lab["gm1"], lab["gm2"]
         for gm in (gm1, gm2):
             wait_until(f"{gm.name} registered", lambda: state(gm) == "registered", timeout=30)
-        esp, plain = pings_through_group_sa(gm1, gm2)
+        spi, esp, plain = pings_through_group_sa(gm1, gm2)
         assert not plain, f"ICMP in the clear: {plain}"
         if mode == "tunnel":
             # address preservation: outer = inner, both ways
             assert esp == {(gm1.lan_addr, gm2.lan_addr), (gm2.lan_addr, gm1.lan_addr)}, esp
             log = (gm1.dir / "charon.log").read_text()
-            assert "outbound tunnel-mode SA" in log and f"{gm1.lan_addr}[4500] == {gm2.lan_addr}[4500]" in log
+            assert f"installed outbound tunnel-mode SA {spi} {gm1.lan_addr} == {gm2.lan_addr}" in log
         else:
             assert esp == {(gm1.addr, gm2.addr), (gm2.addr, gm1.addr)}, esp
 
