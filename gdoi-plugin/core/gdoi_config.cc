@@ -441,9 +441,6 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 			if (!family(c.hosts[i]))
 				return r.where("hosts") + ": " + quote(split_list(*r.find("hosts"))[i]) +
 				       " is not of the address family of local_addrs";
-			if (std::find(c.hosts.begin(), c.hosts.begin() + static_cast<long>(i), c.hosts[i]) !=
-			    c.hosts.begin() + static_cast<long>(i))
-				return r.where("hosts") + ": " + quote(split_list(*r.find("hosts"))[i]) + " repeats";
 		}
 	}
 

@@ -806,5 +806,45 @@ TEST(GdoiConfigEndpoints, EqualityIgnoresThePort)
 	EXPECT_FALSE(a == c);
 }
 
+// The group SAs' mode (key server) and the member's own host addresses.
+TEST(GdoiConfig, SaModeAndHosts)
+{
+	auto d = parse_config(kMinimalServer);
+	ASSERT_TRUE(d.ok()) << d.error().message;
+	EXPECT_EQ(d.value().servers.at(0).sa_mode, SaMode::Tunnel) << "RFC 9838: tunnel mode with address preservation";
+	for (auto [word, mode] : std::vector<std::pair<std::string, SaMode>>{
+		     {"tunnel", SaMode::Tunnel}, {"gateway", SaMode::Gateway}, {"transport", SaMode::Transport}}) {
+		auto r = parse_config(with(kMinimalServer, "blue.sa_mode", " " + word));
+		ASSERT_TRUE(r.ok()) << r.error().message;
+		EXPECT_EQ(r.value().servers.at(0).sa_mode, mode) << word;
+		EXPECT_STREQ(sa_mode_name(mode), word.c_str());
+	}
+
+	auto none = parse_config(kMinimalMember);
+	ASSERT_TRUE(none.ok()) << none.error().message;
+	EXPECT_TRUE(none.value().members.at(0).hosts.empty()) << "default: the local address";
+	auto two = parse_config(with(kMinimalMember, "blue.hosts", "10.1.0.1, 10.1.0.2"));
+	ASSERT_TRUE(two.ok()) << two.error().message;
+	const auto &h = two.value().members.at(0).hosts;
+	ASSERT_EQ(h.size(), 2u);
+	EXPECT_EQ(h[0].ip, ip("10.1.0.1"));
+	EXPECT_EQ(h[1].ip, ip("10.1.0.2"));
+
+	expect_errors({
+		{"bad sa_mode", with(kMinimalServer, "blue.sa_mode", "beet"),
+		 "groups.blue.sa_mode: \"beet\" is not tunnel, gateway or transport"},
+		{"sa_mode on a member", with(kMinimalMember, "blue.sa_mode", "tunnel"),
+		 "groups.blue.sa_mode: a key server setting in a member group"},
+		{"hosts on a key server", with(kMinimalServer, "blue.hosts", "10.1.0.1"),
+		 "groups.blue.hosts: a member setting in a key server group"},
+		{"hosts family", with(kMinimalMember, "blue.hosts", "10.1.0.1, 2001:db8::1"),
+		 "groups.blue.hosts: \"2001:db8::1\" is not of the address family of local_addrs"},
+		{"hosts repeat", with(kMinimalMember, "blue.hosts", "10.1.0.1, 10.1.0.1"),
+		 "groups.blue.hosts: \"10.1.0.1\" is listed twice"},
+		{"hosts multicast", with(kMinimalMember, "blue.hosts", "239.1.1.1"),
+		 "groups.blue.hosts: \"239.1.1.1\" is not a unicast address"},
+	});
+}
+
 } // namespace
 } // namespace groupsec::gdoi
