@@ -129,6 +129,28 @@ TEST_F(SaModeTest, GatewayTunnelsTravelAsAPrivateUseStatusNotify)
 	EXPECT_EQ(m.sink.ever[0].mode, SaMode::Gateway);
 }
 
+TEST_F(SaModeTest, ARegistrationInAnotherModeInstallsTheSameTekAnew)
+{
+	start(SaMode::Tunnel);
+	Node &m = *gms[0];
+	ASSERT_EQ(m.sink.ever.size(), 1u);
+	const uint32_t spi = m.sink.ever[0].spi;
+	// the operator changes the mode; the group keeps its keys
+	GcksGroupConfig sc = server_config();
+	sc.sa_mode = SaMode::Transport;
+	ASSERT_TRUE(gcks->engine.add_server_group(sc).ok());
+	ASSERT_EQ(current_spi(*gcks), spi);
+	ASSERT_TRUE(m.engine.reregister("blue").ok());
+	net.tick();
+	ASSERT_EQ(m.sink.ever.size(), 2u) << "the TEK is installed again";
+	EXPECT_EQ(m.sink.ever[1].spi, spi);
+	EXPECT_EQ(m.sink.ever[1].mode, SaMode::Transport);
+	ASSERT_EQ(m.sink.removed.size(), 1u);
+	EXPECT_EQ(m.sink.removed[0], spi);
+	ASSERT_TRUE(m.sink.has(spi));
+	EXPECT_EQ(m.sink.installed.begin()->second.mode, SaMode::Transport);
+}
+
 TEST_F(SaModeTest, AMemberRefusesAModeItsDataPlaneCannotMake)
 {
 	GcksGroupConfig sc = server_config();

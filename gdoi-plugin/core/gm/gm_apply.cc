@@ -503,6 +503,13 @@ void GroupMember::commit(GmGroup &g, GmUpdate u)
 		g.gcauth_signature = u.signature;
 		g.sig_alg = u.sig_alg;
 		g.sender_ids = std::move(u.sender_ids);
+		if (u.mode != g.mode) {
+			// the key server changed the SAs' mode: the TEKs it names
+			// again are installed anew in the new one
+			for (const GmTek &o : g.teks)
+				ctx_.deps.sas->remove(g.cfg.name, o.sa.spi);
+			g.teks.clear();
+		}
 		g.mode = u.mode;
 	}
 	commit_kek(g, u, dtd_ms);
