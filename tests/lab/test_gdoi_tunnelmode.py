@@ -11,6 +11,8 @@
 - transport mode (N(USE_TRANSPORT_MODE)): libipsec makes tunnel-mode SAs
   only, so the member refuses the registration and says why.
 """
+import re
+import subprocess
 import time
 
 import lab as labmod
@@ -152,3 +154,94 @@ def test_transport_mode_is_refused_on_libipsec(lab_logs):
         assert not (isinstance(sas, dict) and sas.get("sas")), sas
         # nothing was installed in libipsec either
         assert "installed inbound" not in (gm1.dir / "charon.log").read_text()
+
+
+# --- XFRM (QEMU guests): both modes that keep addresses ---
+
+_SNIFF_TAP = r"""
+import os, socket, sys, time
+tap, seconds, ready = sys.argv[1:4]
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind((tap, 0))
+s.settimeout(0.2)
+os.close(os.open(ready, os.O_CREAT | os.O_WRONLY, 0o644))
+end = time.time() + float(seconds)
+while time.time() < end:
+    try:
+        pkt = s.recv(65535)
+    except socket.timeout:
+        continue
+    if pkt[12:14] != b"\x08\x00":
+        continue
+    ip = pkt[14:]
+    hl = (ip[0] & 15) * 4
+    proto, src, dst = ip[9], socket.inet_ntoa(ip[12:16]), socket.inet_ntoa(ip[16:20])
+    l4 = ip[hl:]
+    if proto == 17 and int.from_bytes(l4[2:4], "big") == 4500 and l4[8:12] != bytes(4):
+        print("esp", src, dst, l4[8:12].hex(), flush=True)
+    elif proto == 1:
+        print("icmp", src, dst, "-", flush=True)
+"""
+
+
+def sniff_tap(lab, router, seconds):
+    """Both directions on a guest's backbone port (its tap on the bridge)."""
+    ready = lab.dir / f"sniff-tap-{time.monotonic_ns()}.ready"
+    p = subprocess.Popen(["ip", "netns", "exec", lab.bb, "/usr/bin/python3", "-c", _SNIFF_TAP,
+                          router.guest.tap, str(seconds), str(ready)], stdout=subprocess.PIPE, text=True)
+    wait_until("capture running", lambda: ready.exists() or p.poll() is not None, timeout=10, interval=0.05)
+    assert ready.exists(), f"the capture exited with {p.returncode}"
+
+    def result():
+        out, _ = p.communicate(timeout=seconds + 15)
+        return [tuple(line.split()) for line in out.splitlines() if line]
+    return result
+
+
+def xfrm_modes(router, spi):
+    """{(src, dst): mode} of the XFRM states with this SPI."""
+    out = router.run(["ip", "xfrm", "state"]).stdout
+    found = {}
+    for block in re.split(r"^(?=src )", out, flags=re.M):
+        m = re.match(r"src (\S+) dst (\S+)\s+proto esp spi 0x([0-9a-f]+) reqid \d+ mode (\S+)", block)
+        if m and f"{int(m.group(3), 16):08x}" == spi:
+            found[(m.group(1), m.group(2))] = m.group(4)
+    return found
+
+
+@pytest.fixture(scope="module")
+def xlab():
+    lab = labmod.gdoi_lab("gstmv", members=2, dataplane="xfrm")
+    with lab:
+        route_lans(lab)
+        labmod.configure_gdoi(lab, sa_mode="tunnel")
+        yield lab
+
+
+@pytest.mark.parametrize("mode", ["tunnel", "transport"])
+def test_xfrm_keeps_addresses(xlab, mode, lab_logs):
+    lab_logs(xlab)
+    ks, gm1, gm2 = xlab["ks"], xlab["gm1"], xlab["gm2"]
+    if mode != "tunnel":
+        # the key server's new mode reaches the members when they register again
+        ks.write_config("gdoi.conf", labmod.gdoi_server_conf(ks, [gm1, gm2], sa_mode=mode))
+        ks.swanctl("--reload-settings")
+        for gm in (gm1, gm2):
+            labmod.gdoictl(gm, "reregister", GROUP, as_json=False)
+    for gm in (gm1, gm2):
+        wait_until(f"{gm.name} registered", lambda: state(gm) == "registered", timeout=90)
+    want = {"tunnel": "tunnel", "transport": "transport"}[mode]
+
+    def installed():
+        spi = labmod.gdoi_current_spi(gm1, GROUP)
+        modes = xfrm_modes(gm1, spi) if spi else {}
+        return spi if modes.get((gm1.lan_addr, gm2.lan_addr)) == want else None
+    spi = wait_until(f"gm1's {want}-mode SA in XFRM", installed, timeout=60)
+    assert xfrm_modes(gm1, spi) == {("0.0.0.0", gm1.lan_addr): want, (gm1.lan_addr, gm2.lan_addr): want}
+    wait_until("gm1 reaches gm2's LAN", lambda: labmod.lan_ping(gm1, gm2, count=1, check=False).returncode == 0,
+               timeout=60)
+    capture = sniff_tap(xlab, gm2, 8)
+    labmod.lan_ping(gm1, gm2, count=5)
+    seen = capture()
+    assert group_esp(seen, spi) == {(gm1.lan_addr, gm2.lan_addr), (gm2.lan_addr, gm1.lan_addr)}, seen
+    assert not [c for c in seen if c[0] == "icmp" and {c[1], c[2]} == {gm1.lan_addr, gm2.lan_addr}], seen
