@@ -67,6 +67,18 @@ static uint16_t integrity_of(const gdoi_kernel_sa_t *sa)
 	return sa->integrity ? sa->integrity : AUTH_UNDEFINED;
 }
 
+/**
+ * The selector of an SA's address: the address alone, or any address for
+ * the any source of an inbound group SA
+ */
+static linked_list_t *sa_selector(host_t *host)
+{
+	return linked_list_create_with_items(
+				traffic_selector_create_from_subnet(host->clone(host),
+								host->is_anyaddr(host) ? 0 : 128, 0, 0, 65535),
+				NULL);
+}
+
 /*
  * Described in header
  */
@@ -111,7 +123,20 @@ bool gdoi_kernel_add_sa(void *ctx, const gdoi_kernel_sa_t *sa)
 		}
 		id.src = src;
 		id.dst = dst;
+		if (sa->transport)
+		{	/* kernel-netlink gives a transport-mode state the selector of
+			 * its traffic, and needs one */
+			data.src_ts = sa_selector(src);
+			data.dst_ts = sa_selector(dst);
+		}
 		status = charon->kernel->add_sa(charon->kernel, &id, &data);
+		if (data.src_ts)
+		{
+			data.src_ts->destroy_offset(data.src_ts,
+										offsetof(traffic_selector_t, destroy));
+			data.dst_ts->destroy_offset(data.dst_ts,
+										offsetof(traffic_selector_t, destroy));
+		}
 		DBG1(DBG_KNL, "gdoi: %s %s %s-mode SA %.8x %H == %H, reqid %u",
 			 status == SUCCESS ? "installed" : "failed to install",
 			 sa->inbound ? "inbound" : "outbound",
