@@ -538,3 +538,20 @@ TEST_F(HostModes, ARegistrationInAnotherModeReplacesTheSasOfTheOldOne)
 	for (const auto &p : k.policies)
 		EXPECT_TRUE(p.transport) << FakeKernel::describe(p);
 }
+
+TEST(HostModesIpv6, AddressPreservationOverIpv6)
+{
+	FakeKernel k;
+	GroupDataplane d{k, 100};
+	d.set_local("blue", addr("2001:db8::11"));
+	d.set_hosts("blue", {addr("2001:db8:1001::1")});
+	ASSERT_TRUE(d.add_endpoint("blue", endpoint("2001:db8::12", "2001:db8:1002::1", "2001:db8:1002::1")));
+	TekSa t = tek_in(0x1001, SaMode::Tunnel);
+	t.source = t.destination = prefix("2001:db8:1000::", "2001:db8:1fff:ffff:ffff:ffff:ffff:ffff");
+	ASSERT_TRUE(d.install(t));
+	EXPECT_EQ(sa_texts(k), (std::vector<std::string>{"in ::=>2001:db8:1001::1 tunnel",
+							   "out 2001:db8:1001::1=>2001:db8:1002::1 tunnel"}));
+	ASSERT_EQ(k.policies.size(), 2u);
+	EXPECT_EQ(to_string(k.policies[0].source), "2001:db8:1001::1/128");
+	EXPECT_EQ(to_string(k.policies[0].destination), "2001:db8:1002::1/128");
+}
