@@ -373,10 +373,10 @@ Bytes iv(MemberSa &sa)
 	return v;
 }
 
-Payload group_id_payload(Harness &h)
+// IDg of blue
+Payload group_id_payload()
 {
 	const Identity g = ident("@#01");
-	(void)h;
 	return pl(PayloadType::GroupId, encode_identification({g.type, g.data}).value());
 }
 
@@ -397,7 +397,7 @@ void session_request(Harness &h, MemberSa &sa, uint8_t step, const std::vector<P
 					   encode_auth({ike::kAuthSharedKey, ike::psk_auth(Bytes{'f', 'u', 'z', 'z'}, octets)})
 						   .value()));
 		}
-		inner.push_back(group_id_payload(h));
+		inner.push_back(group_id_payload());
 	}
 	inner.insert(inner.end(), chain.begin(), chain.end());
 	IkeHeader hd;

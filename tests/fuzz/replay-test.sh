@@ -68,11 +68,16 @@ for target in $targets; do
 		env -u GROUPSEC_FUZZ_CORPUS "$target" "$work/good/$name" "$work/good/$name/a"
 
 done
-# the sanitizer replay is built with both sanitizers
+# the sanitizer replay is built with both sanitizers, and needs clang++:
+# every step of its build (and of `make fuzz`) starts with fuzz-clang
 san=$(for t in $targets; do case $t in *.san) echo "$t" ;; esac; done | head -1)
 if [ -n "$san" ]; then
 	check "the sanitizer replay carries ASan and UBSan" 0 "asan.*ubsan" \
 		bash -c "nm '$san' | grep -q __asan_init && nm '$san' | grep -q __ubsan_handle && echo asan ubsan"
+	check "the sanitizer build fails without clang++" 2 "clang\+\+ not found" \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory CLANGXX= fuzz-clang
+	check "the sanitizer build passes its clang++ check with clang++" 0 "^$" \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory fuzz-clang
 fi
 echo "replay-test: $((cases - failures)) of $cases cases passed"
 [ "$failures" -eq 0 ]
