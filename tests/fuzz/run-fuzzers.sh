@@ -42,7 +42,7 @@ for t in "$@"; do
 	end=$(date +%s.%N)
 	execs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -1)
 	secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
-	rate=$(awk -v n="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", s > 0 ? n / s : n }')
+	rate=$(awk -v n="${execs:-0}" -v s="$secs" 'BEGIN { printf "%.0f", (s > 0 ? n / s : n) }')
 	artifact=$(sed -nE 's/.*Test unit written to (.*)$/\1/p' "$log" | tail -1)
 	if [ "$rc" -eq 0 ]; then
 		result="no finding"
