@@ -12,6 +12,19 @@
 //      valid IDi and AUTH first);
 //   2: the same chain as the answer to red's GSA_AUTH, after the harness
 //      answered red's IKE_SA_INIT (bit 7: put a valid IDr and AUTH first).
+// A first octet of 0xf0 or more is a session (blue then rekeys in-band):
+// the harness runs IKE_SA_INIT with blue as member gm1 and then exchanges
+// on that one IKE SA, each built and sealed with the SA's keys from
+// [step (1)][first payload (1)][length (2)][payload chain]:
+//   step & 3 = 0: a GSA_AUTH request, 1: a GSA_REGISTRATION request, with
+//      the next Message ID (bit 6: the previous one again, a replay);
+//      bit 7 puts what a valid request holds first (IDi, AUTH and IDg;
+//      IDg);
+//   2: blue rekeys; the harness answers each GSA_INBAND_REKEY request blue
+//      sends it with the chain (bit 7: an empty, valid acknowledgement);
+//   3: (step >> 2) x 5 s pass, the engine ticks, and the harness
+//      acknowledges blue's requests (retransmissions included).
+// The seeds hold GSA_AUTH, GSA_REGISTRATION, rekeys and time passing.
 // Nothing may crash, and the engine's state must stay readable.
 #include <cstdint>
 #include <cstdlib>
@@ -91,8 +104,9 @@ struct Harness {
 	Address blue = addr("192.0.2.1"), fake_ks = addr("192.0.2.9"), self = addr("198.51.100.2"),
 		red = addr("198.51.100.1"), peer = addr("198.51.100.7"), mcast = addr("239.192.0.1");
 	std::vector<Datagram> to_fake_ks;
+	std::vector<Datagram> to_peer; // what blue sends the harness as member
 
-	explicit Harness(bool with_self)
+	explicit Harness(bool with_self, bool inband = false)
 	{
 		GcksGroupConfig g;
 		g.name = "blue";
@@ -109,6 +123,7 @@ struct Harness {
 		// the harness has no private key: unsigned rekeys, said so on
 		// both sides
 		g.rekey_auth = RekeyAuth::Implicit;
+		g.inband_rekey = inband;
 		engine.add_server_group(g);
 		GmGroupConfig m;
 		m.name = "self";
@@ -142,6 +157,8 @@ struct Harness {
 			net.q.pop_front();
 			if (d.to == fake_ks)
 				to_fake_ks.push_back(d);
+			else if (d.to == peer)
+				to_peer.push_back(d);
 			else if (d.to == blue || d.to == self || d.to == mcast)
 				engine.receive(d.to, d.from, d.data);
 		}
@@ -304,6 +321,165 @@ void as_server(Harness &h, const uint8_t *data, size_t size)
 	h.pump();
 }
 
+// The harness as member gm1 of blue: the IKE SA it set up.
+struct MemberSa {
+	uint64_t ispi = 0x0102030405060708, rspi = 0;
+	ike::IkeKeys keys;
+	uint32_t next_id = 1;
+	uint64_t iv = 0;
+	Bytes init_request, nr;
+};
+
+// IKE_SA_INIT with blue; false if blue did not answer.
+bool member_init(Harness &h, MemberSa &sa)
+{
+	auto dh = fixed_dh();
+	Bytes ni(32, 0x11);
+	Message m;
+	m.header.initiator_spi = sa.ispi;
+	m.header.exchange_type = static_cast<uint8_t>(ExchangeType::IkeSaInit);
+	m.header.flags = kFlagInitiator;
+	m.payloads.push_back(pl(PayloadType::SecurityAssociation, ike::encode_sa({proposal()}).value()));
+	m.payloads.push_back(pl(PayloadType::KeyExchange, ike::encode_ke({ike::kDhEcp256, dh->public_value()}).value()));
+	m.payloads.push_back(pl(PayloadType::Nonce, encode_nonce({ni}).value()));
+	sa.init_request = encode_message(m).value();
+	h.engine.receive(h.blue, h.peer, sa.init_request);
+	if (h.net.q.empty())
+		return false;
+	Bytes resp = h.net.q.back().data;
+	h.net.q.clear();
+	auto r = decode_message(resp);
+	if (!r || r.value().payloads.size() < 3)
+		return false;
+	auto ke = ike::decode_ke(r.value().payloads[1].body);
+	auto nr = decode_nonce(r.value().payloads[2].body);
+	if (!ke || !nr)
+		return false;
+	auto shared = dh->shared_secret(ke.value().data);
+	if (!shared)
+		return false;
+	sa.rspi = r.value().header.responder_spi;
+	sa.nr = nr.value().nonce;
+	sa.keys = ike::derive_ike_keys(SkCipher::AesGcm16, 32, ni, sa.nr, shared.value(), sa.ispi, sa.rspi);
+	return true;
+}
+
+Bytes iv(MemberSa &sa)
+{
+	Bytes v(8);
+	uint64_t n = ++sa.iv;
+	for (int i = 7; i >= 0; i--, n >>= 8)
+		v[i] = static_cast<uint8_t>(n);
+	return v;
+}
+
+// IDg of blue
+Payload group_id_payload()
+{
+	const Identity g = ident("@#01");
+	return pl(PayloadType::GroupId, encode_identification({g.type, g.data}).value());
+}
+
+// Sends a GSA_AUTH or GSA_REGISTRATION request on the member's IKE SA.
+void session_request(Harness &h, MemberSa &sa, uint8_t step, const std::vector<Payload> &chain)
+{
+	bool auth = (step & 3) == 0;
+	std::vector<Payload> inner;
+	if (step & 0x80) {
+		if (auth) {
+			Bytes idi = encode_identification({static_cast<uint8_t>(IdType::Fqdn),
+							   Bytes{'g', 'm', '1', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+								 '.', 'n', 'e', 't'}})
+					    .value();
+			Bytes octets = ike::signed_octets(sa.init_request, sa.nr, sa.keys.sk_pi, idi);
+			inner.push_back(pl(PayloadType::IdInitiator, idi));
+			inner.push_back(pl(PayloadType::Authentication,
+					   encode_auth({ike::kAuthSharedKey, ike::psk_auth(Bytes{'f', 'u', 'z', 'z'}, octets)})
+						   .value()));
+		}
+		inner.push_back(group_id_payload());
+	}
+	inner.insert(inner.end(), chain.begin(), chain.end());
+	IkeHeader hd;
+	hd.initiator_spi = sa.ispi;
+	hd.responder_spi = sa.rspi;
+	hd.exchange_type = auth ? static_cast<uint8_t>(ExchangeType::GsaAuth)
+				: static_cast<uint8_t>(ExchangeType::GsaRegistration);
+	hd.flags = kFlagInitiator;
+	if ((step & 0x40) && sa.next_id > 1)
+		hd.message_id = sa.next_id - 1;
+	else
+		hd.message_id = sa.next_id++;
+	auto sealed = seal_message(hd, {}, inner, sa.keys.initiator, iv(sa));
+	if (sealed)
+		h.engine.receive(h.blue, h.peer, sealed.value());
+	h.pump();
+}
+
+// Answers the requests blue sent the member (GSA_INBAND_REKEY) with chain,
+// or with an empty acknowledgement if ack; responses to the member's own
+// requests are opened and dropped.
+void session_answer(Harness &h, MemberSa &sa, bool ack, const std::vector<Payload> &chain)
+{
+	std::vector<Datagram> got;
+	got.swap(h.to_peer);
+	for (const Datagram &d : got) {
+		auto opened = open_message(d.data, sa.keys.responder);
+		if (!opened)
+			continue;
+		const IkeHeader &rh = opened.value().message.header;
+		if (rh.flags & kFlagResponse)
+			continue;
+		IkeHeader hd;
+		hd.initiator_spi = sa.ispi;
+		hd.responder_spi = sa.rspi;
+		hd.exchange_type = rh.exchange_type;
+		hd.flags = kFlagInitiator | kFlagResponse;
+		hd.message_id = rh.message_id;
+		auto sealed = seal_message(hd, {}, ack ? std::vector<Payload>{} : chain, sa.keys.initiator, iv(sa));
+		if (sealed)
+			h.engine.receive(h.blue, h.peer, sealed.value());
+	}
+	h.pump();
+}
+
+// Mode 3: exchanges on one IKE SA.
+void session(Harness &h, const uint8_t *data, size_t size)
+{
+	MemberSa sa;
+	if (!member_init(h, sa))
+		return;
+	size_t pos = 0;
+	while (pos + 4 <= size) {
+		uint8_t step = data[pos];
+		uint8_t first = data[pos + 1];
+		size_t len = size_t(data[pos + 2]) << 8 | data[pos + 3];
+		pos += 4;
+		len = std::min(len, size - pos);
+		auto chain = decode_payload_chain(first, ByteView(data + pos, len));
+		pos += len;
+		std::vector<Payload> payloads = chain ? std::move(chain.value()) : std::vector<Payload>{};
+		switch (step & 3) {
+		case 0:
+		case 1:
+			session_request(h, sa, step, payloads);
+			break;
+		case 2:
+			h.engine.rekey("blue");
+			h.pump();
+			session_answer(h, sa, step & 0x80, payloads);
+			break;
+		case 3:
+			h.clock.t += uint64_t(step >> 2) * 5000;
+			h.engine.tick();
+			h.pump();
+			session_answer(h, sa, true, payloads);
+			break;
+		}
+		h.check();
+	}
+}
+
 // Mode 0: raw datagrams.
 void datagrams(Harness &h, const uint8_t *data, size_t size)
 {
@@ -332,6 +508,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
+	if (data[0] >= 0xf0) {
+		// without the loopback member: its registration would double
+		// the cost of every session
+		Harness h(false, true);
+		session(h, data + 1, size - 1);
+		h.check();
+		return 0;
+	}
 	Harness h(data[0] % 3 == 0);
 	switch (data[0] % 3) {
 	case 0:

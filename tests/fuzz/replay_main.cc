@@ -5,6 +5,10 @@
 // of random and mutated inputs. `make fuzz` builds the same targets with
 // clang's -fsanitize=fuzzer for coverage-guided runs.
 //
+// `make check` runs each target twice: built with the regular compiler
+// (tests/fuzz/NAME) and built with clang -fsanitize=address,undefined
+// (fuzz-replay/NAME.san).
+//
 // A replay without seeds would pass while testing little, so it fails (exit
 // status 2) when the target's corpus folder GROUPSEC_FUZZ_CORPUS/NAME (set by
 // `make check`) is missing, a folder holds no input, an input cannot be
@@ -74,8 +78,11 @@ int main(int argc, char **argv)
 	// the seed corpus of target NAME is the folder GROUPSEC_FUZZ_CORPUS/NAME
 	const char *dir = getenv("GROUPSEC_FUZZ_CORPUS");
 	if (dir) {
+		// NAME is the program's name up to its first dot: the sanitizer
+		// replay fuzz-replay/NAME.san reads the same folder as NAME
 		std::string name = argv[0];
 		name = name.substr(name.rfind('/') + 1);
+		name = name.substr(0, name.find('.'));
 		std::string path = std::string(dir) + "/" + name;
 		struct stat st;
 		if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
