@@ -534,6 +534,14 @@ class Member(Node):
                     esp.icmp_echo(self.cfg["lan_addr"], cmd["dst"], self.ping_id, i + 1), cmd["gateway"]))
         elif c == "register":
             self.register()
+        elif c == "reregister":
+            # 2.3.2: on the IKE SA it has, a GM 'will use the GSA_REGISTRATION exchange'
+            if self.ike is None or not self.ike.keys:
+                return self.register()
+            mid = self.ike.next_mid
+            self.ike.next_mid += 1
+            self.request(C.GSA_REGISTRATION, mid, self.ike.protect(C.GSA_REGISTRATION, False, mid,
+                                                                   [Payload(C.IDG, self.idg())]))
         else:
             self.error("unknown command", cmd=c)
 

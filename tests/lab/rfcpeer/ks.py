@@ -2,6 +2,7 @@
 """The key server (GCKS): IKE_SA_INIT and GSA_AUTH/GSA_REGISTRATION
 responder (RFC 9838 2.3), GSA_REKEY sender (2.4.1) with an LKH tree
 (Appendix A), GSA_INBAND_REKEY initiator (2.4.2), Deletes (2.4.3)."""
+import json
 import struct
 import time
 
@@ -29,7 +30,8 @@ class KeyServer(Node):
         self.sas = {}  # SPIr -> {"ike", "peer", "member", ...}
         self.half = {}  # (SPIi, peer) -> (SPIr, response)
         self.members = {}  # id -> {"addr", "spi_r", "sender_ids"}
-        self.evicted = set()
+        self.evicted_file = self.dir / "evicted.json"  # evictions outlive a restart
+        self.evicted = set(json.loads(self.evicted_file.read_text())) if self.evicted_file.exists() else set()
         self.next_sid = 1
         self.st = self.status
         self.st.update(registered=[], refused=[], rekeys_sent=0, invalid_spi_sent=0, exclusions=0)
@@ -326,6 +328,7 @@ class KeyServer(Node):
         'MUST NOT be sent in GSA_REKEY messages': the RFC has no other place
         for them."""
         self.evicted.add(member)
+        self.evicted_file.write_text(json.dumps(sorted(self.evicted)))
         gone = self.members.pop(member, None)
         also = [gone["addr"]] if gone else []
         for spi_r, s in list(self.sas.items()):

@@ -60,6 +60,13 @@ def check_kek(p, registration):
     for t in p.transforms:
         if t.type not in (C.T_ENCR, C.T_INTEG, C.T_GCAUTH, C.T_KWA):
             raise PolicyError(f"transform type {t.type} not valid for GIKE_UPDATE (4.4.2.1)")
+    d = p.dst
+    import ipaddress
+    if d.start != d.end or not ipaddress.ip_address(d.start).is_multicast or d.ip_proto not in (0, 17) \
+            or d.start_port != d.end_port:
+        raise PolicyError(f"Rekey SA destination selector {d.start}-{d.end} proto {d.ip_proto} ports "
+                          f"{d.start_port}-{d.end_port} (4.4.1: 'the destination traffic selectors MUST define a "
+                          "single multicast IP address, an IP protocol (assumed to be UDP) and a single port')")
     # 3.5: GSK_e | GSK_a | GSK_w = KEYMAT
     size = encr_key_octets(encr) + INTEG_KEY.get(integ.id if integ else 0, 0) + crypto.KWA_KEY_SIZE[kwa.id]
     return encr, integ.id if integ else C.AUTH_NONE, gcauth, kwa.id, size
