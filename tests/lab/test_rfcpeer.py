@@ -121,6 +121,7 @@ def alab():
                                labmod.gdoi_secrets(gm, ["ks"]))
             labmod.start_gdoi_charon(gm)
         lab.peer = peer
+        lab.pki = pki
         yield lab
 
 
@@ -199,6 +200,28 @@ def test_a6_rfc_key_server_restart(alab):
     for gm in (gm1, gm2):
         wait_plugin(gm, f"sends on the restarted key server's TEK {new}", lambda: current_spi(gm) == new,
                     timeout=15)
+    ping(gm1, gm2)
+
+
+def test_a7_inband_rekey_from_the_rfc_key_server(alab):
+    """2.4.2: the key server keeps the IKE SA and sends the new TEK by
+    GSA_INBAND_REKEY; the members answer HDR, SK{} and move to it."""
+    ks, gm1, gm2 = alab["ks"], alab["gm1"], alab["gm2"]
+    alab.peer.kill()
+    alab.peer = Peer(ks, "ks", **{**{k: v for k, v in alab.peer.cfg.items() if k not in ("role", "dir")},
+                                  "inband": True})
+    for gm in (gm1, gm2):
+        labmod.gdoictl(gm, "reregister", GROUP, check=False)
+    alab.peer.wait("gm1 and gm2 registered (inband group)", lambda st: st["registered"] == member_ids([gm1, gm2]),
+                   timeout=20)
+    old = alab.peer.status()["tek_spi"]
+    for gm in (gm1, gm2):
+        wait_plugin(gm, f"sends on TEK {old}", lambda: current_spi(gm) == old, timeout=15)
+    alab.peer.cmd(cmd="rekey")
+    alab.peer.wait("both members answer GSA_INBAND_REKEY", lambda st: st.get("inband_acks", 0) >= 2, timeout=15)
+    new = alab.peer.status()["tek_spi"]
+    for gm in (gm1, gm2):
+        wait_plugin(gm, f"sends on the new TEK {new}", lambda: current_spi(gm) == new, timeout=15)
     ping(gm1, gm2)
 
 
