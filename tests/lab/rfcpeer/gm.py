@@ -210,11 +210,11 @@ class Member(Node):
             raise PolicyError("4.4.1: 'either one GSA KEK or GSA TEK policy MUST be present'")
         mbags = [b for b in bags if isinstance(b, MemberKeyBag)]
         gbags = {(b.protocol, b.spi): b for b in bags if isinstance(b, GroupKeyBag)}
-        if rekey:
+        if not registration:
             for b in mbags:
                 if attrs_of(b.attrs, C.GM_SENDER_ID):
                     raise PolicyError("GM_SENDER_ID in a rekey (4.5.3.3: 'MUST NOT appear in the rekey "
-                                      "operations')")
+                                      "operations (in the GSA_REKEY or GSA_INBAND_REKEY exchanges)')")
         if len(mbags) > 1:
             raise PolicyError("more than one member key bag")
         return keks, teks, gws, mbags, gbags
