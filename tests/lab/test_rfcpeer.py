@@ -231,6 +231,13 @@ def test_a7_inband_rekey_from_the_rfc_key_server(alab):
 def blab():
     lab = labmod.gdoi_lab("gsrfkb", members=3)
     with lab:
+        setup_b(lab)
+        yield lab
+
+
+def setup_b(lab, **extra):
+    """groupsec's key server, plugin member gm1, rfcpeer members gm2 (a sender) and gm3."""
+    if True:
         ks, gm1, gm2, gm3 = lab["ks"], lab["gm1"], lab["gm2"], lab["gm3"]
         pki = labmod.make_pki(lab, ["ks"])
         labmod.install_creds(ks, pki, cert="ks.crt", key="ks.key")
@@ -244,8 +251,7 @@ def blab():
         for gm, sender in ((gm2, 1), (gm3, 0)):
             lab.peers[gm.name] = Peer(gm, "gm", local_addr=gm.addr, local_id=f"{gm.name}.example.net",
                                       server=ks.addr, server_id="ks.example.net", psk=labmod.gdoi_psk(gm.name),
-                                      lan_addr=gm.lan_addr, sender_ids=sender)
-        yield lab
+                                      lan_addr=gm.lan_addr, sender_ids=sender, **extra)
 
 
 def test_b1_rfc_members_register_with_groupsec(blab):

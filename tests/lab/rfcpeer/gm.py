@@ -7,7 +7,7 @@ import struct
 from . import consts as C
 from . import crypto, esp, ikesa
 from .node import Node
-from .policy import PolicyError, attrs_of, check_kek, check_tek, unwrap_keys, wrapped_list
+from .policy import PolicyError, violate, attrs_of, check_kek, check_tek, unwrap_keys, wrapped_list
 from .wire import (GsaPolicy, GwPolicy, GroupKeyBag, MemberKeyBag, Notify, Payload, Proposal, Transform,
                    WireError, encode_auth, encode_id, encode_ke, encode_sa, parse_auth, parse_delete, parse_gsa,
                    parse_header, parse_id, parse_kd, parse_ke, parse_notify, parse_sa)
@@ -19,11 +19,15 @@ class Member(Node):
         self.addr = cfg["local_addr"]
         self.ike = None
         self.pending = None
+        self.leaving = None  # the Message ID of our GSA_REGISTRATION refusing a policy
         self.group = None  # the group's state from the last registration and rekeys
         self.excluded = False
         self.seq = 0
         self.ping_id = random.randrange(1, 0xFFFF)
         self.st = self.status
+        if cfg.get("diagnose"):  # a diagnosis run: list every rule broken (policy.RECORD); never in tests
+            from . import policy
+            policy.RECORD = self.status.setdefault("violations", [])
         self.st.update(registered=False, registrations=0, rekeys=0, inband_rekeys=0, dropped=[],
                        excluded=False, kek_spi=None, tek_spis=[], esp_rx={}, esp_undecryptable={},
                        icmp_replies=0, icmp_echo_answered=0, wkp=[], notify_errors=[], deletes=[])
@@ -38,6 +42,7 @@ class Member(Node):
         self.register()
 
     def register(self, group=None):
+        self.leaving = None
         self.ike = ikesa.IkeSA(True, crypto.random_bytes(8))
         self.dh = crypto.DH(group or self.cfg.get("dh", C.DH_CURVE25519))
         self.ni = crypto.random_bytes(32)
@@ -159,6 +164,11 @@ class Member(Node):
         for p in pls:
             get.setdefault(p.type, []).append(p)
         errs = [parse_notify(p.body).type for p in get.get(C.NOTIFY, []) if parse_notify(p.body).type < 16384]
+        if self.leaving == hdr.message_id:
+            # 2.3.2: 'HDR, SK{IDg, N} -->  <-- HDR, SK{}': the key server took note; try again later
+            self.leaving = None
+            self.log("the key server acknowledged our refusal of its policy")
+            return self.after(30, self.register)
         if hdr.exchange == C.GSA_AUTH:
             if C.AUTH not in get:
                 self.st["notify_errors"] += errs
@@ -180,6 +190,7 @@ class Member(Node):
             self.fail(f"registration not accepted: {e}")
             mid = self.ike.next_mid
             self.ike.next_mid += 1
+            self.leaving = mid
             self.request(C.GSA_REGISTRATION, mid, self.ike.protect(
                 C.GSA_REGISTRATION, False, mid, [Payload(C.IDG, self.idg()),
                                                  Payload(C.NOTIFY, Notify(C.N_NO_PROPOSAL_CHOSEN).encode())]))
@@ -205,7 +216,7 @@ class Member(Node):
         teks = [p for p in policies if isinstance(p, GsaPolicy) and p.protocol != C.GIKE_UPDATE]
         gws = [p for p in policies if isinstance(p, GwPolicy)]
         if len(keks) > 1 or len(gws) > 1:
-            raise PolicyError("4.4.1: 'zero or one GSA KEK policy ... and zero or one GW policy'")
+            violate("4.4.1: 'zero or one GSA KEK policy ... and zero or one GW policy'")
         if policies and not keks and not teks:
             raise PolicyError("4.4.1: 'either one GSA KEK or GSA TEK policy MUST be present'")
         mbags = [b for b in bags if isinstance(b, MemberKeyBag)]
@@ -213,10 +224,10 @@ class Member(Node):
         if not registration:
             for b in mbags:
                 if attrs_of(b.attrs, C.GM_SENDER_ID):
-                    raise PolicyError("GM_SENDER_ID in a rekey (4.5.3.3: 'MUST NOT appear in the rekey "
+                    violate("GM_SENDER_ID in a rekey (4.5.3.3: 'MUST NOT appear in the rekey "
                                       "operations (in the GSA_REKEY or GSA_INBAND_REKEY exchanges)')")
         if len(mbags) > 1:
-            raise PolicyError("more than one member key bag")
+            violate("more than one member key bag")
         return keks, teks, gws, mbags, gbags
 
     def apply_registration(self, get, channel_gsk_w):
@@ -251,16 +262,16 @@ class Member(Node):
             if gcauth is not None and gcauth.id == C.GCAUTH_SIGNATURE:
                 ak = attrs_of(mattrs, C.AUTH_KEY)
                 if len(ak) != 1:
-                    raise PolicyError(f"{len(ak)} AUTH_KEY attributes with Digital Signature (4.4.2.1.1: 'the GCKS "
+                    violate(f"{len(ak)} AUTH_KEY attributes with Digital Signature (4.4.2.1.1: 'the GCKS "
                                       "MUST include the AUTH_KEY attribute containing the public key')")
-                g["auth_key"] = ak[0].value
+                g["auth_key"] = ak[0].value if ak else None
                 sa = gcauth.attr(C.TA_SIG_ALG_ID)
                 if sa is None:
                     raise PolicyError("Digital Signature without the Signature Algorithm Identifier (4.4.2.1.1)")
                 g["kek"]["algid"] = sa.value
             elif gcauth is not None and gcauth.id == C.GCAUTH_IMPLICIT:
                 if attrs_of(mattrs, C.AUTH_KEY):
-                    raise PolicyError("AUTH_KEY with Implicit (4.4.2.1.1: 'the GCKS MUST NOT include the AUTH_KEY')")
+                    violate("AUTH_KEY with Implicit (4.4.2.1.1: 'the GCKS MUST NOT include the AUTH_KEY')")
                 if not self.cfg.get("accept_implicit"):
                     raise PolicyError("implicit GSA_REKEY authentication not accepted by this member")
             ids = attrs_of(mattrs, C.GM_SENDER_ID)
@@ -335,6 +346,9 @@ class Member(Node):
         if kek["gcauth"] == C.GCAUTH_SIGNATURE:
             if len(auths) != 1:
                 return self.drop("GSA_REKEY without AUTH (2.4.1: 'The AUTH payload MUST be included')")
+            if not g["auth_key"]:
+                return self.drop("signed GSA_REKEY but no AUTH_KEY to verify it with (2.4.1: 'the GM validates "
+                                 "authenticity of the message using the key retrieved in a previous G-IKEv2 exchange')")
             try:
                 zeroed, algid, sig = ikesa.zero_signature(inner, first)
                 if algid != kek["algid"]:
@@ -380,7 +394,7 @@ class Member(Node):
         kwa = kek["kwa"] if kek else self.ike_kwa()
         deletes = [parse_delete(p.body) for p in get.get(C.DELETE, [])]
         if not rekey and (attrs_of(mattrs, C.WRAP_KEY)):
-            raise PolicyError("WRAP_KEY in GSA_INBAND_REKEY (4.5.3.1: 'MUST NOT be used if inband rekey ... is "
+            violate("WRAP_KEY in GSA_INBAND_REKEY (4.5.3.1: 'MUST NOT be used if inband rekey ... is "
                               "employed')")
         new_kek, new_wkp = None, g["wkp"]
         if keks:

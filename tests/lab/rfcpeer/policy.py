@@ -15,6 +15,20 @@ class PolicyError(Exception):
         self.notify = notify
 
 
+# A diagnosis run (never the tests) sets RECORD to a list: then a rule
+# after which going on makes sense is recorded there instead of refusing,
+# so that one run lists every rule a peer breaks, not only the first.
+RECORD = None
+
+
+def violate(msg, notify=C.N_NO_PROPOSAL_CHOSEN):
+    if RECORD is not None:
+        if msg not in RECORD:
+            RECORD.append(msg)
+        return
+    raise PolicyError(msg, notify)
+
+
 AEAD = {C.ENCR_AES_GCM_16}
 INTEG_KEY = {C.AUTH_NONE: 0, C.AUTH_HMAC_SHA2_256_128: 32}
 
@@ -31,7 +45,7 @@ def encr_key_octets(t):
 def one(policy, ttype, name, mandatory=True):
     ts = policy.get(ttype)
     if len(ts) > 1:
-        raise PolicyError(f"{name}: {len(ts)} transforms (4.4.2.1: 'at most one instance')")
+        violate(f"{name}: {len(ts)} transforms (4.4.2.1: 'at most one instance')")
     if mandatory and not ts:
         raise PolicyError(f"{name} transform missing (4.4.2.1: 'Exactly one instance of each mandatory "
                           "transform type')")
@@ -45,13 +59,13 @@ def check_kek(p, registration):
     integ = one(p, C.T_INTEG, "GIKE_UPDATE INTEG", mandatory=False)
     if encr.id in AEAD:
         if integ is not None and integ.id != C.AUTH_NONE:
-            raise PolicyError("INTEG with an AEAD ENCR (4.4.2.1: 'either MUST NOT be specified or MUST "
+            violate("INTEG with an AEAD ENCR (4.4.2.1: 'either MUST NOT be specified or MUST "
                               "contain value NONE')")
     elif integ is None or integ.id == C.AUTH_NONE:
         raise PolicyError("no INTEG with a non-AEAD ENCR (4.4.2.1)")
     gcauth = one(p, C.T_GCAUTH, "GCAUTH", mandatory=registration)
     if gcauth is not None and not registration:
-        raise PolicyError("GCAUTH in a rekey (4.4.2.1.1: 'MUST NOT appear in the rekey messages')")
+        violate("GCAUTH in a rekey (4.4.2.1.1: 'MUST NOT appear in the rekey messages')")
     kwa = one(p, C.T_KWA, "KWA")
     if kwa.id not in crypto.KWA_KEY_SIZE:
         raise PolicyError(f"KWA {kwa.id} not supported")
@@ -59,12 +73,12 @@ def check_kek(p, registration):
         raise PolicyError("only AES-GCM-16 Rekey SAs are supported here")
     for t in p.transforms:
         if t.type not in (C.T_ENCR, C.T_INTEG, C.T_GCAUTH, C.T_KWA):
-            raise PolicyError(f"transform type {t.type} not valid for GIKE_UPDATE (4.4.2.1)")
+            violate(f"transform type {t.type} not valid for GIKE_UPDATE (4.4.2.1)")
     d = p.dst
     import ipaddress
     if d.start != d.end or not ipaddress.ip_address(d.start).is_multicast or d.ip_proto not in (0, 17) \
             or d.start_port != d.end_port:
-        raise PolicyError(f"Rekey SA destination selector {d.start}-{d.end} proto {d.ip_proto} ports "
+        violate(f"Rekey SA destination selector {d.start}-{d.end} proto {d.ip_proto} ports "
                           f"{d.start_port}-{d.end_port} (4.4.1: 'the destination traffic selectors MUST define a "
                           "single multicast IP address, an IP protocol (assumed to be UDP) and a single port')")
     # 3.5: GSK_e | GSK_a | GSK_w = KEYMAT
@@ -80,13 +94,13 @@ def check_tek(p):
     sn = one(p, C.T_SN, "ESP SN")
     integ = one(p, C.T_INTEG, "ESP INTEG", mandatory=False)
     if sn.id not in (C.SN_32BIT, C.SN_32BIT_UNSPECIFIED):
-        raise PolicyError(f"SN transform {sn.id}: 4.4.2.1.3 'Partially Transmitted 64-bit Sequential "
+        violate(f"SN transform {sn.id}: 4.4.2.1.3 'Partially Transmitted 64-bit Sequential "
                           "Numbers' transform ID MUST NOT be used for multicast Data-Security SAs")
     for t in p.transforms:
         if t.type not in (C.T_ENCR, C.T_INTEG, C.T_SN):
-            raise PolicyError(f"transform type {t.type} not valid for ESP (4.4.2.1)")
+            violate(f"transform type {t.type} not valid for ESP (4.4.2.1)")
     if encr.id in AEAD and integ is not None and integ.id != C.AUTH_NONE:
-        raise PolicyError("INTEG with AES-GCM")
+        violate("INTEG with AES-GCM")
     return encr, sn.id, encr_key_octets(encr) + INTEG_KEY.get(integ.id if integ else 0, 0)
 
 
@@ -106,7 +120,7 @@ def unwrap_keys(kwa, channel_gsk_w, sa_keys, wrap_keys, wkp):
     by_id = {}
     for w in wrap_keys:
         if w.key_id == 0:
-            raise PolicyError("WRAP_KEY with Key ID 0 (4.5.3.1: 'the Key ID field MUST NOT be zero')")
+            violate("WRAP_KEY with Key ID 0 (4.5.3.1: 'the Key ID field MUST NOT be zero')")
         by_id.setdefault(w.key_id, []).append(w)
     wkp_ids = [k for k, _ in wkp]
 
@@ -137,7 +151,7 @@ def unwrap_keys(kwa, channel_gsk_w, sa_keys, wrap_keys, wkp):
 
     for s in sa_keys:
         if s.key_id != 0:
-            raise PolicyError("SA_KEY with a non-zero Key ID (4.5.2.1: 'the Key ID field MUST always be zero')")
+            violate("SA_KEY with a non-zero Key ID (4.5.2.1: 'the Key ID field MUST always be zero')")
         found = path_from(s.kwk_id, frozenset())
         if found is None:
             continue
