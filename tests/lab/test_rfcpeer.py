@@ -239,13 +239,19 @@ def setup_b(lab, **extra):
     """groupsec's key server, plugin member gm1, rfcpeer members gm2 (a sender) and gm3."""
     if True:
         ks, gm1, gm2, gm3 = lab["ks"], lab["gm1"], lab["gm2"], lab["gm3"]
+        for r in (ks, gm1, gm2, gm3):
+            r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
         pki = labmod.make_pki(lab, ["ks"])
         labmod.install_creds(ks, pki, cert="ks.crt", key="ks.key")
-        labmod.gdoi_charon(ks, labmod.gdoi_server_conf(ks, [gm1, gm2, gm3]),
+        # GSA_REKEY by multicast, the RFC's model (4.4.1: the Rekey SA's destination is 'a single multicast
+        # IP address'); rfcpeer members join the group their Rekey SA names
+        labmod.gdoi_charon(ks, labmod.gdoi_server_conf(ks, [gm1, gm2, gm3],
+                                                       extra=f"\t\trekey = multicast\n\t\tmulticast = {MCAST}"),
                            labmod.gdoi_secrets(ks, ["gm1", "gm2", "gm3"]), save_keys=True)
         labmod.start_gdoi_charon(ks)
         labmod.install_creds(gm1, pki, cert="ks.crt")
-        labmod.gdoi_charon(gm1, labmod.gdoi_member_conf(gm1, ks, [gm2, gm3]), labmod.gdoi_secrets(gm1, ["ks"]))
+        labmod.gdoi_charon(gm1, labmod.gdoi_member_conf(gm1, ks, [gm2, gm3], extra=f"\t\tmulticast = {MCAST}"),
+                           labmod.gdoi_secrets(gm1, ["ks"]))
         labmod.start_gdoi_charon(gm1)
         lab.peers = {}
         for gm, sender in ((gm2, 1), (gm3, 0)):

@@ -36,8 +36,6 @@ class Member(Node):
 
     def start(self):
         self.sock = self.udp(self.addr, self.port, self.on_ike)
-        if self.cfg.get("multicast"):
-            self.udp(self.addr, self.port, self.on_ike, multicast=self.cfg["multicast"])
         self.esp_sock = self.udp(self.addr, self.esp_port, self.on_esp)
         self.register()
 
@@ -286,8 +284,16 @@ class Member(Node):
         if self.cfg.get("sender_ids", 0) and any(t["counter"] for t in g["teks"].values()) and not g["sender_ids"]:
             self.error("no GM_SENDER_ID for a sender with a counter-mode TEK (4.5.3.3: 'One or more of this "
                        "attributes MUST be sent by the GCKS if the GM informed the GCKS that it would be a sender')")
+        if keks:
+            # 4.4.2.2.1: 'A single attribute of this type MUST be included into any GSA policy substructure
+            # if multicast rekey is employed by the GCKS.'
+            for p in keks + teks:
+                if len(attrs_of(p.attrs, C.GSA_KEY_LIFETIME)) != 1:
+                    violate(f"policy {p.spi.hex()} without one GSA_KEY_LIFETIME (4.4.2.2.1)")
         # 2.3.3: 'it MUST replace any information related to this group'
         self.group = g
+        if g["kek"]:
+            self.join(g["kek"])
         self.excluded = False
         self.st.update(registered=True, excluded=False, registrations=self.st["registrations"] + 1)
         self.show()
@@ -295,6 +301,17 @@ class Member(Node):
 
     def ike_kwa(self):
         return C.KW_5649_256
+
+    def join(self, kek):
+        """Listen where the Rekey SA's destination selector says GSA_REKEYs
+        go (4.4.1: 'a single multicast IP address ... and a single port')."""
+        addr = kek["dst"].start
+        self.joined = getattr(self, "joined", set())
+        import ipaddress
+        if ipaddress.ip_address(addr).is_multicast and addr not in self.joined:
+            self.joined.add(addr)
+            self.udp(self.addr, kek["dst"].start_port or self.port, self.on_ike, multicast=addr)
+            self.log("joined the Rekey SA's multicast group", group=addr)
 
     def kek_state(self, k, encr, integ, kwa, keymat, gcauth):
         elen = encr.key_length() // 8 + 4
@@ -420,6 +437,7 @@ class Member(Node):
             old = g["kek"]
             self.after(dtd, lambda: old in g["old_keks"] and g["old_keks"].remove(old))
             g["kek"], g["wkp"] = new_kek, new_wkp
+            self.join(new_kek)
         if auth_key:
             g["auth_key"] = auth_key[0].value  # 2.4.1: 'the GCKS will send a new AUTH_KEY ... in a GSA_REKEY'
         g["teks"].update(new_teks)
