@@ -225,6 +225,91 @@ def test_a7_inband_rekey_from_the_rfc_key_server(alab):
     ping(gm1, gm2)
 
 
+# ------------------------------------------- (a) without the key tree
+
+@pytest.fixture(scope="module")
+def flab():
+    """rfcpeer's key server with the RFC's 'simple key management method'
+    (3.2: every SA key under GSK_w, no WRAP_KEYs) and two plugin members."""
+    lab = labmod.gdoi_lab("gsrfkf", members=2)
+    with lab:
+        ks, gms = lab["ks"], [lab["gm1"], lab["gm2"]]
+        for r in [ks] + gms:
+            r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
+        pki = labmod.make_pki(lab, ["ks"])
+        lab.peer = Peer(ks, "ks", listen=ks.addr, local_id="ks.example.net", sign_key=str(pki / "ks.key"),
+                        multicast=MCAST, tek_ts=labmod.GDOI_TEK_TS[4], dtd=3, lkh=False,
+                        psks={f"{g.name}.example.net": labmod.gdoi_psk(g.name) for g in gms})
+        for gm in gms:
+            labmod.install_creds(gm, pki, cert="ks.crt")
+            labmod.gdoi_charon(gm, labmod.gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
+                                                           extra=f"\t\tmulticast = {MCAST}"),
+                               labmod.gdoi_secrets(gm, ["ks"]))
+            labmod.start_gdoi_charon(gm)
+        yield lab
+
+
+def test_f1_registration_and_traffic(flab):
+    gm1, gm2 = flab["gm1"], flab["gm2"]
+    for gm in (gm1, gm2):
+        wait_plugin(gm, "registered with rfcpeer's key server", lambda: registered(gm))
+    flab.peer.wait("lists both members", lambda st: st.get("registered") == member_ids([gm1, gm2]))
+    tek = flab.peer.status()["tek_spi"]
+    for gm in (gm1, gm2):
+        wait_plugin(gm, f"sends on rfcpeer's TEK {tek}", lambda: current_spi(gm) == tek, timeout=10)
+    wait_until("gm1 reaches gm2", lambda: ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
+
+
+def test_f2_signed_rekey_by_multicast(flab):
+    gm1, gm2 = flab["gm1"], flab["gm2"]
+    before = {gm.name: counters(gm)["rekeys"] for gm in (gm1, gm2)}
+    old = flab.peer.status()["tek_spi"]
+    capture = labmod.sniff_rekeys(gm1, 8)
+    flab.peer.cmd(cmd="rekey")
+    new = flab.peer.wait("a new TEK", lambda st: st["tek_spi"] != old and st["tek_spi"])
+    for gm in (gm1, gm2):
+        wait_plugin(gm, "applies the signed GSA_REKEY", lambda: counters(gm)["rekeys"] > before[gm.name], timeout=15)
+        wait_plugin(gm, f"sends on the new TEK {new}", lambda: current_spi(gm) == new, timeout=15)
+    assert {dst for dst, _ in capture()} == {MCAST}
+    ping(gm1, gm2)
+
+
+def test_f3_exclusion_by_delete_gike_update_spi_0(flab):
+    gm1, gm2 = flab["gm1"], flab["gm2"]
+    old = flab.peer.status()["tek_spi"]
+    flab.peer.cmd(cmd="exclude")
+    flab.peer.wait("a clean state", lambda st: st["exclusions"] == 1)
+    # 2.4.3: 'it means that the group member is excluded from the group ... MUST re-register'
+    flab.peer.wait("gm1 and gm2 registered again", lambda st: st["registered"] == member_ids([gm1, gm2]),
+                   timeout=30)
+    new = flab.peer.status()["tek_spi"]
+    assert new != old
+    for gm in (gm1, gm2):
+        wait_plugin(gm, f"sends on the new TEK {new}", lambda: current_spi(gm) == new, timeout=15)
+    ping(gm1, gm2)
+
+
+def test_f4_rfc_key_server_restart_and_first_rekey(flab):
+    gm1, gm2 = flab["gm1"], flab["gm2"]
+    flab.peer.kill()
+    flab.peer.start()
+    for gm in (gm1, gm2):
+        labmod.gdoictl(gm, "reregister", GROUP, check=False)
+    flab.peer.wait("gm1 and gm2 registered again", lambda st: st["registered"] == member_ids([gm1, gm2]),
+                   timeout=20)
+    assert flab.peer.status()["invalid_spi_sent"] >= 2
+    before = {gm.name: counters(gm)["rekeys"] for gm in (gm1, gm2)}
+    # 2.4.1.3: 'The first message sent over a new Rekey SA MUST use Message ID of 0.'
+    assert flab.peer.status()["kek_next_mid"] == 0
+    flab.peer.cmd(cmd="rekey")
+    new = flab.peer.wait("a rekey sent", lambda st: st["kek_next_mid"] == 1 and st["tek_spi"])
+    for gm in (gm1, gm2):
+        wait_plugin(gm, "applies the restarted key server's first GSA_REKEY",
+                    lambda: counters(gm)["rekeys"] > before[gm.name], timeout=15)
+        wait_plugin(gm, f"sends on TEK {new}", lambda: current_spi(gm) == new, timeout=15)
+    ping(gm1, gm2)
+
+
 # ---------------------------------------------------------------- (b)
 
 @pytest.fixture(scope="module")

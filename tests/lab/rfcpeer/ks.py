@@ -248,10 +248,13 @@ class KeyServer(Node):
         bags = [self.tek_bag(self.tek, ike.gsk_w)]
         mattrs = []
         if self.kek:
-            leaf = self.tree.join(member)
-            if leaf is None:
-                return [Payload(C.NOTIFY, Notify(C.N_REGISTRATION_FAILED).encode())]
-            wraps, top = self.tree.registration_wraps(member, ike.gsk_w, crypto.kw_wrap)
+            if self.cfg.get("lkh", True):
+                leaf = self.tree.join(member)
+                if leaf is None:
+                    return [Payload(C.NOTIFY, Notify(C.N_REGISTRATION_FAILED).encode())]
+                wraps, top = self.tree.registration_wraps(member, ike.gsk_w, crypto.kw_wrap)
+            else:  # 3.2 'A simple key management method': SA keys under GSK_w only
+                wraps, top = [], (0, ike.gsk_w)
             policies.insert(0, self.kek_policy(True))
             bags.insert(0, GroupKeyBag(C.GIKE_UPDATE, self.kek["spi"], [tlv(C.SA_KEY, WrappedKey(
                 0, top[0], crypto.kw_wrap(top[1], self.kek["keymat"])).encode())]))
@@ -383,7 +386,7 @@ class KeyServer(Node):
         c = cmd["cmd"]
         if c == "rekey":
             self.rekey_tek()
-        elif c == "evict":
+        elif c == "evict" and self.cfg.get("lkh", True):
             self.evict(cmd["member"])
         elif c == "exclude":
             self.exclude_all()
