@@ -22,6 +22,10 @@ def main():
         gm1 = lab["gm1"]
         time.sleep(15)  # a diagnosis, not a test: give every exchange its time
         ping(gm1, lab["gm2"], count=2, check=False)
+        r = ping(gm1, lab["gm2"], count=3, check=False)
+        print("gm1 -> gm2 (rfcpeer answering through the group SA):", r.stdout.splitlines()[-2:])
+        lab.peers["gm2"].cmd(cmd="ping", dst=gm1.lan_addr, gateway=gm1.addr, count=3)
+        time.sleep(2)
         labmod.gdoictl(lab["ks"], "rekey", GROUP)
         time.sleep(5)
         labmod.gdoictl(lab["ks"], "evict", GROUP, "gm3.example.net")
@@ -33,7 +37,8 @@ def main():
             print(f"== {name}")
             print(json.dumps({k: st.get(k) for k in ("registered", "registrations", "rekeys", "kek_spi", "tek_spis",
                                                       "sender_ids", "auth_key", "wkp", "esp_rx", "esp_undecryptable",
-                                                      "excluded", "violations", "errors")}, indent=1))
+                                                      "excluded", "icmp_echo_answered", "icmp_replies",
+                                                      "esp_not_sent", "violations", "errors")}, indent=1))
             print(json.dumps(st.get("dropped", [])[-8:], indent=1))
     return 0
 
