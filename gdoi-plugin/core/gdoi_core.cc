@@ -400,6 +400,7 @@ public:
 	Result<Done> rekey(const std::string &group) override;
 	Result<Done> reregister(const std::string &group) override;
 	Result<Done> evict(const std::string &group, const std::string &member) override;
+	Result<Done> exclude(const std::string &group, const std::string &member) override;
 	Result<Done> readmit(const std::string &group, const std::string &member) override;
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) override;
 	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override;
@@ -521,6 +522,23 @@ Result<Done> EngineControl::evict(const std::string &group, const std::string &m
 			core_.callbacks.log(GDOI_LOG_INFO, line);
 		}
 	}
+	return r;
+}
+
+Result<Done> EngineControl::exclude(const std::string &group, const std::string &member)
+{
+	std::vector<Identity> ids;
+	if (!member.empty()) {
+		auto id = Identity::parse(member);
+		if (!id)
+			return make_error(WireError::BadValue, "'" + member + "' is not an identity");
+		ids.push_back(*id);
+	}
+	auto r = core_.engine->exclude(group, ids);
+	if (r)
+		core_.callbacks.log(GDOI_LOG_INFO, "group " + group + ": excluded " +
+							   (member.empty() ? std::string("every member") : member) +
+							   " by Delete (GIKE_UPDATE, SPI 0)");
 	return r;
 }
 
