@@ -600,9 +600,9 @@ void GroupMember::commit(GmGroup &g, GmUpdate u)
 // RFC 9838 2.4.1.4: an SA a Delete names "MUST be silently deleted after
 // waiting DEACTIVATION_TIME_DELAY interval regardless of its expiration
 // time". D(ESP, 0) retires every TEK held before this message (its own new
-// ones stay); D(GIKE_UPDATE, SPI) a Rekey SA: the old one at once, the
-// current one (unless this message replaces it) at once too, after which
-// the member takes no GSA_REKEY and registers again before its TEKs end.
+// ones stay); D(GIKE_UPDATE, SPI) closes that Rekey SA after the delay (the
+// current one becomes the old one until then), after which the member
+// takes no GSA_REKEY over it and registers again before its TEKs end.
 void GroupMember::commit_deletes(GmGroup &g, const GmUpdate &u)
 {
 	const uint64_t t = ctx_.now(), dtd_ms = uint64_t(g.dtd) * 1000;
