@@ -297,7 +297,34 @@ public:
 	// (its signature OID names the digest), signature.
 	bool verify(const Identity &signer, ByteView octets, ByteView auth) override
 	{
-		if (!server_key_ || !(signer == server_) || auth.empty() || size_t(auth[0]) + 1 >= auth.size())
+		return server_key_ && signer == server_ && verify_key(server_key_, octets, auth);
+	}
+	// The key server's AUTH_KEY (RFC 9838), pinned to server_key.
+	bool verify_with(ByteView spki, ByteView octets, ByteView auth) override
+	{
+		const uint8_t *p = spki.data();
+		EVP_PKEY *key = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
+		const bool ok = key && verify_key(key, octets, auth);
+		EVP_PKEY_free(key);
+		return ok;
+	}
+	std::vector<Bytes> trusted_keys(const Identity &peer) override
+	{
+		if (!server_key_ || !(peer == server_))
+			return {};
+		int n = i2d_PUBKEY(server_key_, nullptr);
+		if (n <= 0)
+			return {};
+		Bytes der(static_cast<size_t>(n));
+		uint8_t *p = der.data();
+		i2d_PUBKEY(server_key_, &p);
+		return {der};
+	}
+
+private:
+	static bool verify_key(EVP_PKEY *key, ByteView octets, ByteView auth)
+	{
+		if (auth.empty() || size_t(auth[0]) + 1 >= auth.size())
 			return false;
 		const size_t alg_len = auth[0];
 		const uint8_t *p = auth.data() + 1;
@@ -314,14 +341,13 @@ public:
 		if (!whole || !md)
 			return false;
 		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		const bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, server_key_) == 1 &&
+		const bool ok = ctx && EVP_DigestVerifyInit(ctx, nullptr, md, nullptr, key) == 1 &&
 				EVP_DigestVerify(ctx, auth.data() + 1 + alg_len, auth.size() - 1 - alg_len,
 						 octets.data(), octets.size()) == 1;
 		EVP_MD_CTX_free(ctx);
 		return ok;
 	}
 
-private:
 	Bytes psk_;
 	Identity server_;
 	EVP_PKEY *server_key_;

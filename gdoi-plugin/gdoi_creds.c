@@ -84,6 +84,86 @@ bool gdoi_creds_verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
 	return ok;
 }
 
+/*
+ * Described in header
+ */
+bool gdoi_creds_public_key(void *ctx, const gdoi_id_t *signer, uint8_t **spki,
+						   size_t *spki_len)
+{
+	identification_t *id;
+	chunk_t out;
+	bool ok;
+
+	id = gdoi_creds_identity(signer);
+	ok = gs_creds_public_key("gdoi", id, &out);
+	if (ok)
+	{
+		*spki = out.ptr;
+		*spki_len = out.len;
+	}
+	id->destroy(id);
+	return ok;
+}
+
+/*
+ * Described in header
+ */
+bool gdoi_creds_sign_with(void *ctx, const uint8_t *spki, size_t spki_len,
+						  const uint8_t *data, size_t len, uint8_t **auth,
+						  size_t *auth_len)
+{
+	chunk_t out;
+
+	if (!gs_creds_sign_with("gdoi", chunk_create((u_char*)spki, spki_len),
+							chunk_create((u_char*)data, len), &out))
+	{
+		return FALSE;
+	}
+	*auth = out.ptr;
+	*auth_len = out.len;
+	return TRUE;
+}
+
+/*
+ * Described in header
+ */
+bool gdoi_creds_verify_with(void *ctx, const uint8_t *spki, size_t spki_len,
+							const uint8_t *data, size_t len,
+							const uint8_t *auth, size_t auth_len)
+{
+	return gs_creds_verify_with("gdoi", chunk_create((u_char*)spki, spki_len),
+								chunk_create((u_char*)data, len),
+								chunk_create((u_char*)auth, auth_len));
+}
+
+/**
+ * The core's list and its add() as gs_creds_trusted_keys() calls them
+ */
+typedef struct {
+	void (*add)(void *list, const uint8_t *spki, size_t len);
+	void *list;
+} trusted_list_t;
+
+static void add_trusted(trusted_list_t *l, chunk_t spki)
+{
+	l->add(l->list, spki.ptr, spki.len);
+}
+
+/*
+ * Described in header
+ */
+void gdoi_creds_trusted_keys(void *ctx, const gdoi_id_t *peer,
+							 void (*add)(void *list, const uint8_t *spki,
+										 size_t len), void *list)
+{
+	trusted_list_t l = { .add = add, .list = list };
+	identification_t *id;
+
+	id = gdoi_creds_identity(peer);
+	gs_creds_trusted_keys(id, (void*)add_trusted, &l);
+	id->destroy(id);
+}
+
 /**
  * A PSK of the key server and the members it serves
  */

@@ -51,6 +51,40 @@ bool gdoi_creds_verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
 					   size_t len, const uint8_t *auth, size_t auth_len);
 
 /**
+ * RFC 9838 AUTH_KEY: the DER SubjectPublicKeyInfo of signer's private key.
+ *
+ * @param spki			receives the encoding, malloc()ed
+ */
+bool gdoi_creds_public_key(void *ctx, const gdoi_id_t *signer, uint8_t **spki,
+						   size_t *spki_len);
+
+/**
+ * Sign data with the private key of public key spki (a previous signing
+ * key, kept loaded while a new one is announced) and build RFC 7427 AUTH
+ * data.
+ *
+ * @param auth			receives the AUTH data, malloc()ed
+ */
+bool gdoi_creds_sign_with(void *ctx, const uint8_t *spki, size_t spki_len,
+						  const uint8_t *data, size_t len, uint8_t **auth,
+						  size_t *auth_len);
+
+/**
+ * Verify RFC 7427 AUTH data with public key spki (the key server's
+ * AUTH_KEY).
+ */
+bool gdoi_creds_verify_with(void *ctx, const uint8_t *spki, size_t spki_len,
+							const uint8_t *data, size_t len,
+							const uint8_t *auth, size_t auth_len);
+
+/**
+ * The trusted public keys of peer, each handed to add(list, spki, len).
+ */
+void gdoi_creds_trusted_keys(void *ctx, const gdoi_id_t *peer,
+							 void (*add)(void *list, const uint8_t *spki,
+										 size_t len), void *list);
+
+/**
  * Warn about members of a PSK group that share their PSK with the key
  * server: each of them can register as any other. The PSKs come from the
  * credential manager; members without one are not counted.

@@ -52,6 +52,8 @@ const char kUsage[] =
         "  rekey GROUP                          send a rekey to the group's members now\n"
         "  evict GROUP IDENTITY                 remove a member and rekey the rest; it stays out\n"
         "  readmit GROUP IDENTITY               let an evicted identity register again\n"
+        "  exclude GROUP [IDENTITY]             Delete(GIKE_UPDATE, SPI 0): the member (or every\n"
+        "                                       member) drops the group and registers again\n"
         "  reregister GROUP                     register with the key server again now\n"
         "  endpoints GROUP                      the group's tunnel endpoints\n"
         "  add-endpoint GROUP GATEWAY PREFIX... add or replace a tunnel endpoint\n"
@@ -563,6 +565,13 @@ const std::vector<Subcommand> &subcommands()
 		         return action(inv, "readmit", {"group", "member"},
 		                       inv.args[1] + " readmitted to group " + inv.args[0] +
 		                               ": it may register again");
+	         }},
+	        {"exclude", "GROUP [IDENTITY]", 1, 2, command::kExclude,
+	         [](const std::vector<std::string> &a) { return a.size() == 2 ? member_request(a) : group_request(a); },
+	         [](const Invocation &inv, const Section &) {
+		         return action(inv, "exclude", {"group", "member"},
+		                       (inv.args.size() == 2 ? inv.args[1] : std::string("every member")) +
+		                               " excluded from group " + inv.args[0] + ": it registers again");
 	         }},
 	        {"reregister", "GROUP", 1, 1, command::kReregister, group_request,
 	         [](const Invocation &inv, const Section &) {

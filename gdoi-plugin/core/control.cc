@@ -348,6 +348,20 @@ Section cmd_member_action(ControlTarget &t, const std::string &cmd, const Sectio
 	return done_or_failure(t.evict(*group.value(), *member.value()));
 }
 
+// exclude: { group, [member] }
+Section cmd_exclude(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group", "member"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	auto member = args.text("member", false);
+	if (!member.ok())
+		return failure(member.error().message);
+	return done_or_failure(t.exclude(*group.value(), member.value().value_or("")));
+}
+
 Result<Bytes> gateway_argument(const Args &args, const std::string &cmd)
 {
 	auto gw = args.text("gateway");
@@ -445,6 +459,7 @@ const std::map<std::string, Handler> &handlers()
 	        {command::kRekey, cmd_group_action},
 	        {command::kEvict, cmd_member_action},
 	        {command::kReadmit, cmd_member_action},
+	        {command::kExclude, cmd_exclude},
 	        {command::kReregister, cmd_group_action},
 	        {command::kAddEndpoint, cmd_add_endpoint},
 	        {command::kRemoveEndpoint, cmd_remove_endpoint},

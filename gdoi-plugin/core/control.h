@@ -63,6 +63,9 @@ public:
 	virtual Result<Done> evict(const std::string &group, const std::string &member) = 0;
 	// Engine::readmit(): an evicted identity may register again.
 	virtual Result<Done> readmit(const std::string &group, const std::string &member) = 0;
+	// Engine::exclude() of member, or of the whole group if member is
+	// empty: RFC 9838 Delete(GIKE_UPDATE, SPI 0).
+	virtual Result<Done> exclude(const std::string &group, const std::string &member) = 0;
 
 	// Adds the endpoint or replaces the prefixes of the group's endpoint at
 	// that gateway (GroupDataplane::add_endpoint()).

@@ -110,6 +110,51 @@ public:
 						  auth_data.data(), auth_data.size());
 	}
 
+	std::optional<Bytes> public_key(const Identity &signer) override
+	{
+		gdoi_id_t s = from_identity(signer);
+		uint8_t *spki = nullptr;
+		size_t len = 0;
+		if (!env_.public_key || !env_.public_key(env_.ctx, &s, &spki, &len))
+			return std::nullopt;
+		Bytes r(spki, spki + len);
+		free(spki);
+		return r;
+	}
+
+	std::optional<Bytes> sign_with(ByteView spki, ByteView octets) override
+	{
+		uint8_t *auth = nullptr;
+		size_t len = 0;
+		if (!env_.sign_with ||
+		    !env_.sign_with(env_.ctx, spki.data(), spki.size(), octets.data(), octets.size(), &auth, &len))
+			return std::nullopt;
+		Bytes r(auth, auth + len);
+		free(auth);
+		return r;
+	}
+
+	bool verify_with(ByteView spki, ByteView octets, ByteView auth_data) override
+	{
+		return env_.verify_with && env_.verify_with(env_.ctx, spki.data(), spki.size(), octets.data(),
+							    octets.size(), auth_data.data(), auth_data.size());
+	}
+
+	std::vector<Bytes> trusted_keys(const Identity &peer) override
+	{
+		std::vector<Bytes> out;
+		if (!env_.trusted_keys)
+			return out;
+		gdoi_id_t p = from_identity(peer);
+		env_.trusted_keys(
+			env_.ctx, &p,
+			[](void *list, const uint8_t *spki, size_t len) {
+				static_cast<std::vector<Bytes> *>(list)->emplace_back(spki, spki + len);
+			},
+			&out);
+		return out;
+	}
+
 	bool add_sa(const KernelSa &sa) override
 	{
 		gdoi_kernel_sa_t k = to_c(sa);
@@ -374,6 +419,7 @@ public:
 	Result<Done> rekey(const std::string &group) override;
 	Result<Done> reregister(const std::string &group) override;
 	Result<Done> evict(const std::string &group, const std::string &member) override;
+	Result<Done> exclude(const std::string &group, const std::string &member) override;
 	Result<Done> readmit(const std::string &group, const std::string &member) override;
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) override;
 	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override;
@@ -495,6 +541,23 @@ Result<Done> EngineControl::evict(const std::string &group, const std::string &m
 			core_.callbacks.log(GDOI_LOG_INFO, line);
 		}
 	}
+	return r;
+}
+
+Result<Done> EngineControl::exclude(const std::string &group, const std::string &member)
+{
+	std::vector<Identity> ids;
+	if (!member.empty()) {
+		auto id = Identity::parse(member);
+		if (!id)
+			return make_error(WireError::BadValue, "'" + member + "' is not an identity");
+		ids.push_back(*id);
+	}
+	auto r = core_.engine->exclude(group, ids);
+	if (r)
+		core_.callbacks.log(GDOI_LOG_INFO, "group " + group + ": excluded " +
+							   (member.empty() ? std::string("every member") : member) +
+							   " by Delete (GIKE_UPDATE, SPI 0)");
 	return r;
 }
 

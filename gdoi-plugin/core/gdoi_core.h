@@ -154,6 +154,24 @@ typedef struct {
 	/** optional (NULL: it can): why the kernel's data plane cannot make
 	 *  transport-mode SAs, a static string, or NULL if it can */
 	const char *(*no_transport)(void *ctx);
+	/** RFC 9838 AUTH_KEY: the DER SubjectPublicKeyInfo of signer's private
+	 *  key into *spki (malloc()ed); FALSE if none */
+	bool (*public_key)(void *ctx, const gdoi_id_t *signer, uint8_t **spki,
+					   size_t *spki_len);
+	/** RFC 7427 AUTH data over data with the private key of public key
+	 *  spki, malloc()ed; FALSE if that private key is not loaded */
+	bool (*sign_with)(void *ctx, const uint8_t *spki, size_t spki_len,
+					  const uint8_t *data, size_t len, uint8_t **auth,
+					  size_t *auth_len);
+	/** verify RFC 7427 AUTH data over data with public key spki */
+	bool (*verify_with)(void *ctx, const uint8_t *spki, size_t spki_len,
+						const uint8_t *data, size_t len, const uint8_t *auth,
+						size_t auth_len);
+	/** the trusted public keys of peer (DER SubjectPublicKeyInfo), each
+	 *  handed to add(list, spki, len) */
+	void (*trusted_keys)(void *ctx, const gdoi_id_t *peer,
+						 void (*add)(void *list, const uint8_t *spki, size_t len),
+						 void *list);
 } gdoi_core_env_t;
 
 /**

@@ -102,6 +102,14 @@ Result<Done> Engine::readmit(const std::string &group, const Identity &member)
 	return wire::guarded([&] { return impl_->gcks.readmit(*g, member); });
 }
 
+Result<Done> Engine::exclude(const std::string &group, const std::vector<Identity> &members)
+{
+	detail::GcksGroup *g = impl_->gcks.find(group);
+	if (!g)
+		return no_server_group(group);
+	return wire::guarded([&] { return impl_->gcks.exclude(*g, members); });
+}
+
 Result<Done> Engine::reregister(const std::string &group)
 {
 	detail::GmGroup *g = impl_->gm.find(group);

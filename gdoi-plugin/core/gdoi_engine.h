@@ -75,6 +75,38 @@ public:
 	// Verifies RFC 7427 AUTH data over octets with a trusted public key
 	// (certificate) of identity signer.
 	virtual bool verify(const Identity &signer, ByteView octets, ByteView auth_data) = 0;
+	// RFC 9838 AUTH_KEY. The public key (DER SubjectPublicKeyInfo) of the
+	// private key sign() would use for identity signer, nullopt if none.
+	virtual std::optional<Bytes> public_key(const Identity &signer)
+	{
+		(void)signer;
+		return std::nullopt;
+	}
+	// Signs octets as sign() does, with the private key of public key spki
+	// (the key a key server announced before rotating to a new one),
+	// nullopt if that private key is not held.
+	virtual std::optional<Bytes> sign_with(ByteView spki, ByteView octets)
+	{
+		(void)spki;
+		(void)octets;
+		return std::nullopt;
+	}
+	// Verifies RFC 7427 AUTH data over octets with public key spki.
+	virtual bool verify_with(ByteView spki, ByteView octets, ByteView auth_data)
+	{
+		(void)spki;
+		(void)octets;
+		(void)auth_data;
+		return false;
+	}
+	// The trusted public keys of identity peer (certificates or raw keys
+	// the operator loaded for it), empty if none: a member pins the
+	// AUTH_KEY of its key server to them.
+	virtual std::vector<Bytes> trusted_keys(const Identity &peer)
+	{
+		(void)peer;
+		return {};
+	}
 };
 
 // How a group's data-security SAs carry traffic (RFC 9838 2.3.4, "Multicast
@@ -442,6 +474,12 @@ public:
 	// Several members in one rekey.
 	Result<Done> evict(const std::string &group, const std::vector<Identity> &members);
 	Result<Done> readmit(const std::string &group, const Identity &member);
+	// GCKS: RFC 9838 exclusion by Delete. The members (every member if
+	// empty) get Delete(GIKE_UPDATE, SPI 0), the whole group Delete(ESP,
+	// SPI 0) first: they drop the group's SAs and register again after a
+	// short random delay. Not an eviction: they may come back, and they
+	// held the current keys (use evict() to keep one out).
+	Result<Done> exclude(const std::string &group, const std::vector<Identity> &members);
 	// GM: register again now.
 	Result<Done> reregister(const std::string &group);
 

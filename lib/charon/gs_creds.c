@@ -53,21 +53,17 @@ static bool build_auth(signature_params_t *params, chunk_t sig, chunk_t *auth)
 /*
  * Described in header
  */
-bool gs_creds_sign(const char *name, identification_t *signer, chunk_t data,
-				   chunk_t *auth)
+/**
+ * RFC 7427 AUTH data over data with private, which is destroyed
+ */
+static bool sign_private(const char *name, private_key_t *private,
+						 chunk_t data, chunk_t *auth)
 {
-	private_key_t *private;
 	enumerator_t *enumerator;
 	signature_params_t *params;
 	chunk_t sig = chunk_empty;
 	bool ok = FALSE;
 
-	private = lib->credmgr->get_private(lib->credmgr, KEY_ANY, signer, NULL);
-	if (!private)
-	{
-		DBG1(DBG_CFG, "%s: no private key found for '%Y'", name, signer);
-		return FALSE;
-	}
 	enumerator = signature_schemes_for_key(private->get_type(private),
 										   private->get_keysize(private));
 	while (enumerator->enumerate(enumerator, &params))
@@ -83,11 +79,98 @@ bool gs_creds_sign(const char *name, identification_t *signer, chunk_t data,
 	enumerator->destroy(enumerator);
 	if (!ok)
 	{
-		DBG1(DBG_CFG, "%s: signing as '%Y' with its %N key failed", name,
-			 signer, key_type_names, private->get_type(private));
+		DBG1(DBG_CFG, "%s: signing with a %N key failed", name,
+			 key_type_names, private->get_type(private));
 	}
 	private->destroy(private);
 	return ok;
+}
+
+/*
+ * Described in header
+ */
+bool gs_creds_sign(const char *name, identification_t *signer, chunk_t data,
+				   chunk_t *auth)
+{
+	private_key_t *private;
+
+	private = lib->credmgr->get_private(lib->credmgr, KEY_ANY, signer, NULL);
+	if (!private)
+	{
+		DBG1(DBG_CFG, "%s: no private key found for '%Y'", name, signer);
+		return FALSE;
+	}
+	return sign_private(name, private, data, auth);
+}
+
+/*
+ * Described in header
+ */
+bool gs_creds_public_key(const char *name, identification_t *signer,
+						 chunk_t *spki)
+{
+	private_key_t *private;
+	public_key_t *public;
+	bool ok = FALSE;
+
+	private = lib->credmgr->get_private(lib->credmgr, KEY_ANY, signer, NULL);
+	if (!private)
+	{
+		DBG1(DBG_CFG, "%s: no private key found for '%Y'", name, signer);
+		return FALSE;
+	}
+	public = private->get_public_key(private);
+	if (public)
+	{
+		ok = public->get_encoding(public, PUBKEY_SPKI_ASN1_DER, spki);
+		public->destroy(public);
+	}
+	private->destroy(private);
+	return ok;
+}
+
+/**
+ * A public key from its DER SubjectPublicKeyInfo
+ */
+static public_key_t *load_spki(chunk_t spki)
+{
+	return lib->creds->create(lib->creds, CRED_PUBLIC_KEY, KEY_ANY,
+							  BUILD_BLOB_ASN1_DER, spki, BUILD_END);
+}
+
+/*
+ * Described in header
+ */
+bool gs_creds_sign_with(const char *name, chunk_t spki, chunk_t data,
+						chunk_t *auth)
+{
+	private_key_t *private = NULL;
+	public_key_t *public;
+	identification_t *keyid;
+	chunk_t fp;
+
+	public = load_spki(spki);
+	if (!public)
+	{
+		return FALSE;
+	}
+	/* a key ID identity is looked up by the keys' fingerprints */
+	if (public->get_fingerprint(public, KEYID_PUBKEY_SHA1, &fp))
+	{
+		keyid = identification_create_from_encoding(ID_KEY_ID, fp);
+		private = lib->credmgr->get_private(lib->credmgr,
+											public->get_type(public), keyid,
+											NULL);
+		keyid->destroy(keyid);
+	}
+	public->destroy(public);
+	if (!private)
+	{
+		DBG1(DBG_CFG, "%s: the private key of a previous signing key is not "
+			 "loaded", name);
+		return FALSE;
+	}
+	return sign_private(name, private, data, auth);
 }
 
 /**
@@ -155,4 +238,56 @@ bool gs_creds_verify(const char *name, identification_t *signer, chunk_t data,
 	}
 	signature_params_destroy(params);
 	return ok;
+}
+
+/*
+ * Described in header
+ */
+bool gs_creds_verify_with(const char *name, chunk_t spki, chunk_t data,
+						  chunk_t auth)
+{
+	signature_params_t *params;
+	public_key_t *public;
+	chunk_t sig;
+	bool ok;
+
+	params = parse_auth(auth, &sig);
+	if (!params)
+	{
+		return FALSE;
+	}
+	public = load_spki(spki);
+	ok = public && public->verify(public, params->scheme, params->params,
+								  data, sig);
+	if (!ok)
+	{
+		DBG1(DBG_CFG, "%s: the signature does not verify with the key "
+			 "server's AUTH_KEY", name);
+	}
+	DESTROY_IF(public);
+	signature_params_destroy(params);
+	return ok;
+}
+
+/*
+ * Described in header
+ */
+void gs_creds_trusted_keys(identification_t *peer,
+						   void (*add)(void *list, chunk_t spki), void *list)
+{
+	enumerator_t *enumerator;
+	public_key_t *public;
+	chunk_t spki;
+
+	enumerator = lib->credmgr->create_public_enumerator(lib->credmgr, KEY_ANY,
+														peer, NULL, FALSE);
+	while (enumerator->enumerate(enumerator, &public, NULL))
+	{
+		if (public->get_encoding(public, PUBKEY_SPKI_ASN1_DER, &spki))
+		{
+			add(list, spki);
+			chunk_free(&spki);
+		}
+	}
+	enumerator->destroy(enumerator);
 }

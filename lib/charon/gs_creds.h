@@ -63,4 +63,34 @@ bool gs_creds_sign(const char *name, identification_t *signer, chunk_t data,
 bool gs_creds_verify(const char *name, identification_t *signer, chunk_t data,
 					 chunk_t auth);
 
+/**
+ * The DER SubjectPublicKeyInfo of the private key of signer.
+ *
+ * @param spki			receives the encoding, allocated
+ * @return				FALSE if there is no such key
+ */
+bool gs_creds_public_key(const char *name, identification_t *signer,
+						 chunk_t *spki);
+
+/**
+ * Like gs_creds_sign(), with the private key of public key spki (DER
+ * SubjectPublicKeyInfo) found by its key ID.
+ */
+bool gs_creds_sign_with(const char *name, chunk_t spki, chunk_t data,
+						chunk_t *auth);
+
+/**
+ * Verify RFC 7427 AUTH data over data with public key spki (DER
+ * SubjectPublicKeyInfo).
+ */
+bool gs_creds_verify_with(const char *name, chunk_t spki, chunk_t data,
+						  chunk_t auth);
+
+/**
+ * The trusted public keys of peer, each handed to add() as its DER
+ * SubjectPublicKeyInfo (valid for the call only).
+ */
+void gs_creds_trusted_keys(identification_t *peer,
+						   void (*add)(void *list, chunk_t spki), void *list);
+
 #endif /** GS_CREDS_H_ @}*/

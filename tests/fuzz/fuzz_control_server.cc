@@ -45,6 +45,7 @@ public:
 	Result<Done> rekey(const std::string &) override { return Done{}; }
 	Result<Done> reregister(const std::string &) override { return Done{}; }
 	Result<Done> evict(const std::string &, const std::string &) override { return Done{}; }
+	Result<Done> exclude(const std::string &, const std::string &) override { return Done{}; }
 	Result<Done> readmit(const std::string &, const std::string &) override { return Done{}; }
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &e) override
 	{
@@ -87,7 +88,7 @@ void check_replies(const Bytes &out)
 }
 
 const char *const kCommands[] = {
-        "version", "list-groups", "list-members", "list-sas", "rekey", "evict",
+        "version", "list-groups", "list-members", "list-sas", "rekey", "evict", "exclude",
         "reregister", "add-endpoint", "remove-endpoint", "list-endpoints", "unknown",
 };
 

@@ -295,6 +295,15 @@ TEST_F(ControlTest, ActionsReachTheTarget)
 	EXPECT_TRUE(evicted->items.empty()) << "an empty list, not an absent one";
 }
 
+TEST_F(ControlTest, ExcludeTakesAnOptionalMember)
+{
+	ok("exclude", args({{"group", "blue"}, {"member", "gm2@example.net"}}));
+	ok("exclude", args({{"group", "blue"}}));
+	EXPECT_EQ(target.actions(), (std::vector<std::string>{"exclude blue gm2@example.net", "exclude blue"}));
+	EXPECT_EQ(failed("exclude", args({{"group", "red"}})), "group 'red' is a member group");
+	EXPECT_FALSE(failed("exclude", args({{"member", "gm2@example.net"}})).empty()) << "group is required";
+}
+
 TEST_F(ControlTest, TargetErrorsBecomeErrorResponses)
 {
 	EXPECT_EQ(failed("rekey", args({{"group", "red"}})), "group 'red' is a member group");

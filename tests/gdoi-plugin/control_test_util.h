@@ -120,6 +120,11 @@ public:
 			return make_error(WireError::BadValue, "group '" + group + "' is a key server group");
 		return Done{};
 	}
+	Result<Done> exclude(const std::string &group, const std::string &member) override
+	{
+		calls.push_back("exclude " + group + (member.empty() ? "" : " " + member));
+		return server_group(group);
+	}
 	Result<Done> evict(const std::string &group, const std::string &member) override
 	{
 		calls.push_back("evict " + group + " " + member);

@@ -37,6 +37,17 @@ struct Glue : RecordingEnv {
 		*len = sizeof(a);
 		return true;
 	}
+	// the public key of that key (RFC 9838 AUTH_KEY), a stand-in
+	static bool public_key(void *ctx, const gdoi_id_t *, uint8_t **spki, size_t *len)
+	{
+		if (!of(ctx)->can_sign)
+			return false;
+		static const uint8_t k[] = {0x30, 0x03, 0x30, 0x01, 0x00};
+		*spki = static_cast<uint8_t *>(malloc(sizeof(k)));
+		memcpy(*spki, k, sizeof(k));
+		*len = sizeof(k);
+		return true;
+	}
 	static void log(void *ctx, gdoi_log_level_t level, const char *msg)
 	{
 		if (level == GDOI_LOG_ERROR)
@@ -70,6 +81,7 @@ struct Glue : RecordingEnv {
 	{
 		gdoi_core_env_t e = RecordingEnv::env();
 		e.sign = sign;
+		e.public_key = public_key;
 		e.log = log;
 		e.load_evicted = load_evicted;
 		e.save_evicted = save_evicted;

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "gdoi_engine.h"
 #include "gikev2.h"
@@ -118,24 +119,92 @@ public:
 	{
 		verify_calls++;
 		auto it = keys_.find(signer);
-		Bytes alg = ecdsa_sha256_alg();
-		if (it == keys_.end() || auth.size() <= alg.size() + 1 || auth[0] != alg.size() ||
-		    !std::equal(alg.begin(), alg.end(), auth.begin() + 1))
-			return false;
-		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-		bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, it->second.get()) == 1 &&
-			  EVP_DigestVerify(ctx, auth.data() + 1 + alg.size(), auth.size() - 1 - alg.size(),
-					   octets.data(), octets.size()) == 1;
-		EVP_MD_CTX_free(ctx);
-		return ok;
+		return it != keys_.end() && verify_key(it->second.get(), octets, auth);
+	}
+	// RFC 9838 AUTH_KEY: keys by their DER SubjectPublicKeyInfo
+	std::optional<Bytes> public_key(const Identity &signer) override
+	{
+		auto it = keys_.find(signer);
+		if (it == keys_.end())
+			return std::nullopt;
+		return spki(it->second.get());
+	}
+	std::optional<Bytes> sign_with(ByteView key, ByteView octets) override
+	{
+		for (auto &[id, k] : keys_)
+			if (spki(k.get()) == key.to_bytes())
+				return sign(id, octets);
+		for (auto &[id, k] : retired_)
+			if (spki(k.get()) == key.to_bytes()) {
+				Pkey keep = std::move(keys_[id]);
+				keys_[id] = std::move(k);
+				auto r = sign(id, octets);
+				k = std::move(keys_[id]);
+				keys_[id] = std::move(keep);
+				return r;
+			}
+		return std::nullopt;
+	}
+	bool verify_with(ByteView key, ByteView octets, ByteView auth) override
+	{
+		verify_calls++;
+		Bytes der = key.to_bytes();
+		const uint8_t *p = der.data();
+		Pkey k(d2i_PUBKEY(nullptr, &p, static_cast<long>(der.size())));
+		return k && verify_key(k.get(), octets, auth);
+	}
+	std::vector<Bytes> trusted_keys(const Identity &peer) override
+	{
+		auto it = pinned_.find(peer);
+		return it == pinned_.end() ? std::vector<Bytes>{} : it->second;
+	}
+	// identity gets a new key; the old one stays loaded (retire = false)
+	// or goes (retire = true)
+	void rotate_key(const Identity &id, bool keep_old = true)
+	{
+		if (keep_old)
+			retired_[id] = std::move(keys_[id]);
+		keys_[id] = new_ec_key();
+	}
+	// identity's trusted keys (trusted_keys()) are these; its loaded key
+	// if none are given
+	void pin(const Identity &id, std::vector<Bytes> keys = {})
+	{
+		if (keys.empty() && keys_.count(id))
+			keys.push_back(spki(keys_[id].get()));
+		pinned_[id] = std::move(keys);
+	}
+	static Bytes spki(EVP_PKEY *k)
+	{
+		int n = i2d_PUBKEY(k, nullptr);
+		Bytes out(n > 0 ? size_t(n) : 0);
+		uint8_t *p = out.data();
+		if (n > 0)
+			i2d_PUBKEY(k, &p);
+		return out;
 	}
 	int sign_calls = 0;
 	int verify_calls = 0;
 
 private:
+	static bool verify_key(EVP_PKEY *key, ByteView octets, ByteView auth)
+	{
+		Bytes alg = ecdsa_sha256_alg();
+		if (auth.size() <= alg.size() + 1 || auth[0] != alg.size() ||
+		    !std::equal(alg.begin(), alg.end(), auth.begin() + 1))
+			return false;
+		EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+		bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+			  EVP_DigestVerify(ctx, auth.data() + 1 + alg.size(), auth.size() - 1 - alg.size(),
+					   octets.data(), octets.size()) == 1;
+		EVP_MD_CTX_free(ctx);
+		return ok;
+	}
 	std::map<std::pair<Identity, Identity>, Bytes> psk_;
 	std::map<Identity, Pkey> keys_;
+	std::map<Identity, Pkey> retired_;
 	std::set<Identity> forged_;
+	std::map<Identity, std::vector<Bytes>> pinned_;
 };
 
 class RecordingSink : public SaSink {

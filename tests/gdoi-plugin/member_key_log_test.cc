@@ -214,6 +214,13 @@ struct CoreMember : RecordingEnv {
 		return self->creds->verify(Identity{signer->type, Bytes(signer->data, signer->data + signer->len)},
 					   ByteView(data, len), ByteView(auth, auth_len));
 	}
+	// GSA_REKEY signatures verify with the key server's AUTH_KEY
+	static bool verify_with(void *ctx, const uint8_t *spki, size_t spki_len, const uint8_t *data, size_t len,
+				const uint8_t *auth, size_t auth_len)
+	{
+		return of(ctx)->creds->verify_with(ByteView(spki, spki_len), ByteView(data, len),
+						   ByteView(auth, auth_len));
+	}
 	static bool add_sa(void *ctx, const gdoi_kernel_sa_t *sa)
 	{
 		if (sa->inbound)
@@ -231,6 +238,7 @@ struct CoreMember : RecordingEnv {
 		e.send = send;
 		e.shared_key = shared_key;
 		e.verify = verify;
+		e.verify_with = verify_with;
 		e.add_sa = add_sa;
 		e.save_member_key = save_member_key;
 		return e;

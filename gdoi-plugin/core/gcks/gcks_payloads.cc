@@ -138,7 +138,12 @@ GsaPolicy KeyServer::kek_policy(GcksGroup &g, const RekeySa &kek, bool registrat
 	// then this value is specified in the GSA_INITIAL_MESSAGE_ID
 	// attribute": the next ID on this Rekey SA, left out while it is 0
 	// (2.4.1.4: without it a member "MUST assume zero")
-	if (kek.next_message_id)
+	//
+	// Not in GSA_INBAND_REKEY (registration false; a new Rekey SA of a
+	// GSA_REKEY counts from 0 and has none either): 2.3.4, "This attribute
+	// MUST NOT be used if inband rekey (via the GSA_INBAND_REKEY exchange)
+	// is employed by the GCKS for the GM."
+	if (kek.next_message_id && registration)
 		p.initial_message_id = static_cast<uint32_t>(std::min<uint64_t>(kek.next_message_id, UINT32_MAX));
 	return p;
 }
@@ -278,6 +283,12 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 		auto r = registration_keys(g, m, kwk, mb);
 		if (!r)
 			return r.error();
+		// RFC 9838 4.4.2.1.1 (GCAUTH Digital Signature): "the GCKS MUST
+		// include the AUTH_KEY attribute containing the public key into
+		// the KD payload at the time the GM is registered to the group";
+		// with Implicit it "MUST NOT include the AUTH_KEY attribute"
+		if (g.cfg.rekey_auth == RekeyAuth::Signature)
+			mb.auth_key = g.auth_key;
 	}
 	if (change) {
 		auto attrs = change_attributes(g, *change);
@@ -286,7 +297,7 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 		for (Attribute &a : attrs.value())
 			mb.other_attributes.push_back(std::move(a));
 	}
-	if (!mb.wrap_keys.empty() || !mb.other_attributes.empty())
+	if (!mb.wrap_keys.empty() || !mb.other_attributes.empty() || mb.auth_key)
 		kd.member_key_bag = std::move(mb);
 	auto gb = encode_gsa(gsa);
 	if (!gb)

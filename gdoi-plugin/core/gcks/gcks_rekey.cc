@@ -21,7 +21,54 @@ constexpr unsigned kSignAttempts = 64;
 
 // --- GSA_REKEY ---
 
-Result<Bytes> KeyServer::rekey_message(GcksGroup &g, const RekeySa &protecting, uint32_t id,
+namespace {
+
+// The member key bag of a GSA_REKEY's KD gets AUTH_KEY key (RFC 9838
+// 4.4.2.1.1 table note 4: AUTH_KEY "MUST be present in the GSA_REKEY
+// exchange if the GCKS ... wants to change the public key for the
+// following multicast rekey operations"); a message without KD gets one.
+Result<Done> add_auth_key(std::vector<Payload> &inner, const Bytes &key)
+{
+	auto it = std::find_if(inner.begin(), inner.end(), [](const Payload &x) {
+		return x.type == static_cast<uint8_t>(PayloadType::KeyDownload);
+	});
+	KeyDownloadPayload kd;
+	if (it != inner.end()) {
+		auto d = decode_key_download(it->body);
+		if (!d)
+			return d.error();
+		kd = std::move(d).value();
+	}
+	if (!kd.member_key_bag)
+		kd.member_key_bag.emplace();
+	kd.member_key_bag->auth_key = key;
+	auto b = encode_key_download(kd);
+	if (!b)
+		return b.error();
+	if (it != inner.end())
+		it->body = b.value();
+	else
+		inner.push_back(make_payload(PayloadType::KeyDownload, b.value()));
+	return Done{};
+}
+
+} // namespace
+
+// RFC 9838 2.4 "Before the current authentication key expires, the GCKS
+// will send a new AUTH_KEY to the group members in a GSA_REKEY message."
+// The key is local_id's as the credentials hold it now; it is announced in
+// the first message of the next rekey, signed with the key the members
+// hold, and signs from the second message on.
+void KeyServer::rotate_auth_key(GcksGroup &g, RekeyPlan &p)
+{
+	if (g.cfg.rekey_auth != RekeyAuth::Signature)
+		return;
+	auto now = ctx_.deps.credentials->public_key(g.cfg.local_id);
+	if (now && *now != g.auth_key)
+		p.new_auth_key = std::move(now);
+}
+
+Result<Bytes> KeyServer::rekey_message(GcksGroup &g, RekeyPlan &p, const RekeySa &protecting, uint32_t id,
 				       std::vector<Payload> inner)
 {
 	IkeHeader h;
@@ -31,11 +78,31 @@ Result<Bytes> KeyServer::rekey_message(GcksGroup &g, const RekeySa &protecting, 
 	h.exchange_type = static_cast<uint8_t>(ExchangeType::GsaRekey);
 	h.flags = kFlagInitiator;
 	h.message_id = id;
+	const bool announce = p.new_auth_key && !p.auth_key_announced;
+	if (announce) {
+		auto a = add_auth_key(inner, *p.new_auth_key);
+		if (!a)
+			return a.error();
+	}
 	if (g.cfg.rekey_auth == RekeyAuth::Signature) {
-		auto s = sign_rekey(g, h, inner);
+		auto s = sign_rekey(g, h, inner, announce ? &g.auth_key : nullptr);
+		if (!s && announce) {
+			// the key members verify with is gone: they cannot take
+			// the new one from us; they refuse our rekeys (and
+			// register again when their keys run out) until then
+			ctx_.log_warning("group " + g.cfg.name + ": the signing key of " + g.cfg.local_id.str() +
+					 " changed and the previous one, which members verify GSA_REKEY with "
+					 "(AUTH_KEY), is no longer loaded to announce the new one: members "
+					 "registered before refuse rekeys until they register again "
+					 "(gdoictl reregister on each)");
+			p.auth_key_announced = true;
+			s = sign_rekey(g, h, inner, nullptr);
+		}
 		if (!s)
 			return s.error();
 	}
+	if (announce)
+		p.auth_key_announced = true;
 	Bytes iv;
 	wire::put_u64(iv, id);
 	return seal_message(h, {}, inner, protecting.keys, iv);
@@ -49,8 +116,10 @@ Result<Bytes> KeyServer::rekey_message(GcksGroup &g, const RekeySa &protecting, 
 // out of another length than the placeholder's, it is made again over a
 // placeholder of that length, until the two agree (a signature of fixed
 // length agrees at the second attempt at the latest); docs/gikev2-wire.md.
-Result<Done> KeyServer::sign_rekey(GcksGroup &g, const IkeHeader &h, std::vector<Payload> &inner)
+Result<Done> KeyServer::sign_rekey(GcksGroup &g, const IkeHeader &h, std::vector<Payload> &inner, const Bytes *with)
 {
+	if (inner.back().type == static_cast<uint8_t>(PayloadType::Authentication))
+		inner.pop_back(); // a second try with another key
 	auto alg = sig_alg(g);
 	if (!alg)
 		return make_error(WireError::CryptoFailure, "group " + g.cfg.name + " has no signature algorithm");
@@ -69,7 +138,9 @@ Result<Done> KeyServer::sign_rekey(GcksGroup &g, const IkeHeader &h, std::vector
 		auto octets = rekey_signed_octets(h, false, inner);
 		if (!octets)
 			return octets.error();
-		auto sig = ctx_.fault("sign") ? std::nullopt : ctx_.deps.credentials->sign(g.cfg.local_id, octets.value());
+		auto sig = ctx_.fault("sign") ? std::nullopt
+			   : with	       ? ctx_.deps.credentials->sign_with(*with, octets.value())
+					       : ctx_.deps.credentials->sign(g.cfg.local_id, octets.value());
 		if (!sig || sig->size() <= prefix || !std::equal(a.data.begin(), a.data.end(), sig->begin()))
 			return make_error(WireError::CryptoFailure, "GCKS signature failed");
 		const bool fits = sig->size() - prefix == g.sig_bytes;
@@ -107,6 +178,7 @@ Result<Done> KeyServer::rekey(GcksGroup &g, bool change_kek, bool new_teks, cons
 	p.teks = g.teks;
 	p.last_message_id = g.last_message_id;
 	p.new_kek = change_kek;
+	rotate_auth_key(g, p);
 	if (change_kek) {
 		auto r = plan_kek_message(g, p, change);
 		if (!r)
@@ -198,7 +270,7 @@ Result<Done> KeyServer::plan_kek_message(GcksGroup &g, RekeyPlan &p, const Membe
 		return gb ? kb.error() : gb.error();
 	if (ctx_.fault("encode"))
 		return make_error(WireError::BadLength, "rekey cannot be encoded (injected)");
-	auto d = rekey_message(g, protecting, id.value(),
+	auto d = rekey_message(g, p, protecting, id.value(),
 			       {make_payload(PayloadType::GroupSa, gb.value()),
 				make_payload(PayloadType::KeyDownload, kb.value())});
 	if (!d)
@@ -260,7 +332,7 @@ Result<Done> KeyServer::plan_tek_message(GcksGroup &g, RekeyPlan &p)
 	auto id = take_message_id(g, p, p.kek);
 	if (!id)
 		return id.error();
-	auto d = rekey_message(g, p.kek, id.value(), inner);
+	auto d = rekey_message(g, p, p.kek, id.value(), inner);
 	if (!d)
 		return d.error();
 	p.datagrams.push_back(std::move(d).value());
@@ -272,6 +344,8 @@ void KeyServer::commit_rekey(GcksGroup &g, RekeyPlan &p, const MembershipChange 
 	g.kek = std::move(p.kek);
 	g.teks = std::move(p.teks);
 	g.last_message_id = p.last_message_id;
+	if (p.auth_key_announced && p.new_auth_key)
+		g.auth_key = std::move(*p.new_auth_key);
 	// the first message went out (rekey()); the others are sent as well
 	// as they can be
 	const std::set<Identity> *leaving = change ? &change->leaving : nullptr;
@@ -306,12 +380,94 @@ void KeyServer::send_inband(GcksGroup &g, const std::vector<Bytes> &datagrams, c
 		auto inner = member_payloads(g, m, sa->gsk_w, false, change);
 		if (!inner)
 			continue;
-		IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
-		inner.value().insert(inner.value().begin(),
-				     make_payload(PayloadType::GroupId, encode_identification(idg).value()));
+		// RFC 9838 2.5 "GSA_INBAND_REKEY Exchange": HDR, SK{GSA, KD, [N]}
+		// (no IDg). The TEKs being retired go in D(ESP) (2.6, "If GCKS
+		// has a unicast SA with group member then it can use the
+		// GSA_INBAND_REKEY exchange to delete SAs"); their SPIs, or the
+		// TEK and Rekey SA SPIs of the policy, are what tell a member
+		// of several groups on one IKE SA the group (docs/gikev2-wire.md)
+		std::vector<uint32_t> retiring;
+		for (const GcksTek &t : g.teks)
+			if (!t.current && t.remove_ms > ctx_.now())
+				retiring.push_back(t.spi);
+		if (!retiring.empty())
+			inner.value().push_back(delete_payload(retiring));
 		ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner.value(),
 				  g.cfg.name);
 	}
+}
+
+// --- Deletes ---
+
+Result<Done> KeyServer::send_deletes(GcksGroup &g, const std::vector<DeletePayload> &deletes,
+				     const std::vector<Identity> &members)
+{
+	std::vector<Payload> inner;
+	for (const DeletePayload &d : deletes) {
+		auto b = encode_delete(d);
+		if (!b)
+			return b.error();
+		inner.push_back(make_payload(PayloadType::Delete, b.value()));
+	}
+	// members with an IKE SA of an inband group: GSA_INBAND_REKEY,
+	// "HDR, SK{D, [N]}"; the others: one GSA_REKEY "HDR, SK{D, [N,]
+	// [AUTH]}" (2.6), to the group or to each of them by unicast
+	std::vector<const GcksMember *> by_rekey;
+	for (auto &[id, m] : g.members) {
+		if (!members.empty() && std::find(members.begin(), members.end(), id) == members.end())
+			continue;
+		IkeSa *sa = g.cfg.inband_rekey && m.ike_spi ? ike_.responder(m.ike_spi) : nullptr;
+		if (sa && sa->authenticated && !sa->pending)
+			ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner, g.cfg.name);
+		else
+			by_rekey.push_back(&m);
+	}
+	if (by_rekey.empty())
+		return Done{};
+	RekeyPlan p;
+	p.kek = g.kek;
+	p.last_message_id = g.last_message_id;
+	auto id = take_message_id(g, p, p.kek);
+	if (!id)
+		return id.error();
+	auto d = rekey_message(g, p, p.kek, id.value(), inner);
+	if (!d)
+		return d.error();
+	bool sent = false;
+	if (members.empty() && g.cfg.rekey == RekeyTransport::Multicast)
+		sent = ctx_.send(&g.counters, g.cfg.listen[0], *g.cfg.multicast, d.value());
+	else
+		for (const GcksMember *m : by_rekey)
+			sent = ctx_.send(&g.counters, m->local, m->address, d.value()) || sent;
+	if (!sent)
+		return make_error(WireError::Unsupported, "Delete for group " + g.cfg.name + " could not be sent");
+	g.kek.next_message_id = p.kek.next_message_id;
+	g.last_message_id = p.last_message_id;
+	g.counters.rekeys++;
+	return Done{};
+}
+
+// RFC 9838 2.6: "If a group member receives a Delete payload with zero SPI
+// and protocol ID of GIKE_UPDATE, it means that the group member is
+// excluded from the group." For the whole group, "the GCKS sends a Delete
+// payload with an SPI of zero and Protocol ID of AH or ESP, followed by
+// another Delete payload with a SPI of zero and Protocol ID of
+// GIKE_UPDATE". An excluded member may register again (it is not
+// evicted: evict() keeps it out) and keeps its place in the key table.
+Result<Done> KeyServer::exclude(GcksGroup &g, const std::vector<Identity> &members)
+{
+	for (const Identity &m : members)
+		if (!g.members.count(m))
+			return make_error(WireError::Missing, m.str() + " is not a registered member of " + g.cfg.name);
+	if (g.members.empty())
+		return make_error(WireError::Missing, "group " + g.cfg.name + " has no registered member");
+	std::vector<DeletePayload> dels;
+	if (members.empty())
+		dels.push_back(DeletePayload{static_cast<uint8_t>(SecurityProtocol::Esp), kIpsecSpiSize,
+					     {Bytes(kIpsecSpiSize, 0)}});
+	dels.push_back(DeletePayload{static_cast<uint8_t>(SecurityProtocol::GikeUpdate), kGikeUpdateSpiSize,
+				     {Bytes(kGikeUpdateSpiSize, 0)}});
+	return send_deletes(g, dels, members);
 }
 
 Result<Done> KeyServer::remove_members(GcksGroup &g, const std::vector<Identity> &members)

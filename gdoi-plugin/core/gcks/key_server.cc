@@ -51,16 +51,27 @@ Result<Done> KeyServer::add_group(const GcksGroupConfig &c)
 	// what the group needs before anything changes: a signature by its
 	// identity, and the identities it evicted before
 	std::optional<Bytes> alg;
+	Bytes auth_key;
 	if (c.rekey_auth == RekeyAuth::Signature) {
 		auto a = signature_algorithm(c);
 		if (!a)
 			return a.error();
 		alg = a.value();
+		// RFC 9838 AUTH_KEY: the public key members verify with
+		auto k = ctx_.deps.credentials->public_key(c.local_id);
+		if (!k || k->empty())
+			return make_error(WireError::Missing, "group " + c.name + ": no public key of " +
+								      c.local_id.str() +
+								      " to give members as AUTH_KEY (rekey_auth = "
+								      "signature)");
+		auth_key = std::move(*k);
 	}
 	auto it = groups.find(c.name);
+	// a signature algorithm cannot change in GSA_REKEY (members learn it
+	// at registration only): another one starts the group anew
 	const bool keep = it != groups.end() && it->second->cfg.group_id == c.group_id &&
 			  it->second->cfg.id_bits == c.id_bits && it->second->cfg.rekey_auth == c.rekey_auth &&
-			  it->second->cfg.hierarchy == c.hierarchy;
+			  it->second->cfg.hierarchy == c.hierarchy && it->second->sig_alg == alg;
 	std::set<Identity> evicted;
 	if (keep) {
 		evicted = it->second->evicted; // stored with every change
@@ -81,6 +92,7 @@ Result<Done> KeyServer::add_group(const GcksGroupConfig &c)
 		return reconfigure(*it->second, c, std::move(alg));
 	auto g = std::make_unique<GcksGroup>(c, ctx_.deps.random, ctx_.deps.clock);
 	g->sig_alg = alg;
+	g->auth_key = std::move(auth_key);
 	g->evicted = std::move(evicted);
 	init_keys(*g);
 	groups[c.name] = std::move(g);

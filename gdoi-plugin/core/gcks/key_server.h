@@ -91,6 +91,11 @@ struct GcksGroup {
 	// and AlgorithmIdentifier): the placeholder of the next one (a guess
 	// only, so a failed rekey may leave it changed)
 	size_t sig_bytes = 0;
+	// RFC 9838 AUTH_KEY (RekeyAuth::Signature): the public key of our
+	// GSA_REKEY signatures that members were given (DER
+	// SubjectPublicKeyInfo). When local_id's key changes, the next rekey
+	// announces the new one, signed with this one (rotate_auth_key()).
+	Bytes auth_key;
 	Counters counters;
 };
 
@@ -102,6 +107,11 @@ struct RekeyPlan {
 	std::vector<GcksTek> teks; // the TEKs after the rekey
 	uint32_t last_message_id = 0;
 	bool new_kek = false;
+	// local_id's public key when it is not GcksGroup::auth_key: the first
+	// message carries it as AUTH_KEY, signed with the old key; the later
+	// ones are signed with the new key
+	std::optional<Bytes> new_auth_key;
+	bool auth_key_announced = false;
 };
 
 class KeyServer {
@@ -117,6 +127,10 @@ public:
 	Result<Done> add_group(const GcksGroupConfig &c);
 	Result<Done> evict(GcksGroup &g, const std::vector<Identity> &members);
 	Result<Done> readmit(GcksGroup &g, const Identity &member);
+	// Engine::exclude(): RFC 9838 "Deletion of SAs", Delete(GIKE_UPDATE,
+	// SPI 0) to members (every member if empty, with Delete(ESP, SPI 0)
+	// first): they drop the group's SAs and register again.
+	Result<Done> exclude(GcksGroup &g, const std::vector<Identity> &members);
 	// new_kek: replace the Rekey SA first (its keys wrapped under the
 	// membership change's new group key when given, else under the
 	// current Rekey SA's GSK_w); new_teks: then replace the TEKs in a
@@ -172,8 +186,18 @@ private:
 								  const MembershipChange *change);
 	void commit_rekey(GcksGroup &g, RekeyPlan &p, const MembershipChange *change);
 	void send_inband(GcksGroup &g, const std::vector<Bytes> &datagrams, const MembershipChange *change);
-	Result<Bytes> rekey_message(GcksGroup &g, const RekeySa &protecting, uint32_t id, std::vector<Payload> inner);
-	Result<Done> sign_rekey(GcksGroup &g, const IkeHeader &h, std::vector<Payload> &inner);
+	Result<Bytes> rekey_message(GcksGroup &g, RekeyPlan &p, const RekeySa &protecting, uint32_t id,
+				    std::vector<Payload> inner);
+	// with: the public key whose private key signs (an AUTH_KEY members
+	// hold), nullptr for local_id's current key.
+	Result<Done> sign_rekey(GcksGroup &g, const IkeHeader &h, std::vector<Payload> &inner, const Bytes *with);
+	// A rekey of p announces local_id's new public key (AUTH_KEY) if it
+	// changed since members were given g.auth_key.
+	void rotate_auth_key(GcksGroup &g, RekeyPlan &p);
+	// A GSA_REKEY of Delete payloads only (RFC 9838 "Deletion of SAs"),
+	// over the current Rekey SA, to members (everyone if empty).
+	Result<Done> send_deletes(GcksGroup &g, const std::vector<DeletePayload> &deletes,
+				  const std::vector<Identity> &members);
 	// Sends datagram to the group (but not to leaving members): false if
 	// there was someone to send to and nothing could be sent.
 	bool deliver(GcksGroup &g, ByteView datagram, const std::set<Identity> *leaving);

@@ -35,19 +35,58 @@ uint32_t spi_value(const Bytes &s)
 	return uint32_t(s[0]) << 24 | uint32_t(s[1]) << 16 | uint32_t(s[2]) << 8 | s[3];
 }
 
-// The GSA and KD payloads of a message, and the ESP SPIs its Delete
-// payloads name.
+// The GSA and KD payloads of a message, and what its Delete payloads
+// delete.
 struct GsaKd {
 	GsaPayload gsa;
 	KeyDownloadPayload kd;
-	std::vector<uint32_t> deletes;
+	bool has_gsa = false; // a delete-only message has neither
+	std::vector<uint32_t> deletes; // ESP SPIs
+	bool delete_teks = false; // D(ESP, 0)
+	std::vector<Bytes> kek_deletes; // D(GIKE_UPDATE, SPIs)
+	bool excluded = false; // D(GIKE_UPDATE, 0)
 };
 
-Result<GsaKd> decode_gsa_kd(const std::vector<Payload> &inner)
+bool all_zero(const Bytes &b)
+{
+	return std::all_of(b.begin(), b.end(), [](uint8_t x) { return x == 0; });
+}
+
+// RFC 9838 2.6 "Deletion of SAs". "The GCKS can signal deletion of all the
+// Data-Security SAs by sending a Delete payload with an SPI value equal to
+// zero"; "If a group member receives a Delete payload with zero SPI and
+// protocol ID of GIKE_UPDATE, it means that the group member is excluded
+// from the group." AH SPIs name no SA of ours (we install ESP only).
+Result<Done> read_delete(const DeletePayload &d, GsaKd &out)
+{
+	const bool zero = d.spis.size() == 1 && all_zero(d.spis[0]);
+	switch (static_cast<SecurityProtocol>(d.protocol)) {
+	case SecurityProtocol::Esp:
+		if (zero)
+			out.delete_teks = true;
+		else
+			for (const Bytes &s : d.spis)
+				out.deletes.push_back(spi_value(s));
+		return Done{};
+	case SecurityProtocol::Ah:
+		return Done{};
+	case SecurityProtocol::GikeUpdate:
+		if (zero)
+			out.excluded = true;
+		else
+			out.kek_deletes.insert(out.kek_deletes.end(), d.spis.begin(), d.spis.end());
+		return Done{};
+	default:
+		return fail(WireError::BadValue, "Delete of protocol " + std::to_string(d.protocol) + " in a group update");
+	}
+}
+
+Result<GsaKd> decode_gsa_kd(const std::vector<Payload> &inner, bool registration)
 {
 	std::optional<GsaPayload> gsa;
 	std::optional<KeyDownloadPayload> kd;
-	std::vector<uint32_t> deletes;
+	GsaKd out;
+	bool deletes = false;
 	for (const Payload &p : inner) {
 		if (p.type == static_cast<uint8_t>(PayloadType::GroupSa)) {
 			auto x = decode_gsa(p.body);
@@ -67,14 +106,27 @@ Result<GsaKd> decode_gsa_kd(const std::vector<Payload> &inner)
 			auto x = decode_delete(p.body);
 			if (!x)
 				return x.error();
-			if (x.value().protocol == static_cast<uint8_t>(SecurityProtocol::Esp))
-				for (const Bytes &s : x.value().spis)
-					deletes.push_back(spi_value(s));
+			if (registration)
+				return fail(WireError::BadValue, "Delete in a registration");
+			auto r = read_delete(x.value(), out);
+			if (!r)
+				return r.error();
+			deletes = true;
 		}
 	}
-	if (!gsa || !kd)
+	// 2.6: a rekey may be "HDR, SK{D, [N,] [AUTH]}" alone; a KD may come
+	// without GSA only to announce a new AUTH_KEY
+	if (gsa && !kd)
+		return fail(WireError::Missing, "GSA without KD");
+	if (!gsa && (registration || (!kd && !deletes)))
 		return fail(WireError::Missing, "GSA and KD are needed");
-	return GsaKd{std::move(*gsa), std::move(*kd), std::move(deletes)};
+	if (gsa) {
+		out.gsa = std::move(*gsa);
+		out.has_gsa = true;
+	}
+	if (kd)
+		out.kd = std::move(*kd);
+	return out;
 }
 
 // What a plan reads: the message, the keys it may be wrapped under, and
@@ -308,6 +360,9 @@ Result<Done> plan_gcauth(const Planner &pl, const Transform *gca, RekeyAuth conf
 		return Done{};
 	}
 	if (gca->id == static_cast<uint16_t>(GroupControllerAuthMethod::Implicit)) {
+		for (const Attribute &a : gca->attributes)
+			if (a.type == static_cast<uint16_t>(TransformAttributeType::SignatureAlgorithmId))
+				return fail(WireError::BadValue, "GCAUTH Implicit with a Signature Algorithm Identifier");
 		// every member holds the Rekey SA keys: unsigned rekeys are only
 		// taken when configured so
 		if (configured != RekeyAuth::Implicit)
@@ -441,13 +496,16 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 				   bool registration, bool *excluded, uint32_t rekey_id)
 {
 	const uint64_t t = ctx_.now();
-	auto m = decode_gsa_kd(inner);
+	auto m = decode_gsa_kd(inner, registration);
 	if (!m)
 		return m.error();
 	GmUpdate u;
 	u.registration = registration;
 	u.rekey_id = rekey_id;
 	u.deletes = m.value().deletes;
+	u.delete_teks = m.value().delete_teks;
+	u.kek_deletes = m.value().kek_deletes;
+	u.excluded = m.value().excluded;
 	u.group_wide = m.value().gsa.group_wide;
 	if (!registration) {
 		u.store = g.keys;
@@ -482,7 +540,49 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	}
 	if (registration && !u.new_kek && u.fresh.empty())
 		return fail(WireError::Missing, "registration without SAs");
+	std::optional<Bytes> auth_key;
+	if (m.value().kd.member_key_bag)
+		auth_key = m.value().kd.member_key_bag->auth_key;
+	auto a = check_auth_key(g, u, auth_key);
+	if (!a)
+		return a.error();
 	return u;
+}
+
+// RFC 9838 4.4.2.1.1: with Digital Signature "the GCKS MUST include the
+// AUTH_KEY attribute containing the public key into the KD payload at the
+// time the GM is registered"; with Implicit it "MUST NOT include the
+// AUTH_KEY attribute". A GSA_REKEY may carry a new one (4.4.2.1.1 table
+// note 4), taken once its message verified with the key we hold. Where the
+// operator loaded trusted keys of the key server's identity (its
+// certificate or raw key, as for GSA_AUTH), AUTH_KEY must be one of them:
+// the key is the authenticated identity's, not just whoever holds the
+// registration IKE SA.
+Result<Done> GroupMember::check_auth_key(const GmGroup &g, GmUpdate &u, const std::optional<Bytes> &key)
+{
+	if (!u.signature) {
+		if (key)
+			return fail(WireError::BadValue, "AUTH_KEY with implicit authentication (GCAUTH Implicit)");
+		return Done{};
+	}
+	if (!key) {
+		if (u.registration)
+			return fail(WireError::Missing, "registration without AUTH_KEY (GCAUTH Digital Signature)");
+		return Done{};
+	}
+	if (key->empty())
+		return fail(WireError::BadValue, "empty AUTH_KEY");
+	if (!u.registration && *key == g.auth_key)
+		return Done{};
+	std::vector<Bytes> pins = ctx_.deps.credentials->trusted_keys(g.cfg.server_id);
+	if (!pins.empty() && std::find(pins.begin(), pins.end(), *key) == pins.end()) {
+		ctx_.log_error("group " + g.cfg.name + ": the key server's AUTH_KEY is not a trusted key of " +
+			       g.cfg.server_id.str() + " (pinned): its " +
+			       (u.registration ? "registration" : "rekey") + " is refused");
+		return fail(WireError::IntegrityFailed, "AUTH_KEY is not a trusted key of " + g.cfg.server_id.str());
+	}
+	u.auth_key = *key;
+	return Done{};
 }
 
 void GroupMember::commit(GmGroup &g, GmUpdate u)
@@ -511,8 +611,16 @@ void GroupMember::commit(GmGroup &g, GmUpdate u)
 			g.teks.clear();
 		}
 		g.mode = u.mode;
+		g.auth_key.clear();
+	}
+	if (u.auth_key)
+		g.auth_key = std::move(*u.auth_key);
+	if (u.excluded) {
+		excluded_by_delete(g);
+		return;
 	}
 	commit_kek(g, u, dtd_ms);
+	commit_deletes(g, u);
 	commit_teks(g, u);
 	for (uint32_t spi : u.deletes) {
 		for (GmTek &o : g.teks) {
@@ -520,6 +628,32 @@ void GroupMember::commit(GmGroup &g, GmUpdate u)
 				continue;
 			o.current = false;
 			o.remove_ms = t + dtd_ms;
+		}
+	}
+}
+
+// RFC 9838 2.4.1.4: an SA a Delete names "MUST be silently deleted after
+// waiting DEACTIVATION_TIME_DELAY interval regardless of its expiration
+// time". D(ESP, 0) retires every TEK held before this message (its own new
+// ones stay); D(GIKE_UPDATE, SPI) closes that Rekey SA after the delay (the
+// current one becomes the old one until then), after which the member
+// takes no GSA_REKEY over it and registers again before its TEKs end.
+void GroupMember::commit_deletes(GmGroup &g, const GmUpdate &u)
+{
+	const uint64_t t = ctx_.now(), dtd_ms = uint64_t(g.dtd) * 1000;
+	if (u.delete_teks)
+		for (GmTek &o : g.teks)
+			if (o.current) {
+				o.current = false;
+				o.remove_ms = t + dtd_ms;
+			}
+	for (const Bytes &spi : u.kek_deletes) {
+		if (g.old_kek && g.old_kek->spi == spi)
+			g.old_kek_remove_ms = t + dtd_ms;
+		if (g.kek && g.kek->spi == spi) {
+			g.old_kek = g.kek;
+			g.old_kek_remove_ms = t + dtd_ms;
+			g.kek.reset();
 		}
 	}
 }

@@ -72,7 +72,8 @@ void GroupMember::rekey(const Address &local, ByteView datagram, const IkeHeader
 	c.rekeys++;
 	if (ctx_.deps.events)
 		ctx_.deps.events->rekey(g->cfg.name, false, h.message_id, false);
-	schedule(*g);
+	if (g->state != GmState::Idle) // excluded: registers again (excluded_by_delete())
+		schedule(*g);
 }
 
 const RekeySa *GroupMember::by_rekey_sa(const Bytes &spi, GmGroup **group)
@@ -122,7 +123,9 @@ bool GroupMember::rekey_auth_ok(GmGroup &g, const IkeHeader &h, bool sk_critical
 		c.dropped_malformed++;
 		return false;
 	}
-	if (!ctx_.deps.credentials->verify(g.cfg.server_id, octets.value(), d)) {
+	// RFC 9838 2.4.1.1: "The authentication data is calculated using ...
+	// the current authentication key provided in the AUTH_KEY attribute"
+	if (g.auth_key.empty() || !ctx_.deps.credentials->verify_with(g.auth_key, octets.value(), d)) {
 		c.dropped_auth++;
 		return false;
 	}
@@ -154,18 +157,21 @@ void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		return;
 	}
 	const auto &inner = *opened;
-	GmGroup *g = nullptr;
-	if (const Payload *idg_p = find_payload(inner, PayloadType::GroupId)) {
-		auto idg = decode_identification(idg_p->body);
-		if (idg)
-			for (auto &[n, m] : groups)
-				if (m->ike_spi == sa.spi_i && m->cfg.group_id == Identity{idg.value().id_type, idg.value().data})
-					g = m.get();
-	} else {
-		for (auto &[n, m] : groups)
-			if (m->ike_spi == sa.spi_i)
-				g = g ? nullptr : m.get();
+	// the inband table of RFC 9838 4.4.2.1.1: no AUTH_KEY (nor WRAP_KEY,
+	// GM_SENDER_ID) in GSA_INBAND_REKEY
+	for (const Payload &p : inner) {
+		if (p.type != static_cast<uint8_t>(PayloadType::KeyDownload))
+			continue;
+		auto kd = decode_key_download(p.body);
+		if (kd && kd.value().member_key_bag &&
+		    (kd.value().member_key_bag->auth_key || !kd.value().member_key_bag->wrap_keys.empty() ||
+		     !kd.value().member_key_bag->sender_ids.empty())) {
+			count(&Counters::dropped_malformed);
+			ike_.send_response(sa, h.message_id, h.exchange_type, {});
+			return;
+		}
 	}
+	GmGroup *g = inband_group(sa.spi_i, inner);
 	if (!g) {
 		count(&Counters::dropped_malformed);
 		ike_.send_response(sa, h.message_id, h.exchange_type, {});
@@ -191,7 +197,84 @@ void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 	g->counters.rekeys++;
 	if (ctx_.deps.events)
 		ctx_.deps.events->rekey(g->cfg.name, false, g->last_message_id, false);
-	schedule(*g);
+	if (g->state != GmState::Idle)
+		schedule(*g);
+}
+
+namespace {
+
+// The SPIs a GSA_INBAND_REKEY names: its GSA policies', its group key
+// bags', its Deletes' (each with its protocol).
+std::vector<std::pair<uint8_t, Bytes>> named_spis(const std::vector<Payload> &inner)
+{
+	std::vector<std::pair<uint8_t, Bytes>> out;
+	for (const Payload &p : inner) {
+		if (p.type == static_cast<uint8_t>(PayloadType::GroupSa)) {
+			auto gsa = decode_gsa(p.body);
+			if (!gsa)
+				continue;
+			if (gsa.value().kek)
+				out.emplace_back(gsa.value().kek->protocol, gsa.value().kek->spi);
+			for (const GsaPolicy &t : gsa.value().teks)
+				out.emplace_back(t.protocol, t.spi);
+		} else if (p.type == static_cast<uint8_t>(PayloadType::KeyDownload)) {
+			auto kd = decode_key_download(p.body);
+			if (!kd)
+				continue;
+			for (const GroupKeyBag &b : kd.value().group_key_bags)
+				out.emplace_back(b.protocol, b.spi);
+		} else if (p.type == static_cast<uint8_t>(PayloadType::Delete)) {
+			auto d = decode_delete(p.body);
+			if (!d)
+				continue;
+			for (const Bytes &s : d.value().spis)
+				out.emplace_back(d.value().protocol, s);
+		}
+	}
+	return out;
+}
+
+bool holds(const GmGroup &g, uint8_t protocol, const Bytes &spi)
+{
+	if (protocol == static_cast<uint8_t>(SecurityProtocol::GikeUpdate))
+		return (g.kek && g.kek->spi == spi) || (g.old_kek && g.old_kek->spi == spi);
+	if (protocol != static_cast<uint8_t>(SecurityProtocol::Esp) || spi.size() != kIpsecSpiSize)
+		return false;
+	const uint32_t v = uint32_t(spi[0]) << 24 | uint32_t(spi[1]) << 16 | uint32_t(spi[2]) << 8 | spi[3];
+	return std::any_of(g.teks.begin(), g.teks.end(), [&](const GmTek &t) { return t.sa.spi == v; });
+}
+
+} // namespace
+
+// RFC 9838 2.5: GSA_INBAND_REKEY is "HDR, SK{GSA, KD, [N]}" (or "HDR,
+// SK{D, [N]}", 2.6), without IDg, and the GM "processes the GSA, KD and N
+// payloads in the same manner as if they were received in a registration
+// exchange". The RFC's only handle on the group is the SA: SPIs "are
+// assigned by the GCKS" (4.3) and name one group SA each. So with one group
+// on the IKE SA it is that group; with several, the one holding an SA
+// (Rekey SA or TEK) that the message's policies, key bags or Deletes name
+// by protocol and SPI (our key server puts the TEKs it replaces in a
+// Delete). None or two such groups: the message is refused.
+GmGroup *GroupMember::inband_group(uint64_t spi, const std::vector<Payload> &inner)
+{
+	std::vector<GmGroup *> on_sa;
+	for (auto &[n, m] : groups)
+		if (m->ike_spi == spi)
+			on_sa.push_back(m.get());
+	if (on_sa.size() == 1)
+		return on_sa[0];
+	GmGroup *found = nullptr;
+	const auto spis = named_spis(inner);
+	for (GmGroup *m : on_sa) {
+		const bool named = std::any_of(spis.begin(), spis.end(),
+					       [&](const std::pair<uint8_t, Bytes> &x) { return holds(*m, x.first, x.second); });
+		if (!named)
+			continue;
+		if (found)
+			return nullptr;
+		found = m;
+	}
+	return found;
 }
 
 } // namespace groupsec::gdoi::detail

@@ -326,6 +326,30 @@ void GroupMember::exclude(GmGroup &g)
 	g.next_register_ms = ctx_.now() + kRetryRegistrationMs;
 }
 
+// RFC 9838 2.6: "In this situation the group member MUST re-register if it
+// wants to continue participating in this group ... It is RECOMMENDED that
+// a GM waits some randomly chosen time before initiating a registration
+// request in this situation to avoid overloading the GCKS." We wait 1 to
+// 10 s, over the IKE SA we still have if there is one (GSA_REGISTRATION).
+void GroupMember::excluded_by_delete(GmGroup &g)
+{
+	for (const GmTek &k : g.teks)
+		ctx_.deps.sas->remove(g.cfg.name, k.sa.spi);
+	g.teks.clear();
+	g.kek.reset();
+	g.old_kek.reset();
+	g.keys = flatkey::KeyStore();
+	g.tree.reset();
+	g.state = GmState::Idle;
+	const Bytes r = ctx_.random(2);
+	const uint64_t delay_ms = 1000 + (uint64_t(r[0]) << 8 | r[1]) % 9001;
+	g.next_register_ms = ctx_.now() + delay_ms;
+	ctx_.log_warning("group " + g.cfg.name +
+			 ": the key server excluded this member (Delete of GIKE_UPDATE SPI 0): the group's SAs "
+			 "are removed; registering again in " +
+			 std::to_string(delay_ms) + " ms");
+}
+
 // --- timers and state ---
 
 void GroupMember::tick(GmGroup &g, uint64_t t)

@@ -49,6 +49,9 @@ struct GmGroup {
 	uint64_t old_kek_remove_ms = 0;
 	bool gcauth_signature = false;
 	Bytes sig_alg;
+	// RFC 9838 AUTH_KEY: the key server's public key (DER
+	// SubjectPublicKeyInfo) that GSA_REKEY signatures verify with
+	Bytes auth_key;
 	uint32_t last_message_id = 0; // of the last GSA_REKEY accepted (state)
 	flatkey::KeyStore keys;
 	std::optional<keytree::KeyTreeMember> tree;
@@ -75,6 +78,12 @@ struct GmUpdate {
 	std::vector<uint32_t> deletes; // ESP SPIs to retire
 	std::optional<GroupWidePolicy> group_wide;
 	SaMode mode = SaMode::Tunnel; // of the TEKs
+	std::optional<Bytes> auth_key; // AUTH_KEY taken (checked)
+	// RFC 9838 Deletes: D(ESP, 0) every TEK; D(GIKE_UPDATE, SPIs) those
+	// Rekey SAs; D(GIKE_UPDATE, 0) the member is excluded
+	bool delete_teks = false;
+	std::vector<Bytes> kek_deletes;
+	bool excluded = false;
 };
 
 class GroupMember {
@@ -129,6 +138,9 @@ private:
 	// N(INVALID_IKE_SPI) for the request we have outstanding.
 	void invalid_spi(IkeSa &sa, ByteView datagram, const IkeHeader &h, Counters *c);
 	void exclude(GmGroup &g);
+	// RFC 9838 2.6 Delete(GIKE_UPDATE, SPI 0): the group's SAs go, and
+	// the member registers again after a random delay of a few seconds.
+	void excluded_by_delete(GmGroup &g);
 	void schedule(GmGroup &g);
 
 	// --- GSA and KD (gm_apply.cc)
@@ -143,6 +155,13 @@ private:
 	void commit(GmGroup &g, GmUpdate u);
 	void commit_kek(GmGroup &g, GmUpdate &u, uint64_t dtd_ms);
 	void commit_teks(GmGroup &g, GmUpdate &u);
+	void commit_deletes(GmGroup &g, const GmUpdate &u);
+	// AUTH_KEY of a registration or GSA_REKEY: allowed, and pinned to the
+	// key server's trusted keys where the operator loaded any.
+	Result<Done> check_auth_key(const GmGroup &g, GmUpdate &u, const std::optional<Bytes> &key);
+	// The group of a GSA_INBAND_REKEY on IKE SA spi (RFC 9838 sends no
+	// IDg in it): the one group on it, or the one whose SAs its SPIs name.
+	GmGroup *inband_group(uint64_t spi, const std::vector<Payload> &inner);
 	void log_keys(const GmGroup &g, const GmUpdate &u, bool tree_changed);
 
 	// --- GSA_REKEY and GSA_INBAND_REKEY (gm_rekey.cc)

@@ -15,6 +15,7 @@ constexpr const char *kListSas = "list-sas";
 constexpr const char *kRekey = "rekey";
 constexpr const char *kEvict = "evict";
 constexpr const char *kReadmit = "readmit";
+constexpr const char *kExclude = "exclude";
 constexpr const char *kReregister = "reregister";
 constexpr const char *kAddEndpoint = "add-endpoint";
 constexpr const char *kRemoveEndpoint = "remove-endpoint";

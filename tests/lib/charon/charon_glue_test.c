@@ -325,6 +325,85 @@ static void test_signatures_verify_with_the_signers_trusted_key(void **state)
 	nobody->destroy(nobody);
 }
 
+/* a list of DER SubjectPublicKeyInfos, as gs_creds_trusted_keys() fills it */
+static void add_spki(linked_list_t *list, chunk_t spki)
+{
+	chunk_t *c = malloc(sizeof(*c));
+
+	*c = chunk_clone(spki);
+	list->insert_last(list, c);
+}
+
+static void free_spki(chunk_t *c)
+{
+	chunk_free(c);
+	free(c);
+}
+
+/* RFC 9838 AUTH_KEY: the signer's public key, signatures by that key found
+ * by the key itself (a previous key after the identity got a new one),
+ * verified with the key alone; the trusted keys of an identity */
+static void test_auth_keys_sign_and_verify_by_public_key(void **state)
+{
+	mem_cred_t *creds = mem_cred_create(), *creds2;
+	identification_t *ks = id("ks.example.net"), *nobody = id("nobody.example.net");
+	chunk_t data = chunk_from_str("GSA_REKEY A | P"), first, second, auth, *listed;
+	linked_list_t *trusted = linked_list_create();
+
+	add_key_pair(creds, KEY_ECDSA, 256, ks);
+	lib->credmgr->add_set(lib->credmgr, &creds->set);
+	assert_true(gs_creds_public_key("test", ks, &first));
+	assert_true(gs_creds_sign("test", ks, data, &auth));
+	assert_true(gs_creds_verify_with("test", first, data, auth));
+	assert_false(gs_creds_verify_with("test", first,
+									  chunk_from_str("GSA_REKEY other"), auth));
+	assert_false(gs_creds_verify_with("test", chunk_from_str("not a key"),
+									  data, auth));
+	chunk_free(&auth);
+	gs_creds_trusted_keys(ks, (void*)add_spki, trusted);
+	assert_int_equal(trusted->get_count(trusted), 1);
+	trusted->get_first(trusted, (void**)&listed);
+	assert_true(chunk_equals(*listed, first));
+	trusted->destroy_function(trusted, (void*)free_spki);
+	trusted = linked_list_create();
+	gs_creds_trusted_keys(nobody, (void*)add_spki, trusted);
+	assert_int_equal(trusted->get_count(trusted), 0);
+
+	/* a second key for the same identity, the first still loaded: each
+	 * signs when asked for by its public key; once the first is unloaded,
+	 * only the second */
+	creds2 = mem_cred_create();
+	add_key_pair(creds2, KEY_ECDSA, 256, ks);
+	lib->credmgr->add_set(lib->credmgr, &creds2->set);
+	lib->credmgr->remove_set(lib->credmgr, &creds->set);
+	assert_true(gs_creds_public_key("test", ks, &second));
+	assert_false(chunk_equals(first, second));
+	lib->credmgr->add_set(lib->credmgr, &creds->set);
+	assert_true(gs_creds_sign_with("test", first, data, &auth));
+	assert_true(gs_creds_verify_with("test", first, data, auth));
+	assert_false(gs_creds_verify_with("test", second, data, auth));
+	chunk_free(&auth);
+	assert_true(gs_creds_sign_with("test", second, data, &auth));
+	assert_true(gs_creds_verify_with("test", second, data, auth));
+	assert_false(gs_creds_verify_with("test", first, data, auth));
+	chunk_free(&auth);
+	lib->credmgr->remove_set(lib->credmgr, &creds->set);
+	auth = chunk_empty;
+	assert_false(gs_creds_sign_with("test", first, data, &auth));
+	assert_false(gs_creds_public_key("test", nobody, &auth));
+	lib->credmgr->remove_set(lib->credmgr, &creds2->set);
+	creds2->destroy(creds2);
+	lib->credmgr->add_set(lib->credmgr, &creds->set);
+
+	trusted->destroy_function(trusted, (void*)free_spki);
+	lib->credmgr->remove_set(lib->credmgr, &creds->set);
+	creds->destroy(creds);
+	chunk_free(&first);
+	chunk_free(&second);
+	ks->destroy(ks);
+	nobody->destroy(nobody);
+}
+
 /* ---- settings */
 
 static const char *value_of(gs_settings_t *flat, const char *key)
@@ -555,6 +634,7 @@ int main(void)
 		cmocka_unit_test(test_a_unicast_address_is_no_group_to_join),
 		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
 		cmocka_unit_test(test_signatures_verify_with_the_signers_trusted_key),
+		cmocka_unit_test(test_auth_keys_sign_and_verify_by_public_key),
 		cmocka_unit_test(test_settings_are_flattened_below_a_section),
 		cmocka_unit_test(test_the_timer_runs_when_kicked_and_when_due),
 		cmocka_unit_test(test_a_destroyed_timer_ignores_kicks_queued_before),
