@@ -44,6 +44,8 @@ enum class PayloadType : uint8_t {
 	Configuration = 47,
 	Eap = 48,
 	GroupId = 50, // IDg, RFC 9838
+	// SKF, RFC 7383: one fragment of an SK message (a message of its own)
+	EncryptedFragment = 53,
 	GroupSa = 51, // GSA
 	KeyDownload = 52, // KD
 };
@@ -72,6 +74,11 @@ enum class NotifyType : uint16_t {
 	AuthorizationFailed = 46,
 	RegistrationFailed = 49, // "<TBA>": our choice
 	GroupSender = 16429,
+	// RFC 7296 2.23 (data: SHA-1 of SPIi | SPIr | IP | port)
+	NatDetectionSourceIp = 16388,
+	NatDetectionDestinationIp = 16389,
+	// RFC 7383 2.3 (no data)
+	FragmentationSupported = 16430,
 };
 
 // Transform types (RFC 7296 3.3.2; RFC 9838 "GSA Transforms").
