@@ -60,9 +60,11 @@ std::vector<Payload> big_inner(size_t n)
 	return inner;
 }
 
-std::function<Bytes()> counter_iv(const SkKeys &k)
+// IVs counting from start + 1 (far from the ones an engine uses when the
+// keys are an IKE SA's).
+std::function<Bytes()> counter_iv(const SkKeys &k, uint64_t start = 0)
 {
-	auto n = std::make_shared<uint64_t>(0);
+	auto n = std::make_shared<uint64_t>(start);
 	return [k = k.cipher, n]() {
 		Bytes iv(sk_iv_size(k), 0);
 		uint64_t v = ++*n;
@@ -356,6 +358,48 @@ TEST_F(Transport, LostFragmentIsRecoveredByRetransmission)
 	EXPECT_EQ(dropped, 1);
 	EXPECT_EQ(gms[0]->group("blue")->state, "registered");
 	EXPECT_EQ(gcks->group("blue")->counters.registrations, 1u) << "answered from the cache";
+}
+
+TEST_F(Transport, AMessageOfTooManyFragmentsIsDroppedAndCounted)
+{
+	TransportConfig t;
+	t.fragmentation = true;
+	start(server_config(), t, t, {gcks_addr}, {gm_addrs[0]}, gm_addrs[0]);
+	ASSERT_EQ(gms[0]->group("blue")->state, "registered");
+	ASSERT_FALSE(gcks->keylog.ike_sas.empty());
+	const auto keys = gcks->keylog.ike_sas.back();
+	// the member's next request, GSA_REGISTRATION (ID 2), in 77 fragments:
+	// properly protected, but more than the 64 a message may have
+	IkeHeader h;
+	h.initiator_spi = keys.spi_i;
+	h.responder_spi = keys.spi_r;
+	h.exchange_type = kRegistration;
+	h.flags = kFlagInitiator;
+	h.message_id = 2;
+	Bytes idg{11, 0, 0, 0};
+	idg.resize(3000, 'g');
+	auto frags = seal_fragments(h, {Payload{static_cast<uint8_t>(PayloadType::GroupId), false, idg}},
+				    keys.initiator, 100, counter_iv(keys.initiator, 1u << 30));
+	ASSERT_TRUE(frags.ok()) << frags.error().message;
+	ASSERT_GT(frags.value().size(), 64u);
+	const Counters before = gcks->group("blue")->counters;
+	for (const Bytes &f : frags.value())
+		gcks->engine.receive(gcks_addr, gm_addrs[0], f);
+	const Counters after = gcks->group("blue")->counters;
+	EXPECT_GT(after.dropped_malformed, before.dropped_malformed);
+	EXPECT_EQ(after.sent, before.sent) << "no answer";
+	EXPECT_EQ(after.registrations, before.registrations);
+	EXPECT_TRUE(net.queue.empty());
+	// the same request in few fragments is answered (the IKE SA is fine)
+	idg.resize(300);
+	auto few = seal_fragments(h, {Payload{static_cast<uint8_t>(PayloadType::GroupId), false, idg}},
+				  keys.initiator, 100, counter_iv(keys.initiator, 1u << 31));
+	ASSERT_TRUE(few.ok());
+	ASSERT_LE(few.value().size(), 64u);
+	for (const Bytes &f : few.value())
+		gcks->engine.receive(gcks_addr, gm_addrs[0], f);
+	EXPECT_GT(gcks->group("blue")->counters.sent, after.sent) << "INVALID_GROUP_ID for the unknown group";
+	net.queue.clear();
 }
 
 TEST_F(Transport, FragmentSizeOutOfRangeIsRefused)

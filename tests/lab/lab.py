@@ -708,11 +708,14 @@ def member_keys_file(router):
     return router.dir / "member-keys.json"
 
 
-def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_keys=False):
+def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_keys=False, plugin_extra=""):
+    """plugin_extra: more lines of charon.plugins.gdoi (e.g. "port_nat_t = 14500")."""
     router.write_config("gdoi.conf", conf_text)
     keys = f"\n\t\t\tsave_keys = {router.dir}" if save_keys else ""
     if save_member_keys:
         keys += f"\n\t\t\tsave_member_keys = {member_keys_file(router)}"
+    for line in plugin_extra.splitlines():
+        keys += f"\n\t\t\t{line.strip()}"
     # the key server's state (evicted members) is the router's own
     strongswan_config(router, swanctl_text, plugins=f"""\
 		gdoi {{
@@ -723,7 +726,7 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_ke
 
 
 def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=(),
-                   esp_proposal="aes256gcm16"):
+                   esp_proposal="aes256gcm16", plugin_extra=None):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
 
     member_auth: "psk", or "pubkey" for members that authenticate with
@@ -731,7 +734,9 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     member_keys: members log the keys they install (member_keys_file()).
     extra_members: names of more members (NAME.example.net, PSK
     authentication, all with GDOI_PSK) that are no router, e.g.
-    bench/gdoi_loadgen's."""
+    bench/gdoi_loadgen's.
+    plugin_extra: {router name: more lines of its charon.plugins.gdoi}."""
+    plugin_extra = plugin_extra or {}
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
     pubkey = member_auth == "pubkey"
@@ -743,7 +748,8 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
         raise LabError("extra_members authenticate with the group PSK: member_auth must be psk")
     gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra, esp_proposal=esp_proposal,
                                      extra_members=extra_members).replace("\t\tauth = psk", auth),
-                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True)
+                "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True,
+                plugin_extra=plugin_extra.get("ks", ""))
     for gm in gms:
         # the CA, and the key server's certificate: GSA_REKEY carries no
         # certificate, members verify its signature with this one
@@ -751,7 +757,8 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
                                                   if pubkey else {}))
         gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
                                          extra=member_extra).replace("\t\tauth = psk", auth),
-                    "" if pubkey else gdoi_secrets(gm, ["ks"]), save_member_keys=member_keys)
+                    "" if pubkey else gdoi_secrets(gm, ["ks"]), save_member_keys=member_keys,
+                    plugin_extra=plugin_extra.get(gm.name, ""))
     for r in [ks] + gms:
         start_gdoi_charon(r)
 

@@ -127,6 +127,9 @@ private:
 
 	EngineContext &ctx_;
 	IkeSaUsers &users_;
+	// what every IKE SA's Reassembly holds together (declared before the
+	// SAs, which give their octets back when they go)
+	size_t reassembly_bytes_ = 0;
 	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI; only
 	// add_responder_sa(), responder_authenticated() and
 	// remove_responder_sa() change them, which keep the two below
@@ -136,7 +139,6 @@ private:
 	std::map<std::pair<uint64_t, Address>, uint64_t> responder_by_init_;
 	size_t half_open_sas_ = 0; // responder SAs not authenticated (yet)
 	FragmentLimits fragment_limits_;
-	size_t reassembly_bytes_ = 0; // every IKE SA's Reassembly together
 	size_t cookie_threshold_ = kDefaultCookieThreshold;
 	// IKE SAs we started, by our (initiator) SPI
 	std::map<uint64_t, std::unique_ptr<IkeSa>> initiator_sas_;
