@@ -67,11 +67,11 @@ def flab():
         # the key server's link drops IP fragments: non-first fragments
         # (offset set) and first ones (More Fragments set)
         nft(lab.bb, "add", "table", "bridge", "fragdrop")
-        nft(lab.bb, "add", "chain", "bridge", "fragdrop", "fwd",
+        nft(lab.bb, "add", "chain", "bridge", "fragdrop", "frags",
             "{ type filter hook forward priority 0; policy accept; }")
-        nft(lab.bb, "add", "rule", "bridge", "fragdrop", "fwd",
+        nft(lab.bb, "add", "rule", "bridge", "fragdrop", "frags",
             "ip", "saddr", ks.addr, "ip", "frag-off", "&", "0x1fff", "!=", "0", "counter", "drop")
-        nft(lab.bb, "add", "rule", "bridge", "fragdrop", "fwd",
+        nft(lab.bb, "add", "rule", "bridge", "fragdrop", "frags",
             "ip", "saddr", ks.addr, "ip", "frag-off", "&", "0x2000", "!=", "0", "counter", "drop")
         labmod.configure_gdoi(lab, server_extra=extra_teks(TEKS), plugin_extra={"gm2": "fragmentation = no"})
         yield lab
@@ -87,9 +87,11 @@ def test_registration_in_ike_fragments_passes_a_backbone_that_drops_ip_fragments
                lambda: frag_drops(flab) >= 4, timeout=40)
     assert not registered(gm2), labmod.gdoictl(gm2, "groups", check=False)
     assert sas(gm2) == []
+    # (the key server registered gm2 too: it cannot know that its answer
+    # never arrived)
     members = labmod.gdoictl(ks, "members", GROUP)["members"]
     ids = [m["id"] for m in (members.values() if isinstance(members, dict) else members)]
-    assert ids == ["gm1.example.net"], members
+    assert "gm1.example.net" in ids, members
     print(f"{frag_drops(flab)} IP fragments dropped; gm1 registered with {TEKS} TEKs in IKE fragments")
 
 
