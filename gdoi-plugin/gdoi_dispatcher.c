@@ -18,6 +18,11 @@
 #define DEFAULT_REQID_BASE 0x40000000
 
 /**
+ * G-IKEv2's port unless configured (RFC 9838 allows GDOI's)
+ */
+#define GDOI_PORT 848
+
+/**
  * Most multicast groups joined
  */
 #define MAX_MULTICAST_GROUPS 32
@@ -50,6 +55,16 @@ struct private_gdoi_dispatcher_t {
 	gs_socket_t *socket;
 
 	/**
+	 * Socket on the NAT traversal port, NULL if none
+	 */
+	gs_socket_t *nat_t_socket;
+
+	/**
+	 * NAT traversal port, 0 if off
+	 */
+	uint16_t nat_t_port;
+
+	/**
 	 * Key logs
 	 */
 	gdoi_keylog_t *keylog;
@@ -75,12 +90,17 @@ static bool send_cb(private_gdoi_dispatcher_t *this, const gdoi_addr_t *local,
 	host_t *src, *dst;
 	bool sent = FALSE;
 
+	gs_socket_t *socket = this->socket;
+
+	if (this->nat_t_port && local->port == this->nat_t_port)
+	{
+		socket = this->nat_t_socket;
+	}
 	src = gdoi_kernel_host(local);
 	dst = gdoi_kernel_host(remote);
-	if (src && dst && this->socket)
+	if (src && dst && socket)
 	{
-		sent = this->socket->send(this->socket, src, dst,
-								  chunk_create((u_char*)data, len));
+		sent = socket->send(socket, src, dst, chunk_create((u_char*)data, len));
 	}
 	DESTROY_IF(src);
 	DESTROY_IF(dst);
@@ -194,6 +214,66 @@ METHOD(gdoi_dispatcher_t, set_socket, void,
 	this->socket = socket;
 	join_groups(this);
 	this->mutex->unlock(this->mutex);
+}
+
+METHOD(gdoi_dispatcher_t, get_nat_t_port, uint16_t,
+	private_gdoi_dispatcher_t *this)
+{
+	return this->nat_t_port;
+}
+
+METHOD(gdoi_dispatcher_t, set_nat_t_socket, void,
+	private_gdoi_dispatcher_t *this, gs_socket_t *socket)
+{
+	this->mutex->lock(this->mutex);
+	this->nat_t_socket = socket;
+	this->mutex->unlock(this->mutex);
+}
+
+/**
+ * Read how the core uses the network from the plugin's settings; FALSE
+ * (logged) if a port is charon's own or a value is refused
+ */
+static bool set_transport(private_gdoi_dispatcher_t *this)
+{
+	gdoi_transport_t t = {
+		.port = lib->settings->get_int(lib->settings,
+						"%s.plugins.gdoi.port", GDOI_PORT, lib->ns),
+		.port_nat_t = lib->settings->get_int(lib->settings,
+						"%s.plugins.gdoi.port_nat_t", 0, lib->ns),
+		.fragmentation = lib->settings->get_bool(lib->settings,
+						"%s.plugins.gdoi.fragmentation", TRUE, lib->ns),
+		.fragment_size = lib->settings->get_int(lib->settings,
+						"%s.plugins.gdoi.fragment_size", 0, lib->ns),
+	};
+	uint16_t own[] = {
+		lib->settings->get_int(lib->settings, "%s.port", CHARON_UDP_PORT,
+							   lib->ns),
+		lib->settings->get_int(lib->settings, "%s.port_nat_t",
+							   CHARON_NATT_PORT, lib->ns),
+	};
+	char err[256] = "";
+	int i;
+
+	/* charon's socket binds its ports with SO_REUSEADDR as ours do: two
+	 * sockets on one port would split the datagrams between them */
+	for (i = 0; i < countof(own); i++)
+	{
+		if (own[i] && (t.port == own[i] || t.port_nat_t == own[i]))
+		{
+			DBG1(DBG_CFG, "gdoi: UDP port %u is charon's own (%s.%s): move "
+				 "charon's socket to other ports to use it for G-IKEv2",
+				 own[i], lib->ns, i ? "port_nat_t" : "port");
+			return FALSE;
+		}
+	}
+	if (!gdoi_core_set_transport(this->core, &t, err, sizeof(err)))
+	{
+		DBG1(DBG_CFG, "gdoi: %s", err);
+		return FALSE;
+	}
+	this->nat_t_port = t.port_nat_t;
+	return TRUE;
 }
 
 METHOD(gdoi_dispatcher_t, receive, void,
@@ -347,6 +427,8 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 		.public = {
 			.get_port = _get_port,
 			.set_socket = _set_socket,
+			.get_nat_t_port = _get_nat_t_port,
+			.set_nat_t_socket = _set_nat_t_socket,
 			.receive = _receive,
 			.tick = _tick,
 			.load = _load,
@@ -378,6 +460,13 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 	if (!this->core)
 	{
 		DBG1(DBG_CFG, "gdoi: creating the G-IKEv2 core failed");
+		this->mutex->destroy(this->mutex);
+		free(this);
+		return NULL;
+	}
+	if (!set_transport(this))
+	{
+		gdoi_core_destroy(this->core);
 		this->mutex->destroy(this->mutex);
 		free(this);
 		return NULL;

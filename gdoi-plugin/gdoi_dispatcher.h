@@ -45,6 +45,21 @@ struct gdoi_dispatcher_t {
 	void (*set_socket)(gdoi_dispatcher_t *this, gs_socket_t *socket);
 
 	/**
+	 * The NAT traversal port (charon.plugins.gdoi.port_nat_t).
+	 *
+	 * @return				port, 0 if NAT traversal is off
+	 */
+	uint16_t (*get_nat_t_port)(gdoi_dispatcher_t *this);
+
+	/**
+	 * Set the socket on the NAT traversal port: datagrams the core sends
+	 * from that port go through it.
+	 *
+	 * @param socket		socket, NULL before destroying it
+	 */
+	void (*set_nat_t_socket)(gdoi_dispatcher_t *this, gs_socket_t *socket);
+
+	/**
 	 * A datagram arrived (a gs_socket_cb_t with this as data).
 	 *
 	 * @param local			address it was sent to

@@ -47,6 +47,11 @@ struct private_gdoi_plugin_t {
 	gs_socket_t *socket;
 
 	/**
+	 * UDP sockets on the NAT traversal port, NULL if off
+	 */
+	gs_socket_t *nat_t_socket;
+
+	/**
 	 * The core's timer
 	 */
 	gs_timer_t *timer;
@@ -72,6 +77,12 @@ static void stop(private_gdoi_plugin_t *this)
 	this->control = NULL;
 	DESTROY_IF(this->timer);
 	this->timer = NULL;
+	if (this->nat_t_socket)
+	{
+		this->dispatcher->set_nat_t_socket(this->dispatcher, NULL);
+		this->nat_t_socket->destroy(this->nat_t_socket);
+		this->nat_t_socket = NULL;
+	}
 	if (this->socket)
 	{
 		this->dispatcher->set_socket(this->dispatcher, NULL);
@@ -91,7 +102,7 @@ static void stop(private_gdoi_plugin_t *this)
  */
 static bool start(private_gdoi_plugin_t *this)
 {
-	uint16_t port;
+	uint16_t port, nat_t;
 
 	this->keylog = gdoi_keylog_create();
 	this->state = gdoi_state_create(lib->settings->get_str(lib->settings,
@@ -111,6 +122,21 @@ static bool start(private_gdoi_plugin_t *this)
 		return FALSE;
 	}
 	this->dispatcher->set_socket(this->dispatcher, this->socket);
+	nat_t = this->dispatcher->get_nat_t_port(this->dispatcher);
+	if (nat_t)
+	{
+		this->nat_t_socket = gs_socket_create("gdoi", nat_t,
+						(gs_socket_cb_t)this->dispatcher->receive,
+						this->dispatcher);
+		if (!this->nat_t_socket)
+		{
+			DBG1(DBG_CFG, "gdoi: no socket on UDP port %u (NAT traversal)",
+				 nat_t);
+			return FALSE;
+		}
+		this->dispatcher->set_nat_t_socket(this->dispatcher,
+										   this->nat_t_socket);
+	}
 	this->timer = gs_timer_create((gs_timer_cb_t)this->dispatcher->tick,
 								  this->dispatcher);
 	this->timer->kick(this->timer);

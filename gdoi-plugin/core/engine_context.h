@@ -33,6 +33,7 @@ struct EngineContext {
 	EngineDeps deps;
 	CounterDirectory *counters = nullptr; // set by the engine
 	flatkey::KeyWrapper wrapper;
+	TransportConfig transport; // Engine::set_transport()
 
 	uint64_t now() const { return deps.clock->now_ms(); }
 	Bytes random(size_t n)
@@ -50,10 +51,25 @@ struct EngineContext {
 			return std::nullopt;
 		return SecretBytes(std::move(*key)); // takes the buffer: no copy is left
 	}
+	// Whether datagrams from or to this local address carry the non-ESP
+	// marker: it is on the NAT traversal port (RFC 7296 2.23, RFC 3948 2.2).
+	bool nat_t(const Address &local) const
+	{
+		return transport.nat_t_port != 0 && local.port == transport.nat_t_port;
+	}
 	// false if the transport could not send it; counted in c if sent
 	bool send(Counters *c, const Address &local, const Address &remote, ByteView datagram)
 	{
-		if (!deps.transport->send(local, remote, datagram))
+		bool ok;
+		if (nat_t(local)) {
+			// "four octets of zero" in front of the IKE header
+			Bytes marked(4, 0);
+			marked.insert(marked.end(), datagram.begin(), datagram.end());
+			ok = deps.transport->send(local, remote, marked);
+		} else {
+			ok = deps.transport->send(local, remote, datagram);
+		}
+		if (!ok)
 			return false;
 		if (c)
 			c->sent++;

@@ -9,6 +9,21 @@ namespace groupsec::gdoi {
 
 void Engine::Impl::receive(const Address &local, const Address &remote, ByteView datagram)
 {
+	if (ctx.nat_t(local)) {
+		// RFC 3948 2.2/2.3: on the NAT traversal port a lone 0xFF is a
+		// NAT keepalive, and IKE follows a non-ESP marker of four zero
+		// octets (anything else would be ESP, which we do not take here)
+		if (datagram.size() == 1 && datagram[0] == 0xff)
+			return;
+		if (datagram.size() < 4 || datagram[0] || datagram[1] || datagram[2] || datagram[3]) {
+			if (Counters *c = attribute(local, true)) {
+				c->received++;
+				c->dropped_malformed++;
+			}
+			return;
+		}
+		datagram = datagram.sub(4, datagram.size() - 4);
+	}
 	auto h = decode_ike_header(datagram);
 	if (!h || h.value().length != datagram.size()) {
 		if (Counters *c = attribute(local, true)) {

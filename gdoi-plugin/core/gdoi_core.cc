@@ -475,6 +475,7 @@ struct gdoi_core_t {
 	}
 
 	std::string description;
+	uint16_t port = kGikev2Port; // gdoi_core_set_transport()
 	Callbacks callbacks;
 	GlueKeyLog keylog;
 	groupsec::crypto::MonotonicClock clock;
@@ -636,7 +637,7 @@ extern "C" gdoi_core_t *gdoi_core_create(const gdoi_core_env_t *env, uint32_t re
 
 extern "C" uint16_t gdoi_core_port(gdoi_core_t *core)
 {
-	return kGikev2Port;
+	return core->port;
 }
 
 extern "C" const char *gdoi_core_describe(gdoi_core_t *core)
@@ -707,6 +708,25 @@ std::optional<std::string> check(const GdoiConfig &next)
 	return std::nullopt;
 }
 
+// The configuration's addresses (written without a port) on the core's
+// G-IKEv2 port.
+void use_port(GdoiConfig &c, uint16_t port)
+{
+	for (auto &g : c.servers) {
+		for (Address &a : g.listen)
+			a.port = port;
+		if (g.multicast)
+			g.multicast->port = port;
+	}
+	for (auto &g : c.members) {
+		g.local.port = port;
+		for (Address &a : g.servers)
+			a.port = port;
+		if (g.multicast)
+			g.multicast->port = port;
+	}
+}
+
 // Applies a checked configuration (see gdoi_core_load()); the groups that
 // could not start are logged and their messages returned.
 std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
@@ -772,6 +792,36 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 
 } // namespace
 
+extern "C" bool gdoi_core_set_transport(gdoi_core_t *core, const gdoi_transport_t *t, char *err, size_t err_len)
+{
+	try {
+		if (t->port == 0 || t->port == t->port_nat_t) {
+			copy_error("port " + std::to_string(t->port) + " cannot be G-IKEv2's port" +
+					   (t->port ? " (it is the NAT traversal port)" : ""),
+				   err, err_len);
+			return false;
+		}
+		TransportConfig tc;
+		tc.fragmentation = t->fragmentation;
+		tc.fragment_size = t->fragment_size;
+		tc.nat_t_port = t->port_nat_t;
+		auto r = core->engine->set_transport(tc);
+		if (!r) {
+			copy_error(r.error().message, err, err_len);
+			return false;
+		}
+		core->port = t->port;
+		core->description = std::string("G-IKEv2 (RFC 9838) core ") + groupsec::version() + ", UDP port " +
+				    std::to_string(t->port) +
+				    (t->port_nat_t ? ", NAT traversal on " + std::to_string(t->port_nat_t) : "") +
+				    (t->fragmentation ? ", IKE fragmentation" : "");
+		return true;
+	} catch (const std::bad_alloc &) {
+		copy_error("out of memory", err, err_len);
+		return false;
+	}
+}
+
 extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 			      const char *const *values, size_t n, char *err, size_t err_len)
 {
@@ -785,6 +835,7 @@ extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 			copy_error(parsed.error().message, err, err_len);
 			return -1;
 		}
+		use_port(parsed.value(), core->port);
 		if (auto e = check(parsed.value())) {
 			copy_error(*e, err, err_len);
 			return -1;

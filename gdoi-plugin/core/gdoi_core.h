@@ -184,7 +184,32 @@ typedef struct {
 gdoi_core_t *gdoi_core_create(const gdoi_core_env_t *env, uint32_t reqid_base);
 
 /**
- * UDP port the core's key server and members use.
+ * How the core uses the network (docs/gdoi-config.md, plugin settings).
+ */
+typedef struct {
+	/** UDP port G-IKEv2 starts on: key servers listen on it, members send
+	 *  IKE_SA_INIT to it (and from it); 848 or 500 */
+	uint16_t port;
+	/** NAT traversal port (4500) both sides move to when a NAT is detected
+	 *  (RFC 7296 2.23); 0: no NAT traversal */
+	uint16_t port_nat_t;
+	/** offer and accept IKE fragmentation (RFC 7383) */
+	bool fragmentation;
+	/** largest IP datagram of a fragment; 0: 576 (IPv4) / 1280 (IPv6) */
+	size_t fragment_size;
+} gdoi_transport_t;
+
+/**
+ * Set how the core uses the network; before the groups are loaded.
+ *
+ * @return				FALSE with a message in err if a value is refused
+ */
+bool gdoi_core_set_transport(gdoi_core_t *core, const gdoi_transport_t *t,
+							 char *err, size_t err_len);
+
+/**
+ * UDP port the core's key server and members use
+ * (gdoi_transport_t.port, 848 unless set).
  */
 uint16_t gdoi_core_port(gdoi_core_t *core);
 

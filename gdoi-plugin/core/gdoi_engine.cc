@@ -128,6 +128,16 @@ std::vector<GroupState> Engine::groups() const
 	return out;
 }
 
+Result<Done> Engine::set_transport(const TransportConfig &t)
+{
+	if (t.fragment_size != 0 && (t.fragment_size < kMinFragmentSize || t.fragment_size > 65535))
+		return make_error(WireError::BadValue, "fragment size " + std::to_string(t.fragment_size) +
+							       " is not 0 or from " + std::to_string(kMinFragmentSize) +
+							       " to 65535");
+	impl_->ctx.transport = t;
+	return Done{};
+}
+
 void Engine::set_cookie_threshold(size_t half_open)
 {
 	impl_->ike.set_cookie_threshold(half_open);

@@ -229,6 +229,27 @@ public:
 
 // --- configuration ---
 
+// The smallest TransportConfig::fragment_size.
+constexpr size_t kMinFragmentSize = 256;
+
+// How the engine uses the network, for all its groups.
+struct TransportConfig {
+	// IKE fragmentation (RFC 7383) of the unicast exchanges: offered
+	// (member) and accepted (key server) with N(IKEV2_FRAGMENTATION_
+	// SUPPORTED) in IKE_SA_INIT; where both sides did, an SK message
+	// larger than fragment_size travels as fragments.
+	bool fragmentation = false;
+	// The largest IP datagram a fragment makes (IP and UDP headers and a
+	// non-ESP marker included); 0: RFC 7383 2.5.1's 576 octets for IPv4
+	// and 1280 for IPv6. At least 256 octets.
+	size_t fragment_size = 0;
+	// NAT traversal (RFC 7296 2.23): the port both sides move to once
+	// NAT_DETECTION_* show a NAT between them (4500), where datagrams
+	// carry the 4-octet non-ESP marker; 0: off (no NAT_DETECTION
+	// notifies are sent, a member stays on the port it started on).
+	uint16_t nat_t_port = 0;
+};
+
 // How GSA_REKEY messages are authenticated (RFC 9838 GCAUTH).
 enum class RekeyAuth {
 	// signed by the key server (RFC 7427): members accept no other
@@ -489,6 +510,10 @@ public:
 	// above which an IKE_SA_INIT request must return a cookie (RFC 7296
 	// 2.6). 0: always ask for a cookie.
 	void set_cookie_threshold(size_t half_open);
+	// IKE fragmentation and NAT traversal (TransportConfig); an error
+	// and no change if a value is out of range. Applies to IKE SAs made
+	// from then on.
+	Result<Done> set_transport(const TransportConfig &t);
 	size_t half_open() const;
 	// IKE SAs this engine holds as responder (key server side).
 	size_t responder_ike_sas() const;

@@ -82,13 +82,17 @@ std::string_view payload_name(uint8_t v)
 		return "GSA";
 	case PayloadType::KeyDownload:
 		return "KD";
+	case PayloadType::EncryptedFragment:
+		return "SKF";
 	}
 	return "UNKNOWN";
 }
 
 bool payload_type_known(uint8_t v)
 {
-	return v != 0 && payload_name(v) != "UNKNOWN";
+	// SKF is a message of its own (RFC 7383), opened by open_fragment(),
+	// never a payload of a chain
+	return v != 0 && v != static_cast<uint8_t>(PayloadType::EncryptedFragment) && payload_name(v) != "UNKNOWN";
 }
 
 std::string_view notify_name(uint16_t v)
@@ -114,6 +118,12 @@ std::string_view notify_name(uint16_t v)
 		return "USE_TRANSPORT_MODE";
 	case NotifyType::GatewayTunnels:
 		return "GATEWAY_TUNNELS (private use)";
+	case NotifyType::NatDetectionSourceIp:
+		return "NAT_DETECTION_SOURCE_IP";
+	case NotifyType::NatDetectionDestinationIp:
+		return "NAT_DETECTION_DESTINATION_IP";
+	case NotifyType::FragmentationSupported:
+		return "IKEV2_FRAGMENTATION_SUPPORTED";
 	}
 	return "UNKNOWN";
 }

@@ -44,6 +44,8 @@ enum class PayloadType : uint8_t {
 	Configuration = 47,
 	Eap = 48,
 	GroupId = 50, // IDg, RFC 9838
+	// SKF, RFC 7383: one fragment of an SK message (a message of its own)
+	EncryptedFragment = 53,
 	GroupSa = 51, // GSA
 	KeyDownload = 52, // KD
 };
@@ -76,6 +78,11 @@ enum class NotifyType : uint16_t {
 	// RFC 7296 3.10.1 "Private Use - Status" (40960-65535): ours, the
 	// group's SAs are tunnels to the destinations' gateways (docs/gikev2-wire.md)
 	GatewayTunnels = 40960,
+	// RFC 7296 2.23 (data: SHA-1 of SPIi | SPIr | IP | port)
+	NatDetectionSourceIp = 16388,
+	NatDetectionDestinationIp = 16389,
+	// RFC 7383 2.3 (no data)
+	FragmentationSupported = 16430,
 };
 
 // Transform types (RFC 7296 3.3.2; RFC 9838 "GSA Transforms").

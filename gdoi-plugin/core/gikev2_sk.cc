@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "gikev2.h"
 #include "gikev2_wire.h"
 #include "groupsec/crypto/aead.h"
 #include "groupsec/crypto/cbc.h"
@@ -198,6 +199,175 @@ Result<OpenedMessage> open_message(ByteView datagram, const SkKeys &keys)
 		if (!inner)
 			return inner.error();
 		return OpenedMessage{std::move(m.value()), std::move(inner.value())};
+	});
+}
+
+// --- IKE fragmentation (RFC 7383) ---
+
+namespace {
+
+constexpr uint8_t kSkf = static_cast<uint8_t>(PayloadType::EncryptedFragment);
+constexpr size_t kMaxFragments = 0xffff;
+
+// The largest piece of the inner chain one fragment message of at most
+// max_message octets carries (0 if none fits).
+size_t fragment_capacity(const SkKeys &keys, size_t max_message)
+{
+	const size_t fixed = kIkeHeaderSize + kSkfHeaderSize + sk_iv_size(keys.cipher) + kIcvSize;
+	if (max_message <= fixed + 1)
+		return 0;
+	size_t room = max_message - fixed; // piece | Padding | Pad Length
+	if (keys.cipher == SkCipher::AesCbcHmacSha256)
+		room -= room % kCbcBlockSize;
+	return room ? room - 1 : 0;
+}
+
+// One fragment message: header, SKF header, then IV, ciphertext, ICV.
+Result<Bytes> seal_fragment(IkeHeader h, uint8_t next, uint16_t number, uint16_t total, ByteView piece,
+			    const SkKeys &keys, ByteView iv)
+{
+	Bytes pt = piece.to_bytes();
+	size_t pad = 0;
+	if (keys.cipher == SkCipher::AesCbcHmacSha256)
+		pad = (kCbcBlockSize - (pt.size() + 1) % kCbcBlockSize) % kCbcBlockSize;
+	pt.insert(pt.end(), pad, 0);
+	pt.push_back(static_cast<uint8_t>(pad));
+	const size_t body = kSkfHeaderSize + iv.size() + pt.size() + kIcvSize;
+	h.next_payload = kSkf;
+	h.length = static_cast<uint32_t>(kIkeHeaderSize + body);
+	Bytes out = encode_ike_header(h);
+	wire::put_u8(out, next);
+	wire::put_u8(out, 0);
+	wire::put_u16(out, static_cast<uint16_t>(body));
+	wire::put_u16(out, number);
+	wire::put_u16(out, total);
+	const size_t iv_at = out.size();
+	out.insert(out.end(), iv.begin(), iv.end());
+	const size_t ct_at = out.size();
+	const size_t icv_at = ct_at + pt.size();
+	out.resize(icv_at + kIcvSize);
+	// RFC 7383 2.5: the AAD (AEAD) or the ICV (encrypt then MAC) covers
+	// the Fragment Number and Total Fragments like the rest of the header
+	auto e = encrypt(keys, iv, ByteView(out.data(), iv_at), pt, out.data() + ct_at, out.data() + icv_at);
+	OPENSSL_cleanse(pt.data(), pt.size());
+	if (!e)
+		return e.error();
+	if (keys.cipher == SkCipher::AesCbcHmacSha256) {
+		auto icv = hmac_icv(keys, ByteView(out.data(), icv_at));
+		if (!icv)
+			return icv.error();
+		std::copy(icv.value().begin(), icv.value().end(), out.begin() + icv_at);
+	}
+	return out;
+}
+
+} // namespace
+
+bool is_fragment_message(ByteView datagram)
+{
+	return datagram.size() > 16 && datagram[16] == kSkf;
+}
+
+Result<std::vector<Bytes>> seal_fragments(const IkeHeader &header, const std::vector<Payload> &inner,
+					  const SkKeys &keys, size_t max_message,
+					  const std::function<Bytes()> &next_iv)
+{
+	return wire::guarded([&]() -> Result<std::vector<Bytes>> {
+		auto checked = check_keys(keys);
+		if (!checked)
+			return checked.error();
+		const size_t cap = fragment_capacity(keys, max_message);
+		if (cap == 0)
+			return make_error(WireError::BadValue, "a fragment of " + std::to_string(max_message) +
+								       " octets has no room for content");
+		Bytes chain;
+		auto first = encode_payload_chain(inner, chain);
+		if (!first)
+			return first.error();
+		const size_t n = chain.empty() ? 1 : (chain.size() + cap - 1) / cap;
+		if (n > kMaxFragments)
+			return make_error(WireError::BadLength, "message needs more than 65535 fragments");
+		std::vector<Bytes> out;
+		for (size_t i = 0; i < n; i++) {
+			const size_t at = i * cap;
+			ByteView piece(chain.data() + at, std::min(cap, chain.size() - at));
+			Bytes iv = next_iv();
+			if (iv.size() != sk_iv_size(keys.cipher))
+				return make_error(WireError::BadKey, "IV of the wrong size");
+			// RFC 7383 2.5: Next Payload "MUST be set to the payload type
+			// of the first inner payload" in fragment 1, zero in the others
+			auto f = seal_fragment(header, i == 0 ? first.value() : 0, static_cast<uint16_t>(i + 1),
+					       static_cast<uint16_t>(n), piece, keys, iv);
+			if (!f)
+				return f.error();
+			out.push_back(std::move(f).value());
+		}
+		OPENSSL_cleanse(chain.data(), chain.size());
+		return out;
+	});
+}
+
+Result<Fragment> open_fragment(ByteView datagram, const SkKeys &keys)
+{
+	return wire::guarded([&]() -> Result<Fragment> {
+		auto checked = check_keys(keys);
+		if (!checked)
+			return checked.error();
+		auto h = decode_ike_header(datagram);
+		if (!h)
+			return h.error();
+		if (h.value().length != datagram.size())
+			return make_error(WireError::BadLength, "IKE header Length is not the datagram's size");
+		if (h.value().next_payload != kSkf)
+			return make_error(WireError::Missing, "message has no SKF payload");
+		Fragment f;
+		f.header = h.value();
+		wire::Reader r(datagram.sub(kIkeHeaderSize, datagram.size() - kIkeHeaderSize));
+		uint8_t reserved;
+		uint16_t length;
+		if (!r.u8(f.first_inner) || !r.u8(reserved) || !r.u16(length) || !r.u16(f.number) || !r.u16(f.total))
+			return wire::truncated("SKF header");
+		// SKF is the only payload: it ends the datagram
+		if (length != datagram.size() - kIkeHeaderSize)
+			return make_error(WireError::BadLength, "SKF Payload Length does not end the datagram");
+		// RFC 7383 2.5: Fragment Number "MUST be less than or equal to"
+		// Total Fragments; neither "MUST" be zero
+		if (f.number == 0 || f.total == 0 || f.number > f.total)
+			return make_error(WireError::BadValue, "fragment " + std::to_string(f.number) + " of " +
+								       std::to_string(f.total));
+		if (f.number != 1 && f.first_inner != 0)
+			return make_error(WireError::BadValue, "Next Payload set in a fragment other than the first");
+		const size_t iv_size = sk_iv_size(keys.cipher);
+		const bool cbc = keys.cipher == SkCipher::AesCbcHmacSha256;
+		const size_t min_ct = cbc ? kCbcBlockSize : 1;
+		const size_t iv_at = kIkeHeaderSize + kSkfHeaderSize;
+		if (datagram.size() < iv_at + iv_size + min_ct + kIcvSize)
+			return make_error(WireError::BadLength, "SKF payload is too short");
+		const size_t ct_size = datagram.size() - iv_at - iv_size - kIcvSize;
+		if (cbc && ct_size % kCbcBlockSize != 0)
+			return make_error(WireError::BadLength, "SKF ciphertext is not a whole number of AES blocks");
+		ByteView iv = datagram.sub(iv_at, iv_size);
+		ByteView ct = datagram.sub(iv_at + iv_size, ct_size);
+		ByteView icv = datagram.sub(datagram.size() - kIcvSize, kIcvSize);
+		if (cbc) {
+			auto expect = hmac_icv(keys, datagram.sub(0, datagram.size() - kIcvSize));
+			if (!expect)
+				return expect.error();
+			if (CRYPTO_memcmp(expect.value().data(), icv.data(), kIcvSize) != 0)
+				return make_error(WireError::IntegrityFailed, "SKF: HMAC-SHA-256-128 does not verify");
+		}
+		auto pt = decrypt(keys, iv, datagram.sub(0, iv_at), ct, icv);
+		if (!pt)
+			return pt.error().code == WireError::IntegrityFailed
+				       ? make_error(WireError::IntegrityFailed, "SKF: AES-GCM tag does not verify")
+				       : pt.error();
+		Bytes &plain = pt.value();
+		const size_t pad = plain.back();
+		if (pad + 1 > plain.size())
+			return make_error(WireError::BadLength, "SKF pad length exceeds the plaintext");
+		f.content.assign(plain.begin(), plain.end() - static_cast<std::ptrdiff_t>(pad + 1));
+		OPENSSL_cleanse(plain.data(), plain.size());
+		return f;
 	});
 }
 

@@ -5,6 +5,7 @@
 // whole message).
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "gikev2_message.h"
@@ -47,5 +48,48 @@ struct OpenedMessage {
 // Parses a datagram that ends in SK, verifies its ICV (IntegrityFailed if
 // it does not verify), decrypts it and parses the inner payload chain.
 Result<OpenedMessage> open_message(ByteView datagram, const SkKeys &keys);
+
+// --- IKE fragmentation (RFC 7383) ---
+//
+// A message too large for the path travels as several messages, each
+// HDR, SKF{piece of the inner payload chain}: the IKE header of the
+// original message (same SPIs, exchange, flags and Message ID; Next
+// Payload 53, its own Length) and one Encrypted Fragment payload:
+//   generic header (Next Payload: the first inner payload's type in
+//   fragment 1, 0 in the others) | Fragment Number (2) | Total Fragments (2)
+//   | IV | ciphertext of (piece | Padding | Pad Length) | ICV
+// Each fragment is protected on its own, exactly as SK is, the Fragment
+// Number and Total Fragments included in what the ICV covers.
+
+// Octets the SKF generic header and its two counters take.
+constexpr size_t kSkfHeaderSize = 8;
+
+// One fragment, checked and decrypted.
+struct Fragment {
+	IkeHeader header; // of the fragment message as received
+	uint8_t first_inner = 0; // Next Payload of SKF (fragment 1 only)
+	uint16_t number = 0; // 1 ... total
+	uint16_t total = 0;
+	Bytes content; // this fragment's piece of the inner payload chain
+};
+
+// Whether a datagram is a fragment message: its IKE header's Next Payload
+// is SKF (53). Nothing else is checked.
+bool is_fragment_message(ByteView datagram);
+
+// Seals inner as fragment messages of at most max_message octets each
+// (the whole IKE message, header included), splitting the encoded inner
+// chain into pieces as large as that allows. next_iv gives one fresh IV of
+// sk_iv_size() octets per fragment. An error if max_message leaves no room
+// for one octet of content, or more than 65535 fragments would be needed.
+Result<std::vector<Bytes>> seal_fragments(const IkeHeader &header, const std::vector<Payload> &inner,
+					  const SkKeys &keys, size_t max_message,
+					  const std::function<Bytes()> &next_iv);
+
+// Checks and opens one fragment message: the header and SKF layout (SKF
+// the only payload and ending the datagram; Fragment Number from 1 to
+// Total Fragments; Next Payload 0 unless in fragment 1), then the ICV
+// (IntegrityFailed), then the padding.
+Result<Fragment> open_fragment(ByteView datagram, const SkKeys &keys);
 
 } // namespace groupsec::gdoi

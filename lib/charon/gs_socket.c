@@ -46,6 +46,11 @@ struct private_gs_socket_t {
 	char *name;
 
 	/**
+	 * UDP port the sockets are bound to
+	 */
+	uint16_t port;
+
+	/**
 	 * Receive callback
 	 */
 	gs_socket_cb_t cb;
@@ -121,6 +126,11 @@ static bool receive_cb(private_gs_socket_t *this, int fd,
 		}
 	}
 	remote = host_create_from_sockaddr((sockaddr_t*)&from);
+	if (local)
+	{
+		/* PKTINFO gives the address; the port is the one we are bound to */
+		local->set_port(local, this->port);
+	}
 	if (local && remote)
 	{
 		this->cb(this->data, local, remote, chunk_create((u_char*)buf, len));
@@ -310,6 +320,7 @@ gs_socket_t *gs_socket_create(const char *name, uint16_t port,
 			.destroy = _destroy,
 		},
 		.name = strdup(name),
+		.port = port,
 		.cb = cb,
 		.data = data,
 	);

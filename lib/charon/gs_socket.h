@@ -22,7 +22,7 @@ typedef struct gs_socket_t gs_socket_t;
  * Called for each datagram received on the socket's port.
  *
  * @param data			user data
- * @param local			address the datagram was sent to
+ * @param local			address the datagram was sent to, with the socket's port
  * @param remote		address and port it came from
  * @param datagram		the datagram
  */

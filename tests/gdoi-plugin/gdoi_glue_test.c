@@ -45,6 +45,7 @@
 #include "glue_test_util.h"
 
 #define TEST_PORT 18848
+#define TEST_NATT_PORT 18500
 #define TEST_SOCKET "/tmp/gdoi-glue-test.vici"
 
 plugin_t *gdoi_plugin_create(void);
@@ -62,7 +63,9 @@ static int load_calls, psk_group_calls;
 static mutex_t *seen_lock;
 static condvar_t *seen_cond;
 static chunk_t seen_datagram;
-static gdoi_addr_t seen_remote;
+static gdoi_addr_t seen_remote, seen_local;
+static gdoi_transport_t transport;
+static int transport_calls;
 static int control_opened, control_closed;
 
 gdoi_core_t *gdoi_core_create(const gdoi_core_env_t *e, uint32_t reqid_base)
@@ -73,6 +76,14 @@ gdoi_core_t *gdoi_core_create(const gdoi_core_env_t *e, uint32_t reqid_base)
 	}
 	env = *e;
 	return (gdoi_core_t*)&fake_core;
+}
+
+bool gdoi_core_set_transport(gdoi_core_t *core, const gdoi_transport_t *t,
+							 char *err, size_t err_len)
+{
+	transport = *t;
+	transport_calls++;
+	return TRUE;
 }
 
 uint16_t gdoi_core_port(gdoi_core_t *core)
@@ -130,6 +141,7 @@ void gdoi_core_receive(gdoi_core_t *core, const gdoi_addr_t *local,
 	chunk_free(&seen_datagram);
 	seen_datagram = chunk_clone(chunk_create((u_char*)data, len));
 	seen_remote = *remote;
+	seen_local = *local;
 	seen_cond->broadcast(seen_cond);
 	seen_lock->unlock(seen_lock);
 }
@@ -427,6 +439,137 @@ static void test_datagrams_reach_the_core_and_the_core_can_send(void **state)
 	assert_memory_equal(reply, "world", 5);
 	close(fd);
 	unload(plugin);
+}
+
+/* a datagram from fd to 127.0.0.1:port reaches the core; returns the local
+ * address the core was given */
+static gdoi_addr_t deliver(int fd, uint16_t port, const char *text)
+{
+	struct sockaddr_in to = {
+		.sin_family = AF_INET,
+		.sin_port = htons(port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+	gdoi_addr_t local;
+	int waited = 0;
+
+	seen_lock->lock(seen_lock);
+	chunk_free(&seen_datagram);
+	assert_int_equal(sendto(fd, text, strlen(text), 0, (struct sockaddr*)&to,
+							sizeof(to)), strlen(text));
+	while (!seen_datagram.len && waited++ < 50)
+	{
+		seen_cond->timed_wait(seen_cond, seen_lock, 100);
+	}
+	assert_int_equal(seen_datagram.len, strlen(text));
+	local = seen_local;
+	seen_lock->unlock(seen_lock);
+	return local;
+}
+
+static void test_transport_settings_reach_the_core(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+
+	reset();
+	transport_calls = 0;
+	assert_true(glue_load(plugin, TRUE));
+	assert_int_equal(transport_calls, 1);
+	assert_int_equal(transport.port, 848);
+	assert_int_equal(transport.port_nat_t, 0);
+	assert_true(transport.fragmentation);
+	assert_int_equal(transport.fragment_size, 0);
+	unload(plugin);
+
+	lib->settings->set_int(lib->settings, "%s.plugins.gdoi.port", 1500, lib->ns);
+	lib->settings->set_bool(lib->settings, "%s.plugins.gdoi.fragmentation",
+							FALSE, lib->ns);
+	lib->settings->set_int(lib->settings, "%s.plugins.gdoi.fragment_size",
+						   1400, lib->ns);
+	plugin = gdoi_plugin_create();
+	assert_true(glue_load(plugin, TRUE));
+	assert_int_equal(transport.port, 1500);
+	assert_false(transport.fragmentation);
+	assert_int_equal(transport.fragment_size, 1400);
+	unload(plugin);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.port", NULL, lib->ns);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.fragmentation",
+						   NULL, lib->ns);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.fragment_size",
+						   NULL, lib->ns);
+}
+
+static void test_charons_own_ports_are_refused(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+
+	reset();
+	/* charon's socket keeps 500 and 4500 unless moved */
+	lib->settings->set_int(lib->settings, "%s.plugins.gdoi.port_nat_t", 4500,
+						   lib->ns);
+	expect_function_call(gdoi_core_destroy);
+	expect_value(gdoi_core_destroy, core, &fake_core);
+	assert_false(glue_load(plugin, TRUE));
+	assert_true(glue_load(plugin, FALSE));
+	plugin->destroy(plugin);
+	/* moved: allowed */
+	lib->settings->set_int(lib->settings, "%s.port_nat_t", 14500, lib->ns);
+	plugin = gdoi_plugin_create();
+	assert_true(glue_load(plugin, TRUE));
+	assert_int_equal(transport.port_nat_t, 4500);
+	unload(plugin);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.port_nat_t", NULL,
+						   lib->ns);
+	lib->settings->set_str(lib->settings, "%s.port_nat_t", NULL, lib->ns);
+}
+
+static void test_the_nat_traversal_port_has_its_own_socket(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	struct sockaddr_in me = {
+		.sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	}, from;
+	socklen_t me_len = sizeof(me), from_len = sizeof(from);
+	gdoi_addr_t local, remote = { .len = 4, .ip = {127, 0, 0, 1} };
+	struct pollfd pfd;
+	char reply[16];
+	int fd;
+
+	reset();
+	lib->settings->set_int(lib->settings, "%s.plugins.gdoi.port_nat_t",
+						   TEST_NATT_PORT, lib->ns);
+	assert_true(glue_load(plugin, TRUE));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr*)&me, sizeof(me)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr*)&me, &me_len), 0);
+
+	/* the core learns the port each datagram came to */
+	local = deliver(fd, TEST_PORT, "to 848");
+	assert_int_equal(local.port, TEST_PORT);
+	local = deliver(fd, TEST_NATT_PORT, "to 4500");
+	assert_int_equal(local.port, TEST_NATT_PORT);
+
+	/* and sends from either port */
+	remote.port = ntohs(me.sin_port);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	env.send(env.ctx, &local, &remote, (const uint8_t*)"natt", 4);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(recvfrom(fd, reply, sizeof(reply), 0,
+							  (struct sockaddr*)&from, &from_len), 4);
+	assert_int_equal(ntohs(from.sin_port), TEST_NATT_PORT);
+	local.port = TEST_PORT;
+	env.send(env.ctx, &local, &remote, (const uint8_t*)"main", 4);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(recvfrom(fd, reply, sizeof(reply), 0,
+							  (struct sockaddr*)&from, &from_len), 4);
+	assert_int_equal(ntohs(from.sin_port), TEST_PORT);
+	close(fd);
+	unload(plugin);
+	lib->settings->set_str(lib->settings, "%s.plugins.gdoi.port_nat_t", NULL,
+						   lib->ns);
 }
 
 static void test_shared_keys_come_from_the_credential_manager(void **state)
@@ -1107,6 +1250,9 @@ int main(void)
 		cmocka_unit_test(test_an_unreadable_config_file_loads_no_group),
 		cmocka_unit_test(test_the_core_cannot_be_created),
 		cmocka_unit_test(test_datagrams_reach_the_core_and_the_core_can_send),
+		cmocka_unit_test(test_transport_settings_reach_the_core),
+		cmocka_unit_test(test_charons_own_ports_are_refused),
+		cmocka_unit_test(test_the_nat_traversal_port_has_its_own_socket),
 		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
 		cmocka_unit_test(test_the_control_socket_passes_bytes_both_ways),
 		cmocka_unit_test(test_a_stuck_control_client_blocks_nobody),

@@ -41,7 +41,8 @@ TEST(Gikev2, GroupPayloadNames)
 	EXPECT_EQ(payload_name(51), "GSA");
 	EXPECT_EQ(payload_name(52), "KD");
 	EXPECT_EQ(payload_name(46), "SK");
-	EXPECT_EQ(payload_name(53), "UNKNOWN");
+	EXPECT_EQ(payload_name(53), "SKF");
+	EXPECT_EQ(payload_name(54), "UNKNOWN");
 }
 
 TEST(GdoiCore, DescribesItselfWithThePortItUses)

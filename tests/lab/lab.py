@@ -715,11 +715,15 @@ def member_keys_file(router):
     return router.dir / "member-keys.json"
 
 
-def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_keys=False, extra=""):
+def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_keys=False, extra="", plugin_extra=""):
+    """extra: more settings of charon's plugins section; plugin_extra: more
+    lines of charon.plugins.gdoi (e.g. "port_nat_t = 14500")."""
     router.write_config("gdoi.conf", conf_text)
     keys = f"\n\t\t\tsave_keys = {router.dir}" if save_keys else ""
     if save_member_keys:
         keys += f"\n\t\t\tsave_member_keys = {member_keys_file(router)}"
+    for line in plugin_extra.splitlines():
+        keys += f"\n\t\t\t{line.strip()}"
     # the key server's state (evicted members) is the router's own
     strongswan_config(router, swanctl_text, plugins=f"""\
 		gdoi {{
@@ -731,7 +735,7 @@ def gdoi_charon(router, conf_text, swanctl_text, save_keys=False, save_member_ke
 
 
 def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", member_keys=False, extra_members=(),
-                   esp_proposal="aes256gcm16", sa_mode="gateway", charon_extra=""):
+                   esp_proposal="aes256gcm16", sa_mode="gateway", charon_extra="", plugin_extra=None):
     """Credentials and groups for the gdoi lab; starts every charon and loads the credentials.
 
     member_auth: "psk", or "pubkey" for members that authenticate with
@@ -743,7 +747,9 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     sa_mode: the key server's; with a mode that keeps addresses, each
     member's endpoints are its peers' LAN addresses and its own LAN address
     is its host (hosts).
-    charon_extra: more settings of charon's plugins section, every router."""
+    charon_extra: more settings of charon's plugins section, every router.
+    plugin_extra: {router name: more lines of its charon.plugins.gdoi}."""
+    plugin_extra = plugin_extra or {}
     ks = lab["ks"]
     gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
     pubkey = member_auth == "pubkey"
@@ -757,7 +763,7 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
     gdoi_charon(ks, gdoi_server_conf(ks, gms, extra=server_extra, esp_proposal=esp_proposal,
                                      extra_members=extra_members, sa_mode=sa_mode).replace("\t\tauth = psk", auth),
                 "" if pubkey else gdoi_secrets(ks, [g.name for g in gms] + list(extra_members), shared=set(extra_members)), save_keys=True,
-                extra=charon_extra)
+                extra=charon_extra, plugin_extra=plugin_extra.get("ks", ""))
     for gm in gms:
         # the CA, and the key server's certificate: GSA_REKEY carries no
         # certificate, members verify its signature with this one
@@ -766,7 +772,8 @@ def configure_gdoi(lab, server_extra="", member_extra="", member_auth="psk", mem
         gdoi_charon(gm, gdoi_member_conf(gm, ks, [p for p in gms if p is not gm], host_prefixes=hosts,
                                          extra=member_extra + (f"\n\t\thosts = {gm.lan_addr}" if hosts else ""))
                     .replace("\t\tauth = psk", auth),
-                    "" if pubkey else gdoi_secrets(gm, ["ks"]), save_member_keys=member_keys, extra=charon_extra)
+                    "" if pubkey else gdoi_secrets(gm, ["ks"]), save_member_keys=member_keys, extra=charon_extra,
+                    plugin_extra=plugin_extra.get(gm.name, ""))
     for r in [ks] + gms:
         start_gdoi_charon(r)
 

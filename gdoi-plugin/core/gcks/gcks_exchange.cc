@@ -5,6 +5,7 @@
 #include "key_server.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <openssl/crypto.h>
 
@@ -160,7 +161,7 @@ void KeyServer::receive(const Address &local, const Address &remote, ByteView da
 	if (h.flags & kFlagResponse)
 		response(*sa, datagram, h);
 	else
-		request(*sa, datagram, h);
+		request(*sa, local, remote, datagram, h);
 }
 
 void KeyServer::invalid_spi(const Address &local, const Address &remote, const IkeHeader &h, Counters *c)
@@ -285,6 +286,7 @@ struct InitRequest {
 	std::vector<ike::Proposal> proposals;
 	ike::KePayload ke;
 	Bytes ni;
+	ike::InitTransport transport; // fragmentation, NAT detection
 };
 
 std::optional<InitRequest> decode_init(const std::vector<Payload> &ps)
@@ -297,9 +299,11 @@ std::optional<InitRequest> decode_init(const std::vector<Payload> &ps)
 	auto props = ike::decode_sa(sa_p->body);
 	auto ke = ike::decode_ke(ke_p->body);
 	auto ni = decode_nonce(ni_p->body);
-	if (!props || !ke || !ni)
+	auto transport = ike::read_init_transport(ps);
+	if (!props || !ke || !ni || !transport)
 		return std::nullopt;
-	return InitRequest{std::move(props).value(), std::move(ke).value(), std::move(ni).value().nonce};
+	return InitRequest{std::move(props).value(), std::move(ke).value(), std::move(ni).value().nonce,
+			   std::move(transport).value()};
 }
 
 // RFC 7296 2.6: past the threshold, only a request that returns our cookie
@@ -363,12 +367,27 @@ void respond_init(EngineContext &ctx, IkeSas &ike, Counters *c, const Address &l
 	r.payloads.push_back(make_payload(PayloadType::SecurityAssociation, sab.value()));
 	r.payloads.push_back(make_payload(PayloadType::KeyExchange, keb.value()));
 	r.payloads.push_back(make_payload(PayloadType::Nonce, nrb.value()));
+	// RFC 7383 2.3: the responder that supports IKE fragmentation answers
+	// the initiator's N(IKEV2_FRAGMENTATION_SUPPORTED) with its own
+	sa->fragmentation = ctx.transport.fragmentation && req.transport.fragmentation;
+	// RFC 7296 2.23: NAT detection where the member asked for it and we
+	// do NAT traversal
+	std::optional<Bytes> nat_src, nat_dst;
+	if (ctx.transport.nat_t_port && !req.transport.nat_sources.empty()) {
+		sa->nat = ike::nat_between(req.transport, ike::nat_detection_hash(sa->spi_i, 0, remote.ip, remote.port),
+					   ike::nat_detection_hash(sa->spi_i, 0, local.ip, local.port));
+		nat_src = ike::nat_detection_hash(sa->spi_i, sa->spi_r, local.ip, local.port);
+		nat_dst = ike::nat_detection_hash(sa->spi_i, sa->spi_r, remote.ip, remote.port);
+	}
+	for (Payload &p : ike::init_transport_notifies(sa->fragmentation, nat_src ? &*nat_src : nullptr,
+						       nat_dst ? &*nat_dst : nullptr))
+		r.payloads.push_back(std::move(p));
 	auto d = encode_message(r);
 	if (!d)
 		return;
 	sa->init_response = d.value();
 	sa->last_peer_request = 0;
-	sa->last_response = d.value();
+	sa->last_response = {d.value()};
 	sa->next_request_id = 0;
 	ctx.send(c, local, remote, sa->init_response);
 	ike.add_responder_sa(std::move(sa));
@@ -415,7 +434,8 @@ void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteVie
 	respond_init(ctx_, ike_, c, local, remote, datagram, h, *req, *choice);
 }
 
-void KeyServer::request(IkeSa &sa, ByteView datagram, const IkeHeader &h)
+void KeyServer::request(IkeSa &sa, const Address &local, const Address &remote, ByteView datagram,
+			const IkeHeader &h)
 {
 	Counters *c = ctx_.counters->counters_for(sa.group);
 	if (!c)
@@ -430,6 +450,11 @@ void KeyServer::request(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 	auto opened = ike_.open_request(sa, datagram, h, sa.keys.initiator, 1, c);
 	if (!opened)
 		return;
+	// RFC 7296 2.23: behind a NAT, the peer's address and port are those
+	// of its latest authenticated request (a member moves to the NAT
+	// traversal port after IKE_SA_INIT)
+	if (sa.nat)
+		ike_.move_responder(sa, local, remote);
 	const auto &inner = *opened;
 	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaAuth) && !sa.authenticated)
 		gsa_auth(sa, h, inner);
@@ -610,12 +635,14 @@ void KeyServer::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 			c->dropped_replay++;
 		return;
 	}
-	auto opened = open_message(datagram, sa.keys.initiator);
+	auto opened = ike_.open(sa, datagram, h, sa.keys.initiator);
 	if (!opened) {
 		if (c)
 			(opened.error().code == WireError::IntegrityFailed ? c->dropped_auth : c->dropped_malformed)++;
 		return;
 	}
+	if (!opened.value()) // a fragment: more to come
+		return;
 	sa.pending.reset();
 }
 

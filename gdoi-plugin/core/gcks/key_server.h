@@ -155,7 +155,7 @@ public:
 private:
 	// --- exchanges (gcks_exchange.cc)
 	void ike_sa_init(const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
-	void request(IkeSa &sa, ByteView datagram, const IkeHeader &h);
+	void request(IkeSa &sa, const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
 	void gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
 	void gsa_registration(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
 	void response(IkeSa &sa, ByteView datagram, const IkeHeader &h);

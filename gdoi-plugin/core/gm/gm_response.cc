@@ -54,12 +54,14 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		init_response(sa, *g, datagram, h);
 		return;
 	}
-	auto opened = open_message(datagram, sa.keys.responder);
+	auto opened = ike_.open(sa, datagram, h, sa.keys.responder);
 	if (!opened) {
 		(opened.error().code == WireError::IntegrityFailed ? c->dropped_auth : c->dropped_malformed)++;
 		return;
 	}
-	const std::vector<Payload> &inner = opened.value().inner;
+	if (!opened.value()) // a fragment: more to come
+		return;
+	const std::vector<Payload> &inner = *opened.value();
 	sa.pending.reset();
 	for (const Payload &p : inner) {
 		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
@@ -169,10 +171,28 @@ bool GroupMember::key_ike_sa(IkeSa &sa, GmGroup &g, const std::vector<Payload> &
 	}
 	if (encr != g.cfg.ike_encryption || bits != 256 || prf != ike::kPrfHmacSha256 || dh != sa.dh_group)
 		return false;
+	auto transport = ike::read_init_transport(ps);
+	if (!transport)
+		return false;
 	auto shared = sa.dh->shared_secret(ke.value().data);
 	if (!shared)
 		return false;
 	sa.spi_r = h.responder_spi;
+	// RFC 7383 2.3: fragments only where both sides said so
+	sa.fragmentation = ctx_.transport.fragmentation && transport.value().fragmentation;
+	// RFC 7296 2.23: if the NAT_DETECTION_* hashes "do not match the
+	// addresses in the outer packet", the initiator "MUST tunnel all
+	// future IKE and ESP packets associated with this IKE SA over UDP
+	// port 4500" (the NAT traversal port both sides are configured with)
+	if (ctx_.transport.nat_t_port) {
+		sa.nat = ike::nat_between(transport.value(),
+					  ike::nat_detection_hash(sa.spi_i, sa.spi_r, sa.remote.ip, sa.remote.port),
+					  ike::nat_detection_hash(sa.spi_i, sa.spi_r, sa.local.ip, sa.local.port));
+		if (sa.nat) {
+			sa.local.port = ctx_.transport.nat_t_port;
+			sa.remote.port = ctx_.transport.nat_t_port;
+		}
+	}
 	sa.nr = nr.value().nonce;
 	sa.cipher = encr == ike::kEncrAesGcm16 ? SkCipher::AesGcm16 : SkCipher::AesCbcHmacSha256;
 	sa.keys = ike::derive_ike_keys(sa.cipher, 32, sa.ni, sa.nr, shared.value(), sa.spi_i, sa.spi_r);

@@ -127,6 +127,15 @@ void GroupMember::send_init(IkeSa &sa, const std::string &group)
 	m.payloads.push_back(make_payload(PayloadType::SecurityAssociation, sab.value()));
 	m.payloads.push_back(make_payload(PayloadType::KeyExchange, keb.value()));
 	m.payloads.push_back(make_payload(PayloadType::Nonce, nib.value()));
+	// RFC 7296 2.23 (SPIr is 0 in the request) and RFC 7383 2.3
+	std::optional<Bytes> nat_src, nat_dst;
+	if (ctx_.transport.nat_t_port) {
+		nat_src = ike::nat_detection_hash(sa.spi_i, 0, sa.local.ip, sa.local.port);
+		nat_dst = ike::nat_detection_hash(sa.spi_i, 0, sa.remote.ip, sa.remote.port);
+	}
+	for (Payload &p : ike::init_transport_notifies(ctx_.transport.fragmentation, nat_src ? &*nat_src : nullptr,
+						       nat_dst ? &*nat_dst : nullptr))
+		m.payloads.push_back(std::move(p));
 	auto d = encode_message(m);
 	if (!d)
 		return;
@@ -140,7 +149,8 @@ void GroupMember::start(GmGroup &g)
 		return;
 	const Address server = g.cfg.servers[g.server_index % g.cfg.servers.size()];
 	for (IkeSa *sa : ike_.initiators()) {
-		if (!sa->authenticated || !(sa->remote == server) || !(sa->local == g.cfg.local) ||
+		// by IP: behind a NAT the IKE SA moved to the NAT traversal port
+		if (!sa->authenticated || !(sa->remote.ip == server.ip) || !(sa->local.ip == g.cfg.local.ip) ||
 		    !(sa->own == g.cfg.local_id))
 			continue;
 		if (sa->pending) {

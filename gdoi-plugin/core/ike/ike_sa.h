@@ -6,9 +6,11 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "../gdoi_engine.h"
 #include "ike_crypto.h"
+#include "ike_fragments.h"
 
 namespace groupsec::gdoi::detail {
 
@@ -43,6 +45,14 @@ struct IkeSa {
 	SecretBytes gsk_w;
 	bool keyed = false; // IKE_SA_INIT done
 	bool authenticated = false; // GSA_AUTH done
+	// both sides sent N(IKEV2_FRAGMENTATION_SUPPORTED) in IKE_SA_INIT
+	// (RFC 7383 2.3): large SK messages travel as fragments
+	bool fragmentation = false;
+	// RFC 7296 2.23: NAT_DETECTION_* showed a NAT between the two (in
+	// front of either side)
+	bool nat = false;
+	// the peer's fragments of the message being reassembled
+	Reassembly reassembly;
 	Identity own; // GM: IDi
 	Identity peer; // GCKS: the member's IDi
 	uint64_t created_ms = 0;
@@ -53,7 +63,7 @@ struct IkeSa {
 	struct Pending {
 		uint32_t id = 0;
 		uint8_t exchange = 0;
-		Bytes datagram;
+		std::vector<Bytes> datagrams; // one, or its fragments
 		uint64_t next_ms = 0;
 		unsigned transmits = 0;
 		std::string group;
@@ -62,7 +72,7 @@ struct IkeSa {
 	uint32_t next_request_id = 0;
 	// the last request the peer sent and our answer
 	std::optional<uint32_t> last_peer_request;
-	Bytes last_response;
+	std::vector<Bytes> last_response; // one datagram, or its fragments
 	std::string group; // the group the last exchange was for (counters)
 };
 

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "ike_sa_payload.h"
 
+#include <algorithm>
 #include <string>
+
+#include <openssl/evp.h>
 
 #include "../gikev2_wire.h"
 
@@ -179,6 +182,90 @@ uint16_t key_length(const Transform &t)
 		if (a.tv && a.type == static_cast<uint16_t>(TransformAttributeType::KeyLength) && a.value.size() == 2)
 			return static_cast<uint16_t>(a.value[0] << 8 | a.value[1]);
 	return 0;
+}
+
+Bytes nat_detection_hash(uint64_t spi_i, uint64_t spi_r, ByteView ip, uint16_t port)
+{
+	Bytes in;
+	wire::put_u64(in, spi_i);
+	wire::put_u64(in, spi_r);
+	wire::put_bytes(in, ip);
+	wire::put_u16(in, port);
+	Bytes md(EVP_MAX_MD_SIZE);
+	unsigned int len = 0;
+	if (EVP_Digest(in.data(), in.size(), md.data(), &len, EVP_sha1(), nullptr) != 1)
+		return {};
+	md.resize(len);
+	return md;
+}
+
+namespace {
+
+constexpr size_t kSha1Size = 20;
+
+bool same(ByteView a, ByteView b)
+{
+	return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+} // namespace
+
+Result<InitTransport> read_init_transport(const std::vector<Payload> &payloads)
+{
+	InitTransport t;
+	for (const Payload &p : payloads) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (!n)
+			return n.error();
+		const NotifyPayload &v = n.value();
+		switch (static_cast<NotifyType>(v.type)) {
+		case NotifyType::FragmentationSupported:
+			t.fragmentation = true;
+			break;
+		case NotifyType::NatDetectionSourceIp:
+		case NotifyType::NatDetectionDestinationIp:
+			if (v.data.size() != kSha1Size || !v.spi.empty())
+				return make_error(WireError::BadLength, "NAT_DETECTION notify data is not a SHA-1 hash");
+			(v.type == static_cast<uint16_t>(NotifyType::NatDetectionSourceIp) ? t.nat_sources
+											   : t.nat_destinations)
+				.push_back(v.data);
+			break;
+		default:
+			break;
+		}
+	}
+	return t;
+}
+
+bool nat_between(const InitTransport &t, ByteView source_hash, ByteView destination_hash)
+{
+	if (t.nat_sources.empty() || t.nat_destinations.empty())
+		return false;
+	bool source = false;
+	for (const Bytes &h : t.nat_sources)
+		source = source || same(h, source_hash);
+	return !source || !same(t.nat_destinations.front(), destination_hash);
+}
+
+std::vector<Payload> init_transport_notifies(bool fragmentation, const Bytes *source_hash,
+					     const Bytes *destination_hash)
+{
+	std::vector<Payload> out;
+	auto add = [&](NotifyType type, Bytes data) {
+		NotifyPayload n;
+		n.type = static_cast<uint16_t>(type);
+		n.data = std::move(data);
+		out.push_back(Payload{static_cast<uint8_t>(PayloadType::Notify), false, encode_notify(n).value()});
+	};
+	if (source_hash && destination_hash) {
+		add(NotifyType::NatDetectionSourceIp, *source_hash);
+		add(NotifyType::NatDetectionDestinationIp, *destination_hash);
+	}
+	if (fragmentation)
+		add(NotifyType::FragmentationSupported, {});
+	return out;
 }
 
 } // namespace groupsec::gdoi::ike

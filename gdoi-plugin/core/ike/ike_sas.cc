@@ -22,8 +22,8 @@ uint64_t IkeSas::random_spi()
 	}
 }
 
-Result<Bytes> IkeSas::seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool response,
-				 const std::vector<Payload> &inner)
+Result<std::vector<Bytes>> IkeSas::seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool response,
+					const std::vector<Payload> &inner)
 {
 	IkeHeader h;
 	h.initiator_spi = sa.spi_i;
@@ -32,13 +32,83 @@ Result<Bytes> IkeSas::seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool respon
 	h.flags = static_cast<uint8_t>((sa.initiator ? kFlagInitiator : 0) | (response ? kFlagResponse : 0));
 	h.message_id = id;
 	const SkKeys &k = sa.initiator ? sa.keys.initiator : sa.keys.responder;
-	Bytes iv;
-	if (k.cipher == SkCipher::AesGcm16) {
-		wire::put_u64(iv, ++sa.iv_counter);
-	} else {
-		iv = ctx_.random(sk_iv_size(k.cipher));
+	auto next_iv = [&]() {
+		Bytes iv;
+		if (k.cipher == SkCipher::AesGcm16)
+			wire::put_u64(iv, ++sa.iv_counter);
+		else
+			iv = ctx_.random(sk_iv_size(k.cipher));
+		return iv;
+	};
+	auto whole = seal_message(h, {}, inner, k, next_iv());
+	if (!whole)
+		return whole.error();
+	// RFC 7383 2.5: "Only messages that contain an Encrypted payload are
+	// subject to IKE fragmentation", and only where both sides said so
+	if (!sa.fragmentation || whole.value().size() <= max_message(sa))
+		return std::vector<Bytes>{std::move(whole).value()};
+	return seal_fragments(h, inner, k, max_message(sa), next_iv);
+}
+
+size_t IkeSas::max_message(const IkeSa &sa) const
+{
+	const bool v6 = sa.remote.ip.size() == 16;
+	// RFC 7383 2.5.1 suggests IP datagrams of 1280 octets over IPv6 and
+	// 576 over IPv4 where nothing better is known
+	size_t ip = ctx_.transport.fragment_size ? ctx_.transport.fragment_size : (v6 ? 1280 : 576);
+	size_t overhead = (v6 ? 40 : 20) + 8 + (ctx_.nat_t(sa.local) ? 4 : 0);
+	return ip > overhead ? ip - overhead : 0;
+}
+
+void IkeSas::send_all(Counters *c, const IkeSa &sa, const std::vector<Bytes> &datagrams)
+{
+	for (const Bytes &d : datagrams)
+		ctx_.send(c, sa.local, sa.remote, d);
+}
+
+Result<std::optional<std::vector<Payload>>> IkeSas::open(IkeSa &sa, ByteView datagram, const IkeHeader &h,
+							 const SkKeys &keys)
+{
+	if (!is_fragment_message(datagram)) {
+		auto opened = open_message(datagram, keys);
+		if (!opened)
+			return opened.error();
+		return std::optional<std::vector<Payload>>(std::move(opened).value().inner);
 	}
-	return seal_message(h, {}, inner, k, iv);
+	if (!sa.fragmentation)
+		return make_error(WireError::Unsupported, "IKE fragment on an IKE SA without IKE fragmentation");
+	// RFC 7383 2.6: each fragment's ICV is checked as it comes, so only
+	// the peer can fill the reassembly
+	auto f = open_fragment(datagram, keys);
+	if (!f)
+		return f.error();
+	switch (sa.reassembly.add(f.value(), (h.flags & kFlagResponse) != 0, ctx_.now(), fragment_limits_)) {
+	case Reassembly::Step::Complete: {
+		auto inner = sa.reassembly.take();
+		if (!inner)
+			return inner.error();
+		return std::optional<std::vector<Payload>>(std::move(inner).value());
+	}
+	case Reassembly::Step::Refused:
+		return make_error(WireError::BadLength, "IKE fragments over the reassembly limits");
+	case Reassembly::Step::Stored:
+	case Reassembly::Step::Ignored:
+		break;
+	}
+	return std::optional<std::vector<Payload>>();
+}
+
+void IkeSas::move_responder(IkeSa &sa, const Address &local, const Address &remote)
+{
+	if (sa.remote == remote && sa.local == local)
+		return;
+	auto init = responder_by_init_.find({sa.spi_i, sa.remote});
+	if (init != responder_by_init_.end() && init->second == sa.spi_r) {
+		responder_by_init_.erase(init);
+		responder_by_init_[{sa.spi_i, remote}] = sa.spi_r;
+	}
+	sa.local = local;
+	sa.remote = remote;
 }
 
 void IkeSas::send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner,
@@ -51,12 +121,12 @@ void IkeSas::send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload
 	IkeSa::Pending p;
 	p.id = id;
 	p.exchange = exchange;
-	p.datagram = std::move(d).value();
+	p.datagrams = std::move(d).value();
 	p.next_ms = ctx_.now() + kRetransmitBaseMs;
 	p.transmits = 1;
 	p.group = group;
 	sa.group = group;
-	ctx_.send(ctx_.counters->counters_for(group), sa.local, sa.remote, p.datagram);
+	send_all(ctx_.counters->counters_for(group), sa, p.datagrams);
 	sa.pending = std::move(p);
 }
 
@@ -73,17 +143,34 @@ std::optional<std::vector<Payload>> IkeSas::open_request(IkeSa &sa, ByteView dat
 		count(h.message_id < expected ? &Counters::dropped_replay : &Counters::dropped_malformed);
 		return std::nullopt;
 	}
-	auto opened = open_message(datagram, keys);
-	if (!opened) {
-		count(opened.error().code == WireError::IntegrityFailed ? &Counters::dropped_auth
-									: &Counters::dropped_malformed);
+	auto fail = [&](const Error &e) {
+		count(e.code == WireError::IntegrityFailed ? &Counters::dropped_auth : &Counters::dropped_malformed);
 		return std::nullopt;
-	}
+	};
 	if (again) {
-		ctx_.send(c, sa.local, sa.remote, sa.last_response);
+		// RFC 7383 2.6.1: a retransmitted request in fragments "MUST
+		// only trigger a retransmission of the response message
+		// (fragmented or not) if the Fragment Number field in the
+		// received fragments is set to 1; otherwise, it MUST be ignored"
+		bool first = true;
+		if (is_fragment_message(datagram)) {
+			if (!sa.fragmentation)
+				return fail(make_error(WireError::Unsupported, "IKE fragment"));
+			auto f = open_fragment(datagram, keys);
+			if (!f)
+				return fail(f.error());
+			first = f.value().number == 1;
+		} else if (auto opened = open_message(datagram, keys); !opened) {
+			return fail(opened.error());
+		}
+		if (first)
+			send_all(c, sa, sa.last_response);
 		return std::nullopt;
 	}
-	return std::move(opened).value().inner;
+	auto opened = open(sa, datagram, h, keys);
+	if (!opened)
+		return fail(opened.error());
+	return std::move(opened).value();
 }
 
 void IkeSas::send_first_request(IkeSa &sa, uint8_t exchange, Bytes datagram, const std::string &group,
@@ -92,13 +179,13 @@ void IkeSas::send_first_request(IkeSa &sa, uint8_t exchange, Bytes datagram, con
 	IkeSa::Pending p;
 	p.id = 0;
 	p.exchange = exchange;
-	p.datagram = std::move(datagram);
+	p.datagrams = {std::move(datagram)};
 	p.next_ms = ctx_.now() + kRetransmitBaseMs;
 	p.transmits = 1;
 	p.group = group;
 	sa.group = group;
 	sa.next_request_id = 1;
-	ctx_.send(c, sa.local, sa.remote, p.datagram);
+	send_all(c, sa, p.datagrams);
 	sa.pending = std::move(p);
 }
 
@@ -109,7 +196,7 @@ void IkeSas::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::
 		return;
 	sa.last_peer_request = id;
 	sa.last_response = std::move(d).value();
-	ctx_.send(ctx_.counters->counters_for(sa.group), sa.local, sa.remote, sa.last_response);
+	send_all(ctx_.counters->counters_for(sa.group), sa, sa.last_response);
 }
 
 void IkeSas::retransmit(uint64_t now_ms)
@@ -132,7 +219,7 @@ void IkeSas::retransmit(uint64_t now_ms)
 			}
 			sa->pending->transmits++;
 			sa->pending->next_ms = now_ms + (kRetransmitBaseMs << (sa->pending->transmits - 1));
-			ctx_.send(ctx_.counters->counters_for(sa->pending->group), sa->local, sa->remote, sa->pending->datagram);
+			send_all(ctx_.counters->counters_for(sa->pending->group), *sa, sa->pending->datagrams);
 		}
 	}
 	for (IkeSa *sa : failed) {
@@ -157,6 +244,9 @@ void IkeSas::retransmit(uint64_t now_ms)
 
 void IkeSas::tick(uint64_t now_ms)
 {
+	for (auto *map : {&initiator_sas_, &responder_sas_})
+		for (auto &[spi, sa] : *map)
+			sa->reassembly.expire(now_ms, fragment_limits_);
 	retransmit(now_ms);
 	expire_responder_sas(now_ms);
 	expire_initiator_sas();
@@ -174,6 +264,8 @@ uint64_t IkeSas::next_timeout(uint64_t next) const
 				next = std::min(next, sa->created_ms + kHalfOpenTimeoutMs);
 			if (!sa->initiator && sa->unused_since_ms)
 				next = std::min(next, *sa->unused_since_ms + kUnusedIkeSaTimeoutMs);
+			if (auto d = sa->reassembly.deadline(fragment_limits_))
+				next = std::min(next, *d);
 		}
 	return next;
 }
@@ -181,6 +273,7 @@ uint64_t IkeSas::next_timeout(uint64_t next) const
 void IkeSas::add_responder_sa(std::unique_ptr<IkeSa> sa)
 {
 	const uint64_t spi = sa->spi_r;
+	sa->reassembly.attach(&reassembly_bytes_);
 	responder_by_init_[{sa->spi_i, sa->remote}] = spi;
 	if (!sa->authenticated)
 		half_open_sas_++;
@@ -223,6 +316,7 @@ std::vector<IkeSa *> IkeSas::initiators()
 IkeSa &IkeSas::add_initiator_sa(std::unique_ptr<IkeSa> sa)
 {
 	IkeSa &ref = *sa;
+	sa->reassembly.attach(&reassembly_bytes_);
 	initiator_sas_[sa->spi_i] = std::move(sa);
 	return ref;
 }

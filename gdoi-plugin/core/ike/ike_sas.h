@@ -65,8 +65,27 @@ public:
 	void log_ike_sa(const IkeSa &sa) const;
 
 	// --- messages
-	// Seals inner payloads in SK for sa (direction from sa.initiator).
-	Result<Bytes> seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool response, const std::vector<Payload> &inner);
+	// Seals inner payloads in SK for sa (direction from sa.initiator): one
+	// datagram, or its fragments where sa negotiated IKE fragmentation and
+	// the message is larger than a fragment may be (RFC 7383).
+	Result<std::vector<Bytes>> seal(IkeSa &sa, uint8_t exchange, uint32_t id, bool response,
+					const std::vector<Payload> &inner);
+	// The inner payloads of an SK message on sa, opened with keys; for a
+	// fragment (SKF), nullopt until the fragment that completes the
+	// message. An error (counted by the caller) if the message or
+	// fragment does not open, or is a fragment where sa negotiated none.
+	Result<std::optional<std::vector<Payload>>> open(IkeSa &sa, ByteView datagram, const IkeHeader &h,
+							 const SkKeys &keys);
+	// Moves responder SA sa to the address and port its latest
+	// authenticated request came from (RFC 7296 2.23, behind a NAT).
+	void move_responder(IkeSa &sa, const Address &local, const Address &remote);
+	// The largest IKE message (UDP payload) sa sends unfragmented.
+	size_t max_message(const IkeSa &sa) const;
+	// Sends each datagram of a message.
+	void send_all(Counters *c, const IkeSa &sa, const std::vector<Bytes> &datagrams);
+	const FragmentLimits &fragment_limits() const { return fragment_limits_; }
+	// Octets all IKE SAs hold in reassembly (tests).
+	size_t reassembly_bytes() const { return reassembly_bytes_; }
 	// Sends a request over sa and arms its retransmission.
 	void send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner, const std::string &group);
 	// Sends an already encoded first request (IKE_SA_INIT, ID 0) and arms
@@ -108,6 +127,9 @@ private:
 
 	EngineContext &ctx_;
 	IkeSaUsers &users_;
+	// what every IKE SA's Reassembly holds together (declared before the
+	// SAs, which give their octets back when they go)
+	size_t reassembly_bytes_ = 0;
 	// IKE SAs where we answered IKE_SA_INIT, by our (responder) SPI; only
 	// add_responder_sa(), responder_authenticated() and
 	// remove_responder_sa() change them, which keep the two below
@@ -116,6 +138,7 @@ private:
 	// retransmissions)
 	std::map<std::pair<uint64_t, Address>, uint64_t> responder_by_init_;
 	size_t half_open_sas_ = 0; // responder SAs not authenticated (yet)
+	FragmentLimits fragment_limits_;
 	size_t cookie_threshold_ = kDefaultCookieThreshold;
 	// IKE SAs we started, by our (initiator) SPI
 	std::map<uint64_t, std::unique_ptr<IkeSa>> initiator_sas_;

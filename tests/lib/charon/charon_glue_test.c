@@ -150,6 +150,7 @@ static void round_trip(int family, const char *addr)
 	assert_memory_equal(r.datagram.ptr, "hello", 5);
 	local = host_create_from_string((char*)addr, 0);
 	assert_true(r.local->ip_equals(r.local, local));
+	assert_int_equal(r.local->get_port(r.local), PORT_A);
 	assert_true(r.remote->equals(r.remote, me));
 	lock->unlock(lock);
 
