@@ -78,6 +78,10 @@ if [ -n "$san" ]; then
 		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory CLANGXX= fuzz-clang
 	check "the sanitizer build passes its clang++ check with clang++" 0 "^$" \
 		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory fuzz-clang
+	# automake names its results fuzz-replay/NAME.log: the summary of
+	# `make check` looks for them under the names list-tests gives
+	check "list-tests names the sanitizer replay as its results are named" 0 "^${san%.san}$" \
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory list-tests
 fi
 echo "replay-test: $((cases - failures)) of $cases cases passed"
 [ "$failures" -eq 0 ]
