@@ -4,6 +4,7 @@
 #include <string>
 
 #include "../gikev2_wire.h"
+#include "ike_crypto.h"
 
 namespace groupsec::gdoi::ike {
 
@@ -179,6 +180,14 @@ uint16_t key_length(const Transform &t)
 		if (a.tv && a.type == static_cast<uint16_t>(TransformAttributeType::KeyLength) && a.value.size() == 2)
 			return static_cast<uint16_t>(a.value[0] << 8 | a.value[1]);
 	return 0;
+}
+
+Payload signature_hash_notify()
+{
+	NotifyPayload n;
+	n.type = kNotifySignatureHashAlgorithms;
+	n.data = {0, 2, 0, 3, 0, 4};
+	return Payload{static_cast<uint8_t>(PayloadType::Notify), false, encode_notify(n).value()};
 }
 
 } // namespace groupsec::gdoi::ike
