@@ -258,7 +258,7 @@ struct GmGroupConfig {
 	// An IKE SA kept this long is replaced by a new one (the member
 	// registers again over a fresh IKE_SA_INIT and GSA_AUTH, then deletes
 	// the old one); 0: no limit.
-	uint32_t ike_lifetime_s = 0;
+	uint32_t ike_lifetime_s = 86400;
 };
 
 // A clear message for the first problem found, nullopt if the config is
