@@ -363,7 +363,8 @@ const std::set<std::string> kNumbers = {
         "dropped-malformed", "dropped-auth", "dropped-replay", "dropped-unauthorized", "cookies-sent",
         "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
-        "tree-depth",     "invalid-spi",
+        "tree-depth",     "invalid-spi",   "ike-deletes-sent", "ike-deletes-received", "ike-rekeys",
+        "liveness",       "liveness-failed", "unsupported-critical",
         // events
         "port",           "member-id",  "message-id",
 };

@@ -153,6 +153,12 @@ void add_counters(Section &s, const Counters &c)
 	s.add_value("registrations", num(c.registrations));
 	s.add_value("rekeys", num(c.rekeys));
 	s.add_value("invalid-spi", num(c.invalid_spi));
+	s.add_value("ike-deletes-sent", num(c.ike_deletes_sent));
+	s.add_value("ike-deletes-received", num(c.ike_deletes_received));
+	s.add_value("ike-rekeys", num(c.ike_rekeys));
+	s.add_value("liveness", num(c.liveness));
+	s.add_value("liveness-failed", num(c.liveness_failed));
+	s.add_value("unsupported-critical", num(c.unsupported_critical));
 }
 
 std::vector<std::string> sender_id_texts(const std::vector<uint32_t> &ids)

@@ -37,6 +37,7 @@ struct Engine::Impl final : detail::CounterDirectory, detail::IkeSaUsers {
 	void responder_removed(uint64_t spi) override { gcks.forget_ike_sa(spi); }
 	bool responder_used(uint64_t spi) const override { return gcks.uses_ike_sa(spi); }
 	bool initiator_used(uint64_t spi) const override { return gm.uses_ike_sa(spi); }
+	bool responder_wanted(uint64_t spi) const override { return gcks.wants_ike_sa(spi); }
 };
 
 } // namespace groupsec::gdoi

@@ -171,6 +171,8 @@ const GroupKey kGroupKeys[] = {
 	{"reregister_margin", Scope::Member},
 	{"sender_ids", Scope::Member},
 	{"hosts", Scope::Member},
+	{"liveness", Scope::Member},
+	{"ike_lifetime", Scope::Member},
 };
 
 const char *const kTekKeys[] = {"local_ts", "remote_ts", "esp_proposal"};
@@ -422,7 +424,8 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 	    !r.identity("server_id", c.server_id) || !r.auth("auth", c.auth) ||
 	    !r.rekey_auth("rekey_auth", c.rekey_auth) ||
 	    !r.multicast("multicast", c.multicast) || !r.duration("reregister_margin", c.reregister_margin_s) ||
-	    !r.number("sender_ids", 0, 16, c.sender_ids))
+	    !r.number("sender_ids", 0, 16, c.sender_ids) || !r.duration("liveness", c.liveness_s) ||
+	    !r.duration("ike_lifetime", c.ike_lifetime_s))
 		return r.problem();
 	auto family = [&](const Address &a) { return a.ip.size() == c.local.ip.size(); };
 	for (size_t i = 0; i < c.servers.size(); i++) {

@@ -148,6 +148,11 @@ size_t Engine::responder_ike_sas() const
 	return impl_->ike.responders();
 }
 
+size_t Engine::initiator_ike_sas() const
+{
+	return impl_->ike.initiators().size();
+}
+
 size_t Engine::half_open() const
 {
 	return impl_->ike.half_open();

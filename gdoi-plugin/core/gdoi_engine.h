@@ -334,6 +334,17 @@ struct GmGroupConfig {
 	// wire (tunnel mode with address preservation, transport mode); empty:
 	// local's address
 	std::vector<Address> hosts;
+	// Liveness check of the IKE SA kept with the key server: an empty
+	// INFORMATIONAL after this long without word from it (0: none, and
+	// the key server closes the IKE SA after registration unless it uses
+	// GSA_INBAND_REKEY). A check answered by N(INVALID_IKE_SPI), or not
+	// answered when its first retransmission times out, makes the member
+	// register afresh, keeping its group SAs meanwhile.
+	uint32_t liveness_s = 0;
+	// An IKE SA kept this long is replaced by a new one (the member
+	// registers again over a fresh IKE_SA_INIT and GSA_AUTH, then deletes
+	// the old one); 0: no limit.
+	uint32_t ike_lifetime_s = 86400;
 };
 
 // A clear message for the first problem found, nullopt if the config is
@@ -357,6 +368,18 @@ struct Counters {
 	// restart) answered with N(INVALID_IKE_SPI); GM: such notices that
 	// matched its outstanding request and made it register afresh
 	uint64_t invalid_spi = 0;
+	// the member<->key server IKE SA (RFC 7296 1.4.1, 2.4, 2.8.3):
+	// Deletes of an IKE SA sent and received
+	uint64_t ike_deletes_sent = 0;
+	uint64_t ike_deletes_received = 0;
+	// GM: IKE SAs replaced at the end of their lifetime (re-authentication)
+	uint64_t ike_rekeys = 0;
+	// GM: liveness checks sent (empty INFORMATIONAL); GCKS: answered
+	uint64_t liveness = 0;
+	// GM: liveness checks answered by N(INVALID_IKE_SPI) or not at all
+	uint64_t liveness_failed = 0;
+	// requests answered with N(UNSUPPORTED_CRITICAL_PAYLOAD) (RFC 7296 2.5)
+	uint64_t unsupported_critical = 0;
 };
 
 struct MemberState {
@@ -517,6 +540,8 @@ public:
 	size_t half_open() const;
 	// IKE SAs this engine holds as responder (key server side).
 	size_t responder_ike_sas() const;
+	// IKE SAs this engine holds as initiator (member side).
+	size_t initiator_ike_sas() const;
 
 private:
 	friend struct EngineProbe;

@@ -57,6 +57,10 @@ Result<bool> write_generic(Bytes &out, uint8_t next, bool critical, ByteView bod
 	return true;
 }
 
+// The start of an UnsupportedCritical error's message; the payload type
+// follows (unsupported_critical_type() reads it back).
+const std::string kUnknownCritical = "unknown payload type ";
+
 // Walks the chain from type first. On SK (if allowed) stores it in sk and
 // requires it to end the input.
 Result<std::vector<Payload>> read_chain(uint8_t first, ByteView in, std::optional<EncryptedPayload> *sk)
@@ -80,7 +84,7 @@ Result<std::vector<Payload>> read_chain(uint8_t first, ByteView in, std::optiona
 		}
 		if (p.critical && !payload_type_known(type))
 			return make_error(WireError::UnsupportedCritical,
-					  "unknown payload type " + std::to_string(type) + " marked critical");
+					  kUnknownCritical + std::to_string(type) + " marked critical");
 		out.push_back(Payload{type, p.critical, p.body.to_bytes()});
 		type = p.next;
 	}
@@ -219,6 +223,19 @@ Result<uint8_t> encode_payload_chain(const std::vector<Payload> &payloads, Bytes
 			wire::put_bytes(out, chain);
 		return first;
 	});
+}
+
+std::optional<uint8_t> unsupported_critical_type(const Error &e)
+{
+	if (e.code != WireError::UnsupportedCritical || e.message.compare(0, kUnknownCritical.size(), kUnknownCritical))
+		return std::nullopt;
+	unsigned v = 0;
+	size_t i = kUnknownCritical.size(), digits = 0;
+	for (; i < e.message.size() && e.message[i] >= '0' && e.message[i] <= '9' && digits < 3; i++, digits++)
+		v = v * 10 + unsigned(e.message[i] - '0');
+	if (!digits || v > 255)
+		return std::nullopt;
+	return static_cast<uint8_t>(v);
 }
 
 } // namespace groupsec::gdoi

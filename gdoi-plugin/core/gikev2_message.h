@@ -78,4 +78,9 @@ Result<std::vector<Payload>> decode_payload_chain(uint8_t first, ByteView in);
 // empty). An SK payload cannot be in such a chain.
 Result<uint8_t> encode_payload_chain(const std::vector<Payload> &payloads, Bytes &out);
 
+// The payload type of an UnsupportedCritical error from decode_message()
+// or open_message() (an unknown payload marked critical), nullopt for any
+// other error.
+std::optional<uint8_t> unsupported_critical_type(const Error &e);
+
 } // namespace groupsec::gdoi

@@ -97,6 +97,9 @@ TEST_F(ControlTest, ListGroupsShowsEveryGroup)
 	EXPECT_EQ(value(counters, "dropped-replay"), "0");
 	EXPECT_EQ(value(counters, "registrations"), "2");
 	EXPECT_EQ(value(counters, "rekeys"), "3");
+	EXPECT_EQ(value(counters, "ike-deletes-sent"), "2");
+	EXPECT_EQ(value(counters, "liveness"), "40");
+	EXPECT_EQ(value(counters, "unsupported-critical"), "0");
 	const Section *eviction = blue ? blue->section("eviction") : nullptr;
 	EXPECT_EQ(value(eviction, "key-hierarchy"), "flat");
 	EXPECT_EQ(value(eviction, "coalition-exposure"), "tek");

@@ -82,6 +82,8 @@ public:
 		blue.counters.dropped_auth = 1;
 		blue.counters.registrations = 2;
 		blue.counters.rekeys = 3;
+		blue.counters.ike_deletes_sent = 2;
+		blue.counters.liveness = 40;
 		blue.evicted = {identity(IdType::Fqdn, text_bytes("gm3.example.net"))};
 
 		GroupState red;
@@ -95,6 +97,10 @@ public:
 		red.sender_ids = {5, 6};
 		red.sas = {cur};
 		red.counters.received = 5;
+		red.counters.ike_deletes_received = 1;
+		red.counters.ike_rekeys = 1;
+		red.counters.liveness = 9;
+		red.counters.liveness_failed = 1;
 		groups_ = {blue, red};
 	}
 

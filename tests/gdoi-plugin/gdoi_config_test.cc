@@ -262,6 +262,13 @@ TEST(GdoiConfig, MemberDefaults)
 	auto four = parse_config(with(kMinimalMember, "blue.sender_ids", "4"));
 	ASSERT_TRUE(four.ok()) << four.error().message;
 	EXPECT_EQ(four.value().members.at(0).sender_ids, 4u);
+	EXPECT_EQ(m.liveness_s, 0u) << "no liveness checks: the key server closes the IKE SA";
+	EXPECT_EQ(m.ike_lifetime_s, 86400u);
+	auto live = parse_config(with(with(kMinimalMember, "blue.liveness", "2s"), "blue.ike_lifetime", "4h"));
+	ASSERT_TRUE(live.ok()) << live.error().message;
+	EXPECT_EQ(live.value().members.at(0).liveness_s, 2u);
+	EXPECT_EQ(live.value().members.at(0).ike_lifetime_s, 14400u);
+	EXPECT_FALSE(parse_config(with(kMinimalMember, "blue.liveness", "soon")).ok());
 }
 
 TEST(GdoiConfig, SeveralGroupsKeepTheirOrder)

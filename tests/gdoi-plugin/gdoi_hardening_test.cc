@@ -180,9 +180,13 @@ TEST_F(Hardening, IkeSaNoMemberUsesExpires)
 	EXPECT_TRUE(EngineProbe::consistent(gcks->engine));
 }
 
+// RFC 9838 2.3.3: the key server keeps the IKE SA of a registered member
+// when it uses it for GSA_INBAND_REKEY (else it closes it: ikesa_life_test).
 TEST_F(Hardening, IkeSaOfARegisteredMemberStays)
 {
-	start(2, server_config());
+	GcksGroupConfig c = server_config();
+	c.inband_rekey = true;
+	start(2, c);
 	net.advance(300000, 10000);
 	EXPECT_EQ(gcks->engine.responder_ike_sas(), 2u);
 	EXPECT_EQ(gcks->group("blue")->members.size(), 2u);

@@ -178,13 +178,17 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"eviction\":{\"keyHierarchy\":\"flat\",\"coalitionExposure\":\"tek\",\"exposedKeks\":9},"
 	          "\"sas\":2,\"counters\":{\"received\":12,\"sent\":10,"
 	          "\"droppedMalformed\":0,\"droppedAuth\":1,\"droppedReplay\":0,\"droppedUnauthorized\":0,"
-	          "\"cookiesSent\":0,\"registrations\":2,\"rekeys\":3,\"invalidSpi\":0}},"
+	          "\"cookiesSent\":0,\"registrations\":2,\"rekeys\":3,\"invalidSpi\":0,"
+	          "\"ikeDeletesSent\":2,\"ikeDeletesReceived\":0,\"ikeRekeys\":0,\"liveness\":40,"
+	          "\"livenessFailed\":0,\"unsupportedCritical\":0}},"
 	          "{\"name\":\"red\",\"role\":\"member\",\"state\":\"registered\",\"groupId\":\"198.51.100.1\","
 	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"rekeyAuth\":\"implicit\",\"sas\":1,"
 	          "\"senderIds\":[\"5\",\"6\"],"
 	          "\"counters\":{\"received\":5,"
 	          "\"sent\":0,\"droppedMalformed\":0,\"droppedAuth\":0,\"droppedReplay\":0,"
-	          "\"droppedUnauthorized\":0,\"cookiesSent\":0,\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0}}]}\n");
+	          "\"droppedUnauthorized\":0,\"cookiesSent\":0,\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0,"
+	          "\"ikeDeletesSent\":0,\"ikeDeletesReceived\":1,\"ikeRekeys\":1,\"liveness\":9,"
+	          "\"livenessFailed\":1,\"unsupportedCritical\":0}}]}\n");
 }
 
 TEST_F(GdoictlTest, MembersAndSas)
@@ -226,11 +230,19 @@ TEST_F(GdoictlTest, Counters)
 	                 "  cookies-sent          0\n"
 	                 "  registrations         2\n"
 	                 "  rekeys                3\n"
-	                 "  invalid-spi           0\n");
+	                 "  invalid-spi           0\n"
+	                 "  ike-deletes-sent      2\n"
+	                 "  ike-deletes-received  0\n"
+	                 "  ike-rekeys            0\n"
+	                 "  liveness              40\n"
+	                 "  liveness-failed       0\n"
+	                 "  unsupported-critical  0\n");
 	Result j = with_socket({"--json", "counters", "red"});
 	EXPECT_EQ(j.out, "{\"group\":\"red\",\"counters\":{\"received\":5,\"sent\":0,\"droppedMalformed\":0,"
 	                 "\"droppedAuth\":0,\"droppedReplay\":0,\"droppedUnauthorized\":0,\"cookiesSent\":0,"
-	                 "\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0}}\n");
+	                 "\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0,\"ikeDeletesSent\":0,"
+	                 "\"ikeDeletesReceived\":1,\"ikeRekeys\":1,\"liveness\":9,\"livenessFailed\":1,"
+	                 "\"unsupportedCritical\":0}}\n");
 	Result missing = with_socket({"counters", "green"});
 	EXPECT_EQ(missing.status, 1);
 	EXPECT_EQ(missing.err, "gdoictl: counters: group 'green' not found\n");

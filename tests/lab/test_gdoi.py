@@ -80,6 +80,25 @@ def test_members_register_and_share_one_group_sa(glab):
     assert len(members) == 3, members
 
 
+def test_the_key_server_closes_each_members_ike_sa_after_registration(glab):
+    """RFC 9838 2.3.3: "By convention, the GCKS closes the IKE SA" it no
+    longer needs: without GSA_INBAND_REKEY and without liveness checks
+    (the lab's default), an INFORMATIONAL Delete 30 s after registration,
+    answered by each member, which stays registered."""
+    ks = glab["ks"]
+    for gm in gms(glab):
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    for gm in gms(glab):
+        wait_until(f"{gm.name}: its IKE SA deleted by the key server",
+                   lambda: counters(gm)["ikeDeletesReceived"] >= 1, timeout=60)
+    wait_until("the key server's Deletes answered", lambda: counters(ks)["ikeDeletesSent"] >= 3, timeout=10)
+    assert counters(ks)["ikeDeletesReceived"] == 0, counters(ks)
+    for gm in gms(glab):
+        c = counters(gm)
+        assert c["ikeDeletesSent"] == 0 and c["livenessFailed"] == 0, (gm.name, c)
+        assert registered(gm), gm.name
+
+
 def test_lans_reach_each_other_through_the_group_sa(glab):
     for gm in gms(glab):
         wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)

@@ -21,13 +21,29 @@ from test_gdoi import GROUP, counters, registered
 def rlab():
     lab = labmod.gdoi_lab("gsrestrt")
     with lab:
-        labmod.configure_gdoi(lab)
+        labmod.configure_gdoi(lab, member_extra="\t\tliveness = 2s")
         yield lab
 
 
 def ks_members(ks):
     out = labmod.gdoictl(ks, "members", GROUP, check=False)
     return sorted(m["id"] for m in out.get("members", [])) if isinstance(out, dict) else []
+
+
+def restart_key_server(ks):
+    """Kill charon on the key server and start it again; the time
+    (monotonic) at which it served the group again."""
+    p = ks.procs["charon"]
+    p.kill()
+    p.wait(timeout=10)
+    labmod.start_gdoi_charon(ks)  # returns once the group is served again
+    return time.monotonic()
+
+
+def show(routers):
+    for r in routers:
+        print(r.name, labmod.gdoictl(r, "groups", check=False))
+        print("\n".join((r.dir / "charon.log").read_text().splitlines()[-25:]))
 
 
 def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
@@ -40,11 +56,7 @@ def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
     gm1, gm2 = gms[0], gms[1]
     pinger, out = labmod.ping_flowing(gm1, gm2.lan_addr, 120)
 
-    p = ks.procs["charon"]
-    p.kill()
-    p.wait(timeout=10)
-    labmod.start_gdoi_charon(ks)  # returns once the group is served again
-    back = time.monotonic()
+    back = restart_key_server(ks)
     assert ks_members(ks) == [], "the restarted key server knows no member"
     # the members ask on their old IKE SAs
     for gm in gms:
@@ -52,9 +64,7 @@ def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
     try:
         wait_until("every member registered again", lambda: ks_members(ks) == ids, timeout=5, interval=0.05)
     except labmod.LabError:
-        for r in [ks] + gms:
-            print(r.name, labmod.gdoictl(r, "groups", check=False))
-            print("\n".join((r.dir / "charon.log").read_text().splitlines()[-25:]))
+        show([ks] + gms)
         raise
     took = time.monotonic() - back
     assert took < 5, took
@@ -62,6 +72,50 @@ def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
     assert counters(ks)["invalidSpi"] == len(gms), counters(ks)
     for gm in gms:
         assert counters(gm)["invalidSpi"] == 1, (gm.name, counters(gm))
+        assert registered(gm)
+
+    out += pinger.stdout.read()
+    assert pinger.wait(timeout=60) == 0, out
+    summary = [line for line in out.splitlines() if "packets transmitted" in line]
+    print(summary)
+    assert summary and "120 received" in summary[0], out
+
+
+def test_every_member_registered_again_within_5s_of_a_key_server_restart_unprompted(rlab):
+    """Nobody tells the members: their liveness checks find the restarted
+    key server (N(INVALID_IKE_SPI), or no answer), and every one is
+    registered again within 5 s of the key server serving again."""
+    ks = rlab["ks"]
+    gms = [rlab["gm1"], rlab["gm2"], rlab["gm3"]]
+    ids = sorted(f"{gm.name}.example.net" for gm in gms)
+    for gm in gms:
+        wait_until(f"{gm.name} registered", lambda: registered(gm), timeout=30)
+    wait_until("the key server lists every member", lambda: ks_members(ks) == ids, timeout=10)
+    # the members' checks are answered: they keep their IKE SAs
+    before = {gm.name: counters(gm) for gm in gms}
+    wait_until("liveness checks answered", lambda: all(
+        counters(gm)["liveness"] > before[gm.name]["liveness"] for gm in gms), timeout=10)
+    assert all(counters(gm)["livenessFailed"] == before[gm.name]["livenessFailed"] for gm in gms)
+    gm1, gm2 = gms[0], gms[1]
+    pinger, out = labmod.ping_flowing(gm1, gm2.lan_addr, 120)
+
+    killed = time.monotonic()
+    back = restart_key_server(ks)
+    assert ks_members(ks) == [], "the restarted key server knows no member"
+    try:
+        wait_until("every member registered again", lambda: ks_members(ks) == ids, timeout=5, interval=0.05)
+    except labmod.LabError:
+        show([ks] + gms)
+        raise
+    took = time.monotonic() - back
+    print(f"all members registered again {took:.2f} s after the key server was back "
+          f"({time.monotonic() - killed:.2f} s after it was killed)")
+    assert took < 5, took
+    for gm in gms:
+        c = counters(gm)
+        b = before[gm.name]
+        assert c["livenessFailed"] == b["livenessFailed"] + 1, (gm.name, b, c)
+        assert c["registrations"] == b["registrations"] + 1, (gm.name, b, c)
         assert registered(gm)
 
     out += pinger.stdout.read()

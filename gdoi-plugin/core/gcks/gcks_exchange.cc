@@ -382,6 +382,7 @@ void respond_init(EngineContext &ctx, IkeSas &ike, Counters *c, const Address &l
 	for (Payload &p : ike::init_transport_notifies(sa->fragmentation, nat_src ? &*nat_src : nullptr,
 						       nat_dst ? &*nat_dst : nullptr))
 		r.payloads.push_back(std::move(p));
+	r.payloads.push_back(ike::signature_hash_notify());
 	auto d = encode_message(r);
 	if (!d)
 		return;
@@ -402,6 +403,16 @@ void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteVie
 		return;
 	c->received++;
 	auto m = decode_message(datagram);
+	if (!m && h.responder_spi == 0 && h.message_id == 0) {
+		// RFC 7296 2.5: answered with N(UNSUPPORTED_CRITICAL_PAYLOAD),
+		// its data the payload type
+		if (auto type = unsupported_critical_type(m.error())) {
+			c->unsupported_critical++;
+			reply_notify(ctx_, c, local, remote, h, static_cast<uint16_t>(NotifyType::UnsupportedCriticalPayload),
+				     Bytes{*type});
+			return;
+		}
+	}
 	if (!m || h.responder_spi != 0 || h.message_id != 0 || m.value().encrypted) {
 		c->dropped_malformed++;
 		return;
@@ -460,8 +471,34 @@ void KeyServer::request(IkeSa &sa, const Address &local, const Address &remote, 
 		gsa_auth(sa, h, inner);
 	else if (h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaRegistration) && sa.authenticated)
 		gsa_registration(sa, h, inner);
+	else if (h.exchange_type == static_cast<uint8_t>(ExchangeType::Informational) && sa.authenticated)
+		informational(sa, h, inner);
 	else
 		count(&Counters::dropped_malformed);
+}
+
+void KeyServer::informational(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner)
+{
+	Counters *c = ctx_.counters->counters_for(sa.group);
+	// RFC 7296 1.4.1: "the recipient MUST close the designated security
+	// associations"; the response to a Delete of the IKE SA is empty
+	if (deletes_ike_sa(inner)) {
+		ike_.send_response(sa, h.message_id, h.exchange_type, {});
+		if (c)
+			c->ike_deletes_received++;
+		// the member stays registered: rekeys reach it by GSA_REKEY
+		ike_.remove_responder_sa(sa.spi_r);
+		return;
+	}
+	// RFC 7296 1.5: any other INFORMATIONAL request, an empty one (a
+	// liveness check, 2.4) included, gets a response; notifications we do
+	// not know are ignored
+	ike_.send_response(sa, h.message_id, h.exchange_type, {});
+	if (inner.empty()) {
+		sa.peer_checks_liveness = true;
+		if (c)
+			c->liveness++;
+	}
 }
 
 void KeyServer::gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner)
@@ -644,6 +681,10 @@ void KeyServer::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 	if (!opened.value()) // a fragment: more to come
 		return;
 	sa.pending.reset();
+	sa.last_heard_ms = ctx_.now();
+	// our Delete was answered: the SA is gone on both sides
+	if (sa.closing)
+		ike_.remove_responder_sa(sa.spi_r);
 }
 
 } // namespace groupsec::gdoi::detail

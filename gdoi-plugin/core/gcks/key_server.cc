@@ -176,6 +176,18 @@ bool KeyServer::uses_ike_sa(uint64_t spi) const
 	return false;
 }
 
+bool KeyServer::wants_ike_sa(uint64_t spi) const
+{
+	if (!spi)
+		return false;
+	for (auto &[n, g] : groups)
+		if (g->cfg.inband_rekey)
+			for (auto &[id, m] : g->members)
+				if (m.ike_spi == spi)
+					return true;
+	return false;
+}
+
 void KeyServer::forget_ike_sa(uint64_t spi)
 {
 	for (auto &[n, g] : groups)

@@ -147,6 +147,8 @@ public:
 
 	// For the IKE SA table: a registered member uses responder SA spi.
 	bool uses_ike_sa(uint64_t spi) const;
+	// A group that uses GSA_INBAND_REKEY has a member on responder SA spi.
+	bool wants_ike_sa(uint64_t spi) const;
 	// Responder SA spi goes: no member uses it any more.
 	void forget_ike_sa(uint64_t spi);
 	// The counters of a group bound to local, nullptr if none.
@@ -158,6 +160,8 @@ private:
 	void request(IkeSa &sa, const Address &local, const Address &remote, ByteView datagram, const IkeHeader &h);
 	void gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
 	void gsa_registration(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
+	// RFC 7296 1.4, 1.5: a liveness check or a Delete of the IKE SA.
+	void informational(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
 	void response(IkeSa &sa, ByteView datagram, const IkeHeader &h);
 	// A request on an IKE SA we do not know: an unprotected INFORMATIONAL
 	// response with N(INVALID_IKE_SPI), rate-limited (RFC 7296 2.21.4).

@@ -133,6 +133,16 @@ bool GroupMember::rekey_auth_ok(GmGroup &g, const IkeHeader &h, bool sk_critical
 	return true;
 }
 
+void GroupMember::informational(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner)
+{
+	// RFC 7296 1.4.1: a Delete of the IKE SA is answered with an empty
+	// INFORMATIONAL response and the SA closed; 1.5: any other request,
+	// a liveness check included, gets a response too
+	ike_.send_response(sa, h.message_id, h.exchange_type, {});
+	if (deletes_ike_sa(inner))
+		peer_deleted(sa);
+}
+
 void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 {
 	Counters *c = ctx_.counters->counters_for(sa.group);
@@ -152,6 +162,10 @@ void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 	auto opened = ike_.open_request(sa, datagram, h, sa.keys.responder, 0, c);
 	if (!opened)
 		return;
+	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::Informational)) {
+		informational(sa, h, *opened);
+		return;
+	}
 	if (h.exchange_type != static_cast<uint8_t>(ExchangeType::GsaInbandRekey)) {
 		count(&Counters::dropped_malformed);
 		return;

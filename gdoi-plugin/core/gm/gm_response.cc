@@ -42,7 +42,13 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 	if (c)
 		c->received++;
 	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::Informational)) {
-		invalid_spi(sa, datagram, h, c);
+		// protected: the answer to our INFORMATIONAL request; else
+		// perhaps N(INVALID_IKE_SPI) from a key server that restarted
+		auto m = decode_message(datagram);
+		if (m && m.value().encrypted && sa.keyed)
+			informational_response(sa, datagram, h, c);
+		else
+			invalid_spi(sa, datagram, h, c);
 		return;
 	}
 	if (!g || !sa.pending || h.message_id != sa.pending->id || h.exchange_type != sa.pending->exchange) {
@@ -63,6 +69,7 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		return;
 	const std::vector<Payload> &inner = *opened.value();
 	sa.pending.reset();
+	sa.last_heard_ms = ctx_.now();
 	for (const Payload &p : inner) {
 		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
 			continue;
@@ -81,6 +88,30 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		sa.authenticated = true;
 	}
 	registered(*g, sa, inner);
+}
+
+void GroupMember::informational_response(IkeSa &sa, ByteView datagram, const IkeHeader &h, Counters *c)
+{
+	auto count = [&](uint64_t Counters::*f) {
+		if (c)
+			(c->*f)++;
+	};
+	if (!sa.pending || h.message_id != sa.pending->id || h.exchange_type != sa.pending->exchange) {
+		count(&Counters::dropped_replay);
+		return;
+	}
+	auto opened = open_message(datagram, sa.keys.responder);
+	if (!opened) {
+		count(opened.error().code == WireError::IntegrityFailed ? &Counters::dropped_auth
+									: &Counters::dropped_malformed);
+		return;
+	}
+	// the key server holds the SA: a liveness check passed, or our Delete
+	// was answered and the SA is gone on both sides
+	sa.pending.reset();
+	sa.last_heard_ms = ctx_.now();
+	if (sa.closing)
+		ike_.remove_initiator_sa(sa.spi_i);
 }
 
 void GroupMember::init_response(IkeSa &sa, GmGroup &g, ByteView datagram, const IkeHeader &h)

@@ -136,6 +136,7 @@ void GroupMember::send_init(IkeSa &sa, const std::string &group)
 	for (Payload &p : ike::init_transport_notifies(ctx_.transport.fragmentation, nat_src ? &*nat_src : nullptr,
 						       nat_dst ? &*nat_dst : nullptr))
 		m.payloads.push_back(std::move(p));
+	m.payloads.push_back(ike::signature_hash_notify());
 	auto d = encode_message(m);
 	if (!d)
 		return;
@@ -150,7 +151,7 @@ void GroupMember::start(GmGroup &g)
 	const Address server = g.cfg.servers[g.server_index % g.cfg.servers.size()];
 	for (IkeSa *sa : ike_.initiators()) {
 		// by IP: behind a NAT the IKE SA moved to the NAT traversal port
-		if (!sa->authenticated || !(sa->remote.ip == server.ip) || !(sa->local.ip == g.cfg.local.ip) ||
+		if (!sa->authenticated || sa->closing || !(sa->remote.ip == server.ip) || !(sa->local.ip == g.cfg.local.ip) ||
 		    !(sa->own == g.cfg.local_id))
 			continue;
 		if (sa->pending) {
@@ -212,10 +213,14 @@ void GroupMember::start_over(IkeSa &sa)
 {
 	const uint64_t spi = sa.spi_i;
 	const std::string asked = sa.pending ? sa.pending->group : std::string();
+	const bool probe = sa.pending && sa.pending->exchange == static_cast<uint8_t>(ExchangeType::Informational);
 	std::vector<GmGroup *> on_it;
 	for (auto &[n, g] : groups)
 		if (g->ike_spi == spi || n == asked)
 			on_it.push_back(g.get());
+	if (probe)
+		if (GmGroup *g = find(asked))
+			g->counters.liveness_failed++;
 	ike_.remove_initiator_sa(spi);
 	// the group SAs stay: traffic goes on under them until the new
 	// registration replaces them
@@ -255,6 +260,12 @@ void GroupMember::invalid_spi(IkeSa &sa, ByteView datagram, const IkeHeader &h, 
 	// but the IKE SA
 	if (!notice || !sa.keyed || !sa.pending || h.responder_spi != sa.spi_r || h.message_id != sa.pending->id) {
 		count(&Counters::dropped_auth);
+		return;
+	}
+	// our Delete of an SA the key server dropped already: gone on both
+	// sides, nothing to start over
+	if (sa.closing) {
+		ike_.remove_initiator_sa(sa.spi_i);
 		return;
 	}
 	count(&Counters::invalid_spi);
@@ -362,8 +373,75 @@ void GroupMember::excluded_by_delete(GmGroup &g)
 
 // --- timers and state ---
 
+void GroupMember::check_ike_sa(GmGroup &g, uint64_t t)
+{
+	if (g.state != GmState::Registered || !g.ike_spi)
+		return;
+	IkeSa *sa = ike_.initiator(g.ike_spi);
+	if (!sa || !sa->authenticated || sa->closing || sa->pending)
+		return;
+	// RFC 7296 2.8.3: an IKE SA past its lifetime is replaced; we
+	// re-authenticate (a new IKE_SA_INIT and GSA_AUTH, which also checks
+	// that we are still authorized and brings fresh keys) and then delete
+	// the old one, rather than rekey it with CREATE_CHILD_SA, which
+	// RFC 9838 leaves out of G-IKEv2's exchanges
+	if (g.cfg.ike_lifetime_s && t >= sa->created_ms + uint64_t(g.cfg.ike_lifetime_s) * 1000) {
+		replace_ike_sa(*sa);
+		return;
+	}
+	// RFC 7296 2.4: "liveness checks" are empty INFORMATIONAL requests
+	if (g.cfg.liveness_s && t >= sa->last_heard_ms + uint64_t(g.cfg.liveness_s) * 1000) {
+		g.counters.liveness++;
+		ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::Informational), {}, g.cfg.name);
+	}
+}
+
+void GroupMember::replace_ike_sa(IkeSa &sa)
+{
+	const uint64_t spi = sa.spi_i;
+	std::vector<GmGroup *> on_it;
+	for (auto &[n, g] : groups)
+		if (g->ike_spi == spi)
+			on_it.push_back(g.get());
+	if (!on_it.empty())
+		on_it[0]->counters.ike_rekeys++;
+	// no new exchange starts on the old SA; the groups register over a
+	// new one, keeping their SAs until the registration replaces them
+	sa.closing = true;
+	for (GmGroup *g : on_it) {
+		g->ike_spi = 0;
+		// the first group makes the new IKE SA, the others follow over it
+		// with GSA_REGISTRATION once it is authenticated
+		g->next_register_ms = ctx_.now() + (g == on_it[0] ? 0 : 1000);
+	}
+	if (!on_it.empty())
+		start(*on_it[0]);
+	ike_.close(sa, on_it.empty() ? nullptr : &on_it[0]->counters);
+}
+
+void GroupMember::peer_deleted(IkeSa &sa)
+{
+	const uint64_t spi = sa.spi_i;
+	std::vector<GmGroup *> on_it;
+	for (auto &[n, g] : groups)
+		if (g->ike_spi == spi)
+			on_it.push_back(g.get());
+	for (GmGroup *g : on_it) {
+		g->counters.ike_deletes_received++;
+		g->ike_spi = 0;
+		// a registration cut short starts again; a registered group
+		// keeps its SAs and gets its rekeys by GSA_REKEY
+		if (g->state == GmState::Registering) {
+			g->state = g->teks.empty() ? GmState::Idle : GmState::Registered;
+			g->next_register_ms = ctx_.now();
+		}
+	}
+	ike_.remove_initiator_sa(spi);
+}
+
 void GroupMember::tick(GmGroup &g, uint64_t t)
 {
+	check_ike_sa(g, t);
 	for (GmTek &k : g.teks) {
 		if (k.activate_ms && t >= k.activate_ms) {
 			k.activate_ms = 0;
@@ -391,6 +469,14 @@ void GroupMember::tick(GmGroup &g, uint64_t t)
 uint64_t GroupMember::next(const GmGroup &g) const
 {
 	uint64_t n = g.state == GmState::Registering ? UINT64_MAX : g.next_register_ms;
+	if (g.state == GmState::Registered && g.ike_spi && (g.cfg.liveness_s || g.cfg.ike_lifetime_s)) {
+		if (const IkeSa *sa = ike_.initiator(g.ike_spi); sa && sa->authenticated && !sa->pending) {
+			if (g.cfg.liveness_s)
+				n = std::min(n, sa->last_heard_ms + uint64_t(g.cfg.liveness_s) * 1000);
+			if (g.cfg.ike_lifetime_s)
+				n = std::min(n, sa->created_ms + uint64_t(g.cfg.ike_lifetime_s) * 1000);
+		}
+	}
 	for (const GmTek &k : g.teks) {
 		n = std::min(n, k.current ? k.expires_ms : std::min(k.remove_ms, k.expires_ms));
 		if (k.activate_ms)

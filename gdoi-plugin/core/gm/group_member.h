@@ -142,6 +142,18 @@ private:
 	// the member registers again after a random delay of a few seconds.
 	void excluded_by_delete(GmGroup &g);
 	void schedule(GmGroup &g);
+	// --- the IKE SA kept with the key server
+	// Liveness check and lifetime of g's IKE SA.
+	void check_ike_sa(GmGroup &g, uint64_t now_ms);
+	// Its lifetime is over: every group on sa registers over a new IKE SA,
+	// then sa is deleted.
+	void replace_ike_sa(IkeSa &sa);
+	// The key server deleted sa: it goes, the groups keep their SAs.
+	void peer_deleted(IkeSa &sa);
+	// A protected INFORMATIONAL request of the key server on sa.
+	void informational(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
+	// The key server's protected answer to our INFORMATIONAL request.
+	void informational_response(IkeSa &sa, ByteView datagram, const IkeHeader &h, Counters *c);
 
 	// --- GSA and KD (gm_apply.cc)
 	// Applies GSA and KD; nothing changes on error.

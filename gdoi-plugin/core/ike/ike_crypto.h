@@ -33,6 +33,10 @@ constexpr uint8_t kAuthDigitalSignature = 14;
 constexpr uint16_t kNotifyInvalidKePayload = 17;
 constexpr uint16_t kNotifyNoProposalChosen = 14;
 constexpr uint16_t kNotifyCookie = 16390;
+// RFC 7427 4: N(SIGNATURE_HASH_ALGORITHMS) in IKE_SA_INIT, its data the
+// 2-octet hash algorithm identifiers the sender supports (RFC 7427 7:
+// SHA2-256 2, SHA2-384 3, SHA2-512 4).
+constexpr uint16_t kNotifySignatureHashAlgorithms = 16431;
 
 bool dh_group_supported(uint16_t group);
 // Public value size of the group (64 for ECP-256 x|y, 32 for Curve25519).

@@ -21,6 +21,12 @@ constexpr uint64_t kHalfOpenTimeoutMs = 30000;
 // was removed, its group went away) is kept this long to answer
 // retransmissions, then removed.
 constexpr uint64_t kUnusedIkeSaTimeoutMs = 30000;
+// RFC 9838 2.3.3: "By convention, the GCKS closes the IKE SA" once it has
+// no further need for it, "after a short period of time". A registered
+// member's IKE SA is closed (INFORMATIONAL with Delete) this long after
+// the member was last heard on it, unless its group uses GSA_INBAND_REKEY
+// or the member checks liveness over it.
+constexpr uint64_t kCloseRegisteredIkeSaMs = 30000;
 // RFC 7296 2.6: the cookie secret is replaced this often; cookies made
 // with the previous secret are accepted for one more period.
 constexpr uint64_t kCookieSecretPeriodMs = 300000;
@@ -56,6 +62,13 @@ struct IkeSa {
 	Identity own; // GM: IDi
 	Identity peer; // GCKS: the member's IDi
 	uint64_t created_ms = 0;
+	// when the peer last sent something authenticated on this SA
+	uint64_t last_heard_ms = 0;
+	// we sent (or are about to send) a Delete of this SA: no new exchange
+	// starts on it, it goes once the Delete is answered or given up
+	bool closing = false;
+	// GCKS: the member checks liveness over this SA, so it wants it kept
+	bool peer_checks_liveness = false;
 	// GCKS: authenticated, but no registered member's IKE SA since then
 	std::optional<uint64_t> unused_since_ms;
 	uint64_t iv_counter = 0;

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "../gikev2_wire.h"
+#include "ike_crypto.h"
 
 namespace groupsec::gdoi::ike {
 
@@ -266,6 +267,14 @@ std::vector<Payload> init_transport_notifies(bool fragmentation, const Bytes *so
 	if (fragmentation)
 		add(NotifyType::FragmentationSupported, {});
 	return out;
+}
+
+Payload signature_hash_notify()
+{
+	NotifyPayload n;
+	n.type = kNotifySignatureHashAlgorithms;
+	n.data = {0, 2, 0, 3, 0, 4};
+	return Payload{static_cast<uint8_t>(PayloadType::Notify), false, encode_notify(n).value()};
 }
 
 } // namespace groupsec::gdoi::ike

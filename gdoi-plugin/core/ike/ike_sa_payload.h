@@ -31,6 +31,12 @@ struct KePayload {
 Result<KePayload> decode_ke(ByteView body);
 Result<Bytes> encode_ke(const KePayload &p);
 
+// N(SIGNATURE_HASH_ALGORITHMS) (RFC 7427 4) naming SHA2-256, SHA2-384
+// and SHA2-512: "the peer MAY use the Digital Signature authentication
+// method" only when it got this notify, so both roles send it in
+// IKE_SA_INIT.
+Payload signature_hash_notify();
+
 // The value of a transform's Key Length attribute, 0 if absent.
 uint16_t key_length(const Transform &t);
 

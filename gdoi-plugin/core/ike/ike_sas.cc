@@ -10,6 +10,25 @@
 
 namespace groupsec::gdoi::detail {
 
+Payload ike_sa_delete_payload()
+{
+	DeletePayload d;
+	d.protocol = static_cast<uint8_t>(SecurityProtocol::Ike);
+	return make_payload(PayloadType::Delete, encode_delete(d).value());
+}
+
+bool deletes_ike_sa(const std::vector<Payload> &inner)
+{
+	for (const Payload &p : inner) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Delete))
+			continue;
+		auto d = decode_delete(p.body);
+		if (d && d.value().protocol == static_cast<uint8_t>(SecurityProtocol::Ike))
+			return true;
+	}
+	return false;
+}
+
 uint64_t IkeSas::random_spi()
 {
 	for (;;) {
@@ -160,7 +179,10 @@ std::optional<std::vector<Payload>> IkeSas::open_request(IkeSa &sa, ByteView dat
 			if (!f)
 				return fail(f.error());
 			first = f.value().number == 1;
-		} else if (auto opened = open_message(datagram, keys); !opened) {
+		} else if (auto opened = open_message(datagram, keys);
+			   !opened && !(unsupported_critical_type(opened.error()) && decode_message(datagram))) {
+			// (a request we answered with UNSUPPORTED_CRITICAL_PAYLOAD
+			// gets that answer again)
 			return fail(opened.error());
 		}
 		if (first)
@@ -168,8 +190,26 @@ std::optional<std::vector<Payload>> IkeSas::open_request(IkeSa &sa, ByteView dat
 		return std::nullopt;
 	}
 	auto opened = open(sa, datagram, h, keys);
-	if (!opened)
+	if (!opened) {
+		// RFC 7296 2.5: "the response to the IKE request containing that
+		// payload MUST include a Notify payload
+		// UNSUPPORTED_CRITICAL_PAYLOAD" whose data is "the one-octet
+		// payload type". Only for a payload inside SK, which the ICV
+		// vouched for; outside SK nothing was checked.
+		auto type = unsupported_critical_type(opened.error());
+		if (type && decode_message(datagram)) {
+			NotifyPayload n;
+			n.type = static_cast<uint16_t>(NotifyType::UnsupportedCriticalPayload);
+			n.data = Bytes{*type};
+			sa.last_heard_ms = ctx_.now();
+			send_response(sa, h.message_id, h.exchange_type,
+				      {make_payload(PayloadType::Notify, encode_notify(n).value())});
+			count(&Counters::unsupported_critical);
+			return std::nullopt;
+		}
 		return fail(opened.error());
+	}
+	sa.last_heard_ms = ctx_.now();
 	return std::move(opened).value();
 }
 
@@ -199,6 +239,17 @@ void IkeSas::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::
 	send_all(ctx_.counters->counters_for(sa.group), sa, sa.last_response);
 }
 
+bool IkeSas::close(IkeSa &sa, Counters *c)
+{
+	if (sa.pending)
+		return false;
+	sa.closing = true;
+	send_request(sa, static_cast<uint8_t>(ExchangeType::Informational), {ike_sa_delete_payload()}, sa.group);
+	if (c)
+		c->ike_deletes_sent++;
+	return true;
+}
+
 void IkeSas::retransmit(uint64_t now_ms)
 {
 	std::vector<IkeSa *> failed, start_over;
@@ -209,7 +260,7 @@ void IkeSas::retransmit(uint64_t now_ms)
 			// a request on an IKE SA the key server may have lost (it
 			// restarted): after one unanswered retransmission the
 			// member registers afresh rather than waiting out the rest
-			if (sa->initiator && sa->authenticated && sa->pending->transmits >= 2) {
+			if (sa->initiator && sa->authenticated && !sa->closing && sa->pending->transmits >= 2) {
 				start_over.push_back(sa.get());
 				continue;
 			}
@@ -224,7 +275,8 @@ void IkeSas::retransmit(uint64_t now_ms)
 	}
 	for (IkeSa *sa : failed) {
 		if (sa->initiator) {
-			users_.request_failed(*sa);
+			if (!sa->closing)
+				users_.request_failed(*sa);
 			initiator_sas_.erase(sa->spi_i);
 		} else {
 			// a member that does not answer GSA_INBAND_REKEY loses its
@@ -266,6 +318,11 @@ uint64_t IkeSas::next_timeout(uint64_t next) const
 				next = std::min(next, *sa->unused_since_ms + kUnusedIkeSaTimeoutMs);
 			if (auto d = sa->reassembly.deadline(fragment_limits_))
 				next = std::min(next, *d);
+			// (a time already past: the SA is wanted, or goes at the
+			// next tick anyway)
+			if (!sa->initiator && sa->authenticated && !sa->closing && !sa->peer_checks_liveness &&
+			    sa->last_heard_ms + kCloseRegisteredIkeSaMs > ctx_.now())
+				next = std::min(next, sa->last_heard_ms + kCloseRegisteredIkeSaMs);
 		}
 	return next;
 }
@@ -370,20 +427,31 @@ void IkeSas::remove_responder_sa(uint64_t spi)
 void IkeSas::expire_responder_sas(uint64_t t)
 {
 	std::vector<uint64_t> gone;
+	std::vector<IkeSa *> done;
 	for (auto &[spi, sa] : responder_sas_) {
 		if (!sa->authenticated) {
 			if (t >= sa->created_ms + kHalfOpenTimeoutMs)
 				gone.push_back(spi);
-		} else if (users_.responder_used(spi) || sa->pending) {
+		} else if (sa->pending || sa->closing) {
 			sa->unused_since_ms.reset();
+		} else if (users_.responder_used(spi)) {
+			sa->unused_since_ms.reset();
+			// RFC 9838 2.3.3: "the GCKS SHOULD close the IKE SA to
+			// save resources" when it has no further need for it
+			if (!users_.responder_wanted(spi) && !sa->peer_checks_liveness &&
+			    t >= sa->last_heard_ms + kCloseRegisteredIkeSaMs)
+				done.push_back(sa.get());
 		} else if (!sa->unused_since_ms) {
 			sa->unused_since_ms = t;
 		} else if (t >= *sa->unused_since_ms + kUnusedIkeSaTimeoutMs) {
-			gone.push_back(spi);
+			// kept to answer retransmissions; closed now
+			done.push_back(sa.get());
 		}
 	}
 	for (uint64_t spi : gone)
 		remove_responder_sa(spi);
+	for (IkeSa *sa : done)
+		close(*sa, ctx_.counters->counters_for(sa->group));
 }
 
 void IkeSas::expire_initiator_sas()

@@ -32,7 +32,16 @@ public:
 	// Whether a registered member (key server) or a member group uses the SA.
 	virtual bool responder_used(uint64_t spi) const = 0;
 	virtual bool initiator_used(uint64_t spi) const = 0;
+	// Key server: a registered member's SA spi is needed after its
+	// registration (its group uses GSA_INBAND_REKEY).
+	virtual bool responder_wanted(uint64_t spi) const = 0;
 };
+
+// The body of an INFORMATIONAL request that deletes the IKE SA it travels
+// on (RFC 7296 3.11: protocol IKE, no SPI).
+Payload ike_sa_delete_payload();
+// Whether inner (an INFORMATIONAL request's payloads) deletes the IKE SA.
+bool deletes_ike_sa(const std::vector<Payload> &inner);
 
 class IkeSas {
 public:
@@ -92,11 +101,17 @@ public:
 	// its retransmission.
 	void send_first_request(IkeSa &sa, uint8_t exchange, Bytes datagram, const std::string &group, Counters *c);
 	void send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner);
+	// Closes sa (RFC 7296 1.4.1): an INFORMATIONAL request with
+	// Delete(IKE); sa goes when it is answered or given up. Counted in
+	// c. false if a request is outstanding on sa (try again later).
+	bool close(IkeSa &sa, Counters *c);
 	// The inner payloads of the peer's request on sa, opened with keys
 	// (its direction); the peer's requests count from first_id. A
 	// retransmission of the last request is answered from the cache, a
-	// replayed, out-of-order or unreadable one is counted in c; nullopt
-	// then, and when nothing more is to be done.
+	// replayed, out-of-order or unreadable one is counted in c; one with
+	// an unknown payload marked critical inside SK is answered with
+	// N(UNSUPPORTED_CRITICAL_PAYLOAD) (RFC 7296 2.5); nullopt then, and
+	// when nothing more is to be done.
 	std::optional<std::vector<Payload>> open_request(IkeSa &sa, ByteView datagram, const IkeHeader &h,
 							 const SkKeys &keys, uint32_t first_id, Counters *c);
 
