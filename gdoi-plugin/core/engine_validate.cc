@@ -97,6 +97,8 @@ std::optional<std::string> validate(const GmGroupConfig &c)
 	const std::string g = "group " + c.name;
 	if (c.sender_ids > detail::kMaxSenderIds)
 		return g + ": at most " + std::to_string(detail::kMaxSenderIds) + " Sender-IDs";
+	if (c.sender_ids && !c.sender)
+		return g + ": Sender-IDs are only for a group sender";
 	if (!identity_usable(c.group_id))
 		return g + ": group ID is empty";
 	if (!identity_usable(c.local_id))
