@@ -455,6 +455,8 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 	    !r.number("sender_ids", 0, 16, c.sender_ids) || !r.yes_no("sender", c.sender) ||
 	    !r.key_wrap("key_wrap", c.key_wrap))
 		return r.problem();
+	if (c.sender_ids && !c.sender)
+		return r.where("sender_ids") + ": Sender-IDs are only for a group sender (sender = no)";
 	auto family = [&](const Address &a) { return a.ip.size() == c.local.ip.size(); };
 	for (size_t i = 0; i < c.servers.size(); i++) {
 		if (!family(c.servers[i]))

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "gdoi_config.h"
 #include "gdoi_protocol_util.h"
 #include "gikev2_wire.h"
 #include "ike/ike_crypto.h"
@@ -680,6 +681,76 @@ TEST_F(Rfc9838Policy, AMemberThatCannotAcceptThePolicySaysNoProposalChosen)
 	ASSERT_EQ(members.size(), 1u);
 	EXPECT_EQ(members[0].id, gm_ids[1]);
 	EXPECT_TRUE(gms[0]->sink.ever.empty());
+}
+
+// --- the settings ---
+
+using Settings = std::vector<std::pair<std::string, std::string>>;
+
+const Settings kServer = {
+	{"blue.role", "server"},
+	{"blue.group_id", "1234"},
+	{"blue.local_id", "ks.example.net"},
+	{"blue.listen", "192.0.2.1"},
+	{"blue.members", "gm1.example.net"},
+	{"blue.tek-1.local_ts", "10.0.0.0/8"},
+	{"blue.tek-1.remote_ts", "10.0.0.0/8"},
+};
+
+const Settings kMember = {
+	{"blue.role", "member"},
+	{"blue.group_id", "1234"},
+	{"blue.local_id", "gm1.example.net"},
+	{"blue.local_addrs", "198.51.100.7"},
+	{"blue.servers", "192.0.2.1"},
+	{"blue.server_id", "ks.example.net"},
+};
+
+Settings plus(Settings s, const std::string &key, const std::string &value)
+{
+	s.emplace_back(key, value);
+	return s;
+}
+
+TEST(Rfc9838Settings, TheRekeySaAndKeyWrapAreSettings)
+{
+	auto d = parse_config(kServer);
+	ASSERT_TRUE(d.ok()) << d.error().message;
+	const GcksGroupConfig &s = d.value().servers.at(0);
+	EXPECT_EQ(s.rekey_encryption, 20);
+	EXPECT_EQ(s.rekey_key_bits, 256);
+	EXPECT_EQ(s.rekey_integrity, 0);
+	EXPECT_EQ(s.rekey_key_wrap, 3);
+	EXPECT_FALSE(s.teks.at(0).single_sender);
+	auto c = parse_config(plus(plus(plus(kServer, "blue.rekey_proposal", "aes128-sha256"), "blue.key_wrap",
+					"kw_5649_128"),
+				   "blue.tek-1.single_sender", "yes"));
+	ASSERT_TRUE(c.ok()) << c.error().message;
+	const GcksGroupConfig &t = c.value().servers.at(0);
+	EXPECT_EQ(t.rekey_encryption, 12);
+	EXPECT_EQ(t.rekey_key_bits, 128);
+	EXPECT_EQ(t.rekey_integrity, 12);
+	EXPECT_EQ(t.rekey_key_wrap, 1);
+	EXPECT_TRUE(t.teks.at(0).single_sender);
+	auto bad = parse_config(plus(kServer, "blue.key_wrap", "kw_arx"));
+	ASSERT_FALSE(bad.ok());
+	EXPECT_NE(bad.error().message.find("groups.blue.key_wrap"), std::string::npos) << bad.error().message;
+	EXPECT_FALSE(parse_config(plus(kServer, "blue.rekey_proposal", "aes256gcm12")).ok());
+}
+
+TEST(Rfc9838Settings, AMemberIsASenderUnlessToldNot)
+{
+	auto d = parse_config(kMember);
+	ASSERT_TRUE(d.ok()) << d.error().message;
+	EXPECT_TRUE(d.value().members.at(0).sender);
+	EXPECT_EQ(d.value().members.at(0).key_wrap, 3);
+	auto c = parse_config(plus(plus(kMember, "blue.sender", "no"), "blue.key_wrap", "kw_5649_192"));
+	ASSERT_TRUE(c.ok()) << c.error().message;
+	EXPECT_FALSE(c.value().members.at(0).sender);
+	EXPECT_EQ(c.value().members.at(0).key_wrap, 2);
+	EXPECT_FALSE(parse_config(plus(kMember, "blue.sender", "maybe")).ok());
+	EXPECT_FALSE(parse_config(plus(plus(kMember, "blue.sender", "no"), "blue.sender_ids", "2")).ok())
+		<< "Sender-IDs are for senders";
 }
 
 } // namespace
