@@ -56,7 +56,7 @@ struct RekeySuite {
 bool operator==(const RekeySuite &a, const RekeySuite &b);
 // Whether the core speaks this suite.
 bool rekey_suite_supported(const RekeySuite &s);
-// RFC 9838 4.5.2: "GSK_e | GSK_a | GSK_w = KEYMAT": GSK_e the encryption
+// RFC 9838 3.4: "GSK_e | GSK_a | GSK_w = KEYMAT": GSK_e the encryption
 // key (with the 4-octet salt for AES-GCM, RFC 5282), GSK_a the HMAC key
 // (none for an AEAD), GSK_w the KWA's key.
 size_t rekey_keymat_bytes(const RekeySuite &s);

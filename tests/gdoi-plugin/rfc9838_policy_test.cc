@@ -248,7 +248,7 @@ protected:
 	}
 };
 
-// --- the key wrap algorithm of IKE_SA_INIT (RFC 9838 4.5.1) ---
+// --- the key wrap algorithm of IKE_SA_INIT (RFC 9838 4.5.4) ---
 
 class KeyWrapNegotiation : public Rfc9838Policy, public ::testing::WithParamInterface<uint16_t> {};
 
@@ -504,7 +504,7 @@ TEST_F(Rfc9838Policy, ASenderAskingForNoneGetsOneAndSendersBitsOnlyAtRegistratio
 	EXPECT_EQ(kd->member_key_bag->sender_ids[0].size(), (*s.group_wide->sender_id_bits + 7u) / 8u);
 	GsaPayload r = registration_gsa(1);
 	ASSERT_TRUE(r.group_wide.has_value());
-	EXPECT_FALSE(r.group_wide->sender_id_bits.has_value()) << "4.7 note (1): \"Otherwise it MUST NOT be present\"";
+	EXPECT_FALSE(r.group_wide->sender_id_bits.has_value()) << "section 5, note (1): \"Otherwise it MUST NOT be present\"";
 	// never in GSA_REKEY
 	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
 	net.run();
@@ -666,7 +666,7 @@ TEST_F(Rfc9838Policy, AMemberThatCannotAcceptThePolicySaysNoProposalChosen)
 	EXPECT_EQ(gms[1]->group("blue")->state, "registered");
 	// 2.3.1: "the member SHOULD inform the GCKS about this by initiating
 	// the GSA_REGISTRATION exchange with the IDg payload and the
-	// NO_PROPOSAL_CHOSEN notification"; 2.3.3: "The GCKS in this case MUST
+	// NO_PROPOSAL_CHOSEN notification"; 2.3.2: "The GCKS in this case MUST
 	// remove the GM from the group IDg"
 	bool told = false;
 	for (const Datagram &d : net.sent_with_exchange(static_cast<uint8_t>(ExchangeType::GsaRegistration)))

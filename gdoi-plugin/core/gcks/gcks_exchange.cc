@@ -251,7 +251,7 @@ std::optional<Choice> choose(const std::vector<ike::Proposal> &ps, uint16_t ke_g
 				break;
 			}
 		}
-		// RFC 9838 4.5.1: "In G-IKEv2 the key wrap algorithm MUST be
+		// RFC 9838 4.5.4: "In G-IKEv2 the key wrap algorithm MUST be
 		// negotiated in the IKE_SA_INIT exchange, so that the GCKS be
 		// able to send encrypted keys to the GM in the GSA_AUTH
 		// exchange": a proposal without a KWA we support is not taken

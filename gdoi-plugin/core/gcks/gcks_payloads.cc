@@ -211,7 +211,7 @@ GsaPayload KeyServer::tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &te
 		gsa.teks.push_back(std::move(p));
 	}
 	GroupWidePolicy gw;
-	// 4.4.3.3 / table of 4.7: GWP_SENDER_ID_BITS "MUST be present if the
+	// 4.4.3.1.2 and the table of section 5: GWP_SENDER_ID_BITS "MUST be present if the
 	// GCKS policy includes at least one cipher in counter mode of
 	// operation and the GM included the GROUP_SENDER notify into the
 	// registration request. Otherwise it MUST NOT be present", and never

@@ -265,7 +265,7 @@ Result<Done> plan_tree_path(GmUpdate &u, TreeKeys &keys, const std::optional<std
 }
 
 // The Sender-IDs of a registration, each GWP_SENDER_ID_BITS wide (RFC 9838
-// 4.4.3.3: "This value is applied to each Sender-ID value distributed in
+// 4.4.3.1.2: "This value is applied to each Sender-ID value distributed in
 // the KD payload"). 4.5.3.3: GM_SENDER_ID "MUST NOT appear in the rekey
 // operations"; 2.5.2: "If the Sender-ID value doesn't fit into the number
 // of bits from the GWP_SENDER_ID_BITS attributes, then the GM MUST treat
@@ -504,7 +504,7 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	}
 	if (registration && !u.new_kek && u.fresh.empty())
 		return fail(WireError::Missing, "registration without SAs");
-	// 4.7 note (1): with a counter-mode cipher and our N(GROUP_SENDER),
+	// section 5, note (1): with a counter-mode cipher and our N(GROUP_SENDER),
 	// "At least one GM_SENDER_ID attribute MUST be present"
 	const bool counter = std::any_of(u.fresh.begin(), u.fresh.end(), [](const GmTek &k) {
 		return k.sa.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16);

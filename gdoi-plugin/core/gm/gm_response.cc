@@ -172,7 +172,7 @@ bool GroupMember::key_ike_sa(IkeSa &sa, GmGroup &g, const std::vector<Payload> &
 			kwa = t.id;
 		}
 	}
-	// RFC 9838 4.5.1: the key wrap algorithm "MUST be negotiated in the
+	// RFC 9838 4.5.4: the key wrap algorithm "MUST be negotiated in the
 	// IKE_SA_INIT exchange": the answer must name the one we offered
 	if (encr != g.cfg.ike_encryption || bits != 256 || prf != ike::kPrfHmacSha256 || dh != sa.dh_group ||
 	    kwa != g.cfg.key_wrap)
