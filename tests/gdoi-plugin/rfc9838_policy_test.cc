@@ -407,6 +407,36 @@ INSTANTIATE_TEST_SUITE_P(Rfc9838, RekeySaSuite,
 			 ::testing::Values(RekeyCase{20, 128, 0, 1}, RekeyCase{20, 192, 0, 2}, RekeyCase{20, 256, 0, 3},
 					   RekeyCase{12, 256, 12, 3}, RekeyCase{12, 128, 12, 1}));
 
+TEST_F(Rfc9838Policy, ANewRekeySaSuiteComesWithANewRekeySa)
+{
+	start(2, server_config());
+	const uint32_t tek = current_spi(*gcks);
+	GcksGroupConfig c = server_config();
+	c.rekey_encryption = 12;
+	c.rekey_integrity = 12;
+	c.rekey_key_bits = 128;
+	c.rekey_key_wrap = 1;
+	ASSERT_TRUE(gcks->engine.add_server_group(c).ok());
+	net.run();
+	// one GSA_REKEY with the new KEK policy, which both members take
+	auto sent = rekeys_sent();
+	ASSERT_EQ(sent.size(), 2u) << "one to each member";
+	auto gsa = gsa_of(sent[0]);
+	ASSERT_TRUE(gsa && gsa->kek);
+	EXPECT_EQ(transform(*gsa->kek, TransformType::Encryption)->id, 12);
+	EXPECT_EQ(transform(*gsa->kek, TransformType::KeyWrapAlgorithm)->id, 1);
+	EXPECT_EQ(current_spi(*gcks), tek) << "the TEK policy did not change";
+	for (Node *m : gms)
+		EXPECT_EQ(m->group("blue")->counters.rekeys, 1u);
+	// and the next rekey goes over the AES-CBC Rekey SA
+	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
+	net.run();
+	for (Node *m : gms) {
+		EXPECT_EQ(m->group("blue")->counters.rekeys, 2u);
+		EXPECT_TRUE(m->sink.has(current_spi(*gcks)));
+	}
+}
+
 TEST_F(Rfc9838Policy, AnUnsupportedRekeySaIsRefusedByValidate)
 {
 	GcksGroupConfig c = server_config();
