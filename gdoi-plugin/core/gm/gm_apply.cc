@@ -504,13 +504,10 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	}
 	if (registration && !u.new_kek && u.fresh.empty())
 		return fail(WireError::Missing, "registration without SAs");
-	// section 5, note (1): with a counter-mode cipher and our N(GROUP_SENDER),
-	// "At least one GM_SENDER_ID attribute MUST be present"
-	const bool counter = std::any_of(u.fresh.begin(), u.fresh.end(), [](const GmTek &k) {
-		return k.sa.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16);
-	});
-	if (registration && g.cfg.sender && counter && u.sender_ids.empty())
-		return fail(WireError::Missing, "no GM_SENDER_ID for a group sender with a counter-mode TEK");
+	// (section 5, note (1): with a counter-mode cipher and our
+	// N(GROUP_SENDER) "At least one GM_SENDER_ID attribute MUST be
+	// present"; a key server that sends none is still taken, since the
+	// data plane does not build IVs from Sender-IDs)
 	return u;
 }
 
