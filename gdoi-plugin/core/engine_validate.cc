@@ -80,6 +80,10 @@ std::optional<std::string> validate(const GcksGroupConfig &c)
 		return g + ": multicast rekey needs a multicast address";
 	if (c.id_bits < 1 || c.id_bits > 32)
 		return g + ": id_bits must be 1..32";
+	if (!detail::rekey_suite_supported(
+		    detail::RekeySuite{c.rekey_encryption, c.rekey_key_bits, c.rekey_integrity, c.rekey_key_wrap}))
+		return g + ": the Rekey SA must be AES-GCM-16 or AES-CBC with HMAC-SHA-256-128, 128, 192 or 256 "
+			   "bits, with KW_5649_128, KW_5649_192 or KW_5649_256";
 	for (const Identity &a : c.authorized)
 		if (!identity_usable(a))
 			return g + ": empty identity in the authorized list";
@@ -93,6 +97,8 @@ std::optional<std::string> validate(const GmGroupConfig &c)
 	const std::string g = "group " + c.name;
 	if (c.sender_ids > detail::kMaxSenderIds)
 		return g + ": at most " + std::to_string(detail::kMaxSenderIds) + " Sender-IDs";
+	if (c.sender_ids && !c.sender)
+		return g + ": Sender-IDs are only for a group sender";
 	if (!identity_usable(c.group_id))
 		return g + ": group ID is empty";
 	if (!identity_usable(c.local_id))
@@ -112,6 +118,9 @@ std::optional<std::string> validate(const GmGroupConfig &c)
 		return g + ": DH group " + std::to_string(c.dh_group) + " is not 19 or 31";
 	if (c.ike_encryption != ike::kEncrAesGcm16 && c.ike_encryption != ike::kEncrAesCbc)
 		return g + ": IKE encryption " + std::to_string(c.ike_encryption) + " is not 20 or 12";
+	if (!detail::kwa_key_bytes(c.key_wrap))
+		return g + ": key wrap algorithm " + std::to_string(c.key_wrap) +
+		       " is not KW_5649_128 (1), KW_5649_192 (2) or KW_5649_256 (3)";
 	return std::nullopt;
 }
 

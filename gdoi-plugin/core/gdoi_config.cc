@@ -155,6 +155,8 @@ const GroupKey kGroupKeys[] = {
 	{"auth", Scope::Both},
 	{"rekey_auth", Scope::Both},
 	{"multicast", Scope::Both},
+	{"key_wrap", Scope::Both},
+	{"rekey_proposal", Scope::Server},
 	{"listen", Scope::Server},
 	{"members", Scope::Server},
 	{"tek_lifetime", Scope::Server},
@@ -173,9 +175,10 @@ const GroupKey kGroupKeys[] = {
 	{"hosts", Scope::Member},
 	{"liveness", Scope::Member},
 	{"ike_lifetime", Scope::Member},
+	{"sender", Scope::Member},
 };
 
-const char *const kTekKeys[] = {"local_ts", "remote_ts", "esp_proposal"};
+const char *const kTekKeys[] = {"local_ts", "remote_ts", "esp_proposal", "single_sender"};
 const char *const kEndpointKeys[] = {"gateway", "prefixes"};
 constexpr std::string_view kEndpoints = "endpoints";
 
@@ -316,6 +319,21 @@ public:
 
 	bool delay(const std::string &key, uint16_t &out) { return short_duration(key, out); }
 
+	bool yes_no(const std::string &key, bool &out)
+	{
+		return choice<bool>(key, {{"yes", true}, {"no", false}}, out);
+	}
+
+	// RFC 9838 Key Wrap Algorithm transform IDs by the RFC's names
+	bool key_wrap(const std::string &key, uint16_t &out)
+	{
+		return choice<uint16_t>(key,
+					{{"kw_5649_128", static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_128)},
+					 {"kw_5649_192", static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_192)},
+					 {"kw_5649_256", static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256)}},
+					out);
+	}
+
 	bool traffic_selector_list(const std::string &key, std::vector<TrafficSelector> &out)
 	{
 		return list(key, [](std::string_view v) { return parse_traffic_selector(std::string(v)); }, out);
@@ -332,6 +350,21 @@ public:
 		tek.encryption = p.value().encryption;
 		tek.key_bits = p.value().key_bits;
 		tek.integrity = p.value().integrity;
+		return true;
+	}
+
+	// The Rekey SA's transforms, in the syntax of an ESP proposal.
+	bool rekey_proposal(const std::string &key, GcksGroupConfig &c)
+	{
+		const std::string *v = find(key);
+		if (!v)
+			return true;
+		auto p = parse_esp_proposal(*v);
+		if (!p.ok())
+			return fail(key, p.error().message);
+		c.rekey_encryption = p.value().encryption;
+		c.rekey_key_bits = p.value().key_bits;
+		c.rekey_integrity = p.value().integrity;
 		return true;
 	}
 };
@@ -353,13 +386,15 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 		TekPolicyConfig tek;
 		if (!r.traffic_selector(name + ".local_ts", tek.source) ||
 		    !r.traffic_selector(name + ".remote_ts", tek.destination) ||
-		    !r.proposal(name + ".esp_proposal", tek))
+		    !r.proposal(name + ".esp_proposal", tek) || !r.yes_no(name + ".single_sender", tek.single_sender))
 			return r.problem();
 		if (tek.source.ts_type != tek.destination.ts_type)
 			return r.where(name + ".remote_ts") + ": " + quote(*r.find(name + ".remote_ts")) +
 			       " is not of the address family of local_ts";
 		c.teks.push_back(tek);
 	}
+	if (!r.rekey_proposal("rekey_proposal", c) || !r.key_wrap("key_wrap", c.rekey_key_wrap))
+		return r.problem();
 	if (!r.duration("tek_lifetime", c.tek_lifetime_s) || !r.duration("kek_lifetime", c.kek_lifetime_s) ||
 	    !r.delay("activation_delay", c.activation_delay_s) || !r.delay("deactivation_delay", c.deactivation_delay_s))
 		return r.problem();
@@ -424,9 +459,12 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 	    !r.identity("server_id", c.server_id) || !r.auth("auth", c.auth) ||
 	    !r.rekey_auth("rekey_auth", c.rekey_auth) ||
 	    !r.multicast("multicast", c.multicast) || !r.duration("reregister_margin", c.reregister_margin_s) ||
-	    !r.number("sender_ids", 0, 16, c.sender_ids) || !r.duration("liveness", c.liveness_s) ||
+	    !r.number("sender_ids", 0, 16, c.sender_ids) || !r.yes_no("sender", c.sender) ||
+	    !r.key_wrap("key_wrap", c.key_wrap) || !r.duration("liveness", c.liveness_s) ||
 	    !r.duration("ike_lifetime", c.ike_lifetime_s))
 		return r.problem();
+	if (c.sender_ids && !c.sender)
+		return r.where("sender_ids") + ": Sender-IDs are only for a group sender (sender = no)";
 	auto family = [&](const Address &a) { return a.ip.size() == c.local.ip.size(); };
 	for (size_t i = 0; i < c.servers.size(); i++) {
 		if (!family(c.servers[i]))

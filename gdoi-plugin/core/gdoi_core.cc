@@ -662,7 +662,8 @@ bool same_member_group(const GmGroupConfig &a, const GmGroupConfig &b)
 	       a.server_id == b.server_id && a.local == b.local && a.servers == b.servers && a.auth == b.auth &&
 	       a.rekey_auth == b.rekey_auth && a.multicast == b.multicast &&
 	       a.reregister_margin_s == b.reregister_margin_s && a.sender_ids == b.sender_ids &&
-	       a.dh_group == b.dh_group && a.ike_encryption == b.ike_encryption && a.hosts == b.hosts;
+	       a.sender == b.sender && a.key_wrap == b.key_wrap && a.dh_group == b.dh_group && a.ike_encryption == b.ike_encryption &&
+	       a.hosts == b.hosts;
 }
 
 std::vector<TunnelEndpoint> endpoints_of(const GdoiConfig &c, const std::string &group)

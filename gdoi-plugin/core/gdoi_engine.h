@@ -266,6 +266,11 @@ struct TekPolicyConfig {
 	uint16_t encryption = 20; // ENCR_AES_GCM_16 or ENCR_AES_CBC
 	uint16_t key_bits = 256; // 128, 192 or 256
 	uint16_t integrity = 0; // 0 for AES-GCM, 12 for AES-CBC
+	// One member sends on this TEK: the GSA says "32-bit Sequential
+	// Numbers"; otherwise (the default) "32-bit Unspecified Numbers", which
+	// RFC 9838 4.4.2.1.3 says "MUST be used by the GCKS in case of
+	// multi-sender multicast Data-Security SAs"
+	bool single_sender = false;
 };
 
 enum class RekeyTransport { Unicast, Multicast };
@@ -295,6 +300,14 @@ struct GcksGroupConfig {
 	// start without one), or implicit
 	RekeyAuth rekey_auth = RekeyAuth::Signature;
 	std::vector<TekPolicyConfig> teks; // at least one
+	// The Rekey SA (GIKE_UPDATE policy): ENCR_AES_GCM_16 (integrity 0) or
+	// ENCR_AES_CBC with AUTH_HMAC_SHA2_256_128 (12), a 128, 192 or 256-bit
+	// key, and the key wrap algorithm of its GSK_w (RFC 9838 KWA:
+	// 1 KW_5649_128, 2 KW_5649_192, 3 KW_5649_256)
+	uint16_t rekey_encryption = 20;
+	uint16_t rekey_key_bits = 256;
+	uint16_t rekey_integrity = 0;
+	uint16_t rekey_key_wrap = 3;
 	uint32_t tek_lifetime_s = 3600;
 	uint32_t kek_lifetime_s = 86400;
 	uint16_t activation_delay_s = 0; // GAP ATD
@@ -324,8 +337,16 @@ struct GmGroupConfig {
 	RekeyAuth rekey_auth = RekeyAuth::Signature;
 	std::optional<Address> multicast; // multicast group to join for rekeys
 	uint32_t reregister_margin_s = 60; // re-register this long before expiry
-	// Sender-IDs to ask for with N(GROUP_SENDER) (RFC 9838), 0 to 16
+	// A group sender (RFC 9838 2.3.1: "A GM that intends to act as Group
+	// Sender MUST include a Notify payload status type of GROUP_SENDER"):
+	// asks with N(GROUP_SENDER) for sender_ids Sender-IDs (0 to 16; with 0
+	// the key server gives one) and installs outbound SAs. Not a sender:
+	// no N(GROUP_SENDER), inbound SAs only.
+	bool sender = true;
 	uint16_t sender_ids = 0;
+	// The key wrap algorithm offered in IKE_SA_INIT (RFC 9838 KWA: 1
+	// KW_5649_128, 2 KW_5649_192, 3 KW_5649_256)
+	uint16_t key_wrap = 3;
 	uint16_t dh_group = 19; // IKE_SA_INIT: 19 (ECP-256) or 31 (Curve25519)
 	// IKE SA protection: 20 ENCR_AES_GCM_16-256, or 12 ENCR_AES_CBC-256
 	// with AUTH_HMAC_SHA2_256_128

@@ -57,7 +57,7 @@ enum class SecurityProtocol : uint8_t {
 	Ike = 1,
 	Ah = 2,
 	Esp = 3,
-	GikeUpdate = 6, // RFC 9838 "<TBA>": our choice, docs/gikev2-wire.md
+	GikeUpdate = 6, // RFC 9838 (IANA), docs/gikev2-wire.md
 };
 
 // SPI sizes RFC 9838 fixes per protocol.
@@ -72,7 +72,7 @@ enum class NotifyType : uint16_t {
 	AuthenticationFailed = 24,
 	InvalidGroupId = 45, // RFC 9838
 	AuthorizationFailed = 46,
-	RegistrationFailed = 49, // "<TBA>": our choice
+	RegistrationFailed = 49, // RFC 9838 (IANA)
 	GroupSender = 16429,
 	UseTransportMode = 16391, // RFC 7296; RFC 9838 2.3.4 gives it its group meaning
 	// RFC 7296 3.10.1 "Private Use - Status" (40960-65535): ours, the
@@ -92,8 +92,8 @@ enum class TransformType : uint8_t {
 	Integrity = 3,
 	KeyExchange = 4,
 	SequenceNumbers = 5,
-	KeyWrapAlgorithm = 13, // RFC 9838 "<TBA>": our choice
-	GroupControllerAuth = 14, // RFC 9838 "<TBA>": our choice
+	KeyWrapAlgorithm = 13, // RFC 9838 (IANA)
+	GroupControllerAuth = 14, // RFC 9838 (IANA)
 };
 
 // Transform IDs this core names (others pass through as numbers).
@@ -104,13 +104,13 @@ enum class GroupControllerAuthMethod : uint16_t { Implicit = 1, DigitalSignature
 enum class SequenceNumbersId : uint16_t {
 	Sequential32 = 0,
 	PartiallyTransmitted64 = 1,
-	Unspecified32 = 2, // RFC 9838 "<TBA>": our choice
+	Unspecified32 = 2, // RFC 9838 (IANA) "32-bit Unspecified Numbers"
 };
 
 // Transform attribute types (RFC 7296 3.3.5; RFC 9838 GCAUTH transform).
 enum class TransformAttributeType : uint16_t {
 	KeyLength = 14, // TV
-	SignatureAlgorithmId = 18, // TLV, RFC 9838 "<TBA>": our choice
+	SignatureAlgorithmId = 18, // TLV, RFC 9838 (IANA)
 };
 
 // GSA policy attributes (RFC 9838 "GSA Attributes"), all TLV.

@@ -82,18 +82,71 @@ std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain)
 	return s;
 }
 
-RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms)
+size_t kwa_key_bytes(uint16_t kwa)
+{
+	switch (kwa) {
+	case static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_128):
+		return 16;
+	case static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_192):
+		return 24;
+	case static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256):
+		return 32;
+	}
+	return 0;
+}
+
+bool operator==(const RekeySuite &a, const RekeySuite &b)
+{
+	return a.encryption == b.encryption && a.key_bits == b.key_bits && a.integrity == b.integrity &&
+	       a.kwa == b.kwa;
+}
+
+bool rekey_suite_supported(const RekeySuite &s)
+{
+	const bool bits = s.key_bits == 128 || s.key_bits == 192 || s.key_bits == 256;
+	const bool gcm = s.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16) &&
+			 s.integrity == static_cast<uint16_t>(IntegrityId::None);
+	const bool cbc = s.encryption == static_cast<uint16_t>(EncryptionId::AesCbc) &&
+			 s.integrity == static_cast<uint16_t>(IntegrityId::HmacSha256_128);
+	return bits && (gcm || cbc) && kwa_key_bytes(s.kwa) != 0;
+}
+
+namespace {
+
+size_t salt_bytes(const RekeySuite &s)
+{
+	return s.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16) ? 4 : 0;
+}
+
+size_t integrity_bytes(const RekeySuite &s)
+{
+	return s.integrity == static_cast<uint16_t>(IntegrityId::HmacSha256_128) ? 32 : 0;
+}
+
+} // namespace
+
+size_t rekey_keymat_bytes(const RekeySuite &s)
+{
+	return s.key_bits / 8u + salt_bytes(s) + integrity_bytes(s) + kwa_key_bytes(s.kwa);
+}
+
+RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, const RekeySuite &suite, uint32_t lifetime_s,
+		      uint64_t now_ms)
 {
 	RekeySa k;
 	k.spi = std::move(spi);
-	k.keys.cipher = SkCipher::AesGcm16;
-	k.keys.encryption_key.assign(keymat.begin(), keymat.begin() + kKekKeyBytes);
-	k.keys.salt.assign(keymat.begin() + kKekKeyBytes, keymat.begin() + kKekKeyBytes + 4);
-	k.gsk_w.assign(keymat.begin() + kKekKeyBytes + 4, keymat.end());
+	k.suite = suite;
+	const size_t e = suite.key_bits / 8u, salt = salt_bytes(suite), a = integrity_bytes(suite);
+	auto at = [&](size_t n) { return keymat.begin() + static_cast<long>(n); };
+	k.keys.cipher = salt ? SkCipher::AesGcm16 : SkCipher::AesCbcHmacSha256;
+	k.keys.encryption_key.assign(at(0), at(e));
+	k.keys.salt.assign(at(e), at(e + salt));
+	k.keys.integrity_key.assign(at(e + salt), at(e + salt + a));
+	k.gsk_w.assign(at(e + salt + a), keymat.end());
 	k.keymat = std::move(keymat);
 	k.lifetime_s = lifetime_s;
 	k.created_ms = now_ms;
-	k.expires_ms = now_ms + uint64_t(lifetime_s) * 1000;
+	k.expires_ms = lifetime_s ? now_ms + uint64_t(lifetime_s) * 1000 : UINT64_MAX;
 	return k;
 }
 

@@ -16,10 +16,15 @@
 
 namespace groupsec::gdoi::detail {
 
-// Sender-IDs (RFC 9838 GWP_SENDER_ID_BITS, GM_SENDER_ID): 16 bits, at
-// most 16 per member.
+// Sender-IDs (RFC 9838 GWP_SENDER_ID_BITS, GM_SENDER_ID): the key server
+// gives 16-bit Sender-IDs, at most 16 per member (2.5.1: "The GCKS should
+// have a policy-defined upper bound for the number of Sender-ID values
+// that it will return irrespective of the number requested by the GM").
+// A member reads any width from 1 to kMaxSenderIdBits the key server
+// declares.
 constexpr uint16_t kSenderIdBits = 16;
 constexpr uint32_t kMaxSenderIds = 16;
+constexpr uint16_t kMaxSenderIdBits = 32;
 
 inline Payload make_payload(PayloadType t, Bytes body)
 {
@@ -34,9 +39,27 @@ inline const Payload *find_payload(const std::vector<Payload> &ps, PayloadType t
 	return nullptr;
 }
 
-// Rekey SA keying material: GSK_e (AES-256) | salt | GSK_w (KW_5649_256).
-constexpr size_t kKekKeyBytes = 32;
-constexpr size_t kKekKeymatBytes = kKekKeyBytes + 4 + 32;
+// The key size of an RFC 9838 Key Wrap Algorithm transform ID:
+// KW_5649_128 / _192 / _256 wrap with a 16, 24 or 32 octet key (RFC 5649);
+// 0 for any other ID (KW_ARX is not supported).
+size_t kwa_key_bytes(uint16_t kwa);
+
+// The transforms of a Rekey SA (the GIKE_UPDATE policy, RFC 9838 4.4.2.1):
+// ENCR_AES_GCM_16 (INTEG none) or ENCR_AES_CBC with AUTH_HMAC_SHA2_256_128,
+// a 128, 192 or 256-bit key, and a KW_5649 key wrap algorithm.
+struct RekeySuite {
+	uint16_t encryption = static_cast<uint16_t>(EncryptionId::AesGcm16);
+	uint16_t key_bits = 256;
+	uint16_t integrity = 0;
+	uint16_t kwa = static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256);
+};
+bool operator==(const RekeySuite &a, const RekeySuite &b);
+// Whether the core speaks this suite.
+bool rekey_suite_supported(const RekeySuite &s);
+// RFC 9838 3.4: "GSK_e | GSK_a | GSK_w = KEYMAT": GSK_e the encryption
+// key (with the 4-octet salt for AES-GCM, RFC 5282), GSK_a the HMAC key
+// (none for an AEAD), GSK_w the KWA's key.
+size_t rekey_keymat_bytes(const RekeySuite &s);
 // Member key bag attribute (private use range) carrying an encoded flat
 // key table message (lib/groupsec/flatkey/key_message.h).
 constexpr uint16_t kFlatKeyMessageAttribute = 16384;
@@ -67,6 +90,7 @@ std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain);
 // The keys of a Rekey SA (GSA KEK).
 struct RekeySa {
 	Bytes spi; // 16 octets: IKE SPIi | SPIr of GSA_REKEY
+	RekeySuite suite;
 	SecretBytes keymat;
 	SkKeys keys;
 	SecretBytes gsk_w;
@@ -80,8 +104,11 @@ struct RekeySa {
 	// at first. 2^32 when the 32-bit IDs are used up.
 	uint64_t next_message_id = 0;
 };
-// Splits keymat (kKekKeymatBytes) into GSK_e | GSK_w.
-RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, uint32_t lifetime_s, uint64_t now_ms);
+// Splits keymat (rekey_keymat_bytes(suite)) into GSK_e | GSK_a | GSK_w.
+// lifetime_s 0: no GSA_KEY_LIFETIME, the SA never expires (expires_ms is
+// UINT64_MAX; RFC 9838 4.4.2.2.1 fixes no default).
+RekeySa make_rekey_sa(Bytes spi, SecretBytes keymat, const RekeySuite &suite, uint32_t lifetime_s,
+		      uint64_t now_ms);
 
 // RFC 9838 2.4.1.1 "GSA_REKEY Message Authentication": the octets a
 // signed GSA_REKEY signs, A | P. h: the message's header (its Length and

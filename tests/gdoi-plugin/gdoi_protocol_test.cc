@@ -503,11 +503,12 @@ TEST_F(Protocol, MemberReregistersWhenNoRekeyArrives)
 	EXPECT_EQ(gms[0]->group("blue")->state, "registered");
 }
 
-TEST_F(Protocol, SenderIdsAreGivenOnceAndKept)
+TEST_F(Protocol, SenderIdsAreGivenOnceAndRenewedOnEachRegistration)
 {
-	// GM1 asks for 2 Sender-IDs, GM2 for 3, GM3 for none
+	// GM1 asks for 2 Sender-IDs, GM2 for 3, GM3 is not a sender
 	start(3, server_config(), [](GmGroupConfig &m) {
 		m.sender_ids = m.local_id.str() == "gm1.example.net" ? 2 : m.local_id.str() == "gm2.example.net" ? 3 : 0;
+		m.sender = m.local_id.str() != "gm3.example.net";
 	});
 	auto ids1 = gms[0]->group("blue")->sender_ids;
 	auto ids2 = gms[1]->group("blue")->sender_ids;
@@ -518,14 +519,19 @@ TEST_F(Protocol, SenderIdsAreGivenOnceAndKept)
 	all.insert(ids2.begin(), ids2.end());
 	EXPECT_EQ(all.size(), 5u) << "no Sender-ID twice";
 	EXPECT_EQ(all.count(0), 0u);
-	// the key server shows the same, and a re-registration keeps them
+	// the key server shows the same; RFC 9838 2.5.1: "A GCKS allocates
+	// new Sender-ID values for each registration operation by a group
+	// sender": a re-registration gets as many, all new
 	for (const MemberState &m : gcks->group("blue")->members)
 		if (m.id == gm_ids[0])
 			EXPECT_EQ(m.sender_ids, ids1);
 	ASSERT_TRUE(gms[0]->engine.reregister("blue").ok());
 	net.tick();
 	EXPECT_EQ(gms[0]->group("blue")->counters.registrations, 2u);
-	EXPECT_EQ(gms[0]->group("blue")->sender_ids, ids1);
+	auto again = gms[0]->group("blue")->sender_ids;
+	EXPECT_EQ(again.size(), 2u);
+	for (uint32_t id : again)
+		EXPECT_EQ(all.count(id), 0u) << "Sender-ID " << id << " given twice";
 	// asking for too many is refused by validate()
 	GmGroupConfig greedy = member_config(3);
 	greedy.sender_ids = 17;

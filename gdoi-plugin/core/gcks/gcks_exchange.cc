@@ -35,8 +35,9 @@ uint32_t flat_number(const flatkey::MemberId &id)
 
 namespace {
 
-// How many Sender-IDs a request asks for with N(GROUP_SENDER), 0 if none.
-uint32_t requested_senders(const std::vector<Payload> &inner)
+// The count of Sender-IDs a request asks for with N(GROUP_SENDER), nullopt
+// if it has none (the member is not a sender).
+std::optional<uint32_t> requested_senders(const std::vector<Payload> &inner)
 {
 	for (const Payload &p : inner) {
 		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
@@ -47,26 +48,48 @@ uint32_t requested_senders(const std::vector<Payload> &inner)
 		auto count = group_sender_count(n.value());
 		return count ? count.value() : 0;
 	}
-	return 0;
+	return std::nullopt;
+}
+
+// A TEK of the group uses a counter-based mode (AES-GCM): senders need
+// Sender-IDs (RFC 9838 2.5.1).
+bool counter_mode(const GcksGroupConfig &c)
+{
+	return std::any_of(c.teks.begin(), c.teks.end(), [](const TekPolicyConfig &t) {
+		return t.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16);
+	});
 }
 
 } // namespace
 
 Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa, const Address &local,
-							 const Address &remote, uint32_t senders)
+							 const Address &remote, std::optional<uint32_t> senders)
 {
-	if (senders > kMaxSenderIds)
-		return make_error(WireError::BadValue, "more than " + std::to_string(kMaxSenderIds) +
-							       " Sender-IDs asked for");
+	// RFC 9838 2.5.1: "Requesting a value of 1 is not necessary since the
+	// GCKS will automatically allocate exactly one to the group sender";
+	// 4.5.3.3: "The GCKS MAY send fewer values than requested by the GM
+	// (e.g. if it is running out of Sender-IDs), but it MUST NOT send more
+	// than requested": a count of 0 gets one, a count above our limit
+	// (kMaxSenderIds) or above what is left gets that many. 2.5.1: "A GCKS
+	// allocates new Sender-ID values for each registration operation by a
+	// group sender": a re-registration gets new ones.
+	uint32_t give = 0;
+	if (senders && counter_mode(g.cfg)) {
+		const uint64_t left = g.next_sender_id < (uint64_t{1} << kSenderIdBits)
+					      ? (uint64_t{1} << kSenderIdBits) - g.next_sender_id
+					      : 0;
+		if (left == 0)
+			return make_error(WireError::Unsupported, "group " + g.cfg.name + " has no Sender-IDs left");
+		give = static_cast<uint32_t>(
+			std::min<uint64_t>(std::min(std::max<uint32_t>(*senders, 1), kMaxSenderIds), left));
+	}
 	auto known = g.members.find(sa.peer);
-	size_t have = known == g.members.end() ? 0 : known->second.sender_ids.size();
-	if (senders > have && g.next_sender_id + (senders - have) > (1u << kSenderIdBits))
-		return make_error(WireError::Unsupported, "group " + g.cfg.name + " has no Sender-IDs left");
 	auto joined = known != g.members.end() ? Result<GcksMember *>(&known->second) : join(g, sa.peer);
 	if (!joined)
 		return joined.error();
 	GcksMember &m = *joined.value();
-	while (m.sender_ids.size() < senders)
+	m.sender_ids.clear();
+	while (m.sender_ids.size() < give)
 		m.sender_ids.push_back(g.next_sender_id++);
 	m.address = remote;
 	m.local = local;
@@ -199,6 +222,7 @@ struct Choice {
 	SkCipher cipher = SkCipher::AesGcm16;
 	size_t key_bytes = 32;
 	uint16_t dh = 0;
+	uint16_t kwa = 0;
 };
 
 std::optional<Choice> choose(const std::vector<ike::Proposal> &ps, uint16_t ke_group, uint16_t *other_group)
@@ -232,12 +256,16 @@ std::optional<Choice> choose(const std::vector<ike::Proposal> &ps, uint16_t ke_g
 					alt = t.id;
 				break;
 			case static_cast<uint8_t>(TransformType::KeyWrapAlgorithm):
-				if (t.id == static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256))
+				if (!kwa && kwa_key_bytes(t.id))
 					kwa = &t;
 				break;
 			}
 		}
-		if (!encr || !prf || (encr->id == ike::kEncrAesCbc && !integ))
+		// RFC 9838 4.5.4: "In G-IKEv2 the key wrap algorithm MUST be
+		// negotiated in the IKE_SA_INIT exchange, so that the GCKS be
+		// able to send encrypted keys to the GM in the GSA_AUTH
+		// exchange": a proposal without a KWA we support is not taken
+		if (!encr || !prf || (encr->id == ike::kEncrAesCbc && !integ) || !kwa)
 			continue;
 		if (!ke_ok) {
 			if (alt && other_group && !*other_group)
@@ -251,8 +279,8 @@ std::optional<Choice> choose(const std::vector<ike::Proposal> &ps, uint16_t ke_g
 		if (encr->id == ike::kEncrAesCbc)
 			c.proposal.transforms.push_back(*integ);
 		c.proposal.transforms.push_back(Transform{4, ke_group, {}});
-		if (kwa)
-			c.proposal.transforms.push_back(*kwa);
+		c.proposal.transforms.push_back(*kwa);
+		c.kwa = kwa->id;
 		c.cipher = encr->id == ike::kEncrAesGcm16 ? SkCipher::AesGcm16 : SkCipher::AesCbcHmacSha256;
 		c.key_bytes = ike::key_length(*encr) / 8u;
 		c.dh = ke_group;
@@ -351,7 +379,8 @@ void respond_init(EngineContext &ctx, IkeSas &ike, Counters *c, const Address &l
 	sa->keys = ike::derive_ike_keys(sa->cipher, choice.key_bytes, sa->ni, sa->nr, shared.value(), sa->spi_i,
 					sa->spi_r);
 	ike.log_ike_sa(*sa);
-	sa->gsk_w = ike::default_kwk(sa->keys.sk_d, 32);
+	sa->kwa = choice.kwa;
+	sa->gsk_w = ike::default_kwk(sa->keys.sk_d, kwa_key_bytes(choice.kwa));
 	sa->keyed = true;
 	sa->init_request = datagram.to_bytes();
 	Message r;
@@ -520,14 +549,14 @@ void KeyServer::gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payloa
 			c->dropped_malformed++;
 		return;
 	}
+	Identity peer{idi.value().id_type, idi.value().data};
 	GcksGroup *g = find(Identity{idg.value().id_type, idg.value().data}, sa.local);
 	if (!g) {
-		refuse(sa, h, {}, NotifyType::InvalidGroupId);
+		unknown_group(sa, h, peer, idi_p->body, auth.value(), c);
 		return;
 	}
 	sa.group = g->cfg.name;
 	// the first message of this SA was counted before the group was known
-	Identity peer{idi.value().id_type, idi.value().data};
 	if (!member_auth_ok(*g, sa, peer, idi_p->body, auth.value())) {
 		g->counters.dropped_auth++;
 		refuse(sa, h, {}, NotifyType::AuthenticationFailed);
@@ -555,6 +584,32 @@ void KeyServer::gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payloa
 	reply->insert(reply->end(), reg.value().begin(), reg.value().end());
 	g->counters.registrations++;
 	ike_.send_response(sa, h.message_id, h.exchange_type, *reply);
+}
+
+// A GSA_AUTH for a group we do not serve. RFC 7296 2.21.2: an IKE_AUTH
+// error other than a failed authentication comes "after the
+// authentication", and RFC 9838 2.3.1 answers a group-related error with
+// "HDR, SK{IDr, [CERT,] AUTH, N}": the member is authenticated as a group
+// served on this address would (the first whose credentials check out)
+// before it learns that the group ID is unknown; if none does, it gets
+// AUTHENTICATION_FAILED, and cannot probe for group IDs.
+void KeyServer::unknown_group(IkeSa &sa, const IkeHeader &h, const Identity &peer, ByteView idi_body,
+			      const AuthPayload &auth, Counters *c)
+{
+	for (auto &[n, g] : groups) {
+		const bool here = std::any_of(g->cfg.listen.begin(), g->cfg.listen.end(),
+					      [&](const Address &a) { return a.ip == sa.local.ip; });
+		if (!here || !member_auth_ok(*g, sa, peer, idi_body, auth))
+			continue;
+		auto reply = auth_reply(*g, sa, peer);
+		if (!reply)
+			break;
+		refuse(sa, h, std::move(*reply), NotifyType::InvalidGroupId);
+		return;
+	}
+	if (c)
+		c->dropped_auth++;
+	refuse(sa, h, {}, NotifyType::AuthenticationFailed);
 }
 
 void KeyServer::refuse(IkeSa &sa, const IkeHeader &h, std::vector<Payload> reply, NotifyType why)

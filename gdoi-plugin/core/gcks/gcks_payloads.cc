@@ -28,6 +28,24 @@ Attribute key_length_attribute(uint16_t bits)
 	return make_tv_attribute(static_cast<uint16_t>(TransformAttributeType::KeyLength), bits);
 }
 
+// RFC 9838 4.4.2 (the GSA policy's traffic selectors): "For the Rekey SA
+// (with the GIKE_UPDATE protocol) the destination traffic selectors MUST
+// define a single multicast IP address, an IP protocol (assumed to be UDP)
+// and a single port the GSA_REKEY messages will be destined to. The source
+// traffic selector in this case SHOULD define a single IP address, an IP
+// protocol (assumed to be UDP) and a single port the GSA_REKEY messages
+// will be originated from."
+TrafficSelector single_udp_selector(const Address &a)
+{
+	TrafficSelector ts;
+	ts.ts_type = static_cast<uint8_t>(a.ip.size() == 16 ? TsType::Ipv6AddrRange : TsType::Ipv4AddrRange);
+	ts.ip_protocol = 17;
+	ts.start_port = ts.end_port = a.port;
+	ts.start_address = a.ip;
+	ts.end_address = a.ip;
+	return ts;
+}
+
 size_t tek_keymat_bytes(const TekPolicyConfig &p)
 {
 	return p.key_bits / 8u + (p.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16) ? 4u : 32u);
@@ -37,10 +55,16 @@ size_t tek_keymat_bytes(const TekPolicyConfig &p)
 
 // --- keys and policy ---
 
+RekeySuite rekey_suite(const GcksGroupConfig &c)
+{
+	return RekeySuite{c.rekey_encryption, c.rekey_key_bits, c.rekey_integrity, c.rekey_key_wrap};
+}
+
 void KeyServer::new_kek(GcksGroup &g)
 {
-	g.kek = make_rekey_sa(ctx_.random(kGikeUpdateSpiSize), ctx_.random(kKekKeymatBytes),
-				      g.cfg.kek_lifetime_s, ctx_.now());
+	const RekeySuite suite = rekey_suite(g.cfg);
+	g.kek = make_rekey_sa(ctx_.random(kGikeUpdateSpiSize), ctx_.random(rekey_keymat_bytes(suite)), suite,
+			      g.cfg.kek_lifetime_s, ctx_.now());
 	ctx_.log_rekey_sa(g.kek);
 }
 
@@ -108,14 +132,28 @@ GsaPolicy KeyServer::kek_policy(GcksGroup &g, const RekeySa &kek, bool registrat
 	GsaPolicy p;
 	p.protocol = static_cast<uint8_t>(SecurityProtocol::GikeUpdate);
 	p.spi = kek.spi;
-	p.source = any_selector(g.cfg.listen[0].ip.size());
-	p.destination = p.source;
+	// from the address GSA_REKEY leaves from, UDP, its port; to the
+	// multicast group, UDP, its port. Unicast GSA_REKEY goes to each
+	// member's own address, so the destination keeps a wildcard address
+	// (there is no multicast address to name) but is UDP to the port of
+	// the group's first listen address, the G-IKEv2 port members use
+	p.source = single_udp_selector(g.cfg.listen[0]);
+	if (g.cfg.rekey == RekeyTransport::Multicast && g.cfg.multicast) {
+		p.destination = single_udp_selector(*g.cfg.multicast);
+	} else {
+		p.destination = any_selector(g.cfg.listen[0].ip.size());
+		p.destination.ip_protocol = 17;
+		p.destination.start_port = p.destination.end_port = g.cfg.listen[0].port;
+	}
 	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::Encryption),
-					 static_cast<uint16_t>(EncryptionId::AesGcm16),
-					 {key_length_attribute(256)}});
-	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::KeyWrapAlgorithm),
-					 static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256),
-					 {}});
+					 kek.suite.encryption,
+					 {key_length_attribute(kek.suite.key_bits)}});
+	// 4.4.2.1: "If AEAD encryption algorithm is used, then INTEG transform
+	// either MUST NOT be specified or MUST contain value NONE"
+	if (kek.suite.integrity)
+		p.transforms.push_back(
+			Transform{static_cast<uint8_t>(TransformType::Integrity), kek.suite.integrity, {}});
+	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::KeyWrapAlgorithm), kek.suite.kwa, {}});
 	if (registration) {
 		// implicit only when configured so; a signature group always
 		// has its algorithm (a member refuses a signature without one)
@@ -132,7 +170,7 @@ GsaPolicy KeyServer::kek_policy(GcksGroup &g, const RekeySa &kek, bool registrat
 		p.transforms.push_back(std::move(t));
 	}
 	uint64_t left = kek.expires_ms > ctx_.now() ? (kek.expires_ms - ctx_.now()) / 1000 : 0;
-	p.key_lifetime = static_cast<uint32_t>(std::max<uint64_t>(left, 1));
+	p.key_lifetime = static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(left, 1), UINT32_MAX));
 	// RFC 9838 2.3.4: "the initial Message ID value the GCKS will use when
 	// sending the GSA_REKEY messages to the group members is non-zero,
 	// then this value is specified in the GSA_INITIAL_MESSAGE_ID
@@ -148,7 +186,7 @@ GsaPolicy KeyServer::kek_policy(GcksGroup &g, const RekeySa &kek, bool registrat
 	return p;
 }
 
-GsaPayload KeyServer::tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &teks)
+GsaPayload KeyServer::tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &teks, bool sender_bits)
 {
 	GsaPayload gsa;
 	for (const GcksTek &t : teks) {
@@ -165,15 +203,26 @@ GsaPayload KeyServer::tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &te
 		if (c.integrity)
 			p.transforms.push_back(
 				Transform{static_cast<uint8_t>(TransformType::Integrity), c.integrity, {}});
+		// 4.4.2.1.3: "32-bit Unspecified Numbers" "MUST be used by the
+		// GCKS in case of multi-sender multicast Data-Security SAs";
+		// "32-bit Sequential Numbers" "SHOULD be used by the GCKS for
+		// single-sender multicast Data-Security SAs"
 		p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::SequenceNumbers),
-						 static_cast<uint16_t>(SequenceNumbersId::Sequential32),
+						 static_cast<uint16_t>(c.single_sender ? SequenceNumbersId::Sequential32
+										       : SequenceNumbersId::Unspecified32),
 						 {}});
 		uint64_t left = t.expires_ms > ctx_.now() ? (t.expires_ms - ctx_.now()) / 1000 : 0;
 		p.key_lifetime = static_cast<uint32_t>(std::max<uint64_t>(left, 1));
 		gsa.teks.push_back(std::move(p));
 	}
 	GroupWidePolicy gw;
-	gw.sender_id_bits = kSenderIdBits;
+	// 4.4.3.1.2 and the table of section 5: GWP_SENDER_ID_BITS "MUST be present if the
+	// GCKS policy includes at least one cipher in counter mode of
+	// operation and the GM included the GROUP_SENDER notify into the
+	// registration request. Otherwise it MUST NOT be present", and never
+	// in GSA_REKEY or GSA_INBAND_REKEY
+	if (sender_bits)
+		gw.sender_id_bits = kSenderIdBits;
 	gw.activation_time_delay = g.cfg.activation_delay_s;
 	gw.deactivation_time_delay = g.cfg.deactivation_delay_s;
 	gsa.group_wide = gw;
@@ -225,8 +274,14 @@ Result<std::vector<Attribute>> KeyServer::change_attributes(GcksGroup &g, const 
 // first, each key as itself) and the flat table keys it holds.
 Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb)
 {
-	for (uint32_t sid : m.sender_ids)
-		mb.sender_ids.push_back(Bytes{static_cast<uint8_t>(sid >> 8), static_cast<uint8_t>(sid)});
+	// GM_SENDER_ID: the Sender-ID in the octets of GWP_SENDER_ID_BITS,
+	// big-endian
+	for (uint32_t sid : m.sender_ids) {
+		Bytes b;
+		for (int shift = ((kSenderIdBits + 7) / 8 - 1) * 8; shift >= 0; shift -= 8)
+			b.push_back(static_cast<uint8_t>(sid >> shift));
+		mb.sender_ids.push_back(std::move(b));
+	}
 	if (g.cfg.hierarchy == KeyHierarchy::Tree) {
 		keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
 		for (size_t l = 0; l < mk.path.size(); l++) {
@@ -257,7 +312,7 @@ Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, Byt
 Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const GcksMember &m, ByteView kwk,
 							   bool registration, const MembershipChange *change)
 {
-	GsaPayload gsa = tek_gsa(g, g.teks);
+	GsaPayload gsa = tek_gsa(g, g.teks, registration && !m.sender_ids.empty());
 	gsa.kek = kek_policy(g, g.kek, registration);
 	KeyDownloadPayload kd;
 	auto kb = ike::key_wrap(kwk, g.kek.keymat);

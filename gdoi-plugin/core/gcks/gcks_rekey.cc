@@ -103,8 +103,13 @@ Result<Bytes> KeyServer::rekey_message(GcksGroup &g, RekeyPlan &p, const RekeySa
 	}
 	if (announce)
 		p.auth_key_announced = true;
+	// AES-GCM: the message ID is the IV (it never repeats under one
+	// Rekey SA's key); AES-CBC needs an unpredictable IV (RFC 7296 3.14)
 	Bytes iv;
-	wire::put_u64(iv, id);
+	if (protecting.keys.cipher == SkCipher::AesGcm16)
+		wire::put_u64(iv, id);
+	else
+		iv = ctx_.random(sk_iv_size(protecting.keys.cipher));
 	return seal_message(h, {}, inner, protecting.keys, iv);
 }
 
@@ -232,7 +237,9 @@ Result<std::pair<SecretBytes, uint32_t>> KeyServer::kek_wrapping_key(GcksGroup &
 
 Result<Done> KeyServer::plan_kek_message(GcksGroup &g, RekeyPlan &p, const MembershipChange *change)
 {
-	RekeySa next = make_rekey_sa(ctx_.random(kGikeUpdateSpiSize), ctx_.random(kKekKeymatBytes),
+	const RekeySuite suite{g.cfg.rekey_encryption, g.cfg.rekey_key_bits, g.cfg.rekey_integrity,
+			       g.cfg.rekey_key_wrap};
+	RekeySa next = make_rekey_sa(ctx_.random(kGikeUpdateSpiSize), ctx_.random(rekey_keymat_bytes(suite)), suite,
 				     g.cfg.kek_lifetime_s, ctx_.now());
 	auto kwk = kek_wrapping_key(g, p.kek, change);
 	if (!kwk)

@@ -105,8 +105,13 @@ Result<Done> KeyServer::reconfigure(GcksGroup &g, const GcksGroupConfig &c, std:
 	for (size_t i = 0; !policy_changed && i < c.teks.size(); i++) {
 		const TekPolicyConfig &a = g.cfg.teks[i], &b = c.teks[i];
 		policy_changed = !(a.source == b.source && a.destination == b.destination &&
-				   a.encryption == b.encryption && a.key_bits == b.key_bits && a.integrity == b.integrity);
+				   a.encryption == b.encryption && a.key_bits == b.key_bits && a.integrity == b.integrity &&
+				   a.single_sender == b.single_sender);
 	}
+	// a new Rekey SA suite comes with a new Rekey SA
+	const bool kek_changed = !(RekeySuite{g.cfg.rekey_encryption, g.cfg.rekey_key_bits, g.cfg.rekey_integrity,
+					      g.cfg.rekey_key_wrap} == RekeySuite{c.rekey_encryption, c.rekey_key_bits,
+										  c.rekey_integrity, c.rekey_key_wrap});
 	std::vector<Identity> gone;
 	for (auto &[id, m] : g.members)
 		if (std::find(c.authorized.begin(), c.authorized.end(), id) == c.authorized.end())
@@ -125,8 +130,8 @@ Result<Done> KeyServer::reconfigure(GcksGroup &g, const GcksGroupConfig &c, std:
 				ctx_.deps.events->member_left(g.cfg.name, id, "unauthorized", g.members.size());
 		}
 	}
-	if (policy_changed && gone.empty())
-		return rekey(g, false, true);
+	if ((policy_changed || kek_changed) && gone.empty())
+		return rekey(g, kek_changed, policy_changed);
 	return Done{};
 }
 

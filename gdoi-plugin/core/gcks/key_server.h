@@ -173,12 +173,17 @@ private:
 	std::optional<std::vector<Payload>> auth_reply(GcksGroup &g, IkeSa &sa, const Identity &peer);
 	// peer may register: authorized, not evicted.
 	bool authorized(const GcksGroup &g, const Identity &peer) const;
+	// GSA_AUTH for an unknown group: INVALID_GROUP_ID once the member
+	// is authenticated, else AUTHENTICATION_FAILED.
+	void unknown_group(IkeSa &sa, const IkeHeader &h, const Identity &peer, ByteView idi_body,
+			   const AuthPayload &auth, Counters *c);
 	// Answers a GSA_AUTH that registers nobody with a notify and drops sa.
 	void refuse(IkeSa &sa, const IkeHeader &h, std::vector<Payload> reply, NotifyType why);
 	// GSA + KD of a registration over sa for member sa.peer.
-	// senders: Sender-IDs the member asked for with N(GROUP_SENDER).
+	// senders: the count of Sender-IDs the member asked for with
+	// N(GROUP_SENDER), nullopt if it sent none (not a sender).
 	Result<std::vector<Payload>> register_member(GcksGroup &g, IkeSa &sa, const Address &local,
-						     const Address &remote, uint32_t senders);
+						     const Address &remote, std::optional<uint32_t> senders);
 	Result<GcksMember *> join(GcksGroup &g, const Identity &peer);
 	void replace_ike_sa(GcksMember &m, uint64_t spi);
 
@@ -233,7 +238,9 @@ private:
 	Result<Done> registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb);
 	// The GSA policy of Rekey SA kek, the GSA of the current TEKs of teks.
 	GsaPolicy kek_policy(GcksGroup &g, const RekeySa &kek, bool registration);
-	GsaPayload tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &teks);
+	// sender_bits: with GWP_SENDER_ID_BITS (a registration of a sender
+	// given Sender-IDs; never in a rekey).
+	GsaPayload tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &teks, bool sender_bits = false);
 	void new_kek(GcksGroup &g);
 	void init_keys(GcksGroup &g);
 

@@ -316,14 +316,39 @@ Result<Done> plan_tree_path(GmUpdate &u, TreeKeys &keys, const std::optional<std
 	return Done{};
 }
 
+// The Sender-IDs of a registration, each GWP_SENDER_ID_BITS wide (RFC 9838
+// 4.4.3.1.2: "This value is applied to each Sender-ID value distributed in
+// the KD payload"). 4.5.3.3: GM_SENDER_ID "MUST NOT appear in the rekey
+// operations"; 2.5.2: "If the Sender-ID value doesn't fit into the number
+// of bits from the GWP_SENDER_ID_BITS attributes, then the GM MUST treat
+// this as a fatal error and re-register to the group".
+Result<Done> plan_sender_ids(const Planner &pl, const MemberKeyBag &mb)
+{
+	if (mb.sender_ids.empty())
+		return Done{};
+	if (!pl.registration)
+		return fail(WireError::BadValue, "GM_SENDER_ID in a rekey");
+	const auto &gw = pl.m.gsa.group_wide;
+	const uint16_t bits = gw && gw->sender_id_bits ? *gw->sender_id_bits : 0;
+	if (bits == 0 || bits > kMaxSenderIdBits)
+		return fail(WireError::BadValue, "GM_SENDER_ID without a usable GWP_SENDER_ID_BITS");
+	for (const Bytes &sid : mb.sender_ids) {
+		uint64_t v = 0;
+		for (uint8_t o : sid)
+			v = v << 8 | o;
+		if (sid.size() > 8 || (bits < 64 && v >> bits))
+			return fail(WireError::BadValue, "GM_SENDER_ID does not fit in GWP_SENDER_ID_BITS");
+		pl.u.sender_ids.push_back(static_cast<uint32_t>(v));
+	}
+	return Done{};
+}
+
 // The member key bag: Sender-IDs, the Working Key Path, key messages.
 Result<Done> plan_member_bag(const Planner &pl, const MemberKeyBag &mb)
 {
-	for (const Bytes &sid : mb.sender_ids) {
-		if (sid.size() != kSenderIdBits / 8)
-			return fail(WireError::BadLength, "GM_SENDER_ID of the wrong size");
-		pl.u.sender_ids.push_back(uint32_t(sid[0]) << 8 | sid[1]);
-	}
+	auto sids = plan_sender_ids(pl, mb);
+	if (!sids)
+		return sids;
 	TreeKeys tree_keys;
 	std::optional<std::pair<uint64_t, uint8_t>> tree_state;
 	auto r = plan_wrap_keys(pl, mb, tree_keys);
@@ -380,11 +405,20 @@ Result<Done> plan_gcauth(const Planner &pl, const Transform *gca, RekeyAuth conf
 Result<Done> plan_kek(const Planner &pl, const GsaPolicy &p, RekeyAuth configured, uint64_t t)
 {
 	const Transform *encr = find_transform(p, TransformType::Encryption);
+	const Transform *integ = find_transform(p, TransformType::Integrity);
 	const Transform *kwa = find_transform(p, TransformType::KeyWrapAlgorithm);
-	if (!encr || encr->id != static_cast<uint16_t>(EncryptionId::AesGcm16) || ike::key_length(*encr) != 256 ||
-	    !kwa || kwa->id != static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256) ||
-	    find_transform(p, TransformType::Integrity))
-		return fail(WireError::Unsupported, "Rekey SA must be AES-GCM-16-256 with KW_5649_256");
+	// 4.4.2.1 (*): "If AEAD encryption algorithm is used, then INTEG
+	// transform either MUST NOT be specified or MUST contain value NONE;
+	// otherwise it MUST be specified and MUST contain value other than
+	// NONE"
+	RekeySuite suite;
+	if (encr && kwa) {
+		suite = RekeySuite{encr->id, ike::key_length(*encr), integ ? integ->id : uint16_t(0), kwa->id};
+	}
+	if (!encr || !kwa || !rekey_suite_supported(suite))
+		return fail(WireError::Unsupported, "Rekey SA transforms: AES-GCM-16 or AES-CBC with "
+						    "HMAC-SHA-256-128 (128, 192 or 256 bits) with KW_5649_128, "
+						    "KW_5649_192 or KW_5649_256 are supported");
 	auto gca = plan_gcauth(pl, find_transform(p, TransformType::GroupControllerAuth), configured);
 	if (!gca)
 		return gca;
@@ -395,7 +429,7 @@ Result<Done> plan_kek(const Planner &pl, const GsaPolicy &p, RekeyAuth configure
 	for (const WrappedKey &w : bag->sa_keys) {
 		for (const SecretBytes &kwk : pl.kwks(w.kwk_id)) {
 			auto plain = ike::key_unwrap(kwk, w.encrypted_key);
-			if (plain && plain.value().size() == kKekKeymatBytes) {
+			if (plain && plain.value().size() == rekey_keymat_bytes(suite)) {
 				keymat = std::move(plain).value();
 				break;
 			}
@@ -407,7 +441,9 @@ Result<Done> plan_kek(const Planner &pl, const GsaPolicy &p, RekeyAuth configure
 		pl.exclude();
 		return fail(WireError::IntegrityFailed, "cannot unwrap the Rekey SA keys");
 	}
-	pl.u.new_kek = make_rekey_sa(p.spi, *keymat, p.key_lifetime.value_or(86400), t);
+	// no GSA_KEY_LIFETIME: no expiry of our making (4.4.2.2.1 gives no
+	// default; the SA lasts until replaced or deleted)
+	pl.u.new_kek = make_rekey_sa(p.spi, *keymat, suite, p.key_lifetime.value_or(0), t);
 	pl.u.initial_id = p.initial_message_id.value_or(0);
 	return Done{};
 }
@@ -424,9 +460,21 @@ Result<GmTek> plan_tek(const Planner &pl, const GsaPolicy &p, const std::string 
 	uint16_t bits = ike::key_length(*encr);
 	bool gcm = encr->id == static_cast<uint16_t>(EncryptionId::AesGcm16);
 	bool cbc = encr->id == static_cast<uint16_t>(EncryptionId::AesCbc);
-	if ((!gcm && !cbc) || (bits != 128 && bits != 192 && bits != 256) || (gcm && integ) ||
+	// an AEAD with no INTEG or INTEG NONE (RFC 9838 4.4.2.1, RFC 7296 3.3)
+	if ((!gcm && !cbc) || (bits != 128 && bits != 192 && bits != 256) ||
+	    (gcm && integ && integ->id != static_cast<uint16_t>(IntegrityId::None)) ||
 	    (cbc && (!integ || integ->id != static_cast<uint16_t>(IntegrityId::HmacSha256_128))))
 		return fail(WireError::Unsupported, "TEK transforms");
+	if (gcm)
+		integ = nullptr;
+	// 4.4.2.1.3: "the "Partially Transmitted 64-bit Sequential Numbers"
+	// transform ID MUST NOT be used for multicast Data-Security SAs"; the
+	// codec makes SN mandatory for ESP
+	const Transform *sn = find_transform(p, TransformType::SequenceNumbers);
+	if (!sn || (sn->id != static_cast<uint16_t>(SequenceNumbersId::Sequential32) &&
+		    sn->id != static_cast<uint16_t>(SequenceNumbersId::Unspecified32)))
+		return fail(WireError::Unsupported, "TEK sequence numbers: ESN (Partially Transmitted 64-bit "
+						    "Sequential Numbers) is not allowed on a multicast SA");
 	const GroupKeyBag *bag = pl.bag(p.protocol, p.spi);
 	if (!bag || bag->sa_keys.size() != 1)
 		return fail(WireError::Missing, "no keys for a TEK");
@@ -452,10 +500,11 @@ Result<GmTek> plan_tek(const Planner &pl, const GsaPolicy &p, const std::string 
 	tek.sa.integrity_key.assign(keymat->begin() + static_cast<long>(ek), keymat->end());
 	tek.sa.source = p.source;
 	tek.sa.destination = p.destination;
-	tek.sa.lifetime_s = p.key_lifetime.value_or(3600);
+	// no GSA_KEY_LIFETIME: no limit of our making (lifetime 0)
+	tek.sa.lifetime_s = p.key_lifetime.value_or(0);
 	tek.sa.outbound = true;
 	tek.key_bits = bits;
-	tek.expires_ms = t + uint64_t(tek.sa.lifetime_s) * 1000;
+	tek.expires_ms = tek.sa.lifetime_s ? t + uint64_t(tek.sa.lifetime_s) * 1000 : UINT64_MAX;
 	return tek;
 }
 
@@ -546,6 +595,10 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	auto a = check_auth_key(g, u, auth_key);
 	if (!a)
 		return a.error();
+	// (section 5, note (1): with a counter-mode cipher and our
+	// N(GROUP_SENDER) "At least one GM_SENDER_ID attribute MUST be
+	// present"; a key server that sends none is still taken, since the
+	// data plane does not build IVs from Sender-IDs)
 	return u;
 }
 
@@ -727,7 +780,11 @@ void GroupMember::commit_teks(GmGroup &g, GmUpdate &u)
 			have->expires_ms = f.expires_ms;
 			continue;
 		}
-		if (delayed) {
+		if (!g.cfg.sender) {
+			// not a declared group sender (no N(GROUP_SENDER), so no
+			// Sender-ID): receive only, never send
+			f.sa.outbound = false;
+		} else if (delayed) {
 			f.sa.outbound = false;
 			f.activate_ms = t + uint64_t(g.atd) * 1000;
 		}

@@ -87,6 +87,9 @@ void GroupMember::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 			return;
 		sa.authenticated = true;
 	}
+	// the answer to our own N(NO_PROPOSAL_CHOSEN): nothing to apply
+	if (g->state != GmState::Registering)
+		return;
 	registered(*g, sa, inner);
 }
 
@@ -189,7 +192,7 @@ bool GroupMember::key_ike_sa(IkeSa &sa, GmGroup &g, const std::vector<Payload> &
 	if (!props || !ke || !nr || props.value().size() != 1 || ke.value().group != sa.dh_group)
 		return false;
 	// the chosen proposal must be the one we offered
-	uint16_t encr = 0, prf = 0, dh = 0, bits = 0;
+	uint16_t encr = 0, prf = 0, dh = 0, bits = 0, kwa = 0;
 	for (const Transform &t : props.value()[0].transforms) {
 		if (t.type == 1) {
 			encr = t.id;
@@ -198,9 +201,14 @@ bool GroupMember::key_ike_sa(IkeSa &sa, GmGroup &g, const std::vector<Payload> &
 			prf = t.id;
 		} else if (t.type == 4) {
 			dh = t.id;
+		} else if (t.type == static_cast<uint8_t>(TransformType::KeyWrapAlgorithm)) {
+			kwa = t.id;
 		}
 	}
-	if (encr != g.cfg.ike_encryption || bits != 256 || prf != ike::kPrfHmacSha256 || dh != sa.dh_group)
+	// RFC 9838 4.5.4: the key wrap algorithm "MUST be negotiated in the
+	// IKE_SA_INIT exchange": the answer must name the one we offered
+	if (encr != g.cfg.ike_encryption || bits != 256 || prf != ike::kPrfHmacSha256 || dh != sa.dh_group ||
+	    kwa != g.cfg.key_wrap)
 		return false;
 	auto transport = ike::read_init_transport(ps);
 	if (!transport)
@@ -228,7 +236,8 @@ bool GroupMember::key_ike_sa(IkeSa &sa, GmGroup &g, const std::vector<Payload> &
 	sa.cipher = encr == ike::kEncrAesGcm16 ? SkCipher::AesGcm16 : SkCipher::AesCbcHmacSha256;
 	sa.keys = ike::derive_ike_keys(sa.cipher, 32, sa.ni, sa.nr, shared.value(), sa.spi_i, sa.spi_r);
 	ike_.log_ike_sa(sa);
-	sa.gsk_w = ike::default_kwk(sa.keys.sk_d, 32);
+	sa.kwa = kwa;
+	sa.gsk_w = ike::default_kwk(sa.keys.sk_d, kwa_key_bytes(kwa));
 	sa.keyed = true;
 	sa.init_response = datagram.to_bytes();
 	sa.dh.reset();
@@ -277,6 +286,20 @@ void GroupMember::registered(GmGroup &g, IkeSa &sa, const std::vector<Payload> &
 		ctx_.log_error("group " + g.cfg.name + ": registration with " + sa.remote.str() +
 			  " refused: " + r.error().message);
 		failed(g, false);
+		// RFC 9838 2.3.1: "If the GSA_AUTH exchange is completed
+		// successfully, but the group member finds the policy sent by
+		// the GCKS is unacceptable, the member SHOULD inform the GCKS
+		// about this by initiating the GSA_REGISTRATION exchange with
+		// the IDg payload and the NO_PROPOSAL_CHOSEN notification"
+		if (r.error().code == WireError::Unsupported && sa.authenticated && !sa.pending) {
+			IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
+			NotifyPayload n;
+			n.type = ike::kNotifyNoProposalChosen;
+			ike_.send_request(sa, static_cast<uint8_t>(ExchangeType::GsaRegistration),
+					  {make_payload(PayloadType::GroupId, encode_identification(idg).value()),
+					   make_payload(PayloadType::Notify, encode_notify(n).value())},
+					  g.cfg.name);
+		}
 		return;
 	}
 	g.state = GmState::Registered;

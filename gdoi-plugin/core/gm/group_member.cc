@@ -116,9 +116,8 @@ void GroupMember::send_init(IkeSa &sa, const std::string &group)
 		p.transforms.push_back(
 			Transform{static_cast<uint8_t>(TransformType::Integrity), ike::kIntegHmacSha256_128, {}});
 	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::KeyExchange), sa.dh_group, {}});
-	p.transforms.push_back(Transform{static_cast<uint8_t>(TransformType::KeyWrapAlgorithm),
-					 static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256),
-					 {}});
+	p.transforms.push_back(
+		Transform{static_cast<uint8_t>(TransformType::KeyWrapAlgorithm), g->cfg.key_wrap, {}});
 	auto sab = ike::encode_sa({p});
 	auto keb = ike::encode_ke(ike::KePayload{sa.dh_group, sa.dh->public_value()});
 	auto nib = encode_nonce(NoncePayload{sa.ni});
@@ -164,7 +163,7 @@ void GroupMember::start(GmGroup &g)
 		g.server_address = server;
 		IdentificationPayload idg{g.cfg.group_id.type, g.cfg.group_id.data};
 		std::vector<Payload> req{make_payload(PayloadType::GroupId, encode_identification(idg).value())};
-		if (g.cfg.sender_ids)
+		if (g.cfg.sender)
 			req.push_back(make_payload(PayloadType::Notify,
 						   encode_notify(make_group_sender_notify(g.cfg.sender_ids)).value()));
 		ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaRegistration), req, g.cfg.name);
@@ -301,7 +300,9 @@ void GroupMember::send_auth(IkeSa &sa, GmGroup &g)
 				 make_payload(PayloadType::IdResponder, encode_identification(idr).value()),
 				 make_payload(PayloadType::Authentication, encode_auth(auth).value()),
 				 make_payload(PayloadType::GroupId, encode_identification(idg).value())};
-	if (g.cfg.sender_ids)
+	// RFC 9838 2.3.1: "A GM that intends to act as Group Sender MUST
+	// include a Notify payload status type of GROUP_SENDER"
+	if (g.cfg.sender)
 		req.push_back(make_payload(PayloadType::Notify,
 					   encode_notify(make_group_sender_notify(g.cfg.sender_ids)).value()));
 	ike_.send_request(sa, static_cast<uint8_t>(ExchangeType::GsaAuth), req, g.cfg.name);
@@ -316,8 +317,11 @@ void GroupMember::schedule(GmGroup &g)
 			expiry = std::min(expiry, k.expires_ms);
 	if (g.kek)
 		expiry = std::min(expiry, g.kek->expires_ms);
+	// no GSA_KEY_LIFETIME anywhere (RFC 9838 4.4.2.2.1: it "SHOULD NOT
+	// be used if inband rekey ... is employed"): the SAs last until the
+	// key server replaces or deletes them, nothing to re-register for
 	if (expiry == UINT64_MAX) {
-		g.next_register_ms = t + kRetryRegistrationMs;
+		g.next_register_ms = UINT64_MAX;
 		return;
 	}
 	uint64_t margin = uint64_t(g.cfg.reregister_margin_s) * 1000;

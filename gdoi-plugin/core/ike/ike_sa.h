@@ -48,6 +48,8 @@ struct IkeSa {
 	Bytes ni, nr, cookie;
 	Bytes init_request, init_response; // the IKE_SA_INIT messages as sent
 	ike::IkeKeys keys;
+	// RFC 9838 KWA negotiated in IKE_SA_INIT; GSK_w has its key size
+	uint16_t kwa = static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256);
 	SecretBytes gsk_w;
 	bool keyed = false; // IKE_SA_INIT done
 	bool authenticated = false; // GSA_AUTH done
