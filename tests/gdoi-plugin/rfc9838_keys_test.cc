@@ -377,6 +377,88 @@ TEST_F(Rfc9838Keys, TheMemberFollowsKeyIdsOfAnyForm)
 	EXPECT_EQ(gm.group("blue")->counters.rekeys, 2u);
 }
 
+// A registration whose Key IDs another key server chose (1, 2, ... as in
+// the RFC's figures): the key server's GSA_AUTH answer to gm2 is opened
+// with the IKE SA's keys, every Key ID and KWK ID of its key tree keys
+// renamed (the wrapped octets do not depend on them), and sealed again. The
+// member takes its Working Key Path under those IDs, and a rekey that
+// wraps a new Rekey SA under one of them is applied.
+TEST_F(Rfc9838Keys, ARegistrationWithKeyIdsOfAnotherKeyServer)
+{
+	start(1);
+	Node &gm = net.add({gm_addrs[1]}, &creds);
+	ASSERT_TRUE(gm.engine.add_member_group(member_config(1)).ok());
+	std::map<uint32_t, uint32_t> renamed;
+	auto rename = [&](uint32_t id) {
+		if (id == 0)
+			return id;
+		auto it = renamed.find(id);
+		if (it == renamed.end())
+			it = renamed.emplace(id, static_cast<uint32_t>(renamed.size() + 1)).first;
+		return it->second;
+	};
+	bool rewritten = false;
+	uint32_t leaf_id = 0; // the renamed WRAP_KEY under GSK_w
+	net.drop = [&](const Datagram &d) {
+		if (rewritten || !(d.to == gm_addrs[1]) || d.data.size() < 28 || d.data[18] != 39 ||
+		    !(d.data[19] & kFlagResponse))
+			return false;
+		const auto &keys = gm.keylog.ike_sas.at(0).responder;
+		auto opened = open_message(d.data, keys);
+		if (!opened) {
+			ADD_FAILURE() << "the GSA_AUTH answer does not open";
+			return false;
+		}
+		std::vector<Payload> inner = opened.value().inner;
+		for (Payload &p : inner) {
+			if (p.type != static_cast<uint8_t>(PayloadType::KeyDownload))
+				continue;
+			KeyDownloadPayload kd = decode_key_download(p.body).value();
+			EXPECT_TRUE(kd.member_key_bag);
+			for (WrappedKey &w : kd.member_key_bag->wrap_keys) {
+				w.key_id = rename(w.key_id);
+				if (w.kwk_id == 0)
+					leaf_id = w.key_id;
+				w.kwk_id = rename(w.kwk_id);
+			}
+			for (GroupKeyBag &b : kd.group_key_bags)
+				for (WrappedKey &w : b.sa_keys)
+					w.kwk_id = rename(w.kwk_id);
+			p.body = encode_key_download(kd).value();
+		}
+		Bytes iv(sk_iv_size(keys.cipher));
+		crypto::OpenSslRandom().fill(iv.data(), iv.size());
+		net.deliver(Datagram{d.from, d.to,
+				     seal_message(opened.value().message.header, {}, inner, keys, iv).value()});
+		rewritten = true;
+		return true;
+	};
+	net.tick();
+	net.drop = nullptr;
+	ASSERT_TRUE(rewritten);
+	ASSERT_EQ(gm.group("blue")->state, "registered");
+	// the second member of the tree: its leaf and the root, as 1 and 2
+	const std::map<uint32_t, Bytes> path = held(gm);
+	ASSERT_EQ(path.size(), 2u);
+	ASSERT_TRUE(path.count(1) && path.count(2));
+	// a rekey of the other key server: a new Rekey SA under key 7, key 7
+	// under the member's leaf (the key with KWK ID 0 at registration)
+	ASSERT_TRUE(path.count(leaf_id));
+	const Bytes k7 = key_of(0x77);
+	Bytes keymat(68);
+	crypto::OpenSslRandom().fill(keymat.data(), keymat.size());
+	const Bytes spi(16, 0x41);
+	GsaPayload gsa;
+	gsa.kek = kek_policy(spi);
+	KeyDownloadPayload kd;
+	GroupKeyBag b{static_cast<uint8_t>(SecurityProtocol::GikeUpdate), spi, {WrappedKey{0, 7, wrap(k7, keymat)}}, {}};
+	b.sa_keys.push_back(WrappedKey{7, leaf_id, wrap(path.at(leaf_id), k7)});
+	kd.group_key_bags.push_back(b);
+	deliver(gm, rekey_message(current_sa(gm), 0, payloads(gsa, kd)));
+	EXPECT_EQ(hex_of(gm.keylog.of_kind("kek").back().value), hex_of(keymat));
+	EXPECT_EQ(held(gm).count(7), 1u);
+}
+
 // What RFC 9838 says must not be in a rekey, each in a signed GSA_REKEY
 // that is otherwise good (a new TEK): dropped as malformed, nothing
 // installed, the group as it was.
