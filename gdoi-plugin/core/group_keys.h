@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // What the key server and the member agree on beyond the codecs: payload
-// helpers, RFC 9838 Key IDs of the flat key table and key tree keys, the
-// private-use member key bag attributes, the Rekey SA (GSA KEK) and the
-// octets a signed GSA_REKEY signs. Internal to the core.
+// helpers, RFC 9838 Key IDs of the flat key table and key tree keys, a
+// member's Working Key Path, the flat key table's private-use attributes,
+// the Rekey SA (GSA KEK) and the octets a signed GSA_REKEY signs. Internal
+// to the core.
 #pragma once
 
 #include <optional>
