@@ -56,7 +56,7 @@ constexpr size_t kFlatKeySlotBytes = 16;
 // node it belongs to; the ID tells nothing of the node.
 uint32_t tree_key_id(const keytree::Key &k);
 
-// One key of a member's Working Key Path (RFC 9838 4.5.3 "GM Key
+// One key of a member's Working Key Path (RFC 9838 3.3 "GM Key
 // Management Semantics"): a key it received in a WRAP_KEY, by Key ID.
 struct HeldKey {
 	uint32_t id = 0;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// The key hierarchy as RFC 9838 carries it (4.5.3 "GM Key Management
-// Semantics", 4.5.3.1-3, Appendix A): every key a WRAP_KEY or intermediate
+// The key hierarchy as RFC 9838 carries it (3.3 "GM Key Management
+// Semantics", 4.5.2-4.5.4, Appendix A): every key a WRAP_KEY or intermediate
 // key of the key size, an eviction's new keys in the Rekey SA's group key
 // bag (never a member key bag in GSA_REKEY), a member that follows Key IDs
 // of any form, and a member that refuses in a rekey what the RFC says must
@@ -225,7 +225,7 @@ protected:
 };
 
 // The codec: in the Rekey SA's key bag, type-1 attributes with a Key ID
-// other than 0 are intermediate keys (4.5.3.3); in an ESP key bag they are
+// other than 0 are intermediate keys (4.5.4); in an ESP key bag they are
 // refused, and a Rekey SA bag needs its SA_KEY (Key ID 0).
 TEST(Rfc9838KeyBags, IntermediateKeysOnlyNextToTheRekeySasKey)
 {
@@ -274,7 +274,7 @@ TEST_F(Rfc9838Keys, TheRegistrationsKeyPathEndsWithGskW)
 
 // An eviction: the new keys travel as intermediate keys (Key ID != 0) in
 // the new Rekey SA's group key bag, next to its SA_KEY wrapped under the
-// new root; no member key bag (4.5.3.2: it "MUST NOT be sent in GSA_REKEY
+// new root; no member key bag (4.5.3: it "MUST NOT be sent in GSA_REKEY
 // messages"). A remaining member unwraps the chain from a key it holds; the
 // evicted one holds no key that opens it.
 TEST_F(Rfc9838Keys, AnEvictionsNewKeysTravelInTheRekeySasKeyBag)
@@ -483,14 +483,14 @@ TEST_F(Rfc9838Keys, ARekeyWithWhatTheRfcForbidsChangesNothing)
 	};
 	const Bytes other_spi(16, 0x77);
 	const std::vector<Case> cases{
-		// 4.5.3.2: "MUST NOT be sent in GSA_REKEY messages"
+		// 4.5.3: "MUST NOT be sent in GSA_REKEY messages"
 		{"a member key bag",
 		 [&](GsaPayload &, KeyDownloadPayload &kd) {
 			 MemberKeyBag mb;
 			 mb.auth_key = Bytes{0x30, 0x00};
 			 kd.member_key_bag = mb;
 		 }},
-		// 4.5.3.2.3: GM_SENDER_ID "MUST NOT appear in the rekey
+		// 4.5.3.3: GM_SENDER_ID "MUST NOT appear in the rekey
 		// operations"
 		{"GM_SENDER_ID",
 		 [&](GsaPayload &, KeyDownloadPayload &kd) {

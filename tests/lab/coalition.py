@@ -19,7 +19,7 @@ and computes what the coalition can learn, to a fixpoint:
   - every GSA_REKEY under a Rekey SA it knows is opened (SK payload,
     AES-GCM-16-256, keys from the Rekey SA keying material
     GSK_e (32) | salt (4) | GSK_w (32));
-  - in what it opened, every wrapped key (RFC 9838 4.5.3.3: SA_KEY and the
+  - in what it opened, every wrapped key (RFC 9838 4.5.4: SA_KEY and the
     intermediate keys, Key ID other than 0, of a key bag, WRAP_KEY of a
     member key bag) is unwrapped with every key it holds, whatever the Key
     IDs say: new Rekey SAs, TEKs and intermediate keys (key tree keys),

@@ -216,7 +216,7 @@ Result<std::vector<Attribute>> KeyServer::change_attributes(GcksGroup &g, const 
 // shows a member's LKH path, "MP(3{1},7{3},GSK_w{7})": the leaf under
 // GSK_w (KWK ID 0), every other key under the one below it, so that the
 // Key Path from the Rekey SA's SA_KEY (wrapped under the root) ends at
-// GSK_w and becomes the member's Working Key Path (4.5.3). root: the
+// GSK_w and becomes the member's Working Key Path (3.3). root: the
 // tree's root key, for the SA_KEY.
 Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb,
 					  std::optional<keytree::Key> &root)

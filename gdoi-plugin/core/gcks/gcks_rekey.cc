@@ -178,7 +178,7 @@ Result<Done> KeyServer::plan_kek_message(GcksGroup &g, RekeyPlan &p, const Membe
 	GsaPayload gsa;
 	gsa.kek = kek_policy(g, p.kek, false);
 	KeyDownloadPayload kd;
-	// RFC 9838 4.5.3.2: the member key bag "MUST NOT be sent in GSA_REKEY
+	// RFC 9838 4.5.3: the member key bag "MUST NOT be sent in GSA_REKEY
 	// messages": what a membership change sends goes in the Rekey SA's
 	// group key bag, the key hierarchy's new keys as intermediate keys
 	// (Key ID != 0) after the SA_KEY
@@ -365,7 +365,7 @@ Result<Done> KeyServer::evict_tree(GcksGroup &g, const std::vector<Identity> &id
 // KWK ID, the 32-octet key wrapped): every replaced node that still has
 // members, wrapped under each child that still has members (the child's
 // key after the leave). A member gets each key only by unwrapping (RFC
-// 9838 4.5.3: the GM "processes the received SA_KEY attributes one by one
+// 9838 3.3: the GM "processes the received SA_KEY attributes one by one
 // trying to construct a new key path that starts from one of these
 // attributes and ends with any key in the Working Key Path"), so a key
 // the tree derives from a child is wrapped under that child as well.

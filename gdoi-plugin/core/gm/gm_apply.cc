@@ -120,7 +120,7 @@ struct Planner {
 		if (excluded)
 			*excluded = true;
 	}
-	// Every key a KWK ID leads to (RFC 9838 4.5.3): 0 is the default KWK;
+	// Every key a KWK ID leads to (RFC 9838 3.3): 0 is the default KWK;
 	// other IDs name an intermediate key of this message, unwrapped under
 	// whatever its own KWK ID leads to, or a key of the Working Key Path,
 	// or a flat key table key we hold. Any Key ID values work: they are
@@ -183,7 +183,7 @@ struct Planner {
 };
 
 // The Working Key Path after a Key Path r led to the Rekey SA's keys
-// (RFC 9838 4.5.3): unchanged if it is empty; the whole path if it ended
+// (RFC 9838 3.3): unchanged if it is empty; the whole path if it ended
 // with GSK_w ("the whole new Key Path is stored by the GM as the GM's
 // Working Key Path"); else it replaces "a part of the GM's current Working
 // Key Path from the beginning and up to (but not including) the key that
@@ -305,7 +305,7 @@ Result<Done> check_rekey_kd(Planner &pl)
 		// exchanges)"
 		if (!kd.member_key_bag->sender_ids.empty())
 			return fail(WireError::BadValue, "GM_SENDER_ID in a rekey");
-		// 4.5.3.2: the member key bag "MUST NOT be sent in GSA_REKEY
+		// 4.5.3: the member key bag "MUST NOT be sent in GSA_REKEY
 		// messages and MUST only be sent via unicast SA at the time the
 		// GM registers to the group"
 		return fail(WireError::BadValue, "member key bag in a rekey");
@@ -380,12 +380,12 @@ Result<Done> plan_kek(const Planner &pl, const GsaPolicy &p, RekeyAuth configure
 	const GroupKeyBag *bag = pl.bag(p.protocol, p.spi);
 	if (!bag)
 		return fail(WireError::Missing, "no keys for the Rekey SA");
-	// 4.5.3.2.1: "in the GSA_AUTH, GSA_REGISTRATION and GSA_INBAND_REKEY
+	// 4.5.2.1: "in the GSA_AUTH, GSA_REGISTRATION and GSA_INBAND_REKEY
 	// exchanges exactly one SA_KEY attribute MUST be present"
 	if (pl.registration && std::count_if(bag->sa_keys.begin(), bag->sa_keys.end(),
 					     [](const WrappedKey &w) { return w.key_id == 0; }) != 1)
 		return fail(WireError::Duplicate, "more than one SA_KEY for the Rekey SA at registration");
-	// 4.5.3: the GM "processes the received SA_KEY attributes one by one
+	// 3.3: the GM "processes the received SA_KEY attributes one by one
 	// trying to construct a new key path"
 	std::optional<SecretBytes> keymat;
 	std::optional<KeyPath> path;

@@ -51,7 +51,7 @@ struct GmGroup {
 	Bytes sig_alg;
 	uint32_t last_message_id = 0; // of the last GSA_REKEY accepted (state)
 	flatkey::KeyStore keys;
-	// the Working Key Path (RFC 9838 4.5.3): the keys of the key server's
+	// the Working Key Path (RFC 9838 3.3): the keys of the key server's
 	// hierarchy this member holds, by Key ID
 	KeyPath path;
 	std::vector<GmTek> teks;
