@@ -186,8 +186,9 @@ public:
 	// value its keymat (encryption key | salt for AES-GCM, encryption key |
 	// HMAC key for AES-CBC); for both, epoch is the message ID of the
 	// GSA_REKEY that carried the key, 0 for a registration or
-	// GSA_INBAND_REKEY; "tree": id "level/pos", value the key tree node
-	// key, epoch the tree epoch it belongs to.
+	// GSA_INBAND_REKEY; "wrap": id the Key ID (8 hex digits) of a key of
+	// the Working Key Path (RFC 9838 3.3), value the key, epoch as for
+	// the others.
 	virtual void member_key(const std::string &group, const std::string &kind, const std::string &id,
 				ByteView value, uint64_t epoch)
 	{

@@ -505,14 +505,16 @@ Result<bool> check_group_key_bag(const GroupKeyBag &b)
 	if (b.spi.size() != spi_size_for(b.protocol))
 		return bad_length("group key bag SPI of " + num(b.spi.size()) + " octets for protocol " +
 				  num(b.protocol));
-	if (b.sa_keys.empty())
-		return make_error(WireError::Missing, "group key bag without SA_KEY");
 	bool ipsec = b.protocol != proto(SecurityProtocol::GikeUpdate);
+	// an intermediate key only next to a Rekey SA's SA_KEY
+	for (const WrappedKey &k : b.sa_keys)
+		if (k.key_id != 0 && ipsec)
+			return bad_value("SA_KEY with Key ID " + num(k.key_id) + ", not 0");
+	if (std::none_of(b.sa_keys.begin(), b.sa_keys.end(), [](const WrappedKey &k) { return k.key_id == 0; }))
+		return make_error(WireError::Missing, "group key bag without SA_KEY");
 	if (ipsec && b.sa_keys.size() != 1)
 		return make_error(WireError::Duplicate, "AH/ESP key bag with " + num(b.sa_keys.size()) + " SA_KEYs");
 	for (const WrappedKey &k : b.sa_keys) {
-		if (k.key_id != 0)
-			return bad_value("SA_KEY with Key ID " + num(k.key_id) + ", not 0");
 		if (ipsec && k.kwk_id != 0)
 			return bad_value("AH/ESP SA_KEY with KWK ID " + num(k.kwk_id) + ", not 0");
 		if (k.encrypted_key.empty())

@@ -140,7 +140,14 @@ bool operator==(const WrappedKey &a, const WrappedKey &b);
 struct GroupKeyBag {
 	uint8_t protocol = static_cast<uint8_t>(SecurityProtocol::Esp);
 	Bytes spi;
-	std::vector<WrappedKey> sa_keys; // SA_KEY: one for AH/ESP, one or more for GIKE_UPDATE
+	// The wrapped keys of the bag, attribute type 1, in order. Key ID 0:
+	// an SA_KEY, one for AH/ESP, one or more for GIKE_UPDATE. Key ID not 0,
+	// GIKE_UPDATE only: an intermediate key (RFC 9838 4.5.4: Key ID "The
+	// value zero means that the encrypted key contains SA keys ...,
+	// otherwise it contains some intermediate key"), how a key hierarchy's
+	// new keys travel in GSA_REKEY, where a member key bag "MUST NOT be
+	// sent" (4.5.3).
+	std::vector<WrappedKey> sa_keys;
 	std::vector<Attribute> other_attributes;
 };
 bool operator==(const GroupKeyBag &a, const GroupKeyBag &b);

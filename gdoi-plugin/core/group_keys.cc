@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "groupsec/crypto/prf.h"
+
 #include "gikev2_wire.h"
 
 namespace groupsec::gdoi::detail {
@@ -40,46 +42,42 @@ std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id)
 	return std::nullopt;
 }
 
-uint32_t tree_key_id(keytree::NodeName n)
+uint32_t tree_key_id(const keytree::Key &k)
 {
-	return 0x40000000u | static_cast<uint32_t>(n.level + 1) << 24 | (n.pos & 0x00ffffffu);
+	static const char label[] = "groupsec key id";
+	SecretBytes md = crypto::hmac_sha256(ByteView(k.data(), k.size()),
+					     ByteView(reinterpret_cast<const uint8_t *>(label), sizeof(label) - 1));
+	if (md.size() < 4)
+		return 1;
+	uint32_t id = uint32_t(md[0]) << 24 | uint32_t(md[1]) << 16 | uint32_t(md[2]) << 8 | md[3];
+	return id ? id : 1;
 }
 
-std::optional<keytree::NodeName> tree_node_from_id(uint32_t key_id)
+Bytes flat_slot_entry(uint32_t key_id, const flatkey::KeySlot &slot)
 {
-	if (key_id >> 30 != 1 || key_id & 0x20000000u)
-		return std::nullopt;
-	uint32_t level = (key_id >> 24) & 0x1f;
-	if (level == 0 || level - 1 > keytree::kMaxDepth)
-		return std::nullopt;
-	keytree::NodeName n{static_cast<uint8_t>(level - 1), key_id & 0x00ffffffu};
-	if (n.level < 32 && (uint64_t(n.pos) << n.level) >= (uint64_t(1) << keytree::kMaxDepth))
-		return std::nullopt;
-	return n;
-}
-
-SecretBytes flat_wrap_plain(const flatkey::KeySlot &slot)
-{
-	Bytes head;
-	wire::put_u32(head, slot.version);
-	wire::put_u32(head, slot.revision);
-	wire::put_u32(head, slot.creator);
-	SecretBytes out(head.size() + slot.key.size());
-	std::copy(slot.key.begin(), slot.key.end(), std::copy(head.begin(), head.end(), out.begin()));
+	Bytes out;
+	wire::put_u32(out, key_id);
+	wire::put_u32(out, slot.version);
+	wire::put_u32(out, slot.revision);
+	wire::put_u32(out, slot.creator);
 	return out;
 }
 
-std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain)
+std::optional<std::vector<FlatSlotInfo>> flat_slot_entries(ByteView value)
 {
-	if (plain.size() != kFlatWrapPlainBytes)
+	if (value.size() % kFlatKeySlotBytes)
 		return std::nullopt;
-	wire::Reader r(plain);
-	flatkey::KeySlot s;
-	r.u32(s.version);
-	r.u32(s.revision);
-	r.u32(s.creator);
-	std::copy(plain.begin() + 12, plain.end(), s.key.begin());
-	return s;
+	std::vector<FlatSlotInfo> out;
+	wire::Reader r(value);
+	for (size_t i = 0; i < value.size() / kFlatKeySlotBytes; i++) {
+		FlatSlotInfo f;
+		r.u32(f.key_id);
+		r.u32(f.version);
+		r.u32(f.revision);
+		r.u32(f.creator);
+		out.push_back(f);
+	}
+	return out;
 }
 
 size_t kwa_key_bytes(uint16_t kwa)

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // What the key server and the member agree on beyond the codecs: payload
-// helpers, RFC 9838 Key IDs of the flat key table and key tree keys, the
-// private-use member key bag attributes, the Rekey SA (GSA KEK) and the
-// octets a signed GSA_REKEY signs. Internal to the core.
+// helpers, RFC 9838 Key IDs of the flat key table and key tree keys, a
+// member's Working Key Path, the flat key table's private-use attributes,
+// the Rekey SA (GSA KEK) and the octets a signed GSA_REKEY signs. Internal
+// to the core.
 #pragma once
 
 #include <optional>
@@ -60,32 +61,44 @@ bool rekey_suite_supported(const RekeySuite &s);
 // key (with the 4-octet salt for AES-GCM, RFC 5282), GSK_a the HMAC key
 // (none for an AEAD), GSK_w the KWA's key.
 size_t rekey_keymat_bytes(const RekeySuite &s);
-// Member key bag attribute (private use range) carrying an encoded flat
-// key table message (lib/groupsec/flatkey/key_message.h).
+// Group key bag attribute (private use range) of the Rekey SA's key bag
+// in GSA_REKEY and GSA_INBAND_REKEY: an encoded flat key table message
+// (lib/groupsec/flatkey/key_message.h). Its entries are wrapped under
+// combinations of keys, which no single KWK ID names (docs/gikev2-wire.md).
 constexpr uint16_t kFlatKeyMessageAttribute = 16384;
-// Plaintext of a WRAP_KEY holding a flat key table key:
-// version (4) | revision (4) | creator (4) | key (32).
-constexpr size_t kFlatWrapPlainBytes = 12 + flatkey::kKeyBytes;
+// Member key bag attribute (private use range), at registration only: for
+// each flat key table key among the WRAP_KEYs, Key ID (4) | version (4) |
+// revision (4) | creator (4). The WRAP_KEYs themselves hold the 32-octet
+// keys (RFC 9838 4.5.3.1: "The size of the attribute data MUST be equal to
+// the key size for this key wrap algorithm").
+constexpr uint16_t kFlatKeySlotsAttribute = 16387;
+constexpr size_t kFlatKeySlotBytes = 16;
 
-// Member key bag attribute (private use range) carrying an encoded key
-// tree message (lib/groupsec/keytree/key_tree.h, docs/key-tree.md).
-constexpr uint16_t kKeyTreeMessageAttribute = 16385;
-// Member key bag attribute (private use range) at registration: the key
-// tree's epoch (8 octets) and depth (1 octet) the WRAP_KEYs belong to.
-constexpr uint16_t kKeyTreeStateAttribute = 16386;
-constexpr size_t kKeyTreeStateBytes = 9;
+// Key IDs of key tree keys: the first 4 octets of HMAC-SHA-256(key,
+// "groupsec key id"), 1 if they are 0. A new key has a new ID, whatever
+// node it belongs to; the ID tells nothing of the node.
+uint32_t tree_key_id(const keytree::Key &k);
 
-// RFC 9838 Key IDs of key tree keys: 0x40000000 | (level + 1) << 24 | pos
-// (never 0, never a flat key table Key ID). The WRAP_KEY of a tree key
-// unwraps to the 32-octet key itself.
-uint32_t tree_key_id(keytree::NodeName n);
-std::optional<keytree::NodeName> tree_node_from_id(uint32_t key_id);
+// One key of a member's Working Key Path (RFC 9838 3.3 "GM Key
+// Management Semantics"): a key it received in a WRAP_KEY, by Key ID.
+struct HeldKey {
+	uint32_t id = 0;
+	SecretBytes key;
+};
+// The Working Key Path, first the key nearest the SA keys (the root of a
+// key tree), last the one GSK_w wrapped at registration (the leaf).
+using KeyPath = std::vector<HeldKey>;
 
-// RFC 9838 Key IDs of flat key table keys (never 0).
+// Key IDs of flat key table keys (never 0).
 uint32_t flat_key_id(const flatkey::KeyId &id);
 std::optional<flatkey::KeyId> flat_key_from_id(uint32_t key_id);
-SecretBytes flat_wrap_plain(const flatkey::KeySlot &slot);
-std::optional<flatkey::KeySlot> flat_wrap_slot(ByteView plain);
+// The kFlatKeySlotsAttribute entry of a key, and its reading.
+Bytes flat_slot_entry(uint32_t key_id, const flatkey::KeySlot &slot);
+struct FlatSlotInfo {
+	uint32_t key_id = 0;
+	uint32_t version = 0, revision = 0, creator = 0;
+};
+std::optional<std::vector<FlatSlotInfo>> flat_slot_entries(ByteView value);
 
 // The keys of a Rekey SA (GSA KEK).
 struct RekeySa {

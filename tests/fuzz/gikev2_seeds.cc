@@ -73,6 +73,20 @@ KeyDownloadPayload kd()
 	return k;
 }
 
+// An eviction's KD in GSA_REKEY: the new Rekey SA's SA_KEY under a new
+// root (Key ID 9), the new keys as intermediate keys (Key ID != 0) in the
+// same group key bag, no member key bag.
+KeyDownloadPayload eviction_kd()
+{
+	KeyDownloadPayload k;
+	GroupKeyBag b{6, Bytes(16, 0x23), {WrappedKey{0, 9, Bytes(76, 0x5b)}}, {}};
+	for (const WrappedKey &w : {WrappedKey{9, 0x0a0b0c0d, Bytes(40, 0x91)}, WrappedKey{9, 0xfffffffe, Bytes(40, 0x92)},
+				    WrappedKey{0x0a0b0c0d, 3, Bytes(40, 0x93)}})
+		b.sa_keys.push_back(w);
+	k.group_key_bags = {b};
+	return k;
+}
+
 std::vector<Payload> registration_payloads()
 {
 	return {
@@ -127,6 +141,7 @@ int main(int argc, char **argv)
 	write(msg, "body_idg", with_prefix({0}, registration_payloads()[0].body));
 	write(msg, "body_gsa", with_prefix({1}, registration_payloads()[1].body));
 	write(msg, "body_kd", with_prefix({2}, registration_payloads()[2].body));
+	write(msg, "body_kd_eviction", with_prefix({2}, must(encode_key_download(eviction_kd()))));
 	write(msg, "body_notify", with_prefix({3}, registration_payloads()[3].body));
 	write(msg, "body_delete", with_prefix({4}, registration_payloads()[4].body));
 
@@ -139,6 +154,11 @@ int main(int argc, char **argv)
 								    fuzz::cbc_keys(), cbc_iv))));
 	write(sk, "open_gcm_empty", with_prefix({0}, must(seal_message(header(ExchangeType::GsaInbandRekey), {}, {},
 									  fuzz::gcm_keys(), gcm_iv))));
+	const std::vector<Payload> eviction = {registration_payloads()[1],
+					       Payload{pt(PayloadType::KeyDownload), false,
+						       must(encode_key_download(eviction_kd()))}};
+	write(sk, "open_gcm_eviction", with_prefix({0}, must(seal_message(header(ExchangeType::GsaRekey), {}, eviction,
+									     fuzz::gcm_keys(), gcm_iv))));
 	// octet 1: type of the first payload of the chain that follows
 	Bytes chain;
 	Result<uint8_t> first = encode_payload_chain(inner, chain);

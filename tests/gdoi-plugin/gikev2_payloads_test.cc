@@ -481,10 +481,16 @@ TEST(Gikev2Reject, KeyBagRules)
 	KeyDownloadPayload kd = full_kd();
 	kd.group_key_bags[0].sa_keys.push_back(kd.group_key_bags[0].sa_keys[0]);
 	EXPECT_EQ(encode_key_download(kd).error().code, WireError::Duplicate);
-	// SA_KEY with a Key ID
+	// SA_KEY with a Key ID in an AH/ESP key bag (only the Rekey SA's bag
+	// holds intermediate keys, Key ID not 0)
 	kd = full_kd();
-	kd.group_key_bags[1].sa_keys[0].key_id = 1;
+	kd.group_key_bags[0].sa_keys[0].key_id = 1;
 	EXPECT_EQ(encode_key_download(kd).error().code, WireError::BadValue);
+	// a Rekey SA's key bag of intermediate keys only: no SA_KEY
+	kd = full_kd();
+	for (WrappedKey &k : kd.group_key_bags[1].sa_keys)
+		k.key_id = 1;
+	EXPECT_EQ(encode_key_download(kd).error().code, WireError::Missing);
 	// WRAP_KEY with Key ID 0
 	kd = full_kd();
 	kd.member_key_bag->wrap_keys[0].key_id = 0;

@@ -13,6 +13,8 @@
 #include "gdoi_core_env_util.h"
 #include "gdoi_protocol_util.h"
 #include "gikev2.h"
+#include "gikev2_wire.h"
+#include "group_keys.h"
 
 namespace groupsec::gdoi::test {
 namespace {
@@ -89,27 +91,23 @@ protected:
 		EXPECT_EQ(k.epoch, epoch);
 	}
 
-	// the member's newest key tree entries: its whole path, at epoch
-	void expect_tree_path(Node &gm, uint64_t epoch)
+	// the member's key hierarchy entries ("wrap"): at least `at_least` of
+	// them, the Key ID in hex and the 32-octet key, the newest at epoch
+	// (the message ID that brought it)
+	void expect_wrap_keys(Node &gm, size_t at_least, uint64_t epoch)
 	{
-		auto tree = gm.keylog.of_kind("tree");
-		ASSERT_FALSE(tree.empty());
-		size_t n = 0;
-		while (n < tree.size() && tree[tree.size() - 1 - n].epoch == epoch)
-			n++;
-		ASSERT_GT(n, 0u);
-		uint32_t leaf = 0;
-		for (size_t l = 0; l < n; l++) {
-			const auto &k = tree[tree.size() - n + l];
+		auto w = gm.keylog.of_kind("wrap");
+		ASSERT_GE(w.size(), at_least);
+		for (const auto &k : w) {
 			EXPECT_EQ(k.group, "blue");
-			EXPECT_EQ(k.value.size(), 32u);
-			unsigned level = 0, pos = 0;
-			ASSERT_EQ(sscanf(k.id.c_str(), "%u/%u", &level, &pos), 2) << k.id;
-			EXPECT_EQ(level, l);
-			if (l == 0)
-				leaf = pos;
-			EXPECT_EQ(pos, leaf >> l);
+			ASSERT_EQ(k.value.size(), 32u);
+			keytree::Key key{};
+			std::copy(k.value.begin(), k.value.end(), key.begin());
+			Bytes id;
+			wire::put_u32(id, detail::tree_key_id(key));
+			EXPECT_EQ(k.id, to_hex(id)) << "the key tree's Key ID of the key";
 		}
+		EXPECT_EQ(w.back().epoch, epoch);
 	}
 };
 
@@ -126,7 +124,7 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 		ASSERT_EQ(gm->group("blue")->state, "registered");
 		ASSERT_EQ(gm->keylog.of_kind("kek").size(), 1u);
 		ASSERT_EQ(gm->keylog.of_kind("tek").size(), 1u);
-		expect_tree_path(*gm, 0);
+		expect_wrap_keys(*gm, 1, 0);
 		expect_kek(gm->keylog.of_kind("kek")[0], 0);
 		expect_tek(*gm, gm->keylog.of_kind("tek")[0], 0);
 	}
@@ -154,7 +152,7 @@ TEST_F(MemberKeyLog, MembersReportTheKeysTheyTakeIntoUse)
 	EXPECT_EQ(gms[0]->keylog.of_kind("tek")[1].value, gms[1]->keylog.of_kind("tek")[1].value);
 	const size_t evicted_keys = gms[2]->keylog.member_keys.size();
 	for (int i = 0; i < 2; i++)
-		expect_tree_path(*gms[i], 1);
+		expect_wrap_keys(*gms[i], 2, kek_message);
 
 	// an operator rekey: a TEK only
 	net.log.clear();
@@ -280,7 +278,7 @@ TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
 	};
 	ASSERT_EQ(of_kind("kek").size(), 1u);
 	ASSERT_EQ(of_kind("tek").size(), 1u);
-	ASSERT_EQ(of_kind("tree").size(), 1u) << "the first member is the whole tree: one leaf";
+	ASSERT_EQ(of_kind("wrap").size(), 1u) << "the first member is the whole tree: one leaf";
 	EXPECT_EQ(m.lines.size(), 3u);
 	auto [kek_spi, kek_key] = server_kek();
 	const std::string kek = of_kind("kek")[0];
@@ -292,8 +290,8 @@ TEST_F(MemberKeyLog, TheCoreHandsTheGlueOneJsonLinePerKey)
 	ASSERT_EQ(m.sa_keys.size(), 1u);
 	EXPECT_EQ(of_kind("tek")[0], "{\"group\":\"blue\",\"kind\":\"tek\",\"id\":\"" + spi_hex(current_spi(*gcks)) +
 					     "\",\"key\":\"" + to_hex(m.sa_keys[0]) + "\",\"epoch\":0}");
-	const std::string tree = of_kind("tree")[0];
-	EXPECT_EQ(tree.rfind("{\"group\":\"blue\",\"kind\":\"tree\",\"id\":\"0/0\",\"key\":\"", 0), 0u) << tree;
+	const std::string tree = of_kind("wrap")[0];
+	EXPECT_EQ(tree.rfind("{\"group\":\"blue\",\"kind\":\"wrap\",\"id\":\"", 0), 0u) << tree;
 
 	// two rekeys over the registration's Rekey SA: message IDs 0 and 1
 	for (uint32_t want = 0; want < 2; want++) {

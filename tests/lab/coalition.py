@@ -5,40 +5,38 @@ An independent decoder for the lab: it shares no code with the C++ core and
 is written from RFC 9838 (G-IKEv2), RFC 7296 (IKEv2 message and SK
 payload), RFC 5649 (AES key wrap with padding), RFC 4106 and RFC 3948
 (AES-GCM ESP, in UDP) and our docs (gikev2-wire.md for the payload layouts
-and code points, key-tree.md for the key tree message, gdoi.md for the
+and code points, gdoi.md for the
 member key material log).
 
 It reads
   - the member key material logs (`save_member_keys`, one JSON object a
-    line: group, kind "kek" / "tek" / "tree", id, key, epoch) of a set of
-    members, the coalition, and pools everything they ever held;
+    line: group, kind "kek" / "tek" / "wrap", id, key, epoch) of a set of
+    members, the coalition, and pools everything they ever held (kind
+    "wrap": a key of the Working Key Path, id its Key ID in hex);
   - a pcap of the backbone: GSA_REKEY datagrams on UDP 848 and ESP packets
     (in UDP 4500 or bare), IPv4 fragments reassembled (IPv6 is not read);
 and computes what the coalition can learn, to a fixpoint:
   - every GSA_REKEY under a Rekey SA it knows is opened (SK payload,
     AES-GCM-16-256, keys from the Rekey SA keying material
     GSK_e (32) | salt (4) | GSK_w (32));
-  - in what it opened, every wrapped key (SA_KEY of a key bag, WRAP_KEY of
-    the member key bag) is unwrapped with every key it holds: new Rekey
-    SAs and TEKs;
-  - key tree messages (member key bag attribute 16385) are applied with
-    every key the coalition pooled for each node: each new node key is
-    derived from, or unwrapped under, every key of its children;
+  - in what it opened, every wrapped key (RFC 9838 4.5.4: SA_KEY and the
+    intermediate keys, Key ID other than 0, of a key bag, WRAP_KEY of a
+    member key bag) is unwrapped with every key it holds, whatever the Key
+    IDs say: new Rekey SAs, TEKs and intermediate keys (key tree keys),
+    which join the pool;
 then every ESP packet on a TEK it knows is decrypted.
 
 Output (JSON on stdout, or analyse() from Python): every unique GSA_REKEY
 (by Rekey SA SPI and message ID) with whether it was opened, and per ESP
-SPI the packets seen and opened. Flat key table messages (attribute 16384)
-are not decoded: they are listed under "undecoded", and an analysis with
-any is incomplete.
+SPI the packets seen and opened. Flat key table messages (group key bag
+attribute 16384) are not decoded: they are listed under "undecoded", and an
+analysis with any is incomplete.
 
     /usr/bin/python3 tests/lab/coalition.py --pcap backbone.pcap \\
         --keys gm7/member-keys.json gm8/member-keys.json
 """
 
 import argparse
-import hmac
-import hashlib
 import json
 import struct
 import sys
@@ -61,9 +59,8 @@ KD_WRAP_KEY = 1  # member key bag attribute
 TRANSFORM_ENCR = 1
 ENCR_AES_GCM_16 = 20
 ATTR_KEY_LENGTH = 14
-# member key bag attributes (private use) carrying key hierarchy messages
+# group key bag attribute (private use) carrying flat key table messages
 FLAT_KEY_MESSAGE = 16384
-KEY_TREE_MESSAGE = 16385
 KEK_KEYMAT_BYTES = 68  # GSK_e (32) | salt (4) | GSK_w (32)
 
 
@@ -301,87 +298,16 @@ def unwrap(kek, wrapped):
         return None
 
 
-# ------------------------------------------------------------------ the key tree (key-tree.md)
-
-TREE_FORMAT = 3
-TREE_LABEL = b"groupsec keytree v1"
-TREE_GROWN_LABEL = b"groupsec keytree v1 grown"
-
-
-def tree_derive(key, level, pos, epoch):
-    return hmac.new(key, TREE_LABEL + struct.pack(">BIQ", level, pos, epoch), hashlib.sha256).digest()
-
-
-def tree_derive_grown(key, depth, epoch):
-    return hmac.new(key, TREE_GROWN_LABEL + struct.pack(">BIQ", depth, 0, epoch), hashlib.sha256).digest()
-
-
-def decode_tree_message(data):
-    """format (1) = 3 | epoch (8) | depth (1) | leavers n (4) | leaf (4) * n
-    | wraps m (4) | (level (1) | pos (4) | wrapped (40)) * m"""
-    if len(data) < 18 or data[0] != TREE_FORMAT:
-        raise Malformed("not a key tree message")
-    epoch, depth, n = struct.unpack(">QBI", data[1:14])
-    pos = 14
-    if depth > 24 or pos + 4 * n + 4 > len(data):
-        raise Malformed("key tree message header")
-    leavers = list(struct.unpack(f">{n}I", data[pos:pos + 4 * n]))
-    pos += 4 * n
-    m = int.from_bytes(data[pos:pos + 4], "big")
-    pos += 4
-    if pos + 45 * m != len(data):
-        raise Malformed("key tree message wraps")
-    wraps = {}
-    for _ in range(m):
-        level, node = data[pos], int.from_bytes(data[pos + 1:pos + 5], "big")
-        wraps[(level, node)] = data[pos + 5:pos + 45]
-        pos += 45
-    return {"epoch": epoch, "depth": depth, "leavers": leavers, "wraps": wraps}
-
-
-def apply_tree_message(tree, data):
-    """Applies one key tree message to the pooled node keys tree
-    {(level, pos): set of keys} with every key the pool holds: growth of
-    the tree (each new root derived from the one below at the epoch
-    before), then bottom up every replaced node (an ancestor of a leaver)
-    gets derive(key) for every pooled key of each child and of the node
-    itself, and the unwrap of the message's wrap under a child with every
-    pooled key of that child. Keys are only ever added: the pool
-    over-approximates what the coalition can compute, never under."""
-    m = decode_tree_message(data)
-    epoch, depth = m["epoch"], m["depth"]
-    for level in range(1, depth + 1):
-        for key in list(tree.get((level - 1, 0), ())):
-            tree.setdefault((level, 0), set()).add(tree_derive_grown(key, level, epoch - 1))
-    for level in range(1, depth + 1):
-        replaced = sorted({leaf >> level for leaf in m["leavers"]})
-        for pos in replaced:
-            new = tree.setdefault((level, pos), set())
-            # the node's own earlier keys, as if the new one came from them
-            for key in list(new):
-                new.add(tree_derive(key, level, pos, epoch))
-            for child in ((level - 1, 2 * pos), (level - 1, 2 * pos + 1)):
-                wrapped = m["wraps"].get(child)
-                for key in list(tree.get(child, ())):
-                    new.add(tree_derive(key, level, pos, epoch))
-                    if wrapped is not None:
-                        plain = unwrap(key, wrapped)
-                        if plain is not None:
-                            new.add(plain)
-    return m
-
-
 # ------------------------------------------------------------------ key material
 
 class Knowledge:
-    """What a coalition holds: Rekey SAs and TEKs by SPI, key tree node
-    keys, and other keys it unwrapped."""
+    """What a coalition holds: Rekey SAs and TEKs by SPI, and the
+    intermediate keys (key hierarchy keys) it held or unwrapped."""
 
     def __init__(self):
         self.keks = {}  # 16-octet SPI -> 68-octet keying material
         self.teks = {}  # ESP SPI -> keying material
-        self.tree = {}  # (level, pos) -> set of keys
-        self.loose = set()  # unwrapped keys whose place is unknown
+        self.loose = set()  # intermediate keys
 
     def load(self, path, lines=None):
         """Adds a member key material log (its first `lines` lines if given)."""
@@ -397,9 +323,8 @@ class Knowledge:
                     self.keks[bytes.fromhex(e["id"])] = key
                 elif e["kind"] == "tek":
                     self.teks[int(e["id"], 16)] = key
-                elif e["kind"] == "tree":
-                    level, pos = (int(x) for x in e["id"].split("/"))
-                    self.tree.setdefault((level, pos), set()).add(key)
+                elif e["kind"] == "wrap":
+                    self.loose.add(key)
         return self
 
     def size(self):
@@ -428,7 +353,8 @@ def analyse(rekeys, esp, know):
             messages[key]["copies"] += 1
             continue
         messages[key] = {"spi": msg[0:16], "message_id": key[1], "time": ts, "copies": 1, "data": msg,
-                         "inner": None, "tree_epochs": [], "flat_messages": 0, "gsa": {}}
+                         "inner": None, "intermediate_keys": 0, "member_bags": 0,
+                         "flat_messages": 0, "gsa": {}}
     ordered = sorted(messages.values(), key=lambda m: (m["time"], m["message_id"]))
     learned_by = {}  # what was learned from which message
     while True:
@@ -440,29 +366,21 @@ def analyse(rekeys, esp, know):
                     for kind, body in m["inner"]:
                         if kind == PAYLOAD_GSA:
                             m["gsa"] = parse_gsa(body)
-        # the key tree, from the logged node keys, through every tree
-        # message opened so far, in epoch order
-        tree = {node: set(keys) for node, keys in know.tree.items()}
-        tree_messages = []
         for m in ordered:
-            m["tree_epochs"], m["flat_messages"] = [], 0
+            m["intermediate_keys"], m["member_bags"], m["flat_messages"] = 0, 0, 0
             for kind, body in m["inner"] or ():
                 if kind != PAYLOAD_KD:
                     continue
                 for proto, _spi, attrs in parse_kd(body):
-                    for atype, value in attrs if proto == 0 else ():
-                        if atype == KEY_TREE_MESSAGE:
-                            epoch = decode_tree_message(value)["epoch"]
-                            m["tree_epochs"].append(epoch)
-                            tree_messages.append((epoch, value))
-                        elif atype == FLAT_KEY_MESSAGE:
+                    m["member_bags"] += proto == 0
+                    for atype, value in attrs:
+                        if atype == FLAT_KEY_MESSAGE:
                             # not decoded: the analysis is incomplete
                             m["flat_messages"] += 1
-        for _epoch, value in sorted(set(tree_messages)):
-            apply_tree_message(tree, value)
+                        elif proto == PROTO_GIKE_UPDATE and atype == KD_SA_KEY and len(value) >= 8 \
+                                and int.from_bytes(value[0:4], "big") != 0:
+                            m["intermediate_keys"] += 1
         pool = set(know.loose)
-        for keys in tree.values():
-            pool |= keys
         pool |= {keymat[36:68] for keymat in know.keks.values()}
         # every wrapped key in what was opened, with every key held
         for m in ordered:
@@ -476,6 +394,7 @@ def analyse(rekeys, esp, know):
                     for atype, value in attrs:
                         if atype not in (KD_SA_KEY, KD_WRAP_KEY) or len(value) < 9:
                             continue
+                        key_id = int.from_bytes(value[0:4], "big")
                         kwk_id, wrapped = int.from_bytes(value[4:8], "big"), value[8:]
                         keys = [gsk_w] if kwk_id == 0 else []
                         plain = None
@@ -486,7 +405,12 @@ def analyse(rekeys, esp, know):
                         if plain is None:
                             continue
                         name = (m["spi"].hex(), m["message_id"])
-                        if proto == PROTO_GIKE_UPDATE and len(plain) == KEK_KEYMAT_BYTES:
+                        if key_id != 0 or proto == 0:
+                            # an intermediate key: it joins the pool
+                            if plain not in know.loose:
+                                know.loose.add(plain)
+                                pool.add(plain)
+                        elif proto == PROTO_GIKE_UPDATE and len(plain) == KEK_KEYMAT_BYTES:
                             if spi not in know.keks:
                                 know.keks[spi] = plain
                                 learned_by.setdefault(name, []).append("kek " + spi.hex())
@@ -495,8 +419,6 @@ def analyse(rekeys, esp, know):
                             if n not in know.teks:
                                 know.teks[n] = plain
                                 learned_by.setdefault(name, []).append(f"tek {n:08x}")
-                        elif proto == 0:
-                            know.loose.add(plain[-32:])
         if know.size() == before:
             break
     per_spi = {}
@@ -513,7 +435,8 @@ def analyse(rekeys, esp, know):
         name = (m["spi"].hex(), m["message_id"])
         report["rekeys"].append({
             "spi": name[0], "message_id": m["message_id"], "time": m["time"], "copies": m["copies"],
-            "opened": m["inner"] is not None, "tree_epochs": m["tree_epochs"],
+            "opened": m["inner"] is not None, "intermediate_keys": m["intermediate_keys"],
+            "member_bags": m["member_bags"],
             "flat_messages": m["flat_messages"], "learned": learned_by.get(name, [])})
         if m["flat_messages"]:
             report["undecoded"].append({"spi": name[0], "message_id": m["message_id"],

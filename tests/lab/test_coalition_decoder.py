@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Self-test of the coalition decoder (coalition.py) on a synthetic capture.
 
-A small key server written here (RFC 9838 messages, the key tree of
-key-tree.md, AES-GCM ESP) evicts two of four members one after the other;
+A small key server written here (RFC 9838 messages, an LKH tree with Key
+IDs of its own, AES-GCM ESP) evicts two of four members one after the other;
 the capture holds its GSA_REKEYs (one of them in IP fragments) and ESP
 packets under every TEK. The decoder must find that a remaining member,
 from nothing but its registration keys, follows every rekey through the
-tree; that the two evicted members together open only what was sent under
+intermediate keys; that the two evicted members together open only what was sent under
 keys they held; and that a key server that wraps a Rekey SA under a key
 the evicted members held is caught.
 """
@@ -21,64 +21,48 @@ from cryptography.hazmat.primitives.keywrap import aes_key_wrap_with_padding
 
 import coalition
 
-ROOT_KWK_ID = 0x20000000  # any non-zero KWK ID: the decoder tries every key it holds
-
-
 class TreeServer:
-    """The key tree's server side: lowest free leaf on join (the tree grows
-    by one level when full, the new root derived from the old), and a
-    single leave: every ancestor of the leaver gets a new key, derived from
-    a child that keeps members (one not on the leaver's path if it can) and
-    wrapped under the other one."""
+    """LKH (RFC 9838 Appendix A) for four members, depth 2, with Key IDs of
+    its own (sequential from 1). A leave gives every ancestor of the leaver
+    a fresh key with a new Key ID, wrapped under every child that keeps
+    members; they travel as intermediate keys (Key ID, KWK ID, wrapped
+    key) in the Rekey SA's group key bag."""
 
     def __init__(self, leak=None):
-        self.leak = leak  # "self": the root's new key derived from its old one
-        self.depth, self.epoch = 0, 0
-        self.keys = {}  # (level, pos) -> key
+        self.leak = leak  # "old": from the second leave on, the new root also under the old one
+        self.depth, self.next_id, self.leaves = 2, 1, 0
+        self.keys = {(level, pos): self.fresh() for level in range(3) for pos in range(4 >> level)}
         self.members = set()
+
+    def fresh(self):
+        self.next_id += 1
+        return self.next_id - 1, os.urandom(32)
 
     def occupied(self, level, pos):
         return any(leaf >> level == pos for leaf in self.members)
 
     def join(self):
-        leaf = 0
-        while leaf in self.members:
-            leaf += 1
-        if self.members and leaf >= 1 << self.depth:
-            self.depth += 1
-            self.keys[(self.depth, 0)] = coalition.tree_derive_grown(self.keys[(self.depth - 1, 0)], self.depth,
-                                                                     self.epoch)
+        leaf = min(set(range(4)) - self.members)
         self.members.add(leaf)
-        for level in range(self.depth + 1):
-            if (level, leaf >> level) not in self.keys or level == 0:
-                self.keys[(level, leaf >> level)] = os.urandom(32)
-        return leaf, {(level, leaf >> level): self.keys[(level, leaf >> level)] for level in range(self.depth + 1)}
+        return leaf, [self.keys[(level, leaf >> level)] for level in range(self.depth + 1)]
 
     def leave(self, leaf):
-        self.epoch += 1
+        old_root = self.root()
+        self.leaves += 1
         self.members.discard(leaf)
-        self.keys.pop((0, leaf), None)
-        wraps = {}
+        del self.keys[(0, leaf)]
+        wraps = []
         for level in range(1, self.depth + 1):
             pos = leaf >> level
-            kids = [(level - 1, 2 * pos + i) for i in (0, 1) if self.occupied(level - 1, 2 * pos + i)]
-            if not kids:
-                self.keys[(level, pos)] = os.urandom(32)
-                continue
-            on_path = (level - 1, leaf >> (level - 1))
-            derive_from = next((c for c in kids if c != on_path), kids[0])
-            new = coalition.tree_derive(self.keys[derive_from], level, pos, self.epoch)
-            if self.leak == "self" and level == self.depth and self.epoch > 1:
-                new = coalition.tree_derive(self.keys[(level, pos)], level, pos, self.epoch)
-            for c in kids:
-                if c != derive_from:
-                    wraps[c] = aes_key_wrap_with_padding(self.keys[c], new)
+            new = self.fresh()
+            for child in ((level - 1, 2 * pos), (level - 1, 2 * pos + 1)):
+                if self.occupied(*child):
+                    cid, ckey = self.keys[child]
+                    wraps.append(wrapped_key(new[0], cid, ckey, new[1]))
             self.keys[(level, pos)] = new
-        msg = struct.pack(">BQBI", 3, self.epoch, self.depth, 1) + struct.pack(">I", leaf)
-        msg += struct.pack(">I", len(wraps))
-        for (level, pos) in sorted(wraps):
-            msg += struct.pack(">BI", level, pos) + wraps[(level, pos)]
-        return msg
+        if self.leak == "old" and self.leaves > 1:
+            wraps.append(wrapped_key(self.root()[0], old_root[0], old_root[1], self.root()[1]))
+        return wraps
 
     def root(self):
         return self.keys[(self.depth, 0)]
@@ -160,7 +144,8 @@ def scenario(tmp_path, leaky=None):
     """Four members; member 2 then member 3 evicted; traffic under every
     TEK. Returns the pcap, each member's key log, and the message IDs and
     TEK SPIs of each step. leaky: "kwk", the second eviction's Rekey SA
-    wrapped under the old root; "self", its new root derived from the old."""
+    wrapped under the old root; "old", its new root also wrapped under the
+    old one."""
     tree = TreeServer(leak=leaky)
     kek_spi, kek = os.urandom(16), os.urandom(68)
     tek_spi, tek = 0x1000, os.urandom(36)
@@ -168,7 +153,7 @@ def scenario(tmp_path, leaky=None):
     for m in range(4):
         leaf, path = tree.join()
         assert leaf == m
-        logs[m] += [log_line("tree", f"{level}/{pos}", key) for (level, pos), key in sorted(path.items())]
+        logs[m] += [log_line("wrap", f"{kid:08x}", key) for kid, key in path]
     frames, ident, message_id, steps = [], 1, 1, []
 
     def send(datagram, port=848, proto=17):
@@ -186,14 +171,14 @@ def scenario(tmp_path, leaky=None):
     traffic(tek_spi, tek, 5)
     for leaver in (2, 3):
         old_root = tree.root()
-        tree_msg = tree.leave(leaver)
+        wraps = tree.leave(leaver)
         next_spi, next_kek = os.urandom(16), os.urandom(68)
         kwk = tree.root()
         if leaky == "kwk" and leaver == 3:
             kwk = old_root  # the bug: the Rekey SA under a key the leavers held
         envelope = gsa_rekey(kek_spi, kek, message_id, [
-            (coalition.PAYLOAD_KD, key_bag(6, next_spi, [attribute(1, wrapped_key(0, ROOT_KWK_ID, kwk, next_kek))])
-             + key_bag(0, b"", [attribute(coalition.KEY_TREE_MESSAGE, tree_msg)]))])
+            (coalition.PAYLOAD_KD, key_bag(6, next_spi, [attribute(1, wrapped_key(0, kwk[0], kwk[1], next_kek))]
+                                           + [attribute(1, w) for w in wraps]))])
         next_tek_spi, next_tek = tek_spi + 1, os.urandom(36)
         tek_msg = gsa_rekey(next_spi, next_kek, message_id + 1, [
             (coalition.PAYLOAD_GSA, esp_policy(next_tek_spi)),
@@ -253,14 +238,14 @@ def test_the_capture_is_read_whole(tmp_path):
 
 def test_a_member_follows_every_rekey_from_its_registration_keys(tmp_path):
     pcap, paths, steps = scenario(tmp_path)
-    # member 0 registered first, at depth 0: its tree keys are one leaf,
-    # and every level above comes from growth and derivation
-    report = run(pcap, paths[0], lines=3)
+    # member 0's registration: Rekey SA, TEK and its three path keys
+    report = run(pcap, paths[0], lines=5)
     assert opened(report) == {1, 2, 3, 4, steps[2]["fragmented"]}
     assert {s: (v["opened"], v["packets"]) for s, v in report["esp"].items()} == {
         "00001000": (5, 5), "00001001": (6, 6), "00001002": (6, 6)}
     first = report["rekeys"][0]
-    assert first["tree_epochs"] == [1] and first["learned"] and first["learned"][0].startswith("kek ")
+    assert first["intermediate_keys"] == 3 and first["member_bags"] == 0
+    assert first["learned"] and first["learned"][0].startswith("kek ")
     assert report["undecoded"] == []
 
 
@@ -282,7 +267,7 @@ def test_evicted_members_together_open_only_what_they_held_keys_for(tmp_path):
 
 
 def test_a_leak_is_found(tmp_path):
-    for leak in ("kwk", "self"):
+    for leak in ("kwk", "old"):
         pcap, paths, steps = scenario(tmp_path, leaky=leak)
         report = run(pcap, paths[2], paths[3])
         assert steps[1]["tek_message"] in opened(report), leak

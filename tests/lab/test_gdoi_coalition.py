@@ -178,7 +178,7 @@ def test_evicted_members_together_read_nothing_sent_after_the_last_left(clab, tm
     # positive control: gm1's keys open everything sent after gm8 left,
     # also when the decoder has only the keys gm1 held before gm8's
     # eviction, or only those of its registration: it then follows the
-    # key tree messages (growth, derivation, unwrapping) as gm1 did
+    # key tree's intermediate keys (RFC 9838 Key Paths) as gm1 did
     registration = [json.loads(line)["kind"] for line in key_log(gms["gm1"])].index("tek") + 1
     for label, report in (("gm1", decode(clab, tmp_path, gms["gm1"])),
                           ("gm1 before gm8's eviction", decode(clab, tmp_path, gms["gm1"], lines=before8)),
@@ -186,8 +186,9 @@ def test_evicted_members_together_read_nothing_sent_after_the_last_left(clab, tm
         after = rekeys_since(report, t8)
         assert len(after) >= 3, (label, report["rekeys"])
         assert all(r["opened"] for r in after), (label, after)
-        assert after[0]["tree_epochs"] and after[0]["flat_messages"] == 0, \
-            f"gm8's eviction carries a key tree message: {after[0]}"
+        assert after[0]["intermediate_keys"] and after[0]["flat_messages"] == 0 \
+            and after[0]["member_bags"] == 0, \
+            f"gm8's eviction carries the key tree's new keys in the Rekey SA's key bag: {after[0]}"
         for spi in new_spis:
             esp = report["esp"].get(spi)
             assert esp and esp["packets"] > 0, f"{label}: no ESP on {spi} in the capture"
@@ -200,7 +201,7 @@ def test_evicted_members_together_read_nothing_sent_after_the_last_left(clab, tm
         envelope, rest = after[0], after[1:]
         if "gm8" in who:
             assert envelope["opened"], f"{who}: gm8 held the Rekey SA of its eviction's envelope"
-            assert envelope["tree_epochs"], envelope
+            assert envelope["intermediate_keys"], envelope
         else:
             assert not envelope["opened"], f"{who}: {envelope}"
         assert not [r for r in rest if r["opened"]], f"{who} opened rekeys sent after gm8 left: {rest}"

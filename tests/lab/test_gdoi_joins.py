@@ -15,8 +15,9 @@ the key server counts the rekeys, gm1, gm2 and all 500 load generator
 members move to one new group SA, which carries gm1's pings to gm2, and gm3
 keeps the old one. Every GSA_REKEY of that eviction, captured where the key
 server sends it, goes to every remaining member and none to gm3, and is no
-larger than the reference eviction's but for one wrapped key per level the
-key tree grew by (the flat table: one join notice and one wrapped key per
+larger than the reference eviction's but for two wrapped keys per level the
+key tree grew by (a replaced node under each child, as RFC 9838 members
+unwrap every key) (the flat table: one join notice and one wrapped key per
 bit of member ID the membership grew into): nothing in it grows with the
 number of joins. (A key
 server that put one announcement per join into the next eviction would add
@@ -35,8 +36,11 @@ from lab import wait_until
 GROUP = "blue"
 JOINS = 500
 LG_ADDR = "192.0.2.100"
-# a key tree wrap (docs/key-tree.md): level, pos and a 40-byte wrapped key
-TREE_WRAP_BYTES = 45
+# the key tree's new keys per level (gikev2-wire.md, "Key tree keys in KD"):
+# a replaced node travels as an RFC 9838 intermediate key under each of its
+# two children, each attribute header (4) | Key ID (4) | KWK ID (4) | a
+# 40-byte wrapped key
+TREE_WRAP_BYTES = 2 * (4 + 8 + 40)
 # the flat table (docs/flat-key-table.md), per ID bit in use: the folded
 # join announcements name one more KEK (a 19-byte format 1 notice) and the
 # eviction wraps TEK' under one more KEK (a 46-byte compact entry)
@@ -252,7 +256,7 @@ def test_500_joins_then_an_eviction_goes_out_and_is_applied(hierarchy, lab_logs)
                    lambda: f"group {GROUP}: evicted gm3.example.net; {said}" in (ks.dir / "charon.log").read_text(),
                    timeout=10)
 
-        # nothing in the eviction grows with the joins: at most one wrap
+        # nothing in the eviction grows with the joins: at most two wraps
         # per level the tree grew by, or one notice and one wrap per ID bit
         (kek0, tek0), (kek1, tek1) = reference, sizes
         print(f"GSA_REKEY lengths (Rekey SA, TEK): evicting gm4 from 4 members {reference} (tree depth {depth0}, "

@@ -254,25 +254,26 @@ Result<std::vector<Attribute>> KeyServer::flat_attributes(GcksGroup &g, const fl
 	return out;
 }
 
+// The flat key table's messages of a change, for the Rekey SA's group
+// key bag; none for the key tree (its keys are intermediate keys).
 Result<std::vector<Attribute>> KeyServer::change_attributes(GcksGroup &g, const MembershipChange &c)
 {
 	if (c.flat)
 		return flat_attributes(g, *c.flat);
-	std::vector<Attribute> out;
-	if (c.tree) {
-		std::vector<uint8_t> b = keytree::encode(*c.tree);
-		if (b.empty())
-			return make_error(WireError::BadValue, "key tree message cannot be encoded");
-		if (b.size() > 0xffff - 4)
-			return make_error(WireError::BadLength, "key tree message too long for an attribute");
-		out.push_back(make_tlv_attribute(kKeyTreeMessageAttribute, Bytes(b.begin(), b.end())));
-	}
-	return out;
+	return std::vector<Attribute>{};
 }
 
-// At registration: the member's Sender-IDs, its key tree path (leaf
-// first, each key as itself) and the flat table keys it holds.
-Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb)
+// At registration: the member's Sender-IDs, its key tree path and the flat
+// table keys it holds, each a WRAP_KEY of the key itself (RFC 9838 4.5.3.1:
+// "The size of the attribute data MUST be equal to the key size for this
+// key wrap algorithm"). The key tree path travels as the RFC's Appendix A
+// shows a member's LKH path, "MP(3{1},7{3},GSK_w{7})": the leaf under
+// GSK_w (KWK ID 0), every other key under the one below it, so that the
+// Key Path from the Rekey SA's SA_KEY (wrapped under the root) ends at
+// GSK_w and becomes the member's Working Key Path (3.3). root: the
+// tree's root key, for the SA_KEY.
+Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb,
+					  std::optional<keytree::Key> &root)
 {
 	// GM_SENDER_ID: the Sender-ID in the octets of GWP_SENDER_ID_BITS,
 	// big-endian
@@ -284,28 +285,33 @@ Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, Byt
 	}
 	if (g.cfg.hierarchy == KeyHierarchy::Tree) {
 		keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
+		uint32_t below = 0;
 		for (size_t l = 0; l < mk.path.size(); l++) {
-			keytree::NodeName n{static_cast<uint8_t>(l), mk.leaf >> l};
 			// (MemberKeys wipes its keys when it goes)
-			auto w = ike::key_wrap(kwk, ByteView(mk.path[l].data(), mk.path[l].size()));
+			ByteView wrapping = l ? ByteView(mk.path[l - 1].data(), mk.path[l - 1].size()) : kwk;
+			auto w = ike::key_wrap(wrapping, ByteView(mk.path[l].data(), mk.path[l].size()));
 			if (!w)
 				return w.error();
-			mb.wrap_keys.push_back(WrappedKey{tree_key_id(n), 0, w.value()});
+			const uint32_t id = tree_key_id(mk.path[l]);
+			mb.wrap_keys.push_back(WrappedKey{id, below, w.value()});
+			below = id;
 		}
-		Bytes state;
-		wire::put_u64(state, mk.epoch);
-		wire::put_u8(state, mk.depth);
-		mb.other_attributes.push_back(make_tlv_attribute(kKeyTreeStateAttribute, state));
+		if (!mk.path.empty())
+			root = mk.path.back();
 	}
+	Bytes slots;
 	for (const flatkey::KeyId &id : m.key_ids) {
 		auto slot = g.keys.current(id);
 		if (!slot)
 			continue;
-		auto w = ike::key_wrap(kwk, flat_wrap_plain(*slot));
+		auto w = ike::key_wrap(kwk, ByteView(slot->key.data(), slot->key.size()));
 		if (!w)
 			return w.error();
 		mb.wrap_keys.push_back(WrappedKey{flat_key_id(id), 0, w.value()});
+		wire::put_bytes(slots, flat_slot_entry(flat_key_id(id), *slot));
 	}
+	if (!slots.empty())
+		mb.other_attributes.push_back(make_tlv_attribute(kFlatKeySlotsAttribute, slots));
 	return Done{};
 }
 
@@ -315,13 +321,36 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 	GsaPayload gsa = tek_gsa(g, g.teks, registration && !m.sender_ids.empty());
 	gsa.kek = kek_policy(g, g.kek, registration);
 	KeyDownloadPayload kd;
-	auto kb = ike::key_wrap(kwk, g.kek.keymat);
+	MemberKeyBag mb;
+	std::optional<keytree::Key> root;
+	if (registration) {
+		auto r = registration_keys(g, m, kwk, mb, root);
+		if (!r) {
+			if (root)
+				keytree::wipe(*root);
+			return r.error();
+		}
+	}
+	// the Rekey SA's keys under the key tree's root at registration, else
+	// under GSK_w
+	const uint32_t kek_kwk_id = root ? tree_key_id(*root) : 0;
+	auto kb = root ? ike::key_wrap(ByteView(root->data(), root->size()), g.kek.keymat)
+		       : ike::key_wrap(kwk, g.kek.keymat);
+	if (root)
+		keytree::wipe(*root);
 	if (!kb)
 		return kb.error();
-	kd.group_key_bags.push_back(GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
-						g.kek.spi,
-						{WrappedKey{0, 0, kb.value()}},
-						{}});
+	GroupKeyBag kek_bag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
+			    g.kek.spi,
+			    {WrappedKey{0, kek_kwk_id, kb.value()}},
+			    {}};
+	if (change) {
+		auto attrs = change_attributes(g, *change);
+		if (!attrs)
+			return attrs.error();
+		kek_bag.other_attributes = std::move(attrs).value();
+	}
+	kd.group_key_bags.push_back(std::move(kek_bag));
 	for (const GcksTek &t : g.teks) {
 		if (!t.current)
 			continue;
@@ -330,29 +359,16 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 			return w.error();
 		Bytes spi;
 		wire::put_u32(spi, t.spi);
-		kd.group_key_bags.push_back(
-			GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::Esp), spi, {WrappedKey{0, 0, w.value()}}, {}});
+		kd.group_key_bags.push_back(GroupKeyBag{
+			static_cast<uint8_t>(SecurityProtocol::Esp), spi, {WrappedKey{0, 0, w.value()}}, {}});
 	}
-	MemberKeyBag mb;
-	if (registration) {
-		auto r = registration_keys(g, m, kwk, mb);
-		if (!r)
-			return r.error();
-		// RFC 9838 4.4.2.1.1 (GCAUTH Digital Signature): "the GCKS MUST
-		// include the AUTH_KEY attribute containing the public key into
-		// the KD payload at the time the GM is registered to the group";
-		// with Implicit it "MUST NOT include the AUTH_KEY attribute"
-		if (g.cfg.rekey_auth == RekeyAuth::Signature)
-			mb.auth_key = g.auth_key;
-	}
-	if (change) {
-		auto attrs = change_attributes(g, *change);
-		if (!attrs)
-			return attrs.error();
-		for (Attribute &a : attrs.value())
-			mb.other_attributes.push_back(std::move(a));
-	}
-	if (!mb.wrap_keys.empty() || !mb.other_attributes.empty() || mb.auth_key)
+	// RFC 9838 4.4.2.1.1 (GCAUTH Digital Signature): "the GCKS MUST include
+	// the AUTH_KEY attribute containing the public key into the KD payload
+	// at the time the GM is registered to the group"; with Implicit it
+	// "MUST NOT include the AUTH_KEY attribute"
+	if (registration && g.cfg.rekey_auth == RekeyAuth::Signature)
+		mb.auth_key = g.auth_key;
+	if (!mb.wrap_keys.empty() || !mb.other_attributes.empty() || !mb.sender_ids.empty() || mb.auth_key)
 		kd.member_key_bag = std::move(mb);
 	auto gb = encode_gsa(gsa);
 	if (!gb)

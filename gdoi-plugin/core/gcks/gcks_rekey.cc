@@ -222,7 +222,7 @@ Result<std::pair<SecretBytes, uint32_t>> KeyServer::kek_wrapping_key(GcksGroup &
 {
 	if (change && change->tree_root)
 		return std::make_pair(SecretBytes(change->tree_root->begin(), change->tree_root->end()),
-				      tree_key_id(keytree::NodeName{static_cast<uint8_t>(change->tree->depth), 0}));
+				      tree_key_id(*change->tree_root));
 	if (change && change->flat_tek) {
 		const flatkey::FlatKeyServer &table = change->flat_table ? *change->flat_table : *g.flat;
 		auto k = table.tek_for(change->flat_tek->version, change->flat_tek->revision);
@@ -257,20 +257,22 @@ Result<Done> KeyServer::plan_kek_message(GcksGroup &g, RekeyPlan &p, const Membe
 	GsaPayload gsa;
 	gsa.kek = kek_policy(g, p.kek, false);
 	KeyDownloadPayload kd;
-	kd.group_key_bags.push_back(GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
-						next.spi,
-						{WrappedKey{0, kwk.value().second, w.value()}},
-						{}});
+	// RFC 9838 4.5.3: the member key bag "MUST NOT be sent in GSA_REKEY
+	// messages": what a membership change sends goes in the Rekey SA's
+	// group key bag, the key hierarchy's new keys as intermediate keys
+	// (Key ID != 0) after the SA_KEY
+	GroupKeyBag bag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
+			next.spi,
+			{WrappedKey{0, kwk.value().second, w.value()}},
+			{}};
 	if (change) {
+		bag.sa_keys.insert(bag.sa_keys.end(), change->tree_wraps.begin(), change->tree_wraps.end());
 		auto attrs = change_attributes(g, *change);
 		if (!attrs)
 			return attrs.error();
-		if (!attrs.value().empty()) {
-			MemberKeyBag mb;
-			mb.other_attributes = std::move(attrs).value();
-			kd.member_key_bag = std::move(mb);
-		}
+		bag.other_attributes = std::move(attrs).value();
 	}
+	kd.group_key_bags.push_back(std::move(bag));
 	auto gb = encode_gsa(gsa);
 	auto kb = encode_key_download(kd);
 	if (!gb || !kb)
@@ -325,8 +327,8 @@ Result<Done> KeyServer::plan_tek_message(GcksGroup &g, RekeyPlan &p)
 			return w.error();
 		Bytes spi;
 		wire::put_u32(spi, n.spi);
-		kd.group_key_bags.push_back(
-			GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::Esp), spi, {WrappedKey{0, 0, w.value()}}, {}});
+		kd.group_key_bags.push_back(GroupKeyBag{
+			static_cast<uint8_t>(SecurityProtocol::Esp), spi, {WrappedKey{0, 0, w.value()}}, {}});
 	}
 	auto gb = encode_gsa(gsa);
 	auto kb = encode_key_download(kd);
@@ -506,7 +508,10 @@ Result<Done> KeyServer::evict_tree(GcksGroup &g, const std::vector<Identity> &id
 	if (!plan.ok)
 		return make_error(WireError::BadValue, "key tree: " + plan.error);
 	MembershipChange c;
-	c.tree = &plan.message;
+	auto wraps = tree_leave_wraps(g, plan);
+	if (!wraps)
+		return wraps.error();
+	c.tree_wraps = std::move(wraps).value();
 	c.tree_root = plan.new_root;
 	c.leaving.insert(ids.begin(), ids.end());
 	auto r = rekey(g, true, true, &c);
@@ -514,8 +519,67 @@ Result<Done> KeyServer::evict_tree(GcksGroup &g, const std::vector<Identity> &id
 	if (!r)
 		return r;
 	g.tree.commit(plan);
+	g.tree_known_depth = static_cast<uint8_t>(g.tree.depth());
 	drop_members(g, ids);
 	return Done{};
+}
+
+// The new keys of a key tree leave as RFC 9838 intermediate keys (Key ID,
+// KWK ID, the 32-octet key wrapped): every replaced node that still has
+// members, wrapped under each child that still has members (the child's
+// key after the leave). A member gets each key only by unwrapping (RFC
+// 9838 3.3: the GM "processes the received SA_KEY attributes one by one
+// trying to construct a new key path that starts from one of these
+// attributes and ends with any key in the Working Key Path"), so a key
+// the tree derives from a child is wrapped under that child as well.
+// Then the keys the tree grew by since the last eviction, each under the
+// one below it, for members that registered at a smaller depth.
+Result<std::vector<WrappedKey>> KeyServer::tree_leave_wraps(const GcksGroup &g,
+							     const keytree::KeyTreeServer::LeavePlan &plan)
+{
+	using Update = keytree::KeyTreeServer::LeavePlan::Update;
+	const std::vector<Update> &changed = plan.changed();
+	auto find = [&](uint8_t level, uint32_t pos) -> const Update * {
+		for (const Update &u : changed)
+			if (u.level == level && u.pos == pos)
+				return &u;
+		return nullptr;
+	};
+	std::vector<WrappedKey> out;
+	auto wrap = [&](const keytree::Key &under, const keytree::Key &key) -> Result<Done> {
+		auto w = ike::key_wrap(ByteView(under.data(), under.size()), ByteView(key.data(), key.size()));
+		if (!w)
+			return w.error();
+		out.push_back(WrappedKey{tree_key_id(key), tree_key_id(under), w.value()});
+		return Done{};
+	};
+	for (const Update &u : changed) {
+		if (u.level == 0 || u.members == 0)
+			continue;
+		for (uint32_t cp : {2 * u.pos, 2 * u.pos + 1}) {
+			const keytree::NodeName child{static_cast<uint8_t>(u.level - 1), cp};
+			const Update *cu = find(child.level, cp);
+			if ((cu ? cu->members : g.tree.node_members(child)) == 0)
+				continue;
+			keytree::Key ck = cu ? cu->key : g.tree.node_key(child);
+			auto r = wrap(ck, u.key);
+			keytree::wipe(ck);
+			if (!r)
+				return r.error();
+		}
+	}
+	for (unsigned l = g.tree_known_depth; l < g.tree.depth(); l++) {
+		const keytree::NodeName up{static_cast<uint8_t>(l + 1), 0}, below{static_cast<uint8_t>(l), 0};
+		if (find(up.level, 0) || g.tree.node_members(below) == 0)
+			continue;
+		keytree::Key uk = g.tree.node_key(up), bk = g.tree.node_key(below);
+		auto r = wrap(bk, uk);
+		keytree::wipe(uk);
+		keytree::wipe(bk);
+		if (!r)
+			return r.error();
+	}
+	return out;
 }
 
 // The flat key table's leave worked out on a copy of the table and its

@@ -53,8 +53,11 @@ struct MembershipChange {
 	// only once the rekey went out), and its new TEK
 	const flatkey::FlatKeyServer *flat_table = nullptr;
 	std::optional<flatkey::KeyRef> flat_tek;
-	const keytree::TreeMessage *tree = nullptr;
+	// key tree: the new root, and every new key a remaining member needs,
+	// each wrapped under a key of a child node (RFC 9838 intermediate keys
+	// for the Rekey SA's group key bag)
 	std::optional<keytree::Key> tree_root;
+	std::vector<WrappedKey> tree_wraps;
 	std::set<Identity> leaving;
 };
 
@@ -81,6 +84,11 @@ struct GcksGroup {
 	// per 4096 joins, each naming the newest revision of every key
 	// announced; they travel in front of the next table message
 	std::vector<flatkey::KeyMessage> announcements;
+	// KeyHierarchy::Tree: every member holds the key tree's keys up to at
+	// least this depth (the depth at the last eviction; a member that
+	// registered since holds its whole path): an eviction sends the keys
+	// the tree grew by above it
+	uint8_t tree_known_depth = 0;
 	RekeySa kek;
 	std::vector<GcksTek> teks;
 	uint32_t last_message_id = 0; // of the last GSA_REKEY sent (state)
@@ -233,9 +241,12 @@ private:
 	Result<std::vector<Attribute>> flat_attributes(GcksGroup &g, const flatkey::KeyMessage &m);
 	// The member key bag attributes of a membership change.
 	Result<std::vector<Attribute>> change_attributes(GcksGroup &g, const MembershipChange &c);
+	Result<std::vector<WrappedKey>> tree_leave_wraps(const GcksGroup &g,
+							 const keytree::KeyTreeServer::LeavePlan &plan);
 	Result<std::vector<Payload>> member_payloads(GcksGroup &g, const GcksMember &m, ByteView kwk, bool registration,
 						     const MembershipChange *change);
-	Result<Done> registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb);
+	Result<Done> registration_keys(GcksGroup &g, const GcksMember &m, ByteView kwk, MemberKeyBag &mb,
+				       std::optional<keytree::Key> &root);
 	// The GSA policy of Rekey SA kek, the GSA of the current TEKs of teks.
 	GsaPolicy kek_policy(GcksGroup &g, const RekeySa &kek, bool registration);
 	// sender_bits: with GWP_SENDER_ID_BITS (a registration of a sender

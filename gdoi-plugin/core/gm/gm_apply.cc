@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <openssl/crypto.h>
 
@@ -129,9 +130,27 @@ Result<GsaKd> decode_gsa_kd(const std::vector<Payload> &inner, bool registration
 	return out;
 }
 
+// A key a KWK ID leads to, and how: chain, the message's intermediate
+// keys it took (the one the KWK ID names first), and where it ended.
+struct Reached {
+	SecretBytes key;
+	KeyPath chain;
+	// kAnchorGskW: the default KWK; kAnchorOther: a key outside the Working
+	// Key Path (a flat key table key); else the index in the Working Key
+	// Path of the key it ended with
+	long anchor = 0;
+};
+constexpr long kAnchorGskW = -1;
+constexpr long kAnchorOther = -2;
+// Bounds on the search for a Key Path (the message is authenticated, but
+// a careless key server should not cost much).
+constexpr unsigned kMaxKeyPathLength = 32;
+constexpr size_t kMaxKeyPaths = 64;
+constexpr size_t kMaxSearchSteps = 4096;
+
 // What a plan reads: the message, the keys it may be wrapped under, and
-// the update it fills in (whose key store and key tree are the keys the
-// message's later keys may be wrapped under).
+// the update it fills in (whose key store holds the flat key table keys
+// the message's later keys may be wrapped under).
 struct Planner {
 	const GsaKd &m;
 	ByteView default_kwk;
@@ -139,35 +158,72 @@ struct Planner {
 	bool *excluded;
 	GmUpdate &u;
 	flatkey::KeyWrapper &wrapper;
+	// the Working Key Path before this message
+	const KeyPath &held;
+	// the message's intermediate keys: the registration's member key bag
+	// WRAP_KEYs (but flat key table keys), the Rekey SA's group key bag's
+	// Key IDs other than 0
+	std::vector<const WrappedKey *> wraps;
+	// steps of the current search (reach()), against kMaxSearchSteps
+	mutable size_t steps = 0;
 
 	void exclude() const
 	{
 		if (excluded)
 			*excluded = true;
 	}
-	// The keys a KWK ID names: the default KWK for 0, a key tree path
-	// key or a flat key table key we hold; none if we hold no such key.
-	std::vector<SecretBytes> kwks(uint32_t kwk_id) const
+	// Every key a KWK ID leads to (RFC 9838 3.3): 0 is the default KWK;
+	// other IDs name an intermediate key of this message, unwrapped under
+	// whatever its own KWK ID leads to, or a key of the Working Key Path,
+	// or a flat key table key we hold. Any Key ID values work: they are
+	// only compared. An intermediate key must unwrap to the key size of
+	// the key wrap algorithm (4.5.3.1), 32 octets for KW_5649_256.
+	void reach(uint32_t kwk_id, unsigned depth, std::vector<Reached> &out) const
 	{
-		std::vector<SecretBytes> out;
+		if (depth == 0)
+			steps = 0;
+		if (out.size() >= kMaxKeyPaths || ++steps > kMaxSearchSteps)
+			return;
 		if (kwk_id == 0) {
-			out.emplace_back(default_kwk);
-			return out;
+			out.push_back(Reached{SecretBytes(default_kwk), {}, kAnchorGskW});
+			return;
 		}
-		if (auto n = tree_node_from_id(kwk_id)) {
-			if (u.tree) {
-				const keytree::MemberKeys &k = u.tree->keys();
-				if (n->level <= k.depth && n->pos == k.leaf >> n->level)
-					out.emplace_back(k.path[n->level].begin(), k.path[n->level].end());
+		if (depth < kMaxKeyPathLength) {
+			for (const WrappedKey *w : wraps) {
+				if (w->key_id != kwk_id)
+					continue;
+				std::vector<Reached> below;
+				reach(w->kwk_id, depth + 1, below);
+				for (Reached &r : below) {
+					auto plain = ike::key_unwrap(r.key, w->encrypted_key);
+					if (!plain || plain.value().size() != flatkey::kKeyBytes || out.size() >= kMaxKeyPaths)
+						continue;
+					Reached x{std::move(plain).value(), {}, r.anchor};
+					x.chain.push_back(HeldKey{w->key_id, x.key});
+					for (HeldKey &k : r.chain)
+						x.chain.push_back(std::move(k));
+					out.push_back(std::move(x));
+				}
 			}
-			return out;
 		}
-		auto id = flat_key_from_id(kwk_id);
-		if (!id)
-			return out;
-		if (auto s = u.store.current(*id))
-			out.emplace_back(s->key.begin(), s->key.end());
-		return out;
+		for (size_t i = 0; i < held.size() && out.size() < kMaxKeyPaths; i++)
+			if (held[i].id == kwk_id)
+				out.push_back(Reached{held[i].key, {}, static_cast<long>(i)});
+		if (auto id = flat_key_from_id(kwk_id))
+			if (auto s = u.store.current(*id))
+				out.push_back(Reached{SecretBytes(s->key.begin(), s->key.end()), {}, kAnchorOther});
+	}
+	// Unwraps w under the first key its KWK ID leads to that opens it.
+	std::optional<std::pair<SecretBytes, Reached>> unwrap(const WrappedKey &w) const
+	{
+		std::vector<Reached> ways;
+		reach(w.kwk_id, 0, ways);
+		for (Reached &r : ways) {
+			auto plain = ike::key_unwrap(r.key, w.encrypted_key);
+			if (plain)
+				return std::make_pair(std::move(plain).value(), std::move(r));
+		}
+		return std::nullopt;
 	}
 	const GroupKeyBag *bag(uint8_t proto, const Bytes &spi) const
 	{
@@ -178,142 +234,57 @@ struct Planner {
 	}
 };
 
-// Key tree path keys of a registration, by level: (pos, key).
-using TreeKeys = std::map<uint8_t, std::pair<uint32_t, keytree::Key>>;
-
-void wipe(TreeKeys &keys)
+// The Working Key Path after a Key Path r led to the Rekey SA's keys
+// (RFC 9838 3.3): unchanged if it is empty; the whole path if it ended
+// with GSK_w ("the whole new Key Path is stored by the GM as the GM's
+// Working Key Path"); else it replaces "a part of the GM's current Working
+// Key Path from the beginning and up to (but not including) the key that
+// the GM has used to decrypt the last key in the new Key Path".
+std::optional<KeyPath> next_path(const KeyPath &held, const Reached &r)
 {
-	for (auto &[l, k] : keys)
-		OPENSSL_cleanse(k.second.data(), k.second.size());
+	if (r.chain.empty() || r.anchor == kAnchorOther)
+		return std::nullopt;
+	KeyPath p = r.chain;
+	if (r.anchor >= 0)
+		p.insert(p.end(), held.begin() + r.anchor, held.end());
+	return p;
 }
 
-// A key tree WRAP_KEY of a registration into keys.
-Result<Done> plan_tree_key(const Planner &pl, keytree::NodeName n, const WrappedKey &w, TreeKeys &keys)
+// The flat key table keys of a registration: the WRAP_KEYs the private
+// slots attribute describes, each the 32-octet key, into the update's
+// store. Returns the Key IDs taken.
+Result<std::set<uint32_t>> plan_flat_keys(const Planner &pl, const MemberKeyBag &mb)
 {
-	if (!pl.registration)
-		return fail(WireError::BadValue, "key tree WRAP_KEY outside a registration");
-	std::optional<SecretBytes> plain;
-	for (const Bytes &kwk : pl.kwks(w.kwk_id)) {
-		auto u = ike::key_unwrap(kwk, w.encrypted_key);
-		if (u) {
-			plain = std::move(u).value();
-			break;
-		}
-	}
-	if (!plain)
-		return fail(WireError::IntegrityFailed, "WRAP_KEY does not unwrap");
-	if (plain->size() != flatkey::kKeyBytes)
-		return fail(WireError::BadLength, "key tree key of the wrong size");
-	if (!keys.emplace(n.level, std::make_pair(n.pos, keytree::Key{})).second)
-		return fail(WireError::Duplicate, "two key tree keys of one level");
-	std::copy(plain->begin(), plain->end(), keys[n.level].second.begin());
-	return Done{};
-}
-
-// The WRAP_KEYs of the member key bag: key tree keys into keys, flat key
-// table keys into the update's store.
-Result<Done> plan_wrap_keys(const Planner &pl, const MemberKeyBag &mb, TreeKeys &keys)
-{
-	for (const WrappedKey &w : mb.wrap_keys) {
-		if (auto n = tree_node_from_id(w.key_id)) {
-			auto r = plan_tree_key(pl, *n, w, keys);
-			if (!r)
-				return r;
-			continue;
-		}
-		auto id = flat_key_from_id(w.key_id);
-		if (!id)
-			return fail(WireError::BadValue, "WRAP_KEY with an unknown Key ID");
-		std::optional<flatkey::KeySlot> slot;
-		for (const SecretBytes &kwk : pl.kwks(w.kwk_id)) {
-			auto plain = ike::key_unwrap(kwk, w.encrypted_key);
-			if (plain && (slot = flat_wrap_slot(plain.value())))
-				break;
-		}
-		if (!slot)
-			return fail(WireError::IntegrityFailed, "WRAP_KEY does not unwrap");
-		pl.u.store.add(*id, *slot);
-	}
-	return Done{};
-}
-
-// A key tree message: the update's key tree follows it.
-Result<Done> plan_tree_message(const Planner &pl, const Attribute &a)
-{
-	auto m = keytree::decode(ByteView(a.value.data(), a.value.size()));
-	if (!m.ok())
-		return fail(WireError::BadValue, "key tree message: " + m.error().message);
-	if (!pl.u.tree)
-		return fail(WireError::Missing, "key tree message without a key tree");
-	keytree::KeyTreeMember::ApplyError e = pl.u.tree->apply(m.value());
-	if (e == keytree::KeyTreeMember::ApplyError::Stale || e == keytree::KeyTreeMember::ApplyError::None)
-		return Done{};
-	// removed from the group, or no longer able to follow it (a message
-	// was missed): register anew
-	pl.exclude();
-	return fail(e == keytree::KeyTreeMember::ApplyError::Excluded ? WireError::IntegrityFailed : WireError::BadValue,
-		    "key tree message cannot be applied");
-}
-
-// The other attributes of the member key bag: the key tree state of a
-// registration, key tree and flat key table messages.
-Result<Done> plan_bag_attributes(const Planner &pl, const MemberKeyBag &mb,
-				 std::optional<std::pair<uint64_t, uint8_t>> &tree_state)
-{
+	std::set<uint32_t> taken;
 	for (const Attribute &a : mb.other_attributes) {
-		if (!a.tv && a.type == kKeyTreeStateAttribute) {
-			if (!pl.registration || a.value.size() != kKeyTreeStateBytes || tree_state)
-				return fail(WireError::BadValue, "key tree state attribute");
-			wire::Reader r(a.value);
-			uint64_t epoch = 0;
-			uint8_t depth = 0;
-			r.u64(epoch);
-			r.u8(depth);
-			tree_state = std::make_pair(epoch, depth);
+		if (a.tv || a.type != kFlatKeySlotsAttribute)
 			continue;
+		auto slots = flat_slot_entries(ByteView(a.value.data(), a.value.size()));
+		if (!slots)
+			return fail(WireError::BadLength, "flat key slots attribute");
+		for (const FlatSlotInfo &f : *slots) {
+			auto id = flat_key_from_id(f.key_id);
+			const WrappedKey *w = nullptr;
+			for (const WrappedKey &x : mb.wrap_keys)
+				if (x.key_id == f.key_id)
+					w = &x;
+			if (!id || !w || !taken.insert(f.key_id).second)
+				return fail(WireError::BadValue, "flat key slot without its WRAP_KEY");
+			auto plain = pl.unwrap(*w);
+			if (!plain)
+				return fail(WireError::IntegrityFailed, "WRAP_KEY does not unwrap");
+			if (plain->first.size() != flatkey::kKeyBytes)
+				return fail(WireError::BadLength, "WRAP_KEY of the wrong size");
+			flatkey::KeySlot slot;
+			slot.version = f.version;
+			slot.revision = f.revision;
+			slot.creator = f.creator;
+			std::copy(plain->first.begin(), plain->first.end(), slot.key.begin());
+			pl.u.store.add(*id, slot);
+			OPENSSL_cleanse(slot.key.data(), slot.key.size());
 		}
-		if (!a.tv && a.type == kKeyTreeMessageAttribute) {
-			auto r = plan_tree_message(pl, a);
-			if (!r)
-				return r;
-			continue;
-		}
-		if (a.tv || a.type != kFlatKeyMessageAttribute)
-			continue;
-		auto m = flatkey::decode(ByteView(a.value.data(), a.value.size()));
-		if (!m.ok())
-			return fail(WireError::BadValue, "flat key table message: " + m.error().message);
-		// a message that does not start from our TEK (an announcement
-		// older than our registration) changes nothing; one we cannot
-		// read leaves us without the new TEK, which the Rekey SA's keys
-		// need
-		pl.u.store.receive(m.value(), pl.wrapper);
 	}
-	return Done{};
-}
-
-// The key tree path of a registration from its keys and state; wipes keys.
-Result<Done> plan_tree_path(GmUpdate &u, TreeKeys &keys, const std::optional<std::pair<uint64_t, uint8_t>> &state)
-{
-	if (!state || state->second > keytree::kMaxDepth || keys.size() != size_t(state->second) + 1) {
-		wipe(keys);
-		return fail(WireError::Missing, "incomplete key tree path");
-	}
-	keytree::MemberKeys mk;
-	mk.epoch = state->first;
-	mk.depth = state->second;
-	mk.leaf = keys.begin()->second.first;
-	for (uint8_t l = 0; l <= mk.depth; l++) {
-		auto it = keys.find(l);
-		if (it == keys.end() || it->second.first != mk.leaf >> l || (uint64_t(mk.leaf) >> mk.depth) != 0) {
-			wipe(keys);
-			return fail(WireError::BadValue, "key tree keys do not form a path");
-		}
-		mk.path.push_back(it->second.second);
-	}
-	wipe(keys);
-	u.tree.emplace(std::move(mk));
-	return Done{};
+	return taken;
 }
 
 // The Sender-IDs of a registration, each GWP_SENDER_ID_BITS wide (RFC 9838
@@ -343,24 +314,103 @@ Result<Done> plan_sender_ids(const Planner &pl, const MemberKeyBag &mb)
 	return Done{};
 }
 
-// The member key bag: Sender-IDs, the Working Key Path, key messages.
-Result<Done> plan_member_bag(const Planner &pl, const MemberKeyBag &mb)
+// The member key bag of a registration: Sender-IDs, flat key table keys,
+// and the WRAP_KEYs of the key server's hierarchy as intermediate keys of
+// the message (pl.wraps), each of which must unwrap.
+Result<Done> plan_member_bag(Planner &pl, const MemberKeyBag &mb)
 {
 	auto sids = plan_sender_ids(pl, mb);
 	if (!sids)
 		return sids;
-	TreeKeys tree_keys;
-	std::optional<std::pair<uint64_t, uint8_t>> tree_state;
-	auto r = plan_wrap_keys(pl, mb, tree_keys);
-	if (r)
-		r = plan_bag_attributes(pl, mb, tree_state);
-	if (!r) {
-		wipe(tree_keys);
-		return r;
+	auto flat = plan_flat_keys(pl, mb);
+	if (!flat)
+		return flat.error();
+	for (const WrappedKey &w : mb.wrap_keys)
+		if (!flat.value().count(w.key_id))
+			pl.wraps.push_back(&w);
+	for (const WrappedKey *w : pl.wraps) {
+		auto plain = pl.unwrap(*w);
+		if (!plain)
+			return fail(WireError::IntegrityFailed, "WRAP_KEY does not unwrap");
+		if (plain->first.size() != flatkey::kKeyBytes)
+			return fail(WireError::BadLength, "WRAP_KEY of the wrong size");
 	}
-	if (tree_keys.empty() && !tree_state)
-		return Done{};
-	return plan_tree_path(pl.u, tree_keys, tree_state);
+	return Done{};
+}
+
+// A registration's Working Key Path when the Rekey SA's keys did not lead
+// through the WRAP_KEYs (a key server that wraps them under GSK_w): the
+// longest Key Path any WRAP_KEY starts that ends with GSK_w.
+std::optional<KeyPath> registration_path(const Planner &pl)
+{
+	std::optional<KeyPath> best;
+	for (const WrappedKey *w : pl.wraps) {
+		std::vector<Reached> ways;
+		pl.reach(w->key_id, 0, ways);
+		for (Reached &r : ways)
+			if (r.anchor == kAnchorGskW && (!best || r.chain.size() > best->size()))
+				best = std::move(r.chain);
+	}
+	return best;
+}
+
+// A rekey's flat key table messages (the Rekey SA's group key bag), in
+// order: a message that does not start from our TEK (an announcement
+// older than our registration) changes nothing; one we cannot read leaves
+// us without the new TEK, which the Rekey SA's keys need.
+Result<Done> plan_flat_messages(const Planner &pl, const GroupKeyBag &b)
+{
+	for (const Attribute &a : b.other_attributes) {
+		if (a.tv || a.type != kFlatKeyMessageAttribute)
+			continue;
+		auto m = flatkey::decode(ByteView(a.value.data(), a.value.size()));
+		if (!m.ok())
+			return fail(WireError::BadValue, "flat key table message: " + m.error().message);
+		pl.u.store.receive(m.value(), pl.wrapper);
+	}
+	return Done{};
+}
+
+// RFC 9838 rules on what a rekey (GSA_REKEY, GSA_INBAND_REKEY) must not
+// carry, and the intermediate keys it may.
+Result<Done> check_rekey_kd(Planner &pl)
+{
+	const KeyDownloadPayload &kd = pl.m.kd;
+	if (kd.member_key_bag) {
+		// 4.4.2.1.3 GM_SENDER_ID: "This attribute MUST NOT appear in the
+		// rekey operations (in the GSA_REKEY or GSA_INBAND_REKEY
+		// exchanges)"
+		const MemberKeyBag &mb = *kd.member_key_bag;
+		if (!mb.sender_ids.empty())
+			return fail(WireError::BadValue, "GM_SENDER_ID in a rekey");
+		// 4.5.3: the member key bag "MUST NOT be sent in GSA_REKEY
+		// messages and MUST only be sent via unicast SA at the time the
+		// GM registers to the group"; the one exception is the table's
+		// note (4): "The AUTH_KEY attribute MUST be present in the
+		// GSA_REKEY exchange if the GCKS ... wants to change the public
+		// key for the following multicast rekey operations", and AUTH_KEY
+		// is a member key bag attribute: a bag holding it alone
+		if (!mb.auth_key || !mb.wrap_keys.empty() || !mb.other_attributes.empty())
+			return fail(WireError::BadValue, "member key bag in a rekey");
+	}
+	const GroupKeyBag *kek = nullptr;
+	for (const GroupKeyBag &b : kd.group_key_bags) {
+		if (b.protocol != static_cast<uint8_t>(SecurityProtocol::GikeUpdate))
+			continue;
+		// one Rekey SA per group: its keys come in one key bag
+		if (kek)
+			return fail(WireError::Duplicate, "keys for two Rekey SAs");
+		kek = &b;
+	}
+	if (kek) {
+		for (const WrappedKey &w : kek->sa_keys)
+			if (w.key_id != 0)
+				pl.wraps.push_back(&w);
+		auto r = plan_flat_messages(pl, *kek);
+		if (!r)
+			return r;
+	}
+	return Done{};
 }
 
 // The GCAUTH transform of a registration: how the key server's rekeys
@@ -425,12 +475,25 @@ Result<Done> plan_kek(const Planner &pl, const GsaPolicy &p, RekeyAuth configure
 	const GroupKeyBag *bag = pl.bag(p.protocol, p.spi);
 	if (!bag)
 		return fail(WireError::Missing, "no keys for the Rekey SA");
+	// 4.5.2.1: "in the GSA_AUTH, GSA_REGISTRATION and GSA_INBAND_REKEY
+	// exchanges exactly one SA_KEY attribute MUST be present"
+	if (pl.registration && std::count_if(bag->sa_keys.begin(), bag->sa_keys.end(),
+					     [](const WrappedKey &w) { return w.key_id == 0; }) != 1)
+		return fail(WireError::Duplicate, "more than one SA_KEY for the Rekey SA at registration");
+	// 3.3: the GM "processes the received SA_KEY attributes one by one
+	// trying to construct a new key path"
 	std::optional<SecretBytes> keymat;
+	std::optional<KeyPath> path;
 	for (const WrappedKey &w : bag->sa_keys) {
-		for (const SecretBytes &kwk : pl.kwks(w.kwk_id)) {
-			auto plain = ike::key_unwrap(kwk, w.encrypted_key);
+		if (w.key_id != 0)
+			continue; // an intermediate key (pl.wraps)
+		std::vector<Reached> ways;
+		pl.reach(w.kwk_id, 0, ways);
+		for (Reached &r : ways) {
+			auto plain = ike::key_unwrap(r.key, w.encrypted_key);
 			if (plain && plain.value().size() == rekey_keymat_bytes(suite)) {
 				keymat = std::move(plain).value();
+				path = next_path(pl.held, r);
 				break;
 			}
 		}
@@ -441,6 +504,8 @@ Result<Done> plan_kek(const Planner &pl, const GsaPolicy &p, RekeyAuth configure
 		pl.exclude();
 		return fail(WireError::IntegrityFailed, "cannot unwrap the Rekey SA keys");
 	}
+	if (path)
+		pl.u.path = std::move(path);
 	// no GSA_KEY_LIFETIME: no expiry of our making (4.4.2.2.1 gives no
 	// default; the SA lasts until replaced or deleted)
 	pl.u.new_kek = make_rekey_sa(p.spi, *keymat, suite, p.key_lifetime.value_or(0), t);
@@ -479,13 +544,8 @@ Result<GmTek> plan_tek(const Planner &pl, const GsaPolicy &p, const std::string 
 	if (!bag || bag->sa_keys.size() != 1)
 		return fail(WireError::Missing, "no keys for a TEK");
 	std::optional<SecretBytes> keymat;
-	for (const SecretBytes &kwk : pl.kwks(bag->sa_keys[0].kwk_id)) {
-		auto plain = ike::key_unwrap(kwk, bag->sa_keys[0].encrypted_key);
-		if (plain) {
-			keymat = std::move(plain).value();
-			break;
-		}
-	}
+	if (auto plain = pl.unwrap(bag->sa_keys[0]))
+		keymat = std::move(plain->first);
 	if (!keymat)
 		return fail(WireError::IntegrityFailed, "TEK keys do not unwrap");
 	size_t ek = bits / 8u + (gcm ? 4u : 0u), ik = cbc ? 32u : 0u;
@@ -556,12 +616,8 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	u.kek_deletes = m.value().kek_deletes;
 	u.excluded = m.value().excluded;
 	u.group_wide = m.value().gsa.group_wide;
-	if (!registration) {
+	if (!registration)
 		u.store = g.keys;
-		// the key tree as it will be after this message
-		if (g.tree)
-			u.tree.emplace(g.tree->keys());
-	}
 	u.signature = g.gcauth_signature;
 	u.sig_alg = g.sig_alg;
 	u.mode = registration ? registration_mode(inner) : g.mode;
@@ -569,9 +625,20 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 		if (auto why = ctx_.deps.sas->refuse(g.cfg.name, u.mode))
 			return fail(WireError::Unsupported, *why);
 	}
-	const Planner pl{m.value(), default_kwk, registration, excluded, u, ctx_.wrapper};
-	if (m.value().kd.member_key_bag) {
-		auto r = plan_member_bag(pl, *m.value().kd.member_key_bag);
+	static const KeyPath none;
+	Planner pl{m.value(), default_kwk, registration, excluded, u, ctx_.wrapper, registration ? none : g.path, {}};
+	if (registration) {
+		for (const GroupKeyBag &b : m.value().kd.group_key_bags)
+			for (const WrappedKey &w : b.sa_keys)
+				if (w.key_id != 0)
+					pl.wraps.push_back(&w);
+		if (m.value().kd.member_key_bag) {
+			auto r = plan_member_bag(pl, *m.value().kd.member_key_bag);
+			if (!r)
+				return r.error();
+		}
+	} else {
+		auto r = check_rekey_kd(pl);
 		if (!r)
 			return r.error();
 	}
@@ -589,6 +656,14 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	}
 	if (registration && !u.new_kek && u.fresh.empty())
 		return fail(WireError::Missing, "registration without SAs");
+	if (registration) {
+		// a registration replaces the Working Key Path, empty if the
+		// key server uses no hierarchy
+		if (!u.path)
+			u.path = registration_path(pl);
+		if (!u.path)
+			u.path.emplace();
+	}
 	std::optional<Bytes> auth_key;
 	if (m.value().kd.member_key_bag)
 		auth_key = m.value().kd.member_key_bag->auth_key;
@@ -642,11 +717,9 @@ void GroupMember::commit(GmGroup &g, GmUpdate u)
 {
 	const uint64_t t = ctx_.now();
 	g.keys = std::move(u.store);
-	const bool tree_changed = u.tree && (u.registration || !g.tree || g.tree->epoch() != u.tree->epoch());
-	g.tree.reset();
-	if (u.tree)
-		g.tree.emplace(u.tree->keys());
-	log_keys(g, u, tree_changed);
+	log_keys(g, u);
+	if (u.path)
+		g.path = std::move(*u.path);
 	if (u.group_wide) {
 		g.atd = u.group_wide->activation_time_delay.value_or(0);
 		g.dtd = u.group_wide->deactivation_time_delay.value_or(0);
@@ -711,7 +784,7 @@ void GroupMember::commit_deletes(GmGroup &g, const GmUpdate &u)
 	}
 }
 
-void GroupMember::log_keys(const GmGroup &g, const GmUpdate &u, bool tree_changed)
+void GroupMember::log_keys(const GmGroup &g, const GmUpdate &u)
 {
 	if (u.new_kek)
 		ctx_.log_rekey_sa(*u.new_kek);
@@ -719,12 +792,18 @@ void GroupMember::log_keys(const GmGroup &g, const GmUpdate &u, bool tree_change
 		return;
 	if (u.new_kek)
 		ctx_.deps.keylog->member_key(g.cfg.name, "kek", to_hex(u.new_kek->spi), u.new_kek->keymat, u.rekey_id);
-	if (tree_changed) {
-		const keytree::MemberKeys &k = g.tree->keys();
-		for (size_t l = 0; l < k.path.size(); l++)
-			ctx_.deps.keylog->member_key(g.cfg.name, "tree", std::to_string(l) + "/" + std::to_string(k.leaf >> l),
-						     ByteView(k.path[l].data(), k.path[l].size()), k.epoch);
-	}
+	// the Working Key Path's keys this message brought (kind "wrap", the
+	// Key ID in hex)
+	if (u.path)
+		for (const HeldKey &k : *u.path) {
+			bool had = std::any_of(g.path.begin(), g.path.end(),
+					       [&](const HeldKey &o) { return o.id == k.id && o.key == k.key; });
+			if (had && !u.registration)
+				continue;
+			Bytes id;
+			wire::put_u32(id, k.id);
+			ctx_.deps.keylog->member_key(g.cfg.name, "wrap", to_hex(id), k.key, u.rekey_id);
+		}
 }
 
 void GroupMember::commit_kek(GmGroup &g, GmUpdate &u, uint64_t dtd_ms)

@@ -346,7 +346,7 @@ void GroupMember::exclude(GmGroup &g)
 	g.kek.reset();
 	g.old_kek.reset();
 	g.keys = flatkey::KeyStore();
-	g.tree.reset();
+	g.path.clear();
 	g.state = GmState::Idle;
 	g.next_register_ms = ctx_.now() + kRetryRegistrationMs;
 }

@@ -54,7 +54,9 @@ struct GmGroup {
 	Bytes auth_key;
 	uint32_t last_message_id = 0; // of the last GSA_REKEY accepted (state)
 	flatkey::KeyStore keys;
-	std::optional<keytree::KeyTreeMember> tree;
+	// the Working Key Path (RFC 9838 3.3): the keys of the key server's
+	// hierarchy this member holds, by Key ID
+	KeyPath path;
 	std::vector<GmTek> teks;
 	uint16_t atd = 0, dtd = 0;
 	std::vector<uint32_t> sender_ids;
@@ -68,7 +70,7 @@ struct GmUpdate {
 	bool registration = false;
 	uint32_t rekey_id = 0; // the GSA_REKEY's message ID (key log), 0 otherwise
 	flatkey::KeyStore store; // the flat key store after the message
-	std::optional<keytree::KeyTreeMember> tree; // the key tree after it
+	std::optional<KeyPath> path; // the Working Key Path after it, if it changes
 	std::vector<uint32_t> sender_ids;
 	std::optional<RekeySa> new_kek;
 	uint32_t initial_id = 0; // of new_kek
@@ -174,7 +176,7 @@ private:
 	// The group of a GSA_INBAND_REKEY on IKE SA spi (RFC 9838 sends no
 	// IDg in it): the one group on it, or the one whose SAs its SPIs name.
 	GmGroup *inband_group(uint64_t spi, const std::vector<Payload> &inner);
-	void log_keys(const GmGroup &g, const GmUpdate &u, bool tree_changed);
+	void log_keys(const GmGroup &g, const GmUpdate &u);
 
 	// --- GSA_REKEY and GSA_INBAND_REKEY (gm_rekey.cc)
 	void inband(IkeSa &sa, ByteView datagram, const IkeHeader &h);

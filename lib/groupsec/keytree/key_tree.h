@@ -127,14 +127,19 @@ public:
 		LeavePlan &operator=(LeavePlan &&) = default;
 		~LeavePlan();
 
-	private:
-		friend class KeyTreeServer;
+		// A node whose key the plan replaces, with its key and member
+		// count after the leave (the leavers' leaves: members 0).
 		struct Update {
 			uint8_t level = 0;
 			uint32_t pos = 0;
 			uint32_t members = 0;
 			Key key{};
 		};
+		// Ascending by level, then by pos; the root last.
+		const std::vector<Update> &changed() const { return updates; }
+
+	private:
+		friend class KeyTreeServer;
 		uint64_t generation = 0; // server state the plan was made on
 		std::vector<Update> updates;
 	};
