@@ -483,11 +483,20 @@ TEST_F(Rfc9838Keys, ARekeyWithWhatTheRfcForbidsChangesNothing)
 	};
 	const Bytes other_spi(16, 0x77);
 	const std::vector<Case> cases{
-		// 4.5.3: "MUST NOT be sent in GSA_REKEY messages"
+		// 4.5.3: "MUST NOT be sent in GSA_REKEY messages" (the one
+		// exception, a bag holding only a new AUTH_KEY, is in
+		// rfc9838_authkey_test)
 		{"a member key bag",
 		 [&](GsaPayload &, KeyDownloadPayload &kd) {
 			 MemberKeyBag mb;
+			 mb.wrap_keys.push_back(WrappedKey{5, 0, wrap(sa.gsk_w, Bytes(32, 0x11))});
+			 kd.member_key_bag = mb;
+		 }},
+		{"a member key bag with AUTH_KEY and more",
+		 [&](GsaPayload &, KeyDownloadPayload &kd) {
+			 MemberKeyBag mb;
 			 mb.auth_key = Bytes{0x30, 0x00};
+			 mb.wrap_keys.push_back(WrappedKey{5, 0, wrap(sa.gsk_w, Bytes(32, 0x11))});
 			 kd.member_key_bag = mb;
 		 }},
 		// 4.5.3.3: GM_SENDER_ID "MUST NOT appear in the rekey

@@ -364,7 +364,7 @@ void GroupMember::excluded_by_delete(GmGroup &g)
 	g.kek.reset();
 	g.old_kek.reset();
 	g.keys = flatkey::KeyStore();
-	g.tree.reset();
+	g.path.clear();
 	g.state = GmState::Idle;
 	const Bytes r = ctx_.random(2);
 	const uint64_t delay_ms = 1000 + (uint64_t(r[0]) << 8 | r[1]) % 9001;
