@@ -517,11 +517,15 @@ TEST_F(GdoictlTest, MonitorPrintsEventsInOrderAsJsonAndText)
 		if (json)
 			args.insert(args.begin(), "--json");
 		std::thread monitor([&] { r.status = gdoictl::run(args, nullptr, r.out, r.err); });
-		// wait until it listens
+		// wait until it listens to every event (it subscribes one by one)
 		bool listening = false;
 		for (int i = 0; i < 500 && !listening; i++) {
-			listening = server.with_server(
-			        [](ControlServer &s) { return s.server().subscribed(event::kMemberEvicted); });
+			listening = server.with_server([](ControlServer &s) {
+				for (const char *e : event::kAll)
+					if (!s.server().subscribed(e))
+						return false;
+				return true;
+			});
 			if (!listening)
 				std::this_thread::sleep_for(std::chrono::milliseconds(10));
 		}
