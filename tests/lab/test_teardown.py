@@ -58,7 +58,11 @@ def test_a_failing_test_leaves_nothing_behind():
 
 # holds its lab up until a signal, or until the test closes its stdin
 CHILD = """
+import signal
 import sys
+# an operator's Ctrl-C, even if this test runs where SIGINT is ignored
+# (a background job of a shell inherits SIG_IGN)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {here!r})
 import lab as labmod
 lab = labmod.smoke_lab({name!r})
@@ -102,7 +106,11 @@ def test_a_killed_lab_is_cleaned_up_by_the_next_start():
 # a lab with a QEMU guest router (guest.py): QEMU runs in the backbone
 # namespace, its tap is a port of the bridge there
 GUEST_CHILD = """
+import signal
 import sys
+# an operator's Ctrl-C, even if this test runs where SIGINT is ignored
+# (a background job of a shell inherits SIG_IGN)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sys.path.insert(0, {here!r})
 import lab as labmod
 lab = labmod.Lab({name!r}, dataplane="xfrm")
