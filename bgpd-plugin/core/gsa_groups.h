@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// groupsec bgpd module: the groups a router takes part in over BGP.
+//
+// Two roles share this core:
+//  - member: the groups the router joins (group ID, its tunnel endpoint,
+//    its private prefixes, the discovery mode), and the membership routes
+//    it originates from them (endpoint /32 or /128 tagged with each group's
+//    route target);
+//  - S/R (key server + route reflector): the groups of the local key server
+//    and their registered members as the control socket reports them, and
+//    the reflection decision: a route tagged with group G goes to a peer
+//    only when both the peer and the route's originator are registered
+//    members of G.
+// No FRR type, no clock, no I/O: the glue feeds it and asks it.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "groupsec/base/bytes.h"
+
+namespace groupsec::bgp {
+
+// ---------------------------------------------------------------- the tag
+
+// The group's route target: a transitive IPv4-address-specific Route
+// Target extended community (type 0x01, sub-type 0x02, RFC 4360 4.2) whose
+// global administrator is the 32-bit group ID and whose local administrator
+// is kGroupTagMarker, so that a group's tag is told from other route
+// targets without knowing the groups (FRR shows it as RT:0.0.4.210:18259
+// for group 1234).
+constexpr uint16_t kGroupTagMarker = 0x4753; // "GS"
+using ExtCommunity = std::array<uint8_t, 8>;
+ExtCommunity group_route_target(uint32_t group_id);
+// The group ID if ec is a group's route target.
+std::optional<uint32_t> group_of_route_target(const uint8_t *ec);
+
+// A key server group ID as list-groups shows it (a decimal number, a
+// four-octet KEY_ID "@#000004d2", an IPv4 address) as the 32-bit number the
+// route target carries; nullopt for other identities.
+std::optional<uint32_t> group_number(std::string_view group_id);
+
+// "192.0.2.11" from "192.0.2.11[848]", normalized ("2001:db8::1");
+// nullopt if it is no address.
+std::optional<std::string> normalize_address(std::string_view text);
+
+// ---------------------------------------------------------------- member
+
+enum class Discovery { MemberList, Auto };
+const char *discovery_name(Discovery d);
+
+struct LocalGroup {
+	std::string name;
+	uint32_t id = 0;
+	std::string endpoint;              // normalized tunnel endpoint address
+	Discovery discovery = Discovery::Auto;
+	std::vector<std::string> prefixes; // private prefixes, in order given
+};
+
+// A membership route the router originates: its endpoint and the groups
+// (route targets) that name it.
+struct MembershipRoute {
+	std::string endpoint;  // "192.0.2.11"
+	unsigned prefix_len;   // 32 or 128
+	std::vector<uint32_t> groups;
+};
+
+// ---------------------------------------------------------------- S/R
+
+struct RegisteredMember {
+	std::string identity;
+	std::string address; // normalized
+};
+
+struct ReflectCounters {
+	uint64_t reflected = 0;       // decisions that let a route go to a peer
+	uint64_t denied_peer = 0;     // the peer is no registered member
+	uint64_t denied_origin = 0;   // the originator is no registered member
+	uint64_t denied_shared = 0;   // peers of one update-group disagree
+};
+
+struct ServerGroup {
+	std::string name;
+	std::string group_id;          // as the key server shows it
+	std::optional<uint32_t> number;
+	std::map<std::string, RegisteredMember> members; // by identity
+	uint64_t registered_events = 0, left_events = 0, evicted_events = 0;
+	ReflectCounters counters;
+	bool members_known = false;    // list-members answered on this connection
+};
+
+// A reflection decision and why.
+enum class Verdict {
+	NotGroupRoute, // carries no group's route target: not ours to decide
+	Reflect,
+	DeniedPeer,
+	DeniedOrigin,
+	DeniedShared,
+	UnknownGroup,  // tagged with a group the key server does not serve
+};
+const char *verdict_name(Verdict v);
+
+// A BGP neighbor, for the show command.
+struct NeighborView {
+	std::string address;
+	std::string state;
+	bool filtered = false; // its outbound policy is the module's route map
+};
+
+class Groups {
+public:
+	// ---- member configuration. Each returns an error text, empty if done.
+	std::string set_group(std::string_view name, uint32_t id, std::string_view endpoint,
+			      Discovery discovery);
+	std::string add_prefix(std::string_view name, std::string_view prefix);
+	std::string remove_prefix(std::string_view name, std::string_view prefix);
+	std::string remove_group(std::string_view name);
+	const std::vector<LocalGroup> &local_groups() const { return local_; }
+	// the routes to originate, one per distinct endpoint, sorted
+	std::vector<MembershipRoute> membership_routes() const;
+	// running-config lines (one space indent, under `router bgp`)
+	std::string config_lines() const;
+
+	// ---- S/R: peers bound to an identity (`gsa peer ADDR identity ID`)
+	std::string bind_peer(std::string_view address, std::string_view identity);
+	std::string unbind_peer(std::string_view address);
+
+	// ---- S/R: the key server, as the control socket tells it.
+	// A new connection: every group's member list is unknown until listed.
+	void key_server_reset();
+	// list-groups answered: the key server groups (role server) by name and ID.
+	// Returns the addresses whose decisions may have changed.
+	std::set<std::string> key_server_groups(
+		const std::vector<std::pair<std::string, std::string>> &groups);
+	// list-members of a group answered.
+	std::set<std::string> key_server_members(std::string_view group,
+						 const std::vector<RegisteredMember> &members);
+	// member-registered / member-left / member-evicted.
+	std::set<std::string> member_registered(std::string_view group, std::string_view identity,
+						std::string_view address);
+	std::set<std::string> member_gone(std::string_view group, std::string_view identity,
+					  bool evicted);
+	const std::map<std::string, ServerGroup> &server_groups() const { return server_; }
+
+	// Is the peer at address a registered member of the group with this
+	// number (its address registered, and under its bound identity if any)?
+	bool is_member(uint32_t group, std::string_view address) const;
+
+	// May a route tagged with these extended communities (8 octets each),
+	// received from origin (an address; empty: originated by this router),
+	// go to every peer in targets (one update-group, all share the answer)?
+	// Counts the decision on the groups concerned.
+	Verdict decide(const std::vector<ExtCommunity> &ecs, std::string_view origin,
+		       const std::vector<std::string> &targets);
+	uint64_t unknown_group_denials() const { return unknown_denied_; }
+
+	// `show bgp gsa groups [json]`
+	std::string render_text(const std::vector<NeighborView> &neighbors) const;
+	std::string render_json(const std::vector<NeighborView> &neighbors) const;
+
+private:
+	ServerGroup *server_by_number(uint32_t n);
+	const ServerGroup *server_by_number(uint32_t n) const;
+	std::set<std::string> addresses_of(const ServerGroup &g) const;
+	bool member_at(const ServerGroup &g, std::string_view address) const;
+	LocalGroup *local(std::string_view name);
+
+	std::vector<LocalGroup> local_;
+	std::map<std::string, std::string> bound_; // address -> identity
+	std::map<std::string, ServerGroup> server_;
+	uint64_t unknown_denied_ = 0;
+};
+
+} // namespace groupsec::bgp

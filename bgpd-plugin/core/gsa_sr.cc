@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The C boundary of the groups core: no exception crosses it.
+#include "gsa_sr.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "gsa_groups.h"
+
+using groupsec::bgp::Discovery;
+using groupsec::bgp::ExtCommunity;
+using groupsec::bgp::Groups;
+using groupsec::bgp::NeighborView;
+using groupsec::bgp::RegisteredMember;
+
+struct gsa_groups {
+	Groups core;
+};
+
+static const char *str(const char *s)
+{
+	return s ? s : "";
+}
+
+static int done(const std::string &e, char *err, size_t errsize)
+{
+	if (e.empty())
+		return 0;
+	if (err && errsize)
+		snprintf(err, errsize, "%s", e.c_str());
+	return -1;
+}
+
+static void report(const std::set<std::string> &affected, gsa_affected_fn fn, void *arg)
+{
+	if (fn)
+		for (const auto &a : affected)
+			fn(arg, a.c_str());
+}
+
+extern "C" {
+
+struct gsa_groups *gsa_groups_new(void)
+{
+	return new (std::nothrow) gsa_groups;
+}
+
+void gsa_groups_free(struct gsa_groups *g)
+{
+	delete g;
+}
+
+int gsa_groups_set(struct gsa_groups *g, const char *name, uint32_t id, const char *endpoint,
+		   bool member_list, char *err, size_t errsize)
+{
+	try {
+		return done(g->core.set_group(str(name), id, str(endpoint),
+					      member_list ? Discovery::MemberList
+							  : Discovery::Auto),
+			    err, errsize);
+	} catch (const std::bad_alloc &) {
+		return done("out of memory", err, errsize);
+	}
+}
+
+int gsa_groups_prefix(struct gsa_groups *g, const char *name, const char *prefix, bool add,
+		      char *err, size_t errsize)
+{
+	try {
+		return done(add ? g->core.add_prefix(str(name), str(prefix))
+				: g->core.remove_prefix(str(name), str(prefix)),
+			    err, errsize);
+	} catch (const std::bad_alloc &) {
+		return done("out of memory", err, errsize);
+	}
+}
+
+int gsa_groups_remove(struct gsa_groups *g, const char *name, char *err, size_t errsize)
+{
+	try {
+		return done(g->core.remove_group(str(name)), err, errsize);
+	} catch (const std::bad_alloc &) {
+		return done("out of memory", err, errsize);
+	}
+}
+
+int gsa_groups_bind_peer(struct gsa_groups *g, const char *address, const char *identity,
+			 char *err, size_t errsize)
+{
+	try {
+		return done(identity ? g->core.bind_peer(str(address), identity)
+				     : g->core.unbind_peer(str(address)),
+			    err, errsize);
+	} catch (const std::bad_alloc &) {
+		return done("out of memory", err, errsize);
+	}
+}
+
+char *gsa_groups_config(const struct gsa_groups *g)
+{
+	try {
+		return strdup(g->core.config_lines().c_str());
+	} catch (const std::bad_alloc &) {
+		return nullptr;
+	}
+}
+
+size_t gsa_groups_routes(const struct gsa_groups *g, struct gsa_membership_route *out,
+			 size_t max)
+{
+	try {
+		auto routes = g->core.membership_routes();
+		for (size_t i = 0; i < routes.size() && i < max; i++) {
+			gsa_membership_route &r = out[i];
+			memset(&r, 0, sizeof(r));
+			snprintf(r.endpoint, sizeof(r.endpoint), "%s", routes[i].endpoint.c_str());
+			r.prefix_len = routes[i].prefix_len;
+			for (uint32_t id : routes[i].groups) {
+				if (r.n_groups == GSA_MAX_ROUTE_GROUPS)
+					break;
+				auto rt = groupsec::bgp::group_route_target(id);
+				memcpy(r.rts[r.n_groups++], rt.data(), 8);
+			}
+		}
+		return routes.size();
+	} catch (const std::bad_alloc &) {
+		return 0;
+	}
+}
+
+void gsa_groups_route_target(uint32_t group_id, uint8_t out[8])
+{
+	auto rt = groupsec::bgp::group_route_target(group_id);
+	memcpy(out, rt.data(), 8);
+}
+
+void gsa_groups_ks_reset(struct gsa_groups *g)
+{
+	g->core.key_server_reset();
+}
+
+void gsa_groups_ks_groups(struct gsa_groups *g, const char *const *names, const char *const *ids,
+			  size_t n, gsa_affected_fn fn, void *arg)
+{
+	try {
+		std::vector<std::pair<std::string, std::string>> groups;
+		for (size_t i = 0; i < n; i++)
+			groups.emplace_back(str(names[i]), str(ids[i]));
+		report(g->core.key_server_groups(groups), fn, arg);
+	} catch (const std::bad_alloc &) {
+	}
+}
+
+void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
+			   const char *const *identities, const char *const *addresses, size_t n,
+			   gsa_affected_fn fn, void *arg)
+{
+	try {
+		std::vector<RegisteredMember> members;
+		for (size_t i = 0; i < n; i++)
+			members.push_back(RegisteredMember{str(identities[i]), str(addresses[i])});
+		report(g->core.key_server_members(str(group), members), fn, arg);
+	} catch (const std::bad_alloc &) {
+	}
+}
+
+void gsa_groups_ks_registered(struct gsa_groups *g, const char *group, const char *identity,
+			      const char *address, gsa_affected_fn fn, void *arg)
+{
+	try {
+		report(g->core.member_registered(str(group), str(identity), str(address)), fn, arg);
+	} catch (const std::bad_alloc &) {
+	}
+}
+
+void gsa_groups_ks_gone(struct gsa_groups *g, const char *group, const char *identity,
+			bool evicted, gsa_affected_fn fn, void *arg)
+{
+	try {
+		report(g->core.member_gone(str(group), str(identity), evicted), fn, arg);
+	} catch (const std::bad_alloc &) {
+	}
+}
+
+enum gsa_verdict gsa_groups_decide(struct gsa_groups *g, const uint8_t *ecs, size_t n_ecs,
+				   const char *origin, const char *const *targets,
+				   size_t n_targets)
+{
+	try {
+		std::vector<ExtCommunity> v(n_ecs);
+		for (size_t i = 0; i < n_ecs; i++)
+			memcpy(v[i].data(), ecs + 8 * i, 8);
+		std::vector<std::string> t;
+		for (size_t i = 0; i < n_targets; i++)
+			t.emplace_back(str(targets[i]));
+		switch (g->core.decide(v, str(origin), t)) {
+		case groupsec::bgp::Verdict::NotGroupRoute:
+			return GSA_NOT_GROUP_ROUTE;
+		case groupsec::bgp::Verdict::Reflect:
+			return GSA_REFLECT;
+		case groupsec::bgp::Verdict::DeniedPeer:
+			return GSA_DENIED_PEER;
+		case groupsec::bgp::Verdict::DeniedOrigin:
+			return GSA_DENIED_ORIGIN;
+		case groupsec::bgp::Verdict::DeniedShared:
+			return GSA_DENIED_SHARED;
+		case groupsec::bgp::Verdict::UnknownGroup:
+			break;
+		}
+		return GSA_DENIED_UNKNOWN_GROUP;
+	} catch (const std::bad_alloc &) {
+		// fail closed: a group route nobody could decide on stays here
+		return GSA_DENIED_SHARED;
+	}
+}
+
+bool gsa_groups_is_group_tag(const uint8_t *ec)
+{
+	return groupsec::bgp::group_of_route_target(ec).has_value();
+}
+
+char *gsa_groups_render(const struct gsa_groups *g, const struct gsa_neighbor_view *n,
+			size_t n_neighbors, bool json)
+{
+	try {
+		std::vector<NeighborView> ns;
+		for (size_t i = 0; i < n_neighbors; i++)
+			ns.push_back(NeighborView{str(n[i].address), str(n[i].state), n[i].filtered});
+		std::string s = json ? g->core.render_json(ns) : g->core.render_text(ns);
+		return strdup(s.c_str());
+	} catch (const std::bad_alloc &) {
+		return nullptr;
+	}
+}
+
+} // extern "C"

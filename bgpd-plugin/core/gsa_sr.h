@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * groupsec bgpd module: the C interface of the groups core (gsa_groups.h)
+ * for the FRR glue: member configuration and membership routes, the key
+ * server's groups and members, the reflection decision, `show bgp gsa
+ * groups`. Strings in are copied; text out is freed with gsa_core_free().
+ * Every function that changes who may see what reports the peer addresses
+ * whose routes are to be evaluated again through fn.
+ */
+#ifndef GSA_SR_H
+#define GSA_SR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct gsa_groups;
+
+struct gsa_groups *gsa_groups_new(void);
+void gsa_groups_free(struct gsa_groups *g);
+
+/* ---- member configuration: 0, or -1 with the reason in err */
+int gsa_groups_set(struct gsa_groups *g, const char *name, uint32_t id,
+		   const char *endpoint, bool member_list, char *err,
+		   size_t errsize);
+int gsa_groups_prefix(struct gsa_groups *g, const char *name,
+		      const char *prefix, bool add, char *err, size_t errsize);
+int gsa_groups_remove(struct gsa_groups *g, const char *name, char *err,
+		      size_t errsize);
+/* S/R: the BGP neighbor at address must be registered as identity (NULL:
+ * unbind) */
+int gsa_groups_bind_peer(struct gsa_groups *g, const char *address,
+			 const char *identity, char *err, size_t errsize);
+/* the running-config lines (" gsa ...\n") */
+char *gsa_groups_config(const struct gsa_groups *g);
+
+/* ---- the membership routes this router originates */
+#define GSA_MAX_ROUTE_GROUPS 32
+struct gsa_membership_route {
+	char endpoint[48];     /* "192.0.2.11", "2001:db8::11" */
+	unsigned prefix_len;   /* 32 or 128 */
+	size_t n_groups;
+	uint8_t rts[GSA_MAX_ROUTE_GROUPS][8]; /* each group's route target */
+};
+/* up to max routes into out; returns how many there are */
+size_t gsa_groups_routes(const struct gsa_groups *g,
+			 struct gsa_membership_route *out, size_t max);
+/* group's route target (8 octets) */
+void gsa_groups_route_target(uint32_t group_id, uint8_t out[8]);
+
+/* ---- the key server (S/R) */
+typedef void (*gsa_affected_fn)(void *arg, const char *address);
+void gsa_groups_ks_reset(struct gsa_groups *g);
+/* list-groups: the key server's groups (role server), names and IDs */
+void gsa_groups_ks_groups(struct gsa_groups *g, const char *const *names,
+			  const char *const *ids, size_t n, gsa_affected_fn fn,
+			  void *arg);
+/* list-members of one group */
+void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
+			   const char *const *identities,
+			   const char *const *addresses, size_t n,
+			   gsa_affected_fn fn, void *arg);
+void gsa_groups_ks_registered(struct gsa_groups *g, const char *group,
+			      const char *identity, const char *address,
+			      gsa_affected_fn fn, void *arg);
+void gsa_groups_ks_gone(struct gsa_groups *g, const char *group,
+			const char *identity, bool evicted,
+			gsa_affected_fn fn, void *arg);
+
+/* ---- the reflection decision */
+enum gsa_verdict {
+	GSA_NOT_GROUP_ROUTE, /* no group route target: not the module's */
+	GSA_REFLECT,
+	GSA_DENIED_PEER,
+	GSA_DENIED_ORIGIN,
+	GSA_DENIED_SHARED,
+	GSA_DENIED_UNKNOWN_GROUP,
+};
+/*
+ * A route with these extended communities (n_ecs of 8 octets) from origin
+ * (peer address; "" or NULL for this router) to the peers of one
+ * update-group (targets).
+ */
+enum gsa_verdict gsa_groups_decide(struct gsa_groups *g, const uint8_t *ecs,
+				   size_t n_ecs, const char *origin,
+				   const char *const *targets,
+				   size_t n_targets);
+/* is ec (8 octets) a group's route target? */
+bool gsa_groups_is_group_tag(const uint8_t *ec);
+
+/* ---- show bgp gsa groups */
+struct gsa_neighbor_view {
+	const char *address;
+	const char *state;
+	bool filtered; /* its outbound route map is the module's */
+};
+char *gsa_groups_render(const struct gsa_groups *g,
+			const struct gsa_neighbor_view *n, size_t n_neighbors,
+			bool json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GSA_SR_H */

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The groups core: route targets, member configuration, membership routes,
+// the key server's members and the reflection decision.
+#include "gsa_groups.h"
+#include "gsa_sr.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <gtest/gtest.h>
+#include <set>
+#include <string>
+#include <vector>
+
+using namespace groupsec::bgp;
+
+namespace {
+
+constexpr uint32_t kA = 1001, kB = 1002;
+
+// An S/R whose key server serves A = {m1, m2, m3} and B = {m3, m4}.
+Groups sr()
+{
+	Groups g;
+	g.key_server_groups({{"A", "@#000003e9"}, {"B", "1002"}});
+	g.key_server_members("A", {{"m1.example.net", "192.0.2.11[848]"},
+				   {"m2.example.net", "192.0.2.12[848]"},
+				   {"m3.example.net", "192.0.2.13[848]"}});
+	g.key_server_members("B", {{"m3.example.net", "192.0.2.13"}, {"m4.example.net", "192.0.2.14"}});
+	return g;
+}
+
+std::vector<ExtCommunity> tags(std::initializer_list<uint32_t> ids)
+{
+	std::vector<ExtCommunity> v;
+	for (uint32_t id : ids)
+		v.push_back(group_route_target(id));
+	return v;
+}
+
+} // namespace
+
+TEST(GsaGroups, RouteTargetLayout)
+{
+	auto rt = group_route_target(1234);
+	const uint8_t want[8] = {0x01, 0x02, 0x00, 0x00, 0x04, 0xd2, 0x47, 0x53};
+	EXPECT_EQ(0, memcmp(rt.data(), want, 8));
+	EXPECT_EQ(group_of_route_target(rt.data()), 1234u);
+	// another route target, or the right type with another marker: not ours
+	const uint8_t other_rt[8] = {0x00, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x04, 0xd2};
+	const uint8_t other_marker[8] = {0x01, 0x02, 0x00, 0x00, 0x04, 0xd2, 0x00, 0x01};
+	EXPECT_FALSE(group_of_route_target(other_rt));
+	EXPECT_FALSE(group_of_route_target(other_marker));
+	EXPECT_TRUE(gsa_groups_is_group_tag(rt.data()));
+}
+
+TEST(GsaGroups, GroupNumbersFromKeyServerIds)
+{
+	EXPECT_EQ(group_number("1234"), 1234u);
+	EXPECT_EQ(group_number("@#000004d2"), 1234u);
+	EXPECT_EQ(group_number("@#000004D2"), 1234u);
+	EXPECT_EQ(group_number("198.51.100.1"), 0xc6336401u);
+	EXPECT_EQ(group_number("4294967295"), 0xffffffffu);
+	EXPECT_FALSE(group_number("4294967296"));
+	EXPECT_FALSE(group_number("@#67727031aa")); // not four octets
+	EXPECT_FALSE(group_number("blue.example.net"));
+	EXPECT_FALSE(group_number("2001:db8::1"));
+	EXPECT_EQ(normalize_address("192.0.2.11[848]"), "192.0.2.11");
+	EXPECT_EQ(normalize_address("2001:DB8:0::1"), "2001:db8::1");
+	EXPECT_FALSE(normalize_address("gm1"));
+}
+
+TEST(GsaGroups, MemberConfigurationAndRoutes)
+{
+	Groups g;
+	EXPECT_EQ(g.set_group("A", kA, "192.0.2.13", Discovery::Auto), "");
+	EXPECT_EQ(g.set_group("B", kB, "192.0.2.13", Discovery::MemberList), "");
+	EXPECT_EQ(g.add_prefix("A", "10.3.0.0/24"), "");
+	EXPECT_EQ(g.add_prefix("A", "10.3.0.0/24"), ""); // the same once
+	EXPECT_EQ(g.add_prefix("B", "2001:db8:3::/48"), "");
+	// bad input: a clear error and nothing changed
+	EXPECT_EQ(g.add_prefix("A", "10.3.0.1/24"),
+		  "prefix '10.3.0.1/24' has host bits set (the network is 10.3.0.0/24)");
+	EXPECT_NE(g.add_prefix("C", "10.9.0.0/24"), "");
+	EXPECT_NE(g.set_group("C", kA, "192.0.2.13", Discovery::Auto), ""); // ID taken
+	EXPECT_NE(g.set_group("C", 7, "gm3", Discovery::Auto), "");
+	EXPECT_NE(g.set_group("bad name", 7, "192.0.2.1", Discovery::Auto), "");
+	ASSERT_EQ(g.local_groups().size(), 2u);
+	EXPECT_EQ(g.local_groups()[0].prefixes, std::vector<std::string>{"10.3.0.0/24"});
+
+	// one route for the shared endpoint, tagged with both groups
+	auto routes = g.membership_routes();
+	ASSERT_EQ(routes.size(), 1u);
+	EXPECT_EQ(routes[0].endpoint, "192.0.2.13");
+	EXPECT_EQ(routes[0].prefix_len, 32u);
+	EXPECT_EQ(routes[0].groups, (std::vector<uint32_t>{kA, kB}));
+
+	EXPECT_EQ(g.config_lines(), " gsa group A id 1001 endpoint 192.0.2.13\n"
+				    " gsa group A prefix 10.3.0.0/24\n"
+				    " gsa group B id 1002 endpoint 192.0.2.13 discovery member-list\n"
+				    " gsa group B prefix 2001:db8:3::/48\n");
+	EXPECT_EQ(g.set_group("B", kB, "2001:db8::13", Discovery::Auto), "");
+	routes = g.membership_routes();
+	ASSERT_EQ(routes.size(), 2u);
+	EXPECT_EQ(routes[1].endpoint, "2001:db8::13");
+	EXPECT_EQ(routes[1].prefix_len, 128u);
+	EXPECT_EQ(g.remove_prefix("A", "10.3.0.0/24"), "");
+	EXPECT_NE(g.remove_prefix("A", "10.3.0.0/24"), "");
+	EXPECT_EQ(g.remove_group("B"), "");
+	EXPECT_NE(g.remove_group("B"), "");
+	EXPECT_EQ(g.membership_routes().size(), 1u);
+}
+
+TEST(GsaGroups, ReflectsOnlyBetweenMembersOfOneGroup)
+{
+	Groups g = sr();
+	const std::string m1 = "192.0.2.11", m2 = "192.0.2.12", m3 = "192.0.2.13", m4 = "192.0.2.14",
+			  outsider = "192.0.2.50";
+	// m1's route (A) goes to m2 and m3, not to m4 nor to an outsider
+	EXPECT_EQ(g.decide(tags({kA}), m1, {m2}), Verdict::Reflect);
+	EXPECT_EQ(g.decide(tags({kA}), m1, {m3}), Verdict::Reflect);
+	EXPECT_EQ(g.decide(tags({kA}), m1, {m4}), Verdict::DeniedPeer);
+	EXPECT_EQ(g.decide(tags({kA}), m1, {outsider}), Verdict::DeniedPeer);
+	// m3's route carries both tags: to m1 through A, to m4 through B
+	EXPECT_EQ(g.decide(tags({kA, kB}), m3, {m1}), Verdict::Reflect);
+	EXPECT_EQ(g.decide(tags({kA, kB}), m3, {m4}), Verdict::Reflect);
+	// a route claiming B from m1 (not a member of B) goes nowhere
+	EXPECT_EQ(g.decide(tags({kB}), m1, {m4}), Verdict::DeniedOrigin);
+	// ... and m4's tag A does not let it reach A through B's membership
+	EXPECT_EQ(g.decide(tags({kA, kB}), m4, {m1}), Verdict::DeniedPeer);
+	// routes without a group tag are not the module's
+	EXPECT_EQ(g.decide({}, m1, {outsider}), Verdict::NotGroupRoute);
+	// a tag of a group the key server does not serve: denied
+	EXPECT_EQ(g.decide(tags({77}), m1, {m2}), Verdict::UnknownGroup);
+	EXPECT_EQ(g.unknown_group_denials(), 1u);
+	// the router's own routes go to the members
+	EXPECT_EQ(g.decide(tags({kA}), "", {m2}), Verdict::Reflect);
+	// counted on every group of the route its originator is a member of
+	const auto &a = g.server_groups().at("A").counters;
+	EXPECT_EQ(a.reflected, 5u);
+	EXPECT_EQ(a.denied_peer, 2u);
+	EXPECT_EQ(g.server_groups().at("B").counters.denied_peer, 1u);
+	EXPECT_EQ(g.server_groups().at("B").counters.denied_origin, 1u);
+}
+
+TEST(GsaGroups, OneUpdateGroupMustAgreeOrNothingGoes)
+{
+	Groups g = sr();
+	// m2 (A) and m4 (B) in one update-group: m1's A route must not reach m4
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.12", "192.0.2.14"}),
+		  Verdict::DeniedShared);
+	EXPECT_EQ(g.server_groups().at("A").counters.denied_shared, 1u);
+	// all members of A: fine
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.12", "192.0.2.13"}),
+		  Verdict::Reflect);
+}
+
+TEST(GsaGroups, EventsChangeMembershipAndNameTheAffected)
+{
+	Groups g = sr();
+	// m2 evicted from A: m1, m2, m3 are to be evaluated again
+	auto affected = g.member_gone("A", "m2.example.net", true);
+	EXPECT_EQ(affected, (std::set<std::string>{"192.0.2.11", "192.0.2.12", "192.0.2.13"}));
+	EXPECT_FALSE(g.is_member(kA, "192.0.2.12"));
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.12"}), Verdict::DeniedPeer);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.11"}), Verdict::DeniedOrigin);
+	EXPECT_EQ(g.server_groups().at("A").evicted_events, 1u);
+	// gone twice: nothing more to do
+	EXPECT_TRUE(g.member_gone("A", "m2.example.net", false).empty());
+	// registers again (readmitted): the group's members and it
+	affected = g.member_registered("A", "m2.example.net", "192.0.2.12");
+	EXPECT_EQ(affected, (std::set<std::string>{"192.0.2.11", "192.0.2.12", "192.0.2.13"}));
+	// a re-registration from the same address changes nothing
+	EXPECT_TRUE(g.member_registered("A", "m2.example.net", "192.0.2.12").empty());
+	// events of groups the key server does not list are ignored
+	EXPECT_TRUE(g.member_registered("C", "x", "192.0.2.99").empty());
+	// a list that says the same changes nothing; one that differs names all
+	EXPECT_TRUE(g.key_server_members("B", {{"m3.example.net", "192.0.2.13"},
+					      {"m4.example.net", "192.0.2.14"}})
+			    .empty());
+	EXPECT_EQ(g.key_server_members("B", {{"m3.example.net", "192.0.2.13"}}),
+		  (std::set<std::string>{"192.0.2.13", "192.0.2.14"}));
+	// a group gone from the key server: its members are affected
+	EXPECT_EQ(g.key_server_groups({{"A", "@#000003e9"}}),
+		  (std::set<std::string>{"192.0.2.13"}));
+	EXPECT_FALSE(g.is_member(kB, "192.0.2.13"));
+}
+
+TEST(GsaGroups, BoundIdentityMustMatchTheRegistration)
+{
+	Groups g = sr();
+	EXPECT_EQ(g.bind_peer("192.0.2.12", "m2.example.net"), "");
+	EXPECT_TRUE(g.is_member(kA, "192.0.2.12"));
+	// another identity registered from m2's address does not make it m2
+	g.member_gone("A", "m2.example.net", false);
+	g.member_registered("A", "intruder.example.net", "192.0.2.12");
+	EXPECT_FALSE(g.is_member(kA, "192.0.2.12"));
+	EXPECT_EQ(g.unbind_peer("192.0.2.12"), "");
+	EXPECT_TRUE(g.is_member(kA, "192.0.2.12"));
+	EXPECT_NE(g.unbind_peer("192.0.2.12"), "");
+	EXPECT_NE(g.bind_peer("m2", "m2.example.net"), "");
+	EXPECT_EQ(g.bind_peer("192.0.2.14", "m4.example.net"), "");
+	EXPECT_EQ(g.config_lines(), " gsa peer 192.0.2.14 identity m4.example.net\n");
+}
+
+TEST(GsaGroups, ShowsGroupsMembersAndDecisions)
+{
+	Groups g = sr();
+	g.decide(tags({kA}), "192.0.2.11", {"192.0.2.14"});
+	std::vector<NeighborView> ns{{"192.0.2.11", "Established", true},
+				     {"192.0.2.50", "Established", false}};
+	std::string text = g.render_text(ns);
+	EXPECT_NE(text.find("Group A, ID @#000003e9, RT:0.0.3.233:18259, 3 members"),
+		  std::string::npos)
+		<< text;
+	EXPECT_NE(text.find("m1.example.net           192.0.2.11       Established"),
+		  std::string::npos)
+		<< text;
+	EXPECT_NE(text.find("denied: peer not member 1"), std::string::npos) << text;
+	EXPECT_NE(text.find("192.0.2.50               Established  unfiltered   groups: none"),
+		  std::string::npos)
+		<< text;
+	std::string json = g.render_json(ns);
+	EXPECT_NE(json.find("\"A\":{\"groupId\":\"@#000003e9\",\"routeTarget\":\"RT:0.0.3.233:18259\""),
+		  std::string::npos)
+		<< json;
+	EXPECT_NE(json.find("\"deniedPeerNotMember\":1"), std::string::npos) << json;
+	EXPECT_NE(json.find("\"192.0.2.11\":{\"state\":\"Established\",\"filtered\":true,\"groups\":[\"A\"]"),
+		  std::string::npos)
+		<< json;
+}
+
+TEST(GsaGroups, CInterface)
+{
+	gsa_groups *g = gsa_groups_new();
+	char err[256] = "";
+	ASSERT_EQ(gsa_groups_set(g, "A", kA, "192.0.2.11", false, err, sizeof(err)), 0);
+	EXPECT_EQ(gsa_groups_prefix(g, "A", "10.1.0.1/24", true, err, sizeof(err)), -1);
+	EXPECT_STREQ(err, "prefix '10.1.0.1/24' has host bits set (the network is 10.1.0.0/24)");
+	gsa_membership_route r[2];
+	ASSERT_EQ(gsa_groups_routes(g, r, 2), 1u);
+	EXPECT_STREQ(r[0].endpoint, "192.0.2.11");
+	ASSERT_EQ(r[0].n_groups, 1u);
+	EXPECT_EQ(group_of_route_target(r[0].rts[0]), kA);
+
+	const char *names[] = {"A"}, *ids[] = {"1001"};
+	std::vector<std::string> seen;
+	auto collect = [](void *arg, const char *a) {
+		static_cast<std::vector<std::string> *>(arg)->push_back(a);
+	};
+	gsa_groups_ks_groups(g, names, ids, 1, collect, &seen);
+	const char *mids[] = {"m1", "m2"}, *maddrs[] = {"192.0.2.11[848]", "192.0.2.12[848]"};
+	gsa_groups_ks_members(g, "A", mids, maddrs, 2, collect, &seen);
+	EXPECT_EQ(seen, (std::vector<std::string>{"192.0.2.11", "192.0.2.12"}));
+	uint8_t rt[8];
+	gsa_groups_route_target(kA, rt);
+	const char *targets[] = {"192.0.2.12"};
+	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", targets, 1), GSA_REFLECT);
+	seen.clear();
+	gsa_groups_ks_gone(g, "A", "m2", true, collect, &seen);
+	EXPECT_EQ(seen, (std::vector<std::string>{"192.0.2.11", "192.0.2.12"}));
+	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", targets, 1), GSA_DENIED_PEER);
+	char *text = gsa_groups_render(g, nullptr, 0, true);
+	ASSERT_TRUE(text);
+	EXPECT_NE(std::string(text).find("\"evictedEvents\":1"), std::string::npos) << text;
+	free(text);
+	text = gsa_groups_config(g);
+	EXPECT_STREQ(text, " gsa group A id 1001 endpoint 192.0.2.11\n");
+	free(text);
+	gsa_groups_free(g);
+}
