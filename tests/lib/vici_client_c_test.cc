@@ -179,6 +179,43 @@ TEST(ViciClientC, MessagePathsReachIntoSections)
 	EXPECT_EQ(gs_vici_msg_get(nullptr, "group"), nullptr);
 }
 
+TEST(ViciClientC, SubSectionsAreListedInOrder)
+{
+	Section s;
+	s.add_value("success", "yes");
+	auto &members = s.add_section("members");
+	members.add_section("gm1").add_value("address", "192.0.2.11[848]");
+	members.add_value("skipped", "x");
+	members.add_section("gm2").add_value("address", "192.0.2.12[848]");
+	s.add_list("evicted", {"gm3"});
+	static std::vector<std::string> got;
+	static size_t top, under_value, missing;
+	got.clear();
+	gs_vici_client_ops ops = {
+		[](void *, const char *, const gs_vici_msg *m) {
+			auto fn = [](void *, const char *name, const gs_vici_msg *sub) {
+				const char *a = gs_vici_msg_get(sub, "address");
+				got.push_back(std::string(name) + "=" + (a ? a : "NULL"));
+			};
+			gs_vici_msg_sections(m, "members", fn, nullptr);
+			top = gs_vici_msg_sections(m, "", nullptr, nullptr);
+			under_value = gs_vici_msg_sections(m, "success", fn, nullptr);
+			missing = gs_vici_msg_sections(m, "members.gm9", fn, nullptr);
+		},
+		nullptr};
+	gs_vici_client *c = gs_vici_client_new(&ops, nullptr);
+	ASSERT_TRUE(c);
+	gs_vici_client_subscribe(c, "ev");
+	gs_vici_client_connected(c);
+	drain(c);
+	ASSERT_EQ(feed(c, frame(Operation::Event, "ev", s)), 0);
+	gs_vici_client_free(c);
+	EXPECT_EQ(got, (std::vector<std::string>{"gm1=192.0.2.11[848]", "gm2=192.0.2.12[848]"}));
+	EXPECT_EQ(top, 1u);
+	EXPECT_EQ(under_value, 0u);
+	EXPECT_EQ(missing, 0u);
+}
+
 TEST(ViciClientC, RepliesComeToTheirCallbackAndLostOnesAsNull)
 {
 	Seen seen;

@@ -151,6 +151,39 @@ extern "C" const char *gs_vici_msg_get(const struct gs_vici_msg *msg, const char
 	}
 }
 
+extern "C" size_t gs_vici_msg_sections(const struct gs_vici_msg *msg, const char *path,
+				      gs_vici_section_fn fn, void *arg)
+{
+	if (!msg || !msg->section || !path)
+		return 0;
+	try {
+		const Section *s = msg->section;
+		std::string p(path);
+		size_t start = 0;
+		while (s && start < p.size()) {
+			size_t dot = p.find('.', start);
+			if (dot == std::string::npos)
+				dot = p.size();
+			s = s->section(p.substr(start, dot - start));
+			start = dot + 1;
+		}
+		if (!s)
+			return 0;
+		size_t n = 0;
+		for (const Entry &e : s->entries()) {
+			if (e.kind != EntryKind::Section)
+				continue;
+			n++;
+			gs_vici_msg sub{&e.section};
+			if (fn)
+				fn(arg, e.name.c_str(), &sub);
+		}
+		return n;
+	} catch (const std::bad_alloc &) {
+		return 0;
+	}
+}
+
 extern "C" const char *gs_vici_msg_format(const struct gs_vici_msg *msg, char *buf, size_t size)
 {
 	try {

@@ -31,6 +31,19 @@ struct gs_vici_msg;
  */
 const char *gs_vici_msg_get(const struct gs_vici_msg *msg, const char *path);
 
+/** One sub-section of a message, lent to a gs_vici_msg_sections callback. */
+typedef void (*gs_vici_section_fn)(void *arg, const char *name,
+				   const struct gs_vici_msg *section);
+
+/**
+ * Call fn for every sub-section of the section at path ("" for the message
+ * itself), in order, with its name and contents (read them with
+ * gs_vici_msg_get, valid during the call). Lists and values are skipped.
+ * Returns how many there were; 0 if path names no section.
+ */
+size_t gs_vici_msg_sections(const struct gs_vici_msg *msg, const char *path,
+			    gs_vici_section_fn fn, void *arg);
+
 /**
  * The message on one line for a log: "key=value section={ ... } list=[a, b]",
  * truncated to fit. Returns buf.
