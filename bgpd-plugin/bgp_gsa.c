@@ -25,6 +25,7 @@
 #ifndef VTYSH_EXTRACT_PL
 #include "bgp_gsa.h"
 #include "bgp_gsa_control.h"
+#include "bgp_gsa_groups.h"
 #include "gsa_core.h"
 #endif
 
@@ -183,8 +184,11 @@ static int bgp_gsa_config_write(struct bgp *bgp, struct vty *vty)
 {
 	const char *path = gsa_control_configured_path();
 
-	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT && path)
+	if (bgp->inst_type != BGP_INSTANCE_TYPE_DEFAULT)
+		return 0;
+	if (path)
 		vty_out(vty, " gsa control-socket %s\n", path);
+	gsa_groups_config_write(vty);
 	return 0;
 }
 
@@ -192,6 +196,8 @@ static int bgp_gsa_config_write(struct bgp *bgp, struct vty *vty)
  * back to the default socket. */
 static int bgp_gsa_instance_delete(struct bgp *bgp)
 {
+	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT)
+		gsa_groups_instance_delete();
 	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT &&
 	    gsa_control_configured_path())
 		gsa_control_set_path(NULL);
@@ -203,6 +209,7 @@ static int bgp_gsa_late_init(struct thread_master *master)
 	install_element(VIEW_NODE, &show_bgp_gsa_cmd);
 	install_element(BGP_NODE, &gsa_control_socket_cmd);
 	install_element(BGP_NODE, &no_gsa_control_socket_cmd);
+	gsa_groups_init(master);
 	gsa_control_init(master);
 	zlog_info("groupsec GSA module %s loaded", gsa_core_version());
 	return 0;
@@ -211,6 +218,7 @@ static int bgp_gsa_late_init(struct thread_master *master)
 static int bgp_gsa_fini(void)
 {
 	gsa_control_fini();
+	gsa_groups_fini();
 	return 0;
 }
 

@@ -28,6 +28,7 @@ DEFINE_MTYPE_STATIC(GSA, GSA_CONTROL_DAEMON, "GSA control daemon version");
 
 DEFINE_HOOK(bgp_gsa_control_event,
 	    (const char *name, const struct gs_vici_msg *msg), (name, msg));
+DEFINE_HOOK(bgp_gsa_control_state, (bool connected), (connected));
 
 #ifndef GSA_DEFAULT_CONTROL_SOCKET
 #define GSA_DEFAULT_CONTROL_SOCKET "/var/run/gdoi.vici"
@@ -134,6 +135,7 @@ static void gsa_control_on_state(void *arg, enum gs_vici_conn_state state)
 
 	if (state != GS_VICI_CONN_CONNECTED) {
 		XFREE(MTYPE_GSA_CONTROL_DAEMON, gc->daemon);
+		hook_call(bgp_gsa_control_state, false);
 		return;
 	}
 	/* the subscriptions went out with the connection */
@@ -142,6 +144,15 @@ static void gsa_control_on_state(void *arg, enum gs_vici_conn_state state)
 	if (gs_vici_conn_request(gc->conn, "version", NULL,
 				 gsa_control_on_version, gc) < 0)
 		zlog_warn("gsa: control socket: cannot send `version`");
+	hook_call(bgp_gsa_control_state, true);
+}
+
+int gsa_control_request(const char *command, const char *const *args,
+			gs_vici_reply_fn fn, void *arg)
+{
+	if (!gsa_control.conn)
+		return -1;
+	return gs_vici_conn_request(gsa_control.conn, command, args, fn, arg);
 }
 
 static const struct gs_vici_conn_ops gsa_control_ops = {

@@ -26,6 +26,19 @@ struct gsa_control_view;
 DECLARE_HOOK(bgp_gsa_control_event,
 	     (const char *name, const struct gs_vici_msg *msg), (name, msg));
 
+/*
+ * The connection came up (subscriptions sent: ask for the state now) or
+ * went down.
+ */
+DECLARE_HOOK(bgp_gsa_control_state, (bool connected), (connected));
+
+/*
+ * Send a command on the connection (see gs_vici_conn_request); -1 when not
+ * connected. fn gets NULL if the connection ends first.
+ */
+int gsa_control_request(const char *command, const char *const *args,
+			gs_vici_reply_fn fn, void *arg);
+
 /* The socket the module uses when none is configured. */
 extern const char *const gsa_control_default_path;
 

@@ -1,0 +1,720 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * groupsec GSA module: groups over BGP.
+ *
+ * Member: `gsa group NAME id ID endpoint ADDR` joins a group; the module
+ * originates a membership route for the endpoint (/32 or /128) tagged with
+ * the route target of every group that names it.
+ *
+ * S/R (key server and route reflector in one router): the module keeps the
+ * local key server's groups and registered members (list-groups and
+ * list-members at every connection, then the member-registered, -left and
+ * -evicted events) and installs the route map GSA-REFLECT, whose one
+ * clause matches a route when it carries no group tag, or when every peer
+ * of the update-group it is about to go to is a registered member of a
+ * group of the route that its originator is a member of as well. Peers
+ * whose outbound route map is GSA-REFLECT are filtered so; when membership
+ * changes, the peers concerned are announced to again, which withdraws
+ * what they may no longer see and sends what they now may.
+ *
+ * Outbound policy runs once per update-group with a copy of one peer's
+ * configuration: the match looks up the update-group and decides for all
+ * its peers together. Peers of different groups in one update-group get
+ * none of the group routes (counted as denied-shared-update-group) until
+ * they are split (`neighbor X solo`). Decisions are the core's
+ * (core/gsa_groups.h).
+ */
+
+#include <zebra.h>
+
+#include "command.h"
+#include "hash.h"
+#include "hook.h"
+#include "log.h"
+#include "memory.h"
+#include "monotime.h"
+#include "prefix.h"
+#include "routemap.h"
+#include "sockunion.h"
+#include "thread.h"
+#include "vty.h"
+
+#include "bgpd/bgpd.h"
+#include "bgpd/bgp_attr.h"
+#include "bgpd/bgp_aspath.h"
+#include "bgpd/bgp_debug.h"
+#include "bgpd/bgp_ecommunity.h"
+#include "bgpd/bgp_fsm.h"
+#include "bgpd/bgp_route.h"
+#include "bgpd/bgp_table.h"
+#include "bgpd/bgp_updgrp.h"
+
+#include "bgp_gsa.h"
+#include "bgp_gsa_control.h"
+#include "bgp_gsa_groups.h"
+#include "gsa_core.h"
+#include "gsa_sr.h"
+
+DEFINE_MTYPE_STATIC(GSA, GSA_GROUPS, "GSA groups state");
+
+#define GSA_MAX_ORIGINATED 64
+#define GSA_MAX_TARGETS 4096
+
+static struct gsa_groups_state {
+	struct gsa_groups *core;
+	/* the membership routes this router originates */
+	struct prefix originated[GSA_MAX_ORIGINATED];
+	size_t n_originated;
+	struct thread *t_sync;
+	struct thread_master *master;
+} gsa_gs;
+
+/* ------------------------------------------------------------ origination */
+
+static struct bgp_path_info *gsa_own_path(struct bgp *bgp,
+					  struct bgp_dest *dest)
+{
+	struct bgp_path_info *pi;
+
+	for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next)
+		if (pi->peer == bgp->peer_self && pi->type == ZEBRA_ROUTE_BGP &&
+		    pi->sub_type == BGP_ROUTE_STATIC)
+			return pi;
+	return NULL;
+}
+
+static void gsa_withdraw(struct bgp *bgp, const struct prefix *p)
+{
+	afi_t afi = family2afi(p->family);
+	struct bgp_dest *dest;
+	struct bgp_path_info *pi;
+
+	dest = bgp_afi_node_get(bgp->rib[afi][SAFI_UNICAST], afi, SAFI_UNICAST,
+				p, NULL);
+	pi = gsa_own_path(bgp, dest);
+	if (pi) {
+		bgp_path_info_delete(dest, pi);
+		bgp_process(bgp, dest, afi, SAFI_UNICAST);
+	}
+	bgp_dest_unlock_node(dest);
+}
+
+static void gsa_originate(struct bgp *bgp, const struct prefix *p,
+			  const struct gsa_membership_route *r)
+{
+	afi_t afi = family2afi(p->family);
+	struct bgp_dest *dest;
+	struct bgp_path_info *pi;
+	struct attr attr, *attr_new;
+	struct ecommunity *ecom = ecommunity_new();
+
+	for (size_t i = 0; i < r->n_groups; i++) {
+		struct ecommunity_val v;
+
+		memcpy(v.val, r->rts[i], sizeof(v.val));
+		ecommunity_add_val(ecom, &v, true, false);
+	}
+	bgp_attr_default_set(&attr, bgp, BGP_ORIGIN_IGP);
+	if (afi == AFI_IP)
+		attr.mp_nexthop_len = BGP_ATTR_NHLEN_IPV4;
+	bgp_attr_set_ecommunity(&attr, ecom);
+	attr_new = bgp_attr_intern(&attr);
+
+	dest = bgp_afi_node_get(bgp->rib[afi][SAFI_UNICAST], afi, SAFI_UNICAST,
+				p, NULL);
+	pi = gsa_own_path(bgp, dest);
+	if (pi && attrhash_cmp(pi->attr, attr_new) &&
+	    !CHECK_FLAG(pi->flags, BGP_PATH_REMOVED)) {
+		bgp_attr_unintern(&attr_new);
+	} else if (pi) {
+		bgp_path_info_set_flag(dest, pi, BGP_PATH_ATTR_CHANGED);
+		if (CHECK_FLAG(pi->flags, BGP_PATH_REMOVED))
+			bgp_path_info_restore(dest, pi);
+		bgp_attr_unintern(&pi->attr);
+		pi->attr = attr_new;
+		pi->uptime = monotime(NULL);
+		bgp_path_info_set_flag(dest, pi, BGP_PATH_VALID);
+		bgp_process(bgp, dest, afi, SAFI_UNICAST);
+	} else {
+		pi = info_make(ZEBRA_ROUTE_BGP, BGP_ROUTE_STATIC, 0,
+			       bgp->peer_self, attr_new, dest);
+		bgp_path_info_set_flag(dest, pi, BGP_PATH_VALID);
+		bgp_path_info_add(dest, pi);
+		bgp_process(bgp, dest, afi, SAFI_UNICAST);
+	}
+	bgp_dest_unlock_node(dest);
+	aspath_unintern(&attr.aspath);
+}
+
+/* Originate what the configuration says, withdraw what it no longer does. */
+static void gsa_groups_sync(struct thread *t)
+{
+	struct bgp *bgp = bgp_get_default();
+	struct gsa_membership_route routes[GSA_MAX_ORIGINATED];
+	struct prefix want[GSA_MAX_ORIGINATED];
+	size_t n, i, j;
+
+	if (!bgp || !gsa_gs.core)
+		return;
+	n = gsa_groups_routes(gsa_gs.core, routes, GSA_MAX_ORIGINATED);
+	if (n > GSA_MAX_ORIGINATED) {
+		zlog_warn("gsa: %zu tunnel endpoints configured, only %d are announced",
+			  n, GSA_MAX_ORIGINATED);
+		n = GSA_MAX_ORIGINATED;
+	}
+	for (i = 0; i < n; i++) {
+		memset(&want[i], 0, sizeof(want[i]));
+		if (!str2prefix(routes[i].endpoint, &want[i]))
+			continue;
+		want[i].prefixlen = routes[i].prefix_len;
+	}
+	for (j = 0; j < gsa_gs.n_originated; j++) {
+		bool kept = false;
+
+		for (i = 0; i < n && !kept; i++)
+			kept = prefix_same(&gsa_gs.originated[j], &want[i]);
+		if (!kept)
+			gsa_withdraw(bgp, &gsa_gs.originated[j]);
+	}
+	for (i = 0; i < n; i++) {
+		gsa_originate(bgp, &want[i], &routes[i]);
+		gsa_gs.originated[i] = want[i];
+	}
+	gsa_gs.n_originated = n;
+}
+
+static void gsa_groups_schedule_sync(void)
+{
+	if (gsa_gs.master)
+		thread_add_event(gsa_gs.master, gsa_groups_sync, NULL, 0,
+				 &gsa_gs.t_sync);
+}
+
+/* ------------------------------------------------------------ reflection */
+
+/* Announce again to the peer at address: what it may see was decided again. */
+static void gsa_reannounce(void *arg, const char *address)
+{
+	struct bgp *bgp = bgp_get_default();
+	union sockunion su;
+	struct peer *peer;
+
+	if (!bgp || str2sockunion(address, &su) < 0)
+		return;
+	peer = peer_lookup(bgp, &su);
+	if (!peer)
+		return;
+	if (BGP_DEBUG(update, UPDATE_OUT))
+		zlog_debug("gsa: membership of %s changed: announcing again",
+			   address);
+	bgp_announce_route(peer, AFI_IP, SAFI_UNICAST, false);
+	bgp_announce_route(peer, AFI_IP6, SAFI_UNICAST, false);
+}
+
+struct gsa_updgrp_find {
+	const struct peer *conf;
+	struct update_group *found;
+};
+
+static int gsa_updgrp_find_walk(struct hash_bucket *bucket, void *arg)
+{
+	struct update_group *updgrp = bucket->data;
+	struct gsa_updgrp_find *f = arg;
+
+	if (UPDGRP_PEER(updgrp) == f->conf) {
+		f->found = updgrp;
+		return HASHWALK_ABORT;
+	}
+	return HASHWALK_CONTINUE;
+}
+
+static const char *gsa_peer_address(const struct peer *peer, char *buf,
+				    size_t size)
+{
+	return sockunion2str(&peer->su, buf, size);
+}
+
+static enum route_map_cmd_result_t
+gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
+{
+	struct bgp_path_info *path = object;
+	struct peer *peer = path->peer;
+	struct ecommunity *ecom;
+	uint8_t tags[GSA_MAX_ROUTE_GROUPS * 8];
+	size_t n_tags = 0;
+	char origin[SU_ADDRSTRLEN] = "";
+	static char addrs[GSA_MAX_TARGETS][SU_ADDRSTRLEN];
+	static const char *targets[GSA_MAX_TARGETS];
+	size_t n_targets = 0;
+	struct gsa_updgrp_find f = {};
+	enum gsa_verdict v;
+
+	ecom = path->attr ? bgp_attr_get_ecommunity(path->attr) : NULL;
+	if (ecom && ecom->unit_size == ECOMMUNITY_SIZE)
+		for (uint32_t i = 0; i < ecom->size; i++) {
+			const uint8_t *ec = ecom->val + i * ECOMMUNITY_SIZE;
+
+			if (gsa_groups_is_group_tag(ec) &&
+			    n_tags < GSA_MAX_ROUTE_GROUPS)
+				memcpy(tags + 8 * n_tags++, ec, 8);
+		}
+	if (!n_tags)
+		return RMAP_MATCH; /* not a group route: the module lets it be */
+	if (!gsa_gs.core || !peer || !peer->bgp)
+		return RMAP_NOMATCH;
+
+	/* the originator: the peer of the selected path */
+	if (path->net) {
+		struct bgp_path_info *pi;
+
+		for (pi = bgp_dest_get_bgp_path_info(path->net); pi;
+		     pi = pi->next)
+			if (CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
+				break;
+		if (pi && pi->peer && pi->peer != pi->peer->bgp->peer_self)
+			gsa_peer_address(pi->peer, origin, sizeof(origin));
+	}
+
+	/* the receivers: every peer of the update-group whose configuration
+	 * `peer` is a copy of; a real peer (outside an update) alone */
+	if (prefix && (prefix->family == AF_INET || prefix->family == AF_INET6)) {
+		int afid = afindex(family2afi(prefix->family), SAFI_UNICAST);
+
+		f.conf = peer;
+		if (afid < BGP_AF_MAX && peer->bgp->update_groups[afid])
+			hash_walk(peer->bgp->update_groups[afid],
+				  gsa_updgrp_find_walk, &f);
+	}
+	if (f.found) {
+		struct update_subgroup *subgrp;
+		struct peer_af *paf;
+
+		UPDGRP_FOREACH_SUBGRP (f.found, subgrp)
+			SUBGRP_FOREACH_PEER (subgrp, paf) {
+				if (n_targets == GSA_MAX_TARGETS)
+					return RMAP_NOMATCH;
+				targets[n_targets] = gsa_peer_address(
+					paf->peer, addrs[n_targets],
+					sizeof(addrs[n_targets]));
+				n_targets++;
+			}
+	} else if (peer->su.sa.sa_family == AF_INET ||
+		   peer->su.sa.sa_family == AF_INET6) {
+		targets[n_targets] = gsa_peer_address(peer, addrs[0],
+						      sizeof(addrs[0]));
+		n_targets++;
+	}
+	v = gsa_groups_decide(gsa_gs.core, tags, n_tags, origin, targets,
+			      n_targets);
+	if (BGP_DEBUG(update, UPDATE_OUT))
+		zlog_debug("gsa: %pFX from %s to %zu peer(s) (first %s): %s",
+			   prefix, origin[0] ? origin : "self", n_targets,
+			   n_targets ? targets[0] : "-",
+			   v == GSA_REFLECT ? "reflect" : "deny");
+	return v == GSA_REFLECT ? RMAP_MATCH : RMAP_NOMATCH;
+}
+
+static void *gsa_match_compile(const char *arg)
+{
+	static int compiled = 1;
+
+	return &compiled;
+}
+
+static void gsa_match_free(void *rule)
+{
+}
+
+static const struct route_map_rule_cmd gsa_match_reflect_cmd = {
+	GSA_MATCH_RULE,
+	gsa_match_reflect,
+	gsa_match_compile,
+	gsa_match_free,
+};
+
+/* The module's route map: one clause, permit when the rule matches. */
+static void gsa_route_map_install(void)
+{
+	struct route_map *map = route_map_get(GSA_ROUTE_MAP);
+	struct route_map_index *index;
+
+	index = route_map_index_get(map, RMAP_PERMIT, 10);
+	if (route_map_add_match(index, GSA_MATCH_RULE, "",
+				RMAP_EVENT_MATCH_ADDED) != RMAP_COMPILE_SUCCESS)
+		zlog_err("gsa: cannot install the route map %s",
+			 GSA_ROUTE_MAP);
+}
+
+/* ------------------------------------------------------------ key server */
+
+struct gsa_list {
+	const char *names[256];
+	const char *ids[256];
+	size_t n;
+};
+
+static void gsa_collect_server_group(void *arg, const char *name,
+				     const struct gs_vici_msg *g)
+{
+	struct gsa_list *l = arg;
+	const char *role = gs_vici_msg_get(g, "role");
+	const char *id = gs_vici_msg_get(g, "group-id");
+	const char *gname = gs_vici_msg_get(g, "name");
+
+	if (!role || strcmp(role, "server") || !id || l->n == 256)
+		return;
+	l->names[l->n] = gname ? gname : name;
+	l->ids[l->n] = id;
+	l->n++;
+}
+
+static void gsa_collect_member(void *arg, const char *name,
+			       const struct gs_vici_msg *m)
+{
+	struct gsa_list *l = arg;
+	const char *id = gs_vici_msg_get(m, "id");
+	const char *address = gs_vici_msg_get(m, "address");
+
+	if (!address || l->n == 256)
+		return;
+	l->names[l->n] = id ? id : name;
+	l->ids[l->n] = address;
+	l->n++;
+}
+
+static void gsa_on_members(void *arg, const char *command,
+			   const struct gs_vici_msg *reply)
+{
+	struct gsa_list l = {};
+	const char *group, *ok;
+
+	if (!reply || !gsa_gs.core)
+		return;
+	ok = gs_vici_msg_get(reply, "success");
+	group = gs_vici_msg_get(reply, "group");
+	if (!ok || strcmp(ok, "yes") || !group) {
+		zlog_warn("gsa: list-members: %s",
+			  gs_vici_msg_get(reply, "errmsg")
+				  ? gs_vici_msg_get(reply, "errmsg")
+				  : "no answer");
+		return;
+	}
+	gs_vici_msg_sections(reply, "members", gsa_collect_member, &l);
+	gsa_groups_ks_members(gsa_gs.core, group, l.names, l.ids, l.n,
+			      gsa_reannounce, NULL);
+}
+
+static void gsa_on_groups(void *arg, const char *command,
+			  const struct gs_vici_msg *reply)
+{
+	struct gsa_list l = {};
+	const char *ok;
+
+	if (!reply || !gsa_gs.core)
+		return;
+	ok = gs_vici_msg_get(reply, "success");
+	if (!ok || strcmp(ok, "yes")) {
+		zlog_warn("gsa: list-groups refused");
+		return;
+	}
+	gs_vici_msg_sections(reply, "groups", gsa_collect_server_group, &l);
+	gsa_groups_ks_groups(gsa_gs.core, l.names, l.ids, l.n, gsa_reannounce,
+			     NULL);
+	for (size_t i = 0; i < l.n; i++) {
+		const char *args[] = {"group", l.names[i], NULL};
+
+		if (gsa_control_request("list-members", args, gsa_on_members,
+					NULL) < 0)
+			zlog_warn("gsa: cannot ask the members of %s",
+				  l.names[i]);
+	}
+}
+
+static int gsa_groups_on_state(bool connected)
+{
+	if (!connected || !gsa_gs.core)
+		return 0;
+	gsa_groups_ks_reset(gsa_gs.core);
+	if (gsa_control_request("list-groups", NULL, gsa_on_groups, NULL) < 0)
+		zlog_warn("gsa: cannot ask the key server's groups");
+	return 0;
+}
+
+static int gsa_groups_on_event(const char *name, const struct gs_vici_msg *msg)
+{
+	const char *group = gs_vici_msg_get(msg, "group");
+	const char *member = gs_vici_msg_get(msg, "member");
+
+	if (!gsa_gs.core || !group || !member)
+		return 0;
+	if (strcmp(name, "member-registered") == 0)
+		gsa_groups_ks_registered(gsa_gs.core, group, member,
+					 gs_vici_msg_get(msg, "address"),
+					 gsa_reannounce, NULL);
+	else if (strcmp(name, "member-left") == 0)
+		gsa_groups_ks_gone(gsa_gs.core, group, member, false,
+				   gsa_reannounce, NULL);
+	else if (strcmp(name, "member-evicted") == 0)
+		gsa_groups_ks_gone(gsa_gs.core, group, member, true,
+				   gsa_reannounce, NULL);
+	return 0;
+}
+
+/* ------------------------------------------------------------ CLI */
+
+static bool gsa_default_bgp(struct vty *vty, struct bgp *bgp)
+{
+	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT)
+		return true;
+	vty_out(vty, "%% Groups are configured in the default BGP instance\n");
+	return false;
+}
+
+static int gsa_config_result(struct vty *vty, int ret, const char *err)
+{
+	if (ret < 0) {
+		vty_out(vty, "%% %s\n", err);
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	gsa_groups_schedule_sync();
+	return CMD_SUCCESS;
+}
+
+DEFUN (gsa_group,
+       gsa_group_cmd,
+       "gsa group WORD id (0-4294967295) endpoint <A.B.C.D|X:X::X:X> [discovery <member-list|auto>]",
+       "Group security association (groupsec) module\n"
+       "Join a group\n"
+       "Group name\n"
+       "Group ID (the key server's group_id)\n"
+       "Group ID\n"
+       "This router's tunnel endpoint in the group\n"
+       "IPv4 tunnel endpoint\n"
+       "IPv6 tunnel endpoint\n"
+       "How the group's members find each other\n"
+       "The member names its peers when it registers\n"
+       "The S/R solicits by group ID (default)\n")
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+	char err[256];
+	bool member_list = argc > 8 && strcmp(argv[8]->arg, "member-list") == 0;
+	uint32_t id = strtoul(argv[4]->arg, NULL, 10);
+
+	if (!gsa_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	return gsa_config_result(
+		vty,
+		gsa_groups_set(gsa_gs.core, argv[2]->arg, id, argv[6]->arg,
+			       member_list, err, sizeof(err)),
+		err);
+}
+
+DEFUN (no_gsa_group,
+       no_gsa_group_cmd,
+       "no gsa group WORD [id (0-4294967295) endpoint <A.B.C.D|X:X::X:X> [discovery <member-list|auto>]]",
+       NO_STR
+       "Group security association (groupsec) module\n"
+       "Leave a group\n"
+       "Group name\n"
+       "Group ID (the key server's group_id)\n"
+       "Group ID\n"
+       "This router's tunnel endpoint in the group\n"
+       "IPv4 tunnel endpoint\n"
+       "IPv6 tunnel endpoint\n"
+       "How the group's members find each other\n"
+       "The member names its peers when it registers\n"
+       "The S/R solicits by group ID (default)\n")
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+	char err[256];
+
+	if (!gsa_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	return gsa_config_result(
+		vty,
+		gsa_groups_remove(gsa_gs.core, argv[3]->arg, err, sizeof(err)),
+		err);
+}
+
+DEFUN (gsa_group_prefix,
+       gsa_group_prefix_cmd,
+       "[no] gsa group WORD prefix <A.B.C.D/M|X:X::X:X/M>",
+       NO_STR
+       "Group security association (groupsec) module\n"
+       "A group this router joined\n"
+       "Group name\n"
+       "A private prefix announced to the group's members\n"
+       "IPv4 prefix\n"
+       "IPv6 prefix\n")
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+	char err[256];
+	bool no = strcmp(argv[0]->text, "no") == 0;
+	int base = no ? 1 : 0;
+
+	if (!gsa_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	return gsa_config_result(vty,
+				 gsa_groups_prefix(gsa_gs.core,
+						   argv[base + 2]->arg,
+						   argv[base + 4]->arg, !no,
+						   err, sizeof(err)),
+				 err);
+}
+
+DEFUN (gsa_peer_identity,
+       gsa_peer_identity_cmd,
+       "gsa peer <A.B.C.D|X:X::X:X> identity WORD",
+       "Group security association (groupsec) module\n"
+       "A BGP neighbor that is a group member\n"
+       "IPv4 address\n"
+       "IPv6 address\n"
+       "The identity it must be registered under with the key server\n"
+       "Identity, in swanctl notation\n")
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+	char err[256];
+	int ret;
+
+	if (!gsa_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = gsa_groups_bind_peer(gsa_gs.core, argv[2]->arg, argv[4]->arg,
+				   err, sizeof(err));
+	if (ret == 0)
+		gsa_reannounce(NULL, argv[2]->arg);
+	return gsa_config_result(vty, ret, err);
+}
+
+DEFUN (no_gsa_peer_identity,
+       no_gsa_peer_identity_cmd,
+       "no gsa peer <A.B.C.D|X:X::X:X> [identity WORD]",
+       NO_STR
+       "Group security association (groupsec) module\n"
+       "A BGP neighbor that is a group member\n"
+       "IPv4 address\n"
+       "IPv6 address\n"
+       "The identity it must be registered under with the key server\n"
+       "Identity, in swanctl notation\n")
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+	char err[256];
+	int ret;
+
+	if (!gsa_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	ret = gsa_groups_bind_peer(gsa_gs.core, argv[3]->arg, NULL, err,
+				   sizeof(err));
+	if (ret == 0)
+		gsa_reannounce(NULL, argv[3]->arg);
+	return gsa_config_result(vty, ret, err);
+}
+
+static bool gsa_peer_filtered(struct peer *peer)
+{
+	for (afi_t afi = AFI_IP; afi <= AFI_IP6; afi++) {
+		const char *name =
+			peer->filter[afi][SAFI_UNICAST].map[RMAP_OUT].name;
+
+		if (peer->afc[afi][SAFI_UNICAST] &&
+		    (!name || strcmp(name, GSA_ROUTE_MAP)))
+			return false;
+	}
+	return true;
+}
+
+DEFUN (show_bgp_gsa_groups,
+       show_bgp_gsa_groups_cmd,
+       "show bgp gsa groups [json]",
+       SHOW_STR
+       BGP_STR
+       "Group security association (groupsec) module\n"
+       "Groups: local ones, the key server's members, reflection\n"
+       JSON_STR)
+{
+	struct bgp *bgp = bgp_get_default();
+	struct gsa_neighbor_view *nv = NULL;
+	char(*addrs)[SU_ADDRSTRLEN] = NULL;
+	size_t n = 0;
+	struct listnode *node;
+	struct peer *peer;
+	char *out;
+
+	if (!gsa_gs.core) {
+		vty_out(vty, "%% The module has no state\n");
+		return CMD_WARNING;
+	}
+	if (bgp) {
+		nv = XCALLOC(MTYPE_GSA_GROUPS,
+			     sizeof(*nv) * (listcount(bgp->peer) + 1));
+		addrs = XCALLOC(MTYPE_GSA_GROUPS,
+				sizeof(*addrs) * (listcount(bgp->peer) + 1));
+		for (ALL_LIST_ELEMENTS_RO(bgp->peer, node, peer)) {
+			if (!CHECK_FLAG(peer->flags, PEER_FLAG_CONFIG_NODE))
+				continue;
+			nv[n].address = gsa_peer_address(peer, addrs[n],
+							 sizeof(addrs[n]));
+			nv[n].state =
+				lookup_msg(bgp_status_msg, peer->status, NULL);
+			nv[n].filtered = gsa_peer_filtered(peer);
+			n++;
+		}
+	}
+	out = gsa_groups_render(gsa_gs.core, nv, n, argc > 4);
+	XFREE(MTYPE_GSA_GROUPS, nv);
+	XFREE(MTYPE_GSA_GROUPS, addrs);
+	if (!out) {
+		vty_out(vty, "%% Out of memory\n");
+		return CMD_WARNING;
+	}
+	vty_out(vty, "%s\n", out);
+	gsa_core_free(out);
+	return CMD_SUCCESS;
+}
+
+/* ------------------------------------------------------------ module */
+
+void gsa_groups_config_write(struct vty *vty)
+{
+	char *lines;
+
+	if (!gsa_gs.core)
+		return;
+	lines = gsa_groups_config(gsa_gs.core);
+	if (lines) {
+		vty_out(vty, "%s", lines);
+		gsa_core_free(lines);
+	}
+}
+
+void gsa_groups_instance_delete(void)
+{
+	/* the routes went with the instance */
+	gsa_gs.n_originated = 0;
+}
+
+void gsa_groups_init(struct thread_master *master)
+{
+	gsa_gs.master = master;
+	gsa_gs.core = gsa_groups_new();
+	if (!gsa_gs.core) {
+		zlog_err("gsa: groups: out of memory");
+		return;
+	}
+	route_map_install_match(&gsa_match_reflect_cmd);
+	gsa_route_map_install();
+	hook_register(bgp_gsa_control_state, gsa_groups_on_state);
+	hook_register(bgp_gsa_control_event, gsa_groups_on_event);
+	install_element(BGP_NODE, &gsa_group_cmd);
+	install_element(BGP_NODE, &no_gsa_group_cmd);
+	install_element(BGP_NODE, &gsa_group_prefix_cmd);
+	install_element(BGP_NODE, &gsa_peer_identity_cmd);
+	install_element(BGP_NODE, &no_gsa_peer_identity_cmd);
+	install_element(VIEW_NODE, &show_bgp_gsa_groups_cmd);
+}
+
+void gsa_groups_fini(void)
+{
+	THREAD_OFF(gsa_gs.t_sync);
+	gsa_groups_free(gsa_gs.core);
+	gsa_gs.core = NULL;
+}
