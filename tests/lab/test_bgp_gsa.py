@@ -1,0 +1,351 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The S/R: a key server and route reflector in one router, and its members.
+
+The S/R (ks) runs charon's gdoi plugin with two key server groups, A (ID
+1001: gm1, gm2, gm3) and B (ID 1002: gm3, gm4), and bgpd with the GSA
+module as the route reflector of gm1..gm4, of a gobgpd and of a bird2 peer,
+every neighbor with the module's outbound route map GSA-REFLECT. Each member
+runs charon (member groups registering with ks) and bgpd with the GSA module,
+configured with `gsa group NAME id ID endpoint ADDR`: it originates a
+membership route for its endpoint tagged with its groups' route targets.
+
+Checked: each member's BGP table holds exactly the membership routes of its
+groups; gobgpd and bird, registered with no group, learn none (but do learn
+the S/R's plain route); evicting gm2 from A takes its route from gm1 and gm3
+and theirs from gm2; two members of different groups that share an
+update-group get none of the group routes (no leak) until `neighbor X solo`
+splits them. Every wait is for a condition.
+"""
+import json
+
+import lab as labmod
+import pytest
+from lab import wait_until
+
+GROUPS = {"A": 1001, "B": 1002}
+MEMBERS = {"gm1": ["A"], "gm2": ["A"], "gm3": ["A", "B"], "gm4": ["B"]}
+GOBGP_ADDR, BIRD_ADDR = "192.0.2.31", "192.0.2.32"
+SR_LAN = "10.0.0.0/24"
+
+
+def endpoint(gm):
+    return f"{gm.addr}/32"
+
+
+def server_conf(ks):
+    tek = labmod.GDOI_TEK_TS[4]
+    blocks = ""
+    for g, gid in GROUPS.items():
+        ids = ", ".join(f"{m}.example.net" for m, gs in MEMBERS.items() if g in gs)
+        blocks += f"""\
+	{g} {{
+		role = server
+		group_id = {gid}
+		local_id = ks.example.net
+		listen = {ks.addr}
+		auth = psk
+		members = {ids}
+		tek-1 {{
+			local_ts = {tek}
+			remote_ts = {tek}
+			esp_proposal = aes256gcm16
+		}}
+		tek_lifetime = 1h
+		deactivation_delay = 3s
+		sa_mode = gateway
+	}}
+"""
+    return f"groups {{\n{blocks}}}\n"
+
+
+def member_conf(gm, ks):
+    blocks = ""
+    for g in MEMBERS[gm.name]:
+        blocks += f"""\
+	{g} {{
+		role = member
+		group_id = {GROUPS[g]}
+		local_id = {gm.name}.example.net
+		local_addrs = {gm.addr}
+		servers = {ks.addr}
+		server_id = ks.example.net
+		auth = psk
+	}}
+"""
+    return f"groups {{\n{blocks}}}\n"
+
+
+def sr_bgp_conf(ks, members, solo=True):
+    lines = [f"hostname {ks.name}", "router bgp 65000", f" bgp router-id {ks.addr}",
+             " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast"]
+    peers = [m.addr for m in members] + [GOBGP_ADDR, BIRD_ADDR]
+    for p in peers:
+        lines += [f" neighbor {p} remote-as 65000", f" neighbor {p} timers connect 2"]
+    if solo:
+        lines += [f" neighbor {m.addr} solo" for m in members]
+    lines.append(" address-family ipv4 unicast")
+    lines.append(f"  network {SR_LAN}")
+    for p in peers:
+        lines += [f"  neighbor {p} activate", f"  neighbor {p} route-reflector-client",
+                  f"  neighbor {p} route-map GSA-REFLECT out"]
+    lines += [" exit-address-family", ""]
+    ks.write_config("zebra.conf", f"hostname {ks.name}\n")
+    ks.write_config("bgpd.conf", "\n".join(lines))
+
+
+def member_bgp_conf(gm, ks):
+    lines = [f"hostname {gm.name}", "router bgp 65000", f" bgp router-id {gm.addr}",
+             " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast",
+             f" neighbor {ks.addr} remote-as 65000", f" neighbor {ks.addr} timers connect 2"]
+    for g in MEMBERS[gm.name]:
+        lines.append(f" gsa group {g} id {GROUPS[g]} endpoint {gm.addr}")
+        lines.append(f" gsa group {g} prefix {gm.lan_prefix}")
+    lines += [" address-family ipv4 unicast", f"  neighbor {ks.addr} activate", " exit-address-family", ""]
+    gm.write_config("zebra.conf", f"hostname {gm.name}\n")
+    gm.write_config("bgpd.conf", "\n".join(lines))
+
+
+def start_gobgp(r, ks):
+    r.write_config("gobgp.toml", f"""\
+[global.config]
+  as = 65000
+  router-id = "{r.addr}"
+  port = 179
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{ks.addr}"
+    peer-as = 65000
+  [neighbors.timers.config]
+    connect-retry = 2
+""")
+    r.spawn("gobgpd", ["gobgpd", "-f", r.dir / "gobgp.toml", "-t", "toml", "--api-hosts", "127.0.0.1:50051",
+                       "--log-level", "debug"])
+
+
+def gobgp_prefixes(r):
+    p = r.run(["gobgp", "-u", "127.0.0.1", "-p", "50051", "-j", "global", "rib"], check=False)
+    if p.returncode != 0:
+        return None
+    return set(json.loads(p.stdout or "{}").keys())
+
+
+def start_bird(r, ks):
+    r.write_config("bird.conf", f"""\
+router id {r.addr};
+log "{r.dir}/bird.log" all;
+protocol device {{ }}
+protocol direct {{ ipv4; }}
+protocol bgp sr {{
+	local {r.addr} as 65000;
+	neighbor {ks.addr} as 65000;
+	connect retry time 2;
+	ipv4 {{ import all; export none; }};
+}}
+""")
+    r.spawn("bird", ["bird", "-f", "-c", r.dir / "bird.conf", "-s", r.dir / "bird.ctl", "-P", r.dir / "bird.pid"])
+
+
+def bird_routes(r):
+    p = r.run(["birdc", "-s", r.dir / "bird.ctl", "show", "route", "protocol", "sr"], check=False)
+    if p.returncode != 0:
+        return None
+    return {w for line in p.stdout.splitlines() for w in line.split()[:1] if "/" in w}
+
+
+def bgp_prefixes(router):
+    out = router.vtysh_json("show bgp ipv4 unicast json")
+    return set(out.get("routes", {}).keys())
+
+
+def start_charon(r, groups):
+    r.start_charon()
+    r.swanctl("--load-creds", "--noprompt", "--file", r.dir / "swanctl.conf")
+    if r.name == "ks":
+        r.swanctl("--reload-settings")
+        wait_until("ks: groups A and B serving", lambda: {g["name"] for g in labmod.gdoictl(r, "groups")["groups"]
+                                                          if g.get("state") == "serving"} >= set(groups), timeout=20)
+    else:
+        for g in groups:
+            labmod.gdoictl(r, "reregister", g, check=False, as_json=False)
+
+
+def registered(ks):
+    """{group: {member identity}} as the key server lists them."""
+    return {g: {m["id"] for m in labmod.gdoictl(ks, "members", g).get("members", [])} for g in GROUPS}
+
+
+def sr_view(ks):
+    return ks.vtysh_json("show bgp gsa groups json")
+
+
+@pytest.fixture(scope="module")
+def sr():
+    lab = labmod.Lab("gsbgp")
+    ks = lab.add_router("ks", "192.0.2.1", "10.0.0.1/24")
+    gms = [lab.add_router(f"gm{i}", f"192.0.2.{10 + i}", f"10.{i}.0.1/24") for i in range(1, 5)]
+    gobgp = lab.add_router("gobgp", GOBGP_ADDR, "10.31.0.1/24")
+    bird = lab.add_router("bird", BIRD_ADDR, "10.32.0.1/24")
+    with lab:
+        pki = labmod.make_pki(lab, ["ks"])
+        labmod.install_creds(ks, pki, cert="ks.crt", key="ks.key")
+        labmod.gdoi_charon(ks, server_conf(ks), labmod.gdoi_secrets(ks, list(MEMBERS)))
+        for gm in gms:
+            labmod.install_creds(gm, pki, cert="ks.crt")
+            labmod.gdoi_charon(gm, member_conf(gm, ks), labmod.gdoi_secrets(gm, ["ks"]))
+        sr_bgp_conf(ks, gms)
+        ks.start_frr()
+        start_charon(ks, GROUPS)
+        for gm in gms:
+            start_charon(gm, MEMBERS[gm.name])
+        want = {g: {f"{m}.example.net" for m, gs in MEMBERS.items() if g in gs} for g in GROUPS}
+        wait_until("every member registered", lambda: registered(ks) == want, timeout=60)
+        for gm in gms:
+            member_bgp_conf(gm, ks)
+            gm.start_frr()
+        start_gobgp(gobgp, ks)
+        start_bird(bird, ks)
+        yield lab
+
+
+def expected_tables(lab, evicted=()):
+    """{member: the membership routes it must hold}: its own, and those of
+    every member sharing a group with it (minus evicted (member, group))."""
+    out = {}
+    for m, gs in MEMBERS.items():
+        mine = {g for g in gs if (m, g) not in evicted}
+        routes = {endpoint(lab[m])}
+        for o, ogs in MEMBERS.items():
+            theirs = {g for g in ogs if (o, g) not in evicted}
+            if o != m and mine & theirs:
+                routes.add(endpoint(lab[o]))
+        out[m] = routes
+    return out
+
+
+def membership_routes(lab, m):
+    """The membership routes (backbone /32s) in m's BGP table."""
+    return {p for p in bgp_prefixes(lab[m]) if p.startswith("192.0.2.")}
+
+
+def tables_are(lab, want):
+    got = {m: membership_routes(lab, m) for m in MEMBERS}
+    return got if got == want else None
+
+
+def test_members_originate_tagged_membership_routes(sr):
+    gm3 = sr["gm3"]
+    wait_until("gm3 originates its membership route",
+               lambda: endpoint(gm3) in bgp_prefixes(gm3), timeout=30)
+    path = gm3.vtysh_json(f"show bgp ipv4 unicast {endpoint(gm3)} json")["paths"][0]
+    # one route for the endpoint, tagged with both groups' route targets
+    assert set(path["extendedCommunity"]["string"].split()) == {"RT:0.0.3.233:18259", "RT:0.0.3.234:18259"}, path
+    text = gm3.vtysh("show running-config", daemon="bgpd")
+    assert f" gsa group A id 1001 endpoint {gm3.addr}\n gsa group A prefix 10.3.0.0/24\n" in text, text
+    view = gm3.vtysh_json("show bgp gsa groups json")
+    assert view["localGroups"]["B"] == {"id": 1002, "routeTarget": "RT:0.0.3.234:18259", "discovery": "auto",
+                                        "endpoint": gm3.addr, "prefixes": ["10.3.0.0/24"]}, view
+
+
+def test_bad_member_configuration_is_refused(sr):
+    gm1 = sr["gm1"]
+
+    def conf(line):
+        return gm1.run([sr.frr / "bin" / "vtysh", "-c", "configure terminal", "-c", "router bgp 65000",
+                        "-c", line], check=False)
+    before = gm1.vtysh("show running-config", daemon="bgpd")
+    p = conf("gsa group A prefix 10.1.0.1/24")
+    assert "has host bits set (the network is 10.1.0.0/24)" in p.stdout + p.stderr
+    p = conf("gsa group Z prefix 10.9.0.0/24")
+    assert "configure its ID and endpoint first" in p.stdout + p.stderr
+    assert gm1.vtysh("show running-config", daemon="bgpd") == before
+
+
+def test_each_member_holds_exactly_its_groups_membership_routes(sr):
+    want = expected_tables(sr)
+    assert want["gm1"] == {"192.0.2.11/32", "192.0.2.12/32", "192.0.2.13/32"}
+    assert want["gm4"] == {"192.0.2.13/32", "192.0.2.14/32"}
+    wait_until("every member holds its groups' routes", lambda: tables_are(sr, want), timeout=60)
+    view = sr_view(sr["ks"])
+    a = view["serverGroups"]["A"]
+    assert a["routeTarget"] == "RT:0.0.3.233:18259" and a["membersKnown"] is True, a
+    assert set(a["members"]) == {"gm1.example.net", "gm2.example.net", "gm3.example.net"}, a
+    assert a["counters"]["reflected"] > 0 and a["counters"]["deniedPeerNotMember"] > 0, a
+    assert view["neighbors"]["192.0.2.13"]["groups"] == ["A", "B"], view["neighbors"]
+    assert all(n["filtered"] for n in view["neighbors"].values()), view["neighbors"]
+
+
+def test_peers_that_are_no_members_learn_nothing_of_the_groups(sr):
+    gobgp, bird = sr["gobgp"], sr["bird"]
+    # the S/R's plain route reaches them: the sessions are up and only the
+    # groups' routes are held back
+    wait_until("gobgpd learned the S/R's plain route", lambda: SR_LAN in (gobgp_prefixes(gobgp) or set()),
+               timeout=60)
+    wait_until("bird learned the S/R's plain route", lambda: SR_LAN in (bird_routes(bird) or set()), timeout=60)
+    # the members' tables are complete: everything reflected was decided
+    wait_until("every member holds its groups' routes", lambda: tables_are(sr, expected_tables(sr)), timeout=60)
+    members = {endpoint(sr[m]) for m in MEMBERS}
+    assert not (gobgp_prefixes(gobgp) & members), gobgp_prefixes(gobgp)
+    assert not (bird_routes(bird) & members), bird_routes(bird)
+    view = sr_view(sr["ks"])
+    assert view["neighbors"][GOBGP_ADDR]["groups"] == [] and view["neighbors"][BIRD_ADDR]["groups"] == []
+    adv = sr["ks"].vtysh_json(f"show bgp ipv4 unicast neighbors {GOBGP_ADDR} advertised-routes json")
+    assert set(adv.get("advertisedRoutes", {})) == {SR_LAN}, adv
+
+
+def test_members_of_different_groups_sharing_an_update_group_get_no_group_route(sr):
+    ks, gm2, gm4 = sr["ks"], sr["gm2"], sr["gm4"]
+    wait_until("every member holds its groups' routes", lambda: tables_are(sr, expected_tables(sr)), timeout=60)
+
+    def vty(*lines):
+        ks.run([sr.frr / "bin" / "vtysh", "-c", "configure terminal", "-c", "router bgp 65000",
+                *[a for line in lines for a in ("-c", line)]])
+
+    def update_group_of(addr):
+        """The update-group of the peer at addr (FRR 8.4 shows them as text only)."""
+        group = None
+        for line in ks.vtysh("show bgp ipv4 unicast update-groups").splitlines():
+            if line.startswith("Update-group "):
+                group = line.split()[1].rstrip(":")
+            elif line.strip() == f"- {addr}":
+                return group
+        return None
+
+    shared_before = sr_view(ks)["serverGroups"]["A"]["counters"]["deniedSharedUpdateGroup"]
+    # gm2 (A) and gm4 (B) lose `solo`: same outbound policy, one update-group
+    vty(f"no neighbor {gm2.addr} solo", f"no neighbor {gm4.addr} solo")
+    wait_until("gm2 and gm4 share an update-group",
+               lambda: update_group_of(gm2.addr) is not None and update_group_of(gm2.addr) == update_group_of(gm4.addr),
+               timeout=30)
+    # neither sees the other's group: nothing of A reaches gm4, nothing of
+    # B reaches gm2 -- and, failing closed, none of their own groups either
+    wait_until("gm2 and gm4 hold only their own route",
+               lambda: membership_routes(sr, "gm2") == {endpoint(gm2)}
+               and membership_routes(sr, "gm4") == {endpoint(gm4)}, timeout=30)
+    assert sr_view(ks)["serverGroups"]["A"]["counters"]["deniedSharedUpdateGroup"] > shared_before
+    # the others are not affected
+    assert membership_routes(sr, "gm1") == expected_tables(sr)["gm1"]
+    # split again: each gets its groups' routes back
+    vty(f"neighbor {gm2.addr} solo", f"neighbor {gm4.addr} solo")
+    wait_until("every member holds its groups' routes again", lambda: tables_are(sr, expected_tables(sr)),
+               timeout=60)
+
+
+def test_evicting_a_member_withdraws_its_routes_and_theirs_from_it(sr):
+    ks = sr["ks"]
+    wait_until("every member holds its groups' routes", lambda: tables_are(sr, expected_tables(sr)), timeout=60)
+    labmod.gdoictl(ks, "evict", "A", "gm2.example.net")
+    want = expected_tables(sr, evicted={("gm2", "A")})
+    assert want["gm2"] == {"192.0.2.12/32"} and "192.0.2.12/32" not in want["gm1"] | want["gm3"]
+    wait_until("gm2's route gone from gm1 and gm3, theirs from gm2", lambda: tables_are(sr, want), timeout=30)
+    view = sr_view(ks)
+    assert "gm2.example.net" not in view["serverGroups"]["A"]["members"], view
+    assert view["serverGroups"]["A"]["counters"]["evictedEvents"] == 1, view
+    # gm4 (B) was never concerned
+    assert membership_routes(sr, "gm4") == {"192.0.2.13/32", "192.0.2.14/32"}
+
+
+def test_show_bgp_gsa_groups_text(sr):
+    text = sr["ks"].vtysh("show bgp gsa groups")
+    assert "Group A, ID @#000003e9, RT:0.0.3.233:18259, 2 members" in text, text
+    assert "Group B, ID @#000003ea, RT:0.0.3.234:18259, 2 members" in text, text
+    assert f"{GOBGP_ADDR}" in text and "groups: none" in text, text
