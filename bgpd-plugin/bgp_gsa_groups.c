@@ -49,11 +49,13 @@
 #include "bgpd/bgp_table.h"
 #include "bgpd/bgp_updgrp.h"
 
+#ifndef VTYSH_EXTRACT_PL
 #include "bgp_gsa.h"
 #include "bgp_gsa_control.h"
 #include "bgp_gsa_groups.h"
 #include "gsa_core.h"
 #include "gsa_sr.h"
+#endif
 
 DEFINE_MTYPE_STATIC(GSA, GSA_GROUPS, "GSA groups state");
 
@@ -67,6 +69,7 @@ static struct gsa_groups_state {
 	size_t n_originated;
 	struct thread *t_sync;
 	struct thread_master *master;
+	bool listing; /* a list-groups is on its way */
 } gsa_gs;
 
 /* ------------------------------------------------------------ origination */
@@ -112,7 +115,7 @@ static void gsa_originate(struct bgp *bgp, const struct prefix *p,
 		struct ecommunity_val v;
 
 		memcpy(v.val, r->rts[i], sizeof(v.val));
-		ecommunity_add_val(ecom, &v, true, false);
+		ecommunity_add_val(ecom, &v, false, false);
 	}
 	bgp_attr_default_set(&attr, bgp, BGP_ORIGIN_IGP);
 	if (afi == AFI_IP)
@@ -410,6 +413,7 @@ static void gsa_on_groups(void *arg, const char *command,
 	struct gsa_list l = {};
 	const char *ok;
 
+	gsa_gs.listing = false;
 	if (!reply || !gsa_gs.core)
 		return;
 	ok = gs_vici_msg_get(reply, "success");
@@ -430,13 +434,25 @@ static void gsa_on_groups(void *arg, const char *command,
 	}
 }
 
+/* Ask the key server for its groups, then each group's members. */
+static void gsa_list_groups(void)
+{
+	if (gsa_gs.listing)
+		return;
+	if (gsa_control_request("list-groups", NULL, gsa_on_groups, NULL) < 0)
+		zlog_warn("gsa: cannot ask the key server's groups");
+	else
+		gsa_gs.listing = true;
+}
+
 static int gsa_groups_on_state(bool connected)
 {
+	/* an answer lost with the connection comes back as NULL */
 	if (!connected || !gsa_gs.core)
 		return 0;
 	gsa_groups_ks_reset(gsa_gs.core);
-	if (gsa_control_request("list-groups", NULL, gsa_on_groups, NULL) < 0)
-		zlog_warn("gsa: cannot ask the key server's groups");
+	gsa_gs.listing = false;
+	gsa_list_groups();
 	return 0;
 }
 
@@ -447,6 +463,13 @@ static int gsa_groups_on_event(const char *name, const struct gs_vici_msg *msg)
 
 	if (!gsa_gs.core || !group || !member)
 		return 0;
+	/* a group the key server did not have when it was asked (charon
+	 * loads its groups after it starts): ask again, the lists that come
+	 * include this member */
+	if (!gsa_groups_ks_knows(gsa_gs.core, group)) {
+		gsa_list_groups();
+		return 0;
+	}
 	if (strcmp(name, "member-registered") == 0)
 		gsa_groups_ks_registered(gsa_gs.core, group, member,
 					 gs_vici_msg_get(msg, "address"),

@@ -168,6 +168,15 @@ void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
 	}
 }
 
+bool gsa_groups_ks_knows(const struct gsa_groups *g, const char *group)
+{
+	try {
+		return g->core.server_groups().count(str(group)) > 0;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
 void gsa_groups_ks_registered(struct gsa_groups *g, const char *group, const char *identity,
 			      const char *address, gsa_affected_fn fn, void *arg)
 {

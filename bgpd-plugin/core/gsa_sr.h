@@ -64,6 +64,8 @@ void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
 			   const char *const *identities,
 			   const char *const *addresses, size_t n,
 			   gsa_affected_fn fn, void *arg);
+/* does the key server serve a group of that name, as last listed? */
+bool gsa_groups_ks_knows(const struct gsa_groups *g, const char *group);
 void gsa_groups_ks_registered(struct gsa_groups *g, const char *group,
 			      const char *identity, const char *address,
 			      gsa_affected_fn fn, void *arg);

@@ -247,7 +247,10 @@ TEST(GsaGroups, CInterface)
 	auto collect = [](void *arg, const char *a) {
 		static_cast<std::vector<std::string> *>(arg)->push_back(a);
 	};
+	EXPECT_FALSE(gsa_groups_ks_knows(g, "A"));
 	gsa_groups_ks_groups(g, names, ids, 1, collect, &seen);
+	EXPECT_TRUE(gsa_groups_ks_knows(g, "A"));
+	EXPECT_FALSE(gsa_groups_ks_knows(g, "B"));
 	const char *mids[] = {"m1", "m2"}, *maddrs[] = {"192.0.2.11[848]", "192.0.2.12[848]"};
 	gsa_groups_ks_members(g, "A", mids, maddrs, 2, collect, &seen);
 	EXPECT_EQ(seen, (std::vector<std::string>{"192.0.2.11", "192.0.2.12"}));

@@ -76,7 +76,7 @@ def member_conf(gm, ks):
 
 
 def sr_bgp_conf(ks, members, solo=True):
-    lines = [f"hostname {ks.name}", "router bgp 65000", f" bgp router-id {ks.addr}",
+    lines = [f"hostname {ks.name}", "debug bgp updates out", "router bgp 65000", f" bgp router-id {ks.addr}",
              " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast"]
     peers = [m.addr for m in members] + [GOBGP_ADDR, BIRD_ADDR]
     for p in peers:
@@ -232,13 +232,29 @@ def tables_are(lab, want):
     return got if got == want else None
 
 
+def converge(lab, want, what, timeout=60):
+    """Wait until the members' tables are want; on timeout, say what they
+    hold and what the S/R decided."""
+    try:
+        return wait_until(what, lambda: tables_are(lab, want), timeout=timeout)
+    except labmod.LabError as e:
+        got = {m: sorted(membership_routes(lab, m)) for m in MEMBERS}
+        ks = lab["ks"]
+        raise labmod.LabError(f"{e}\nwant {want}\ngot {got}\n{ks.vtysh('show bgp gsa groups')}\n"
+                              f"{ks.vtysh('show bgp ipv4 unicast')}") from None
+
+
 def test_members_originate_tagged_membership_routes(sr):
     gm3 = sr["gm3"]
-    wait_until("gm3 originates its membership route",
-               lambda: endpoint(gm3) in bgp_prefixes(gm3), timeout=30)
-    path = gm3.vtysh_json(f"show bgp ipv4 unicast {endpoint(gm3)} json")["paths"][0]
+
+    def tags():
+        if endpoint(gm3) not in bgp_prefixes(gm3):
+            return None
+        paths = gm3.vtysh_json(f"show bgp ipv4 unicast {endpoint(gm3)} json")["paths"]
+        return {(p.get("extendedCommunity") or {}).get("string") for p in paths}
     # one route for the endpoint, tagged with both groups' route targets
-    assert set(path["extendedCommunity"]["string"].split()) == {"RT:0.0.3.233:18259", "RT:0.0.3.234:18259"}, path
+    wait_until("gm3 originates its membership route",
+               lambda: tags() == {"RT:0.0.3.233:18259 RT:0.0.3.234:18259"}, timeout=30)
     text = gm3.vtysh("show running-config", daemon="bgpd")
     assert f" gsa group A id 1001 endpoint {gm3.addr}\n gsa group A prefix 10.3.0.0/24\n" in text, text
     view = gm3.vtysh_json("show bgp gsa groups json")
@@ -264,7 +280,7 @@ def test_each_member_holds_exactly_its_groups_membership_routes(sr):
     want = expected_tables(sr)
     assert want["gm1"] == {"192.0.2.11/32", "192.0.2.12/32", "192.0.2.13/32"}
     assert want["gm4"] == {"192.0.2.13/32", "192.0.2.14/32"}
-    wait_until("every member holds its groups' routes", lambda: tables_are(sr, want), timeout=60)
+    converge(sr, want, "every member holds its groups' routes", timeout=60)
     view = sr_view(sr["ks"])
     a = view["serverGroups"]["A"]
     assert a["routeTarget"] == "RT:0.0.3.233:18259" and a["membersKnown"] is True, a
@@ -282,7 +298,7 @@ def test_peers_that_are_no_members_learn_nothing_of_the_groups(sr):
                timeout=60)
     wait_until("bird learned the S/R's plain route", lambda: SR_LAN in (bird_routes(bird) or set()), timeout=60)
     # the members' tables are complete: everything reflected was decided
-    wait_until("every member holds its groups' routes", lambda: tables_are(sr, expected_tables(sr)), timeout=60)
+    converge(sr, expected_tables(sr), "every member holds its groups' routes", timeout=60)
     members = {endpoint(sr[m]) for m in MEMBERS}
     assert not (gobgp_prefixes(gobgp) & members), gobgp_prefixes(gobgp)
     assert not (bird_routes(bird) & members), bird_routes(bird)
@@ -294,7 +310,7 @@ def test_peers_that_are_no_members_learn_nothing_of_the_groups(sr):
 
 def test_members_of_different_groups_sharing_an_update_group_get_no_group_route(sr):
     ks, gm2, gm4 = sr["ks"], sr["gm2"], sr["gm4"]
-    wait_until("every member holds its groups' routes", lambda: tables_are(sr, expected_tables(sr)), timeout=60)
+    converge(sr, expected_tables(sr), "every member holds its groups' routes", timeout=60)
 
     def vty(*lines):
         ks.run([sr.frr / "bin" / "vtysh", "-c", "configure terminal", "-c", "router bgp 65000",
@@ -326,17 +342,16 @@ def test_members_of_different_groups_sharing_an_update_group_get_no_group_route(
     assert membership_routes(sr, "gm1") == expected_tables(sr)["gm1"]
     # split again: each gets its groups' routes back
     vty(f"neighbor {gm2.addr} solo", f"neighbor {gm4.addr} solo")
-    wait_until("every member holds its groups' routes again", lambda: tables_are(sr, expected_tables(sr)),
-               timeout=60)
+    converge(sr, expected_tables(sr), "every member holds its groups' routes again", timeout=60)
 
 
 def test_evicting_a_member_withdraws_its_routes_and_theirs_from_it(sr):
     ks = sr["ks"]
-    wait_until("every member holds its groups' routes", lambda: tables_are(sr, expected_tables(sr)), timeout=60)
+    converge(sr, expected_tables(sr), "every member holds its groups' routes", timeout=60)
     labmod.gdoictl(ks, "evict", "A", "gm2.example.net")
     want = expected_tables(sr, evicted={("gm2", "A")})
     assert want["gm2"] == {"192.0.2.12/32"} and "192.0.2.12/32" not in want["gm1"] | want["gm3"]
-    wait_until("gm2's route gone from gm1 and gm3, theirs from gm2", lambda: tables_are(sr, want), timeout=30)
+    converge(sr, want, "gm2's route gone from gm1 and gm3, theirs from gm2", timeout=30)
     view = sr_view(ks)
     assert "gm2.example.net" not in view["serverGroups"]["A"]["members"], view
     assert view["serverGroups"]["A"]["counters"]["evictedEvents"] == 1, view
