@@ -332,11 +332,13 @@ def test_members_of_different_groups_sharing_an_update_group_get_no_group_route(
     wait_until("gm2 and gm4 share an update-group",
                lambda: update_group_of(gm2.addr) is not None and update_group_of(gm2.addr) == update_group_of(gm4.addr),
                timeout=30)
-    # neither sees the other's group: nothing of A reaches gm4, nothing of
-    # B reaches gm2 -- and, failing closed, none of their own groups either
-    wait_until("gm2 and gm4 hold only their own route",
-               lambda: membership_routes(sr, "gm2") == {endpoint(gm2)}
-               and membership_routes(sr, "gm4") == {endpoint(gm4)}, timeout=30)
+    # one decision for both: nothing of A alone reaches gm4, and, failing
+    # closed, gm1's route (A) no longer reaches gm2 either; gm3's route,
+    # tagged A and B, may go to both and does
+    gm3 = endpoint(sr["gm3"])
+    wait_until("gm2 and gm4 hold their own and gm3's routes only",
+               lambda: membership_routes(sr, "gm2") == {endpoint(gm2), gm3}
+               and membership_routes(sr, "gm4") == {endpoint(gm4), gm3}, timeout=30)
     assert sr_view(ks)["serverGroups"]["A"]["counters"]["deniedSharedUpdateGroup"] > shared_before
     # the others are not affected
     assert membership_routes(sr, "gm1") == expected_tables(sr)["gm1"]
