@@ -159,6 +159,7 @@ static void gsa_groups_sync(struct thread *t)
 
 	if (!bgp || !gsa_gs.core)
 		return;
+	gsa_groups_set_local_as(gsa_gs.core, bgp->as);
 	n = gsa_groups_routes(gsa_gs.core, routes, GSA_MAX_ORIGINATED);
 	if (n > GSA_MAX_ORIGINATED) {
 		zlog_warn("gsa: %zu tunnel endpoints configured, only %d are announced",
@@ -252,19 +253,20 @@ gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
 	struct gsa_updgrp_find f = {};
 	enum gsa_verdict v;
 
+	if (!gsa_gs.core || !peer || !peer->bgp)
+		return RMAP_NOMATCH;
+	gsa_groups_set_local_as(gsa_gs.core, peer->bgp->as);
 	ecom = path->attr ? bgp_attr_get_ecommunity(path->attr) : NULL;
 	if (ecom && ecom->unit_size == ECOMMUNITY_SIZE)
 		for (uint32_t i = 0; i < ecom->size; i++) {
 			const uint8_t *ec = ecom->val + i * ECOMMUNITY_SIZE;
 
-			if (gsa_groups_is_group_tag(ec) &&
+			if (gsa_groups_is_group_tag(gsa_gs.core, ec) &&
 			    n_tags < GSA_MAX_ROUTE_GROUPS)
 				memcpy(tags + 8 * n_tags++, ec, 8);
 		}
 	if (!n_tags)
 		return RMAP_MATCH; /* not a group route: the module lets it be */
-	if (!gsa_gs.core || !peer || !peer->bgp)
-		return RMAP_NOMATCH;
 
 	/* the originator: the peer of the selected path */
 	if (path->net) {
@@ -667,6 +669,7 @@ DEFUN (show_bgp_gsa_groups,
 		return CMD_WARNING;
 	}
 	if (bgp) {
+		gsa_groups_set_local_as(gsa_gs.core, bgp->as);
 		nv = XCALLOC(MTYPE_GSA_GROUPS,
 			     sizeof(*nv) * (listcount(bgp->peer) + 1));
 		addrs = XCALLOC(MTYPE_GSA_GROUPS,

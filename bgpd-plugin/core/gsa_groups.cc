@@ -14,25 +14,29 @@ namespace groupsec::bgp {
 
 // ---------------------------------------------------------------- the tag
 
-ExtCommunity group_route_target(uint32_t group_id)
+uint16_t tag_asn(uint32_t local_as)
 {
-	return {0x01,
+	return local_as <= 0xffff ? uint16_t(local_as) : kAsTrans;
+}
+
+ExtCommunity group_route_target(uint16_t asn, uint32_t group_id)
+{
+	return {0x00,
 		0x02,
+		uint8_t(asn >> 8),
+		uint8_t(asn & 0xff),
 		uint8_t(group_id >> 24),
 		uint8_t(group_id >> 16),
 		uint8_t(group_id >> 8),
-		uint8_t(group_id),
-		uint8_t(kGroupTagMarker >> 8),
-		uint8_t(kGroupTagMarker & 0xff)};
+		uint8_t(group_id)};
 }
 
-std::optional<uint32_t> group_of_route_target(const uint8_t *ec)
+std::optional<uint32_t> group_of_route_target(const uint8_t *ec, uint16_t asn)
 {
-	if (ec[0] != 0x01 || ec[1] != 0x02 ||
-	    ((ec[6] << 8) | ec[7]) != kGroupTagMarker)
+	if (ec[0] != 0x00 || ec[1] != 0x02 || ((ec[2] << 8) | ec[3]) != asn)
 		return std::nullopt;
-	return (uint32_t(ec[2]) << 24) | (uint32_t(ec[3]) << 16) |
-	       (uint32_t(ec[4]) << 8) | ec[5];
+	return (uint32_t(ec[4]) << 24) | (uint32_t(ec[5]) << 16) |
+	       (uint32_t(ec[6]) << 8) | ec[7];
 }
 
 static std::optional<uint32_t> decimal(std::string_view s)
@@ -415,7 +419,7 @@ Verdict Groups::decide(const std::vector<ExtCommunity> &ecs, std::string_view or
 	std::vector<ServerGroup *> groups;
 	bool tagged = false;
 	for (const auto &ec : ecs) {
-		auto n = group_of_route_target(ec.data());
+		auto n = group_of_route_target(ec.data(), asn_);
 		if (!n)
 			continue;
 		tagged = true;
@@ -467,12 +471,9 @@ static std::string join(const std::vector<std::string> &v)
 	return out;
 }
 
-static std::string rt_text(uint32_t n)
+static std::string rt_text(uint16_t asn, uint32_t n)
 {
-	char buf[48];
-	snprintf(buf, sizeof(buf), "RT:%u.%u.%u.%u:%u", n >> 24, (n >> 16) & 0xff,
-		 (n >> 8) & 0xff, n & 0xff, unsigned(kGroupTagMarker));
-	return buf;
+	return "RT:" + std::to_string(asn) + ":" + std::to_string(n);
 }
 
 static const NeighborView *neighbor_at(const std::vector<NeighborView> &ns,
@@ -495,7 +496,7 @@ std::string Groups::render_text(const std::vector<NeighborView> &neighbors) cons
 		out += line;
 		for (const auto &g : local_) {
 			snprintf(line, sizeof(line), "  %-12s %-10u %-22s %-11s %s%s%s\n",
-				 g.name.c_str(), g.id, rt_text(g.id).c_str(),
+				 g.name.c_str(), g.id, rt_text(asn_, g.id).c_str(),
 				 discovery_name(g.discovery), g.endpoint.c_str(),
 				 g.prefixes.empty() ? "" : " / ", join(g.prefixes).c_str());
 			out += line;
@@ -506,7 +507,7 @@ std::string Groups::render_text(const std::vector<NeighborView> &neighbors) cons
 		for (const auto &[name, g] : server_) {
 			snprintf(line, sizeof(line), "  Group %s, ID %s, %s, %zu members%s\n",
 				 name.c_str(), g.group_id.c_str(),
-				 g.number ? rt_text(*g.number).c_str()
+				 g.number ? rt_text(asn_, *g.number).c_str()
 					  : "no route target (not a 32-bit ID)",
 				 g.members.size(), g.members_known ? "" : " (list pending)");
 			out += line;
@@ -562,7 +563,7 @@ std::string Groups::render_json(const std::vector<NeighborView> &neighbors) cons
 	for (const auto &g : local_) {
 		w.key(g.name).begin_object();
 		w.key("id").value(uint64_t{g.id});
-		w.key("routeTarget").value(rt_text(g.id));
+		w.key("routeTarget").value(rt_text(asn_, g.id));
 		w.key("discovery").value(discovery_name(g.discovery));
 		w.key("endpoint").value(g.endpoint);
 		w.key("prefixes").begin_array();
@@ -576,7 +577,7 @@ std::string Groups::render_json(const std::vector<NeighborView> &neighbors) cons
 		w.key(name).begin_object();
 		w.key("groupId").value(g.group_id);
 		w.key("routeTarget");
-		g.number ? w.value(rt_text(*g.number)) : w.null();
+		g.number ? w.value(rt_text(asn_, *g.number)) : w.null();
 		w.key("membersKnown").value(g.members_known);
 		w.key("members").begin_object();
 		for (const auto &[id, m] : g.members) {

@@ -29,17 +29,18 @@ namespace groupsec::bgp {
 
 // ---------------------------------------------------------------- the tag
 
-// The group's route target: a transitive IPv4-address-specific Route
-// Target extended community (type 0x01, sub-type 0x02, RFC 4360 4.2) whose
-// global administrator is the 32-bit group ID and whose local administrator
-// is kGroupTagMarker, so that a group's tag is told from other route
-// targets without knowing the groups (FRR shows it as RT:0.0.4.210:18259
-// for group 1234).
-constexpr uint16_t kGroupTagMarker = 0x4753; // "GS"
+// The group's route target: a transitive two-octet-AS-specific Route
+// Target extended community (type 0x00, sub-type 0x02, RFC 4360 3.1) whose
+// global administrator is the VPN's AS (the BGP instance's; AS_TRANS 23456
+// for a four-octet AS) and whose local administrator is the 32-bit group
+// ID: FRR shows RT:65000:1234 for group 1234 in AS 65000. The layout is the
+// sealed-route core's (gsa_seal.h, gsa_community_encode()).
+constexpr uint16_t kAsTrans = 23456;
+uint16_t tag_asn(uint32_t local_as);
 using ExtCommunity = std::array<uint8_t, 8>;
-ExtCommunity group_route_target(uint32_t group_id);
-// The group ID if ec is a group's route target.
-std::optional<uint32_t> group_of_route_target(const uint8_t *ec);
+ExtCommunity group_route_target(uint16_t asn, uint32_t group_id);
+// The group ID if ec is a route target of the AS.
+std::optional<uint32_t> group_of_route_target(const uint8_t *ec, uint16_t asn);
 
 // A key server group ID as list-groups shows it (a decimal number, a
 // four-octet KEY_ID "@#000004d2", an IPv4 address) as the 32-bit number the
@@ -115,6 +116,10 @@ struct NeighborView {
 
 class Groups {
 public:
+	// The AS whose route targets tag the groups (the instance's AS).
+	void set_local_as(uint32_t local_as) { asn_ = tag_asn(local_as); }
+	uint16_t tag_as() const { return asn_; }
+
 	// ---- member configuration. Each returns an error text, empty if done.
 	std::string set_group(std::string_view name, uint32_t id, std::string_view endpoint,
 			      Discovery discovery);
@@ -175,6 +180,7 @@ private:
 	std::map<std::string, std::string> bound_; // address -> identity
 	std::map<std::string, ServerGroup> server_;
 	uint64_t unknown_denied_ = 0;
+	uint16_t asn_ = kAsTrans;
 };
 
 } // namespace groupsec::bgp

@@ -122,7 +122,7 @@ size_t gsa_groups_routes(const struct gsa_groups *g, struct gsa_membership_route
 			for (uint32_t id : routes[i].groups) {
 				if (r.n_groups == GSA_MAX_ROUTE_GROUPS)
 					break;
-				auto rt = groupsec::bgp::group_route_target(id);
+				auto rt = groupsec::bgp::group_route_target(g->core.tag_as(), id);
 				memcpy(r.rts[r.n_groups++], rt.data(), 8);
 			}
 		}
@@ -132,9 +132,14 @@ size_t gsa_groups_routes(const struct gsa_groups *g, struct gsa_membership_route
 	}
 }
 
-void gsa_groups_route_target(uint32_t group_id, uint8_t out[8])
+void gsa_groups_set_local_as(struct gsa_groups *g, uint32_t local_as)
 {
-	auto rt = groupsec::bgp::group_route_target(group_id);
+	g->core.set_local_as(local_as);
+}
+
+void gsa_groups_route_target(const struct gsa_groups *g, uint32_t group_id, uint8_t out[8])
+{
+	auto rt = groupsec::bgp::group_route_target(g->core.tag_as(), group_id);
 	memcpy(out, rt.data(), 8);
 }
 
@@ -227,9 +232,9 @@ enum gsa_verdict gsa_groups_decide(struct gsa_groups *g, const uint8_t *ecs, siz
 	}
 }
 
-bool gsa_groups_is_group_tag(const uint8_t *ec)
+bool gsa_groups_is_group_tag(const struct gsa_groups *g, const uint8_t *ec)
 {
-	return groupsec::bgp::group_of_route_target(ec).has_value();
+	return groupsec::bgp::group_of_route_target(ec, g->core.tag_as()).has_value();
 }
 
 char *gsa_groups_render(const struct gsa_groups *g, const struct gsa_neighbor_view *n,

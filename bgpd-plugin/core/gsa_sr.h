@@ -49,8 +49,12 @@ struct gsa_membership_route {
 /* up to max routes into out; returns how many there are */
 size_t gsa_groups_routes(const struct gsa_groups *g,
 			 struct gsa_membership_route *out, size_t max);
-/* group's route target (8 octets) */
-void gsa_groups_route_target(uint32_t group_id, uint8_t out[8]);
+/* the instance's AS: group route targets are RT:AS:GROUP (AS_TRANS for a
+ * four-octet AS) */
+void gsa_groups_set_local_as(struct gsa_groups *g, uint32_t local_as);
+/* group's route target (8 octets) in the AS set */
+void gsa_groups_route_target(const struct gsa_groups *g, uint32_t group_id,
+			     uint8_t out[8]);
 
 /* ---- the key server (S/R) */
 typedef void (*gsa_affected_fn)(void *arg, const char *address);
@@ -91,8 +95,8 @@ enum gsa_verdict gsa_groups_decide(struct gsa_groups *g, const uint8_t *ecs,
 				   size_t n_ecs, const char *origin,
 				   const char *const *targets,
 				   size_t n_targets);
-/* is ec (8 octets) a group's route target? */
-bool gsa_groups_is_group_tag(const uint8_t *ec);
+/* is ec (8 octets) a route target of the AS set (a group's tag)? */
+bool gsa_groups_is_group_tag(const struct gsa_groups *g, const uint8_t *ec);
 
 /* ---- show bgp gsa groups */
 struct gsa_neighbor_view {

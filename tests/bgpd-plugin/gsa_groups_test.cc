@@ -18,9 +18,12 @@ namespace {
 constexpr uint32_t kA = 1001, kB = 1002;
 
 // An S/R whose key server serves A = {m1, m2, m3} and B = {m3, m4}.
+constexpr uint16_t kAs = 65000;
+
 Groups sr()
 {
 	Groups g;
+	g.set_local_as(kAs);
 	g.key_server_groups({{"A", "@#000003e9"}, {"B", "1002"}});
 	g.key_server_members("A", {{"m1.example.net", "192.0.2.11[848]"},
 				   {"m2.example.net", "192.0.2.12[848]"},
@@ -33,7 +36,7 @@ std::vector<ExtCommunity> tags(std::initializer_list<uint32_t> ids)
 {
 	std::vector<ExtCommunity> v;
 	for (uint32_t id : ids)
-		v.push_back(group_route_target(id));
+		v.push_back(group_route_target(kAs, id));
 	return v;
 }
 
@@ -41,16 +44,25 @@ std::vector<ExtCommunity> tags(std::initializer_list<uint32_t> ids)
 
 TEST(GsaGroups, RouteTargetLayout)
 {
-	auto rt = group_route_target(1234);
-	const uint8_t want[8] = {0x01, 0x02, 0x00, 0x00, 0x04, 0xd2, 0x47, 0x53};
+	auto rt = group_route_target(65000, 1234);
+	const uint8_t want[8] = {0x00, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x04, 0xd2};
 	EXPECT_EQ(0, memcmp(rt.data(), want, 8));
-	EXPECT_EQ(group_of_route_target(rt.data()), 1234u);
-	// another route target, or the right type with another marker: not ours
-	const uint8_t other_rt[8] = {0x00, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x04, 0xd2};
-	const uint8_t other_marker[8] = {0x01, 0x02, 0x00, 0x00, 0x04, 0xd2, 0x00, 0x01};
-	EXPECT_FALSE(group_of_route_target(other_rt));
-	EXPECT_FALSE(group_of_route_target(other_marker));
-	EXPECT_TRUE(gsa_groups_is_group_tag(rt.data()));
+	EXPECT_EQ(group_of_route_target(rt.data(), 65000), 1234u);
+	// a route target of another AS, or another type: not a group's
+	EXPECT_FALSE(group_of_route_target(rt.data(), 65001));
+	const uint8_t ipv4_rt[8] = {0x01, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x04, 0xd2};
+	const uint8_t soo[8] = {0x00, 0x03, 0xfd, 0xe8, 0x00, 0x00, 0x04, 0xd2};
+	EXPECT_FALSE(group_of_route_target(ipv4_rt, 65000));
+	EXPECT_FALSE(group_of_route_target(soo, 65000));
+	// a four-octet AS tags with AS_TRANS
+	EXPECT_EQ(tag_asn(65000), 65000);
+	EXPECT_EQ(tag_asn(4200000000u), 23456);
+	gsa_groups *g = gsa_groups_new();
+	gsa_groups_set_local_as(g, 65000);
+	EXPECT_TRUE(gsa_groups_is_group_tag(g, rt.data()));
+	gsa_groups_set_local_as(g, 65001);
+	EXPECT_FALSE(gsa_groups_is_group_tag(g, rt.data()));
+	gsa_groups_free(g);
 }
 
 TEST(GsaGroups, GroupNumbersFromKeyServerIds)
@@ -209,7 +221,7 @@ TEST(GsaGroups, ShowsGroupsMembersAndDecisions)
 	std::vector<NeighborView> ns{{"192.0.2.11", "Established", true},
 				     {"192.0.2.50", "Established", false}};
 	std::string text = g.render_text(ns);
-	EXPECT_NE(text.find("Group A, ID @#000003e9, RT:0.0.3.233:18259, 3 members"),
+	EXPECT_NE(text.find("Group A, ID @#000003e9, RT:65000:1001, 3 members"),
 		  std::string::npos)
 		<< text;
 	EXPECT_NE(text.find("m1.example.net           192.0.2.11       Established"),
@@ -220,7 +232,7 @@ TEST(GsaGroups, ShowsGroupsMembersAndDecisions)
 		  std::string::npos)
 		<< text;
 	std::string json = g.render_json(ns);
-	EXPECT_NE(json.find("\"A\":{\"groupId\":\"@#000003e9\",\"routeTarget\":\"RT:0.0.3.233:18259\""),
+	EXPECT_NE(json.find("\"A\":{\"groupId\":\"@#000003e9\",\"routeTarget\":\"RT:65000:1001\""),
 		  std::string::npos)
 		<< json;
 	EXPECT_NE(json.find("\"deniedPeerNotMember\":1"), std::string::npos) << json;
@@ -232,6 +244,7 @@ TEST(GsaGroups, ShowsGroupsMembersAndDecisions)
 TEST(GsaGroups, CInterface)
 {
 	gsa_groups *g = gsa_groups_new();
+	gsa_groups_set_local_as(g, 65000);
 	char err[256] = "";
 	ASSERT_EQ(gsa_groups_set(g, "A", kA, "192.0.2.11", false, err, sizeof(err)), 0);
 	EXPECT_EQ(gsa_groups_prefix(g, "A", "10.1.0.1/24", true, err, sizeof(err)), -1);
@@ -240,7 +253,7 @@ TEST(GsaGroups, CInterface)
 	ASSERT_EQ(gsa_groups_routes(g, r, 2), 1u);
 	EXPECT_STREQ(r[0].endpoint, "192.0.2.11");
 	ASSERT_EQ(r[0].n_groups, 1u);
-	EXPECT_EQ(group_of_route_target(r[0].rts[0]), kA);
+	EXPECT_EQ(group_of_route_target(r[0].rts[0], 65000), kA);
 
 	const char *names[] = {"A"}, *ids[] = {"1001"};
 	std::vector<std::string> seen;
@@ -255,7 +268,7 @@ TEST(GsaGroups, CInterface)
 	gsa_groups_ks_members(g, "A", mids, maddrs, 2, collect, &seen);
 	EXPECT_EQ(seen, (std::vector<std::string>{"192.0.2.11", "192.0.2.12"}));
 	uint8_t rt[8];
-	gsa_groups_route_target(kA, rt);
+	gsa_groups_route_target(g, kA, rt);
 	const char *targets[] = {"192.0.2.12"};
 	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", targets, 1), GSA_REFLECT);
 	seen.clear();

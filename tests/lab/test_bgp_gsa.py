@@ -254,11 +254,11 @@ def test_members_originate_tagged_membership_routes(sr):
         return {(p.get("extendedCommunity") or {}).get("string") for p in paths}
     # one route for the endpoint, tagged with both groups' route targets
     wait_until("gm3 originates its membership route",
-               lambda: tags() == {"RT:0.0.3.233:18259 RT:0.0.3.234:18259"}, timeout=30)
+               lambda: tags() == {"RT:65000:1001 RT:65000:1002"}, timeout=30)
     text = gm3.vtysh("show running-config", daemon="bgpd")
     assert f" gsa group A id 1001 endpoint {gm3.addr}\n gsa group A prefix 10.3.0.0/24\n" in text, text
     view = gm3.vtysh_json("show bgp gsa groups json")
-    assert view["localGroups"]["B"] == {"id": 1002, "routeTarget": "RT:0.0.3.234:18259", "discovery": "auto",
+    assert view["localGroups"]["B"] == {"id": 1002, "routeTarget": "RT:65000:1002", "discovery": "auto",
                                         "endpoint": gm3.addr, "prefixes": ["10.3.0.0/24"]}, view
 
 
@@ -283,7 +283,7 @@ def test_each_member_holds_exactly_its_groups_membership_routes(sr):
     converge(sr, want, "every member holds its groups' routes", timeout=60)
     view = sr_view(sr["ks"])
     a = view["serverGroups"]["A"]
-    assert a["routeTarget"] == "RT:0.0.3.233:18259" and a["membersKnown"] is True, a
+    assert a["routeTarget"] == "RT:65000:1001" and a["membersKnown"] is True, a
     assert set(a["members"]) == {"gm1.example.net", "gm2.example.net", "gm3.example.net"}, a
     assert a["counters"]["reflected"] > 0 and a["counters"]["deniedPeerNotMember"] > 0, a
     assert view["neighbors"]["192.0.2.13"]["groups"] == ["A", "B"], view["neighbors"]
@@ -363,6 +363,6 @@ def test_evicting_a_member_withdraws_its_routes_and_theirs_from_it(sr):
 
 def test_show_bgp_gsa_groups_text(sr):
     text = sr["ks"].vtysh("show bgp gsa groups")
-    assert "Group A, ID @#000003e9, RT:0.0.3.233:18259, 2 members" in text, text
-    assert "Group B, ID @#000003ea, RT:0.0.3.234:18259, 2 members" in text, text
+    assert "Group A, ID @#000003e9, RT:65000:1001, 2 members" in text, text
+    assert "Group B, ID @#000003ea, RT:65000:1002, 2 members" in text, text
     assert f"{GOBGP_ADDR}" in text and "groups: none" in text, text
