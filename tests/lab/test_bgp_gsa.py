@@ -366,3 +366,20 @@ def test_show_bgp_gsa_groups_text(sr):
     assert "Group A, ID @#000003e9, RT:65000:1001, 2 members" in text, text
     assert "Group B, ID @#000003ea, RT:65000:1002, 2 members" in text, text
     assert f"{GOBGP_ADDR}" in text and "groups: none" in text, text
+
+
+def test_a_restarted_member_bgpd_converges_back(sr):
+    gm1, ks = sr["gm1"], sr["ks"]
+    want = expected_tables(sr, evicted={("gm2", "A")})
+    converge(sr, want, "the tables after the eviction")
+    p = gm1.procs["bgpd"]
+    p.terminate()
+    p.wait(timeout=15)
+    wait_until("the S/R withdrew gm1's route from gm3",
+               lambda: endpoint(gm1) not in membership_routes(sr, "gm3"), timeout=30)
+    # bgpd alone again, with its configuration: nothing done on the S/R
+    frr = sr.frr
+    gm1.spawn("bgpd", [frr / "lib" / "frr" / "bgpd", "-f", gm1.dir / "bgpd.conf",
+                       "--log", f"file:{gm1.dir}/bgpd.log", "--log-level", "debugging", "-M", "gsa"])
+    converge(sr, want, "the same tables once gm1's bgpd is back")
+    assert sr_view(ks)["neighbors"][gm1.addr]["groups"] == ["A"]
