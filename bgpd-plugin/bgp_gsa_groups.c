@@ -162,8 +162,9 @@ static void gsa_groups_sync(struct thread *t)
 	gsa_groups_set_local_as(gsa_gs.core, bgp->as);
 	n = gsa_groups_routes(gsa_gs.core, routes, GSA_MAX_ORIGINATED);
 	if (n > GSA_MAX_ORIGINATED) {
-		zlog_warn("gsa: %zu tunnel endpoints configured, only %d are announced",
-			  n, GSA_MAX_ORIGINATED);
+		zlog_warn(
+			"gsa: %zu tunnel endpoints configured, only %d are announced",
+			n, GSA_MAX_ORIGINATED);
 		n = GSA_MAX_ORIGINATED;
 	}
 	for (i = 0; i < n; i++) {
@@ -266,7 +267,8 @@ gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
 				memcpy(tags + 8 * n_tags++, ec, 8);
 		}
 	if (!n_tags)
-		return RMAP_MATCH; /* not a group route: the module lets it be */
+		/* not a group route: the module lets it be */
+		return RMAP_MATCH;
 
 	/* the originator: the peer of the selected path */
 	if (path->net) {
@@ -282,7 +284,8 @@ gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
 
 	/* the receivers: every peer of the update-group whose configuration
 	 * `peer` is a copy of; a real peer (outside an update) alone */
-	if (prefix && (prefix->family == AF_INET || prefix->family == AF_INET6)) {
+	if (prefix &&
+	    (prefix->family == AF_INET || prefix->family == AF_INET6)) {
 		int afid = afindex(family2afi(prefix->family), SAFI_UNICAST);
 
 		f.conf = peer;
@@ -305,8 +308,8 @@ gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
 			}
 	} else if (peer->su.sa.sa_family == AF_INET ||
 		   peer->su.sa.sa_family == AF_INET6) {
-		targets[n_targets] = gsa_peer_address(peer, addrs[0],
-						      sizeof(addrs[0]));
+		targets[n_targets] =
+			gsa_peer_address(peer, addrs[0], sizeof(addrs[0]));
 		n_targets++;
 	}
 	v = gsa_groups_decide(gsa_gs.core, tags, n_tags, origin, targets,
@@ -346,8 +349,7 @@ static void gsa_route_map_install(void)
 	index = route_map_index_get(map, RMAP_PERMIT, 10);
 	if (route_map_add_match(index, GSA_MATCH_RULE, "",
 				RMAP_EVENT_MATCH_ADDED) != RMAP_COMPILE_SUCCESS)
-		zlog_err("gsa: cannot install the route map %s",
-			 GSA_ROUTE_MAP);
+		zlog_err("gsa: cannot install the route map %s", GSA_ROUTE_MAP);
 }
 
 /* ------------------------------------------------------------ key server */
@@ -505,20 +507,19 @@ static int gsa_config_result(struct vty *vty, int ret, const char *err)
 	return CMD_SUCCESS;
 }
 
-DEFUN (gsa_group,
-       gsa_group_cmd,
-       "gsa group WORD id (0-4294967295) endpoint <A.B.C.D|X:X::X:X> [discovery <member-list|auto>]",
-       "Group security association (groupsec) module\n"
-       "Join a group\n"
-       "Group name\n"
-       "Group ID (the key server's group_id)\n"
-       "Group ID\n"
-       "This router's tunnel endpoint in the group\n"
-       "IPv4 tunnel endpoint\n"
-       "IPv6 tunnel endpoint\n"
-       "How the group's members find each other\n"
-       "The member names its peers when it registers\n"
-       "The S/R solicits by group ID (default)\n")
+DEFUN(gsa_group, gsa_group_cmd,
+      "gsa group WORD id (0-4294967295) endpoint <A.B.C.D|X:X::X:X> [discovery <member-list|auto>]",
+      "Group security association (groupsec) module\n"
+      "Join a group\n"
+      "Group name\n"
+      "Group ID (the key server's group_id)\n"
+      "Group ID\n"
+      "This router's tunnel endpoint in the group\n"
+      "IPv4 tunnel endpoint\n"
+      "IPv6 tunnel endpoint\n"
+      "How the group's members find each other\n"
+      "The member names its peers when it registers\n"
+      "The S/R solicits by group ID (default)\n")
 {
 	VTY_DECLVAR_CONTEXT(bgp, bgp);
 	char err[256];
@@ -527,28 +528,27 @@ DEFUN (gsa_group,
 
 	if (!gsa_default_bgp(vty, bgp))
 		return CMD_WARNING_CONFIG_FAILED;
-	return gsa_config_result(
-		vty,
-		gsa_groups_set(gsa_gs.core, argv[2]->arg, id, argv[6]->arg,
-			       member_list, err, sizeof(err)),
-		err);
+	return gsa_config_result(vty,
+				 gsa_groups_set(gsa_gs.core, argv[2]->arg, id,
+						argv[6]->arg, member_list, err,
+						sizeof(err)),
+				 err);
 }
 
-DEFUN (no_gsa_group,
-       no_gsa_group_cmd,
-       "no gsa group WORD [id (0-4294967295) endpoint <A.B.C.D|X:X::X:X> [discovery <member-list|auto>]]",
-       NO_STR
-       "Group security association (groupsec) module\n"
-       "Leave a group\n"
-       "Group name\n"
-       "Group ID (the key server's group_id)\n"
-       "Group ID\n"
-       "This router's tunnel endpoint in the group\n"
-       "IPv4 tunnel endpoint\n"
-       "IPv6 tunnel endpoint\n"
-       "How the group's members find each other\n"
-       "The member names its peers when it registers\n"
-       "The S/R solicits by group ID (default)\n")
+DEFUN(no_gsa_group, no_gsa_group_cmd,
+      "no gsa group WORD [id (0-4294967295) endpoint <A.B.C.D|X:X::X:X> [discovery <member-list|auto>]]",
+      NO_STR
+      "Group security association (groupsec) module\n"
+      "Leave a group\n"
+      "Group name\n"
+      "Group ID (the key server's group_id)\n"
+      "Group ID\n"
+      "This router's tunnel endpoint in the group\n"
+      "IPv4 tunnel endpoint\n"
+      "IPv6 tunnel endpoint\n"
+      "How the group's members find each other\n"
+      "The member names its peers when it registers\n"
+      "The S/R solicits by group ID (default)\n")
 {
 	VTY_DECLVAR_CONTEXT(bgp, bgp);
 	char err[256];
@@ -561,16 +561,15 @@ DEFUN (no_gsa_group,
 		err);
 }
 
-DEFUN (gsa_group_prefix,
-       gsa_group_prefix_cmd,
-       "[no] gsa group WORD prefix <A.B.C.D/M|X:X::X:X/M>",
-       NO_STR
-       "Group security association (groupsec) module\n"
-       "A group this router joined\n"
-       "Group name\n"
-       "A private prefix announced to the group's members\n"
-       "IPv4 prefix\n"
-       "IPv6 prefix\n")
+DEFUN(gsa_group_prefix, gsa_group_prefix_cmd,
+      "[no] gsa group WORD prefix <A.B.C.D/M|X:X::X:X/M>",
+      NO_STR
+      "Group security association (groupsec) module\n"
+      "A group this router joined\n"
+      "Group name\n"
+      "A private prefix announced to the group's members\n"
+      "IPv4 prefix\n"
+      "IPv6 prefix\n")
 {
 	VTY_DECLVAR_CONTEXT(bgp, bgp);
 	char err[256];
@@ -579,23 +578,21 @@ DEFUN (gsa_group_prefix,
 
 	if (!gsa_default_bgp(vty, bgp))
 		return CMD_WARNING_CONFIG_FAILED;
-	return gsa_config_result(vty,
-				 gsa_groups_prefix(gsa_gs.core,
-						   argv[base + 2]->arg,
-						   argv[base + 4]->arg, !no,
-						   err, sizeof(err)),
-				 err);
+	return gsa_config_result(
+		vty,
+		gsa_groups_prefix(gsa_gs.core, argv[base + 2]->arg,
+				  argv[base + 4]->arg, !no, err, sizeof(err)),
+		err);
 }
 
-DEFUN (gsa_peer_identity,
-       gsa_peer_identity_cmd,
-       "gsa peer <A.B.C.D|X:X::X:X> identity WORD",
-       "Group security association (groupsec) module\n"
-       "A BGP neighbor that is a group member\n"
-       "IPv4 address\n"
-       "IPv6 address\n"
-       "The identity it must be registered under with the key server\n"
-       "Identity, in swanctl notation\n")
+DEFUN(gsa_peer_identity, gsa_peer_identity_cmd,
+      "gsa peer <A.B.C.D|X:X::X:X> identity WORD",
+      "Group security association (groupsec) module\n"
+      "A BGP neighbor that is a group member\n"
+      "IPv4 address\n"
+      "IPv6 address\n"
+      "The identity it must be registered under with the key server\n"
+      "Identity, in swanctl notation\n")
 {
 	VTY_DECLVAR_CONTEXT(bgp, bgp);
 	char err[256];
@@ -603,23 +600,22 @@ DEFUN (gsa_peer_identity,
 
 	if (!gsa_default_bgp(vty, bgp))
 		return CMD_WARNING_CONFIG_FAILED;
-	ret = gsa_groups_bind_peer(gsa_gs.core, argv[2]->arg, argv[4]->arg,
-				   err, sizeof(err));
+	ret = gsa_groups_bind_peer(gsa_gs.core, argv[2]->arg, argv[4]->arg, err,
+				   sizeof(err));
 	if (ret == 0)
 		gsa_reannounce(NULL, argv[2]->arg);
 	return gsa_config_result(vty, ret, err);
 }
 
-DEFUN (no_gsa_peer_identity,
-       no_gsa_peer_identity_cmd,
-       "no gsa peer <A.B.C.D|X:X::X:X> [identity WORD]",
-       NO_STR
-       "Group security association (groupsec) module\n"
-       "A BGP neighbor that is a group member\n"
-       "IPv4 address\n"
-       "IPv6 address\n"
-       "The identity it must be registered under with the key server\n"
-       "Identity, in swanctl notation\n")
+DEFUN(no_gsa_peer_identity, no_gsa_peer_identity_cmd,
+      "no gsa peer <A.B.C.D|X:X::X:X> [identity WORD]",
+      NO_STR
+      "Group security association (groupsec) module\n"
+      "A BGP neighbor that is a group member\n"
+      "IPv4 address\n"
+      "IPv6 address\n"
+      "The identity it must be registered under with the key server\n"
+      "Identity, in swanctl notation\n")
 {
 	VTY_DECLVAR_CONTEXT(bgp, bgp);
 	char err[256];
@@ -647,14 +643,11 @@ static bool gsa_peer_filtered(struct peer *peer)
 	return true;
 }
 
-DEFUN (show_bgp_gsa_groups,
-       show_bgp_gsa_groups_cmd,
-       "show bgp gsa groups [json]",
-       SHOW_STR
-       BGP_STR
-       "Group security association (groupsec) module\n"
-       "Groups: local ones, the key server's members, reflection\n"
-       JSON_STR)
+DEFUN(show_bgp_gsa_groups, show_bgp_gsa_groups_cmd,
+      "show bgp gsa groups [json]",
+      SHOW_STR BGP_STR
+      "Group security association (groupsec) module\n"
+      "Groups: local ones, the key server's members, reflection\n" JSON_STR)
 {
 	struct bgp *bgp = bgp_get_default();
 	struct gsa_neighbor_view *nv = NULL;
