@@ -383,3 +383,24 @@ def test_a_restarted_member_bgpd_converges_back(sr):
                        "--log", f"file:{gm1.dir}/bgpd.log", "--log-level", "debugging", "-M", "gsa"])
     converge(sr, want, "the same tables once gm1's bgpd is back")
     assert sr_view(ks)["neighbors"][gm1.addr]["groups"] == ["A"]
+
+
+def test_a_peer_bound_to_another_identity_is_no_member(sr):
+    ks, gm1 = sr["ks"], sr["gm1"]
+    want = expected_tables(sr, evicted={("gm2", "A")})
+    converge(sr, want, "the tables after the eviction")
+
+    def vty(line):
+        ks.run([sr.frr / "bin" / "vtysh", "-c", "configure terminal", "-c", "router bgp 65000", "-c", line])
+    # gm1 registered as gm1.example.net: bound to another identity, its
+    # address alone no longer makes it a member
+    vty(f"gsa peer {gm1.addr} identity gm9.example.net")
+    assert f" gsa peer {gm1.addr} identity gm9.example.net\n" in ks.vtysh("show running-config", daemon="bgpd")
+    converge(sr, expected_tables(sr, evicted={("gm2", "A"), ("gm1", "A")}), "gm1 is no member of A")
+    assert sr_view(ks)["neighbors"][gm1.addr] == {"state": "Established", "filtered": True, "groups": [],
+                                                   "identity": "gm9.example.net"}
+    vty(f"gsa peer {gm1.addr} identity gm1.example.net")
+    converge(sr, want, "gm1 is a member of A again")
+    vty(f"no gsa peer {gm1.addr}")
+    assert "gsa peer" not in ks.vtysh("show running-config", daemon="bgpd")
+    converge(sr, want, "the same tables without the binding")
