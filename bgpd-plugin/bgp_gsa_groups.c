@@ -216,6 +216,22 @@ static void gsa_reannounce(void *arg, const char *address)
 	bgp_announce_route(peer, AFI_IP6, SAFI_UNICAST, false);
 }
 
+/* Announce again to every neighbor: a binding changes what a neighbor may
+ * receive and what the others may receive from it. */
+static void gsa_reannounce_all(void)
+{
+	struct bgp *bgp = bgp_get_default();
+	struct listnode *node;
+	struct peer *peer;
+
+	if (!bgp)
+		return;
+	for (ALL_LIST_ELEMENTS_RO(bgp->peer, node, peer)) {
+		bgp_announce_route(peer, AFI_IP, SAFI_UNICAST, false);
+		bgp_announce_route(peer, AFI_IP6, SAFI_UNICAST, false);
+	}
+}
+
 struct gsa_updgrp_find {
 	const struct peer *conf;
 	struct update_group *found;
@@ -603,7 +619,7 @@ DEFUN(gsa_peer_identity, gsa_peer_identity_cmd,
 	ret = gsa_groups_bind_peer(gsa_gs.core, argv[2]->arg, argv[4]->arg, err,
 				   sizeof(err));
 	if (ret == 0)
-		gsa_reannounce(NULL, argv[2]->arg);
+		gsa_reannounce_all();
 	return gsa_config_result(vty, ret, err);
 }
 
@@ -626,7 +642,7 @@ DEFUN(no_gsa_peer_identity, no_gsa_peer_identity_cmd,
 	ret = gsa_groups_bind_peer(gsa_gs.core, argv[3]->arg, NULL, err,
 				   sizeof(err));
 	if (ret == 0)
-		gsa_reannounce(NULL, argv[3]->arg);
+		gsa_reannounce_all();
 	return gsa_config_result(vty, ret, err);
 }
 
