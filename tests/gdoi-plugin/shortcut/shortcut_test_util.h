@@ -80,7 +80,7 @@ struct SimKernel : KernelOps {
 	std::vector<std::string> log;
 	std::vector<KernelSa> sas;
 	std::vector<KernelPolicy> policies;
-	int adds_before_failure = -1; // -1: never fail
+	int adds_before_failure = -1; // adds that succeed before one fails; -1: none fails
 	int bad_deletes = 0; // deletes of something not there
 
 	explicit SimKernel(std::string n = "k", std::vector<std::string> *shared = nullptr)
@@ -96,8 +96,10 @@ struct SimKernel : KernelOps {
 	}
 	bool fail_now()
 	{
-		if (adds_before_failure == 0)
+		if (adds_before_failure == 0) {
+			adds_before_failure = -1; // once
 			return true;
+		}
 		if (adds_before_failure > 0)
 			adds_before_failure--;
 		return false;
