@@ -11,9 +11,14 @@ std::optional<Error> check_member(const std::vector<Prefix> &inside, const Addre
 {
 	if (inside.empty())
 		return make_error(WireError::Missing, "a member needs at least one inside prefix");
-	for (const auto &p : inside)
-		if ((p.address.size() != 4 && p.address.size() != 16) || p.length > p.address.size() * 8)
+	for (const auto &p : inside) {
+		bool host_bits = false;
+		for (size_t bit = p.length; bit < p.address.size() * 8; bit++)
+			host_bits = host_bits || (p.address[bit / 8] & (0x80 >> (bit % 8)));
+		if ((p.address.size() != 4 && p.address.size() != 16) || p.length > p.address.size() * 8 ||
+		    host_bits)
 			return make_error(WireError::BadValue, "inside prefix " + p.str() + " is not a prefix");
+	}
 	if ((outside.ip.size() != 4 && outside.ip.size() != 16) || net::is_unspecified(outside.ip) ||
 	    net::is_multicast(outside.ip))
 		return make_error(WireError::BadValue, "outside address " + outside.ip_string() +

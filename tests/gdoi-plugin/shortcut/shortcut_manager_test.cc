@@ -304,6 +304,10 @@ TEST_F(ShortcutManagerTest, BadMemberData)
 	EXPECT_FALSE(manager->member_outside("gm-d", {}, ip("192.0.2.1")).ok());
 	EXPECT_FALSE(manager->member_outside("gm-d", {prefix("10.4.0.0/24")}, ip("224.0.0.1")).ok());
 	EXPECT_FALSE(manager->member_outside("", {prefix("10.4.0.0/24")}, ip("192.0.2.1")).ok());
+	Prefix host_bits{ip("10.4.0.1").ip, 24};
+	auto r = manager->member_outside("gm-d", {host_bits}, ip("192.0.2.1"));
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().message, "inside prefix 10.4.0.1/24 is not a prefix");
 	EXPECT_EQ(manager->member("gm-d"), nullptr);
 	EXPECT_FALSE(manager->member_inside("gm-d").ok());
 	EXPECT_FALSE(manager->member_gone("gm-d").ok());
