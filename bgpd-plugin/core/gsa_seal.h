@@ -44,6 +44,8 @@ extern "C" {
 #define GSA_SEAL_KEY_BYTES 32
 #define GSA_SEAL_NONCE_BYTES 12
 #define GSA_SEAL_TAG_BYTES 16
+/* the grace period of a previous epoch the module uses unless configured */
+#define GSA_SEAL_DEFAULT_GRACE_SECS 60
 /* the largest value (blob) of the attribute: its 16-bit extended length */
 #define GSA_SEAL_MAX_VALUE 65535
 /* the extended community */
