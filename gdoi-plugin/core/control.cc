@@ -10,9 +10,11 @@
 #include <variant>
 
 #include "gikev2.h"
+#include "groupsec/base/hex.h"
 #include "groupsec/ident/identity.h"
 #include "groupsec/net/address.h"
 #include "groupsec/version.h"
+#include "routing_keys.h"
 
 namespace groupsec::gdoi {
 
@@ -453,6 +455,47 @@ Section cmd_list_endpoints(ControlTarget &t, const std::string &cmd, const Secti
 	return s;
 }
 
+// routing-keys: { [group] }; the keys go only to clients of the local
+// socket, which only root can open (docs/control-socket.md)
+Section cmd_routing_keys(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group"}));
+	auto group = args.text("group", false);
+	if (!group.ok())
+		return failure(group.error().message);
+	std::vector<GroupRoutingKey> keys = t.routing_keys();
+	if (group.value()) {
+		auto it = std::find_if(keys.begin(), keys.end(),
+		                       [&](const GroupRoutingKey &k) { return k.name == *group.value(); });
+		if (it == keys.end())
+			return failure("group '" + *group.value() + "' not found");
+		std::vector<GroupRoutingKey> one;
+		one.push_back(std::move(*it));
+		keys.swap(one);
+	}
+	Section s = success();
+	Section &list = s.add_section("groups");
+	std::set<std::string> used;
+	for (size_t i = 0; i < keys.size(); i++) {
+		const GroupRoutingKey &k = keys[i];
+		Section &e = list.add_section(entry_name(k.name, i, used));
+		e.add_value("name", k.name);
+		e.add_value("role", k.server ? "server" : "member");
+		e.add_value("group-id", identity_text(k.group_id));
+		if (k.group_id.type == static_cast<uint8_t>(IdType::KeyId) && k.group_id.data.size() == 4) {
+			const Bytes &d = k.group_id.data;
+			e.add_value("group-number", num(static_cast<uint32_t>(d[0]) << 24 | static_cast<uint32_t>(d[1]) << 16 |
+			                                static_cast<uint32_t>(d[2]) << 8 | d[3]));
+		}
+		if (k.key) {
+			e.add_value("epoch", spi_text(k.key->epoch));
+			e.add_value("key", to_hex(k.key->key));
+		}
+	}
+	return s;
+}
+
 #undef ARG_CHECK
 
 const std::map<std::string, Handler> &handlers()
@@ -470,6 +513,7 @@ const std::map<std::string, Handler> &handlers()
 	        {command::kAddEndpoint, cmd_add_endpoint},
 	        {command::kRemoveEndpoint, cmd_remove_endpoint},
 	        {command::kListEndpoints, cmd_list_endpoints},
+	        {command::kRoutingKeys, cmd_routing_keys},
 	};
 	return table;
 }
@@ -531,7 +575,10 @@ ControlServer::ControlServer(ControlTarget &target, size_t max_packet, size_t ma
 		Handler h = handler;
 		std::string cmd = name;
 		server_.add_command(name, [this, h, cmd](vici::ClientId, const Section &req) {
-			return h(target_, cmd, req);
+			Section reply = h(target_, cmd, req);
+			// a command may have rekeyed: its events come before its reply
+			check_routing_keys();
+			return reply;
 		});
 	}
 	for (const char *e : event::kAll)
@@ -653,6 +700,47 @@ void ControlServer::endpoint_changed(const std::string &group, const Bytes &gate
 		texts.push_back(prefix_text(ts));
 	s.add_list("prefixes", std::move(texts));
 	server_.emit(event::kEndpointChanged, s);
+}
+
+void ControlServer::check_routing_keys()
+{
+	if (!server_.subscribed(event::kRoutingKey)) {
+		// a new subscriber hears of every group's epoch on the next check
+		epochs_.clear();
+		tracking_ = false;
+		return;
+	}
+	std::map<std::string, uint32_t> now;
+	std::map<std::string, bool> roles;
+	for (const GroupRoutingKey &k : target_.routing_keys()) {
+		now[k.name] = k.key ? k.key->epoch : 0;
+		roles[k.name] = k.server;
+	}
+	auto announce = [&](const std::string &group, const char *role, uint32_t epoch, uint32_t previous) {
+		Section s;
+		s.add_value("group", group);
+		if (role)
+			s.add_value("role", role);
+		if (epoch)
+			s.add_value("epoch", spi_text(epoch));
+		if (previous)
+			s.add_value("previous-epoch", spi_text(previous));
+		server_.emit(event::kRoutingKey, s);
+	};
+	for (const auto &[group, epoch] : now) {
+		auto was = epochs_.find(group);
+		bool seen = tracking_ && was != epochs_.end();
+		if (seen && was->second == epoch)
+			continue;
+		if (!seen && epoch == 0 && tracking_)
+			continue; // a new group without a key yet: nothing to say
+		announce(group, roles[group] ? "server" : "member", epoch, seen ? was->second : 0);
+	}
+	for (const auto &[group, epoch] : epochs_)
+		if (!now.count(group) && epoch)
+			announce(group, nullptr, 0, epoch); // the group is gone
+	epochs_.swap(now);
+	tracking_ = true;
 }
 
 // --- one connection ---

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -73,6 +74,10 @@ public:
 	virtual Result<Done> remove_endpoint(const std::string &group, const Address &gateway) = 0;
 	// The group's endpoints; an error if the group does not exist.
 	virtual Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const = 0;
+
+	// Engine::routing_keys(): every group's routing key of sealed routes.
+	// A target without them has none.
+	virtual std::vector<GroupRoutingKey> routing_keys() const { return {}; }
 };
 
 // Answers VICI packets with the ControlTarget and streams the engine's
@@ -112,10 +117,20 @@ public:
 	// prefixes are empty for "removed".
 	void endpoint_changed(const std::string &group, const Bytes &gateway, const char *change,
 	                      const std::vector<TrafficSelector> &prefixes);
+	// routing-key: compares every group's routing epoch with the one seen
+	// last and emits the event for each that changed (a group new, gone,
+	// or without a current TEK too). The glue calls it after each engine
+	// call that may have changed the TEKs (a datagram, a tick, a reload);
+	// the server calls it after every command. Nothing is read while no
+	// client subscribed to routing-key.
+	void check_routing_keys();
 
 private:
 	ControlTarget &target_;
 	vici::Server server_;
+	// group name -> routing epoch (0: none) last seen, while subscribed
+	std::map<std::string, uint32_t> epochs_;
+	bool tracking_ = false;
 };
 
 // One client connection of a ControlServer, for tests and tools that move

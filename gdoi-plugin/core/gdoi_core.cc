@@ -424,6 +424,7 @@ public:
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) override;
 	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override;
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
+	std::vector<GroupRoutingKey> routing_keys() const override;
 
 private:
 	Result<Done> member_group(const std::string &group) const;
@@ -496,6 +497,11 @@ namespace {
 std::vector<GroupState> EngineControl::groups() const
 {
 	return core_.engine->groups();
+}
+
+std::vector<GroupRoutingKey> EngineControl::routing_keys() const
+{
+	return core_.engine->routing_keys();
 }
 
 uint64_t EngineControl::now_ms() const
@@ -846,6 +852,7 @@ extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 			failures += (failures.empty() ? "" : "; ") + f;
 		}
 		copy_error(failures, err, err_len);
+		core->server.check_routing_keys();
 		return static_cast<int>(core->engine->groups().size());
 	} catch (const std::bad_alloc &) {
 		copy_error("out of memory", err, err_len);
@@ -913,6 +920,7 @@ extern "C" void gdoi_core_receive(gdoi_core_t *core, const gdoi_addr_t *local,
 {
 	try {
 		core->engine->receive(to_address(*local), to_address(*remote), ByteView(data, len));
+		core->server.check_routing_keys();
 	} catch (const std::bad_alloc &) {
 		core->callbacks.log(GDOI_LOG_ERROR, "out of memory, datagram dropped");
 	}
@@ -922,6 +930,7 @@ extern "C" uint32_t gdoi_core_tick(gdoi_core_t *core)
 {
 	try {
 		core->engine->tick();
+		core->server.check_routing_keys();
 	} catch (const std::bad_alloc &) {
 		core->callbacks.log(GDOI_LOG_ERROR, "out of memory in timers");
 	}

@@ -451,6 +451,23 @@ struct GroupState {
 	ExposureState exposure; // GCKS only
 };
 
+// The routing key of a group (docs/bgp-gsa.md "Keys and epochs"): what
+// the bgpd module seals the group's routes with. The key server and every
+// member derive it alike from the keying material of the group's current
+// TEK (routing_keys.h); its epoch is that TEK's SPI. A member evicted
+// never receives the TEK that replaces it, so it has no key of the epoch
+// after its eviction.
+struct RoutingKey {
+	uint32_t epoch = 0;
+	SecretBytes key; // 32 octets
+};
+struct GroupRoutingKey {
+	std::string name;
+	Identity group_id;
+	bool server = false;
+	std::optional<RoutingKey> key; // none without a current TEK
+};
+
 // What changed in the groups, for the control socket's event streams
 // (docs/control-socket.md). Called on the engine's thread once the change
 // took effect; an implementation must not call back into the engine. Every
@@ -550,6 +567,8 @@ public:
 	Result<Done> reregister(const std::string &group);
 
 	std::vector<GroupState> groups() const;
+	// Every group's routing key (routing_keys.cc); cheap: no member list.
+	std::vector<GroupRoutingKey> routing_keys() const;
 
 	// Half-open IKE SAs (IKE_SA_INIT answered, GSA_AUTH not yet) at or
 	// above which an IKE_SA_INIT request must return a cookie (RFC 7296

@@ -20,6 +20,8 @@ constexpr const char *kReregister = "reregister";
 constexpr const char *kAddEndpoint = "add-endpoint";
 constexpr const char *kRemoveEndpoint = "remove-endpoint";
 constexpr const char *kListEndpoints = "list-endpoints";
+// root-only socket: the routing keys of sealed routes (docs/bgp-gsa.md)
+constexpr const char *kRoutingKeys = "routing-keys";
 } // namespace command
 
 namespace event {
@@ -30,9 +32,10 @@ constexpr const char *kRekey = "rekey";
 constexpr const char *kSaInstalled = "sa-installed";
 constexpr const char *kSaRemoved = "sa-removed";
 constexpr const char *kEndpointChanged = "endpoint-changed";
+constexpr const char *kRoutingKey = "routing-key";
 // every event, in the order docs/control-socket.md lists them
 constexpr const char *kAll[] = {kMemberRegistered, kMemberLeft, kMemberEvicted, kRekey,
-                                kSaInstalled,      kSaRemoved,  kEndpointChanged};
+                                kSaInstalled,      kSaRemoved,  kEndpointChanged, kRoutingKey};
 } // namespace event
 
 } // namespace groupsec::gdoi
