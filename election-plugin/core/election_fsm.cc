@@ -425,9 +425,8 @@ void ElectionFsm::receive(ByteView datagram, ByteView source)
 		return;
 	}
 	// paragraph 0076: the first message from a sender is accepted, then
-	// only sequence numbers at or above the one expected
-	auto seen = expected_.find(m.identity);
-	if (seen != expected_.end() && m.sequence < seen->second) {
+	// only numbers not seen before within a 64-message window
+	if (!fresh(m.identity, m.sequence)) {
 		counters_.replayed++;
 		return;
 	}
@@ -441,8 +440,38 @@ void ElectionFsm::receive(ByteView datagram, ByteView source)
 			return;
 		}
 	}
-	expected_[m.identity] = m.sequence + 1;
+	mark(m.identity, m.sequence);
 	handle(m);
+}
+
+bool ElectionFsm::fresh(const std::string &sender, uint64_t sequence) const
+{
+	auto it = windows_.find(sender);
+	if (it == windows_.end())
+		return true;
+	const ReplayWindow &w = it->second;
+	if (sequence > w.highest)
+		return true;
+	uint64_t back = w.highest - sequence;
+	return back < 64 && !(w.seen >> back & 1);
+}
+
+void ElectionFsm::mark(const std::string &sender, uint64_t sequence)
+{
+	auto it = windows_.find(sender);
+	if (it == windows_.end()) {
+		windows_[sender] = ReplayWindow{sequence, 1};
+		return;
+	}
+	ReplayWindow &w = it->second;
+	if (sequence > w.highest) {
+		uint64_t shift = sequence - w.highest;
+		w.seen = shift >= 64 ? 0 : w.seen << shift;
+		w.seen |= 1;
+		w.highest = sequence;
+	} else {
+		w.seen |= uint64_t(1) << (w.highest - sequence);
+	}
 }
 
 void ElectionFsm::handle(const Message &m)

@@ -117,7 +117,7 @@ struct ElectionCounters {
 	uint64_t sent = 0;
 	uint64_t malformed = 0;     // did not decode
 	uint64_t forged = 0;        // unknown sender, bad signature, wrong method, spoofed address
-	uint64_t replayed = 0;      // sequence number below the one expected
+	uint64_t replayed = 0;      // sequence number seen before or below the replay window
 	uint64_t rogue = 0;         // ELECTION_CALL from a caller in the rogue stack
 	uint64_t unauthorized = 0;  // ACK, CANDIDACY or VICTORY from a non-candidate
 	uint64_t ignored = 0;       // valid but not for this state (calls in the listen round, ...)
@@ -210,7 +210,16 @@ private:
 	Outcome outcome_ = Outcome::None;
 	std::vector<Candidate> candidates_;
 	std::map<std::string, Candidate> victors_;
-	std::map<std::string, uint64_t> expected_; // per sender: lowest acceptable sequence number
+	// per sender: the highest sequence number accepted and which of the 64
+	// below it were seen (bit i: highest - i), so that reordered messages
+	// pass and each number passes once
+	struct ReplayWindow {
+		uint64_t highest = 0;
+		uint64_t seen = 0;
+	};
+	std::map<std::string, ReplayWindow> windows_;
+	bool fresh(const std::string &sender, uint64_t sequence) const;
+	void mark(const std::string &sender, uint64_t sequence);
 	std::deque<std::pair<std::string, uint64_t>> rogue_; // caller, when pushed; newest first
 	ElectionCounters counters_;
 };
