@@ -188,11 +188,15 @@ void ElectionFsm::schedule_call()
 		return;
 	}
 	phase_ = Phase::CallPending;
-	uint64_t jitter = 0;
-	if (config_.timers.call_jitter_ms) {
+	// candidates draw from the first half of the jitter, members from the
+	// second: when all notice together a candidate calls first, and a
+	// calling candidate always stands, so the election has a candidate
+	uint64_t half = config_.timers.call_jitter_ms / 2;
+	uint64_t jitter = config_.candidate ? 0 : half;
+	if (half) {
 		uint8_t r[2];
 		random_.fill(r, sizeof(r));
-		jitter = (static_cast<uint64_t>(r[0]) << 8 | r[1]) % (config_.timers.call_jitter_ms + 1);
+		jitter += (static_cast<uint64_t>(r[0]) << 8 | r[1]) % (half + 1);
 	}
 	deadline_ = clock_.now_ms() + jitter;
 }
@@ -219,6 +223,11 @@ void ElectionFsm::join_election(bool caller)
 	victors_.clear();
 	attempts_++;
 	counters_.rounds++;
+	uint64_t now = clock_.now_ms();
+	for (const auto &e : early_)
+		if (now - e.second <= config_.timers.listen_ms / 2)
+			add_candidate(e.first);
+	early_.clear();
 	if (!config_.candidate)
 		return;
 	// paragraph 0051: a candidate that calls always stands; so does the
@@ -234,6 +243,14 @@ void ElectionFsm::join_election(bool caller)
 		send(MessageType::Candidacy);
 		candidates_.push_back(self_candidate());
 	}
+}
+
+void ElectionFsm::add_candidate(const Candidate &c)
+{
+	for (const auto &have : candidates_)
+		if (have.identity == c.identity)
+			return;
+	candidates_.push_back(c);
 }
 
 void ElectionFsm::end_listen()
@@ -385,10 +402,15 @@ bool ElectionFsm::rogue_check(const std::string &caller)
 		while (!rogue_.empty() && now - rogue_.back().second >= config_.timers.rogue_hold_ms)
 			rogue_.pop_back();
 	}
-	// FIG. 4: a caller already in the stack is ignored (block 406)
+	// FIG. 4: a caller already in the stack is ignored (block 406), while
+	// this node has a server that answers: a rogue calls elections although
+	// the group has its server. A node without one (discovering, after a
+	// failed election) takes every call, so that after a server dies the
+	// first member to notice can call again.
+	bool served = state_ == State::Client || state_ == State::Leader;
 	for (const auto &e : rogue_)
 		if (e.first == caller)
-			return false;
+			return !served;
 	if (config_.rogue_stack == 0)
 		return true;
 	rogue_.emplace_front(caller, now); // block 404
@@ -516,12 +538,13 @@ void ElectionFsm::handle(const Message &m)
 		return;
 	case MessageType::Candidacy:
 		if (state_ == State::Election && phase_ == Phase::Listen) {
-			for (const auto &c : candidates_)
-				if (c.identity == sender.identity)
-					return;
-			candidates_.push_back(sender);
+			add_candidate(sender);
 		} else {
-			counters_.ignored++;
+			// ahead of the call it answers, or late: kept a while
+			early_.emplace_back(sender, clock_.now_ms());
+			while (early_.size() > 16 ||
+			       clock_.now_ms() - early_.front().second > config_.timers.listen_ms)
+				early_.pop_front();
 		}
 		return;
 	case MessageType::Victory:

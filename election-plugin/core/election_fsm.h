@@ -209,6 +209,11 @@ private:
 	LeaderInfo leader_;
 	Outcome outcome_ = Outcome::None;
 	std::vector<Candidate> candidates_;
+	// candidacies heard outside a listen round, with when: a candidacy can
+	// overtake the call it answers (another path, reordering); those of
+	// the last listen_ms / 2 count when this node joins the election
+	std::deque<std::pair<Candidate, uint64_t>> early_;
+	void add_candidate(const Candidate &c);
 	std::map<std::string, Candidate> victors_;
 	// per sender: the highest sequence number accepted and which of the 64
 	// below it were seen (bit i: highest - i), so that reordered messages

@@ -303,8 +303,11 @@ TEST(ElectionFsm, LostCandidacyGivesTwoVictorsThenANewElection)
 	EXPECT_EQ(net.agreed_leader(), "ks3");
 	EXPECT_GE(count_sent(net, MessageType::Victory, 1), 1u); // ks2 believed it won
 	EXPECT_GE(count_sent(net, MessageType::Victory, 2), 2u);
+	// the candidates' probation ends first: they see the collision and
+	// call; the member joins their new election
 	for (size_t i = 0; i < 4; i++) {
-		EXPECT_GE(net.fsm(i).counters().collisions, 1u) << i;
+		if (i < 3)
+			EXPECT_GE(net.fsm(i).counters().collisions, 1u) << i;
 		EXPECT_GE(net.fsm(i).counters().rounds, 2u) << i;
 	}
 	EXPECT_EQ(net.nodes[3]->recorder->leaders, std::vector<std::string>{"ks3"});
@@ -366,7 +369,7 @@ TEST(ElectionFsm, RogueCallerIsIgnoredWhileInTheStack)
 		if (i == 3)
 			continue;
 		EXPECT_EQ(net.fsm(i).counters().rogue, 1u) << i;
-		EXPECT_EQ(net.fsm(i).snapshot().rogue_stack, std::vector<std::string>{"gm1"}) << i;
+		EXPECT_EQ(net.fsm(i).snapshot().rogue_stack.front(), "gm1") << i;
 	}
 	EXPECT_EQ(net.fsm(0).counters().rounds, rounds);
 	EXPECT_EQ(net.agreed_leader(), "ks3");
