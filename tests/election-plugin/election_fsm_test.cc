@@ -386,6 +386,29 @@ TEST(ElectionFsm, RogueCallerIsIgnoredWhileInTheStack)
 	EXPECT_EQ(net.fsm(0).counters().rogue, 1u);
 }
 
+// A node without a server takes a call even from a caller in its stack:
+// after a server dies the member that called the last election may be the
+// first to notice.
+TEST(ElectionFsm, ACallerInTheStackIsHeardWhenTheServerIsGone)
+{
+	Network net(30);
+	converge(net);
+	uint64_t seq = 1000000;
+	net.inject_all(net.craft(3, MessageType::ElectionCall, seq++), 3);
+	ASSERT_NE(net.run_until_agreed(5000), kNever);
+	net.kill(2);
+	net.run_for(800); // keepalive (500) and its wait (250) are over, the retransmissions not
+	ASSERT_EQ(net.fsm(4).state(), State::Discovery);
+	uint64_t rounds = net.fsm(4).counters().rounds;
+	net.inject_all(net.craft(3, MessageType::ElectionCall, seq++), 3);
+	net.run_for(10);
+	EXPECT_EQ(net.fsm(4).state(), State::Election);
+	EXPECT_EQ(net.fsm(4).counters().rounds, rounds + 1);
+	EXPECT_EQ(net.fsm(4).counters().rogue, 0u);
+	ASSERT_NE(net.run_until_agreed(5000), kNever);
+	EXPECT_EQ(net.agreed_leader(), "ks2");
+}
+
 TEST(ElectionFsm, RogueStackSizeAndHoldAreConfigurable)
 {
 	Network net(17);
