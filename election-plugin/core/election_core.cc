@@ -2,16 +2,136 @@
 // The C boundary of the election plugin's core; no exception crosses it.
 #include "election_core.h"
 
+#include <cstring>
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
+#include "election_auth.h"
+#include "election_fsm.h"
 #include "election_msg.h"
+#include "groupsec/crypto/random.h"
+#include "groupsec/net/address.h"
 #include "groupsec/version.h"
+
+using groupsec::Bytes;
+using groupsec::ByteView;
+using namespace groupsec::election;
+
+namespace {
+
+template <size_t N> void copy_text(char (&dst)[N], const std::string &src)
+{
+	size_t n = src.size() < N - 1 ? src.size() : N - 1;
+	std::memcpy(dst, src.data(), n);
+	dst[n] = '\0';
+}
+
+class CallbackClock : public groupsec::crypto::Clock {
+public:
+	explicit CallbackClock(const election_callbacks_t &cb) : cb_(cb) {}
+	uint64_t now_ms() const override { return cb_.now_ms ? cb_.now_ms(cb_.ctx) : 0; }
+
+private:
+	const election_callbacks_t &cb_;
+};
+
+// One group: configured, its peers added, then started (the state machine
+// takes its peer table when it is built).
+struct Group : public Transport, public ElectionListener {
+	Group(const election_callbacks_t &cb, uint32_t id) : cb(cb), id(id) {}
+
+	void send(ByteView datagram) override
+	{
+		if (cb.send)
+			cb.send(cb.ctx, id, datagram.data(), datagram.size());
+	}
+	void leader_changed(const LeaderInfo &l) override
+	{
+		if (cb.leader_changed)
+			cb.leader_changed(cb.ctx, id, l.identity.c_str(), groupsec::net::ip_text(l.address).c_str(),
+					  l.self);
+	}
+	void election_incomplete() override
+	{
+		if (cb.incomplete)
+			cb.incomplete(cb.ctx, id);
+	}
+
+	const election_callbacks_t &cb;
+	uint32_t id;
+	ElectionConfig config;
+	PeerTable peers;
+	std::shared_ptr<const Signer> signer;
+	std::shared_ptr<ElectionFsm> fsm;
+};
+
+} // namespace
 
 struct election_core_t {
 	std::string description;
+	std::string error;
+	election_callbacks_t callbacks{};
+	CallbackClock clock{callbacks};
+	groupsec::crypto::OpenSslRandom random;
+	std::vector<std::unique_ptr<Group>> groups;
+
+	Group *find(uint32_t id)
+	{
+		for (auto &g : groups)
+			if (g->id == id)
+				return g.get();
+		return nullptr;
+	}
+	const char *fail(std::string why)
+	{
+		error = std::move(why);
+		return error.c_str();
+	}
 };
+
+namespace groupsec::election {
+
+bool core_add(election_core_t *core, std::shared_ptr<ElectionFsm> fsm)
+{
+	try {
+		auto g = std::make_unique<Group>(core->callbacks, fsm->config().group);
+		g->config = fsm->config();
+		g->fsm = std::move(fsm);
+		core->groups.push_back(std::move(g));
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+void fill_snapshot(const ElectionFsm &fsm, election_snapshot_t *out)
+{
+	ElectionSnapshot s = fsm.snapshot();
+	std::memset(out, 0, sizeof(*out));
+	out->group = s.group;
+	copy_text(out->state, state_name(s.state));
+	copy_text(out->phase, phase_name(s.phase));
+	copy_text(out->leader, s.leader.identity);
+	copy_text(out->leader_address, net::ip_text(s.leader.address));
+	out->leader_self = s.leader.self;
+	copy_text(out->last_result, outcome_name(s.last_outcome));
+	out->attempts = s.attempts;
+	out->rounds = s.counters.rounds;
+	out->collisions = s.counters.collisions;
+	out->leader_changes = s.counters.leader_changes;
+	out->received = s.counters.received;
+	out->sent = s.counters.sent;
+	out->malformed = s.counters.malformed;
+	out->forged = s.counters.forged;
+	out->replayed = s.counters.replayed;
+	out->rogue = s.counters.rogue;
+	out->unauthorized = s.counters.unauthorized;
+	out->ignored = s.counters.ignored;
+}
+
+} // namespace groupsec::election
 
 extern "C" election_core_t *election_core_create(void)
 {
@@ -39,4 +159,177 @@ extern "C" const char *election_core_describe(election_core_t *core)
 extern "C" void election_core_destroy(election_core_t *core)
 {
 	std::unique_ptr<election_core_t> owned(core);
+}
+
+extern "C" void election_core_set_callbacks(election_core_t *core, const election_callbacks_t *cb)
+{
+	core->callbacks = *cb;
+}
+
+extern "C" const char *election_core_add_group(election_core_t *core, const election_group_conf_t *conf)
+{
+	try {
+		if (core->find(conf->group))
+			return core->fail("group " + std::to_string(conf->group) + " has an election already");
+		if (!conf->identity || !*conf->identity || std::strlen(conf->identity) > kMaxIdentity)
+			return core->fail("the identity must have 1 to 255 octets");
+		auto ip = conf->address ? groupsec::net::parse_ip(conf->address) : std::nullopt;
+		if (!ip)
+			return core->fail(std::string("not an IPv4 or IPv6 address: '") +
+					  (conf->address ? conf->address : "") + "'");
+		ByteView key(conf->key, conf->key ? conf->key_len : 0);
+		groupsec::Result<std::unique_ptr<Signer>> signer =
+			conf->auth == ELECTION_AUTH_ED25519	  ? ed25519_signer(key)
+			: conf->auth == ELECTION_AUTH_ECDSA_P256 ? ecdsa_p256_signer(key)
+			: conf->auth == ELECTION_AUTH_GROUP_PSK	  ? group_psk_signer(key)
+								  : groupsec::make_error(groupsec::WireError::Unsupported,
+											 "unknown authentication method " +
+												 std::to_string(conf->auth));
+		if (!signer)
+			return core->fail(signer.error().message);
+		auto g = std::make_unique<Group>(core->callbacks, conf->group);
+		ElectionConfig &c = g->config;
+		c.group = conf->group;
+		c.identity = conf->identity;
+		c.address = *ip;
+		c.candidate = conf->candidate;
+		c.priority = conf->priority;
+		if (conf->retransmits)
+			c.retransmits = conf->retransmits;
+		if (conf->max_attempts)
+			c.max_attempts = conf->max_attempts;
+		if (conf->rogue_stack)
+			c.rogue_stack = conf->rogue_stack;
+		if (conf->first_sequence)
+			c.first_sequence = conf->first_sequence;
+		ElectionTimers &t = c.timers;
+		uint64_t *fields[] = {&t.query_ms, &t.keepalive_ms, &t.listen_ms, &t.probation_ms,
+				      &t.call_jitter_ms, &t.incomplete_retry_ms, &t.rogue_hold_ms};
+		uint32_t values[] = {conf->query_ms, conf->keepalive_ms, conf->listen_ms, conf->probation_ms,
+				     conf->call_jitter_ms, conf->incomplete_retry_ms, conf->rogue_hold_ms};
+		for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+			if (values[i])
+				*fields[i] = values[i];
+		g->signer = std::move(signer).value();
+		if (conf->auth == ELECTION_AUTH_GROUP_PSK)
+			g->peers.set_group_verifier(
+				std::shared_ptr<const Verifier>(group_psk_verifier(key).value()));
+		core->groups.push_back(std::move(g));
+		return nullptr;
+	} catch (const std::bad_alloc &) {
+		return core->fail("out of memory");
+	}
+}
+
+extern "C" const char *election_core_add_peer(election_core_t *core, uint32_t group, const char *identity,
+					      const uint8_t *public_key, size_t len, bool candidate)
+{
+	try {
+		Group *g = core->find(group);
+		if (!g)
+			return core->fail("no election for group " + std::to_string(group));
+		if (g->fsm)
+			return core->fail("the election of group " + std::to_string(group) + " runs already");
+		if (!identity || !*identity || std::strlen(identity) > kMaxIdentity)
+			return core->fail("the identity must have 1 to 255 octets");
+		std::shared_ptr<const Verifier> verifier;
+		AuthMethod m = g->signer->method();
+		if (m == AuthMethod::GroupPsk) {
+			if (public_key && len)
+				return core->fail("group key mode: peers have no keys of their own");
+		} else {
+			ByteView key(public_key, public_key ? len : 0);
+			auto v = m == AuthMethod::Ed25519 ? ed25519_verifier(key) : ecdsa_p256_verifier(key);
+			if (!v)
+				return core->fail(std::string(identity) + ": " + v.error().message);
+			verifier = std::move(v).value();
+		}
+		g->peers.add(identity, std::move(verifier), candidate);
+		return nullptr;
+	} catch (const std::bad_alloc &) {
+		return core->fail("out of memory");
+	}
+}
+
+extern "C" bool election_core_start(election_core_t *core, uint32_t group)
+{
+	try {
+		Group *g = core->find(group);
+		if (!g || g->fsm)
+			return false;
+		g->fsm = std::make_shared<ElectionFsm>(g->config, g->peers, g->signer, core->clock, core->random,
+							*g, g);
+		g->fsm->start();
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" void election_core_receive(election_core_t *core, const uint8_t *data, size_t len, const char *source)
+{
+	// the group ID at octets 12 to 15 picks the group; the state machine
+	// checks everything else
+	if (!data || len < 16)
+		return;
+	uint32_t id = static_cast<uint32_t>(data[12]) << 24 | static_cast<uint32_t>(data[13]) << 16 |
+		      static_cast<uint32_t>(data[14]) << 8 | data[15];
+	Group *g = core->find(id);
+	if (!g || !g->fsm)
+		return;
+	try {
+		Bytes from;
+		if (source) {
+			auto ip = groupsec::net::parse_ip(source);
+			if (ip)
+				from = *ip;
+		}
+		g->fsm->receive(ByteView(data, len), from);
+	} catch (const std::bad_alloc &) {
+	}
+}
+
+extern "C" uint64_t election_core_next_deadline(election_core_t *core)
+{
+	uint64_t next = kNever;
+	for (auto &g : core->groups)
+		if (g->fsm && g->fsm->next_deadline_ms() < next)
+			next = g->fsm->next_deadline_ms();
+	return next;
+}
+
+extern "C" void election_core_on_timer(election_core_t *core)
+{
+	try {
+		for (auto &g : core->groups)
+			if (g->fsm)
+				g->fsm->on_timer();
+	} catch (const std::bad_alloc &) {
+	}
+}
+
+extern "C" size_t election_core_count(election_core_t *core)
+{
+	return core->groups.size();
+}
+
+extern "C" bool election_core_snapshot(election_core_t *core, size_t index, election_snapshot_t *out)
+{
+	if (index >= core->groups.size())
+		return false;
+	try {
+		Group &g = *core->groups[index];
+		if (g.fsm) {
+			fill_snapshot(*g.fsm, out);
+		} else {
+			std::memset(out, 0, sizeof(*out));
+			out->group = g.id;
+			copy_text(out->state, state_name(State::Ready));
+			copy_text(out->phase, phase_name(Phase::None));
+			copy_text(out->last_result, outcome_name(Outcome::None));
+		}
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
 }

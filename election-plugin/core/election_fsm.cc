@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+#include "election_fsm.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace groupsec::election {
+
+const char *state_name(State s)
+{
+	switch (s) {
+	case State::Ready:
+		return "ready";
+	case State::Discovery:
+		return "discovery";
+	case State::Election:
+		return "election";
+	case State::Client:
+		return "client";
+	case State::Leader:
+		return "leader";
+	case State::Incomplete:
+		return "election-incomplete";
+	}
+	return "unknown";
+}
+
+const char *phase_name(Phase p)
+{
+	switch (p) {
+	case Phase::None:
+		return "none";
+	case Phase::Querying:
+		return "querying";
+	case Phase::CallPending:
+		return "call-pending";
+	case Phase::Listen:
+		return "listen";
+	case Phase::Probation:
+		return "probation";
+	}
+	return "unknown";
+}
+
+const char *outcome_name(Outcome o)
+{
+	switch (o) {
+	case Outcome::None:
+		return "none";
+	case Outcome::Elected:
+		return "elected";
+	case Outcome::Collision:
+		return "collision";
+	case Outcome::NoVictor:
+		return "no-victor";
+	case Outcome::Incomplete:
+		return "incomplete";
+	case Outcome::Found:
+		return "found";
+	}
+	return "unknown";
+}
+
+void PeerTable::add(const std::string &identity, std::shared_ptr<const Verifier> verifier, bool candidate)
+{
+	peers_[identity] = Peer{std::move(verifier), candidate};
+}
+
+void PeerTable::set_group_verifier(std::shared_ptr<const Verifier> verifier)
+{
+	group_ = std::move(verifier);
+}
+
+const Verifier *PeerTable::verifier(const std::string &identity) const
+{
+	auto it = peers_.find(identity);
+	if (it != peers_.end() && it->second.verifier)
+		return it->second.verifier.get();
+	return group_.get();
+}
+
+bool PeerTable::candidate(const std::string &identity) const
+{
+	auto it = peers_.find(identity);
+	return it != peers_.end() && it->second.candidate;
+}
+
+ElectionFsm::ElectionFsm(ElectionConfig config, PeerTable peers, std::shared_ptr<const Signer> signer,
+			 const crypto::Clock &clock, crypto::RandomSource &random, Transport &transport,
+			 ElectionListener *listener)
+	: config_(std::move(config)), peers_(std::move(peers)), signer_(std::move(signer)), clock_(clock),
+	  random_(random), transport_(transport), listener_(listener), sequence_(config_.first_sequence)
+{
+}
+
+void ElectionFsm::start()
+{
+	if (state_ != State::Ready)
+		return;
+	attempts_ = 0;
+	enter_discovery(true);
+}
+
+void ElectionFsm::stop()
+{
+	state_ = State::Ready;
+	phase_ = Phase::None;
+	deadline_ = kNever;
+	candidates_.clear();
+	victors_.clear();
+}
+
+void ElectionFsm::service_failed()
+{
+	if (state_ == State::Client)
+		enter_discovery(true);
+}
+
+ElectionFsm::Candidate ElectionFsm::self_candidate() const
+{
+	return Candidate{config_.identity, config_.priority, config_.address};
+}
+
+bool ElectionFsm::ranks_above(const Candidate &a, const Candidate &b)
+{
+	if (a.priority != b.priority)
+		return a.priority > b.priority;
+	if (a.address.size() != b.address.size())
+		return a.address.size() > b.address.size(); // IPv6 above IPv4
+	if (a.address != b.address)
+		return a.address > b.address; // lexicographic on network order: numeric
+	return a.identity > b.identity;
+}
+
+void ElectionFsm::send(MessageType type)
+{
+	Message m;
+	m.type = type;
+	m.auth = signer_->method();
+	m.sequence = sequence_;
+	m.group = config_.group;
+	m.identity = config_.identity;
+	if (has_candidate_payload(type)) {
+		m.priority = config_.priority;
+		m.address = config_.address;
+	}
+	auto part = encode_signed_part(m);
+	if (!part)
+		return;
+	auto sig = signer_->sign(part.value());
+	if (!sig)
+		return;
+	m.signature = std::move(sig).value();
+	auto datagram = encode(m);
+	if (!datagram)
+		return;
+	sequence_++; // paragraph 0075: after each packet sent
+	counters_.sent++;
+	transport_.send(datagram.value());
+}
+
+// ---- Discovery (FIG. 2, 204)
+
+void ElectionFsm::enter_discovery(bool query_now)
+{
+	state_ = State::Discovery;
+	phase_ = Phase::Querying;
+	queries_left_ = config_.retransmits;
+	if (query_now) {
+		query();
+	} else {
+		// the query that just went unanswered (a client's keepalive) was
+		// the first one: retransmit now
+		deadline_ = clock_.now_ms();
+	}
+}
+
+void ElectionFsm::query()
+{
+	send(MessageType::LeaderRUThere);
+	deadline_ = clock_.now_ms() + config_.timers.query_ms;
+}
+
+void ElectionFsm::schedule_call()
+{
+	if (attempts_ >= config_.max_attempts) {
+		enter_incomplete();
+		return;
+	}
+	phase_ = Phase::CallPending;
+	// candidates draw from the first half of the jitter, members from the
+	// second: when all notice together a candidate calls first, and a
+	// calling candidate always stands, so the election has a candidate
+	uint64_t half = config_.timers.call_jitter_ms / 2;
+	uint64_t jitter = config_.candidate ? 0 : half;
+	if (half) {
+		uint8_t r[2];
+		random_.fill(r, sizeof(r));
+		jitter += (static_cast<uint64_t>(r[0]) << 8 | r[1]) % (half + 1);
+	}
+	deadline_ = clock_.now_ms() + jitter;
+}
+
+// ---- Election (FIG. 3)
+
+void ElectionFsm::call_election()
+{
+	if (attempts_ >= config_.max_attempts) {
+		enter_incomplete();
+		return;
+	}
+	send(MessageType::ElectionCall);
+	join_election(true);
+}
+
+void ElectionFsm::join_election(bool caller)
+{
+	bool was_leader = state_ == State::Leader;
+	state_ = State::Election;
+	phase_ = Phase::Listen;
+	deadline_ = clock_.now_ms() + config_.timers.listen_ms;
+	candidates_.clear();
+	victors_.clear();
+	attempts_++;
+	counters_.rounds++;
+	uint64_t now = clock_.now_ms();
+	for (const auto &e : early_)
+		if (now - e.second <= config_.timers.listen_ms / 2)
+			add_candidate(e.first);
+	early_.clear();
+	if (!config_.candidate)
+		return;
+	// paragraph 0051: a candidate that calls always stands; so does the
+	// server in office, so that a needless election keeps it. Others toss
+	// a coin (block 304).
+	bool stand = caller || was_leader;
+	if (!stand) {
+		uint8_t coin = 0;
+		random_.fill(&coin, 1);
+		stand = coin & 1;
+	}
+	if (stand) {
+		send(MessageType::Candidacy);
+		candidates_.push_back(self_candidate());
+	}
+}
+
+void ElectionFsm::add_candidate(const Candidate &c)
+{
+	for (const auto &have : candidates_)
+		if (have.identity == c.identity)
+			return;
+	candidates_.push_back(c);
+}
+
+void ElectionFsm::end_listen()
+{
+	// block 308: the vote, the same at every node that heard the same
+	// candidates
+	phase_ = Phase::Probation;
+	deadline_ = clock_.now_ms() + config_.timers.probation_ms;
+	if (candidates_.empty())
+		return;
+	const Candidate *best = &candidates_.front();
+	for (const auto &c : candidates_)
+		if (ranks_above(c, *best))
+			best = &c;
+	if (best->identity == config_.identity) {
+		send(MessageType::Victory);
+		victors_[config_.identity] = self_candidate();
+	}
+}
+
+void ElectionFsm::end_probation()
+{
+	candidates_.clear();
+	if (victors_.empty()) {
+		// FIG. 2: no key server elected -> Discovery; the winner may be
+		// there and only its announcement lost
+		outcome_ = Outcome::NoVictor;
+		enter_discovery(true);
+		return;
+	}
+	if (victors_.size() > 1) {
+		// block 314: a collision calls a new election at once
+		collision();
+		return;
+	}
+	Candidate winner = victors_.begin()->second;
+	victors_.clear();
+	outcome_ = Outcome::Elected;
+	if (winner.identity == config_.identity)
+		become_leader();
+	else
+		become_client(winner);
+}
+
+void ElectionFsm::collision()
+{
+	outcome_ = Outcome::Collision;
+	counters_.collisions++;
+	victors_.clear();
+	call_election();
+}
+
+// ---- Client and Leader (FIG. 2, 208)
+
+void ElectionFsm::set_leader(LeaderInfo leader)
+{
+	if (leader.identity == leader_.identity && leader.address == leader_.address)
+		return;
+	leader_ = std::move(leader);
+	counters_.leader_changes++;
+	if (listener_)
+		listener_->leader_changed(leader_);
+}
+
+void ElectionFsm::become_client(const Candidate &leader)
+{
+	state_ = State::Client;
+	phase_ = Phase::None;
+	attempts_ = 0;
+	awaiting_ack_ = false;
+	deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
+	set_leader(LeaderInfo{leader.identity, leader.address, leader.priority, false});
+}
+
+void ElectionFsm::become_leader()
+{
+	state_ = State::Leader;
+	phase_ = Phase::None;
+	attempts_ = 0;
+	deadline_ = kNever;
+	set_leader(LeaderInfo{config_.identity, config_.address, config_.priority, true});
+}
+
+void ElectionFsm::enter_incomplete()
+{
+	state_ = State::Incomplete;
+	phase_ = Phase::None;
+	outcome_ = Outcome::Incomplete;
+	deadline_ = clock_.now_ms() + config_.timers.incomplete_retry_ms;
+	set_leader(LeaderInfo{});
+	if (listener_)
+		listener_->election_incomplete();
+}
+
+// ---- timers
+
+void ElectionFsm::on_timer()
+{
+	// each handler moves the deadline forward; the bound guards against a
+	// zero timer looping
+	for (int i = 0; i < 16 && deadline_ != kNever && deadline_ <= clock_.now_ms(); i++) {
+		switch (state_) {
+		case State::Ready:
+		case State::Leader:
+			deadline_ = kNever;
+			break;
+		case State::Discovery:
+			if (phase_ == Phase::CallPending) {
+				call_election();
+			} else if (queries_left_ > 0) {
+				queries_left_--;
+				query(); // paragraph 0079: retransmit
+			} else {
+				schedule_call(); // the key server is unreachable
+			}
+			break;
+		case State::Election:
+			if (phase_ == Phase::Listen)
+				end_listen();
+			else
+				end_probation();
+			break;
+		case State::Client:
+			if (!awaiting_ack_) {
+				// paragraph 0080: the member checks the server's liveness
+				send(MessageType::LeaderRUThere);
+				awaiting_ack_ = true;
+				deadline_ = clock_.now_ms() + config_.timers.query_ms;
+			} else {
+				// FIG. 2: the server stopped answering -> Discovery,
+				// the unanswered keepalive being its first query
+				enter_discovery(false);
+			}
+			break;
+		case State::Incomplete:
+			attempts_ = 0;
+			enter_discovery(true);
+			break;
+		}
+	}
+}
+
+// ---- receiving
+
+bool ElectionFsm::rogue_check(const std::string &caller)
+{
+	uint64_t now = clock_.now_ms();
+	if (config_.timers.rogue_hold_ms) {
+		while (!rogue_.empty() && now - rogue_.back().second >= config_.timers.rogue_hold_ms)
+			rogue_.pop_back();
+	}
+	// FIG. 4: a caller already in the stack is ignored (block 406), while
+	// this node has a server that answers: a rogue calls elections although
+	// the group has its server. A node without one (discovering, after a
+	// failed election) takes every call, so that after a server dies the
+	// first member to notice can call again.
+	bool served = state_ == State::Client || state_ == State::Leader;
+	for (const auto &e : rogue_)
+		if (e.first == caller)
+			return !served;
+	if (config_.rogue_stack == 0)
+		return true;
+	rogue_.emplace_front(caller, now); // block 404
+	while (rogue_.size() > config_.rogue_stack)
+		rogue_.pop_back();
+	return true;
+}
+
+void ElectionFsm::receive(ByteView datagram, ByteView source)
+{
+	counters_.received++;
+	if (state_ == State::Ready)
+		return;
+	auto decoded = decode(datagram);
+	if (!decoded) {
+		counters_.malformed++;
+		return;
+	}
+	const Message &m = decoded.value().message;
+	if (m.group != config_.group) {
+		counters_.other_group++;
+		return;
+	}
+	if (m.identity == config_.identity)
+		return; // our own, looped back
+	// paragraph 0078: only the key server verifies LEADER_R_U_THERE
+	if (m.type == MessageType::LeaderRUThere && state_ != State::Leader) {
+		counters_.ignored++;
+		return;
+	}
+	const Verifier *v = peers_.verifier(m.identity);
+	if (!v || v->method() != m.auth || !v->verify(decoded.value().signed_part, m.signature)) {
+		counters_.forged++;
+		return;
+	}
+	// paragraph 0076: the first message from a sender is accepted, then
+	// only numbers not seen before within a 64-message window
+	if (!fresh(m.identity, m.sequence)) {
+		counters_.replayed++;
+		return;
+	}
+	if (has_candidate_payload(m.type)) {
+		if (!peers_.candidate(m.identity)) {
+			counters_.unauthorized++;
+			return;
+		}
+		if (config_.check_source_address && !source.empty() && Bytes(source.begin(), source.end()) != m.address) {
+			counters_.forged++;
+			return;
+		}
+	}
+	mark(m.identity, m.sequence);
+	handle(m);
+}
+
+bool ElectionFsm::fresh(const std::string &sender, uint64_t sequence) const
+{
+	auto it = windows_.find(sender);
+	if (it == windows_.end())
+		return true;
+	const ReplayWindow &w = it->second;
+	if (sequence > w.highest)
+		return true;
+	uint64_t back = w.highest - sequence;
+	return back < 64 && !(w.seen >> back & 1);
+}
+
+void ElectionFsm::mark(const std::string &sender, uint64_t sequence)
+{
+	auto it = windows_.find(sender);
+	if (it == windows_.end()) {
+		windows_[sender] = ReplayWindow{sequence, 1};
+		return;
+	}
+	ReplayWindow &w = it->second;
+	if (sequence > w.highest) {
+		uint64_t shift = sequence - w.highest;
+		w.seen = shift >= 64 ? 0 : w.seen << shift;
+		w.seen |= 1;
+		w.highest = sequence;
+	} else {
+		w.seen |= uint64_t(1) << (w.highest - sequence);
+	}
+}
+
+void ElectionFsm::handle(const Message &m)
+{
+	Candidate sender{m.identity, m.priority, m.address};
+	switch (m.type) {
+	case MessageType::LeaderRUThere:
+		send(MessageType::LeaderRUThereAck); // only the Leader gets here
+		return;
+	case MessageType::LeaderRUThereAck:
+		switch (state_) {
+		case State::Discovery:
+		case State::Incomplete:
+			outcome_ = Outcome::Found;
+			become_client(sender);
+			return;
+		case State::Client:
+			if (m.identity == leader_.identity) {
+				awaiting_ack_ = false;
+				deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
+			} else {
+				collision(); // two servers answer (paragraph 0050)
+			}
+			return;
+		case State::Leader:
+			collision(); // another server in office
+			return;
+		default:
+			counters_.ignored++;
+			return;
+		}
+	case MessageType::ElectionCall:
+		if (state_ == State::Election && phase_ == Phase::Listen) {
+			counters_.ignored++; // block 306: no new calls in the listen round
+			return;
+		}
+		if (!rogue_check(m.identity)) {
+			counters_.rogue++;
+			return;
+		}
+		join_election(false);
+		return;
+	case MessageType::Candidacy:
+		if (state_ == State::Election && phase_ == Phase::Listen) {
+			add_candidate(sender);
+		} else {
+			// ahead of the call it answers, or late: kept a while
+			early_.emplace_back(sender, clock_.now_ms());
+			while (early_.size() > 16 ||
+			       clock_.now_ms() - early_.front().second > config_.timers.listen_ms)
+				early_.pop_front();
+		}
+		return;
+	case MessageType::Victory:
+		switch (state_) {
+		case State::Election:
+			victors_[sender.identity] = sender;
+			return;
+		case State::Discovery:
+		case State::Incomplete:
+			outcome_ = Outcome::Elected;
+			become_client(sender);
+			return;
+		case State::Client:
+			if (m.identity != leader_.identity) {
+				// an election this node missed elected another server
+				outcome_ = Outcome::Elected;
+				become_client(sender);
+			}
+			return;
+		case State::Leader:
+			collision();
+			return;
+		case State::Ready:
+			return;
+		}
+		return;
+	}
+}
+
+ElectionSnapshot ElectionFsm::snapshot() const
+{
+	ElectionSnapshot s;
+	s.group = config_.group;
+	s.state = state_;
+	s.phase = phase_;
+	s.leader = leader_;
+	s.last_outcome = outcome_;
+	s.attempts = attempts_;
+	s.next_sequence = sequence_;
+	for (const auto &e : rogue_)
+		s.rogue_stack.push_back(e.first);
+	s.counters = counters_;
+	return s;
+}
+
+} // namespace groupsec::election

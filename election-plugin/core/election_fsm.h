@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// ElectionFsm: one node's side of the secure key server election of seed
+// 003 (FIG. 2 to 4) for one group. It owns no socket and reads no system
+// clock: the clock, the randomness (coin tosses, jitter), the transport and
+// the signer are injected, so a test drives it step by step. The glue calls
+// receive() for every datagram, on_timer() when next_deadline_ms() is
+// reached, and learns the result through an ElectionListener.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "election_auth.h"
+#include "election_msg.h"
+#include "groupsec/base/bytes.h"
+#include "groupsec/crypto/clock.h"
+#include "groupsec/crypto/random.h"
+
+namespace groupsec::election {
+
+constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+// FIG. 2's states; Leader is the Client phase of the node that won.
+enum class State { Ready, Discovery, Election, Client, Leader, Incomplete };
+// Discovery and Election are split in phases.
+enum class Phase {
+	None,
+	Querying,    // Discovery: LEADER_R_U_THERE sent, waiting for the ACK
+	CallPending, // Discovery: nobody answered; calling after a random jitter
+	Listen,      // Election: collecting ELECTION_CANDIDACY, new calls ignored
+	Probation,   // Election: vote done, collecting VICTORY_ANNOUNCEMENTs
+};
+// How the last election (or discovery) ended.
+enum class Outcome { None, Elected, Collision, NoVictor, Incomplete, Found };
+
+const char *state_name(State s);
+const char *phase_name(Phase p);
+const char *outcome_name(Outcome o);
+
+// Timers in milliseconds; the defaults give a failover within
+// keepalive + (1 + retransmits) * query + listen + probation = 2.3 s.
+struct ElectionTimers {
+	uint64_t query_ms = 250;       // wait for LEADER_R_U_THERE_ACK, per (re)transmission
+	uint64_t keepalive_ms = 500;   // a member's liveness query to the elected server
+	uint64_t listen_ms = 400;      // the listen round (candidacies)
+	uint64_t probation_ms = 400;   // the victory probation round
+	uint64_t call_jitter_ms = 100; // random delay before calling, so that one call wins
+	uint64_t incomplete_retry_ms = 5000; // Election-Incomplete: discover again after this
+	uint64_t rogue_hold_ms = 30000; // a rogue-stack entry is forgotten after this (0: never)
+};
+
+struct ElectionConfig {
+	uint32_t group = 0;
+	std::string identity;  // this node's identity, as peers know it
+	Bytes address;         // this node's address (4 or 16 octets): where members register
+	bool candidate = false; // authorized and willing to be the key server
+	uint8_t priority = 0;  // the vote ranks priority first, then address
+	unsigned retransmits = 3;  // LEADER_R_U_THERE retransmissions (paragraph 0079)
+	unsigned max_attempts = 3; // failed elections before Election-Incomplete (paragraph 0053)
+	size_t rogue_stack = 2;    // entries of the rogue-caller stack (paragraph 0069)
+	uint64_t first_sequence = 1; // the first sequence number sent; must grow across restarts
+	// drop ACK/CANDIDACY/VICTORY whose address differs from the datagram's source
+	bool check_source_address = true;
+	ElectionTimers timers;
+};
+
+// Who may speak and who may win. A listed identity has its own verifier
+// (or none: then the group verifier); an identity not listed is verified
+// with the group verifier if there is one (group pre-shared key mode),
+// else refused. Only identities listed as candidates can win.
+class PeerTable {
+public:
+	void add(const std::string &identity, std::shared_ptr<const Verifier> verifier, bool candidate);
+	void set_group_verifier(std::shared_ptr<const Verifier> verifier);
+	const Verifier *verifier(const std::string &identity) const;
+	bool candidate(const std::string &identity) const;
+
+private:
+	struct Peer {
+		std::shared_ptr<const Verifier> verifier;
+		bool candidate = false;
+	};
+	std::map<std::string, Peer> peers_;
+	std::shared_ptr<const Verifier> group_;
+};
+
+// Sends one datagram to the group (multicast, or every peer of the list).
+class Transport {
+public:
+	virtual ~Transport() = default;
+	virtual void send(ByteView datagram) = 0;
+};
+
+struct LeaderInfo {
+	std::string identity; // empty: none
+	Bytes address;
+	uint8_t priority = 0;
+	bool self = false;
+};
+
+class ElectionListener {
+public:
+	virtual ~ElectionListener() = default;
+	// A new key server was elected or found (identity empty: none any more).
+	virtual void leader_changed(const LeaderInfo &leader) {}
+	// Paragraph 0053: the election failed max_attempts times.
+	virtual void election_incomplete() {}
+};
+
+struct ElectionCounters {
+	uint64_t received = 0;      // datagrams given to receive()
+	uint64_t sent = 0;
+	uint64_t malformed = 0;     // did not decode
+	uint64_t forged = 0;        // unknown sender, bad signature, wrong method, spoofed address
+	uint64_t replayed = 0;      // sequence number seen before or below the replay window
+	uint64_t rogue = 0;         // ELECTION_CALL from a caller in the rogue stack
+	uint64_t unauthorized = 0;  // ACK, CANDIDACY or VICTORY from a non-candidate
+	uint64_t ignored = 0;       // valid but not for this state (calls in the listen round, ...)
+	uint64_t other_group = 0;
+	uint64_t rounds = 0;        // elections this node took part in
+	uint64_t collisions = 0;    // two victors or two servers seen
+	uint64_t leader_changes = 0;
+};
+
+struct ElectionSnapshot {
+	uint32_t group = 0;
+	State state = State::Ready;
+	Phase phase = Phase::None;
+	LeaderInfo leader;
+	Outcome last_outcome = Outcome::None;
+	unsigned attempts = 0; // failed elections since the last success
+	uint64_t next_sequence = 0;
+	std::vector<std::string> rogue_stack; // newest first
+	ElectionCounters counters;
+};
+
+class ElectionFsm {
+public:
+	ElectionFsm(ElectionConfig config, PeerTable peers, std::shared_ptr<const Signer> signer,
+		    const crypto::Clock &clock, crypto::RandomSource &random, Transport &transport,
+		    ElectionListener *listener = nullptr);
+
+	// Ready -> Discovery: the node needs a key server for the group.
+	void start();
+	// Back to Ready; nothing more is sent.
+	void stop();
+	// One datagram from the group; source: the sender's address as the
+	// socket saw it (empty if unknown).
+	void receive(ByteView datagram, ByteView source = {});
+	// Handles every timer due at clock.now_ms().
+	void on_timer();
+	// When on_timer() is due next (kNever: nothing pending).
+	uint64_t next_deadline_ms() const { return deadline_; }
+	// The key server did not serve a registration: check it (Client -> Discovery).
+	void service_failed();
+
+	State state() const { return state_; }
+	Phase phase() const { return phase_; }
+	const LeaderInfo &leader() const { return leader_; }
+	const ElectionCounters &counters() const { return counters_; }
+	ElectionSnapshot snapshot() const;
+	const ElectionConfig &config() const { return config_; }
+
+private:
+	struct Candidate {
+		std::string identity;
+		uint8_t priority = 0;
+		Bytes address;
+	};
+
+	void send(MessageType type);
+	void enter_discovery(bool query_now);
+	void query();
+	void schedule_call();
+	void call_election();
+	void join_election(bool caller);
+	void end_listen();
+	void end_probation();
+	void become_client(const Candidate &leader);
+	void become_leader();
+	void enter_incomplete();
+	void collision();
+	void set_leader(LeaderInfo leader);
+	bool rogue_check(const std::string &caller);
+	Candidate self_candidate() const;
+	static bool ranks_above(const Candidate &a, const Candidate &b);
+	void handle(const Message &m);
+
+	ElectionConfig config_;
+	PeerTable peers_;
+	std::shared_ptr<const Signer> signer_;
+	const crypto::Clock &clock_;
+	crypto::RandomSource &random_;
+	Transport &transport_;
+	ElectionListener *listener_;
+
+	State state_ = State::Ready;
+	Phase phase_ = Phase::None;
+	uint64_t deadline_ = kNever;
+	unsigned queries_left_ = 0;
+	bool awaiting_ack_ = false;
+	unsigned attempts_ = 0;
+	uint64_t sequence_;
+	LeaderInfo leader_;
+	Outcome outcome_ = Outcome::None;
+	std::vector<Candidate> candidates_;
+	// candidacies heard outside a listen round, with when: a candidacy can
+	// overtake the call it answers (another path, reordering); those of
+	// the last listen_ms / 2 count when this node joins the election
+	std::deque<std::pair<Candidate, uint64_t>> early_;
+	void add_candidate(const Candidate &c);
+	std::map<std::string, Candidate> victors_;
+	// per sender: the highest sequence number accepted and which of the 64
+	// below it were seen (bit i: highest - i), so that reordered messages
+	// pass and each number passes once
+	struct ReplayWindow {
+		uint64_t highest = 0;
+		uint64_t seen = 0;
+	};
+	std::map<std::string, ReplayWindow> windows_;
+	bool fresh(const std::string &sender, uint64_t sequence) const;
+	void mark(const std::string &sender, uint64_t sequence);
+	std::deque<std::pair<std::string, uint64_t>> rogue_; // caller, when pushed; newest first
+	ElectionCounters counters_;
+};
+
+} // namespace groupsec::election
