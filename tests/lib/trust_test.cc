@@ -503,7 +503,7 @@ TEST_F(TrustStoreTest, StatesAndConditions)
 	EXPECT_TRUE(trusted_subjects("group-1", kUseKeyServer).empty());
 	auto why = store_->check(c_.certificate, "group-1", kUseKeyServer, conditions_);
 	ASSERT_FALSE(why.ok());
-	EXPECT_TRUE(contains(why.error().message, "which is disabled")) << why.error().message;
+	EXPECT_TRUE(contains(why.error().message, "inactive collections: friends-of-a (disabled)")) << why.error().message;
 	ASSERT_TRUE(store_->set_state("friends-of-a", State::Enabled).ok());
 	EXPECT_EQ(trusted_subjects("group-1", kUseKeyServer).size(), 1u);
 	ASSERT_TRUE(store_->set_state("friends-of-a", State::Conditional, "registered:group-1").ok());

@@ -485,37 +485,35 @@ std::vector<TrustedCert> TrustStore::trusted(std::string_view group, uint32_t us
 Result<TrustedCert> TrustStore::check(const Certificate &cert, std::string_view group, uint32_t use,
 				      const ConditionSource &conditions) const
 {
-	std::optional<Error> why;
-	bool listed = false;
+	std::optional<Error> policy_failure;
+	std::vector<std::string> inactive;
 	for (const auto &[name, c] : collections_) {
 		for (const auto &e : c.list.entries) {
 			if (e.certificate.der() != cert.der())
 				continue;
-			listed = true;
 			if (!active(c, conditions)) {
-				if (!why) {
-					std::string reason = c.state == State::Disabled ? "disabled"
-							     : c.state == State::Conditional
-								     ? "conditional on " + c.condition + ", which does not hold"
-								     : "not current";
-					if (!check_list_current(c.list, clock_.now()))
-						reason = "not current";
-					why = make_error(WireError::Missing,
-							 cert.subject() + " is only in the collection " + name +
-								 ", which is " + reason);
-				}
+				std::string reason = !check_list_current(c.list, clock_.now()) ? "not current"
+						     : c.state == State::Disabled		 ? "disabled"
+						     : "conditional on " + c.condition + ", which does not hold";
+				inactive.push_back(name + " (" + reason + ")");
 				continue;
 			}
 			auto ok = check_entry(c.list, e, group, use, clock_.now());
 			if (ok)
 				return TrustedCert{e.certificate, name, e.policy};
-			why = ok.error();
+			if (!policy_failure)
+				policy_failure = ok.error();
 		}
 	}
-	if (!listed)
+	if (policy_failure)
+		return *policy_failure;
+	if (inactive.empty())
 		return make_error(WireError::Missing, cert.subject() + " (" + cert.fingerprint_text() +
 							      ") is in no stored collection");
-	return *why;
+	std::string list;
+	for (const auto &i : inactive)
+		list += (list.empty() ? "" : ", ") + i;
+	return make_error(WireError::Missing, cert.subject() + " is only in inactive collections: " + list);
 }
 
 } // namespace groupsec::trust
