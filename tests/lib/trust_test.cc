@@ -385,6 +385,22 @@ TEST_F(TrustListTest, EnvelopedOpensOnlyForItsRecipients)
 	}
 }
 
+TEST_F(TrustListTest, RsaSignerAndRecipient)
+{
+	Signer r = make_identity("R", kJan2026 - kYear, kJan2026 + kYear, true);
+	auto s = sign_trust_list(list_, {r, a_}, EntrySignatures::Sign);
+	ASSERT_TRUE(s.ok()) << s.error().message;
+	EXPECT_TRUE(verify_trust_list(s.value(), {a_.certificate, r.certificate}).ok());
+	EXPECT_FALSE(verify_trust_list(s.value(), {r.certificate}).ok());
+	auto env = envelop(s.value(), {r.certificate, b_.certificate});
+	ASSERT_TRUE(env.ok()) << env.error().message;
+	auto opened = open_envelope(env.value(), r.certificate, r.key);
+	ASSERT_TRUE(opened.ok()) << opened.error().message;
+	EXPECT_EQ(opened.value(), s.value());
+	EXPECT_TRUE(contains(open_envelope(env.value(), c_.certificate, c_.key).error().message,
+			     "not a recipient"));
+}
+
 // --- the store
 
 class FakeClock : public WallClock {

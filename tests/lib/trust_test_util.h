@@ -20,11 +20,11 @@ namespace groupsec::trust::testing {
 constexpr int64_t kJan2026 = 1767225600;
 constexpr int64_t kYear = 365 * 86400;
 
-// A P-256 key and a self-signed certificate for CN=cn, valid [nb, na].
+// A P-256 (or RSA-2048) key and a self-signed certificate for CN=cn, valid [nb, na].
 inline Signer make_identity(const std::string &cn, int64_t nb = kJan2026 - kYear,
-			    int64_t na = kJan2026 + 5 * kYear)
+			    int64_t na = kJan2026 + 5 * kYear, bool rsa = false)
 {
-	EVP_PKEY *pkey = EVP_EC_gen("P-256");
+	EVP_PKEY *pkey = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
 	X509 *x = X509_new();
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), static_cast<long>(std::hash<std::string>()(cn) & 0x7fffffff));
