@@ -64,10 +64,19 @@ const char kUsage[] =
 	"The store is --dir DIR, else $GSTRUST_DIR, else " GSTRUST_DEFAULT_DIR ".\n"
 	"Exit status: 0 done, 1 failed, 2 usage error, 3 a file or the store could not be used.\n";
 
-struct Failure {
-	int status;
-	std::string message;
-};
+// "CN=a, ..." of each, joined by "; ", with fingerprints if asked
+std::string subjects(const std::vector<Certificate> &certs, bool fingerprints = false)
+{
+	std::string s;
+	for (const auto &c : certs) {
+		if (!s.empty())
+			s += "; ";
+		s += c.subject();
+		if (fingerprints)
+			s += " (" + c.fingerprint_text() + ")";
+	}
+	return s;
+}
 
 class Run {
 public:
@@ -522,12 +531,15 @@ int Run::cmd_verify_or_import(bool import)
 			JsonWriter j;
 			j.begin_object();
 			list_json(j, v.value().list, true);
-			j.key("signer").value(v.value().signer.subject());
+			j.key("signers").begin_array();
+			for (const auto &c : v.value().signers)
+				j.value(c.subject());
+			j.end_array();
 			j.key("current").value(cur.ok());
 			j.end_object();
 			out_ += j.str() + "\n";
 		} else {
-			out_ += v.value().list.name + ": signed by " + v.value().signer.subject() + ", " +
+			out_ += v.value().list.name + ": signed by " + subjects(v.value().signers) + ", " +
 				(cur ? std::string("current") : cur.error().message) + "\n" + list_text(v.value().list);
 		}
 		return kExitOk;
@@ -548,7 +560,7 @@ int Run::cmd_verify_or_import(bool import)
 		out_ += j.str() + "\n";
 	} else {
 		out_ += "imported " + name.value() + " (" + std::to_string(c->list.entries.size()) +
-			" certificate(s), signed by " + c->signer.subject() + "), " + state_name(c->state) +
+			" certificate(s), signed by " + subjects(c->signers) + "), " + state_name(c->state) +
 			(c->condition.empty() ? "" : " on " + c->condition) + "\n";
 	}
 	return kExitOk;
@@ -627,14 +639,20 @@ int Run::cmd_list()
 			j.key("state").value(state_name(c.state));
 			j.key("condition").value(c.condition);
 			j.key("current").value(cur.ok());
-			j.key("signer").value(c.signer.subject());
-			j.key("signer-sha256").value(c.signer.fingerprint_text());
+			j.key("signers").begin_array();
+			for (const auto &s : c.signers) {
+				j.begin_object();
+				j.key("subject").value(s.subject());
+				j.key("sha256").value(s.fingerprint_text());
+				j.end_object();
+			}
+			j.end_array();
 			j.key("imported").value(der::time_text(c.imported) + " UTC");
 			j.end_object();
 		} else {
 			out_ += name + ": " + state_name(c.state) + (c.condition.empty() ? "" : " on " + c.condition) +
 				", " + std::to_string(c.list.entries.size()) + " certificate(s), serial " +
-				std::to_string(c.list.serial) + ", signed by " + c.signer.subject() +
+				std::to_string(c.list.serial) + ", signed by " + subjects(c.signers) +
 				(cur ? "" : ", " + cur.error().message) + "\n";
 		}
 	}
@@ -661,15 +679,19 @@ int Run::cmd_show()
 		list_json(j, c->list, true);
 		j.key("state").value(state_name(c->state));
 		j.key("condition").value(c->condition);
-		j.key("signer").begin_object();
-		cert_json(j, c->signer);
-		j.end_object();
+		j.key("signers").begin_array();
+		for (const auto &s : c->signers) {
+			j.begin_object();
+			cert_json(j, s);
+			j.end_object();
+		}
+		j.end_array();
 		j.key("imported").value(der::time_text(c->imported) + " UTC");
 		j.end_object();
 		out_ += j.str() + "\n";
 	} else {
 		out_ += name + ": " + state_name(c->state) + (c->condition.empty() ? "" : " on " + c->condition) +
-			", signed by " + c->signer.subject() + " (" + c->signer.fingerprint_text() + "), imported " +
+			", signed by " + subjects(c->signers, true) + ", imported " +
 			der::time_text(c->imported) + " UTC\n" + list_text(c->list);
 	}
 	return kExitOk;

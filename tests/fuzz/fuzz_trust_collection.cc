@@ -61,7 +61,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 1: {
 		auto v = verify_trust_list(in, {signer});
-		if (v && v.value().signer.der() != signer.der())
+		if (v && (v.value().signers.size() != 1 || v.value().signers[0].der() != signer.der()))
 			abort();
 		break;
 	}

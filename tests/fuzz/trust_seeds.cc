@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 	write(dir, "signed_entries", 1, signed_entries);
 	StoredCollection c;
 	c.list = l;
-	c.signer = signer.certificate;
+	c.signers = {signer.certificate};
 	c.signed_der = signed_entries;
 	c.state = State::Conditional;
 	c.condition = "registered:group-1";

@@ -215,7 +215,8 @@ TEST_F(TrustListTest, SignAndVerify)
 		Bytes s = signed_list(mode);
 		auto v = verify_trust_list(s, {mallory_.certificate, a_.certificate});
 		ASSERT_TRUE(v.ok()) << v.error().message;
-		EXPECT_EQ(v.value().signer.der(), a_.certificate.der());
+		ASSERT_EQ(v.value().signers.size(), 1u);
+		EXPECT_EQ(v.value().signers[0].der(), a_.certificate.der());
 		EXPECT_EQ(v.value().signed_der, s);
 		ASSERT_EQ(v.value().list.entries.size(), 3u);
 		EXPECT_EQ(v.value().list.entries[0].signature.empty(), mode == EntrySignatures::None);
@@ -226,7 +227,9 @@ TEST_F(TrustListTest, TwoSignersBothVerify)
 {
 	auto s = sign_trust_list(list_, {a_, b_}, EntrySignatures::Sign);
 	ASSERT_TRUE(s.ok()) << s.error().message;
-	EXPECT_TRUE(verify_trust_list(s.value(), {a_.certificate, b_.certificate}).ok());
+	auto both = verify_trust_list(s.value(), {c_.certificate, a_.certificate, b_.certificate});
+	ASSERT_TRUE(both.ok());
+	EXPECT_EQ(both.value().signers.size(), 2u);
 	// every signer must be trusted: with only A, B's signature has no certificate
 	auto only_a = verify_trust_list(s.value(), {a_.certificate});
 	ASSERT_FALSE(only_a.ok());
@@ -561,7 +564,8 @@ TEST_F(TrustStoreTest, KeptAcrossRestarts)
 	const StoredCollection *f = again.find("friends-of-a");
 	ASSERT_NE(f, nullptr);
 	EXPECT_EQ(f->state, State::Disabled);
-	EXPECT_EQ(f->signer.der(), a_.certificate.der());
+	ASSERT_EQ(f->signers.size(), 1u);
+	EXPECT_EQ(f->signers[0].der(), a_.certificate.der());
 	const StoredCollection *c = again.find("c-only");
 	ASSERT_NE(c, nullptr);
 	EXPECT_EQ(c->state, State::Conditional);
@@ -574,6 +578,18 @@ TEST_F(TrustStoreTest, KeptAcrossRestarts)
 	TrustStore third(*fs_, clock_);
 	EXPECT_TRUE(third.load().empty());
 	EXPECT_EQ(third.collections().size(), 1u);
+}
+
+TEST_F(TrustStoreTest, EverySignerIsKeptAcrossRestarts)
+{
+	auto s = sign_trust_list(list_, {a_, b_}, EntrySignatures::Sign);
+	ASSERT_TRUE(s.ok());
+	ASSERT_TRUE(store_->import(s.value(), {a_.certificate, b_.certificate, c_.certificate}, {}).ok());
+	EXPECT_EQ(store_->find("friends-of-a")->signers.size(), 2u);
+	TrustStore again(*fs_, clock_);
+	EXPECT_TRUE(again.load().empty());
+	ASSERT_NE(again.find("friends-of-a"), nullptr);
+	EXPECT_EQ(again.find("friends-of-a")->signers.size(), 2u);
 }
 
 TEST_F(TrustStoreTest, AlteredFileOnDiskIsLeftOut)

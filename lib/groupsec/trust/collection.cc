@@ -133,6 +133,8 @@ Result<Bytes> cms_sign(ByteView content, const char *oid, const std::vector<Sign
 {
 	if (signers.empty())
 		return make_error(WireError::Missing, "signing needs at least one signer");
+	if (signers.size() > kMaxSigners)
+		return make_error(WireError::BadLength, "more than 16 signers");
 	auto in = mem_in(content);
 	unsigned flags = CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP | (detached ? CMS_DETACHED : 0);
 	CmsPtr cms(CMS_sign(nullptr, nullptr, nullptr, nullptr, flags));
@@ -181,7 +183,7 @@ std::string verify_failure()
 // Verifies a signed ContentInfo of type oid against trusted signers.
 // Attached: returns the content; detached: checks it against `detached`.
 Result<Bytes> cms_verify(ByteView der, const char *oid, const std::vector<Certificate> &trusted,
-			 const ByteView *detached, const char *what, Certificate *first_signer)
+			 const ByteView *detached, const char *what, std::vector<Certificate> *signers_out)
 {
 	auto cms = cms_parse(der, what);
 	if (!cms)
@@ -189,6 +191,9 @@ Result<Bytes> cms_verify(ByteView der, const char *oid, const std::vector<Certif
 	CMS_ContentInfo *c = cms.value().get();
 	if (OBJ_obj2nid(CMS_get0_type(c)) != NID_pkcs7_signed)
 		return make_error(WireError::BadValue, std::string(what) + ": not a CMS SignedData");
+	STACK_OF(CMS_SignerInfo) *infos = CMS_get0_SignerInfos(c);
+	if (infos && static_cast<size_t>(sk_CMS_SignerInfo_num(infos)) > kMaxSigners)
+		return make_error(WireError::BadLength, std::string(what) + ": more than 16 signers");
 	ObjPtr want(OBJ_txt2obj(oid, 1));
 	const ASN1_OBJECT *type = CMS_get0_eContentType(c);
 	if (!want || !type || OBJ_cmp(type, want.get()) != 0)
@@ -211,18 +216,24 @@ Result<Bytes> cms_verify(ByteView der, const char *oid, const std::vector<Certif
 	ERR_clear_error();
 	if (CMS_verify(c, certs.get(), nullptr, dcont.get(), out.get(), flags) != 1)
 		return make_error(WireError::IntegrityFailed, std::string(what) + ": " + verify_failure());
-	if (first_signer) {
+	if (signers_out) {
+		// every SignerInfo verified with one of the trusted certificates
 		STACK_OF(X509) *signers = CMS_get0_signers(c);
-		X509 *s0 = signers && sk_X509_num(signers) > 0 ? sk_X509_value(signers, 0) : nullptr;
+		int n = signers ? sk_X509_num(signers) : 0;
+		for (int i = 0; i < n; i++) {
+			X509 *s = sk_X509_value(signers, i);
+			for (const auto &t : trusted)
+				if (X509_cmp(s, t.x509()) == 0) {
+					bool dup = false;
+					for (const auto &have : *signers_out)
+						dup = dup || have.der() == t.der();
+					if (!dup)
+						signers_out->push_back(t);
+					break;
+				}
+		}
 		sk_X509_free(signers);
-		bool found = false;
-		for (const auto &t : trusted)
-			if (s0 && X509_cmp(s0, t.x509()) == 0) {
-				*first_signer = t;
-				found = true;
-				break;
-			}
-		if (!found)
+		if (signers_out->empty())
 			return make_error(WireError::IntegrityFailed, std::string(what) + ": no trusted signer");
 	}
 	return bio_bytes(out.get());
@@ -592,8 +603,8 @@ Result<Bytes> open_envelope(ByteView data, const Certificate &cert, const Privat
 
 Result<VerifiedList> verify_trust_list(ByteView signed_der, const std::vector<Certificate> &trusted)
 {
-	Certificate signer;
-	auto content = cms_verify(signed_der, kListOid, trusted, nullptr, "trust list", &signer);
+	std::vector<Certificate> signers;
+	auto content = cms_verify(signed_der, kListOid, trusted, nullptr, "trust list", &signers);
 	if (!content)
 		return content.error();
 	auto list = decode_trust_list(content.value());
@@ -609,7 +620,7 @@ Result<VerifiedList> verify_trust_list(ByteView signed_der, const std::vector<Ce
 			return make_error(ok.error().code, "trust list: entry " + e.certificate.subject() +
 								   ": " + ok.error().message);
 	}
-	return VerifiedList{std::move(list.value()), signer, signed_der.to_bytes()};
+	return VerifiedList{std::move(list.value()), std::move(signers), signed_der.to_bytes()};
 }
 
 Result<bool> check_list_current(const TrustList &l, int64_t now)

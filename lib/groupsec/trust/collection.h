@@ -106,10 +106,13 @@ bool is_enveloped(ByteView data);
 Result<Bytes> open_envelope(ByteView enveloped, const Certificate &certificate,
 			    const PrivateKey &key);
 
+// the most signers a list may have
+constexpr size_t kMaxSigners = 16;
+
 struct VerifiedList {
 	TrustList list;
-	Certificate signer; // the trusted signer that verified first
-	Bytes signed_der;   // the ContentInfo as verified
+	std::vector<Certificate> signers; // the trusted signers that signed it, each once
+	Bytes signed_der;                 // the ContentInfo as verified
 };
 
 // Verifies a signed list (DER ContentInfo) against the trusted signers

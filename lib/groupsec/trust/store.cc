@@ -238,7 +238,12 @@ Result<Bytes> encode_stored(const StoredCollection &c)
 	if (!c.condition.empty())
 		der::append(content, der::text(c.condition, der::context(0, false)));
 	der::append(content, der::time(c.imported));
-	der::append(content, c.signer.der());
+	if (c.signers.empty() || c.signers.size() > kMaxSigners)
+		return make_error(WireError::BadValue, "a stored collection has 1 to 16 signers");
+	Bytes signers;
+	for (const auto &s : c.signers)
+		der::append(signers, s.der());
+	der::append(content, der::tlv(der::kSequence, signers));
 	der::append(content, der::tlv(der::kOctetString, c.signed_der));
 	return der::tlv(der::kSequence, content);
 }
@@ -280,20 +285,32 @@ Result<StoredCollection> decode_stored(ByteView data)
 	if (!imported)
 		return imported.error();
 	c.imported = imported.value();
-	auto signer = r.expect(der::kSequence, "signer");
-	if (!signer)
-		return signer.error();
-	auto cert = Certificate::from_der(signer.value().whole);
-	if (!cert)
-		return make_error(cert.error().code, "stored collection: signer: " + cert.error().message);
-	c.signer = cert.value();
+	auto signers = r.sequence("signers");
+	if (!signers)
+		return signers.error();
+	while (!signers.value().at_end()) {
+		if (c.signers.size() == kMaxSigners)
+			return make_error(WireError::BadLength, "stored collection: more than 16 signers");
+		auto signer = signers.value().expect(der::kSequence, "signer");
+		if (!signer)
+			return signer.error();
+		auto cert = Certificate::from_der(signer.value().whole);
+		if (!cert)
+			return make_error(cert.error().code, "stored collection: signer: " + cert.error().message);
+		for (const auto &have : c.signers)
+			if (have.der() == cert.value().der())
+				return make_error(WireError::Duplicate, "stored collection: a signer twice");
+		c.signers.push_back(cert.value());
+	}
+	if (c.signers.empty())
+		return make_error(WireError::Missing, "stored collection: no signer");
 	auto signed_der = r.octets("signedList");
 	if (!signed_der)
 		return signed_der.error();
 	auto done = r.finish();
 	if (!done)
 		return done.error();
-	auto verified = verify_trust_list(signed_der.value(), {c.signer});
+	auto verified = verify_trust_list(signed_der.value(), c.signers);
 	if (!verified)
 		return verified.error();
 	c.list = std::move(verified.value().list);
@@ -382,7 +399,7 @@ Result<std::string> TrustStore::import(ByteView signed_der, const std::vector<Ce
 		return make_error(WireError::BadValue, "a condition goes with the conditional state only");
 	}
 	c.list = list;
-	c.signer = verified.value().signer;
+	c.signers = verified.value().signers;
 	c.signed_der = verified.value().signed_der;
 	c.imported = clock_.now();
 	auto w = write(c);

@@ -77,7 +77,7 @@ private:
 // One collection as stored.
 struct StoredCollection {
 	TrustList list;
-	Certificate signer; // the trusted signer it was verified against
+	std::vector<Certificate> signers; // the trusted signers it was verified against
 	Bytes signed_der;   // the signed list as imported (decrypted)
 	State state = State::Enabled;
 	std::string condition; // "KIND:ARGUMENT" when conditional, else ""
@@ -85,7 +85,7 @@ struct StoredCollection {
 };
 
 // The file of a collection (StoredCollection in trust-lists.md); decoding
-// verifies the signed list against the stored signer again.
+// verifies the signed list against the stored signers again.
 Result<Bytes> encode_stored(const StoredCollection &c);
 Result<StoredCollection> decode_stored(ByteView data);
 
