@@ -11,6 +11,7 @@
 #include "groupsec/trust/collection.h"
 #include "groupsec/trust/der.h"
 #include "groupsec/trust/store.h"
+#include "groupsec/trust/store_c.h"
 #include "trust_test_util.h"
 
 namespace groupsec::trust {
@@ -631,6 +632,63 @@ TEST_F(TrustStoreTest, ReplaceNeedsANewerSerial)
 	ASSERT_TRUE(store_->import(signed_list(), {a_.certificate}, replace).ok());
 	EXPECT_EQ(store_->find("friends-of-a")->list.entries.size(), 2u);
 	EXPECT_EQ(store_->find("friends-of-a")->state, State::Disabled);
+}
+
+// --- the C interface the charon glue reads
+
+void collect(void *ctx, const uint8_t *der, size_t len)
+{
+	static_cast<std::vector<Bytes> *>(ctx)->emplace_back(der, der + len);
+}
+
+void count_problem(void *ctx, const char *)
+{
+	++*static_cast<int *>(ctx);
+}
+
+TEST_F(TrustStoreTest, CInterfaceServesEveryGroupEntriesOfEnabledLists)
+{
+	// B: member of every group; C: key server of g1 only; E: ike, every group;
+	// all current by the system clock
+	int64_t now = SystemWallClock().now();
+	Signer e = make_identity("E", now - kYear, now + kYear);
+	Signer b = make_identity("B", now - kYear, now + kYear);
+	Signer c = make_identity("C", now - kYear, now + kYear);
+	TrustList l = make_list("c-api", 1,
+				{make_entry(b.certificate, {"*"}, kUseMember, now - 10, now + kYear),
+				 make_entry(c.certificate, {"g1"}, kUseKeyServer, now - 10, now + kYear),
+				 make_entry(e.certificate, {"*"}, kUseIke, now - 10, now + kYear)});
+	l.not_before = now - 10;
+	l.not_after = now + kYear;
+	clock_.t = now;
+	ASSERT_TRUE(store_->import(sign_trust_list(l, {a_}, EntrySignatures::None).value(), {a_.certificate}, {})
+			    .ok());
+
+	gs_trust_store *cs = gs_trust_store_open(dir_.c_str());
+	ASSERT_NE(cs, nullptr);
+	int problems = 0;
+	EXPECT_EQ(gs_trust_store_load(cs, count_problem, &problems), 1);
+	EXPECT_EQ(problems, 0);
+	std::vector<Bytes> got;
+	EXPECT_EQ(gs_trust_store_trusted_any_group(cs, GS_TRUST_USE_KEY_SERVER | GS_TRUST_USE_MEMBER, collect, &got),
+		  1);
+	ASSERT_EQ(got.size(), 1u);
+	EXPECT_EQ(got[0], b.certificate.der());
+	got.clear();
+	EXPECT_EQ(gs_trust_store_trusted_any_group(cs, GS_TRUST_USE_IKE | GS_TRUST_USE_MEMBER, collect, &got), 2);
+
+	ASSERT_TRUE(store_->set_state("c-api", State::Disabled).ok());
+	EXPECT_EQ(gs_trust_store_load(cs, count_problem, &problems), 1);
+	got.clear();
+	EXPECT_EQ(gs_trust_store_trusted_any_group(cs, kAllUses, collect, &got), 0);
+	gs_trust_store_destroy(cs);
+
+	// a store that is not there yet is empty, and no problem
+	std::string missing = dir_ + "/not-yet";
+	cs = gs_trust_store_open(missing.c_str());
+	EXPECT_EQ(gs_trust_store_load(cs, count_problem, &problems), 0);
+	EXPECT_EQ(problems, 0);
+	gs_trust_store_destroy(cs);
 }
 
 } // namespace
