@@ -13,6 +13,7 @@
 #include "gdoi_state.h"
 #include "gs_socket.h"
 #include "gs_timer.h"
+#include "trust/gdoi_trust_creds.h"
 
 typedef struct private_gdoi_plugin_t private_gdoi_plugin_t;
 
@@ -60,6 +61,11 @@ struct private_gdoi_plugin_t {
 	 * Control socket, NULL if it could not be opened
 	 */
 	gdoi_control_t *control;
+
+	/**
+	 * The certificates of the shared trust lists
+	 */
+	gdoi_trust_creds_t *trust;
 };
 
 METHOD(plugin_t, get_name, char*,
@@ -75,6 +81,8 @@ static void stop(private_gdoi_plugin_t *this)
 {
 	DESTROY_IF(this->control);
 	this->control = NULL;
+	DESTROY_IF(this->trust);
+	this->trust = NULL;
 	DESTROY_IF(this->timer);
 	this->timer = NULL;
 	if (this->nat_t_socket)
@@ -104,6 +112,8 @@ static bool start(private_gdoi_plugin_t *this)
 {
 	uint16_t port, nat_t;
 
+	this->trust = gdoi_trust_creds_create(lib->settings->get_str(lib->settings,
+						"%s.plugins.gdoi.trust_dir", GDOI_STATEDIR "/trust", lib->ns));
 	this->keylog = gdoi_keylog_create();
 	this->state = gdoi_state_create(lib->settings->get_str(lib->settings,
 						"%s.plugins.gdoi.state_dir", GDOI_STATEDIR, lib->ns));
@@ -181,6 +191,8 @@ METHOD(plugin_t, reload, bool,
 	{
 		return FALSE;
 	}
+	/* the trust lists first: a group may start with a peer vouched for */
+	this->trust->reload(this->trust);
 	DBG1(DBG_CFG, "gdoi: loading the groups again");
 	this->dispatcher->load(this->dispatcher);
 	/* the timers of new groups are due now */
