@@ -41,6 +41,7 @@ INVALID = {
     "key-hierarchy-unknown": ("key-hierarchy", None),
     "key-wrap-unknown": ("key-wrap", None),
     "member-no-servers": ("servers", None),
+    "members-dn-with-commas": ("members", None),
     "member-setting-in-server": ("servers", None),
     "multicast-unicast-address": ("multicast", None),
     "multicast-without-rekey": ("server", "multicast is only used with rekey = multicast"),
