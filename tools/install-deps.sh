@@ -46,6 +46,7 @@ packages=(
 	python3 python3-pytest python3-cryptography
 	iproute2 iputils-ping nftables procps psmisc util-linux
 	tshark gobgpd bird2
+	netconfd libyuma-dev yangcli python3-ncclient openssh-server
 	qemu-system-x86 linux-image-amd64 busybox cpio kmod
 )
 log "installing ${#packages[@]} tool packages"

@@ -979,3 +979,95 @@ def sniff_esp(router, seconds=60):
             spis[spi] = spis.get(spi, 0) + 1
         return spis
     return result
+
+
+# ---------------------------------------------------------------- NETCONF
+
+NETCONF_PORT = 830
+YANG_MODULES = ("groupsec-gdoi", "groupsec-election", "groupsec-bgp", "groupsec-shortcuts", "groupsec-trust")
+
+
+class Netconf:
+    """The NETCONF agent of a router: netconfd with groupsec's modules
+    behind a private sshd whose `netconf` subsystem is yuma123's
+    netconf-subsystem. Everything lives in ROUTER_DIR/netconf: keys made
+    for this run (host key, and a client key whose public half is the only
+    authorized one), sshd_config, netconfd's socket, startup file and log."""
+
+    def __init__(self, router):
+        self.router = router
+        self.dir = router.dir / "netconf"
+        self.host_key = self.dir / "ssh_host_ed25519_key"
+        # ECDSA in PEM: paramiko and yangcli's libssh2 1.10 both read it, and
+        # libssh2 signs with RSA keys only by SHA-1, which OpenSSH 9 refuses
+        self.client_key = self.dir / "client_ecdsa_key"
+        self.socket = self.dir / "ncxserver.sock"
+        self.startup = self.dir / "startup.xml"
+        self.port = NETCONF_PORT
+
+    @property
+    def host_key_b64(self):
+        """The host key's base64 blob, as ncclient's hostkey_b64 takes it."""
+        return Path(f"{self.host_key}.pub").read_text().split()[1]
+
+    def start(self, modules=YANG_MODULES):
+        r = self.router
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for key, kind in ((self.host_key, ["-t", "ed25519"]), (self.client_key, ["-t", "ecdsa", "-b", "256", "-m", "PEM"])):
+            if not key.exists():
+                run(["ssh-keygen", "-q", "-N", "", "-C", f"groupsec-lab-{r.name}", "-f", key] + kind)
+        (self.dir / "authorized_keys").write_text(Path(f"{self.client_key}.pub").read_text())
+        if not self.startup.exists():
+            self.startup.write_text('<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"/>\n')
+        (self.dir / "sshd_config").write_text(
+            f"Port {self.port}\n"
+            f"ListenAddress {r.addr}\n"
+            f"HostKey {self.host_key}\n"
+            f"PidFile {self.dir}/sshd.pid\n"
+            f"AuthorizedKeysFile {self.dir}/authorized_keys\n"
+            "PermitRootLogin prohibit-password\n"
+            "PubkeyAuthentication yes\n"
+            "PasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\n"
+            "UsePAM no\n"
+            "LogLevel VERBOSE\n"
+            f'Subsystem netconf "/usr/sbin/netconf-subsystem --ncxserver-sockname={self.port}@{self.socket}"\n')
+        self.start_netconfd(modules)
+        # sshd wants its privilege separation directory /run/sshd: a tmpfs
+        # /run in a mount namespace of sshd's own, inside the router's
+        r.spawn("sshd", ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                         "mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/sshd && "
+                         f"exec /usr/sbin/sshd -D -e -f {self.dir}/sshd_config"])
+        wait_until(f"{r.name}: sshd listens on {self.port}", self._sshd_listens, timeout=20, interval=0.1)
+        return self
+
+    def start_netconfd(self, modules=YANG_MODULES):
+        r = self.router
+        if self.socket.exists():
+            self.socket.unlink()
+        argv = ["/usr/sbin/netconfd", f"--modpath={TOP / 'yang'}:/usr/share/yuma/modules"]
+        argv += [f"--module={m}" for m in modules]
+        argv += ["--target=running", f"--startup={self.startup}", "--superuser=root",
+                 f"--ncxserver-sockname={self.socket}", f"--log={self.dir}/netconfd.log", "--log-level=info"]
+        r.spawn("netconfd", argv)
+        wait_until(f"{r.name}: netconfd serves {self.socket}", self._netconfd_ready, timeout=30, interval=0.1)
+
+    def stop_netconfd(self):
+        p = self.router.procs.pop("netconfd")
+        p.terminate()
+        p.wait(timeout=10)
+
+    def _netconfd_ready(self):
+        self.router.check_alive()
+        return self.socket.is_socket()
+
+    def _sshd_listens(self):
+        self.router.check_alive()
+        out = self.router.run(["ss", "-Htln", "sport", "=", f":{self.port}"]).stdout
+        return f":{self.port}" in out
+
+    def client_argv(self, *args):
+        """argv of tests/lab/netconf_client.py against this agent."""
+        return ["/usr/bin/python3", TOP / "tests" / "lab" / "netconf_client.py",
+                "--host", self.router.addr, "--port", str(self.port), "--key", self.client_key,
+                "--hostkey", self.host_key_b64, *args]
