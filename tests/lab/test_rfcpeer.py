@@ -26,6 +26,7 @@ import lab as labmod
 import pytest
 from lab import wait_until
 from test_gdoi import GROUP, counters, current_spi, ping, registered
+from test_gdoi_tunnelmode import PRESERVING_CHARON, route_lans
 
 # a dependency missing is an error at collection, not a skip
 import cryptography.hazmat.primitives.asymmetric.x25519  # noqa: F401
@@ -103,25 +104,38 @@ def member_ids(routers):
 
 # ---------------------------------------------------------------- (a)
 
+def rfc_key_server_lab(lab, **peer_cfg):
+    """rfcpeer's key server on ks and a plugin member on every gm router.
+
+    rfcpeer's group SAs are tunnel mode with address preservation, the
+    RFC's default (4.4.2: USE_TRANSPORT_MODE absent): the members are
+    configured as configure_gdoi(sa_mode="tunnel") configures them, each
+    with its LAN address as its host and its peers' LAN addresses as
+    single-address endpoints, charon's own ESP marked past kernel-libipsec's
+    routes, and the backbone routing every LAN to its router."""
+    ks = lab["ks"]
+    gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
+    route_lans(lab)
+    for r in [ks] + gms:
+        r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
+    pki = labmod.make_pki(lab, ["ks"])
+    lab.peer = Peer(ks, "ks", listen=ks.addr, local_id="ks.example.net", sign_key=str(pki / "ks.key"),
+                    multicast=MCAST, tek_ts=labmod.GDOI_TEK_TS[4], dtd=3,
+                    psks={f"{g.name}.example.net": labmod.gdoi_psk(g.name) for g in gms}, **peer_cfg)
+    for gm in gms:
+        labmod.install_creds(gm, pki, cert="ks.crt")
+        labmod.gdoi_charon(gm, labmod.gdoi_member_conf(gm, ks, [p for p in gms if p is not gm], host_prefixes=True,
+                                                       extra=f"\t\tmulticast = {MCAST}\n\t\thosts = {gm.lan_addr}"),
+                           labmod.gdoi_secrets(gm, ["ks"]), extra=PRESERVING_CHARON)
+        labmod.start_gdoi_charon(gm)
+    lab.pki = pki
+
+
 @pytest.fixture(scope="module")
 def alab():
     lab = labmod.gdoi_lab("gsrfka", members=3)
     with lab:
-        ks, gms = lab["ks"], [lab["gm1"], lab["gm2"], lab["gm3"]]
-        for r in [ks] + gms:
-            r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
-        pki = labmod.make_pki(lab, ["ks"])
-        peer = Peer(ks, "ks", listen=ks.addr, local_id="ks.example.net", sign_key=str(pki / "ks.key"),
-                    multicast=MCAST, tek_ts=labmod.GDOI_TEK_TS[4], dtd=3,
-                    psks={f"{g.name}.example.net": labmod.gdoi_psk(g.name) for g in gms})
-        for gm in gms:
-            labmod.install_creds(gm, pki, cert="ks.crt")
-            labmod.gdoi_charon(gm, labmod.gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
-                                                           extra=f"\t\tmulticast = {MCAST}"),
-                               labmod.gdoi_secrets(gm, ["ks"]))
-            labmod.start_gdoi_charon(gm)
-        lab.peer = peer
-        lab.pki = pki
+        rfc_key_server_lab(lab)
         yield lab
 
 
@@ -233,19 +247,7 @@ def flab():
     (3.2: every SA key under GSK_w, no WRAP_KEYs) and two plugin members."""
     lab = labmod.gdoi_lab("gsrfkf", members=2)
     with lab:
-        ks, gms = lab["ks"], [lab["gm1"], lab["gm2"]]
-        for r in [ks] + gms:
-            r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
-        pki = labmod.make_pki(lab, ["ks"])
-        lab.peer = Peer(ks, "ks", listen=ks.addr, local_id="ks.example.net", sign_key=str(pki / "ks.key"),
-                        multicast=MCAST, tek_ts=labmod.GDOI_TEK_TS[4], dtd=3, lkh=False,
-                        psks={f"{g.name}.example.net": labmod.gdoi_psk(g.name) for g in gms})
-        for gm in gms:
-            labmod.install_creds(gm, pki, cert="ks.crt")
-            labmod.gdoi_charon(gm, labmod.gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
-                                                           extra=f"\t\tmulticast = {MCAST}"),
-                               labmod.gdoi_secrets(gm, ["ks"]))
-            labmod.start_gdoi_charon(gm)
+        rfc_key_server_lab(lab, lkh=False)
         yield lab
 
 
