@@ -4,10 +4,14 @@ alone (tests/lab/rfcpeer/, no code shared with the plugin), in both roles.
 
 (a) rfcpeer's key server (ks) and three members running charon with the
     gdoi plugin (gm1..gm3): registration, pings between the members' LANs
-    on the group SA, a signed GSA_REKEY (to the multicast address of its
-    Rekey SA), gm3 evicted through rfcpeer's LKH tree (Appendix A) and
-    locked out, every member excluded by Delete(GIKE_UPDATE, SPI 0) and
-    registering again, and rfcpeer's key server restarted.
+    on the group SA (tunnel mode with address preservation, the RFC's
+    default: the ESP's outer addresses are the LAN addresses), a signed
+    GSA_REKEY (to the multicast address of its Rekey SA), gm3 evicted
+    through rfcpeer's LKH tree (Appendix A) and locked out, every member
+    excluded by Delete(GIKE_UPDATE, SPI 0) and registering again,
+    rfcpeer's key server restarted, and rekeys by GSA_INBAND_REKEY.
+(f) the same key server with the RFC's simple key management (3.2) and two
+    plugin members, set up as in (a).
 (b) groupsec's key server (ks) with one plugin member (gm1) and two rfcpeer
     members (gm2, gm3): registration, ESP from gm1 decrypted by gm2 (AES-GCM,
     RFC 4106, in UDP) and gm2 answering it, a signed GSA_REKEY verified as
@@ -26,7 +30,7 @@ import lab as labmod
 import pytest
 from lab import wait_until
 from test_gdoi import GROUP, counters, current_spi, ping, registered
-from test_gdoi_tunnelmode import PRESERVING_CHARON, route_lans
+from test_gdoi_tunnelmode import PRESERVING_CHARON, group_esp, route_lans, sniff_ip
 
 # a dependency missing is an error at collection, not a skip
 import cryptography.hazmat.primitives.asymmetric.x25519  # noqa: F401
@@ -152,6 +156,12 @@ def test_a2_traffic_between_plugin_members_on_the_group_sa(alab):
     for gm in (gm1, gm2, gm3):
         wait_plugin(gm, f"sends on rfcpeer's TEK {tek}", lambda: current_spi(gm) == tek, timeout=10)
     wait_until("gm1 reaches gm2", lambda: ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
+    # the RFC's default tunnel mode keeps the addresses (2.3.4, 4.4.2: no USE_TRANSPORT_MODE): outer = inner
+    capture = sniff_ip(gm2)
+    ping(gm1, gm2)
+    seen = capture()
+    assert group_esp(seen, tek) == {(gm1.lan_addr, gm2.lan_addr), (gm2.lan_addr, gm1.lan_addr)}, seen
+    assert not [c for c in seen if c[0] == "icmp"], f"ICMP in the clear: {seen}"
     ping(gm2, gm3)
     ping(gm3, gm1)
 

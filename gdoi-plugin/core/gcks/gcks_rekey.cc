@@ -529,7 +529,7 @@ Result<Done> KeyServer::evict_tree(GcksGroup &g, const std::vector<Identity> &id
 	return Done{};
 }
 
-// The new keys of a key tree leave as RFC 9838 intermediate keys (Key ID,
+// The new keys of a key tree leave as RFC 9838 WRAP_KEYs (Key ID,
 // KWK ID, the 32-octet key wrapped): every replaced node that still has
 // members, wrapped under each child that still has members (the child's
 // key after the leave). A member gets each key only by unwrapping (RFC

@@ -160,9 +160,9 @@ struct Planner {
 	flatkey::KeyWrapper &wrapper;
 	// the Working Key Path before this message
 	const KeyPath &held;
-	// the message's intermediate keys: the registration's member key bag
-	// WRAP_KEYs (but flat key table keys), the Rekey SA's group key bag's
-	// Key IDs other than 0
+	// the message's intermediate keys: the member key bag's WRAP_KEYs
+	// (but a registration's flat key table keys), the Rekey SA's group key
+	// bag's Key IDs other than 0
 	std::vector<const WrappedKey *> wraps;
 	// steps of the current search (reach()), against kMaxSearchSteps
 	mutable size_t steps = 0;
