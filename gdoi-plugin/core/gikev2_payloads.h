@@ -144,9 +144,10 @@ struct GroupKeyBag {
 	// an SA_KEY, one for AH/ESP, one or more for GIKE_UPDATE. Key ID not 0,
 	// GIKE_UPDATE only: an intermediate key (RFC 9838 4.5.4: Key ID "The
 	// value zero means that the encrypted key contains SA keys ...,
-	// otherwise it contains some intermediate key"), how a key hierarchy's
-	// new keys travel in GSA_REKEY, where a member key bag "MUST NOT be
-	// sent" (4.5.3).
+	// otherwise it contains some intermediate key"), as older key servers
+	// of ours sent a key hierarchy's new keys in GSA_REKEY; members still
+	// take them (our key server now sends WRAP_KEYs in a member key bag,
+	// as RFC 9838 Appendix A does).
 	std::vector<WrappedKey> sa_keys;
 	std::vector<Attribute> other_attributes;
 };

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The key hierarchy as RFC 9838 carries it (3.3 "GM Key Management
 // Semantics", 4.5.2-4.5.4, Appendix A): every key a WRAP_KEY or intermediate
-// key of the key size, an eviction's new keys in the Rekey SA's group key
-// bag (never a member key bag in GSA_REKEY), a member that follows Key IDs
-// of any form, and a member that refuses in a rekey what the RFC says must
-// not be there. The messages the tests make are built from the codecs, not
-// by the engine's key server.
+// key of the key size, an eviction's new keys as WRAP_KEYs in a member key
+// bag as Appendix A shows them (every SA_KEY with Key ID 0), a member that
+// follows Key IDs of any form, in either place, and a member that refuses
+// in a rekey what the RFC says must not be there. The messages the tests
+// make are built from the codecs, not by the engine's key server.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -272,12 +272,14 @@ TEST_F(Rfc9838Keys, TheRegistrationsKeyPathEndsWithGskW)
 	EXPECT_EQ(gms[2]->keylog.of_kind("wrap").size(), 3u);
 }
 
-// An eviction: the new keys travel as intermediate keys (Key ID != 0) in
-// the new Rekey SA's group key bag, next to its SA_KEY wrapped under the
-// new root; no member key bag (4.5.3: it "MUST NOT be sent in GSA_REKEY
-// messages"). A remaining member unwraps the chain from a key it holds; the
+// An eviction as RFC 9838 Appendix A sends it,
+// "KD(GP(SA3)(1{K_sa3},15{K_sa3}),MP(6{15},16{15},11{16}))": the new Rekey
+// SA's group key bag holds its SA_KEY alone (4.5.2.1: "the Key ID field
+// MUST always be zero"), wrapped under the new root, and the new keys are
+// WRAP_KEYs in a member key bag (the table of 4.4.2.1.1: WRAP_KEY "[M]" in
+// GSA_REKEY). A remaining member unwraps the chain from a key it holds; the
 // evicted one holds no key that opens it.
-TEST_F(Rfc9838Keys, AnEvictionsNewKeysTravelInTheRekeySasKeyBag)
+TEST_F(Rfc9838Keys, AnEvictionsNewKeysAreWrapKeysInAMemberKeyBag)
 {
 	start(4);
 	const LoggedSa before = current_sa(*gms[0]);
@@ -290,16 +292,21 @@ TEST_F(Rfc9838Keys, AnEvictionsNewKeysTravelInTheRekeySasKeyBag)
 			envelope = d;
 	ASSERT_TRUE(envelope);
 	KeyDownloadPayload kd = kd_of(*envelope, before);
-	EXPECT_FALSE(kd.member_key_bag) << "no member key bag in GSA_REKEY";
 	ASSERT_EQ(kd.group_key_bags.size(), 1u);
 	const GroupKeyBag &bag = kd.group_key_bags[0];
 	ASSERT_EQ(bag.protocol, static_cast<uint8_t>(SecurityProtocol::GikeUpdate));
-	std::vector<WrappedKey> sa_keys, wrap_keys;
-	for (const WrappedKey &w : bag.sa_keys)
-		(w.key_id ? wrap_keys : sa_keys).push_back(w);
-	ASSERT_EQ(sa_keys.size(), 1u) << "one SA_KEY (Key ID 0)";
-	ASSERT_FALSE(wrap_keys.empty()) << "the new keys (Key ID not 0)";
+	const std::vector<WrappedKey> &sa_keys = bag.sa_keys;
+	ASSERT_EQ(sa_keys.size(), 1u) << "one SA_KEY";
+	EXPECT_EQ(sa_keys[0].key_id, 0u) << "4.5.2.1: an SA_KEY's Key ID is 0";
 	EXPECT_TRUE(bag.other_attributes.empty()) << "no private attribute carries tree keys";
+	ASSERT_TRUE(kd.member_key_bag) << "the new keys: WRAP_KEYs in a member key bag (Appendix A)";
+	const std::vector<WrappedKey> &wrap_keys = kd.member_key_bag->wrap_keys;
+	ASSERT_FALSE(wrap_keys.empty());
+	for (const WrappedKey &w : wrap_keys)
+		EXPECT_NE(w.key_id, 0u) << "4.5.3.1: a WRAP_KEY's Key ID is not 0";
+	EXPECT_FALSE(kd.member_key_bag->auth_key);
+	EXPECT_TRUE(kd.member_key_bag->sender_ids.empty()) << "4.5.3.3: no GM_SENDER_ID in a rekey";
+	EXPECT_TRUE(kd.member_key_bag->other_attributes.empty());
 	// the chain: SA_KEY under the new root, the root under a key the
 	// member holds (or under a new key that is)
 	std::map<uint32_t, Bytes> keys = held(*gms[0]);
@@ -375,6 +382,118 @@ TEST_F(Rfc9838Keys, TheMemberFollowsKeyIdsOfAnyForm)
 	}
 	EXPECT_EQ(hex_of(gm.keylog.of_kind("kek").back().value), hex_of(keymat2));
 	EXPECT_EQ(gm.group("blue")->counters.rekeys, 2u);
+}
+
+// RFC 9838 Appendix A's exclusion as a key server written from the RFC
+// sends it, with its numbers: the new Rekey SA's SA_KEY under key 15
+// (KWK ID 15, Key ID 0), and a member key bag MP(6{15},16{15},11{16}) where
+// 11 is this member's leaf; key 6 is another subtree's, which this member
+// does not hold. It follows 16->15->11 (3.3), keeps 15 and 16 in its
+// Working Key Path and opens the next Rekey SA, wrapped under 15 alone.
+TEST_F(Rfc9838Keys, TheMemberFollowsAppendixAsExclusion)
+{
+	start(2);
+	Node &gm = *gms[1];
+	const LoggedSa s0 = current_sa(gm);
+	const auto path = gm.keylog.of_kind("wrap");
+	ASSERT_FALSE(path.empty());
+	const uint32_t leaf_id = static_cast<uint32_t>(std::stoul(path.back().id, nullptr, 16));
+	const Bytes leaf = path.back().value;
+	const Bytes k6 = key_of(0x06), k15 = key_of(0x15), k16 = key_of(0x16);
+	Bytes keymat1(68), keymat2(68);
+	crypto::OpenSslRandom().fill(keymat1.data(), keymat1.size());
+	crypto::OpenSslRandom().fill(keymat2.data(), keymat2.size());
+	const Bytes spi1(16, 0x51), spi2(16, 0x52);
+	{
+		GsaPayload gsa;
+		gsa.kek = kek_policy(spi1);
+		KeyDownloadPayload kd;
+		kd.group_key_bags.push_back(GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
+							spi1,
+							{WrappedKey{0, 15, wrap(k15, keymat1)}},
+							{}});
+		MemberKeyBag mb;
+		mb.wrap_keys = {WrappedKey{15, 6, wrap(k6, k15)}, WrappedKey{15, 16, wrap(k16, k15)},
+				WrappedKey{16, leaf_id, wrap(leaf, k16)}};
+		kd.member_key_bag = mb;
+		deliver(gm, rekey_message(s0, 0, payloads(gsa, kd)));
+	}
+	ASSERT_EQ(gm.group("blue")->counters.dropped_malformed + gm.group("blue")->counters.dropped_auth, 0u);
+	ASSERT_EQ(hex_of(gm.keylog.of_kind("kek").back().value), hex_of(keymat1));
+	std::map<uint32_t, Bytes> now = held(gm);
+	EXPECT_EQ(now[15], k15);
+	EXPECT_EQ(now[16], k16);
+	EXPECT_EQ(now.count(6), 0u) << "another subtree's key is not the member's";
+	{
+		GsaPayload gsa;
+		gsa.kek = kek_policy(spi2);
+		KeyDownloadPayload kd;
+		kd.group_key_bags.push_back(GroupKeyBag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
+							spi2,
+							{WrappedKey{0, 15, wrap(k15, keymat2)}},
+							{}});
+		deliver(gm, rekey_message(sa_of(spi1, keymat1), 0, payloads(gsa, kd)));
+	}
+	EXPECT_EQ(hex_of(gm.keylog.of_kind("kek").back().value), hex_of(keymat2));
+	EXPECT_EQ(gm.group("blue")->counters.rekeys, 2u);
+}
+
+// A member registered in a group whose rekeys are signed registers again
+// with a key server whose group has no Rekey SA (rekeys by
+// GSA_INBAND_REKEY): the inband table of RFC 9838 4.4.2.1.1 has no
+// AUTH_KEY at registration, and the member takes the registration rather
+// than ask for the AUTH_KEY the earlier one had. (The key server's answer
+// is rewritten: its Rekey SA policy, its keys and the member key bag
+// removed.)
+TEST_F(Rfc9838Keys, ARegistrationWithoutRekeySaAfterASignedOne)
+{
+	start(1);
+	Node &gm = *gms[0];
+	ASSERT_FALSE(gm.keylog.of_kind("kek").empty());
+	bool rewritten = false;
+	net.drop = [&](const Datagram &d) {
+		if (rewritten || !(d.to == gm_addrs[0]) || d.data.size() < 28 || (d.data[18] != 39 && d.data[18] != 40) ||
+		    !(d.data[19] & kFlagResponse))
+			return false;
+		const auto &keys = gm.keylog.ike_sas.back().responder;
+		auto opened = open_message(d.data, keys);
+		if (!opened) {
+			ADD_FAILURE() << "the registration answer does not open";
+			return false;
+		}
+		std::vector<Payload> inner = opened.value().inner;
+		for (Payload &p : inner) {
+			if (p.type == static_cast<uint8_t>(PayloadType::GroupSa)) {
+				GsaPayload gsa = decode_gsa(p.body).value();
+				EXPECT_TRUE(gsa.kek);
+				gsa.kek.reset();
+				p.body = encode_gsa(gsa).value();
+			} else if (p.type == static_cast<uint8_t>(PayloadType::KeyDownload)) {
+				KeyDownloadPayload kd = decode_key_download(p.body).value();
+				std::vector<GroupKeyBag> teks;
+				for (GroupKeyBag &b : kd.group_key_bags)
+					if (b.protocol != static_cast<uint8_t>(SecurityProtocol::GikeUpdate))
+						teks.push_back(b);
+				kd.group_key_bags = teks;
+				kd.member_key_bag.reset();
+				p.body = encode_key_download(kd).value();
+			}
+		}
+		Bytes iv(sk_iv_size(keys.cipher));
+		crypto::OpenSslRandom().fill(iv.data(), iv.size());
+		net.deliver(Datagram{d.from, d.to,
+				     seal_message(opened.value().message.header, {}, inner, keys, iv).value()});
+		rewritten = true;
+		return true;
+	};
+	const uint64_t before = gm.group("blue")->counters.registrations;
+	ASSERT_TRUE(gm.engine.reregister("blue").ok());
+	net.tick();
+	net.drop = nullptr;
+	ASSERT_TRUE(rewritten);
+	EXPECT_EQ(gm.group("blue")->state, "registered");
+	EXPECT_GT(gm.group("blue")->counters.registrations, before);
+	EXPECT_NE(current_spi(gm), 0u);
 }
 
 // A registration whose Key IDs another key server chose (1, 2, ... as in
@@ -483,20 +602,20 @@ TEST_F(Rfc9838Keys, ARekeyWithWhatTheRfcForbidsChangesNothing)
 	};
 	const Bytes other_spi(16, 0x77);
 	const std::vector<Case> cases{
-		// 4.5.3: "MUST NOT be sent in GSA_REKEY messages" (the one
-		// exception, a bag holding only a new AUTH_KEY, is in
-		// rfc9838_authkey_test)
-		{"a member key bag",
+		// 4.5.3: "MUST NOT be sent in GSA_REKEY messages"; the table of
+		// 4.4.2.1.1 lets WRAP_KEY and AUTH_KEY in (TheMemberFollows-
+		// AppendixAsExclusion, rfc9838_authkey_test), nothing else
+		{"a member key bag with a private attribute",
 		 [&](GsaPayload &, KeyDownloadPayload &kd) {
 			 MemberKeyBag mb;
-			 mb.wrap_keys.push_back(WrappedKey{5, 0, wrap(sa.gsk_w, Bytes(32, 0x11))});
+			 mb.other_attributes.push_back(Attribute{16387, false, Bytes(16, 0x11)});
 			 kd.member_key_bag = mb;
 		 }},
-		{"a member key bag with AUTH_KEY and more",
+		{"a member key bag with WRAP_KEYs and a private attribute",
 		 [&](GsaPayload &, KeyDownloadPayload &kd) {
 			 MemberKeyBag mb;
-			 mb.auth_key = Bytes{0x30, 0x00};
 			 mb.wrap_keys.push_back(WrappedKey{5, 0, wrap(sa.gsk_w, Bytes(32, 0x11))});
+			 mb.other_attributes.push_back(Attribute{16387, false, Bytes(16, 0x11)});
 			 kd.member_key_bag = mb;
 		 }},
 		// 4.5.3.3: GM_SENDER_ID "MUST NOT appear in the rekey

@@ -380,6 +380,9 @@ def analyse(rekeys, esp, know):
                         elif proto == PROTO_GIKE_UPDATE and atype == KD_SA_KEY and len(value) >= 8 \
                                 and int.from_bytes(value[0:4], "big") != 0:
                             m["intermediate_keys"] += 1
+                        elif proto == 0 and atype == KD_WRAP_KEY:
+                            # a key hierarchy's key as RFC 9838 Appendix A sends it in GSA_REKEY
+                            m["intermediate_keys"] += 1
         pool = set(know.loose)
         pool |= {keymat[36:68] for keymat in know.keks.values()}
         # every wrapped key in what was opened, with every key held

@@ -257,16 +257,21 @@ Result<Done> KeyServer::plan_kek_message(GcksGroup &g, RekeyPlan &p, const Membe
 	GsaPayload gsa;
 	gsa.kek = kek_policy(g, p.kek, false);
 	KeyDownloadPayload kd;
-	// RFC 9838 4.5.3: the member key bag "MUST NOT be sent in GSA_REKEY
-	// messages": what a membership change sends goes in the Rekey SA's
-	// group key bag, the key hierarchy's new keys as intermediate keys
-	// (Key ID != 0) after the SA_KEY
+	// the Rekey SA's group key bag holds its SA_KEY (4.5.2.1: "the Key ID
+	// field MUST always be zero"); the key hierarchy's new keys are
+	// WRAP_KEYs in a member key bag, as RFC 9838 Appendix A's exclusion
+	// shows ("MP(6{15},16{15},11{16})") and the table of 4.4.2.1.1 allows
+	// in GSA_REKEY, although 4.5.3 says a member key bag "MUST NOT be
+	// sent in GSA_REKEY messages" (docs/gikev2-wire.md)
 	GroupKeyBag bag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
 			next.spi,
 			{WrappedKey{0, kwk.value().second, w.value()}},
 			{}};
 	if (change) {
-		bag.sa_keys.insert(bag.sa_keys.end(), change->tree_wraps.begin(), change->tree_wraps.end());
+		if (!change->tree_wraps.empty()) {
+			kd.member_key_bag.emplace();
+			kd.member_key_bag->wrap_keys = change->tree_wraps;
+		}
 		auto attrs = change_attributes(g, *change);
 		if (!attrs)
 			return attrs.error();
@@ -524,7 +529,7 @@ Result<Done> KeyServer::evict_tree(GcksGroup &g, const std::vector<Identity> &id
 	return Done{};
 }
 
-// The new keys of a key tree leave as RFC 9838 intermediate keys (Key ID,
+// The new keys of a key tree leave as RFC 9838 WRAP_KEYs (Key ID,
 // KWK ID, the 32-octet key wrapped): every replaced node that still has
 // members, wrapped under each child that still has members (the child's
 // key after the leave). A member gets each key only by unwrapping (RFC

@@ -54,8 +54,8 @@ struct MembershipChange {
 	const flatkey::FlatKeyServer *flat_table = nullptr;
 	std::optional<flatkey::KeyRef> flat_tek;
 	// key tree: the new root, and every new key a remaining member needs,
-	// each wrapped under a key of a child node (RFC 9838 intermediate keys
-	// for the Rekey SA's group key bag)
+	// each wrapped under a key of a child node (RFC 9838 WRAP_KEYs for a
+	// member key bag of the GSA_REKEY, as Appendix A sends them)
 	std::optional<keytree::Key> tree_root;
 	std::vector<WrappedKey> tree_wraps;
 	std::set<Identity> leaving;

@@ -160,9 +160,9 @@ struct Planner {
 	flatkey::KeyWrapper &wrapper;
 	// the Working Key Path before this message
 	const KeyPath &held;
-	// the message's intermediate keys: the registration's member key bag
-	// WRAP_KEYs (but flat key table keys), the Rekey SA's group key bag's
-	// Key IDs other than 0
+	// the message's intermediate keys: the member key bag's WRAP_KEYs
+	// (but a registration's flat key table keys), the Rekey SA's group key
+	// bag's Key IDs other than 0
 	std::vector<const WrappedKey *> wraps;
 	// steps of the current search (reach()), against kMaxSearchSteps
 	mutable size_t steps = 0;
@@ -383,15 +383,21 @@ Result<Done> check_rekey_kd(Planner &pl)
 		const MemberKeyBag &mb = *kd.member_key_bag;
 		if (!mb.sender_ids.empty())
 			return fail(WireError::BadValue, "GM_SENDER_ID in a rekey");
-		// 4.5.3: the member key bag "MUST NOT be sent in GSA_REKEY
-		// messages and MUST only be sent via unicast SA at the time the
-		// GM registers to the group"; the one exception is the table's
-		// note (4): "The AUTH_KEY attribute MUST be present in the
-		// GSA_REKEY exchange if the GCKS ... wants to change the public
-		// key for the following multicast rekey operations", and AUTH_KEY
-		// is a member key bag attribute: a bag holding it alone
-		if (!mb.auth_key || !mb.wrap_keys.empty() || !mb.other_attributes.empty())
+		// 4.5.3 says the member key bag "MUST NOT be sent in GSA_REKEY
+		// messages", yet the rest of the RFC puts two of its attributes
+		// there: the table of 4.4.2.1.1 allows WRAP_KEY ("[M]", note (3):
+		// "MUST be present if the GCKS employs key management method that
+		// relies on key tree") and AUTH_KEY (note (4)) in GSA_REKEY, 3.3
+		// has the GM use "the keys from the WRAP_KEY attributes that are
+		// present in the same message", and Appendix A's exclusion is
+		// "KD(GP(SA3)(1{K_sa3},15{K_sa3}),MP(6{15},16{15},11{16}))". A
+		// rekey's member key bag may hold those two (docs/gikev2-wire.md,
+		// "Checked against a peer written from the RFC text"); anything
+		// else in it (a private attribute) is refused
+		if ((!mb.auth_key && mb.wrap_keys.empty()) || !mb.other_attributes.empty())
 			return fail(WireError::BadValue, "member key bag in a rekey");
+		for (const WrappedKey &w : mb.wrap_keys)
+			pl.wraps.push_back(&w);
 	}
 	const GroupKeyBag *kek = nullptr;
 	for (const GroupKeyBag &b : kd.group_key_bags) {
@@ -618,8 +624,13 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 	u.group_wide = m.value().gsa.group_wide;
 	if (!registration)
 		u.store = g.keys;
-	u.signature = g.gcauth_signature;
-	u.sig_alg = g.sig_alg;
+	// a registration says afresh how rekeys are authenticated (its Rekey
+	// SA's GCAUTH); one without a Rekey SA (GSA_INBAND_REKEY, whose
+	// registration has no AUTH_KEY: RFC 9838 4.4.2.1.1, the inband table)
+	// leaves none of the previous registration's
+	u.signature = registration ? false : g.gcauth_signature;
+	if (!registration)
+		u.sig_alg = g.sig_alg;
 	u.mode = registration ? registration_mode(inner) : g.mode;
 	if (registration) {
 		if (auto why = ctx_.deps.sas->refuse(g.cfg.name, u.mode))

@@ -4,10 +4,14 @@ alone (tests/lab/rfcpeer/, no code shared with the plugin), in both roles.
 
 (a) rfcpeer's key server (ks) and three members running charon with the
     gdoi plugin (gm1..gm3): registration, pings between the members' LANs
-    on the group SA, a signed GSA_REKEY (to the multicast address of its
-    Rekey SA), gm3 evicted through rfcpeer's LKH tree (Appendix A) and
-    locked out, every member excluded by Delete(GIKE_UPDATE, SPI 0) and
-    registering again, and rfcpeer's key server restarted.
+    on the group SA (tunnel mode with address preservation, the RFC's
+    default: the ESP's outer addresses are the LAN addresses), a signed
+    GSA_REKEY (to the multicast address of its Rekey SA), gm3 evicted
+    through rfcpeer's LKH tree (Appendix A) and locked out, every member
+    excluded by Delete(GIKE_UPDATE, SPI 0) and registering again,
+    rfcpeer's key server restarted, and rekeys by GSA_INBAND_REKEY.
+(f) the same key server with the RFC's simple key management (3.2) and two
+    plugin members, set up as in (a).
 (b) groupsec's key server (ks) with one plugin member (gm1) and two rfcpeer
     members (gm2, gm3): registration, ESP from gm1 decrypted by gm2 (AES-GCM,
     RFC 4106, in UDP) and gm2 answering it, a signed GSA_REKEY verified as
@@ -26,6 +30,7 @@ import lab as labmod
 import pytest
 from lab import wait_until
 from test_gdoi import GROUP, counters, current_spi, ping, registered
+from test_gdoi_tunnelmode import PRESERVING_CHARON, group_esp, route_lans, sniff_ip
 
 # a dependency missing is an error at collection, not a skip
 import cryptography.hazmat.primitives.asymmetric.x25519  # noqa: F401
@@ -103,25 +108,38 @@ def member_ids(routers):
 
 # ---------------------------------------------------------------- (a)
 
+def rfc_key_server_lab(lab, **peer_cfg):
+    """rfcpeer's key server on ks and a plugin member on every gm router.
+
+    rfcpeer's group SAs are tunnel mode with address preservation, the
+    RFC's default (4.4.2: USE_TRANSPORT_MODE absent): the members are
+    configured as configure_gdoi(sa_mode="tunnel") configures them, each
+    with its LAN address as its host and its peers' LAN addresses as
+    single-address endpoints, charon's own ESP marked past kernel-libipsec's
+    routes, and the backbone routing every LAN to its router."""
+    ks = lab["ks"]
+    gms = [r for n, r in lab.routers.items() if n.startswith("gm")]
+    route_lans(lab)
+    for r in [ks] + gms:
+        r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
+    pki = labmod.make_pki(lab, ["ks"])
+    lab.peer = Peer(ks, "ks", listen=ks.addr, local_id="ks.example.net", sign_key=str(pki / "ks.key"),
+                    multicast=MCAST, tek_ts=labmod.GDOI_TEK_TS[4], dtd=3,
+                    psks={f"{g.name}.example.net": labmod.gdoi_psk(g.name) for g in gms}, **peer_cfg)
+    for gm in gms:
+        labmod.install_creds(gm, pki, cert="ks.crt")
+        labmod.gdoi_charon(gm, labmod.gdoi_member_conf(gm, ks, [p for p in gms if p is not gm], host_prefixes=True,
+                                                       extra=f"\t\tmulticast = {MCAST}\n\t\thosts = {gm.lan_addr}"),
+                           labmod.gdoi_secrets(gm, ["ks"]), extra=PRESERVING_CHARON)
+        labmod.start_gdoi_charon(gm)
+    lab.pki = pki
+
+
 @pytest.fixture(scope="module")
 def alab():
     lab = labmod.gdoi_lab("gsrfka", members=3)
     with lab:
-        ks, gms = lab["ks"], [lab["gm1"], lab["gm2"], lab["gm3"]]
-        for r in [ks] + gms:
-            r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
-        pki = labmod.make_pki(lab, ["ks"])
-        peer = Peer(ks, "ks", listen=ks.addr, local_id="ks.example.net", sign_key=str(pki / "ks.key"),
-                    multicast=MCAST, tek_ts=labmod.GDOI_TEK_TS[4], dtd=3,
-                    psks={f"{g.name}.example.net": labmod.gdoi_psk(g.name) for g in gms})
-        for gm in gms:
-            labmod.install_creds(gm, pki, cert="ks.crt")
-            labmod.gdoi_charon(gm, labmod.gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
-                                                           extra=f"\t\tmulticast = {MCAST}"),
-                               labmod.gdoi_secrets(gm, ["ks"]))
-            labmod.start_gdoi_charon(gm)
-        lab.peer = peer
-        lab.pki = pki
+        rfc_key_server_lab(lab)
         yield lab
 
 
@@ -138,6 +156,12 @@ def test_a2_traffic_between_plugin_members_on_the_group_sa(alab):
     for gm in (gm1, gm2, gm3):
         wait_plugin(gm, f"sends on rfcpeer's TEK {tek}", lambda: current_spi(gm) == tek, timeout=10)
     wait_until("gm1 reaches gm2", lambda: ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
+    # the RFC's default tunnel mode keeps the addresses (2.3.4, 4.4.2: no USE_TRANSPORT_MODE): outer = inner
+    capture = sniff_ip(gm2)
+    ping(gm1, gm2)
+    seen = capture()
+    assert group_esp(seen, tek) == {(gm1.lan_addr, gm2.lan_addr), (gm2.lan_addr, gm1.lan_addr)}, seen
+    assert not [c for c in seen if c[0] == "icmp"], f"ICMP in the clear: {seen}"
     ping(gm2, gm3)
     ping(gm3, gm1)
 
@@ -233,19 +257,7 @@ def flab():
     (3.2: every SA key under GSK_w, no WRAP_KEYs) and two plugin members."""
     lab = labmod.gdoi_lab("gsrfkf", members=2)
     with lab:
-        ks, gms = lab["ks"], [lab["gm1"], lab["gm2"]]
-        for r in [ks] + gms:
-            r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
-        pki = labmod.make_pki(lab, ["ks"])
-        lab.peer = Peer(ks, "ks", listen=ks.addr, local_id="ks.example.net", sign_key=str(pki / "ks.key"),
-                        multicast=MCAST, tek_ts=labmod.GDOI_TEK_TS[4], dtd=3, lkh=False,
-                        psks={f"{g.name}.example.net": labmod.gdoi_psk(g.name) for g in gms})
-        for gm in gms:
-            labmod.install_creds(gm, pki, cert="ks.crt")
-            labmod.gdoi_charon(gm, labmod.gdoi_member_conf(gm, ks, [p for p in gms if p is not gm],
-                                                           extra=f"\t\tmulticast = {MCAST}"),
-                               labmod.gdoi_secrets(gm, ["ks"]))
-            labmod.start_gdoi_charon(gm)
+        rfc_key_server_lab(lab, lkh=False)
         yield lab
 
 
