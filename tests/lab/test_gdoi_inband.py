@@ -38,7 +38,7 @@ def test_members_register_without_a_rekey_sa_and_keep_their_ike_sa(ilab):
     members = labmod.gdoictl(ks, "members", GROUP)["members"]
     assert len(members) == 3, members
     # Sender-IDs of 12 bits, from 0, none given twice
-    ids = sorted(int(i) for gm in gms(ilab) for i in group_state(gm).get("sender-ids", []))
+    ids = sorted(int(i) for gm in gms(ilab) for i in group_state(gm).get("senderIds", []))
     assert len(ids) == 3 and len(set(ids)) == 3 and all(0 <= i < 4096 for i in ids), ids
     # the key server would close a GSA_REKEY group's IKE SAs 30 s after
     # registration (test_gdoi.py); an inband group keeps them
