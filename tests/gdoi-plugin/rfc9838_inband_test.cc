@@ -352,18 +352,6 @@ TEST_F(Inband, MemberRefusesWhatTheInbandTableForbidsInARekey)
 	}
 }
 
-// The member also takes a registration with a Rekey SA from the same kind
-// of server (the multicast table) and keeps it: GSA_REKEY still works.
-TEST_F(Inband, MemberTakesRegistrationsWithAndWithoutRekeySa)
-{
-	start(1, server_config());
-	Node &gm = *gms[0];
-	ASSERT_TRUE(gcks->engine.rekey("blue").ok());
-	net.run();
-	EXPECT_EQ(current_tek(gm), current_tek(*gcks));
-	EXPECT_GE(net.sent_with_exchange(kRekey).size(), 1u);
-}
-
 // GWP_SENDER_ID_BITS is in neither table's rekey column (GSA_REKEY "-"):
 // a GSA_REKEY carrying it is refused.
 TEST_F(Inband, MemberRefusesSenderIdBitsInGsaRekey)
