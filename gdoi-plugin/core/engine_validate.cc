@@ -80,6 +80,8 @@ std::optional<std::string> validate(const GcksGroupConfig &c)
 		return g + ": multicast rekey needs a multicast address";
 	if (c.id_bits < 1 || c.id_bits > 32)
 		return g + ": id_bits must be 1..32";
+	if (c.sender_id_bits < 1 || c.sender_id_bits > detail::kMaxSenderIdBits)
+		return g + ": sender_id_bits must be 1.." + std::to_string(detail::kMaxSenderIdBits);
 	if (!detail::rekey_suite_supported(
 		    detail::RekeySuite{c.rekey_encryption, c.rekey_key_bits, c.rekey_integrity, c.rekey_key_wrap}))
 		return g + ": the Rekey SA must be AES-GCM-16 or AES-CBC with HMAC-SHA-256-128, 128, 192 or 256 "

@@ -165,6 +165,7 @@ const GroupKey kGroupKeys[] = {
 	{"deactivation_delay", Scope::Server},
 	{"rekey", Scope::Server},
 	{"id_bits", Scope::Server},
+	{"sender_id_bits", Scope::Server},
 	{"key_hierarchy", Scope::Server},
 	{"sa_mode", Scope::Server},
 	{"local_addrs", Scope::Member},
@@ -415,8 +416,10 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 			c.rekey = RekeyTransport::Unicast;
 		else if (t == "multicast")
 			c.rekey = RekeyTransport::Multicast;
+		else if (t == "inband")
+			c.rekey = RekeyTransport::Inband;
 		else
-			return r.where("rekey") + ": " + quote(*v) + " is not unicast or multicast";
+			return r.where("rekey") + ": " + quote(*v) + " is not unicast, multicast or inband";
 	}
 	if (!r.multicast("multicast", c.multicast))
 		return r.problem();
@@ -441,6 +444,8 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 		else
 			return r.where("key_hierarchy") + ": " + quote(*v) + " is not tree or flat";
 	}
+	if (!r.number("sender_id_bits", 1, 32, c.sender_id_bits))
+		return r.problem();
 	if (!r.number("id_bits", 1, 32, c.id_bits))
 		return r.problem();
 	if (c.id_bits < 32 && c.authorized.size() > (uint64_t{1} << c.id_bits))

@@ -274,7 +274,15 @@ struct TekPolicyConfig {
 	bool single_sender = false;
 };
 
-enum class RekeyTransport { Unicast, Multicast };
+// How the key server's rekeys reach members. Unicast and Multicast: a
+// Rekey SA and GSA_REKEY messages (RFC 9838 2.4), to each member or to the
+// multicast address; the key server closes a member's IKE SA after its
+// registration. Inband: no Rekey SA at all; each member keeps its IKE SA
+// and gets every rekey by GSA_INBAND_REKEY over it (2.4.2); registrations
+// carry no GSA KEK policy, no GSA_INITIAL_MESSAGE_ID, no WRAP_KEY and no
+// AUTH_KEY, as RFC 9838's table of attributes with inband rekey operations
+// (section 5) says.
+enum class RekeyTransport { Unicast, Multicast, Inband };
 
 // The key hierarchy behind evictions (docs/key-tree.md,
 // docs/flat-key-table.md).
@@ -317,9 +325,9 @@ struct GcksGroupConfig {
 	std::optional<Address> multicast; // rekey destination when Multicast
 	KeyHierarchy hierarchy = KeyHierarchy::Tree;
 	uint16_t id_bits = 16; // flat key table: member IDs of id_bits binary symbols
-	// Rekeys reach members that keep their IKE SA by GSA_INBAND_REKEY
-	// (acknowledged, retransmitted), the others by GSA_REKEY.
-	bool inband_rekey = false;
+	// GWP_SENDER_ID_BITS: the width of the Sender-IDs given to group
+	// senders, 1..32 (RFC 9838 4.4.3.1.3; RFC 6054 section 3 on choosing it)
+	uint16_t sender_id_bits = 16;
 	// the data-security SAs' mode, told to members at registration
 	SaMode sa_mode = SaMode::Tunnel;
 };

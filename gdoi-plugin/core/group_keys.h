@@ -18,12 +18,11 @@
 namespace groupsec::gdoi::detail {
 
 // Sender-IDs (RFC 9838 GWP_SENDER_ID_BITS, GM_SENDER_ID): the key server
-// gives 16-bit Sender-IDs, at most 16 per member (2.5.1: "The GCKS should
-// have a policy-defined upper bound for the number of Sender-ID values
-// that it will return irrespective of the number requested by the GM").
-// A member reads any width from 1 to kMaxSenderIdBits the key server
-// declares.
-constexpr uint16_t kSenderIdBits = 16;
+// gives Sender-IDs of GcksGroupConfig::sender_id_bits (16 unless set), at
+// most 16 per member (2.5.1: "The GCKS should have a policy-defined upper
+// bound for the number of Sender-ID values that it will return
+// irrespective of the number requested by the GM"). A member reads any
+// width from 1 to kMaxSenderIdBits the key server declares.
 constexpr uint32_t kMaxSenderIds = 16;
 constexpr uint16_t kMaxSenderIdBits = 32;
 

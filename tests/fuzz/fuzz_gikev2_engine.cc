@@ -123,7 +123,8 @@ struct Harness {
 		// the harness has no private key: unsigned rekeys, said so on
 		// both sides
 		g.rekey_auth = RekeyAuth::Implicit;
-		g.inband_rekey = inband;
+		if (inband)
+			g.rekey = RekeyTransport::Inband;
 		engine.add_server_group(g);
 		GmGroupConfig m;
 		m.name = "self";

@@ -428,7 +428,7 @@ TEST(GdoiConfig, ServerErrors)
 		{"delay not below default TEK lifetime", with(s, "blue.deactivation_delay", "1h"),
 		 "groups.blue.deactivation_delay: \"1h\" is not shorter than tek_lifetime (1h)"},
 		{"bad rekey", with(s, "blue.rekey", "broadcast"),
-		 "groups.blue.rekey: \"broadcast\" is not unicast or multicast"},
+		 "groups.blue.rekey: \"broadcast\" is not unicast, multicast or inband"},
 		{"multicast missing", with(s, "blue.rekey", "multicast"),
 		 "groups.blue.multicast: missing (rekey = multicast)"},
 		{"multicast not multicast", with(with(s, "blue.rekey", "multicast"), "blue.multicast", "192.0.2.7"),

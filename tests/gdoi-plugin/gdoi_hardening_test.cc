@@ -185,7 +185,7 @@ TEST_F(Hardening, IkeSaNoMemberUsesExpires)
 TEST_F(Hardening, IkeSaOfARegisteredMemberStays)
 {
 	GcksGroupConfig c = server_config();
-	c.inband_rekey = true;
+	c.rekey = RekeyTransport::Inband;
 	start(2, c);
 	net.advance(300000, 10000);
 	EXPECT_EQ(gcks->engine.responder_ike_sas(), 2u);

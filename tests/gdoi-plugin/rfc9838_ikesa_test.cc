@@ -117,7 +117,7 @@ TEST_F(IkeSaLife, KeyServerClosesTheIkeSaAfterRegistrationAndRekeysStillArrive)
 TEST_F(IkeSaLife, AnInbandGroupKeepsItsIkeSas)
 {
 	GcksGroupConfig c = server_config();
-	c.inband_rekey = true;
+	c.rekey = RekeyTransport::Inband;
 	start(2, c);
 	net.advance(120000, 5000);
 	EXPECT_EQ(gcks->engine.responder_ike_sas(), 2u);
@@ -248,7 +248,7 @@ TEST_F(IkeSaLife, AnIkeSaPastItsLifetimeIsReplacedAndTheOldOneDeleted)
 TEST_F(IkeSaLife, TheMemberAnswersAnInformationalRequestOfTheKeyServer)
 {
 	GcksGroupConfig c = server_config();
-	c.inband_rekey = true; // the key server keeps the IKE SA
+	c.rekey = RekeyTransport::Inband; // the key server keeps the IKE SA
 	start(1, c);
 	const auto &k = gms[0]->keylog.ike_sas.at(0);
 	IkeHeader h;

@@ -75,9 +75,9 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 	// group sender": a re-registration gets new ones.
 	uint32_t give = 0;
 	if (senders && counter_mode(g.cfg)) {
-		const uint64_t left = g.next_sender_id < (uint64_t{1} << kSenderIdBits)
-					      ? (uint64_t{1} << kSenderIdBits) - g.next_sender_id
-					      : 0;
+		// GWP_SENDER_ID_BITS wide: 2^bits values, 0 first (2.5.1)
+		const uint64_t all = uint64_t{1} << g.cfg.sender_id_bits;
+		const uint64_t left = g.next_sender_id < all ? all - g.next_sender_id : 0;
 		if (left == 0)
 			return make_error(WireError::Unsupported, "group " + g.cfg.name + " has no Sender-IDs left");
 		give = static_cast<uint32_t>(
@@ -90,7 +90,7 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 	GcksMember &m = *joined.value();
 	m.sender_ids.clear();
 	while (m.sender_ids.size() < give)
-		m.sender_ids.push_back(g.next_sender_id++);
+		m.sender_ids.push_back(static_cast<uint32_t>(g.next_sender_id++));
 	m.address = remote;
 	m.local = local;
 	m.registered_ms = ctx_.now();
@@ -120,6 +120,10 @@ Result<GcksMember *> KeyServer::join(GcksGroup &g, const Identity &peer)
 {
 	GcksMember m;
 	m.id = peer;
+	// an inband group keeps no key hierarchy: an evicted member's IKE SA
+	// is closed and the others get new TEKs over theirs
+	if (g.cfg.rekey == RekeyTransport::Inband)
+		return &g.members.emplace(peer, std::move(m)).first->second;
 	if (g.cfg.hierarchy == KeyHierarchy::Tree) {
 		auto mk = g.tree.join();
 		if (!mk)
@@ -516,6 +520,7 @@ void KeyServer::informational(IkeSa &sa, const IkeHeader &h, const std::vector<P
 		if (c)
 			c->ike_deletes_received++;
 		// the member stays registered: rekeys reach it by GSA_REKEY
+		// (in an inband group it leaves: forget_ike_sa())
 		ike_.remove_responder_sa(sa.spi_r);
 		return;
 	}
@@ -738,8 +743,23 @@ void KeyServer::response(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 	sa.pending.reset();
 	sa.last_heard_ms = ctx_.now();
 	// our Delete was answered: the SA is gone on both sides
-	if (sa.closing)
+	if (sa.closing) {
 		ike_.remove_responder_sa(sa.spi_r);
+		return;
+	}
+	// an inband rekey that found the IKE SA busy goes now (one group at
+	// a time: the window is one request)
+	const uint64_t spi = sa.spi_r;
+	for (auto &[n, g] : groups) {
+		if (g->cfg.rekey != RekeyTransport::Inband)
+			continue;
+		for (auto &[id, m] : g->members) {
+			if (m.ike_spi == spi && m.inband_due) {
+				send_inband_to(*g, m);
+				return;
+			}
+		}
+	}
 }
 
 } // namespace groupsec::gdoi::detail

@@ -222,7 +222,7 @@ GsaPayload KeyServer::tek_gsa(const GcksGroup &g, const std::vector<GcksTek> &te
 	// registration request. Otherwise it MUST NOT be present", and never
 	// in GSA_REKEY or GSA_INBAND_REKEY
 	if (sender_bits)
-		gw.sender_id_bits = kSenderIdBits;
+		gw.sender_id_bits = g.cfg.sender_id_bits;
 	gw.activation_time_delay = g.cfg.activation_delay_s;
 	gw.deactivation_time_delay = g.cfg.deactivation_delay_s;
 	gsa.group_wide = gw;
@@ -279,10 +279,16 @@ Result<Done> KeyServer::registration_keys(GcksGroup &g, const GcksMember &m, Byt
 	// big-endian
 	for (uint32_t sid : m.sender_ids) {
 		Bytes b;
-		for (int shift = ((kSenderIdBits + 7) / 8 - 1) * 8; shift >= 0; shift -= 8)
+		for (int shift = ((g.cfg.sender_id_bits + 7) / 8 - 1) * 8; shift >= 0; shift -= 8)
 			b.push_back(static_cast<uint8_t>(sid >> shift));
 		mb.sender_ids.push_back(std::move(b));
 	}
+	// RFC 9838 4.5.3.1: WRAP_KEY "MUST NOT be used if inband rekey (via the
+	// GSA_INBAND_REKEY exchange) is employed by the GCKS for the GM": an
+	// inband group has no key hierarchy (section 5, inband table: WRAP_KEY
+	// "-")
+	if (g.cfg.rekey == RekeyTransport::Inband)
+		return Done{};
 	if (g.cfg.hierarchy == KeyHierarchy::Tree) {
 		keytree::MemberKeys mk = g.tree.keys_of(m.leaf);
 		uint32_t below = 0;
@@ -319,7 +325,13 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 							   bool registration, const MembershipChange *change)
 {
 	GsaPayload gsa = tek_gsa(g, g.teks, registration && !m.sender_ids.empty());
-	gsa.kek = kek_policy(g, g.kek, registration);
+	// RFC 9838 4.4 "Group Policies": "if the group policy does not require
+	// the use of a Rekey SA, the GCKS would not need to send a GSA KEK
+	// policy to the group member since all SA updates would be performed
+	// using the GSA_INBAND_REKEY exchange via the unicast IKE SA"
+	const bool inband = g.cfg.rekey == RekeyTransport::Inband;
+	if (!inband)
+		gsa.kek = kek_policy(g, g.kek, registration);
 	KeyDownloadPayload kd;
 	MemberKeyBag mb;
 	std::optional<keytree::Key> root;
@@ -331,26 +343,28 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 			return r.error();
 		}
 	}
-	// the Rekey SA's keys under the key tree's root at registration, else
-	// under GSK_w
-	const uint32_t kek_kwk_id = root ? tree_key_id(*root) : 0;
-	auto kb = root ? ike::key_wrap(ByteView(root->data(), root->size()), g.kek.keymat)
-		       : ike::key_wrap(kwk, g.kek.keymat);
-	if (root)
-		keytree::wipe(*root);
-	if (!kb)
-		return kb.error();
-	GroupKeyBag kek_bag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
-			    g.kek.spi,
-			    {WrappedKey{0, kek_kwk_id, kb.value()}},
-			    {}};
-	if (change) {
-		auto attrs = change_attributes(g, *change);
-		if (!attrs)
-			return attrs.error();
-		kek_bag.other_attributes = std::move(attrs).value();
+	if (!inband) {
+		// the Rekey SA's keys under the key tree's root at registration, else
+		// under GSK_w
+		const uint32_t kek_kwk_id = root ? tree_key_id(*root) : 0;
+		auto kb = root ? ike::key_wrap(ByteView(root->data(), root->size()), g.kek.keymat)
+			       : ike::key_wrap(kwk, g.kek.keymat);
+		if (root)
+			keytree::wipe(*root);
+		if (!kb)
+			return kb.error();
+		GroupKeyBag kek_bag{static_cast<uint8_t>(SecurityProtocol::GikeUpdate),
+				    g.kek.spi,
+				    {WrappedKey{0, kek_kwk_id, kb.value()}},
+				    {}};
+		if (change) {
+			auto attrs = change_attributes(g, *change);
+			if (!attrs)
+				return attrs.error();
+			kek_bag.other_attributes = std::move(attrs).value();
+		}
+		kd.group_key_bags.push_back(std::move(kek_bag));
 	}
-	kd.group_key_bags.push_back(std::move(kek_bag));
 	for (const GcksTek &t : g.teks) {
 		if (!t.current)
 			continue;
@@ -365,8 +379,9 @@ Result<std::vector<Payload>> KeyServer::member_payloads(GcksGroup &g, const Gcks
 	// RFC 9838 4.4.2.1.1 (GCAUTH Digital Signature): "the GCKS MUST include
 	// the AUTH_KEY attribute containing the public key into the KD payload
 	// at the time the GM is registered to the group"; with Implicit it
-	// "MUST NOT include the AUTH_KEY attribute"
-	if (registration && g.cfg.rekey_auth == RekeyAuth::Signature)
+	// "MUST NOT include the AUTH_KEY attribute". Section 5, the inband
+	// table: AUTH_KEY "-" (there is no GSA_REKEY to authenticate).
+	if (registration && !inband && g.cfg.rekey_auth == RekeyAuth::Signature)
 		mb.auth_key = g.auth_key;
 	if (!mb.wrap_keys.empty() || !mb.other_attributes.empty() || !mb.sender_ids.empty() || mb.auth_key)
 		kd.member_key_bag = std::move(mb);

@@ -168,7 +168,7 @@ bool KeyServer::deliver(GcksGroup &g, ByteView datagram, const std::set<Identity
 		return ctx_.send(&g.counters, g.cfg.listen[0], *g.cfg.multicast, datagram);
 	size_t tried = 0, sent = 0;
 	for (auto &[id, m] : g.members) {
-		if ((g.cfg.inband_rekey && m.ike_spi) || (leaving && leaving->count(id)))
+		if (leaving && leaving->count(id))
 			continue;
 		tried++;
 		sent += ctx_.send(&g.counters, m.local, m.address, datagram) ? 1 : 0;
@@ -178,6 +178,8 @@ bool KeyServer::deliver(GcksGroup &g, ByteView datagram, const std::set<Identity
 
 Result<Done> KeyServer::rekey(GcksGroup &g, bool change_kek, bool new_teks, const MembershipChange *change)
 {
+	if (g.cfg.rekey == RekeyTransport::Inband)
+		return rekey_inband(g, new_teks, change);
 	RekeyPlan p;
 	p.kek = g.kek;
 	p.teks = g.teks;
@@ -310,9 +312,8 @@ Payload delete_payload(const std::vector<uint32_t> &spis)
 
 } // namespace
 
-Result<Done> KeyServer::plan_tek_message(GcksGroup &g, RekeyPlan &p)
+void KeyServer::fresh_teks(GcksGroup &g, RekeyPlan &p, std::vector<GcksTek> &fresh, std::vector<uint32_t> &old_spis)
 {
-	std::vector<uint32_t> old_spis;
 	for (GcksTek &o : p.teks) {
 		if (!o.current)
 			continue;
@@ -320,10 +321,16 @@ Result<Done> KeyServer::plan_tek_message(GcksGroup &g, RekeyPlan &p)
 		o.current = false;
 		o.remove_ms = ctx_.now() + uint64_t(g.cfg.deactivation_delay_s) * 1000;
 	}
-	std::vector<GcksTek> fresh;
 	for (size_t i = 0; i < g.cfg.teks.size(); i++)
 		fresh.push_back(make_tek(g, p.teks, i));
 	p.teks.insert(p.teks.end(), fresh.begin(), fresh.end());
+}
+
+Result<Done> KeyServer::plan_tek_message(GcksGroup &g, RekeyPlan &p)
+{
+	std::vector<uint32_t> old_spis;
+	std::vector<GcksTek> fresh;
+	fresh_teks(g, p, fresh, old_spis);
 	GsaPayload gsa = tek_gsa(g, p.teks);
 	KeyDownloadPayload kd;
 	for (const GcksTek &n : fresh) {
@@ -372,43 +379,94 @@ void KeyServer::commit_rekey(GcksGroup &g, RekeyPlan &p, const MembershipChange 
 		ctx_.log_rekey_sa(g.kek);
 	if (change && change->flat)
 		g.announcements.clear();
-	if (g.cfg.inband_rekey)
-		send_inband(g, p.datagrams, change);
 	if (ctx_.deps.events)
 		ctx_.deps.events->rekey(g.cfg.name, true, g.last_message_id, p.new_kek);
 }
 
-// Members with an IKE SA: their own copy of the policy and keys by
-// GSA_INBAND_REKEY; the others whose IKE SA is busy get the GSA_REKEYs.
-void KeyServer::send_inband(GcksGroup &g, const std::vector<Bytes> &datagrams, const MembershipChange *change)
+// --- GSA_INBAND_REKEY (RekeyTransport::Inband) ---
+
+// RFC 9838 2.4.2: "When the IKE SA protecting the member registration
+// exchange is maintained while group member participates in the group, the
+// GCKS can use the GSA_INBAND_REKEY exchange to individually provide policy
+// updates to the group member." There is no Rekey SA: new TEKs (and the
+// Delete of the ones they replace) go to each member over its IKE SA; a
+// member without one is no longer in the group (forget_ike_sa()).
+Result<Done> KeyServer::rekey_inband(GcksGroup &g, bool new_teks, const MembershipChange *change)
+{
+	if (ctx_.fault("encode"))
+		return make_error(WireError::BadLength, "rekey cannot be encoded (injected)");
+	RekeyPlan p;
+	p.teks = g.teks;
+	if (new_teks) {
+		std::vector<GcksTek> fresh;
+		std::vector<uint32_t> old_spis;
+		fresh_teks(g, p, fresh, old_spis);
+	}
+	if (ctx_.fault("send"))
+		return make_error(WireError::Unsupported, "rekey of group " + g.cfg.name + " could not be sent");
+	g.teks = std::move(p.teks);
+	g.counters.rekeys++;
+	send_inband(g, change);
+	if (ctx_.deps.events)
+		ctx_.deps.events->rekey(g.cfg.name, true, g.last_message_id, false);
+	return Done{};
+}
+
+void KeyServer::send_inband(GcksGroup &g, const MembershipChange *change)
 {
 	for (auto &[id, m] : g.members) {
 		if (change && change->leaving.count(id))
 			continue;
-		IkeSa *sa = m.ike_spi ? ike_.responder(m.ike_spi) : nullptr;
-		if (!sa || !sa->authenticated || sa->pending) {
-			for (const Bytes &d : datagrams)
-				ctx_.send(&g.counters, m.local, m.address, d);
-			continue;
-		}
-		auto inner = member_payloads(g, m, sa->gsk_w, false, change);
-		if (!inner)
-			continue;
-		// RFC 9838 2.5 "GSA_INBAND_REKEY Exchange": HDR, SK{GSA, KD, [N]}
-		// (no IDg). The TEKs being retired go in D(ESP) (2.6, "If GCKS
-		// has a unicast SA with group member then it can use the
-		// GSA_INBAND_REKEY exchange to delete SAs"); their SPIs, or the
-		// TEK and Rekey SA SPIs of the policy, are what tell a member
-		// of several groups on one IKE SA the group (docs/gikev2-wire.md)
-		std::vector<uint32_t> retiring;
-		for (const GcksTek &t : g.teks)
-			if (!t.current && t.remove_ms > ctx_.now())
-				retiring.push_back(t.spi);
-		if (!retiring.empty())
-			inner.value().push_back(delete_payload(retiring));
-		ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner.value(),
-				  g.cfg.name);
+		send_inband_to(g, m);
 	}
+}
+
+bool KeyServer::send_inband_to(GcksGroup &g, GcksMember &m)
+{
+	IkeSa *sa = m.ike_spi ? ike_.responder(m.ike_spi) : nullptr;
+	if (!sa || !sa->authenticated || sa->closing)
+		return false;
+	if (sa->pending) {
+		// IKE's window is one request: after the exchange under way
+		// (response())
+		m.inband_due = true;
+		return true;
+	}
+	m.inband_due = false;
+	// 2.4.2.1: "The GSA, KD and N payloads are built in the same manner as
+	// in a registration exchange": the current TEK policies and their
+	// keys under the IKE SA's GSK_w; section 5 (inband table): no
+	// GSA_INITIAL_MESSAGE_ID, GSA_NEXT_SPI, GWP_SENDER_ID_BITS, WRAP_KEY,
+	// AUTH_KEY or GM_SENDER_ID
+	auto inner = member_payloads(g, m, sa->gsk_w, false, nullptr);
+	if (!inner)
+		return false;
+	// The TEKs being retired go in D(ESP) (2.6, "If GCKS has a unicast SA
+	// with group member then it can use the GSA_INBAND_REKEY exchange to
+	// delete SAs"); their SPIs, or those of the policy, are what tell a
+	// member of several groups on one IKE SA the group
+	// (docs/gikev2-wire.md)
+	std::vector<uint32_t> retiring;
+	for (const GcksTek &t : g.teks)
+		if (!t.current && t.remove_ms > ctx_.now())
+			retiring.push_back(t.spi);
+	if (!retiring.empty())
+		inner.value().push_back(delete_payload(retiring));
+	ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner.value(), g.cfg.name);
+	return true;
+}
+
+// No key hierarchy is needed: the evicted members get nothing more (their
+// IKE SAs are closed), and the new TEKs reach the others over theirs.
+Result<Done> KeyServer::evict_inband(GcksGroup &g, const std::vector<Identity> &ids)
+{
+	MembershipChange c;
+	c.leaving.insert(ids.begin(), ids.end());
+	auto r = rekey_inband(g, true, &c);
+	if (!r)
+		return r;
+	drop_members(g, ids);
+	return Done{};
 }
 
 // --- Deletes ---
@@ -430,14 +488,19 @@ Result<Done> KeyServer::send_deletes(GcksGroup &g, const std::vector<DeletePaylo
 	for (auto &[id, m] : g.members) {
 		if (!members.empty() && std::find(members.begin(), members.end(), id) == members.end())
 			continue;
-		IkeSa *sa = g.cfg.inband_rekey && m.ike_spi ? ike_.responder(m.ike_spi) : nullptr;
-		if (sa && sa->authenticated && !sa->pending)
+		IkeSa *sa = g.cfg.rekey == RekeyTransport::Inband && m.ike_spi ? ike_.responder(m.ike_spi) : nullptr;
+		if (sa && sa->authenticated && !sa->pending && !sa->closing)
 			ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaInbandRekey), inner, g.cfg.name);
 		else
 			by_rekey.push_back(&m);
 	}
 	if (by_rekey.empty())
 		return Done{};
+	// an inband group has no Rekey SA: a member whose IKE SA is busy
+	// cannot be told now
+	if (g.cfg.rekey == RekeyTransport::Inband)
+		return make_error(WireError::Unsupported, "Delete for group " + g.cfg.name + ": the IKE SA of " +
+								  by_rekey[0]->id.str() + " is busy; try again");
 	RekeyPlan p;
 	p.kek = g.kek;
 	p.last_message_id = g.last_message_id;
@@ -497,6 +560,8 @@ Result<Done> KeyServer::remove_members(GcksGroup &g, const std::vector<Identity>
 	}
 	// copies: the callers' identities may live in state this removes
 	const std::vector<Identity> ids(members.begin(), members.end());
+	if (g.cfg.rekey == RekeyTransport::Inband)
+		return evict_inband(g, ids);
 	if (g.cfg.hierarchy == KeyHierarchy::Flat)
 		return evict_flat(g, ids);
 	return evict_tree(g, ids);
@@ -627,8 +692,20 @@ void KeyServer::drop_members(GcksGroup &g, const std::vector<Identity> &ids)
 		uint64_t spi = it->second.ike_spi;
 		g.members.erase(it);
 		g.evicted.insert(id);
-		if (spi)
-			ike_.remove_responder_sa(spi);
+		if (!spi)
+			continue;
+		// RFC 9838 2.6: "after excluding an GM from the group the GCKS MAY
+		// immediately delete the unicast SA with this GM": in an inband
+		// group by a Delete, so that the member knows at once that it is
+		// out (it tries to register again, and is refused); an IKE SA
+		// another group of the member still uses stays
+		IkeSa *sa = ike_.responder(spi);
+		if (g.cfg.rekey == RekeyTransport::Inband && sa) {
+			if (!uses_ike_sa(spi) && !ike_.close(*sa, &g.counters))
+				ike_.remove_responder_sa(spi);
+			continue;
+		}
+		ike_.remove_responder_sa(spi);
 	}
 }
 

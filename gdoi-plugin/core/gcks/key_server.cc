@@ -52,7 +52,10 @@ Result<Done> KeyServer::add_group(const GcksGroupConfig &c)
 	// identity, and the identities it evicted before
 	std::optional<Bytes> alg;
 	Bytes auth_key;
-	if (c.rekey_auth == RekeyAuth::Signature) {
+	// an inband group sends no GSA_REKEY, so nothing to sign (and no
+	// AUTH_KEY: RFC 9838 section 5, the inband table)
+	const bool inband = c.rekey == RekeyTransport::Inband;
+	if (c.rekey_auth == RekeyAuth::Signature && !inband) {
 		auto a = signature_algorithm(c);
 		if (!a)
 			return a.error();
@@ -71,7 +74,8 @@ Result<Done> KeyServer::add_group(const GcksGroupConfig &c)
 	// at registration only): another one starts the group anew
 	const bool keep = it != groups.end() && it->second->cfg.group_id == c.group_id &&
 			  it->second->cfg.id_bits == c.id_bits && it->second->cfg.rekey_auth == c.rekey_auth &&
-			  it->second->cfg.hierarchy == c.hierarchy && it->second->sig_alg == alg;
+			  it->second->cfg.hierarchy == c.hierarchy && it->second->sig_alg == alg &&
+			  (it->second->cfg.rekey == RekeyTransport::Inband) == inband;
 	std::set<Identity> evicted;
 	if (keep) {
 		evicted = it->second->evicted; // stored with every change
@@ -84,7 +88,7 @@ Result<Done> KeyServer::add_group(const GcksGroupConfig &c)
 	} else if (it != groups.end()) {
 		evicted = it->second->evicted;
 	}
-	if (c.rekey_auth == RekeyAuth::Implicit)
+	if (c.rekey_auth == RekeyAuth::Implicit && !inband)
 		ctx_.log_warning("group " + c.name +
 				 ": GSA_REKEY messages are not signed (rekey_auth = implicit): every member "
 				 "holds the Rekey SA keys and can forge rekeys to the others");
@@ -186,7 +190,7 @@ bool KeyServer::wants_ike_sa(uint64_t spi) const
 	if (!spi)
 		return false;
 	for (auto &[n, g] : groups)
-		if (g->cfg.inband_rekey)
+		if (g->cfg.rekey == RekeyTransport::Inband)
 			for (auto &[id, m] : g->members)
 				if (m.ike_spi == spi)
 					return true;
@@ -195,10 +199,26 @@ bool KeyServer::wants_ike_sa(uint64_t spi) const
 
 void KeyServer::forget_ike_sa(uint64_t spi)
 {
-	for (auto &[n, g] : groups)
-		for (auto &[id, m] : g->members)
-			if (m.ike_spi == spi)
-				m.ike_spi = 0;
+	for (auto &[n, g] : groups) {
+		std::vector<Identity> gone;
+		for (auto &[id, m] : g->members) {
+			if (m.ike_spi != spi)
+				continue;
+			m.ike_spi = 0;
+			if (g->cfg.rekey == RekeyTransport::Inband)
+				gone.push_back(id);
+		}
+		// RFC 9838 2.3.3: "If for some reason the IKE SA is closed and
+		// no GIKE_UPDATE policy is received during the registration
+		// process, the GM MUST consider itself excluded from the group":
+		// so does the key server; the member registers again to come
+		// back (it is not evicted)
+		for (const Identity &id : gone) {
+			g->members.erase(id);
+			if (ctx_.deps.events)
+				ctx_.deps.events->member_left(g->cfg.name, id, "ike-sa-lost", g->members.size());
+		}
+	}
 }
 
 Counters *KeyServer::counters_at(const Address &local)
@@ -217,7 +237,8 @@ void KeyServer::tick(GcksGroup &g, uint64_t t)
 	bool tek_due = false;
 	for (const GcksTek &k : g.teks)
 		tek_due = tek_due || (k.current && t >= soft_expiry(k.created_ms, g.cfg.tek_lifetime_s));
-	bool kek_due = t >= soft_expiry(g.kek.created_ms, g.kek.lifetime_s);
+	// an inband group has no Rekey SA to replace
+	bool kek_due = g.cfg.rekey != RekeyTransport::Inband && t >= soft_expiry(g.kek.created_ms, g.kek.lifetime_s);
 	if (tek_due || kek_due)
 		rekey(g, kek_due, tek_due);
 	g.teks.erase(std::remove_if(g.teks.begin(), g.teks.end(),
@@ -228,7 +249,7 @@ void KeyServer::tick(GcksGroup &g, uint64_t t)
 
 uint64_t KeyServer::next(const GcksGroup &g) const
 {
-	uint64_t n = soft_expiry(g.kek.created_ms, g.kek.lifetime_s);
+	uint64_t n = g.cfg.rekey == RekeyTransport::Inband ? UINT64_MAX : soft_expiry(g.kek.created_ms, g.kek.lifetime_s);
 	for (const GcksTek &k : g.teks)
 		n = std::min(n, k.current ? soft_expiry(k.created_ms, g.cfg.tek_lifetime_s) : k.remove_ms);
 	return n;

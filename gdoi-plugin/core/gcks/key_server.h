@@ -32,6 +32,9 @@ struct GcksMember {
 	std::vector<flatkey::KeyId> key_ids;
 	uint64_t ike_spi = 0; // responder SPI of its IKE SA, 0 if none
 	std::vector<uint32_t> sender_ids; // GM_SENDER_IDs given to it
+	// RekeyTransport::Inband: a rekey found its IKE SA busy with another
+	// exchange; the group's current policy and keys go once it is free
+	bool inband_due = false;
 };
 
 struct GcksTek {
@@ -78,7 +81,9 @@ struct GcksGroup {
 	// it
 	flatkey::KeyStore keys;
 	std::set<Identity> evicted;
-	uint32_t next_sender_id = 1; // Sender-IDs are never given twice
+	// RFC 9838 2.5.1: "Sender-IDs are allocated sequentially, with zero as
+	// the first allocated value"; never given twice
+	uint64_t next_sender_id = 0;
 	// join announcements (revision notices) since the last table message
 	// the members received, folded (flatkey::fold_notices()): one message
 	// per 4096 joins, each naming the newest revision of every key
@@ -202,7 +207,20 @@ private:
 	Result<std::pair<SecretBytes, uint32_t>> kek_wrapping_key(GcksGroup &g, const RekeySa &current,
 								  const MembershipChange *change);
 	void commit_rekey(GcksGroup &g, RekeyPlan &p, const MembershipChange *change);
-	void send_inband(GcksGroup &g, const std::vector<Bytes> &datagrams, const MembershipChange *change);
+	// RekeyTransport::Inband: the current policy and keys to every member
+	// (but leaving ones) by GSA_INBAND_REKEY over its IKE SA.
+	void send_inband(GcksGroup &g, const MembershipChange *change);
+	// ... to one member; false if its IKE SA is gone (it is busy: sent
+	// when the exchange under way ends).
+	bool send_inband_to(GcksGroup &g, GcksMember &m);
+	// RekeyTransport::Inband: new TEKs (the current ones retire) to every
+	// member but the leaving ones; there is no Rekey SA.
+	Result<Done> rekey_inband(GcksGroup &g, bool new_teks, const MembershipChange *change);
+	// RekeyTransport::Inband eviction: no key hierarchy; the evicted
+	// members' IKE SAs are closed, the others get new TEKs.
+	Result<Done> evict_inband(GcksGroup &g, const std::vector<Identity> &members);
+	// The TEKs of p retire and new ones of every policy join them.
+	void fresh_teks(GcksGroup &g, RekeyPlan &p, std::vector<GcksTek> &fresh, std::vector<uint32_t> &old_spis);
 	Result<Bytes> rekey_message(GcksGroup &g, RekeyPlan &p, const RekeySa &protecting, uint32_t id,
 				    std::vector<Payload> inner);
 	// with: the public key whose private key signs (an AUTH_KEY members

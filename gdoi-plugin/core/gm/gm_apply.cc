@@ -595,12 +595,68 @@ SaMode registration_mode(const std::vector<Payload> &inner)
 	return mode;
 }
 
+// RFC 9838 section 5 ("Using G-IKEv2 Attributes"): the attributes a
+// message may carry, by the table of multicast rekey operations (a
+// registration with a GSA KEK policy, GSA_REKEY) or of inband rekey
+// operations (a registration without one, GSA_INBAND_REKEY). What a
+// table marks "-" ("Attribute MUST NOT be present") is refused: the
+// message is malformed and changes nothing.
+Result<Done> check_attribute_table(const GsaKd &m, bool registration, bool inband)
+{
+	// the inband table applies to GSA_INBAND_REKEY and to a registration
+	// that gives no Rekey SA (4.4: "if the group policy does not require
+	// the use of a Rekey SA, the GCKS would not need to send a GSA KEK
+	// policy to the group member since all SA updates would be performed
+	// using the GSA_INBAND_REKEY exchange via the unicast IKE SA")
+	const bool inband_table = inband || (registration && !m.gsa.kek);
+	const std::string where = inband ? "GSA_INBAND_REKEY" : registration ? "a registration without a Rekey SA"
+									     : "GSA_REKEY";
+	if (inband_table) {
+		// GSA_INITIAL_MESSAGE_ID "-" (2.3.4: it "MUST NOT be used if
+		// inband rekey (via the GSA_INBAND_REKEY exchange) is employed")
+		if (m.gsa.kek && m.gsa.kek->initial_message_id)
+			return fail(WireError::BadValue, "GSA_INITIAL_MESSAGE_ID in " + where);
+		// GSA_NEXT_SPI "-" (4.4.2.2.3: "MUST NOT be used if inband rekey
+		// ... is employed")
+		bool next_spi = m.gsa.kek && !m.gsa.kek->next_spis.empty();
+		for (const GsaPolicy &p : m.gsa.teks)
+			next_spi = next_spi || !p.next_spis.empty();
+		if (next_spi)
+			return fail(WireError::BadValue, "GSA_NEXT_SPI in " + where);
+		// WRAP_KEY "-" (4.5.3.1: it "MUST NOT be used if inband rekey
+		// ... is employed"), AUTH_KEY "-"; in GSA_INBAND_REKEY also
+		// GM_SENDER_ID "-" (4.5.3.3) and the member key bag as a whole
+		// (4.5.3: it "MUST only be sent via unicast SA at the time the GM
+		// registers to the group")
+		if (const auto &mb = m.kd.member_key_bag) {
+			if (!mb->wrap_keys.empty())
+				return fail(WireError::BadValue, "WRAP_KEY in " + where);
+			if (mb->auth_key)
+				return fail(WireError::BadValue, "AUTH_KEY in " + where);
+			if (inband)
+				return fail(WireError::BadValue, "member key bag in " + where);
+		}
+	}
+	// GWP_SENDER_ID_BITS "-" in GSA_REKEY and GSA_INBAND_REKEY (both
+	// tables, note (1): it is for the registration of a sender)
+	if (!registration && m.gsa.group_wide && m.gsa.group_wide->sender_id_bits)
+		return fail(WireError::BadValue, "GWP_SENDER_ID_BITS in " + where);
+	// 4.5.2.1: "in the GSA_AUTH, GSA_REGISTRATION and GSA_INBAND_REKEY
+	// exchanges exactly one SA_KEY attribute MUST be present" in a Rekey
+	// SA's key bag
+	if (inband)
+		for (const GroupKeyBag &b : m.kd.group_key_bags)
+			if (b.protocol == static_cast<uint8_t>(SecurityProtocol::GikeUpdate) && b.sa_keys.size() != 1)
+				return fail(WireError::BadValue, "a Rekey SA key bag of other than one SA_KEY in " + where);
+	return Done{};
+}
+
 } // namespace
 
 Result<Done> GroupMember::apply(GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
-				bool registration, bool *excluded, uint32_t rekey_id)
+				bool registration, bool *excluded, uint32_t rekey_id, bool inband)
 {
-	auto u = plan(g, inner, default_kwk, registration, excluded, rekey_id);
+	auto u = plan(g, inner, default_kwk, registration, excluded, rekey_id, inband);
 	if (!u)
 		return u.error();
 	commit(g, std::move(u).value());
@@ -608,12 +664,15 @@ Result<Done> GroupMember::apply(GmGroup &g, const std::vector<Payload> &inner, B
 }
 
 Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
-				   bool registration, bool *excluded, uint32_t rekey_id)
+				   bool registration, bool *excluded, uint32_t rekey_id, bool inband)
 {
 	const uint64_t t = ctx_.now();
 	auto m = decode_gsa_kd(inner, registration);
 	if (!m)
 		return m.error();
+	auto rules = check_attribute_table(m.value(), registration, inband);
+	if (!rules)
+		return rules.error();
 	GmUpdate u;
 	u.registration = registration;
 	u.rekey_id = rekey_id;
@@ -657,6 +716,11 @@ Result<GmUpdate> GroupMember::plan(const GmGroup &g, const std::vector<Payload> 
 		auto r = plan_kek(pl, *m.value().gsa.kek, g.cfg.rekey_auth, t);
 		if (!r)
 			return r.error();
+	} else if (registration) {
+		// no Rekey SA: the key server rekeys by GSA_INBAND_REKEY only,
+		// and no GSA_REKEY is to be authenticated
+		u.signature = false;
+		u.sig_alg.clear();
 	}
 	for (const GsaPolicy &p : m.value().gsa.teks) {
 		auto tek = plan_tek(pl, p, g.cfg.name, t);

@@ -198,7 +198,7 @@ void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)
 		g->counters.received++;
 	}
 	bool excluded = false;
-	auto r = apply(*g, inner, sa.gsk_w, false, &excluded);
+	auto r = apply(*g, inner, sa.gsk_w, false, &excluded, 0, true);
 	ike_.send_response(sa, h.message_id, h.exchange_type, {});
 	if (!r) {
 		if (excluded)

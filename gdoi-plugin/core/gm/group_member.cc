@@ -356,7 +356,7 @@ void GroupMember::exclude(GmGroup &g)
 // a GM waits some randomly chosen time before initiating a registration
 // request in this situation to avoid overloading the GCKS." We wait 1 to
 // 10 s, over the IKE SA we still have if there is one (GSA_REGISTRATION).
-void GroupMember::excluded_by_delete(GmGroup &g)
+void GroupMember::excluded_by_delete(GmGroup &g, const std::string &why)
 {
 	for (const GmTek &k : g.teks)
 		ctx_.deps.sas->remove(g.cfg.name, k.sa.spi);
@@ -370,7 +370,7 @@ void GroupMember::excluded_by_delete(GmGroup &g)
 	const uint64_t delay_ms = 1000 + (uint64_t(r[0]) << 8 | r[1]) % 9001;
 	g.next_register_ms = ctx_.now() + delay_ms;
 	ctx_.log_warning("group " + g.cfg.name +
-			 ": the key server excluded this member (Delete of GIKE_UPDATE SPI 0): the group's SAs "
+			 ": the key server excluded this member (" + why + "): the group's SAs "
 			 "are removed; registering again in " +
 			 std::to_string(delay_ms) + " ms");
 }
@@ -433,6 +433,16 @@ void GroupMember::peer_deleted(IkeSa &sa)
 	for (GmGroup *g : on_it) {
 		g->counters.ike_deletes_received++;
 		g->ike_spi = 0;
+		// RFC 9838 2.3.3: "If for some reason the IKE SA is closed and
+		// no GIKE_UPDATE policy is received during the registration
+		// process, the GM MUST consider itself excluded from the group.
+		// To continue participating in the group, the GM needs to
+		// re-register." (an inband group: its rekeys came over this IKE
+		// SA only)
+		if (g->state == GmState::Registered && !g->kek && !g->old_kek) {
+			excluded_by_delete(*g, "it closed the IKE SA of a group without a Rekey SA");
+			continue;
+		}
 		// a registration cut short starts again; a registered group
 		// keeps its SAs and gets its rekeys by GSA_REKEY
 		if (g->state == GmState::Registering) {

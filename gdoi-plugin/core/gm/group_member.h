@@ -142,7 +142,8 @@ private:
 	void exclude(GmGroup &g);
 	// RFC 9838 2.6 Delete(GIKE_UPDATE, SPI 0): the group's SAs go, and
 	// the member registers again after a random delay of a few seconds.
-	void excluded_by_delete(GmGroup &g);
+	// why: what the log says the key server did.
+	void excluded_by_delete(GmGroup &g, const std::string &why = "Delete of GIKE_UPDATE SPI 0");
 	void schedule(GmGroup &g);
 	// --- the IKE SA kept with the key server
 	// Liveness check and lifetime of g's IKE SA.
@@ -162,10 +163,11 @@ private:
 	// excluded: the new Rekey SA's keys were there but none could be
 	// unwrapped (the member was removed from the group).
 	// rekey_id: the GSA_REKEY's message ID (key log), 0 otherwise.
+	// inband: a GSA_INBAND_REKEY (RFC 9838's inband table applies).
 	Result<Done> apply(GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk, bool registration,
-			   bool *excluded, uint32_t rekey_id = 0);
+			   bool *excluded, uint32_t rekey_id = 0, bool inband = false);
 	Result<GmUpdate> plan(const GmGroup &g, const std::vector<Payload> &inner, ByteView default_kwk,
-			      bool registration, bool *excluded, uint32_t rekey_id);
+			      bool registration, bool *excluded, uint32_t rekey_id, bool inband);
 	void commit(GmGroup &g, GmUpdate u);
 	void commit_kek(GmGroup &g, GmUpdate &u, uint64_t dtd_ms);
 	void commit_teks(GmGroup &g, GmUpdate &u);
