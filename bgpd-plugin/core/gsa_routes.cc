@@ -38,6 +38,7 @@ struct Received {
 	std::vector<uint8_t> value; // the attribute's value (the blob)
 	std::string status;         // "ok" or why it is not opened
 	bool opened = false;
+	bool seen = true;           // seen in the current scan
 	Opened o;
 };
 
@@ -340,6 +341,7 @@ void gsa_routes_received(struct gsa_routes *r, const gsa_keyring_t *kr, const ch
 	}
 	try {
 		Received &rx = r->received[route];
+		rx.seen = true;
 		if (ret != GSA_SEAL_OK) {
 			r->dropped[gsa_seal_status_name(ret)]++;
 			rx.value.clear();
@@ -356,6 +358,25 @@ void gsa_routes_received(struct gsa_routes *r, const gsa_keyring_t *kr, const ch
 		r->open(route, rx, kr, true, fn, arg);
 	} catch (const std::bad_alloc &) {
 		r->dropped["internal"]++;
+	}
+}
+
+void gsa_routes_scan_begin(struct gsa_routes *r)
+{
+	for (auto &[route, rx] : r->received)
+		rx.seen = false;
+}
+
+void gsa_routes_scan_end(struct gsa_routes *r, gsa_endpoint_fn fn, void *arg)
+{
+	for (auto it = r->received.begin(); it != r->received.end();) {
+		if (it->second.seen) {
+			++it;
+			continue;
+		}
+		if (it->second.opened)
+			r->hand(it->second.o, false, fn, arg);
+		it = r->received.erase(it);
 	}
 }
 

@@ -63,6 +63,11 @@ typedef void (*gsa_endpoint_fn)(void *arg, int add, const char *group, const cha
  * attributes attrs (FRR's unknown transitive attributes; NULL/0 for none). */
 void gsa_routes_received(struct gsa_routes *r, const gsa_keyring_t *kr, const char *route, const uint8_t *attrs,
 			 size_t len, gsa_endpoint_fn fn, void *arg);
+/* A scan of the whole table: gsa_routes_scan_begin(), then
+ * gsa_routes_received() for every route that carries the attribute, then
+ * gsa_routes_scan_end() withdraws the kept routes not seen since. */
+void gsa_routes_scan_begin(struct gsa_routes *r);
+void gsa_routes_scan_end(struct gsa_routes *r, gsa_endpoint_fn fn, void *arg);
 /* The route is gone. */
 void gsa_routes_withdrawn(struct gsa_routes *r, const char *route, gsa_endpoint_fn fn, void *arg);
 /* Open every kept route again (keys changed, a grace period may be over). */

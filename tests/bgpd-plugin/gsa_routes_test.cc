@@ -236,6 +236,35 @@ TEST(GsaRoutes, KeysArrivingLaterOpenWhatCameBeforeAndAnExpiredEpochRemovesIt)
 	EXPECT_TRUE(m1.calls[2].add);
 }
 
+TEST(GsaRoutes, AScanWithdrawsTheRoutesItDidNotSee)
+{
+	Router m2, m3, m1;
+	for (Router *r : {&m2, &m3, &m1})
+		r->key("A", "1001", "00000001", kKey1);
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	m3.join("A", 1001, "192.0.2.13", "10.3.0.0/24");
+	auto a2 = m2.seal("192.0.2.12"), a3 = m3.seal("192.0.2.13");
+	gsa_routes_scan_begin(m1.routes);
+	m1.receive("192.0.2.12/32", a2);
+	m1.receive("192.0.2.13/32", a3);
+	gsa_routes_scan_end(m1.routes, record, &m1.calls);
+	EXPECT_EQ(m1.calls.size(), 2u);
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 2u);
+	gsa_routes_scan_begin(m1.routes);
+	m1.receive("192.0.2.13/32", a3);
+	gsa_routes_scan_end(m1.routes, record, &m1.calls);
+	ASSERT_EQ(m1.calls.size(), 3u);
+	EXPECT_FALSE(m1.calls[2].add);
+	EXPECT_EQ(m1.calls[2].gateway, "192.0.2.12");
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 1u);
+	// a route that comes back without the attribute is withdrawn too
+	m1.receive("192.0.2.13/32", {});
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 0u);
+	std::vector<Call> replayed;
+	gsa_routes_replay(m1.routes, record, &replayed);
+	EXPECT_TRUE(replayed.empty());
+}
+
 TEST(GsaRoutes, BadKeyFeedIsRefusedAndChangesNothing)
 {
 	Router m;
