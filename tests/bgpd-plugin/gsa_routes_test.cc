@@ -265,6 +265,25 @@ TEST(GsaRoutes, AScanWithdrawsTheRoutesItDidNotSee)
 	EXPECT_TRUE(replayed.empty());
 }
 
+TEST(GsaRoutes, TheDocumentedExampleOpens)
+{
+	// docs/bgp-gsa.md "Example": attribute c0 ff 3e and the 62-octet blob
+	std::vector<uint8_t> attr = {0xc0, 0xff, 0x3e, 0x01, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x1a, 0x2b, 0x3c, 0x4d,
+				     0x01, 0xc0, 0x00, 0x02, 0x0b};
+	attr.insert(attr.end(), 12, 0x11);
+	for (uint8_t b : {0x81, 0xa0, 0x94, 0xbd, 0xb3, 0x00, 0x2d, 0xaf, 0x78, 0x75, 0x24, 0x00, 0x71, 0x05, 0x11,
+			  0xb7, 0x5b, 0x1f, 0x81, 0x4c, 0x1c, 0x52, 0xfa, 0x12, 0x47, 0xd7, 0x6c, 0x9f, 0x0f, 0xb5, 0xae,
+			  0x8d, 0xfe, 0x61, 0x84})
+		attr.push_back(b);
+	Router m;
+	m.key("X", "300", "1a2b3c4d", kKey1);
+	m.receive("192.0.2.11/32", attr);
+	ASSERT_EQ(m.calls.size(), 1u) << m.render(nullptr, false);
+	EXPECT_EQ(m.calls[0].group, "X");
+	EXPECT_EQ(m.calls[0].gateway, "192.0.2.11");
+	EXPECT_EQ(m.calls[0].prefixes, (std::vector<std::string>{"10.1.0.0/16", "2001:db8:1::/48"}));
+}
+
 TEST(GsaRoutes, BadKeyFeedIsRefusedAndChangesNothing)
 {
 	Router m;
