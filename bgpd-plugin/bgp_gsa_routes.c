@@ -9,7 +9,8 @@
  *
  * Receiving: the bgp_process hook (and a timer, for grace periods that run
  * out) schedules a scan of the IPv4 and IPv6 unicast tables: each route
- * learned from a peer that carries the sealed attribute among its unknown
+ * learned from a peer (the selected path, else a valid one, else any)
+ * that carries the sealed attribute among its unknown
  * transitive attributes is opened (core/gsa_routes.h); what opens is handed
  * to the local gdoi plugin with `add-endpoint`, what is gone or no longer
  * opens with `remove-endpoint`. Only groups in which the local gdoi plugin
@@ -121,12 +122,15 @@ static void gsa_routes_scan_table(struct bgp *bgp, afi_t afi)
 		char route[PREFIX_STRLEN];
 
 		for (pi = bgp_dest_get_bgp_path_info(dest); pi; pi = pi->next) {
+			/* valid or not: the endpoint's reachability is the
+			 * tunnel's business, the sealed prefixes are ours */
 			if (pi->peer == bgp->peer_self ||
-			    !CHECK_FLAG(pi->flags, BGP_PATH_VALID) ||
 			    CHECK_FLAG(pi->flags, BGP_PATH_REMOVED) ||
 			    CHECK_FLAG(pi->flags, BGP_PATH_HISTORY))
 				continue;
-			if (!use || CHECK_FLAG(pi->flags, BGP_PATH_SELECTED))
+			if (!use || CHECK_FLAG(pi->flags, BGP_PATH_SELECTED) ||
+			    (CHECK_FLAG(pi->flags, BGP_PATH_VALID) &&
+			     !CHECK_FLAG(use->flags, BGP_PATH_VALID)))
 				use = pi;
 		}
 		if (!use || !use->attr)

@@ -330,7 +330,10 @@ def test_members_open_each_others_sealed_prefixes_and_hand_them_to_gdoi(sr):
     try:
         wait_until("gm1 opened gm2's and gm3's sealed prefixes", lambda: opened_routes(gm1) == want, timeout=60)
     except labmod.LabError as e:
-        raise labmod.LabError(f"{e}\n{gm1.vtysh('show bgp gsa routes')}") from None
+        raise labmod.LabError(f"{e}\n{gm1.vtysh('show bgp gsa routes')}\n"
+                              f"{gm1.vtysh('show bgp ipv4 unicast ' + endpoint(gm2))}\n"
+                              f"gm1: {gm1.vtysh('show bgp memory')}\ngm2: {gm2.vtysh('show bgp memory')}\n"
+                              f"ks: {sr['ks'].vtysh('show bgp memory')}\n{gm2.vtysh('show bgp gsa routes')}") from None
     # never m4's: its route does not reach gm1, and nothing of B is opened
     assert opened_routes(gm1, "B") == {}
     view = gm1.vtysh_json("show bgp gsa routes json")
