@@ -237,7 +237,8 @@ def gdoi_endpoints(gm, group):
     out = labmod.gdoictl(gm, "endpoints", group, check=False)
     if not out:
         return None
-    return {e["gateway"]: e["prefixes"] for e in (out.get("endpoints") or {}).values()}
+    eps = out.get("endpoints") or []
+    return {e["gateway"]: e["prefixes"] for e in (eps.values() if isinstance(eps, dict) else eps)}
 
 
 def expected_tables(lab, evicted=()):
