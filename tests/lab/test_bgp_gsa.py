@@ -351,8 +351,10 @@ def test_members_open_each_others_sealed_prefixes_and_hand_them_to_gdoi(sr):
     # gm3 and gm2 the same way, each without its own
     wait_until("gm2 opened gm1's and gm3's", lambda: opened_routes(gm2) == {
         gm1.lan_prefix: (gm1.addr, "A"), gm3.lan_prefix: (gm3.addr, "A")}, timeout=30)
-    wait_until("gm3 opened gm1's and gm2's", lambda: opened_routes(gm3) == {
-        gm1.lan_prefix: (gm1.addr, "A"), gm2.lan_prefix: (gm2.addr, "A")}, timeout=30)
+    # gm3, in both groups, opens gm4's too (sealed under B)
+    wait_until("gm3 opened gm1's and gm2's (A) and gm4's (B)", lambda: opened_routes(gm3) == {
+        gm1.lan_prefix: (gm1.addr, "A"), gm2.lan_prefix: (gm2.addr, "A"), gm4.lan_prefix: (gm4.addr, "B")},
+        timeout=30)
     # gm4 holds none of A's prefixes: gm3's route comes sealed under A
     # (one group per endpoint: the lowest ID), which gm4 cannot open
     wait_until("gm4 counts gm3's route as not its group's",
