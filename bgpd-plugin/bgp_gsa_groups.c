@@ -45,6 +45,7 @@
 #include "bgpd/bgp_debug.h"
 #include "bgpd/bgp_ecommunity.h"
 #include "bgpd/bgp_fsm.h"
+#include "bgpd/bgp_memory.h"
 #include "bgpd/bgp_route.h"
 #include "bgpd/bgp_table.h"
 #include "bgpd/bgp_updgrp.h"
@@ -53,6 +54,7 @@
 #include "bgp_gsa.h"
 #include "bgp_gsa_control.h"
 #include "bgp_gsa_groups.h"
+#include "bgp_gsa_routes.h"
 #include "gsa_core.h"
 #include "gsa_sr.h"
 #endif
@@ -110,6 +112,8 @@ static void gsa_originate(struct bgp *bgp, const struct prefix *p,
 	struct bgp_path_info *pi;
 	struct attr attr, *attr_new;
 	struct ecommunity *ecom = ecommunity_new();
+	const uint8_t *sealed;
+	size_t sealed_len;
 
 	for (size_t i = 0; i < r->n_groups; i++) {
 		struct ecommunity_val v;
@@ -121,6 +125,16 @@ static void gsa_originate(struct bgp *bgp, const struct prefix *p,
 	if (afi == AFI_IP)
 		attr.mp_nexthop_len = BGP_ATTR_NHLEN_IPV4;
 	bgp_attr_set_ecommunity(&attr, ecom);
+	/* the private prefixes, sealed: an optional transitive attribute
+	 * bgpd does not know, carried as its unknown transitive ones are */
+	if (gsa_routes_attr(r->endpoint, &sealed, &sealed_len)) {
+		struct transit *transit = XCALLOC(MTYPE_TRANSIT, sizeof(*transit));
+
+		transit->val = XMALLOC(MTYPE_TRANSIT_VAL, sealed_len);
+		memcpy(transit->val, sealed, sealed_len);
+		transit->length = sealed_len;
+		bgp_attr_set_transit(&attr, transit);
+	}
 	attr_new = bgp_attr_intern(&attr);
 
 	dest = bgp_afi_node_get(bgp->rib[afi][SAFI_UNICAST], afi, SAFI_UNICAST,
@@ -193,6 +207,11 @@ static void gsa_groups_schedule_sync(void)
 	if (gsa_gs.master)
 		thread_add_event(gsa_gs.master, gsa_groups_sync, NULL, 0,
 				 &gsa_gs.t_sync);
+}
+
+void gsa_groups_resync(void)
+{
+	gsa_groups_schedule_sync();
 }
 
 /* ------------------------------------------------------------ reflection */
@@ -745,11 +764,13 @@ void gsa_groups_init(struct thread_master *master)
 	install_element(BGP_NODE, &gsa_peer_identity_cmd);
 	install_element(BGP_NODE, &no_gsa_peer_identity_cmd);
 	install_element(VIEW_NODE, &show_bgp_gsa_groups_cmd);
+	gsa_routes_init(master, gsa_gs.core);
 }
 
 void gsa_groups_fini(void)
 {
 	THREAD_OFF(gsa_gs.t_sync);
+	gsa_routes_fini();
 	gsa_groups_free(gsa_gs.core);
 	gsa_gs.core = NULL;
 }

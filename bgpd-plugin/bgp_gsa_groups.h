@@ -20,6 +20,8 @@ void gsa_groups_init(struct thread_master *master);
 void gsa_groups_fini(void);
 /* `router bgp` lines of the default instance */
 void gsa_groups_config_write(struct vty *vty);
+/* originate the membership routes again (their sealed attribute changed) */
+void gsa_groups_resync(void);
 /* the default instance is gone, and with it the routes */
 void gsa_groups_instance_delete(void);
 

@@ -252,3 +252,9 @@ char *gsa_groups_render(const struct gsa_groups *g, const struct gsa_neighbor_vi
 }
 
 } // extern "C"
+
+// the groups core behind the C handle, for the sealed routes (gsa_routes.cc)
+const groupsec::bgp::Groups &gsa_groups_core_of(const struct gsa_groups *g)
+{
+	return g->core;
+}

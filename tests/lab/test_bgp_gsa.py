@@ -17,6 +17,7 @@ update-group get none of the group routes (no leak) until `neighbor X solo`
 splits them. Every wait is for a condition.
 """
 import json
+import subprocess
 
 import lab as labmod
 import pytest
@@ -199,12 +200,45 @@ def sr():
             start_charon(gm, MEMBERS[gm.name])
         want = {g: {f"{m}.example.net" for m, gs in MEMBERS.items() if g in gs} for g in GROUPS}
         wait_until("every member registered", lambda: registered(ks) == want, timeout=60)
-        for gm in gms:
-            member_bgp_conf(gm, ks)
-            gm.start_frr()
-        start_gobgp(gobgp, ks)
-        start_bird(bird, ks)
-        yield lab
+        # BGP on the backbone, from before the members' first UPDATE
+        lab.bgp_pcap = lab.dir / "bgp.pcap"
+        lab.capture = subprocess.Popen(["ip", "netns", "exec", lab.bb, "dumpcap", "-q", "-P", "-i", "br0",
+                                        "-f", "tcp port 179", "-w", str(lab.bgp_pcap)],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until("the capture runs", lambda: lab.bgp_pcap.exists() and lab.bgp_pcap.stat().st_size > 0
+                       or lab.capture.poll() is not None, timeout=10)
+            assert lab.capture.poll() is None, lab.capture.stderr.read()
+            for gm in gms:
+                member_bgp_conf(gm, ks)
+                gm.start_frr()
+            start_gobgp(gobgp, ks)
+            start_bird(bird, ks)
+            yield lab
+        finally:
+            stop_capture(lab)
+
+
+def stop_capture(lab):
+    if lab.capture.poll() is None:
+        lab.capture.terminate()
+        lab.capture.wait(timeout=10)
+
+
+def opened_routes(gm, group=None):
+    """{prefix: (gateway, group)} of `show bgp gsa routes [GROUP] json`."""
+    view = gm.vtysh_json("show bgp gsa routes" + (f" {group}" if group else "") + " json")
+    return {r["prefix"]: (r["gateway"], r["group"]) for r in view["routes"]}
+
+
+def gdoi_endpoints(gm, group):
+    """{gateway: [prefixes]} the member's gdoi plugin holds for group."""
+    out = labmod.gdoictl(gm, "endpoints", group, check=False)
+    if not out:
+        return None
+    eps = out.get("endpoints") or []
+    return {e["gateway"]: e["prefixes"] for e in (eps.values() if isinstance(eps, dict) else eps)}
 
 
 def expected_tables(lab, evicted=()):
@@ -288,6 +322,77 @@ def test_each_member_holds_exactly_its_groups_membership_routes(sr):
     assert a["counters"]["reflected"] > 0 and a["counters"]["deniedPeerNotMember"] > 0, a
     assert view["neighbors"]["192.0.2.13"]["groups"] == ["A", "B"], view["neighbors"]
     assert all(n["filtered"] for n in view["neighbors"].values()), view["neighbors"]
+
+
+def test_members_open_each_others_sealed_prefixes_and_hand_them_to_gdoi(sr):
+    gm1, gm2, gm3, gm4 = (sr[f"gm{i}"] for i in range(1, 5))
+    want = {gm2.lan_prefix: (gm2.addr, "A"), gm3.lan_prefix: (gm3.addr, "A")}
+    assert gm4.lan_prefix == "10.4.0.0/24"
+    try:
+        wait_until("gm1 opened gm2's and gm3's sealed prefixes", lambda: opened_routes(gm1) == want, timeout=60)
+    except labmod.LabError as e:
+        raise labmod.LabError(f"{e}\n{gm1.vtysh('show bgp gsa routes')}\n"
+                              f"{gm1.vtysh('show bgp ipv4 unicast ' + endpoint(gm2))}\n"
+                              f"gm1: {gm1.vtysh('show bgp memory')}\ngm2: {gm2.vtysh('show bgp memory')}\n"
+                              f"ks: {sr['ks'].vtysh('show bgp memory')}\n{gm2.vtysh('show bgp gsa routes')}") from None
+    # never m4's: its route does not reach gm1, and nothing of B is opened
+    assert opened_routes(gm1, "B") == {}
+    view = gm1.vtysh_json("show bgp gsa routes json")
+    by_prefix = {r["prefix"]: r for r in view["routes"]}
+    assert by_prefix[gm2.lan_prefix]["originator"] == gm2.addr
+    assert by_prefix[gm2.lan_prefix]["groupId"] == 1001
+    epoch = view["keys"]["A"]["epoch"]
+    assert by_prefix[gm2.lan_prefix]["epoch"] == epoch and len(epoch) == 8, view
+    assert all(n == 0 for n in view["dropped"].values()), view["dropped"]
+    # the local gdoi plugin got them as tunnel endpoints of A
+    wait_until("gm1's gdoi plugin holds gm2's and gm3's endpoints",
+               lambda: gdoi_endpoints(gm1, "A") == {gm2.addr: [gm2.lan_prefix], gm3.addr: [gm3.lan_prefix]},
+               timeout=30)
+    # gm3 and gm2 the same way, each without its own
+    wait_until("gm2 opened gm1's and gm3's", lambda: opened_routes(gm2) == {
+        gm1.lan_prefix: (gm1.addr, "A"), gm3.lan_prefix: (gm3.addr, "A")}, timeout=30)
+    # gm3, in both groups, opens gm4's too (sealed under B)
+    wait_until("gm3 opened gm1's and gm2's (A) and gm4's (B)", lambda: opened_routes(gm3) == {
+        gm1.lan_prefix: (gm1.addr, "A"), gm2.lan_prefix: (gm2.addr, "A"), gm4.lan_prefix: (gm4.addr, "B")},
+        timeout=30)
+    # gm4 holds none of A's prefixes: gm3's route comes sealed under A
+    # (one group per endpoint: the lowest ID), which gm4 cannot open
+    wait_until("gm4 counts gm3's route as not its group's",
+               lambda: gm4.vtysh_json("show bgp gsa routes json")["notOpened"].get(endpoint(gm3)) == "unknown-group",
+               timeout=30)
+    assert opened_routes(gm4) == {}
+    # the S/R, key server of both, opens all and hands nothing out
+    wait_until("the S/R opened every member's prefixes", lambda: set(opened_routes(sr["ks"])) == {
+        gm1.lan_prefix, gm2.lan_prefix, gm3.lan_prefix, gm4.lan_prefix}, timeout=30)
+
+
+def update_payloads(pcap):
+    """The TCP payloads of the captured segments holding a BGP UPDATE."""
+    p = subprocess.run(["tshark", "-r", str(pcap), "-o", "tcp.desegment_tcp_streams:FALSE", "-Y", "bgp.type == 2",
+                        "-T", "fields", "-e", "tcp.payload"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return [bytes.fromhex(line.replace(":", "")) for line in p.stdout.split() if line]
+
+
+def test_the_backbone_never_carries_a_private_prefix_in_clear(sr):
+    gm1 = sr["gm1"]
+    wait_until("gm1 opened the others' prefixes", lambda: len(opened_routes(gm1)) == 2, timeout=60)
+    stop_capture(sr)
+    updates = update_payloads(sr.bgp_pcap)
+    assert updates, "no UPDATE captured"
+    blob = b"".join(updates)
+    # the search finds what is there in clear: the S/R's plain route
+    # 10.0.0.0/24 (NLRI 18 0a 00 00), and the sealed attribute (code 255,
+    # Optional Transitive, Partial once reflected)
+    assert bytes([24, 10, 0, 0]) in blob
+    assert bytes([0xC0, 0xFF]) in blob and bytes([0xE0, 0xFF]) in blob
+    # and no private prefix: not as NLRI (length 24, three octets), nor its
+    # network or LAN address
+    for i in range(1, 5):
+        lan = sr[f"gm{i}"]
+        assert lan.lan_prefix == f"10.{i}.0.0/24"
+        for needle in (bytes([24, 10, i, 0]), bytes([10, i, 0, 0]), bytes([10, i, 0, 1])):
+            assert needle not in blob, f"{lan.lan_prefix} in clear: {needle.hex()}"
 
 
 def test_peers_that_are_no_members_learn_nothing_of_the_groups(sr):

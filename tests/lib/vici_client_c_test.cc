@@ -247,6 +247,24 @@ TEST(ViciClientC, RepliesComeToTheirCallbackAndLostOnesAsNull)
 							  "nope: (none)", "rekey: (none)"}));
 }
 
+TEST(ViciClientC, KeysWithBracketsInARowMakeOneList)
+{
+	Seen seen;
+	ClientPtr cp(&seen);
+	gs_vici_client_connected(cp.c);
+	const char *args[] = {"group", "A", "prefixes[]", "10.1.0.0/24", "prefixes[]", "10.2.0.0/24",
+			      "gateway", "192.0.2.12", nullptr};
+	ASSERT_EQ(gs_vici_client_request(cp.c, "add-endpoint", args, nullptr, nullptr), 0);
+	auto sent = drain(cp.c);
+	ASSERT_EQ(sent.size(), 1u);
+	const auto *list = sent[0].message.list("prefixes");
+	ASSERT_TRUE(list);
+	EXPECT_EQ(*list, (std::vector<std::string>{"10.1.0.0/24", "10.2.0.0/24"}));
+	ASSERT_TRUE(sent[0].message.value("gateway"));
+	EXPECT_EQ(*sent[0].message.value("gateway"), "192.0.2.12");
+	EXPECT_EQ(sent[0].message.value("prefixes"), nullptr);
+}
+
 TEST(ViciClientC, ABrokenStreamIsAnErrorWithItsReason)
 {
 	Seen seen;

@@ -248,11 +248,30 @@ extern "C" int gs_vici_client_request(struct gs_vici_client *c, const char *comm
 		return -1;
 	try {
 		Section msg;
+		// "name[]" keys in a row make the list "name", one item each
+		std::string list_name;
+		std::vector<std::string> items;
 		for (const char *const *a = args; a && a[0]; a += 2) {
 			if (!a[1])
 				return -1;
-			msg.add_value(a[0], a[1]);
+			std::string key = a[0];
+			bool item = key.size() > 2 && key.compare(key.size() - 2, 2, "[]") == 0;
+			if (item)
+				key.resize(key.size() - 2);
+			if (!list_name.empty() && (!item || key != list_name)) {
+				msg.add_list(list_name, std::move(items));
+				items.clear();
+				list_name.clear();
+			}
+			if (item) {
+				list_name = key;
+				items.push_back(a[1]);
+			} else {
+				msg.add_value(key, a[1]);
+			}
 		}
+		if (!list_name.empty())
+			msg.add_list(list_name, std::move(items));
 		auto id = c->client.request(command, msg);
 		if (!id.ok())
 			return -1;

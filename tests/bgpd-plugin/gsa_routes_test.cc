@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// The member's sealed routes: keys from `routing-keys`, sealing the
+// membership route once per epoch, opening others' routes and handing
+// (prefixes -> gateway, group) out, and the drop counters.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "gsa_routes.h"
+#include "gsa_sr.h"
+#include "gsa_core.h"
+
+namespace {
+
+const char *kKey1 = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const char *kKey2 = "1f1e1d1c1b1a191817161514131211100f0e0d0c0b0a09080706050403020100";
+
+uint64_t clock_now(void *ctx)
+{
+	return *static_cast<uint64_t *>(ctx);
+}
+
+struct Call {
+	bool add;
+	std::string group, gateway;
+	std::vector<std::string> prefixes;
+};
+
+void record(void *arg, int add, const char *group, const char *gateway, const char *const *prefixes, size_t n)
+{
+	Call c{add != 0, group, gateway, {}};
+	for (size_t i = 0; i < n; i++)
+		c.prefixes.push_back(prefixes[i]);
+	static_cast<std::vector<Call> *>(arg)->push_back(c);
+}
+
+// one router: its keyring, its groups, its sealed routes
+struct Router {
+	uint64_t now = 1000000;
+	gsa_keyring_t *kr = gsa_keyring_create(60, clock_now, &now);
+	gsa_groups *groups = gsa_groups_new();
+	gsa_routes *routes = gsa_routes_new(GSA_SEAL_ATTR_DEFAULT_CODE);
+	std::vector<Call> calls;
+	~Router()
+	{
+		gsa_routes_free(routes);
+		gsa_groups_free(groups);
+		gsa_keyring_destroy(kr);
+	}
+	void key(const char *name, const char *num, const char *epoch, const char *key, int want_changed = -1)
+	{
+		char err[GSA_SEAL_ERR_MAX] = "";
+		int changed = -1;
+		ASSERT_EQ(gsa_routes_feed_key(routes, kr, name, num, epoch, key, &changed, err, sizeof(err)), GSA_SEAL_OK)
+			<< err;
+		if (want_changed >= 0) {
+			EXPECT_EQ(changed, want_changed);
+		}
+	}
+	void join(const char *name, uint32_t id, const char *ep, const char *prefix)
+	{
+		char err[256];
+		ASSERT_EQ(gsa_groups_set(groups, name, id, ep, false, err, sizeof(err)), 0) << err;
+		ASSERT_EQ(gsa_groups_prefix(groups, name, prefix, true, err, sizeof(err)), 0) << err;
+	}
+	std::vector<uint8_t> seal(const char *ep, int want = GSA_SEAL_OK)
+	{
+		const uint8_t *a = nullptr;
+		size_t n = 0;
+		char err[GSA_SEAL_ERR_MAX] = "";
+		EXPECT_EQ(gsa_routes_seal(routes, kr, groups, ep, &a, &n, err, sizeof(err)), want) << err;
+		return want == GSA_SEAL_OK ? std::vector<uint8_t>(a, a + n) : std::vector<uint8_t>();
+	}
+	void receive(const char *route, const std::vector<uint8_t> &attrs)
+	{
+		gsa_routes_received(routes, kr, route, attrs.data(), attrs.size(), record, &calls);
+	}
+	std::string render(const char *group, bool json)
+	{
+		char *t = gsa_routes_render(routes, kr, group, json);
+		std::string s = t ? t : "";
+		gsa_core_free(t);
+		return s;
+	}
+};
+
+TEST(GsaRoutes, AMemberOpensWhatAnotherSealedAndHandsItOut)
+{
+	Router m2, m1;
+	m2.key("A", "1001", "1a2b3c4d", kKey1);
+	m1.key("A", "1001", "1a2b3c4d", kKey1);
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	auto attr = m2.seal("192.0.2.12");
+	ASSERT_GT(attr.size(), 3u);
+	EXPECT_EQ(attr[0], 0xC0);
+	EXPECT_EQ(attr[1], 255);
+
+	m1.receive("192.0.2.12/32", attr);
+	ASSERT_EQ(m1.calls.size(), 1u);
+	EXPECT_TRUE(m1.calls[0].add);
+	EXPECT_EQ(m1.calls[0].group, "A");
+	EXPECT_EQ(m1.calls[0].gateway, "192.0.2.12");
+	EXPECT_EQ(m1.calls[0].prefixes, std::vector<std::string>{"10.2.0.0/24"});
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 1u);
+
+	// the same attribute again (a refresh): nothing handed out again
+	m1.receive("192.0.2.12/32", attr);
+	EXPECT_EQ(m1.calls.size(), 1u);
+
+	std::string text = m1.render(nullptr, false);
+	EXPECT_NE(text.find("10.2.0.0/24"), std::string::npos) << text;
+	EXPECT_NE(text.find("1a2b3c4d"), std::string::npos) << text;
+	std::string json = m1.render("A", true);
+	EXPECT_NE(json.find("{\"prefix\":\"10.2.0.0/24\",\"gateway\":\"192.0.2.12\",\"group\":\"A\",\"groupId\":1001,"
+			    "\"epoch\":\"1a2b3c4d\",\"previousEpoch\":false,\"originator\":\"192.0.2.12\""),
+		  std::string::npos)
+		<< json;
+	EXPECT_EQ(m1.render("B", true).find("10.2.0.0/24"), std::string::npos);
+
+	// withdrawn: removed
+	gsa_routes_withdrawn(m1.routes, "192.0.2.12/32", record, &m1.calls);
+	ASSERT_EQ(m1.calls.size(), 2u);
+	EXPECT_FALSE(m1.calls[1].add);
+	EXPECT_EQ(m1.calls[1].gateway, "192.0.2.12");
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 0u);
+}
+
+TEST(GsaRoutes, SealingIsReusedUntilTheEpochOrThePrefixesChange)
+{
+	Router m;
+	m.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	m.seal("192.0.2.12", GSA_SEAL_ERR_NOT_FOUND); // no key yet
+	m.key("A", "1001", "00000001", kKey1, 1);
+	auto a1 = m.seal("192.0.2.12");
+	EXPECT_EQ(m.seal("192.0.2.12"), a1); // same nonce: no re-advertisement
+	m.key("A", "1001", "00000001", kKey1, 0); // polled again: no change
+	EXPECT_EQ(m.seal("192.0.2.12"), a1);
+	m.key("A", "1001", "00000002", kKey2, 1);
+	auto a2 = m.seal("192.0.2.12");
+	EXPECT_NE(a2, a1);
+	char err[256];
+	ASSERT_EQ(gsa_groups_prefix(m.groups, "A", "10.9.0.0/24", true, err, sizeof(err)), 0);
+	EXPECT_NE(m.seal("192.0.2.12"), a2);
+}
+
+TEST(GsaRoutes, AnEndpointOfTwoGroupsIsSealedUnderTheLowestIdWithAKey)
+{
+	Router m3, m4;
+	m3.join("A", 1001, "192.0.2.13", "10.3.0.0/24");
+	m3.join("B", 1002, "192.0.2.13", "10.3.0.0/24");
+	m3.key("B", "1002", "000000b1", kKey2);
+	m4.key("B", "1002", "000000b1", kKey2);
+	m4.receive("192.0.2.13/32", m3.seal("192.0.2.13"));
+	ASSERT_EQ(m4.calls.size(), 1u);
+	EXPECT_EQ(m4.calls[0].group, "B");
+	// with A's key as well, A (the lower ID) is used: m4 cannot open it
+	m3.key("A", "1001", "000000a1", kKey1);
+	m4.receive("192.0.2.13/32", m3.seal("192.0.2.13"));
+	ASSERT_EQ(m4.calls.size(), 2u);
+	EXPECT_FALSE(m4.calls[1].add);
+	EXPECT_EQ(gsa_routes_dropped(m4.routes, "unknown-group"), 1u);
+}
+
+TEST(GsaRoutes, FailuresAreCountedByNameAndRemoveWhatWasOpened)
+{
+	Router m2, m1, evil;
+	m2.key("A", "1001", "00000001", kKey1);
+	m1.key("A", "1001", "00000001", kKey1);
+	evil.key("A", "1001", "00000001", kKey2); // another key, same epoch
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	evil.join("A", 1001, "192.0.2.12", "10.66.0.0/24");
+	auto good = m2.seal("192.0.2.12");
+
+	// a wrong tag
+	m1.receive("192.0.2.12/32", evil.seal("192.0.2.12"));
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "bad-tag"), 1u);
+	EXPECT_TRUE(m1.calls.empty());
+	EXPECT_NE(m1.render(nullptr, false).find("192.0.2.12/32  bad-tag"), std::string::npos);
+
+	// a truncated blob (the attribute's length cut with it)
+	std::vector<uint8_t> cut(good.begin(), good.begin() + 20);
+	cut[2] = 17;
+	m1.receive("192.0.2.12/32", cut);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "truncated"), 1u);
+
+	// a blob moved to another member's route
+	m1.receive("192.0.2.99/32", good);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, GSA_ROUTES_ORIGINATOR_MISMATCH), 1u);
+	EXPECT_TRUE(m1.calls.empty());
+
+	// the good one opens; a bad one in its place removes it
+	m1.receive("192.0.2.12/32", good);
+	ASSERT_EQ(m1.calls.size(), 1u);
+	m1.receive("192.0.2.12/32", evil.seal("192.0.2.12"));
+	ASSERT_EQ(m1.calls.size(), 2u);
+	EXPECT_FALSE(m1.calls[1].add);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "bad-tag"), 2u);
+	std::string json = m1.render(nullptr, true);
+	EXPECT_NE(json.find("\"bad-tag\":2"), std::string::npos) << json;
+	EXPECT_NE(json.find("\"truncated\":1"), std::string::npos) << json;
+}
+
+TEST(GsaRoutes, KeysArrivingLaterOpenWhatCameBeforeAndAnExpiredEpochRemovesIt)
+{
+	Router m2, m1;
+	m2.key("A", "1001", "00000001", kKey1);
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	auto old_attr = m2.seal("192.0.2.12");
+	m1.receive("192.0.2.12/32", old_attr);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "unknown-group"), 1u);
+	m1.key("A", "1001", "00000001", kKey1);
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	ASSERT_EQ(m1.calls.size(), 1u);
+	EXPECT_TRUE(m1.calls[0].add);
+
+	// m1 rekeys first: the old epoch is accepted for the grace period
+	m1.key("A", "1001", "00000002", kKey2);
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	EXPECT_EQ(m1.calls.size(), 1u);
+	EXPECT_NE(m1.render(nullptr, false).find("(previous epoch)"), std::string::npos);
+	m1.now += 61 * 1000;
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	ASSERT_EQ(m1.calls.size(), 2u);
+	EXPECT_FALSE(m1.calls[1].add);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "epoch-expired"), 1u);
+	// reopening again does not count it again
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "epoch-expired"), 1u);
+
+	// m2 seals again under the new epoch: opened again
+	m2.key("A", "1001", "00000002", kKey2);
+	m1.receive("192.0.2.12/32", m2.seal("192.0.2.12"));
+	ASSERT_EQ(m1.calls.size(), 3u);
+	EXPECT_TRUE(m1.calls[2].add);
+}
+
+TEST(GsaRoutes, AScanWithdrawsTheRoutesItDidNotSee)
+{
+	Router m2, m3, m1;
+	for (Router *r : {&m2, &m3, &m1})
+		r->key("A", "1001", "00000001", kKey1);
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	m3.join("A", 1001, "192.0.2.13", "10.3.0.0/24");
+	auto a2 = m2.seal("192.0.2.12"), a3 = m3.seal("192.0.2.13");
+	gsa_routes_scan_begin(m1.routes);
+	m1.receive("192.0.2.12/32", a2);
+	m1.receive("192.0.2.13/32", a3);
+	gsa_routes_scan_end(m1.routes, record, &m1.calls);
+	EXPECT_EQ(m1.calls.size(), 2u);
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 2u);
+	gsa_routes_scan_begin(m1.routes);
+	m1.receive("192.0.2.13/32", a3);
+	gsa_routes_scan_end(m1.routes, record, &m1.calls);
+	ASSERT_EQ(m1.calls.size(), 3u);
+	EXPECT_FALSE(m1.calls[2].add);
+	EXPECT_EQ(m1.calls[2].gateway, "192.0.2.12");
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 1u);
+	// a route that comes back without the attribute is withdrawn too
+	m1.receive("192.0.2.13/32", {});
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 0u);
+	std::vector<Call> replayed;
+	gsa_routes_replay(m1.routes, record, &replayed);
+	EXPECT_TRUE(replayed.empty());
+}
+
+TEST(GsaRoutes, TheDocumentedExampleOpens)
+{
+	// docs/bgp-gsa.md "Example": attribute c0 ff 3e and the 62-octet blob
+	std::vector<uint8_t> attr = {0xc0, 0xff, 0x3e, 0x01, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x1a, 0x2b, 0x3c, 0x4d,
+				     0x01, 0xc0, 0x00, 0x02, 0x0b};
+	attr.insert(attr.end(), 12, 0x11);
+	for (uint8_t b : {0x81, 0xa0, 0x94, 0xbd, 0xb3, 0x00, 0x2d, 0xaf, 0x78, 0x75, 0x24, 0x00, 0x71, 0x05, 0x11,
+			  0xb7, 0x5b, 0x1f, 0x81, 0x4c, 0x1c, 0x52, 0xfa, 0x12, 0x47, 0xd7, 0x6c, 0x9f, 0x0f, 0xb5, 0xae,
+			  0x8d, 0xfe, 0x61, 0x84})
+		attr.push_back(b);
+	Router m;
+	m.key("X", "300", "1a2b3c4d", kKey1);
+	m.receive("192.0.2.11/32", attr);
+	ASSERT_EQ(m.calls.size(), 1u) << m.render(nullptr, false);
+	EXPECT_EQ(m.calls[0].group, "X");
+	EXPECT_EQ(m.calls[0].gateway, "192.0.2.11");
+	EXPECT_EQ(m.calls[0].prefixes, (std::vector<std::string>{"10.1.0.0/16", "2001:db8:1::/48"}));
+}
+
+TEST(GsaRoutes, BadKeyFeedIsRefusedAndChangesNothing)
+{
+	Router m;
+	char err[GSA_SEAL_ERR_MAX] = "";
+	int changed = 0;
+	EXPECT_EQ(gsa_routes_feed_key(m.routes, m.kr, "A", "x1", "00000001", kKey1, &changed, err, sizeof(err)),
+		  GSA_SEAL_ERR_INVALID);
+	EXPECT_EQ(gsa_routes_feed_key(m.routes, m.kr, "A", "1001", "0001", kKey1, &changed, err, sizeof(err)),
+		  GSA_SEAL_ERR_INVALID);
+	EXPECT_EQ(gsa_routes_feed_key(m.routes, m.kr, "A", "1001", "00000001", "abcd", &changed, err, sizeof(err)),
+		  GSA_SEAL_ERR_INVALID);
+	EXPECT_NE(std::string(err).find("64 hex"), std::string::npos) << err;
+	// no TEK yet: skipped
+	EXPECT_EQ(gsa_routes_feed_key(m.routes, m.kr, "A", "1001", nullptr, nullptr, &changed, err, sizeof(err)),
+		  GSA_SEAL_OK);
+	uint32_t e;
+	EXPECT_EQ(gsa_keyring_epoch(m.kr, 1001, &e), GSA_SEAL_ERR_UNKNOWN_GROUP);
+	EXPECT_EQ(m.render(nullptr, true).find("\"A\""), std::string::npos);
+}
+
+} // namespace
