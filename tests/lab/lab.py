@@ -1031,6 +1031,10 @@ class Netconf:
             "KbdInteractiveAuthentication no\n"
             "UsePAM no\n"
             "LogLevel VERBOSE\n"
+            # the keys live in the lab's folder, which may be under /tmp (a
+            # clone there): sshd's StrictModes refuses any path through a
+            # world-writable folder, sticky or not
+            "StrictModes no\n"
             f'Subsystem netconf "/usr/sbin/netconf-subsystem --ncxserver-sockname={self.port}@{self.socket}"\n')
         self.start_netconfd(modules)
         # sshd wants its privilege separation directory /run/sshd: a tmpfs
