@@ -15,7 +15,10 @@
  * group of the route that its originator is a member of as well. Peers
  * whose outbound route map is GSA-REFLECT are filtered so; when membership
  * changes, the peers concerned are announced to again, which withdraws
- * what they may no longer see and sends what they now may.
+ * what they may no longer see and sends what they now may. A member in
+ * member-list mode (it named its peers at registration: `peers` in the
+ * key server's lists and events) exchanges routes only with the members
+ * it named.
  *
  * Outbound policy runs once per update-group with a copy of one peer's
  * configuration: the match looks up the update-group and decides for all
@@ -57,6 +60,8 @@
 #include "bgp_gsa_routes.h"
 #include "gsa_core.h"
 #include "gsa_sr.h"
+
+DEFINE_MTYPE_STATIC(GSA, GSA_MEMBER_LIST, "GSA member list");
 #endif
 
 DEFINE_MTYPE_STATIC(GSA, GSA_GROUPS, "GSA groups state");
@@ -392,8 +397,35 @@ static void gsa_route_map_install(void)
 struct gsa_list {
 	const char *names[256];
 	const char *ids[256];
+	char *peers[256]; /* member lists ('\n'-joined), NULL: auto */
 	size_t n;
 };
+
+/* A member list as the core takes it: the items of the list `peers` of
+ * msg joined by '\n'; NULL when there is none (auto-discovery). */
+static void gsa_peer_item(void *arg, const char *item)
+{
+	char **out = arg;
+	size_t have = *out ? strlen(*out) : 0;
+	size_t add = strlen(item);
+	char *s = XREALLOC(MTYPE_GSA_MEMBER_LIST, *out, have + add + 2);
+
+	if (have)
+		s[have++] = '\n';
+	memcpy(s + have, item, add + 1);
+	*out = s;
+}
+
+static char *gsa_member_list(const struct gs_vici_msg *msg)
+{
+	char *out = NULL;
+
+	if (gs_vici_msg_list(msg, "peers", gsa_peer_item, &out) < 0)
+		return NULL;
+	if (!out)
+		out = XSTRDUP(MTYPE_GSA_MEMBER_LIST, "");
+	return out;
+}
 
 static void gsa_collect_server_group(void *arg, const char *name,
 				     const struct gs_vici_msg *g)
@@ -421,6 +453,7 @@ static void gsa_collect_member(void *arg, const char *name,
 		return;
 	l->names[l->n] = id ? id : name;
 	l->ids[l->n] = address;
+	l->peers[l->n] = gsa_member_list(m);
 	l->n++;
 }
 
@@ -442,8 +475,11 @@ static void gsa_on_members(void *arg, const char *command,
 		return;
 	}
 	gs_vici_msg_sections(reply, "members", gsa_collect_member, &l);
-	gsa_groups_ks_members(gsa_gs.core, group, l.names, l.ids, l.n,
-			      gsa_reannounce, NULL);
+	gsa_groups_ks_members(gsa_gs.core, group, l.names, l.ids,
+			      (const char *const *)l.peers, l.n, gsa_reannounce,
+			      NULL);
+	for (size_t i = 0; i < l.n; i++)
+		XFREE(MTYPE_GSA_MEMBER_LIST, l.peers[i]);
 }
 
 static void gsa_on_groups(void *arg, const char *command,
@@ -509,11 +545,14 @@ static int gsa_groups_on_event(const char *name, const struct gs_vici_msg *msg)
 		gsa_list_groups();
 		return 0;
 	}
-	if (strcmp(name, "member-registered") == 0)
+	if (strcmp(name, "member-registered") == 0) {
+		char *peers = gsa_member_list(msg);
+
 		gsa_groups_ks_registered(gsa_gs.core, group, member,
-					 gs_vici_msg_get(msg, "address"),
+					 gs_vici_msg_get(msg, "address"), peers,
 					 gsa_reannounce, NULL);
-	else if (strcmp(name, "member-left") == 0)
+		XFREE(MTYPE_GSA_MEMBER_LIST, peers);
+	} else if (strcmp(name, "member-left") == 0)
 		gsa_groups_ks_gone(gsa_gs.core, group, member, false,
 				   gsa_reannounce, NULL);
 	else if (strcmp(name, "member-evicted") == 0)

@@ -291,9 +291,18 @@ std::string human_members(const Section &r)
 	if (members.empty()) {
 		out = "group " + get(r, "group") + ": no members\n";
 	} else {
-		Table t({"IDENTITY", "ADDRESS", "FLAT-ID", "REGISTERED"});
-		for (const Section *m : members)
-			t.add({get(*m, "id"), get(*m, "address"), get(*m, "flat-id"), get(*m, "registered") + "s ago"});
+		Table t({"IDENTITY", "ADDRESS", "FLAT-ID", "REGISTERED", "PEERS"});
+		for (const Section *m : members) {
+			// member-list mode: the members it named; else auto-discovery
+			std::string peers = "auto";
+			if (const auto *l = m->list("peers")) {
+				peers.clear();
+				for (const std::string &p : *l)
+					peers += (peers.empty() ? "" : ", ") + p;
+			}
+			t.add({get(*m, "id"), get(*m, "address"), get(*m, "flat-id"), get(*m, "registered") + "s ago",
+			       peers});
+		}
 		out = t.str();
 	}
 	const auto *evicted = r.list("evicted");

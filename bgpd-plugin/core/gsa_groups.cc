@@ -250,10 +250,21 @@ const char *verdict_name(Verdict v)
 		return "denied-origin-not-member";
 	case Verdict::DeniedShared:
 		return "denied-shared-update-group";
+	case Verdict::DeniedNotNamed:
+		return "denied-not-named";
 	case Verdict::UnknownGroup:
 		return "denied-unknown-group";
 	}
 	return "?";
+}
+
+bool members_pair(const RegisteredMember &a, const RegisteredMember &b)
+{
+	if (a.peers && !a.peers->count(b.identity))
+		return false;
+	if (b.peers && !b.peers->count(a.identity))
+		return false;
+	return true;
 }
 
 std::string Groups::bind_peer(std::string_view address, std::string_view identity)
@@ -328,13 +339,14 @@ std::set<std::string> Groups::key_server_members(std::string_view group,
 	for (const auto &m : members) {
 		auto a = normalize_address(m.address);
 		if (a)
-			next[m.identity] = RegisteredMember{m.identity, *a};
+			next[m.identity] = RegisteredMember{m.identity, *a, m.peers};
 	}
 	bool changed = next.size() != g.members.size();
 	for (const auto &[id, m] : next) {
 		affected.insert(m.address);
 		auto old = g.members.find(id);
-		if (old == g.members.end() || old->second.address != m.address)
+		if (old == g.members.end() || old->second.address != m.address ||
+		    old->second.peers != m.peers)
 			changed = true;
 	}
 	g.members = std::move(next);
@@ -343,7 +355,8 @@ std::set<std::string> Groups::key_server_members(std::string_view group,
 }
 
 std::set<std::string> Groups::member_registered(std::string_view group, std::string_view identity,
-						std::string_view address)
+						std::string_view address,
+						std::optional<std::set<std::string>> peers)
 {
 	auto it = server_.find(std::string(group));
 	auto a = normalize_address(address);
@@ -352,12 +365,13 @@ std::set<std::string> Groups::member_registered(std::string_view group, std::str
 	ServerGroup &g = it->second;
 	g.registered_events++;
 	auto &slot = g.members[std::string(identity)];
-	bool same = slot.address == *a;
+	bool same = slot.address == *a && slot.peers == peers;
 	std::string old = slot.address;
-	slot = RegisteredMember{std::string(identity), *a};
+	slot = RegisteredMember{std::string(identity), *a, std::move(peers)};
 	if (same)
 		return {};
-	// the new member sees the others' routes and they see its
+	// the new member sees the others' routes and they see its (or, with
+	// a new member list, others than before)
 	std::set<std::string> affected = addresses_of(g);
 	if (!old.empty())
 		affected.insert(old);
@@ -389,6 +403,26 @@ const ServerGroup *Groups::server_by_number(uint32_t n) const
 ServerGroup *Groups::server_by_number(uint32_t n)
 {
 	return const_cast<ServerGroup *>(std::as_const(*this).server_by_number(n));
+}
+
+std::vector<const RegisteredMember *> Groups::members_at(const ServerGroup &g,
+							 std::string_view address) const
+{
+	std::vector<const RegisteredMember *> out;
+	auto a = normalize_address(address);
+	if (!a)
+		return out;
+	auto bound = bound_.find(*a);
+	if (bound != bound_.end()) {
+		auto m = g.members.find(bound->second);
+		if (m != g.members.end() && m->second.address == *a)
+			out.push_back(&m->second);
+		return out;
+	}
+	for (const auto &[id, m] : g.members)
+		if (m.address == *a)
+			out.push_back(&m);
+	return out;
 }
 
 bool Groups::member_at(const ServerGroup &g, std::string_view address) const
@@ -442,21 +476,38 @@ Verdict Groups::decide(const std::vector<ExtCommunity> &ecs, std::string_view or
 			g->counters.denied_origin++;
 		return Verdict::DeniedOrigin;
 	}
-	size_t allowed = 0;
+	// each target must be a member of one of those groups, and there a
+	// pair with the originator (member lists, members_pair())
+	size_t allowed = 0, unnamed = 0;
 	for (const auto &t : targets) {
-		bool ok = false;
-		for (ServerGroup *g : from)
-			ok = ok || member_at(*g, t);
+		bool member = false, ok = false;
+		for (ServerGroup *g : from) {
+			auto to = members_at(*g, t);
+			if (to.empty())
+				continue;
+			member = true;
+			if (origin.empty()) {
+				ok = true;
+				break;
+			}
+			for (const RegisteredMember *o : members_at(*g, origin))
+				for (const RegisteredMember *m : to)
+					ok = ok || members_pair(*o, *m);
+		}
 		allowed += ok;
+		unnamed += member && !ok;
 	}
-	Verdict v = targets.empty() || allowed == 0 ? Verdict::DeniedPeer
-		    : allowed == targets.size()      ? Verdict::Reflect
-						     : Verdict::DeniedShared;
+	Verdict v = targets.empty() || allowed == 0
+			    ? (unnamed == targets.size() && !targets.empty() ? Verdict::DeniedNotNamed
+									     : Verdict::DeniedPeer)
+		    : allowed == targets.size() ? Verdict::Reflect
+						: Verdict::DeniedShared;
 	for (ServerGroup *g : from) {
 		auto &c = g->counters;
-		(v == Verdict::Reflect ? c.reflected
-		 : v == Verdict::DeniedPeer ? c.denied_peer
-					    : c.denied_shared)++;
+		(v == Verdict::Reflect	      ? c.reflected
+		 : v == Verdict::DeniedPeer     ? c.denied_peer
+		 : v == Verdict::DeniedNotNamed ? c.denied_named
+						: c.denied_shared)++;
 	}
 	return v;
 }
@@ -518,14 +569,20 @@ std::string Groups::render_text(const std::vector<NeighborView> &neighbors) cons
 					 !n ? "no BGP peer"
 					    : (n->state + (n->filtered ? "" : ", not filtered")).c_str());
 				out += line;
+				if (m.peers) {
+					std::vector<std::string> named(m.peers->begin(), m.peers->end());
+					out += "      member list: " +
+					       (named.empty() ? std::string("(nobody)") : join(named)) + "\n";
+				}
 			}
 			snprintf(line, sizeof(line),
-				 "    Reflected %llu, denied: peer not member %llu, origin not member %llu, shared update-group %llu\n"
+				 "    Reflected %llu, denied: peer not member %llu, origin not member %llu, shared update-group %llu, not named %llu\n"
 				 "    Events: registered %llu, left %llu, evicted %llu\n",
 				 (unsigned long long)g.counters.reflected,
 				 (unsigned long long)g.counters.denied_peer,
 				 (unsigned long long)g.counters.denied_origin,
 				 (unsigned long long)g.counters.denied_shared,
+				 (unsigned long long)g.counters.denied_named,
 				 (unsigned long long)g.registered_events,
 				 (unsigned long long)g.left_events,
 				 (unsigned long long)g.evicted_events);
@@ -587,6 +644,16 @@ std::string Groups::render_json(const std::vector<NeighborView> &neighbors) cons
 			w.key("peerState");
 			n ? w.value(n->state) : w.null();
 			w.key("peerFiltered").value(n && n->filtered);
+			w.key("discovery").value(m.peers ? "member-list" : "auto");
+			w.key("memberList");
+			if (m.peers) {
+				w.begin_array();
+				for (const auto &p : *m.peers)
+					w.value(p);
+				w.end_array();
+			} else {
+				w.null();
+			}
 			w.end_object();
 		}
 		w.end_object();
@@ -595,6 +662,7 @@ std::string Groups::render_json(const std::vector<NeighborView> &neighbors) cons
 		w.key("deniedPeerNotMember").value(g.counters.denied_peer);
 		w.key("deniedOriginNotMember").value(g.counters.denied_origin);
 		w.key("deniedSharedUpdateGroup").value(g.counters.denied_shared);
+		w.key("deniedNotNamed").value(g.counters.denied_named);
 		w.key("registeredEvents").value(g.registered_events);
 		w.key("leftEvents").value(g.left_events);
 		w.key("evictedEvents").value(g.evicted_events);

@@ -77,13 +77,24 @@ struct MembershipRoute {
 struct RegisteredMember {
 	std::string identity;
 	std::string address; // normalized
+	// member-list mode: the identities the member named at registration
+	// (as the key server shows them); nullopt: auto-discovery
+	std::optional<std::set<std::string>> peers;
 };
+
+// May routes go between these two registered members of one group? Each
+// in member-list mode must have named the other: a member in member-list
+// mode sees and is seen only by the members it named (that also name it,
+// when they are in member-list mode too); auto-discovery members name
+// everyone.
+bool members_pair(const RegisteredMember &a, const RegisteredMember &b);
 
 struct ReflectCounters {
 	uint64_t reflected = 0;       // decisions that let a route go to a peer
 	uint64_t denied_peer = 0;     // the peer is no registered member
 	uint64_t denied_origin = 0;   // the originator is no registered member
 	uint64_t denied_shared = 0;   // peers of one update-group disagree
+	uint64_t denied_named = 0;    // member-list mode: the pair did not name each other
 };
 
 struct ServerGroup {
@@ -103,6 +114,7 @@ enum class Verdict {
 	DeniedPeer,
 	DeniedOrigin,
 	DeniedShared,
+	DeniedNotNamed, // members both, but one's member list leaves out the other
 	UnknownGroup,  // tagged with a group the key server does not serve
 };
 const char *verdict_name(Verdict v);
@@ -147,8 +159,11 @@ public:
 	std::set<std::string> key_server_members(std::string_view group,
 						 const std::vector<RegisteredMember> &members);
 	// member-registered / member-left / member-evicted.
+	// peers: the identities named at registration (member-list mode),
+	// nullopt for auto-discovery; a re-registration replaces them.
 	std::set<std::string> member_registered(std::string_view group, std::string_view identity,
-						std::string_view address);
+						std::string_view address,
+						std::optional<std::set<std::string>> peers = std::nullopt);
 	std::set<std::string> member_gone(std::string_view group, std::string_view identity,
 					  bool evicted);
 	const std::map<std::string, ServerGroup> &server_groups() const { return server_; }
@@ -174,6 +189,9 @@ private:
 	const ServerGroup *server_by_number(uint32_t n) const;
 	std::set<std::string> addresses_of(const ServerGroup &g) const;
 	bool member_at(const ServerGroup &g, std::string_view address) const;
+	// the registered members of g the neighbor at address counts as
+	std::vector<const RegisteredMember *> members_at(const ServerGroup &g,
+							 std::string_view address) const;
 	LocalGroup *local(std::string_view name);
 
 	std::vector<LocalGroup> local_;

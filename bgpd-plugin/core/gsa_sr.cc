@@ -160,14 +160,35 @@ void gsa_groups_ks_groups(struct gsa_groups *g, const char *const *names, const 
 	}
 }
 
+// A member list as the glue passes it: NULL for auto-discovery, else the
+// identities joined by '\n'.
+static std::optional<std::set<std::string>> peer_set(const char *peers)
+{
+	if (!peers)
+		return std::nullopt;
+	std::set<std::string> out;
+	std::string_view s(peers);
+	while (!s.empty()) {
+		auto nl = s.find('\n');
+		auto one = s.substr(0, nl);
+		if (!one.empty())
+			out.emplace(one);
+		if (nl == std::string_view::npos)
+			break;
+		s.remove_prefix(nl + 1);
+	}
+	return out;
+}
+
 void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
-			   const char *const *identities, const char *const *addresses, size_t n,
-			   gsa_affected_fn fn, void *arg)
+			   const char *const *identities, const char *const *addresses,
+			   const char *const *peer_lists, size_t n, gsa_affected_fn fn, void *arg)
 {
 	try {
 		std::vector<RegisteredMember> members;
 		for (size_t i = 0; i < n; i++)
-			members.push_back(RegisteredMember{str(identities[i]), str(addresses[i])});
+			members.push_back(RegisteredMember{str(identities[i]), str(addresses[i]),
+							   peer_set(peer_lists ? peer_lists[i] : nullptr)});
 		report(g->core.key_server_members(str(group), members), fn, arg);
 	} catch (const std::bad_alloc &) {
 	}
@@ -183,10 +204,12 @@ bool gsa_groups_ks_knows(const struct gsa_groups *g, const char *group)
 }
 
 void gsa_groups_ks_registered(struct gsa_groups *g, const char *group, const char *identity,
-			      const char *address, gsa_affected_fn fn, void *arg)
+			      const char *address, const char *peers, gsa_affected_fn fn, void *arg)
 {
 	try {
-		report(g->core.member_registered(str(group), str(identity), str(address)), fn, arg);
+		report(g->core.member_registered(str(group), str(identity), str(address),
+						 peer_set(peers)),
+		       fn, arg);
 	} catch (const std::bad_alloc &) {
 	}
 }
@@ -222,6 +245,8 @@ enum gsa_verdict gsa_groups_decide(struct gsa_groups *g, const uint8_t *ecs, siz
 			return GSA_DENIED_ORIGIN;
 		case groupsec::bgp::Verdict::DeniedShared:
 			return GSA_DENIED_SHARED;
+		case groupsec::bgp::Verdict::DeniedNotNamed:
+			return GSA_DENIED_NOT_NAMED;
 		case groupsec::bgp::Verdict::UnknownGroup:
 			break;
 		}

@@ -63,16 +63,24 @@ void gsa_groups_ks_reset(struct gsa_groups *g);
 void gsa_groups_ks_groups(struct gsa_groups *g, const char *const *names,
 			  const char *const *ids, size_t n, gsa_affected_fn fn,
 			  void *arg);
-/* list-members of one group */
+/*
+ * list-members of one group. peer_lists (NULL: every member in
+ * auto-discovery) gives each member's member list: NULL for
+ * auto-discovery, else the identities it named joined by '\n' ("" when
+ * it named nobody).
+ */
 void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
 			   const char *const *identities,
-			   const char *const *addresses, size_t n,
+			   const char *const *addresses,
+			   const char *const *peer_lists, size_t n,
 			   gsa_affected_fn fn, void *arg);
 /* does the key server serve a group of that name, as last listed? */
 bool gsa_groups_ks_knows(const struct gsa_groups *g, const char *group);
+/* peers: its member list as in gsa_groups_ks_members(), NULL for auto */
 void gsa_groups_ks_registered(struct gsa_groups *g, const char *group,
 			      const char *identity, const char *address,
-			      gsa_affected_fn fn, void *arg);
+			      const char *peers, gsa_affected_fn fn,
+			      void *arg);
 void gsa_groups_ks_gone(struct gsa_groups *g, const char *group,
 			const char *identity, bool evicted,
 			gsa_affected_fn fn, void *arg);
@@ -85,6 +93,7 @@ enum gsa_verdict {
 	GSA_DENIED_ORIGIN,
 	GSA_DENIED_SHARED,
 	GSA_DENIED_UNKNOWN_GROUP,
+	GSA_DENIED_NOT_NAMED, /* member-list mode: the pair did not name each other */
 };
 /*
  * A route with these extended communities (n_ecs of 8 octets) from origin

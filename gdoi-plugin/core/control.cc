@@ -266,6 +266,19 @@ Result<GroupState> group_argument(ControlTarget &t, const std::string &cmd, cons
 	return find_group(t, *name.value());
 }
 
+// How a member finds its peers: "discovery" auto or member-list, and in
+// member-list mode the list "peers" of the identities it named.
+void add_member_list(Section &s, const MemberState &m)
+{
+	s.add_value("discovery", m.peers.empty() ? "auto" : "member-list");
+	if (m.peers.empty())
+		return;
+	std::vector<std::string> ids;
+	for (const Identity &id : m.peers)
+		ids.push_back(identity_text(id));
+	s.add_list("peers", std::move(ids));
+}
+
 Section cmd_list_members(ControlTarget &t, const std::string &cmd, const Section &req)
 {
 	auto g = group_argument(t, cmd, req);
@@ -289,6 +302,7 @@ Section cmd_list_members(ControlTarget &t, const std::string &cmd, const Section
 		e.add_value("registered", num(seconds_between(m.registered_ms, now)));
 		if (!m.sender_ids.empty())
 			e.add_list("sender-ids", sender_id_texts(m.sender_ids));
+		add_member_list(e, m);
 	}
 	std::vector<std::string> evicted;
 	for (const Identity &id : group.evicted)
@@ -622,6 +636,7 @@ void ControlServer::member_registered(const std::string &group, const MemberStat
 			ids.push_back(num(id));
 		s.add_list("sender-ids", std::move(ids));
 	}
+	add_member_list(s, m);
 	server_.emit(event::kMemberRegistered, s);
 }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "gdoi_engine.h"
+#include "gikev2_payloads.h"
 #include "group_keys.h"
 #include "ike/ike_crypto.h"
 
@@ -123,6 +124,11 @@ std::optional<std::string> validate(const GmGroupConfig &c)
 	if (!detail::kwa_key_bytes(c.key_wrap))
 		return g + ": key wrap algorithm " + std::to_string(c.key_wrap) +
 		       " is not KW_5649_128 (1), KW_5649_192 (2) or KW_5649_256 (3)";
+	if (!c.peers.empty()) {
+		auto n = make_member_list_notify(c.peers);
+		if (!n)
+			return g + ": member list: " + n.error().message;
+	}
 	return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "gikev2.h"
+#include "gikev2_payloads.h"
 #include "groupsec/base/text.h"
 #include "groupsec/config/settings.h"
 #include "groupsec/ident/identity.h"
@@ -177,6 +178,7 @@ const GroupKey kGroupKeys[] = {
 	{"liveness", Scope::Member},
 	{"ike_lifetime", Scope::Member},
 	{"sender", Scope::Member},
+	{"peers", Scope::Member},
 };
 
 const char *const kTekKeys[] = {"local_ts", "remote_ts", "esp_proposal", "single_sender"};
@@ -470,6 +472,15 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 		return r.problem();
 	if (c.sender_ids && !c.sender)
 		return r.where("sender_ids") + ": Sender-IDs are only for a group sender (sender = no)";
+	if (r.find("peers")) {
+		if (!r.identity_list("peers", c.peers))
+			return r.problem();
+		auto n = make_member_list_notify(c.peers);
+		if (!n)
+			return r.where("peers") + ": " + n.error().message;
+		if (std::find(c.peers.begin(), c.peers.end(), c.local_id) != c.peers.end())
+			return r.where("peers") + ": names this member itself (local_id)";
+	}
 	auto family = [&](const Address &a) { return a.ip.size() == c.local.ip.size(); };
 	for (size_t i = 0; i < c.servers.size(); i++) {
 		if (!family(c.servers[i]))

@@ -353,6 +353,10 @@ struct GmGroupConfig {
 	// no N(GROUP_SENDER), inbound SAs only.
 	bool sender = true;
 	uint16_t sender_ids = 0;
+	// Member-list mode: the other members this one names at registration
+	// (N(MEMBER_LIST) in GSA_AUTH and GSA_REGISTRATION); the S/R reflects
+	// its routes only to them. Empty: auto-discovery, no N(MEMBER_LIST).
+	std::vector<Identity> peers;
 	// The key wrap algorithm offered in IKE_SA_INIT (RFC 9838 KWA: 1
 	// KW_5649_128, 2 KW_5649_192, 3 KW_5649_256)
 	uint16_t key_wrap = 3;
@@ -418,6 +422,8 @@ struct MemberState {
 	uint32_t flat_id = 0; // member ID in the flat key table, or leaf in the key tree
 	uint64_t registered_ms = 0;
 	std::vector<uint32_t> sender_ids; // given to the member (GM_SENDER_ID)
+	// member-list mode: the members it named at registration; empty: auto
+	std::vector<Identity> peers;
 };
 
 struct SaState {

@@ -78,6 +78,9 @@ enum class NotifyType : uint16_t {
 	// RFC 7296 3.10.1 "Private Use - Status" (40960-65535): ours, the
 	// group's SAs are tunnels to the destinations' gateways (docs/gikev2-wire.md)
 	GatewayTunnels = 40960,
+	// ours too: the members a member in member-list mode names at
+	// registration (docs/gikev2-wire.md; 40961 is SHORTCUT, shortcut_wire.h)
+	MemberList = 40962,
 	// RFC 7296 2.23 (data: SHA-1 of SPIi | SPIr | IP | port)
 	NatDetectionSourceIp = 16388,
 	NatDetectionDestinationIp = 16389,

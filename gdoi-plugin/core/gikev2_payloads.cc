@@ -893,6 +893,94 @@ Result<uint32_t> group_sender_count(const NotifyPayload &p)
 	return be32(p.data);
 }
 
+// --- member list (private use) -------------------------------------------
+
+namespace {
+
+Result<bool> check_member_list(const std::vector<ident::Identity> &peers)
+{
+	if (peers.empty())
+		return bad_length("MEMBER_LIST names nobody");
+	if (peers.size() > kMaxMemberList)
+		return bad_length("MEMBER_LIST names " + num(peers.size()) + " members, more than " +
+				  num(kMaxMemberList));
+	for (size_t i = 0; i < peers.size(); i++) {
+		const ident::Identity &id = peers[i];
+		switch (static_cast<IdType>(id.type)) {
+		case IdType::Ipv4Addr:
+			if (id.data.size() != 4)
+				return bad_length("MEMBER_LIST: an IPv4 identity of " + num(id.data.size()) + " octets");
+			break;
+		case IdType::Ipv6Addr:
+			if (id.data.size() != 16)
+				return bad_length("MEMBER_LIST: an IPv6 identity of " + num(id.data.size()) + " octets");
+			break;
+		case IdType::Fqdn:
+		case IdType::Rfc822Addr:
+		case IdType::DerAsn1Dn:
+		case IdType::KeyId:
+			if (id.data.empty() || id.data.size() > kMaxMemberListId)
+				return bad_length("MEMBER_LIST: an identity of " + num(id.data.size()) +
+						  " octets (1 to " + num(kMaxMemberListId) + ")");
+			break;
+		default:
+			return bad_value("MEMBER_LIST: identity type " + num(id.type));
+		}
+		for (size_t j = 0; j < i; j++)
+			if (peers[j] == id)
+				return make_error(WireError::Duplicate, "MEMBER_LIST names " + id.str() + " twice");
+	}
+	return true;
+}
+
+} // namespace
+
+Result<NotifyPayload> make_member_list_notify(const std::vector<ident::Identity> &peers)
+{
+	auto c = check_member_list(peers);
+	if (!c)
+		return c.error();
+	NotifyPayload n{0, {}, static_cast<uint16_t>(NotifyType::MemberList), {}};
+	for (const ident::Identity &id : peers) {
+		wire::put_u8(n.data, id.type);
+		wire::put_u8(n.data, 0);
+		wire::put_u16(n.data, static_cast<uint16_t>(id.data.size()));
+		wire::put_bytes(n.data, id.data);
+	}
+	return n;
+}
+
+Result<std::vector<ident::Identity>> member_list_identities(const NotifyPayload &p)
+{
+	if (p.type != static_cast<uint16_t>(NotifyType::MemberList))
+		return bad_value("notify type " + num(p.type) + " is not MEMBER_LIST");
+	if (p.protocol != 0 || !p.spi.empty())
+		return bad_value("MEMBER_LIST with a protocol or SPI");
+	return wire::guarded([&]() -> Result<std::vector<ident::Identity>> {
+		Reader r(p.data);
+		std::vector<ident::Identity> out;
+		while (!r.done()) {
+			if (out.size() == kMaxMemberList)
+				return bad_length("MEMBER_LIST names more than " + num(kMaxMemberList) + " members");
+			uint8_t type, reserved;
+			uint16_t length;
+			if (!r.u8(type) || !r.u8(reserved) || !r.u16(length))
+				return wire::truncated("MEMBER_LIST entry");
+			if (reserved != 0)
+				return bad_value("MEMBER_LIST: reserved octet " + num(reserved));
+			ident::Identity id;
+			id.type = type;
+			if (!r.bytes(length, id.data))
+				return bad_length("MEMBER_LIST: identity length " + num(length) + " runs past the data");
+			out.push_back(std::move(id));
+		}
+		auto c = check_member_list(out);
+		if (!c)
+			return c.error();
+		return out;
+	});
+}
+
 // --- delete -------------------------------------------------------------
 
 Result<DeletePayload> decode_delete(ByteView body)

@@ -58,6 +58,19 @@ NotifyPayload make_group_sender_notify(uint32_t count);
 // The count of a GROUP_SENDER notify.
 Result<uint32_t> group_sender_count(const NotifyPayload &p);
 
+// N(MEMBER_LIST) (40962, RFC 7296 private-use status, docs/gikev2-wire.md):
+// the identities of the other members a member in member-list mode names
+// in its GSA_AUTH or GSA_REGISTRATION. Protocol 0, no SPI; the data is one
+// entry per identity, each ID Type (1 octet, RFC 7296 3.5), reserved (1
+// octet, zero), length of the ID data (2 octets) and the ID data: 1 to
+// kMaxMemberList distinct identities, each 1 to kMaxMemberListId octets,
+// of type IPv4 (4 octets), FQDN, RFC822, IPv6 (16 octets), DN or KEY_ID,
+// nothing after the last. The decoder refuses anything else.
+constexpr size_t kMaxMemberList = 64;
+constexpr size_t kMaxMemberListId = 255;
+Result<NotifyPayload> make_member_list_notify(const std::vector<ident::Identity> &peers);
+Result<std::vector<ident::Identity>> member_list_identities(const NotifyPayload &p);
+
 // D (RFC 7296 3.11), with RFC 9838's reading: protocol 0 deletes the whole
 // group SA, an all-zero SPI deletes every SA of the protocol.
 struct DeletePayload {

@@ -265,7 +265,7 @@ TEST(GsaGroups, CInterface)
 	EXPECT_TRUE(gsa_groups_ks_knows(g, "A"));
 	EXPECT_FALSE(gsa_groups_ks_knows(g, "B"));
 	const char *mids[] = {"m1", "m2"}, *maddrs[] = {"192.0.2.11[848]", "192.0.2.12[848]"};
-	gsa_groups_ks_members(g, "A", mids, maddrs, 2, collect, &seen);
+	gsa_groups_ks_members(g, "A", mids, maddrs, nullptr, 2, collect, &seen);
 	EXPECT_EQ(seen, (std::vector<std::string>{"192.0.2.11", "192.0.2.12"}));
 	uint8_t rt[8];
 	gsa_groups_route_target(g, kA, rt);
@@ -282,5 +282,119 @@ TEST(GsaGroups, CInterface)
 	text = gsa_groups_config(g);
 	EXPECT_STREQ(text, " gsa group A id 1001 endpoint 192.0.2.11\n");
 	free(text);
+	gsa_groups_free(g);
+}
+
+// Member-list mode: m1 names m2 only; m2 and m3 use auto-discovery.
+TEST(GsaGroups, MemberListReflectsOnlyBetweenNamedMembers)
+{
+	Groups g = sr();
+	auto affected = g.member_registered("A", "m1.example.net", "192.0.2.11[848]",
+					    std::set<std::string>{"m2.example.net"});
+	// a new list: every member of the group is evaluated again
+	EXPECT_EQ(affected, (std::set<std::string>{"192.0.2.11", "192.0.2.12", "192.0.2.13"}));
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.12"}), Verdict::Reflect);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.13"}), Verdict::DeniedNotNamed);
+	// symmetric: m1 receives only routes of the members it named
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.11"}), Verdict::Reflect);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.13", {"192.0.2.11"}), Verdict::DeniedNotNamed);
+	// the auto members still see each other
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.13"}), Verdict::Reflect);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.13", {"192.0.2.12"}), Verdict::Reflect);
+	// the S/R's own routes are not the member list's business
+	EXPECT_EQ(g.decide(tags({kA}), "", {"192.0.2.11"}), Verdict::Reflect);
+	// a non-member is still a non-member
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.14"}), Verdict::DeniedPeer);
+	// one update-group with m2 and m3: nobody gets it
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.12", "192.0.2.13"}),
+		  Verdict::DeniedShared);
+	const auto &c = g.server_groups().at("A").counters;
+	EXPECT_EQ(c.denied_named, 2u);
+	EXPECT_EQ(c.reflected, 5u);
+	EXPECT_EQ(c.denied_shared, 1u);
+	// the list's group only: in B, m3 (auto) and m4 (auto) are unaffected
+	EXPECT_EQ(g.decide(tags({kB}), "192.0.2.13", {"192.0.2.14"}), Verdict::Reflect);
+}
+
+TEST(GsaGroups, BothInMemberListModeMustNameEachOther)
+{
+	Groups g = sr();
+	g.member_registered("A", "m1.example.net", "192.0.2.11", std::set<std::string>{"m2.example.net"});
+	g.member_registered("A", "m2.example.net", "192.0.2.12", std::set<std::string>{"m3.example.net"});
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.12"}), Verdict::DeniedNotNamed);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.11"}), Verdict::DeniedNotNamed);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.13"}), Verdict::Reflect);
+	// m2 re-registers naming m1 too: the new list replaces the old one
+	auto affected = g.member_registered("A", "m2.example.net", "192.0.2.12",
+					    std::set<std::string>{"m1.example.net"});
+	EXPECT_EQ(affected, (std::set<std::string>{"192.0.2.11", "192.0.2.12", "192.0.2.13"}));
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.12"}), Verdict::Reflect);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.13"}), Verdict::DeniedNotNamed);
+	// the same list again changes nothing
+	EXPECT_TRUE(g.member_registered("A", "m2.example.net", "192.0.2.12",
+					std::set<std::string>{"m1.example.net"})
+			    .empty());
+	// back to auto-discovery: a change
+	EXPECT_FALSE(g.member_registered("A", "m2.example.net", "192.0.2.12").empty());
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.13"}), Verdict::Reflect);
+	// evicted: the list goes with the member
+	g.member_gone("A", "m1.example.net", true);
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.11"}), Verdict::DeniedPeer);
+	g.member_registered("A", "m1.example.net", "192.0.2.11");
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.12", {"192.0.2.11"}), Verdict::Reflect);
+}
+
+TEST(GsaGroups, MemberListsFromListMembersAndShown)
+{
+	Groups g = sr();
+	EXPECT_TRUE(g.key_server_members("A", {{"m1.example.net", "192.0.2.11[848]"},
+					      {"m2.example.net", "192.0.2.12[848]"},
+					      {"m3.example.net", "192.0.2.13[848]"}})
+			    .empty());
+	// the same members, one with a list now: a change
+	EXPECT_EQ(g.key_server_members("A", {{"m1.example.net", "192.0.2.11[848]",
+					      std::set<std::string>{"m2.example.net"}},
+					     {"m2.example.net", "192.0.2.12[848]"},
+					     {"m3.example.net", "192.0.2.13[848]"}}),
+		  (std::set<std::string>{"192.0.2.11", "192.0.2.12", "192.0.2.13"}));
+	EXPECT_EQ(g.decide(tags({kA}), "192.0.2.11", {"192.0.2.13"}), Verdict::DeniedNotNamed);
+	std::string text = g.render_text({});
+	EXPECT_NE(text.find("      member list: m2.example.net\n"), std::string::npos) << text;
+	EXPECT_NE(text.find("not named 1"), std::string::npos) << text;
+	std::string json = g.render_json({});
+	EXPECT_NE(json.find("\"discovery\":\"member-list\",\"memberList\":[\"m2.example.net\"]"),
+		  std::string::npos)
+		<< json;
+	EXPECT_NE(json.find("\"discovery\":\"auto\",\"memberList\":null"), std::string::npos) << json;
+	EXPECT_NE(json.find("\"deniedNotNamed\":1"), std::string::npos) << json;
+}
+
+TEST(GsaGroups, MemberListsThroughTheCInterface)
+{
+	struct gsa_groups *g = gsa_groups_new();
+	gsa_groups_set_local_as(g, 65000);
+	const char *names[] = {"A"}, *ids[] = {"1001"};
+	gsa_groups_ks_groups(g, names, ids, 1, nullptr, nullptr);
+	const char *mids[] = {"m1", "m2", "m3"};
+	const char *maddrs[] = {"192.0.2.11", "192.0.2.12", "192.0.2.13"};
+	const char *lists[] = {"m2\nm9", nullptr, nullptr};
+	gsa_groups_ks_members(g, "A", mids, maddrs, lists, 3, nullptr, nullptr);
+	uint8_t rt[8];
+	gsa_groups_route_target(g, kA, rt);
+	const char *to2[] = {"192.0.2.12"}, *to3[] = {"192.0.2.13"};
+	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", to2, 1), GSA_REFLECT);
+	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", to3, 1), GSA_DENIED_NOT_NAMED);
+	// re-registered naming m3 only
+	std::vector<std::string> seen;
+	auto collect = [](void *arg, const char *a) {
+		static_cast<std::vector<std::string> *>(arg)->push_back(a);
+	};
+	gsa_groups_ks_registered(g, "A", "m1", "192.0.2.11", "m3", collect, &seen);
+	EXPECT_EQ(seen.size(), 3u);
+	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", to2, 1), GSA_DENIED_NOT_NAMED);
+	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", to3, 1), GSA_REFLECT);
+	// an empty list names nobody
+	gsa_groups_ks_registered(g, "A", "m1", "192.0.2.11", "", nullptr, nullptr);
+	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", to3, 1), GSA_DENIED_NOT_NAMED);
 	gsa_groups_free(g);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// Fuzzes the G-IKEv2 header, the payload chain and every payload decoder.
+// Fuzzes the G-IKEv2 header, the payload chain and every payload decoder
+// (the member list of N(MEMBER_LIST) too).
 // Whatever decodes must encode again, and the encoding must decode to the
 // same struct.
 #include <cstdint>
@@ -40,9 +41,20 @@ void every_body_decoder(uint8_t type, ByteView body)
 	case PayloadType::KeyDownload:
 		body_round_trip(body, decode_key_download, encode_key_download);
 		break;
-	case PayloadType::Notify:
+	case PayloadType::Notify: {
 		body_round_trip(body, decode_notify, encode_notify);
+		// the private-use member list (GSA_AUTH, GSA_REGISTRATION)
+		auto n = decode_notify(body);
+		if (n && n.value().type == static_cast<uint16_t>(NotifyType::MemberList)) {
+			auto ids = member_list_identities(n.value());
+			if (ids) {
+				auto again = make_member_list_notify(ids.value());
+				if (!again || !(again.value() == n.value()))
+					abort();
+			}
+		}
 		break;
+	}
 	case PayloadType::Delete:
 		body_round_trip(body, decode_delete, encode_delete);
 		break;

@@ -3,7 +3,8 @@
 // control socket says (group IDs, member identities and addresses, events)
 // and what routes carry (extended communities), read as a script. Lines
 // are commands: "G name id" (list-groups entry), "M group identity
-// address" (list-members entry), "R group identity address", "L group
+// address" (list-members entry), "R group identity address", "N group
+// identity address named..." (registered in member-list mode), "L group
 // identity", "E group identity" (events), "C name id endpoint" and
 // "P name prefix" (member configuration), "D origin target..." followed
 // by the rest of the input taken as 8-octet extended communities. Nothing
@@ -55,6 +56,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			g.key_server_members(w[1], members);
 		} else if (op == "R" && w.size() == 4) {
 			g.member_registered(w[1], w[2], w[3]);
+		} else if (op == "N" && w.size() >= 4) {
+			// registered in member-list mode, naming the rest
+			g.member_registered(w[1], w[2], w[3],
+					    std::set<std::string>(w.begin() + 4, w.end()));
 		} else if ((op == "L" || op == "E") && w.size() == 3) {
 			g.member_gone(w[1], w[2], op == "E");
 		} else if (op == "C" && w.size() == 4) {

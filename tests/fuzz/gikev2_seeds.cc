@@ -143,6 +143,11 @@ int main(int argc, char **argv)
 	write(msg, "body_kd", with_prefix({2}, registration_payloads()[2].body));
 	write(msg, "body_kd_eviction", with_prefix({2}, must(encode_key_download(eviction_kd()))));
 	write(msg, "body_notify", with_prefix({3}, registration_payloads()[3].body));
+	write(msg, "body_notify_member_list",
+	      with_prefix({3}, must(encode_notify(make_member_list_notify(
+					   {groupsec::ident::make_identity(IdType::Fqdn, {'g', 'm', '2'}),
+					    groupsec::ident::make_identity(IdType::Ipv4Addr, {192, 0, 2, 12})})
+							  .value()))));
 	write(msg, "body_delete", with_prefix({4}, registration_payloads()[4].body));
 
 	std::vector<Payload> inner = {registration_payloads()[1], registration_payloads()[2],

@@ -148,6 +148,8 @@ TEST_F(ControlTest, ListMembersShowsIdentitiesAddressesAndAges)
 	const vici::Entry *sids = gm1 ? gm1->find("sender-ids") : nullptr;
 	ASSERT_NE(sids, nullptr);
 	EXPECT_EQ(sids->items, (std::vector<std::string>{"5", "6"}));
+	EXPECT_EQ(value(gm1, "discovery"), "auto");
+	EXPECT_EQ(gm1 ? gm1->find("peers") : nullptr, nullptr);
 	const Section *gm2 = members->section("gm2@example.net");
 	EXPECT_EQ(value(gm2, "registered"), "4");
 	// the evicted identities, as readmit takes them
@@ -159,6 +161,21 @@ TEST_F(ControlTest, ListMembersShowsIdentitiesAddressesAndAges)
 	EXPECT_EQ(failed("list-members", args({{"group", "red"}})),
 	          "group 'red' is a member group: its key server lists the members");
 	EXPECT_EQ(failed("list-members", args({{"group", "green"}})), "group 'green' not found");
+}
+
+TEST_F(ControlTest, ListMembersShowsTheMemberListsNamedAtRegistration)
+{
+	auto &members = target.groups_[0].members;
+	ASSERT_EQ(members.size(), 2u);
+	members[1].peers = {*Identity::parse("gm1.example.net"), *Identity::parse("C=CH, O=Example, CN=gm3")};
+	Section r = ok("list-members", args({{"group", "blue"}}));
+	const Section *gm2 = r.section("members") ? r.section("members")->section("gm2@example.net") : nullptr;
+	ASSERT_NE(gm2, nullptr);
+	EXPECT_EQ(value(gm2, "discovery"), "member-list");
+	const vici::Entry *peers = gm2->find("peers");
+	ASSERT_NE(peers, nullptr);
+	EXPECT_EQ(peers->kind, vici::EntryKind::List);
+	EXPECT_EQ(peers->items, (std::vector<std::string>{"gm1.example.net", "C=CH, O=Example, CN=gm3"}));
 }
 
 TEST_F(ControlTest, MemberIdentitiesInSwanctlNotation)
@@ -679,6 +696,7 @@ TEST_F(ControlTest, EventsReachOnlyTheirSubscribersWithTheirFields)
 	m.address = address({198, 51, 100, 2}, 4500);
 	m.flat_id = 5;
 	m.sender_ids = {3, 4};
+	m.peers = {*Identity::parse("gm1.example.net"), *Identity::parse("192.0.2.13")};
 	server.member_registered("blue", m, true, 2);
 	server.member_left("blue", m.id, "left", 1);
 	server.member_evicted("blue", m.id, 0);
@@ -709,7 +727,8 @@ TEST_F(ControlTest, EventsReachOnlyTheirSubscribersWithTheirFields)
 	for (const Packet &p : events)
 		EXPECT_EQ(p.op, Operation::Event);
 	EXPECT_EQ(fields(events[0]), "member-registered group=blue member=gm2@example.net address=198.51.100.2 "
-	                             "port=4500 member-id=5 again=yes members=2 sender-ids=3,4");
+	                             "port=4500 member-id=5 again=yes members=2 sender-ids=3,4 "
+	                             "discovery=member-list peers=gm1.example.net,192.0.2.13");
 	EXPECT_EQ(fields(events[1]), "member-left group=blue member=gm2@example.net reason=left members=1");
 	EXPECT_EQ(fields(events[2]), "member-evicted group=blue member=gm2@example.net members=0");
 	EXPECT_EQ(fields(events[3]), "rekey group=red role=member message-id=12");

@@ -271,6 +271,27 @@ TEST(GdoiConfig, MemberDefaults)
 	EXPECT_FALSE(parse_config(with(kMinimalMember, "blue.liveness", "soon")).ok());
 }
 
+TEST(GdoiConfig, PeersPutTheMemberInMemberListMode)
+{
+	auto r = parse_config(kMinimalMember);
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_TRUE(r.value().members.at(0).peers.empty()) << "auto-discovery unless peers are named";
+	auto named = parse_config(with(kMinimalMember, "blue.peers", "gm2.example.net, 192.0.2.13"));
+	ASSERT_TRUE(named.ok()) << named.error().message;
+	const auto &peers = named.value().members.at(0).peers;
+	ASSERT_EQ(peers.size(), 2u);
+	EXPECT_EQ(peers[0].str(), "gm2.example.net");
+	EXPECT_EQ(peers[1].str(), "192.0.2.13");
+	// a key server setting only
+	EXPECT_FALSE(parse_config(with(kMinimalServer, "blue.peers", "gm2.example.net")).ok());
+	std::string many;
+	for (int i = 0; i < 65; i++)
+		many += (i ? ", gm" : "gm") + std::to_string(i) + ".example.net";
+	auto big = parse_config(with(kMinimalMember, "blue.peers", many));
+	ASSERT_FALSE(big.ok());
+	EXPECT_NE(big.error().message.find("more than 64"), std::string::npos) << big.error().message;
+}
+
 TEST(GdoiConfig, SeveralGroupsKeepTheirOrder)
 {
 	Settings s = kMember;
@@ -487,6 +508,9 @@ TEST(GdoiConfig, MemberErrors)
 		 "groups.blue.multicast: \"ff15::1\" is not of the address family of local_addrs"},
 		{"too many sender_ids", with(m, "blue.sender_ids", "17"),
 		 "groups.blue.sender_ids: \"17\" is not a number from 0 to 16"},
+		{"peer twice", with(m, "blue.peers", "gm2.example.net, gm2.example.net"),
+		 "groups.blue.peers: \"gm2.example.net\" is listed twice"},
+		{"empty peers", with(m, "blue.peers", ""), "groups.blue.peers: empty list"},
 		{"bad margin", with(m, "blue.reregister_margin", "-1"),
 		 "groups.blue.reregister_margin: \"-1\" is not a duration (a number of seconds, optionally with s, m, h or d)"},
 		{"endpoint without gateway", with(m, "blue.endpoints.gw.prefixes", "10.2.0.0/16"),

@@ -195,15 +195,16 @@ TEST_F(GdoictlTest, MembersAndSas)
 {
 	Result m = with_socket({"members", "blue"});
 	EXPECT_EQ(m.status, 0) << m.err;
-	EXPECT_EQ(m.out, "IDENTITY         ADDRESS          FLAT-ID  REGISTERED\n"
-	                 "gm1.example.net  192.0.2.11[848]  1        120s ago\n"
-	                 "gm2@example.net  192.0.2.12[848]  2        4s ago\n"
+	EXPECT_EQ(m.out, "IDENTITY         ADDRESS          FLAT-ID  REGISTERED  PEERS\n"
+	                 "gm1.example.net  192.0.2.11[848]  1        120s ago    auto\n"
+	                 "gm2@example.net  192.0.2.12[848]  2        4s ago      auto\n"
 	                 "evicted (refused until readmitted): gm3.example.net\n");
 	Result mj = with_socket({"members", "blue", "--json"});
 	EXPECT_EQ(mj.out, "{\"group\":\"blue\",\"members\":["
 	                  "{\"id\":\"gm1.example.net\",\"address\":\"192.0.2.11[848]\",\"flatId\":1,\"registered\":120,"
-	          "\"senderIds\":[\"5\",\"6\"]},"
-	                  "{\"id\":\"gm2@example.net\",\"address\":\"192.0.2.12[848]\",\"flatId\":2,\"registered\":4}],"
+	          "\"senderIds\":[\"5\",\"6\"],\"discovery\":\"auto\"},"
+	                  "{\"id\":\"gm2@example.net\",\"address\":\"192.0.2.12[848]\",\"flatId\":2,\"registered\":4,"
+	                  "\"discovery\":\"auto\"}],"
 	                  "\"evicted\":[\"gm3.example.net\"]}\n");
 
 	Result s = with_socket({"sas", "blue"});

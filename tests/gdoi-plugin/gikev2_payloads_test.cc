@@ -222,6 +222,59 @@ TEST(Gikev2Notify, KnownAnswerGroupSender)
 	EXPECT_EQ(encode_notify(make_group_sender_notify(2)).value(), body);
 }
 
+TEST(Gikev2Notify, KnownAnswerMemberList)
+{
+	// Protocol 0, SPI Size 0, type 40962; FQDN gm2.example.net, IPv4 192.0.2.12
+	Bytes body = hex("00 00 a002 02 00 000f 676d322e6578616d706c652e6e6574 01 00 0004 c000020c");
+	auto n = decode_notify(body);
+	ASSERT_TRUE(n.ok()) << n.error().message;
+	EXPECT_EQ(n.value().type, static_cast<uint16_t>(NotifyType::MemberList));
+	EXPECT_EQ(notify_name(n.value().type), "MEMBER_LIST (private use)");
+	auto ids = member_list_identities(n.value());
+	ASSERT_TRUE(ids.ok()) << ids.error().message;
+	const std::vector<groupsec::ident::Identity> want{
+		groupsec::ident::make_identity(IdType::Fqdn, Bytes{'g', 'm', '2', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.',
+							 'n', 'e', 't'}),
+		groupsec::ident::make_identity(IdType::Ipv4Addr, Bytes{192, 0, 2, 12})};
+	EXPECT_EQ(ids.value(), want);
+	auto made = make_member_list_notify(want);
+	ASSERT_TRUE(made.ok());
+	EXPECT_EQ(encode_notify(made.value()).value(), body);
+}
+
+TEST(Gikev2Notify, MemberListDecoderIsStrict)
+{
+	auto refused = [](const std::string &data, uint8_t protocol = 0) {
+		NotifyPayload n{protocol, {}, static_cast<uint16_t>(NotifyType::MemberList), hex(data)};
+		return !member_list_identities(n).ok();
+	};
+	EXPECT_FALSE(refused("02 00 0001 61"));
+	EXPECT_TRUE(refused(""));                        // names nobody
+	EXPECT_TRUE(refused("02 00 0001 61", 3));        // a protocol
+	EXPECT_TRUE(refused("02 00 0002 61"));           // runs past the data
+	EXPECT_TRUE(refused("02 00 00"));                // a truncated header
+	EXPECT_TRUE(refused("02 00 0001 61 00"));        // octets after the last
+	EXPECT_TRUE(refused("02 01 0001 61"));           // reserved not zero
+	EXPECT_TRUE(refused("02 00 0000"));              // an empty identity
+	EXPECT_TRUE(refused("01 00 0003 c00002"));       // IPv4 of 3 octets
+	EXPECT_TRUE(refused("05 00 0004 c000020c"));     // IPv6 of 4 octets
+	EXPECT_TRUE(refused("0a 00 0001 61"));           // DER_ASN1_GN
+	EXPECT_TRUE(refused("07 00 0001 61"));           // no such type
+	EXPECT_TRUE(refused("02 00 0001 61 02 00 0001 61")); // twice
+	EXPECT_TRUE(refused("02 00 0100 " + std::string(512, '6'))); // 256 octets
+	std::string many;
+	for (int i = 0; i < 65; i++) {
+		char e[32];
+		snprintf(e, sizeof(e), "02 00 0002 61%02x ", i);
+		many += e;
+	}
+	EXPECT_TRUE(refused(many)); // 65 identities
+	EXPECT_FALSE(refused(many.substr(0, 64 * 16))); // 64
+	// another notify type is no member list
+	EXPECT_FALSE(member_list_identities(make_group_sender_notify(1)).ok());
+	EXPECT_FALSE(make_member_list_notify({}).ok());
+}
+
 // --- round trips: struct -> bytes -> struct, bytes -> struct -> bytes -----
 
 template <typename T, typename Enc, typename Dec> void round_trip(const T &value, Enc encode, Dec decode)

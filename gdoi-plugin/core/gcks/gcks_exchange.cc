@@ -51,6 +51,28 @@ std::optional<uint32_t> requested_senders(const std::vector<Payload> &inner)
 	return std::nullopt;
 }
 
+// The members a request names with N(MEMBER_LIST) (member-list mode);
+// empty if it has none (auto-discovery); an error if the list does not
+// decode or comes twice.
+Result<std::vector<Identity>> requested_member_list(const std::vector<Payload> &inner)
+{
+	std::optional<std::vector<Identity>> out;
+	for (const Payload &p : inner) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (!n || n.value().type != static_cast<uint16_t>(NotifyType::MemberList))
+			continue;
+		if (out)
+			return make_error(WireError::Duplicate, "MEMBER_LIST twice");
+		auto ids = member_list_identities(n.value());
+		if (!ids)
+			return ids.error();
+		out = std::move(ids).value();
+	}
+	return out.value_or(std::vector<Identity>{});
+}
+
 // A TEK of the group uses a counter-based mode (AES-GCM): senders need
 // Sender-IDs (RFC 9838 2.5.1).
 bool counter_mode(const GcksGroupConfig &c)
@@ -63,7 +85,8 @@ bool counter_mode(const GcksGroupConfig &c)
 } // namespace
 
 Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa, const Address &local,
-							 const Address &remote, std::optional<uint32_t> senders)
+							 const Address &remote, std::optional<uint32_t> senders,
+							 std::vector<Identity> peers)
 {
 	// RFC 9838 2.5.1: "Requesting a value of 1 is not necessary since the
 	// GCKS will automatically allocate exactly one to the group sender";
@@ -94,6 +117,8 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 	m.address = remote;
 	m.local = local;
 	m.registered_ms = ctx_.now();
+	// a re-registration replaces the member list (none: auto-discovery)
+	m.peers = std::move(peers);
 	replace_ike_sa(m, sa.spi_r);
 	auto payloads = member_payloads(g, m, sa.gsk_w, true, nullptr);
 	// RFC 9838 2.3.4: "The mode of operation for the Data-Security SAs is
@@ -109,7 +134,7 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 		ctx_.deps.events->member_registered(g.cfg.name,
 						    MemberState{m.id, m.address,
 								g.cfg.hierarchy == KeyHierarchy::Tree ? m.leaf : m.flat_number,
-								m.registered_ms, m.sender_ids},
+								m.registered_ms, m.sender_ids, m.peers},
 						    known != g.members.end(), g.members.size());
 	return payloads;
 }
@@ -549,6 +574,8 @@ void KeyServer::gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payloa
 	bool malformed = !idi || !auth || !idg;
 	for (const Payload &p : inner)
 		malformed = malformed || (p.type == static_cast<uint8_t>(PayloadType::Notify) && !decode_notify(p.body));
+	auto named = requested_member_list(inner);
+	malformed = malformed || !named;
 	if (malformed) {
 		if (c)
 			c->dropped_malformed++;
@@ -581,7 +608,8 @@ void KeyServer::gsa_auth(IkeSa &sa, const IkeHeader &h, const std::vector<Payloa
 	}
 	ike_.responder_authenticated(sa);
 	sa.peer = peer;
-	auto reg = register_member(*g, sa, sa.local, sa.remote, requested_senders(inner));
+	auto reg = register_member(*g, sa, sa.local, sa.remote, requested_senders(inner),
+				   std::move(named).value());
 	if (!reg) {
 		refuse(sa, h, std::move(*reply), NotifyType::RegistrationFailed);
 		return;
@@ -713,7 +741,13 @@ void KeyServer::gsa_registration(IkeSa &sa, const IkeHeader &h, const std::vecto
 		ike_.send_response(sa, h.message_id, h.exchange_type, {notify_payload(NotifyType::AuthorizationFailed)});
 		return;
 	}
-	auto reg = register_member(*g, sa, sa.local, sa.remote, requested_senders(inner));
+	auto named = requested_member_list(inner);
+	if (!named) {
+		g->counters.dropped_malformed++;
+		return;
+	}
+	auto reg = register_member(*g, sa, sa.local, sa.remote, requested_senders(inner),
+				   std::move(named).value());
 	if (!reg) {
 		ike_.send_response(sa, h.message_id, h.exchange_type, {notify_payload(NotifyType::RegistrationFailed)});
 		return;

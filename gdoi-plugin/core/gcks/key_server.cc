@@ -268,7 +268,7 @@ GroupState KeyServer::state(const GcksGroup &g) const
 	for (auto &[id, m] : g.members)
 		s.members.push_back(MemberState{m.id, m.address,
 						g.cfg.hierarchy == KeyHierarchy::Tree ? m.leaf : m.flat_number,
-						m.registered_ms, m.sender_ids});
+						m.registered_ms, m.sender_ids, m.peers});
 	s.evicted.assign(g.evicted.begin(), g.evicted.end());
 	for (const GcksTek &k : g.teks) {
 		const TekPolicyConfig &c = g.cfg.teks[k.policy];

@@ -32,6 +32,9 @@ struct GcksMember {
 	std::vector<flatkey::KeyId> key_ids;
 	uint64_t ike_spi = 0; // responder SPI of its IKE SA, 0 if none
 	std::vector<uint32_t> sender_ids; // GM_SENDER_IDs given to it
+	// member-list mode: the members it named at its last registration
+	// (N(MEMBER_LIST)); empty: auto-discovery
+	std::vector<Identity> peers;
 	// RekeyTransport::Inband: a rekey found its IKE SA busy with another
 	// exchange; the group's current policy and keys go once it is free
 	bool inband_due = false;
@@ -194,9 +197,11 @@ private:
 	void refuse(IkeSa &sa, const IkeHeader &h, std::vector<Payload> reply, NotifyType why);
 	// GSA + KD of a registration over sa for member sa.peer.
 	// senders: the count of Sender-IDs the member asked for with
-	// N(GROUP_SENDER), nullopt if it sent none (not a sender).
+	// N(GROUP_SENDER), nullopt if it sent none (not a sender); peers: the
+	// members it named with N(MEMBER_LIST), empty if none.
 	Result<std::vector<Payload>> register_member(GcksGroup &g, IkeSa &sa, const Address &local,
-						     const Address &remote, std::optional<uint32_t> senders);
+						     const Address &remote, std::optional<uint32_t> senders,
+						     std::vector<Identity> peers);
 	Result<GcksMember *> join(GcksGroup &g, const Identity &peer);
 	void replace_ike_sa(GcksMember &m, uint64_t spi);
 

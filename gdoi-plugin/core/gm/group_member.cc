@@ -11,6 +11,21 @@
 
 namespace groupsec::gdoi::detail {
 
+namespace {
+
+// Member-list mode: N(MEMBER_LIST) with the members it names (the list was
+// checked when the group was added).
+void add_member_list(const GmGroupConfig &c, std::vector<Payload> &req)
+{
+	if (c.peers.empty())
+		return;
+	auto n = make_member_list_notify(c.peers);
+	if (n)
+		req.push_back(make_payload(PayloadType::Notify, encode_notify(n.value()).value()));
+}
+
+} // namespace
+
 const char *gm_state_name(GmState s)
 {
 	switch (s) {
@@ -166,6 +181,7 @@ void GroupMember::start(GmGroup &g)
 		if (g.cfg.sender)
 			req.push_back(make_payload(PayloadType::Notify,
 						   encode_notify(make_group_sender_notify(g.cfg.sender_ids)).value()));
+		add_member_list(g.cfg, req);
 		ike_.send_request(*sa, static_cast<uint8_t>(ExchangeType::GsaRegistration), req, g.cfg.name);
 		return;
 	}
@@ -305,6 +321,7 @@ void GroupMember::send_auth(IkeSa &sa, GmGroup &g)
 	if (g.cfg.sender)
 		req.push_back(make_payload(PayloadType::Notify,
 					   encode_notify(make_group_sender_notify(g.cfg.sender_ids)).value()));
+	add_member_list(g.cfg, req);
 	ike_.send_request(sa, static_cast<uint8_t>(ExchangeType::GsaAuth), req, g.cfg.name);
 }
 

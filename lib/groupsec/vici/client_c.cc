@@ -184,6 +184,33 @@ extern "C" size_t gs_vici_msg_sections(const struct gs_vici_msg *msg, const char
 	}
 }
 
+extern "C" long gs_vici_msg_list(const struct gs_vici_msg *msg, const char *path,
+				gs_vici_item_fn fn, void *arg)
+{
+	if (!msg || !msg->section || !path)
+		return -1;
+	try {
+		const Section *s = msg->section;
+		std::string p(path);
+		size_t start = 0, dot;
+		while ((dot = p.find('.', start)) != std::string::npos) {
+			s = s->section(p.substr(start, dot - start));
+			if (!s)
+				return -1;
+			start = dot + 1;
+		}
+		const std::vector<std::string> *items = s->list(p.substr(start));
+		if (!items)
+			return -1;
+		for (const std::string &item : *items)
+			if (fn)
+				fn(arg, item.c_str());
+		return long(items->size());
+	} catch (const std::bad_alloc &) {
+		return -1;
+	}
+}
+
 extern "C" const char *gs_vici_msg_format(const struct gs_vici_msg *msg, char *buf, size_t size)
 {
 	try {

@@ -44,6 +44,16 @@ typedef void (*gs_vici_section_fn)(void *arg, const char *name,
 size_t gs_vici_msg_sections(const struct gs_vici_msg *msg, const char *path,
 			    gs_vici_section_fn fn, void *arg);
 
+/** One item of a list, lent to a gs_vici_msg_list callback. */
+typedef void (*gs_vici_item_fn)(void *arg, const char *item);
+
+/**
+ * Call fn for every item of the list at path (as in gs_vici_msg_get), in
+ * order. Returns how many there were, or -1 if path names no list.
+ */
+long gs_vici_msg_list(const struct gs_vici_msg *msg, const char *path,
+		      gs_vici_item_fn fn, void *arg);
+
 /**
  * The message on one line for a log: "key=value section={ ... } list=[a, b]",
  * truncated to fit. Returns buf.
