@@ -759,8 +759,12 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 				      [&](const GmGroupConfig &m) { return m.name == g.name; });
 		if (n != next.members.end() && running.count(g.name) && same_member_group(g, *n) &&
 		    endpoints_of(core->config, g.name) == endpoints_of(next, g.name)) {
-			unchanged.insert(g.name);
-			continue;
+			// a new member list alone: the group registers again
+			// with it and keeps its SAs (else it starts afresh)
+			if (g.peers == n->peers || core->engine->set_member_list(g.name, n->peers)) {
+				unchanged.insert(g.name);
+				continue;
+			}
 		}
 		core->engine->remove_group(g.name);
 		core->dataplane.clear(g.name);

@@ -118,6 +118,26 @@ Result<Done> Engine::reregister(const std::string &group)
 	return impl_->gm.reregister(*g);
 }
 
+Result<Done> Engine::set_member_list(const std::string &group, const std::vector<Identity> &peers)
+{
+	detail::GmGroup *g = impl_->gm.find(group);
+	if (!g)
+		return make_error(WireError::Missing, "no member group " + group);
+	if (!peers.empty()) {
+		auto n = make_member_list_notify(peers);
+		if (!n)
+			return n.error();
+	}
+	if (g->state != detail::GmState::Registered)
+		return make_error(WireError::BadValue, "group " + group + " is not registered");
+	const std::vector<Identity> before = g->cfg.peers;
+	g->cfg.peers = peers;
+	auto r = impl_->gm.reregister(*g);
+	if (!r)
+		g->cfg.peers = before;
+	return r;
+}
+
 std::vector<GroupState> Engine::groups() const
 {
 	std::vector<GroupState> out;

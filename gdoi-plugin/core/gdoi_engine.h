@@ -579,6 +579,11 @@ public:
 	Result<Done> exclude(const std::string &group, const std::vector<Identity> &members);
 	// GM: register again now.
 	Result<Done> reregister(const std::string &group);
+	// GM: a new member list (GmGroupConfig::peers; empty: auto-discovery)
+	// for a registered group, which registers again at once to tell its
+	// key server; the group's SAs stay. An error (a bad list, a group
+	// still registering) changes nothing.
+	Result<Done> set_member_list(const std::string &group, const std::vector<Identity> &peers);
 
 	std::vector<GroupState> groups() const;
 	// Every group's routing key (routing_keys.cc); cheap: no member list.

@@ -112,6 +112,27 @@ TEST_F(MemberListTest, AReRegistrationReplacesTheListAndEvictionForgetsIt)
 	EXPECT_EQ(member(gm_ids[0]), nullptr);
 }
 
+TEST_F(MemberListTest, ANewListAloneRegistersAgainAndKeepsTheSas)
+{
+	start({gm_ids[1]});
+	Node &m = *gms[0];
+	ASSERT_EQ(m.group("blue")->state, "registered");
+	const size_t installed = m.sink.ever.size();
+	ASSERT_GT(installed, 0u);
+	ASSERT_TRUE(m.engine.set_member_list("blue", {gm_ids[1], gm_ids[2]}).ok());
+	net.tick();
+	ASSERT_NE(member(gm_ids[0]), nullptr);
+	EXPECT_EQ(member(gm_ids[0])->peers, (std::vector<Identity>{gm_ids[1], gm_ids[2]}));
+	EXPECT_EQ(m.group("blue")->state, "registered");
+	// a bad list changes nothing
+	EXPECT_FALSE(m.engine.set_member_list("blue", {Identity{static_cast<uint8_t>(IdType::Ipv4Addr), {1}}}).ok());
+	EXPECT_FALSE(m.engine.set_member_list("red", {gm_ids[1]}).ok());
+	// back to auto-discovery
+	ASSERT_TRUE(m.engine.set_member_list("blue", {}).ok());
+	net.tick();
+	EXPECT_TRUE(member(gm_ids[0])->peers.empty());
+}
+
 TEST_F(MemberListTest, AMemberWithABadListIsRefusedBeforeItSendsAnything)
 {
 	gcks = &net.add({gcks_addr}, &creds);
