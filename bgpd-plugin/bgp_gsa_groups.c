@@ -75,9 +75,14 @@ static struct gsa_groups_state {
 	struct prefix originated[GSA_MAX_ORIGINATED];
 	size_t n_originated;
 	struct thread *t_sync;
+	struct thread *t_registration;
 	struct thread_master *master;
 	bool listing; /* a list-groups is on its way */
+	bool connected; /* to the control socket */
 } gsa_gs;
+
+/* how often a member asks how its gdoi groups register (show only) */
+#define GSA_REGISTRATION_POLL_SECS 10
 
 /* ------------------------------------------------------------ origination */
 
@@ -442,6 +447,22 @@ static void gsa_collect_server_group(void *arg, const char *name,
 	l->n++;
 }
 
+/* a member group of the local gdoi plugin: how it registers */
+static void gsa_collect_member_group(void *arg, const char *name,
+				     const struct gs_vici_msg *g)
+{
+	struct gsa_list *l = arg;
+	const char *role = gs_vici_msg_get(g, "role");
+	const char *id = gs_vici_msg_get(g, "group-id");
+
+	if (!role || strcmp(role, "member") || !id || l->n == 256)
+		return;
+	l->names[l->n] = name;
+	l->ids[l->n] = id;
+	l->peers[l->n] = gsa_member_list(g);
+	l->n++;
+}
+
 static void gsa_collect_member(void *arg, const char *name,
 			       const struct gs_vici_msg *m)
 {
@@ -496,6 +517,12 @@ static void gsa_on_groups(void *arg, const char *command,
 		zlog_warn("gsa: list-groups refused");
 		return;
 	}
+	gs_vici_msg_sections(reply, "groups", gsa_collect_member_group, &l);
+	gsa_groups_gm_groups(gsa_gs.core, l.ids, (const char *const *)l.peers,
+			     l.n);
+	for (size_t i = 0; i < l.n; i++)
+		XFREE(MTYPE_GSA_MEMBER_LIST, l.peers[i]);
+	memset(&l, 0, sizeof(l));
 	gs_vici_msg_sections(reply, "groups", gsa_collect_server_group, &l);
 	gsa_groups_ks_groups(gsa_gs.core, l.names, l.ids, l.n, gsa_reannounce,
 			     NULL);
@@ -520,8 +547,21 @@ static void gsa_list_groups(void)
 		gsa_gs.listing = true;
 }
 
+/* A member: how its gdoi member groups register (auto-discovery or a member
+ * list) is shown next to the configured discovery. A new member list
+ * raises no event on the member's socket: ask again now and then. */
+static void gsa_registration_poll(struct thread *t)
+{
+	thread_add_timer(gsa_gs.master, gsa_registration_poll, NULL,
+			 GSA_REGISTRATION_POLL_SECS, &gsa_gs.t_registration);
+	if (gsa_gs.core && gsa_gs.connected &&
+	    gsa_groups_routes(gsa_gs.core, NULL, 0) > 0)
+		gsa_list_groups();
+}
+
 static int gsa_groups_on_state(bool connected)
 {
+	gsa_gs.connected = connected;
 	/* an answer lost with the connection comes back as NULL */
 	if (!connected || !gsa_gs.core)
 		return 0;
@@ -535,7 +575,15 @@ static int gsa_groups_on_event(const char *name, const struct gs_vici_msg *msg)
 {
 	const char *group = gs_vici_msg_get(msg, "group");
 	const char *member = gs_vici_msg_get(msg, "member");
+	const char *role = gs_vici_msg_get(msg, "role");
 
+	/* a member group registered (again, perhaps with another member
+	 * list): ask how its groups register now */
+	if (gsa_gs.core && strcmp(name, "routing-key") == 0 && role &&
+	    strcmp(role, "member") == 0) {
+		gsa_list_groups();
+		return 0;
+	}
 	if (!gsa_gs.core || !group || !member)
 		return 0;
 	/* a group the key server did not have when it was asked (charon
@@ -804,11 +852,14 @@ void gsa_groups_init(struct thread_master *master)
 	install_element(BGP_NODE, &no_gsa_peer_identity_cmd);
 	install_element(VIEW_NODE, &show_bgp_gsa_groups_cmd);
 	gsa_routes_init(master, gsa_gs.core);
+	thread_add_timer(master, gsa_registration_poll, NULL,
+			 GSA_REGISTRATION_POLL_SECS, &gsa_gs.t_registration);
 }
 
 void gsa_groups_fini(void)
 {
 	THREAD_OFF(gsa_gs.t_sync);
+	THREAD_OFF(gsa_gs.t_registration);
 	gsa_routes_fini();
 	gsa_groups_free(gsa_gs.core);
 	gsa_gs.core = NULL;

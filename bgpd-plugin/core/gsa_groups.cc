@@ -201,6 +201,14 @@ std::string Groups::remove_group(std::string_view name)
 	return "no group " + std::string(name);
 }
 
+void Groups::registration_modes(
+	const std::vector<std::pair<uint32_t, std::optional<std::set<std::string>>>> &modes)
+{
+	registration_.clear();
+	for (const auto &[n, peers] : modes)
+		registration_[n] = peers;
+}
+
 std::vector<MembershipRoute> Groups::membership_routes() const
 {
 	std::map<std::string, MembershipRoute> by_ep;
@@ -551,6 +559,17 @@ std::string Groups::render_text(const std::vector<NeighborView> &neighbors) cons
 				 discovery_name(g.discovery), g.endpoint.c_str(),
 				 g.prefixes.empty() ? "" : " / ", join(g.prefixes).c_str());
 			out += line;
+			auto r = registration_.find(g.id);
+			if (r == registration_.end())
+				continue;
+			std::vector<std::string> named;
+			if (r->second)
+				named.assign(r->second->begin(), r->second->end());
+			out += std::string("    gdoi registers it with ") +
+			       (r->second ? "member list: " + join(named) : std::string("auto-discovery"));
+			if ((g.discovery == Discovery::MemberList) != r->second.has_value())
+				out += " (not the configured discovery: the gdoi group's peers setting rules)";
+			out += "\n";
 		}
 	}
 	if (!server_.empty()) {
@@ -627,6 +646,27 @@ std::string Groups::render_json(const std::vector<NeighborView> &neighbors) cons
 		for (const auto &p : g.prefixes)
 			w.value(p);
 		w.end_array().end_object();
+	}
+	w.end_object();
+	// how the local gdoi plugin registers each local group it has
+	w.key("localRegistration").begin_object();
+	for (const auto &g : local_) {
+		auto r = registration_.find(g.id);
+		if (r == registration_.end())
+			continue;
+		w.key(g.name).begin_object();
+		w.key("discovery").value(r->second ? "member-list" : "auto");
+		w.key("memberList");
+		if (r->second) {
+			w.begin_array();
+			for (const auto &p : *r->second)
+				w.value(p);
+			w.end_array();
+		} else {
+			w.null();
+		}
+		w.key("matchesConfig").value((g.discovery == Discovery::MemberList) == r->second.has_value());
+		w.end_object();
 	}
 	w.end_object();
 	w.key("serverGroups").begin_object();

@@ -139,6 +139,12 @@ public:
 	std::string remove_prefix(std::string_view name, std::string_view prefix);
 	std::string remove_group(std::string_view name);
 	const std::vector<LocalGroup> &local_groups() const { return local_; }
+	// How the local gdoi plugin's member groups register, as its
+	// list-groups shows them: by group number, the member list (nullopt:
+	// auto-discovery). The gdoi setting rules; show compares it with the
+	// configured discovery.
+	void registration_modes(
+		const std::vector<std::pair<uint32_t, std::optional<std::set<std::string>>>> &modes);
 	// the routes to originate, one per distinct endpoint, sorted
 	std::vector<MembershipRoute> membership_routes() const;
 	// running-config lines (one space indent, under `router bgp`)
@@ -195,6 +201,7 @@ private:
 	LocalGroup *local(std::string_view name);
 
 	std::vector<LocalGroup> local_;
+	std::map<uint32_t, std::optional<std::set<std::string>>> registration_;
 	std::map<std::string, std::string> bound_; // address -> identity
 	std::map<std::string, ServerGroup> server_;
 	uint64_t unknown_denied_ = 0;

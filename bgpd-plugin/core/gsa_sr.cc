@@ -194,6 +194,19 @@ void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
 	}
 }
 
+void gsa_groups_gm_groups(struct gsa_groups *g, const char *const *ids,
+			  const char *const *peer_lists, size_t n)
+{
+	try {
+		std::vector<std::pair<uint32_t, std::optional<std::set<std::string>>>> modes;
+		for (size_t i = 0; i < n; i++)
+			if (auto num = groupsec::bgp::group_number(str(ids[i])))
+				modes.emplace_back(*num, peer_set(peer_lists ? peer_lists[i] : nullptr));
+		g->core.registration_modes(modes);
+	} catch (const std::bad_alloc &) {
+	}
+}
+
 bool gsa_groups_ks_knows(const struct gsa_groups *g, const char *group)
 {
 	try {

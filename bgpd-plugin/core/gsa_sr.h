@@ -74,6 +74,13 @@ void gsa_groups_ks_members(struct gsa_groups *g, const char *group,
 			   const char *const *addresses,
 			   const char *const *peer_lists, size_t n,
 			   gsa_affected_fn fn, void *arg);
+/*
+ * list-groups on a member: the local gdoi plugin's member groups, each its
+ * group ID (as list-groups shows it) and member list (as in
+ * gsa_groups_ks_members(), NULL: auto-discovery), for show.
+ */
+void gsa_groups_gm_groups(struct gsa_groups *g, const char *const *ids,
+			  const char *const *peer_lists, size_t n);
 /* does the key server serve a group of that name, as last listed? */
 bool gsa_groups_ks_knows(const struct gsa_groups *g, const char *group);
 /* peers: its member list as in gsa_groups_ks_members(), NULL for auto */

@@ -201,6 +201,16 @@ void add_group(Section &s, const GroupState &g)
 	s.add_value("sas", num(g.sas.size()));
 	if (!g.sender_ids.empty())
 		s.add_list("sender-ids", sender_id_texts(g.sender_ids));
+	if (!g.server) {
+		// how the member registers: auto-discovery or the members it names
+		s.add_value("discovery", g.peers.empty() ? "auto" : "member-list");
+		if (!g.peers.empty()) {
+			std::vector<std::string> ids;
+			for (const Identity &id : g.peers)
+				ids.push_back(identity_text(id));
+			s.add_list("peers", std::move(ids));
+		}
+	}
 	add_counters(s.add_section("counters"), g.counters);
 }
 

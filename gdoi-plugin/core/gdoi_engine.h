@@ -460,6 +460,7 @@ struct GroupState {
 	std::vector<MemberState> members; // GCKS only
 	std::vector<Identity> evicted; // GCKS: refused until re-admitted
 	std::vector<uint32_t> sender_ids; // GM: the Sender-IDs the key server gave us
+	std::vector<Identity> peers; // GM: the member list it registers with (empty: auto)
 	std::vector<SaState> sas;
 	Counters counters;
 	ExposureState exposure; // GCKS only

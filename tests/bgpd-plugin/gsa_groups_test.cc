@@ -398,3 +398,43 @@ TEST(GsaGroups, MemberListsThroughTheCInterface)
 	EXPECT_EQ(gsa_groups_decide(g, rt, 1, "192.0.2.11", to3, 1), GSA_DENIED_NOT_NAMED);
 	gsa_groups_free(g);
 }
+
+TEST(GsaGroups, ShowsHowTheLocalGdoiGroupsRegister)
+{
+	Groups g;
+	g.set_local_as(kAs);
+	ASSERT_EQ(g.set_group("A", kA, "192.0.2.11", Discovery::MemberList), "");
+	ASSERT_EQ(g.set_group("B", kB, "192.0.2.11", Discovery::Auto), "");
+	// not listed yet: nothing said
+	EXPECT_EQ(g.render_text({}).find("gdoi registers"), std::string::npos);
+	EXPECT_NE(g.render_json({}).find("\"localRegistration\":{}"), std::string::npos);
+	g.registration_modes({{kA, std::set<std::string>{"gm2.example.net"}}, {kB, std::nullopt}});
+	std::string text = g.render_text({});
+	EXPECT_NE(text.find("    gdoi registers it with member list: gm2.example.net\n"), std::string::npos) << text;
+	EXPECT_NE(text.find("    gdoi registers it with auto-discovery\n"), std::string::npos) << text;
+	EXPECT_EQ(text.find("not the configured discovery"), std::string::npos) << text;
+	std::string json = g.render_json({});
+	EXPECT_NE(json.find("\"localRegistration\":{\"A\":{\"discovery\":\"member-list\",\"memberList\":"
+			    "[\"gm2.example.net\"],\"matchesConfig\":true},\"B\":{\"discovery\":\"auto\","
+			    "\"memberList\":null,\"matchesConfig\":true}}"),
+		  std::string::npos)
+		<< json;
+	// B configured for member lists, its gdoi group names nobody: shown
+	ASSERT_EQ(g.set_group("B", kB, "192.0.2.11", Discovery::MemberList), "");
+	text = g.render_text({});
+	EXPECT_NE(text.find("auto-discovery (not the configured discovery: the gdoi group's peers setting rules)"),
+		  std::string::npos)
+		<< text;
+	EXPECT_NE(g.render_json({}).find("\"matchesConfig\":false"), std::string::npos);
+	// through the C interface, by the group ID list-groups shows
+	struct gsa_groups *c = gsa_groups_new();
+	char err[128];
+	ASSERT_EQ(gsa_groups_set(c, "A", kA, "192.0.2.11", true, err, sizeof(err)), 0);
+	const char *ids[] = {"@#000003e9", "fqdn-group"}, *lists[] = {"gm2.example.net\ngm3.example.net", nullptr};
+	gsa_groups_gm_groups(c, ids, lists, 2);
+	char *out = gsa_groups_render(c, nullptr, 0, false);
+	ASSERT_TRUE(out);
+	EXPECT_NE(std::string(out).find("member list: gm2.example.net, gm3.example.net\n"), std::string::npos) << out;
+	free(out);
+	gsa_groups_free(c);
+}

@@ -529,6 +529,7 @@ GroupState GroupMember::state(const GmGroup &g) const
 	s.kek_message_id = g.last_message_id;
 	s.rekey_auth = g.cfg.rekey_auth;
 	s.sender_ids = g.sender_ids;
+	s.peers = g.cfg.peers;
 	for (const GmTek &k : g.teks)
 		s.sas.push_back(SaState{k.sa.spi, k.sa.encryption, k.key_bits, k.sa.lifetime_s, k.expires_ms, k.current});
 	s.counters = g.counters;
