@@ -193,9 +193,15 @@ def test_gm1s_route_goes_only_to_the_member_it_named(sr):
     assert a["counters"]["deniedNotNamed"] > 0 and a["counters"]["reflected"] > 0, a
     text = sr["ks"].vtysh("show bgp gsa groups")
     assert "member list: gm2.example.net" in text and "not named " in text, text
-    # the member shows its own mode
+    # the member shows its configured mode, and how its gdoi plugin registers
     local = sr["gm1"].vtysh_json("show bgp gsa groups json")["localGroups"][GROUP]
     assert local["discovery"] == "member-list", local
+    wait_until("gm1 shows its gdoi group's member list", lambda: sr["gm1"].vtysh_json(
+        "show bgp gsa groups json")["localRegistration"].get(GROUP) == {
+            "discovery": "member-list", "memberList": ["gm2.example.net"], "matchesConfig": True}, timeout=30)
+    wait_until("gm2 shows auto-discovery", lambda: sr["gm2"].vtysh_json(
+        "show bgp gsa groups json")["localRegistration"].get(GROUP) == {
+            "discovery": "auto", "memberList": None, "matchesConfig": True}, timeout=30)
 
 
 def test_gm2_opens_gm1s_prefixes_and_gm3_does_not(sr):
@@ -222,3 +228,6 @@ def test_a_new_member_list_takes_effect_without_touching_bgp(sr):
                timeout=30)
     wait_until("gm1 opened gm3's prefixes", lambda: opened_routes(gm1).get(gm3.lan_prefix) == (gm3.addr, GROUP),
                timeout=30)
+    wait_until("gm1's bgpd shows the new list", lambda: gm1.vtysh_json("show bgp gsa groups json")[
+        "localRegistration"].get(GROUP, {}).get("memberList") == ["gm2.example.net", "gm3.example.net"],
+        timeout=30)
