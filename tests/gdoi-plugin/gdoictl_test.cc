@@ -183,7 +183,7 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"livenessFailed\":0,\"unsupportedCritical\":0}},"
 	          "{\"name\":\"red\",\"role\":\"member\",\"state\":\"registered\",\"groupId\":\"198.51.100.1\","
 	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"rekeyAuth\":\"implicit\",\"sas\":1,"
-	          "\"senderIds\":[\"5\",\"6\"],"
+	          "\"senderIds\":[\"5\",\"6\"],\"discovery\":\"auto\","
 	          "\"counters\":{\"received\":5,"
 	          "\"sent\":0,\"droppedMalformed\":0,\"droppedAuth\":0,\"droppedReplay\":0,"
 	          "\"droppedUnauthorized\":0,\"cookiesSent\":0,\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0,"
@@ -552,14 +552,15 @@ TEST_F(GdoictlTest, MonitorPrintsEventsInOrderAsJsonAndText)
 		if (json)
 			EXPECT_EQ(r.out,
 			          "{\"event\":\"member-registered\",\"group\":\"blue\",\"member\":\"gm1.example.net\","
-			          "\"address\":\"192.0.2.11\",\"port\":848,\"memberId\":3,\"again\":false,\"members\":1}\n"
+			          "\"address\":\"192.0.2.11\",\"port\":848,\"memberId\":3,\"again\":false,\"members\":1,"
+	                  "\"discovery\":\"auto\"}\n"
 			          "{\"event\":\"rekey\",\"group\":\"blue\",\"role\":\"server\",\"messageId\":7,"
 			          "\"newKek\":true}\n"
 			          "{\"event\":\"member-evicted\",\"group\":\"blue\",\"member\":\"gm1.example.net\","
 			          "\"members\":0}\n");
 		else
 			EXPECT_EQ(r.out, "member-registered group=blue member=gm1.example.net address=192.0.2.11 port=848 "
-			                 "member-id=3 again=no members=1\n"
+			                 "member-id=3 again=no members=1 discovery=auto\n"
 			                 "rekey group=blue role=server message-id=7 new-kek=yes\n"
 			                 "member-evicted group=blue member=gm1.example.net members=0\n");
 	}
