@@ -304,3 +304,36 @@ TEST(ViciClientC, FormatTruncatesToTheBuffer)
 	gs_vici_client_free(c);
 	EXPECT_EQ(small, "group=b");
 }
+
+TEST(ViciClientC, ListItemsAreGivenInOrder)
+{
+	Section s;
+	s.add_value("group", "blue");
+	s.add_list("peers", {"gm2.example.net", "C=CH, O=Example, CN=gm3"});
+	s.add_section("member").add_list("empty", {});
+	static std::vector<std::string> got;
+	static long n, none, value, empty;
+	got.clear();
+	gs_vici_client_ops ops = {
+		[](void *, const char *, const gs_vici_msg *m) {
+			auto fn = [](void *, const char *item) { got.push_back(item); };
+			n = gs_vici_msg_list(m, "peers", fn, nullptr);
+			none = gs_vici_msg_list(m, "nope", fn, nullptr);
+			value = gs_vici_msg_list(m, "group", fn, nullptr);
+			empty = gs_vici_msg_list(m, "member.empty", fn, nullptr);
+		},
+		nullptr};
+	gs_vici_client *c = gs_vici_client_new(&ops, nullptr);
+	ASSERT_TRUE(c);
+	gs_vici_client_subscribe(c, "ev");
+	gs_vici_client_connected(c);
+	drain(c);
+	ASSERT_EQ(feed(c, frame(Operation::Event, "ev", s)), 0);
+	gs_vici_client_free(c);
+	EXPECT_EQ(n, 2);
+	EXPECT_EQ(got, (std::vector<std::string>{"gm2.example.net", "C=CH, O=Example, CN=gm3"}));
+	EXPECT_EQ(none, -1);
+	EXPECT_EQ(value, -1);
+	EXPECT_EQ(empty, 0);
+	EXPECT_EQ(gs_vici_msg_list(nullptr, "peers", nullptr, nullptr), -1);
+}
