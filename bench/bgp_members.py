@@ -10,7 +10,10 @@ TCP session each), and, once told, announces one route: its endpoint as a
 for it (the sealed attribute of docs/bgp-gsa.md). It keeps every route it
 receives (announcements and withdrawals) and checks each against what was
 sent: the prefix must be another member's endpoint, and every attribute
-given for that member must arrive with the same value.
+given for that member must arrive with the same value. Its own route
+coming back (a reflector that sends to all clients of an update-group at
+once does that) is dropped as RFC 4456 section 8 says, by its ORIGINATOR_ID,
+and counted.
 
 Protocol on stdin/stdout, one JSON object a line:
 
@@ -127,6 +130,7 @@ class Sim:
         self.established = 0
         self.complete = 0  # members holding every route they should
         self.received_updates = 0
+        self.looped_back = 0  # own routes received back, with the member's ORIGINATOR_ID
         self.failed = None
         self.all_established = asyncio.Event()
         self.all_complete = asyncio.Event()
@@ -211,6 +215,10 @@ class Peer(asyncio.Protocol):
         if nlri:
             attrs = parse_attributes(attrs_raw)
             for plen, p in nlri:
+                if plen == 32 and p == self.addr and attrs.get(9) == self.addr:
+                    # its own route reflected back: dropped for its ORIGINATOR_ID (RFC 4456 8)
+                    self.sim.looped_back += 1
+                    continue
                 want = self.sim.expected.get(p) if plen == 32 and p != self.addr else None
                 ok = want is not None and all(attrs.get(t) == v for t, v in want.items())
                 if not ok:
@@ -295,7 +303,7 @@ async def main_async(args):
             return 1
         t = time.monotonic()
         print(json.dumps({"done": True, "t": t, "s": round(t - t_go, 3), "updates": sim.received_updates,
-                          "routes_held": sum(len(p.rib) for p in sim.peers)}), flush=True)
+                          "looped_back": sim.looped_back, "routes_held": sum(len(p.rib) for p in sim.peers)}), flush=True)
         cmd = await read_line(reader)
     ticker.cancel()
     ka.cancel()
