@@ -215,6 +215,12 @@ def established_count(sr):
     return sum(1 for v in peers.values() if v.get("state") == "Established")
 
 
+def all_listening(sr, m):
+    """Every neighbor past Idle: bgpd closes a connection to a neighbor still Idle."""
+    peers = sr.vtysh_json("show bgp ipv4 unicast summary json").get("peers", {})
+    return len(peers) == m and all(v.get("state") == "Active" for v in peers.values())
+
+
 def one_run(lab, m, p, variant, args, routes):
     sr, sim = lab["sr"], lab["sim"]
     sr_bgp_conf(sr, m, variant)
@@ -226,6 +232,9 @@ def one_run(lab, m, p, variant, args, routes):
                 g = sr.vtysh_json("show bgp gsa groups json").get("serverGroups", {}).get(GROUP)
                 return g and g.get("membersKnown") and len(g.get("members", {})) == m
             wait_until(f"the module lists the key server's {m} members", known, timeout=120)
+            wait_until("the module holds the group's routing key",
+                       lambda: GROUP in sr.vtysh_json("show bgp gsa routes json").get("keys", {}), timeout=60)
+        wait_until("bgpd: every neighbor Active", lambda: all_listening(sr, m), timeout=60)
         proc = subprocess.Popen(sim.cmd(["taskset", "-c", str(args.load_cpu), sys.executable,
                                          HERE / "bgp_members.py", "--server", sr.addr, "--routes", routes]),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -251,9 +260,16 @@ def one_run(lab, m, p, variant, args, routes):
             if variant == "gsa":
                 g = sr.vtysh_json("show bgp gsa groups json")
                 r["gsa_counters"] = g["serverGroups"][GROUP]["counters"]
-                routes = sr.vtysh_json("show bgp gsa routes json")
-                r["opened_prefixes"] = len(routes.get("routes", []))
-                r["dropped"] = {k: v for k, v in routes.get("dropped", {}).items() if v}
+
+                def opened():
+                    routes = sr.vtysh_json("show bgp gsa routes json")
+                    r["opened_prefixes"] = len(routes.get("routes", []))
+                    r["dropped"] = {k: v for k, v in routes.get("dropped", {}).items() if v}
+                    return r["opened_prefixes"] == m * p
+                try:
+                    wait_until("the S/R opened every sealed route", opened, timeout=20)
+                except labmod.LabError:
+                    pass
                 if r["opened_prefixes"] != m * p or r["dropped"]:
                     raise labmod.LabError(f"gsa: the S/R opened {r['opened_prefixes']} prefixes of {m * p}, "
                                           f"dropped {r['dropped']}: the sealed routes are not what they should be")
