@@ -359,7 +359,8 @@ def bench_m(lab, m, p, args):
 def fmt(s, unit=""):
     if s is None:
         return "n/a (0 s reference)"
-    return f"{s['median']:.2f}{unit} ({s['min']:.2f}-{s['max']:.2f})"
+    n = f", n={s['n']}" if unit == "x" else ""
+    return f"{s['median']:.2f}{unit} ({s['min']:.2f}-{s['max']:.2f}{n})"
 
 
 def table(results, variants):
