@@ -231,7 +231,12 @@ def one_run(lab, m, p, variant, args, routes):
             def known():
                 g = sr.vtysh_json("show bgp gsa groups json").get("serverGroups", {}).get(GROUP)
                 return g and g.get("membersKnown") and len(g.get("members", {})) == m
-            wait_until(f"the module lists the key server's {m} members", known, timeout=120)
+            try:
+                wait_until(f"the module lists the key server's {m} members", known, timeout=120)
+            except labmod.LabError as e:
+                g = sr.vtysh_json("show bgp gsa groups json").get("serverGroups", {}).get(GROUP) or {}
+                raise labmod.LabError(f"{e}: the module shows membersKnown {g.get('membersKnown')}, "
+                                      f"{len(g.get('members', {}))} members") from None
             wait_until("the module holds the group's routing key",
                        lambda: GROUP in sr.vtysh_json("show bgp gsa routes json").get("keys", {}), timeout=60)
         wait_until("bgpd: every neighbor Active", lambda: all_listening(sr, m), timeout=60)

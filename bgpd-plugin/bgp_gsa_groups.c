@@ -389,11 +389,34 @@ static void gsa_route_map_install(void)
 
 /* ------------------------------------------------------------ key server */
 
+/* What a list-groups or list-members answer names, pointing into the
+ * answer: as many entries as it holds. */
 struct gsa_list {
-	const char *names[256];
-	const char *ids[256];
-	size_t n;
+	const char **names;
+	const char **ids;
+	size_t n, cap;
 };
+
+static void gsa_list_add(struct gsa_list *l, const char *name, const char *id)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->names = XREALLOC(MTYPE_GSA_GROUPS, l->names,
+				    l->cap * sizeof(*l->names));
+		l->ids = XREALLOC(MTYPE_GSA_GROUPS, l->ids,
+				  l->cap * sizeof(*l->ids));
+	}
+	l->names[l->n] = name;
+	l->ids[l->n] = id;
+	l->n++;
+}
+
+static void gsa_list_free(struct gsa_list *l)
+{
+	XFREE(MTYPE_GSA_GROUPS, l->names);
+	XFREE(MTYPE_GSA_GROUPS, l->ids);
+	l->n = l->cap = 0;
+}
 
 static void gsa_collect_server_group(void *arg, const char *name,
 				     const struct gs_vici_msg *g)
@@ -403,11 +426,9 @@ static void gsa_collect_server_group(void *arg, const char *name,
 	const char *id = gs_vici_msg_get(g, "group-id");
 	const char *gname = gs_vici_msg_get(g, "name");
 
-	if (!role || strcmp(role, "server") || !id || l->n == 256)
+	if (!role || strcmp(role, "server") || !id)
 		return;
-	l->names[l->n] = gname ? gname : name;
-	l->ids[l->n] = id;
-	l->n++;
+	gsa_list_add(l, gname ? gname : name, id);
 }
 
 static void gsa_collect_member(void *arg, const char *name,
@@ -417,11 +438,9 @@ static void gsa_collect_member(void *arg, const char *name,
 	const char *id = gs_vici_msg_get(m, "id");
 	const char *address = gs_vici_msg_get(m, "address");
 
-	if (!address || l->n == 256)
+	if (!address)
 		return;
-	l->names[l->n] = id ? id : name;
-	l->ids[l->n] = address;
-	l->n++;
+	gsa_list_add(l, id ? id : name, address);
 }
 
 static void gsa_on_members(void *arg, const char *command,
@@ -444,6 +463,7 @@ static void gsa_on_members(void *arg, const char *command,
 	gs_vici_msg_sections(reply, "members", gsa_collect_member, &l);
 	gsa_groups_ks_members(gsa_gs.core, group, l.names, l.ids, l.n,
 			      gsa_reannounce, NULL);
+	gsa_list_free(&l);
 }
 
 static void gsa_on_groups(void *arg, const char *command,
@@ -471,6 +491,7 @@ static void gsa_on_groups(void *arg, const char *command,
 			zlog_warn("gsa: cannot ask the members of %s",
 				  l.names[i]);
 	}
+	gsa_list_free(&l);
 }
 
 /* Ask the key server for its groups, then each group's members. */
