@@ -5,7 +5,7 @@
 //   gdoi_loadgen gdoi --server ADDR --local ADDR --gms K [--port-base P]
 //       [--group-id N] [--server-id ID] [--id-format FMT] [--psk SECRET]
 //       [--warmup S] [--min-warmup S] [--duration S]
-//       [--hold S] [--server-cert PEM]
+//       [--hold S] [--server-cert PEM] [--address-per-member]
 //   gdoi_loadgen load-tester --socket PATH --clients K [--warmup S] [--duration S]
 //
 // gdoi: K group members, each a G-IKEv2 Engine (gdoi_engine.h) of its own
@@ -37,6 +37,10 @@
 // "teks": {"SPI": N, ...}} (members registered, members that applied a
 // GSA_REKEY, members per newest TEK SPI installed, in hex); the result
 // line at the end has the same three fields.
+//
+// gdoi with --address-per-member: member i sends from ADDR + i (the
+// addresses must be configured on the host) instead of every member from
+// ADDR, so that the key server sees one address per member.
 #include "gdoi_engine.h"
 
 #include <arpa/inet.h>
@@ -88,6 +92,7 @@ struct Options {
 	double duration_s = 5;
 	double hold_s = -1; // gdoi: register once and stay this long
 	std::string server_cert; // PEM: verifies signed GSA_REKEYs
+	bool address_per_member = false; // gdoi: member i sends from --local + i
 };
 
 [[noreturn]] void usage(const char *why)
@@ -96,6 +101,7 @@ struct Options {
 	fprintf(stderr, "usage: gdoi_loadgen gdoi --server ADDR --local ADDR --gms K [--port-base P]\n"
 			"           [--group-id N] [--server-id ID] [--id-format FMT] [--psk SECRET]\n"
 			"           [--warmup S] [--min-warmup S] [--duration S] [--hold S] [--server-cert PEM]\n"
+			"           [--address-per-member]\n"
 			"       gdoi_loadgen load-tester --socket PATH --clients K [--warmup S] [--duration S]\n");
 	exit(2);
 }
@@ -110,6 +116,10 @@ Options parse_options(int argc, char **argv)
 		usage(("unknown mode " + o.mode).c_str());
 	for (int i = 2; i < argc; i++) {
 		std::string a = argv[i];
+		if (a == "--address-per-member") {
+			o.address_per_member = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			usage((a + " needs a value").c_str());
 		std::string v = argv[++i];
@@ -160,8 +170,8 @@ Options parse_options(int argc, char **argv)
 		usage("--port-base + --gms is above 65535");
 	if (o.mode == "load-tester" && o.socket_path.empty())
 		usage("load-tester needs --socket");
-	if (o.mode != "gdoi" && (o.hold_s >= 0 || !o.server_cert.empty()))
-		usage("--hold and --server-cert are gdoi options");
+	if (o.mode != "gdoi" && (o.hold_s >= 0 || !o.server_cert.empty() || o.address_per_member))
+		usage("--hold, --server-cert and --address-per-member are gdoi options");
 	return o;
 }
 
@@ -428,6 +438,15 @@ int run_gdoi(const Options &o)
 		auto m = std::make_unique<Member>();
 		m->index = i;
 		m->local = *local;
+		if (o.address_per_member) {
+			uint32_t a = static_cast<uint32_t>(local->ip[0]) << 24 | static_cast<uint32_t>(local->ip[1]) << 16 |
+			             static_cast<uint32_t>(local->ip[2]) << 8 | local->ip[3];
+			if (a + i < a)
+				usage("--local + --gms runs past 255.255.255.255");
+			a += i;
+			for (int b = 0; b < 4; b++)
+				m->local.ip[b] = static_cast<uint8_t>(a >> (24 - 8 * b));
+		}
 		m->local.port = static_cast<uint16_t>(o.port_base + i);
 		m->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		sockaddr_in sin{};

@@ -399,12 +399,42 @@ static void gsa_route_map_install(void)
 
 /* ------------------------------------------------------------ key server */
 
+/* What a list-groups or list-members answer names, pointing into the
+ * answer: as many entries as it holds. */
 struct gsa_list {
-	const char *names[256];
-	const char *ids[256];
-	char *peers[256]; /* member lists ('\n'-joined), NULL: auto */
-	size_t n;
+	const char **names;
+	const char **ids;
+	char **peers; /* member lists ('\n'-joined, owned), NULL: auto */
+	size_t n, cap;
 };
+
+static void gsa_list_add(struct gsa_list *l, const char *name, const char *id,
+			 char *peers)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->names = XREALLOC(MTYPE_GSA_GROUPS, l->names,
+				    l->cap * sizeof(*l->names));
+		l->ids = XREALLOC(MTYPE_GSA_GROUPS, l->ids,
+				  l->cap * sizeof(*l->ids));
+		l->peers = XREALLOC(MTYPE_GSA_GROUPS, l->peers,
+				    l->cap * sizeof(*l->peers));
+	}
+	l->names[l->n] = name;
+	l->ids[l->n] = id;
+	l->peers[l->n] = peers;
+	l->n++;
+}
+
+static void gsa_list_free(struct gsa_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		XFREE(MTYPE_GSA_MEMBER_LIST, l->peers[i]);
+	XFREE(MTYPE_GSA_GROUPS, l->names);
+	XFREE(MTYPE_GSA_GROUPS, l->ids);
+	XFREE(MTYPE_GSA_GROUPS, l->peers);
+	l->n = l->cap = 0;
+}
 
 /* A member list as the core takes it: the items of the list `peers` of
  * msg joined by '\n'; NULL when there is none (auto-discovery). */
@@ -440,11 +470,9 @@ static void gsa_collect_server_group(void *arg, const char *name,
 	const char *id = gs_vici_msg_get(g, "group-id");
 	const char *gname = gs_vici_msg_get(g, "name");
 
-	if (!role || strcmp(role, "server") || !id || l->n == 256)
+	if (!role || strcmp(role, "server") || !id)
 		return;
-	l->names[l->n] = gname ? gname : name;
-	l->ids[l->n] = id;
-	l->n++;
+	gsa_list_add(l, gname ? gname : name, id, NULL);
 }
 
 /* a member group of the local gdoi plugin: how it registers */
@@ -455,12 +483,9 @@ static void gsa_collect_member_group(void *arg, const char *name,
 	const char *role = gs_vici_msg_get(g, "role");
 	const char *id = gs_vici_msg_get(g, "group-id");
 
-	if (!role || strcmp(role, "member") || !id || l->n == 256)
+	if (!role || strcmp(role, "member") || !id)
 		return;
-	l->names[l->n] = name;
-	l->ids[l->n] = id;
-	l->peers[l->n] = gsa_member_list(g);
-	l->n++;
+	gsa_list_add(l, name, id, gsa_member_list(g));
 }
 
 static void gsa_collect_member(void *arg, const char *name,
@@ -470,12 +495,9 @@ static void gsa_collect_member(void *arg, const char *name,
 	const char *id = gs_vici_msg_get(m, "id");
 	const char *address = gs_vici_msg_get(m, "address");
 
-	if (!address || l->n == 256)
+	if (!address)
 		return;
-	l->names[l->n] = id ? id : name;
-	l->ids[l->n] = address;
-	l->peers[l->n] = gsa_member_list(m);
-	l->n++;
+	gsa_list_add(l, id ? id : name, address, gsa_member_list(m));
 }
 
 static void gsa_on_members(void *arg, const char *command,
@@ -499,8 +521,7 @@ static void gsa_on_members(void *arg, const char *command,
 	gsa_groups_ks_members(gsa_gs.core, group, l.names, l.ids,
 			      (const char *const *)l.peers, l.n, gsa_reannounce,
 			      NULL);
-	for (size_t i = 0; i < l.n; i++)
-		XFREE(MTYPE_GSA_MEMBER_LIST, l.peers[i]);
+	gsa_list_free(&l);
 }
 
 static void gsa_on_groups(void *arg, const char *command,
@@ -520,9 +541,7 @@ static void gsa_on_groups(void *arg, const char *command,
 	gs_vici_msg_sections(reply, "groups", gsa_collect_member_group, &l);
 	gsa_groups_gm_groups(gsa_gs.core, l.ids, (const char *const *)l.peers,
 			     l.n);
-	for (size_t i = 0; i < l.n; i++)
-		XFREE(MTYPE_GSA_MEMBER_LIST, l.peers[i]);
-	memset(&l, 0, sizeof(l));
+	gsa_list_free(&l);
 	gs_vici_msg_sections(reply, "groups", gsa_collect_server_group, &l);
 	gsa_groups_ks_groups(gsa_gs.core, l.names, l.ids, l.n, gsa_reannounce,
 			     NULL);
@@ -534,6 +553,7 @@ static void gsa_on_groups(void *arg, const char *command,
 			zlog_warn("gsa: cannot ask the members of %s",
 				  l.names[i]);
 	}
+	gsa_list_free(&l);
 }
 
 /* Ask the key server for its groups, then each group's members. */

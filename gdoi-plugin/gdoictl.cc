@@ -56,6 +56,7 @@ const char kUsage[] =
         "                                       member) drops the group and registers again\n"
         "  reregister GROUP                     register with the key server again now\n"
         "  endpoints GROUP                      the group's tunnel endpoints\n"
+        "  routing-keys [GROUP]                 the routing keys of sealed routes (epoch and key)\n"
         "  add-endpoint GROUP GATEWAY PREFIX... add or replace a tunnel endpoint\n"
         "  remove-endpoint GROUP GATEWAY        remove a tunnel endpoint\n"
         "  version                              the plugin's version\n"
@@ -284,6 +285,17 @@ std::string human_groups(const Section &r)
 	return t.str();
 }
 
+std::string human_routing_keys(const Section &r)
+{
+	auto groups = children(r.section("groups"));
+	if (groups.empty())
+		return "no groups\n";
+	Table t({"NAME", "ROLE", "GROUP-ID", "EPOCH", "KEY"});
+	for (const Section *g : groups)
+		t.add({get(*g, "name"), get(*g, "role"), get(*g, "group-id"), get(*g, "epoch"), get(*g, "key")});
+	return t.str();
+}
+
 std::string human_members(const Section &r)
 {
 	auto members = children(r.section("members"));
@@ -373,7 +385,7 @@ const std::set<std::string> kNumbers = {
         "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
         "tree-depth",     "invalid-spi",   "ike-deletes-sent", "ike-deletes-received", "ike-rekeys",
-        "liveness",       "liveness-failed", "unsupported-critical",
+        "liveness",       "liveness-failed", "unsupported-critical", "group-number",
         // events
         "port",           "member-id",  "message-id",
 };
@@ -590,6 +602,9 @@ const std::vector<Subcommand> &subcommands()
 	         }},
 	        {"endpoints", "GROUP", 1, 1, command::kListEndpoints, group_request,
 	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_endpoints(r); }},
+	        {"routing-keys", "[GROUP]", 0, 1, command::kRoutingKeys,
+	         [](const std::vector<std::string> &a) { return a.empty() ? Section() : group_request(a); },
+	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_routing_keys(r); }},
 	        {"add-endpoint", "GROUP GATEWAY PREFIX...", 3, SIZE_MAX, command::kAddEndpoint,
 	         add_endpoint_request, print_add_endpoint},
 	        {"remove-endpoint", "GROUP GATEWAY", 2, 2, command::kRemoveEndpoint,

@@ -110,6 +110,12 @@ public:
 		return groups_;
 	}
 	uint64_t now_ms() const override { return 1000000; }
+	std::vector<GroupRoutingKey> routing_keys() const override
+	{
+		calls.push_back("routing-keys");
+		return routing_keys_;
+	}
+	std::vector<GroupRoutingKey> routing_keys_; // none unless a test sets them
 
 	Result<Done> rekey(const std::string &group) override
 	{

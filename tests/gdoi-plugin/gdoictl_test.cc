@@ -191,6 +191,38 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"livenessFailed\":1,\"unsupportedCritical\":0}}]}\n");
 }
 
+TEST_F(GdoictlTest, RoutingKeysAsATableAndJson)
+{
+	server.with_target([](FakeTarget &t) {
+		GroupRoutingKey blue;
+		blue.name = "blue";
+		blue.group_id = identity(IdType::KeyId, {0x00, 0x00, 0x01, 0x2c});
+		blue.server = true;
+		blue.key = RoutingKey{0x1a2b3c4d, SecretBytes(32, 0xab)};
+		GroupRoutingKey red;
+		red.name = "red";
+		red.group_id = identity(IdType::Ipv4Addr, {198, 51, 100, 1});
+		t.routing_keys_ = {blue, red};
+		return 0;
+	});
+	std::string key(64, 'b');
+	for (size_t i = 0; i < key.size(); i += 2)
+		key[i] = 'a';
+	Result r = with_socket({"routing-keys"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out, "NAME  ROLE    GROUP-ID      EPOCH     KEY\n"
+	                 "blue  server  @#0000012c    1a2b3c4d  " + key + "\n"
+	                 "red   member  198.51.100.1  -         -\n");
+	Result j = with_socket({"--json", "routing-keys", "blue"});
+	EXPECT_EQ(j.status, 0) << j.err;
+	EXPECT_EQ(j.out, "{\"groups\":[{\"name\":\"blue\",\"role\":\"server\",\"groupId\":\"@#0000012c\","
+	                 "\"groupNumber\":300,\"epoch\":\"1a2b3c4d\",\"key\":\"" + key + "\"}]}\n");
+	Result missing = with_socket({"routing-keys", "green"});
+	EXPECT_EQ(missing.status, 1);
+	EXPECT_NE(missing.err.find("group 'green' not found"), std::string::npos) << missing.err;
+	EXPECT_EQ(with_socket({"routing-keys", "blue", "red"}).status, 2);
+}
+
 TEST_F(GdoictlTest, MembersAndSas)
 {
 	Result m = with_socket({"members", "blue"});
