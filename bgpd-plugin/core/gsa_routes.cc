@@ -340,20 +340,24 @@ void gsa_routes_received(struct gsa_routes *r, const gsa_keyring_t *kr, const ch
 		return;
 	}
 	try {
-		Received &rx = r->received[route];
+		auto [it, fresh] = r->received.try_emplace(route);
+		Received &rx = it->second;
 		rx.seen = true;
 		if (ret != GSA_SEAL_OK) {
-			r->dropped[gsa_seal_status_name(ret)]++;
+			// counted when it arrives or changes, not on every scan
+			std::string status = gsa_seal_status_name(ret);
+			if (fresh || !rx.value.empty() || rx.status != status)
+				r->dropped[status]++;
 			rx.value.clear();
-			rx.status = gsa_seal_status_name(ret);
+			rx.status = status;
 			if (rx.opened)
 				r->hand(rx.o, false, fn, arg);
 			rx.opened = false;
 			return;
 		}
 		std::vector<uint8_t> v(value, value + vlen);
-		if (rx.opened && v == rx.value)
-			return; // the same blob again
+		if (!fresh && !rx.status.empty() && v == rx.value)
+			return; // the same blob again: gsa_routes_reopen() follows the keys
 		rx.value = std::move(v);
 		r->open(route, rx, kr, true, fn, arg);
 	} catch (const std::bad_alloc &) {

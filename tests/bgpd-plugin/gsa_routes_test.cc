@@ -236,6 +236,53 @@ TEST(GsaRoutes, KeysArrivingLaterOpenWhatCameBeforeAndAnExpiredEpochRemovesIt)
 	EXPECT_TRUE(m1.calls[2].add);
 }
 
+TEST(GsaRoutes, TheSameFailingAttributeSeenAgainIsNotCountedAgain)
+{
+	Router m2, m1, evil;
+	m2.key("A", "1001", "00000001", kKey1);
+	m1.key("A", "1001", "00000001", kKey1);
+	evil.key("A", "1001", "00000001", kKey2);
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	evil.join("A", 1001, "192.0.2.13", "10.66.0.0/24");
+	auto good = m2.seal("192.0.2.12");
+	auto bad = evil.seal("192.0.2.13");
+	std::vector<uint8_t> cut(good.begin(), good.begin() + 20);
+	cut[2] = 17;
+	// every scan hands the module the same attributes again
+	for (int scan = 0; scan < 3; scan++) {
+		gsa_routes_scan_begin(m1.routes);
+		m1.receive("192.0.2.12/32", good);
+		m1.receive("192.0.2.13/32", bad);
+		m1.receive("192.0.2.14/32", cut);
+		gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+		gsa_routes_scan_end(m1.routes, record, &m1.calls);
+	}
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "bad-tag"), 1u);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "truncated"), 1u);
+	ASSERT_EQ(m1.calls.size(), 1u); // the good one, handed out once
+	// past the grace period the good one stops opening: counted once,
+	// however many scans see it again
+	m1.key("A", "1001", "00000002", kKey2);
+	m1.now += 61 * 1000;
+	for (int scan = 0; scan < 3; scan++) {
+		gsa_routes_scan_begin(m1.routes);
+		m1.receive("192.0.2.12/32", good);
+		m1.receive("192.0.2.13/32", bad);
+		m1.receive("192.0.2.14/32", cut);
+		gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+		gsa_routes_scan_end(m1.routes, record, &m1.calls);
+	}
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "epoch-expired"), 2u); // the good one and the bad one's old epoch
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "bad-tag"), 1u);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "truncated"), 1u);
+	ASSERT_EQ(m1.calls.size(), 2u);
+	EXPECT_FALSE(m1.calls[1].add);
+	// a route withdrawn and announced again with the same attribute is new
+	gsa_routes_withdrawn(m1.routes, "192.0.2.13/32", record, &m1.calls);
+	m1.receive("192.0.2.13/32", bad);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "epoch-expired"), 3u);
+}
+
 TEST(GsaRoutes, AScanWithdrawsTheRoutesItDidNotSee)
 {
 	Router m2, m3, m1;
