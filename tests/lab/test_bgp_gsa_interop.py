@@ -39,7 +39,8 @@ BIRD_ADDR, EXA_ADDR = "192.0.2.32", "192.0.2.40"
 SEALED_CODE = 0xFF
 
 
-# --- the sealed attribute's value (docs/bgp-gsa.md, "The blob"), independently
+# --- the sealed attribute's value (docs/bgp-gsa.md, "The attribute's value"
+# and "The blob"), independently
 
 def _afi_addr(addr):
     ip = ipaddress.ip_address(addr)
@@ -59,11 +60,34 @@ def seal(key, group, epoch, originator, gateway, prefixes, nonce=None):
     return aad + nonce + AESGCM(key).encrypt(nonce, plain, aad)
 
 
-def test_the_blob_encoder_gives_the_documented_example():
-    blob = seal(bytes(range(32)), 300, 0x1A2B3C4D, "192.0.2.11", "192.0.2.11",
+def entries(*blobs):
+    """The attribute's value, version 2: the count and each entry with its length."""
+    return bytes([2, len(blobs)]) + b"".join(struct.pack(">H", len(b)) + b for b in blobs)
+
+
+def entries_of(value):
+    """The blobs of a version 2 value."""
+    assert value[0] == 2, value.hex()
+    out, i = [], 2
+    for _ in range(value[1]):
+        n = struct.unpack(">H", value[i:i + 2])[0]
+        out.append(value[i + 2:i + 2 + n])
+        i += 2 + n
+    assert i == len(value), value.hex()
+    return out
+
+
+def test_the_encoder_gives_the_documented_example():
+    e300 = seal(bytes(range(32)), 300, 0x1A2B3C4D, "192.0.2.11", "192.0.2.11",
                 ["10.1.0.0/16", "2001:db8:1::/48"], nonce=b"\x11" * 12)
-    assert blob.hex() == ("01010000012c1a2b3c4d01c000020b" + "11" * 12 + "81a094bdb3002daf78752400710511b75b1f81"
+    assert e300.hex() == ("01010000012c1a2b3c4d01c000020b" + "11" * 12 + "81a094bdb3002daf78752400710511b75b1f81"
                           "4c1c52fa1247d76c9f0fb5ae8dfe6184")
+    e301 = seal(bytes(range(32, 64)), 301, 0x0A0B0C0D, "192.0.2.11", "192.0.2.11", ["10.1.0.0/16"],
+                nonce=b"\x22" * 12)
+    assert e301.hex() == ("01010000012d0a0b0c0d01c000020b" + "22" * 12 + "9d85bc616a972d27d28acd"
+                          "026fcbce2851e408c89a2c3db4ad6a11")
+    value = entries(e300, e301)
+    assert len(value) == 122 and value[:4] == bytes([2, 2, 0, 0x3E]) and entries_of(value) == [e300, e301]
 
 
 # --- BGP UPDATEs in a capture
@@ -394,7 +418,8 @@ def test_bird_passes_the_sealed_attribute_unchanged_to_a_member_behind_it(ilab):
     sent = sealed_values_sent(ilab.bgp_pcap, gm1.addr, ks.addr, endpoint(gm1))
     assert sent, "no sealed UPDATE of gm1's route captured"
     assert sent[-1] == (0xC0, value), (sent[-1], value)
-    assert value[:2] == b"\x01\x01" and struct.unpack(">I", value[2:6])[0] == GROUP_ID
+    (blob,) = entries_of(value)
+    assert blob[:2] == b"\x01\x01" and struct.unpack(">I", blob[2:6])[0] == GROUP_ID
     # and the same octets went from bird to gm5 (Partial added on the way)
     on_to_gm5 = sealed_values_sent(ilab.bgp_pcap, BIRD_ADDR, gm5.addr, endpoint(gm1))
     assert on_to_gm5 and on_to_gm5[-1][1] == value and on_to_gm5[-1][0] & 0xC0 == 0xC0, on_to_gm5
@@ -474,7 +499,7 @@ def test_bad_sealed_attributes_are_dropped_counted_and_shown(ilab):
     # and what follows fails for what is wrong with it alone
     good = BAD["good"]
     gw = good.split("/")[0]
-    exa_announce(exa, good, seal(key, GROUP_ID, epoch, gw, gw, ["10.100.0.0/24"]))
+    exa_announce(exa, good, entries(seal(key, GROUP_ID, epoch, gw, gw, ["10.100.0.0/24"])))
     wait_until("gm2 opened the route sealed here", lambda: opened_routes(gm2).get("10.100.0.0/24") == (gw, GROUP),
                timeout=30)
     wait_until("gm2's gdoi plugin holds its endpoint", lambda: (gdoi_endpoints(gm2, GROUP) or {}).get(gw) == [
@@ -484,21 +509,23 @@ def test_bad_sealed_attributes_are_dropped_counted_and_shown(ilab):
     route = BAD["bad-tag"]
     blob = bytearray(seal(key, GROUP_ID, epoch, route.split("/")[0], route.split("/")[0], ["10.101.0.0/24"]))
     blob[-1] ^= 0x01
-    assert_dropped(ilab, route, "bad-tag", lambda: exa_announce(exa, route, bytes(blob)))
+    assert_dropped(ilab, route, "bad-tag", lambda: exa_announce(exa, route, entries(bytes(blob))))
 
-    # a truncated blob: the header and less than a nonce and a tag
+    # a truncated blob: the header and less than a nonce and a tag (the
+    # entry's length says so)
     route = BAD["truncated"]
     blob = seal(key, GROUP_ID, epoch, route.split("/")[0], route.split("/")[0], ["10.102.0.0/24"])
-    assert_dropped(ilab, route, "truncated", lambda: exa_announce(exa, route, blob[:15 + 20]))
+    assert_dropped(ilab, route, "truncated", lambda: exa_announce(exa, route, entries(blob[:15 + 20])))
 
     # a group gm2 is no member of (sealed with a key of its own)
     route = BAD["unknown-group"]
     blob = seal(os.urandom(32), 4242, epoch, route.split("/")[0], route.split("/")[0], ["10.103.0.0/24"])
-    assert_dropped(ilab, route, "unknown-group", lambda: exa_announce(exa, route, blob, group=4242))
+    assert_dropped(ilab, route, "unknown-group", lambda: exa_announce(exa, route, entries(blob), group=4242))
 
     # an old epoch past its grace period: gm1's real blob as bird holds it
     # now, replayed after a rekey and the grace period
-    _, old_blob = bird_unknown_attribute(bird, endpoint(gm1))
+    _, old_value = bird_unknown_attribute(bird, endpoint(gm1))
+    (old_blob,) = entries_of(old_value)
     assert struct.unpack(">I", old_blob[6:10])[0] == epoch, "gm1's blob is sealed under the current epoch"
     labmod.gdoictl(ilab["ks"], "rekey", GROUP)
     new_epoch = wait_until("gm2 at a new epoch", lambda: group_key(gm2)[0] if group_key(gm2)[0] != epoch else None,
@@ -521,7 +548,7 @@ def test_bad_sealed_attributes_are_dropped_counted_and_shown(ilab):
         for r in gsa_routes(gm2)["routes"]), timeout=30)
     # gm1's old blob, replayed now
     route = BAD["epoch-expired"]
-    assert_dropped(ilab, route, "epoch-expired", lambda: exa_announce(exa, route, old_blob), withdraw=False)
+    assert_dropped(ilab, route, "epoch-expired", lambda: exa_announce(exa, route, old_value), withdraw=False)
 
     # the expired routes are still shown, the session never dropped, and
     # only what opens went to gdoi
