@@ -45,7 +45,7 @@ packages=(
 	libgtest-dev libgmock-dev libcmocka-dev libbenchmark-dev
 	python3 python3-pytest python3-cryptography
 	iproute2 iputils-ping nftables procps psmisc util-linux
-	tshark gobgpd bird2
+	tshark gobgpd bird2 exabgp
 	netconfd libyuma-dev yangcli python3-ncclient openssh-server
 	qemu-system-x86 linux-image-amd64 busybox cpio kmod
 )
