@@ -26,6 +26,7 @@
 #include "bgp_gsa.h"
 #include "bgp_gsa_control.h"
 #include "bgp_gsa_groups.h"
+#include "bgp_gsa_routes.h"
 #include "gsa_core.h"
 #endif
 
@@ -189,6 +190,7 @@ static int bgp_gsa_config_write(struct bgp *bgp, struct vty *vty)
 	if (path)
 		vty_out(vty, " gsa control-socket %s\n", path);
 	gsa_groups_config_write(vty);
+	gsa_routes_config_write(vty);
 	return 0;
 }
 
@@ -196,8 +198,10 @@ static int bgp_gsa_config_write(struct bgp *bgp, struct vty *vty)
  * back to the default socket. */
 static int bgp_gsa_instance_delete(struct bgp *bgp)
 {
-	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT)
+	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT) {
 		gsa_groups_instance_delete();
+		gsa_routes_config_reset();
+	}
 	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT &&
 	    gsa_control_configured_path())
 		gsa_control_set_path(NULL);

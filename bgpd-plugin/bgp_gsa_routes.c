@@ -306,6 +306,149 @@ bool gsa_routes_attr(const char *endpoint, const uint8_t **attr, size_t *len)
 	return ret == GSA_SEAL_OK;
 }
 
+/* ------------------------------------------------------------ config */
+
+#ifndef VTYSH_EXTRACT_PL
+#include "bgpd-plugin/bgp_gsa_routes_clippy.c"
+#endif
+
+/* The sealed attribute's settings are one per bgpd: the default instance. */
+static bool gsa_routes_default_bgp(struct vty *vty, struct bgp *bgp)
+{
+	if (bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT)
+		return true;
+	vty_out(vty,
+		"%% The sealed attribute is set in the default BGP instance\n");
+	return false;
+}
+
+static void gsa_routes_set_type(uint8_t code)
+{
+	if (gsa_routes_code(gsa_rs.routes) == code)
+		return;
+	zlog_info("gsa: sealed attribute type %u", code);
+	gsa_routes_set_code(gsa_rs.routes, code);
+	/* originate under the new code; what came under the old one goes */
+	gsa_groups_resync();
+	gsa_routes_scan_soon();
+}
+
+static void gsa_routes_set_grace(uint32_t secs)
+{
+	gsa_keyring_set_grace(gsa_rs.kr, secs);
+	/* a previous epoch may have closed (or opened again) */
+	gsa_routes_scan_soon();
+}
+
+/* clang-format off */
+DEFPY(gsa_sealed_attribute_type, gsa_sealed_attribute_type_cmd,
+      "gsa sealed-attribute type (1-255)$code",
+      "Group security association (groupsec) module\n"
+      "The attribute carrying the sealed private prefixes\n"
+      "Its path attribute type code (default 255)\n"
+      "Type code: one bgpd does not parse itself\n")
+/* clang-format on */
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+	const char *parsed = gsa_seal_code_parsed((uint8_t)code);
+
+	if (!gsa_routes_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	if (parsed) {
+		vty_out(vty,
+			"%% Type %ld is %s, an attribute bgpd parses itself: it would take the sealed attribute for one and drop it. Codes bgpd parses: 1-10, 14-18, 22, 23, 25, 32, 35, 40; the default is 255 (reserved for development)\n",
+			code, parsed);
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	if (!gsa_rs.routes) {
+		vty_out(vty, "%% The module has no state\n");
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	gsa_routes_set_type((uint8_t)code);
+	return CMD_SUCCESS;
+}
+
+/* clang-format off */
+DEFPY(no_gsa_sealed_attribute_type, no_gsa_sealed_attribute_type_cmd,
+      "no gsa sealed-attribute type [(1-255)]",
+      NO_STR
+      "Group security association (groupsec) module\n"
+      "The attribute carrying the sealed private prefixes\n"
+      "Its path attribute type code: back to 255\n"
+      "Type code\n")
+/* clang-format on */
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+
+	if (!gsa_routes_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	if (gsa_rs.routes)
+		gsa_routes_set_type(GSA_SEAL_ATTR_DEFAULT_CODE);
+	return CMD_SUCCESS;
+}
+
+/* clang-format off */
+DEFPY(gsa_sealed_attribute_grace, gsa_sealed_attribute_grace_cmd,
+      "gsa sealed-attribute grace (0-86400)$secs",
+      "Group security association (groupsec) module\n"
+      "The attribute carrying the sealed private prefixes\n"
+      "How long a group's previous key epoch still opens after a rekey (default 60)\n"
+      "Seconds\n")
+/* clang-format on */
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+
+	if (!gsa_routes_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	if (!gsa_rs.kr) {
+		vty_out(vty, "%% The module has no state\n");
+		return CMD_WARNING_CONFIG_FAILED;
+	}
+	gsa_routes_set_grace((uint32_t)secs);
+	return CMD_SUCCESS;
+}
+
+/* clang-format off */
+DEFPY(no_gsa_sealed_attribute_grace, no_gsa_sealed_attribute_grace_cmd,
+      "no gsa sealed-attribute grace [(0-86400)]",
+      NO_STR
+      "Group security association (groupsec) module\n"
+      "The attribute carrying the sealed private prefixes\n"
+      "The grace period of a previous key epoch: back to 60 seconds\n"
+      "Seconds\n")
+/* clang-format on */
+{
+	VTY_DECLVAR_CONTEXT(bgp, bgp);
+
+	if (!gsa_routes_default_bgp(vty, bgp))
+		return CMD_WARNING_CONFIG_FAILED;
+	if (gsa_rs.kr)
+		gsa_routes_set_grace(GSA_SEAL_DEFAULT_GRACE_SECS);
+	return CMD_SUCCESS;
+}
+
+void gsa_routes_config_write(struct vty *vty)
+{
+	uint32_t grace;
+
+	if (!gsa_rs.routes || !gsa_rs.kr)
+		return;
+	if (gsa_routes_code(gsa_rs.routes) != GSA_SEAL_ATTR_DEFAULT_CODE)
+		vty_out(vty, " gsa sealed-attribute type %u\n",
+			gsa_routes_code(gsa_rs.routes));
+	grace = gsa_keyring_grace(gsa_rs.kr);
+	if (grace != GSA_SEAL_DEFAULT_GRACE_SECS)
+		vty_out(vty, " gsa sealed-attribute grace %u\n", grace);
+}
+
+void gsa_routes_config_reset(void)
+{
+	if (gsa_rs.routes)
+		gsa_routes_set_type(GSA_SEAL_ATTR_DEFAULT_CODE);
+	if (gsa_rs.kr)
+		gsa_routes_set_grace(GSA_SEAL_DEFAULT_GRACE_SECS);
+}
+
 /* ------------------------------------------------------------ show */
 
 DEFUN(show_bgp_gsa_routes, show_bgp_gsa_routes_cmd,
@@ -356,6 +499,10 @@ void gsa_routes_init(struct thread_master *master, struct gsa_groups *groups)
 	hook_register(bgp_gsa_control_event, gsa_routes_on_event);
 	hook_register(bgp_process, gsa_routes_on_process);
 	install_element(VIEW_NODE, &show_bgp_gsa_routes_cmd);
+	install_element(BGP_NODE, &gsa_sealed_attribute_type_cmd);
+	install_element(BGP_NODE, &no_gsa_sealed_attribute_type_cmd);
+	install_element(BGP_NODE, &gsa_sealed_attribute_grace_cmd);
+	install_element(BGP_NODE, &no_gsa_sealed_attribute_grace_cmd);
 	thread_add_timer_msec(master, gsa_routes_scan, NULL,
 			      GSA_ROUTES_SCAN_EVERY_MS, &gsa_rs.t_scan);
 }

@@ -23,4 +23,10 @@ void gsa_routes_fini(void);
  * no prefixes). *attr is valid until the next call. */
 bool gsa_routes_attr(const char *endpoint, const uint8_t **attr, size_t *len);
 
+struct vty;
+/* `gsa sealed-attribute type|grace` lines that differ from the defaults */
+void gsa_routes_config_write(struct vty *vty);
+/* back to the defaults (the default instance is gone) */
+void gsa_routes_config_reset(void);
+
 #endif /* BGP_GSA_ROUTES_H */

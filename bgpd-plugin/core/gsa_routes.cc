@@ -524,7 +524,7 @@ size_t gsa_routes_opened(const struct gsa_routes *r)
 {
 	size_t n = 0;
 	for (const auto &[route, rx] : r->received)
-		n += rx.any();
+		n += rx.opened.size();
 	return n;
 }
 

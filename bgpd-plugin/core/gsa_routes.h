@@ -83,7 +83,8 @@ void gsa_routes_replay(const struct gsa_routes *r, gsa_endpoint_fn fn, void *arg
 
 /* The drops counted under status name (0 for a name never counted). */
 uint64_t gsa_routes_dropped(const struct gsa_routes *r, const char *status);
-/* How many routes are opened now. */
+/* How many entries (a route's, of one group) are opened now: the adds
+ * handed out less the removes. */
 size_t gsa_routes_opened(const struct gsa_routes *r);
 
 /* `show bgp gsa routes [GROUP] [json]`; free with gsa_core_free(). */

@@ -461,6 +461,57 @@ int gsa_seal_peek(const uint8_t *value, size_t len, uint32_t *group, uint32_t *e
 	}
 }
 
+const char *gsa_seal_code_parsed(uint8_t code)
+{
+	// bgp_attr_parse() of FRR 8.4.4: every code with a case of its own
+	switch (code) {
+	case 1:
+		return "ORIGIN";
+	case 2:
+		return "AS_PATH";
+	case 3:
+		return "NEXT_HOP";
+	case 4:
+		return "MULTI_EXIT_DISC";
+	case 5:
+		return "LOCAL_PREF";
+	case 6:
+		return "ATOMIC_AGGREGATE";
+	case 7:
+		return "AGGREGATOR";
+	case 8:
+		return "COMMUNITIES";
+	case 9:
+		return "ORIGINATOR_ID";
+	case 10:
+		return "CLUSTER_LIST";
+	case 14:
+		return "MP_REACH_NLRI";
+	case 15:
+		return "MP_UNREACH_NLRI";
+	case 16:
+		return "EXTENDED_COMMUNITIES";
+	case 17:
+		return "AS4_PATH";
+	case 18:
+		return "AS4_AGGREGATOR";
+	case 22:
+		return "PMSI_TUNNEL";
+	case 23:
+		return "TUNNEL_ENCAPSULATION";
+	case 25:
+		return "IPV6_EXT_COMMUNITIES";
+	case 32:
+		return "LARGE_COMMUNITIES";
+	case 35:
+		return "OTC";
+	case 40:
+		return "PREFIX_SID";
+	default:
+		return nullptr;
+	}
+}
+
 int gsa_seal_attr_encode(uint8_t code, const uint8_t *value, size_t len, uint8_t **out, size_t *out_len)
 {
 	if (!out || !out_len || (!value && len))

@@ -211,6 +211,12 @@ int gsa_seal_peek(const uint8_t *value, size_t len, uint32_t *group, uint32_t *e
 
 /* --- the path attribute --- */
 
+/* The name of the attribute FRR 8.4.4's bgpd parses itself under code
+ * ("EXTENDED_COMMUNITIES" for 16), NULL for a code it carries as an unknown
+ * one: a sealed attribute under a parsed code would be taken for that
+ * attribute (and refused as malformed), never passed on. */
+const char *gsa_seal_code_parsed(uint8_t code);
+
 /* The whole attribute: flags (0xC0, or 0xD0 with a 2-octet length when the
  * value exceeds 255 octets), code, length, value. *out malloc'ed. */
 int gsa_seal_attr_encode(uint8_t code, const uint8_t *value, size_t len, uint8_t **out, size_t *out_len);

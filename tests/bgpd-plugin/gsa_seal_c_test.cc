@@ -289,3 +289,17 @@ TEST(GsaSealC, ListsOneEntryPerGroup)
 	free(b);
 	free(list);
 }
+
+TEST(GsaSealC, CodesBgpdParsesAreNamed)
+{
+	EXPECT_STREQ(gsa_seal_code_parsed(16), "EXTENDED_COMMUNITIES");
+	EXPECT_STREQ(gsa_seal_code_parsed(1), "ORIGIN");
+	EXPECT_STREQ(gsa_seal_code_parsed(40), "PREFIX_SID");
+	size_t parsed = 0;
+	for (int c = 1; c <= 255; c++)
+		parsed += gsa_seal_code_parsed(static_cast<uint8_t>(c)) != nullptr;
+	EXPECT_EQ(parsed, 21u);
+	// passed on as unknown ones: the default, the reserved 11-13, AIGP (26)
+	for (int c : {255, 254, 11, 12, 13, 26, 33, 128})
+		EXPECT_EQ(gsa_seal_code_parsed(static_cast<uint8_t>(c)), nullptr) << c;
+}

@@ -14,7 +14,10 @@ groups; gobgpd and bird, registered with no group, learn none (but do learn
 the S/R's plain route); evicting gm2 from A takes its route from gm1 and gm3
 and theirs from gm2; two members of different groups that share an
 update-group get none of the group routes (no leak) until `neighbor X solo`
-splits them. Every wait is for a condition.
+splits them. gm3, in A and B, seals one entry per group: gm1 and gm2 open
+its prefixes of A, gm4 those of B (one of them B's only); members moved to
+another `gsa sealed-attribute type` still open each other's and no longer
+the others'. Every wait is for a condition.
 """
 import json
 import subprocess
@@ -27,6 +30,9 @@ GROUPS = {"A": 1001, "B": 1002}
 MEMBERS = {"gm1": ["A"], "gm2": ["A"], "gm3": ["A", "B"], "gm4": ["B"]}
 GOBGP_ADDR, BIRD_ADDR = "192.0.2.31", "192.0.2.32"
 SR_LAN = "10.0.0.0/24"
+# gm3 announces its LAN in A and B, and this one in B only: its membership
+# route carries an entry per group, each with that group's prefixes
+GM3_B_ONLY = "10.33.0.0/24"
 
 
 def endpoint(gm):
@@ -101,6 +107,8 @@ def member_bgp_conf(gm, ks):
     for g in MEMBERS[gm.name]:
         lines.append(f" gsa group {g} id {GROUPS[g]} endpoint {gm.addr}")
         lines.append(f" gsa group {g} prefix {gm.lan_prefix}")
+        if gm.name == "gm3" and g == "B":
+            lines.append(f" gsa group {g} prefix {GM3_B_ONLY}")
     lines += [" address-family ipv4 unicast", f"  neighbor {ks.addr} activate", " exit-address-family", ""]
     gm.write_config("zebra.conf", f"hostname {gm.name}\n")
     gm.write_config("bgpd.conf", "\n".join(lines))
@@ -293,7 +301,7 @@ def test_members_originate_tagged_membership_routes(sr):
     assert f" gsa group A id 1001 endpoint {gm3.addr}\n gsa group A prefix 10.3.0.0/24\n" in text, text
     view = gm3.vtysh_json("show bgp gsa groups json")
     assert view["localGroups"]["B"] == {"id": 1002, "routeTarget": "RT:65000:1002", "discovery": "auto",
-                                        "endpoint": gm3.addr, "prefixes": ["10.3.0.0/24"]}, view
+                                        "endpoint": gm3.addr, "prefixes": ["10.3.0.0/24", GM3_B_ONLY]}, view
 
 
 def test_bad_member_configuration_is_refused(sr):
@@ -355,15 +363,65 @@ def test_members_open_each_others_sealed_prefixes_and_hand_them_to_gdoi(sr):
     wait_until("gm3 opened gm1's and gm2's (A) and gm4's (B)", lambda: opened_routes(gm3) == {
         gm1.lan_prefix: (gm1.addr, "A"), gm2.lan_prefix: (gm2.addr, "A"), gm4.lan_prefix: (gm4.addr, "B")},
         timeout=30)
-    # gm4 holds none of A's prefixes: gm3's route comes sealed under A
-    # (one group per endpoint: the lowest ID), which gm4 cannot open
-    wait_until("gm4 counts gm3's route as not its group's",
-               lambda: gm4.vtysh_json("show bgp gsa routes json")["notOpened"].get(endpoint(gm3)) == "unknown-group",
-               timeout=30)
-    assert opened_routes(gm4) == {}
+    # gm4 (B) opens the B entry of gm3's route: gm3's prefixes of B, the
+    # one of B only among them; the A entry is no error for it
+    wait_until("gm4 opened gm3's prefixes of B", lambda: opened_routes(gm4) == {
+        gm3.lan_prefix: (gm3.addr, "B"), GM3_B_ONLY: (gm3.addr, "B")}, timeout=30)
+    view = gm4.vtysh_json("show bgp gsa routes json")
+    entries = {e["groupId"]: e["status"] for e in view["entries"][endpoint(gm3)]}
+    assert entries == {1001: "unknown-group", 1002: "ok"}, view["entries"]
+    assert view["notOpened"] == {} and all(n == 0 for n in view["dropped"].values()), view
+    wait_until("gm4's gdoi plugin holds gm3's endpoint of B",
+               lambda: {k: sorted(v) for k, v in (gdoi_endpoints(gm4, "B") or {}).items()} == {
+                   gm3.addr: sorted([gm3.lan_prefix, GM3_B_ONLY])}, timeout=30)
+    # gm1 and gm2 (A) never get gm3's prefix of B only
+    assert GM3_B_ONLY not in opened_routes(gm1) and GM3_B_ONLY not in opened_routes(gm2)
+    # gm3 sealed one entry per group, each under its group's epoch
+    own = gm3.vtysh_json("show bgp gsa routes json")
+    assert [(e["group"], e["prefixes"]) for e in own["sealed"][gm3.addr]] == [("A", 1), ("B", 2)], own["sealed"]
+    assert [e["epoch"] for e in own["sealed"][gm3.addr]] == [own["keys"]["A"]["epoch"], own["keys"]["B"]["epoch"]]
     # the S/R, key server of both, opens all and hands nothing out
     wait_until("the S/R opened every member's prefixes", lambda: set(opened_routes(sr["ks"])) == {
-        gm1.lan_prefix, gm2.lan_prefix, gm3.lan_prefix, gm4.lan_prefix}, timeout=30)
+        gm1.lan_prefix, gm2.lan_prefix, gm3.lan_prefix, gm4.lan_prefix, GM3_B_ONLY}, timeout=30)
+
+
+def bgpd_conf(r, *lines):
+    return r.run([r.lab.frr / "bin" / "vtysh", "-c", "configure terminal", "-c", "router bgp 65000"]
+                 + [a for line in lines for a in ("-c", line)], check=False)
+
+
+def test_the_configured_type_and_grace_are_honoured(sr):
+    gm1, gm2, gm3 = sr["gm1"], sr["gm2"], sr["gm3"]
+    wait_until("gm3 opened gm1's and gm2's", lambda: {gm1.lan_prefix, gm2.lan_prefix} <= set(opened_routes(gm3)),
+               timeout=60)
+    before = gm1.vtysh("show running-config", daemon="bgpd")
+    p = bgpd_conf(gm1, "gsa sealed-attribute type 16")
+    assert "Type 16 is EXTENDED_COMMUNITIES, an attribute bgpd parses itself" in p.stdout + p.stderr
+    assert gm1.vtysh("show running-config", daemon="bgpd") == before
+    try:
+        # gm1 and gm2 move to type 254 with no grace; gm3 stays at 255
+        for gm in (gm1, gm2):
+            bgpd_conf(gm, "gsa sealed-attribute type 254", "gsa sealed-attribute grace 0")
+            text = gm.vtysh("show running-config", daemon="bgpd")
+            assert " gsa sealed-attribute type 254\n gsa sealed-attribute grace 0\n" in text, text
+            assert gm.vtysh_json("show bgp gsa routes json")["sealedAttribute"] == {"type": 254, "grace": 0}
+        # gm1 and gm2 still open each other's, re-originated under 254
+        wait_until("gm1 and gm2 open each other's under type 254",
+                   lambda: opened_routes(gm1).get(gm2.lan_prefix) == (gm2.addr, "A")
+                   and opened_routes(gm2).get(gm1.lan_prefix) == (gm1.addr, "A")
+                   and gm3.lan_prefix not in opened_routes(gm1), timeout=30)
+        # gm3 looks for 255: gm1's and gm2's prefixes are gone from it
+        wait_until("gm3 no longer opens gm1's and gm2's",
+                   lambda: not ({gm1.lan_prefix, gm2.lan_prefix} & set(opened_routes(gm3))), timeout=30)
+        assert opened_routes(gm3).get(sr["gm4"].lan_prefix) == (sr["gm4"].addr, "B")
+    finally:
+        for gm in (gm1, gm2):
+            bgpd_conf(gm, "no gsa sealed-attribute type", "no gsa sealed-attribute grace")
+    assert gm1.vtysh("show running-config", daemon="bgpd") == before
+    wait_until("gm3 opens gm1's and gm2's again", lambda: {gm1.lan_prefix, gm2.lan_prefix} <= set(opened_routes(gm3)),
+               timeout=30)
+    wait_until("gm1 opens gm3's again", lambda: opened_routes(gm1).get(gm3.lan_prefix) == (gm3.addr, "A"),
+               timeout=30)
 
 
 def update_payloads(pcap):
@@ -393,6 +451,8 @@ def test_the_backbone_never_carries_a_private_prefix_in_clear(sr):
         assert lan.lan_prefix == f"10.{i}.0.0/24"
         for needle in (bytes([24, 10, i, 0]), bytes([10, i, 0, 0]), bytes([10, i, 0, 1])):
             assert needle not in blob, f"{lan.lan_prefix} in clear: {needle.hex()}"
+    for needle in (bytes([24, 10, 33, 0]), bytes([10, 33, 0, 0])):
+        assert needle not in blob, f"{GM3_B_ONLY} in clear: {needle.hex()}"
 
 
 def test_peers_that_are_no_members_learn_nothing_of_the_groups(sr):
