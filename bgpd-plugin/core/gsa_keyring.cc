@@ -138,25 +138,45 @@ SealResult<Bytes> Keyring::seal(uint32_t group, ByteView originator, const Seale
 	return blob;
 }
 
-SealResult<Keyring::Opened> Keyring::open(ByteView value) const
+SealResult<Keyring::Opened> Keyring::open(ByteView blob) const
 {
-	auto h = parse_sealed(value);
+	auto h = parse_sealed(blob);
 	if (!h.ok())
 		return h.error();
-	auto k = opening_key(h.value().group, h.value().epoch);
+	return open(h.value());
+}
+
+SealResult<Keyring::Opened> Keyring::open(const SealedHeader &h) const
+{
+	auto k = opening_key(h.group, h.epoch);
 	if (!k.ok())
 		return k.error();
-	auto routes = open_routes(*k.value().key, h.value());
+	auto routes = open_routes(*k.value().key, h);
 	if (!routes.ok())
 		return routes.error();
 	try {
 		Opened o;
-		o.group = h.value().group;
-		o.epoch = h.value().epoch;
+		o.group = h.group;
+		o.epoch = h.epoch;
 		o.previous = k.value().previous;
-		o.originator = h.value().originator;
+		o.originator = h.originator;
 		o.routes = std::move(routes.value());
 		return o;
+	} catch (const std::exception &) {
+		return seal_error(SealStatus::Internal, "out of memory");
+	}
+}
+
+SealResult<std::vector<Keyring::Entry>> Keyring::open_list(ByteView value) const
+{
+	auto list = parse_sealed_list(value);
+	if (!list.ok())
+		return list.error();
+	try {
+		std::vector<Entry> out;
+		for (const SealedHeader &h : list.value())
+			out.push_back(Entry{h.group, h.epoch, open(h)});
+		return out;
 	} catch (const std::exception &) {
 		return seal_error(SealStatus::Internal, "out of memory");
 	}

@@ -74,7 +74,18 @@ public:
 		Bytes originator;
 		SealedRoutes routes;
 	};
-	SealResult<Opened> open(ByteView value) const;
+	// One entry (a blob).
+	SealResult<Opened> open(ByteView blob) const;
+	SealResult<Opened> open(const SealedHeader &h) const;
+	// The attribute's value, a list of entries: an error if the list does
+	// not parse (nothing opened then), else one result per entry, in the
+	// list's order (UnknownGroup for a group without a key).
+	struct Entry {
+		uint32_t group = 0;
+		uint32_t epoch = 0;
+		SealResult<Opened> opened = SealError{};
+	};
+	SealResult<std::vector<Entry>> open_list(ByteView value) const;
 
 	// Re-sealing: a route (the caller's id) sealed for group under epoch.
 	void note_sealed(uint64_t route, uint32_t group, uint32_t epoch);

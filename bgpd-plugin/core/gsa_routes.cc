@@ -34,18 +34,32 @@ struct Opened {
 	}
 };
 
+// one entry of a received attribute: its group, epoch and what came of it
+struct EntryState {
+	uint32_t group = 0;
+	uint32_t epoch = 0;
+	std::string status; // "ok" or why it did not open
+};
+
 struct Received {
-	std::vector<uint8_t> value; // the attribute's value (the blob)
-	std::string status;         // "ok" or why it is not opened
-	bool opened = false;
+	std::vector<uint8_t> raw;   // what was looked at last (the value, or the attributes)
+	std::vector<uint8_t> value; // the attribute's value, when it was found
+	std::string status;         // "ok" (an entry opened) or why none did
+	std::vector<EntryState> entries;
+	std::vector<Opened> opened; // one per entry that opened
 	bool seen = true;           // seen in the current scan
-	Opened o;
+	bool any() const { return !opened.empty(); }
+};
+
+// one group's entry of a membership route
+struct SealedEntry {
+	uint32_t epoch = 0;
+	std::vector<std::string> prefixes;
+	std::vector<uint8_t> blob;
 };
 
 struct Sealed {
-	uint32_t group = 0;
-	uint32_t epoch = 0;
-	std::vector<std::string> prefixes;
+	std::map<uint32_t, SealedEntry> entries; // group ID -> its entry
 	std::vector<uint8_t> attr;
 };
 
@@ -168,43 +182,102 @@ struct gsa_routes {
 		fn(arg, add, o.group.c_str(), o.gateway.c_str(), add ? p.data() : nullptr, add ? p.size() : 0);
 	}
 
-	// open rx for route; count a failure when count is set
+	// hands out what changed from was to now: removes first, then adds
+	void hand_change(const std::vector<Opened> &was, const std::vector<Opened> &now, gsa_endpoint_fn fn,
+			 void *arg) const
+	{
+		for (const Opened &o : was)
+			if (std::find(now.begin(), now.end(), o) == now.end())
+				hand(o, false, fn, arg);
+		for (const Opened &o : now)
+			if (std::find(was.begin(), was.end(), o) == was.end())
+				hand(o, true, fn, arg);
+	}
+
+	std::string name_of(uint32_t group) const
+	{
+		auto nm = names.find(group);
+		return nm != names.end() ? nm->second : std::to_string(group);
+	}
+
+	// A failure of the whole attribute (it does not parse): counted when
+	// count is set or the status is new; what was opened is removed.
+	void refuse(Received &rx, const std::string &status, bool count, gsa_endpoint_fn fn, void *arg)
+	{
+		if (count || status != rx.status)
+			dropped[status]++;
+		rx.status = status;
+		rx.entries.clear();
+		hand_change(rx.opened, {}, fn, arg);
+		rx.opened.clear();
+	}
+
+	// Opens every entry of rx.value. Each entry of a group with a key that
+	// does not open is counted under its status; a route none of whose
+	// entries has a key is counted once as unknown-group. With count unset
+	// (opening again, the same value) only a status that changed counts.
 	void open(const std::string &route, Received &rx, const gsa_keyring_t *kr, bool count, gsa_endpoint_fn fn,
 		  void *arg)
 	{
-		gsa_opened out;
+		gsa_opened_entry *es = nullptr;
+		size_t n = 0;
 		char err[GSA_SEAL_ERR_MAX];
-		int ret = gsa_open(kr, rx.value.data(), rx.value.size(), &out, err, sizeof(err));
-		std::string status = gsa_seal_status_name(ret);
-		Opened o;
-		if (ret == GSA_SEAL_OK) {
-			o.group_id = out.group;
-			o.epoch = out.epoch;
-			o.previous = out.previous_epoch != 0;
-			o.originator = addr_text(out.originator);
-			o.gateway = addr_text(out.gateway);
-			for (size_t i = 0; i < out.count; i++)
-				o.prefixes.push_back(prefix_text(out.prefixes[i]));
-			auto nm = names.find(out.group);
-			o.group = nm != names.end() ? nm->second : std::to_string(out.group);
-			gsa_opened_free(&out);
-			// the blob's originator is the member whose endpoint the route is
-			if (route.substr(0, route.find('/')) != o.originator)
-				status = GSA_ROUTES_ORIGINATOR_MISMATCH;
+		int ret = gsa_open_list(kr, rx.value.data(), rx.value.size(), &es, &n, err, sizeof(err));
+		if (ret != GSA_SEAL_OK) {
+			refuse(rx, gsa_seal_status_name(ret), count, fn, arg);
+			return;
 		}
-		bool ok = status == "ok";
-		if (!ok && (count || status != rx.status))
+		std::vector<EntryState> states;
+		std::vector<Opened> now;
+		try {
+			for (size_t i = 0; i < n; i++) {
+				EntryState st{es[i].group, es[i].epoch, gsa_seal_status_name(es[i].status)};
+				if (es[i].status == GSA_SEAL_OK) {
+					const gsa_opened &out = es[i].opened;
+					Opened o;
+					o.group_id = out.group;
+					o.epoch = out.epoch;
+					o.previous = out.previous_epoch != 0;
+					o.originator = addr_text(out.originator);
+					o.gateway = addr_text(out.gateway);
+					for (size_t j = 0; j < out.count; j++)
+						o.prefixes.push_back(prefix_text(out.prefixes[j]));
+					o.group = name_of(out.group);
+					// the blob's originator is the member whose endpoint the route is
+					if (route.substr(0, route.find('/')) != o.originator)
+						st.status = GSA_ROUTES_ORIGINATOR_MISMATCH;
+					else
+						now.push_back(std::move(o));
+				}
+				states.push_back(std::move(st));
+			}
+		} catch (const std::bad_alloc &) {
+			gsa_opened_entries_free(es, n);
+			refuse(rx, "internal", count, fn, arg);
+			return;
+		}
+		gsa_opened_entries_free(es, n);
+		std::string status = now.empty() ? "unknown-group" : "ok";
+		bool keyed_failure = false;
+		for (const EntryState &st : states) {
+			if (st.status == "ok" || st.status == "unknown-group")
+				continue;
+			if (!keyed_failure && now.empty())
+				status = st.status;
+			keyed_failure = true;
+			std::string was;
+			for (const EntryState &old : rx.entries)
+				if (old.group == st.group)
+					was = old.status;
+			if (count || was != st.status)
+				dropped[st.status]++;
+		}
+		if (now.empty() && !keyed_failure && (count || rx.status != status))
 			dropped[status]++;
 		rx.status = status;
-		if (rx.opened && (!ok || !(rx.o == o)))
-			hand(rx.o, false, fn, arg);
-		bool was = rx.opened && ok && rx.o == o;
-		rx.opened = ok;
-		if (ok) {
-			rx.o = o;
-			if (!was)
-				hand(o, true, fn, arg);
-		}
+		rx.entries = std::move(states);
+		hand_change(rx.opened, now, fn, arg);
+		rx.opened = std::move(now);
 	}
 };
 
@@ -270,6 +343,15 @@ int gsa_routes_feed_key(struct gsa_routes *r, gsa_keyring_t *kr, const char *nam
 	return ret;
 }
 
+void gsa_routes_set_code(struct gsa_routes *r, uint8_t code)
+{
+	if (r->code == code)
+		return;
+	r->code = code;
+	// every attribute is encoded again with the new code point
+	r->sealed.clear();
+}
+
 int gsa_routes_seal(struct gsa_routes *r, gsa_keyring_t *kr, const struct gsa_groups *g, const char *endpoint,
 		    const uint8_t **attr, size_t *attr_len, char *err, size_t errlen)
 {
@@ -280,49 +362,79 @@ int gsa_routes_seal(struct gsa_routes *r, gsa_keyring_t *kr, const struct gsa_gr
 			if (lg.endpoint == endpoint && !lg.prefixes.empty())
 				cands.push_back(&lg);
 		std::sort(cands.begin(), cands.end(), [](auto *a, auto *b) { return a->id < b->id; });
+		auto found = r->sealed.find(endpoint);
+		const Sealed *was = found != r->sealed.end() ? &found->second : nullptr;
+		std::map<uint32_t, SealedEntry> next;
+		bool changed = false;
+		gsa_addr ep;
+		if (!parse_addr(endpoint, ep)) {
+			set_err(err, errlen, std::string("endpoint '") + endpoint + "' is no address");
+			return GSA_SEAL_ERR_INVALID;
+		}
 		for (const auto *lg : cands) {
 			uint32_t epoch;
-			if (gsa_keyring_epoch(kr, lg->id, &epoch) != GSA_SEAL_OK)
+			if (next.count(lg->id) || gsa_keyring_epoch(kr, lg->id, &epoch) != GSA_SEAL_OK)
 				continue;
-			auto &s = r->sealed[endpoint];
-			if (s.attr.empty() || s.group != lg->id || s.epoch != epoch || s.prefixes != lg->prefixes) {
-				gsa_addr ep;
-				if (!parse_addr(endpoint, ep)) {
-					set_err(err, errlen, std::string("endpoint '") + endpoint + "' is no address");
+			if (was) {
+				auto it = was->entries.find(lg->id);
+				if (it != was->entries.end() && it->second.epoch == epoch &&
+				    it->second.prefixes == lg->prefixes) {
+					next[lg->id] = it->second;
+					continue;
+				}
+			}
+			std::vector<gsa_prefix> pfx(lg->prefixes.size());
+			for (size_t i = 0; i < pfx.size(); i++)
+				if (!parse_prefix(lg->prefixes[i], pfx[i])) {
+					set_err(err, errlen, "prefix '" + lg->prefixes[i] + "' is no prefix");
 					return GSA_SEAL_ERR_INVALID;
 				}
-				std::vector<gsa_prefix> pfx(lg->prefixes.size());
-				for (size_t i = 0; i < pfx.size(); i++)
-					if (!parse_prefix(lg->prefixes[i], pfx[i])) {
-						set_err(err, errlen, "prefix '" + lg->prefixes[i] + "' is no prefix");
-						return GSA_SEAL_ERR_INVALID;
-					}
-				uint8_t *value = nullptr, *whole = nullptr;
-				size_t vlen = 0, wlen = 0;
-				uint32_t used = 0;
-				int ret = gsa_seal(kr, lg->id, &ep, &ep, pfx.data(), pfx.size(), &value, &vlen, &used,
-						   err, errlen);
-				if (ret != GSA_SEAL_OK)
-					return ret;
-				ret = gsa_seal_attr_encode(r->code, value, vlen, &whole, &wlen);
-				free(value);
-				if (ret != GSA_SEAL_OK) {
-					set_err(err, errlen, "cannot encode the attribute");
-					return ret;
-				}
-				s.attr.assign(whole, whole + wlen);
-				free(whole);
-				s.group = lg->id;
-				s.epoch = used;
-				s.prefixes = lg->prefixes;
-			}
-			*attr = s.attr.data();
-			*attr_len = s.attr.size();
-			return GSA_SEAL_OK;
+			uint8_t *value = nullptr;
+			size_t vlen = 0;
+			uint32_t used = 0;
+			int ret = gsa_seal(kr, lg->id, &ep, &ep, pfx.data(), pfx.size(), &value, &vlen, &used, err,
+					   errlen);
+			if (ret != GSA_SEAL_OK)
+				return ret;
+			SealedEntry &e = next[lg->id];
+			e.blob.assign(value, value + vlen);
+			free(value);
+			e.epoch = used;
+			e.prefixes = lg->prefixes;
+			changed = true;
 		}
-		r->sealed.erase(endpoint);
-		set_err(err, errlen, std::string("no group of ") + endpoint + " has a routing key and prefixes");
-		return GSA_SEAL_ERR_NOT_FOUND;
+		if (next.empty()) {
+			r->sealed.erase(endpoint);
+			set_err(err, errlen, std::string("no group of ") + endpoint + " has a routing key and prefixes");
+			return GSA_SEAL_ERR_NOT_FOUND;
+		}
+		if (changed || !was || was->attr.empty() || was->entries.size() != next.size()) {
+			std::vector<const uint8_t *> blobs;
+			std::vector<size_t> lens;
+			for (const auto &[id, e] : next) {
+				blobs.push_back(e.blob.data());
+				lens.push_back(e.blob.size());
+			}
+			uint8_t *value = nullptr, *whole = nullptr;
+			size_t vlen = 0, wlen = 0;
+			int ret = gsa_seal_list(blobs.data(), lens.data(), blobs.size(), &value, &vlen, err, errlen);
+			if (ret != GSA_SEAL_OK)
+				return ret;
+			ret = gsa_seal_attr_encode(r->code, value, vlen, &whole, &wlen);
+			free(value);
+			if (ret != GSA_SEAL_OK) {
+				set_err(err, errlen, "cannot encode the attribute");
+				return ret;
+			}
+			Sealed &s = r->sealed[endpoint];
+			s.attr.assign(whole, whole + wlen);
+			free(whole);
+			s.entries = std::move(next);
+		}
+		const Sealed &s = r->sealed[endpoint];
+		*attr = s.attr.data();
+		*attr_len = s.attr.size();
+		return GSA_SEAL_OK;
 	} catch (const std::bad_alloc &) {
 		return GSA_SEAL_ERR_INTERNAL;
 	}
@@ -340,21 +452,21 @@ void gsa_routes_received(struct gsa_routes *r, const gsa_keyring_t *kr, const ch
 		return;
 	}
 	try {
-		Received &rx = r->received[route];
+		auto [it, fresh] = r->received.try_emplace(route);
+		Received &rx = it->second;
 		rx.seen = true;
+		// what is looked at: the value, or the attributes it is not found in
+		std::vector<uint8_t> raw = ret == GSA_SEAL_OK ? std::vector<uint8_t>(value, value + vlen)
+							      : std::vector<uint8_t>(attrs, attrs + len);
+		if (!fresh && raw == rx.raw)
+			return; // the same again: gsa_routes_reopen() follows the keys
+		rx.raw = raw;
 		if (ret != GSA_SEAL_OK) {
-			r->dropped[gsa_seal_status_name(ret)]++;
 			rx.value.clear();
-			rx.status = gsa_seal_status_name(ret);
-			if (rx.opened)
-				r->hand(rx.o, false, fn, arg);
-			rx.opened = false;
+			r->refuse(rx, gsa_seal_status_name(ret), true, fn, arg);
 			return;
 		}
-		std::vector<uint8_t> v(value, value + vlen);
-		if (rx.opened && v == rx.value)
-			return; // the same blob again
-		rx.value = std::move(v);
+		rx.value = std::move(raw);
 		r->open(route, rx, kr, true, fn, arg);
 	} catch (const std::bad_alloc &) {
 		r->dropped["internal"]++;
@@ -374,8 +486,7 @@ void gsa_routes_scan_end(struct gsa_routes *r, gsa_endpoint_fn fn, void *arg)
 			++it;
 			continue;
 		}
-		if (it->second.opened)
-			r->hand(it->second.o, false, fn, arg);
+		r->hand_change(it->second.opened, {}, fn, arg);
 		it = r->received.erase(it);
 	}
 }
@@ -385,8 +496,7 @@ void gsa_routes_withdrawn(struct gsa_routes *r, const char *route, gsa_endpoint_
 	auto it = r->received.find(route);
 	if (it == r->received.end())
 		return;
-	if (it->second.opened)
-		r->hand(it->second.o, false, fn, arg);
+	r->hand_change(it->second.opened, {}, fn, arg);
 	r->received.erase(it);
 }
 
@@ -400,8 +510,8 @@ void gsa_routes_reopen(struct gsa_routes *r, const gsa_keyring_t *kr, gsa_endpoi
 void gsa_routes_replay(const struct gsa_routes *r, gsa_endpoint_fn fn, void *arg)
 {
 	for (const auto &[route, rx] : r->received)
-		if (rx.opened)
-			r->hand(rx.o, true, fn, arg);
+		for (const Opened &o : rx.opened)
+			r->hand(o, true, fn, arg);
 }
 
 uint64_t gsa_routes_dropped(const struct gsa_routes *r, const char *status)
@@ -414,7 +524,7 @@ size_t gsa_routes_opened(const struct gsa_routes *r)
 {
 	size_t n = 0;
 	for (const auto &[route, rx] : r->received)
-		n += rx.opened;
+		n += rx.any();
 	return n;
 }
 
@@ -423,29 +533,74 @@ char *gsa_routes_render(const struct gsa_routes *r, const gsa_keyring_t *kr, con
 	try {
 		std::string out;
 		auto want = [&](const std::string &name) { return !group || name == group; };
+		uint32_t grace = gsa_keyring_grace(kr);
+		// a failed entry worth showing: of a group we have a key for
+		auto shown_failure = [](const EntryState &st) {
+			return st.status != "ok" && st.status != "unknown-group";
+		};
 		if (json) {
-			out = "{\"routes\":[";
+			out = "{\"sealedAttribute\":{\"type\":" + std::to_string(r->code) +
+			      ",\"grace\":" + std::to_string(grace) + "},\"routes\":[";
 			bool first = true;
 			for (const auto &[route, rx] : r->received) {
-				if (!rx.opened || !want(rx.o.group))
-					continue;
-				for (const auto &p : rx.o.prefixes) {
-					out += first ? "" : ",";
-					first = false;
-					out += "{\"prefix\":" + json_str(p) + ",\"gateway\":" + json_str(rx.o.gateway) +
-					       ",\"group\":" + json_str(rx.o.group) +
-					       ",\"groupId\":" + std::to_string(rx.o.group_id) + ",\"epoch\":" +
-					       json_str(epoch_text(rx.o.epoch)) + ",\"previousEpoch\":" +
-					       (rx.o.previous ? "true" : "false") + ",\"originator\":" +
-					       json_str(rx.o.originator) + ",\"route\":" + json_str(route) + "}";
+				for (const Opened &o : rx.opened) {
+					if (!want(o.group))
+						continue;
+					for (const auto &p : o.prefixes) {
+						out += first ? "" : ",";
+						first = false;
+						out += "{\"prefix\":" + json_str(p) + ",\"gateway\":" + json_str(o.gateway) +
+						       ",\"group\":" + json_str(o.group) +
+						       ",\"groupId\":" + std::to_string(o.group_id) + ",\"epoch\":" +
+						       json_str(epoch_text(o.epoch)) + ",\"previousEpoch\":" +
+						       (o.previous ? "true" : "false") + ",\"originator\":" +
+						       json_str(o.originator) + ",\"route\":" + json_str(route) + "}";
+					}
 				}
 			}
 			out += "],\"notOpened\":{";
 			first = true;
 			for (const auto &[route, rx] : r->received) {
-				if (rx.opened)
+				if (rx.any())
 					continue;
 				out += (first ? "" : ",") + json_str(route) + ":" + json_str(rx.status);
+				first = false;
+			}
+			out += "},\"entries\":{";
+			first = true;
+			for (const auto &[route, rx] : r->received) {
+				std::string list;
+				for (const EntryState &st : rx.entries) {
+					auto nm = r->names.find(st.group);
+					if (group && (nm == r->names.end() || nm->second != group))
+						continue;
+					list += std::string(list.empty() ? "" : ",") + "{\"group\":" +
+						(nm != r->names.end() ? json_str(nm->second) : std::string("null")) +
+						",\"groupId\":" + std::to_string(st.group) +
+						",\"epoch\":" + json_str(epoch_text(st.epoch)) +
+						",\"status\":" + json_str(st.status) + "}";
+				}
+				if (rx.entries.empty() || (group && list.empty()))
+					continue;
+				out += (first ? "" : ",") + json_str(route) + ":[" + list + "]";
+				first = false;
+			}
+			out += "},\"sealed\":{";
+			first = true;
+			for (const auto &[endpoint, sd] : r->sealed) {
+				std::string list;
+				for (const auto &[id, e] : sd.entries) {
+					std::string name = r->name_of(id);
+					if (!want(name))
+						continue;
+					list += std::string(list.empty() ? "" : ",") + "{\"group\":" + json_str(name) +
+						",\"groupId\":" + std::to_string(id) +
+						",\"epoch\":" + json_str(epoch_text(e.epoch)) +
+						",\"prefixes\":" + std::to_string(e.prefixes.size()) + "}";
+				}
+				if (list.empty())
+					continue;
+				out += (first ? "" : ",") + json_str(endpoint) + ":[" + list + "]";
 				first = false;
 			}
 			out += "},\"dropped\":{";
@@ -457,48 +612,79 @@ char *gsa_routes_render(const struct gsa_routes *r, const gsa_keyring_t *kr, con
 			out += "},\"keys\":{";
 			first = true;
 			for (const auto &[id, name] : r->names) {
-				uint32_t e = 0;
+				uint32_t e = 0, pe = 0, left = 0;
 				if (!want(name) || gsa_keyring_epoch(kr, id, &e) != GSA_SEAL_OK)
 					continue;
+				std::string prev = "null";
+				if (gsa_keyring_previous(kr, id, &pe, &left) == GSA_SEAL_OK)
+					prev = "{\"epoch\":" + json_str(epoch_text(pe)) +
+					       ",\"graceLeft\":" + std::to_string(left) + "}";
 				out += (first ? "" : ",") + json_str(name) + ":{\"groupId\":" + std::to_string(id) +
-				       ",\"epoch\":" + json_str(epoch_text(e)) + "}";
+				       ",\"epoch\":" + json_str(epoch_text(e)) + ",\"previous\":" + prev + "}";
 				first = false;
 			}
 			out += "}}";
 		} else {
 			char line[512];
-			out = "Routing keys:\n";
+			snprintf(line, sizeof(line), "Sealed attribute: type %u, grace %u s\n", r->code, grace);
+			out = line;
+			out += "Routing keys:\n";
 			for (const auto &[id, name] : r->names) {
-				uint32_t e = 0;
+				uint32_t e = 0, pe = 0, left = 0;
 				if (want(name) && gsa_keyring_epoch(kr, id, &e) == GSA_SEAL_OK) {
-					snprintf(line, sizeof(line), "  %-12s %-10u epoch %s\n", name.c_str(), id,
+					snprintf(line, sizeof(line), "  %-12s %-10u epoch %s", name.c_str(), id,
 						 epoch_text(e).c_str());
 					out += line;
+					if (gsa_keyring_previous(kr, id, &pe, &left) == GSA_SEAL_OK && left) {
+						snprintf(line, sizeof(line), " (previous %s, %u s of grace left)",
+							 epoch_text(pe).c_str(), left);
+						out += line;
+					}
+					out += "\n";
 				}
 			}
+			std::string sealed;
+			for (const auto &[endpoint, sd] : r->sealed) {
+				std::string list;
+				for (const auto &[id, e] : sd.entries) {
+					std::string name = r->name_of(id);
+					if (want(name))
+						list += (list.empty() ? "" : ", ") + name + " epoch " + epoch_text(e.epoch);
+				}
+				if (!list.empty())
+					sealed += "  " + endpoint + "  " + list + "\n";
+			}
+			if (!sealed.empty())
+				out += "Sealed (own membership routes):\n" + sealed;
 			out += "Opened routes:\n";
 			snprintf(line, sizeof(line), "  %-24s %-18s %-12s %-9s %s\n", "Prefix", "Gateway", "Group",
 				 "Epoch", "Originator");
 			out += line;
 			for (const auto &[route, rx] : r->received) {
-				if (!rx.opened || !want(rx.o.group))
-					continue;
-				for (const auto &p : rx.o.prefixes) {
-					snprintf(line, sizeof(line), "  %-24s %-18s %-12s %-9s %s%s\n", p.c_str(),
-						 rx.o.gateway.c_str(), rx.o.group.c_str(),
-						 epoch_text(rx.o.epoch).c_str(), rx.o.originator.c_str(),
-						 rx.o.previous ? " (previous epoch)" : "");
-					out += line;
+				for (const Opened &o : rx.opened) {
+					if (!want(o.group))
+						continue;
+					for (const auto &p : o.prefixes) {
+						snprintf(line, sizeof(line), "  %-24s %-18s %-12s %-9s %s%s\n", p.c_str(),
+							 o.gateway.c_str(), o.group.c_str(), epoch_text(o.epoch).c_str(),
+							 o.originator.c_str(), o.previous ? " (previous epoch)" : "");
+						out += line;
+					}
 				}
 			}
-			bool any = false;
-			for (const auto &[route, rx] : r->received)
-				if (!rx.opened) {
-					if (!any)
-						out += "Not opened:\n";
-					any = true;
-					out += "  " + route + "  " + rx.status + "\n";
+			std::string failed;
+			for (const auto &[route, rx] : r->received) {
+				if (!rx.any()) {
+					failed += "  " + route + "  " + rx.status + "\n";
+					continue;
 				}
+				for (const EntryState &st : rx.entries)
+					if (shown_failure(st) && want(r->name_of(st.group)))
+						failed += "  " + route + "  group " + r->name_of(st.group) + ": " +
+							  st.status + "\n";
+			}
+			if (!failed.empty())
+				out += "Not opened:\n" + failed;
 			out += "Dropped:";
 			for (const char *n : kDropNames)
 				out += std::string(" ") + n + " " + std::to_string(gsa_routes_dropped(r, n));

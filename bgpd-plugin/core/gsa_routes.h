@@ -6,14 +6,15 @@
  * - Keys: each group of the gdoi plugin's `routing-keys` answer goes into
  *   the keyring, and its name is remembered (add-endpoint names the group).
  * - Sealing: the membership route of an endpoint carries the sealed
- *   attribute of the first group (lowest ID) naming the endpoint that has a
- *   routing key and private prefixes; the sealed value is kept and reused
- *   until the epoch, the group or the prefixes change (a new nonce on every
- *   call would re-advertise the route each time).
- * - Opening: each received route (by prefix) with the attribute is opened;
- *   an opened route is handed to the glue's callback as an endpoint to add,
- *   and as one to remove when it is withdrawn, changes or can no longer be
- *   opened. Failures are counted by status name.
+ *   attribute with one entry per group naming the endpoint that has a
+ *   routing key and private prefixes; each entry is kept and reused until
+ *   its group's epoch or prefixes change (a new nonce on every call would
+ *   re-advertise the route each time).
+ * - Opening: each received route (by prefix) with the attribute is opened,
+ *   every entry of a group with a key; each opened entry is handed to the
+ *   glue's callback as an endpoint of its group to add, and as one to
+ *   remove when it is withdrawn, changes or can no longer be opened.
+ *   Failures are counted by status name.
  *
  * No FRR type, no clock of its own (the keyring's), no I/O.
  */
@@ -39,6 +40,10 @@ struct gsa_groups;
 struct gsa_routes *gsa_routes_new(uint8_t code);
 void gsa_routes_free(struct gsa_routes *r);
 uint8_t gsa_routes_code(const struct gsa_routes *r);
+/* Another code point: the attributes are sealed and encoded again on the
+ * next gsa_routes_seal(); received routes are looked for under it from the
+ * next gsa_routes_received(). */
+void gsa_routes_set_code(struct gsa_routes *r, uint8_t code);
 
 /* One group of the `routing-keys` answer: name, group-number (decimal),
  * epoch (8 hex digits), key (64 hex digits). A group without epoch/key
@@ -48,9 +53,10 @@ int gsa_routes_feed_key(struct gsa_routes *r, gsa_keyring_t *kr, const char *nam
 			const char *epoch_hex, const char *key_hex, int *changed, char *err, size_t errlen);
 
 /* The sealed attribute (flags, code, length, value) for the membership
- * route of endpoint, from the local groups of g; *attr (valid until the
+ * route of endpoint, from the local groups of g: one entry per group naming
+ * the endpoint that has both a key and prefixes; *attr (valid until the
  * next call for the endpoint) and *attr_len, or GSA_SEAL_ERR_NOT_FOUND when
- * no group naming the endpoint has both a key and prefixes. */
+ * there is no such group. */
 int gsa_routes_seal(struct gsa_routes *r, gsa_keyring_t *kr, const struct gsa_groups *g, const char *endpoint,
 		    const uint8_t **attr, size_t *attr_len, char *err, size_t errlen);
 

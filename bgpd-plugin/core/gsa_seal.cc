@@ -197,6 +197,11 @@ void gsa_keyring_set_grace(gsa_keyring_t *kr, uint32_t grace_secs)
 		kr->ring.set_grace_ms(static_cast<uint64_t>(grace_secs) * 1000);
 }
 
+uint32_t gsa_keyring_grace(const gsa_keyring_t *kr)
+{
+	return kr ? static_cast<uint32_t>(kr->ring.grace_ms() / 1000) : 0;
+}
+
 int gsa_keyring_update(gsa_keyring_t *kr, uint32_t group, uint32_t epoch, const uint8_t *key, size_t key_len,
 		       int *changed, char *err, size_t errlen)
 {
@@ -311,6 +316,29 @@ int gsa_seal(gsa_keyring_t *kr, uint32_t group, const struct gsa_addr *originato
 	}
 }
 
+// What an opened entry said, into *out (zeroed before); false when out of
+// memory (*out stays zeroed).
+static bool opened_out(const Keyring::Opened &v, gsa_opened *out)
+{
+	const std::vector<SealPrefix> &ps = v.routes.prefixes;
+	auto *list = static_cast<gsa_prefix *>(calloc(ps.size(), sizeof(gsa_prefix)));
+	if (!list)
+		return false;
+	for (size_t i = 0; i < ps.size(); i++) {
+		list[i].family = ps[i].addr.size() == 4 ? 4 : 6;
+		list[i].len = ps[i].len;
+		memcpy(list[i].addr, ps[i].addr.data(), ps[i].addr.size());
+	}
+	out->group = v.group;
+	out->epoch = v.epoch;
+	out->previous_epoch = v.previous ? 1 : 0;
+	address_out(v.originator, out->originator);
+	address_out(v.routes.gateway, out->gateway);
+	out->prefixes = list;
+	out->count = ps.size();
+	return true;
+}
+
 int gsa_open(const gsa_keyring_t *kr, const uint8_t *value, size_t len, struct gsa_opened *out, char *err,
 	     size_t errlen)
 {
@@ -323,28 +351,82 @@ int gsa_open(const gsa_keyring_t *kr, const uint8_t *value, size_t len, struct g
 		auto o = kr->ring.open(ByteView(value, len));
 		if (!o.ok())
 			return fail(err, errlen, o.error());
-		const Keyring::Opened &v = o.value();
-		const std::vector<SealPrefix> &ps = v.routes.prefixes;
-		auto *list = static_cast<gsa_prefix *>(calloc(ps.size(), sizeof(gsa_prefix)));
-		if (!list)
+		if (!opened_out(o.value(), out))
 			return fail(err, errlen, GSA_SEAL_ERR_INTERNAL, "out of memory");
-		for (size_t i = 0; i < ps.size(); i++) {
-			list[i].family = ps[i].addr.size() == 4 ? 4 : 6;
-			list[i].len = ps[i].len;
-			memcpy(list[i].addr, ps[i].addr.data(), ps[i].addr.size());
-		}
-		out->group = v.group;
-		out->epoch = v.epoch;
-		out->previous_epoch = v.previous ? 1 : 0;
-		address_out(v.originator, out->originator);
-		address_out(v.routes.gateway, out->gateway);
-		out->prefixes = list;
-		out->count = ps.size();
 		return GSA_SEAL_OK;
 	} catch (const std::exception &) {
 		gsa_opened_free(out);
 		return fail(err, errlen, GSA_SEAL_ERR_INTERNAL, "out of memory");
 	}
+}
+
+int gsa_seal_list(const uint8_t *const *entries, const size_t *lens, size_t n, uint8_t **out, size_t *out_len,
+		  char *err, size_t errlen)
+{
+	if (!out || !out_len || (n && (!entries || !lens)))
+		return fail(err, errlen, GSA_SEAL_ERR_INVALID, "seal list: missing argument");
+	try {
+		std::vector<Bytes> list;
+		for (size_t i = 0; i < n; i++) {
+			if (!entries[i] && lens[i])
+				return fail(err, errlen, GSA_SEAL_ERR_INVALID, "seal list: missing entry");
+			list.emplace_back(entries[i], entries[i] + lens[i]);
+		}
+		auto v = encode_sealed_list(list);
+		if (!v.ok())
+			return fail(err, errlen, v.error());
+		return copy_out(v.value(), out, out_len, err, errlen);
+	} catch (const std::exception &) {
+		return fail(err, errlen, GSA_SEAL_ERR_INTERNAL, "out of memory");
+	}
+}
+
+int gsa_open_list(const gsa_keyring_t *kr, const uint8_t *value, size_t len, struct gsa_opened_entry **entries,
+		  size_t *n, char *err, size_t errlen)
+{
+	if (!entries || !n)
+		return fail(err, errlen, GSA_SEAL_ERR_INVALID, "open: missing argument");
+	*entries = nullptr;
+	*n = 0;
+	if (!kr || (!value && len))
+		return fail(err, errlen, GSA_SEAL_ERR_INVALID, "open: missing argument");
+	gsa_opened_entry *list = nullptr;
+	size_t count = 0;
+	try {
+		auto o = kr->ring.open_list(ByteView(value, len));
+		if (!o.ok())
+			return fail(err, errlen, o.error());
+		count = o.value().size();
+		list = static_cast<gsa_opened_entry *>(calloc(count, sizeof(gsa_opened_entry)));
+		if (!list)
+			return fail(err, errlen, GSA_SEAL_ERR_INTERNAL, "out of memory");
+		for (size_t i = 0; i < count; i++) {
+			const Keyring::Entry &e = o.value()[i];
+			list[i].group = e.group;
+			list[i].epoch = e.epoch;
+			if (!e.opened.ok())
+				list[i].status = static_cast<int>(e.opened.error().code);
+			else if (!opened_out(e.opened.value(), &list[i].opened)) {
+				gsa_opened_entries_free(list, count);
+				return fail(err, errlen, GSA_SEAL_ERR_INTERNAL, "out of memory");
+			}
+		}
+		*entries = list;
+		*n = count;
+		return GSA_SEAL_OK;
+	} catch (const std::exception &) {
+		gsa_opened_entries_free(list, count);
+		return fail(err, errlen, GSA_SEAL_ERR_INTERNAL, "out of memory");
+	}
+}
+
+void gsa_opened_entries_free(struct gsa_opened_entry *entries, size_t n)
+{
+	if (!entries)
+		return;
+	for (size_t i = 0; i < n; i++)
+		gsa_opened_free(&entries[i].opened);
+	free(entries);
 }
 
 void gsa_opened_free(struct gsa_opened *o)

@@ -8,7 +8,8 @@
  *   VPN's AS and whose local administrator is the 32-bit group ID.
  * - The sealed attribute: an optional transitive path attribute (flags
  *   0xC0, 0xD0 with the extended length; code point 255 by default) whose
- *   value is a versioned blob: group ID, key epoch, originator, nonce, the
+ *   value is a list (version 2) of sealed entries, one per group: each a
+ *   versioned blob (version 1): group ID, key epoch, originator, nonce, the
  *   AES-256-GCM ciphertext of the private prefixes and their gateway, tag.
  * - The keyring: per group the routing key of the current key epoch (fed by
  *   the gdoi plugin's `routing-keys` command), the previous epoch accepted
@@ -38,7 +39,10 @@ extern "C" {
 /* RFC 2042: 255 is "Reserved for development" in IANA's BGP Path
  * Attributes registry. Configurable (gsa_seal_attr_*() take the code). */
 #define GSA_SEAL_ATTR_DEFAULT_CODE 255
-#define GSA_SEAL_VERSION 1
+#define GSA_SEAL_VERSION 1      /* of an entry (blob) */
+#define GSA_SEAL_LIST_VERSION 2 /* of the attribute's value */
+/* entries of one attribute (groups naming one endpoint) */
+#define GSA_SEAL_MAX_ENTRIES 32
 /* AES-256-GCM, 12-octet nonce, 16-octet tag */
 #define GSA_SEAL_SUITE_AES256_GCM 1
 #define GSA_SEAL_KEY_BYTES 32
@@ -120,6 +124,8 @@ gsa_keyring_t *gsa_keyring_create(uint32_t grace_secs, gsa_clock_fn clock, void 
 void gsa_keyring_destroy(gsa_keyring_t *kr);
 /* Changes the grace period (of the current previous epoch too). */
 void gsa_keyring_set_grace(gsa_keyring_t *kr, uint32_t grace_secs);
+/* The grace period in seconds. */
+uint32_t gsa_keyring_grace(const gsa_keyring_t *kr);
 
 /* Takes the group's routing key of epoch (key_len must be 32). The same
  * epoch and key again: nothing changes, *changed = 0. A new epoch: the
@@ -168,13 +174,37 @@ struct gsa_opened {
 	size_t count;
 };
 
-/* Opens a blob (the attribute's value). On GSA_SEAL_OK *out holds what it
- * said (free it with gsa_opened_free()); on an error *out is zeroed. */
+/* Opens one entry (a blob of gsa_seal()). On GSA_SEAL_OK *out holds what
+ * it said (free it with gsa_opened_free()); on an error *out is zeroed. */
 int gsa_open(const gsa_keyring_t *kr, const uint8_t *value, size_t len, struct gsa_opened *out, char *err,
 	     size_t errlen);
 void gsa_opened_free(struct gsa_opened *o);
 
-/* The clear header of a blob, without a key (the S/R reflects what it
+/* The attribute's value for several groups: version 2, the count, then
+ * each entry (a blob of gsa_seal(), at most one per group, in any order)
+ * behind its 2-octet length, in ascending group order. *out malloc'ed.
+ * GSA_SEAL_ERR_INVALID for no entry, one that does not parse or two of one
+ * group; GSA_SEAL_ERR_TOO_LARGE over GSA_SEAL_MAX_ENTRIES or 65535 octets. */
+int gsa_seal_list(const uint8_t *const *entries, const size_t *lens, size_t n, uint8_t **out, size_t *out_len,
+		  char *err, size_t errlen);
+
+/* One entry of an opened list. */
+struct gsa_opened_entry {
+	uint32_t group;
+	uint32_t epoch;
+	int status;               /* GSA_SEAL_OK: opened holds what it said */
+	struct gsa_opened opened; /* zeroed unless status is GSA_SEAL_OK */
+};
+/* Opens the attribute's value: every entry whose group has a key.
+ * GSA_SEAL_OK: *entries (free with gsa_opened_entries_free()) holds *n
+ * results in the list's order, GSA_SEAL_ERR_UNKNOWN_GROUP for a group
+ * without a key. Any other return: the list does not parse (a bare entry
+ * is GSA_SEAL_ERR_VERSION), nothing is opened, *entries is NULL. */
+int gsa_open_list(const gsa_keyring_t *kr, const uint8_t *value, size_t len, struct gsa_opened_entry **entries,
+		  size_t *n, char *err, size_t errlen);
+void gsa_opened_entries_free(struct gsa_opened_entry *entries, size_t n);
+
+/* The clear header of one entry (a blob), without a key (the S/R reflects what it
  * need not open): its group, epoch and originator. */
 int gsa_seal_peek(const uint8_t *value, size_t len, uint32_t *group, uint32_t *epoch, struct gsa_addr *originator,
 		  char *err, size_t errlen);

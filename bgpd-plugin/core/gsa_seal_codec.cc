@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "gsa_seal_codec.h"
 
+#include <algorithm>
 #include <exception>
 
 #include "groupsec/base/reader.h"
@@ -269,6 +270,84 @@ SealResult<SealedRoutes> open_routes(ByteView key, const SealedHeader &h)
 			return seal_error(SealStatus::Internal, "open: " + plain.error().message);
 		}
 		return decode_sealed_routes(plain.value());
+	});
+}
+
+SealResult<Bytes> encode_sealed_list(const std::vector<Bytes> &entries)
+{
+	return guarded<Bytes>([&]() -> SealResult<Bytes> {
+		if (entries.empty())
+			return seal_error(SealStatus::Invalid, "sealed list: no entry");
+		if (entries.size() > kSealMaxEntries)
+			return seal_error(SealStatus::TooLarge, "sealed list: " + num(entries.size()) +
+									" entries, at most " + num(kSealMaxEntries));
+		std::vector<std::pair<uint32_t, const Bytes *>> order;
+		size_t total = 2;
+		for (const Bytes &e : entries) {
+			auto h = parse_sealed(e);
+			if (!h.ok())
+				return seal_error(SealStatus::Invalid, "sealed list: an entry does not parse: " +
+									       h.error().message);
+			order.emplace_back(h.value().group, &e);
+			total += 2 + e.size();
+		}
+		std::sort(order.begin(), order.end(),
+			  [](const auto &a, const auto &b) { return a.first < b.first; });
+		for (size_t i = 1; i < order.size(); i++)
+			if (order[i].first == order[i - 1].first)
+				return seal_error(SealStatus::Invalid,
+						  "sealed list: two entries of group " + num(order[i].first));
+		if (total > kSealMaxValue)
+			return seal_error(SealStatus::TooLarge,
+					  "sealed list: " + num(total) + " octets, over the attribute's 65535");
+		Bytes out;
+		put_u8(out, kSealListVersion);
+		put_u8(out, static_cast<uint8_t>(order.size()));
+		for (const auto &[group, e] : order) {
+			put_u16(out, static_cast<uint16_t>(e->size()));
+			put_bytes(out, *e);
+		}
+		return out;
+	});
+}
+
+SealResult<std::vector<SealedHeader>> parse_sealed_list(ByteView value)
+{
+	using Headers = std::vector<SealedHeader>;
+	return guarded<Headers>([&]() -> SealResult<Headers> {
+		wire::Reader r(value);
+		uint8_t version = 0, count = 0;
+		if (!r.u8(version) || !r.u8(count))
+			return seal_error(SealStatus::Truncated,
+					  "sealed attribute: " + num(value.size()) + " octets, truncated in the header");
+		if (version != kSealListVersion)
+			return seal_error(SealStatus::Version, "sealed attribute: version " + num(version) +
+									" (this code reads 2, a list of entries)");
+		if (count == 0 || count > kSealMaxEntries)
+			return seal_error(SealStatus::Malformed, "sealed attribute: " + num(count) +
+									  " entries (1 to " + num(kSealMaxEntries) +
+									  ")");
+		Headers out;
+		for (size_t i = 0; i < count; i++) {
+			uint16_t len = 0;
+			ByteView entry;
+			if (!r.u16(len) || !r.view(len, entry))
+				return seal_error(SealStatus::Truncated,
+						  "sealed attribute: entry " + num(i) + " runs past the end");
+			auto h = parse_sealed(entry);
+			if (!h.ok())
+				return seal_error(h.error().code, "entry " + num(i) + ": " + h.error().message);
+			if (!out.empty() && h.value().group <= out.back().group)
+				return seal_error(SealStatus::Malformed,
+						  "sealed attribute: entry " + num(i) + " (group " +
+							  num(h.value().group) + ") does not follow group " +
+							  num(out.back().group) + " in ascending order");
+			out.push_back(std::move(h.value()));
+		}
+		if (!r.done())
+			return seal_error(SealStatus::Malformed,
+					  "sealed attribute: " + num(r.remaining()) + " octets after the last entry");
+		return out;
 	});
 }
 

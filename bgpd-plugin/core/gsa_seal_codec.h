@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The sealed attribute of groupsec routes (docs/bgp-gsa.md): an optional
-// transitive path attribute whose value is a versioned blob
+// transitive path attribute whose value is a list of sealed entries, one
+// per group that names the endpoint,
+//
+//   version (1) = 2 | count (1) | per entry: length (2) | entry
+//
+// each entry a versioned blob
 //
 //   version (1) = 1 | suite (1) = 1 | group ID (4) | key epoch (4) |
 //   originator AFI (1) | originator (4 or 16) | nonce (12) |
@@ -22,7 +27,10 @@
 
 namespace groupsec::bgp {
 
-constexpr uint8_t kSealVersion = 1;
+constexpr uint8_t kSealVersion = 1; // of an entry (blob)
+constexpr uint8_t kSealListVersion = 2; // of the attribute's value
+// entries of one attribute: groups that name one endpoint
+constexpr size_t kSealMaxEntries = 32;
 constexpr uint8_t kSealSuiteAes256Gcm = 1;
 constexpr size_t kSealKeyBytes = 32;
 constexpr size_t kSealNonceBytes = 12;
@@ -122,6 +130,19 @@ SealResult<Bytes> seal_routes(ByteView key, uint32_t group, uint32_t epoch, Byte
 // key, or any octet of the header or ciphertext changed), Malformed or
 // Truncated if the plaintext that verified does not decode.
 SealResult<SealedRoutes> open_routes(ByteView key, const SealedHeader &h);
+
+// The attribute's value: the entries (blobs of seal_routes()) in
+// ascending group order, each behind its 2-octet length. Invalid for no
+// entry, an entry that does not parse or two of one group; TooLarge over
+// kSealMaxEntries entries or 65535 octets.
+SealResult<Bytes> encode_sealed_list(const std::vector<Bytes> &entries);
+// Parses the attribute's value strictly: Truncated (ends inside the list
+// header, a length or an entry), Version (a list version other than 2: a
+// bare entry is refused), Malformed (a count of 0 or over kSealMaxEntries,
+// entries not in strictly ascending group order, octets after the last
+// one), or any error of parse_sealed() on an entry. The headers' views
+// point into value.
+SealResult<std::vector<SealedHeader>> parse_sealed_list(ByteView value);
 
 // The whole path attribute: flags 0xC0 (0xD0 and a 2-octet length above
 // 255 octets), code, length, value.

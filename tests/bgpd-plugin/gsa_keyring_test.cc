@@ -179,3 +179,30 @@ TEST(Keyring, GoingBackToAnEarlierEpochIsAChange)
 	EXPECT_TRUE(ring.opening_key(300, 3).value().previous);
 	EXPECT_EQ(ring.opening_key(300, 2).error().code, SealStatus::EpochExpired);
 }
+
+TEST(Keyring, OpensEveryEntryOfAListItHasTheKeyFor)
+{
+	ManualClock clock;
+	FixedRandom rnd(0x42);
+	Keyring sender(clock, kGrace), member_a(clock, kGrace);
+	ASSERT_TRUE(sender.update(300, 1, key_of(0)).ok());
+	ASSERT_TRUE(sender.update(301, 9, key_of(5)).ok());
+	ASSERT_TRUE(member_a.update(300, 1, key_of(0)).ok());
+	Bytes a = sender.seal(300, ip("192.0.2.11"), routes_of("192.0.2.11", "10.1.0.0/16"), rnd).value();
+	Bytes b = sender.seal(301, ip("192.0.2.11"), routes_of("192.0.2.11", "10.9.0.0/16"), rnd).value();
+	Bytes list = encode_sealed_list({a, b}).value();
+
+	auto o = member_a.open_list(list);
+	ASSERT_TRUE(o.ok()) << o.error().message;
+	ASSERT_EQ(o.value().size(), 2u);
+	ASSERT_TRUE(o.value()[0].opened.ok());
+	EXPECT_EQ(o.value()[0].group, 300u);
+	EXPECT_EQ(o.value()[0].opened.value().routes.prefixes[0], prefix("10.1.0.0/16"));
+	EXPECT_EQ(o.value()[1].group, 301u);
+	EXPECT_EQ(o.value()[1].epoch, 9u);
+	EXPECT_EQ(o.value()[1].opened.error().code, SealStatus::UnknownGroup);
+	// a bare entry is not a list
+	EXPECT_EQ(member_a.open_list(a).error().code, SealStatus::Version);
+	// the entry is opened as one, too
+	EXPECT_TRUE(member_a.open(a).ok());
+}

@@ -4,6 +4,7 @@
 // (prefixes -> gateway, group) out, and the drop counters.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -145,22 +146,167 @@ TEST(GsaRoutes, SealingIsReusedUntilTheEpochOrThePrefixesChange)
 	EXPECT_NE(m.seal("192.0.2.12"), a2);
 }
 
-TEST(GsaRoutes, AnEndpointOfTwoGroupsIsSealedUnderTheLowestIdWithAKey)
+// the entry of group in an attribute (flags, code, 1-octet length, list)
+std::vector<uint8_t> entry_of(const std::vector<uint8_t> &attr, uint32_t group)
 {
-	Router m3, m4;
+	size_t at = 5; // flags, code, length, version, count
+	for (unsigned i = 0; i < attr[4] && at + 2 <= attr.size(); i++) {
+		size_t len = size_t(attr[at]) << 8 | attr[at + 1];
+		const uint8_t *e = attr.data() + at + 2;
+		uint32_t g = uint32_t(e[2]) << 24 | uint32_t(e[3]) << 16 | uint32_t(e[4]) << 8 | e[5];
+		if (g == group)
+			return std::vector<uint8_t>(e, e + len);
+		at += 2 + len;
+	}
+	return {};
+}
+
+TEST(GsaRoutes, AnEndpointOfTwoGroupsCarriesAnEntryPerGroup)
+{
+	Router m3, m4, m1, m5;
 	m3.join("A", 1001, "192.0.2.13", "10.3.0.0/24");
 	m3.join("B", 1002, "192.0.2.13", "10.3.0.0/24");
+	char err[256];
+	ASSERT_EQ(gsa_groups_prefix(m3.groups, "B", "10.33.0.0/24", true, err, sizeof(err)), 0) << err;
 	m3.key("B", "1002", "000000b1", kKey2);
 	m4.key("B", "1002", "000000b1", kKey2);
-	m4.receive("192.0.2.13/32", m3.seal("192.0.2.13"));
+	m1.key("A", "1001", "000000a1", kKey1);
+	m5.key("A", "1001", "000000a1", kKey1);
+	m5.key("B", "1002", "000000b1", kKey2);
+
+	// only B's key yet: one entry
+	auto only_b = m3.seal("192.0.2.13");
+	ASSERT_GT(only_b.size(), 5u);
+	EXPECT_EQ(only_b[3], GSA_SEAL_LIST_VERSION);
+	EXPECT_EQ(only_b[4], 1);
+	m4.receive("192.0.2.13/32", only_b);
 	ASSERT_EQ(m4.calls.size(), 1u);
 	EXPECT_EQ(m4.calls[0].group, "B");
-	// with A's key as well, A (the lower ID) is used: m4 cannot open it
+
+	// A's key as well: an entry for each; B's is kept as it was
 	m3.key("A", "1001", "000000a1", kKey1);
-	m4.receive("192.0.2.13/32", m3.seal("192.0.2.13"));
-	ASSERT_EQ(m4.calls.size(), 2u);
-	EXPECT_FALSE(m4.calls[1].add);
-	EXPECT_EQ(gsa_routes_dropped(m4.routes, "unknown-group"), 1u);
+	auto both = m3.seal("192.0.2.13");
+	EXPECT_EQ(both[4], 2);
+	EXPECT_EQ(entry_of(both, 1002), entry_of(only_b, 1002));
+	EXPECT_FALSE(entry_of(both, 1001).empty());
+
+	// m4 (B) still has B's prefixes and nothing of A, and counts nothing
+	m4.receive("192.0.2.13/32", both);
+	EXPECT_EQ(m4.calls.size(), 1u); // B's entry did not change
+	// m1 (A) opens A's prefixes only
+	m1.receive("192.0.2.13/32", both);
+	ASSERT_EQ(m1.calls.size(), 1u);
+	EXPECT_EQ(m1.calls[0].group, "A");
+	EXPECT_EQ(m1.calls[0].prefixes, std::vector<std::string>{"10.3.0.0/24"});
+	// m5 (A and B) opens both, each handed out in its group
+	m5.receive("192.0.2.13/32", both);
+	ASSERT_EQ(m5.calls.size(), 2u);
+	EXPECT_EQ(m5.calls[0].group, "A");
+	EXPECT_EQ(m5.calls[1].group, "B");
+	EXPECT_EQ(m5.calls[1].prefixes, (std::vector<std::string>{"10.3.0.0/24", "10.33.0.0/24"}));
+	for (Router *r : {&m4, &m1, &m5})
+		for (const char *n : {"unknown-group", "bad-tag", "malformed", "truncated"})
+			EXPECT_EQ(gsa_routes_dropped(r->routes, n), 0u) << n;
+	std::string json = m4.render(nullptr, true);
+	EXPECT_NE(json.find("\"entries\":{\"192.0.2.13/32\":[{\"group\":null,\"groupId\":1001,\"epoch\":\"000000a1\","
+			    "\"status\":\"unknown-group\"},{\"group\":\"B\",\"groupId\":1002,\"epoch\":\"000000b1\","
+			    "\"status\":\"ok\"}]}"),
+		  std::string::npos)
+		<< json;
+	EXPECT_NE(json.find("\"notOpened\":{}"), std::string::npos) << json;
+
+	// A rekeys: A's entry is sealed again, B's stays
+	m3.key("A", "1001", "000000a2", kKey2);
+	auto rekeyed = m3.seal("192.0.2.13");
+	EXPECT_NE(entry_of(rekeyed, 1001), entry_of(both, 1001));
+	EXPECT_EQ(entry_of(rekeyed, 1002), entry_of(both, 1002));
+	std::string sealed = m3.render(nullptr, true);
+	EXPECT_NE(sealed.find("\"sealed\":{\"192.0.2.13\":[{\"group\":\"A\",\"groupId\":1001,\"epoch\":\"000000a2\","
+			      "\"prefixes\":1},{\"group\":\"B\",\"groupId\":1002,\"epoch\":\"000000b1\",\"prefixes\":2}]}"),
+		  std::string::npos)
+		<< sealed;
+	EXPECT_NE(m3.render(nullptr, false).find("192.0.2.13  A epoch 000000a2, B epoch 000000b1"), std::string::npos)
+		<< m3.render(nullptr, false);
+}
+
+TEST(GsaRoutes, AnEntryThatFailsIsCountedWhileTheOthersOpen)
+{
+	Router m3, m5, evil;
+	m3.join("A", 1001, "192.0.2.13", "10.3.0.0/24");
+	m3.join("B", 1002, "192.0.2.13", "10.3.0.0/24");
+	evil.join("B", 1002, "192.0.2.13", "10.66.0.0/24");
+	for (Router *r : {&m3, &m5}) {
+		r->key("A", "1001", "000000a1", kKey1);
+		r->key("B", "1002", "000000b1", kKey2);
+	}
+	evil.key("B", "1002", "000000b1", kKey1); // B's epoch under another key
+	auto good = m3.seal("192.0.2.13");
+	auto forged = entry_of(evil.seal("192.0.2.13"), 1002);
+	// B's entry replaced by the forged one (same length: same prefix count)
+	auto bad = good;
+	auto real_b = entry_of(good, 1002);
+	ASSERT_EQ(real_b.size(), forged.size());
+	auto at = std::search(bad.begin(), bad.end(), real_b.begin(), real_b.end());
+	std::copy(forged.begin(), forged.end(), at);
+
+	m5.receive("192.0.2.13/32", bad);
+	ASSERT_EQ(m5.calls.size(), 1u);
+	EXPECT_EQ(m5.calls[0].group, "A");
+	EXPECT_EQ(gsa_routes_dropped(m5.routes, "bad-tag"), 1u);
+	EXPECT_EQ(gsa_routes_dropped(m5.routes, "unknown-group"), 0u);
+	std::string text = m5.render(nullptr, false);
+	EXPECT_NE(text.find("192.0.2.13/32  group B: bad-tag"), std::string::npos) << text;
+	// seen again in a scan: not counted again
+	m5.receive("192.0.2.13/32", bad);
+	gsa_routes_reopen(m5.routes, m5.kr, record, &m5.calls);
+	EXPECT_EQ(gsa_routes_dropped(m5.routes, "bad-tag"), 1u);
+	// the real one: B opens as well
+	m5.receive("192.0.2.13/32", good);
+	ASSERT_EQ(m5.calls.size(), 2u);
+	EXPECT_EQ(m5.calls[1].group, "B");
+	EXPECT_TRUE(m5.calls[1].add);
+	// a bare entry (version 1) is refused whole, and what was open removed
+	std::vector<uint8_t> bare = {0xc0, 0xff, static_cast<uint8_t>(real_b.size())};
+	bare.insert(bare.end(), real_b.begin(), real_b.end());
+	m5.receive("192.0.2.13/32", bare);
+	EXPECT_EQ(gsa_routes_dropped(m5.routes, "version"), 1u);
+	EXPECT_EQ(m5.calls.size(), 4u);
+	EXPECT_EQ(gsa_routes_opened(m5.routes), 0u);
+}
+
+TEST(GsaRoutes, TheCodePointAndGraceAreTheConfiguredOnes)
+{
+	Router m2, m1;
+	for (Router *r : {&m2, &m1})
+		r->key("A", "1001", "00000001", kKey1);
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	auto a255 = m2.seal("192.0.2.12");
+	gsa_routes_set_code(m2.routes, 254);
+	EXPECT_EQ(gsa_routes_code(m2.routes), 254);
+	auto a254 = m2.seal("192.0.2.12");
+	EXPECT_EQ(a254[1], 254);
+	// m1 still looks for 255: 254 is an attribute like any other
+	m1.receive("192.0.2.12/32", a254);
+	EXPECT_TRUE(m1.calls.empty());
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 0u);
+	m1.receive("192.0.2.12/32", a255);
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 1u);
+	gsa_routes_set_code(m1.routes, 254);
+	m1.receive("192.0.2.12/32", a255); // no attribute 254: withdrawn
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 0u);
+	m1.receive("192.0.2.12/32", a254);
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 1u);
+
+	gsa_keyring_set_grace(m1.kr, 0);
+	EXPECT_EQ(gsa_keyring_grace(m1.kr), 0u);
+	std::string json = m1.render(nullptr, true);
+	EXPECT_EQ(json.find("{\"sealedAttribute\":{\"type\":254,\"grace\":0},"), 0u) << json;
+	EXPECT_EQ(m1.render(nullptr, false).find("Sealed attribute: type 254, grace 0 s\n"), 0u);
+	// grace 0: the previous epoch closes with the change
+	m1.key("A", "1001", "00000002", kKey2);
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	EXPECT_EQ(gsa_routes_opened(m1.routes), 0u);
+	EXPECT_EQ(gsa_routes_dropped(m1.routes, "epoch-expired"), 1u);
 }
 
 TEST(GsaRoutes, FailuresAreCountedByNameAndRemoveWhatWasOpened)
@@ -267,14 +413,17 @@ TEST(GsaRoutes, AScanWithdrawsTheRoutesItDidNotSee)
 
 TEST(GsaRoutes, TheDocumentedExampleOpens)
 {
-	// docs/bgp-gsa.md "Example": attribute c0 ff 3e and the 62-octet blob
-	std::vector<uint8_t> attr = {0xc0, 0xff, 0x3e, 0x01, 0x01, 0x00, 0x00, 0x01, 0x2c, 0x1a, 0x2b, 0x3c, 0x4d,
-				     0x01, 0xc0, 0x00, 0x02, 0x0b};
-	attr.insert(attr.end(), 12, 0x11);
-	for (uint8_t b : {0x81, 0xa0, 0x94, 0xbd, 0xb3, 0x00, 0x2d, 0xaf, 0x78, 0x75, 0x24, 0x00, 0x71, 0x05, 0x11,
-			  0xb7, 0x5b, 0x1f, 0x81, 0x4c, 0x1c, 0x52, 0xfa, 0x12, 0x47, 0xd7, 0x6c, 0x9f, 0x0f, 0xb5, 0xae,
-			  0x8d, 0xfe, 0x61, 0x84})
-		attr.push_back(b);
+	// docs/bgp-gsa.md "Example": attribute c0 ff 7a, the list of two entries
+	const char *hex = "c0ff7a0202003e"
+			  "01010000012c1a2b3c4d01c000020b111111111111111111111111"
+			  "81a094bdb3002daf78752400710511b75b1f814c1c52fa1247d76c9f0fb5ae8dfe6184"
+			  "0036"
+			  "01010000012d0a0b0c0d01c000020b222222222222222222222222"
+			  "9d85bc616a972d27d28acd026fcbce2851e408c89a2c3db4ad6a11";
+	std::vector<uint8_t> attr;
+	for (size_t i = 0; hex[i] && hex[i + 1]; i += 2)
+		attr.push_back(static_cast<uint8_t>(std::stoi(std::string(hex + i, 2), nullptr, 16)));
+	ASSERT_EQ(attr.size(), 125u);
 	Router m;
 	m.key("X", "300", "1a2b3c4d", kKey1);
 	m.receive("192.0.2.11/32", attr);
@@ -282,6 +431,12 @@ TEST(GsaRoutes, TheDocumentedExampleOpens)
 	EXPECT_EQ(m.calls[0].group, "X");
 	EXPECT_EQ(m.calls[0].gateway, "192.0.2.11");
 	EXPECT_EQ(m.calls[0].prefixes, (std::vector<std::string>{"10.1.0.0/16", "2001:db8:1::/48"}));
+	// the key of 301 (20 21 .. 3f) opens the second entry
+	m.key("Y", "301", "0a0b0c0d", "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f");
+	gsa_routes_reopen(m.routes, m.kr, record, &m.calls);
+	ASSERT_EQ(m.calls.size(), 2u) << m.render(nullptr, false);
+	EXPECT_EQ(m.calls[1].group, "Y");
+	EXPECT_EQ(m.calls[1].prefixes, std::vector<std::string>{"10.1.0.0/16"});
 }
 
 TEST(GsaRoutes, BadKeyFeedIsRefusedAndChangesNothing)

@@ -236,3 +236,56 @@ TEST(GsaSealC, CommunityAndGroupIds)
 	EXPECT_EQ(group, 300u);
 	EXPECT_EQ(gsa_group_id_parse("blue.example.net", &group, err, sizeof(err)), GSA_SEAL_ERR_INVALID);
 }
+
+TEST(GsaSealC, ListsOneEntryPerGroup)
+{
+	uint64_t now = 5000;
+	Ring sender(&now), member(&now);
+	char err[GSA_SEAL_ERR_MAX] = "";
+	ASSERT_EQ(gsa_keyring_update(sender.kr, 300, 1, kKeyA, 32, nullptr, err, sizeof(err)), GSA_SEAL_OK);
+	ASSERT_EQ(gsa_keyring_update(sender.kr, 301, 2, kKeyB, 32, nullptr, err, sizeof(err)), GSA_SEAL_OK);
+	ASSERT_EQ(gsa_keyring_update(member.kr, 301, 2, kKeyB, 32, nullptr, err, sizeof(err)), GSA_SEAL_OK);
+	gsa_addr orig = v4(192, 0, 2, 11);
+	gsa_prefix pa = p4(10, 1, 16), pb = p4(10, 2, 16);
+	uint8_t *a = nullptr, *b = nullptr, *list = nullptr;
+	size_t a_len = 0, b_len = 0, list_len = 0;
+	ASSERT_EQ(gsa_seal(sender.kr, 300, &orig, &orig, &pa, 1, &a, &a_len, nullptr, err, sizeof(err)), GSA_SEAL_OK);
+	ASSERT_EQ(gsa_seal(sender.kr, 301, &orig, &orig, &pb, 1, &b, &b_len, nullptr, err, sizeof(err)), GSA_SEAL_OK);
+	const uint8_t *entries[] = {b, a};
+	size_t lens[] = {b_len, a_len};
+	ASSERT_EQ(gsa_seal_list(entries, lens, 2, &list, &list_len, err, sizeof(err)), GSA_SEAL_OK) << err;
+	EXPECT_EQ(list_len, 2 + 2 + a_len + 2 + b_len);
+	EXPECT_EQ(list[0], GSA_SEAL_LIST_VERSION);
+	EXPECT_EQ(list[1], 2);
+	EXPECT_EQ(0, memcmp(list + 4, a, a_len)); // group 300 first
+
+	gsa_opened_entry *es = nullptr;
+	size_t n = 0;
+	ASSERT_EQ(gsa_open_list(member.kr, list, list_len, &es, &n, err, sizeof(err)), GSA_SEAL_OK) << err;
+	ASSERT_EQ(n, 2u);
+	EXPECT_EQ(es[0].group, 300u);
+	EXPECT_EQ(es[0].status, GSA_SEAL_ERR_UNKNOWN_GROUP);
+	EXPECT_EQ(es[0].opened.prefixes, nullptr);
+	EXPECT_EQ(es[1].group, 301u);
+	EXPECT_EQ(es[1].epoch, 2u);
+	ASSERT_EQ(es[1].status, GSA_SEAL_OK);
+	ASSERT_EQ(es[1].opened.count, 1u);
+	EXPECT_EQ(0, memcmp(&es[1].opened.prefixes[0], &pb, sizeof(pb)));
+	gsa_opened_entries_free(es, n);
+
+	// a bare entry, a cut list: refused whole, nothing to free
+	EXPECT_EQ(gsa_open_list(member.kr, b, b_len, &es, &n, err, sizeof(err)), GSA_SEAL_ERR_VERSION);
+	EXPECT_EQ(es, nullptr);
+	EXPECT_EQ(gsa_open_list(member.kr, list, list_len - 1, &es, &n, err, sizeof(err)), GSA_SEAL_ERR_TRUNCATED);
+	EXPECT_EQ(n, 0u);
+	// two of one group
+	const uint8_t *twice[] = {a, a};
+	size_t twice_lens[] = {a_len, a_len};
+	uint8_t *bad = nullptr;
+	size_t bad_len = 0;
+	EXPECT_EQ(gsa_seal_list(twice, twice_lens, 2, &bad, &bad_len, err, sizeof(err)), GSA_SEAL_ERR_INVALID);
+	EXPECT_EQ(gsa_seal_list(nullptr, nullptr, 0, &bad, &bad_len, err, sizeof(err)), GSA_SEAL_ERR_INVALID);
+	free(a);
+	free(b);
+	free(list);
+}

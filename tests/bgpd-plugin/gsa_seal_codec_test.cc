@@ -224,3 +224,124 @@ TEST(SealAttribute, FindsItAmongOthers)
 	EXPECT_EQ(find_seal_attribute(hex("c0ff05aabb"), 255).error().code, SealStatus::Truncated);
 	EXPECT_EQ(find_seal_attribute(ByteView(), 255).error().code, SealStatus::NotFound);
 }
+
+namespace {
+
+// docs/bgp-gsa.md's list example, computed independently (Python
+// cryptography's AESGCM): the entry above (group 300) and one of group 301
+// (key 20 21 .. 3f, nonce 22 x 12, epoch 0x0a0b0c0d, the same originator
+// and gateway, prefix 10.1.0.0/16), behind the list header 02 02.
+const char *kExampleEntry301 = "01010000012d0a0b0c0d01c000020b222222222222222222222222"
+			       "9d85bc616a972d27d28acd026fcbce2851e408c89a2c3db4ad6a11";
+
+Bytes example_list()
+{
+	FixedRandom n11(0x11), n22(0x22);
+	SealedRoutes r301;
+	r301.gateway = ip("192.0.2.11");
+	r301.prefixes = {prefix("10.1.0.0/16")};
+	Bytes e300 = seal_routes(key_of(0), 300, 0x1a2b3c4d, ip("192.0.2.11"), example_routes(), n11).value();
+	Bytes e301 = seal_routes(key_of(0x20), 301, 0x0a0b0c0d, ip("192.0.2.11"), r301, n22).value();
+	// given in any order, written in ascending group order
+	return encode_sealed_list({e301, e300}).value();
+}
+
+} // namespace
+
+TEST(SealList, SealsTheDocumentedExample)
+{
+	Bytes v = example_list();
+	EXPECT_EQ(to_hex(v), std::string("0202") + "003e" + kExampleBlob + "0036" + kExampleEntry301);
+	auto attr = encode_seal_attribute(kSealDefaultCode, v);
+	ASSERT_TRUE(attr.ok());
+	EXPECT_EQ(to_hex(ByteView(attr.value().data(), 3)), "c0ff7a");
+	EXPECT_EQ(attr.value().size(), 125u);
+
+	auto l = parse_sealed_list(v);
+	ASSERT_TRUE(l.ok()) << l.error().message;
+	ASSERT_EQ(l.value().size(), 2u);
+	EXPECT_EQ(l.value()[0].group, 300u);
+	EXPECT_EQ(l.value()[1].group, 301u);
+	EXPECT_EQ(l.value()[1].epoch, 0x0a0b0c0du);
+	auto r = open_routes(key_of(0x20), l.value()[1]);
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	ASSERT_EQ(r.value().prefixes.size(), 1u);
+	EXPECT_EQ(seal_prefix_text(r.value().prefixes[0]), "10.1.0.0/16");
+	// each entry under its own group's key only
+	EXPECT_EQ(open_routes(key_of(0), l.value()[1]).error().code, SealStatus::BadTag);
+	EXPECT_TRUE(open_routes(key_of(0), l.value()[0]).ok());
+}
+
+TEST(SealList, TheDecoderIsStrict)
+{
+	const std::string e300 = kExampleBlob, e301 = kExampleEntry301;
+	struct Case {
+		std::string hex;
+		SealStatus code;
+	} cases[] = {
+		{"", SealStatus::Truncated},
+		{"02", SealStatus::Truncated},
+		{e300, SealStatus::Version},                         // a bare entry
+		{"0301003e" + e300, SealStatus::Version},            // list version 3
+		{"0200", SealStatus::Malformed},                     // no entry
+		{"0221", SealStatus::Malformed},                     // 33 entries
+		{"0201003f" + e300, SealStatus::Truncated},          // length past the end
+		{"020100", SealStatus::Truncated},                   // length cut
+		{"0202003e" + e300, SealStatus::Truncated},          // a second entry missing
+		{"0201003e" + e300 + "00", SealStatus::Malformed},   // an octet after the last
+		{"02020036" + e301 + "003e" + e300, SealStatus::Malformed}, // descending groups
+		{"0202003e" + e300 + "003e" + e300, SealStatus::Malformed}, // one group twice
+		{"02010010" + e300.substr(0, 32), SealStatus::Truncated},   // an entry too short
+		{"0201003e02" + e300.substr(2), SealStatus::Version},       // an entry of version 2
+	};
+	for (const Case &c : cases) {
+		auto l = parse_sealed_list(hex(c.hex));
+		ASSERT_FALSE(l.ok()) << c.hex;
+		EXPECT_EQ(l.error().code, c.code) << c.hex << ": " << l.error().message;
+	}
+	EXPECT_EQ(parse_sealed_list(hex(e300)).error().message,
+		  "sealed attribute: version 1 (this code reads 2, a list of entries)");
+	EXPECT_NE(parse_sealed_list(hex("02020036" + e301 + "003e" + e300)).error().message.find("ascending"),
+		  std::string::npos);
+
+	Bytes v = example_list();
+	for (size_t n = 0; n < v.size(); n++)
+		EXPECT_FALSE(parse_sealed_list(ByteView(v.data(), n)).ok()) << n;
+	// every octet of the list header and lengths matters
+	for (size_t i : {size_t(0), size_t(1), size_t(2), size_t(3), size_t(66), size_t(67)}) {
+		Bytes bad = v;
+		bad[i] ^= 0x01;
+		EXPECT_FALSE(parse_sealed_list(bad).ok()) << i;
+	}
+}
+
+TEST(SealList, TheEncoderRefusesWhatTheDecoderWould)
+{
+	FixedRandom nonce(0x11);
+	Bytes e = seal_routes(key_of(0), 300, 7, ip("192.0.2.11"), example_routes(), nonce).value();
+	EXPECT_EQ(encode_sealed_list({}).error().code, SealStatus::Invalid);
+	EXPECT_EQ(encode_sealed_list({e, e}).error().code, SealStatus::Invalid);
+	EXPECT_EQ(encode_sealed_list({Bytes{1, 1, 0}}).error().code, SealStatus::Invalid);
+	std::vector<Bytes> many;
+	for (uint32_t g = 1; g <= kSealMaxEntries + 1; g++)
+		many.push_back(seal_routes(key_of(0), g, 7, ip("192.0.2.11"), example_routes(), nonce).value());
+	EXPECT_EQ(encode_sealed_list(many).error().code, SealStatus::TooLarge);
+	many.pop_back();
+	auto full = encode_sealed_list(many);
+	ASSERT_TRUE(full.ok());
+	auto back = parse_sealed_list(full.value());
+	ASSERT_TRUE(back.ok());
+	EXPECT_EQ(back.value().size(), kSealMaxEntries);
+	// two entries of 33,000 octets do not fit in one attribute
+	SealedRoutes big;
+	big.gateway = ip("2001:db8::1");
+	for (uint32_t i = 0; i < 1830; i++) {
+		SealPrefix p = prefix("2001:db8::/128");
+		p.addr[14] = static_cast<uint8_t>(i >> 8);
+		p.addr[15] = static_cast<uint8_t>(i);
+		big.prefixes.push_back(p);
+	}
+	Bytes b1 = seal_routes(key_of(0), 1, 7, ip("2001:db8::1"), big, nonce).value();
+	Bytes b2 = seal_routes(key_of(0), 2, 7, ip("2001:db8::1"), big, nonce).value();
+	EXPECT_EQ(encode_sealed_list({b1, b2}).error().code, SealStatus::TooLarge);
+}

@@ -51,9 +51,10 @@ inline Bytes key_of(uint8_t first)
 	return k;
 }
 
+// "" is no octet (parse_hex() refuses it)
 inline Bytes hex(const std::string &s)
 {
-	return *parse_hex(s);
+	return s.empty() ? Bytes() : *parse_hex(s);
 }
 
 } // namespace groupsec::bgp::test

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // The sealed attribute's decoders (bgpd-plugin/core/gsa_seal_codec.h,
-// gsa_keyring.h, gsa_seal.h): the blob header, opening with a keyring
+// gsa_keyring.h, gsa_seal.h): the list of entries (which, when it parses,
+// must encode again to the same octets), the blob header, opening with a keyring
 // that holds the input's group and epoch (so a tag that happens to verify
 // reaches the plaintext decoder), the path attribute walk, the group tag
 // and its text. An input whose first octet is 0xff is a plaintext: it is
@@ -128,6 +129,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	gsa_addr orig;
 	gsa_seal_peek(data, size, &group, &epoch, &orig, err, sizeof(err));
 
+	// the attribute's value: a list of entries, strict and canonical
+	auto list = parse_sealed_list(in);
+	auto opened_list = ring().open_list(in);
+	check(list.ok() == opened_list.ok());
+	if (list.ok()) {
+		check(!list.value().empty() && list.value().size() <= kSealMaxEntries);
+		std::vector<Bytes> entries;
+		for (const SealedHeader &h : list.value())
+			entries.emplace_back(h.aad.begin(), h.tag.end());
+		auto again = encode_sealed_list(entries);
+		check(again.ok() && again.value().size() == size && memcmp(again.value().data(), data, size) == 0);
+		check(opened_list.value().size() == list.value().size());
+	}
+	gsa_opened_entry *entries = nullptr;
+	size_t n_entries = 0;
+	if (gsa_open_list(c_ring(), data, size, &entries, &n_entries, err, sizeof(err)) == GSA_SEAL_OK) {
+		check(list.ok() && n_entries == list.value().size());
+		for (size_t i = 0; i < n_entries; i++)
+			check(entries[i].status != GSA_SEAL_OK || entries[i].opened.count > 0);
+		gsa_opened_entries_free(entries, n_entries);
+	} else {
+		check(entries == nullptr && n_entries == 0);
+	}
+
 	auto routes = decode_sealed_routes(in);
 	if (routes.ok()) {
 		auto again = encode_sealed_routes(routes.value());
@@ -138,6 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (attr.ok()) {
 		check(attr.value().data() >= data && attr.value().data() + attr.value().size() <= data + size);
 		ring().open(attr.value());
+		ring().open_list(attr.value());
 	}
 	const uint8_t *value = nullptr;
 	size_t value_len = 0;
