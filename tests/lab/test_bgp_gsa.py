@@ -356,12 +356,11 @@ def test_members_open_each_others_sealed_prefixes_and_hand_them_to_gdoi(sr):
     wait_until("gm3 opened gm1's and gm2's (A) and gm4's (B)", lambda: opened_routes(gm3) == {
         gm1.lan_prefix: (gm1.addr, "A"), gm2.lan_prefix: (gm2.addr, "A"), gm4.lan_prefix: (gm4.addr, "B")},
         timeout=30)
-    # gm4 holds none of A's prefixes: gm3's route comes sealed under A
-    # (one group per endpoint: the lowest ID), which gm4 cannot open
-    wait_until("gm4 counts gm3's route as not its group's",
-               lambda: gm4.vtysh_json("show bgp gsa routes json")["notOpened"].get(endpoint(gm3)) == "unknown-group",
+    # gm4 opens gm3's prefix under B (one sealed entry per group) and
+    # nothing of A
+    wait_until("gm4 opened gm3's (B)", lambda: opened_routes(gm4) == {gm3.lan_prefix: (gm3.addr, "B")},
                timeout=30)
-    assert opened_routes(gm4) == {}
+    assert gm4.vtysh_json("show bgp gsa routes json")["notOpened"] == {}
     # the S/R, key server of both, opens all and hands nothing out
     wait_until("the S/R opened every member's prefixes", lambda: set(opened_routes(sr["ks"])) == {
         gm1.lan_prefix, gm2.lan_prefix, gm3.lan_prefix, gm4.lan_prefix}, timeout=30)
