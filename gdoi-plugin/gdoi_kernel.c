@@ -175,6 +175,35 @@ void gdoi_kernel_del_sa(void *ctx, const gdoi_kernel_sa_t *sa)
 	DESTROY_IF(dst);
 }
 
+/*
+ * Described in header
+ */
+bool gdoi_kernel_query_sa(void *ctx, const gdoi_kernel_sa_t *sa,
+						  uint64_t *bytes, uint64_t *packets)
+{
+	host_t *src, *dst;
+	kernel_ipsec_sa_id_t id = {
+		.spi = htonl(sa->spi),
+		.proto = IPPROTO_ESP,
+	};
+	kernel_ipsec_query_sa_t data = {};
+	time_t used = 0;
+	status_t status = FAILED;
+
+	src = gdoi_kernel_host(&sa->src);
+	dst = gdoi_kernel_host(&sa->dst);
+	if (src && dst)
+	{
+		id.src = src;
+		id.dst = dst;
+		status = charon->kernel->query_sa(charon->kernel, &id, &data, bytes,
+										  packets, &used);
+	}
+	DESTROY_IF(src);
+	DESTROY_IF(dst);
+	return status == SUCCESS;
+}
+
 /**
  * Add or delete a policy
  */

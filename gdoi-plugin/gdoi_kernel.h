@@ -30,6 +30,18 @@ bool gdoi_kernel_add_sa(void *ctx, const gdoi_kernel_sa_t *sa);
 void gdoi_kernel_del_sa(void *ctx, const gdoi_kernel_sa_t *sa);
 
 /**
+ * What a group SA installed with gdoi_kernel_add_sa() has carried.
+ *
+ * @param ctx			unused
+ * @param sa			the SA as the core describes it
+ * @param bytes			bytes, as the kernel counts them
+ * @param packets		packets
+ * @return				TRUE if the kernel said
+ */
+bool gdoi_kernel_query_sa(void *ctx, const gdoi_kernel_sa_t *sa,
+						  uint64_t *bytes, uint64_t *packets);
+
+/**
  * Install a policy of a group SA (tunnel or transport mode).
  */
 bool gdoi_kernel_add_policy(void *ctx, const gdoi_kernel_policy_t *policy);

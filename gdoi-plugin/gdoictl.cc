@@ -3,6 +3,7 @@
 // It sends one VICI command, prints the answer for a person or, with
 // --json, as JSON, and exits 0 on success, 1 if the command failed, 2 on a
 // usage error and 3 if the socket could not be used.
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -332,10 +333,21 @@ std::string human_sas(const Section &r)
 	auto sas = children(r.section("sas"));
 	if (sas.empty())
 		return "group " + get(r, "group") + ": no SAs\n";
-	Table t({"SPI", "ALGORITHM", "LIFETIME", "EXPIRES", "STATE"});
-	for (const Section *s : sas)
-		t.add({get(*s, "spi"), get(*s, "encr-alg") + "/" + get(*s, "encr-keysize"), get(*s, "lifetime") + "s",
-		       "in " + get(*s, "expires") + "s", get(*s, "current") == "yes" ? "current" : "previous"});
+	// a member's kernel counts what each SA carried
+	bool counted = std::all_of(sas.begin(), sas.end(), [](const Section *s) { return s->value("packets-in"); });
+	std::vector<std::string> head = {"SPI", "ALGORITHM", "LIFETIME", "EXPIRES", "STATE"};
+	if (counted)
+		head.insert(head.end(), {"IN (PACKETS/BYTES)", "OUT (PACKETS/BYTES)"});
+	Table t(head);
+	for (const Section *s : sas) {
+		std::vector<std::string> row = {get(*s, "spi"), get(*s, "encr-alg") + "/" + get(*s, "encr-keysize"),
+		                                get(*s, "lifetime") + "s", "in " + get(*s, "expires") + "s",
+		                                get(*s, "current") == "yes" ? "current" : "previous"};
+		if (counted)
+			row.insert(row.end(), {get(*s, "packets-in") + "/" + get(*s, "bytes-in"),
+			                       get(*s, "packets-out") + "/" + get(*s, "bytes-out")});
+		t.add(row);
+	}
 	return t.str();
 }
 
@@ -386,6 +398,7 @@ const std::set<std::string> kNumbers = {
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
         "tree-depth",     "invalid-spi",   "ike-deletes-sent", "ike-deletes-received", "ike-rekeys",
         "liveness",       "liveness-failed", "unsupported-critical", "group-number",
+        "packets-in",     "bytes-in",   "packets-out",   "bytes-out",
         // events
         "port",           "member-id",  "message-id",
 };

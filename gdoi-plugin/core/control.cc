@@ -342,6 +342,12 @@ Section cmd_list_sas(ControlTarget &t, const std::string &cmd, const Section &re
 		e.add_value("lifetime", num(sa.lifetime_s));
 		e.add_value("expires", num(seconds_between(now, sa.expires_ms)));
 		e.add_value("current", yes_no(sa.current));
+		if (auto tr = t.sa_traffic(group.name, sa.spi)) {
+			e.add_value("packets-in", num(tr->in.packets));
+			e.add_value("bytes-in", num(tr->in.bytes));
+			e.add_value("packets-out", num(tr->out.packets));
+			e.add_value("bytes-out", num(tr->out.bytes));
+		}
 	}
 	return s;
 }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "gdoi_dataplane.h"
 #include "gdoi_endpoints.h"
 #include "gdoi_engine.h"
 #include "gikev2_result.h"
@@ -74,6 +75,15 @@ public:
 	virtual Result<Done> remove_endpoint(const std::string &group, const Address &gateway) = 0;
 	// The group's endpoints; an error if the group does not exist.
 	virtual Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const = 0;
+	// GroupDataplane::traffic(): what a member's group SA has carried;
+	// nullopt where nothing counts it (a key server, a kernel that does
+	// not say).
+	virtual std::optional<SaTraffic> sa_traffic(const std::string &group, uint32_t spi) const
+	{
+		(void)group;
+		(void)spi;
+		return std::nullopt;
+	}
 
 	// Engine::routing_keys(): every group's routing key of sealed routes.
 	// A target without them has none.

@@ -179,6 +179,17 @@ public:
 		env_.del_policy(env_.ctx, &k);
 	}
 
+	std::optional<SaUsage> query_sa(const KernelSa &sa) const override
+	{
+		if (!env_.query_sa)
+			return std::nullopt;
+		gdoi_kernel_sa_t k = to_c(sa);
+		SaUsage u;
+		if (!env_.query_sa(env_.ctx, &k, &u.bytes, &u.packets))
+			return std::nullopt;
+		return u;
+	}
+
 	std::optional<std::string> unsupported(SaMode mode) const override
 	{
 		if (mode != SaMode::Transport || !env_.no_transport) {
@@ -424,6 +435,7 @@ public:
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &endpoint) override;
 	Result<Done> remove_endpoint(const std::string &group, const Address &gateway) override;
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
+	std::optional<SaTraffic> sa_traffic(const std::string &group, uint32_t spi) const override;
 	std::vector<GroupRoutingKey> routing_keys() const override;
 
 private:
@@ -616,6 +628,11 @@ Result<Done> EngineControl::remove_endpoint(const std::string &group, const Addr
 		core_.server.endpoint_changed(group, gateway.ip, "removed", {});
 	}
 	return r;
+}
+
+std::optional<SaTraffic> EngineControl::sa_traffic(const std::string &group, uint32_t spi) const
+{
+	return core_.dataplane.traffic(group, spi);
 }
 
 Result<std::vector<TunnelEndpoint>> EngineControl::endpoints(const std::string &group) const

@@ -172,6 +172,10 @@ typedef struct {
 	void (*trusted_keys)(void *ctx, const gdoi_id_t *peer,
 						 void (*add)(void *list, const uint8_t *spki, size_t len),
 						 void *list);
+	/** optional (NULL: not counted): the bytes and packets an SA installed
+	 *  with add_sa has carried; FALSE if the kernel does not say */
+	bool (*query_sa)(void *ctx, const gdoi_kernel_sa_t *sa, uint64_t *bytes,
+					 uint64_t *packets);
 } gdoi_core_env_t;
 
 /**

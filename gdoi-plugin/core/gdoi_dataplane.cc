@@ -227,6 +227,38 @@ std::vector<TunnelEndpoint> GroupDataplane::endpoints(const std::string &name) c
 	return it == groups_.end() ? std::vector<TunnelEndpoint>{} : it->second.endpoints;
 }
 
+std::optional<SaTraffic> GroupDataplane::traffic(const std::string &name, uint32_t spi) const
+{
+	auto git = groups_.find(name);
+	if (git == groups_.end())
+		return std::nullopt;
+	const Group &g = git->second;
+	auto in = g.inbound.find(spi);
+	if (in == g.inbound.end())
+		return std::nullopt;
+	SaTraffic t;
+	auto add = [&](const KernelSa &sa, SaUsage &sum) {
+		auto u = kernel_.query_sa(sa);
+		if (!u)
+			return false;
+		sum.bytes += u->bytes;
+		sum.packets += u->packets;
+		return true;
+	};
+	for (const KernelSa &sa : in->second) {
+		if (!add(sa, t.in))
+			return std::nullopt;
+	}
+	for (const auto &[gateway, sas] : g.outbound) {
+		(void)gateway;
+		for (const KernelSa &sa : sas) {
+			if (sa.spi == spi && !add(sa, t.out))
+				return std::nullopt;
+		}
+	}
+	return t;
+}
+
 // The outbound SAs towards one endpoint under the current TEK: to its
 // gateway, or, keeping addresses, one from each own host to each of the
 // endpoint's addresses that the TEK lets the host send to.

@@ -54,6 +54,19 @@ struct KernelSa {
 
 enum class PolicyDirection { In, Out, Fwd };
 
+// What one kernel SA has carried, as the kernel counts it.
+struct SaUsage {
+	uint64_t bytes = 0;
+	uint64_t packets = 0;
+};
+
+// What a group SA has carried at this member: received under its SPI, and
+// sent under it (all its outbound SAs, one per gateway or address pair).
+struct SaTraffic {
+	SaUsage in;
+	SaUsage out;
+};
+
 struct KernelPolicy {
 	TrafficSelector source;
 	TrafficSelector destination;
@@ -73,6 +86,13 @@ public:
 	virtual void del_sa(const KernelSa &sa) = 0;
 	virtual bool add_policy(const KernelPolicy &p) = 0;
 	virtual void del_policy(const KernelPolicy &p) = 0;
+	// What an SA added with add_sa() has carried; nullopt if the kernel
+	// does not say.
+	virtual std::optional<SaUsage> query_sa(const KernelSa &sa) const
+	{
+		(void)sa;
+		return std::nullopt;
+	}
 	// Why the kernel's data plane cannot make SAs of this mode, nullopt if
 	// it can.
 	virtual std::optional<std::string> unsupported(SaMode mode) const
@@ -106,6 +126,11 @@ public:
 	Result<Done> add_endpoint(const std::string &group, const TunnelEndpoint &e);
 	Result<Done> remove_endpoint(const std::string &group, const Address &gateway);
 	std::vector<TunnelEndpoint> endpoints(const std::string &group) const;
+
+	// What the group SA with this SPI has carried (its inbound SAs, and
+	// its outbound SAs while it sends); nullopt if it is not installed or
+	// the kernel does not count.
+	std::optional<SaTraffic> traffic(const std::string &group, uint32_t spi) const;
 
 	// A new TEK: its inbound SA joins the ones installed (older SPIs keep
 	// receiving until remove()), and the outbound SAs move to it, or, for

@@ -298,6 +298,20 @@ TEST_F(ControlTest, ListSasShowsSpisAlgorithmsAndExpiry)
 	EXPECT_EQ(failed("list-sas", args({{"group", "green"}})), "group 'green' not found");
 }
 
+TEST_F(ControlTest, ListSasShowsWhatAMembersSaCarried)
+{
+	// where nothing counts (the key server's group), no counters
+	Section r = ok("list-sas", args({{"group", "blue"}}));
+	EXPECT_EQ(value(r.section("sas")->section("1a2b3c4d"), "packets-in"), "<absent>");
+	target.traffic_[{"red", 0x1a2b3c4d}] = SaTraffic{{8400, 100}, {5880000000ULL, 70}};
+	r = ok("list-sas", args({{"group", "red"}}));
+	const Section *sa = r.section("sas")->section("1a2b3c4d");
+	EXPECT_EQ(value(sa, "packets-in"), "100");
+	EXPECT_EQ(value(sa, "bytes-in"), "8400");
+	EXPECT_EQ(value(sa, "packets-out"), "70");
+	EXPECT_EQ(value(sa, "bytes-out"), "5880000000") << "64-bit counters";
+}
+
 TEST_F(ControlTest, ActionsReachTheTarget)
 {
 	ok("rekey", args({{"group", "blue"}}));

@@ -218,9 +218,18 @@ public:
 		return out;
 	}
 
+	std::optional<SaTraffic> sa_traffic(const std::string &group, uint32_t spi) const override
+	{
+		auto it = traffic_.find({group, spi});
+		if (it == traffic_.end())
+			return std::nullopt;
+		return it->second;
+	}
+
 	mutable std::vector<std::string> calls;
 	std::vector<GroupState> groups_;
 	std::map<std::string, std::vector<TunnelEndpoint>> endpoints_;
+	std::map<std::pair<std::string, uint32_t>, SaTraffic> traffic_;
 
 private:
 	static std::string prefixes(const TunnelEndpoint &e)

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,25 @@ struct FakeKernel : KernelOps {
 	std::vector<KernelPolicy> policies;
 	std::vector<std::string> log;
 	int fail_policy_after = -1; // add_policy fails once this many succeeded
+	// what query_sa() says, by "in|out DESTINATION SPI" (nothing: 0);
+	// counts false: the kernel does not say
+	std::map<std::string, SaUsage> usage;
+	bool counts = true;
+
+	static std::string key(const KernelSa &sa)
+	{
+		return std::string(sa.inbound ? "in " : "out ") + sa.destination.ip_string() + " " +
+		       std::to_string(sa.spi);
+	}
+	std::optional<SaUsage> query_sa(const KernelSa &sa) const override
+	{
+		bool installed = std::any_of(sas.begin(), sas.end(), [&](const KernelSa &x) { return key(x) == key(sa); });
+		EXPECT_TRUE(installed) << "querying an SA that is not installed: " << key(sa);
+		if (!counts)
+			return std::nullopt;
+		auto it = usage.find(key(sa));
+		return it == usage.end() ? SaUsage{} : it->second;
+	}
 
 	bool add_sa(const KernelSa &sa) override
 	{
@@ -554,4 +574,37 @@ TEST(HostModesIpv6, AddressPreservationOverIpv6)
 	ASSERT_EQ(k.policies.size(), 2u);
 	EXPECT_EQ(to_string(k.policies[0].source), "2001:db8:1001::1/128");
 	EXPECT_EQ(to_string(k.policies[0].destination), "2001:db8:1002::1/128");
+}
+
+TEST_F(Dataplane, TrafficSumsWhatTheGroupSaReceivedAndSentToEveryGateway)
+{
+	EXPECT_FALSE(dp.traffic("blue", 0x1001)) << "not installed yet";
+	ASSERT_TRUE(dp.install(tek(0x1001)));
+	kernel.usage["in 192.0.2.11 4097"] = {1000, 10};
+	kernel.usage["out 192.0.2.12 4097"] = {300, 3};
+	kernel.usage["out 192.0.2.13 4097"] = {200, 2};
+	auto t = dp.traffic("blue", 0x1001);
+	ASSERT_TRUE(t);
+	EXPECT_EQ(t->in.packets, 10u);
+	EXPECT_EQ(t->in.bytes, 1000u);
+	EXPECT_EQ(t->out.packets, 5u) << "both gateways' outbound SAs";
+	EXPECT_EQ(t->out.bytes, 500u);
+
+	// a rekey: the new SA sends; the old one only receives until removed
+	ASSERT_TRUE(dp.install(tek(0x2002)));
+	kernel.usage["out 192.0.2.12 8194"] = {100, 1};
+	auto old = dp.traffic("blue", 0x1001);
+	ASSERT_TRUE(old);
+	EXPECT_EQ(old->in.packets, 10u);
+	EXPECT_EQ(old->out.packets, 0u) << "its outbound SAs are gone";
+	auto now = dp.traffic("blue", 0x2002);
+	ASSERT_TRUE(now);
+	EXPECT_EQ(now->in.packets, 0u);
+	EXPECT_EQ(now->out.packets, 1u);
+	EXPECT_EQ(now->out.bytes, 100u);
+	dp.remove("blue", 0x1001);
+	EXPECT_FALSE(dp.traffic("blue", 0x1001)) << "removed";
+	EXPECT_FALSE(dp.traffic("red", 0x2002)) << "no such group";
+	kernel.counts = false;
+	EXPECT_FALSE(dp.traffic("blue", 0x2002)) << "a kernel that does not count";
 }

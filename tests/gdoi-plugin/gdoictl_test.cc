@@ -249,6 +249,22 @@ TEST_F(GdoictlTest, MembersAndSas)
 	                  "\"AES_GCM_16\",\"encrKeysize\":256,\"lifetime\":3600,\"expires\":3412,\"current\":true}]}\n");
 }
 
+TEST_F(GdoictlTest, SasWithWhatTheyCarried)
+{
+	server.with_target([](FakeTarget &t) {
+		t.traffic_[{"red", 0x1a2b3c4d}] = SaTraffic{{8400, 100}, {5880, 70}};
+		return 0;
+	});
+	Result s = with_socket({"sas", "red"});
+	EXPECT_EQ(s.status, 0) << s.err;
+	EXPECT_EQ(s.out, "SPI       ALGORITHM       LIFETIME  EXPIRES   STATE    IN (PACKETS/BYTES)  OUT (PACKETS/BYTES)\n"
+	                 "1a2b3c4d  AES_GCM_16/256  3600s     in 3412s  current  100/8400            70/5880\n");
+	Result sj = with_socket({"-j", "sas", "red"});
+	EXPECT_EQ(sj.out, "{\"group\":\"red\",\"sas\":[{\"spi\":\"1a2b3c4d\",\"protocol\":\"esp\",\"encrAlg\":"
+	                  "\"AES_GCM_16\",\"encrKeysize\":256,\"lifetime\":3600,\"expires\":3412,\"current\":true,"
+	                  "\"packetsIn\":100,\"bytesIn\":8400,\"packetsOut\":70,\"bytesOut\":5880}]}\n");
+}
+
 TEST_F(GdoictlTest, Counters)
 {
 	Result r = with_socket({"counters", "blue"});

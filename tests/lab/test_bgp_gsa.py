@@ -82,10 +82,11 @@ def member_conf(gm, ks):
     return f"groups {{\n{blocks}}}\n"
 
 
-def sr_bgp_conf(ks, members, solo=True):
+def sr_bgp_conf(ks, members, solo=True, others=(GOBGP_ADDR, BIRD_ADDR)):
+    """others: the peers that are no members (gobgpd, bird)."""
     lines = [f"hostname {ks.name}", "debug bgp updates out", "router bgp 65000", f" bgp router-id {ks.addr}",
              " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast"]
-    peers = [m.addr for m in members] + [GOBGP_ADDR, BIRD_ADDR]
+    peers = [m.addr for m in members] + list(others)
     for p in peers:
         lines += [f" neighbor {p} remote-as 65000", f" neighbor {p} timers connect 2"]
     if solo:
