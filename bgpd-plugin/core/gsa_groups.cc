@@ -321,6 +321,7 @@ std::set<std::string> Groups::key_server_groups(
 			auto a = addresses_of(g);
 			affected.insert(a.begin(), a.end());
 			g.members.clear();
+			reindex(g);
 		}
 		g.group_id = gid;
 		g.number = group_number(gid);
@@ -358,6 +359,7 @@ std::set<std::string> Groups::key_server_members(std::string_view group,
 			changed = true;
 	}
 	g.members = std::move(next);
+	reindex(g);
 	g.members_known = true;
 	return changed ? affected : std::set<std::string>{};
 }
@@ -376,6 +378,7 @@ std::set<std::string> Groups::member_registered(std::string_view group, std::str
 	bool same = slot.address == *a && slot.peers == peers;
 	std::string old = slot.address;
 	slot = RegisteredMember{std::string(identity), *a, std::move(peers)};
+	reindex(g);
 	if (same)
 		return {};
 	// the new member sees the others' routes and they see its (or, with
@@ -397,6 +400,7 @@ std::set<std::string> Groups::member_gone(std::string_view group, std::string_vi
 	std::set<std::string> affected = addresses_of(g);
 	if (!g.members.erase(std::string(identity)))
 		return {};
+	reindex(g);
 	return affected; // includes the one gone
 }
 
@@ -427,9 +431,12 @@ std::vector<const RegisteredMember *> Groups::members_at(const ServerGroup &g,
 			out.push_back(&m->second);
 		return out;
 	}
-	for (const auto &[id, m] : g.members)
-		if (m.address == *a)
-			out.push_back(&m);
+	auto [from, to] = g.by_address.equal_range(*a);
+	for (auto i = from; i != to; ++i) {
+		auto m = g.members.find(i->second);
+		if (m != g.members.end())
+			out.push_back(&m->second);
+	}
 	return out;
 }
 
@@ -443,10 +450,14 @@ bool Groups::member_at(const ServerGroup &g, std::string_view address) const
 		auto m = g.members.find(bound->second);
 		return m != g.members.end() && m->second.address == *a;
 	}
+	return g.by_address.count(*a) != 0;
+}
+
+void Groups::reindex(ServerGroup &g)
+{
+	g.by_address.clear();
 	for (const auto &[id, m] : g.members)
-		if (m.address == *a)
-			return true;
-	return false;
+		g.by_address.emplace(m.address, id);
 }
 
 bool Groups::is_member(uint32_t group, std::string_view address) const

@@ -102,6 +102,9 @@ struct ServerGroup {
 	std::string group_id;          // as the key server shows it
 	std::optional<uint32_t> number;
 	std::map<std::string, RegisteredMember> members; // by identity
+	// address -> identity of every entry of members (Groups::reindex()):
+	// a decision looks members up by address, once per route and peer
+	std::multimap<std::string, std::string> by_address;
 	uint64_t registered_events = 0, left_events = 0, evicted_events = 0;
 	ReflectCounters counters;
 	bool members_known = false;    // list-members answered on this connection
@@ -195,6 +198,7 @@ private:
 	const ServerGroup *server_by_number(uint32_t n) const;
 	std::set<std::string> addresses_of(const ServerGroup &g) const;
 	bool member_at(const ServerGroup &g, std::string_view address) const;
+	static void reindex(ServerGroup &g);
 	// the registered members of g the neighbor at address counts as
 	std::vector<const RegisteredMember *> members_at(const ServerGroup &g,
 							 std::string_view address) const;
