@@ -76,8 +76,14 @@ def in_group(m, g, evicted):
     return g in MEMBERS[m] and (m, g) not in evicted
 
 
+def private_prefixes(lab, o, g):
+    """What member o announces privately in group g (test_bgp_gsa's member
+    configuration): its LAN, and for gm3 in B one prefix of B only."""
+    return [lab[o].lan_prefix] + ([gsa.GM3_B_ONLY] if (o, g) == ("gm3", "B") else [])
+
+
 def want_opened(lab, m, evicted=()):
-    """{prefix: (gateway, group)} that member m opens: the prefix of every
+    """{prefix: (gateway, group)} that member m opens: the prefixes of every
     other member of each of its groups (minus evicted (member, group))."""
     out = {}
     for g in GROUPS:
@@ -85,7 +91,7 @@ def want_opened(lab, m, evicted=()):
             continue
         for o in MEMBERS:
             if o != m and in_group(o, g, evicted):
-                out[lab[o].lan_prefix] = (lab[o].addr, g)
+                out.update({p: (lab[o].addr, g) for p in private_prefixes(lab, o, g)})
     return out
 
 
@@ -93,7 +99,7 @@ def want_endpoints(lab, m, g, evicted=()):
     """{gateway: [prefixes]} member m's gdoi plugin holds for group g."""
     if not in_group(m, g, evicted):
         return {}
-    return {lab[o].addr: [lab[o].lan_prefix] for o in MEMBERS if o != m and in_group(o, g, evicted)}
+    return {lab[o].addr: sorted(private_prefixes(lab, o, g)) for o in MEMBERS if o != m and in_group(o, g, evicted)}
 
 
 def state(lab, evicted=()):
@@ -108,7 +114,7 @@ def state(lab, evicted=()):
         if got != want_opened(lab, m, evicted):
             diff[f"{m} opened"] = got
         for g in MEMBERS[m]:
-            eps = gdoi_endpoints(gm, g) or {}
+            eps = {gw: sorted(ps) for gw, ps in (gdoi_endpoints(gm, g) or {}).items()}
             if eps != want_endpoints(lab, m, g, evicted):
                 diff[f"{m} endpoints of {g}"] = eps
         routes = gsa.membership_routes(lab, m)
