@@ -39,11 +39,14 @@ def endpoint(gm):
     return f"{gm.addr}/32"
 
 
-def server_conf(ks):
+def server_conf(ks, groups=None, members=None):
+    """The S/R's key server groups: groups {name: ID}, each serving the
+    members {name: [groups]} (by default this lab's)."""
+    groups, members = groups or GROUPS, members or MEMBERS
     tek = labmod.GDOI_TEK_TS[4]
     blocks = ""
-    for g, gid in GROUPS.items():
-        ids = ", ".join(f"{m}.example.net" for m, gs in MEMBERS.items() if g in gs)
+    for g, gid in groups.items():
+        ids = ", ".join(f"{m}.example.net" for m, gs in members.items() if g in gs)
         blocks += f"""\
 	{g} {{
 		role = server

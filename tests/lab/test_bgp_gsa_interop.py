@@ -29,6 +29,7 @@ import subprocess
 import lab as labmod
 import pytest
 from lab import wait_until
+import test_bgp_gsa as gsa
 from test_bgp_gsa import gdoi_endpoints, opened_routes, start_charon, stop_capture
 from test_routing_keys import routing_keys
 
@@ -156,27 +157,7 @@ def sealed_values_sent(pcap, src, dst, route):
 # --- the routers
 
 def server_conf(ks):
-    ids = ", ".join(f"{m}.example.net" for m in MEMBERS)
-    return f"""\
-groups {{
-	{GROUP} {{
-		role = server
-		group_id = {GROUP_ID}
-		local_id = ks.example.net
-		listen = {ks.addr}
-		auth = psk
-		members = {ids}
-		tek-1 {{
-			local_ts = {labmod.GDOI_TEK_TS[4]}
-			remote_ts = {labmod.GDOI_TEK_TS[4]}
-			esp_proposal = aes256gcm16
-		}}
-		tek_lifetime = 1h
-		deactivation_delay = 3s
-		sa_mode = gateway
-	}}
-}}
-"""
+    return gsa.server_conf(ks, {GROUP: GROUP_ID}, {m: [GROUP] for m in MEMBERS})
 
 
 def member_conf(gm, ks):

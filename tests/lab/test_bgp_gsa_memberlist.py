@@ -15,6 +15,7 @@ condition.
 import lab as labmod
 import pytest
 from lab import wait_until
+import test_bgp_gsa as gsa
 
 GROUP, GROUP_ID = "A", 1001
 MEMBERS = ("gm1", "gm2", "gm3")
@@ -26,28 +27,7 @@ def endpoint(gm):
 
 
 def server_conf(ks):
-    tek = labmod.GDOI_TEK_TS[4]
-    ids = ", ".join(f"{m}.example.net" for m in MEMBERS)
-    return f"""\
-groups {{
-	{GROUP} {{
-		role = server
-		group_id = {GROUP_ID}
-		local_id = ks.example.net
-		listen = {ks.addr}
-		auth = psk
-		members = {ids}
-		tek-1 {{
-			local_ts = {tek}
-			remote_ts = {tek}
-			esp_proposal = aes256gcm16
-		}}
-		tek_lifetime = 1h
-		deactivation_delay = 3s
-		sa_mode = gateway
-	}}
-}}
-"""
+    return gsa.server_conf(ks, {GROUP: GROUP_ID}, {m: [GROUP] for m in MEMBERS})
 
 
 def member_conf(gm, ks, named=None):
