@@ -9,8 +9,6 @@ keep open. Evicting gm3 closes its IKE SA and moves gm1 and gm2 to a new
 TEK over theirs, without losing a ping; gm3 is locked out. The key
 server's `sender_id_bits = 12` reaches the members as GWP_SENDER_ID_BITS.
 """
-import time
-
 import lab as labmod
 import pytest
 from lab import wait_until
@@ -20,9 +18,41 @@ from test_gdoi import GROUP, counters, current_spi, group_state, ping, registere
 @pytest.fixture(scope="module")
 def ilab():
     lab = labmod.gdoi_lab("gsinband")
+    # the reference member of test 1, in no blue group
+    lab.add_router("rm", "192.0.2.20", "10.20.0.1/24")
     with lab:
-        labmod.configure_gdoi(lab, server_extra="\t\trekey = inband\n\t\tsender_id_bits = 12")
+        labmod.configure_gdoi(lab, server_extra="\t\trekey = inband\n\t\tsender_id_bits = 12",
+                              extra_members=("rm",))
         yield lab
+
+
+# the reference group: GSA_REKEY (the default), its own group ID and TEK
+# selectors; its member rm authenticates with the lab's shared group PSK
+REFERENCE = "ref"
+
+
+def as_reference(conf):
+    return conf.replace("\tblue {", f"\t{REFERENCE} {{").replace(
+        f"group_id = {labmod.GDOI_GROUP_ID}", f"group_id = {labmod.GDOI_GROUP_ID + 1}").replace(
+        labmod.GDOI_TEK_TS[4], "198.51.100.0/24")
+
+
+def join_reference_group(lab):
+    """Serve the reference group at the key server and start rm as its member."""
+    ks, rm = lab["ks"], lab["rm"]
+    current = (ks.dir / "gdoi.conf").read_text()
+    ref = as_reference(labmod.gdoi_server_conf(ks, [rm]))
+    ks.write_config("gdoi.conf", current[:current.rindex("}")] + ref[ref.index("{") + 1:])
+    ks.swanctl("--reload-settings")
+    wait_until("the reference group serving",
+               lambda: any(g.get("name") == REFERENCE and g.get("state") == "serving"
+                           for g in labmod.gdoictl(ks, "groups").get("groups", [])), timeout=15)
+    labmod.install_creds(rm, lab.dir / "pki", cert="ks.crt")
+    labmod.gdoi_charon(rm, as_reference(labmod.gdoi_member_conf(rm, ks, [])),
+                       labmod.gdoi_secrets(rm, ["ks"], shared={"ks"}))
+    rm.start_charon()
+    rm.swanctl("--load-creds", "--noprompt", "--file", rm.dir / "swanctl.conf")
+    labmod.gdoictl(rm, "reregister", REFERENCE, check=False, as_json=False)
 
 
 def gms(lab):
@@ -40,12 +70,19 @@ def test_members_register_without_a_rekey_sa_and_keep_their_ike_sa(ilab):
     # Sender-IDs of 12 bits, from 0, none given twice
     ids = sorted(int(i) for gm in gms(ilab) for i in group_state(gm).get("senderIds", []))
     assert len(ids) == 3 and len(set(ids)) == 3 and all(0 <= i < 4096 for i in ids), ids
-    # the key server would close a GSA_REKEY group's IKE SAs 30 s after
-    # registration (test_gdoi.py); an inband group keeps them
+    # The key server closes a GSA_REKEY group's IKE SAs 30 s after
+    # registration (test_gdoi.py); an inband group keeps them. The moment
+    # that would have happened is observed, not waited out: a reference
+    # member (rm) joins a GSA_REKEY group on the same key server after every
+    # blue registration, and once the key server has closed rm's IKE SA,
+    # blue's 30 s have passed for every member too.
     regs = {gm.name: counters(gm)["registrations"] for gm in gms(ilab)}
-    # (a window in which something must not happen: 10 s past the key
-    # server's 30 s close timer)
-    time.sleep(40)
+    rm = ilab["rm"]
+    join_reference_group(ilab)
+    wait_until("rm registered in the reference group",
+               lambda: labmod.gdoi_counters(rm, REFERENCE)["registrations"] >= 1, timeout=30)
+    wait_until("the key server closes rm's IKE SA 30 s after its registration",
+               lambda: labmod.gdoi_counters(rm, REFERENCE)["ikeDeletesReceived"] >= 1, timeout=60)
     for gm in gms(ilab):
         c = counters(gm)
         assert c["ikeDeletesReceived"] == 0 and c["ikeDeletesSent"] == 0, (gm.name, c)
