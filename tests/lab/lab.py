@@ -843,6 +843,43 @@ def lan_ping(src, dst, count=3, interval="0.2", check=True):
     return p
 
 
+_TCP_SINK = """\
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(1)
+c, _ = s.accept(); n = 0
+while True:
+    b = c.recv(65536)
+    if not b: break
+    n += len(b)
+print(n)
+"""
+
+_TCP_SOURCE = """\
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[5]),
+                             source_address=(sys.argv[3], 0))
+s.sendall(b"x" * int(sys.argv[4])); s.close()
+"""
+
+
+def lan_bulk_transfer(src, dst, size, port=5001, timeout=60):
+    """Send size bytes over TCP from src's LAN address to dst's; return
+    (bytes dst received, seconds the transfer took)."""
+    server = dst.popen(["/usr/bin/python3", "-c", _TCP_SINK, dst.lan_addr, str(port)])
+
+    def listening():
+        if server.poll() is not None:
+            raise AssertionError(f"{dst.name}: the TCP sink on port {port} exited with {server.returncode}")
+        return dst.run(["ss", "-Hltn", f"sport = :{port}"]).stdout.strip() != ""
+    wait_until(f"{dst.name} listens on port {port}", listening, timeout=20, interval=0.1)
+    t = time.monotonic()
+    src.run(["/usr/bin/python3", "-c", _TCP_SOURCE, dst.lan_addr, str(port), src.lan_addr, str(size), str(timeout)],
+            timeout=timeout * 2)
+    out, _ = server.communicate(timeout=timeout)
+    return int(out.strip()), time.monotonic() - t
+
+
 def gdoi_evict_without_loss(ks, group, evicted, src, dst, count=80, timeout=10):
     """Evict the member router `evicted` while src pings dst's LAN at 10/s:
     src and dst apply the rekey, move to one new SPI, and not one of the

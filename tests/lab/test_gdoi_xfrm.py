@@ -134,29 +134,8 @@ def test_pings_and_bulk_transfer_through_xfrm(xlab):
     gm1, gm2 = g[0], g[1]
     size = 2 * 1024 * 1024
     before_out, before_in = outbound(gm1, spi, gm2), inbound(gm2, spi)
-    server = gm2.popen(["/usr/bin/python3", "-c", f"""
-import socket
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("{gm2.lan_addr}", 5001)); s.listen(1)
-c, _ = s.accept(); n = 0
-while True:
-    b = c.recv(65536)
-    if not b: break
-    n += len(b)
-print(n)
-"""])
-    wait_until("gm2 listens on port 5001",
-               lambda: server.poll() is None and gm2.run(["ss", "-Hltn", "sport = :5001"]).stdout.strip(),
-               timeout=20, interval=0.2)
-    t = time.monotonic()
-    gm1.run(["/usr/bin/python3", "-c", f"""
-import socket
-s = socket.create_connection(("{gm2.lan_addr}", 5001), timeout=60, source_address=("{gm1.lan_addr}", 0))
-s.sendall(b"x" * {size}); s.close()
-"""], timeout=120)
-    out, _ = server.communicate(timeout=60)
-    took = time.monotonic() - t
-    assert int(out.strip()) == size
+    received, took = labmod.lan_bulk_transfer(gm1, gm2, size, timeout=60)
+    assert received == size
     after_out, after_in = outbound(gm1, spi, gm2), inbound(gm2, spi)
     sent = after_out["bytes"] - before_out["bytes"]
     received = after_in["bytes"] - before_in["bytes"]
