@@ -103,6 +103,8 @@ def routes_file(path, m, p, key, epoch):
     for i in range(m):
         addr = member_addr(i)
         blob = seal(key, epoch, GROUP_ID, bytes(map(int, addr.split("."))), private_prefixes(i, p))
+        # the attribute's value: a list of one entry (version 2)
+        blob = bytes([2, 1]) + len(blob).to_bytes(2, "big") + blob
         members.append({"address": addr, "ext_communities": rt.hex(),
                         "attributes": [{"flags": 0xC0, "type": SEALED_CODE, "value": blob.hex()}]})
     path.write_text(json.dumps({"as": ASN, "members": members}))
