@@ -56,8 +56,7 @@ def bgp_conf(r, ks, members):
              " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast"]
     if r is ks:
         for m in members:
-            lines += [f" neighbor {m.addr} remote-as 65000", f" neighbor {m.addr} timers connect 2",
-                      f" neighbor {m.addr} solo"]
+            lines += [f" neighbor {m.addr} remote-as 65000", f" neighbor {m.addr} timers connect 2"]
         lines.append(" address-family ipv4 unicast")
         for m in members:
             lines += [f"  neighbor {m.addr} activate", f"  neighbor {m.addr} route-reflector-client",

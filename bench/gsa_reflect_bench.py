@@ -22,12 +22,16 @@ routed through it) and runs
 Variants, each with a fresh bgpd on the same configuration otherwise
 (every neighbor a passive route-reflector client):
 
-  gsa         bgpd -M gsa, `neighbor X solo` and `route-map GSA-REFLECT out`
-              on every neighbor (docs/bgp-gsa.md, S/R configuration)
+  gsa         bgpd -M gsa, `route-map GSA-REFLECT out` on every neighbor
+              and nothing else (docs/bgp-gsa.md, S/R configuration): the
+              module splits the update-groups by the members' groups, here
+              one group, so one update-group
   plain       bgpd without the module, plain reflection (one update-group)
-  plain-solo  bgpd without the module, with `neighbor X solo`: the same
-              update-group split as gsa, which tells the module's own cost
-              from the split's
+  plain-solo  bgpd without the module, with `neighbor X solo`: one
+              update-group per member
+  gsa-solo    gsa with `neighbor X solo` on every neighbor, as the module
+              was configured before it split update-groups itself (for
+              reference; not run unless asked for)
 
 Measured on the S/R's bgpd (pinned to one core, everything else to
 another): CPU seconds (utime + stime, /proc/PID/stat) from "every session
@@ -35,7 +39,7 @@ established and bgpd idle" to "every member holds exactly the route of
 every other member, with the attributes as sent" (checked by
 bgp_members.py) and on to "bgpd idle again" (trailing work such as the
 module's opening of sealed routes), and peak RSS (VmHWM) at the end.
-Ratios gsa / plain (and gsa / plain-solo) per repetition; median and
+Ratios gsa / plain (and gsa / plain-solo, gsa-solo / plain) per repetition; median and
 spread (min to max) over the repetitions.
 
 Needs root and the installed suites; prints a table and writes every
@@ -68,7 +72,8 @@ GROUP_ID = 1234
 SEALED_CODE = 255
 SR_ADDR, SIM_ADDR = "192.0.2.1", "192.0.2.2"
 MEMBER_NET = 0xC6120001  # 198.18.0.1: member i is 198.18.0.1 + i
-VARIANTS = ("gsa", "plain", "plain-solo")
+VARIANTS = ("gsa", "plain", "plain-solo", "gsa-solo")
+DEFAULT_VARIANTS = ("gsa", "plain", "plain-solo")
 
 
 def member_addr(i):
@@ -98,6 +103,8 @@ def routes_file(path, m, p, key, epoch):
     for i in range(m):
         addr = member_addr(i)
         blob = seal(key, epoch, GROUP_ID, bytes(map(int, addr.split("."))), private_prefixes(i, p))
+        # the attribute's value: a list of one entry (version 2)
+        blob = bytes([2, 1]) + len(blob).to_bytes(2, "big") + blob
         members.append({"address": addr, "ext_communities": rt.hex(),
                         "attributes": [{"flags": 0xC0, "type": SEALED_CODE, "value": blob.hex()}]})
     path.write_text(json.dumps({"as": ASN, "members": members}))
@@ -110,12 +117,12 @@ def sr_bgp_conf(sr, m, variant):
     peers = [member_addr(i) for i in range(m)]
     for a in peers:
         lines += [f" neighbor {a} remote-as 65000", f" neighbor {a} passive"]
-        if variant in ("gsa", "plain-solo"):
+        if variant in ("gsa-solo", "plain-solo"):
             lines.append(f" neighbor {a} solo")
     lines.append(" address-family ipv4 unicast")
     for a in peers:
         lines += [f"  neighbor {a} activate", f"  neighbor {a} route-reflector-client"]
-        if variant == "gsa":
+        if variant.startswith("gsa"):
             lines.append(f"  neighbor {a} route-map GSA-REFLECT out")
     lines += [" exit-address-family", ""]
     sr.write_config("bgpd.conf", "\n".join(lines))
@@ -192,7 +199,7 @@ def start_bgpd(sr, variant, cpu):
     frr = sr.lab.frr
     argv = ["taskset", "-c", str(cpu), frr / "lib" / "frr" / "bgpd", "-f", sr.dir / "bgpd.conf",
             "--log", f"file:{sr.dir}/bgpd-{variant}.log", "--log-level", "informational"]
-    if variant == "gsa":
+    if variant.startswith("gsa"):
         argv += ["-M", "gsa"]
     p = sr.spawn("bgpd", argv)
     wait_until(f"{sr.name}: bgpd answers vtysh", lambda: sr._answers("bgpd"), timeout=60)
@@ -227,7 +234,7 @@ def one_run(lab, m, p, variant, args, routes):
     pid = start_bgpd(sr, variant, args.bgpd_cpu)
     r = {"variant": variant}
     try:
-        if variant == "gsa":
+        if variant.startswith("gsa"):
             def known():
                 g = sr.vtysh_json("show bgp gsa groups json").get("serverGroups", {}).get(GROUP)
                 return g and g.get("membersKnown") and len(g.get("members", {})) == m
@@ -262,9 +269,12 @@ def one_run(lab, m, p, variant, args, routes):
                       "routes_held": done["routes_held"]})
             if r["routes_held"] != m * (m - 1):
                 raise labmod.LabError(f"{variant}: {r['routes_held']} routes held, {m * (m - 1)} expected")
-            if variant == "gsa":
+            if variant.startswith("gsa"):
                 g = sr.vtysh_json("show bgp gsa groups json")
                 r["gsa_counters"] = g["serverGroups"][GROUP]["counters"]
+                # how many update-groups bgpd made of the M members
+                ug = sr.vtysh("show bgp ipv4 unicast update-groups")
+                r["update_groups"] = sum(1 for line in ug.splitlines() if line.startswith("Update-group "))
 
                 def opened():
                     routes = sr.vtysh_json("show bgp gsa routes json")
@@ -349,11 +359,12 @@ def bench_m(lab, m, p, args):
         labmod.run(["ip", "-n", sim.ns, "-batch", "-"],
                    input="".join(f"addr del {member_addr(i)}/32 dev lo\n" for i in range(m)), check=False)
     out = {"m": m, "p": p, "blob_octets": blob_len, "runs": runs}
-    for ref in [v for v in ("plain", "plain-solo") if v in args.variants and "gsa" in args.variants]:
-        out[f"gsa/{ref}"] = {
-            "cpu": ratio_stats([ratio(r["gsa"]["cpu_s"], r[ref]["cpu_s"]) for r in runs]),
-            "cpu_delivery": ratio_stats([ratio(r["gsa"]["cpu_delivery_s"], r[ref]["cpu_delivery_s"]) for r in runs]),
-            "hwm": ratio_stats([ratio(r["gsa"]["hwm_kb"], r[ref]["hwm_kb"]) for r in runs]),
+    for num, ref in [(n, v) for n, v in (("gsa", "plain"), ("gsa", "plain-solo"), ("gsa-solo", "plain"))
+                     if v in args.variants and n in args.variants]:
+        out[f"{num}/{ref}"] = {
+            "cpu": ratio_stats([ratio(r[num]["cpu_s"], r[ref]["cpu_s"]) for r in runs]),
+            "cpu_delivery": ratio_stats([ratio(r[num]["cpu_delivery_s"], r[ref]["cpu_delivery_s"]) for r in runs]),
+            "hwm": ratio_stats([ratio(r[num]["hwm_kb"], r[ref]["hwm_kb"]) for r in runs]),
         }
     for v in args.variants:
         out[v] = {k: ratio_stats([r[v][k] for r in runs]) for k in ("cpu_s", "cpu_delivery_s", "wall_delivery_s",
@@ -381,16 +392,20 @@ def table(results, variants):
         lines.append(row)
     lines.append("")
     for r in results:
-        for ref in ("plain", "plain-solo"):
-            q = r.get(f"gsa/{ref}")
+        for ref in ("gsa/plain", "gsa/plain-solo", "gsa-solo/plain"):
+            q = r.get(ref)
             if q:
                 if q["cpu"] is None:
                     verdict = "not measurable (the reference used less than one clock tick)"
                 else:
                     verdict = "met" if q["cpu"]["median"] <= 1.3 and q["hwm"]["median"] <= 1.3 else "NOT met"
-                lines.append(f"M={r['m']} P={r['p']} gsa/{ref}: CPU {fmt(q['cpu'], 'x')}, "
+                lines.append(f"M={r['m']} P={r['p']} {ref}: CPU {fmt(q['cpu'], 'x')}, "
                              f"CPU to delivery {fmt(q['cpu_delivery'], 'x')}, VmHWM {fmt(q['hwm'], 'x')}"
-                             + (f"; goal <= 1.3x {verdict}" if ref == "plain" else ""))
+                             + (f"; goal <= 1.3x {verdict}" if ref == "gsa/plain" else ""))
+        for v in ("gsa", "gsa-solo"):
+            ugs = [run[v]["update_groups"] for run in r["runs"] if v in run]
+            if ugs:
+                lines.append(f"M={r['m']} {v}: {min(ugs)} to {max(ugs)} update-groups")
     return "\n".join(lines)
 
 
@@ -402,7 +417,7 @@ def main():
     ap.add_argument("--p", type=int, default=10, help="sealed prefixes per member")
     ap.add_argument("--reps", type=int, default=5, help="repetitions (each variant once per repetition)")
     ap.add_argument("--reps-large", type=int, default=3, help="repetitions for M >= 1000")
-    ap.add_argument("--variants", default=",".join(VARIANTS), help="of " + ", ".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help="of " + ", ".join(VARIANTS))
     ap.add_argument("--bgpd-cpu", type=int, default=0, help="the core bgpd is pinned to")
     ap.add_argument("--load-cpu", type=int, default=1, help="the core of everything else")
     ap.add_argument("--timeout", type=float, default=600, help="seconds to wait for the reflection")

@@ -21,11 +21,21 @@
  * it named.
  *
  * Outbound policy runs once per update-group with a copy of one peer's
- * configuration: the match looks up the update-group and decides for all
- * its peers together. Peers of different groups in one update-group get
- * none of the group routes (counted as denied-shared-update-group) until
- * they are split (`neighbor X solo`). Decisions are the core's
- * (core/gsa_groups.h).
+ * configuration, so peers that may see different routes must not share an
+ * update-group. The module splits them itself: each peer's membership
+ * signature (core: Groups::signature()) gets a small tag (0: no group,
+ * equal for equal signatures), which the module writes into the peer's
+ * pmax_out of IPv4 and IPv6 unicast, a field bgpd's update-group key
+ * includes and reads for nothing else unless `maximum-prefix-out` is
+ * configured (such a peer keeps the operator's value and is split by it).
+ * Then update_group_adjust_peer() moves the peer as `neighbor X solo`
+ * would. Tags follow the key server's events, `gsa peer`, sessions coming
+ * up, and a periodic check repairs what configuration resets. The match
+ * still looks up the update-group and decides for all its peers: when
+ * every one holds the same non-zero tag, which is the core's for them,
+ * one decision stands for all; otherwise each is decided, and peers that
+ * disagree get none of the group routes (denied-shared-update-group).
+ * Decisions are the core's (core/gsa_groups.h).
  */
 
 #include <zebra.h>
@@ -79,7 +89,14 @@ static struct gsa_groups_state {
 	struct thread_master *master;
 	bool listing; /* a list-groups is on its way */
 	bool connected; /* to the control socket */
+	struct thread *t_tags;
+	/* every peer holds the core's tag for its signature now: one
+	 * decision may stand for an update-group whose peers share a tag */
+	bool tags_trusted;
 } gsa_gs;
+
+/* how often every peer's update-group tag is checked against the core's */
+#define GSA_TAG_CHECK_SECS 5
 
 /* how often a member asks how its gdoi groups register (show only) */
 #define GSA_REGISTRATION_POLL_SECS 10
@@ -224,9 +241,119 @@ void gsa_groups_resync(void)
 	gsa_groups_schedule_sync();
 }
 
+/* ------------------------------------------------------------ update-groups */
+
+static const char *gsa_peer_address(const struct peer *peer, char *buf,
+				    size_t size)
+{
+	return sockunion2str(&peer->su, buf, size);
+}
+
+/* Does bgpd's update-group key hold the module's tag for peer in afi? Not
+ * when the operator configured maximum-prefix-out there. */
+static bool gsa_tag_field_ours(const struct peer *peer, afi_t afi)
+{
+	return !CHECK_FLAG(peer->af_flags[afi][SAFI_UNICAST],
+			   PEER_FLAG_MAX_PREFIX_OUT);
+}
+
+/* Write tag into the peer's update-group key and move it to the
+ * update-group of its tag, with a copy of what it was sent: announcing
+ * again withdraws and sends the difference (as `neighbor X solo` does). */
+static void gsa_tag_apply(struct peer *peer, uint32_t tag)
+{
+	for (afi_t afi = AFI_IP; afi <= AFI_IP6; afi++) {
+		struct peer_af *paf;
+
+		if (!gsa_tag_field_ours(peer, afi) ||
+		    peer->pmax_out[afi][SAFI_UNICAST] == tag)
+			continue;
+		if (BGP_DEBUG(update_groups, UPDATE_GROUPS))
+			zlog_debug("gsa: %s %s update-group tag %u (was %u)",
+				   peer->host, afi2str(afi), tag,
+				   peer->pmax_out[afi][SAFI_UNICAST]);
+		peer->pmax_out[afi][SAFI_UNICAST] = tag;
+		/* not in an update-group yet: bgpd places it by its key when
+		 * the session comes up (bgp_establish(), after the
+		 * peer_status_changed hook) */
+		paf = peer_af_find(peer, afi, SAFI_UNICAST);
+		if (!paf || !paf->subgroup)
+			continue;
+		update_group_adjust_peer(paf);
+		bgp_announce_route(peer, afi, SAFI_UNICAST, false);
+	}
+}
+
+/* The peer's tag for its signature now, into bgpd. */
+static bool gsa_tag_peer(struct peer *peer)
+{
+	char addr[SU_ADDRSTRLEN];
+	uint32_t tag;
+
+	if (!gsa_gs.core)
+		return false;
+	if (gsa_groups_peer_tag(gsa_gs.core,
+				gsa_peer_address(peer, addr, sizeof(addr)),
+				&tag) < 0) {
+		/* fail closed: no decision stands for an update-group */
+		gsa_gs.tags_trusted = false;
+		return false;
+	}
+	gsa_tag_apply(peer, tag);
+	return true;
+}
+
+/* Every peer of the default instance: its tag, written again where
+ * configuration reset it (`no neighbor X maximum-prefix-out`, a
+ * peer-group's settings); the tags of peers no longer there are freed. */
+static void gsa_tag_all(void)
+{
+	struct bgp *bgp = bgp_get_default();
+	struct listnode *node;
+	struct peer *peer;
+	char(*addrs)[SU_ADDRSTRLEN];
+	const char **list;
+	size_t n = 0;
+	bool ok = true;
+
+	if (!bgp || !gsa_gs.core)
+		return;
+	addrs = XCALLOC(MTYPE_GSA_GROUPS,
+			sizeof(*addrs) * (listcount(bgp->peer) + 1));
+	list = XCALLOC(MTYPE_GSA_GROUPS,
+		       sizeof(*list) * (listcount(bgp->peer) + 1));
+	for (ALL_LIST_ELEMENTS_RO(bgp->peer, node, peer)) {
+		list[n] = gsa_peer_address(peer, addrs[n], sizeof(addrs[n]));
+		n++;
+	}
+	gsa_groups_retain_tags(gsa_gs.core, list, n);
+	for (ALL_LIST_ELEMENTS_RO(bgp->peer, node, peer))
+		ok = gsa_tag_peer(peer) && ok;
+	gsa_gs.tags_trusted = ok;
+	XFREE(MTYPE_GSA_GROUPS, list);
+	XFREE(MTYPE_GSA_GROUPS, addrs);
+}
+
+static void gsa_tag_check(struct thread *t)
+{
+	thread_add_timer(gsa_gs.master, gsa_tag_check, NULL,
+			 GSA_TAG_CHECK_SECS, &gsa_gs.t_tags);
+	gsa_tag_all();
+}
+
+/* a session came up: bgpd places it by its tag */
+static int gsa_tag_on_status(struct peer *peer)
+{
+	if (peer->bgp && peer->bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT &&
+	    peer_established(peer))
+		gsa_tag_peer(peer);
+	return 0;
+}
+
 /* ------------------------------------------------------------ reflection */
 
-/* Announce again to the peer at address: what it may see was decided again. */
+/* Announce again to the peer at address: what it may see was decided again,
+ * and its signature with it. */
 static void gsa_reannounce(void *arg, const char *address)
 {
 	struct bgp *bgp = bgp_get_default();
@@ -241,6 +368,7 @@ static void gsa_reannounce(void *arg, const char *address)
 	if (BGP_DEBUG(update, UPDATE_OUT))
 		zlog_debug("gsa: membership of %s changed: announcing again",
 			   address);
+	gsa_tag_peer(peer);
 	bgp_announce_route(peer, AFI_IP, SAFI_UNICAST, false);
 	bgp_announce_route(peer, AFI_IP6, SAFI_UNICAST, false);
 }
@@ -255,6 +383,7 @@ static void gsa_reannounce_all(void)
 
 	if (!bgp)
 		return;
+	gsa_tag_all();
 	for (ALL_LIST_ELEMENTS_RO(bgp->peer, node, peer)) {
 		bgp_announce_route(peer, AFI_IP, SAFI_UNICAST, false);
 		bgp_announce_route(peer, AFI_IP6, SAFI_UNICAST, false);
@@ -278,10 +407,41 @@ static int gsa_updgrp_find_walk(struct hash_bucket *bucket, void *arg)
 	return HASHWALK_CONTINUE;
 }
 
-static const char *gsa_peer_address(const struct peer *peer, char *buf,
-				    size_t size)
+/* The one peer whose decision stands for every peer of updgrp in afi:
+ * all hold the same non-zero tag in bgpd's key, the core's for the first
+ * of them. NULL: decide for each. */
+static struct peer *gsa_updgrp_representative(struct update_group *updgrp,
+					      afi_t afi)
 {
-	return sockunion2str(&peer->su, buf, size);
+	struct update_subgroup *subgrp;
+	struct peer_af *paf;
+	struct peer *rep = NULL;
+	uint32_t tag = 0, core_tag;
+	char addr[SU_ADDRSTRLEN];
+
+	if (!gsa_gs.tags_trusted)
+		return NULL;
+	UPDGRP_FOREACH_SUBGRP (updgrp, subgrp)
+		SUBGRP_FOREACH_PEER (subgrp, paf) {
+			struct peer *p = paf->peer;
+
+			if (!gsa_tag_field_ours(p, afi))
+				return NULL;
+			if (!rep) {
+				rep = p;
+				tag = p->pmax_out[afi][SAFI_UNICAST];
+				if (!tag)
+					return NULL;
+			} else if (p->pmax_out[afi][SAFI_UNICAST] != tag)
+				return NULL;
+		}
+	if (!rep ||
+	    !gsa_groups_last_tag(gsa_gs.core,
+				 gsa_peer_address(rep, addr, sizeof(addr)),
+				 &core_tag) ||
+	    core_tag != tag)
+		return NULL;
+	return rep;
 }
 
 static enum route_map_cmd_result_t
@@ -297,6 +457,7 @@ gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
 	static const char *targets[GSA_MAX_TARGETS];
 	size_t n_targets = 0;
 	struct gsa_updgrp_find f = {};
+	struct peer *rep = NULL;
 	enum gsa_verdict v;
 
 	if (!gsa_gs.core || !peer || !peer->bgp)
@@ -338,7 +499,14 @@ gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
 			hash_walk(peer->bgp->update_groups[afid],
 				  gsa_updgrp_find_walk, &f);
 	}
-	if (f.found) {
+	if (f.found &&
+	    (rep = gsa_updgrp_representative(f.found,
+					      family2afi(prefix->family)))) {
+		/* equal signatures, equal decisions: one for all */
+		targets[n_targets] =
+			gsa_peer_address(rep, addrs[0], sizeof(addrs[0]));
+		n_targets++;
+	} else if (f.found) {
 		struct update_subgroup *subgrp;
 		struct peer_af *paf;
 
@@ -360,9 +528,10 @@ gsa_match_reflect(void *rule, const struct prefix *prefix, void *object)
 	v = gsa_groups_decide(gsa_gs.core, tags, n_tags, origin, targets,
 			      n_targets);
 	if (BGP_DEBUG(update, UPDATE_OUT))
-		zlog_debug("gsa: %pFX from %s to %zu peer(s) (first %s): %s",
+		zlog_debug("gsa: %pFX from %s to %zu peer(s) (first %s%s): %s",
 			   prefix, origin[0] ? origin : "self", n_targets,
 			   n_targets ? targets[0] : "-",
+			   rep ? ", for its update-group" : "",
 			   v == GSA_REFLECT ? "reflect" : "deny");
 	return v == GSA_REFLECT ? RMAP_MATCH : RMAP_NOMATCH;
 }
@@ -817,6 +986,8 @@ DEFUN(show_bgp_gsa_groups, show_bgp_gsa_groups_cmd,
 			nv[n].state =
 				lookup_msg(bgp_status_msg, peer->status, NULL);
 			nv[n].filtered = gsa_peer_filtered(peer);
+			nv[n].tag_held = !gsa_tag_field_ours(peer, AFI_IP);
+			nv[n].applied_tag = peer->pmax_out[AFI_IP][SAFI_UNICAST];
 			n++;
 		}
 	}
@@ -856,6 +1027,7 @@ void gsa_groups_instance_delete(void)
 void gsa_groups_init(struct thread_master *master)
 {
 	gsa_gs.master = master;
+	gsa_gs.tags_trusted = true; /* no peer has a tag yet: none is wrong */
 	gsa_gs.core = gsa_groups_new();
 	if (!gsa_gs.core) {
 		zlog_err("gsa: groups: out of memory");
@@ -865,6 +1037,7 @@ void gsa_groups_init(struct thread_master *master)
 	gsa_route_map_install();
 	hook_register(bgp_gsa_control_state, gsa_groups_on_state);
 	hook_register(bgp_gsa_control_event, gsa_groups_on_event);
+	hook_register(peer_status_changed, gsa_tag_on_status);
 	install_element(BGP_NODE, &gsa_group_cmd);
 	install_element(BGP_NODE, &no_gsa_group_cmd);
 	install_element(BGP_NODE, &gsa_group_prefix_cmd);
@@ -874,12 +1047,16 @@ void gsa_groups_init(struct thread_master *master)
 	gsa_routes_init(master, gsa_gs.core);
 	thread_add_timer(master, gsa_registration_poll, NULL,
 			 GSA_REGISTRATION_POLL_SECS, &gsa_gs.t_registration);
+	thread_add_timer(master, gsa_tag_check, NULL, GSA_TAG_CHECK_SECS,
+			 &gsa_gs.t_tags);
 }
 
 void gsa_groups_fini(void)
 {
 	THREAD_OFF(gsa_gs.t_sync);
 	THREAD_OFF(gsa_gs.t_registration);
+	THREAD_OFF(gsa_gs.t_tags);
+	hook_unregister(peer_status_changed, gsa_tag_on_status);
 	gsa_routes_fini();
 	gsa_groups_free(gsa_gs.core);
 	gsa_gs.core = NULL;

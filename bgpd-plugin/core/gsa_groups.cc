@@ -456,8 +456,55 @@ bool Groups::member_at(const ServerGroup &g, std::string_view address) const
 void Groups::reindex(ServerGroup &g)
 {
 	g.by_address.clear();
-	for (const auto &[id, m] : g.members)
+	g.named.clear();
+	for (const auto &[id, m] : g.members) {
 		g.by_address.emplace(m.address, id);
+		if (m.peers)
+			g.named.insert(m.peers->begin(), m.peers->end());
+	}
+}
+
+// ---------------------------------------------------------------- update-groups
+
+std::string Groups::signature(std::string_view address) const
+{
+	auto a = normalize_address(address);
+	if (!a)
+		return "=" + std::string(address);
+	std::string sig;
+	for (const auto &[name, g] : server_) {
+		if (!g.number)
+			continue; // no route target: decides nothing
+		auto ms = members_at(g, *a);
+		if (ms.empty())
+			continue;
+		for (const RegisteredMember *m : ms)
+			if (m->peers || g.named.count(m->identity))
+				return "=" + *a;
+		// length-prefixed: no name can make two sets look alike
+		sig += std::to_string(name.size()) + ":" + name;
+	}
+	return sig;
+}
+
+uint32_t Groups::peer_tag(std::string_view address)
+{
+	auto a = normalize_address(address);
+	return tags_.assign(a.value_or(std::string(address)), signature(address));
+}
+
+std::optional<uint32_t> Groups::last_tag(std::string_view address) const
+{
+	auto a = normalize_address(address);
+	return tags_.tag_of(a.value_or(std::string(address)));
+}
+
+void Groups::retain_tags(const std::set<std::string> &addresses)
+{
+	std::set<std::string> keep;
+	for (const auto &x : addresses)
+		keep.insert(normalize_address(x).value_or(x));
+	tags_.retain(keep);
 }
 
 bool Groups::is_member(uint32_t group, std::string_view address) const
@@ -630,9 +677,14 @@ std::string Groups::render_text(const std::vector<NeighborView> &neighbors) cons
 			for (const auto &[name, g] : server_)
 				if (member_at(g, a))
 					in.push_back(name);
-			snprintf(line, sizeof(line), "  %-24s %-12s %-12s groups: %s\n",
+			auto tag = tags_.tag_of(a);
+			std::string t = tag ? std::to_string(*tag) : std::string("-");
+			if (tag && n.applied_tag != tag)
+				t += n.applied_tag ? " (bgpd holds " + std::to_string(*n.applied_tag) + ")"
+						   : " (held by maximum-prefix-out)";
+			snprintf(line, sizeof(line), "  %-24s %-12s %-12s update-group tag %s, groups: %s\n",
 				 n.address.c_str(), n.state.c_str(),
-				 n.filtered ? "filtered" : "unfiltered",
+				 n.filtered ? "filtered" : "unfiltered", t.c_str(),
 				 in.empty() ? "none" : join(in).c_str());
 			out += line;
 		}
@@ -695,6 +747,9 @@ std::string Groups::render_json(const std::vector<NeighborView> &neighbors) cons
 			w.key("peerState");
 			n ? w.value(n->state) : w.null();
 			w.key("peerFiltered").value(n && n->filtered);
+			auto tag = tags_.tag_of(m.address);
+			w.key("updateGroupTag");
+			tag ? w.value(uint64_t{*tag}) : w.null();
 			w.key("discovery").value(m.peers ? "member-list" : "auto");
 			w.key("memberList");
 			if (m.peers) {
@@ -735,6 +790,12 @@ std::string Groups::render_json(const std::vector<NeighborView> &neighbors) cons
 		auto b = bound_.find(a);
 		w.key("identity");
 		b != bound_.end() ? w.value(b->second) : w.null();
+		// the module's tag for it, and whether bgpd's update-group key
+		// holds it (false: not yet, or the operator's maximum-prefix-out)
+		auto tag = tags_.tag_of(a);
+		w.key("updateGroupTag");
+		tag ? w.value(uint64_t{*tag}) : w.null();
+		w.key("updateGroupTagApplied").value(tag.has_value() && n.applied_tag == tag);
 		w.end_object();
 	}
 	w.end_object();

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "groupsec/base/bytes.h"
+#include "gsa_tags.h"
 
 namespace groupsec::bgp {
 
@@ -105,6 +106,8 @@ struct ServerGroup {
 	// address -> identity of every entry of members (Groups::reindex()):
 	// a decision looks members up by address, once per route and peer
 	std::multimap<std::string, std::string> by_address;
+	// the identities some member in member-list mode named (reindex())
+	std::set<std::string> named;
 	uint64_t registered_events = 0, left_events = 0, evicted_events = 0;
 	ReflectCounters counters;
 	bool members_known = false;    // list-members answered on this connection
@@ -127,6 +130,9 @@ struct NeighborView {
 	std::string address;
 	std::string state;
 	bool filtered = false; // its outbound policy is the module's route map
+	// the update-group tag bgpd holds for it: nullopt when the operator's
+	// `maximum-prefix-out` holds the field (the peer is split by that)
+	std::optional<uint32_t> applied_tag;
 };
 
 class Groups {
@@ -189,6 +195,25 @@ public:
 		       const std::vector<std::string> &targets);
 	uint64_t unknown_group_denials() const { return unknown_denied_; }
 
+	// ---- update-groups (docs/bgp-gsa.md, "Update-groups")
+	// The membership signature of the peer at address: what decides the
+	// module's output to it. "" for a peer in no group; the names of the
+	// key server groups (with a route target) it is a registered member of,
+	// sorted; a signature of its own ("=" and its address) when it is in
+	// member-list mode there, or named by a member in member-list mode:
+	// its routes are then decided pair by pair. Peers with equal
+	// signatures get equal decisions and may share an update-group.
+	std::string signature(std::string_view address) const;
+	// The peer's update-group tag for its signature now (SignatureTags):
+	// 0 for none, equal tags for equal signatures. An address that is no
+	// IP address gets a tag of its own.
+	uint32_t peer_tag(std::string_view address);
+	// the tag last given to the peer at address (nullopt: none yet)
+	std::optional<uint32_t> last_tag(std::string_view address) const;
+	// the neighbors now: forget the tags of the others
+	void retain_tags(const std::set<std::string> &addresses);
+	const SignatureTags &tags() const { return tags_; }
+
 	// `show bgp gsa groups [json]`
 	std::string render_text(const std::vector<NeighborView> &neighbors) const;
 	std::string render_json(const std::vector<NeighborView> &neighbors) const;
@@ -208,6 +233,7 @@ private:
 	std::map<uint32_t, std::optional<std::set<std::string>>> registration_;
 	std::map<std::string, std::string> bound_; // address -> identity
 	std::map<std::string, ServerGroup> server_;
+	SignatureTags tags_;
 	uint64_t unknown_denied_ = 0;
 	uint16_t asn_ = kAsTrans;
 };

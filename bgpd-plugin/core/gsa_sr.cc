@@ -270,6 +270,39 @@ enum gsa_verdict gsa_groups_decide(struct gsa_groups *g, const uint8_t *ecs, siz
 	}
 }
 
+int gsa_groups_peer_tag(struct gsa_groups *g, const char *address, uint32_t *tag)
+{
+	try {
+		*tag = g->core.peer_tag(str(address));
+		return 0;
+	} catch (const std::bad_alloc &) {
+		return -1;
+	}
+}
+
+bool gsa_groups_last_tag(const struct gsa_groups *g, const char *address, uint32_t *tag)
+{
+	try {
+		auto t = g->core.last_tag(str(address));
+		if (t)
+			*tag = *t;
+		return t.has_value();
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+void gsa_groups_retain_tags(struct gsa_groups *g, const char *const *addresses, size_t n)
+{
+	try {
+		std::set<std::string> keep;
+		for (size_t i = 0; i < n; i++)
+			keep.insert(str(addresses[i]));
+		g->core.retain_tags(keep);
+	} catch (const std::bad_alloc &) {
+	}
+}
+
 bool gsa_groups_is_group_tag(const struct gsa_groups *g, const uint8_t *ec)
 {
 	return groupsec::bgp::group_of_route_target(ec, g->core.tag_as()).has_value();
@@ -281,7 +314,9 @@ char *gsa_groups_render(const struct gsa_groups *g, const struct gsa_neighbor_vi
 	try {
 		std::vector<NeighborView> ns;
 		for (size_t i = 0; i < n_neighbors; i++)
-			ns.push_back(NeighborView{str(n[i].address), str(n[i].state), n[i].filtered});
+			ns.push_back(NeighborView{str(n[i].address), str(n[i].state), n[i].filtered,
+						  n[i].tag_held ? std::nullopt
+								: std::optional<uint32_t>(n[i].applied_tag)});
 		std::string s = json ? g->core.render_json(ns) : g->core.render_text(ns);
 		return strdup(s.c_str());
 	} catch (const std::bad_alloc &) {

@@ -114,11 +114,26 @@ enum gsa_verdict gsa_groups_decide(struct gsa_groups *g, const uint8_t *ecs,
 /* is ec (8 octets) a route target of the AS set (a group's tag)? */
 bool gsa_groups_is_group_tag(const struct gsa_groups *g, const uint8_t *ec);
 
+/* ---- update-groups: peers with equal membership signatures may share one
+ * (docs/bgp-gsa.md, "Update-groups"). The peer at address gets its tag for
+ * its signature now: 0 for a peer in no group, equal for equal signatures,
+ * distinct otherwise. 0 and *tag set, or -1 (out of memory): no tag. */
+int gsa_groups_peer_tag(struct gsa_groups *g, const char *address,
+			uint32_t *tag);
+/* the tag last given to the peer at address; false if none */
+bool gsa_groups_last_tag(const struct gsa_groups *g, const char *address,
+			 uint32_t *tag);
+/* the neighbors now (n addresses): the tags of the others are freed */
+void gsa_groups_retain_tags(struct gsa_groups *g,
+			    const char *const *addresses, size_t n);
+
 /* ---- show bgp gsa groups */
 struct gsa_neighbor_view {
 	const char *address;
 	const char *state;
 	bool filtered; /* its outbound route map is the module's */
+	bool tag_held; /* the operator's maximum-prefix-out holds the field */
+	uint32_t applied_tag; /* else the tag bgpd's update-group key holds */
 };
 char *gsa_groups_render(const struct gsa_groups *g,
 			const struct gsa_neighbor_view *n, size_t n_neighbors,

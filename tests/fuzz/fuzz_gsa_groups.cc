@@ -9,7 +9,8 @@
 // "P name prefix" (member configuration), "D origin target..." followed
 // by the rest of the input taken as 8-octet extended communities. Nothing
 // crashes; a decision to reflect names peers that are members of a group
-// of the route together with its originator; the JSON is complete.
+// of the route together with its originator; targets with one update-group
+// tag are decided alike; the JSON is complete.
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -91,13 +92,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						abort();
 				}
 			}
+			// peers with one update-group tag are decided alike
+			// (they may share an update-group on that ground)
+			for (const auto &x : targets)
+				for (const auto &y : targets)
+					if (g.peer_tag(x) == g.peer_tag(y) &&
+					    (g.decide(ecs, origin, {x}) == Verdict::Reflect) !=
+						    (g.decide(ecs, origin, {y}) == Verdict::Reflect))
+						abort();
 			break;
 		}
 	}
 	g.membership_routes();
 	g.config_lines();
-	g.render_text({{"192.0.2.11", "Established", true}});
-	std::string json = g.render_json({{"192.0.2.11", "Established", false}});
+	g.render_text({{"192.0.2.11", "Established", true, 1u}});
+	std::string json = g.render_json({{"192.0.2.11", "Established", false, std::nullopt}});
 	if (json.empty() || json.front() != '{' || json.back() != '}')
 		abort();
 	return 0;

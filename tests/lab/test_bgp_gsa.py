@@ -12,9 +12,11 @@ membership route for its endpoint tagged with its groups' route targets.
 Checked: each member's BGP table holds exactly the membership routes of its
 groups; gobgpd and bird, registered with no group, learn none (but do learn
 the S/R's plain route); evicting gm2 from A takes its route from gm1 and gm3
-and theirs from gm2; two members of different groups that share an
-update-group get none of the group routes (no leak) until `neighbor X solo`
-splits them. gm3, in A and B, seals one entry per group: gm1 and gm2 open
+and theirs from gm2, and moves it to the update-group of the peers of no
+group. The S/R has one outbound policy and no `solo`: the module splits the
+update-groups by the members' groups (gm1 and gm2 share one); an
+operator's maximum-prefix-out on gm2 is kept, and the module's tag comes
+back once it is removed. gm3, in A and B, seals one entry per group: gm1 and gm2 open
 its prefixes of A, gm4 those of B (one of them B's only); members moved to
 another `gsa sealed-attribute type` still open each other's and no longer
 the others'. Every wait is for a condition.
@@ -85,15 +87,14 @@ def member_conf(gm, ks):
     return f"groups {{\n{blocks}}}\n"
 
 
-def sr_bgp_conf(ks, members, solo=True, others=(GOBGP_ADDR, BIRD_ADDR)):
-    """others: the peers that are no members (gobgpd, bird)."""
+def sr_bgp_conf(ks, members, others=(GOBGP_ADDR, BIRD_ADDR)):
+    """others: the peers that are no members (gobgpd, bird). One outbound
+    policy for all and no `solo`: the module splits the update-groups."""
     lines = [f"hostname {ks.name}", "debug bgp updates out", "router bgp 65000", f" bgp router-id {ks.addr}",
              " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast"]
     peers = [m.addr for m in members] + list(others)
     for p in peers:
         lines += [f" neighbor {p} remote-as 65000", f" neighbor {p} timers connect 2"]
-    if solo:
-        lines += [f" neighbor {m.addr} solo" for m in members]
     lines.append(" address-family ipv4 unicast")
     lines.append(f"  network {SR_LAN}")
     for p in peers:
@@ -477,43 +478,84 @@ def test_peers_that_are_no_members_learn_nothing_of_the_groups(sr):
     assert set(adv.get("advertisedRoutes", {})) == {SR_LAN}, adv
 
 
-def test_members_of_different_groups_sharing_an_update_group_get_no_group_route(sr):
-    ks, gm2, gm4 = sr["ks"], sr["gm2"], sr["gm4"]
+def update_groups(ks):
+    """{peer address: update-group} as `show bgp ipv4 unicast update-groups`
+    shows them (FRR 8.4 has no json variant)."""
+    out, group = {}, None
+    for line in ks.vtysh("show bgp ipv4 unicast update-groups").splitlines():
+        if line.startswith("Update-group "):
+            group = line.split()[1].rstrip(":")
+        elif line.strip().startswith("- ") and group:
+            out[line.strip()[2:]] = group
+    return out
+
+
+def sr_vty(lab, *lines):
+    lab["ks"].run([lab.frr / "bin" / "vtysh", "-c", "configure terminal", "-c", "router bgp 65000",
+                   *[a for line in lines for a in ("-c", line)]])
+
+
+def test_the_module_splits_update_groups_by_the_members_groups(sr):
+    """One outbound policy and no `solo` on the S/R: without the module
+    every neighbor would share one update-group. With it, gm1 and gm2 (A)
+    share one, gm3 (A and B) and gm4 (B) each have their own, and the peers
+    of no group (gobgpd, bird) share another."""
+    ks = sr["ks"]
+    a = {m: sr[m].addr for m in MEMBERS}
     converge(sr, expected_tables(sr), "every member holds its groups' routes", timeout=60)
 
-    def vty(*lines):
-        ks.run([sr.frr / "bin" / "vtysh", "-c", "configure terminal", "-c", "router bgp 65000",
-                *[a for line in lines for a in ("-c", line)]])
+    def split():
+        u = update_groups(ks)
+        if not all(x in u for x in [*a.values(), GOBGP_ADDR, BIRD_ADDR]):
+            return None
+        ok = (u[a["gm1"]] == u[a["gm2"]] and u[GOBGP_ADDR] == u[BIRD_ADDR]
+              and len({u[a["gm1"]], u[a["gm3"]], u[a["gm4"]], u[GOBGP_ADDR]}) == 4)
+        return u if ok else None
+    try:
+        wait_until("the update-groups follow the members' groups", split, timeout=30)
+    except labmod.LabError as e:
+        raise labmod.LabError(f"{e}: {update_groups(ks)}") from None
+    # what the module shows: equal tags for equal groups, 0 for none, held
+    # by bgpd; never written into the configuration
+    n = sr_view(ks)["neighbors"]
+    tag = {x: n[x]["updateGroupTag"] for x in [*a.values(), GOBGP_ADDR, BIRD_ADDR]}
+    assert tag[a["gm1"]] == tag[a["gm2"]] and tag[GOBGP_ADDR] == tag[BIRD_ADDR] == 0, tag
+    assert len({tag[a["gm1"]], tag[a["gm3"]], tag[a["gm4"]], 0}) == 4, tag
+    assert all(n[x]["updateGroupTagApplied"] for x in tag), n
+    members = sr_view(ks)["serverGroups"]["A"]["members"]
+    assert members["gm1.example.net"]["updateGroupTag"] == tag[a["gm1"]], members
+    assert "maximum-prefix-out" not in ks.vtysh("show running-config", daemon="bgpd")
+    # what each is sent: gm4 (B) nothing of A alone (its own route comes
+    # back, as FRR reflects to a client without `solo`, and gm4 drops it by
+    # its ORIGINATOR_ID), gobgpd nothing of a group
+    adv = ks.vtysh_json(f"show bgp ipv4 unicast neighbors {a['gm4']} advertised-routes json")
+    assert set(adv.get("advertisedRoutes", {})) - {endpoint(sr["gm4"])} == {SR_LAN, endpoint(sr["gm3"])}, adv
+    adv = ks.vtysh_json(f"show bgp ipv4 unicast neighbors {GOBGP_ADDR} advertised-routes json")
+    assert set(adv.get("advertisedRoutes", {})) == {SR_LAN}, adv
 
-    def update_group_of(addr):
-        """The update-group of the peer at addr (FRR 8.4 shows them as text only)."""
-        group = None
-        for line in ks.vtysh("show bgp ipv4 unicast update-groups").splitlines():
-            if line.startswith("Update-group "):
-                group = line.split()[1].rstrip(":")
-            elif line.strip() == f"- {addr}":
-                return group
-        return None
 
-    shared_before = sr_view(ks)["serverGroups"]["A"]["counters"]["deniedSharedUpdateGroup"]
-    # gm2 (A) and gm4 (B) lose `solo`: same outbound policy, one update-group
-    vty(f"no neighbor {gm2.addr} solo", f"no neighbor {gm4.addr} solo")
-    wait_until("gm2 and gm4 share an update-group",
-               lambda: update_group_of(gm2.addr) is not None and update_group_of(gm2.addr) == update_group_of(gm4.addr),
+def test_an_operators_maximum_prefix_out_is_kept_and_the_tag_comes_back_after_it(sr):
+    """The module's tag shares bgpd's field with `maximum-prefix-out`: the
+    operator's limit stays (bgpd gives such a peer an update-group of its
+    own); once it is removed, which zeroes the field, the module writes the
+    tag back and gm2 rejoins gm1 (both of A)."""
+    ks, gm1, gm2 = sr["ks"], sr["gm1"], sr["gm2"]
+    converge(sr, expected_tables(sr), "every member holds its groups' routes", timeout=60)
+    sr_vty(sr, "address-family ipv4 unicast", f"neighbor {gm2.addr} maximum-prefix-out 1000")
+    wait_until("gm2 in an update-group of its own",
+               lambda: (u := update_groups(ks)).get(gm2.addr) is not None and u.get(gm2.addr) != u.get(gm1.addr),
                timeout=30)
-    # one decision for both: nothing of A alone reaches gm4, and, failing
-    # closed, gm1's route (A) no longer reaches gm2 either; gm3's route,
-    # tagged A and B, may go to both and does
-    gm3 = endpoint(sr["gm3"])
-    wait_until("gm2 and gm4 hold their own and gm3's routes only",
-               lambda: membership_routes(sr, "gm2") == {endpoint(gm2), gm3}
-               and membership_routes(sr, "gm4") == {endpoint(gm4), gm3}, timeout=30)
-    assert sr_view(ks)["serverGroups"]["A"]["counters"]["deniedSharedUpdateGroup"] > shared_before
-    # the others are not affected
-    assert membership_routes(sr, "gm1") == expected_tables(sr)["gm1"]
-    # split again: each gets its groups' routes back
-    vty(f"neighbor {gm2.addr} solo", f"neighbor {gm4.addr} solo")
-    converge(sr, expected_tables(sr), "every member holds its groups' routes again", timeout=60)
+    assert f"neighbor {gm2.addr} maximum-prefix-out 1000" in ks.vtysh("show running-config", daemon="bgpd")
+    n = sr_view(ks)["neighbors"]
+    assert not n[gm2.addr]["updateGroupTagApplied"] and n[gm1.addr]["updateGroupTagApplied"], n
+    assert "(held by maximum-prefix-out)" in ks.vtysh("show bgp gsa groups")
+    converge(sr, expected_tables(sr), "every member still holds its groups' routes", timeout=30)
+    sr_vty(sr, "address-family ipv4 unicast", f"no neighbor {gm2.addr} maximum-prefix-out")
+    wait_until("gm2 back in gm1's update-group, its tag held by bgpd",
+               lambda: (u := update_groups(ks)).get(gm2.addr) is not None and u.get(gm2.addr) == u.get(gm1.addr)
+               and sr_view(ks)["neighbors"][gm2.addr]["updateGroupTagApplied"], timeout=30)
+    assert "maximum-prefix-out" not in ks.vtysh("show running-config", daemon="bgpd")
+    converge(sr, expected_tables(sr), "every member holds its groups' routes", timeout=30)
 
 
 def test_evicting_a_member_withdraws_its_routes_and_theirs_from_it(sr):
@@ -523,6 +565,14 @@ def test_evicting_a_member_withdraws_its_routes_and_theirs_from_it(sr):
     want = expected_tables(sr, evicted={("gm2", "A")})
     assert want["gm2"] == {"192.0.2.12/32"} and "192.0.2.12/32" not in want["gm1"] | want["gm3"]
     converge(sr, want, "gm2's route gone from gm1 and gm3, theirs from gm2", timeout=30)
+    # gm2 (tag 0 now, as a peer of no group) left gm1's update-group, and
+    # what it had been sent of A is withdrawn
+    wait_until("gm2 out of gm1's update-group",
+               lambda: (u := update_groups(ks)).get("192.0.2.12") is not None
+               and u.get("192.0.2.11") is not None and u.get("192.0.2.12") != u.get("192.0.2.11"), timeout=30)
+    adv = ks.vtysh_json("show bgp ipv4 unicast neighbors 192.0.2.12 advertised-routes json")
+    assert set(adv.get("advertisedRoutes", {})) == {SR_LAN}, adv
+    assert sr_view(ks)["neighbors"]["192.0.2.12"]["updateGroupTag"] == 0
     view = sr_view(ks)
     assert "gm2.example.net" not in view["serverGroups"]["A"]["members"], view
     assert view["serverGroups"]["A"]["counters"]["evictedEvents"] == 1, view
@@ -566,8 +616,11 @@ def test_a_peer_bound_to_another_identity_is_no_member(sr):
     vty(f"gsa peer {gm1.addr} identity gm9.example.net")
     assert f" gsa peer {gm1.addr} identity gm9.example.net\n" in ks.vtysh("show running-config", daemon="bgpd")
     converge(sr, expected_tables(sr, evicted={("gm2", "A"), ("gm1", "A")}), "gm1 is no member of A")
-    assert sr_view(ks)["neighbors"][gm1.addr] == {"state": "Established", "filtered": True, "groups": [],
-                                                   "identity": "gm9.example.net"}
+    n = sr_view(ks)["neighbors"][gm1.addr]
+    assert {k: n[k] for k in ("state", "filtered", "groups", "identity")} == {
+        "state": "Established", "filtered": True, "groups": [], "identity": "gm9.example.net"}, n
+    # no group: the update-group of the peers of no group
+    assert n["updateGroupTag"] == 0, n
     vty(f"gsa peer {gm1.addr} identity gm1.example.net")
     converge(sr, want, "gm1 is a member of A again")
     vty(f"no gsa peer {gm1.addr}")

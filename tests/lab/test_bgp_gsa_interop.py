@@ -184,7 +184,6 @@ def sr_bgp_conf(ks, members):
              " no bgp default ipv4-unicast"]
     for p in [m.addr for m in members] + [BIRD_ADDR]:
         lines += [f" neighbor {p} remote-as {AS}", f" neighbor {p} timers connect 2"]
-    lines += [f" neighbor {m.addr} solo" for m in members]
     lines.append(" address-family ipv4 unicast")
     for m in members:
         lines += [f"  neighbor {m.addr} activate", f"  neighbor {m.addr} route-reflector-client",

@@ -51,8 +51,7 @@ def sr_bgp_conf(ks, members):
     lines = [f"hostname {ks.name}", "router bgp 65000", f" bgp router-id {ks.addr}",
              " no bgp ebgp-requires-policy", " no bgp default ipv4-unicast"]
     for m in members:
-        lines += [f" neighbor {m.addr} remote-as 65000", f" neighbor {m.addr} timers connect 2",
-                  f" neighbor {m.addr} solo"]
+        lines += [f" neighbor {m.addr} remote-as 65000", f" neighbor {m.addr} timers connect 2"]
     lines.append(" address-family ipv4 unicast")
     for m in members:
         lines += [f"  neighbor {m.addr} activate", f"  neighbor {m.addr} route-reflector-client",
