@@ -965,6 +965,9 @@ DEFPY(show_crypto_gdoi, show_crypto_gdoi_cmd,
 void gsa_gdoi_init(struct thread_master *master)
 {
 	gsa_gdoi.master = master;
+	/* until bgpd read its configuration file, charon is left alone: an
+	 * empty configuration would unload the groups bgpd loaded before */
+	gsa_gdoi.reading = true;
 	gsa_gdoi.cfg = gsa_gdoi_new();
 	if (!gsa_gdoi.cfg)
 		zlog_err("gsa: crypto gdoi: out of memory");
