@@ -25,6 +25,7 @@
 #ifndef VTYSH_EXTRACT_PL
 #include "bgp_gsa.h"
 #include "bgp_gsa_control.h"
+#include "bgp_gsa_gdoi.h"
 #include "bgp_gsa_groups.h"
 #include "bgp_gsa_routes.h"
 #include "gsa_core.h"
@@ -214,6 +215,7 @@ static int bgp_gsa_late_init(struct thread_master *master)
 	install_element(BGP_NODE, &gsa_control_socket_cmd);
 	install_element(BGP_NODE, &no_gsa_control_socket_cmd);
 	gsa_groups_init(master);
+	gsa_gdoi_init(master);
 	gsa_control_init(master);
 	zlog_info("groupsec GSA module %s loaded", gsa_core_version());
 	return 0;
@@ -222,6 +224,7 @@ static int bgp_gsa_late_init(struct thread_master *master)
 static int bgp_gsa_fini(void)
 {
 	gsa_control_fini();
+	gsa_gdoi_fini();
 	gsa_groups_fini();
 	return 0;
 }

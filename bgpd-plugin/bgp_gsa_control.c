@@ -155,6 +155,25 @@ int gsa_control_request(const char *command, const char *const *args,
 	return gs_vici_conn_request(gsa_control.conn, command, args, fn, arg);
 }
 
+int gsa_control_request_wait(const char *command, const char *const *args,
+			     gs_vici_reply_fn fn, void *arg, int timeout_ms)
+{
+	if (!gsa_control.conn)
+		return -1;
+	return gs_vici_conn_request_wait(gsa_control.conn, command, args, fn,
+					 arg, timeout_ms);
+}
+
+bool gsa_control_connected(void)
+{
+	struct gs_vici_conn_status st;
+
+	if (!gsa_control.conn)
+		return false;
+	gs_vici_conn_get_status(gsa_control.conn, &st);
+	return st.state == GS_VICI_CONN_CONNECTED;
+}
+
 static const struct gs_vici_conn_ops gsa_control_ops = {
 	.event = gsa_control_on_event,
 	.state = gsa_control_on_state,

@@ -39,6 +39,18 @@ DECLARE_HOOK(bgp_gsa_control_state, (bool connected), (connected));
 int gsa_control_request(const char *command, const char *const *args,
 			gs_vici_reply_fn fn, void *arg);
 
+/*
+ * Send a command and wait for the answer (gs_vici_conn_request_wait): for
+ * the CLI, which must answer before it returns. 0 when fn was called (with
+ * NULL if the connection ended or the answer did not come within
+ * timeout_ms), -1 when not connected.
+ */
+int gsa_control_request_wait(const char *command, const char *const *args,
+			     gs_vici_reply_fn fn, void *arg, int timeout_ms);
+
+/* The connection is up. */
+bool gsa_control_connected(void);
+
 /* The socket the module uses when none is configured. */
 extern const char *const gsa_control_default_path;
 

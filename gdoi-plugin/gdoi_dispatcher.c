@@ -330,10 +330,17 @@ METHOD(gdoi_dispatcher_t, client_open, bool,
 METHOD(gdoi_dispatcher_t, client_input, bool,
 	private_gdoi_dispatcher_t *this, u_int id, u_char *data, size_t len)
 {
+	unsigned generation;
 	bool ok;
 
 	this->mutex->lock(this->mutex);
+	generation = gdoi_core_config_generation(this->core);
 	ok = gdoi_core_client_input(this->core, id, data, len);
+	if (gdoi_core_config_generation(this->core) != generation)
+	{	/* a client loaded groups (load-config): as after a reload */
+		gdoi_core_psk_groups(this->core, psk_group_cb, this);
+		join_groups(this);
+	}
 	this->mutex->unlock(this->mutex);
 	return ok;
 }

@@ -526,6 +526,75 @@ Section cmd_routing_keys(ControlTarget &t, const std::string &cmd, const Section
 	return s;
 }
 
+// A configuration source's name: what a client calls itself ("bgpd");
+// "file" is the settings file's.
+std::optional<std::string> source_problem(const std::string &cmd, const std::string &source)
+{
+	if (source.size() > 32 || !std::all_of(source.begin(), source.end(), [](char c) {
+		    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		           c == '_';
+	    }))
+		return cmd + ": source '" + source + "' is not a name (up to 32 letters, digits, '-' and '_')";
+	if (source == "file")
+		return cmd + ": source 'file' is the settings file's";
+	return std::nullopt;
+}
+
+// The settings below `groups` from the request's section tree, as key
+// paths in the order given ("blue.tek-1.local_ts"); values only, no lists.
+std::optional<std::string> flatten(const std::string &cmd, const Section &s, const std::string &prefix,
+                                   ControlTarget::ConfigSettings &out)
+{
+	for (const vici::Entry &e : s.entries()) {
+		std::string key = prefix.empty() ? e.name : prefix + "." + e.name;
+		switch (e.kind) {
+		case EntryKind::Value:
+			out.emplace_back(key, e.value);
+			break;
+		case EntryKind::List:
+			return cmd + ": groups." + key + " is a list: give the value as text (comma-separated)";
+		case EntryKind::Section:
+			if (auto p = flatten(cmd, e.section, key, out))
+				return p;
+			break;
+		}
+	}
+	return std::nullopt;
+}
+
+// check-config, load-config: { source, groups { ... } }; unload-config: { source }
+Section cmd_config(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	bool unload = cmd == command::kUnloadConfig;
+	if (unload)
+		ARG_CHECK(args.only({"source"}));
+	else
+		ARG_CHECK(args.only({"source", "groups"}));
+	auto source = args.text("source");
+	if (!source.ok())
+		return failure(source.error().message);
+	ARG_CHECK(source_problem(cmd, *source.value()));
+	if (unload)
+		return done_or_failure(t.unload_config(*source.value()));
+	// no `groups`: the source has none
+	const vici::Entry *groups = req.find("groups");
+	if (groups && groups->kind != EntryKind::Section)
+		return failure(cmd + ": argument 'groups' must be a section");
+	ControlTarget::ConfigSettings settings;
+	if (groups)
+		ARG_CHECK(flatten(cmd, groups->section, "", settings));
+	if (cmd == command::kCheckConfig)
+		return done_or_failure(t.check_config(*source.value(), settings));
+	auto loaded = t.load_config(*source.value(), settings);
+	if (!loaded)
+		return failure(loaded.error().message);
+	Section s = success();
+	if (!loaded.value().empty())
+		s.add_value("not-started", loaded.value());
+	return s;
+}
+
 #undef ARG_CHECK
 
 const std::map<std::string, Handler> &handlers()
@@ -544,6 +613,9 @@ const std::map<std::string, Handler> &handlers()
 	        {command::kRemoveEndpoint, cmd_remove_endpoint},
 	        {command::kListEndpoints, cmd_list_endpoints},
 	        {command::kRoutingKeys, cmd_routing_keys},
+	        {command::kCheckConfig, cmd_config},
+	        {command::kLoadConfig, cmd_config},
+	        {command::kUnloadConfig, cmd_config},
 	};
 	return table;
 }

@@ -88,6 +88,36 @@ public:
 	// Engine::routing_keys(): every group's routing key of sealed routes.
 	// A target without them has none.
 	virtual std::vector<GroupRoutingKey> routing_keys() const { return {}; }
+
+	// The groups of a configuration source other than the file (a client
+	// such as bgpd, by its name), as the settings below `groups` in the
+	// order given ("blue.role" = "server", ...). check_config() validates
+	// them as the file's groups are validated, together with the file's
+	// groups and those of the other sources, and changes nothing;
+	// load_config() does the same and then makes them the source's groups
+	// (replacing those it had), all or nothing; unload_config() removes
+	// the source's groups. A target without sources refuses them.
+	using ConfigSettings = std::vector<std::pair<std::string, std::string>>;
+	virtual Result<Done> check_config(const std::string &source, const ConfigSettings &settings)
+	{
+		(void)source;
+		(void)settings;
+		return make_error(WireError::BadValue, "no configuration sources here");
+	}
+	// load_config()'s value: why groups could not start (no signing key,
+	// ...), "" if every group runs; they are tried again on every load.
+	virtual Result<std::string> load_config(const std::string &source, const ConfigSettings &settings)
+	{
+		auto r = check_config(source, settings);
+		if (!r)
+			return r.error();
+		return std::string();
+	}
+	virtual Result<Done> unload_config(const std::string &source)
+	{
+		(void)source;
+		return make_error(WireError::BadValue, "no configuration sources here");
+	}
 };
 
 // Answers VICI packets with the ControlTarget and streams the engine's

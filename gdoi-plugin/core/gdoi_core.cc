@@ -437,6 +437,9 @@ public:
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
 	std::optional<SaTraffic> sa_traffic(const std::string &group, uint32_t spi) const override;
 	std::vector<GroupRoutingKey> routing_keys() const override;
+	Result<Done> check_config(const std::string &source, const ConfigSettings &settings) override;
+	Result<std::string> load_config(const std::string &source, const ConfigSettings &settings) override;
+	Result<Done> unload_config(const std::string &source) override;
 
 private:
 	Result<Done> member_group(const std::string &group) const;
@@ -497,6 +500,12 @@ struct gdoi_core_t {
 	GroupDataplane dataplane;
 	std::unique_ptr<Engine> engine;
 	GdoiConfig config;
+	// the settings the configuration was made of: the file's, and each
+	// source's that a control client loaded (load-config)
+	ControlTarget::ConfigSettings file_settings;
+	std::map<std::string, ControlTarget::ConfigSettings> sources;
+	// counts the configurations applied, for the glue (multicast joins)
+	unsigned generation = 0;
 	EngineControl control;
 	ControlServer server;
 	EventingSaSink sas;
@@ -686,7 +695,7 @@ bool same_member_group(const GmGroupConfig &a, const GmGroupConfig &b)
 	       a.rekey_auth == b.rekey_auth && a.multicast == b.multicast &&
 	       a.reregister_margin_s == b.reregister_margin_s && a.sender_ids == b.sender_ids &&
 	       a.sender == b.sender && a.key_wrap == b.key_wrap && a.dh_group == b.dh_group && a.ike_encryption == b.ike_encryption &&
-	       a.hosts == b.hosts;
+	       a.hosts == b.hosts && a.liveness_s == b.liveness_s && a.ike_lifetime_s == b.ike_lifetime_s;
 }
 
 std::vector<TunnelEndpoint> endpoints_of(const GdoiConfig &c, const std::string &group)
@@ -818,6 +827,111 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 	return failures;
 }
 
+using ConfigSettings = ControlTarget::ConfigSettings;
+
+// The group names of some settings, in order.
+std::vector<std::string> group_names(const ConfigSettings &settings)
+{
+	std::vector<std::string> names;
+	for (const auto &[key, value] : settings) {
+		std::string name = key.substr(0, key.find('.'));
+		if (std::find(names.begin(), names.end(), name) == names.end())
+			names.push_back(name);
+	}
+	return names;
+}
+
+// The configuration of the file's groups and every source's, each parsed
+// alone first (its own errors), then together: a group name of two
+// sources, two groups of one role with one group ID, and everything
+// check() finds are errors. loading names the source that changes.
+Result<GdoiConfig> compose(const gdoi_core_t *core, const ConfigSettings &file,
+			   const std::map<std::string, ConfigSettings> &sources, const std::string &loading)
+{
+	std::map<std::string, std::string> owner; // group name -> source
+	ConfigSettings all;
+	auto add = [&](const std::string &source, const ConfigSettings &settings) -> std::optional<std::string> {
+		auto parsed = parse_config(settings);
+		if (!parsed)
+			return parsed.error().message;
+		for (const std::string &name : group_names(settings)) {
+			auto [it, fresh] = owner.emplace(name, source);
+			if (!fresh)
+				return "groups." + name + ": a group of " +
+				       (it->second == "file" ? std::string("the settings file")
+							     : "source '" + it->second + "'");
+		}
+		all.insert(all.end(), settings.begin(), settings.end());
+		return std::nullopt;
+	};
+	// the source being loaded comes last: a clash names the other one
+	std::vector<std::pair<std::string, const ConfigSettings *>> order;
+	order.emplace_back("file", &file);
+	for (const auto &[source, settings] : sources)
+		order.emplace_back(source, &settings);
+	std::stable_partition(order.begin(), order.end(), [&](const auto &o) { return o.first != loading; });
+	for (const auto &[source, settings] : order)
+		if (auto e = add(source, *settings))
+			return make_error(WireError::BadValue, *e);
+	auto parsed = parse_config(all);
+	if (!parsed)
+		return parsed.error();
+	use_port(parsed.value(), core->port);
+	if (auto e = check(parsed.value()))
+		return make_error(WireError::BadValue, *e);
+	return std::move(parsed.value());
+}
+
+// Applies a composed configuration: the message of the groups that could
+// not start, "" if none.
+std::string apply_all(gdoi_core_t *core, const GdoiConfig &next)
+{
+	std::string failures;
+	for (const std::string &f : apply(core, next))
+		failures += (failures.empty() ? "" : "; ") + f;
+	core->generation++;
+	core->server.check_routing_keys();
+	return failures;
+}
+
+Result<Done> EngineControl::check_config(const std::string &source, const ConfigSettings &settings)
+{
+	auto sources = core_.sources;
+	sources[source] = settings;
+	auto next = compose(&core_, core_.file_settings, sources, source);
+	if (!next)
+		return next.error();
+	return Done{};
+}
+
+Result<std::string> EngineControl::load_config(const std::string &source, const ConfigSettings &settings)
+{
+	auto sources = core_.sources;
+	if (settings.empty())
+		sources.erase(source);
+	else
+		sources[source] = settings;
+	auto next = compose(&core_, core_.file_settings, sources, source);
+	if (!next)
+		return next.error();
+	core_.sources.swap(sources);
+	std::string failures = apply_all(&core_, next.value());
+	core_.callbacks.log(GDOI_LOG_INFO, "loaded " + std::to_string(group_names(settings).size()) +
+						   " group(s) of source " + source +
+						   (failures.empty() ? "" : ", not all started: " + failures));
+	return failures;
+}
+
+Result<Done> EngineControl::unload_config(const std::string &source)
+{
+	if (!core_.sources.count(source))
+		return Done{}; // it has no groups
+	auto r = load_config(source, {});
+	if (!r)
+		return r.error();
+	return Done{};
+}
+
 } // namespace
 
 extern "C" bool gdoi_core_set_transport(gdoi_core_t *core, const gdoi_transport_t *t, char *err, size_t err_len)
@@ -854,31 +968,27 @@ extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 			      const char *const *values, size_t n, char *err, size_t err_len)
 {
 	try {
-		std::vector<std::pair<std::string, std::string>> settings;
+		ConfigSettings settings;
 		for (size_t i = 0; i < n; i++) {
 			settings.emplace_back(keys[i], values[i]);
 		}
-		auto parsed = parse_config(settings);
-		if (!parsed) {
-			copy_error(parsed.error().message, err, err_len);
+		auto next = compose(core, settings, core->sources, "file");
+		if (!next) {
+			copy_error(next.error().message, err, err_len);
 			return -1;
 		}
-		use_port(parsed.value(), core->port);
-		if (auto e = check(parsed.value())) {
-			copy_error(*e, err, err_len);
-			return -1;
-		}
-		std::string failures;
-		for (const std::string &f : apply(core, parsed.value())) {
-			failures += (failures.empty() ? "" : "; ") + f;
-		}
-		copy_error(failures, err, err_len);
-		core->server.check_routing_keys();
+		core->file_settings = std::move(settings);
+		copy_error(apply_all(core, next.value()), err, err_len);
 		return static_cast<int>(core->engine->groups().size());
 	} catch (const std::bad_alloc &) {
 		copy_error("out of memory", err, err_len);
 		return -1;
 	}
+}
+
+extern "C" unsigned gdoi_core_config_generation(gdoi_core_t *core)
+{
+	return core->generation;
 }
 
 extern "C" void gdoi_core_psk_groups(gdoi_core_t *core,

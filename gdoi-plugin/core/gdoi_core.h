@@ -239,6 +239,13 @@ int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 				   const char *const *values, size_t n, char *err, size_t err_len);
 
 /**
+ * Counts the configurations applied, from the file (gdoi_core_load()) or
+ * from a control client (load-config, unload-config): the glue compares
+ * it after control input to join the multicast groups of new groups.
+ */
+unsigned gdoi_core_config_generation(gdoi_core_t *core);
+
+/**
  * The configured key server groups whose members authenticate with PSKs:
  * cb gets each group's name, the key server's identity and the identities
  * of its members (valid during the call).

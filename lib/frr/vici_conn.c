@@ -12,6 +12,7 @@
 
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <poll.h>
 
 #include "log.h"
 #include "memory.h"
@@ -368,6 +369,89 @@ int gs_vici_conn_request(struct gs_vici_conn *conn, const char *command,
 		return -1;
 	conn_flush(conn);
 	return 0;
+}
+
+/* The answer to a waited-for request, and whether it came. */
+struct conn_wait {
+	gs_vici_reply_fn fn;
+	void *arg;
+	bool answered;
+};
+
+static void conn_wait_reply(void *arg, const char *command,
+			    const struct gs_vici_msg *reply)
+{
+	struct conn_wait *w = arg;
+
+	w->answered = true;
+	if (w->fn)
+		w->fn(w->arg, command, reply);
+}
+
+int gs_vici_conn_request_wait(struct gs_vici_conn *conn, const char *command,
+			      const char *const *args, gs_vici_reply_fn fn,
+			      void *arg, int timeout_ms)
+{
+	struct conn_wait w = {.fn = fn, .arg = arg};
+	uint8_t buf[GS_VICI_READ_CHUNK];
+	int64_t deadline, left;
+	struct timeval now;
+	char err[160];
+	ssize_t n;
+
+	if (conn->in_feed || conn->state != GS_VICI_CONN_CONNECTED)
+		return -1;
+	if (gs_vici_client_request(conn->client, command, args,
+				   conn_wait_reply, &w) < 0)
+		return -1;
+	monotime(&now);
+	deadline = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000 + timeout_ms;
+	while (!w.answered) {
+		const uint8_t *data;
+		struct pollfd pfd;
+
+		if (!conn_flush(conn))
+			break; /* lost: the client answered with NULL */
+		monotime(&now);
+		left = deadline - ((int64_t)now.tv_sec * 1000 +
+				   now.tv_usec / 1000);
+		if (left <= 0) {
+			snprintf(err, sizeof(err), "no answer to %s within %d ms",
+				 command, timeout_ms);
+			conn_lost(conn, err); /* answers w with NULL */
+			break;
+		}
+		pfd.fd = conn->fd;
+		pfd.events = POLLIN;
+		if (gs_vici_client_pending(conn->client, &data) > 0)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		if (!(pfd.revents & (POLLIN | POLLERR | POLLHUP)))
+			continue;
+		n = read(conn->fd, buf, sizeof(buf));
+		if (n == 0) {
+			conn_lost(conn, "closed by the server");
+			break;
+		}
+		if (n < 0) {
+			if (ERRNO_IO_RETRY(errno))
+				continue;
+			conn_lost(conn, safe_strerror(errno));
+			break;
+		}
+		conn->in_feed = true;
+		n = gs_vici_client_feed(conn->client, buf, (size_t)n, err,
+					sizeof(err));
+		conn->in_feed = false;
+		if (n < 0) {
+			conn_lost(conn, err);
+			break;
+		}
+	}
+	if (conn->state == GS_VICI_CONN_CONNECTED)
+		conn_flush(conn);
+	return w.answered ? 0 : -1;
 }
 
 void gs_vici_conn_get_status(const struct gs_vici_conn *conn,

@@ -90,6 +90,19 @@ int gs_vici_conn_request(struct gs_vici_conn *conn, const char *command,
 			 const char *const *args, gs_vici_reply_fn fn,
 			 void *arg);
 
+/**
+ * Send a command and wait for its answer, reading the connection until it
+ * comes (events that arrive meanwhile go to the callbacks as usual), at
+ * most timeout_ms: for the answers a CLI command must give before it
+ * returns. fn has been called (with NULL if the connection ended, or was
+ * closed because the answer did not come in time) when this returns 0;
+ * -1 when not connected or called from inside a callback of this
+ * connection (fn is then not called).
+ */
+int gs_vici_conn_request_wait(struct gs_vici_conn *conn, const char *command,
+			      const char *const *args, gs_vici_reply_fn fn,
+			      void *arg, int timeout_ms);
+
 /** The state; strings valid until the connection changes. */
 void gs_vici_conn_get_status(const struct gs_vici_conn *conn,
 			     struct gs_vici_conn_status *status);

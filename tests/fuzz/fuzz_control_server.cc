@@ -61,6 +61,25 @@ public:
 	}
 	Result<Done> remove_endpoint(const std::string &, const Address &) override { return Done{}; }
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &) const override { return endpoints_; }
+	// the server hands on a source's name and the settings as key paths
+	// of non-empty names, each a value
+	Result<Done> check_config(const std::string &source, const ConfigSettings &settings) override
+	{
+		if (source.empty() || source == "file")
+			abort();
+		for (const auto &[key, value] : settings) {
+			(void)value;
+			if (key.empty() || key.front() == '.' || key.back() == '.' || key.find("..") != std::string::npos)
+				abort();
+		}
+		return Done{};
+	}
+	Result<Done> unload_config(const std::string &source) override
+	{
+		if (source.empty())
+			abort();
+		return Done{};
+	}
 
 private:
 	std::vector<GroupState> groups_;
@@ -90,6 +109,7 @@ void check_replies(const Bytes &out)
 const char *const kCommands[] = {
         "version", "list-groups", "list-members", "list-sas", "rekey", "evict", "exclude",
         "reregister", "add-endpoint", "remove-endpoint", "list-endpoints", "unknown",
+        "check-config", "load-config", "unload-config",
 };
 
 } // namespace

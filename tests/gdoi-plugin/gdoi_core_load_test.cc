@@ -253,8 +253,114 @@ TEST_F(CoreLoad, AReloadLeavesAnUnchangedMemberGroupAlone)
 	ASSERT_EQ(load(core, with(kMember, "red.reregister_margin", "2m"), err), 1) << err;
 	gdoi_core_tick(core);
 	EXPECT_EQ(glue.sent, 2);
+	// so do a new liveness and IKE SA lifetime
+	ASSERT_EQ(load(core, with(with(kMember, "red.reregister_margin", "2m"), "red.liveness", "2s"), err), 1) << err;
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, 3);
+	ASSERT_EQ(load(core,
+		       with(with(with(kMember, "red.reregister_margin", "2m"), "red.liveness", "2s"), "red.ike_lifetime",
+			    "1h"),
+		       err),
+		  1)
+		<< err;
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, 4);
 }
 
+
+// The groups of a configuration request: "blue.tek-1.local_ts" is the
+// value local_ts of section tek-1 of section blue.
+vici::Section config_request(const std::string &source, const Settings &settings, bool with_groups = true)
+{
+	vici::Section req;
+	req.add_value("source", source);
+	if (!with_groups)
+		return req;
+	vici::Section &groups = req.add_section("groups");
+	for (const auto &[key, value] : settings) {
+		vici::Section *at = &groups;
+		size_t start = 0, dot;
+		while ((dot = key.find('.', start)) != std::string::npos) {
+			std::string name = key.substr(start, dot - start);
+			vici::Section *sub = at->section(name);
+			at = sub ? sub : &at->add_section(name);
+			start = dot + 1;
+		}
+		at->add_value(key.substr(start), value);
+	}
+	return req;
+}
+
+std::string answer(const vici::Section &r)
+{
+	const std::string *ok = r.value("success");
+	const std::string *msg = r.value("errmsg");
+	if (ok && *ok == "yes")
+		return "yes";
+	return msg ? *msg : "<no answer>";
+}
+
+// check-config, load-config and unload-config: a client's groups beside
+// the file's, checked by the file's parser, all or nothing.
+TEST_F(CoreLoad, AClientSourceIsCheckedAndLoadedBesideTheFile)
+{
+	ASSERT_EQ(load(core, kMember, err), 1) << err;
+	// checked: nothing changes
+	EXPECT_EQ(answer(command(core, "check-config", config_request("bgpd", kServer))), "yes");
+	EXPECT_EQ(group_value(core, "blue", "state"), "<absent>");
+	// loaded
+	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", kServer))), "yes");
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	EXPECT_NE(group_value(core, "red", "state"), "<absent>") << "the file's group stays";
+	// a value the parser refuses: its error, naming the setting; nothing changes
+	for (const char *cmd : {"check-config", "load-config"}) {
+		auto bad = with(kServer, "blue.tek-1.local_ts", "10.0.0.0/33");
+		EXPECT_EQ(answer(command(core, cmd, config_request("bgpd", bad))),
+			  "groups.blue.tek-1.local_ts: \"10.0.0.0/33\" is not a traffic selector (prefix length above 32)");
+		EXPECT_NE(answer(command(core, cmd, config_request("bgpd", with(kServer, "blue.kek_lifetime", "30")))),
+			  "yes");
+	}
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	EXPECT_EQ(group_value(core, "blue", "group-id"), "@#000004d2");
+	// a group of the file, or a group ID of the file's role, is not the client's
+	Settings red = kMember;
+	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", both(kServer, red)))),
+		  "groups.red: a group of the settings file");
+	Settings red2;
+	for (auto [k, v] : kMember)
+		red2.emplace_back("red2" + k.substr(3), v);
+	EXPECT_NE(answer(command(core, "load-config", config_request("bgpd", red2))).find("is already the group ID"),
+		  std::string::npos);
+	// the file cannot take the client's group either
+	EXPECT_EQ(load(core, both(kMember, kServer), err), -1);
+	EXPECT_EQ(err, "groups.blue: a group of source 'bgpd'");
+	EXPECT_EQ(load(core, with(kMember, "red.reregister_margin", "2m"), err), 2) << err;
+	// malformed requests
+	EXPECT_EQ(answer(command(core, "load-config", config_request("file", kServer))),
+		  "load-config: source 'file' is the settings file's");
+	EXPECT_EQ(answer(command(core, "load-config", config_request("bad name", kServer))),
+		  "load-config: source 'bad name' is not a name (up to 32 letters, digits, '-' and '_')");
+	vici::Section listed = config_request("bgpd", {});
+	listed.section("groups")->add_section("blue").add_list("members", {"gm1", "gm2"});
+	EXPECT_EQ(answer(command(core, "load-config", listed)),
+		  "load-config: groups.blue.members is a list: give the value as text (comma-separated)");
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	// a new list of groups replaces the source's
+	Settings green = kServer;
+	for (auto &kv : green)
+		kv.first.replace(0, 4, "green");
+	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", green))), "yes");
+	EXPECT_EQ(group_value(core, "blue", "state"), "<absent>");
+	EXPECT_EQ(group_value(core, "green", "state"), "serving");
+	// unloaded, twice; a request without groups has none
+	EXPECT_EQ(answer(command(core, "unload-config", config_request("bgpd", {}, false))), "yes");
+	EXPECT_EQ(group_value(core, "green", "state"), "<absent>");
+	EXPECT_EQ(answer(command(core, "unload-config", config_request("bgpd", {}, false))), "yes");
+	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", green))), "yes");
+	EXPECT_EQ(answer(command(core, "load-config", config_request("bgpd", {}, false))), "yes");
+	EXPECT_EQ(group_value(core, "green", "state"), "<absent>");
+	EXPECT_NE(group_value(core, "red", "state"), "<absent>");
+}
 
 // The control socket's C interface as the glue drives it: a client
 // subscribes, another adds an endpoint; the first is woken and reads the

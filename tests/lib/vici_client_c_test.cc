@@ -265,6 +265,36 @@ TEST(ViciClientC, KeysWithBracketsInARowMakeOneList)
 	EXPECT_EQ(sent[0].message.value("prefixes"), nullptr);
 }
 
+TEST(ViciClientC, KeysWithDotsAreValuesInSections)
+{
+	Seen seen;
+	ClientPtr cp(&seen);
+	gs_vici_client_connected(cp.c);
+	const char *args[] = {"source", "bgpd", "groups.blue.role", "server", "groups.blue.tek-1.local_ts",
+			      "10.0.0.0/8", "groups.blue.tek-1.remote_ts", "10.0.0.0/8", "groups.red.role", "member",
+			      nullptr};
+	ASSERT_EQ(gs_vici_client_request(cp.c, "load-config", args, nullptr, nullptr), 0);
+	auto sent = drain(cp.c);
+	ASSERT_EQ(sent.size(), 1u);
+	const auto &m = sent[0].message;
+	ASSERT_TRUE(m.value("source"));
+	const auto *groups = m.section("groups");
+	ASSERT_TRUE(groups);
+	ASSERT_EQ(groups->entries().size(), 2u) << "blue, red";
+	const auto *blue = groups->section("blue");
+	ASSERT_TRUE(blue && blue->value("role"));
+	EXPECT_EQ(*blue->value("role"), "server");
+	const auto *tek = blue->section("tek-1");
+	ASSERT_TRUE(tek && tek->value("remote_ts"));
+	EXPECT_EQ(tek->entries().size(), 2u);
+	EXPECT_EQ(*tek->value("remote_ts"), "10.0.0.0/8");
+	ASSERT_TRUE(groups->section("red"));
+	// a value and a section of one name cannot both be: nothing is sent
+	const char *clash[] = {"groups.blue", "x", "groups.blue.role", "server", nullptr};
+	EXPECT_EQ(gs_vici_client_request(cp.c, "load-config", clash, nullptr, nullptr), -1);
+	EXPECT_TRUE(drain(cp.c).empty());
+}
+
 TEST(ViciClientC, ABrokenStreamIsAnErrorWithItsReason)
 {
 	Seen seen;

@@ -293,6 +293,18 @@ extern "C" int gs_vici_client_request(struct gs_vici_client *c, const char *comm
 			if (item) {
 				list_name = key;
 				items.push_back(a[1]);
+			} else if (key.find('.') != std::string::npos) {
+				// "groups.blue.role": the value role in section
+				// blue of section groups
+				Section *at = &msg;
+				size_t start = 0, dot;
+				while ((dot = key.find('.', start)) != std::string::npos) {
+					std::string name = key.substr(start, dot - start);
+					Section *sub = at->section(name);
+					at = sub ? sub : &at->add_section(name);
+					start = dot + 1;
+				}
+				at->add_value(key.substr(start), a[1]);
 			} else {
 				msg.add_value(key, a[1]);
 			}

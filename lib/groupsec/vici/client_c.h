@@ -103,7 +103,10 @@ void gs_vici_client_disconnected(struct gs_vici_client *client);
 /**
  * Queue a command. args are key and value strings in pairs, ended by NULL
  * (NULL itself for none). Keys "name[]" in a row make one list "name" with
- * their values as items (`prefixes[]`, `10.1.0.0/16`, `prefixes[]`, ...). The reply comes to fn (which may be NULL).
+ * their values as items (`prefixes[]`, `10.1.0.0/16`, `prefixes[]`, ...).
+ * A key with dots is a value in sections: `groups.blue.role` is the value
+ * `role` in the section `blue` of the section `groups` (created by the
+ * first key that names them). The reply comes to fn (which may be NULL).
  * Returns 0, or -1 if there is no connection or the request cannot be
  * encoded (then fn is not called).
  */

@@ -22,6 +22,10 @@ constexpr const char *kRemoveEndpoint = "remove-endpoint";
 constexpr const char *kListEndpoints = "list-endpoints";
 // root-only socket: the routing keys of sealed routes (docs/bgp-gsa.md)
 constexpr const char *kRoutingKeys = "routing-keys";
+// groups configured by a client (a "source" such as bgpd) next to the file's
+constexpr const char *kCheckConfig = "check-config";
+constexpr const char *kLoadConfig = "load-config";
+constexpr const char *kUnloadConfig = "unload-config";
 } // namespace command
 
 namespace event {

@@ -75,6 +75,11 @@ const Section *Section::section(const std::string &name) const
 	return e && e->kind == EntryKind::Section ? &e->section : nullptr;
 }
 
+Section *Section::section(const std::string &name)
+{
+	return const_cast<Section *>(static_cast<const Section *>(this)->section(name));
+}
+
 bool operator==(const Entry &a, const Entry &b)
 {
 	if (a.kind != b.kind || a.name != b.name)

@@ -78,6 +78,7 @@ public:
 	const std::string *value(const std::string &name) const;
 	const std::vector<std::string> *list(const std::string &name) const;
 	const Section *section(const std::string &name) const;
+	Section *section(const std::string &name);
 	// The entry of that name whatever its kind, nullptr if none.
 	const Entry *find(const std::string &name) const;
 
