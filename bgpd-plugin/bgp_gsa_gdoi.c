@@ -194,7 +194,6 @@ static void gsa_gdoi_replay(void)
 
 static void gsa_gdoi_replay_task(struct thread *t)
 {
-	/* again from the start: a retry that is due now is this one */
 	gsa_gdoi_replay();
 }
 

@@ -187,6 +187,14 @@ bool gdoi_core_client_open(gdoi_core_t *core, unsigned id)
 	return TRUE;
 }
 
+/* configurations applied; a client's byte 'g' applies one (load-config) */
+static unsigned core_generation;
+
+unsigned gdoi_core_config_generation(gdoi_core_t *core)
+{
+	return core_generation;
+}
+
 /* echoes the bytes, 7 made 8; byte 0xff breaks the protocol */
 bool gdoi_core_client_input(gdoi_core_t *core, unsigned id,
 							const uint8_t *data, size_t len)
@@ -197,6 +205,7 @@ bool gdoi_core_client_input(gdoi_core_t *core, unsigned id,
 
 	for (i = 0; i < more.len; i++)
 	{
+		core_generation += more.ptr[i] == 'g';
 		ok = ok && more.ptr[i] != 0xff;
 		more.ptr[i] += more.ptr[i] == 7;
 	}
@@ -625,7 +634,8 @@ static void test_the_control_socket_passes_bytes_both_ways(void **state)
 	plugin_t *plugin = gdoi_plugin_create();
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	uint8_t request[] = { 0, 0, 0, 3, 7, 'a', 'b' }, reply[7];
-	int fd, i;
+	uint8_t load[] = { 0, 0, 0, 3, 7, 'g', 'g' };
+	int fd, i, psk_calls;
 
 	reset();
 	control_opened = control_closed = 0;
@@ -644,6 +654,12 @@ static void test_the_control_socket_passes_bytes_both_ways(void **state)
 		assert_int_equal(reply[4], 8);
 		assert_memory_equal(reply + 5, "ab", 2);
 	}
+	/* a client loaded groups: the glue does what it does after a reload */
+	psk_calls = psk_group_calls;
+	assert_int_equal(write(fd, load, sizeof(load)), sizeof(load));
+	assert_int_equal(recv(fd, reply, sizeof(reply), MSG_WAITALL),
+					 sizeof(reply));
+	assert_int_equal(psk_group_calls, psk_calls + 1);
 	close(fd);
 	for (i = 0; i < 50 && !control_closed; i++)
 	{

@@ -223,8 +223,8 @@ MALFORMED = [
     ("member identity /O=a,CN=b", "cannot hold a comma"),
     ("server address 192.0.2.99", "is a key server group (server local): remove that first"),
     ("no sa ipsec 9", "sa ipsec 9 is not configured"),
-    ("rekey lifetime seconds 30", "groups.blue.kek_lifetime"),
-    ("sa lifetime seconds 10", "groups.blue.tek_lifetime"),
+    ("rekey lifetime seconds 30", 'groups.blue.kek_lifetime: "30" is shorter than 60s'),
+    ("sa lifetime seconds 10", 'groups.blue.tek_lifetime: "10" is shorter than 60s'),
     ("identity number 4321", "is already the group ID"),  # green's, below
     ("local identity @#zz", "groups.blue.local_id"),
     ("sa ipsec 1 match address 10.0.0.0/33 10.0.0.0/8", "groups.blue.tek-1.local_ts"),

@@ -387,6 +387,49 @@ static void test_path_too_long_is_an_attempt_that_fails(void **state)
 	gs_vici_conn_free(&conn);
 }
 
+/* A request the caller waits for: answered (the answer may already be in
+ * the socket), or not in time (the connection is closed, the caller hears
+ * NULL); -1 without a connection. */
+static void test_a_waited_for_request_gets_its_answer_or_gives_up(void **state)
+{
+	struct gs_vici_conn *conn = gs_vici_conn_new(master, &ops, NULL);
+	/* CMD_RESPONSE { success = yes } */
+	static const uint8_t yes[] = {0, 0, 0, 15, 1, 3, 7, 's', 'u', 'c', 'c', 'e', 's', 's', 0, 3, 'y', 'e', 's'};
+	uint8_t buf[300];
+	size_t len;
+	int fd;
+
+	assert_int_equal(gs_vici_conn_request_wait(conn, "version", NULL,
+						   on_reply, NULL, 100),
+			 -1);
+	serve();
+	gs_vici_conn_start(conn, sock_path);
+	assert_true(run_until(conn, is_connected, 3000));
+	fd = accept_client();
+
+	send_bytes(fd, yes, sizeof(yes));
+	assert_int_equal(gs_vici_conn_request_wait(conn, "version", NULL,
+						   on_reply, NULL, 2000),
+			 0);
+	assert_int_equal(seen.replies, 1);
+	len = read_packet(fd, buf, sizeof(buf));
+	assert_int_equal(len, 2 + strlen("version"));
+	assert_int_equal(buf[0], 0); /* CMD_REQUEST */
+	assert_memory_equal(buf + 2, "version", strlen("version"));
+
+	/* no answer within 200 ms: given up, the connection closed */
+	assert_int_equal(gs_vici_conn_request_wait(conn, "list-groups", NULL,
+						   on_reply, NULL, 200),
+			 0);
+	assert_int_equal(seen.replies, 1);
+	assert_int_equal(seen.lost_replies, 1);
+	assert_int_equal(status_of(conn).state, GS_VICI_CONN_CONNECTING);
+	assert_non_null(strstr(status_of(conn).last_error,
+			       "no answer to list-groups within 200 ms"));
+	close(fd);
+	gs_vici_conn_free(&conn);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -396,6 +439,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_path_too_long_is_an_attempt_that_fails, setup,
 			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_a_waited_for_request_gets_its_answer_or_gives_up,
+			setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
