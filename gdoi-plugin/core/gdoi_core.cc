@@ -437,6 +437,10 @@ public:
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
 	std::optional<SaTraffic> sa_traffic(const std::string &group, uint32_t spi) const override;
 	std::vector<GroupRoutingKey> routing_keys() const override;
+	std::vector<groupsec::gdoi::shortcut::ShortcutGroupView> shortcuts() const override;
+	Result<uint32_t> request_shortcut(const std::string &group, const std::string &a,
+					  const std::string &b) override;
+	Result<Done> remove_shortcut(const std::string &group, uint32_t id) override;
 
 private:
 	Result<Done> member_group(const std::string &group) const;
@@ -453,8 +457,8 @@ struct gdoi_control_conn_t {
 
 struct gdoi_core_t {
 	gdoi_core_t(const gdoi_core_env_t &env, uint32_t reqid_base)
-		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base), control(*this), server(control),
-		  sas(dataplane, server)
+		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base),
+		  shortcuts(callbacks, clock, random), control(*this), server(control), sas(dataplane, server)
 	{
 		EngineDeps deps;
 		if (env.save_keys || env.save_member_key) {
@@ -466,11 +470,19 @@ struct gdoi_core_t {
 		deps.credentials = &callbacks;
 		deps.sas = &sas;
 		deps.events = &server;
+		deps.shortcuts = &shortcuts;
 		deps.log = &callbacks;
 		if (callbacks.stores_evictions()) {
 			deps.evictions = &callbacks;
 		}
 		engine = std::make_unique<Engine>(deps);
+		shortcuts.set_engine(*engine);
+		shortcuts.set_events([this](const std::string &group, const groupsec::gdoi::shortcut::ShortcutInfo &s,
+					    bool up, const std::string &reason) {
+			server.shortcut_changed(group, s, up, reason);
+			callbacks.log(GDOI_LOG_INFO, "group " + group + ": shortcut " + std::to_string(s.id) + " " +
+							     s.a + " <-> " + s.b + (up ? " up" : " down (" + reason + ")"));
+		});
 		if (env.control_wake) {
 			server.server().on_wake([this](groupsec::vici::ClientId client) {
 				for (const auto &[id, c] : clients) {
@@ -485,6 +497,7 @@ struct gdoi_core_t {
 	{
 		// its last removals still go through sas
 		engine.reset();
+		shortcuts.set_engine_gone();
 	}
 
 	std::string description;
@@ -495,6 +508,8 @@ struct gdoi_core_t {
 	// aborts if OpenSSL has no randomness: no keys, so stop rather than go on
 	groupsec::crypto::OpenSslRandom random;
 	GroupDataplane dataplane;
+	// shortcut SAs: the managers of key server groups, the member sides
+	groupsec::gdoi::shortcut::ShortcutService shortcuts;
 	std::unique_ptr<Engine> engine;
 	GdoiConfig config;
 	EngineControl control;
@@ -642,6 +657,21 @@ Result<std::vector<TunnelEndpoint>> EngineControl::endpoints(const std::string &
 		return r.error();
 	}
 	return core_.dataplane.endpoints(group);
+}
+
+std::vector<groupsec::gdoi::shortcut::ShortcutGroupView> EngineControl::shortcuts() const
+{
+	return core_.shortcuts.view();
+}
+
+Result<uint32_t> EngineControl::request_shortcut(const std::string &group, const std::string &a, const std::string &b)
+{
+	return core_.shortcuts.request(group, a, b);
+}
+
+Result<Done> EngineControl::remove_shortcut(const std::string &group, uint32_t id)
+{
+	return core_.shortcuts.remove(group, id);
 }
 
 } // namespace
@@ -815,6 +845,25 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 			failed(g.name, r.error().message);
 		}
 	}
+	// shortcut SAs follow the groups
+	std::vector<std::string> names;
+	for (const auto &g : next.servers) {
+		names.push_back(g.name);
+		auto m = next.shortcut_members.find(g.name);
+		core->shortcuts.configure_manager(g.name, m == next.shortcut_members.end()
+								  ? std::vector<groupsec::gdoi::shortcut::ShortcutPeerConfig>{}
+								  : m->second);
+	}
+	for (const auto &g : next.members) {
+		names.push_back(g.name);
+		auto in = next.shortcut_inside.find(g.name);
+		core->shortcuts.configure_member(g.name, g.server_id,
+						 in == next.shortcut_inside.end()
+							 ? std::vector<groupsec::gdoi::shortcut::Prefix>{}
+							 : in->second,
+						 g.local);
+	}
+	core->shortcuts.retain(names);
 	return failures;
 }
 
@@ -951,6 +1000,7 @@ extern "C" uint32_t gdoi_core_tick(gdoi_core_t *core)
 {
 	try {
 		core->engine->tick();
+		core->shortcuts.tick();
 		core->server.check_routing_keys();
 	} catch (const std::bad_alloc &) {
 		core->callbacks.log(GDOI_LOG_ERROR, "out of memory in timers");

@@ -596,7 +596,7 @@ TEST_F(GdoictlTest, MonitorPrintsEventsInOrderAsJsonAndText)
 		});
 		monitor.join();
 		EXPECT_EQ(r.status, 0) << r.err;
-		EXPECT_EQ(r.err, "gdoictl: monitor: subscribed to 8 events\n");
+		EXPECT_EQ(r.err, "gdoictl: monitor: subscribed to 10 events\n");
 		if (json)
 			EXPECT_EQ(r.out,
 			          "{\"event\":\"member-registered\",\"group\":\"blue\",\"member\":\"gm1.example.net\","
