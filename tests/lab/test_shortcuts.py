@@ -90,7 +90,7 @@ def secrets(names):
     """One PSK per member and the gateway: its IKEv2 tunnel and its G-IKEv2
     registration authenticate the same pair of identities."""
     return "secrets {\n" + "".join(f"""\
-	psk-{n} {{
+	ike-{n} {{
 		id-1 = gw.example.net
 		id-2 = {n}.example.net
 		secret = "{labmod.gdoi_psk(n)}"
