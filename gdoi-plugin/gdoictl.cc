@@ -436,7 +436,7 @@ const std::set<std::string> kNumbers = {
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
         "tree-depth",     "invalid-spi",   "ike-deletes-sent", "ike-deletes-received", "ike-rekeys",
         "liveness",       "liveness-failed", "unsupported-critical", "group-number",
-        "shortcut-sent",  "shortcut-received", "shortcut-send-failures",
+        "shortcut-sent",  "shortcut-received", "shortcut-unsent",
         "packets-in",     "bytes-in",   "packets-out",   "bytes-out",
         // events
         "port",           "member-id",  "message-id",

@@ -163,7 +163,7 @@ void add_counters(Section &s, const Counters &c)
 	s.add_value("unsupported-critical", num(c.unsupported_critical));
 	s.add_value("shortcut-sent", num(c.shortcut_sent));
 	s.add_value("shortcut-received", num(c.shortcut_received));
-	s.add_value("shortcut-send-failures", num(c.shortcut_send_failures));
+	s.add_value("shortcut-unsent", num(c.shortcut_send_failures));
 }
 
 std::vector<std::string> sender_id_texts(const std::vector<uint32_t> &ids)

@@ -180,7 +180,8 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"droppedMalformed\":0,\"droppedAuth\":1,\"droppedReplay\":0,\"droppedUnauthorized\":0,"
 	          "\"cookiesSent\":0,\"registrations\":2,\"rekeys\":3,\"invalidSpi\":0,"
 	          "\"ikeDeletesSent\":2,\"ikeDeletesReceived\":0,\"ikeRekeys\":0,\"liveness\":40,"
-	          "\"livenessFailed\":0,\"unsupportedCritical\":0}},"
+	          "\"livenessFailed\":0,\"unsupportedCritical\":0,\"shortcutSent\":0,\"shortcutReceived\":0,"
+	        "\"shortcutUnsent\":0}},"
 	          "{\"name\":\"red\",\"role\":\"member\",\"state\":\"registered\",\"groupId\":\"198.51.100.1\","
 	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"rekeyAuth\":\"implicit\",\"sas\":1,"
 	          "\"senderIds\":[\"5\",\"6\"],\"discovery\":\"auto\","
@@ -188,7 +189,8 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"sent\":0,\"droppedMalformed\":0,\"droppedAuth\":0,\"droppedReplay\":0,"
 	          "\"droppedUnauthorized\":0,\"cookiesSent\":0,\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0,"
 	          "\"ikeDeletesSent\":0,\"ikeDeletesReceived\":1,\"ikeRekeys\":1,\"liveness\":9,"
-	          "\"livenessFailed\":1,\"unsupportedCritical\":0}}]}\n");
+	          "\"livenessFailed\":1,\"unsupportedCritical\":0,\"shortcutSent\":0,\"shortcutReceived\":0,"
+	        "\"shortcutUnsent\":0}}]}\n");
 }
 
 TEST_F(GdoictlTest, RoutingKeysAsATableAndJson)
@@ -285,13 +287,16 @@ TEST_F(GdoictlTest, Counters)
 	                 "  ike-rekeys            0\n"
 	                 "  liveness              40\n"
 	                 "  liveness-failed       0\n"
-	                 "  unsupported-critical  0\n");
+	                 "  unsupported-critical  0\n"
+	          "  shortcut-sent         0\n"
+	          "  shortcut-received     0\n"
+	          "  shortcut-unsent       0\n");
 	Result j = with_socket({"--json", "counters", "red"});
 	EXPECT_EQ(j.out, "{\"group\":\"red\",\"counters\":{\"received\":5,\"sent\":0,\"droppedMalformed\":0,"
 	                 "\"droppedAuth\":0,\"droppedReplay\":0,\"droppedUnauthorized\":0,\"cookiesSent\":0,"
 	                 "\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0,\"ikeDeletesSent\":0,"
 	                 "\"ikeDeletesReceived\":1,\"ikeRekeys\":1,\"liveness\":9,\"livenessFailed\":1,"
-	                 "\"unsupportedCritical\":0}}\n");
+	                 "\"unsupportedCritical\":0,\"shortcutSent\":0,\"shortcutReceived\":0,\"shortcutUnsent\":0}}\n");
 	Result missing = with_socket({"counters", "green"});
 	EXPECT_EQ(missing.status, 1);
 	EXPECT_EQ(missing.err, "gdoictl: counters: group 'green' not found\n");
