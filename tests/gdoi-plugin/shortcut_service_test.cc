@@ -184,5 +184,26 @@ TEST_F(ShortcutServiceTest, IkeSaGoneIsMemberGone)
 	EXPECT_TRUE(kernels[1]->empty()) << "gm2 took the TEARDOWN";
 }
 
+// A member that registers again (a new IKE SA, or the key server
+// restarted) starts afresh on both sides: nothing is left that would send
+// to a peer that no longer has the SA to decrypt it.
+TEST_F(ShortcutServiceTest, RegisteringAgainEndsTheMembersShortcuts)
+{
+	ASSERT_TRUE(manager->request("blue", "gm1.example.net", "gm2.example.net").ok());
+	net.run();
+	ASSERT_EQ(kernels[0]->sas.size(), 2u);
+	ASSERT_TRUE(gms[0]->engine.reregister("blue").ok());
+	net.run();
+	EXPECT_TRUE(kernels[0]->empty());
+	EXPECT_TRUE(kernels[1]->empty()) << "gm2 took the TEARDOWN";
+	EXPECT_EQ(kernels[0]->bad_deletes, 0);
+	EXPECT_TRUE(view(*manager).shortcuts.empty());
+	// and a new one comes up over the new registration
+	ASSERT_TRUE(manager->request("blue", "gm1.example.net", "gm2.example.net").ok());
+	net.run();
+	ASSERT_EQ(view(*manager).shortcuts.size(), 1u);
+	EXPECT_EQ(view(*manager).shortcuts[0].state, ShortcutState::Up);
+}
+
 } // namespace
 } // namespace groupsec::gdoi::test

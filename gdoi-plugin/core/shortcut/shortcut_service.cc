@@ -229,8 +229,14 @@ void ShortcutService::shortcut_channel(const std::string &group, bool server, co
 {
 	if (!server) {
 		auto it = members_.find(group);
-		if (it != members_.end() && up)
+		// a registration (re)starts the channel: the manager takes the
+		// member in afresh and ends what it had with it (or, restarted,
+		// knows nothing of it), so what this side holds goes too, rather
+		// than send on SAs the peer may no longer have
+		if (it != members_.end() && up) {
+			it->second->core.teardown_all();
 			it->second->core.manager_connected();
+		}
 		return;
 	}
 	auto it = managers_.find(group);
