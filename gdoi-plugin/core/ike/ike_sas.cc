@@ -252,20 +252,30 @@ bool IkeSas::queue_informational(IkeSa &sa, std::vector<Payload> inner, const st
 		return true;
 	}
 	sa.queued.push_back(IkeSa::Queued{std::move(inner), group});
+	maybe_queued_ = true;
 	return true;
 }
 
 void IkeSas::flush_queued()
 {
+	// (called after every datagram: a walk of the SAs only while some
+	// SA may hold a queued request)
+	if (!maybe_queued_)
+		return;
+	bool left = false;
 	for (auto *map : {&initiator_sas_, &responder_sas_}) {
 		for (auto &[spi, sa] : *map) {
-			if (sa->queued.empty() || sa->pending || sa->closing)
+			if (sa->queued.empty())
 				continue;
-			IkeSa::Queued q = std::move(sa->queued.front());
-			sa->queued.pop_front();
-			send_request(*sa, static_cast<uint8_t>(ExchangeType::Informational), q.inner, q.group);
+			if (!sa->pending && !sa->closing) {
+				IkeSa::Queued q = std::move(sa->queued.front());
+				sa->queued.pop_front();
+				send_request(*sa, static_cast<uint8_t>(ExchangeType::Informational), q.inner, q.group);
+			}
+			left = left || !sa->queued.empty();
 		}
 	}
+	maybe_queued_ = left;
 }
 
 void IkeSas::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner)

@@ -175,6 +175,8 @@ private:
 	// N(INVALID_IKE_SPI) answers sent in the second starting at
 	// invalid_spi_window_ms_ (rate limit)
 	uint64_t invalid_spi_window_ms_ = 0;
+	// some SA may hold queued requests (queue_informational())
+	bool maybe_queued_ = false;
 	unsigned invalid_spi_in_window_ = 0;
 };
 
