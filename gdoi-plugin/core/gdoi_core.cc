@@ -1010,6 +1010,18 @@ extern "C" uint32_t gdoi_core_tick(gdoi_core_t *core)
 	return static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(wait, 10), 1000));
 }
 
+extern "C" void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src, const uint8_t *dst, size_t len,
+					   uint64_t packets)
+{
+	if (len != 4 && len != 16)
+		return;
+	try {
+		core->shortcuts.relayed(ByteView(src, len), ByteView(dst, len), packets);
+	} catch (const std::bad_alloc &) {
+		core->callbacks.log(GDOI_LOG_ERROR, "out of memory, relayed traffic not counted");
+	}
+}
+
 extern "C" gdoi_control_conn_t *gdoi_core_control_open(gdoi_core_t *core)
 {
 	try {
