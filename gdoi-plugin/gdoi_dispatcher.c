@@ -5,6 +5,13 @@
 
 #include "gdoi_dispatcher.h"
 
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/if_ether.h>
+#include <netpacket/packet.h>
+#include <string.h>
+#include <unistd.h>
+
 #include <daemon.h>
 #include <threading/mutex.h>
 
@@ -48,6 +55,11 @@ struct private_gdoi_dispatcher_t {
 	 * Serializes every call into the core
 	 */
 	mutex_t *mutex;
+
+	/**
+	 * AF_PACKET socket of the relayed-traffic feed, -1 if none
+	 */
+	int relay_fd;
 
 	/**
 	 * Socket the core sends through, NULL if none
@@ -393,9 +405,103 @@ METHOD(gdoi_dispatcher_t, set_wake, void,
 	this->mutex->unlock(this->mutex);
 }
 
+/**
+ * Shortcut SAs: the packets the gateway relays, as they come in decrypted
+ * on the interface charon.plugins.gdoi.shortcut_relay_interface names
+ * (kernel-libipsec's TUN device), feed the connectivity managers'
+ * relayed-traffic trigger. A burst is read per call.
+ */
+static bool relay_cb(private_gdoi_dispatcher_t *this, int fd,
+					 watcher_event_t event)
+{
+	uint8_t pkt[64];
+	struct sockaddr_ll from;
+	socklen_t from_len;
+	ssize_t len;
+	int i;
+
+	for (i = 0; i < 256; i++)
+	{
+		from_len = sizeof(from);
+		len = recvfrom(fd, pkt, sizeof(pkt), MSG_DONTWAIT | MSG_TRUNC,
+					   (struct sockaddr*)&from, &from_len);
+		if (len < 0)
+		{
+			break;
+		}
+		/* what comes in decrypted, not what goes out to be encrypted */
+		if (from.sll_pkttype == PACKET_OUTGOING)
+		{
+			continue;
+		}
+		this->mutex->lock(this->mutex);
+		if (len >= 20 && (pkt[0] >> 4) == 4)
+		{
+			gdoi_core_shortcut_relayed(this->core, pkt + 12, pkt + 16, 4, 1);
+		}
+		else if (len >= 40 && (pkt[0] >> 4) == 6)
+		{
+			gdoi_core_shortcut_relayed(this->core, pkt + 8, pkt + 24, 16, 1);
+		}
+		this->mutex->unlock(this->mutex);
+	}
+	return TRUE;
+}
+
+/**
+ * Open the relayed-traffic feed if configured
+ */
+static void open_relay_feed(private_gdoi_dispatcher_t *this)
+{
+	struct sockaddr_ll addr = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+	};
+	char *name;
+
+	this->relay_fd = -1;
+	name = lib->settings->get_str(lib->settings,
+						"%s.plugins.gdoi.shortcut_relay_interface", NULL, lib->ns);
+	if (!name)
+	{
+		return;
+	}
+	addr.sll_ifindex = if_nametoindex(name);
+	if (!addr.sll_ifindex)
+	{
+		DBG1(DBG_CFG, "gdoi: shortcut_relay_interface %s: no such interface",
+			 name);
+		return;
+	}
+	/* the network layer header first, on any link type */
+	this->relay_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC,
+							htons(ETH_P_ALL));
+	if (this->relay_fd < 0 ||
+		bind(this->relay_fd, (struct sockaddr*)&addr, sizeof(addr)) != 0)
+	{
+		DBG1(DBG_CFG, "gdoi: shortcut_relay_interface %s: %s", name,
+			 strerror(errno));
+		if (this->relay_fd >= 0)
+		{
+			close(this->relay_fd);
+		}
+		this->relay_fd = -1;
+		return;
+	}
+	lib->watcher->add(lib->watcher, this->relay_fd, WATCHER_READ,
+					  (watcher_cb_t)relay_cb, this);
+	DBG1(DBG_CFG, "gdoi: relayed traffic on %s feeds the shortcut managers",
+		 name);
+}
+
 METHOD(gdoi_dispatcher_t, destroy, void,
 	private_gdoi_dispatcher_t *this)
 {
+	if (this->relay_fd >= 0)
+	{
+		lib->watcher->remove(lib->watcher, this->relay_fd);
+		close(this->relay_fd);
+	}
 	this->mutex->lock(this->mutex);
 	gdoi_core_destroy(this->core);
 	this->mutex->unlock(this->mutex);
@@ -482,5 +588,6 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 	DBG1(DBG_CFG, "gdoi: %s, state in %s", gdoi_core_describe(this->core),
 		 state->get_dir(state));
 	_load(this);
+	open_relay_feed(this);
 	return &this->public;
 }

@@ -58,6 +58,9 @@ const char kUsage[] =
         "  reregister GROUP                     register with the key server again now\n"
         "  endpoints GROUP                      the group's tunnel endpoints\n"
         "  routing-keys [GROUP]                 the routing keys of sealed routes (epoch and key)\n"
+        "  shortcuts [GROUP]                    shortcut SAs between outside members, and counters\n"
+        "  request-shortcut GROUP A B           ask the manager for a shortcut between members A and B\n"
+        "  remove-shortcut GROUP ID             end a shortcut\n"
         "  add-endpoint GROUP GATEWAY PREFIX... add or replace a tunnel endpoint\n"
         "  remove-endpoint GROUP GATEWAY        remove a tunnel endpoint\n"
         "  version                              the plugin's version\n"
@@ -369,6 +372,41 @@ std::string human_endpoints(const Section &r)
 }
 
 // The one group of a list-groups answer.
+// gdoictl shortcuts: per group, its shortcuts (manager: both members and
+// the state; member: the peer), then the counters.
+std::string human_shortcuts(const Section &r)
+{
+	auto groups = children(r.section("groups"));
+	if (groups.empty())
+		return "no group has shortcuts configured\n";
+	std::string out;
+	for (const Section *g : groups) {
+		const bool manager = get(*g, "role") == "manager";
+		out += "group " + get(*g, "group") + " (" + get(*g, "role") + ")\n";
+		auto list = children(g->section("shortcuts"));
+		if (list.empty())
+			out += "  no shortcuts\n";
+		for (const Section *x : list) {
+			if (manager)
+				out += "  " + get(*x, "id") + ": " + get(*x, "a") + " " + get(*x, "inside-a") + " <-> " +
+				       get(*x, "b") + " " + get(*x, "inside-b") + " " + get(*x, "state") + " spi " +
+				       get(*x, "spi-ab") + "/" + get(*x, "spi-ba") + "\n";
+			else
+				out += "  " + get(*x, "id") + ": " + get(*x, "local-inside") + " <-> " + get(*x, "peer-inside") +
+				       " via " + get(*x, "peer") + " spi in " + get(*x, "spi-in") + " out " + get(*x, "spi-out") +
+				       (get(*x, "outbound") == "yes" ? "" : " (inbound only)") + "\n";
+		}
+		if (const Section *c = g->section("counters")) {
+			std::string line;
+			for (const vici::Entry &e : c->entries())
+				if (e.kind == EntryKind::Value)
+					line += " " + e.name + "=" + e.value;
+			out += "  counters:" + line + "\n";
+		}
+	}
+	return out;
+}
+
 const Section *only_group(const Section &r)
 {
 	auto groups = children(r.section("groups"));
@@ -398,13 +436,20 @@ const std::set<std::string> kNumbers = {
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
         "tree-depth",     "invalid-spi",   "ike-deletes-sent", "ike-deletes-received", "ike-rekeys",
         "liveness",       "liveness-failed", "unsupported-critical", "group-number",
+        "shortcut-sent",  "shortcut-received", "shortcut-unsent",
         "packets-in",     "bytes-in",   "packets-out",   "bytes-out",
         // events
         "port",           "member-id",  "message-id",
+        // shortcuts
+        "id", "age", "up", "attempt", "moves", "outbound", "detected-relayed", "detected-session",
+        "offers-sent", "aborted", "moves-sent", "teardowns-sent", "refused-unknown-member",
+        "rejected-forged", "rejected-replay", "rejected-malformed", "acks-unexpected", "send-failures",
+        "offers", "teardowns", "refused", "kernel-failures",
 };
-const std::set<std::string> kBooleans = {"current", "again", "outbound", "new-kek"};
+const std::set<std::string> kBooleans = {"current",    "again",     "outbound",   "new-kek",
+                                         "inbound-a",  "inbound-b", "outbound-a", "outbound-b"};
 // sections of named entries, shown as arrays
-const std::set<std::string> kArrays = {"groups", "members", "sas", "endpoints"};
+const std::set<std::string> kArrays = {"groups", "members", "sas", "endpoints", "shortcuts"};
 
 // "kek-message-id" -> "kekMessageId", as FRR names JSON keys.
 std::string camel(const std::string &k)
@@ -618,6 +663,32 @@ const std::vector<Subcommand> &subcommands()
 	        {"routing-keys", "[GROUP]", 0, 1, command::kRoutingKeys,
 	         [](const std::vector<std::string> &a) { return a.empty() ? Section() : group_request(a); },
 	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_routing_keys(r); }},
+	        {"shortcuts", "[GROUP]", 0, 1, command::kListShortcuts,
+	         [](const std::vector<std::string> &a) { return a.empty() ? Section() : group_request(a); },
+	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_shortcuts(r); }},
+	        {"request-shortcut", "GROUP A B", 3, 3, command::kRequestShortcut,
+	         [](const std::vector<std::string> &a) {
+		         Section s = group_request(a);
+		         s.add_value("a", a.at(1));
+		         s.add_value("b", a.at(2));
+		         return s;
+	         },
+	         [](const Invocation &inv, const Section &r) {
+		         if (!inv.json)
+			         return "shortcut " + get(r, "id") + " of group " + inv.args[0] + " offered to " + inv.args[1] +
+			                " and " + inv.args[2] + "\n";
+		         return json_of(r);
+	         }},
+	        {"remove-shortcut", "GROUP ID", 2, 2, command::kRemoveShortcut,
+	         [](const std::vector<std::string> &a) {
+		         Section s = group_request(a);
+		         s.add_value("id", a.at(1));
+		         return s;
+	         },
+	         [](const Invocation &inv, const Section &) {
+		         return action(inv, "remove-shortcut", {"group", "id"},
+		                       "shortcut " + inv.args[1] + " of group " + inv.args[0] + " removed");
+	         }},
 	        {"add-endpoint", "GROUP GATEWAY PREFIX...", 3, SIZE_MAX, command::kAddEndpoint,
 	         add_endpoint_request, print_add_endpoint},
 	        {"remove-endpoint", "GROUP GATEWAY", 2, 2, command::kRemoveEndpoint,

@@ -161,6 +161,9 @@ void add_counters(Section &s, const Counters &c)
 	s.add_value("liveness", num(c.liveness));
 	s.add_value("liveness-failed", num(c.liveness_failed));
 	s.add_value("unsupported-critical", num(c.unsupported_critical));
+	s.add_value("shortcut-sent", num(c.shortcut_sent));
+	s.add_value("shortcut-received", num(c.shortcut_received));
+	s.add_value("shortcut-unsent", num(c.shortcut_send_failures));
 }
 
 std::vector<std::string> sender_id_texts(const std::vector<uint32_t> &ids)
@@ -595,6 +598,174 @@ Section cmd_config(ControlTarget &t, const std::string &cmd, const Section &req)
 	return s;
 }
 
+// --- shortcut SAs (docs/shortcuts.md) ---
+
+void add_shortcut(Section &e, const shortcut::ShortcutInfo &x, uint64_t now)
+{
+	e.add_value("id", num(x.id));
+	e.add_value("a", x.a);
+	e.add_value("b", x.b);
+	e.add_value("inside-a", x.inside_a.str());
+	e.add_value("inside-b", x.inside_b.str());
+	e.add_value("state", shortcut::shortcut_state_name(x.state));
+	e.add_value("spi-ab", spi_text(x.spi_ab));
+	e.add_value("spi-ba", spi_text(x.spi_ba));
+	e.add_value("inbound-a", yes_no(x.inbound_a));
+	e.add_value("inbound-b", yes_no(x.inbound_b));
+	e.add_value("outbound-a", yes_no(x.outbound_a));
+	e.add_value("outbound-b", yes_no(x.outbound_b));
+	e.add_value("age", num(seconds_between(x.created_ms, now)));
+	if (x.state == shortcut::ShortcutState::Up)
+		e.add_value("up", num(seconds_between(x.up_ms, now)));
+	e.add_value("attempt", num(x.attempt));
+	e.add_value("moves", num(x.moves));
+}
+
+void add_manager_counters(Section &c, const shortcut::ManagerCounters &m)
+{
+	c.add_value("detected-relayed", num(m.detected_relayed));
+	c.add_value("detected-session", num(m.detected_session));
+	c.add_value("offers-sent", num(m.offers_sent));
+	c.add_value("up", num(m.up));
+	c.add_value("aborted", num(m.aborted));
+	c.add_value("moves-sent", num(m.moves_sent));
+	c.add_value("teardowns-sent", num(m.teardowns_sent));
+	c.add_value("refused-unknown-member", num(m.refused_unknown_member));
+	c.add_value("rejected-forged", num(m.rejected_forged));
+	c.add_value("rejected-replay", num(m.rejected_replay));
+	c.add_value("rejected-malformed", num(m.rejected_malformed));
+	c.add_value("acks-unexpected", num(m.acks_unexpected));
+	c.add_value("send-failures", num(m.send_failures));
+}
+
+void add_member_counters(Section &c, const shortcut::MemberCounters &m)
+{
+	c.add_value("offers", num(m.offers));
+	c.add_value("outbound", num(m.outbound));
+	c.add_value("moves", num(m.moves));
+	c.add_value("teardowns", num(m.teardowns));
+	c.add_value("refused", num(m.refused));
+	c.add_value("kernel-failures", num(m.kernel_failures));
+	c.add_value("rejected-forged", num(m.rejected_forged));
+	c.add_value("rejected-replay", num(m.rejected_replay));
+	c.add_value("rejected-malformed", num(m.rejected_malformed));
+	c.add_value("send-failures", num(m.send_failures));
+}
+
+// list-shortcuts: { [group] }
+Section cmd_list_shortcuts(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group"}));
+	auto group = args.text("group", false);
+	if (!group.ok())
+		return failure(group.error().message);
+	auto views = t.shortcuts();
+	if (group.value()) {
+		auto it = std::find_if(views.begin(), views.end(),
+		                       [&](const shortcut::ShortcutGroupView &v) { return v.group == *group.value(); });
+		if (it == views.end())
+			return failure("group '" + *group.value() + "' has no shortcuts configured");
+		std::vector<shortcut::ShortcutGroupView> one;
+		one.push_back(std::move(*it));
+		views.swap(one);
+	}
+	const uint64_t now = t.now_ms();
+	Section s = success();
+	Section &list = s.add_section("groups");
+	std::set<std::string> used;
+	for (size_t i = 0; i < views.size(); i++) {
+		const shortcut::ShortcutGroupView &v = views[i];
+		Section &g = list.add_section(entry_name(v.group, i, used));
+		g.add_value("group", v.group);
+		g.add_value("role", v.manager ? "manager" : "member");
+		Section &sc = g.add_section("shortcuts");
+		if (v.manager) {
+			for (const auto &x : v.shortcuts)
+				add_shortcut(sc.add_section(num(x.id)), x, now);
+			Section &ms = g.add_section("members");
+			std::set<std::string> mused;
+			for (size_t j = 0; j < v.members.size(); j++) {
+				const shortcut::MemberContext &c = v.members[j];
+				Section &e = ms.add_section(entry_name(c.id, j, mused));
+				e.add_value("id", c.id);
+				e.add_value("outside", ip_text(c.outside.ip));
+				e.add_value("state", c.is_outside ? "outside" : "inside");
+				std::vector<std::string> inside, peers, ids;
+				for (const auto &p : c.inside)
+					inside.push_back(p.str());
+				for (const auto &p : c.correspondents)
+					peers.push_back(p);
+				for (uint32_t id : c.shortcuts)
+					ids.push_back(num(id));
+				e.add_list("inside", std::move(inside));
+				e.add_list("correspondents", std::move(peers));
+				e.add_list("shortcuts", std::move(ids));
+			}
+			add_manager_counters(g.add_section("counters"), v.manager_counters);
+		} else {
+			for (const auto &x : v.member_shortcuts) {
+				Section &e = sc.add_section(num(x.id));
+				e.add_value("id", num(x.id));
+				e.add_value("peer", ip_text(x.peer_outside.ip));
+				e.add_value("local-inside", x.local_inside.str());
+				e.add_value("peer-inside", x.peer_inside.str());
+				e.add_value("spi-in", spi_text(x.spi_in));
+				e.add_value("spi-out", spi_text(x.spi_out));
+				e.add_value("outbound", yes_no(x.outbound));
+			}
+			add_member_counters(g.add_section("counters"), v.member_counters);
+		}
+	}
+	return s;
+}
+
+// request-shortcut: { group, a, b }
+Section cmd_request_shortcut(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group", "a", "b"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	auto a = args.text("a");
+	if (!a.ok())
+		return failure(a.error().message);
+	auto b = args.text("b");
+	if (!b.ok())
+		return failure(b.error().message);
+	auto r = t.request_shortcut(*group.value(), *a.value(), *b.value());
+	if (!r.ok())
+		return failure(r.error().message);
+	Section s = success();
+	s.add_value("id", num(r.value()));
+	return s;
+}
+
+// remove-shortcut: { group, id }
+Section cmd_remove_shortcut(ControlTarget &t, const std::string &cmd, const Section &req)
+{
+	Args args(cmd, req);
+	ARG_CHECK(args.only({"group", "id"}));
+	auto group = args.text("group");
+	if (!group.ok())
+		return failure(group.error().message);
+	auto id = args.text("id");
+	if (!id.ok())
+		return failure(id.error().message);
+	const std::string &text = *id.value();
+	uint64_t v = 0;
+	bool digits = !text.empty() && text.size() <= 10;
+	for (char c : text) {
+		digits = digits && c >= '0' && c <= '9';
+		if (digits)
+			v = v * 10 + static_cast<uint64_t>(c - '0');
+	}
+	if (!digits || v == 0 || v > 0xffffffffu)
+		return failure(cmd + ": id '" + text + "' is not a shortcut ID (1 to 4294967295)");
+	return done_or_failure(t.remove_shortcut(*group.value(), static_cast<uint32_t>(v)));
+}
+
 #undef ARG_CHECK
 
 const std::map<std::string, Handler> &handlers()
@@ -616,6 +787,9 @@ const std::map<std::string, Handler> &handlers()
 	        {command::kCheckConfig, cmd_config},
 	        {command::kLoadConfig, cmd_config},
 	        {command::kUnloadConfig, cmd_config},
+	        {command::kListShortcuts, cmd_list_shortcuts},
+	        {command::kRequestShortcut, cmd_request_shortcut},
+	        {command::kRemoveShortcut, cmd_remove_shortcut},
 	};
 	return table;
 }
@@ -875,6 +1049,24 @@ Result<Done> ControlConnection::feed(ByteView in, Bytes &out)
 		return r.error();
 	packets_ += r.value();
 	return Done{};
+}
+
+} // namespace groupsec::gdoi
+
+namespace groupsec::gdoi {
+
+void ControlServer::shortcut_changed(const std::string &group, const shortcut::ShortcutInfo &x, bool up,
+                                     const std::string &reason)
+{
+	const char *name = up ? event::kShortcutUp : event::kShortcutDown;
+	if (!server_.subscribed(name))
+		return;
+	Section s;
+	s.add_value("group", group);
+	add_shortcut(s, x, target_.now_ms());
+	if (!up)
+		s.add_value("reason", reason);
+	server_.emit(name, s);
 }
 
 } // namespace groupsec::gdoi

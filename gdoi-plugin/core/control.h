@@ -21,6 +21,7 @@
 #include "gdoi_endpoints.h"
 #include "gdoi_engine.h"
 #include "gikev2_result.h"
+#include "shortcut/shortcut_service.h"
 #include "groupsec/vici/gdoi_names.h"
 #include "groupsec/vici/server.h"
 #include "groupsec/vici/vici_wire.h"
@@ -118,6 +119,22 @@ public:
 		(void)source;
 		return make_error(WireError::BadValue, "no configuration sources here");
 	}
+	// Shortcut SAs (docs/shortcuts.md): each group's side of them; a
+	// shortcut asked for by the operator between two members of a key
+	// server group (identities as the operator wrote them), and ended by
+	// ID. A target without shortcuts has none and refuses the rest.
+	virtual std::vector<shortcut::ShortcutGroupView> shortcuts() const { return {}; }
+	virtual Result<uint32_t> request_shortcut(const std::string &group, const std::string &a,
+	                                          const std::string &b)
+	{
+		(void)a, (void)b;
+		return make_error(WireError::Missing, "group '" + group + "' has no shortcut members");
+	}
+	virtual Result<Done> remove_shortcut(const std::string &group, uint32_t id)
+	{
+		(void)id;
+		return make_error(WireError::Missing, "group '" + group + "' has no shortcut members");
+	}
 };
 
 // Answers VICI packets with the ControlTarget and streams the engine's
@@ -164,6 +181,10 @@ public:
 	// the server calls it after every command. Nothing is read while no
 	// client subscribed to routing-key.
 	void check_routing_keys();
+	// shortcut-up (reason empty) and shortcut-down of a key server
+	// group's connectivity manager.
+	void shortcut_changed(const std::string &group, const shortcut::ShortcutInfo &s, bool up,
+	                      const std::string &reason);
 
 private:
 	ControlTarget &target_;

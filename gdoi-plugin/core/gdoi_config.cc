@@ -179,11 +179,14 @@ const GroupKey kGroupKeys[] = {
 	{"ike_lifetime", Scope::Member},
 	{"sender", Scope::Member},
 	{"peers", Scope::Member},
+	{"shortcut_inside", Scope::Member},
 };
 
 const char *const kTekKeys[] = {"local_ts", "remote_ts", "esp_proposal", "single_sender"};
 const char *const kEndpointKeys[] = {"gateway", "prefixes"};
 constexpr std::string_view kEndpoints = "endpoints";
+const char *const kShortcutKeys[] = {"member", "inside"};
+constexpr std::string_view kShortcuts = "shortcuts";
 
 bool valid_name(std::string_view s)
 {
@@ -223,6 +226,7 @@ struct Group {
 	std::map<std::string, const std::string *> values; // by key
 	std::vector<std::string> teks; // section names in order of appearance
 	std::vector<std::string> endpoints;
+	std::vector<std::string> shortcuts; // shortcut member sections in order
 };
 
 using Problem = std::optional<std::string>;
@@ -239,12 +243,21 @@ Problem check_layout(const Group &g, const Setting &s, Scope &scope)
 			scope = k->scope;
 			return std::nullopt;
 		}
-		if (p[0] == kEndpoints || is_tek_section(p[0]))
+		if (p[0] == kEndpoints || p[0] == kShortcuts || is_tek_section(p[0]))
 			return where + ": must be a section";
 		return where + ": unknown setting";
 	}
 	if (is_tek_section(p[0])) {
 		if (p.size() == 2 && one_of(p[1], kTekKeys)) {
+			scope = Scope::Server;
+			return std::nullopt;
+		}
+		return where + ": unknown setting";
+	}
+	if (p[0] == kShortcuts) {
+		if (p.size() == 2)
+			return where + ": must be a section";
+		if (p.size() == 3 && one_of(p[2], kShortcutKeys)) {
 			scope = Scope::Server;
 			return std::nullopt;
 		}
@@ -335,6 +348,17 @@ public:
 					 {"kw_5649_192", static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_192)},
 					 {"kw_5649_256", static_cast<uint16_t>(KeyWrapAlgorithm::Kw5649_256)}},
 					out);
+	}
+
+	// Shortcut inside prefixes: "10.1.0.0/24", no host bits, one family.
+	bool prefix_list(const std::string &key, std::vector<shortcut::Prefix> &out)
+	{
+		if (!list(key, [](std::string_view v) { return shortcut::parse_prefix(std::string(v)); }, out))
+			return false;
+		for (const auto &p : out)
+			if (p.address.size() != out.front().address.size())
+				return fail(key, quote(*find(key)) + " mixes IPv4 and IPv6");
+		return true;
 	}
 
 	bool traffic_selector_list(const std::string &key, std::vector<TrafficSelector> &out)
@@ -519,6 +543,29 @@ Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint
 	return std::nullopt;
 }
 
+// A key server group's shortcut members (shortcuts.<name>.member and
+// .inside), each at most once.
+Problem read_shortcut_members(const Group &g, const GcksGroupConfig &c,
+			      std::vector<shortcut::ShortcutPeerConfig> &out)
+{
+	Reader r(g);
+	for (const auto &name : g.shortcuts) {
+		std::string base = std::string(kShortcuts) + "." + name;
+		shortcut::ShortcutPeerConfig m;
+		if (!r.identity(base + ".member", m.id) || !r.prefix_list(base + ".inside", m.inside))
+			return r.problem();
+		if (std::find(c.authorized.begin(), c.authorized.end(), m.id) == c.authorized.end())
+			return r.where(base + ".member") + ": " + quote(*r.find(base + ".member")) +
+			       " is not one of the group's members";
+		for (const auto &other : out)
+			if (other.id == m.id)
+				return r.where(base + ".member") + ": " + quote(*r.find(base + ".member")) +
+				       " has shortcut prefixes already";
+		out.push_back(std::move(m));
+	}
+	return std::nullopt;
+}
+
 // Splits the flat settings into groups, checking names, order and
 // duplicates.
 Problem collect(const std::vector<std::pair<std::string, std::string>> &settings, std::vector<Group> &groups)
@@ -545,7 +592,7 @@ Problem collect(const std::vector<std::pair<std::string, std::string>> &settings
 		auto it = index.find(name);
 		if (it == index.end()) {
 			it = index.emplace(name, groups.size()).first;
-			groups.push_back(Group{name, {}, {}, {}, {}});
+			groups.push_back(Group{name, {}, {}, {}, {}, {}});
 		} else if (it->second + 1 != groups.size()) {
 			return "groups." + name + ": group defined twice";
 		}
@@ -595,6 +642,8 @@ Problem check_group(Group &g, bool &server)
 			add_section(g.teks, s.path[0]);
 		else if (s.path.size() > 1 && s.path[0] == kEndpoints)
 			add_section(g.endpoints, s.path[1]);
+		else if (s.path.size() > 1 && s.path[0] == kShortcuts)
+			add_section(g.shortcuts, s.path[1]);
 	}
 	return std::nullopt;
 }
@@ -634,12 +683,27 @@ Result<GdoiConfig> parse_config(const std::vector<std::pair<std::string, std::st
 			GcksGroupConfig c;
 			if (auto p = read_server(g, c))
 				return bad(*p);
+			std::vector<shortcut::ShortcutPeerConfig> shortcut_members;
+			if (auto p = read_shortcut_members(g, c, shortcut_members))
+				return bad(*p);
+			if (!shortcut_members.empty())
+				config.shortcut_members[g.name] = std::move(shortcut_members);
 			config.servers.push_back(std::move(c));
 		} else {
 			GmGroupConfig c;
 			std::vector<TunnelEndpoint> endpoints;
 			if (auto p = read_member(g, c, endpoints))
 				return bad(*p);
+			Reader r(g);
+			if (r.find("shortcut_inside")) {
+				std::vector<shortcut::Prefix> inside;
+				if (!r.prefix_list("shortcut_inside", inside))
+					return bad(r.problem());
+				if (inside.front().address.size() != c.local.ip.size())
+					return bad(r.where("shortcut_inside") + ": " + quote(*r.find("shortcut_inside")) +
+						   " is not of the address family of local_addrs");
+				config.shortcut_inside[g.name] = std::move(inside);
+			}
 			config.members.push_back(std::move(c));
 			if (!endpoints.empty())
 				config.endpoints[g.name] = std::move(endpoints);

@@ -15,6 +15,7 @@
 #include "gdoi_engine.h"
 #include "gikev2_payloads.h"
 #include "gikev2_result.h"
+#include "shortcut/shortcut_service.h"
 
 namespace groupsec::gdoi {
 
@@ -24,6 +25,11 @@ struct GdoiConfig {
 	// Tunnel endpoints of member groups, by group name; groups without an
 	// endpoints section have no entry.
 	std::map<std::string, std::vector<TunnelEndpoint>> endpoints;
+	// Shortcut SAs (docs/shortcuts.md): the members a key server group
+	// makes shortcuts for, by group name; a member group's inside
+	// prefixes, by group name. Groups without them have no entry.
+	std::map<std::string, std::vector<shortcut::ShortcutPeerConfig>> shortcut_members;
+	std::map<std::string, std::vector<shortcut::Prefix>> shortcut_inside;
 };
 
 // Parses the settings below `groups`, e.g. {"blue.role", "server"},

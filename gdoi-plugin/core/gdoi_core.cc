@@ -440,6 +440,10 @@ public:
 	Result<Done> check_config(const std::string &source, const ConfigSettings &settings) override;
 	Result<std::string> load_config(const std::string &source, const ConfigSettings &settings) override;
 	Result<Done> unload_config(const std::string &source) override;
+	std::vector<groupsec::gdoi::shortcut::ShortcutGroupView> shortcuts() const override;
+	Result<uint32_t> request_shortcut(const std::string &group, const std::string &a,
+					  const std::string &b) override;
+	Result<Done> remove_shortcut(const std::string &group, uint32_t id) override;
 
 private:
 	Result<Done> member_group(const std::string &group) const;
@@ -456,8 +460,8 @@ struct gdoi_control_conn_t {
 
 struct gdoi_core_t {
 	gdoi_core_t(const gdoi_core_env_t &env, uint32_t reqid_base)
-		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base), control(*this), server(control),
-		  sas(dataplane, server)
+		: callbacks(env), keylog(env), dataplane(callbacks, reqid_base),
+		  shortcuts(callbacks, clock, random), control(*this), server(control), sas(dataplane, server)
 	{
 		EngineDeps deps;
 		if (env.save_keys || env.save_member_key) {
@@ -469,11 +473,19 @@ struct gdoi_core_t {
 		deps.credentials = &callbacks;
 		deps.sas = &sas;
 		deps.events = &server;
+		deps.shortcuts = &shortcuts;
 		deps.log = &callbacks;
 		if (callbacks.stores_evictions()) {
 			deps.evictions = &callbacks;
 		}
 		engine = std::make_unique<Engine>(deps);
+		shortcuts.set_engine(*engine);
+		shortcuts.set_events([this](const std::string &group, const groupsec::gdoi::shortcut::ShortcutInfo &s,
+					    bool up, const std::string &reason) {
+			server.shortcut_changed(group, s, up, reason);
+			callbacks.log(GDOI_LOG_INFO, "group " + group + ": shortcut " + std::to_string(s.id) + " " +
+							     s.a + " <-> " + s.b + (up ? " up" : " down (" + reason + ")"));
+		});
 		if (env.control_wake) {
 			server.server().on_wake([this](groupsec::vici::ClientId client) {
 				for (const auto &[id, c] : clients) {
@@ -488,6 +500,7 @@ struct gdoi_core_t {
 	{
 		// its last removals still go through sas
 		engine.reset();
+		shortcuts.set_engine_gone();
 	}
 
 	std::string description;
@@ -498,6 +511,8 @@ struct gdoi_core_t {
 	// aborts if OpenSSL has no randomness: no keys, so stop rather than go on
 	groupsec::crypto::OpenSslRandom random;
 	GroupDataplane dataplane;
+	// shortcut SAs: the managers of key server groups, the member sides
+	groupsec::gdoi::shortcut::ShortcutService shortcuts;
 	std::unique_ptr<Engine> engine;
 	GdoiConfig config;
 	// the settings the configuration was made of: the file's, and each
@@ -651,6 +666,21 @@ Result<std::vector<TunnelEndpoint>> EngineControl::endpoints(const std::string &
 		return r.error();
 	}
 	return core_.dataplane.endpoints(group);
+}
+
+std::vector<groupsec::gdoi::shortcut::ShortcutGroupView> EngineControl::shortcuts() const
+{
+	return core_.shortcuts.view();
+}
+
+Result<uint32_t> EngineControl::request_shortcut(const std::string &group, const std::string &a, const std::string &b)
+{
+	return core_.shortcuts.request(group, a, b);
+}
+
+Result<Done> EngineControl::remove_shortcut(const std::string &group, uint32_t id)
+{
+	return core_.shortcuts.remove(group, id);
 }
 
 } // namespace
@@ -824,6 +854,25 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 			failed(g.name, r.error().message);
 		}
 	}
+	// shortcut SAs follow the groups
+	std::vector<std::string> names;
+	for (const auto &g : next.servers) {
+		names.push_back(g.name);
+		auto m = next.shortcut_members.find(g.name);
+		core->shortcuts.configure_manager(g.name, m == next.shortcut_members.end()
+								  ? std::vector<groupsec::gdoi::shortcut::ShortcutPeerConfig>{}
+								  : m->second);
+	}
+	for (const auto &g : next.members) {
+		names.push_back(g.name);
+		auto in = next.shortcut_inside.find(g.name);
+		core->shortcuts.configure_member(g.name, g.server_id,
+						 in == next.shortcut_inside.end()
+							 ? std::vector<groupsec::gdoi::shortcut::Prefix>{}
+							 : in->second,
+						 g.local);
+	}
+	core->shortcuts.retain(names);
 	return failures;
 }
 
@@ -1061,6 +1110,7 @@ extern "C" uint32_t gdoi_core_tick(gdoi_core_t *core)
 {
 	try {
 		core->engine->tick();
+		core->shortcuts.tick();
 		core->server.check_routing_keys();
 	} catch (const std::bad_alloc &) {
 		core->callbacks.log(GDOI_LOG_ERROR, "out of memory in timers");
@@ -1068,6 +1118,18 @@ extern "C" uint32_t gdoi_core_tick(gdoi_core_t *core)
 	uint64_t now = core->clock.now_ms(), next = core->engine->next_timeout_ms();
 	uint64_t wait = next > now ? next - now : 0;
 	return static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(wait, 10), 1000));
+}
+
+extern "C" void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src, const uint8_t *dst, size_t len,
+					   uint64_t packets)
+{
+	if (len != 4 && len != 16)
+		return;
+	try {
+		core->shortcuts.relayed(ByteView(src, len), ByteView(dst, len), packets);
+	} catch (const std::bad_alloc &) {
+		core->callbacks.log(GDOI_LOG_ERROR, "out of memory, relayed traffic not counted");
+	}
 }
 
 extern "C" gdoi_control_conn_t *gdoi_core_control_open(gdoi_core_t *core)

@@ -339,6 +339,16 @@ void gdoi_core_client_written(gdoi_core_t *core, unsigned id, size_t n);
 void gdoi_core_client_close(gdoi_core_t *core, unsigned id);
 
 /**
+ * Shortcut SAs (docs/shortcuts.md): packets the gateway relays, from inside
+ * address src to inside address dst (each len octets, 4 or 16), for the
+ * connectivity managers' relayed-traffic trigger. Traffic that is not
+ * between two outside members is ignored.
+ */
+void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src,
+								const uint8_t *dst, size_t len,
+								uint64_t packets);
+
+/**
  * Destroy a core created by gdoi_core_create(), deleting what it installed.
  */
 void gdoi_core_destroy(gdoi_core_t *core);

@@ -55,6 +55,8 @@ void Engine::receive(const Address &local, const Address &remote, ByteView datag
 {
 	try {
 		impl_->receive(local, remote, datagram);
+		// an answer freed an IKE SA's window: its next queued request
+		impl_->ike.flush_queued();
 	} catch (const std::exception &) {
 		// allocation failure: the datagram is lost, the state is whole
 	}
@@ -64,8 +66,58 @@ void Engine::tick()
 {
 	try {
 		impl_->tick();
+		impl_->ike.flush_queued();
 	} catch (const std::exception &) {
 	}
+}
+
+namespace {
+
+std::vector<Payload> shortcut_payloads(ByteView message)
+{
+	NotifyPayload n;
+	n.type = static_cast<uint16_t>(NotifyType::Shortcut);
+	n.data = message.to_bytes();
+	auto body = encode_notify(n);
+	if (!body)
+		return {};
+	return {Payload{static_cast<uint8_t>(PayloadType::Notify), false, std::move(body).value()}};
+}
+
+} // namespace
+
+Result<Done> Engine::send_shortcut(const std::string &group, const Identity &member, ByteView message)
+{
+	detail::GcksGroup *g = impl_->gcks.find(group);
+	if (!g)
+		return make_error(WireError::Missing, "no key server group " + group);
+	auto m = g->members.find(member);
+	if (m == g->members.end())
+		return make_error(WireError::Missing, member.str() + " is not a member of " + group);
+	detail::IkeSa *sa = m->second.ike_spi ? impl_->ike.responder(m->second.ike_spi) : nullptr;
+	auto inner = shortcut_payloads(message);
+	if (!sa || inner.empty() || !impl_->ike.queue_informational(*sa, std::move(inner), group)) {
+		g->counters.shortcut_send_failures++;
+		return make_error(WireError::Missing, member.str() + " has no IKE SA to send on");
+	}
+	g->counters.shortcut_sent++;
+	return Done{};
+}
+
+Result<Done> Engine::send_shortcut(const std::string &group, ByteView message)
+{
+	detail::GmGroup *g = impl_->gm.find(group);
+	if (!g)
+		return make_error(WireError::Missing, "no member group " + group);
+	detail::IkeSa *sa = g->ike_spi ? impl_->ike.initiator(g->ike_spi) : nullptr;
+	auto inner = shortcut_payloads(message);
+	if (!sa || !sa->authenticated || inner.empty() ||
+	    !impl_->ike.queue_informational(*sa, std::move(inner), group)) {
+		g->counters.shortcut_send_failures++;
+		return make_error(WireError::Missing, "no IKE SA with the key server of " + group);
+	}
+	g->counters.shortcut_sent++;
+	return Done{};
 }
 
 uint64_t Engine::next_timeout_ms() const

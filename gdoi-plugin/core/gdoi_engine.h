@@ -414,6 +414,11 @@ struct Counters {
 	uint64_t liveness_failed = 0;
 	// requests answered with N(UNSUPPORTED_CRITICAL_PAYLOAD) (RFC 7296 2.5)
 	uint64_t unsupported_critical = 0;
+	// shortcut SA messages (N(SHORTCUT)) sent and received, and those
+	// that could not be sent (no IKE SA, queue full)
+	uint64_t shortcut_sent = 0;
+	uint64_t shortcut_received = 0;
+	uint64_t shortcut_send_failures = 0;
 };
 
 struct MemberState {
@@ -517,6 +522,35 @@ public:
 	}
 };
 
+// Shortcut SAs (docs/shortcuts.md): the connectivity manager's and the
+// members' messages travel as the data of one N(SHORTCUT) (40961) in an
+// INFORMATIONAL request on the member's IKE SA with its key server. The
+// engine carries them (a queue per IKE SA, one request outstanding,
+// retransmission); what they mean is the sink's business. Called on the
+// engine's thread; an implementation may call Engine::send_shortcut() but
+// nothing else of the engine.
+class ShortcutSink {
+public:
+	virtual ~ShortcutSink() = default;
+	// A message arrived on an authenticated IKE SA, after the request was
+	// answered. Key server (server true): from member `peer` of `group`;
+	// member: from its key server `peer` of `group`.
+	virtual void shortcut_message(const std::string &group, bool server, const Identity &peer,
+				      ByteView message) = 0;
+	// The IKE SA that carries the messages with peer is new (up true) or
+	// gone. Key server: a member registered over an IKE SA (address: where
+	// the SA's requests come from), or its IKE SA went; member: it
+	// registered with its key server over an IKE SA, or that SA went.
+	virtual void shortcut_channel(const std::string &group, bool server, const Identity &peer,
+				      const Address &address, bool up)
+	{
+		(void)group, (void)server, (void)peer, (void)address, (void)up;
+	}
+};
+
+// Messages waiting for an IKE SA's request window, at most.
+constexpr size_t kMaxQueuedShortcutMessages = 64;
+
 // --- the engine ---
 
 // Tests may define this to look at the engine's internal state.
@@ -534,6 +568,7 @@ struct EngineDeps {
 	// optional: without it, evictions last as long as the engine
 	EvictionStore *evictions = nullptr;
 	EngineEvents *events = nullptr; // optional
+	ShortcutSink *shortcuts = nullptr; // optional: N(SHORTCUT) ignored without
 };
 
 class Engine {
@@ -585,6 +620,16 @@ public:
 	// key server; the group's SAs stay. An error (a bad list, a group
 	// still registering) changes nothing.
 	Result<Done> set_member_list(const std::string &group, const std::vector<Identity> &peers);
+
+	// Shortcut SAs: one message in N(SHORTCUT) of an INFORMATIONAL
+	// request, queued behind the requests outstanding on the IKE SA. Key
+	// server: to a registered member of group over its IKE SA; an error if
+	// the member has none (its key server closed it: members that take
+	// shortcuts keep it with liveness checks or inband rekeys) or too many
+	// messages wait. Member: to the key server of group over the IKE SA it
+	// registered on.
+	Result<Done> send_shortcut(const std::string &group, const Identity &member, ByteView message);
+	Result<Done> send_shortcut(const std::string &group, ByteView message);
 
 	std::vector<GroupState> groups() const;
 	// Every group's routing key (routing_keys.cc); cheap: no member list.

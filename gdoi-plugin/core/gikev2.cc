@@ -118,6 +118,8 @@ std::string_view notify_name(uint16_t v)
 		return "USE_TRANSPORT_MODE";
 	case NotifyType::GatewayTunnels:
 		return "GATEWAY_TUNNELS (private use)";
+	case NotifyType::Shortcut:
+		return "SHORTCUT (private use)";
 	case NotifyType::MemberList:
 		return "MEMBER_LIST (private use)";
 	case NotifyType::NatDetectionSourceIp:

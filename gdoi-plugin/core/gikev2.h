@@ -78,6 +78,8 @@ enum class NotifyType : uint16_t {
 	// RFC 7296 3.10.1 "Private Use - Status" (40960-65535): ours, the
 	// group's SAs are tunnels to the destinations' gateways (docs/gikev2-wire.md)
 	GatewayTunnels = 40960,
+	// ours too: a shortcut SA message (docs/shortcuts.md)
+	Shortcut = 40961,
 	// ours too: the members a member in member-list mode names at
 	// registration (docs/gikev2-wire.md; 40961 is SHORTCUT, shortcut_wire.h)
 	MemberList = 40962,

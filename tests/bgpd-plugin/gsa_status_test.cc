@@ -177,8 +177,9 @@ TEST(GsaCore, SubscribesToEveryEventOfTheKeyServer)
 {
 	size_t n = 0;
 	const char *const *names = gsa_core_control_events(&n);
-	ASSERT_EQ(n, 8u);
+	ASSERT_EQ(n, 10u);
 	std::vector<std::string> got(names, names + n);
 	EXPECT_EQ(got, (std::vector<std::string>{"member-registered", "member-left", "member-evicted", "rekey",
-						 "sa-installed", "sa-removed", "endpoint-changed", "routing-key"}));
+						 "sa-installed", "sa-removed", "endpoint-changed", "routing-key",
+						 "shortcut-up", "shortcut-down"}));
 }

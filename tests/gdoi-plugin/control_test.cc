@@ -783,3 +783,151 @@ TEST_F(ControlTest, AClientThatDoesNotReadIsDroppedAtItsBound)
 }
 
 } // namespace
+
+// --- shortcut SAs (docs/control-socket.md, list-shortcuts ...) ---
+
+namespace {
+
+namespace sc = groupsec::gdoi::shortcut;
+
+class ShortcutTarget : public FakeTarget {
+public:
+	std::vector<sc::ShortcutGroupView> shortcuts() const override { return views; }
+	Result<uint32_t> request_shortcut(const std::string &group, const std::string &a,
+	                                  const std::string &b) override
+	{
+		calls.push_back("request " + group + " " + a + " " + b);
+		if (b == "gm9.example.net")
+			return make_error(WireError::Missing, "gm9.example.net is not an outside member");
+		return 7u;
+	}
+	Result<Done> remove_shortcut(const std::string &group, uint32_t id) override
+	{
+		calls.push_back("remove " + group + " " + std::to_string(id));
+		return Done{};
+	}
+	std::vector<sc::ShortcutGroupView> views;
+	std::vector<std::string> calls;
+};
+
+class ShortcutControlTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		sc::ShortcutGroupView m;
+		m.group = "blue";
+		m.manager = true;
+		sc::ShortcutInfo x;
+		x.id = 7;
+		x.a = "gm1.example.net";
+		x.b = "gm2.example.net";
+		x.inside_a = sc::parse_prefix("10.1.0.0/24").value();
+		x.inside_b = sc::parse_prefix("10.2.0.0/24").value();
+		x.state = sc::ShortcutState::Up;
+		x.spi_ab = 0x1000a001;
+		x.spi_ba = 0x1000b002;
+		x.inbound_a = x.inbound_b = x.outbound_a = x.outbound_b = true;
+		x.created_ms = 990000;
+		x.up_ms = 995000;
+		m.shortcuts.push_back(x);
+		m.manager_counters.offers_sent = 2;
+		m.manager_counters.refused_unknown_member = 1;
+		target.views.push_back(m);
+		sc::ShortcutGroupView g;
+		g.group = "red";
+		sc::MemberShortcut ms;
+		ms.id = 7;
+		ms.peer_outside.ip = {198, 51, 100, 2};
+		ms.local_inside = x.inside_a;
+		ms.peer_inside = x.inside_b;
+		ms.spi_in = 0x1000b002;
+		ms.spi_out = 0x1000a001;
+		ms.outbound = true;
+		g.member_shortcuts.push_back(ms);
+		target.views.push_back(g);
+	}
+	Section run(const std::string &cmd, std::initializer_list<std::pair<const char *, const char *>> kv)
+	{
+		Section s;
+		for (const auto &p : kv)
+			s.add_value(p.first, p.second);
+		auto r = server.dispatch(cmd, s);
+		EXPECT_TRUE(r.has_value()) << cmd;
+		return r ? *r : Section{};
+	}
+	ShortcutTarget target;
+	ControlServer server{target};
+};
+
+} // namespace
+
+TEST_F(ShortcutControlTest, ListShortcutsShowsBothRoles)
+{
+	Section r = run("list-shortcuts", {});
+	ASSERT_NE(r.value("success"), nullptr);
+	EXPECT_EQ(*r.value("success"), "yes");
+	const Section *blue = r.section("groups")->section("blue");
+	ASSERT_TRUE(blue);
+	EXPECT_EQ(*blue->value("role"), "manager");
+	const Section *x = blue->section("shortcuts")->section("7");
+	ASSERT_TRUE(x);
+	EXPECT_EQ(*x->value("a"), "gm1.example.net");
+	EXPECT_EQ(*x->value("inside-b"), "10.2.0.0/24");
+	EXPECT_EQ(*x->value("state"), "up");
+	EXPECT_EQ(*x->value("spi-ab"), "1000a001");
+	EXPECT_EQ(*x->value("up"), "5");
+	EXPECT_EQ(*blue->section("counters")->value("offers-sent"), "2");
+	EXPECT_EQ(*blue->section("counters")->value("refused-unknown-member"), "1");
+	const Section *red = r.section("groups")->section("red");
+	ASSERT_TRUE(red);
+	EXPECT_EQ(*red->value("role"), "member");
+	const Section *y = red->section("shortcuts")->section("7");
+	ASSERT_TRUE(y);
+	EXPECT_EQ(*y->value("peer"), "198.51.100.2");
+	EXPECT_EQ(*y->value("spi-in"), "1000b002");
+	EXPECT_EQ(*y->value("outbound"), "yes");
+
+	Section one = run("list-shortcuts", {{"group", "red"}});
+	EXPECT_EQ(one.section("groups")->section("blue"), nullptr);
+	Section none = run("list-shortcuts", {{"group", "green"}});
+	EXPECT_EQ(*none.value("errmsg"), "group 'green' has no shortcuts configured");
+}
+
+TEST_F(ShortcutControlTest, RequestAndRemoveReachTheTarget)
+{
+	Section r = run("request-shortcut", {{"group", "blue"}, {"a", "gm1.example.net"}, {"b", "gm2.example.net"}});
+	EXPECT_EQ(*r.value("success"), "yes");
+	EXPECT_EQ(*r.value("id"), "7");
+	Section refused = run("request-shortcut", {{"group", "blue"}, {"a", "gm1.example.net"}, {"b", "gm9.example.net"}});
+	EXPECT_EQ(*refused.value("success"), "no");
+	EXPECT_EQ(*refused.value("errmsg"), "gm9.example.net is not an outside member");
+	Section missing = run("request-shortcut", {{"group", "blue"}, {"a", "gm1.example.net"}});
+	EXPECT_EQ(*missing.value("errmsg"), "request-shortcut: missing argument 'b'");
+	EXPECT_EQ(*run("remove-shortcut", {{"group", "blue"}, {"id", "7"}}).value("success"), "yes");
+	for (const char *bad : {"0", "x7", "4294967296", ""})
+		EXPECT_EQ(*run("remove-shortcut", {{"group", "blue"}, {"id", bad}}).value("success"), "no") << bad;
+	EXPECT_EQ(target.calls, (std::vector<std::string>{"request blue gm1.example.net gm2.example.net",
+	                                                  "request blue gm1.example.net gm9.example.net",
+	                                                  "remove blue 7"}));
+}
+
+TEST_F(ShortcutControlTest, UpAndDownEvents)
+{
+	ControlConnection listener(server);
+	Bytes out;
+	for (const char *e : {event::kShortcutUp, event::kShortcutDown})
+		ASSERT_TRUE(listener.feed(vici::encode_packet(Packet{Operation::EventRegister, e, {}}).value(), out).ok());
+	out.clear();
+	const sc::ShortcutInfo &x = target.views[0].shortcuts[0];
+	server.shortcut_changed("blue", x, true, "");
+	server.shortcut_changed("blue", x, false, "removed by the operator");
+	listener.take(out);
+	auto events = packets(out);
+	ASSERT_EQ(events.size(), 2u);
+	EXPECT_EQ(events[0].name, "shortcut-up");
+	EXPECT_EQ(*events[0].message.value("group"), "blue");
+	EXPECT_EQ(*events[0].message.value("id"), "7");
+	EXPECT_EQ(events[0].message.value("reason"), nullptr);
+	EXPECT_EQ(events[1].name, "shortcut-down");
+	EXPECT_EQ(*events[1].message.value("reason"), "removed by the operator");
+}

@@ -877,5 +877,62 @@ TEST(GdoiConfig, SaModeAndHosts)
 	});
 }
 
+// Shortcut SAs: a key server group's shortcut members with their inside
+// prefixes, a member group's own inside prefixes.
+TEST(GdoiConfig, ShortcutMembersAndInsidePrefixes)
+{
+	Settings s = kMinimalServer;
+	s = with(s, "blue.members", "gm1.example.net, gm2.example.net");
+	s = with(s, "blue.shortcuts.a.member", "gm1.example.net");
+	s = with(s, "blue.shortcuts.a.inside", "10.1.0.0/24, 10.11.0.0/16");
+	s = with(s, "blue.shortcuts.b.member", "gm2.example.net");
+	s = with(s, "blue.shortcuts.b.inside", "10.2.0.0/24");
+	auto r = parse_config(s);
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	const auto &m = r.value().shortcut_members.at("blue");
+	ASSERT_EQ(m.size(), 2u);
+	EXPECT_EQ(m[0].id.str(), "gm1.example.net");
+	ASSERT_EQ(m[0].inside.size(), 2u);
+	EXPECT_EQ(m[0].inside[1].str(), "10.11.0.0/16");
+	EXPECT_EQ(m[1].inside[0].str(), "10.2.0.0/24");
+
+	auto g = parse_config(with(kMinimalMember, "blue.shortcut_inside", "10.1.0.0/24"));
+	ASSERT_TRUE(g.ok()) << g.error().message;
+	EXPECT_EQ(g.value().shortcut_inside.at("blue").at(0).str(), "10.1.0.0/24");
+	EXPECT_TRUE(parse_config(kMinimalMember).value().shortcut_inside.empty());
+	EXPECT_TRUE(parse_config(kMinimalServer).value().shortcut_members.empty());
+}
+
+TEST(GdoiConfig, ShortcutErrors)
+{
+	Settings s = with(kMinimalServer, "blue.members", "gm1.example.net, gm2.example.net");
+	EXPECT_EQ(error_of(with(with(s, "blue.shortcuts.a.member", "gm9.example.net"), "blue.shortcuts.a.inside",
+				"10.1.0.0/24")),
+		  "groups.blue.shortcuts.a.member: \"gm9.example.net\" is not one of the group's members");
+	EXPECT_EQ(error_of(with(s, "blue.shortcuts.a.member", "gm1.example.net")),
+		  "groups.blue.shortcuts.a.inside: missing");
+	EXPECT_NE(error_of(with(with(s, "blue.shortcuts.a.member", "gm1.example.net"), "blue.shortcuts.a.inside",
+				"10.1.0.1/24"))
+			  .find("groups.blue.shortcuts.a.inside: "),
+		  std::string::npos)
+		<< "host bits";
+	EXPECT_EQ(error_of(with(with(s, "blue.shortcuts.a.member", "gm1.example.net"), "blue.shortcuts.a.inside",
+				"10.1.0.0/24, 2001:db8::/64")),
+		  "groups.blue.shortcuts.a.inside: \"10.1.0.0/24, 2001:db8::/64\" mixes IPv4 and IPv6");
+	Settings twice = with(with(s, "blue.shortcuts.a.member", "gm1.example.net"), "blue.shortcuts.a.inside",
+			      "10.1.0.0/24");
+	twice = with(with(twice, "blue.shortcuts.b.member", "gm1.example.net"), "blue.shortcuts.b.inside",
+		     "10.3.0.0/24");
+	EXPECT_EQ(error_of(twice), "groups.blue.shortcuts.b.member: \"gm1.example.net\" has shortcut prefixes already");
+	EXPECT_EQ(error_of(with(s, "blue.shortcuts.a.peer", "x")), "groups.blue.shortcuts.a.peer: unknown setting");
+	EXPECT_EQ(error_of(with(s, "blue.shortcuts.a", "x")), "groups.blue.shortcuts.a: must be a section");
+	EXPECT_EQ(error_of(with(kMinimalMember, "blue.shortcuts.a.member", "gm1.example.net")),
+		  "groups.blue.shortcuts.a.member: a key server setting in a member group");
+	EXPECT_EQ(error_of(with(kMinimalServer, "blue.shortcut_inside", "10.1.0.0/24")),
+		  "groups.blue.shortcut_inside: a member setting in a key server group");
+	EXPECT_EQ(error_of(with(kMinimalMember, "blue.shortcut_inside", "2001:db8::/64")),
+		  "groups.blue.shortcut_inside: \"2001:db8::/64\" is not of the address family of local_addrs");
+}
+
 } // namespace
 } // namespace groupsec::gdoi

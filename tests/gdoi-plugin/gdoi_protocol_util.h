@@ -334,12 +334,43 @@ struct RecordingEvents : EngineEvents {
 	std::vector<std::string> log;
 };
 
+// Shortcut SA messages and channel changes the engine reported:
+// "message blue server=yes gm1.example.net 0102", "channel blue
+// server=no @gcks.example.net up".
+struct RecordingShortcuts : ShortcutSink {
+	void shortcut_message(const std::string &group, bool server, const Identity &peer, ByteView message) override
+	{
+		std::string hex;
+		static const char *digits = "0123456789abcdef";
+		for (uint8_t b : message) {
+			hex += digits[b >> 4];
+			hex += digits[b & 15];
+		}
+		log.push_back("message " + group + " server=" + (server ? "yes " : "no ") + peer.str() + " " + hex);
+		if (on_message)
+			on_message(group, server, peer, message);
+		if (next)
+			next->shortcut_message(group, server, peer, message);
+	}
+	void shortcut_channel(const std::string &group, bool server, const Identity &peer, const Address &address,
+			      bool up) override
+	{
+		log.push_back("channel " + group + " server=" + (server ? "yes " : "no ") + peer.str() +
+			      (up ? " up" : " down"));
+		if (next)
+			next->shortcut_channel(group, server, peer, address, up);
+	}
+	std::vector<std::string> log;
+	ShortcutSink *next = nullptr; // gets every call too
+	std::function<void(const std::string &, bool, const Identity &, ByteView)> on_message;
+};
+
 // One engine and what it listens on.
 struct Node {
 	Node(Net *net, FakeClock *clock, FakeCredentials *creds, uint64_t seed)
 		: transport(net), random(seed),
 		  engine(EngineDeps{&transport, clock, &random, creds, &sink, &keylog, &faults, nullptr, nullptr,
-				    &events})
+				    &events, &shortcuts})
 	{
 	}
 	NetTransport transport;
@@ -348,6 +379,7 @@ struct Node {
 	RecordingKeyLog keylog;
 	FaultSwitch faults;
 	RecordingEvents events;
+	RecordingShortcuts shortcuts;
 	Engine engine;
 	std::vector<Address> addresses;
 

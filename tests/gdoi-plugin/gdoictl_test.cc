@@ -180,7 +180,8 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"droppedMalformed\":0,\"droppedAuth\":1,\"droppedReplay\":0,\"droppedUnauthorized\":0,"
 	          "\"cookiesSent\":0,\"registrations\":2,\"rekeys\":3,\"invalidSpi\":0,"
 	          "\"ikeDeletesSent\":2,\"ikeDeletesReceived\":0,\"ikeRekeys\":0,\"liveness\":40,"
-	          "\"livenessFailed\":0,\"unsupportedCritical\":0}},"
+	          "\"livenessFailed\":0,\"unsupportedCritical\":0,\"shortcutSent\":0,\"shortcutReceived\":0,"
+	        "\"shortcutUnsent\":0}},"
 	          "{\"name\":\"red\",\"role\":\"member\",\"state\":\"registered\",\"groupId\":\"198.51.100.1\","
 	          "\"server\":\"192.0.2.1[848]\",\"kekMessageId\":4,\"rekeyAuth\":\"implicit\",\"sas\":1,"
 	          "\"senderIds\":[\"5\",\"6\"],\"discovery\":\"auto\","
@@ -188,7 +189,8 @@ TEST_F(GdoictlTest, GroupsAsJson)
 	          "\"sent\":0,\"droppedMalformed\":0,\"droppedAuth\":0,\"droppedReplay\":0,"
 	          "\"droppedUnauthorized\":0,\"cookiesSent\":0,\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0,"
 	          "\"ikeDeletesSent\":0,\"ikeDeletesReceived\":1,\"ikeRekeys\":1,\"liveness\":9,"
-	          "\"livenessFailed\":1,\"unsupportedCritical\":0}}]}\n");
+	          "\"livenessFailed\":1,\"unsupportedCritical\":0,\"shortcutSent\":0,\"shortcutReceived\":0,"
+	        "\"shortcutUnsent\":0}}]}\n");
 }
 
 TEST_F(GdoictlTest, RoutingKeysAsATableAndJson)
@@ -285,13 +287,16 @@ TEST_F(GdoictlTest, Counters)
 	                 "  ike-rekeys            0\n"
 	                 "  liveness              40\n"
 	                 "  liveness-failed       0\n"
-	                 "  unsupported-critical  0\n");
+	                 "  unsupported-critical  0\n"
+	                 "  shortcut-sent         0\n"
+	                 "  shortcut-received     0\n"
+	                 "  shortcut-unsent       0\n");
 	Result j = with_socket({"--json", "counters", "red"});
 	EXPECT_EQ(j.out, "{\"group\":\"red\",\"counters\":{\"received\":5,\"sent\":0,\"droppedMalformed\":0,"
 	                 "\"droppedAuth\":0,\"droppedReplay\":0,\"droppedUnauthorized\":0,\"cookiesSent\":0,"
 	                 "\"registrations\":0,\"rekeys\":0,\"invalidSpi\":0,\"ikeDeletesSent\":0,"
 	                 "\"ikeDeletesReceived\":1,\"ikeRekeys\":1,\"liveness\":9,\"livenessFailed\":1,"
-	                 "\"unsupportedCritical\":0}}\n");
+	                 "\"unsupportedCritical\":0,\"shortcutSent\":0,\"shortcutReceived\":0,\"shortcutUnsent\":0}}\n");
 	Result missing = with_socket({"counters", "green"});
 	EXPECT_EQ(missing.status, 1);
 	EXPECT_EQ(missing.err, "gdoictl: counters: group 'green' not found\n");
@@ -596,7 +601,7 @@ TEST_F(GdoictlTest, MonitorPrintsEventsInOrderAsJsonAndText)
 		});
 		monitor.join();
 		EXPECT_EQ(r.status, 0) << r.err;
-		EXPECT_EQ(r.err, "gdoictl: monitor: subscribed to 8 events\n");
+		EXPECT_EQ(r.err, "gdoictl: monitor: subscribed to 10 events\n");
 		if (json)
 			EXPECT_EQ(r.out,
 			          "{\"event\":\"member-registered\",\"group\":\"blue\",\"member\":\"gm1.example.net\","
@@ -624,6 +629,31 @@ TEST_F(GdoictlTest, MonitorUsage)
 	EXPECT_EQ(zero.status, 2);
 	Result gone = gdoictl({"--socket", server.path() + ".missing", "monitor"});
 	EXPECT_EQ(gone.status, 3);
+}
+
+// gdoictl shortcuts / request-shortcut / remove-shortcut against a target
+// without shortcut groups: the listing says so, the actions fail with the
+// target's message (exit 1), bad usage is refused before sending (exit 2).
+TEST_F(GdoictlTest, ShortcutCommandsWithoutShortcutGroups)
+{
+	Result r = with_socket({"shortcuts"});
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out, "no group has shortcuts configured\n");
+	Result j = with_socket({"--json", "shortcuts"});
+	EXPECT_EQ(j.status, 0) << j.err;
+	EXPECT_EQ(j.out, "{\"groups\":[]}\n");
+	Result one = with_socket({"shortcuts", "blue"});
+	EXPECT_EQ(one.status, 1);
+	EXPECT_EQ(one.err, "gdoictl: shortcuts: group 'blue' has no shortcuts configured\n");
+	Result req = with_socket({"request-shortcut", "blue", "gm1.example.net", "gm2.example.net"});
+	EXPECT_EQ(req.status, 1);
+	EXPECT_EQ(req.err, "gdoictl: request-shortcut: group 'blue' has no shortcut members\n");
+	Result rm = with_socket({"remove-shortcut", "blue", "x"});
+	EXPECT_EQ(rm.status, 1);
+	EXPECT_EQ(rm.err, "gdoictl: remove-shortcut: id 'x' is not a shortcut ID (1 to 4294967295)\n");
+	Result usage = with_socket({"request-shortcut", "blue", "gm1.example.net"});
+	EXPECT_EQ(usage.status, 2);
+	EXPECT_EQ(usage.err, "gdoictl: usage: gdoictl request-shortcut GROUP A B\n");
 }
 
 } // namespace

@@ -130,6 +130,8 @@ Result<std::vector<Payload>> KeyServer::register_member(GcksGroup &g, IkeSa &sa,
 		payloads.value().push_back(notify_payload(g.cfg.sa_mode == SaMode::Transport
 								  ? NotifyType::UseTransportMode
 								  : NotifyType::GatewayTunnels));
+	if (payloads && ctx_.deps.shortcuts)
+		ctx_.deps.shortcuts->shortcut_channel(g.cfg.name, true, m.id, m.address, true);
 	if (payloads && ctx_.deps.events)
 		ctx_.deps.events->member_registered(g.cfg.name,
 						    MemberState{m.id, m.address,
@@ -557,6 +559,20 @@ void KeyServer::informational(IkeSa &sa, const IkeHeader &h, const std::vector<P
 		sa.peer_checks_liveness = true;
 		if (c)
 			c->liveness++;
+		return;
+	}
+	// shortcut SA messages (docs/shortcuts.md) of a registered member,
+	// taken once answered; the sink may send on this SA (copies: sa may
+	// not outlive the call)
+	const std::string group = sa.group;
+	const Identity peer = sa.peer;
+	if (!uses_ike_sa(sa.spi_r))
+		return;
+	for (const Bytes &m : shortcut_messages(inner)) {
+		if (c)
+			c->shortcut_received++;
+		if (ctx_.deps.shortcuts)
+			ctx_.deps.shortcuts->shortcut_message(group, true, peer, m);
 	}
 }
 

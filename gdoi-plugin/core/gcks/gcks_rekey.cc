@@ -690,8 +690,12 @@ void KeyServer::drop_members(GcksGroup &g, const std::vector<Identity> &ids)
 		if (it == g.members.end())
 			continue;
 		uint64_t spi = it->second.ike_spi;
+		const Address address = it->second.address;
 		g.members.erase(it);
 		g.evicted.insert(id);
+		// its shortcut channel goes with it, IKE SA or not
+		if (spi && ctx_.deps.shortcuts)
+			ctx_.deps.shortcuts->shortcut_channel(g.cfg.name, true, id, address, false);
 		if (!spi)
 			continue;
 		// RFC 9838 2.6: "after excluding an GM from the group the GCKS MAY

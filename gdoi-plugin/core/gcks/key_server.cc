@@ -205,6 +205,8 @@ void KeyServer::forget_ike_sa(uint64_t spi)
 			if (m.ike_spi != spi)
 				continue;
 			m.ike_spi = 0;
+			if (ctx_.deps.shortcuts)
+				ctx_.deps.shortcuts->shortcut_channel(g->cfg.name, true, id, m.address, false);
 			if (g->cfg.rekey == RekeyTransport::Inband)
 				gone.push_back(id);
 		}

@@ -139,8 +139,22 @@ void GroupMember::informational(IkeSa &sa, const IkeHeader &h, const std::vector
 	// INFORMATIONAL response and the SA closed; 1.5: any other request,
 	// a liveness check included, gets a response too
 	ike_.send_response(sa, h.message_id, h.exchange_type, {});
-	if (deletes_ike_sa(inner))
+	if (deletes_ike_sa(inner)) {
 		peer_deleted(sa);
+		return;
+	}
+	// shortcut SA messages (docs/shortcuts.md) from the key server of
+	// the group registered over this SA
+	GmGroup *g = find(sa.group);
+	if (!g || g->ike_spi != sa.spi_i)
+		return;
+	const std::string group = g->cfg.name;
+	const Identity server = g->cfg.server_id;
+	for (const Bytes &m : shortcut_messages(inner)) {
+		g->counters.shortcut_received++;
+		if (ctx_.deps.shortcuts)
+			ctx_.deps.shortcuts->shortcut_message(group, false, server, m);
+	}
 }
 
 void GroupMember::inband(IkeSa &sa, ByteView datagram, const IkeHeader &h)

@@ -307,6 +307,8 @@ void GroupMember::registered(GmGroup &g, IkeSa &sa, const std::vector<Payload> &
 	g.ike_spi = sa.spi_i;
 	g.counters.registrations++;
 	schedule(g);
+	if (ctx_.deps.shortcuts)
+		ctx_.deps.shortcuts->shortcut_channel(g.cfg.name, false, g.cfg.server_id, sa.remote, true);
 }
 
 } // namespace groupsec::gdoi::detail

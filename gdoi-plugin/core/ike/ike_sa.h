@@ -3,6 +3,7 @@
 // the member as initiator. Internal to the core.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -84,6 +85,13 @@ struct IkeSa {
 		std::string group;
 	};
 	std::optional<Pending> pending;
+	// INFORMATIONAL requests waiting for the window of one (RFC 7296
+	// 2.3): shortcut SA messages, sent in order as each is answered
+	struct Queued {
+		std::vector<Payload> inner;
+		std::string group;
+	};
+	std::deque<Queued> queued;
 	uint32_t next_request_id = 0;
 	// the last request the peer sent and our answer
 	std::optional<uint32_t> last_peer_request;

@@ -229,6 +229,55 @@ void IkeSas::send_first_request(IkeSa &sa, uint8_t exchange, Bytes datagram, con
 	sa.pending = std::move(p);
 }
 
+std::vector<Bytes> shortcut_messages(const std::vector<Payload> &inner)
+{
+	std::vector<Bytes> out;
+	for (const Payload &p : inner) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (n && n.value().type == static_cast<uint16_t>(NotifyType::Shortcut) && n.value().protocol == 0 &&
+		    n.value().spi.empty())
+			out.push_back(std::move(n.value().data));
+	}
+	return out;
+}
+
+bool IkeSas::queue_informational(IkeSa &sa, std::vector<Payload> inner, const std::string &group)
+{
+	if (sa.closing || !sa.authenticated || sa.queued.size() >= kMaxQueuedShortcutMessages)
+		return false;
+	if (!sa.pending && sa.queued.empty()) {
+		send_request(sa, static_cast<uint8_t>(ExchangeType::Informational), inner, group);
+		return true;
+	}
+	sa.queued.push_back(IkeSa::Queued{std::move(inner), group});
+	maybe_queued_ = true;
+	return true;
+}
+
+void IkeSas::flush_queued()
+{
+	// (called after every datagram: a walk of the SAs only while some
+	// SA may hold a queued request)
+	if (!maybe_queued_)
+		return;
+	bool left = false;
+	for (auto *map : {&initiator_sas_, &responder_sas_}) {
+		for (auto &[spi, sa] : *map) {
+			if (sa->queued.empty())
+				continue;
+			if (!sa->pending && !sa->closing) {
+				IkeSa::Queued q = std::move(sa->queued.front());
+				sa->queued.pop_front();
+				send_request(*sa, static_cast<uint8_t>(ExchangeType::Informational), q.inner, q.group);
+			}
+			left = left || !sa->queued.empty();
+		}
+	}
+	maybe_queued_ = left;
+}
+
 void IkeSas::send_response(IkeSa &sa, uint32_t id, uint8_t exchange, const std::vector<Payload> &inner)
 {
 	auto d = seal(sa, exchange, id, true, inner);

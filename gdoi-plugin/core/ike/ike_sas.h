@@ -43,6 +43,10 @@ Payload ike_sa_delete_payload();
 // Whether inner (an INFORMATIONAL request's payloads) deletes the IKE SA.
 bool deletes_ike_sa(const std::vector<Payload> &inner);
 
+// The data of each N(SHORTCUT) among inner (an INFORMATIONAL request's
+// payloads), in order; notifies that do not decode are skipped.
+std::vector<Bytes> shortcut_messages(const std::vector<Payload> &inner);
+
 class IkeSas {
 public:
 	IkeSas(EngineContext &ctx, IkeSaUsers &users) : ctx_(ctx), users_(users) {}
@@ -97,6 +101,12 @@ public:
 	size_t reassembly_bytes() const { return reassembly_bytes_; }
 	// Sends a request over sa and arms its retransmission.
 	void send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload> &inner, const std::string &group);
+	// Sends an INFORMATIONAL request over sa now if no request is
+	// outstanding, else queues it (sent by flush_queued()). false if sa
+	// is closing or kMaxQueuedShortcutMessages wait already.
+	bool queue_informational(IkeSa &sa, std::vector<Payload> inner, const std::string &group);
+	// Sends the next queued request of every SA with none outstanding.
+	void flush_queued();
 	// Sends an already encoded first request (IKE_SA_INIT, ID 0) and arms
 	// its retransmission.
 	void send_first_request(IkeSa &sa, uint8_t exchange, Bytes datagram, const std::string &group, Counters *c);
@@ -165,6 +175,8 @@ private:
 	// N(INVALID_IKE_SPI) answers sent in the second starting at
 	// invalid_spi_window_ms_ (rate limit)
 	uint64_t invalid_spi_window_ms_ = 0;
+	// some SA may hold queued requests (queue_informational())
+	bool maybe_queued_ = false;
 	unsigned invalid_spi_in_window_ = 0;
 };
 

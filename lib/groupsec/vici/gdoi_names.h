@@ -26,6 +26,10 @@ constexpr const char *kRoutingKeys = "routing-keys";
 constexpr const char *kCheckConfig = "check-config";
 constexpr const char *kLoadConfig = "load-config";
 constexpr const char *kUnloadConfig = "unload-config";
+// shortcut SAs (docs/shortcuts.md)
+constexpr const char *kListShortcuts = "list-shortcuts";
+constexpr const char *kRequestShortcut = "request-shortcut";
+constexpr const char *kRemoveShortcut = "remove-shortcut";
 } // namespace command
 
 namespace event {
@@ -37,9 +41,12 @@ constexpr const char *kSaInstalled = "sa-installed";
 constexpr const char *kSaRemoved = "sa-removed";
 constexpr const char *kEndpointChanged = "endpoint-changed";
 constexpr const char *kRoutingKey = "routing-key";
+constexpr const char *kShortcutUp = "shortcut-up";
+constexpr const char *kShortcutDown = "shortcut-down";
 // every event, in the order docs/control-socket.md lists them
 constexpr const char *kAll[] = {kMemberRegistered, kMemberLeft, kMemberEvicted, kRekey,
-                                kSaInstalled,      kSaRemoved,  kEndpointChanged, kRoutingKey};
+                                kSaInstalled,      kSaRemoved,  kEndpointChanged, kRoutingKey,
+                                kShortcutUp,       kShortcutDown};
 } // namespace event
 
 } // namespace groupsec::gdoi

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// Shortcut SAs through the engine (docs/shortcuts.md, "In the plugin"): a
+// key server with the connectivity manager and two members with their
+// side, each a ShortcutService on a real engine, on the in-memory network.
+// The messages travel in N(SHORTCUT) on the members' IKE SAs; the members'
+// kernels see the two-phase order.
+#include "rfc9838_test_util.h"
+
+#include <algorithm>
+
+#include "shortcut/shortcut_service.h"
+#include "shortcut/shortcut_test_util.h"
+
+namespace groupsec::gdoi::test {
+namespace {
+
+using shortcut::Prefix;
+using shortcut::ShortcutPeerConfig;
+using shortcut::ShortcutService;
+using shortcut::ShortcutState;
+using shortcut_test::SimKernel;
+
+Prefix prefix(const std::string &s)
+{
+	return shortcut::parse_prefix(s).value();
+}
+
+class ShortcutServiceTest : public RfcRules {
+protected:
+	void SetUp() override
+	{
+		RfcRules::SetUp();
+		gcks = &net.add({gcks_addr}, &creds);
+		ASSERT_TRUE(gcks->engine.add_server_group(server_config()).ok());
+		manager = std::make_unique<ShortcutService>(manager_kernel, net.clock, gcks->random);
+		manager->set_engine(gcks->engine);
+		manager->set_events([this](const std::string &g, const shortcut::ShortcutInfo &s, bool up,
+					   const std::string &why) {
+			events.push_back(g + " " + std::to_string(s.id) + (up ? " up" : " down " + why));
+		});
+		gcks->shortcuts.next = manager.get();
+		manager->configure_manager("blue", {ShortcutPeerConfig{gm_ids[0], {prefix("10.1.0.0/24")}},
+						    ShortcutPeerConfig{gm_ids[1], {prefix("10.2.0.0/24")}}});
+		for (int i = 0; i < 2; i++) {
+			GmGroupConfig m = member_config(i);
+			m.liveness_s = 20;
+			Node &n = add_member(i, m);
+			kernels.push_back(std::make_unique<SimKernel>("gm" + std::to_string(i + 1), &kernel_log));
+			services.push_back(std::make_unique<ShortcutService>(*kernels.back(), net.clock, n.random));
+			services.back()->set_engine(n.engine);
+			services.back()->configure_member("blue", gcks_id,
+							  {prefix(i == 0 ? "10.1.0.0/24" : "10.2.0.0/24")}, gm_addrs[i]);
+			n.shortcuts.next = services.back().get();
+		}
+		net.tick();
+		for (Node *m : gms)
+			ASSERT_EQ(m->group("blue")->state, "registered");
+	}
+	void TearDown() override
+	{
+		for (Node *m : gms)
+			m->shortcuts.next = nullptr;
+		gcks->shortcuts.next = nullptr;
+	}
+	shortcut::ShortcutGroupView view(ShortcutService &s)
+	{
+		auto v = s.view();
+		EXPECT_EQ(v.size(), 1u);
+		return v.empty() ? shortcut::ShortcutGroupView{} : v.front();
+	}
+
+	// (before the kernels and services, which log into them until they go)
+	std::vector<std::string> kernel_log, events;
+	SimKernel manager_kernel{"gw"};
+	std::unique_ptr<ShortcutService> manager;
+	std::vector<std::unique_ptr<SimKernel>> kernels;
+	std::vector<std::unique_ptr<ShortcutService>> services;
+};
+
+TEST_F(ShortcutServiceTest, RegisteredMembersAreOutsideAtTheirIkeSaAddress)
+{
+	auto v = view(*manager);
+	ASSERT_EQ(v.members.size(), 2u);
+	EXPECT_EQ(v.members[0].id, "gm1.example.net");
+	EXPECT_TRUE(v.members[0].is_outside);
+	EXPECT_EQ(v.members[0].outside.ip, gm_addrs[0].ip);
+	EXPECT_EQ(v.members[0].outside.port, 0) << "plain ESP";
+	EXPECT_EQ(v.members[1].inside, (std::vector<Prefix>{prefix("10.2.0.0/24")}));
+}
+
+TEST_F(ShortcutServiceTest, RequestInstallsBothSidesInTheTwoPhaseOrder)
+{
+	auto id = manager->request("blue", "gm1.example.net", "gm2.example.net");
+	ASSERT_TRUE(id.ok()) << id.error().message;
+	net.run();
+	auto v = view(*manager);
+	ASSERT_EQ(v.shortcuts.size(), 1u);
+	EXPECT_EQ(v.shortcuts[0].state, ShortcutState::Up);
+	EXPECT_EQ(events, (std::vector<std::string>{"blue " + std::to_string(id.value()) + " up"}));
+	// each member installed its inbound half before either installed an
+	// outbound one, and each outbound SA is the other's inbound
+	auto first_out = std::find_if(kernel_log.begin(), kernel_log.end(),
+				      [](const std::string &l) { return l.find("add-sa out") != std::string::npos; });
+	ASSERT_NE(first_out, kernel_log.end());
+	size_t inbound_before = 0;
+	for (auto it = kernel_log.begin(); it != first_out; ++it)
+		inbound_before += it->find("add-sa in") != std::string::npos ? 1 : 0;
+	EXPECT_EQ(inbound_before, 2u) << ::testing::PrintToString(kernel_log);
+	auto m1 = view(*services[0]), m2 = view(*services[1]);
+	ASSERT_EQ(m1.member_shortcuts.size(), 1u);
+	ASSERT_EQ(m2.member_shortcuts.size(), 1u);
+	EXPECT_TRUE(m1.member_shortcuts[0].outbound);
+	EXPECT_TRUE(m2.member_shortcuts[0].outbound);
+	EXPECT_EQ(m1.member_shortcuts[0].spi_in, m2.member_shortcuts[0].spi_out);
+	EXPECT_EQ(m1.member_shortcuts[0].peer_outside.ip, gm_addrs[1].ip);
+	EXPECT_EQ(kernels[0]->sas.size(), 2u);
+	EXPECT_EQ(kernels[0]->policies.size(), 3u) << "in, fwd, out";
+	EXPECT_TRUE(manager_kernel.empty()) << "the gateway installs nothing";
+	// the messages went in N(SHORTCUT) on the IKE SAs
+	EXPECT_EQ(gcks->group("blue")->counters.shortcut_sent, 4u) << "OFFER and GO to each";
+	EXPECT_EQ(gcks->group("blue")->counters.shortcut_received, 4u) << "their ACKs";
+
+	ASSERT_TRUE(manager->remove("blue", id.value()).ok());
+	net.run();
+	EXPECT_TRUE(kernels[0]->empty());
+	EXPECT_TRUE(kernels[1]->empty());
+	EXPECT_EQ(events.back(), "blue " + std::to_string(id.value()) + " down removed by the operator");
+}
+
+TEST_F(ShortcutServiceTest, UnknownMemberIsRefusedAndNothingSent)
+{
+	const uint64_t sent = gcks->group("blue")->counters.shortcut_sent;
+	EXPECT_FALSE(manager->request("blue", "gm1.example.net", "gm3.example.net").ok()) << "not registered";
+	EXPECT_FALSE(manager->request("blue", "gm1.example.net", "gm9.example.net").ok()) << "unknown";
+	EXPECT_FALSE(manager->request("green", "gm1.example.net", "gm2.example.net").ok()) << "no such group";
+	EXPECT_EQ(view(*manager).manager_counters.refused_unknown_member, 2u);
+	EXPECT_EQ(gcks->group("blue")->counters.shortcut_sent, sent);
+}
+
+// A message from the manager that arrives on another member's behalf (an
+// ACK naming a shortcut the sender is no party of) is rejected, counted,
+// and changes nothing.
+TEST_F(ShortcutServiceTest, MemberOutsideTheShortcutCannotAcknowledgeIt)
+{
+	// gm3 registers too, with shortcut support of its own
+	GmGroupConfig c = member_config(2);
+	c.liveness_s = 20;
+	Node &n3 = add_member(2, c);
+	net.tick();
+	ASSERT_EQ(n3.group("blue")->state, "registered");
+	// hold gm2's ACKs: the shortcut stays offered
+	net.drop = [&](const Datagram &d) { return d.from == gm_addrs[1] && d.data.size() > 28 && d.data[18] == 37; };
+	auto id = manager->request("blue", "gm1.example.net", "gm2.example.net");
+	ASSERT_TRUE(id.ok());
+	net.run();
+	shortcut::ShortcutMessage ack;
+	ack.epoch = 7;
+	ack.sequence = 1;
+	ack.shortcut_id = id.value();
+	ack.body = shortcut::Ack{shortcut::MsgType::Offer, shortcut::AckStatus::Ok};
+	auto encoded = shortcut::encode_shortcut_message(ack);
+	ASSERT_TRUE(encoded.ok());
+	ASSERT_TRUE(n3.engine.send_shortcut("blue", Bytes(encoded.value().begin(), encoded.value().end())).ok());
+	net.run();
+	auto v = view(*manager);
+	EXPECT_EQ(v.manager_counters.rejected_forged, 1u);
+	ASSERT_EQ(v.shortcuts.size(), 1u);
+	EXPECT_FALSE(v.shortcuts[0].inbound_b) << "gm3 cannot speak for gm2";
+	EXPECT_EQ(v.shortcuts[0].state, ShortcutState::Offered);
+}
+
+// The member's IKE SA going ends its shortcuts at the manager.
+TEST_F(ShortcutServiceTest, IkeSaGoneIsMemberGone)
+{
+	ASSERT_TRUE(manager->request("blue", "gm1.example.net", "gm2.example.net").ok());
+	net.run();
+	ASSERT_EQ(view(*manager).shortcuts.size(), 1u);
+	// gm1 leaves: its IKE SA with the key server goes
+	ASSERT_TRUE(gcks->engine.evict("blue", gm_ids[0]).ok());
+	net.run();
+	auto v = view(*manager);
+	EXPECT_TRUE(v.shortcuts.empty());
+	EXPECT_EQ(v.members.size(), 1u);
+	EXPECT_TRUE(kernels[1]->empty()) << "gm2 took the TEARDOWN";
+}
+
+// A member that registers again (a new IKE SA, or the key server
+// restarted) starts afresh on both sides: nothing is left that would send
+// to a peer that no longer has the SA to decrypt it.
+TEST_F(ShortcutServiceTest, RegisteringAgainEndsTheMembersShortcuts)
+{
+	ASSERT_TRUE(manager->request("blue", "gm1.example.net", "gm2.example.net").ok());
+	net.run();
+	ASSERT_EQ(kernels[0]->sas.size(), 2u);
+	ASSERT_TRUE(gms[0]->engine.reregister("blue").ok());
+	net.run();
+	EXPECT_TRUE(kernels[0]->empty());
+	EXPECT_TRUE(kernels[1]->empty()) << "gm2 took the TEARDOWN";
+	EXPECT_EQ(kernels[0]->bad_deletes, 0);
+	EXPECT_TRUE(view(*manager).shortcuts.empty());
+	// and a new one comes up over the new registration
+	ASSERT_TRUE(manager->request("blue", "gm1.example.net", "gm2.example.net").ok());
+	net.run();
+	ASSERT_EQ(view(*manager).shortcuts.size(), 1u);
+	EXPECT_EQ(view(*manager).shortcuts[0].state, ShortcutState::Up);
+}
+
+} // namespace
+} // namespace groupsec::gdoi::test
