@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,6 +25,11 @@ struct GdoiConfig {
 	// Tunnel endpoints of member groups, by group name; groups without an
 	// endpoints section have no entry.
 	std::map<std::string, std::vector<TunnelEndpoint>> endpoints;
+	// Groups whose key server is elected (docs/election.md): a key server
+	// group with `election = yes` serves only on the node elected; a
+	// member group with `servers = election` registers to the elected
+	// server (its servers and server_id come from the election).
+	std::set<std::string> elected;
 };
 
 // Parses the settings below `groups`, e.g. {"blue.role", "server"},

@@ -38,4 +38,11 @@ constexpr const char *kAll[] = {kMemberRegistered, kMemberLeft, kMemberEvicted, 
                                 kSaInstalled,      kSaRemoved,  kEndpointChanged, kRoutingKey};
 } // namespace event
 
+// Served on the same socket by the election plugin, while it is loaded
+// (docs/election.md): not among the gdoi core's own commands and events.
+namespace election {
+constexpr const char *kListElections = "list-elections";
+constexpr const char *kLeaderChanged = "leader-changed";
+} // namespace election
+
 } // namespace groupsec::gdoi
