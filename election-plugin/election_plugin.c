@@ -51,6 +51,12 @@ struct group_t {
 
 	/** gdoi group whose key server this election chooses, NULL if none */
 	char *gdoi_group;
+
+	/** this node's identity, signing with its key (auth = pubkey), else NULL */
+	identification_t *signer;
+
+	/** the election runs (with auth = pubkey: once the key is loaded) */
+	bool started;
 };
 
 /**
@@ -140,6 +146,7 @@ static void group_destroy(group_t *group)
 {
 	free(group->name);
 	free(group->gdoi_group);
+	DESTROY_IF(group->signer);
 	DESTROY_IF(group->local);
 	DESTROY_IF(group->multicast);
 	group->peers->destroy_offset(group->peers, offsetof(host_t, destroy));
@@ -434,6 +441,41 @@ static void receive_cb(private_election_plugin_t *this, host_t *local,
 }
 
 /**
+ * Start the elections that can run: with auth = pubkey, once the
+ * credential manager holds this node's private key (a node that cannot
+ * sign must not stand, vote or call). this->mutex held.
+ */
+static void start_groups(private_election_plugin_t *this)
+{
+	enumerator_t *enumerator;
+	private_key_t *private;
+	group_t *group;
+
+	enumerator = this->groups->create_enumerator(this->groups);
+	while (enumerator->enumerate(enumerator, &group))
+	{
+		if (group->started)
+		{
+			continue;
+		}
+		if (group->signer)
+		{
+			private = lib->credmgr->get_private(lib->credmgr, KEY_ANY,
+												group->signer, NULL);
+			if (!private)
+			{
+				continue;
+			}
+			private->destroy(private);
+		}
+		group->started = election_core_start(this->core, group->id);
+		DBG1(DBG_CFG, "election: group %s: %s", group->name,
+			 group->started ? "election started" : "starting failed");
+	}
+	enumerator->destroy(enumerator);
+}
+
+/**
  * Run the core's due timers; milliseconds until the next
  */
 static uint32_t tick_cb(private_election_plugin_t *this)
@@ -448,6 +490,7 @@ static uint32_t tick_cb(private_election_plugin_t *this)
 		this->mutex->unlock(this->mutex);
 		return MAX_WAIT_MS;
 	}
+	start_groups(this);
 	now = now_cb(this);
 	if (election_core_next_deadline(this->core) <= now)
 	{
@@ -643,6 +686,7 @@ static bool load_group(private_election_plugin_t *this, char *name)
 	if (streq(auth, "pubkey"))
 	{
 		conf.auth = ELECTION_AUTH_PUBKEY;
+		group->signer = identification_create_from_string(identity);
 	}
 	else if (streq(auth, "psk"))
 	{
@@ -814,12 +858,7 @@ static bool start(private_election_plugin_t *this)
 			 "commands, no key server switched");
 	}
 	this->mutex->lock(this->mutex);
-	enumerator = this->groups->create_enumerator(this->groups);
-	while (enumerator->enumerate(enumerator, &group))
-	{
-		election_core_start(this->core, group->id);
-	}
-	enumerator->destroy(enumerator);
+	start_groups(this);
 	this->mutex->unlock(this->mutex);
 	this->timer = gs_timer_create((gs_timer_cb_t)tick_cb, this);
 	this->timer->kick(this->timer);

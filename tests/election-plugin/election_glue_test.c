@@ -250,8 +250,8 @@ static void test_a_group_is_configured_from_the_settings_and_started(void **stat
 	expect_value(election_core_set_callbacks, core, &fake_core);
 	expect_function_call(election_core_add_group);
 	will_return(election_core_add_group, NULL);
-	expect_function_call(election_core_start);
-	expect_value(election_core_start, group, 1234);
+	/* no election_core_start(): the credential manager has no key of
+	 * ks2.example.net, and a node that cannot sign does not take part */
 	assert_true(glue_load(plugin, TRUE));
 	assert_string_equal(added_name, "ks");
 	assert_int_equal(added_group, 1234);
@@ -265,6 +265,29 @@ static void test_a_group_is_configured_from_the_settings_and_started(void **stat
 	assert_true(added_first_sequence >= now);
 	/* itself is no peer; candidates marked */
 	assert_string_equal(peers_added, "ks1.example.net* gm1.example.net");
+	expect_core_destroyed();
+	assert_true(glue_load(plugin, FALSE));
+	plugin->destroy(plugin);
+	unconfigure();
+}
+
+static void test_a_group_key_election_starts_at_once(void **state)
+{
+	plugin_t *plugin = election_plugin_create();
+
+	configure_group();
+	set_key("groups.ks.auth", "psk");
+	set_key("groups.ks.psk", "a group key of 16 octets or more");
+	expect_function_call(election_core_create);
+	will_return(election_core_create, &fake_core);
+	expect_value(election_core_describe, core, &fake_core);
+	expect_value(election_core_set_callbacks, core, &fake_core);
+	expect_function_call(election_core_add_group);
+	will_return(election_core_add_group, NULL);
+	expect_function_call(election_core_start);
+	expect_value(election_core_start, group, 1234);
+	assert_true(glue_load(plugin, TRUE));
+	assert_int_equal(added_auth, ELECTION_AUTH_GROUP_PSK);
 	expect_core_destroyed();
 	assert_true(glue_load(plugin, FALSE));
 	plugin->destroy(plugin);
@@ -342,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_load_fails_when_the_core_cannot_be_created),
 		cmocka_unit_test(test_destroy_releases_a_loaded_core),
 		cmocka_unit_test(test_a_group_is_configured_from_the_settings_and_started),
+		cmocka_unit_test(test_a_group_key_election_starts_at_once),
 		cmocka_unit_test(test_multicast_and_peers_together_are_refused),
 		cmocka_unit_test(test_a_group_the_core_refuses_stops_the_load),
 		cmocka_unit_test(test_an_unknown_auth_method_is_refused),
