@@ -4,7 +4,8 @@
 Three candidates (ks1..ks3, 192.0.2.1..3) each configure the gdoi key
 server group blue dormant (`election = yes`); three members (gm1..gm3)
 configure blue with `servers = election`. All seven charons (with a rogue,
-below) run the election of group 1234 over a unicast peer list on UDP 849,
+below) run the election of group 1234 on UDP 849, once over a unicast peer
+list and once over a multicast group (IPv4),
 each message signed with the node's ECDSA key through the credential
 manager (auth = pubkey). The candidates have the same priority; who stands
 in an election is partly chance (a candidate that hears a call stands on
@@ -32,6 +33,7 @@ ELECTION = "ks"
 CANDIDATES = {"ks1": "192.0.2.1", "ks2": "192.0.2.2", "ks3": "192.0.2.3"}
 MEMBERS = {"gm1": "192.0.2.11", "gm2": "192.0.2.12", "gm3": "192.0.2.13"}
 ROGUE = ("rogue", "192.0.2.99")
+MCAST = "239.192.0.49"
 ALL = {**CANDIDATES, **MEMBERS, ROGUE[0]: ROGUE[1]}
 
 
@@ -39,7 +41,8 @@ def fqdn(name):
     return f"{name}.example.net"
 
 
-def election_conf(name, candidate, priority, gdoi_group=True):
+def election_conf(name, candidate, priority, transport, gdoi_group=True):
+    where = f"multicast = {MCAST}" if transport == "multicast" else f"peers = {', '.join(ALL.values())}"
     return f"""\
 		election {{
 			groups {{
@@ -50,7 +53,7 @@ def election_conf(name, candidate, priority, gdoi_group=True):
 					candidate = {"yes" if candidate else "no"}
 					priority = {priority}
 					auth = pubkey
-					peers = {", ".join(ALL.values())}
+					{where}
 					candidates = {", ".join(fqdn(n) for n in CANDIDATES)}
 					members = {", ".join(fqdn(n) for n in list(MEMBERS) + [ROGUE[0]])}
 					{"gdoi_group = " + GROUP if gdoi_group else ""}
@@ -75,12 +78,18 @@ def member_conf(gm, peers):
     return conf.replace("\t\tauth = psk", "\t\tauth = pubkey\n\t\tservers = election")
 
 
-@pytest.fixture(scope="module")
-def elab():
-    lab = labmod.Lab("gselect")
+@pytest.fixture(scope="module", params=["peers", "multicast"])
+def elab(request):
+    transport = request.param
+    lab = labmod.Lab("gselect" if transport == "peers" else "gselmc")
+    lab.transport = transport
     for i, (name, addr) in enumerate(ALL.items()):
         lab.add_router(name, addr, f"10.{i + 1}.0.1/24")
     with lab:
+        if transport == "multicast":
+            for r in lab.routers.values():
+                # multicast leaves through the backbone interface
+                r.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
         names = list(ALL)
         pki = labmod.make_pki(lab, names)
         routers = [lab[n] for n in names]
@@ -90,13 +99,13 @@ def elab():
                                  certs=[f"{n}.crt" for n in names if n != r.name])
             if r.name in CANDIDATES:
                 conf = server_conf(r, gms)
-                election = election_conf(r.name, True, 100)
+                election = election_conf(r.name, True, 100, transport)
             elif r.name in MEMBERS:
                 conf = member_conf(r, [p for p in gms if p is not r])
-                election = election_conf(r.name, False, 0)
+                election = election_conf(r.name, False, 0, transport)
             else:
                 conf = "groups {\n}\n"
-                election = election_conf(r.name, True, 255, gdoi_group=False)
+                election = election_conf(r.name, True, 255, transport, gdoi_group=False)
             labmod.gdoi_charon(r, conf, "", extra=election)
         for r in routers:
             r.start_charon()
@@ -193,8 +202,8 @@ def test_one_candidate_is_elected_and_members_register_to_it(elab):
     except labmod.LabError:
         show(elab)
         raise
-    ELECTED["first"] = leader
-    print(f"elected: {leader}")
+    ELECTED[elab.transport] = leader
+    print(f"{elab.transport}: elected {leader}")
     e = election(ks)
     assert e["state"] == "leader" and e["leaderSelf"] is True
     assert e["lastResult"] in ("elected", "found")
@@ -242,11 +251,11 @@ for hexdata in sys.argv[1:]:
     print(f"gm1 dropped: replayed {before['replayed']} -> {after['replayed']}, "
           f"forged {before['forged']} -> {after['forged']}")
     # and it still follows the elected server
-    assert leader_of(gm1) == fqdn(ELECTED["first"])
+    assert leader_of(gm1) == fqdn(ELECTED[elab.transport])
 
 
 def test_sigkill_of_the_leader_elects_a_new_one_and_members_move_to_it(elab):
-    old = ELECTED.get("first")
+    old = ELECTED.get(elab.transport)
     assert old, "no server was elected"
     gms = [elab[n] for n in MEMBERS]
     for gm in gms:
@@ -270,7 +279,7 @@ def test_sigkill_of_the_leader_elects_a_new_one_and_members_move_to_it(elab):
         show(elab)
         raise
     moved = time.monotonic() - killed
-    print(f"SIGKILL of {old} -> {new} followed by every live node: {elected:.2f} s; "
+    print(f"{elab.transport}: SIGKILL of {old} -> {new} followed by every live node: {elected:.2f} s; "
           f"-> every member registered to {new}: {moved:.2f} s")
     e = election(elab[new])
     assert e["state"] == "leader" and e["leaderSelf"] is True
