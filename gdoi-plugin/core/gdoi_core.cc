@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -1056,6 +1057,8 @@ extern "C" bool gdoi_core_set_elected(gdoi_core_t *core, const char *group, cons
 			if (next.self && !running) {
 				auto r = core->engine->add_server_group(g);
 				if (!r) {
+					// elected all the same: the next reload (its key
+					// loaded) starts the group
 					copy_error(r.error().message, err, err_len);
 					return false;
 				}

@@ -338,8 +338,10 @@ void gdoi_core_client_close(gdoi_core_t *core, unsigned id);
  * "": no server any more (a member group stops).
  *
  * @return				FALSE with the reason in err if the group does not
- *						wait for an election or could not start; nothing
- *						changed then
+ *						wait for an election (nothing changed) or could not
+ *						start (a key server group without its signing key:
+ *						it stays elected, and the next gdoi_core_load()
+ *						starts it)
  */
 bool gdoi_core_set_elected(gdoi_core_t *core, const char *group,
 						   const char *identity, const char *address,
