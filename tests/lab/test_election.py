@@ -22,6 +22,7 @@ counted as unauthorized and changes nobody's server. A test sender replays a
 captured ACK of the leader and sends it again with a broken signature: the
 member drops both and counts them (replayed, forged).
 """
+import json
 import socket
 import subprocess
 import time
@@ -293,6 +294,12 @@ def test_sigkill_of_the_leader_elects_a_new_one_and_members_move_to_it(elab):
     gms = [elab[n] for n in MEMBERS]
     for gm in gms:
         wait_until(f"{gm.name} registered to {old}", lambda: registered_to(gm, CANDIDATES[old]), timeout=30)
+    # gm1's control socket clients hear the change as it happens
+    gm1 = elab["gm1"]
+    monitor = gm1.popen([elab.ss / "sbin" / "gdoictl", "--socket", gm1.dir / "run" / "strongswan" / "gdoi.vici",
+                         "--json", "monitor"])
+    line = monitor.stderr.readline()
+    assert "subscribed to 9 events" in line, line
     p = elab[old].procs["charon"]
     p.kill()
     killed = time.monotonic()
@@ -314,8 +321,16 @@ def test_sigkill_of_the_leader_elects_a_new_one_and_members_move_to_it(elab):
     moved = time.monotonic() - killed
     print(f"{elab.transport}: SIGKILL of {old} -> {new} followed by every live node: {elected:.2f} s; "
           f"-> every member registered to {new}: {moved:.2f} s")
+    monitor.terminate()
+    out, _ = monitor.communicate(timeout=10)
+    events = [json.loads(l) for l in out.splitlines() if l.strip()]
+    changes = [e for e in events if e.get("event") == "leader-changed"]
+    assert changes and changes[-1]["leader"] == fqdn(new) and changes[-1]["group"] == ELECTION, changes
+    assert changes[-1]["leaderAddress"] == CANDIDATES[new]
     e = election(elab[new])
     assert e["state"] == "leader" and e["leaderSelf"] is True
+    text = labmod.gdoictl(elab[new], "elections", as_json=False).stdout
+    assert f"{fqdn(new)} (self)" in text and "leader" in text, text
     for name in CANDIDATES:
         if name not in (old, new):
             assert not serving(elab[name])
