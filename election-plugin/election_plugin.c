@@ -524,7 +524,7 @@ static bool list_cb(private_election_plugin_t *this, const uint8_t *request,
 }
 
 /**
- * Parse "yes"/"no" style and numbers with strongSwan's settings helpers
+ * A number of a group's settings, def if it is not set
  */
 static u_int get_uint(char *name, char *key, u_int def)
 {
