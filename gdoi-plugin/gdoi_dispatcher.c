@@ -87,6 +87,11 @@ struct private_gdoi_dispatcher_t {
 	gdoi_state_t *state;
 
 	/**
+	 * What other plugins use, see get_ext()
+	 */
+	gdoi_ext_t ext;
+
+	/**
 	 * Told when a control client has output waiting, and its data
 	 */
 	void (*wake)(void *data, u_int id);
@@ -494,6 +499,88 @@ static void open_relay_feed(private_gdoi_dispatcher_t *this)
 		 name);
 }
 
+METHOD(gdoi_ext_t, ext_add_command, bool,
+	gdoi_ext_t *ext, const char *name, gdoi_ext_command_cb_t cb, void *ctx)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+	bool ok;
+
+	this->mutex->lock(this->mutex);
+	ok = gdoi_core_control_add_command(this->core, name,
+									   (gdoi_core_command_cb_t)cb, ctx);
+	this->mutex->unlock(this->mutex);
+	return ok;
+}
+
+METHOD(gdoi_ext_t, ext_add_event, bool,
+	gdoi_ext_t *ext, const char *name)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+	bool ok;
+
+	this->mutex->lock(this->mutex);
+	ok = gdoi_core_control_add_event(this->core, name);
+	this->mutex->unlock(this->mutex);
+	return ok;
+}
+
+METHOD(gdoi_ext_t, ext_remove, void,
+	gdoi_ext_t *ext, const char *name)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+
+	this->mutex->lock(this->mutex);
+	gdoi_core_control_remove(this->core, name);
+	this->mutex->unlock(this->mutex);
+}
+
+METHOD(gdoi_ext_t, ext_emit, bool,
+	gdoi_ext_t *ext, const char *name, chunk_t message)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+	bool ok;
+
+	this->mutex->lock(this->mutex);
+	ok = gdoi_core_control_emit(this->core, name, message.ptr, message.len);
+	this->mutex->unlock(this->mutex);
+	return ok;
+}
+
+METHOD(gdoi_ext_t, ext_set_elected, bool,
+	gdoi_ext_t *ext, const char *group, const char *identity,
+	const char *address, bool self)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+	char err[256] = "";
+	bool ok;
+
+	this->mutex->lock(this->mutex);
+	ok = gdoi_core_set_elected(this->core, group, identity, address, self,
+							   err, sizeof(err));
+	if (ok)
+	{
+		join_groups(this);
+	}
+	this->mutex->unlock(this->mutex);
+	if (!ok)
+	{
+		DBG1(DBG_CFG, "gdoi: group %s: elected key server %s not taken: %s",
+			 group, identity ?: "(none)", err);
+	}
+	return ok;
+}
+
+METHOD(gdoi_dispatcher_t, get_ext, gdoi_ext_t*,
+	private_gdoi_dispatcher_t *this)
+{
+	return &this->ext;
+}
+
 METHOD(gdoi_dispatcher_t, destroy, void,
 	private_gdoi_dispatcher_t *this)
 {
@@ -552,7 +639,15 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 			.client_written = _client_written,
 			.client_close = _client_close,
 			.set_wake = _set_wake,
+			.get_ext = _get_ext,
 			.destroy = _destroy,
+		},
+		.ext = {
+			.add_command = _ext_add_command,
+			.add_event = _ext_add_event,
+			.remove = _ext_remove,
+			.emit = _ext_emit,
+			.set_elected = _ext_set_elected,
 		},
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 		.keylog = keylog,

@@ -14,6 +14,7 @@
 #include <library.h>
 
 #include "gdoi_core.h"
+#include "gdoi_ext.h"
 #include "gdoi_keylog.h"
 #include "gdoi_state.h"
 #include "gs_socket.h"
@@ -124,6 +125,14 @@ struct gdoi_dispatcher_t {
 	 */
 	void (*set_wake)(gdoi_dispatcher_t *this,
 					 void (*wake)(void *data, u_int id), void *data);
+
+	/**
+	 * What other plugins may use: commands and events on the control
+	 * socket, the elected key server of a group.
+	 *
+	 * @return				interface, valid until destroy()
+	 */
+	gdoi_ext_t *(*get_ext)(gdoi_dispatcher_t *this);
 
 	/**
 	 * Destroy the core and this object.

@@ -79,6 +79,10 @@ METHOD(plugin_t, get_name, char*,
  */
 static void stop(private_gdoi_plugin_t *this)
 {
+	if (this->dispatcher)
+	{
+		lib->set(lib, GDOI_EXT_NAME, NULL);
+	}
 	DESTROY_IF(this->control);
 	this->control = NULL;
 	DESTROY_IF(this->trust);
@@ -151,6 +155,8 @@ static bool start(private_gdoi_plugin_t *this)
 								  this->dispatcher);
 	this->timer->kick(this->timer);
 	this->control = gdoi_control_create(this->dispatcher, this->timer);
+	/* for the plugins next to this one (election) */
+	lib->set(lib, GDOI_EXT_NAME, this->dispatcher->get_ext(this->dispatcher));
 	return TRUE;
 }
 

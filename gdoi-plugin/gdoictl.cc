@@ -63,6 +63,8 @@ const char kUsage[] =
         "  remove-shortcut GROUP ID             end a shortcut\n"
         "  add-endpoint GROUP GATEWAY PREFIX... add or replace a tunnel endpoint\n"
         "  remove-endpoint GROUP GATEWAY        remove a tunnel endpoint\n"
+        "  elections [GROUP]                    the key server elections (election plugin): state,\n"
+        "                                       leader, last result, rounds, dropped messages\n"
         "  version                              the plugin's version\n"
         "  monitor [GROUP] [--count N]          print events as they happen (of one group), one a line;\n"
         "                                       with --count, exit after N\n"
@@ -289,6 +291,27 @@ std::string human_groups(const Section &r)
 	return t.str();
 }
 
+std::string human_elections(const Section &r)
+{
+	auto elections = children(r.section("elections"));
+	if (elections.empty())
+		return "no elections\n";
+	Table t({"NAME", "GROUP", "STATE", "LEADER", "ADDRESS", "LAST-RESULT", "ROUNDS", "FORGED", "REPLAYED",
+	         "ROGUE", "UNAUTHORIZED"});
+	for (const Section *e : elections) {
+		const Section *c = e->section("counters");
+		auto counter = [&](const char *k) { return c ? get(*c, k) : std::string(); };
+		std::string leader = get(*e, "leader");
+		if (get(*e, "leader-self") == "yes")
+			leader += " (self)";
+		t.add({get(*e, "name"), get(*e, "group-number"), get(*e, "state"), leader.empty() ? "-" : leader,
+		       get(*e, "leader-address").empty() ? "-" : get(*e, "leader-address"), get(*e, "last-result"),
+		       get(*e, "rounds"), counter("forged"), counter("replayed"), counter("rogue"),
+		       counter("unauthorized")});
+	}
+	return t.str();
+}
+
 std::string human_routing_keys(const Section &r)
 {
 	auto groups = children(r.section("groups"));
@@ -445,11 +468,14 @@ const std::set<std::string> kNumbers = {
         "offers-sent", "aborted", "moves-sent", "teardowns-sent", "refused-unknown-member",
         "rejected-forged", "rejected-replay", "rejected-malformed", "acks-unexpected", "send-failures",
         "offers", "teardowns", "refused", "kernel-failures",
+        // elections
+        "attempts",       "rounds",     "collisions",    "leader-changes", "malformed",
+        "forged",         "replayed",   "rogue",         "unauthorized",   "ignored",
 };
-const std::set<std::string> kBooleans = {"current",    "again",     "outbound",   "new-kek",
-                                         "inbound-a",  "inbound-b", "outbound-a", "outbound-b"};
+const std::set<std::string> kBooleans = {"current",    "again",     "outbound",   "new-kek",   "inbound-a",
+                                         "inbound-b",  "outbound-a", "outbound-b", "leader-self"};
 // sections of named entries, shown as arrays
-const std::set<std::string> kArrays = {"groups", "members", "sas", "endpoints", "shortcuts"};
+const std::set<std::string> kArrays = {"groups", "members", "sas", "endpoints", "shortcuts", "elections"};
 
 // "kek-message-id" -> "kekMessageId", as FRR names JSON keys.
 std::string camel(const std::string &k)
@@ -697,6 +723,9 @@ const std::vector<Subcommand> &subcommands()
 		         return action(inv, "remove-endpoint", {"group", "gateway"},
 		                       "endpoint " + inv.args[1] + " removed from group " + inv.args[0]);
 	         }},
+	        {"elections", "[GROUP]", 0, 1, election::kListElections,
+	         [](const std::vector<std::string> &a) { return a.empty() ? Section() : group_request(a); },
+	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_elections(r); }},
 	        {"version", "", 0, 0, command::kVersion, [](const auto &) { return Section(); },
 	         [](const Invocation &inv, const Section &r) {
 		         return inv.json ? json_of(r) : get(r, "daemon") + " " + get(r, "version") + "\n";
@@ -744,7 +773,10 @@ int monitor(const std::string &path, const std::string &group, bool json, uint64
 		err += "gdoictl: " + problem + "\n";
 		return kExitSocket;
 	}
-	for (const char *e : event::kAll)
+	// the election plugin's, if it is loaded (else EVENT_UNKNOWN)
+	std::vector<const char *> events(std::begin(event::kAll), std::end(event::kAll));
+	events.push_back(election::kLeaderChanged);
+	for (const char *e : events)
 		c.client().subscribe(e);
 	if (!c.flush(problem)) {
 		err += "gdoictl: " + problem + "\n";
@@ -771,7 +803,7 @@ int monitor(const std::string &path, const std::string &group, bool json, uint64
 			if (count && ++printed >= count)
 				return kExitOk;
 		}
-		if (!ready && answers == std::size(event::kAll)) {
+		if (!ready && answers == events.size()) {
 			if (!confirmed) {
 				err += "gdoictl: monitor: " + path + " has no events\n";
 				return kExitFailed;

@@ -2,6 +2,7 @@
 // The C boundary of the election plugin's core; no exception crosses it.
 #include "election_core.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -14,6 +15,8 @@
 #include "groupsec/crypto/random.h"
 #include "groupsec/net/address.h"
 #include "groupsec/version.h"
+#include "groupsec/vici/server.h"
+#include "groupsec/vici/vici_wire.h"
 
 using groupsec::Bytes;
 using groupsec::ByteView;
@@ -35,6 +38,70 @@ public:
 
 private:
 	const election_callbacks_t &cb_;
+};
+
+// The glue's randomness if it gives one, OpenSSL's otherwise.
+class CallbackRandom : public groupsec::crypto::RandomSource {
+public:
+	explicit CallbackRandom(const election_callbacks_t &cb) : cb_(cb) {}
+	void fill(uint8_t *out, size_t len) override
+	{
+		if (cb_.random)
+			cb_.random(cb_.ctx, out, len);
+		else
+			fallback_.fill(out, len);
+	}
+
+private:
+	const election_callbacks_t &cb_;
+	groupsec::crypto::OpenSslRandom fallback_;
+};
+
+// ELECTION_AUTH_PUBKEY: the glue signs and verifies (charon's credential
+// manager); the callbacks are read when used, so they may be set later.
+class CallbackSigner : public Signer {
+public:
+	CallbackSigner(const election_callbacks_t &cb, uint32_t group, std::string identity)
+		: cb_(cb), group_(group), identity_(std::move(identity))
+	{
+	}
+	AuthMethod method() const override { return AuthMethod::PublicKey; }
+	groupsec::Result<Bytes> sign(ByteView data) const override
+	{
+		Bytes sig(kMaxPublicKeySignature);
+		size_t len = sig.size();
+		if (!cb_.sign || !cb_.sign(cb_.ctx, group_, identity_.c_str(), data.data(), data.size(), sig.data(),
+					   &len) ||
+		    !signature_size_ok(AuthMethod::PublicKey, len))
+			return groupsec::make_error(groupsec::WireError::Unsupported,
+						    "no signature by " + identity_);
+		sig.resize(len);
+		return sig;
+	}
+
+private:
+	const election_callbacks_t &cb_;
+	uint32_t group_;
+	std::string identity_;
+};
+
+class CallbackVerifier : public Verifier {
+public:
+	CallbackVerifier(const election_callbacks_t &cb, uint32_t group, std::string identity)
+		: cb_(cb), group_(group), identity_(std::move(identity))
+	{
+	}
+	AuthMethod method() const override { return AuthMethod::PublicKey; }
+	bool verify(ByteView data, ByteView signature) const override
+	{
+		return cb_.verify && cb_.verify(cb_.ctx, group_, identity_.c_str(), data.data(), data.size(),
+						signature.data(), signature.size());
+	}
+
+private:
+	const election_callbacks_t &cb_;
+	uint32_t group_;
+	std::string identity_;
 };
 
 // One group: configured, its peers added, then started (the state machine
@@ -61,6 +128,7 @@ struct Group : public Transport, public ElectionListener {
 
 	const election_callbacks_t &cb;
 	uint32_t id;
+	std::string name;
 	ElectionConfig config;
 	PeerTable peers;
 	std::shared_ptr<const Signer> signer;
@@ -74,7 +142,7 @@ struct election_core_t {
 	std::string error;
 	election_callbacks_t callbacks{};
 	CallbackClock clock{callbacks};
-	groupsec::crypto::OpenSslRandom random;
+	CallbackRandom random{callbacks};
 	std::vector<std::unique_ptr<Group>> groups;
 
 	Group *find(uint32_t id)
@@ -178,8 +246,13 @@ extern "C" const char *election_core_add_group(election_core_t *core, const elec
 			return core->fail(std::string("not an IPv4 or IPv6 address: '") +
 					  (conf->address ? conf->address : "") + "'");
 		ByteView key(conf->key, conf->key ? conf->key_len : 0);
+		if (conf->auth == ELECTION_AUTH_PUBKEY && !key.empty())
+			return core->fail("pubkey: the private key stays with the credential manager");
 		groupsec::Result<std::unique_ptr<Signer>> signer =
-			conf->auth == ELECTION_AUTH_ED25519	  ? ed25519_signer(key)
+			conf->auth == ELECTION_AUTH_PUBKEY
+				? groupsec::Result<std::unique_ptr<Signer>>(std::unique_ptr<Signer>(
+					  new CallbackSigner(core->callbacks, conf->group, conf->identity)))
+			: conf->auth == ELECTION_AUTH_ED25519	  ? ed25519_signer(key)
 			: conf->auth == ELECTION_AUTH_ECDSA_P256 ? ecdsa_p256_signer(key)
 			: conf->auth == ELECTION_AUTH_GROUP_PSK	  ? group_psk_signer(key)
 								  : groupsec::make_error(groupsec::WireError::Unsupported,
@@ -187,7 +260,10 @@ extern "C" const char *election_core_add_group(election_core_t *core, const elec
 												 std::to_string(conf->auth));
 		if (!signer)
 			return core->fail(signer.error().message);
+		if (conf->name && std::strlen(conf->name) >= sizeof(election_snapshot_t{}.name))
+			return core->fail(std::string("group name '") + conf->name + "' is too long");
 		auto g = std::make_unique<Group>(core->callbacks, conf->group);
+		g->name = conf->name ? conf->name : "";
 		ElectionConfig &c = g->config;
 		c.group = conf->group;
 		c.identity = conf->identity;
@@ -237,6 +313,10 @@ extern "C" const char *election_core_add_peer(election_core_t *core, uint32_t gr
 		if (m == AuthMethod::GroupPsk) {
 			if (public_key && len)
 				return core->fail("group key mode: peers have no keys of their own");
+		} else if (m == AuthMethod::PublicKey) {
+			if (public_key && len)
+				return core->fail("pubkey: peers' keys stay with the credential manager");
+			verifier = std::make_shared<CallbackVerifier>(core->callbacks, group, identity);
 		} else {
 			ByteView key(public_key, public_key ? len : 0);
 			auto v = m == AuthMethod::Ed25519 ? ed25519_verifier(key) : ecdsa_p256_verifier(key);
@@ -328,7 +408,118 @@ extern "C" bool election_core_snapshot(election_core_t *core, size_t index, elec
 			copy_text(out->phase, phase_name(Phase::None));
 			copy_text(out->last_result, outcome_name(Outcome::None));
 		}
+		copy_text(out->name, g.name);
 		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+namespace {
+
+using groupsec::vici::Section;
+
+void snapshot_section(Section &e, const election_snapshot_t &s)
+{
+	auto n = [](uint64_t v) { return std::to_string(v); };
+	e.add_value("name", s.name);
+	e.add_value("group-number", n(s.group));
+	e.add_value("state", s.state);
+	e.add_value("phase", s.phase);
+	e.add_value("leader", s.leader);
+	e.add_value("leader-address", s.leader_address);
+	e.add_value("leader-self", s.leader_self ? "yes" : "no");
+	e.add_value("last-result", s.last_result);
+	e.add_value("attempts", n(s.attempts));
+	e.add_value("rounds", n(s.rounds));
+	e.add_value("collisions", n(s.collisions));
+	e.add_value("leader-changes", n(s.leader_changes));
+	Section &c = e.add_section("counters");
+	c.add_value("received", n(s.received));
+	c.add_value("sent", n(s.sent));
+	c.add_value("malformed", n(s.malformed));
+	c.add_value("forged", n(s.forged));
+	c.add_value("replayed", n(s.replayed));
+	c.add_value("rogue", n(s.rogue));
+	c.add_value("unauthorized", n(s.unauthorized));
+	c.add_value("ignored", n(s.ignored));
+}
+
+bool give(const Section &m, uint8_t **out, size_t *out_len)
+{
+	auto b = groupsec::vici::encode_message(m);
+	if (!b)
+		return false;
+	*out = static_cast<uint8_t *>(std::malloc(b.value().size() ? b.value().size() : 1));
+	if (!*out)
+		return false;
+	std::memcpy(*out, b.value().data(), b.value().size());
+	*out_len = b.value().size();
+	return true;
+}
+
+} // namespace
+
+extern "C" bool election_core_list_message(election_core_t *core, const uint8_t *request, size_t len,
+					   uint8_t **out, size_t *out_len)
+{
+	try {
+		auto req = groupsec::vici::decode_message(ByteView(request, len));
+		Section reply;
+		if (!req)
+			return give(groupsec::vici::failure_message("list-elections: " + req.error().message), out,
+				    out_len);
+		std::string want;
+		for (const auto &e : req.value().entries()) {
+			if (e.name != "group")
+				return give(groupsec::vici::failure_message("list-elections: unknown argument '" +
+									    e.name + "'"),
+					    out, out_len);
+			const std::string *v = req.value().value("group");
+			if (!v)
+				return give(groupsec::vici::failure_message(
+						    "list-elections: argument 'group' must be a value, not a list"),
+					    out, out_len);
+			want = *v;
+		}
+		bool found = want.empty();
+		Section list;
+		for (size_t i = 0; i < core->groups.size(); i++) {
+			election_snapshot_t s;
+			if (!election_core_snapshot(core, i, &s))
+				return false;
+			if (!want.empty() && want != s.name)
+				continue;
+			found = true;
+			snapshot_section(list.add_section(*s.name ? s.name : "#" + std::to_string(i)), s);
+		}
+		if (!found)
+			return give(groupsec::vici::failure_message("list-elections: no election '" + want + "'"), out,
+				    out_len);
+		reply.add_value("success", "yes");
+		reply.add_section("elections") = std::move(list);
+		return give(reply, out, out_len);
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" bool election_core_event_message(election_core_t *core, uint32_t group, uint8_t **out,
+					    size_t *out_len)
+{
+	try {
+		for (size_t i = 0; i < core->groups.size(); i++) {
+			if (core->groups[i]->id != group)
+				continue;
+			election_snapshot_t s;
+			if (!election_core_snapshot(core, i, &s))
+				return false;
+			Section m;
+			m.add_value("group", s.name); // as every event names its group
+			snapshot_section(m, s);
+			return give(m, out, out_len);
+		}
+		return false;
 	} catch (const std::bad_alloc &) {
 		return false;
 	}

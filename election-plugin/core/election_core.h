@@ -43,6 +43,8 @@ void election_core_destroy(election_core_t *core);
  */
 typedef struct {
 	uint32_t group;
+	/** the group's name in the configuration ("" if none given) */
+	char name[64];
 	/** "ready", "discovery", "election", "client", "leader", "election-incomplete" */
 	char state[24];
 	/** "none", "querying", "call-pending", "listen", "probation" */
@@ -87,6 +89,8 @@ enum {
 	ELECTION_AUTH_ED25519 = 1,
 	ELECTION_AUTH_ECDSA_P256 = 2,
 	ELECTION_AUTH_GROUP_PSK = 3,
+	/** RFC 7427 AUTH data made and checked by the glue's sign() and verify() */
+	ELECTION_AUTH_PUBKEY = 4,
 };
 
 /**
@@ -95,6 +99,8 @@ enum {
  */
 typedef struct {
 	uint32_t group;
+	/** the group's name in the configuration, shown by the control socket (may be NULL) */
+	const char *name;
 	/** this node's identity, as its peers know it */
 	const char *identity;
 	/** this node's address, IPv4 or IPv6 text */
@@ -115,7 +121,8 @@ typedef struct {
 	uint32_t rogue_hold_ms;
 	/** ELECTION_AUTH_* */
 	int auth;
-	/** private key (Ed25519: 32 octets, P-256: 32-octet scalar) or the group key (>= 16 octets) */
+	/** private key (Ed25519: 32 octets, P-256: 32-octet scalar) or the group key (>= 16 octets);
+	 *  none with ELECTION_AUTH_PUBKEY (the glue's sign() signs) */
 	const uint8_t *key;
 	size_t key_len;
 } election_group_conf_t;
@@ -135,6 +142,15 @@ typedef struct {
 	void (*incomplete)(void *ctx, uint32_t group);
 	/** monotonic milliseconds */
 	uint64_t (*now_ms)(void *ctx);
+	/** ELECTION_AUTH_PUBKEY: sign data with identity's private key; *sig_len
+	 *  is the size of sig on entry, the signature's length on return */
+	bool (*sign)(void *ctx, uint32_t group, const char *identity, const uint8_t *data,
+				 size_t len, uint8_t *sig, size_t *sig_len);
+	/** ELECTION_AUTH_PUBKEY: whether sig is identity's signature of data */
+	bool (*verify)(void *ctx, uint32_t group, const char *identity, const uint8_t *data,
+				   size_t len, const uint8_t *sig, size_t sig_len);
+	/** optional: len random octets (coin tosses, jitter); OpenSSL's if NULL */
+	void (*random)(void *ctx, uint8_t *buf, size_t len);
 } election_callbacks_t;
 
 /**
@@ -152,8 +168,9 @@ const char *election_core_add_group(election_core_t *core, const election_group_
 
 /**
  * Authorize a peer of a group: its public key (Ed25519: 32 octets, P-256:
- * the 65-octet uncompressed point; none in group key mode) and whether it
- * may win. Before the group is started.
+ * the 65-octet uncompressed point; none in group key mode and with
+ * ELECTION_AUTH_PUBKEY, where the glue's verify() finds it by the
+ * identity) and whether it may win. Before the group is started.
  *
  * @return		NULL, or why it is refused
  */
@@ -183,6 +200,25 @@ uint64_t election_core_next_deadline(election_core_t *core);
  * Run every timer due now.
  */
 void election_core_on_timer(election_core_t *core);
+
+/**
+ * The control socket's `list-elections` (docs/control-socket.md): the
+ * request's encoded VICI message in (an optional `group = NAME`), the
+ * response's out, malloc()ed.
+ *
+ * @return		FALSE if out of memory
+ */
+bool election_core_list_message(election_core_t *core, const uint8_t *request, size_t len,
+								uint8_t **out, size_t *out_len);
+
+/**
+ * The `leader-changed` event's encoded VICI message, malloc()ed: the
+ * group's snapshot after the change.
+ *
+ * @return		FALSE if the group is unknown or out of memory
+ */
+bool election_core_event_message(election_core_t *core, uint32_t group, uint8_t **out,
+								 size_t *out_len);
 
 #ifdef __cplusplus
 }

@@ -50,7 +50,7 @@ std::string_view message_name(uint8_t v)
 
 std::optional<AuthMethod> auth_method(uint8_t v)
 {
-	if (v >= static_cast<uint8_t>(AuthMethod::Ed25519) && v <= static_cast<uint8_t>(AuthMethod::GroupPsk))
+	if (v >= static_cast<uint8_t>(AuthMethod::Ed25519) && v <= static_cast<uint8_t>(AuthMethod::PublicKey))
 		return static_cast<AuthMethod>(v);
 	return std::nullopt;
 }
@@ -67,14 +67,32 @@ std::string_view auth_method_name(uint8_t v)
 		return "ecdsa-p256";
 	case AuthMethod::GroupPsk:
 		return "group-psk";
+	case AuthMethod::PublicKey:
+		return "pubkey";
 	}
 	return "unknown";
 }
 
 size_t signature_size(AuthMethod m)
 {
-	return m == AuthMethod::GroupPsk ? 32 : 64;
+	return m == AuthMethod::PublicKey ? 0 : m == AuthMethod::GroupPsk ? 32 : 64;
 }
+
+bool signature_size_ok(AuthMethod m, size_t len)
+{
+	if (m == AuthMethod::PublicKey)
+		return len >= 1 && len <= kMaxPublicKeySignature;
+	return len == signature_size(m);
+}
+
+namespace {
+std::string signature_size_text(AuthMethod m)
+{
+	if (m == AuthMethod::PublicKey)
+		return "1 to " + std::to_string(kMaxPublicKeySignature);
+	return std::to_string(signature_size(m));
+}
+} // namespace
 
 bool has_candidate_payload(MessageType t)
 {
@@ -118,10 +136,10 @@ Result<Bytes> encode(const Message &m)
 	if (!part)
 		return part.error();
 	return wire::guarded([&]() -> Result<Bytes> {
-		if (m.signature.size() != signature_size(m.auth))
+		if (!signature_size_ok(m.auth, m.signature.size()))
 			return bad("signature of " + std::to_string(m.signature.size()) + " octets, " +
 				   std::string(auth_method_name(static_cast<uint8_t>(m.auth))) + " needs " +
-				   std::to_string(signature_size(m.auth)));
+				   signature_size_text(m.auth));
 		Bytes out = std::move(part).value();
 		wire::put_u16(out, static_cast<uint16_t>(m.signature.size()));
 		wire::put_bytes(out, m.signature);
@@ -185,11 +203,11 @@ Result<Decoded> decode(ByteView in)
 		uint16_t sig_len;
 		if (!r.u16(sig_len) || !r.bytes(sig_len, m.signature))
 			return wire::truncated("election message signature");
-		if (sig_len != signature_size(m.auth))
+		if (!signature_size_ok(m.auth, sig_len))
 			return make_error(WireError::BadLength,
 					  "election message: signature of " + std::to_string(sig_len) + " octets, " +
 						  std::string(auth_method_name(auth)) + " needs " +
-						  std::to_string(signature_size(m.auth)));
+						  signature_size_text(m.auth));
 		if (!r.done())
 			return make_error(WireError::TrailingBytes, "election message: " +
 									    std::to_string(r.remaining()) +

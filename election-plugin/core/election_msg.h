@@ -33,16 +33,23 @@ enum class AuthMethod : uint8_t {
 	Ed25519 = 1,   // RFC 8032, 64-octet signature
 	EcdsaP256 = 2, // ECDSA on P-256 with SHA-256, r | s (64 octets)
 	GroupPsk = 3,  // HMAC-SHA-256 under a group pre-shared key (32 octets): weaker
+	PublicKey = 4, // RFC 7427 AUTH data by charon's credential manager (RSA, ECDSA, Ed25519)
 };
 
 std::optional<MessageType> message_type(uint8_t v);
 // "LEADER_R_U_THERE" and so on; "UNKNOWN" for other values.
 std::string_view message_name(uint8_t v);
 std::optional<AuthMethod> auth_method(uint8_t v);
-// "ed25519", "ecdsa-p256", "group-psk"; "unknown" for other values.
+// "ed25519", "ecdsa-p256", "group-psk", "pubkey"; "unknown" for other values.
 std::string_view auth_method_name(uint8_t v);
-// The signature length of a method.
+// The signature length of a method; 0 for PublicKey, whose length varies
+// (1 to kMaxPublicKeySignature octets).
 size_t signature_size(AuthMethod m);
+// Longest RFC 7427 AUTH data accepted (an RSA-4096 signature and its
+// AlgorithmIdentifier fit).
+constexpr size_t kMaxPublicKeySignature = 1024;
+// Whether a signature of len octets has the size method m makes.
+bool signature_size_ok(AuthMethod m, size_t len);
 
 // Longest sender identity, in octets.
 constexpr size_t kMaxIdentity = 255;

@@ -169,6 +169,7 @@ const GroupKey kGroupKeys[] = {
 	{"sender_id_bits", Scope::Server},
 	{"key_hierarchy", Scope::Server},
 	{"sa_mode", Scope::Server},
+	{"election", Scope::Server},
 	{"local_addrs", Scope::Member},
 	{"servers", Scope::Member},
 	{"server_id", Scope::Member},
@@ -481,13 +482,19 @@ Problem read_server(const Group &g, GcksGroupConfig &c)
 	return std::nullopt;
 }
 
-Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint> &endpoints)
+Problem read_member(const Group &g, GmGroupConfig &c, std::vector<TunnelEndpoint> &endpoints, bool &elected)
 {
 	Reader r(g);
 	c.name = g.name;
+	// `servers = election`: the election names the server and its identity
+	const std::string *servers = r.find("servers");
+	elected = servers && trim(*servers) == "election";
+	if (elected && r.find("server_id"))
+		return r.where("server_id") + ": the elected key server's identity comes from the election "
+					      "(servers = election)";
 	if (!r.group_id("group_id", c.group_id) || !r.identity("local_id", c.local_id) ||
-	    !r.address("local_addrs", c.local) || !r.address_list("servers", c.servers) ||
-	    !r.identity("server_id", c.server_id) || !r.auth("auth", c.auth) ||
+	    !r.address("local_addrs", c.local) || (!elected && !r.address_list("servers", c.servers)) ||
+	    (!elected && !r.identity("server_id", c.server_id)) || !r.auth("auth", c.auth) ||
 	    !r.rekey_auth("rekey_auth", c.rekey_auth) ||
 	    !r.multicast("multicast", c.multicast) || !r.duration("reregister_margin", c.reregister_margin_s) ||
 	    !r.number("sender_ids", 0, 16, c.sender_ids) || !r.yes_no("sender", c.sender) ||
@@ -688,11 +695,18 @@ Result<GdoiConfig> parse_config(const std::vector<std::pair<std::string, std::st
 				return bad(*p);
 			if (!shortcut_members.empty())
 				config.shortcut_members[g.name] = std::move(shortcut_members);
+			bool elected = false;
+			Reader r(g);
+			if (!r.yes_no("election", elected))
+				return bad(r.problem());
+			if (elected)
+				config.elected.insert(g.name);
 			config.servers.push_back(std::move(c));
 		} else {
 			GmGroupConfig c;
 			std::vector<TunnelEndpoint> endpoints;
-			if (auto p = read_member(g, c, endpoints))
+			bool elected = false;
+			if (auto p = read_member(g, c, endpoints, elected))
 				return bad(*p);
 			Reader r(g);
 			if (r.find("shortcut_inside")) {
@@ -704,6 +718,8 @@ Result<GdoiConfig> parse_config(const std::vector<std::pair<std::string, std::st
 						   " is not of the address family of local_addrs");
 				config.shortcut_inside[g.name] = std::move(inside);
 			}
+			if (elected)
+				config.elected.insert(g.name);
 			config.members.push_back(std::move(c));
 			if (!endpoints.empty())
 				config.endpoints[g.name] = std::move(endpoints);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,11 @@ struct GdoiConfig {
 	// prefixes, by group name. Groups without them have no entry.
 	std::map<std::string, std::vector<shortcut::ShortcutPeerConfig>> shortcut_members;
 	std::map<std::string, std::vector<shortcut::Prefix>> shortcut_inside;
+	// Groups whose key server is elected (docs/election.md): a key server
+	// group with `election = yes` serves only on the node elected; a
+	// member group with `servers = election` registers to the elected
+	// server (its servers and server_id come from the election).
+	std::set<std::string> elected;
 };
 
 // Parses the settings below `groups`, e.g. {"blue.role", "server"},

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -526,6 +527,15 @@ struct gdoi_core_t {
 	EventingSaSink sas;
 	// the glue's ids of the control socket's clients
 	std::map<unsigned, groupsec::vici::ClientId> clients;
+	// commands and events other plugins serve on the control socket
+	std::set<std::string> extensions;
+	// the elected key server of each group in config.elected, once known
+	struct Elected {
+		std::string identity; // "" if none
+		Address address;
+		bool self = false;
+	};
+	std::map<std::string, Elected> elected;
 };
 
 namespace {
@@ -744,7 +754,13 @@ std::optional<std::string> check(const GdoiConfig &next)
 		}
 	}
 	for (const auto &g : next.members) {
-		if (auto e = validate(g)) {
+		GmGroupConfig c = g;
+		if (next.elected.count(g.name)) {
+			// checked as if it had elected itself: the rest must be right
+			c.servers = {c.local};
+			c.server_id = c.local_id;
+		}
+		if (auto e = validate(c)) {
 			return "group " + g.name + ": " + *e;
 		}
 	}
@@ -788,6 +804,46 @@ void use_port(GdoiConfig &c, uint16_t port)
 		if (g.multicast)
 			g.multicast->port = port;
 	}
+}
+
+// A member group as it registers: a group waiting for an election takes
+// the elected server's address and identity; nullopt while none is known.
+std::optional<GmGroupConfig> registering(gdoi_core_t *core, const GmGroupConfig &g)
+{
+	if (!core->config.elected.count(g.name))
+		return g;
+	auto it = core->elected.find(g.name);
+	if (it == core->elected.end() || it->second.identity.empty())
+		return std::nullopt;
+	auto id = parse_identity(it->second.identity);
+	if (!id)
+		return std::nullopt;
+	GmGroupConfig c = g;
+	c.servers = {it->second.address};
+	c.servers.front().port = core->port;
+	c.server_id = id.value();
+	return c;
+}
+
+// A key server group serves unless it waits for an election this node
+// has not won.
+bool serving(gdoi_core_t *core, const GcksGroupConfig &g)
+{
+	if (!core->config.elected.count(g.name))
+		return true;
+	auto it = core->elected.find(g.name);
+	return it != core->elected.end() && it->second.self;
+}
+
+// Starts a member group with its endpoints (after remove_group()).
+Result<Done> start_member(gdoi_core_t *core, const GmGroupConfig &g)
+{
+	core->dataplane.set_local(g.name, g.local);
+	core->dataplane.set_hosts(g.name, g.hosts);
+	for (const auto &e : endpoints_of(core->config, g.name)) {
+		core->dataplane.add_endpoint(g.name, e);
+	}
+	return core->engine->add_member_group(g);
 }
 
 // Applies a checked configuration (see gdoi_core_load()); the groups that
@@ -835,6 +891,13 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 		failures.push_back(m);
 	};
 	for (const auto &g : next.servers) {
+		if (!serving(core, g)) {
+			// waits for this node to be elected
+			if (running.count(g.name)) {
+				core->engine->remove_group(g.name);
+			}
+			continue;
+		}
 		auto r = core->engine->add_server_group(g);
 		if (!r) {
 			failed(g.name, r.error().message);
@@ -844,12 +907,11 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 		if (unchanged.count(g.name)) {
 			continue;
 		}
-		core->dataplane.set_local(g.name, g.local);
-		core->dataplane.set_hosts(g.name, g.hosts);
-		for (const auto &e : endpoints_of(next, g.name)) {
-			core->dataplane.add_endpoint(g.name, e);
+		auto c = registering(core, g);
+		if (!c) {
+			continue; // waits for the election
 		}
-		auto r = core->engine->add_member_group(g);
+		auto r = start_member(core, *c);
 		if (!r) {
 			failed(g.name, r.error().message);
 		}
@@ -1129,6 +1191,156 @@ extern "C" void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src
 		core->shortcuts.relayed(ByteView(src, len), ByteView(dst, len), packets);
 	} catch (const std::bad_alloc &) {
 		core->callbacks.log(GDOI_LOG_ERROR, "out of memory, relayed traffic not counted");
+	}
+}
+
+extern "C" bool gdoi_core_set_elected(gdoi_core_t *core, const char *group, const char *identity,
+				      const char *address, bool self, char *err, size_t err_len)
+{
+	try {
+		std::string name = group ? group : "";
+		if (!core->config.elected.count(name)) {
+			copy_error("group '" + name + "' does not wait for an election", err, err_len);
+			return false;
+		}
+		gdoi_core_t::Elected next;
+		if (identity && *identity) {
+			auto id = parse_identity(identity);
+			auto a = address ? Address::parse(address, core->port) : std::nullopt;
+			if (!id || !a) {
+				copy_error(std::string("elected server '") + identity + "' at '" + (address ? address : "") +
+						   "': " + (!id ? id.error().message : "not an address"),
+					   err, err_len);
+				return false;
+			}
+			next.identity = identity;
+			next.address = *a;
+			next.self = self;
+		}
+		bool running = false;
+		for (const GroupState &g : core->engine->groups()) {
+			running = running || g.name == name;
+		}
+		for (const auto &g : core->config.servers) {
+			if (g.name != name) {
+				continue;
+			}
+			core->elected[name] = next;
+			if (next.self && !running) {
+				auto r = core->engine->add_server_group(g);
+				if (!r) {
+					// elected all the same: the next reload (its key
+					// loaded) starts the group
+					copy_error(r.error().message, err, err_len);
+					return false;
+				}
+				core->callbacks.log(GDOI_LOG_INFO, "group " + name + ": elected, serving as key server");
+			} else if (!next.self && running) {
+				core->engine->remove_group(name);
+				core->callbacks.log(GDOI_LOG_INFO, "group " + name + ": no longer the elected key server");
+			}
+			core->server.check_routing_keys();
+			return true;
+		}
+		for (const auto &g : core->config.members) {
+			if (g.name != name) {
+				continue;
+			}
+			auto before = core->elected.find(name);
+			if (running && before != core->elected.end() && before->second.identity == next.identity &&
+			    before->second.address == next.address) {
+				return true; // registered to it already
+			}
+			core->elected[name] = next;
+			if (running) {
+				core->engine->remove_group(name);
+				core->dataplane.clear(name);
+			}
+			auto c = registering(core, g);
+			if (c) {
+				auto r = start_member(core, *c);
+				if (!r) {
+					copy_error(r.error().message, err, err_len);
+					return false;
+				}
+				core->callbacks.log(GDOI_LOG_INFO, "group " + name + ": registering to the elected key server " +
+									   next.identity + " at " + next.address.ip_string());
+			}
+			core->server.check_routing_keys();
+			return true;
+		}
+		copy_error("group '" + name + "' is not configured", err, err_len);
+		return false;
+	} catch (const std::bad_alloc &) {
+		copy_error("out of memory", err, err_len);
+		return false;
+	}
+}
+
+extern "C" bool gdoi_core_control_add_command(gdoi_core_t *core, const char *name,
+					      gdoi_core_command_cb_t cb, void *ctx)
+{
+	try {
+		groupsec::vici::Server &server = core->server.server();
+		if (!name || !*name || !cb || server.has_command(name))
+			return false;
+		std::string cmd = name;
+		server.add_command(cmd, [cb, ctx, cmd](groupsec::vici::ClientId, const groupsec::vici::Section &req) {
+			auto in = groupsec::vici::encode_message(req);
+			uint8_t *out = nullptr;
+			size_t out_len = 0;
+			if (!in)
+				return groupsec::vici::failure_message(cmd + ": " + in.error().message);
+			if (!cb(ctx, in.value().data(), in.value().size(), &out, &out_len))
+				return groupsec::vici::failure_message(cmd + ": no response");
+			auto reply = groupsec::vici::decode_message(ByteView(out, out_len));
+			free(out);
+			if (!reply)
+				return groupsec::vici::failure_message(cmd + ": " + reply.error().message);
+			return std::move(reply).value();
+		});
+		core->extensions.insert(cmd);
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" bool gdoi_core_control_add_event(gdoi_core_t *core, const char *name)
+{
+	try {
+		groupsec::vici::Server &server = core->server.server();
+		if (!name || !*name || server.has_event(name))
+			return false;
+		server.add_event(name);
+		core->extensions.insert(name);
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" void gdoi_core_control_remove(gdoi_core_t *core, const char *name)
+{
+	if (!name || !core->extensions.erase(name))
+		return;
+	core->server.server().remove_command(name);
+	core->server.server().remove_event(name);
+}
+
+extern "C" bool gdoi_core_control_emit(gdoi_core_t *core, const char *name, const uint8_t *message,
+				       size_t len)
+{
+	try {
+		if (!name || !core->extensions.count(name) || !core->server.server().has_event(name))
+			return false;
+		auto m = groupsec::vici::decode_message(ByteView(message, len));
+		if (!m)
+			return false;
+		core->server.server().emit(name, m.value());
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
 	}
 }
 

@@ -349,6 +349,63 @@ void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src,
 								uint64_t packets);
 
 /**
+ * The elected key server of a group configured to wait for an election
+ * (docs/election.md): a key server group serves only while self; a member
+ * group registers (again) to address, expecting identity. identity NULL or
+ * "": no server any more (a member group stops).
+ *
+ * @return				FALSE with the reason in err if the group does not
+ *						wait for an election (nothing changed) or could not
+ *						start (a key server group without its signing key:
+ *						it stays elected, and the next gdoi_core_load()
+ *						starts it)
+ */
+bool gdoi_core_set_elected(gdoi_core_t *core, const char *group,
+						   const char *identity, const char *address,
+						   bool self, char *err, size_t err_len);
+
+/**
+ * A command another plugin serves on the control socket (docs/control-
+ * socket.md, "Commands of other plugins"): the request's VICI message in,
+ * the response's VICI message out, malloc()ed. Called with the core's lock
+ * held: it must not call back into the core.
+ *
+ * @return				FALSE if it has no response (the client gets
+ *						success = no)
+ */
+typedef bool (*gdoi_core_command_cb_t)(void *ctx, const uint8_t *request,
+									   size_t len, uint8_t **response,
+									   size_t *response_len);
+
+/**
+ * Serve a command of another plugin. A name the core serves itself, or one
+ * already added, is refused.
+ */
+bool gdoi_core_control_add_command(gdoi_core_t *core, const char *name,
+								   gdoi_core_command_cb_t cb, void *ctx);
+
+/**
+ * Serve an event of another plugin; refused for the core's own events.
+ */
+bool gdoi_core_control_add_event(gdoi_core_t *core, const char *name);
+
+/**
+ * Stop serving a command or event added by gdoi_core_control_add_command()
+ * or _add_event().
+ */
+void gdoi_core_control_remove(gdoi_core_t *core, const char *name);
+
+/**
+ * Queue an event added with gdoi_core_control_add_event() on every
+ * subscribed client; message is an encoded VICI message.
+ *
+ * @return				FALSE if the event is not one added or the message
+ *						does not decode
+ */
+bool gdoi_core_control_emit(gdoi_core_t *core, const char *name,
+							const uint8_t *message, size_t len);
+
+/**
  * Destroy a core created by gdoi_core_create(), deleting what it installed.
  */
 void gdoi_core_destroy(gdoi_core_t *core);

@@ -217,3 +217,90 @@ TEST_F(CoreApiTest, BadConfigurationIsRefusedWithAReasonAndChangesNothing)
 		  std::string::npos);
 	EXPECT_EQ(election_core_count(core), 1u);
 }
+
+namespace {
+
+// The glue's credential manager, simulated: each identity signs with its
+// own Ed25519 key; verify() checks with the key of the identity it is given.
+bool pubkey_sign(void *ctx, uint32_t group, const char *identity, const uint8_t *data, size_t len, uint8_t *sig,
+		 size_t *sig_len)
+{
+	auto s = ed25519_signer(Bytes(32, identity[0] == 'k' ? 1 : 2));
+	auto out = s.value()->sign(ByteView(data, len));
+	if (!out || out.value().size() > *sig_len)
+		return false;
+	std::memcpy(sig, out.value().data(), out.value().size());
+	*sig_len = out.value().size();
+	return true;
+}
+
+int verified = 0;
+
+bool pubkey_verify(void *ctx, uint32_t group, const char *identity, const uint8_t *data, size_t len,
+		   const uint8_t *sig, size_t sig_len)
+{
+	Bytes pub;
+	ed25519_signer(Bytes(32, identity[0] == 'k' ? 1 : 2), &pub);
+	verified++;
+	return ed25519_verifier(pub).value()->verify(ByteView(data, len), ByteView(sig, sig_len));
+}
+
+} // namespace
+
+TEST_F(CoreApiTest, PublicKeyModeSignsAndVerifiesThroughTheGlue)
+{
+	for (int i = 0; i < 2; i++) {
+		election_callbacks_t cb = {&nodes[i], on_send, on_leader, on_incomplete, on_now, pubkey_sign,
+					   pubkey_verify};
+		election_core_set_callbacks(nodes[i].core, &cb);
+		election_group_conf_t c = conf(i, ELECTION_AUTH_PUBKEY);
+		c.key = nullptr;
+		c.key_len = 0;
+		ASSERT_EQ(election_core_add_group(nodes[i].core, &c), nullptr);
+		ASSERT_EQ(election_core_add_peer(nodes[i].core, 7, "ks1", nullptr, 0, true), nullptr);
+		ASSERT_EQ(election_core_add_peer(nodes[i].core, 7, "gm1", nullptr, 0, false), nullptr);
+		// keys stay with the credential manager
+		EXPECT_NE(election_core_add_peer(nodes[i].core, 7, "gm2", pub[1].data(), 32, false), nullptr);
+		ASSERT_TRUE(election_core_start(nodes[i].core, 7));
+	}
+	verified = 0;
+	run(wire.now + 3000);
+	EXPECT_EQ(nodes[0].leaders, std::vector<std::string>{"ks1@192.0.2.1 self"});
+	EXPECT_EQ(nodes[1].leaders, std::vector<std::string>{"ks1@192.0.2.1"});
+	EXPECT_GT(verified, 0);
+
+	// a message whose signature was made by another identity's key is forged
+	election_snapshot_t before, after;
+	ASSERT_TRUE(election_core_snapshot(nodes[1].core, 0, &before));
+	std::vector<uint8_t> dgram;
+	wire.queue.clear();
+	// the member's next keepalive query, handed to the leader by hand:
+	// its answer (to the member) is taken off the wire
+	for (int tries = 0; tries < 10 && dgram.empty(); tries++) {
+		wire.now = std::max(wire.now, election_core_next_deadline(nodes[1].core));
+		election_core_on_timer(nodes[1].core);
+		std::deque<Wire::Datagram> queued;
+		queued.swap(wire.queue);
+		for (auto &d : queued)
+			if (d.to == 0)
+				election_core_receive(nodes[0].core, d.data.data(), d.data.size(), d.source.c_str());
+		for (auto &d : wire.queue)
+			if (d.to == 1)
+				dgram = d.data;
+	}
+	ASSERT_FALSE(dgram.empty());
+	wire.queue.clear();
+	dgram.back() ^= 0x01;
+	election_core_receive(nodes[1].core, dgram.data(), dgram.size(), "192.0.2.1");
+	ASSERT_TRUE(election_core_snapshot(nodes[1].core, 0, &after));
+	EXPECT_EQ(after.forged, before.forged + 1);
+}
+
+TEST_F(CoreApiTest, PublicKeyModeTakesNoKeyMaterial)
+{
+	election_group_conf_t c = conf(0, ELECTION_AUTH_PUBKEY);
+	const char *why = election_core_add_group(nodes[0].core, &c);
+	ASSERT_NE(why, nullptr);
+	EXPECT_NE(std::string(why).find("credential manager"), std::string::npos) << why;
+	EXPECT_EQ(election_core_count(nodes[0].core), 0u);
+}

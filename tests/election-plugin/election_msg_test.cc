@@ -45,6 +45,7 @@ TEST(ElectionMsg, NamesEveryMessageOfTheProtocol)
 	EXPECT_EQ(auth_method_name(1), "ed25519");
 	EXPECT_EQ(auth_method_name(2), "ecdsa-p256");
 	EXPECT_EQ(auth_method_name(3), "group-psk");
+	EXPECT_EQ(auth_method_name(4), "pubkey");
 }
 
 TEST(ElectionMsg, RejectsValuesOutsideTheProtocol)
@@ -54,7 +55,7 @@ TEST(ElectionMsg, RejectsValuesOutsideTheProtocol)
 	EXPECT_FALSE(message_type(255));
 	EXPECT_EQ(message_name(0), "UNKNOWN");
 	EXPECT_FALSE(auth_method(0));
-	EXPECT_FALSE(auth_method(4));
+	EXPECT_FALSE(auth_method(5));
 	EXPECT_EQ(auth_method_name(9), "unknown");
 }
 
@@ -92,6 +93,40 @@ TEST(ElectionMsg, EveryTypeRoundTripsIpv4AndIpv6)
 			EXPECT_EQ(r.signature, m.signature);
 			EXPECT_EQ(d.value().signed_part.size(), out.value().size() - 2 - 64);
 		}
+	}
+}
+
+TEST(ElectionMsg, PublicKeySignaturesVaryInLengthWithinTheLimit)
+{
+	for (size_t len : {size_t(1), size_t(72), size_t(300), kMaxPublicKeySignature}) {
+		Message m = candidacy();
+		m.auth = AuthMethod::PublicKey;
+		m.signature = Bytes(len, 0x5a);
+		auto out = encode(m);
+		ASSERT_TRUE(out) << len << ": " << out.error().message;
+		auto d = decode(out.value());
+		ASSERT_TRUE(d) << len << ": " << d.error().message;
+		EXPECT_EQ(d.value().message.signature, m.signature);
+		EXPECT_EQ(d.value().message.auth, AuthMethod::PublicKey);
+	}
+	for (size_t len : {size_t(0), kMaxPublicKeySignature + 1}) {
+		Message m = candidacy();
+		m.auth = AuthMethod::PublicKey;
+		m.signature = Bytes(len, 0x5a);
+		EXPECT_FALSE(encode(m)) << len;
+		// the same octets with a fixed-size method's signature swapped in
+		m.auth = AuthMethod::GroupPsk;
+		m.signature = Bytes(32, 0x5a);
+		Bytes b = encode(m).value();
+		b[2] = 4;
+		b.resize(b.size() - 34);
+		b.push_back(static_cast<uint8_t>(len >> 8));
+		b.push_back(static_cast<uint8_t>(len));
+		b.insert(b.end(), len, 0x5a);
+		auto d = decode(b);
+		ASSERT_FALSE(d) << len;
+		EXPECT_EQ(d.error().code, WireError::BadLength) << len;
+		EXPECT_NE(d.error().message.find("pubkey needs 1 to 1024"), std::string::npos) << d.error().message;
 	}
 }
 

@@ -2,6 +2,7 @@
 // The `groups` configuration: full key server and member groups, every
 // error the parser reports, and the value syntaxes (durations, traffic
 // selectors, ESP proposals, group IDs and identities).
+#include <set>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <openssl/x509.h>
@@ -933,6 +934,34 @@ TEST(GdoiConfig, ShortcutErrors)
 	EXPECT_EQ(error_of(with(kMinimalMember, "blue.shortcut_inside", "2001:db8::/64")),
 		  "groups.blue.shortcut_inside: \"2001:db8::/64\" is not of the address family of local_addrs");
 }
+TEST(GdoiConfig, GroupsMayWaitForTheElection)
+{
+	auto plain = parse_config(kMinimalServer);
+	ASSERT_TRUE(plain.ok()) << plain.error().message;
+	EXPECT_TRUE(plain.value().elected.empty());
+
+	auto server = parse_config(with(kMinimalServer, "blue.election", "yes"));
+	ASSERT_TRUE(server.ok()) << server.error().message;
+	EXPECT_EQ(server.value().elected, std::set<std::string>{"blue"});
+	EXPECT_NE(error_of(with(kMinimalServer, "blue.election", "maybe")).find("groups.blue.election"),
+		  std::string::npos);
+
+	Settings member;
+	for (const auto &kv : kMinimalMember)
+		if (kv.first != "blue.server_id")
+			member.push_back(kv);
+	auto m = parse_config(with(member, "blue.servers", "election"));
+	ASSERT_TRUE(m.ok()) << m.error().message;
+	EXPECT_EQ(m.value().elected, std::set<std::string>{"blue"});
+	EXPECT_TRUE(m.value().members.at(0).servers.empty()) << "the election names the server";
+	// the identity comes from the election too
+	EXPECT_NE(error_of(with(kMinimalMember, "blue.servers", "election")).find("groups.blue.server_id"),
+		  std::string::npos);
+	// a member setting in a key server group and the reverse
+	EXPECT_NE(error_of(with(kMinimalMember, "blue.election", "yes")).find("key server setting"),
+		  std::string::npos);
+}
+
 
 } // namespace
 } // namespace groupsec::gdoi

@@ -362,6 +362,111 @@ TEST_F(CoreLoad, AClientSourceIsCheckedAndLoadedBesideTheFile)
 	EXPECT_NE(group_value(core, "red", "state"), "<absent>");
 }
 
+// Groups waiting for the election plugin: a key server group serves only
+// where this node is elected, a member group registers to the elected
+// server; a group that does not wait is refused and nothing changes.
+TEST_F(CoreLoad, ElectedGroupsFollowTheElection)
+{
+	Settings member;
+	for (const auto &kv : kMember)
+		if (kv.first != "red.server_id")
+			member.push_back(kv);
+	member = with(member, "red.servers", "election");
+	ASSERT_EQ(load(core, both(with(kServer, "blue.election", "yes"), member), err), 0) << err;
+	EXPECT_EQ(group_value(core, "blue", "state"), "<absent>") << "dormant until elected";
+	EXPECT_EQ(group_value(core, "red", "state"), "<absent>") << "no server known yet";
+
+	char why[256] = "";
+	// another node won: blue stays dormant
+	EXPECT_TRUE(gdoi_core_set_elected(core, "blue", "ks2.example.net", "192.0.2.2", false, why, sizeof(why)));
+	EXPECT_EQ(group_value(core, "blue", "state"), "<absent>");
+	// this node won: blue serves; a reload keeps it so
+	EXPECT_TRUE(gdoi_core_set_elected(core, "blue", "ks.example.net", "192.0.2.1", true, why, sizeof(why)));
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	ASSERT_EQ(load(core, both(with(kServer, "blue.election", "yes"), member), err), 1) << err;
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	// lost the office: blue stops
+	EXPECT_TRUE(gdoi_core_set_elected(core, "blue", "ks2.example.net", "192.0.2.2", false, why, sizeof(why)));
+	EXPECT_EQ(group_value(core, "blue", "state"), "<absent>");
+
+	// the member registers to the elected server, then to the next one
+	EXPECT_TRUE(gdoi_core_set_elected(core, "red", "ks2.example.net", "192.0.2.2", false, why, sizeof(why)));
+	gdoi_core_tick(core);
+	EXPECT_EQ(group_value(core, "red", "state"), "registering");
+	EXPECT_EQ(group_value(core, "red", "server"), "192.0.2.2[848]");
+	int sent = glue.sent;
+	EXPECT_TRUE(gdoi_core_set_elected(core, "red", "ks2.example.net", "192.0.2.2", false, why, sizeof(why)));
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, sent) << "the same server: the registration goes on";
+	EXPECT_TRUE(gdoi_core_set_elected(core, "red", "ks3.example.net", "192.0.2.3", false, why, sizeof(why)));
+	gdoi_core_tick(core);
+	EXPECT_EQ(glue.sent, sent + 1) << "IKE_SA_INIT to the new server";
+	EXPECT_EQ(group_value(core, "red", "server"), "192.0.2.3[848]");
+	// no server any more: the member group stops
+	EXPECT_TRUE(gdoi_core_set_elected(core, "red", nullptr, nullptr, false, why, sizeof(why)));
+	EXPECT_EQ(group_value(core, "red", "state"), "<absent>");
+
+	// elected without a signing key: the group cannot start, it starts
+	// with the reload after the key is loaded
+	glue.can_sign = false;
+	EXPECT_FALSE(gdoi_core_set_elected(core, "blue", "ks.example.net", "192.0.2.1", true, why, sizeof(why)));
+	EXPECT_NE(std::string(why).find("no private key"), std::string::npos) << why;
+	EXPECT_EQ(group_value(core, "blue", "state"), "<absent>");
+	glue.can_sign = true;
+	ASSERT_EQ(load(core, both(with(kServer, "blue.election", "yes"), member), err), 1) << err;
+	EXPECT_EQ(group_value(core, "blue", "state"), "serving");
+	EXPECT_TRUE(gdoi_core_set_elected(core, "blue", "ks2.example.net", "192.0.2.2", false, why, sizeof(why)));
+
+	// refused, with the reason, nothing changed
+	EXPECT_FALSE(gdoi_core_set_elected(core, "green", "ks.example.net", "192.0.2.1", true, why, sizeof(why)));
+	EXPECT_STREQ(why, "group 'green' does not wait for an election");
+	EXPECT_FALSE(gdoi_core_set_elected(core, "red", "ks.example.net", "not an address", false, why, sizeof(why)));
+	EXPECT_NE(std::string(why).find("not an address"), std::string::npos) << why;
+	EXPECT_EQ(group_value(core, "red", "state"), "<absent>");
+}
+
+// Commands and events of another plugin on the control socket: served,
+// answered by its callback, and never in place of the core's own.
+TEST_F(CoreLoad, OtherPluginsServeCommandsAndEvents)
+{
+	struct Ext {
+		static bool list(void *ctx, const uint8_t *req, size_t len, uint8_t **out, size_t *out_len)
+		{
+			auto r = vici::decode_message(ByteView(req, len));
+			vici::Section m;
+			m.add_value("success", "yes");
+			m.add_value("asked", r.ok() && r.value().value("group") ? *r.value().value("group") : "-");
+			Bytes b = vici::encode_message(m).value();
+			*out = static_cast<uint8_t *>(malloc(b.size()));
+			memcpy(*out, b.data(), b.size());
+			*out_len = b.size();
+			return true;
+		}
+		static bool none(void *, const uint8_t *, size_t, uint8_t **, size_t *) { return false; }
+	};
+	EXPECT_TRUE(gdoi_core_control_add_command(core, "list-elections", Ext::list, nullptr));
+	EXPECT_FALSE(gdoi_core_control_add_command(core, "list-elections", Ext::list, nullptr)) << "taken";
+	EXPECT_FALSE(gdoi_core_control_add_command(core, "list-groups", Ext::list, nullptr)) << "the core's own";
+	EXPECT_TRUE(gdoi_core_control_add_command(core, "broken", Ext::none, nullptr));
+	vici::Section args;
+	args.add_value("group", "ks");
+	EXPECT_EQ(*command(core, "list-elections", args).value("asked"), "ks");
+	EXPECT_EQ(*command(core, "broken").value("success"), "no");
+	EXPECT_TRUE(gdoi_core_control_add_event(core, "leader-changed"));
+	EXPECT_FALSE(gdoi_core_control_add_event(core, "rekey")) << "the core's own";
+	vici::Section ev;
+	ev.add_value("group", "ks");
+	Bytes b = vici::encode_message(ev).value();
+	EXPECT_TRUE(gdoi_core_control_emit(core, "leader-changed", b.data(), b.size()));
+	EXPECT_FALSE(gdoi_core_control_emit(core, "rekey", b.data(), b.size())) << "not another plugin's to send";
+	const uint8_t junk[] = {9, 9};
+	EXPECT_FALSE(gdoi_core_control_emit(core, "leader-changed", junk, sizeof(junk)));
+	gdoi_core_control_remove(core, "list-elections");
+	gdoi_core_control_remove(core, "list-groups"); // not added: stays
+	EXPECT_TRUE(command(core, "list-elections").empty()) << "unknown again";
+	EXPECT_EQ(*command(core, "list-groups").value("success"), "yes");
+}
+
 // The control socket's C interface as the glue drives it: a client
 // subscribes, another adds an endpoint; the first is woken and reads the
 // event, the second its response; a client that never reads is bounded.

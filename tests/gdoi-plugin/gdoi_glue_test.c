@@ -40,6 +40,7 @@
 #include <cmocka.h>
 
 #include "gdoi_core.h"
+#include "gdoi_ext.h"
 #include "gdoi_creds.h"
 #include "gdoi_state.h"
 #include "glue_test_util.h"
@@ -284,6 +285,69 @@ void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src,
 	fail_msg("relayed traffic fed without shortcut_relay_interface");
 }
 
+/* what other plugins asked of the core through gdoi_ext_t */
+static char ext_calls[512];
+
+static void ext_call(const char *what)
+{
+	snprintf(ext_calls + strlen(ext_calls), sizeof(ext_calls) - strlen(ext_calls),
+			 "%s%s", *ext_calls ? " " : "", what);
+}
+
+bool gdoi_core_control_add_command(gdoi_core_t *core, const char *name,
+								   gdoi_core_command_cb_t cb, void *ctx)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "command:%s", name);
+	ext_call(buf);
+	return cb != NULL;
+}
+
+bool gdoi_core_control_add_event(gdoi_core_t *core, const char *name)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "event:%s", name);
+	ext_call(buf);
+	return TRUE;
+}
+
+void gdoi_core_control_remove(gdoi_core_t *core, const char *name)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "remove:%s", name);
+	ext_call(buf);
+}
+
+bool gdoi_core_control_emit(gdoi_core_t *core, const char *name,
+							const uint8_t *message, size_t len)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "emit:%s:%zu", name, len);
+	ext_call(buf);
+	return TRUE;
+}
+
+bool gdoi_core_set_elected(gdoi_core_t *core, const char *group,
+						   const char *identity, const char *address,
+						   bool self, char *err, size_t err_len)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "elected:%s:%s:%s:%s", group, identity ?: "-",
+			 address ?: "-", self ? "self" : "other");
+	ext_call(buf);
+	if (streq(group, "red"))
+	{
+		snprintf(err, err_len, "group 'red' does not wait for an election");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 void gdoi_core_destroy(gdoi_core_t *core)
 {
 	function_called();
@@ -370,6 +434,38 @@ static void test_settings_reach_the_core_flattened(void **state)
 	assert_non_null(env.shared_key);
 	assert_non_null(env.add_sa);
 	unload(plugin);
+}
+
+static bool ext_command(void *ctx, const uint8_t *request, size_t len,
+						uint8_t **response, size_t *response_len)
+{
+	return FALSE;
+}
+
+static void test_other_plugins_reach_the_core_through_gdoi_ext(void **state)
+{
+	plugin_t *plugin = gdoi_plugin_create();
+	gdoi_ext_t *ext;
+	u_char msg[] = {3, 1, 'a', 0, 1, 'b'};
+
+	reset();
+	memset(ext_calls, 0, sizeof(ext_calls));
+	assert_null(lib->get(lib, GDOI_EXT_NAME));
+	assert_true(glue_load(plugin, TRUE));
+	ext = lib->get(lib, GDOI_EXT_NAME);
+	assert_non_null(ext);
+	assert_true(ext->add_command(ext, "list-elections", ext_command, NULL));
+	assert_true(ext->add_event(ext, "leader-changed"));
+	assert_true(ext->emit(ext, "leader-changed", chunk_from_thing(msg)));
+	assert_true(ext->set_elected(ext, "blue", "ks2.example.net", "192.0.2.2", TRUE));
+	assert_false(ext->set_elected(ext, "red", NULL, NULL, FALSE));
+	ext->remove(ext, "list-elections");
+	assert_string_equal(ext_calls, "command:list-elections event:leader-changed "
+						"emit:leader-changed:6 elected:blue:ks2.example.net:192.0.2.2:self "
+						"elected:red:-:-:other remove:list-elections");
+	unload(plugin);
+	/* gone with the plugin's features */
+	assert_null(lib->get(lib, GDOI_EXT_NAME));
 }
 
 static void test_a_refused_configuration_still_loads_the_plugin(void **state)
@@ -1271,6 +1367,7 @@ int main(void)
 		cmocka_unit_test(test_features),
 		cmocka_unit_test(test_settings_reach_the_core_flattened),
 		cmocka_unit_test(test_a_refused_configuration_still_loads_the_plugin),
+		cmocka_unit_test(test_other_plugins_reach_the_core_through_gdoi_ext),
 		cmocka_unit_test(test_an_unreadable_config_file_loads_no_group),
 		cmocka_unit_test(test_the_core_cannot_be_created),
 		cmocka_unit_test(test_datagrams_reach_the_core_and_the_core_can_send),

@@ -49,4 +49,11 @@ constexpr const char *kAll[] = {kMemberRegistered, kMemberLeft, kMemberEvicted, 
                                 kShortcutUp,       kShortcutDown};
 } // namespace event
 
+// Served on the same socket by the election plugin, while it is loaded
+// (docs/election.md): not among the gdoi core's own commands and events.
+namespace election {
+constexpr const char *kListElections = "list-elections";
+constexpr const char *kLeaderChanged = "leader-changed";
+} // namespace election
+
 } // namespace groupsec::gdoi

@@ -47,6 +47,13 @@ void Server::add_event(const std::string &name)
 	events_.insert(name);
 }
 
+void Server::remove_event(const std::string &name)
+{
+	events_.erase(name);
+	for (auto &[id, c] : clients_)
+		c->events.erase(name);
+}
+
 ClientId Server::connect()
 {
 	ClientId id = next_id_++;

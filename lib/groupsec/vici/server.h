@@ -61,6 +61,9 @@ public:
 	// Registration; a second registration of a name replaces the first.
 	void add_command(const std::string &name, Command command);
 	void add_event(const std::string &name);
+	// A command or event no longer served (its name is then unknown).
+	void remove_command(const std::string &name) { commands_.erase(name); }
+	void remove_event(const std::string &name);
 	bool has_command(const std::string &name) const { return commands_.count(name) != 0; }
 	bool has_event(const std::string &name) const { return events_.count(name) != 0; }
 	void on_wake(Wake wake) { wake_ = std::move(wake); }
