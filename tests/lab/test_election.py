@@ -299,7 +299,7 @@ def test_sigkill_of_the_leader_elects_a_new_one_and_members_move_to_it(elab):
     monitor = gm1.popen([elab.ss / "sbin" / "gdoictl", "--socket", gm1.dir / "run" / "strongswan" / "gdoi.vici",
                          "--json", "monitor"])
     line = monitor.stderr.readline()
-    assert "subscribed to 9 events" in line, line
+    assert "subscribed to 11 events" in line, line
     p = elab[old].procs["charon"]
     p.kill()
     killed = time.monotonic()
