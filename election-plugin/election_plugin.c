@@ -15,7 +15,7 @@
 #include <utils/identification.h>
 
 #include "election_core.h"
-#include "gdoi_ext.h"
+#include "gs_gdoi_ext.h"
 #include "gs_creds.h"
 #include "gs_socket.h"
 #include "gs_timer.h"

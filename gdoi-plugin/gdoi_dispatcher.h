@@ -14,7 +14,7 @@
 #include <library.h>
 
 #include "gdoi_core.h"
-#include "gdoi_ext.h"
+#include "gs_gdoi_ext.h"
 #include "gdoi_keylog.h"
 #include "gdoi_state.h"
 #include "gs_socket.h"

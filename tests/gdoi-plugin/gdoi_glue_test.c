@@ -40,7 +40,7 @@
 #include <cmocka.h>
 
 #include "gdoi_core.h"
-#include "gdoi_ext.h"
+#include "gs_gdoi_ext.h"
 #include "gdoi_creds.h"
 #include "gdoi_state.h"
 #include "glue_test_util.h"

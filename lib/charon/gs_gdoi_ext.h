@@ -8,8 +8,8 @@
  * @{ @ingroup gdoi
  */
 
-#ifndef GDOI_EXT_H_
-#define GDOI_EXT_H_
+#ifndef GS_GDOI_EXT_H_
+#define GS_GDOI_EXT_H_
 
 #include <library.h>
 
@@ -85,4 +85,4 @@ struct gdoi_ext_t {
 						const char *identity, const char *address, bool self);
 };
 
-#endif /** GDOI_EXT_H_ @}*/
+#endif /** GS_GDOI_EXT_H_ @}*/
