@@ -261,6 +261,15 @@ def one_run(lab, m, p, variant, args, routes):
             lines.wait_for("established", timeout=60 + m * 0.2)
             wait_until("bgpd: every session Established", lambda: established_count(sr) == m, timeout=60)
             cpu0 = wait_idle(pid, "bgpd idle after the sessions came up")
+            perf = None
+            if args.perf:
+                # a profile of bgpd over the window, for finding where its CPU time goes
+                perf = subprocess.Popen(["perf", "record", "-q", "-F", "20000", "-g", "-p", str(pid), "-o",
+                                         str(Path(args.perf) / f"m{m}-{variant}-{time.monotonic_ns()}.data")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.3)
+                sr.vtysh("clear thread cpu")
+                cpu0 = cpu_seconds(pid)
             t0 = time.monotonic()
             proc.stdin.write("go\n")
             proc.stdin.flush()
@@ -268,6 +277,11 @@ def one_run(lab, m, p, variant, args, routes):
             cpu1 = cpu_seconds(pid)
             t1 = time.monotonic()
             cpu2 = wait_idle(pid, "bgpd idle after the reflection")
+            if perf:
+                (Path(args.perf) / f"m{m}-{variant}-{time.monotonic_ns()}.threads").write_text(
+                    sr.vtysh("show thread cpu"))
+                perf.send_signal(2)
+                perf.wait(timeout=60)
             r.update({"cpu_delivery_s": cpu1 - cpu0, "cpu_s": cpu2 - cpu0, "wall_delivery_s": t1 - t0,
                       "hwm_kb": hwm_kb(pid), "updates_received": done["updates"],
                       "looped_back": done.get("looped_back", 0),
@@ -426,6 +440,8 @@ def main():
     ap.add_argument("--bgpd-cpu", type=int, default=0, help="the core bgpd is pinned to")
     ap.add_argument("--load-cpu", type=int, default=1, help="the core of everything else")
     ap.add_argument("--timeout", type=float, default=600, help="seconds to wait for the reflection")
+    ap.add_argument("--perf", metavar="DIR", help="record a perf profile of bgpd over every window into DIR "
+                    "(perf's sampling costs CPU: the figures of such a run are not the benchmark's)")
     ap.add_argument("--lab", default="gsrefl", help="lab name (namespaces gsrefl-*)")
     args = ap.parse_args()
     args.loadgen = Path(args.loadgen).resolve()

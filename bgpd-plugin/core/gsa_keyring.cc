@@ -31,6 +31,7 @@ SealResult<bool> Keyring::update(uint32_t group, uint32_t epoch, ByteView key)
 			g.current = Epoch{epoch, SecretBytes(key)};
 			g.changed_ms = clock_.now_ms();
 			groups_.emplace(group, std::move(g));
+			changes_++;
 			return true;
 		}
 		Group &g = it->second;
@@ -53,6 +54,7 @@ SealResult<bool> Keyring::update(uint32_t group, uint32_t epoch, ByteView key)
 		g.current = std::move(next);
 		g.retired.swap(retired);
 		g.changed_ms = clock_.now_ms();
+		changes_++;
 		return true;
 	} catch (const std::exception &) {
 		return seal_error(SealStatus::Internal, "out of memory");
@@ -61,13 +63,25 @@ SealResult<bool> Keyring::update(uint32_t group, uint32_t epoch, ByteView key)
 
 void Keyring::remove(uint32_t group)
 {
-	groups_.erase(group);
+	if (groups_.erase(group))
+		changes_++;
 	for (auto it = noted_.begin(); it != noted_.end();) {
 		if (it->second.group == group)
 			it = noted_.erase(it);
 		else
 			++it;
 	}
+}
+
+uint64_t Keyring::opening_version() const
+{
+	// between two changes a previous epoch can only go from within its
+	// grace period to past it, so the count of those past it tells the rest
+	uint64_t now = clock_.now_ms(), expired = 0;
+	for (const auto &[id, g] : groups_)
+		if (g.previous && now >= g.changed_ms + grace_ms_)
+			expired++;
+	return (changes_ << 32) | expired;
 }
 
 std::optional<uint32_t> Keyring::epoch(uint32_t group) const

@@ -28,7 +28,12 @@ public:
 	Keyring(const crypto::Clock &clock, uint64_t grace_ms) : clock_(clock), grace_ms_(grace_ms) {}
 
 	// Applies to the current previous epochs too.
-	void set_grace_ms(uint64_t grace_ms) { grace_ms_ = grace_ms; }
+	void set_grace_ms(uint64_t grace_ms)
+	{
+		if (grace_ms != grace_ms_)
+			changes_++;
+		grace_ms_ = grace_ms;
+	}
 	uint64_t grace_ms() const { return grace_ms_; }
 
 	// The group's key of epoch (32 octets). true: the epoch changed (the
@@ -94,6 +99,12 @@ public:
 	// in id order.
 	std::vector<uint64_t> stale(uint32_t group) const;
 
+	// What opens now, as a number that changes whenever the answer of
+	// opening_key() may have changed: a key added, replaced or removed,
+	// the grace period set, or a previous epoch's grace period ended. The
+	// same number: every blob opens (or fails) as it did.
+	uint64_t opening_version() const;
+
 private:
 	struct Epoch {
 		uint32_t id = 0;
@@ -114,6 +125,7 @@ private:
 	uint64_t grace_ms_;
 	std::map<uint32_t, Group> groups_;
 	std::map<uint64_t, Noted> noted_;
+	uint64_t changes_ = 0; // keys or grace changed
 };
 
 } // namespace groupsec::bgp

@@ -48,6 +48,10 @@ struct Received {
 	std::vector<EntryState> entries;
 	std::vector<Opened> opened; // one per entry that opened
 	bool seen = true;           // seen in the current scan
+	// the keyring's opening version and the names' version of the last
+	// opening: the same again, opening again would give the same
+	uint64_t opened_keys = 0;
+	uint64_t opened_names = 0;
 	bool any() const { return !opened.empty(); }
 };
 
@@ -171,6 +175,7 @@ struct gsa_routes {
 	std::map<std::string, Sealed> sealed;  // endpoint -> what we sealed
 	std::map<std::string, Received> received; // route -> what came
 	std::map<std::string, uint64_t> dropped;
+	uint64_t names_version = 1; // changes when a group's name does
 
 	void hand(const Opened &o, bool add, gsa_endpoint_fn fn, void *arg) const
 	{
@@ -222,6 +227,8 @@ struct gsa_routes {
 		gsa_opened_entry *es = nullptr;
 		size_t n = 0;
 		char err[GSA_SEAL_ERR_MAX];
+		rx.opened_keys = gsa_keyring_opening_version(kr);
+		rx.opened_names = names_version;
 		int ret = gsa_open_list(kr, rx.value.data(), rx.value.size(), &es, &n, err, sizeof(err));
 		if (ret != GSA_SEAL_OK) {
 			refuse(rx, gsa_seal_status_name(ret), count, fn, arg);
@@ -335,7 +342,11 @@ int gsa_routes_feed_key(struct gsa_routes *r, gsa_keyring_t *kr, const char *nam
 	std::fill(k.begin(), k.end(), 0);
 	if (ret == GSA_SEAL_OK) {
 		try {
-			r->names[static_cast<uint32_t>(num)] = name;
+			std::string &known = r->names[static_cast<uint32_t>(num)];
+			if (known != name) {
+				known = name;
+				r->names_version++;
+			}
 		} catch (const std::bad_alloc &) {
 			return GSA_SEAL_ERR_INTERNAL;
 		}
@@ -502,8 +513,9 @@ void gsa_routes_withdrawn(struct gsa_routes *r, const char *route, gsa_endpoint_
 
 void gsa_routes_reopen(struct gsa_routes *r, const gsa_keyring_t *kr, gsa_endpoint_fn fn, void *arg)
 {
+	uint64_t keys = gsa_keyring_opening_version(kr);
 	for (auto &[route, rx] : r->received)
-		if (!rx.value.empty())
+		if (!rx.value.empty() && (rx.opened_keys != keys || rx.opened_names != r->names_version))
 			r->open(route, rx, kr, false, fn, arg);
 }
 

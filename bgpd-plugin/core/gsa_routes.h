@@ -76,7 +76,9 @@ void gsa_routes_scan_begin(struct gsa_routes *r);
 void gsa_routes_scan_end(struct gsa_routes *r, gsa_endpoint_fn fn, void *arg);
 /* The route is gone. */
 void gsa_routes_withdrawn(struct gsa_routes *r, const char *route, gsa_endpoint_fn fn, void *arg);
-/* Open every kept route again (keys changed, a grace period may be over). */
+/* Open again every kept route whose opening may give another answer now
+ * (a key changed, a grace period ended, a group was renamed); the others
+ * are left as they are. */
 void gsa_routes_reopen(struct gsa_routes *r, const gsa_keyring_t *kr, gsa_endpoint_fn fn, void *arg);
 /* Every opened route handed out again (the control socket came back). */
 void gsa_routes_replay(const struct gsa_routes *r, gsa_endpoint_fn fn, void *arg);

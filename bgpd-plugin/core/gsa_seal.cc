@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "groupsec/crypto/aead.h"
 #include "groupsec/crypto/random.h"
 #include "gsa_community.h"
 #include "gsa_keyring.h"
@@ -94,6 +95,9 @@ struct gsa_keyring {
 	gsa_keyring(uint32_t grace_secs, gsa_clock_fn fn, void *ctx)
 		: clock(fn, ctx), ring(clock, static_cast<uint64_t>(grace_secs) * 1000)
 	{
+		// bgpd makes its keyring when the module loads: the ciphers are
+		// fetched then, not when the first sealed route arrives
+		groupsec::crypto::prepare_ciphers();
 	}
 	CallbackClock clock;
 	groupsec::crypto::OpenSslRandom random;
@@ -200,6 +204,11 @@ void gsa_keyring_set_grace(gsa_keyring_t *kr, uint32_t grace_secs)
 uint32_t gsa_keyring_grace(const gsa_keyring_t *kr)
 {
 	return kr ? static_cast<uint32_t>(kr->ring.grace_ms() / 1000) : 0;
+}
+
+uint64_t gsa_keyring_opening_version(const gsa_keyring_t *kr)
+{
+	return kr ? kr->ring.opening_version() : 0;
 }
 
 int gsa_keyring_update(gsa_keyring_t *kr, uint32_t group, uint32_t epoch, const uint8_t *key, size_t key_len,

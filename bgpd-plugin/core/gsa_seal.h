@@ -126,6 +126,11 @@ void gsa_keyring_destroy(gsa_keyring_t *kr);
 void gsa_keyring_set_grace(gsa_keyring_t *kr, uint32_t grace_secs);
 /* The grace period in seconds. */
 uint32_t gsa_keyring_grace(const gsa_keyring_t *kr);
+/* A number that changes whenever what the keyring opens may have changed:
+ * a key added, replaced or removed, the grace period set, a previous
+ * epoch's grace period ended. The same number: a blob opens (or fails) as
+ * it did, so it need not be opened again. */
+uint64_t gsa_keyring_opening_version(const gsa_keyring_t *kr);
 
 /* Takes the group's routing key of epoch (key_len must be 32). The same
  * epoch and key again: nothing changes, *changed = 0. A new epoch: the

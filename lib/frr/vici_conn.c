@@ -234,34 +234,47 @@ static void conn_try_connect(struct thread *t)
 	conn_attempt_failed(conn, "connect", errno);
 }
 
-static void conn_read(struct thread *t)
+/* Reads once from the socket and feeds what came to the client: 1 when
+ * something was fed, 0 when nothing is there to read now, -1 when the
+ * connection is lost (conn_lost() has run). */
+static int conn_read_once(struct gs_vici_conn *conn)
 {
-	struct gs_vici_conn *conn = THREAD_ARG(t);
 	uint8_t buf[GS_VICI_READ_CHUNK];
 	char err[160];
 	ssize_t n;
-	int i;
+
+	n = read(conn->fd, buf, sizeof(buf));
+	if (n == 0) {
+		conn_lost(conn, "closed by the server");
+		return -1;
+	}
+	if (n < 0) {
+		if (ERRNO_IO_RETRY(errno))
+			return 0;
+		conn_lost(conn, safe_strerror(errno));
+		return -1;
+	}
+	conn->in_feed = true;
+	n = gs_vici_client_feed(conn->client, buf, (size_t)n, err, sizeof(err));
+	conn->in_feed = false;
+	if (n < 0) {
+		conn_lost(conn, err);
+		return -1;
+	}
+	return 1;
+}
+
+static void conn_read(struct thread *t)
+{
+	struct gs_vici_conn *conn = THREAD_ARG(t);
+	int i, r;
 
 	for (i = 0; i < GS_VICI_READS_PER_TASK; i++) {
-		n = read(conn->fd, buf, sizeof(buf));
-		if (n == 0) {
-			conn_lost(conn, "closed by the server");
+		r = conn_read_once(conn);
+		if (r < 0)
 			return;
-		}
-		if (n < 0) {
-			if (ERRNO_IO_RETRY(errno))
-				break;
-			conn_lost(conn, safe_strerror(errno));
-			return;
-		}
-		conn->in_feed = true;
-		n = gs_vici_client_feed(conn->client, buf, (size_t)n, err,
-					sizeof(err));
-		conn->in_feed = false;
-		if (n < 0) {
-			conn_lost(conn, err);
-			return;
-		}
+		if (r == 0)
+			break;
 		/* the callbacks may have queued requests */
 		if (!conn_flush(conn))
 			return;
@@ -393,11 +406,9 @@ int gs_vici_conn_request_wait(struct gs_vici_conn *conn, const char *command,
 			      void *arg, int timeout_ms)
 {
 	struct conn_wait w = {.fn = fn, .arg = arg};
-	uint8_t buf[GS_VICI_READ_CHUNK];
 	int64_t deadline, left;
 	struct timeval now;
 	char err[160];
-	ssize_t n;
 
 	if (conn->in_feed || conn->state != GS_VICI_CONN_CONNECTED)
 		return -1;
@@ -429,25 +440,8 @@ int gs_vici_conn_request_wait(struct gs_vici_conn *conn, const char *command,
 			continue;
 		if (!(pfd.revents & (POLLIN | POLLERR | POLLHUP)))
 			continue;
-		n = read(conn->fd, buf, sizeof(buf));
-		if (n == 0) {
-			conn_lost(conn, "closed by the server");
-			break;
-		}
-		if (n < 0) {
-			if (ERRNO_IO_RETRY(errno))
-				continue;
-			conn_lost(conn, safe_strerror(errno));
-			break;
-		}
-		conn->in_feed = true;
-		n = gs_vici_client_feed(conn->client, buf, (size_t)n, err,
-					sizeof(err));
-		conn->in_feed = false;
-		if (n < 0) {
-			conn_lost(conn, err);
-			break;
-		}
+		if (conn_read_once(conn) < 0)
+			break; /* lost: the client answered with NULL */
 	}
 	if (conn->state == GS_VICI_CONN_CONNECTED)
 		conn_flush(conn);

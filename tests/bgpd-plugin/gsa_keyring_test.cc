@@ -206,3 +206,42 @@ TEST(Keyring, OpensEveryEntryOfAListItHasTheKeyFor)
 	// the entry is opened as one, too
 	EXPECT_TRUE(member_a.open(a).ok());
 }
+
+TEST(Keyring, TheOpeningVersionChangesExactlyWhenWhatOpensMayHave)
+{
+	ManualClock clock;
+	Keyring ring(clock, kGrace);
+	uint64_t v = ring.opening_version();
+	auto changed = [&]() {
+		uint64_t now = ring.opening_version();
+		bool c = now != v;
+		v = now;
+		return c;
+	};
+	ASSERT_TRUE(ring.update(300, 0x1111, key_of(0)).ok());
+	EXPECT_TRUE(changed()); // a group's first key
+	ASSERT_TRUE(ring.update(300, 0x1111, key_of(0)).ok());
+	EXPECT_FALSE(changed()); // the same again
+	EXPECT_FALSE(ring.update(300, 0x1111, key_of(1)).ok());
+	EXPECT_FALSE(changed()); // refused
+	clock.now += 10 * kGrace;
+	EXPECT_FALSE(changed()); // time alone, with no previous epoch
+	ASSERT_TRUE(ring.update(300, 0x2222, key_of(2)).ok());
+	EXPECT_TRUE(changed()); // a new epoch
+	clock.now += kGrace - 1;
+	EXPECT_FALSE(changed()); // the previous epoch still opens
+	clock.now += 1;
+	EXPECT_TRUE(changed()); // its grace period is over
+	EXPECT_FALSE(ring.opening_key(300, 0x1111).ok());
+	clock.now += kGrace;
+	EXPECT_FALSE(changed());
+	ring.set_grace_ms(kGrace);
+	EXPECT_FALSE(changed()); // the same grace period
+	ring.set_grace_ms(100 * kGrace);
+	EXPECT_TRUE(changed()); // the previous epoch opens again
+	EXPECT_TRUE(ring.opening_key(300, 0x1111).ok());
+	ring.remove(301);
+	EXPECT_FALSE(changed()); // no such group
+	ring.remove(300);
+	EXPECT_TRUE(changed());
+}

@@ -382,6 +382,31 @@ TEST(GsaRoutes, KeysArrivingLaterOpenWhatCameBeforeAndAnExpiredEpochRemovesIt)
 	EXPECT_TRUE(m1.calls[2].add);
 }
 
+TEST(GsaRoutes, ReopeningOpensAgainOnlyWhatAKeyOrANameChanged)
+{
+	Router m2, m1;
+	m2.key("A", "1001", "00000001", kKey1);
+	m2.join("A", 1001, "192.0.2.12", "10.2.0.0/24");
+	m1.key("A", "1001", "00000001", kKey1);
+	m1.receive("192.0.2.12/32", m2.seal("192.0.2.12"));
+	ASSERT_EQ(m1.calls.size(), 1u);
+	EXPECT_EQ(m1.calls[0].group, "A");
+	// nothing changed: nothing handed out again
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	EXPECT_EQ(m1.calls.size(), 1u);
+	// the key server renamed the group (same number, same key): the route
+	// is handed out again under its new name
+	m1.key("B", "1001", "00000001", kKey1, 0);
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	ASSERT_EQ(m1.calls.size(), 3u);
+	EXPECT_FALSE(m1.calls[1].add);
+	EXPECT_EQ(m1.calls[1].group, "A");
+	EXPECT_TRUE(m1.calls[2].add);
+	EXPECT_EQ(m1.calls[2].group, "B");
+	gsa_routes_reopen(m1.routes, m1.kr, record, &m1.calls);
+	EXPECT_EQ(m1.calls.size(), 3u);
+}
+
 TEST(GsaRoutes, TheSameFailingAttributeSeenAgainIsNotCountedAgain)
 {
 	Router m2, m1, evil;

@@ -29,4 +29,11 @@ Result<Bytes> aes_gcm_seal(ByteView key, ByteView nonce, ByteView aad, ByteView 
 // the tag does not verify (nothing of the plaintext is returned then).
 Result<SecretBytes> aes_gcm_open(ByteView key, ByteView nonce, ByteView aad, ByteView ciphertext, ByteView tag);
 
+// Fetches OpenSSL's AES ciphers (GCM, CBC, key wrap) once for the process.
+// The first use of any of them does it anyway; a daemon calls this when it
+// starts so that its first packet or route does not pay for loading the
+// provider's algorithms. false when OpenSSL lacks one of them (each use of
+// that cipher then fails with CryptoFailure).
+bool prepare_ciphers();
+
 } // namespace groupsec::crypto
