@@ -235,6 +235,16 @@ static const char *text_of(val_value_t *v, char *buf, size_t size)
 	return buf;
 }
 
+/* the value of a leaf or leaf-list entry as text, "" for other nodes */
+static const char *value_of(val_value_t *v, char *buf, size_t size)
+{
+	if (!obj_is_leafy(v->obj)) {
+		buf[0] = '\0';
+		return buf;
+	}
+	return text_of(v, buf, size);
+}
+
 static bool named(const val_value_t *v, const char *name)
 {
 	return v->name && !xml_strcmp(v->name, (const xmlChar *)name);
@@ -244,7 +254,7 @@ static bool named(const val_value_t *v, const char *name)
  * only the module's default (the plugin's default as well). */
 static int not_here(struct verr *e, val_value_t *v)
 {
-	if (val_set_by_default(v) || (obj_is_leaf(v->obj) && val_is_default(v)))
+	if (val_set_by_default(v) || (obj_is_leafy(v->obj) && val_is_default(v)))
 		return 0;
 	return refuse(e, v, ERR_NCX_OPERATION_NOT_SUPPORTED,
 		      "%s is not configured through bgpd (crypto gdoi has no such command): "
@@ -302,7 +312,7 @@ static int server_to_model(struct gsa_gdoi *cfg, const char *g, val_value_t *s, 
 	val_value_t *c;
 
 	for (c = val_get_first_child(s); c; c = val_get_next_child(c)) {
-		const char *v = text_of(c, buf, sizeof(buf));
+		const char *v = value_of(c, buf, sizeof(buf));
 		int rc = 0;
 
 		if (named(c, "listen"))
@@ -335,7 +345,7 @@ static int member_to_model(struct gsa_gdoi *cfg, const char *g, val_value_t *m, 
 	val_value_t *c;
 
 	for (c = val_get_first_child(m); c; c = val_get_next_child(c)) {
-		const char *v = text_of(c, buf, sizeof(buf));
+		const char *v = value_of(c, buf, sizeof(buf));
 		int rc = 0;
 
 		if (named(c, "servers"))
@@ -373,7 +383,7 @@ static int group_to_model(struct gsa_gdoi *cfg, val_value_t *gv, struct verr *e)
 
 		if (!obj_is_config(c->obj) || named(c, "name"))
 			continue;
-		v = text_of(c, buf, sizeof(buf));
+		v = value_of(c, buf, sizeof(buf));
 		if (named(c, "group-id")) {
 			const char *d = v;
 			while (isdigit((unsigned char)*d))
@@ -956,6 +966,9 @@ static void rebuild_from_bgpd(bool force)
 		cfg_set_dirty_flag(running);
 		if (agt_ncx_cfg_save(running, FALSE) != NO_ERR)
 			log_warn("\ngroupsec-gdoi: cannot save the startup configuration");
+		/* the next edit starts from what is configured now */
+		if (cfg_get_config_id(NCX_CFGID_CANDIDATE) && cfg_fill_candidate_from_running() != NO_ERR)
+			log_warn("\ngroupsec-gdoi: cannot refill the candidate configuration");
 	}
 	add_state_nodes();
 	log_info("\ngroupsec-gdoi: the configuration follows bgpd's (%zu groups)", have.n);

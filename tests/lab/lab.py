@@ -1094,7 +1094,9 @@ class Netconf:
         argv = ["/usr/sbin/netconfd", f"--modpath={TOP / 'yang'}:/usr/share/yuma/modules",
                 f"--runpath={NETCONF_SIL_DIR}"]
         argv += [f"--module={m}" for m in modules]
-        argv += ["--target=running", f"--startup={self.startup}", "--superuser=root",
+        # edits go to the candidate datastore; a <commit> is what the
+        # instrumentation library validates with bgpd and charon
+        argv += ["--target=candidate", f"--startup={self.startup}", "--superuser=root",
                  f"--ncxserver-sockname={self.socket}", f"--log={self.dir}/netconfd.log", "--log-level=info"]
         r.spawn("netconfd", argv)
         wait_until(f"{r.name}: netconfd serves {self.socket}", self._netconfd_ready, timeout=30, interval=0.1)
