@@ -671,7 +671,13 @@ static const char *vtysh_error(const char *out)
 	const char *p = out;
 
 	while (p && *p) {
-		if (*p == '%' && strncmp(p, "% Loaded, but not started", 25) != 0)
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+
+		/* notes: a group loaded that waits for its key, and vtysh's
+		 * own configuration file (it needs none) */
+		if (*p == '%' && strncmp(p, "% Loaded, but not started", 25) != 0 &&
+		    !memmem(p, len, "vtysh.conf", 10))
 			return p;
 		p = strchr(p, '\n');
 		if (p)
@@ -701,11 +707,13 @@ static status_t complete_cb(void)
 	static const char *const save[] = {"write memory", NULL};
 	char **cmds = NULL, *out = NULL;
 	size_t changed = 0;
+	status_t res = NO_ERR;
 
 	if (!cfg) {
 		log_error("\ngroupsec-gdoi: the committed configuration cannot be applied: %s", e.msg);
-		rebuild_from_bgpd(true);
-		return NO_ERR;
+		free(last_seen);
+		last_seen = NULL;
+		return ERR_NCX_OPERATION_FAILED;
 	}
 	if (bgpd_blocks(&have)) {
 		log_error("\ngroupsec-gdoi: bgpd does not answer vtysh: the configuration follows bgpd");
@@ -731,7 +739,11 @@ static status_t complete_cb(void)
 			}
 			free_cmds(back);
 			free(out2);
-			rebuild_from_bgpd(true);
+			/* the commit fails; the datastore follows bgpd again at the
+			 * next reading (outside netconfd's commit) */
+			free(last_seen);
+			last_seen = NULL;
+			res = ERR_NCX_OPERATION_FAILED;
 		} else {
 			char *o = NULL;
 			gsnc_vtysh(vtysh_path(), "bgpd", save, VTYSH_TIMEOUT_S, &o);
@@ -746,12 +758,12 @@ static status_t complete_cb(void)
 	gsa_gdoi_free(cfg);
 	add_state_nodes();
 	/* what bgpd has now is what the datastore says */
-	if (bgpd_blocks(&have) == 0) {
+	if (res == NO_ERR && bgpd_blocks(&have) == 0) {
 		free(last_seen);
 		last_seen = blocks_joined(&have);
 		gsnc_blocks_free(&have);
 	}
-	return NO_ERR;
+	return res;
 }
 
 /* ------------------------------------------------------------ bgpd -> datastore */
