@@ -45,17 +45,19 @@ int gsnc_blocks_parse(const char *text, struct gsnc_blocks *b)
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
 
 		if (len > strlen(GROUP_PREFIX) && strncmp(p, GROUP_PREFIX, strlen(GROUP_PREFIX)) == 0) {
-			/* the block runs to its "!" line */
-			const char *end = p, *name = p + strlen(GROUP_PREFIX);
+			/* the block: its indented lines, then "exit" and "!" if
+			 * they follow (vtysh and bgpd write them differently) */
+			const char *end = eol ? eol + 1 : p + len, *name = p + strlen(GROUP_PREFIX);
 			char **names, **texts;
 
-			while (end && *end) {
+			while (*end == ' ' || !strncmp(end, "exit\n", 5) || !strcmp(end, "exit") ||
+			       !strncmp(end, "!\n", 2) || !strcmp(end, "!")) {
 				const char *e = strchr(end, '\n');
-				if (strncmp(end, "!", 1) == 0) {
-					end = e ? e + 1 : end + strlen(end);
-					break;
-				}
+				bool closing = *end != ' ';
+
 				end = e ? e + 1 : end + strlen(end);
+				if (closing && end[-2] == '!')
+					break;
 			}
 			names = realloc(b->names, (b->n + 1) * sizeof(*names));
 			if (names)
