@@ -267,6 +267,15 @@ static int edit(struct gsa_gdoi *cfg, const char *group, struct verr *e, val_val
 {
 	char err[256];
 
+	/* each value is one word of a vtysh command */
+	const char *words[] = {value, value2};
+
+	for (size_t i = 0; i < 2; i++)
+		if (words[i] && (!*words[i] || strpbrk(words[i], " \t\r\n")))
+			return refuse(e, node, ERR_NCX_INVALID_VALUE,
+				      "'%s': bgpd's crypto gdoi takes this value as one word, without spaces "
+				      "(write distinguished names in the slash form)",
+				      words[i]);
 	if (gsa_gdoi_edit(cfg, group, field, false, index, value, value2, err, sizeof(err)))
 		return refuse(e, node, ERR_NCX_INVALID_VALUE, "%s", err);
 	return 0;
