@@ -597,9 +597,56 @@ static status_t validate_cb(ses_cb_t *scb, xml_msg_hdr_t *msghdr, val_value_t *r
 
 /* ------------------------------------------------------------ apply */
 
-/* vtysh commands that make bgpd's groups `from` into `to`: the groups that
- * differ go, then come again whole, each with its `local identity` last so
- * that bgpd sends it to charon once, complete. */
+/* What a line of a block sets: lines with the same key replace each
+ * other (a list entry is its own key). */
+static size_t line_key(const char *line, size_t len)
+{
+	static const char *const scalars[] = {
+		"identity number ", "server identity ", "local identity ", "authentication ",
+		"rekey lifetime seconds ", "rekey authentication ", "rekey transport ", "rekey address ",
+		"rekey algorithm ", "sa lifetime seconds ", "liveness seconds ", NULL,
+	};
+
+	for (const char *const *p = scalars; *p; p++)
+		if (len > strlen(*p) && !strncmp(line, *p, strlen(*p)))
+			return strlen(*p);
+	if (len > 9 && !strncmp(line, "sa ipsec ", 9)) {
+		const char *sp = memchr(line + 9, ' ', len - 9), *sp2;
+		if (sp && (sp2 = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line))))
+			return (size_t)(sp2 - line);
+	}
+	return len;
+}
+
+/* Whether block (normalized) has a line with this key (or this line). */
+static bool has_line(const char *block, const char *line, size_t len, bool by_key)
+{
+	const char *p = strchr(block, '\n');
+
+	while (p && *++p) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (by_key ? (line_key(p, l) == len && !strncmp(p, line, len)) : (l == len && !strncmp(p, line, len)))
+			return true;
+		p = eol;
+	}
+	return false;
+}
+
+static bool is_server(const char *block)
+{
+	return has_line(block, "server local", 12, false);
+}
+
+/*
+ * vtysh commands that make bgpd's groups `from` into `to`. A group that
+ * goes, or changes role, is removed (`no crypto gdoi group`); a new group
+ * comes whole, its `local identity` last so that bgpd sends it to charon
+ * once, complete. A group that changes otherwise is edited in place, line
+ * by line (what is set, then what is no longer there), so that charon
+ * reloads it and keeps its members and keys where it can.
+ */
 static char **transition(const struct gsnc_blocks *from, const struct gsnc_blocks *to, size_t *changed)
 {
 	size_t n = 1, cap = 16;
@@ -626,7 +673,7 @@ static char **transition(const struct gsnc_blocks *from, const struct gsnc_block
 		goto oom;
 	for (size_t i = 0; i < from->n; i++) {
 		const char *t = gsnc_blocks_find(to, from->names[i]);
-		if (!t || strcmp(t, from->text[i])) {
+		if (!t || is_server(t) != is_server(from->text[i])) {
 			char *s;
 			if (asprintf(&s, "no crypto gdoi group %s", from->names[i]) < 0)
 				s = NULL;
@@ -641,8 +688,35 @@ static char **transition(const struct gsnc_blocks *from, const struct gsnc_block
 
 		if (f && !strcmp(f, to->text[i]))
 			continue;
-		if (!f)
-			(*changed)++;
+		(*changed)++;
+		if (f && is_server(f) == is_server(to->text[i])) {
+			/* in place: the header, the new lines, then removals */
+			const char *q;
+
+			p = strchr(p, '\n');
+			PUSH(strndup(to->text[i], (size_t)(p - to->text[i])));
+			while (p && *++p) {
+				const char *eol = strchr(p, '\n');
+				size_t len = eol ? (size_t)(eol - p) : strlen(p);
+				if (!has_line(f, p, len, false))
+					PUSH(strndup(p, len));
+				p = eol;
+			}
+			q = strchr(f, '\n');
+			while (q && *++q) {
+				const char *eol = strchr(q, '\n');
+				size_t len = eol ? (size_t)(eol - q) : strlen(q);
+				if (!has_line(to->text[i], q, line_key(q, len), true)) {
+					char *s;
+					if (asprintf(&s, "no %.*s", (int)len, q) < 0)
+						s = NULL;
+					PUSH(s);
+				}
+				q = eol;
+			}
+			PUSH(strdup("exit"));
+			continue;
+		}
 		while (*p) {
 			const char *eol = strchr(p, '\n');
 			size_t len = eol ? (size_t)(eol - p) : strlen(p);

@@ -326,6 +326,8 @@ def test_a_vtysh_change_shows_in_get_config_and_back(nlab):
     assert r["ok"], r
     assert gdoi_block(ks) == ks_commands(ks, [nlab["gm1"], nlab["gm2"]]), gdoi_block(ks)
     assert not listed()
+    # edited in place: charon kept the group and its members
+    assert ks_members(ks) == ["gm1.example.net", "gm2.example.net"]
 
 
 # documents that YANG allows and bgpd's crypto gdoi or charon refuses:
