@@ -51,7 +51,8 @@
 
 #include "gsa_core.h"
 #include "gsa_gdoi.h"
-#include "gsnc_bgpd.h"
+#include "gsnc_text.h"
+#include "gsnc_vtysh.h"
 #include "gsnc_vici.h"
 
 #define MOD "groupsec-gdoi"
@@ -89,34 +90,6 @@ static val_value_t *find_next(const val_value_t *parent, const char *name, val_v
 
 /* ------------------------------------------------------------ bgpd */
 
-/* A block's lines without indentation, "exit" and "!": what it says. */
-static char *normalized(const char *block)
-{
-	char *out = malloc(strlen(block) + 1), *o = out;
-	const char *p = block;
-
-	if (!out)
-		return NULL;
-	while (*p) {
-		const char *eol = strchr(p, '\n'), *l = p;
-		size_t len;
-
-		if (!eol)
-			eol = p + strlen(p);
-		while (l < eol && *l == ' ')
-			l++;
-		len = (size_t)(eol - l);
-		if (len && !(len == 4 && !strncmp(l, "exit", 4)) && !(len == 1 && *l == '!')) {
-			memcpy(o, l, len);
-			o += len;
-			*o++ = '\n';
-		}
-		p = *eol ? eol + 1 : eol;
-	}
-	*o = '\0';
-	return out;
-}
-
 /* bgpd's groups as blocks, normalized; -1 if bgpd does not answer. */
 static int bgpd_blocks(struct gsnc_blocks *b)
 {
@@ -129,76 +102,6 @@ static int bgpd_blocks(struct gsnc_blocks *b)
 		return -1;
 	}
 	free(out);
-	for (size_t i = 0; i < b->n; i++) {
-		char *n = normalized(b->text[i]);
-		if (!n) {
-			gsnc_blocks_free(b);
-			return -1;
-		}
-		free(b->text[i]);
-		b->text[i] = n;
-	}
-	return 0;
-}
-
-/* Leave out the groups bgpd holds incomplete: they are bgpd's alone. */
-static void drop_incomplete(struct gsnc_blocks *b)
-{
-	struct gsa_gdoi *model = gsnc_blocks_model(b);
-	size_t j = 0;
-
-	for (size_t i = 0; i < b->n; i++) {
-		char *missing = model ? gsa_gdoi_missing(model, b->names[i]) : NULL;
-		bool keep = !model || (missing && !*missing);
-
-		gsa_core_free(missing);
-		if (keep) {
-			b->names[j] = b->names[i];
-			b->text[j++] = b->text[i];
-		} else {
-			free(b->names[i]);
-			free(b->text[i]);
-		}
-	}
-	b->n = j;
-	gsa_gdoi_free(model);
-}
-
-static char *blocks_joined(const struct gsnc_blocks *b)
-{
-	size_t len = 1;
-	char *out;
-
-	for (size_t i = 0; i < b->n; i++)
-		len += strlen(b->text[i]);
-	if (!(out = calloc(1, len)))
-		return NULL;
-	for (size_t i = 0; i < b->n; i++)
-		strcat(out, b->text[i]);
-	return out;
-}
-
-/* The blocks of a model, normalized. */
-static int model_blocks(const struct gsa_gdoi *cfg, struct gsnc_blocks *b)
-{
-	char *text = gsa_gdoi_config_text(cfg);
-	int rc;
-
-	if (!text)
-		return -1;
-	rc = gsnc_blocks_parse(text, b);
-	gsa_core_free(text);
-	if (rc)
-		return -1;
-	for (size_t i = 0; i < b->n; i++) {
-		char *n = normalized(b->text[i]);
-		if (!n) {
-			gsnc_blocks_free(b);
-			return -1;
-		}
-		free(b->text[i]);
-		b->text[i] = n;
-	}
 	return 0;
 }
 
@@ -544,8 +447,8 @@ static int same_as_bgpd(const struct gsa_gdoi *cfg, struct verr *e)
 	if (bgpd_blocks(&have))
 		return refuse(e, NULL, ERR_NCX_OPERATION_FAILED, "bgpd does not answer vtysh (%s): nothing changed",
 			      vtysh_path());
-	drop_incomplete(&have);
-	if (model_blocks(cfg, &want)) {
+	gsnc_blocks_drop_incomplete(&have);
+	if (gsnc_model_blocks(cfg, &want)) {
 		gsnc_blocks_free(&have);
 		return refuse(e, NULL, ERR_INTERNAL_MEM, "out of memory"), -1;
 	}
@@ -596,157 +499,6 @@ static status_t validate_cb(ses_cb_t *scb, xml_msg_hdr_t *msghdr, val_value_t *r
 }
 
 /* ------------------------------------------------------------ apply */
-
-/* What a line of a block sets: lines with the same key replace each
- * other (a list entry is its own key). */
-static size_t line_key(const char *line, size_t len)
-{
-	static const char *const scalars[] = {
-		"identity number ", "server identity ", "local identity ", "authentication ",
-		"rekey lifetime seconds ", "rekey authentication ", "rekey transport ", "rekey address ",
-		"rekey algorithm ", "sa lifetime seconds ", "liveness seconds ", NULL,
-	};
-
-	for (const char *const *p = scalars; *p; p++)
-		if (len > strlen(*p) && !strncmp(line, *p, strlen(*p)))
-			return strlen(*p);
-	if (len > 9 && !strncmp(line, "sa ipsec ", 9)) {
-		const char *sp = memchr(line + 9, ' ', len - 9), *sp2;
-		if (sp && (sp2 = memchr(sp + 1, ' ', len - (size_t)(sp + 1 - line))))
-			return (size_t)(sp2 - line);
-	}
-	return len;
-}
-
-/* Whether block (normalized) has a line with this key (or this line). */
-static bool has_line(const char *block, const char *line, size_t len, bool by_key)
-{
-	const char *p = strchr(block, '\n');
-
-	while (p && *++p) {
-		const char *eol = strchr(p, '\n');
-		size_t l = eol ? (size_t)(eol - p) : strlen(p);
-
-		if (by_key ? (line_key(p, l) == len && !strncmp(p, line, len)) : (l == len && !strncmp(p, line, len)))
-			return true;
-		p = eol;
-	}
-	return false;
-}
-
-static bool is_server(const char *block)
-{
-	return has_line(block, "server local", 12, false);
-}
-
-/*
- * vtysh commands that make bgpd's groups `from` into `to`. A group that
- * goes, or changes role, is removed (`no crypto gdoi group`); a new group
- * comes whole, its `local identity` last so that bgpd sends it to charon
- * once, complete. A group that changes otherwise is edited in place, line
- * by line (what is set, then what is no longer there), so that charon
- * reloads it and keeps its members and keys where it can.
- */
-static char **transition(const struct gsnc_blocks *from, const struct gsnc_blocks *to, size_t *changed)
-{
-	size_t n = 1, cap = 16;
-	char **cmds = calloc(cap, sizeof(*cmds));
-
-#define PUSH(s)                                                                                                \
-	do {                                                                                                   \
-		if (n + 2 >= cap) {                                                                            \
-			char **nc = realloc(cmds, 2 * cap * sizeof(*cmds));                                   \
-			if (!nc)                                                                               \
-				goto oom;                                                                      \
-			cmds = nc;                                                                             \
-			cap *= 2;                                                                              \
-		}                                                                                              \
-		if (!(cmds[n++] = (s)))                                                                        \
-			goto oom;                                                                              \
-		cmds[n] = NULL;                                                                                \
-	} while (0)
-
-	if (!cmds)
-		return NULL;
-	*changed = 0;
-	if (!(cmds[0] = strdup("configure terminal")))
-		goto oom;
-	for (size_t i = 0; i < from->n; i++) {
-		const char *t = gsnc_blocks_find(to, from->names[i]);
-		if (!t || is_server(t) != is_server(from->text[i])) {
-			char *s;
-			if (asprintf(&s, "no crypto gdoi group %s", from->names[i]) < 0)
-				s = NULL;
-			PUSH(s);
-			(*changed)++;
-		}
-	}
-	for (size_t i = 0; i < to->n; i++) {
-		const char *f = gsnc_blocks_find(from, to->names[i]);
-		const char *p = to->text[i], *last = NULL;
-		size_t lastlen = 0;
-
-		if (f && !strcmp(f, to->text[i]))
-			continue;
-		(*changed)++;
-		if (f && is_server(f) == is_server(to->text[i])) {
-			/* in place: the header, the new lines, then removals */
-			const char *q;
-
-			p = strchr(p, '\n');
-			PUSH(strndup(to->text[i], (size_t)(p - to->text[i])));
-			while (p && *++p) {
-				const char *eol = strchr(p, '\n');
-				size_t len = eol ? (size_t)(eol - p) : strlen(p);
-				if (!has_line(f, p, len, false))
-					PUSH(strndup(p, len));
-				p = eol;
-			}
-			q = strchr(f, '\n');
-			while (q && *++q) {
-				const char *eol = strchr(q, '\n');
-				size_t len = eol ? (size_t)(eol - q) : strlen(q);
-				if (!has_line(to->text[i], q, line_key(q, len), true)) {
-					char *s;
-					if (asprintf(&s, "no %.*s", (int)len, q) < 0)
-						s = NULL;
-					PUSH(s);
-				}
-				q = eol;
-			}
-			PUSH(strdup("exit"));
-			continue;
-		}
-		while (*p) {
-			const char *eol = strchr(p, '\n');
-			size_t len = eol ? (size_t)(eol - p) : strlen(p);
-			if (len > 15 && !strncmp(p, "local identity ", 15)) {
-				last = p;
-				lastlen = len;
-			} else {
-				PUSH(strndup(p, len));
-			}
-			p = eol ? eol + 1 : p + len;
-		}
-		if (last)
-			PUSH(strndup(last, lastlen));
-		PUSH(strdup("exit"));
-	}
-	return cmds;
-oom:
-	for (size_t i = 0; i < n; i++)
-		free(cmds[i]);
-	free(cmds);
-	return NULL;
-#undef PUSH
-}
-
-static void free_cmds(char **cmds)
-{
-	for (char **c = cmds; c && *c; c++)
-		free(*c);
-	free(cmds);
-}
 
 /* What vtysh said that is an error ("% ..." other than a note). */
 static const char *vtysh_error(const char *out)
@@ -803,8 +555,8 @@ static status_t complete_cb(void)
 		gsa_gdoi_free(cfg);
 		return NO_ERR;
 	}
-	drop_incomplete(&have);
-	if (model_blocks(cfg, &want) == 0 && (cmds = transition(&have, &want, &changed)) && cmds[1]) {
+	gsnc_blocks_drop_incomplete(&have);
+	if (gsnc_model_blocks(cfg, &want) == 0 && (cmds = gsnc_transition(&have, &want, &changed)) && cmds[1]) {
 		if (run_cmds(cmds, &out)) {
 			const char *why = out ? vtysh_error(out) : NULL;
 			char **back = NULL, *out2 = NULL;
@@ -813,14 +565,14 @@ static status_t complete_cb(void)
 			log_error("\ngroupsec-gdoi: bgpd refused the change (%s): configuring the previous groups again",
 				  why ? why : "vtysh failed");
 			if (bgpd_blocks(&now) == 0) {
-				drop_incomplete(&now);
-				back = transition(&now, &have, &changed);
+				gsnc_blocks_drop_incomplete(&now);
+				back = gsnc_transition(&now, &have, &changed);
 				if (back && back[1] && run_cmds(back, &out2))
 					log_error("\ngroupsec-gdoi: bgpd refused the previous groups too: %s",
 						  out2 ? out2 : "");
 				gsnc_blocks_free(&now);
 			}
-			free_cmds(back);
+			gsnc_cmds_free(back);
 			free(out2);
 			/* the commit fails; the datastore follows bgpd again at the
 			 * next reading (outside netconfd's commit) */
@@ -834,7 +586,7 @@ static status_t complete_cb(void)
 			log_info("\ngroupsec-gdoi: bgpd took the change (%zu groups)", changed);
 		}
 	}
-	free_cmds(cmds);
+	gsnc_cmds_free(cmds);
 	free(out);
 	gsnc_blocks_free(&want);
 	gsnc_blocks_free(&have);
@@ -843,7 +595,7 @@ static status_t complete_cb(void)
 	/* what bgpd has now is what the datastore says */
 	if (res == NO_ERR && bgpd_blocks(&have) == 0) {
 		free(last_seen);
-		last_seen = blocks_joined(&have);
+		last_seen = gsnc_blocks_joined(&have);
 		gsnc_blocks_free(&have);
 	}
 	return res;
@@ -1027,7 +779,7 @@ static void rebuild_from_bgpd(bool force)
 
 	if (!running || !running->root || bgpd_blocks(&have))
 		return;
-	joined = blocks_joined(&have);
+	joined = gsnc_blocks_joined(&have);
 	if (!joined || (!force && last_seen && !strcmp(joined, last_seen))) {
 		free(joined);
 		gsnc_blocks_free(&have);
