@@ -139,7 +139,16 @@ extern "C" int gsnc_blocks_parse(const char *text, struct gsnc_blocks *b)
 				i++;
 			if (i + 1 < lines.size() && lines[i + 1] == "!")
 				i++;
-			blocks.emplace_back(std::move(name), std::move(block));
+			// a group written twice is one: its lines are added
+			bool merged = false;
+			for (auto &[n, t] : blocks) {
+				if (n == name) {
+					t += block.substr(block.find('\n') + 1);
+					merged = true;
+				}
+			}
+			if (!merged)
+				blocks.emplace_back(std::move(name), std::move(block));
 		}
 		return to_c(blocks, b);
 	} catch (const std::bad_alloc &) {
