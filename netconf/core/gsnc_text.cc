@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "gsa_core.h"
+#include "../../bgpd-plugin/core/gsa_core.h"
 
 namespace {
 

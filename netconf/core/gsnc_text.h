@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "gsa_gdoi.h"
+#include "../../bgpd-plugin/core/gsa_gdoi.h"
 
 #ifdef __cplusplus
 extern "C" {
