@@ -453,3 +453,32 @@ def test_a_restart_of_bgpd_restores_the_configuration(nlab):
     assert gdoi_block(ks) == block
     assert config_leaves(group(running(nlab))) == config_leaves(group(before))
     everyone_back(nlab)
+
+
+def member_snapshot(lab, gm):
+    """What gm's configuration is, as each side shows it: bgpd's block,
+    `show crypto gdoi json` (without what moves with traffic), the group in
+    get-config, and its state in get."""
+    j = gm.vtysh_json("show crypto gdoi json")
+    shown = [{k: v for k, v in g.items() if k not in ("counters", "kekMessageId")} for g in j["groups"]]
+    r = client(lab, gm.name, "get", f"/gdoi/group[name='{GROUP}']/state")
+    state = group(r["data"]).find(GS + "state")
+    return (gdoi_block(gm), shown, j["configured"], config_leaves(group(running(lab, gm.name))),
+            state.findtext(GS + "role"), state.findtext(GS + "state"), state.findtext(GS + "sa-count"))
+
+
+def test_a_member_configured_in_vtysh_is_the_same_as_over_netconf(nlab):
+    ks, gm = nlab["ks"], nlab["gm2"]
+    everyone_back(nlab)
+    over_netconf = member_snapshot(nlab, gm)
+    assert over_netconf[0] == gm_commands(gm, ks)
+    # the group goes in vtysh: get-config follows
+    p = vtysh_conf(gm, [f"no crypto gdoi group {GROUP}"])
+    assert "%" not in p.stdout, p.stdout
+    wait_until("get-config has no group", lambda: group(running(nlab, gm.name)) is None, timeout=15)
+    # and comes back from vtysh: the same everywhere
+    p = vtysh_conf(gm, gm_commands(gm, ks))
+    assert "%" not in p.stdout, p.stdout
+    everyone_back(nlab)
+    wait_until("get-config has the group again", lambda: group(running(nlab, gm.name)) is not None, timeout=15)
+    assert member_snapshot(nlab, gm) == over_netconf
