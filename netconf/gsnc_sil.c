@@ -12,15 +12,16 @@
  *   "bgpd", what bgpd would load): a refusal is the rpc-error, with
  *   charon's message and the node of the setting it names. Nothing changes.
  * - commit-complete: the changed groups are configured in bgpd with vtysh
- *   (bgpd checks and loads them into charon as for any CLI change); if bgpd
- *   refuses, the previous groups are configured again and the datastore
- *   follows bgpd. bgpd's configuration file is written.
+ *   (core/gsnc_text.h: new groups whole, changed ones in place; bgpd checks
+ *   and loads them into charon as for any CLI change); if bgpd refuses, the
+ *   previous groups are configured again, the commit fails and the
+ *   datastore follows bgpd. bgpd's configuration file is written.
  * - every second (and when netconfd starts), bgpd's groups are read back
  *   (`show running-config`); when they differ from what was last seen
  *   (a change made in vtysh, a restart of bgpd), the datastore's groups
  *   are rebuilt from them.
  * - get: /gdoi/group/state is read from charon's control socket
- *   (list-groups) when asked.
+ *   (list-groups, then list-members or list-sas) when asked.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -280,7 +281,7 @@ static int member_to_model(struct gsa_gdoi *cfg, const char *g, val_value_t *m, 
 static int group_to_model(struct gsa_gdoi *cfg, val_value_t *gv, struct verr *e)
 {
 	char g[128], buf[512], multicast[128] = "", err[256];
-	val_value_t *c, *server = find(gv, "server"), *member = find(gv, "member");
+	val_value_t *c, *member = find(gv, "member");
 	val_value_t *mc = find(gv, "multicast");
 	char *missing;
 
@@ -330,7 +331,6 @@ static int group_to_model(struct gsa_gdoi *cfg, val_value_t *gv, struct verr *e)
 		if (rc)
 			return -1;
 	}
-	(void)server;
 	missing = gsa_gdoi_missing(cfg, g);
 	if (missing && *missing) {
 		refuse(e, gv, ERR_NCX_MISSING_INSTANCE,
