@@ -1022,6 +1022,9 @@ def sniff_esp(router, seconds=60):
 
 NETCONF_PORT = 830
 YANG_MODULES = ("groupsec-gdoi", "groupsec-election", "groupsec-bgp", "groupsec-shortcuts", "groupsec-trust")
+# where `make install` puts the instrumentation library of groupsec-gdoi
+# (libgroupsec-gdoi.so), netconfd's --runpath
+NETCONF_SIL_DIR = TOP / "build" / "install" / "lib" / "yuma"
 
 
 class Netconf:
@@ -1086,9 +1089,14 @@ class Netconf:
         r = self.router
         if self.socket.exists():
             self.socket.unlink()
-        argv = ["/usr/sbin/netconfd", f"--modpath={TOP / 'yang'}:/usr/share/yuma/modules"]
+        # --module=groupsec-gdoi loads libgroupsec-gdoi.so from the runpath:
+        # the datastore's groups are bgpd's (docs/netconf.md)
+        argv = ["/usr/sbin/netconfd", f"--modpath={TOP / 'yang'}:/usr/share/yuma/modules",
+                f"--runpath={NETCONF_SIL_DIR}"]
         argv += [f"--module={m}" for m in modules]
-        argv += ["--target=running", f"--startup={self.startup}", "--superuser=root",
+        # edits go to the candidate datastore; a <commit> is what the
+        # instrumentation library validates with bgpd and charon
+        argv += ["--target=candidate", f"--startup={self.startup}", "--superuser=root",
                  f"--ncxserver-sockname={self.socket}", f"--log={self.dir}/netconfd.log", "--log-level=info"]
         r.spawn("netconfd", argv)
         wait_until(f"{r.name}: netconfd serves {self.socket}", self._netconfd_ready, timeout=30, interval=0.1)

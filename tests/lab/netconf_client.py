@@ -6,7 +6,8 @@ host key checked against the one given), does one operation and prints
 its result as JSON on stdout.
 
   capabilities          the server's capabilities
-  edit FILE             edit-config of running with the <config> content in FILE
+  edit FILE             edit-config of the candidate with the <config> content in
+                        FILE, then commit (discard-changes if either fails)
   replace FILE          the same with default-operation replace: FILE becomes the
                         whole configuration
   get-config [XPATH]    get-config of running (optionally an XPath filter)
@@ -50,8 +51,13 @@ def main():
             elif a.op in ("edit", "replace"):
                 with open(a.arg) as f:
                     config = f.read()
-                reply = m.edit_config(target="running", config=config,
-                                      default_operation="replace" if a.op == "replace" else None)
+                try:
+                    m.edit_config(target="candidate", config=config,
+                                  default_operation="replace" if a.op == "replace" else None)
+                    reply = m.commit()
+                except RPCError:
+                    m.discard_changes()
+                    raise
                 result = {"ok": reply.ok, "reply": reply.xml}
             else:
                 filt = ("xpath", a.arg) if a.arg else None
