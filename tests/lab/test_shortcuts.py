@@ -190,6 +190,14 @@ def slab():
             labmod.gdoictl(gm, "reregister", GROUP, check=False, as_json=False)
         for r in lab.routers.values():
             r.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        # bgpd with the GSA module on the gateway and gm2: the shortcuts in
+        # vtysh (show crypto gdoi shortcuts), over the control socket
+        for r in (gw, gm2):
+            labmod.frr_configs(r, [])
+            r.start_frr()
+            wait_until(f"{r.name}: bgpd connected to charon",
+                       lambda: r.vtysh_json("show bgp gsa json")["controlSocket"]["state"] == "connected",
+                       timeout=40)
         yield lab
 
 
@@ -440,6 +448,22 @@ def test_member_moves_and_its_peer_follows_without_the_gateway(slab):
     # gm1's IKE SA with the key server lives on at the new address
     wait_until("gm1 still registered", lambda: registered(gm1), timeout=5)
     labmod.lan_ping(gm1, gm2, count=3)
+    # the same in vtysh, through bgpd's control-socket client
+    j = gw.vtysh_json(f"show crypto gdoi shortcuts group {GROUP} json")
+    assert "error" not in j, j
+    g = j["groups"][0]
+    assert g["group"] == GROUP and g["role"] == "manager", g
+    assert [(s["id"], s["state"], s["moves"]) for s in g["shortcuts"]] == [(sid, "up", 1)], g
+    assert {m["id"]: m["outside"] for m in g["members"]}["gm1.example.net"] == MOVED, g
+    assert g["counters"]["movesSent"] == c["movesSent"], g
+    j = gm2.vtysh_json("show crypto gdoi shortcuts json")
+    m = j["groups"][0]
+    assert m["role"] == "member" and m["shortcuts"][0]["peer"] == MOVED, m
+    assert m["shortcuts"][0]["spiIn"] == member_view(gm2)[0]["spiIn"] and m["shortcuts"][0]["outbound"] is True, m
+    assert m["counters"]["moves"] == m0["moves"] + 1, m
+    text = gw.vtysh("show crypto gdoi shortcuts")
+    assert "Group Name               : blue" in text and f"Member gm1.example.net: outside at {MOVED}" in text, text
+    assert f"Shortcut {sid}: gm1.example.net (10.1.0.0/24) <-> gm2.example.net (10.2.0.0/24), up" in text, text
 
 
 def test_member_coming_inside_ends_the_shortcut_on_both_sides(slab):
