@@ -959,6 +959,298 @@ DEFPY(show_crypto_gdoi, show_crypto_gdoi_cmd,
 	return ret;
 }
 
+/* ------------------------------------------------ show ... shortcuts */
+
+/* What list-shortcuts answers (docs/control-socket.md), shown as text or
+ * as json with the keys in camelCase. */
+struct gsa_gdoi_shortcuts {
+	struct vty *vty;
+	json_object *groups; /* the groups array, or NULL for text */
+	json_object *list;   /* the array being filled (json) */
+	bool failed;
+	char errmsg[512];
+};
+
+/* A control-socket key ("offers-sent") as a json key ("offersSent"). */
+static void gsa_gdoi_camel(const char *key, char *out, size_t size)
+{
+	size_t n = 0;
+	bool up = false;
+
+	for (; *key && n + 1 < size; key++) {
+		if (*key == '-') {
+			up = true;
+			continue;
+		}
+		out[n++] = up ? (char)toupper((unsigned char)*key) : *key;
+		up = false;
+	}
+	out[n] = '\0';
+}
+
+/* keys of m into o; ints are numbers, yes/no booleans, others text */
+static void gsa_gdoi_json_keys(json_object *o, const struct gs_vici_msg *m,
+			       const char *const *ints,
+			       const char *const *bools,
+			       const char *const *texts)
+{
+	char key[64];
+
+	for (; ints && *ints; ints++) {
+		gsa_gdoi_camel(*ints, key, sizeof(key));
+		gsa_gdoi_add_json_int(o, key, m, *ints);
+	}
+	for (; bools && *bools; bools++) {
+		const char *v = gs_vici_msg_get(m, *bools);
+
+		gsa_gdoi_camel(*bools, key, sizeof(key));
+		if (v)
+			json_object_boolean_add(o, key, strcmp(v, "yes") == 0);
+	}
+	for (; texts && *texts; texts++) {
+		gsa_gdoi_camel(*texts, key, sizeof(key));
+		gsa_gdoi_add_json_str(o, key, m, *texts);
+	}
+}
+
+static const char *const gsa_gdoi_manager_counters[] = {
+	"detected-relayed", "detected-session", "offers-sent", "up",
+	"aborted", "moves-sent", "teardowns-sent", "refused-unknown-member",
+	"rejected-forged", "rejected-replay", "rejected-malformed",
+	"acks-unexpected", "send-failures", NULL};
+static const char *const gsa_gdoi_member_counters[] = {
+	"offers", "outbound", "moves", "teardowns", "refused",
+	"kernel-failures", "rejected-forged", "rejected-replay",
+	"rejected-malformed", "send-failures", NULL};
+
+static void gsa_gdoi_add_list_item(void *arg, const char *item)
+{
+	json_object_array_add(arg, json_object_new_string(item));
+}
+
+static void gsa_gdoi_text_list_item(void *arg, const char *item)
+{
+	struct gsa_gdoi_shortcuts *s = arg;
+
+	vty_out(s->vty, " %s", item);
+}
+
+/* one shortcut of a manager */
+static void gsa_gdoi_show_manager_shortcut(void *arg, const char *name,
+					   const struct gs_vici_msg *m)
+{
+	static const char *const ints[] = {"id", "age", "up", "attempt",
+					   "moves", NULL};
+	static const char *const bools[] = {"inbound-a", "inbound-b",
+					    "outbound-a", "outbound-b", NULL};
+	static const char *const texts[] = {"a", "b", "inside-a", "inside-b",
+					    "state", "spi-ab", "spi-ba", NULL};
+	struct gsa_gdoi_shortcuts *s = arg;
+
+	if (s->groups) {
+		json_object *o = json_object_new_object();
+
+		gsa_gdoi_json_keys(o, m, ints, bools, texts);
+		json_object_array_add(s->list, o);
+		return;
+	}
+	vty_out(s->vty,
+		"    Shortcut %s: %s (%s) <-> %s (%s), %s, SPIs %s/%s, moves %s\n",
+		msg_str(m, "id"), msg_str(m, "a"), msg_str(m, "inside-a"),
+		msg_str(m, "b"), msg_str(m, "inside-b"), msg_str(m, "state"),
+		msg_str(m, "spi-ab"), msg_str(m, "spi-ba"), msg_str(m, "moves"));
+}
+
+/* one member context of a manager */
+static void gsa_gdoi_show_manager_member(void *arg, const char *name,
+					 const struct gs_vici_msg *m)
+{
+	static const char *const texts[] = {"id", "outside", "state", NULL};
+	struct gsa_gdoi_shortcuts *s = arg;
+
+	if (s->groups) {
+		json_object *o = json_object_new_object();
+		json_object *inside = json_object_new_array();
+		json_object *ids = json_object_new_array();
+
+		gsa_gdoi_json_keys(o, m, NULL, NULL, texts);
+		gs_vici_msg_list(m, "inside", gsa_gdoi_add_list_item, inside);
+		gs_vici_msg_list(m, "shortcuts", gsa_gdoi_add_list_item, ids);
+		json_object_object_add(o, "inside", inside);
+		json_object_object_add(o, "shortcuts", ids);
+		json_object_array_add(s->list, o);
+		return;
+	}
+	vty_out(s->vty, "    Member %s: %s at %s, inside", msg_str(m, "id"),
+		msg_str(m, "state"), msg_str(m, "outside"));
+	gs_vici_msg_list(m, "inside", gsa_gdoi_text_list_item, s);
+	vty_out(s->vty, ", shortcuts");
+	if (gs_vici_msg_list(m, "shortcuts", gsa_gdoi_text_list_item, s) <= 0)
+		vty_out(s->vty, " none");
+	vty_out(s->vty, "\n");
+}
+
+/* one shortcut of a member */
+static void gsa_gdoi_show_member_shortcut(void *arg, const char *name,
+					  const struct gs_vici_msg *m)
+{
+	static const char *const ints[] = {"id", NULL};
+	static const char *const bools[] = {"outbound", NULL};
+	static const char *const texts[] = {"peer", "local-inside",
+					    "peer-inside", "spi-in", "spi-out",
+					    NULL};
+	struct gsa_gdoi_shortcuts *s = arg;
+
+	if (s->groups) {
+		json_object *o = json_object_new_object();
+
+		gsa_gdoi_json_keys(o, m, ints, bools, texts);
+		json_object_array_add(s->list, o);
+		return;
+	}
+	vty_out(s->vty,
+		"    Shortcut %s: %s <-> %s via %s, SPI in %s, out %s%s\n",
+		msg_str(m, "id"), msg_str(m, "local-inside"),
+		msg_str(m, "peer-inside"), msg_str(m, "peer"),
+		msg_str(m, "spi-in"), msg_str(m, "spi-out"),
+		strcmp(msg_str(m, "outbound"), "yes") == 0
+			? ""
+			: " (inbound only)");
+}
+
+static void gsa_gdoi_show_shortcut_group(void *arg, const char *entry,
+					 const struct gs_vici_msg *g)
+{
+	struct gsa_gdoi_shortcuts *s = arg;
+	const char *role = msg_str(g, "role");
+	bool manager = strcmp(role, "manager") == 0;
+	const char *const *counters = manager ? gsa_gdoi_manager_counters
+					      : gsa_gdoi_member_counters;
+	char key[64];
+
+	if (s->groups) {
+		json_object *o = json_object_new_object();
+		json_object *c = json_object_new_object();
+
+		gsa_gdoi_add_json_str(o, "group", g, "group");
+		json_object_string_add(o, "role", role);
+		s->list = json_object_new_array();
+		json_object_object_add(o, "shortcuts", s->list);
+		gs_vici_msg_sections(g, "shortcuts",
+				     manager ? gsa_gdoi_show_manager_shortcut
+					     : gsa_gdoi_show_member_shortcut,
+				     s);
+		if (manager) {
+			s->list = json_object_new_array();
+			json_object_object_add(o, "members", s->list);
+			gs_vici_msg_sections(g, "members",
+					     gsa_gdoi_show_manager_member, s);
+		}
+		for (const char *const *k = counters; *k; k++) {
+			char path[96];
+
+			snprintf(path, sizeof(path), "counters.%s", *k);
+			gsa_gdoi_camel(*k, key, sizeof(key));
+			gsa_gdoi_add_json_int(c, key, g, path);
+		}
+		json_object_object_add(o, "counters", c);
+		json_object_array_add(s->groups, o);
+		return;
+	}
+	vty_out(s->vty, "Group Name               : %s\n", msg_str(g, "group"));
+	vty_out(s->vty, "    Role                 : %s\n",
+		manager ? "connectivity manager (key server)" : "member");
+	if (!gs_vici_msg_sections(g, "shortcuts",
+				  manager ? gsa_gdoi_show_manager_shortcut
+					  : gsa_gdoi_show_member_shortcut,
+				  s))
+		vty_out(s->vty, "    No shortcuts\n");
+	if (manager)
+		gs_vici_msg_sections(g, "members", gsa_gdoi_show_manager_member,
+				     s);
+	vty_out(s->vty, "    Counters            :");
+	for (const char *const *k = counters; *k; k++) {
+		char path[96];
+
+		snprintf(path, sizeof(path), "counters.%s", *k);
+		vty_out(s->vty, " %s %s", *k, msg_str(g, path));
+	}
+	vty_out(s->vty, "\n");
+}
+
+static void gsa_gdoi_on_shortcuts(void *arg, const char *command,
+				  const struct gs_vici_msg *reply)
+{
+	struct gsa_gdoi_shortcuts *s = arg;
+	const char *success, *errmsg;
+
+	if (!reply) {
+		s->failed = true;
+		snprintf(s->errmsg, sizeof(s->errmsg),
+			 "the key server did not answer");
+		return;
+	}
+	success = gs_vici_msg_get(reply, "success");
+	if (!success || strcmp(success, "yes") != 0) {
+		errmsg = gs_vici_msg_get(reply, "errmsg");
+		s->failed = true;
+		snprintf(s->errmsg, sizeof(s->errmsg), "%s",
+			 errmsg ? errmsg : "no reason given");
+		return;
+	}
+	gs_vici_msg_sections(reply, "groups", gsa_gdoi_show_shortcut_group, s);
+}
+
+/* clang-format off */
+DEFPY(show_crypto_gdoi_shortcuts, show_crypto_gdoi_shortcuts_cmd,
+      "show crypto gdoi shortcuts [group WORD$name] [json$uj]",
+      SHOW_STR
+      "Security\n"
+      GDOI_STR
+      "Shortcut SAs between outside members\n"
+      "One group\n"
+      "Group name\n"
+      JSON_STR)
+/* clang-format on */
+{
+	struct gsa_gdoi_shortcuts s = {.vty = vty};
+	const char *args[] = {"group", name, NULL};
+	json_object *top = NULL;
+	int rc;
+
+	if (uj) {
+		top = json_object_new_object();
+		s.groups = json_object_new_array();
+	}
+	if (!gsa_control_connected()) {
+		s.failed = true;
+		snprintf(s.errmsg, sizeof(s.errmsg),
+			 "not connected to the key server");
+	} else {
+		rc = gsa_control_request_wait("list-shortcuts",
+					      name ? args : NULL,
+					      gsa_gdoi_on_shortcuts, &s,
+					      GSA_GDOI_WAIT_MS);
+		if (rc < 0 && !s.failed) {
+			s.failed = true;
+			snprintf(s.errmsg, sizeof(s.errmsg),
+				 "the key server did not answer");
+		}
+	}
+	if (uj) {
+		json_object_object_add(top, "groups", s.groups);
+		if (s.failed)
+			json_object_string_add(top, "error", s.errmsg);
+		vty_json(vty, top);
+		return CMD_SUCCESS;
+	}
+	if (s.failed) {
+		vty_out(vty, "%% %s\n", s.errmsg);
+		return CMD_WARNING;
+	}
+	return CMD_SUCCESS;
+}
+
 /* ------------------------------------------------------------ module */
 
 void gsa_gdoi_init(struct thread_master *master)
@@ -1001,6 +1293,7 @@ void gsa_gdoi_init(struct thread_master *master)
 	install_element(GSA_GDOI_NODE, &no_gdoi_sa_ipsec_cmd);
 	install_element(GSA_GDOI_NODE, &gdoi_liveness_cmd);
 	install_element(VIEW_NODE, &show_crypto_gdoi_cmd);
+	install_element(VIEW_NODE, &show_crypto_gdoi_shortcuts_cmd);
 }
 
 void gsa_gdoi_fini(void)

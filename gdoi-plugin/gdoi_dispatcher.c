@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <daemon.h>
+#include <kernel/kernel_listener.h>
 #include <threading/mutex.h>
 
 #include "gdoi_creds.h"
@@ -60,6 +61,11 @@ struct private_gdoi_dispatcher_t {
 	 * AF_PACKET socket of the relayed-traffic feed, -1 if none
 	 */
 	int relay_fd;
+
+	/**
+	 * Told by charon's kernel interface when the host's addresses change
+	 */
+	kernel_listener_t listener;
 
 	/**
 	 * Socket the core sends through, NULL if none
@@ -575,6 +581,68 @@ METHOD(gdoi_ext_t, ext_set_elected, bool,
 	return ok;
 }
 
+/**
+ * Core callback of gdoi_core_roam(): whether addr is still one of ours
+ */
+static bool roam_is_local(private_gdoi_dispatcher_t *this,
+						  const gdoi_addr_t *addr)
+{
+	host_t *host = gdoi_kernel_host(addr);
+	bool local;
+
+	if (!host)
+	{
+		return TRUE;
+	}
+	local = charon->kernel->get_interface(charon->kernel, host, NULL);
+	host->destroy(host);
+	return local;
+}
+
+/**
+ * Core callback of gdoi_core_roam(): our source address towards dst
+ */
+static bool roam_source(private_gdoi_dispatcher_t *this,
+						const gdoi_addr_t *dst, gdoi_addr_t *src)
+{
+	host_t *to = gdoi_kernel_host(dst), *from;
+
+	if (!to)
+	{
+		return FALSE;
+	}
+	from = charon->kernel->get_source_addr(charon->kernel, to, NULL);
+	to->destroy(to);
+	if (!from)
+	{
+		return FALSE;
+	}
+	gdoi_kernel_addr(from, src);
+	from->destroy(from);
+	return TRUE;
+}
+
+METHOD(kernel_listener_t, roam, bool,
+	kernel_listener_t *listener, bool address)
+{
+	private_gdoi_dispatcher_t *this = (void*)listener -
+							offsetof(private_gdoi_dispatcher_t, listener);
+	size_t moved;
+
+	/* addresses or routes changed: an IKE SA whose address is gone moves
+	 * to the source address of the route towards its key server */
+	this->mutex->lock(this->mutex);
+	moved = gdoi_core_roam(this->core, (void*)roam_is_local,
+						   (void*)roam_source, this);
+	this->mutex->unlock(this->mutex);
+	if (moved)
+	{
+		DBG1(DBG_IKE, "gdoi: %zu IKE SA(s) with key servers moved to a new "
+			 "local address", moved);
+	}
+	return TRUE;
+}
+
 METHOD(gdoi_dispatcher_t, get_ext, gdoi_ext_t*,
 	private_gdoi_dispatcher_t *this)
 {
@@ -584,6 +652,7 @@ METHOD(gdoi_dispatcher_t, get_ext, gdoi_ext_t*,
 METHOD(gdoi_dispatcher_t, destroy, void,
 	private_gdoi_dispatcher_t *this)
 {
+	charon->kernel->remove_listener(charon->kernel, &this->listener);
 	if (this->relay_fd >= 0)
 	{
 		lib->watcher->remove(lib->watcher, this->relay_fd);
@@ -649,6 +718,9 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 			.emit = _ext_emit,
 			.set_elected = _ext_set_elected,
 		},
+		.listener = {
+			.roam = _roam,
+		},
 		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
 		.keylog = keylog,
 		.state = state,
@@ -684,5 +756,7 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 		 state->get_dir(state));
 	_load(this);
 	open_relay_feed(this);
+	/* a member's IKE SA with its key server follows its address */
+	charon->kernel->add_listener(charon->kernel, &this->listener);
 	return &this->public;
 }

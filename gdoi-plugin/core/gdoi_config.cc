@@ -170,6 +170,7 @@ const GroupKey kGroupKeys[] = {
 	{"key_hierarchy", Scope::Server},
 	{"sa_mode", Scope::Server},
 	{"election", Scope::Server},
+	{"shortcut_protected", Scope::Server},
 	{"local_addrs", Scope::Member},
 	{"servers", Scope::Member},
 	{"server_id", Scope::Member},
@@ -695,6 +696,13 @@ Result<GdoiConfig> parse_config(const std::vector<std::pair<std::string, std::st
 				return bad(*p);
 			if (!shortcut_members.empty())
 				config.shortcut_members[g.name] = std::move(shortcut_members);
+			Reader pr(g);
+			if (pr.find("shortcut_protected")) {
+				std::vector<shortcut::Prefix> prefixes;
+				if (!pr.prefix_list("shortcut_protected", prefixes))
+					return bad(pr.problem());
+				config.shortcut_protected[g.name] = std::move(prefixes);
+			}
 			bool elected = false;
 			Reader r(g);
 			if (!r.yes_no("election", elected))

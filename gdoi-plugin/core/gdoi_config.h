@@ -31,6 +31,8 @@ struct GdoiConfig {
 	// prefixes, by group name. Groups without them have no entry.
 	std::map<std::string, std::vector<shortcut::ShortcutPeerConfig>> shortcut_members;
 	std::map<std::string, std::vector<shortcut::Prefix>> shortcut_inside;
+	// key server groups: the gateway's protected prefixes (shortcut_protected)
+	std::map<std::string, std::vector<shortcut::Prefix>> shortcut_protected;
 	// Groups whose key server is elected (docs/election.md): a key server
 	// group with `election = yes` serves only on the node elected; a
 	// member group with `servers = election` registers to the elected

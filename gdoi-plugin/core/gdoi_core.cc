@@ -921,9 +921,15 @@ std::vector<std::string> apply(gdoi_core_t *core, const GdoiConfig &next)
 	for (const auto &g : next.servers) {
 		names.push_back(g.name);
 		auto m = next.shortcut_members.find(g.name);
-		core->shortcuts.configure_manager(g.name, m == next.shortcut_members.end()
-								  ? std::vector<groupsec::gdoi::shortcut::ShortcutPeerConfig>{}
-								  : m->second);
+		auto p = next.shortcut_protected.find(g.name);
+		core->shortcuts.configure_manager(g.name,
+						  m == next.shortcut_members.end()
+							  ? std::vector<groupsec::gdoi::shortcut::ShortcutPeerConfig>{}
+							  : m->second,
+						  groupsec::gdoi::shortcut::ManagerSettings{},
+						  p == next.shortcut_protected.end()
+							  ? std::vector<groupsec::gdoi::shortcut::Prefix>{}
+							  : p->second);
 	}
 	for (const auto &g : next.members) {
 		names.push_back(g.name);
@@ -1180,6 +1186,29 @@ extern "C" uint32_t gdoi_core_tick(gdoi_core_t *core)
 	uint64_t now = core->clock.now_ms(), next = core->engine->next_timeout_ms();
 	uint64_t wait = next > now ? next - now : 0;
 	return static_cast<uint32_t>(std::min<uint64_t>(std::max<uint64_t>(wait, 10), 1000));
+}
+
+extern "C" size_t gdoi_core_roam(gdoi_core_t *core, bool (*is_local)(void *ctx, const gdoi_addr_t *addr),
+				  bool (*source)(void *ctx, const gdoi_addr_t *dst, gdoi_addr_t *src), void *ctx)
+{
+	if (!core->engine || !is_local || !source)
+		return 0;
+	try {
+		return core->engine->roam(
+			[&](const Address &a) {
+				gdoi_addr_t g = from_address(a);
+				return is_local(ctx, &g);
+			},
+			[&](const Address &dst) -> std::optional<Address> {
+				gdoi_addr_t d = from_address(dst), s{};
+				if (!source(ctx, &d, &s) || (s.len != 4 && s.len != 16))
+					return std::nullopt;
+				return to_address(s);
+			});
+	} catch (const std::bad_alloc &) {
+		core->callbacks.log(GDOI_LOG_ERROR, "out of memory, addresses not followed");
+		return 0;
+	}
 }
 
 extern "C" void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src, const uint8_t *dst, size_t len,

@@ -239,6 +239,16 @@ int gdoi_core_load(gdoi_core_t *core, const char *const *keys,
 				   const char *const *values, size_t n, char *err, size_t err_len);
 
 /**
+ * The host's addresses changed (charon's roam event). Each member IKE SA
+ * whose local address is_local() no longer finds moves to the address
+ * source() gives towards its key server and tells it (RFC 4555
+ * UPDATE_SA_ADDRESSES); its shortcuts follow (docs/shortcuts.md).
+ * Returns the IKE SAs moved.
+ */
+size_t gdoi_core_roam(gdoi_core_t *core, bool (*is_local)(void *ctx, const gdoi_addr_t *addr),
+					  bool (*source)(void *ctx, const gdoi_addr_t *dst, gdoi_addr_t *src), void *ctx);
+
+/**
  * Counts the configurations applied, from the file (gdoi_core_load()) or
  * from a control client (load-config, unload-config): the glue compares
  * it after control input to join the multicast groups of new groups.

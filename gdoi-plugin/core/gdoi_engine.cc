@@ -120,6 +120,53 @@ Result<Done> Engine::send_shortcut(const std::string &group, ByteView message)
 	return Done{};
 }
 
+size_t Engine::roam(const std::function<bool(const Address &)> &is_local,
+		    const std::function<std::optional<Address>(const Address &)> &source)
+{
+	size_t moved = 0;
+	try {
+		for (detail::IkeSa *sa : impl_->ike.initiators()) {
+			if (!sa->authenticated || sa->closing || is_local(sa->local))
+				continue;
+			auto to = source(sa->remote);
+			if (!to || to->ip.size() != sa->local.ip.size() || to->ip == sa->local.ip)
+				continue;
+			const Bytes old = sa->local.ip;
+			sa->local.ip = to->ip;
+			std::string first;
+			for (auto &[n, g] : impl_->gm.groups) {
+				if (g->ike_spi != sa->spi_i)
+					continue;
+				// the group's later registrations start from here
+				if (g->cfg.local.ip == old)
+					g->cfg.local.ip = to->ip;
+				if (first.empty())
+					first = n;
+			}
+			// RFC 4555 3.5: the new address reaches the key server as
+			// the source of an authenticated request carrying
+			// N(UPDATE_SA_ADDRESSES); a request already outstanding is
+			// retransmitted from here too and answered to where it came
+			// from (RFC 7296 2.11)
+			NotifyPayload n;
+			n.type = static_cast<uint16_t>(NotifyType::UpdateSaAddresses);
+			auto body = encode_notify(n);
+			if (body)
+				(void)impl_->ike.queue_informational(
+					*sa, {Payload{static_cast<uint8_t>(PayloadType::Notify), false, std::move(body).value()}},
+					first);
+			moved++;
+			if (!impl_->ctx.deps.shortcuts)
+				continue;
+			for (auto &[name, g] : impl_->gm.groups)
+				if (g->ike_spi == sa->spi_i && g->state == detail::GmState::Registered)
+					impl_->ctx.deps.shortcuts->shortcut_moved(name, false, g->cfg.server_id, sa->local);
+		}
+	} catch (const std::exception &) {
+	}
+	return moved;
+}
+
 uint64_t Engine::next_timeout_ms() const
 {
 	return impl_->next_timeout_ms();

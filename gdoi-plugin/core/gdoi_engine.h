@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -546,6 +547,15 @@ public:
 	{
 		(void)group, (void)server, (void)peer, (void)address, (void)up;
 	}
+	// The IKE SA that carries the messages with peer moved to another
+	// address. Key server: member `peer` now sends from address (its
+	// N(UPDATE_SA_ADDRESSES), or a NAT rebinding); member: this side now
+	// sends from address (Engine::roam()).
+	virtual void shortcut_moved(const std::string &group, bool server, const Identity &peer,
+				    const Address &address)
+	{
+		(void)group, (void)server, (void)peer, (void)address;
+	}
 };
 
 // Messages waiting for an IKE SA's request window, at most.
@@ -630,6 +640,15 @@ public:
 	// registered on.
 	Result<Done> send_shortcut(const std::string &group, const Identity &member, ByteView message);
 	Result<Done> send_shortcut(const std::string &group, ByteView message);
+
+	// GM: the host's addresses changed. Each authenticated IKE SA with a
+	// key server whose local address is gone (is_local false) moves to
+	// the address source gives towards the key server (nullopt: stays),
+	// port unchanged, with its groups; the key server is told by an
+	// INFORMATIONAL request with N(UPDATE_SA_ADDRESSES) sent from there
+	// (RFC 4555 3.5). Returns the IKE SAs moved.
+	size_t roam(const std::function<bool(const Address &)> &is_local,
+		    const std::function<std::optional<Address>(const Address &)> &source);
 
 	std::vector<GroupState> groups() const;
 	// Every group's routing key (routing_keys.cc); cheap: no member list.

@@ -128,6 +128,8 @@ std::string_view notify_name(uint16_t v)
 		return "NAT_DETECTION_DESTINATION_IP";
 	case NotifyType::FragmentationSupported:
 		return "IKEV2_FRAGMENTATION_SUPPORTED";
+	case NotifyType::UpdateSaAddresses:
+		return "UPDATE_SA_ADDRESSES";
 	}
 	return "UNKNOWN";
 }

@@ -88,6 +88,9 @@ enum class NotifyType : uint16_t {
 	NatDetectionDestinationIp = 16389,
 	// RFC 7383 2.3 (no data)
 	FragmentationSupported = 16430,
+	// RFC 4555 3.5 (no data): the initiator's addresses changed, the
+	// request's source is its new address (docs/shortcuts.md, "Moves")
+	UpdateSaAddresses = 16400,
 };
 
 // Transform types (RFC 7296 3.3.2; RFC 9838 "GSA Transforms").

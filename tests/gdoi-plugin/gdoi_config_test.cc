@@ -902,6 +902,18 @@ TEST(GdoiConfig, ShortcutMembersAndInsidePrefixes)
 	EXPECT_EQ(g.value().shortcut_inside.at("blue").at(0).str(), "10.1.0.0/24");
 	EXPECT_TRUE(parse_config(kMinimalMember).value().shortcut_inside.empty());
 	EXPECT_TRUE(parse_config(kMinimalServer).value().shortcut_members.empty());
+
+	// the gateway's protected prefixes: a member arriving there is inside
+	auto p = parse_config(with(s, "blue.shortcut_protected", "10.0.0.0/8, 172.16.0.0/12"));
+	ASSERT_TRUE(p.ok()) << p.error().message;
+	ASSERT_EQ(p.value().shortcut_protected.at("blue").size(), 2u);
+	EXPECT_EQ(p.value().shortcut_protected.at("blue")[1].str(), "172.16.0.0/12");
+	EXPECT_TRUE(r.value().shortcut_protected.empty());
+	EXPECT_NE(error_of(with(s, "blue.shortcut_protected", "10.0.0.1/8")).find("groups.blue.shortcut_protected: "),
+		  std::string::npos)
+		<< "host bits";
+	EXPECT_NE(error_of(with(kMinimalMember, "blue.shortcut_protected", "10.0.0.0/8")), "(parsed)")
+		<< "a key server's setting";
 }
 
 TEST(GdoiConfig, ShortcutErrors)

@@ -360,6 +360,12 @@ struct RecordingShortcuts : ShortcutSink {
 		if (next)
 			next->shortcut_channel(group, server, peer, address, up);
 	}
+	void shortcut_moved(const std::string &group, bool server, const Identity &peer, const Address &address) override
+	{
+		log.push_back("moved " + group + " server=" + (server ? "yes " : "no ") + peer.str() + " " + address.str());
+		if (next)
+			next->shortcut_moved(group, server, peer, address);
+	}
 	std::vector<std::string> log;
 	ShortcutSink *next = nullptr; // gets every call too
 	std::function<void(const std::string &, bool, const Identity &, ByteView)> on_message;

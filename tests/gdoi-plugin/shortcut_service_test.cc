@@ -205,5 +205,108 @@ TEST_F(ShortcutServiceTest, RegisteringAgainEndsTheMembersShortcuts)
 	EXPECT_EQ(view(*manager).shortcuts[0].state, ShortcutState::Up);
 }
 
+
+// The host's addresses changed: gm1's address a is gone, the route to its
+// key server leaves from `to`. Returns the IKE SAs moved.
+size_t move_member(Node &n, const Address &to)
+{
+	n.addresses = {to};
+	return n.engine.roam([&](const Address &a) { return a.ip == to.ip; },
+			     [&](const Address &) -> std::optional<Address> { return to; });
+}
+
+TEST_F(ShortcutServiceTest, MovedMemberIsFollowedByTheKeyServerAndItsPeer)
+{
+	auto id = manager->request("blue", "gm1.example.net", "gm2.example.net");
+	ASSERT_TRUE(id.ok()) << id.error().message;
+	net.run();
+	const Address moved = Address::parse("192.0.2.99", gm_addrs[0].port).value();
+	const size_t registrations = gcks->events.log.size();
+	ASSERT_EQ(move_member(*gms[0], moved), 1u);
+	net.run();
+	// the key server follows the IKE SA (RFC 4555 UPDATE_SA_ADDRESSES)
+	// and tells the manager, which tells gm2
+	const auto &log = gcks->shortcuts.log;
+	EXPECT_EQ(std::count(log.begin(), log.end(), "moved blue server=yes gm1.example.net " + moved.str()), 1)
+		<< ::testing::PrintToString(log);
+	auto v = view(*manager);
+	ASSERT_EQ(v.members.size(), 2u);
+	EXPECT_EQ(v.members[0].outside.ip, moved.ip);
+	ASSERT_EQ(v.shortcuts.size(), 1u);
+	EXPECT_EQ(v.shortcuts[0].state, ShortcutState::Up) << "the same shortcut, moved";
+	EXPECT_EQ(v.shortcuts[0].moves, 1u);
+	EXPECT_EQ(v.manager_counters.moves_sent, 1u);
+	EXPECT_EQ(v.manager_counters.offers_sent, 2u);
+	auto m2 = view(*services[1]);
+	ASSERT_EQ(m2.member_shortcuts.size(), 1u);
+	EXPECT_EQ(m2.member_shortcuts[0].peer_outside.ip, moved.ip);
+	EXPECT_TRUE(m2.member_shortcuts[0].outbound);
+	// gm1 moved its own side: each of its SAs has the new address
+	ASSERT_EQ(kernels[0]->sas.size(), 2u);
+	for (const auto &sa : kernels[0]->sas)
+		EXPECT_EQ(sa.inbound ? sa.destination.ip : sa.source.ip, moved.ip);
+	for (const auto &sa : kernels[1]->sas)
+		EXPECT_EQ(sa.inbound ? sa.source.ip : sa.destination.ip, moved.ip);
+	// the key server's member is there now: its liveness checks are
+	// answered there, it stays registered on the same IKE SA
+	bool at_new = false;
+	for (const MemberState &m : gcks->group("blue")->members)
+		at_new = at_new || (m.id == gm_ids[0] && m.address == moved);
+	EXPECT_TRUE(at_new);
+	net.advance(60000);
+	EXPECT_EQ(gms[0]->group("blue")->state, "registered");
+	EXPECT_EQ(gcks->events.log.size(), registrations) << ::testing::PrintToString(gcks->events.log);
+	EXPECT_EQ(view(*manager).shortcuts.size(), 1u);
+}
+
+TEST_F(ShortcutServiceTest, IkeSaThatStillHasItsAddressDoesNotMove)
+{
+	size_t moved = gms[0]->engine.roam([](const Address &) { return true; },
+					   [&](const Address &) -> std::optional<Address> {
+						   return Address::parse("192.0.2.99", 848).value();
+					   });
+	EXPECT_EQ(moved, 0u);
+	// no route towards the key server: it stays too
+	moved = gms[0]->engine.roam([](const Address &) { return false; },
+				    [](const Address &) -> std::optional<Address> { return std::nullopt; });
+	EXPECT_EQ(moved, 0u);
+	net.run();
+	EXPECT_EQ(view(*manager).members[0].outside.ip, gm_addrs[0].ip);
+}
+
+TEST_F(ShortcutServiceTest, MemberComingInsideEndsItsShortcutsOnBothSides)
+{
+	manager->configure_manager("blue",
+				   {ShortcutPeerConfig{gm_ids[0], {prefix("10.1.0.0/24")}},
+				    ShortcutPeerConfig{gm_ids[1], {prefix("10.2.0.0/24")}}},
+				   shortcut::ManagerSettings{}, {prefix("10.0.0.0/8")});
+	auto id = manager->request("blue", "gm1.example.net", "gm2.example.net");
+	ASSERT_TRUE(id.ok()) << id.error().message;
+	net.run();
+	ASSERT_EQ(view(*manager).shortcuts.size(), 1u);
+	// gm1 arrives on the gateway's inside LAN
+	ASSERT_EQ(move_member(*gms[0], Address::parse("10.0.100.2", gm_addrs[0].port).value()), 1u);
+	net.run();
+	auto v = view(*manager);
+	EXPECT_TRUE(v.shortcuts.empty());
+	ASSERT_EQ(v.members.size(), 2u);
+	EXPECT_FALSE(v.members[0].is_outside);
+	EXPECT_EQ(v.manager_counters.teardowns_sent, 2u) << "peer-inside to gm2, inside to gm1";
+	EXPECT_TRUE(kernels[0]->empty());
+	EXPECT_TRUE(kernels[1]->empty());
+	EXPECT_EQ(events.back(), "blue " + std::to_string(id.value()) + " down gm1.example.net came inside");
+	// no shortcut with a member that is inside
+	EXPECT_FALSE(manager->request("blue", "gm1.example.net", "gm2.example.net").ok());
+	// out again: it is an outside member at its new address
+	ASSERT_EQ(move_member(*gms[0], Address::parse("192.0.2.98", gm_addrs[0].port).value()), 1u);
+	net.run();
+	v = view(*manager);
+	EXPECT_TRUE(v.members[0].is_outside);
+	EXPECT_TRUE(manager->request("blue", "gm1.example.net", "gm2.example.net").ok());
+	net.run();
+	EXPECT_EQ(view(*services[1]).member_shortcuts.at(0).peer_outside.ip,
+		  Address::parse("192.0.2.98", 0).value().ip);
+}
+
 } // namespace
 } // namespace groupsec::gdoi::test

@@ -18,6 +18,13 @@ gateway sees none of their packets, while a ping at 10/s across the
 switch loses none. A tampered or replayed offer datagram is rejected and
 counted by the member; a request naming a member the manager does not
 know is refused and counted.
+
+Then gm1 moves to another backbone address while it pings gm2 at 10/s:
+its G-IKEv2 IKE SA follows (N(UPDATE_SA_ADDRESSES) from the new address),
+the manager tells gm2, and the ping goes on over the shortcut with nothing
+relayed by the gateway. Last, gm1 comes inside (onto a LAN of the
+gateway's): the shortcut goes on both sides and gm2 reaches gm1's LAN
+through the gateway again.
 """
 import re
 import time
@@ -30,6 +37,14 @@ GROUP = "blue"
 
 # a range no address of the lab is in: the group SAs carry nothing here
 TEK_TS = "10.99.0.0/24"
+
+# the gateway's protected network: a member whose IKE SA comes from in
+# here is inside
+PROTECTED = "10.0.0.0/8"
+# gm1's second backbone address (the move) and the gateway's inside LAN
+# (coming inside): gw 10.0.100.1, gm1 10.0.100.2
+MOVED = "192.0.2.21"
+INSIDE_GW, INSIDE_GM1 = "10.0.100.1", "10.0.100.2"
 
 
 def tunnel_to_gw(gm, gw):
@@ -121,6 +136,7 @@ groups {{
 			local_ts = {TEK_TS}
 			remote_ts = {TEK_TS}
 		}}
+		shortcut_protected = {PROTECTED}
 		shortcuts {{
 {sections}		}}
 	}}
@@ -174,6 +190,14 @@ def slab():
             labmod.gdoictl(gm, "reregister", GROUP, check=False, as_json=False)
         for r in lab.routers.values():
             r.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        # bgpd with the GSA module on the gateway and gm2: the shortcuts in
+        # vtysh (show crypto gdoi shortcuts), over the control socket
+        for r in (gw, gm2):
+            labmod.frr_configs(r, [])
+            r.start_frr()
+            wait_until(f"{r.name}: bgpd connected to charon",
+                       lambda: r.vtysh_json("show bgp gsa json")["controlSocket"]["state"] == "connected",
+                       timeout=40)
         yield lab
 
 
@@ -355,3 +379,133 @@ def test_forged_and_replayed_offers_are_rejected_and_counted(slab):
     assert p.returncode == 1, (p.stdout, p.stderr)
     c = shortcut_view(gw)["counters"]
     assert c["refusedUnknownMember"] == refused + 1, c
+
+
+def member_view(router):
+    v = shortcut_view(router)
+    return v["shortcuts"] if v else []
+
+
+def ensure_shortcut(gw, gm1, gm2):
+    """A shortcut between gm1 and gm2, up on both members; its ID."""
+    up = [s for s in shortcut_view(gw)["shortcuts"] if s["state"] == "up"]
+    if up:
+        sid = int(up[0]["id"])
+    else:
+        sid = int(labmod.gdoictl(gw, "request-shortcut", GROUP, "gm1.example.net", "gm2.example.net")["id"])
+    wait_until("shortcut up on both members",
+               lambda: all(len(member_view(g)) == 1 and member_view(g)[0]["outbound"] is True for g in (gm1, gm2)),
+               timeout=20)
+    return sid
+
+
+def ping_result(out):
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    assert m, out
+    return int(m.group(1)), int(m.group(2))
+
+
+def test_member_moves_and_its_peer_follows_without_the_gateway(slab):
+    gw, gm1, gm2 = slab["gw"], slab["gm1"], slab["gm2"]
+    sid = ensure_shortcut(gw, gm1, gm2)
+    wait_until("gm1 reaches gm2 over the shortcut",
+               lambda: labmod.lan_ping(gm1, gm2, count=1, check=False).returncode == 0, timeout=20)
+    c0, m0 = shortcut_view(gw)["counters"], shortcut_view(gm2)["counters"]
+    before = {g: gw_child_packets(gw, g) for g in ("gm1", "gm2")}
+    inside = sniff_inside(gw, gm1.lan_addr, gm2.lan_addr)
+    count = 100
+    p, out = labmod.ping_flowing(gm1, gm2.lan_addr, count, replies=10, deadline_s=40)
+    # the lab moves gm1 to another backbone address: the old one goes,
+    # then the new one comes
+    gm1.run(["ip", "addr", "del", f"{gm1.addr}/24", "dev", "eth0"])
+    gm1.run(["ip", "addr", "add", f"{MOVED}/24", "dev", "eth0"])
+
+    def manager_follows():
+        members = {m["id"]: m for m in shortcut_view(gw)["members"]}
+        return members["gm1.example.net"]["outside"] == MOVED
+    wait_until("the manager sees gm1 at its new address", manager_follows, timeout=10, interval=0.1)
+    wait_until("gm2 sends to gm1's new address",
+               lambda: [s["peer"] for s in member_view(gm2)] == [MOVED], timeout=10, interval=0.1)
+    rest, _ = p.communicate(timeout=60)
+    out += rest
+    relayed = inside()
+    after = {g: gw_child_packets(gw, g) for g in ("gm1", "gm2")}
+    sent, received = ping_result(out)
+    lost = sent - received
+    print(f"move: {lost} of {sent} pings lost (10/s, gm1 moved {gm1.addr} -> {MOVED})")
+    # (with -w, ping sends until `count` replies came back)
+    assert received == count, out
+    # what was in flight while the move reached gm2 through the manager
+    assert lost <= 10, f"lost {lost} of {sent}:\n{out}"
+    assert relayed == 0, f"the gateway relayed {relayed} packets between gm1 and gm2"
+    assert after["gm2"] == before["gm2"], (before, after)
+    # the same shortcut, moved: no new offer, one PEER_MOVED to gm2
+    v = shortcut_view(gw)
+    assert [int(s["id"]) for s in v["shortcuts"]] == [sid], v
+    c = v["counters"]
+    assert c["movesSent"] == c0["movesSent"] + 1 and c["offersSent"] == c0["offersSent"], (c0, c)
+    assert shortcut_view(gm2)["counters"]["moves"] == m0["moves"] + 1, shortcut_view(gm2)
+    # gm1's IKE SA with the key server lives on at the new address
+    wait_until("gm1 still registered", lambda: registered(gm1), timeout=5)
+    labmod.lan_ping(gm1, gm2, count=3)
+    # the same in vtysh, through bgpd's control-socket client
+    j = gw.vtysh_json(f"show crypto gdoi shortcuts group {GROUP} json")
+    assert "error" not in j, j
+    g = j["groups"][0]
+    assert g["group"] == GROUP and g["role"] == "manager", g
+    assert [(s["id"], s["state"], s["moves"]) for s in g["shortcuts"]] == [(sid, "up", 1)], g
+    assert {m["id"]: m["outside"] for m in g["members"]}["gm1.example.net"] == MOVED, g
+    assert g["counters"]["movesSent"] == c["movesSent"], g
+    j = gm2.vtysh_json("show crypto gdoi shortcuts json")
+    m = j["groups"][0]
+    assert m["role"] == "member" and m["shortcuts"][0]["peer"] == MOVED, m
+    assert m["shortcuts"][0]["spiIn"] == member_view(gm2)[0]["spiIn"] and m["shortcuts"][0]["outbound"] is True, m
+    assert m["counters"]["moves"] == m0["moves"] + 1, m
+    text = gw.vtysh("show crypto gdoi shortcuts")
+    assert "Group Name               : blue" in text and f"Member gm1.example.net: outside at {MOVED}" in text, text
+    assert f"Shortcut {sid}: gm1.example.net (10.1.0.0/24) <-> gm2.example.net (10.2.0.0/24), up" in text, text
+
+
+def test_member_coming_inside_ends_the_shortcut_on_both_sides(slab):
+    gw, gm1, gm2 = slab["gw"], slab["gm1"], slab["gm2"]
+    ensure_shortcut(gw, gm1, gm2)
+    c0 = shortcut_view(gw)["counters"]
+    t1, t2 = (shortcut_view(g)["counters"]["teardowns"] for g in (gm1, gm2))
+    # a LAN of the gateway's, inside its protected network
+    labmod.run(["ip", "link", "add", "in-gm1", "netns", gw.ns, "type", "veth", "peer", "name", "in0",
+                "netns", gm1.ns])
+    gw.run(["ip", "addr", "add", f"{INSIDE_GW}/24", "dev", "in-gm1"])
+    gw.run(["ip", "link", "set", "in-gm1", "up"])
+    gm1.run(["ip", "addr", "add", f"{INSIDE_GM1}/24", "dev", "in0"])
+    gm1.run(["ip", "link", "set", "in0", "up"])
+    gm1.run(["ip", "route", "add", "default", "via", INSIDE_GW])
+    # gm1 leaves the backbone: it is inside now
+    gm1.run(["ip", "addr", "del", f"{MOVED}/24", "dev", "eth0"])
+
+    def member_inside():
+        members = {m["id"]: m for m in shortcut_view(gw)["members"]}
+        return members["gm1.example.net"]["state"] == "inside"
+    wait_until("the manager sees gm1 inside", member_inside, timeout=10, interval=0.1)
+    wait_until("no shortcut on the manager", lambda: shortcut_view(gw)["shortcuts"] == [], timeout=10)
+    for gm in (gm1, gm2):
+        wait_until(f"no shortcut on {gm.name}", lambda: member_view(gm) == [], timeout=10)
+    assert shortcut_view(gm1)["counters"]["teardowns"] == t1 + 1
+    assert shortcut_view(gm2)["counters"]["teardowns"] == t2 + 1
+    assert shortcut_view(gw)["counters"]["teardownsSent"] == c0["teardownsSent"] + 2
+    # gm1 needs no tunnel inside; the gateway's with gm1's old address goes
+    gm1.swanctl("--terminate", "--ike", "gw", "--force", "--timeout", "2", check=False)
+    gw.swanctl("--terminate", "--ike", "gm1", "--force", "--timeout", "2", check=False)
+    gw.run(["ip", "route", "replace", gm1.lan_prefix, "via", INSIDE_GM1])
+    # gm2 reaches gm1's LAN through the gateway again: its CHILD_SA with
+    # gm2 carries it, and the relayed packets start no new shortcut
+    before = gw_child_packets(gw, "gm2")
+    inside = sniff_inside(gw, gm1.lan_addr, gm2.lan_addr)
+    wait_until("gm2 reaches gm1 through the gateway",
+               lambda: labmod.lan_ping(gm2, gm1, count=1, check=False).returncode == 0, timeout=20)
+    labmod.lan_ping(gm2, gm1, count=12, interval="0.1")
+    relayed = inside()
+    assert relayed >= 24, relayed
+    assert gw_child_packets(gw, "gm2") >= before + 24
+    v = shortcut_view(gw)
+    assert v["shortcuts"] == [] and v["counters"]["offersSent"] == c0["offersSent"], v
+    assert member_view(gm2) == [] and member_view(gm1) == []

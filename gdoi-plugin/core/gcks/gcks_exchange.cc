@@ -505,6 +505,38 @@ void KeyServer::ike_sa_init(const Address &local, const Address &remote, ByteVie
 	respond_init(ctx_, ike_, c, local, remote, datagram, h, *req, *choice);
 }
 
+namespace {
+
+// Whether inner (an INFORMATIONAL request's payloads) holds
+// N(UPDATE_SA_ADDRESSES) (RFC 4555 3.5).
+bool updates_addresses(const std::vector<Payload> &inner)
+{
+	for (const Payload &p : inner) {
+		if (p.type != static_cast<uint8_t>(PayloadType::Notify))
+			continue;
+		auto n = decode_notify(p.body);
+		if (n && n.value().type == static_cast<uint16_t>(NotifyType::UpdateSaAddresses))
+			return true;
+	}
+	return false;
+}
+
+} // namespace
+
+void KeyServer::members_moved(const IkeSa &sa)
+{
+	for (auto &[name, g] : groups) {
+		for (auto &[id, m] : g->members) {
+			if (m.ike_spi != sa.spi_r)
+				continue;
+			m.address = sa.remote;
+			m.local = sa.local;
+			if (ctx_.deps.shortcuts)
+				ctx_.deps.shortcuts->shortcut_moved(g->cfg.name, true, m.id, m.address);
+		}
+	}
+}
+
 void KeyServer::request(IkeSa &sa, const Address &local, const Address &remote, ByteView datagram,
 			const IkeHeader &h)
 {
@@ -518,15 +550,21 @@ void KeyServer::request(IkeSa &sa, const Address &local, const Address &remote, 
 			(c->*field)++;
 	};
 	// the member's requests follow IKE_SA_INIT (message ID 0)
-	auto opened = ike_.open_request(sa, datagram, h, sa.keys.initiator, 1, c);
+	auto opened = ike_.open_request(sa, datagram, h, sa.keys.initiator, 1, c, &remote);
 	if (!opened)
 		return;
+	const auto &inner = *opened;
 	// RFC 7296 2.23: behind a NAT, the peer's address and port are those
 	// of its latest authenticated request (a member moves to the NAT
-	// traversal port after IKE_SA_INIT)
-	if (sa.nat)
+	// traversal port after IKE_SA_INIT); RFC 4555 3.5: a member whose
+	// address changed says so with N(UPDATE_SA_ADDRESSES) in an
+	// authenticated INFORMATIONAL request from its new address
+	const Address before = sa.remote;
+	if (sa.nat || (sa.authenticated && h.exchange_type == static_cast<uint8_t>(ExchangeType::Informational) &&
+		       updates_addresses(inner)))
 		ike_.move_responder(sa, local, remote);
-	const auto &inner = *opened;
+	if (sa.authenticated && !(sa.remote == before))
+		members_moved(sa);
 	if (h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaAuth) && !sa.authenticated)
 		gsa_auth(sa, h, inner);
 	else if (h.exchange_type == static_cast<uint8_t>(ExchangeType::GsaRegistration) && sa.authenticated)

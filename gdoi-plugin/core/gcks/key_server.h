@@ -178,6 +178,9 @@ private:
 	void gsa_registration(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
 	// RFC 7296 1.4, 1.5: a liveness check or a Delete of the IKE SA.
 	void informational(IkeSa &sa, const IkeHeader &h, const std::vector<Payload> &inner);
+	// Its IKE SA sa moved (sa.remote is new): the members registered over
+	// it are at sa.remote now, and the shortcut sink is told.
+	void members_moved(const IkeSa &sa);
 	void response(IkeSa &sa, ByteView datagram, const IkeHeader &h);
 	// A request on an IKE SA we do not know: an unprotected INFORMATIONAL
 	// response with N(INVALID_IKE_SPI), rate-limited (RFC 7296 2.21.4).

@@ -150,7 +150,8 @@ void IkeSas::send_request(IkeSa &sa, uint8_t exchange, const std::vector<Payload
 }
 
 std::optional<std::vector<Payload>> IkeSas::open_request(IkeSa &sa, ByteView datagram, const IkeHeader &h,
-								 const SkKeys &keys, uint32_t first_id, Counters *c)
+								 const SkKeys &keys, uint32_t first_id, Counters *c,
+								 const Address *from)
 {
 	auto count = [&](uint64_t Counters::*field) {
 		if (c)
@@ -185,8 +186,14 @@ std::optional<std::vector<Payload>> IkeSas::open_request(IkeSa &sa, ByteView dat
 			// gets that answer again)
 			return fail(opened.error());
 		}
-		if (first)
+		if (first && from && !(*from == sa.remote)) {
+			// a member that moved retransmits its last request from
+			// its new address before the key server follows it
+			for (const Bytes &d : sa.last_response)
+				ctx_.send(c, sa.local, *from, d);
+		} else if (first) {
 			send_all(c, sa, sa.last_response);
+		}
 		return std::nullopt;
 	}
 	auto opened = open(sa, datagram, h, keys);

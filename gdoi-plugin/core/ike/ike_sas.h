@@ -122,8 +122,11 @@ public:
 	// an unknown payload marked critical inside SK is answered with
 	// N(UNSUPPORTED_CRITICAL_PAYLOAD) (RFC 7296 2.5); nullopt then, and
 	// when nothing more is to be done.
+	// A retransmission's answer goes to where it came from (RFC 7296
+	// 2.11: from, if given, else sa.remote).
 	std::optional<std::vector<Payload>> open_request(IkeSa &sa, ByteView datagram, const IkeHeader &h,
-							 const SkKeys &keys, uint32_t first_id, Counters *c);
+							 const SkKeys &keys, uint32_t first_id, Counters *c,
+							 const Address *from = nullptr);
 
 	// --- timers
 	// Retransmissions, expiry of SAs, the cookie secret.

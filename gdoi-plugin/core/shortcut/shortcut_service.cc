@@ -18,8 +18,9 @@ Address outside_of(const Address &ike)
 } // namespace
 
 struct ShortcutService::Manager : ManagerChannel, ManagerEvents {
-	Manager(ShortcutService &s, std::string g, std::vector<ShortcutPeerConfig> m, const ManagerSettings &settings)
-		: service(s), group(std::move(g)), members(std::move(m)),
+	Manager(ShortcutService &s, std::string g, std::vector<ShortcutPeerConfig> m, const ManagerSettings &settings,
+		std::vector<Prefix> p)
+		: service(s), group(std::move(g)), members(std::move(m)), protected_prefixes(std::move(p)),
 		  core(settings, s.clock_, s.random_, *this, this)
 	{
 	}
@@ -49,6 +50,7 @@ struct ShortcutService::Manager : ManagerChannel, ManagerEvents {
 	ShortcutService &service;
 	std::string group;
 	std::vector<ShortcutPeerConfig> members;
+	std::vector<Prefix> protected_prefixes;
 	// the manager names members by Identity::str(); the engine by Identity
 	std::map<std::string, Identity> ids;
 	ShortcutManager core;
@@ -94,7 +96,7 @@ ShortcutService::~ShortcutService()
 }
 
 void ShortcutService::configure_manager(const std::string &group, const std::vector<ShortcutPeerConfig> &members,
-					const ManagerSettings &settings)
+					const ManagerSettings &settings, const std::vector<Prefix> &protected_prefixes)
 {
 	auto it = managers_.find(group);
 	if (members.empty()) {
@@ -106,13 +108,15 @@ void ShortcutService::configure_manager(const std::string &group, const std::vec
 		bool same = it->second->members.size() == members.size();
 		for (size_t i = 0; same && i < members.size(); i++)
 			same = it->second->members[i].id == members[i].id && it->second->members[i].inside == members[i].inside;
-		if (same)
+		if (same) {
+			it->second->protected_prefixes = protected_prefixes;
 			return;
+		}
 		// members that stay keep their IKE SAs: they are taken in again
 		// with their new prefixes when they next register
 		managers_.erase(it);
 	}
-	managers_[group] = std::make_unique<Manager>(*this, group, members, settings);
+	managers_[group] = std::make_unique<Manager>(*this, group, members, settings, protected_prefixes);
 }
 
 void ShortcutService::configure_member(const std::string &group, const Identity &server,
@@ -250,10 +254,42 @@ void ShortcutService::shortcut_channel(const std::string &group, bool server, co
 	if (up) {
 		m.ids[name] = peer;
 		(void)m.core.member_outside(name, c->inside, outside_of(address));
+		// registered from inside the protected network: no shortcuts
+		if (std::any_of(m.protected_prefixes.begin(), m.protected_prefixes.end(),
+				[&](const Prefix &p) { return p.contains(address.ip); }))
+			(void)m.core.member_inside(name);
 	} else {
 		(void)m.core.member_gone(name);
 		m.ids.erase(name);
 	}
+}
+
+void ShortcutService::shortcut_moved(const std::string &group, bool server, const Identity &peer,
+				     const Address &address)
+{
+	if (!server) {
+		auto it = members_.find(group);
+		if (it != members_.end())
+			(void)it->second->core.local_address_changed(outside_of(address));
+		return;
+	}
+	auto it = managers_.find(group);
+	if (it == managers_.end())
+		return;
+	Manager &m = *it->second;
+	const std::string name = peer.str();
+	const ShortcutPeerConfig *c = m.config(peer);
+	const MemberContext *ctx = m.core.member(name);
+	if (!c || !ctx)
+		return;
+	const bool inside = std::any_of(m.protected_prefixes.begin(), m.protected_prefixes.end(),
+					[&](const Prefix &p) { return p.contains(address.ip); });
+	if (inside)
+		(void)m.core.member_inside(name); // its shortcuts end on both sides
+	else if (!ctx->is_outside)
+		(void)m.core.member_outside(name, c->inside, outside_of(address)); // out again
+	else
+		(void)m.core.member_moved(name, outside_of(address)); // its peers follow
 }
 
 } // namespace groupsec::gdoi::shortcut

@@ -60,9 +60,12 @@ public:
 	void set_events(EventHook hook) { hook_ = std::move(hook); }
 
 	// A key server group's shortcut members (none: no manager; a manager
-	// whose members changed starts afresh, ending its shortcuts).
+	// whose members changed starts afresh, ending its shortcuts) and the
+	// gateway's protected prefixes: a member whose IKE SA moves to an
+	// address inside them came inside.
 	void configure_manager(const std::string &group, const std::vector<ShortcutPeerConfig> &members,
-			       const ManagerSettings &settings = ManagerSettings{});
+			       const ManagerSettings &settings = ManagerSettings{},
+			       const std::vector<Prefix> &protected_prefixes = {});
 	// A member group's inside prefixes (none: no shortcuts) and the
 	// address its IKE SA leaves from. A member whose settings changed
 	// removes its shortcuts first.
@@ -88,6 +91,11 @@ public:
 	void shortcut_message(const std::string &group, bool server, const Identity &peer, ByteView message) override;
 	void shortcut_channel(const std::string &group, bool server, const Identity &peer, const Address &address,
 			      bool up) override;
+	// Key server: a member's IKE SA moved: member_moved(), or
+	// member_inside() when the new address is in the protected prefixes.
+	// Member: local_address_changed().
+	void shortcut_moved(const std::string &group, bool server, const Identity &peer,
+			    const Address &address) override;
 
 private:
 	struct Manager;
