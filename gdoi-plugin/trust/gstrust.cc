@@ -80,7 +80,8 @@ std::string subjects(const std::vector<Certificate> &certs, bool fingerprints = 
 
 class Run {
 public:
-	Run(const WallClock &clock, std::string &out, std::string &err) : clock_(clock), out_(out), err_(err)
+	Run(const WallClock &clock, const ConditionSource &conditions, std::string &out, std::string &err)
+	        : clock_(clock), out_(out), err_(err), conditions_(conditions)
 	{
 	}
 
@@ -147,7 +148,7 @@ private:
 	bool json_ = false;
 	std::unique_ptr<DirectoryFs> fs_;
 	std::unique_ptr<TrustStore> store_;
-	NoConditions conditions_;
+	const ConditionSource &conditions_;
 };
 
 std::optional<Bytes> Run::read_file(const std::string &path, int &status)
@@ -898,7 +899,14 @@ int Run::main(const std::vector<std::string> &args, const char *env_dir)
 int run(const std::vector<std::string> &args, const char *env_dir, const WallClock &clock, std::string &out,
 	std::string &err)
 {
-	Run r(clock, out, err);
+	NoConditions none;
+	return run(args, env_dir, clock, none, out, err);
+}
+
+int run(const std::vector<std::string> &args, const char *env_dir, const WallClock &clock,
+	const ConditionSource &conditions, std::string &out, std::string &err)
+{
+	Run r(clock, conditions, out, err);
 	return r.main(args, env_dir);
 }
 
