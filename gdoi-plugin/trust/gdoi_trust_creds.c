@@ -340,10 +340,19 @@ static void queue_close_untrusted(private_gdoi_trust_creds_t *this)
 										NULL));
 }
 
-METHOD(listener_t, authorize, bool,
-	private_gdoi_trust_creds_t *this, ike_sa_t *ike_sa, bool final,
-	bool *success)
+/**
+ * The object of our listener
+ */
+static private_gdoi_trust_creds_t *of_listener(listener_t *listener)
 {
+	return (void*)listener - offsetof(private_gdoi_trust_creds_t, listener);
+}
+
+static bool authorize(listener_t *listener, ike_sa_t *ike_sa, bool final,
+					  bool *success)
+{
+	private_gdoi_trust_creds_t *this = of_listener(listener);
+
 	if (final && !ike_sa_trusted(this, ike_sa, TRUE))
 	{
 		*success = FALSE;
@@ -351,9 +360,9 @@ METHOD(listener_t, authorize, bool,
 	return TRUE;
 }
 
-METHOD(listener_t, ike_updown, bool,
-	private_gdoi_trust_creds_t *this, ike_sa_t *ike_sa, bool up)
+static bool ike_updown(listener_t *listener, ike_sa_t *ike_sa, bool up)
 {
+	private_gdoi_trust_creds_t *this = of_listener(listener);
 	enumerator_t *enumerator;
 	connected_t *c;
 	uint32_t id = ike_sa->get_unique_id(ike_sa);
@@ -392,9 +401,9 @@ METHOD(listener_t, ike_updown, bool,
 	return TRUE;
 }
 
-METHOD(listener_t, ike_rekey, bool,
-	private_gdoi_trust_creds_t *this, ike_sa_t *old, ike_sa_t *new)
+static bool ike_rekey(listener_t *listener, ike_sa_t *old, ike_sa_t *new)
 {
+	private_gdoi_trust_creds_t *this = of_listener(listener);
 	enumerator_t *enumerator;
 	connected_t *c;
 
@@ -510,9 +519,9 @@ gdoi_trust_creds_t *gdoi_trust_creds_create(const char *dir)
 			.destroy = _destroy,
 		},
 		.listener = {
-			.authorize = _authorize,
-			.ike_updown = _ike_updown,
-			.ike_rekey = _ike_rekey,
+			.authorize = authorize,
+			.ike_updown = ike_updown,
+			.ike_rekey = ike_rekey,
 		},
 		.dir = strdup(dir),
 		.creds = mem_cred_create(),

@@ -31,7 +31,7 @@ A_ID = "gm2.example.net"
 
 def plain_conn(name, local, remote, local_id, remote_id, cert):
     """A plain IKEv2 connection authenticated by certificates, one CHILD_SA
-    between the two backbone addresses."""
+    between the two routers' LANs."""
     return f"""\
 	{name} {{
 		version = 2
@@ -49,8 +49,8 @@ def plain_conn(name, local, remote, local_id, remote_id, cert):
 		}}
 		children {{
 			{name} {{
-				local_ts = {local.addr}/32
-				remote_ts = {remote.addr}/32
+				local_ts = {local.lan_prefix}
+				remote_ts = {remote.lan_prefix}
 				esp_proposals = aes128gcm16
 			}}
 		}}
@@ -59,7 +59,7 @@ def plain_conn(name, local, remote, local_id, remote_id, cert):
 
 
 def ike_sas(router, conn):
-    out = router.swanctl("--list-sas", "--ike", conn).stdout
+    out = router.swanctl("--list-sas", "--ike", conn)
     return [line for line in out.splitlines() if line.startswith(f"{conn}:") and "ESTABLISHED" in line]
 
 
@@ -69,7 +69,7 @@ def listed(router):
 
 @pytest.fixture(scope="module")
 def plab():
-    lab = labmod.gdoi_lab("gstrustpol", members=2)
+    lab = labmod.gdoi_lab("gstpol", members=2)
     with lab:
         ks, b, a = lab["ks"], lab["gm1"], lab["gm2"]
         pki = lab.dir / "pki-trust"
