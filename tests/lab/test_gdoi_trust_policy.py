@@ -10,7 +10,8 @@ as IKEv2 peer of B's connection to-ks: C cannot open it. B first holds a
 list of A's naming C for group red only: its registration to blue fails.
 With the enveloped list B registers, each side authenticated by the other's
 certificate from A's lists. B then makes that list conditional on its IKE
-SA with A (connected:gm2.example.net): without that SA the next
+SA with A (connected:gm2.example.net), through gdoictl trust (and, before,
+on its registration: registered:blue): without that SA the next
 registration fails; with it B registers, and its plain IKEv2 SA with C
 comes up; when the SA with A goes down the list lapses, and B closes the
 IKE SA with C, whose peer is no longer trusted.
@@ -167,6 +168,16 @@ def test_b_registers_with_c_vouched_for_by_a(plab):
     wait_until("B registered with C", registers, timeout=60, interval=2)
     members = labmod.gdoictl(ks, "members", GROUP)
     assert [m["id"] for m in members["members"]] == ["gm1.example.net"], members
+
+    # registered:GROUP as the daemon sees it (B's group blue is registered);
+    # gstrust, without a daemon, counts no condition as holding
+    labmod.gdoictl(b, "trust", "condition", FOR_B, f"registered:{GROUP}", as_json=False)
+    daemon = labmod.gdoictl(b, "trust", "trusted", "--group", GROUP, "--use", "key-server")
+    assert [c["subject"] for c in daemon["certificates"]] == ["O=groupsec lab, CN=ks.example.net"], daemon
+    offline = json.loads(gstrust(plab, "--dir", trust_dir(b), "--json", "trusted", "--group", GROUP,
+                                 "--use", "key-server").stdout)
+    assert offline["certificates"] == [], offline
+    labmod.gdoictl(b, "trust", "enable", FOR_B, as_json=False)
 
 
 def test_a_list_conditional_on_the_sa_with_a(plab):
