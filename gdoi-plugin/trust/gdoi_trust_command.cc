@@ -47,6 +47,11 @@ Section failure(const std::string &message, int status)
 
 Section answer(const char *dir, const Section &request, gs_trust_holds_t holds, void *holds_ctx, bool &changed)
 {
+	for (const auto &e : request.entries())
+		if (e.name != "args")
+			return failure("trust: unknown argument '" + e.name + "'", gstrust::kExitUsage);
+	if (request.find("args") && !request.list("args"))
+		return failure("trust: argument 'args' must be a list", gstrust::kExitUsage);
 	const std::vector<std::string> *args = request.list("args");
 	if (!args || args->empty())
 		return failure("trust: no command given (list, show, trusted, enable, disable, condition, remove)",

@@ -322,6 +322,23 @@ TEST_F(GstrustTest, TheDaemonsTrustCommand)
 	EXPECT_EQ(out_, before);
 	EXPECT_FALSE(std::filesystem::exists(f("x.cms")));
 
+	// arguments other than the list args
+	vici::Section odd;
+	odd.add_value("args", "list");
+	vici::Section extra;
+	extra.add_list("args", {"list"});
+	extra.add_value("force", "yes");
+	for (const vici::Section &req : {odd, extra}) {
+		Bytes enc = vici::encode_message(req).value();
+		uint8_t *out = nullptr;
+		size_t n = 0;
+		ASSERT_TRUE(gdoi_trust_command(store.c_str(), enc.data(), enc.size(), holds_cb, &c, &out, &n, &changed));
+		r = vici::decode_message(ByteView(out, n)).value();
+		std::free(out);
+		EXPECT_EQ(value(r, "success"), "no");
+		EXPECT_NE(value(r, "errmsg").find("argument"), std::string::npos) << value(r, "errmsg");
+	}
+
 	const uint8_t junk[] = {1, 2, 3};
 	uint8_t *resp = nullptr;
 	size_t len = 0;
