@@ -440,6 +440,7 @@ public:
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
 	std::optional<SaTraffic> sa_traffic(const std::string &group, uint32_t spi) const override;
 	std::vector<GroupRoutingKey> routing_keys() const override;
+	IkeSaCounts ike_sa_counts() const override;
 	Result<Done> check_config(const std::string &source, const ConfigSettings &settings) override;
 	Result<std::string> load_config(const std::string &source, const ConfigSettings &settings) override;
 	Result<Done> unload_config(const std::string &source) override;
@@ -550,6 +551,11 @@ std::vector<GroupState> EngineControl::groups() const
 std::vector<GroupRoutingKey> EngineControl::routing_keys() const
 {
 	return core_.engine->routing_keys();
+}
+
+ControlTarget::IkeSaCounts EngineControl::ike_sa_counts() const
+{
+	return IkeSaCounts{core_.engine->responder_ike_sas(), core_.engine->initiator_ike_sas(), core_.engine->half_open()};
 }
 
 uint64_t EngineControl::now_ms() const
