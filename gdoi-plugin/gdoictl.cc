@@ -461,7 +461,7 @@ const std::set<std::string> kNumbers = {
         "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
         "tree-depth",     "invalid-spi",   "ike-deletes-sent", "ike-deletes-received", "ike-rekeys",
-        "liveness",       "liveness-failed", "unsupported-critical", "group-number",
+        "liveness",       "liveness-failed", "responder", "initiator", "half-open", "unsupported-critical", "group-number",
         "shortcut-sent",  "shortcut-received", "shortcut-unsent",
         "packets-in",     "bytes-in",   "packets-out",   "bytes-out",
         // events

@@ -184,7 +184,7 @@ std::string text_of(const ike::ProbeAnswer &a, const Endpoint &from, bool moved,
 		s += "none";
 	else
 		s += std::string(a.nat_local ? "in front of us" : "") + (a.nat_local && a.nat_remote ? ", " : "") +
-		     (a.nat_remote ? "in front of the peer" : "");
+		     (a.nat_remote ? "in front of the peer (or the peer forces UDP encapsulation)" : "");
 	s += "\nanswered from:  " + ip_text(from) + "[" + std::to_string(from.port) + "]" +
 	     (moved ? " (not where we sent)" : "") + "\n";
 	s += "certificate:    " + cert_note + "\n";
