@@ -305,7 +305,7 @@ public:
 	std::optional<Bytes> sign(const Identity &, ByteView) override { return std::nullopt; }
 	// RFC 7427 AUTH data: AlgorithmIdentifier length, AlgorithmIdentifier
 	// (its signature OID names the digest), signature.
-	bool verify(const Identity &signer, ByteView octets, ByteView auth) override
+	bool verify(const Identity &signer, ByteView octets, ByteView auth, const std::string &, PeerRole) override
 	{
 		return server_key_ && signer == server_ && verify_key(server_key_, octets, auth);
 	}

@@ -10,6 +10,7 @@
 #include <collections/linked_list.h>
 
 #include "gs_creds.h"
+#include "groupsec/trust/store_c.h"
 
 /*
  * Described in header
@@ -71,15 +72,43 @@ bool gdoi_creds_sign(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
 /*
  * Described in header
  */
-bool gdoi_creds_verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
-					   size_t len, const uint8_t *auth, size_t auth_len)
+/**
+ * Where a key that verified is used, for the trust lists to judge
+ */
+typedef struct {
+	gdoi_trust_creds_t *trust;
+	const char *group;
+	uint32_t use;
+} verify_scope_t;
+
+static bool accept_key(verify_scope_t *scope, public_key_t *key,
+					   auth_cfg_t *auth)
 {
+	return !scope->trust ||
+		   scope->trust->accepts(scope->trust, auth, scope->group, scope->use);
+}
+
+/*
+ * Described in header
+ */
+bool gdoi_creds_verify(gdoi_trust_creds_t *trust, const gdoi_id_t *signer,
+					   const char *group, gdoi_peer_role_t role,
+					   const uint8_t *data, size_t len, const uint8_t *auth,
+					   size_t auth_len)
+{
+	verify_scope_t scope = {
+		.trust = trust,
+		.group = group,
+		.use = role == GDOI_PEER_KEY_SERVER ? GS_TRUST_USE_KEY_SERVER
+											: GS_TRUST_USE_MEMBER,
+	};
 	identification_t *id;
 	bool ok;
 
 	id = gdoi_creds_identity(signer);
-	ok = gs_creds_verify("gdoi", id, chunk_create((u_char*)data, len),
-						 chunk_create((u_char*)auth, auth_len));
+	ok = gs_creds_verify_accept("gdoi", id, chunk_create((u_char*)data, len),
+						chunk_create((u_char*)auth, auth_len),
+						(gs_creds_accept_t)accept_key, &scope);
 	id->destroy(id);
 	return ok;
 }

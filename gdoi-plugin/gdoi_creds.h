@@ -14,6 +14,7 @@
 #include <library.h>
 
 #include "gdoi_core.h"
+#include "trust/gdoi_trust_creds.h"
 
 /**
  * The core's callbacks on charon's credential manager (lib/charon's
@@ -45,10 +46,14 @@ bool gdoi_creds_sign(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
 
 /**
  * Verify RFC 7427 AUTH data of signer with a trusted public key (a
- * certificate of signer that chains to a trusted CA, or a trusted raw key).
+ * certificate of signer that chains to a trusted CA, or a trusted raw key)
+ * that trust, the shared trust lists, accepts for signer as the peer of
+ * group in role.
  */
-bool gdoi_creds_verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
-					   size_t len, const uint8_t *auth, size_t auth_len);
+bool gdoi_creds_verify(gdoi_trust_creds_t *trust, const gdoi_id_t *signer,
+					   const char *group, gdoi_peer_role_t role,
+					   const uint8_t *data, size_t len, const uint8_t *auth,
+					   size_t auth_len);
 
 /**
  * RFC 9838 AUTH_KEY: the DER SubjectPublicKeyInfo of signer's private key.

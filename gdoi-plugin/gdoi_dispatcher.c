@@ -48,6 +48,11 @@ struct private_gdoi_dispatcher_t {
 	gdoi_dispatcher_t public;
 
 	/**
+	 * The shared trust lists, judging keys that verify a peer's AUTH
+	 */
+	gdoi_trust_creds_t *trust;
+
+	/**
 	 * G-IKEv2 core
 	 */
 	gdoi_core_t *core;
@@ -107,6 +112,30 @@ struct private_gdoi_dispatcher_t {
 /**
  * Core callback: send a datagram
  */
+/**
+ * Verify a peer's AUTH, with the trust lists' view of group and role
+ */
+static bool verify_cb(private_gdoi_dispatcher_t *this, const gdoi_id_t *signer,
+					  const char *group, gdoi_peer_role_t role,
+					  const uint8_t *data, size_t len, const uint8_t *auth,
+					  size_t auth_len)
+{
+	return gdoi_creds_verify(this->trust, signer, group, role, data, len,
+							 auth, auth_len);
+}
+
+METHOD(gdoi_dispatcher_t, registered, bool,
+	private_gdoi_dispatcher_t *this, const char *group)
+{
+	bool r;
+
+	/* recursive: also asked from within the core, verifying an AUTH */
+	this->mutex->lock(this->mutex);
+	r = gdoi_core_registered(this->core, group);
+	this->mutex->unlock(this->mutex);
+	return r;
+}
+
 static bool send_cb(private_gdoi_dispatcher_t *this, const gdoi_addr_t *local,
 					const gdoi_addr_t *remote, const uint8_t *data, size_t len)
 {
@@ -669,14 +698,15 @@ METHOD(gdoi_dispatcher_t, destroy, void,
  * Described in header
  */
 gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
-										  gdoi_state_t *state)
+										  gdoi_state_t *state,
+										  gdoi_trust_creds_t *trust)
 {
 	private_gdoi_dispatcher_t *this;
 	gdoi_core_env_t env = {
 		.send = (void*)send_cb,
 		.shared_key = gdoi_creds_shared_key,
 		.sign = gdoi_creds_sign,
-		.verify = gdoi_creds_verify,
+		.verify = (void*)verify_cb,
 		.public_key = gdoi_creds_public_key,
 		.sign_with = gdoi_creds_sign_with,
 		.verify_with = gdoi_creds_verify_with,
@@ -709,6 +739,7 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 			.client_close = _client_close,
 			.set_wake = _set_wake,
 			.get_ext = _get_ext,
+			.registered = _registered,
 			.destroy = _destroy,
 		},
 		.ext = {
@@ -721,7 +752,8 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 		.listener = {
 			.roam = _roam,
 		},
-		.mutex = mutex_create(MUTEX_TYPE_DEFAULT),
+		.mutex = mutex_create(MUTEX_TYPE_RECURSIVE),
+		.trust = trust,
 		.keylog = keylog,
 		.state = state,
 	);

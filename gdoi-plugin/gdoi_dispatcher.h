@@ -18,6 +18,7 @@
 #include "gdoi_keylog.h"
 #include "gdoi_state.h"
 #include "gs_socket.h"
+#include "trust/gdoi_trust_creds.h"
 
 typedef struct gdoi_dispatcher_t gdoi_dispatcher_t;
 
@@ -135,6 +136,11 @@ struct gdoi_dispatcher_t {
 	gdoi_ext_t *(*get_ext)(gdoi_dispatcher_t *this);
 
 	/**
+	 * Whether member group `group` is registered with its key server.
+	 */
+	bool (*registered)(gdoi_dispatcher_t *this, const char *group);
+
+	/**
 	 * Destroy the core and this object.
 	 */
 	void (*destroy)(gdoi_dispatcher_t *this);
@@ -146,9 +152,12 @@ struct gdoi_dispatcher_t {
  *
  * @param keylog		key logs the core writes to
  * @param state			state files of the key server
+ * @param trust			shared trust lists judging the keys that verify a
+ *						peer's AUTH (kept, not owned)
  * @return				dispatcher, NULL if the core cannot be created
  */
 gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
-										  gdoi_state_t *state);
+										  gdoi_state_t *state,
+										  gdoi_trust_creds_t *trust);
 
 #endif /** GDOI_DISPATCHER_H_ @}*/

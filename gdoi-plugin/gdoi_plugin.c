@@ -85,8 +85,10 @@ static void stop(private_gdoi_plugin_t *this)
 	}
 	DESTROY_IF(this->control);
 	this->control = NULL;
-	DESTROY_IF(this->trust);
-	this->trust = NULL;
+	if (this->trust)
+	{
+		this->trust->set_registered(this->trust, NULL, NULL);
+	}
 	DESTROY_IF(this->timer);
 	this->timer = NULL;
 	if (this->nat_t_socket)
@@ -103,6 +105,9 @@ static void stop(private_gdoi_plugin_t *this)
 	}
 	DESTROY_IF(this->dispatcher);
 	this->dispatcher = NULL;
+	/* after the core, whose verifications ask it */
+	DESTROY_IF(this->trust);
+	this->trust = NULL;
 	DESTROY_IF(this->state);
 	this->state = NULL;
 	DESTROY_IF(this->keylog);
@@ -121,11 +126,15 @@ static bool start(private_gdoi_plugin_t *this)
 	this->keylog = gdoi_keylog_create();
 	this->state = gdoi_state_create(lib->settings->get_str(lib->settings,
 						"%s.plugins.gdoi.state_dir", GDOI_STATEDIR, lib->ns));
-	this->dispatcher = gdoi_dispatcher_create(this->keylog, this->state);
+	this->dispatcher = gdoi_dispatcher_create(this->keylog, this->state,
+											  this->trust);
 	if (!this->dispatcher)
 	{
 		return FALSE;
 	}
+	this->trust->set_registered(this->trust,
+						(void*)this->dispatcher->registered, this->dispatcher);
+	this->trust->serve(this->trust, this->dispatcher->get_ext(this->dispatcher));
 	port = this->dispatcher->get_port(this->dispatcher);
 	this->socket = gs_socket_create("gdoi", port,
 						(gs_socket_cb_t)this->dispatcher->receive,

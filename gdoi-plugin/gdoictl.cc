@@ -65,6 +65,9 @@ const char kUsage[] =
         "  remove-endpoint GROUP GATEWAY        remove a tunnel endpoint\n"
         "  elections [GROUP]                    the key server elections (election plugin): state,\n"
         "                                       leader, last result, rounds, dropped messages\n"
+        "  trust COMMAND [ARGUMENT...]          the store of trust lists (gstrust's list, show, trusted,\n"
+        "                                       enable, disable, condition, remove; reload), in the\n"
+        "                                       daemon: its conditions, its trusted set reloaded\n"
         "  version                              the plugin's version\n"
         "  monitor [GROUP] [--count N]          print events as they happen (of one group), one a line;\n"
         "                                       with --count, exit after N\n"
@@ -458,7 +461,7 @@ const std::set<std::string> kNumbers = {
         "registrations",  "rekeys",     "flat-id",       "registered",   "encr-keysize",
         "lifetime",       "expires",    "evicted",       "exposed-keks", "tree-epoch",
         "tree-depth",     "invalid-spi",   "ike-deletes-sent", "ike-deletes-received", "ike-rekeys",
-        "liveness",       "liveness-failed", "unsupported-critical", "group-number",
+        "liveness",       "liveness-failed", "responder", "initiator", "half-open", "unsupported-critical", "group-number",
         "shortcut-sent",  "shortcut-received", "shortcut-unsent",
         "packets-in",     "bytes-in",   "packets-out",   "bytes-out",
         // events
@@ -726,6 +729,17 @@ const std::vector<Subcommand> &subcommands()
 	        {"elections", "[GROUP]", 0, 1, election::kListElections,
 	         [](const std::vector<std::string> &a) { return a.empty() ? Section() : group_request(a); },
 	         [](const Invocation &inv, const Section &r) { return inv.json ? json_of(r) : human_elections(r); }},
+	        {"trust", "COMMAND [ARGUMENT...]", 1, SIZE_MAX, trust::kTrust,
+	         [](const std::vector<std::string> &a) {
+		         Section s;
+		         s.add_list("args", a);
+		         return s;
+	         },
+	         // gstrust's own output, as it printed it (its JSON with --json)
+	         [](const Invocation &, const Section &r) {
+		         const std::string *o = r.value("output");
+		         return o ? *o : std::string();
+	         }},
 	        {"version", "", 0, 0, command::kVersion, [](const auto &) { return Section(); },
 	         [](const Invocation &inv, const Section &r) {
 		         return inv.json ? json_of(r) : get(r, "daemon") + " " + get(r, "version") + "\n";
@@ -860,6 +874,9 @@ std::optional<int> parse_command_line(const std::vector<std::string> &args, Comm
 			return kExitUsage;
 		} else {
 			cl.words.push_back(a);
+			// what follows trust is gstrust's (its own --group, --use)
+			if (cl.words.size() == 1 && a == "trust")
+				options = false;
 		}
 	}
 	if (cl.words.empty()) {
@@ -887,6 +904,8 @@ int run_subcommand(const CommandLine &cl, std::string &out, std::string &err)
 		return kExitUsage;
 	}
 
+	if (cl.json && std::string(sub->vici_command) == trust::kTrust)
+		cmd_args.insert(cmd_args.begin(), "--json");
 	std::string problem;
 	auto response = call(cl.path, sub->vici_command, sub->request(cmd_args), problem);
 	if (!response) {

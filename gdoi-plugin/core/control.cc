@@ -234,12 +234,17 @@ Result<GroupState> find_group(ControlTarget &t, const std::string &name)
 	return make_error(WireError::Missing, "group '" + name + "' not found");
 }
 
-Section cmd_version(ControlTarget &, const std::string &cmd, const Section &req)
+Section cmd_version(ControlTarget &t, const std::string &cmd, const Section &req)
 {
 	ARG_CHECK(Args(cmd, req).only({}));
 	Section s = success();
 	s.add_value("daemon", "gdoi");
 	s.add_value("version", groupsec::version());
+	const ControlTarget::IkeSaCounts n = t.ike_sa_counts();
+	Section &ike = s.add_section("ike-sas");
+	ike.add_value("responder", num(n.responder));
+	ike.add_value("initiator", num(n.initiator));
+	ike.add_value("half-open", num(n.half_open));
 	return s;
 }
 

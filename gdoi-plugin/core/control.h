@@ -86,6 +86,14 @@ public:
 		return std::nullopt;
 	}
 
+	// The engine's IKE SAs: as responder (key server side), as initiator
+	// (member side), and the responder ones not authenticated yet
+	// (half-open: they time out). A target without IKE SAs has none.
+	struct IkeSaCounts {
+		uint64_t responder = 0, initiator = 0, half_open = 0;
+	};
+	virtual IkeSaCounts ike_sa_counts() const { return {}; }
+
 	// Engine::routing_keys(): every group's routing key of sealed routes.
 	// A target without them has none.
 	virtual std::vector<GroupRoutingKey> routing_keys() const { return {}; }

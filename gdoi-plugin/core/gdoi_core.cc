@@ -104,10 +104,12 @@ public:
 		return r;
 	}
 
-	bool verify(const Identity &signer, ByteView octets, ByteView auth_data) override
+	bool verify(const Identity &signer, ByteView octets, ByteView auth_data, const std::string &group,
+		    PeerRole role) override
 	{
 		gdoi_id_t s = from_identity(signer);
-		return env_.verify && env_.verify(env_.ctx, &s, octets.data(), octets.size(),
+		gdoi_peer_role_t r = role == PeerRole::KeyServer ? GDOI_PEER_KEY_SERVER : GDOI_PEER_MEMBER;
+		return env_.verify && env_.verify(env_.ctx, &s, group.c_str(), r, octets.data(), octets.size(),
 						  auth_data.data(), auth_data.size());
 	}
 
@@ -438,6 +440,7 @@ public:
 	Result<std::vector<TunnelEndpoint>> endpoints(const std::string &group) const override;
 	std::optional<SaTraffic> sa_traffic(const std::string &group, uint32_t spi) const override;
 	std::vector<GroupRoutingKey> routing_keys() const override;
+	IkeSaCounts ike_sa_counts() const override;
 	Result<Done> check_config(const std::string &source, const ConfigSettings &settings) override;
 	Result<std::string> load_config(const std::string &source, const ConfigSettings &settings) override;
 	Result<Done> unload_config(const std::string &source) override;
@@ -548,6 +551,11 @@ std::vector<GroupState> EngineControl::groups() const
 std::vector<GroupRoutingKey> EngineControl::routing_keys() const
 {
 	return core_.engine->routing_keys();
+}
+
+ControlTarget::IkeSaCounts EngineControl::ike_sa_counts() const
+{
+	return IkeSaCounts{core_.engine->responder_ike_sas(), core_.engine->initiator_ike_sas(), core_.engine->half_open()};
 }
 
 uint64_t EngineControl::now_ms() const
@@ -1079,6 +1087,19 @@ extern "C" bool gdoi_core_set_transport(gdoi_core_t *core, const gdoi_transport_
 		copy_error("out of memory", err, err_len);
 		return false;
 	}
+}
+
+extern "C" bool gdoi_core_registered(gdoi_core_t *core, const char *group)
+{
+	if (!core || !group)
+		return false;
+	try {
+		for (const GroupState &g : core->engine->groups())
+			if (g.name == group)
+				return !g.server && g.state == "registered";
+	} catch (const std::bad_alloc &) {
+	}
+	return false;
 }
 
 extern "C" int gdoi_core_load(gdoi_core_t *core, const char *const *keys,

@@ -105,6 +105,15 @@ typedef enum {
 } gdoi_log_level_t;
 
 /**
+ * Whose AUTH payload a verification checks: a member checks its key
+ * server's, a key server its member's.
+ */
+typedef enum {
+	GDOI_PEER_KEY_SERVER = 0,
+	GDOI_PEER_MEMBER = 1,
+} gdoi_peer_role_t;
+
+/**
  * What the glue does for the core. Every callback gets ctx first.
  */
 typedef struct {
@@ -118,9 +127,11 @@ typedef struct {
 	/** RFC 7427 AUTH data over data with signer's private key, malloc()ed */
 	bool (*sign)(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
 				 size_t len, uint8_t **auth, size_t *auth_len);
-	/** verify RFC 7427 AUTH data of signer over data with a trusted key */
-	bool (*verify)(void *ctx, const gdoi_id_t *signer, const uint8_t *data,
-				   size_t len, const uint8_t *auth, size_t auth_len);
+	/** verify RFC 7427 AUTH data of signer over data with a key trusted
+	 *  for signer as the peer of group in role */
+	bool (*verify)(void *ctx, const gdoi_id_t *signer, const char *group,
+				   gdoi_peer_role_t role, const uint8_t *data, size_t len,
+				   const uint8_t *auth, size_t auth_len);
 	bool (*add_sa)(void *ctx, const gdoi_kernel_sa_t *sa);
 	void (*del_sa)(void *ctx, const gdoi_kernel_sa_t *sa);
 	bool (*add_policy)(void *ctx, const gdoi_kernel_policy_t *policy);
@@ -221,6 +232,11 @@ uint16_t gdoi_core_port(gdoi_core_t *core);
  * One line describing the core, for the daemon log; valid until destroy.
  */
 const char *gdoi_core_describe(gdoi_core_t *core);
+
+/**
+ * Whether member group `group` is registered with its key server now.
+ */
+bool gdoi_core_registered(gdoi_core_t *core, const char *group);
 
 /**
  * Load the groups: n settings of the "groups" section as key paths

@@ -64,6 +64,9 @@ public:
 using Clock = crypto::Clock;
 using Random = crypto::RandomSource;
 
+// Whose AUTH payload a verification checks.
+enum class PeerRole { KeyServer = 0, Member = 1 };
+
 class Credentials {
 public:
 	virtual ~Credentials() = default;
@@ -74,8 +77,11 @@ public:
 	// signature), nullopt if there is no key.
 	virtual std::optional<Bytes> sign(const Identity &signer, ByteView octets) = 0;
 	// Verifies RFC 7427 AUTH data over octets with a trusted public key
-	// (certificate) of identity signer.
-	virtual bool verify(const Identity &signer, ByteView octets, ByteView auth_data) = 0;
+	// (certificate) of identity signer, as the peer of group in role (a
+	// member checks its key server's AUTH, a key server its member's): a
+	// key may be trusted for some groups and roles only (trust-lists.md).
+	virtual bool verify(const Identity &signer, ByteView octets, ByteView auth_data, const std::string &group,
+			    PeerRole role) = 0;
 	// RFC 9838 AUTH_KEY. The public key (DER SubjectPublicKeyInfo) of the
 	// private key sign() would use for identity signer, nullopt if none.
 	virtual std::optional<Bytes> public_key(const Identity &signer)

@@ -4,6 +4,9 @@
 // unknown collection, a certificate not trusted), 2 on a usage error and 3
 // if a file or the store could not be read or written.
 #include "gstrust.h"
+#ifndef GSTRUST_NO_MAIN
+#include "gstrust_fetch.h"
+#endif
 
 #include <cerrno>
 #include <cstdio>
@@ -59,6 +62,11 @@ const char kUsage[] =
 	"  remove NAME                      forget a collection\n"
 	"  trusted [--group G] [--use U]    the certificates trusted now\n"
 	"  check CERT --group G --use U     whether a certificate is trusted for a group and use, or why not\n"
+	"peers (the program only, not gdoictl trust):\n"
+	"  fetch ADDR [--port P] [--gikev2|--ikev2] [--dh 19|31] [--timeout S]\n"
+	"                                   one IKE_SA_INIT, then abandoned: the proposal the peer chose,\n"
+	"                                   its vendor IDs, the CAs it asks for, NAT on the path\n"
+	"                                   (port 848: G-IKEv2 key server, else IKEv2)\n"
 	"\n"
 	"uses: key-server, member, election, ike (or any); group \"*\" stands for every group.\n"
 	"The store is --dir DIR, else $GSTRUST_DIR, else " GSTRUST_DEFAULT_DIR ".\n"
@@ -80,7 +88,8 @@ std::string subjects(const std::vector<Certificate> &certs, bool fingerprints = 
 
 class Run {
 public:
-	Run(const WallClock &clock, std::string &out, std::string &err) : clock_(clock), out_(out), err_(err)
+	Run(const WallClock &clock, const ConditionSource &conditions, std::string &out, std::string &err)
+	        : clock_(clock), out_(out), err_(err), conditions_(conditions)
 	{
 	}
 
@@ -147,7 +156,7 @@ private:
 	bool json_ = false;
 	std::unique_ptr<DirectoryFs> fs_;
 	std::unique_ptr<TrustStore> store_;
-	NoConditions conditions_;
+	const ConditionSource &conditions_;
 };
 
 std::optional<Bytes> Run::read_file(const std::string &path, int &status)
@@ -898,7 +907,14 @@ int Run::main(const std::vector<std::string> &args, const char *env_dir)
 int run(const std::vector<std::string> &args, const char *env_dir, const WallClock &clock, std::string &out,
 	std::string &err)
 {
-	Run r(clock, out, err);
+	NoConditions none;
+	return run(args, env_dir, clock, none, out, err);
+}
+
+int run(const std::vector<std::string> &args, const char *env_dir, const WallClock &clock,
+	const ConditionSource &conditions, std::string &out, std::string &err)
+{
+	Run r(clock, conditions, out, err);
 	return r.main(args, env_dir);
 }
 
@@ -910,7 +926,20 @@ int main(int argc, char **argv)
 	std::vector<std::string> args(argv + 1, argv + argc);
 	std::string out, err;
 	groupsec::trust::SystemWallClock clock;
-	int status = groupsec::trust::gstrust::run(args, getenv("GSTRUST_DIR"), clock, out, err);
+	// fetch talks to the network: the program has it, the control
+	// socket's trust command (run() above) does not
+	size_t i = 0;
+	bool json = false;
+	while (i < args.size() && (args[i] == "--json" || (args[i] == "--dir" && i + 1 < args.size()))) {
+		json = json || args[i] == "--json";
+		i += args[i] == "--dir" ? 2 : 1;
+	}
+	int status;
+	if (i < args.size() && args[i] == "fetch")
+		status = groupsec::trust::gstrust::fetch(std::vector<std::string>(args.begin() + static_cast<long>(i) + 1, args.end()),
+							 json, out, err);
+	else
+		status = groupsec::trust::gstrust::run(args, getenv("GSTRUST_DIR"), clock, out, err);
 	fwrite(out.data(), 1, out.size(), stdout);
 	fwrite(err.data(), 1, err.size(), stderr);
 	return status;

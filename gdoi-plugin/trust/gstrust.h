@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "groupsec/trust/certificate.h"
+#include "groupsec/trust/store.h"
 
 namespace groupsec::trust::gstrust {
 
@@ -21,5 +22,9 @@ constexpr int kExitFiles = 3;
 // $GSTRUST_DIR (or null). What it prints goes to out and err.
 int run(const std::vector<std::string> &args, const char *env_dir, const WallClock &clock,
 	std::string &out, std::string &err);
+// The same, judging conditional collections by conditions (the daemon's
+// view; run() above: none holds).
+int run(const std::vector<std::string> &args, const char *env_dir, const WallClock &clock,
+	const ConditionSource &conditions, std::string &out, std::string &err);
 
 } // namespace groupsec::trust::gstrust

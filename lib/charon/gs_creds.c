@@ -207,12 +207,23 @@ static signature_params_t *parse_auth(chunk_t auth, chunk_t *sig)
 bool gs_creds_verify(const char *name, identification_t *signer, chunk_t data,
 					 chunk_t auth)
 {
+	return gs_creds_verify_accept(name, signer, data, auth, NULL, NULL);
+}
+
+/*
+ * Described in header
+ */
+bool gs_creds_verify_accept(const char *name, identification_t *signer,
+							chunk_t data, chunk_t auth,
+							gs_creds_accept_t accept, void *ctx)
+{
 	signature_params_t *params;
 	public_key_t *public;
 	enumerator_t *enumerator;
 	key_type_t key_type;
+	auth_cfg_t *how;
 	chunk_t sig;
-	bool ok = FALSE;
+	bool ok = FALSE, refused = FALSE;
 
 	params = parse_auth(auth, &sig);
 	if (!params)
@@ -222,16 +233,26 @@ bool gs_creds_verify(const char *name, identification_t *signer, chunk_t data,
 	key_type = key_type_from_signature_scheme(params->scheme);
 	enumerator = lib->credmgr->create_public_enumerator(lib->credmgr, key_type,
 														signer, NULL, FALSE);
-	while (enumerator->enumerate(enumerator, &public, NULL))
+	while (enumerator->enumerate(enumerator, &public, &how))
 	{
 		if (public->verify(public, params->scheme, params->params, data, sig))
 		{
+			if (accept && !accept(ctx, public, how))
+			{
+				refused = TRUE;
+				continue;
+			}
 			ok = TRUE;
 			break;
 		}
 	}
 	enumerator->destroy(enumerator);
-	if (!ok)
+	if (!ok && refused)
+	{
+		DBG1(DBG_CFG, "%s: the %N key of '%Y' that verifies the signature is "
+			 "not trusted here", name, key_type_names, key_type, signer);
+	}
+	else if (!ok)
 	{
 		DBG1(DBG_CFG, "%s: no trusted %N key of '%Y' verifies the signature",
 			 name, key_type_names, key_type, signer);

@@ -12,6 +12,7 @@
 #define GS_CREDS_H_
 
 #include <library.h>
+#include <credentials/auth_cfg.h>
 
 /**
  * Signing, verification and shared keys through charon's credential
@@ -62,6 +63,25 @@ bool gs_creds_sign(const char *name, identification_t *signer, chunk_t data,
  */
 bool gs_creds_verify(const char *name, identification_t *signer, chunk_t data,
 					 chunk_t auth);
+
+/**
+ * Says whether a trusted key that verified a signature may vouch for the
+ * signer where it is used: auth holds how the key is trusted (its
+ * certificate as AUTH_RULE_SUBJECT_CERT, the CA it chains to as
+ * AUTH_RULE_CA_CERT).
+ */
+typedef bool (*gs_creds_accept_t)(void *ctx, public_key_t *key,
+								  auth_cfg_t *auth);
+
+/**
+ * Like gs_creds_verify(), accepting only a key accept() agrees to.
+ *
+ * @param accept		judges the key that verified, NULL accepts any
+ * @param ctx			passed to accept
+ */
+bool gs_creds_verify_accept(const char *name, identification_t *signer,
+							chunk_t data, chunk_t auth,
+							gs_creds_accept_t accept, void *ctx);
 
 /**
  * The DER SubjectPublicKeyInfo of the private key of signer.

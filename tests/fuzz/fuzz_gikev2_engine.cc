@@ -62,7 +62,7 @@ struct Creds : Credentials {
 		return Bytes{'f', 'u', 'z', 'z'};
 	}
 	std::optional<Bytes> sign(const Identity &, ByteView) override { return std::nullopt; }
-	bool verify(const Identity &, ByteView, ByteView) override { return false; }
+	bool verify(const Identity &, ByteView, ByteView, const std::string &, PeerRole) override { return false; }
 };
 
 struct Sink : SaSink {

@@ -109,6 +109,15 @@ TEST_F(Protocol, SignatureAuthenticationAndCurve25519)
 		EXPECT_NE(installed(*gm, spi), nullptr);
 	}
 	EXPECT_EQ(gcks->group("blue")->counters.registrations, 2u);
+	// each side names the group and the role it checks the peer in: the
+	// key server each member's AUTH, each member the key server's
+	size_t as_member = 0, as_server = 0;
+	for (const auto &[group, role] : creds.verified_as) {
+		EXPECT_EQ(group, "blue");
+		(role == PeerRole::Member ? as_member : as_server)++;
+	}
+	EXPECT_EQ(as_member, 2u);
+	EXPECT_EQ(as_server, 2u);
 }
 
 TEST_F(Protocol, ForgedMemberSignatureIsRejected)

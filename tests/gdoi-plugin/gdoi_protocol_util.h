@@ -115,9 +115,11 @@ public:
 		out.insert(out.end(), sig.begin(), sig.end());
 		return out;
 	}
-	bool verify(const Identity &signer, ByteView octets, ByteView auth) override
+	bool verify(const Identity &signer, ByteView octets, ByteView auth, const std::string &group,
+		    PeerRole role) override
 	{
 		verify_calls++;
+		verified_as.emplace_back(group, role);
 		auto it = keys_.find(signer);
 		return it != keys_.end() && verify_key(it->second.get(), octets, auth);
 	}
@@ -185,6 +187,8 @@ public:
 	}
 	int sign_calls = 0;
 	int verify_calls = 0;
+	// the group and role of each verify() call
+	std::vector<std::pair<std::string, PeerRole>> verified_as;
 
 private:
 	static bool verify_key(EVP_PKEY *key, ByteView octets, ByteView auth)

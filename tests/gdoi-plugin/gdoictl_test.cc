@@ -485,6 +485,72 @@ TEST(Gdoictl, ReportsAServerThatDoesNotKnowTheCommand)
 	EXPECT_EQ(r.err, "gdoictl: " + path + " does not know the command 'list-groups'\n");
 }
 
+// A server that answers one request with response and keeps the request.
+groupsec::vici::Packet answer_once(const std::vector<std::string> &args, const groupsec::vici::Section &response, Result &r)
+{
+	char tmpl[] = "/tmp/gdoictl-test-XXXXXX";
+	std::string dir = mkdtemp(tmpl);
+	std::string path = dir + "/trust.vici";
+	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	sockaddr_un addr{};
+	addr.sun_family = AF_UNIX;
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+	EXPECT_EQ(bind(lfd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+	EXPECT_EQ(listen(lfd, 1), 0);
+	groupsec::vici::Packet got;
+	std::thread t([lfd, &got, &response] {
+		int fd = accept(lfd, nullptr, nullptr);
+		uint8_t buf[4096];
+		ssize_t n = read(fd, buf, sizeof(buf));
+		if (n > 4) {
+			auto req = groupsec::vici::decode_packet(ByteView(buf + 4, static_cast<size_t>(n) - 4));
+			if (req)
+				got = req.value();
+			groupsec::vici::Packet resp{groupsec::vici::Operation::CmdResponse, "", response};
+			Bytes out = groupsec::vici::encode_packet(resp).value();
+			if (write(fd, out.data(), out.size()) != static_cast<ssize_t>(out.size()))
+				ADD_FAILURE() << "write";
+		}
+		close(fd);
+	});
+	std::vector<std::string> argv = {"-s", path};
+	argv.insert(argv.end(), args.begin(), args.end());
+	r = gdoictl(argv);
+	t.join();
+	close(lfd);
+	unlink(path.c_str());
+	rmdir(dir.c_str());
+	return got;
+}
+
+TEST(Gdoictl, TrustPassesGstrustsArgumentsAndPrintsItsOutput)
+{
+	groupsec::vici::Section ok;
+	ok.add_value("success", "yes");
+	ok.add_value("output", "{\"certificates\":[]}\n");
+	Result r;
+	// gstrust's own options go through; --json before the command asks for its JSON
+	groupsec::vici::Packet req = answer_once({"--json", "trust", "trusted", "--group", "blue", "--use", "key-server"}, ok, r);
+	EXPECT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(r.out, "{\"certificates\":[]}\n");
+	EXPECT_EQ(req.name, "trust");
+	ASSERT_NE(req.message.list("args"), nullptr);
+	EXPECT_EQ(*req.message.list("args"),
+		  (std::vector<std::string>{"--json", "trusted", "--group", "blue", "--use", "key-server"}));
+
+	groupsec::vici::Section failed;
+	failed.add_value("success", "no");
+	failed.add_value("errmsg", "enable: no collection named nobody");
+	req = answer_once({"trust", "enable", "nobody"}, failed, r);
+	EXPECT_EQ(r.status, 1);
+	EXPECT_EQ(r.err, "gdoictl: trust: enable: no collection named nobody\n");
+	EXPECT_EQ(*req.message.list("args"), (std::vector<std::string>{"enable", "nobody"}));
+
+	// no command: a usage error, nothing sent
+	r = gdoictl({"-s", "/nonexistent/socket", "trust"});
+	EXPECT_EQ(r.status, 2);
+}
+
 // --- the installed program ---
 
 std::string gdoictl_binary()

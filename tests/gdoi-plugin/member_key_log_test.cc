@@ -205,12 +205,13 @@ struct CoreMember : RecordingEnv {
 		*len = k->size();
 		return true;
 	}
-	static bool verify(void *ctx, const gdoi_id_t *signer, const uint8_t *data, size_t len, const uint8_t *auth,
-			   size_t auth_len)
+	static bool verify(void *ctx, const gdoi_id_t *signer, const char *group, gdoi_peer_role_t role,
+			   const uint8_t *data, size_t len, const uint8_t *auth, size_t auth_len)
 	{
 		auto *self = of(ctx);
 		return self->creds->verify(Identity{signer->type, Bytes(signer->data, signer->data + signer->len)},
-					   ByteView(data, len), ByteView(auth, auth_len));
+					   ByteView(data, len), ByteView(auth, auth_len), group,
+					   role == GDOI_PEER_KEY_SERVER ? PeerRole::KeyServer : PeerRole::Member);
 	}
 	// GSA_REKEY signatures verify with the key server's AUTH_KEY
 	static bool verify_with(void *ctx, const uint8_t *spki, size_t spki_len, const uint8_t *data, size_t len,

@@ -439,12 +439,14 @@ TEST_F(RekeyMessages, TheKeyServerSignsTheAuthPayloadAsSent)
 		std::fill(zeroed.data.begin() + static_cast<long>(prefix), zeroed.data.end(), 0);
 		inner.back().body = encode_auth(zeroed).value();
 		const Bytes h24(d.data.begin(), d.data.begin() + 24);
-		EXPECT_TRUE(creds.verify(gcks_id, signed_octets(h24, d.data[29], inner), sent.data)) << i;
+		EXPECT_TRUE(creds.verify(gcks_id, signed_octets(h24, d.data[29], inner), sent.data, "blue",
+					 PeerRole::KeyServer)) << i;
 		// not over an AUTH payload without the signature's octets
 		AuthPayload stub = sent;
 		stub.data.resize(prefix);
 		inner.back().body = encode_auth(stub).value();
-		EXPECT_FALSE(creds.verify(gcks_id, signed_octets(h24, d.data[29], inner), sent.data)) << i;
+		EXPECT_FALSE(creds.verify(gcks_id, signed_octets(h24, d.data[29], inner), sent.data, "blue",
+					 PeerRole::KeyServer)) << i;
 	}
 	EXPECT_EQ(gm.group("blue")->counters.rekeys, 12u);
 	EXPECT_EQ(gm.group("blue")->counters.dropped_auth, 0u);

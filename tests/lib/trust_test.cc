@@ -646,7 +646,14 @@ void count_problem(void *ctx, const char *)
 	++*static_cast<int *>(ctx);
 }
 
-TEST_F(TrustStoreTest, CInterfaceServesEveryGroupEntriesOfEnabledLists)
+// conditions for the C interface: the set of "KIND:ARGUMENT" that hold
+int holds_in(void *ctx, const char *kind, const char *argument)
+{
+	auto *up = static_cast<std::set<std::string> *>(ctx);
+	return up->count(std::string(kind) + ":" + argument) > 0;
+}
+
+TEST_F(TrustStoreTest, CInterfaceServesAndChecksPerGroupAndUse)
 {
 	// B: member of every group; C: key server of g1 only; E: ike, every group;
 	// all current by the system clock
@@ -654,6 +661,7 @@ TEST_F(TrustStoreTest, CInterfaceServesEveryGroupEntriesOfEnabledLists)
 	Signer e = make_identity("E", now - kYear, now + kYear);
 	Signer b = make_identity("B", now - kYear, now + kYear);
 	Signer c = make_identity("C", now - kYear, now + kYear);
+	Signer stranger = make_identity("stranger", now - kYear, now + kYear);
 	TrustList l = make_list("c-api", 1,
 				{make_entry(b.certificate, {"*"}, kUseMember, now - 10, now + kYear),
 				 make_entry(c.certificate, {"g1"}, kUseKeyServer, now - 10, now + kYear),
@@ -669,18 +677,70 @@ TEST_F(TrustStoreTest, CInterfaceServesEveryGroupEntriesOfEnabledLists)
 	int problems = 0;
 	EXPECT_EQ(gs_trust_store_load(cs, count_problem, &problems), 1);
 	EXPECT_EQ(problems, 0);
+	// served: every certificate trusted for one of the uses in some group
 	std::vector<Bytes> got;
-	EXPECT_EQ(gs_trust_store_trusted_any_group(cs, GS_TRUST_USE_KEY_SERVER | GS_TRUST_USE_MEMBER, collect, &got),
-		  1);
-	ASSERT_EQ(got.size(), 1u);
-	EXPECT_EQ(got[0], b.certificate.der());
+	EXPECT_EQ(gs_trust_store_trusted(cs, GS_TRUST_USE_KEY_SERVER | GS_TRUST_USE_MEMBER, nullptr, nullptr,
+					 collect, &got),
+		  2);
+	EXPECT_EQ(std::set<Bytes>(got.begin(), got.end()),
+		  (std::set<Bytes>{b.certificate.der(), c.certificate.der()}));
 	got.clear();
-	EXPECT_EQ(gs_trust_store_trusted_any_group(cs, GS_TRUST_USE_IKE | GS_TRUST_USE_MEMBER, collect, &got), 2);
+	EXPECT_EQ(gs_trust_store_trusted(cs, GS_TRUST_USE_IKE, nullptr, nullptr, collect, &got), 1);
+
+	// checked: for the group and use the peer is verified in
+	char why[256];
+	const Bytes &cd = c.certificate.der();
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "g1", GS_TRUST_USE_KEY_SERVER, nullptr, nullptr,
+				       why, sizeof(why)),
+		  GS_TRUST_TRUSTED);
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "g2", GS_TRUST_USE_KEY_SERVER, nullptr, nullptr,
+				       why, sizeof(why)),
+		  GS_TRUST_REFUSED);
+	EXPECT_TRUE(contains(why, "g2")) << why;
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "g1", GS_TRUST_USE_MEMBER, nullptr, nullptr, why,
+				       sizeof(why)),
+		  GS_TRUST_REFUSED);
+	EXPECT_TRUE(contains(why, "member")) << why;
+	const Bytes &sd = stranger.certificate.der();
+	EXPECT_EQ(gs_trust_store_check(cs, sd.data(), sd.size(), "g1", GS_TRUST_USE_KEY_SERVER, nullptr, nullptr,
+				       why, sizeof(why)),
+		  GS_TRUST_NOT_LISTED);
+	// a garbled certificate, no group, several uses: refused
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size() - 1, "g1", GS_TRUST_USE_KEY_SERVER, nullptr,
+				       nullptr, why, sizeof(why)),
+		  GS_TRUST_REFUSED);
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "", GS_TRUST_USE_KEY_SERVER, nullptr, nullptr, why,
+				       sizeof(why)),
+		  GS_TRUST_REFUSED);
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "g1",
+				       GS_TRUST_USE_KEY_SERVER | GS_TRUST_USE_MEMBER, nullptr, nullptr, why,
+				       sizeof(why)),
+		  GS_TRUST_REFUSED);
+
+	// conditional on connected:A: trusted only while the condition holds
+	ASSERT_TRUE(store_->set_state("c-api", State::Conditional, "connected:A").ok());
+	EXPECT_EQ(gs_trust_store_load(cs, count_problem, &problems), 1);
+	std::set<std::string> up;
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "g1", GS_TRUST_USE_KEY_SERVER, holds_in, &up, why,
+				       sizeof(why)),
+		  GS_TRUST_REFUSED);
+	EXPECT_TRUE(contains(why, "connected:A, which does not hold")) << why;
+	up.insert("connected:A");
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "g1", GS_TRUST_USE_KEY_SERVER, holds_in, &up, why,
+				       sizeof(why)),
+		  GS_TRUST_TRUSTED);
+	up.clear();
+	got.clear();
+	EXPECT_EQ(gs_trust_store_trusted(cs, kAllUses, holds_in, &up, collect, &got), 0);
 
 	ASSERT_TRUE(store_->set_state("c-api", State::Disabled).ok());
 	EXPECT_EQ(gs_trust_store_load(cs, count_problem, &problems), 1);
 	got.clear();
-	EXPECT_EQ(gs_trust_store_trusted_any_group(cs, kAllUses, collect, &got), 0);
+	EXPECT_EQ(gs_trust_store_trusted(cs, kAllUses, nullptr, nullptr, collect, &got), 0);
+	EXPECT_EQ(gs_trust_store_check(cs, cd.data(), cd.size(), "g1", GS_TRUST_USE_KEY_SERVER, nullptr, nullptr,
+				       why, sizeof(why)),
+		  GS_TRUST_REFUSED);
+	EXPECT_TRUE(contains(why, "disabled")) << why;
 	gs_trust_store_destroy(cs);
 
 	// a store that is not there yet is empty, and no problem

@@ -721,7 +721,7 @@ bool KeyServer::member_auth_ok(GcksGroup &g, IkeSa &sa, const Identity &peer, By
 		auto key = ctx_.psk(g.cfg.local_id, peer);
 		return auth.method == ike::kAuthSharedKey && key && ike::equal(ike::psk_auth(*key, octets), auth.data);
 	}
-	return auth.method == ike::kAuthDigitalSignature && ctx_.deps.credentials->verify(peer, octets, auth.data);
+	return auth.method == ike::kAuthDigitalSignature && ctx_.deps.credentials->verify(peer, octets, auth.data, g.cfg.name, PeerRole::Member);
 }
 
 std::optional<std::vector<Payload>> KeyServer::auth_reply(GcksGroup &g, IkeSa &sa, const Identity &peer)

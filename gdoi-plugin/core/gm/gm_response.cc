@@ -266,7 +266,7 @@ bool GroupMember::server_auth_ok(IkeSa &sa, GmGroup &g, const std::vector<Payloa
 		     ike::equal(ike::psk_auth(*key, octets), auth.value().data);
 	} else if (ok) {
 		ok = auth.value().method == ike::kAuthDigitalSignature &&
-		     ctx_.deps.credentials->verify(peer, octets, auth.value().data);
+		     ctx_.deps.credentials->verify(peer, octets, auth.value().data, g.cfg.name, PeerRole::KeyServer);
 	}
 	if (!ok) {
 		g.counters.dropped_auth++;

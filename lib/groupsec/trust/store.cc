@@ -522,14 +522,17 @@ Result<TrustedCert> TrustStore::check(const Certificate &cert, std::string_view 
 				policy_failure = ok.error();
 		}
 	}
-	if (policy_failure)
-		return *policy_failure;
-	if (inactive.empty())
-		return make_error(WireError::Missing, cert.subject() + " (" + cert.fingerprint_text() +
-							      ") is in no stored collection");
 	std::string list;
 	for (const auto &i : inactive)
 		list += (list.empty() ? "" : ", ") + i;
+	if (policy_failure) {
+		if (!list.empty())
+			policy_failure->message += "; it is also in inactive collections: " + list;
+		return *policy_failure;
+	}
+	if (inactive.empty())
+		return make_error(WireError::Missing, cert.subject() + " (" + cert.fingerprint_text() +
+							      ") is in no stored collection");
 	return make_error(WireError::Missing, cert.subject() + " is only in inactive collections: " + list);
 }
 

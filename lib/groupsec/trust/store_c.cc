@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include "groupsec/trust/store_c.h"
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <memory>
 #include <sys/stat.h>
 #include <new>
@@ -47,23 +49,48 @@ extern "C" int gs_trust_store_load(gs_trust_store *s, void (*problem)(void *, co
 	}
 }
 
-extern "C" int gs_trust_store_trusted_any_group(gs_trust_store *s, uint32_t uses,
-						void (*add)(void *, const uint8_t *, size_t), void *ctx)
+namespace {
+
+// the glue's view of the conditions
+class HoldsCallback : public ConditionSource {
+public:
+	HoldsCallback(gs_trust_holds_t holds, void *ctx) : holds_(holds), ctx_(ctx) {}
+	bool holds(const Condition &c) const override
+	{
+		return holds_ && holds_(ctx_, c.kind.c_str(), c.argument.c_str()) != 0;
+	}
+
+private:
+	gs_trust_holds_t holds_;
+	void *ctx_;
+};
+
+void copy_reason(const std::string &reason, char *why, size_t why_len)
+{
+	if (!why || !why_len)
+		return;
+	size_t n = std::min(reason.size(), why_len - 1);
+	std::memcpy(why, reason.data(), n);
+	why[n] = '\0';
+}
+
+} // namespace
+
+extern "C" int gs_trust_store_trusted(gs_trust_store *s, uint32_t uses, gs_trust_holds_t holds,
+				      void *holds_ctx, void (*add)(void *, const uint8_t *, size_t), void *ctx)
 {
 	if (!s || !add)
 		return 0;
 	try {
-		NoConditions none;
+		HoldsCallback conditions(holds, holds_ctx);
 		std::set<Bytes> seen;
 		int n = 0;
+		// no group: every entry of an active collection within its periods
 		for (uint32_t bit = 1; bit & kAllUses; bit <<= 1) {
 			if (!(uses & bit))
 				continue;
-			for (const auto &t : s->store.trusted(kAnyGroup, bit, none)) {
-				bool any = false;
-				for (const auto &g : t.policy.groups)
-					any = any || g == kAnyGroup;
-				if (!any || !seen.insert(t.certificate.der()).second)
+			for (const auto &t : s->store.trusted("", bit, conditions)) {
+				if (!seen.insert(t.certificate.der()).second)
 					continue;
 				add(ctx, t.certificate.der().data(), t.certificate.der().size());
 				n++;
@@ -72,6 +99,39 @@ extern "C" int gs_trust_store_trusted_any_group(gs_trust_store *s, uint32_t uses
 		return n;
 	} catch (const std::exception &) {
 		return 0;
+	}
+}
+
+extern "C" int gs_trust_store_check(gs_trust_store *s, const uint8_t *der, size_t len, const char *group,
+				    uint32_t use, gs_trust_holds_t holds, void *holds_ctx, char *why,
+				    size_t why_len)
+{
+	copy_reason("", why, why_len);
+	if (!s || !der || !group || !*group || !use || (use & (use - 1)) || !(use & kAllUses)) {
+		copy_reason("no certificate, group or use to check", why, why_len);
+		return GS_TRUST_REFUSED;
+	}
+	try {
+		auto cert = Certificate::from_der(groupsec::ByteView(der, len));
+		if (!cert) {
+			copy_reason(cert.error().message, why, why_len);
+			return GS_TRUST_REFUSED;
+		}
+		bool listed = false;
+		for (const auto &[name, c] : s->store.collections())
+			for (const auto &e : c.list.entries)
+				listed = listed || e.certificate.der() == cert.value().der();
+		if (!listed)
+			return GS_TRUST_NOT_LISTED;
+		HoldsCallback conditions(holds, holds_ctx);
+		auto r = s->store.check(cert.value(), group, use, conditions);
+		if (r)
+			return GS_TRUST_TRUSTED;
+		copy_reason(r.error().message, why, why_len);
+		return GS_TRUST_REFUSED;
+	} catch (const std::exception &e) {
+		copy_reason(e.what(), why, why_len);
+		return GS_TRUST_REFUSED;
 	}
 }
 

@@ -35,15 +35,35 @@ int gs_trust_store_load(gs_trust_store *store,
 			void (*problem)(void *ctx, const char *message), void *ctx);
 
 /*
- * Calls add with the DER of every certificate trusted now (system time)
- * for one of uses in every group: an active collection's entry whose
- * policy is current, names one of uses, and lists the group "*".
- * Conditional collections count as inactive (no condition source yet).
- * Returns the number of certificates passed.
+ * Whether the condition KIND:ARGUMENT of a conditional collection holds
+ * now ("registered", GROUP or "connected", IDENTITY).
  */
-int gs_trust_store_trusted_any_group(gs_trust_store *store, uint32_t uses,
-				     void (*add)(void *ctx, const uint8_t *der, size_t len),
-				     void *ctx);
+typedef int (*gs_trust_holds_t)(void *ctx, const char *kind, const char *argument);
+
+/*
+ * Calls add with the DER of every certificate trusted now (system time)
+ * for one of uses in some group: an entry of an active collection (holds
+ * judges the conditions; NULL: none holds) whose policy is current and
+ * names one of uses. Each certificate once. Returns the number passed.
+ */
+int gs_trust_store_trusted(gs_trust_store *store, uint32_t uses, gs_trust_holds_t holds,
+			   void *holds_ctx, void (*add)(void *ctx, const uint8_t *der, size_t len),
+			   void *ctx);
+
+/* what gs_trust_store_check() found */
+#define GS_TRUST_TRUSTED 1
+#define GS_TRUST_REFUSED 0
+#define GS_TRUST_NOT_LISTED (-1)
+
+/*
+ * Whether the certificate der is trusted now for group and use (one bit):
+ * GS_TRUST_TRUSTED; GS_TRUST_REFUSED with the reason in why (the policy
+ * check that failed, or the inactive collections it is in); or
+ * GS_TRUST_NOT_LISTED if no collection holds it.
+ */
+int gs_trust_store_check(gs_trust_store *store, const uint8_t *der, size_t len, const char *group,
+			 uint32_t use, gs_trust_holds_t holds, void *holds_ctx, char *why,
+			 size_t why_len);
 
 void gs_trust_store_destroy(gs_trust_store *store);
 

@@ -49,6 +49,12 @@ constexpr const char *kAll[] = {kMemberRegistered, kMemberLeft, kMemberEvicted, 
                                 kShortcutUp,       kShortcutDown};
 } // namespace event
 
+// The shared trust lists (docs/trust-lists.md): gstrust's commands on the
+// daemon's store, served by the gdoi plugin's glue.
+namespace trust {
+constexpr const char *kTrust = "trust";
+} // namespace trust
+
 // Served on the same socket by the election plugin, while it is loaded
 // (docs/election.md): not among the gdoi core's own commands and events.
 namespace election {

@@ -84,8 +84,8 @@ static void test_trusted_certificates_are_served_as_trusted(void **state)
 	trust = gdoi_trust_creds_create("/some/where/trust");
 	assert_string_equal(trust_store_mock_dir(), "/some/where/trust");
 	assert_int_equal(trust_store_mock_loads(), 1);
-	assert_int_equal(trust_store_mock_uses(),
-					 GS_TRUST_USE_KEY_SERVER | GS_TRUST_USE_MEMBER);
+	assert_int_equal(trust_store_mock_uses(), GS_TRUST_USE_KEY_SERVER |
+					 GS_TRUST_USE_MEMBER | GS_TRUST_USE_IKE);
 	assert_int_equal(certs_of(signer_id, TRUE), 1);
 	/* a self-signed certificate served as trusted: its key is trusted */
 	assert_int_equal(trusted_keys_of(signer_id), 1);
@@ -120,6 +120,48 @@ static void test_a_reload_replaces_the_certificates(void **state)
 	trust->destroy(trust);
 }
 
+static void test_a_key_of_the_lists_is_judged_per_group_and_use(void **state)
+{
+	gdoi_trust_creds_t *trust;
+	certificate_t *cert, *ca;
+	auth_cfg_t *auth;
+
+	trust_store_mock_serve(signer_only, signer_only_len, 1, 1);
+	trust = gdoi_trust_creds_create("/x");
+	cert = lib->creds->create(lib->creds, CRED_CERTIFICATE, CERT_X509,
+				BUILD_BLOB_ASN1_DER, chunk_from_thing(trust_mock_signer_der),
+				BUILD_END);
+	assert_non_null(cert);
+	auth = auth_cfg_create();
+	auth->add(auth, AUTH_RULE_SUBJECT_CERT, cert->get_ref(cert));
+
+	/* the store decides for a certificate it holds */
+	trust_store_mock_check(GS_TRUST_REFUSED, "excludes the group blue");
+	assert_false(trust->accepts(trust, auth, "blue", GS_TRUST_USE_KEY_SERVER));
+	assert_string_equal(trust_store_mock_checked_group(), "blue");
+	assert_int_equal(trust_store_mock_checked_use(), GS_TRUST_USE_KEY_SERVER);
+	trust_store_mock_check(GS_TRUST_TRUSTED, "");
+	assert_true(trust->accepts(trust, auth, "red", GS_TRUST_USE_MEMBER));
+	assert_string_equal(trust_store_mock_checked_group(), "red");
+	assert_int_equal(trust_store_mock_checked_use(), GS_TRUST_USE_MEMBER);
+	/* one it does not hold is charon's trust alone */
+	trust_store_mock_check(GS_TRUST_NOT_LISTED, "");
+	assert_true(trust->accepts(trust, auth, "blue", GS_TRUST_USE_KEY_SERVER));
+
+	/* a key chaining to a CA is not asked about */
+	trust_store_mock_check(GS_TRUST_REFUSED, "not asked");
+	ca = cert->get_ref(cert);
+	auth->add(auth, AUTH_RULE_CA_CERT, ca);
+	assert_true(trust->accepts(trust, auth, "blue", GS_TRUST_USE_KEY_SERVER));
+	assert_string_equal(trust_store_mock_checked_group(), "");
+	/* nor a raw key */
+	assert_true(trust->accepts(trust, NULL, "blue", GS_TRUST_USE_KEY_SERVER));
+
+	auth->destroy(auth);
+	cert->destroy(cert);
+	trust->destroy(trust);
+}
+
 static int setup(void **state)
 {
 	return glue_charon_up("charon", "openssl pem pkcs1 pubkey x509");
@@ -135,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trusted_certificates_are_served_as_trusted),
 		cmocka_unit_test(test_a_reload_replaces_the_certificates),
+		cmocka_unit_test(test_a_key_of_the_lists_is_judged_per_group_and_use),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "gstrust.h"
+#include "gdoi_trust_command.h"
+#include "groupsec/vici/vici_wire.h"
 #include "groupsec/trust/store.h"
 #include "trust_test_util.h"
 
@@ -221,6 +223,129 @@ TEST_F(GstrustTest, UsageErrors)
 		  kExitFailed);
 	EXPECT_EQ(gst({"check", f("B.crt"), "--group", "g1"}), kExitUsage);
 	EXPECT_EQ(gst({"--dir"}), kExitUsage);
+}
+
+
+// --- the control socket's command trust: gstrust in the daemon
+
+struct Conditions {
+	std::vector<std::string> asked;
+	bool up = false;
+};
+
+int holds_cb(void *ctx, const char *kind, const char *argument)
+{
+	auto *c = static_cast<Conditions *>(ctx);
+	c->asked.push_back(std::string(kind) + ":" + argument);
+	return c->up;
+}
+
+// the command's response to args, decoded; changed says if the store changed
+vici::Section command(const std::string &store, const std::vector<std::string> &args, Conditions &c,
+		      bool &changed)
+{
+	vici::Section req;
+	req.add_list("args", args);
+	Bytes enc = vici::encode_message(req).value();
+	uint8_t *resp = nullptr;
+	size_t len = 0;
+	EXPECT_TRUE(gdoi_trust_command(store.c_str(), enc.data(), enc.size(), holds_cb, &c, &resp, &len, &changed));
+	auto r = vici::decode_message(ByteView(resp, len));
+	std::free(resp);
+	EXPECT_TRUE(r.ok());
+	return r.value();
+}
+
+std::string value(const vici::Section &s, const std::string &name)
+{
+	const std::string *v = s.value(name);
+	return v ? *v : "<none>";
+}
+
+TEST_F(GstrustTest, TheDaemonsTrustCommand)
+{
+	create_friends();
+	ASSERT_EQ(gst({"import", f("friends.cms"), "--signer", f("A.crt")}), kExitOk) << err_;
+	const std::string store = dir_ + "/store";
+	Conditions c;
+	bool changed = true;
+
+	// the same JSON as gstrust's, on the daemon's store
+	vici::Section r = command(store, {"--json", "list"}, c, changed);
+	EXPECT_EQ(value(r, "success"), "yes");
+	EXPECT_FALSE(changed);
+	std::string out, err;
+	SystemWallClock now;
+	ASSERT_EQ(run({"--dir", store, "--json", "list"}, nullptr, now, out, err), kExitOk);
+	EXPECT_EQ(value(r, "output"), out);
+
+	// a change, with the daemon's view of the conditions
+	r = command(store, {"condition", "friends", "connected:A"}, c, changed);
+	EXPECT_EQ(value(r, "success"), "yes") << value(r, "errmsg");
+	EXPECT_TRUE(changed);
+	ASSERT_EQ(gst({"--json", "list"}), kExitOk);
+	EXPECT_NE(out_.find("\"condition\":\"connected:A\""), std::string::npos) << out_;
+	r = command(store, {"trusted"}, c, changed);
+	EXPECT_EQ(value(r, "success"), "yes");
+	EXPECT_FALSE(changed);
+	EXPECT_EQ(c.asked, std::vector<std::string>{"connected:A"});
+	r = command(store, {"reload"}, c, changed);
+	EXPECT_EQ(value(r, "success"), "yes");
+	EXPECT_NE(value(r, "output").find("friends: conditional on connected:A"), std::string::npos)
+		<< value(r, "output");
+	EXPECT_TRUE(changed);
+
+	// refused, and nothing changes: files of the client's, another store,
+	// a bad condition, an unknown list, an empty or garbled request
+	ASSERT_EQ(gst({"--json", "list"}), kExitOk);
+	const std::string before = out_;
+	for (const auto &args : std::vector<std::vector<std::string>>{
+		     {"import", f("friends.cms"), "--signer", f("A.crt")},
+		     {"export", "friends", "--out", f("x.cms")},
+		     {"--dir", dir_, "list"},
+		     {"list", "--dir=" + dir_},
+		     {"condition", "friends", "sunny:today"},
+		     {"enable", "nobody"},
+		     {"reload", "now"},
+		     {}}) {
+		r = command(store, args, c, changed);
+		EXPECT_EQ(value(r, "success"), "no") << (args.empty() ? "" : args[0]);
+		EXPECT_FALSE(changed);
+		EXPECT_NE(value(r, "errmsg"), "<none>");
+	}
+	r = command(store, {"enable", "nobody"}, c, changed);
+	EXPECT_EQ(value(r, "errmsg"), "enable: no collection named nobody");
+	EXPECT_EQ(value(r, "status"), std::to_string(kExitFailed));
+	r = command(store, {"import", "x"}, c, changed);
+	EXPECT_NE(value(r, "errmsg").find("unknown command 'import'"), std::string::npos) << value(r, "errmsg");
+	ASSERT_EQ(gst({"--json", "list"}), kExitOk);
+	EXPECT_EQ(out_, before);
+	EXPECT_FALSE(std::filesystem::exists(f("x.cms")));
+
+	// arguments other than the list args
+	vici::Section odd;
+	odd.add_value("args", "list");
+	vici::Section extra;
+	extra.add_list("args", {"list"});
+	extra.add_value("force", "yes");
+	for (const vici::Section &req : {odd, extra}) {
+		Bytes enc = vici::encode_message(req).value();
+		uint8_t *out = nullptr;
+		size_t n = 0;
+		ASSERT_TRUE(gdoi_trust_command(store.c_str(), enc.data(), enc.size(), holds_cb, &c, &out, &n, &changed));
+		r = vici::decode_message(ByteView(out, n)).value();
+		std::free(out);
+		EXPECT_EQ(value(r, "success"), "no");
+		EXPECT_NE(value(r, "errmsg").find("argument"), std::string::npos) << value(r, "errmsg");
+	}
+
+	const uint8_t junk[] = {1, 2, 3};
+	uint8_t *resp = nullptr;
+	size_t len = 0;
+	ASSERT_TRUE(gdoi_trust_command(store.c_str(), junk, sizeof(junk), holds_cb, &c, &resp, &len, &changed));
+	r = vici::decode_message(ByteView(resp, len)).value();
+	std::free(resp);
+	EXPECT_EQ(value(r, "success"), "no");
 }
 
 } // namespace

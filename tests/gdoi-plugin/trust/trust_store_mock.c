@@ -5,10 +5,12 @@
 
 #include "trust_store_mock.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "groupsec/trust/store_c.h"
+#include "trust/gdoi_trust_command.h"
 
 struct gs_trust_store {
 	char dir[256];
@@ -70,7 +72,43 @@ int gs_trust_store_load(gs_trust_store *store,
 	return served_lists < 0 ? 0 : served_lists;
 }
 
-int gs_trust_store_trusted_any_group(gs_trust_store *store, uint32_t uses,
+static int check_result = GS_TRUST_NOT_LISTED;
+static char check_why[128], checked_group[256];
+static uint32_t checked_use;
+
+void trust_store_mock_check(int result, const char *why)
+{
+	check_result = result;
+	strncpy(check_why, why ? why : "", sizeof(check_why) - 1);
+	checked_group[0] = '\0';
+	checked_use = 0;
+}
+
+const char *trust_store_mock_checked_group(void)
+{
+	return checked_group;
+}
+
+uint32_t trust_store_mock_checked_use(void)
+{
+	return checked_use;
+}
+
+int gs_trust_store_check(gs_trust_store *store, const uint8_t *der, size_t len,
+				const char *group, uint32_t use, gs_trust_holds_t holds,
+				void *holds_ctx, char *why, size_t why_len)
+{
+	strncpy(checked_group, group ? group : "", sizeof(checked_group) - 1);
+	checked_use = use;
+	if (why && why_len)
+	{
+		snprintf(why, why_len, "%s", check_why);
+	}
+	return check_result;
+}
+
+int gs_trust_store_trusted(gs_trust_store *store, uint32_t uses,
+				gs_trust_holds_t holds, void *holds_ctx,
 				void (*add)(void *ctx, const uint8_t *der, size_t len), void *ctx)
 {
 	int i;
@@ -81,6 +119,13 @@ int gs_trust_store_trusted_any_group(gs_trust_store *store, uint32_t uses,
 		add(ctx, served_der[i], served_len[i]);
 	}
 	return served_count;
+}
+
+bool gdoi_trust_command(const char *dir, const uint8_t *request, size_t len,
+			gs_trust_holds_t holds, void *holds_ctx, uint8_t **response,
+			size_t *response_len, bool *changed)
+{
+	return false;
 }
 
 void gs_trust_store_destroy(gs_trust_store *store)

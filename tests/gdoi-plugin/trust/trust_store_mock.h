@@ -25,8 +25,16 @@ void trust_store_mock_serve(const uint8_t *const *der, const size_t *len, int co
 /** How many times load() was called since the last serve(). */
 int trust_store_mock_loads(void);
 
-/** The uses the last call of trusted_any_group() asked for. */
+/** The uses the last call of trusted() asked for. */
 uint32_t trust_store_mock_uses(void);
+
+/**
+ * What check() answers from now on (GS_TRUST_*), with reason why; the
+ * group and use it was last asked for, "" and 0 if not since.
+ */
+void trust_store_mock_check(int result, const char *why);
+const char *trust_store_mock_checked_group(void);
+uint32_t trust_store_mock_checked_use(void);
 
 /** The directory the last store was opened on ("" if none). */
 const char *trust_store_mock_dir(void);

@@ -326,6 +326,57 @@ static void test_signatures_verify_with_the_signers_trusted_key(void **state)
 	nobody->destroy(nobody);
 }
 
+/* accept(): counts its calls, answers as told, sees how the key is trusted */
+typedef struct {
+	int calls;
+	bool answer;
+	bool saw_auth;
+} accept_log_t;
+
+static bool accept_cb(accept_log_t *log, public_key_t *key, auth_cfg_t *auth)
+{
+	log->calls++;
+	log->saw_auth = auth && auth->get(auth, AUTH_RULE_SUBJECT_CERT);
+	return log->answer;
+}
+
+static void test_the_key_that_verified_may_be_refused(void **state)
+{
+	mem_cred_t *creds = mem_cred_create();
+	identification_t *node1 = id("node1.example.net");
+	chunk_t data = chunk_from_str("GSA_AUTH octets"), auth, bad;
+	accept_log_t log = { .answer = TRUE };
+
+	add_key_pair(creds, KEY_ECDSA, 256, node1);
+	lib->credmgr->add_set(lib->credmgr, &creds->set);
+	assert_true(gs_creds_sign("test", node1, data, &auth));
+
+	assert_true(gs_creds_verify_accept("test", node1, data, auth,
+									   (gs_creds_accept_t)accept_cb, &log));
+	assert_int_equal(log.calls, 1);
+	assert_true(log.saw_auth);
+	/* refused where it is used: the signature does not count */
+	log = (accept_log_t){ .answer = FALSE };
+	assert_false(gs_creds_verify_accept("test", node1, data, auth,
+										(gs_creds_accept_t)accept_cb, &log));
+	assert_int_equal(log.calls, 1);
+	/* only a key that verifies is asked about */
+	log = (accept_log_t){ .answer = TRUE };
+	bad = chunk_clone(auth);
+	bad.ptr[bad.len - 1] ^= 0x01;
+	assert_false(gs_creds_verify_accept("test", node1, data, bad,
+										(gs_creds_accept_t)accept_cb, &log));
+	assert_int_equal(log.calls, 0);
+	chunk_free(&bad);
+	/* no accept(): any trusted key */
+	assert_true(gs_creds_verify_accept("test", node1, data, auth, NULL, NULL));
+
+	chunk_free(&auth);
+	lib->credmgr->remove_set(lib->credmgr, &creds->set);
+	creds->destroy(creds);
+	node1->destroy(node1);
+}
+
 /* a list of DER SubjectPublicKeyInfos, as gs_creds_trusted_keys() fills it */
 static void add_spki(linked_list_t *list, chunk_t spki)
 {
@@ -635,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_a_unicast_address_is_no_group_to_join),
 		cmocka_unit_test(test_shared_keys_come_from_the_credential_manager),
 		cmocka_unit_test(test_signatures_verify_with_the_signers_trusted_key),
+		cmocka_unit_test(test_the_key_that_verified_may_be_refused),
 		cmocka_unit_test(test_auth_keys_sign_and_verify_by_public_key),
 		cmocka_unit_test(test_settings_are_flattened_below_a_section),
 		cmocka_unit_test(test_the_timer_runs_when_kicked_and_when_due),
