@@ -587,6 +587,18 @@ public:
 	Result<Done> add_server_group(const GcksGroupConfig &c);
 	Result<Done> add_member_group(const GmGroupConfig &c); // registers on the next tick()
 	Result<Done> remove_group(const std::string &name);
+	// Replication to a standby key server (docs/election.md): a key
+	// server group's state as a versioned snapshot (key tree groups), and
+	// a group not running here started from one with the same keys,
+	// members and counters, all or nothing.
+	Result<Bytes> server_snapshot(const std::string &group) const;
+	Result<Done> add_server_group_from(const GcksGroupConfig &c, ByteView snapshot);
+	// GM: another key server (an elected one took over): a registered
+	// group registers to it at once, keeping its SAs; a group that is
+	// not registered starts its registration there. Nothing changes on
+	// an error.
+	Result<Done> set_member_server(const std::string &group, const std::vector<Address> &servers,
+				       const Identity &server_id);
 
 	// A datagram arrived on local from remote. Never throws; bad input is
 	// counted and dropped.
