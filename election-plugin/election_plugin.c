@@ -134,6 +134,11 @@ struct private_election_plugin_t {
 	 * The gdoi plugin's interface, NULL if it is not loaded
 	 */
 	gdoi_ext_t *gdoi;
+
+	/**
+	 * When the groups' states were last handed to the core (ms, now_cb())
+	 */
+	uint64_t replicated;
 };
 
 /**
@@ -549,6 +554,15 @@ static void replicate(private_election_plugin_t *this)
 		return;
 	}
 	this->mutex->lock(this->mutex);
+	if (this->core && now_cb(this) < this->replicated + REPLICATE_MS)
+	{	/* not on every datagram: at most every REPLICATE_MS */
+		this->mutex->unlock(this->mutex);
+		return;
+	}
+	if (this->core)
+	{
+		this->replicated = now_cb(this);
+	}
 	for (i = 0; this->core && i < election_core_count(this->core); i++)
 	{
 		if (!election_core_snapshot(this->core, i, &snap) || !snap.leader_self)

@@ -261,7 +261,11 @@ Result<Bytes> KeyServer::snapshot(const GcksGroup &g) const
 		return make_error(WireError::Unsupported, "group " + g.cfg.name +
 								  ": only a key tree group is replicated "
 								  "(key_hierarchy = tree)");
-	const uint64_t now = ctx_.now();
+	// times as ages and remaining lifetimes from the start of the current
+	// second: the same state gives the same octets within a second (the
+	// standbys get a new version only when something changed, or once a
+	// second while it does), at a precision of a second
+	const uint64_t now = ctx_.now() - ctx_.now() % 1000;
 	GcksSnapshot s;
 	s.group_id = g.cfg.group_id;
 	s.hierarchy = static_cast<uint8_t>(g.cfg.hierarchy);
