@@ -48,28 +48,47 @@ def election_conf(name, candidate):
 """
 
 
+def make_lab(name):
+    """The lab of 3 candidates and 3 members (not started)."""
+    lab = labmod.Lab(name)
+    lab.transport = "peers"
+    for i, (n, addr) in enumerate(ALL.items()):
+        lab.add_router(n, addr, f"10.{i + 1}.0.1/24")
+    return lab
+
+
+def start(lab):
+    """Configure and start every charon of a lab of make_lab() (entered)."""
+    names = list(ALL)
+    pki = labmod.make_pki(lab, names)
+    routers = [lab[n] for n in names]
+    gms = [lab[n] for n in MEMBERS]
+    for r in routers:
+        labmod.install_creds(r, pki, cert=f"{r.name}.crt", key=f"{r.name}.key",
+                             certs=[f"{n}.crt" for n in names if n != r.name])
+        if r.name in CANDIDATES:
+            conf = te.server_conf(r, gms)
+        else:
+            conf = te.member_conf(r, [p for p in gms if p is not r])
+        labmod.gdoi_charon(r, conf, "", extra=election_conf(r.name, r.name in CANDIDATES))
+    for r in routers:
+        r.start_charon()
+    te.load_creds(routers)
+
+
+def restart(lab, name):
+    """Start a killed node's charon again: it finds the server in office
+    and stands by."""
+    r = lab[name]
+    r.start_charon()
+    te.load_creds([r])
+
+
 @pytest.fixture(scope="module")
 def flab():
-    lab = labmod.Lab("gsfail")
-    lab.transport = "peers"
-    for i, (name, addr) in enumerate(ALL.items()):
-        lab.add_router(name, addr, f"10.{i + 1}.0.1/24")
+    lab = make_lab("gsfail")
     with lab:
-        names = list(ALL)
-        pki = labmod.make_pki(lab, names)
-        routers = [lab[n] for n in names]
-        gms = [lab[n] for n in MEMBERS]
-        for r in routers:
-            labmod.install_creds(r, pki, cert=f"{r.name}.crt", key=f"{r.name}.key",
-                                 certs=[f"{n}.crt" for n in names if n != r.name])
-            if r.name in CANDIDATES:
-                conf = te.server_conf(r, gms)
-            else:
-                conf = te.member_conf(r, [p for p in gms if p is not r])
-            labmod.gdoi_charon(r, conf, "", extra=election_conf(r.name, r.name in CANDIDATES))
-        for r in routers:
-            r.start_charon()
-        te.load_creds(routers)
+        start(lab)
         yield lab
 
 
