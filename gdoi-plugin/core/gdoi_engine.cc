@@ -55,17 +55,14 @@ Result<Done> Engine::set_member_server(const std::string &group, const std::vect
 		return make_error(WireError::Missing, "no member group " + group);
 	if (servers.empty())
 		return make_error(WireError::Missing, "group " + group + ": no key server address");
+	if (g->state == detail::GmState::Registering)
+		return make_error(WireError::BadValue, "group " + group + " is registering");
 	const std::vector<Address> before = g->cfg.servers;
 	const Identity before_id = g->cfg.server_id;
 	const size_t index = g->server_index;
 	g->cfg.servers = servers;
 	g->cfg.server_id = server_id;
 	g->server_index = 0;
-	if (g->state == detail::GmState::Registering) {
-		// the exchange under way is with the old server: it fails or
-		// times out; the next attempt goes to the new one
-		return Done{};
-	}
 	auto r = impl_->gm.reregister(*g);
 	if (!r) {
 		g->cfg.servers = before;

@@ -593,10 +593,9 @@ public:
 	// members and counters, all or nothing.
 	Result<Bytes> server_snapshot(const std::string &group) const;
 	Result<Done> add_server_group_from(const GcksGroupConfig &c, ByteView snapshot);
-	// GM: another key server (an elected one took over): a registered
-	// group registers to it at once, keeping its SAs; a group that is
-	// not registered starts its registration there. Nothing changes on
-	// an error.
+	// GM: another key server (an elected one took over): the group
+	// registers to it at once, keeping its SAs. An error (and nothing
+	// changes) while it is registering: the caller starts it anew.
 	Result<Done> set_member_server(const std::string &group, const std::vector<Address> &servers,
 				       const Identity &server_id);
 
