@@ -134,6 +134,11 @@ struct private_election_plugin_t {
 	 * The gdoi plugin's interface, NULL if it is not loaded
 	 */
 	gdoi_ext_t *gdoi;
+
+	/**
+	 * When the groups' states were last handed to the core (ms, now_cb())
+	 */
+	uint64_t replicated;
 };
 
 /**
@@ -348,6 +353,28 @@ static void flush_changes(private_election_plugin_t *this, linked_list_t *change
 		this->mutex->lock(this->mutex);
 		group = find_group(this, change->id);
 		this->mutex->unlock(this->mutex);
+		if (gdoi && group && group->gdoi_group && change->self)
+		{
+			/* the state replicated from the last server, to continue
+			 * its group with the same keys */
+			chunk_t replica = chunk_empty;
+			uint64_t version = 0;
+			bool held;
+
+			this->mutex->lock(this->mutex);
+			held = this->core &&
+				   election_core_replica(this->core, change->id, &replica.ptr,
+										 &replica.len, &version);
+			this->mutex->unlock(this->mutex);
+			if (held)
+			{
+				DBG1(DBG_CFG, "election: group %s: continuing from the "
+					 "replicated state, version %llu (%zu octets)", group->name,
+					 (unsigned long long)version, replica.len);
+				gdoi->set_replica(gdoi, group->gdoi_group, replica);
+				chunk_clear(&replica);
+			}
+		}
 		if (gdoi && group && group->gdoi_group)
 		{
 			gdoi->set_elected(gdoi, group->gdoi_group,
@@ -476,6 +503,107 @@ static void start_groups(private_election_plugin_t *this)
 }
 
 /**
+ * How often the elected server hands the core its group's state (ms)
+ */
+#define REPLICATE_MS 200
+
+/**
+ * Whether this node is the elected server of a group with a gdoi group
+ * (this->mutex held)
+ */
+static bool serves_replicated(private_election_plugin_t *this)
+{
+	election_snapshot_t snap;
+	group_t *group;
+	size_t i;
+
+	for (i = 0; this->core && i < election_core_count(this->core); i++)
+	{
+		if (election_core_snapshot(this->core, i, &snap) && snap.leader_self)
+		{
+			group = find_group(this, snap.group);
+			if (group && group->gdoi_group)
+			{
+				return TRUE;
+			}
+		}
+	}
+	return FALSE;
+}
+
+/**
+ * State replication: hand the core the current state of every gdoi group
+ * this node serves as the elected key server; the core sends new versions
+ * to the standbys (this->mutex not held: the gdoi plugin takes its own
+ * lock, and may call list_cb() under it)
+ */
+static void replicate(private_election_plugin_t *this)
+{
+	enumerator_t *enumerator;
+	election_snapshot_t snap;
+	group_t *group;
+	struct {
+		uint32_t id;
+		char gdoi_group[64];
+	} serving[16];
+	int count = 0, i;
+	chunk_t state;
+
+	if (!this->gdoi)
+	{
+		return;
+	}
+	this->mutex->lock(this->mutex);
+	if (this->core && now_cb(this) < this->replicated + REPLICATE_MS)
+	{	/* not on every datagram: at most every REPLICATE_MS */
+		this->mutex->unlock(this->mutex);
+		return;
+	}
+	if (this->core)
+	{
+		this->replicated = now_cb(this);
+	}
+	for (i = 0; this->core && i < election_core_count(this->core); i++)
+	{
+		if (!election_core_snapshot(this->core, i, &snap) || !snap.leader_self)
+		{
+			continue;
+		}
+		enumerator = this->groups->create_enumerator(this->groups);
+		while (count < countof(serving) &&
+			   enumerator->enumerate(enumerator, &group))
+		{
+			if (group->id == snap.group && group->gdoi_group &&
+				strlen(group->gdoi_group) < sizeof(serving[0].gdoi_group))
+			{
+				serving[count].id = group->id;
+				strcpy(serving[count].gdoi_group, group->gdoi_group);
+				count++;
+			}
+		}
+		enumerator->destroy(enumerator);
+	}
+	this->mutex->unlock(this->mutex);
+	for (i = 0; i < count; i++)
+	{
+		if (!this->gdoi->snapshot(this->gdoi, serving[i].gdoi_group, &state))
+		{
+			continue;
+		}
+		this->mutex->lock(this->mutex);
+		if (this->core &&
+			!election_core_set_replica(this->core, serving[i].id, state.ptr,
+									   state.len))
+		{
+			DBG2(DBG_CFG, "election: group %u: state of %zu octets not "
+				 "replicated", serving[i].id, state.len);
+		}
+		this->mutex->unlock(this->mutex);
+		chunk_clear(&state);
+	}
+}
+
+/**
  * Run the core's due timers; milliseconds until the next
  */
 static uint32_t tick_cb(private_election_plugin_t *this)
@@ -499,9 +627,14 @@ static uint32_t tick_cb(private_election_plugin_t *this)
 	next = election_core_next_deadline(this->core);
 	now = now_cb(this);
 	wait = next <= now ? 1 : next - now > MAX_WAIT_MS ? MAX_WAIT_MS : next - now;
+	if (serves_replicated(this) && wait > REPLICATE_MS)
+	{	/* the elected server looks for a new state this often */
+		wait = REPLICATE_MS;
+	}
 	taken = take_changes(this);
 	this->mutex->unlock(this->mutex);
 	done_changes(this, taken);
+	replicate(this);
 	return wait;
 }
 
@@ -675,6 +808,8 @@ static bool load_group(private_election_plugin_t *this, char *name)
 	conf.call_jitter_ms = get_uint(name, "call_jitter", 0);
 	conf.incomplete_retry_ms = get_uint(name, "incomplete_retry", 0);
 	conf.rogue_hold_ms = get_uint(name, "rogue_hold", 0);
+	/* state replication only for a gdoi group's key server */
+	conf.no_replication = !group->gdoi_group;
 	/* above anything sent before a restart */
 	conf.first_sequence = (uint64_t)time(NULL) << 20;
 	if (get_uint(name, "priority", 0) > 255)

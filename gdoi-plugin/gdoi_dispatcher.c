@@ -672,6 +672,48 @@ METHOD(kernel_listener_t, roam, bool,
 	return TRUE;
 }
 
+METHOD(gdoi_ext_t, ext_snapshot, bool,
+	gdoi_ext_t *ext, const char *group, chunk_t *state)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+	char err[256] = "";
+	uint8_t *data = NULL;
+	size_t len = 0;
+	bool ok;
+
+	this->mutex->lock(this->mutex);
+	ok = gdoi_core_snapshot(this->core, group, &data, &len, err, sizeof(err));
+	this->mutex->unlock(this->mutex);
+	if (!ok)
+	{
+		DBG2(DBG_CFG, "gdoi: group %s: no snapshot: %s", group, err);
+		return FALSE;
+	}
+	*state = chunk_create(data, len);
+	return TRUE;
+}
+
+METHOD(gdoi_ext_t, ext_set_replica, bool,
+	gdoi_ext_t *ext, const char *group, chunk_t state)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+	char err[256] = "";
+	bool ok;
+
+	this->mutex->lock(this->mutex);
+	ok = gdoi_core_set_replica(this->core, group, state.ptr, state.len, err,
+							   sizeof(err));
+	this->mutex->unlock(this->mutex);
+	if (!ok)
+	{
+		DBG1(DBG_CFG, "gdoi: group %s: replicated state refused: %s", group,
+			 err);
+	}
+	return ok;
+}
+
 METHOD(gdoi_dispatcher_t, get_ext, gdoi_ext_t*,
 	private_gdoi_dispatcher_t *this)
 {
@@ -748,6 +790,8 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 			.remove = _ext_remove,
 			.emit = _ext_emit,
 			.set_elected = _ext_set_elected,
+			.snapshot = _ext_snapshot,
+			.set_replica = _ext_set_replica,
 		},
 		.listener = {
 			.roam = _roam,

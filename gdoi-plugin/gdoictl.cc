@@ -300,17 +300,22 @@ std::string human_elections(const Section &r)
 	if (elections.empty())
 		return "no elections\n";
 	Table t({"NAME", "GROUP", "STATE", "LEADER", "ADDRESS", "LAST-RESULT", "ROUNDS", "FORGED", "REPLAYED",
-	         "ROGUE", "UNAUTHORIZED"});
+	         "ROGUE", "UNAUTHORIZED", "REPLICA"});
 	for (const Section *e : elections) {
 		const Section *c = e->section("counters");
 		auto counter = [&](const char *k) { return c ? get(*c, k) : std::string(); };
+		// the state version held, and on the server how many standbys hold it
+		const Section *rs = e->section("replica");
+		std::string replica = rs && get(*rs, "version") != "0" ? "v" + get(*rs, "version") : "-";
+		if (rs && get(*e, "leader-self") == "yes" && get(*rs, "standbys") != "0")
+			replica += " " + get(*rs, "standbys-current") + "/" + get(*rs, "standbys");
 		std::string leader = get(*e, "leader");
 		if (get(*e, "leader-self") == "yes")
 			leader += " (self)";
 		t.add({get(*e, "name"), get(*e, "group-number"), get(*e, "state"), leader.empty() ? "-" : leader,
 		       get(*e, "leader-address").empty() ? "-" : get(*e, "leader-address"), get(*e, "last-result"),
 		       get(*e, "rounds"), counter("forged"), counter("replayed"), counter("rogue"),
-		       counter("unauthorized")});
+		       counter("unauthorized"), replica});
 	}
 	return t.str();
 }
@@ -474,6 +479,8 @@ const std::set<std::string> kNumbers = {
         // elections
         "attempts",       "rounds",     "collisions",    "leader-changes", "malformed",
         "forged",         "replayed",   "rogue",         "unauthorized",   "ignored",
+        // state replication
+        "version",        "bytes",      "standbys",      "standbys-current",
 };
 const std::set<std::string> kBooleans = {"current",    "again",     "outbound",   "new-kek",   "inbound-a",
                                          "inbound-b",  "outbound-a", "outbound-b", "leader-self"};

@@ -197,6 +197,13 @@ void fill_snapshot(const ElectionFsm &fsm, election_snapshot_t *out)
 	out->rogue = s.counters.rogue;
 	out->unauthorized = s.counters.unauthorized;
 	out->ignored = s.counters.ignored;
+	out->replica_version = s.replica_version;
+	out->replica_bytes = s.replica_bytes;
+	copy_text(out->replica_from, s.replica_from);
+	out->standbys = s.standbys;
+	out->standbys_current = s.standbys_current;
+	out->replicas_sent = s.counters.replicas_sent;
+	out->replicas_received = s.counters.replicas_received;
 }
 
 } // namespace groupsec::election
@@ -286,6 +293,8 @@ extern "C" const char *election_core_add_group(election_core_t *core, const elec
 		for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 			if (values[i])
 				*fields[i] = values[i];
+		if (conf->no_replication)
+			t.replica_ms = 0;
 		g->signer = std::move(signer).value();
 		if (conf->auth == ELECTION_AUTH_GROUP_PSK)
 			g->peers.set_group_verifier(
@@ -388,6 +397,32 @@ extern "C" void election_core_on_timer(election_core_t *core)
 	}
 }
 
+extern "C" bool election_core_set_replica(election_core_t *core, uint32_t group, const uint8_t *data, size_t len)
+{
+	try {
+		Group *g = core->find(group);
+		return g && g->fsm && data && g->fsm->set_replica(ByteView(data, len));
+	} catch (const std::bad_alloc &) {
+		return false;
+	}
+}
+
+extern "C" bool election_core_replica(election_core_t *core, uint32_t group, uint8_t **out, size_t *len,
+				      uint64_t *version)
+{
+	Group *g = core->find(group);
+	if (!g || !g->fsm || g->fsm->replica().empty())
+		return false;
+	const auto &r = g->fsm->replica();
+	*out = static_cast<uint8_t *>(std::malloc(r.size()));
+	if (!*out)
+		return false;
+	std::memcpy(*out, r.data(), r.size());
+	*len = r.size();
+	*version = g->fsm->replica_version();
+	return true;
+}
+
 extern "C" size_t election_core_count(election_core_t *core)
 {
 	return core->groups.size();
@@ -443,6 +478,14 @@ void snapshot_section(Section &e, const election_snapshot_t &s)
 	c.add_value("rogue", n(s.rogue));
 	c.add_value("unauthorized", n(s.unauthorized));
 	c.add_value("ignored", n(s.ignored));
+	Section &r = e.add_section("replica");
+	r.add_value("version", n(s.replica_version));
+	r.add_value("bytes", n(s.replica_bytes));
+	r.add_value("from", s.replica_from);
+	r.add_value("standbys", n(s.standbys));
+	r.add_value("standbys-current", n(s.standbys_current));
+	r.add_value("sent", n(s.replicas_sent));
+	r.add_value("received", n(s.replicas_received));
 }
 
 bool give(const Section &m, uint8_t **out, size_t *out_len)

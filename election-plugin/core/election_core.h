@@ -70,6 +70,16 @@ typedef struct {
 	uint64_t rogue;
 	uint64_t unauthorized;
 	uint64_t ignored;
+	/** state replication (docs/election.md): the version held and its
+	 *  size, the server it came from ("" if none); the server: the
+	 *  standbys known and those holding that version */
+	uint64_t replica_version;
+	uint64_t replica_bytes;
+	char replica_from[256];
+	uint64_t standbys;
+	uint64_t standbys_current;
+	uint64_t replicas_sent;
+	uint64_t replicas_received;
 } election_snapshot_t;
 
 /**
@@ -119,6 +129,9 @@ typedef struct {
 	uint32_t call_jitter_ms;
 	uint32_t incomplete_retry_ms;
 	uint32_t rogue_hold_ms;
+	/** no state replication (docs/election.md): the election names a
+	 *  server that has no state to replicate */
+	bool no_replication;
 	/** ELECTION_AUTH_* */
 	int auth;
 	/** private key (Ed25519: 32 octets, P-256: 32-octet scalar) or the group key (>= 16 octets);
@@ -200,6 +213,24 @@ uint64_t election_core_next_deadline(election_core_t *core);
  * Run every timer due now.
  */
 void election_core_on_timer(election_core_t *core);
+
+/**
+ * State replication, the server in office: the group's current state
+ * (the gdoi plugin's snapshot of its key server group); new octets get
+ * the next version and go to the standby candidates.
+ * @return		FALSE if this node is not the group's server or the state
+ *				is too large (nothing changes)
+ */
+bool election_core_set_replica(election_core_t *core, uint32_t group, const uint8_t *data,
+							   size_t len);
+
+/**
+ * State replication, a standby: the latest state received from the server
+ * in office (malloc()ed into *out) and its version.
+ * @return		FALSE if none is held
+ */
+bool election_core_replica(election_core_t *core, uint32_t group, uint8_t **out, size_t *len,
+						   uint64_t *version);
 
 /**
  * The control socket's `list-elections` (docs/control-socket.md): the

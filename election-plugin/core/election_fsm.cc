@@ -132,7 +132,7 @@ bool ElectionFsm::ranks_above(const Candidate &a, const Candidate &b)
 	return a.identity > b.identity;
 }
 
-void ElectionFsm::send(MessageType type)
+void ElectionFsm::send(MessageType type, Bytes body)
 {
 	Message m;
 	m.type = type;
@@ -144,6 +144,7 @@ void ElectionFsm::send(MessageType type)
 		m.priority = config_.priority;
 		m.address = config_.address;
 	}
+	m.body = std::move(body);
 	auto part = encode_signed_part(m);
 	if (!part)
 		return;
@@ -322,7 +323,15 @@ void ElectionFsm::become_client(const Candidate &leader)
 	attempts_ = 0;
 	awaiting_ack_ = false;
 	deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
+	bool changed = leader.identity != leader_.identity;
 	set_leader(LeaderInfo{leader.identity, leader.address, leader.priority, false});
+	if (config_.candidate && config_.timers.replica_ms) {
+		// a standby: a fresh key for each server it follows
+		if (changed || !replica_key_)
+			new_replica_key();
+		send_standby_key();
+		replica_deadline_ = clock_.now_ms() + config_.timers.standby_key_ms;
+	}
 }
 
 void ElectionFsm::become_leader()
@@ -332,6 +341,157 @@ void ElectionFsm::become_leader()
 	attempts_ = 0;
 	deadline_ = kNever;
 	set_leader(LeaderInfo{config_.identity, config_.address, config_.priority, true});
+	// the standbys announce their keys to the new server; the versions
+	// go on from the state this node held
+	standbys_.clear();
+	replica_deadline_ = kNever;
+	if (config_.timers.replica_ms)
+		new_replica_key();
+}
+
+// ---- state replication
+
+void ElectionFsm::new_replica_key()
+{
+	SecretBytes secret(kReplicaKeyBytes);
+	for (int i = 0; i < 16; i++) {
+		random_.fill(secret.data(), secret.size());
+		replica_key_ = ReplicaKey::from_private(secret);
+		if (replica_key_)
+			break;
+	}
+}
+
+void ElectionFsm::send_standby_key()
+{
+	if (replica_key_)
+		send(MessageType::StandbyKey, replica_key_->public_key());
+}
+
+bool ElectionFsm::set_replica(ByteView state)
+{
+	if (state_ != State::Leader || state.size() > kMaxReplica || state.empty())
+		return false;
+	if (replica_from_ == config_.identity && replica_.size() == state.size() &&
+	    std::equal(replica_.begin(), replica_.end(), state.begin()))
+		return true;
+	replica_.assign(state.begin(), state.end());
+	replica_version_++;
+	replica_from_ = config_.identity;
+	send_replicas();
+	if (!standbys_.empty())
+		replica_deadline_ = std::min(replica_deadline_, clock_.now_ms() + config_.timers.replica_ms);
+	return true;
+}
+
+void ElectionFsm::send_replicas()
+{
+	for (const auto &[id, standby] : standbys_)
+		if (standby.acked < replica_version_)
+			send_replica(id);
+}
+
+void ElectionFsm::send_replica(const std::string &standby)
+{
+	auto it = standbys_.find(standby);
+	if (it == standbys_.end() || !replica_key_ || replica_.empty() || replica_from_ != config_.identity)
+		return;
+	ReplicaPayload p;
+	p.recipient = standby;
+	p.version = replica_version_;
+	p.server_key = replica_key_->public_key();
+	p.standby_key = it->second.key;
+	p.nonce.resize(kReplicaNonceBytes);
+	random_.fill(p.nonce.data(), p.nonce.size());
+	auto key = replica_key(*replica_key_, it->second.key, config_.group, config_.identity, standby, p.server_key,
+			       p.standby_key);
+	if (!key || !seal_replica(*key, config_.group, p, replica_))
+		return;
+	auto body = encode_replica(p);
+	if (!body)
+		return;
+	counters_.replicas_sent++;
+	send(MessageType::Replica, std::move(body).value());
+}
+
+void ElectionFsm::replica_timer()
+{
+	const uint64_t now = clock_.now_ms();
+	replica_deadline_ = kNever;
+	if (state_ == State::Leader && config_.timers.replica_ms) {
+		// the unacknowledged ones again
+		bool waiting = false;
+		for (const auto &[id, standby] : standbys_)
+			waiting = waiting || standby.acked < replica_version_;
+		if (waiting) {
+			send_replicas();
+			replica_deadline_ = now + config_.timers.replica_ms;
+		}
+	} else if (state_ == State::Client && config_.candidate && config_.timers.replica_ms &&
+		   replica_from_ != leader_.identity) {
+		// until the server's first REPLICA shows it has the key
+		send_standby_key();
+		replica_deadline_ = now + config_.timers.standby_key_ms;
+	}
+}
+
+void ElectionFsm::handle_replication(const Message &m)
+{
+	switch (m.type) {
+	case MessageType::StandbyKey: {
+		auto key = decode_standby_key(m.body);
+		if (state_ != State::Leader || !key) {
+			counters_.ignored++;
+			return;
+		}
+		Standby &s = standbys_[m.identity];
+		if (s.key != key.value()) {
+			s.key = std::move(key).value();
+			s.acked = 0;
+		}
+		if (s.acked < replica_version_) {
+			send_replica(m.identity);
+			replica_deadline_ = std::min(replica_deadline_, clock_.now_ms() + config_.timers.replica_ms);
+		}
+		return;
+	}
+	case MessageType::ReplicaAck: {
+		auto v = decode_replica_ack(m.body);
+		auto it = standbys_.find(m.identity);
+		if (state_ != State::Leader || !v || it == standbys_.end()) {
+			counters_.ignored++;
+			return;
+		}
+		it->second.acked = std::max(it->second.acked, std::min(v.value(), replica_version_));
+		return;
+	}
+	case MessageType::Replica: {
+		// only from the server this node follows, only for this node
+		auto p = decode_replica(m.body);
+		if (state_ != State::Client || m.identity != leader_.identity || !p || !replica_key_ ||
+		    p.value().recipient != config_.identity || p.value().standby_key != replica_key_->public_key()) {
+			counters_.ignored++;
+			return;
+		}
+		auto key = replica_key(*replica_key_, p.value().server_key, config_.group, m.identity, config_.identity,
+				       p.value().server_key, p.value().standby_key);
+		auto state = key ? open_replica(*key, config_.group, p.value()) : Result<SecretBytes>(make_error(WireError::CryptoFailure, "no key"));
+		if (!state) {
+			counters_.forged++;
+			return;
+		}
+		counters_.replicas_received++;
+		if (replica_from_ != m.identity || p.value().version > replica_version_) {
+			replica_ = std::move(state).value();
+			replica_version_ = p.value().version;
+			replica_from_ = m.identity;
+		}
+		send(MessageType::ReplicaAck, encode_replica_ack(p.value().version));
+		return;
+	}
+	default:
+		return;
+	}
 }
 
 void ElectionFsm::enter_incomplete()
@@ -349,6 +509,8 @@ void ElectionFsm::enter_incomplete()
 
 void ElectionFsm::on_timer()
 {
+	if (replica_deadline_ <= clock_.now_ms())
+		replica_timer();
 	// each handler moves the deadline forward; the bound guards against a
 	// zero timer looping
 	for (int i = 0; i < 16 && deadline_ != kNever && deadline_ <= clock_.now_ms(); i++) {
@@ -450,6 +612,10 @@ void ElectionFsm::receive(ByteView datagram, ByteView source)
 	// only numbers not seen before within a 64-message window
 	if (!fresh(m.identity, m.sequence)) {
 		counters_.replayed++;
+		return;
+	}
+	if (has_replica_payload(m.type) && !peers_.candidate(m.identity)) {
+		counters_.unauthorized++;
 		return;
 	}
 	if (has_candidate_payload(m.type)) {
@@ -571,6 +737,11 @@ void ElectionFsm::handle(const Message &m)
 			return;
 		}
 		return;
+	case MessageType::StandbyKey:
+	case MessageType::Replica:
+	case MessageType::ReplicaAck:
+		handle_replication(m);
+		return;
 	}
 }
 
@@ -587,6 +758,12 @@ ElectionSnapshot ElectionFsm::snapshot() const
 	for (const auto &e : rogue_)
 		s.rogue_stack.push_back(e.first);
 	s.counters = counters_;
+	s.replica_version = replica_version_;
+	s.replica_bytes = replica_.size();
+	s.replica_from = replica_from_;
+	s.standbys = standbys_.size();
+	for (const auto &[id, standby] : standbys_)
+		s.standbys_current += standby.acked >= replica_version_ && replica_version_ > 0;
 	return s;
 }
 

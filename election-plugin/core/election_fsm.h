@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <deque>
 #include <limits>
 #include <map>
@@ -17,6 +18,7 @@
 
 #include "election_auth.h"
 #include "election_msg.h"
+#include "election_replica.h"
 #include "groupsec/base/bytes.h"
 #include "groupsec/crypto/clock.h"
 #include "groupsec/crypto/random.h"
@@ -52,6 +54,11 @@ struct ElectionTimers {
 	uint64_t call_jitter_ms = 100; // random delay before calling, so that one call wins
 	uint64_t incomplete_retry_ms = 5000; // Election-Incomplete: discover again after this
 	uint64_t rogue_hold_ms = 30000; // a rogue-stack entry is forgotten after this (0: never)
+	// state replication: the server retransmits an unacknowledged REPLICA
+	// (and the glue hands it the group's state) this often; a standby
+	// repeats its STANDBY_KEY this often (0: replication off)
+	uint64_t replica_ms = 200;
+	uint64_t standby_key_ms = 1000;
 };
 
 struct ElectionConfig {
@@ -125,6 +132,8 @@ struct ElectionCounters {
 	uint64_t rounds = 0;        // elections this node took part in
 	uint64_t collisions = 0;    // two victors or two servers seen
 	uint64_t leader_changes = 0;
+	uint64_t replicas_sent = 0;     // REPLICA messages sent (server)
+	uint64_t replicas_received = 0; // REPLICA messages that opened (standby)
 };
 
 struct ElectionSnapshot {
@@ -137,6 +146,14 @@ struct ElectionSnapshot {
 	uint64_t next_sequence = 0;
 	std::vector<std::string> rogue_stack; // newest first
 	ElectionCounters counters;
+	// state replication: the version held (server: the latest given; a
+	// standby: the latest received) and its size; server: the standbys
+	// known and those holding that version
+	uint64_t replica_version = 0;
+	size_t replica_bytes = 0;
+	std::string replica_from;
+	size_t standbys = 0;
+	size_t standbys_current = 0;
 };
 
 class ElectionFsm {
@@ -155,7 +172,7 @@ public:
 	// Handles every timer due at clock.now_ms().
 	void on_timer();
 	// When on_timer() is due next (kNever: nothing pending).
-	uint64_t next_deadline_ms() const { return deadline_; }
+	uint64_t next_deadline_ms() const { return std::min(deadline_, replica_deadline_); }
 	// The key server did not serve a registration: check it (Client -> Discovery).
 	void service_failed();
 
@@ -166,6 +183,18 @@ public:
 	ElectionSnapshot snapshot() const;
 	const ElectionConfig &config() const { return config_; }
 
+	// State replication (docs/election.md). The server in office: the
+	// group's current state; other octets than the last get the next
+	// version and go to every standby candidate, encrypted for it, until
+	// it acknowledges them. False (nothing changes) if not the server or
+	// the state is larger than kMaxReplica.
+	bool set_replica(ByteView state);
+	// A standby: the latest state received from the server in office (the
+	// server: the latest given), empty if none; its version and sender.
+	const SecretBytes &replica() const { return replica_; }
+	uint64_t replica_version() const { return replica_version_; }
+	const std::string &replica_from() const { return replica_from_; }
+
 private:
 	struct Candidate {
 		std::string identity;
@@ -173,7 +202,13 @@ private:
 		Bytes address;
 	};
 
-	void send(MessageType type);
+	void send(MessageType type, Bytes body = {});
+	void replica_timer();
+	void new_replica_key();
+	void send_standby_key();
+	void send_replicas();
+	void send_replica(const std::string &standby);
+	void handle_replication(const Message &m);
 	void enter_discovery(bool query_now);
 	void query();
 	void schedule_call();
@@ -227,6 +262,18 @@ private:
 	void mark(const std::string &sender, uint64_t sequence);
 	std::deque<std::pair<std::string, uint64_t>> rogue_; // caller, when pushed; newest first
 	ElectionCounters counters_;
+
+	// state replication
+	uint64_t replica_deadline_ = kNever;
+	std::unique_ptr<ReplicaKey> replica_key_; // this node's ephemeral key
+	struct Standby {
+		Bytes key;
+		uint64_t acked = 0;
+	};
+	std::map<std::string, Standby> standbys_; // server: by identity
+	SecretBytes replica_;
+	uint64_t replica_version_ = 0;
+	std::string replica_from_;
 };
 
 } // namespace groupsec::election

@@ -23,7 +23,7 @@ Error bad(const std::string &what)
 std::optional<MessageType> message_type(uint8_t v)
 {
 	if (v >= static_cast<uint8_t>(MessageType::LeaderRUThere) &&
-	    v <= static_cast<uint8_t>(MessageType::Victory))
+	    v <= static_cast<uint8_t>(MessageType::ReplicaAck))
 		return static_cast<MessageType>(v);
 	return std::nullopt;
 }
@@ -44,6 +44,12 @@ std::string_view message_name(uint8_t v)
 		return "ELECTION_CANDIDACY";
 	case MessageType::Victory:
 		return "VICTORY_ANNOUNCEMENT";
+	case MessageType::StandbyKey:
+		return "STANDBY_KEY";
+	case MessageType::Replica:
+		return "REPLICA";
+	case MessageType::ReplicaAck:
+		return "REPLICA_ACK";
 	}
 	return "UNKNOWN";
 }
@@ -99,6 +105,11 @@ bool has_candidate_payload(MessageType t)
 	return t == MessageType::LeaderRUThereAck || t == MessageType::Candidacy || t == MessageType::Victory;
 }
 
+bool has_replica_payload(MessageType t)
+{
+	return t == MessageType::StandbyKey || t == MessageType::Replica || t == MessageType::ReplicaAck;
+}
+
 Result<Bytes> encode_signed_part(const Message &m)
 {
 	return wire::guarded([&]() -> Result<Bytes> {
@@ -123,6 +134,11 @@ Result<Bytes> encode_signed_part(const Message &m)
 			wire::put_u8(out, m.priority);
 			wire::put_u8(out, m.address.size() == 4 ? kFamilyIpv4 : kFamilyIpv6);
 			wire::put_bytes(out, m.address);
+		} else if (has_replica_payload(m.type)) {
+			if (m.body.empty() || m.body.size() > 0xffff)
+				return bad("payload of " + std::to_string(m.body.size()) + " octets (1 to 65535)");
+			wire::put_u16(out, static_cast<uint16_t>(m.body.size()));
+			wire::put_bytes(out, m.body);
 		} else {
 			wire::put_u16(out, 0);
 		}
@@ -193,6 +209,12 @@ Result<Decoded> decode(ByteView in)
 							  " octets, family " + std::to_string(family) + " needs " +
 							  std::to_string(2 + want));
 			m.address = payload.sub(2, want).to_bytes();
+		} else if (has_replica_payload(m.type)) {
+			if (payload_len == 0)
+				return make_error(WireError::BadLength, std::string("election message: ") +
+										std::string(message_name(type)) +
+										" without its payload");
+			m.body = payload.to_bytes();
 		} else if (payload_len != 0) {
 			return make_error(WireError::BadLength, std::string("election message: ") +
 									std::string(message_name(type)) +

@@ -26,6 +26,10 @@ enum class MessageType : uint8_t {
 	ElectionCall = 3,     // start an election
 	Candidacy = 4,        // I stand in the election
 	Victory = 5,          // I won the vote
+	// state replication (docs/election.md): not in seed 003
+	StandbyKey = 6,       // a standby candidate's ephemeral key, to the server
+	Replica = 7,          // the server's state, encrypted for one standby
+	ReplicaAck = 8,       // the standby holds that version
 };
 
 // How the signature field is made (the verifier must be of the same kind).
@@ -64,8 +68,14 @@ struct Message {
 	// and its address (4 or 16 octets), the address members register to
 	uint8_t priority = 0;
 	Bytes address;
+	// STANDBY_KEY, REPLICA, REPLICA_ACK: the payload (election_replica.h
+	// reads it), 1 to 65,535 octets
+	Bytes body;
 	Bytes signature;
 };
+
+// True if the type carries a replication payload (body).
+bool has_replica_payload(MessageType t);
 
 // True if the type carries the priority and address payload.
 bool has_candidate_payload(MessageType t);

@@ -18,6 +18,7 @@
 #include "gdoi_config.h"
 #include "gdoi_dataplane.h"
 #include "gdoi_engine.h"
+#include "gcks/gcks_snapshot.h"
 #include "gikev2.h"
 #include "groupsec/base/hex.h"
 #include "groupsec/crypto/clock.h"
@@ -539,6 +540,10 @@ struct gdoi_core_t {
 		bool self = false;
 	};
 	std::map<std::string, Elected> elected;
+	// the latest state of each elected key server group replicated from
+	// the server in office (gdoi_core_set_replica()): where this node
+	// continues the group if it is elected
+	std::map<std::string, SecretBytes> replicas;
 };
 
 namespace {
@@ -1277,7 +1282,22 @@ extern "C" bool gdoi_core_set_elected(gdoi_core_t *core, const char *group, cons
 			}
 			core->elected[name] = next;
 			if (next.self && !running) {
-				auto r = core->engine->add_server_group(g);
+				auto replica = core->replicas.find(name);
+				Result<Done> r = Done{};
+				bool continued = false;
+				if (replica != core->replicas.end()) {
+					r = core->engine->add_server_group_from(g, replica->second);
+					continued = r.ok();
+					if (!r)
+						core->callbacks.log(GDOI_LOG_ERROR,
+								    "group " + name + ": the replicated state is refused (" +
+									    r.error().message + "); starting with new keys");
+				}
+				if (!continued)
+					r = core->engine->add_server_group(g);
+				else
+					core->callbacks.log(GDOI_LOG_INFO, "group " + name +
+										   ": continues from the replicated state");
 				if (!r) {
 					// elected all the same: the next reload (its key
 					// loaded) starts the group
@@ -1302,11 +1322,25 @@ extern "C" bool gdoi_core_set_elected(gdoi_core_t *core, const char *group, cons
 				return true; // registered to it already
 			}
 			core->elected[name] = next;
+			auto c = registering(core, g);
+			if (running && c) {
+				// another server took over: the group registers to
+				// it, keeping its SAs (the server continues with the
+				// same keys when it holds the replicated state)
+				auto r = core->engine->set_member_server(name, c->servers, c->server_id);
+				if (r) {
+					core->callbacks.log(GDOI_LOG_INFO, "group " + name +
+										   ": registering to the elected key server " +
+										   next.identity + " at " +
+										   next.address.ip_string() + ", keeping its SAs");
+					core->server.check_routing_keys();
+					return true;
+				}
+			}
 			if (running) {
 				core->engine->remove_group(name);
 				core->dataplane.clear(name);
 			}
-			auto c = registering(core, g);
 			if (c) {
 				auto r = start_member(core, *c);
 				if (!r) {
@@ -1321,6 +1355,60 @@ extern "C" bool gdoi_core_set_elected(gdoi_core_t *core, const char *group, cons
 		}
 		copy_error("group '" + name + "' is not configured", err, err_len);
 		return false;
+	} catch (const std::bad_alloc &) {
+		copy_error("out of memory", err, err_len);
+		return false;
+	}
+}
+
+extern "C" bool gdoi_core_snapshot(gdoi_core_t *core, const char *group, uint8_t **out, size_t *len, char *err,
+				   size_t err_len)
+{
+	try {
+		std::string name = group ? group : "";
+		if (!core->config.elected.count(name)) {
+			copy_error("group '" + name + "' does not wait for an election", err, err_len);
+			return false;
+		}
+		auto r = core->engine->server_snapshot(name);
+		if (!r) {
+			copy_error(r.error().message, err, err_len);
+			return false;
+		}
+		const Bytes &b = r.value();
+		*out = static_cast<uint8_t *>(malloc(b.size()));
+		if (!*out) {
+			copy_error("out of memory", err, err_len);
+			return false;
+		}
+		std::copy(b.begin(), b.end(), *out);
+		*len = b.size();
+		return true;
+	} catch (const std::bad_alloc &) {
+		copy_error("out of memory", err, err_len);
+		return false;
+	}
+}
+
+extern "C" bool gdoi_core_set_replica(gdoi_core_t *core, const char *group, const uint8_t *data, size_t len,
+				      char *err, size_t err_len)
+{
+	try {
+		std::string name = group ? group : "";
+		bool server = std::any_of(core->config.servers.begin(), core->config.servers.end(),
+					  [&](const auto &g) { return g.name == name; });
+		if (!server || !core->config.elected.count(name)) {
+			copy_error("group '" + name + "' is no key server group that waits for an election", err,
+				   err_len);
+			return false;
+		}
+		auto d = groupsec::gdoi::detail::decode_snapshot(ByteView(data, len));
+		if (!d) {
+			copy_error(d.error().message, err, err_len);
+			return false;
+		}
+		core->replicas[name] = SecretBytes(data, data + len);
+		return true;
 	} catch (const std::bad_alloc &) {
 		copy_error("out of memory", err, err_len);
 		return false;

@@ -391,6 +391,30 @@ bool gdoi_core_set_elected(gdoi_core_t *core, const char *group,
 						   bool self, char *err, size_t err_len);
 
 /**
+ * The state of an elected key server group serving here, as a versioned
+ * snapshot for the standby candidates (docs/election.md, "State
+ * replication"); malloc()ed into *out.
+ *
+ * @return				FALSE with the reason in err (the group does not
+ *						serve here, or its key hierarchy is not replicated)
+ */
+bool gdoi_core_snapshot(gdoi_core_t *core, const char *group, uint8_t **out,
+						size_t *len, char *err, size_t err_len);
+
+/**
+ * The latest snapshot of an elected key server group replicated from the
+ * server in office: when this node is elected, the group starts from it
+ * (the same keys, members and counters) instead of afresh.
+ *
+ * @return				FALSE with the reason in err if the group does not
+ *						wait for an election or the snapshot does not
+ *						decode (nothing changed)
+ */
+bool gdoi_core_set_replica(gdoi_core_t *core, const char *group,
+						   const uint8_t *data, size_t len, char *err,
+						   size_t err_len);
+
+/**
  * A command another plugin serves on the control socket (docs/control-
  * socket.md, "Commands of other plugins"): the request's VICI message in,
  * the response's VICI message out, malloc()ed. Called with the core's lock

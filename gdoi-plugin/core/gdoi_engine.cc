@@ -30,6 +30,48 @@ Result<Done> Engine::add_server_group(const GcksGroupConfig &c)
 	return wire::guarded([&] { return impl_->gcks.add_group(c); });
 }
 
+Result<Bytes> Engine::server_snapshot(const std::string &group) const
+{
+	detail::GcksGroup *g = impl_->gcks.find(group);
+	if (!g)
+		return no_server_group(group);
+	return wire::guarded([&] { return impl_->gcks.snapshot(*g); });
+}
+
+Result<Done> Engine::add_server_group_from(const GcksGroupConfig &c, ByteView snapshot)
+{
+	if (auto e = validate(c))
+		return make_error(WireError::BadValue, *e);
+	if (impl_->gm.find(c.name))
+		return make_error(WireError::Duplicate, "group " + c.name + " is a member group here");
+	return wire::guarded([&] { return impl_->gcks.add_group_from(c, snapshot); });
+}
+
+Result<Done> Engine::set_member_server(const std::string &group, const std::vector<Address> &servers,
+				       const Identity &server_id)
+{
+	detail::GmGroup *g = impl_->gm.find(group);
+	if (!g)
+		return make_error(WireError::Missing, "no member group " + group);
+	if (servers.empty())
+		return make_error(WireError::Missing, "group " + group + ": no key server address");
+	if (g->state == detail::GmState::Registering)
+		return make_error(WireError::BadValue, "group " + group + " is registering");
+	const std::vector<Address> before = g->cfg.servers;
+	const Identity before_id = g->cfg.server_id;
+	const size_t index = g->server_index;
+	g->cfg.servers = servers;
+	g->cfg.server_id = server_id;
+	g->server_index = 0;
+	auto r = impl_->gm.reregister(*g);
+	if (!r) {
+		g->cfg.servers = before;
+		g->cfg.server_id = before_id;
+		g->server_index = index;
+	}
+	return r;
+}
+
 Result<Done> Engine::add_member_group(const GmGroupConfig &c)
 {
 	if (auto e = validate(c))

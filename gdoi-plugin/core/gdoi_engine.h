@@ -603,6 +603,17 @@ public:
 	Result<Done> add_server_group(const GcksGroupConfig &c);
 	Result<Done> add_member_group(const GmGroupConfig &c); // registers on the next tick()
 	Result<Done> remove_group(const std::string &name);
+	// Replication to a standby key server (docs/election.md): a key
+	// server group's state as a versioned snapshot (key tree groups), and
+	// a group not running here started from one with the same keys,
+	// members and counters, all or nothing.
+	Result<Bytes> server_snapshot(const std::string &group) const;
+	Result<Done> add_server_group_from(const GcksGroupConfig &c, ByteView snapshot);
+	// GM: another key server (an elected one took over): the group
+	// registers to it at once, keeping its SAs. An error (and nothing
+	// changes) while it is registering: the caller starts it anew.
+	Result<Done> set_member_server(const std::string &group, const std::vector<Address> &servers,
+				       const Identity &server_id);
 
 	// A datagram arrived on local from remote. Never throws; bad input is
 	// counted and dropped.

@@ -83,6 +83,28 @@ struct gdoi_ext_t {
 	 */
 	bool (*set_elected)(gdoi_ext_t *this, const char *group,
 						const char *identity, const char *address, bool self);
+
+	/**
+	 * The state of an elected key server group serving on this node, as
+	 * a versioned snapshot for the standby candidates (docs/election.md,
+	 * "State replication").
+	 *
+	 * @param group			gdoi group name
+	 * @param state			the snapshot, allocated (chunk_clear() it)
+	 * @return				FALSE if the group does not serve here or is
+	 *						not replicated
+	 */
+	bool (*snapshot)(gdoi_ext_t *this, const char *group, chunk_t *state);
+
+	/**
+	 * The latest snapshot replicated from the elected server: if this
+	 * node is elected, the group starts from it (the same keys, members
+	 * and counters) instead of afresh. Call before set_elected().
+	 *
+	 * @return				FALSE if the group does not wait for an
+	 *						election or the snapshot does not decode
+	 */
+	bool (*set_replica)(gdoi_ext_t *this, const char *group, chunk_t state);
 };
 
 #endif /** GS_GDOI_EXT_H_ @}*/

@@ -129,6 +129,28 @@ bool election_core_event_message(election_core_t *core, uint32_t group, uint8_t 
 	return false;
 }
 
+size_t election_core_count(election_core_t *core)
+{
+	return 0;
+}
+
+bool election_core_snapshot(election_core_t *core, size_t index, election_snapshot_t *out)
+{
+	return false;
+}
+
+bool election_core_set_replica(election_core_t *core, uint32_t group, const uint8_t *data,
+							   size_t len)
+{
+	return false;
+}
+
+bool election_core_replica(election_core_t *core, uint32_t group, uint8_t **out, size_t *len,
+						   uint64_t *version)
+{
+	return false;
+}
+
 /* ---- helpers */
 
 /* load the plugin's features, expecting it to create the (fake) core */

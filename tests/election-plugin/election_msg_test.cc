@@ -51,7 +51,7 @@ TEST(ElectionMsg, NamesEveryMessageOfTheProtocol)
 TEST(ElectionMsg, RejectsValuesOutsideTheProtocol)
 {
 	EXPECT_FALSE(message_type(0));
-	EXPECT_FALSE(message_type(6));
+	EXPECT_FALSE(message_type(9));
 	EXPECT_FALSE(message_type(255));
 	EXPECT_EQ(message_name(0), "UNKNOWN");
 	EXPECT_FALSE(auth_method(0));

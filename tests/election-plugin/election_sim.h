@@ -202,7 +202,8 @@ public:
 	}
 
 	// A message as node `from` would sign it, with any sequence number.
-	Bytes craft(size_t from, MessageType type, uint64_t sequence, const Signer *signer = nullptr)
+	Bytes craft(size_t from, MessageType type, uint64_t sequence, const Signer *signer = nullptr,
+		    Bytes body = {})
 	{
 		const NodeSpec &s = nodes[from]->spec;
 		Message m;
@@ -214,6 +215,7 @@ public:
 			m.priority = s.priority;
 			m.address = s.address;
 		}
+		m.body = std::move(body);
 		const Signer &sig = signer ? *signer : *nodes[from]->signer;
 		m.auth = sig.method();
 		m.signature = sig.sign(encode_signed_part(m).value()).value();

@@ -14,6 +14,7 @@
 #include "../../election-plugin/core/election_auth.h"
 #include "../../election-plugin/core/election_fsm.h"
 #include "../../election-plugin/core/election_msg.h"
+#include "../../election-plugin/core/election_replica.h"
 
 using namespace groupsec;
 using namespace groupsec::election;
@@ -79,6 +80,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	auto whole = decode(in);
 	if (whole)
 		check_roundtrip(in, whole.value());
+	// the state replication payloads
+	auto replica = decode_replica(in);
+	if (replica) {
+		auto again = encode_replica(replica.value());
+		if (!again || again.value() != in.to_bytes())
+			abort();
+	}
+	auto key = decode_standby_key(in);
+	if (key && key.value() != in.to_bytes())
+		abort();
+	auto ack = decode_replica_ack(in);
+	if (ack && encode_replica_ack(ack.value()) != in.to_bytes())
+		abort();
 
 	std::shared_ptr<const Signer> signer(group_psk_signer(kGroupKey).value());
 	PeerTable peers;

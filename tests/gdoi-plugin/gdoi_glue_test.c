@@ -447,6 +447,40 @@ static bool ext_command(void *ctx, const uint8_t *request, size_t len,
 	return FALSE;
 }
 
+bool gdoi_core_snapshot(gdoi_core_t *core, const char *group, uint8_t **out,
+						size_t *len, char *err, size_t err_len)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "snapshot:%s", group);
+	ext_call(buf);
+	if (!streq(group, "blue"))
+	{
+		snprintf(err, err_len, "group '%s' does not wait for an election", group);
+		return FALSE;
+	}
+	*out = malloc(3);
+	memcpy(*out, "abc", 3);
+	*len = 3;
+	return TRUE;
+}
+
+bool gdoi_core_set_replica(gdoi_core_t *core, const char *group,
+						   const uint8_t *data, size_t len, char *err,
+						   size_t err_len)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "replica:%s:%zu", group, len);
+	ext_call(buf);
+	if (!streq(group, "blue"))
+	{
+		snprintf(err, err_len, "no key server group");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static void test_other_plugins_reach_the_core_through_gdoi_ext(void **state)
 {
 	plugin_t *plugin = gdoi_plugin_create();
@@ -464,11 +498,24 @@ static void test_other_plugins_reach_the_core_through_gdoi_ext(void **state)
 	assert_true(ext->emit(ext, "leader-changed", chunk_from_thing(msg)));
 	assert_true(ext->set_elected(ext, "blue", "ks2.example.net", "192.0.2.2", TRUE));
 	assert_false(ext->set_elected(ext, "red", NULL, NULL, FALSE));
+	/* state replication: the server's snapshot out, a standby's in */
+	{
+		chunk_t state = chunk_empty;
+
+		assert_true(ext->snapshot(ext, "blue", &state));
+		assert_int_equal(state.len, 3);
+		assert_memory_equal(state.ptr, "abc", 3);
+		chunk_free(&state);
+		assert_false(ext->snapshot(ext, "red", &state));
+		assert_true(ext->set_replica(ext, "blue", chunk_from_thing(msg)));
+		assert_false(ext->set_replica(ext, "red", chunk_from_thing(msg)));
+	}
 	ext->remove(ext, "list-elections");
 	/* the plugin's own glue serves trust (the shared trust lists) first */
 	assert_string_equal(ext_calls, "command:trust command:list-elections event:leader-changed "
 						"emit:leader-changed:6 elected:blue:ks2.example.net:192.0.2.2:self "
-						"elected:red:-:-:other remove:list-elections");
+						"elected:red:-:-:other snapshot:blue snapshot:red replica:blue:6 "
+						"replica:red:6 remove:list-elections");
 	unload(plugin);
 	/* gone with the plugin's features */
 	assert_null(lib->get(lib, GDOI_EXT_NAME));

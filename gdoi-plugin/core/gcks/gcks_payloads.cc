@@ -46,12 +46,12 @@ TrafficSelector single_udp_selector(const Address &a)
 	return ts;
 }
 
+} // namespace
+
 size_t tek_keymat_bytes(const TekPolicyConfig &p)
 {
 	return p.key_bits / 8u + (p.encryption == static_cast<uint16_t>(EncryptionId::AesGcm16) ? 4u : 32u);
 }
-
-} // namespace
 
 // --- keys and policy ---
 

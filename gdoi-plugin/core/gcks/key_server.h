@@ -130,6 +130,10 @@ struct RekeyPlan {
 	bool auth_key_announced = false;
 };
 
+// The keying material of a TEK of policy p, and the Rekey SA suite of c.
+size_t tek_keymat_bytes(const TekPolicyConfig &p);
+RekeySuite rekey_suite(const GcksGroupConfig &c);
+
 class KeyServer {
 public:
 	KeyServer(EngineContext &ctx, IkeSas &ike) : ctx_(ctx), ike_(ike) {}
@@ -153,6 +157,12 @@ public:
 	// message under the (new) Rekey SA. change: the membership change
 	// behind the rekey, if any. All or nothing: on error g is as before.
 	Result<Done> rekey(GcksGroup &g, bool new_kek, bool new_teks, const MembershipChange *change = nullptr);
+
+	// Replication to a standby key server (gcks_snapshot.cc, docs/
+	// election.md): the group's state as a versioned snapshot; a group
+	// started from one (c's group must not run here), all or nothing.
+	Result<Bytes> snapshot(const GcksGroup &g) const;
+	Result<Done> add_group_from(const GcksGroupConfig &c, ByteView snapshot);
 
 	// A datagram for the key server: a request from a member, or the
 	// answer to our GSA_INBAND_REKEY.

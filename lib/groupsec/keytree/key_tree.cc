@@ -165,6 +165,72 @@ void KeyTreeServer::extend(std::vector<Node> &lv, size_t n)
 	lv.resize(n);
 }
 
+KeyTreeServer::State::~State()
+{
+	for (auto &lv : levels)
+		for (NodeState &n : lv)
+			wipe(n.key);
+}
+
+KeyTreeServer::State KeyTreeServer::export_state() const
+{
+	State s;
+	s.depth = depth_;
+	s.epoch = epoch_;
+	s.levels.resize(level_.size());
+	for (size_t l = 0; l < level_.size(); l++) {
+		s.levels[l].reserve(level_[l].size());
+		for (const Node &n : level_[l])
+			s.levels[l].push_back(NodeState{n.key, n.members});
+	}
+	return s;
+}
+
+std::string KeyTreeServer::import_state(const State &s)
+{
+	if (s.depth > max_depth_)
+		return "tree depth " + std::to_string(s.depth) + " above the limit " + std::to_string(max_depth_);
+	if (s.levels.size() != size_t(s.depth) + 1)
+		return "tree of depth " + std::to_string(s.depth) + " with " + std::to_string(s.levels.size()) +
+		       " levels";
+	for (unsigned l = 0; l <= s.depth; l++) {
+		const auto &lv = s.levels[l];
+		const uint64_t most = uint64_t(1) << (s.depth - l);
+		if (lv.empty() || lv.size() > most)
+			return "tree level " + std::to_string(l) + " of " + std::to_string(lv.size()) + " nodes";
+		for (size_t pos = 0; pos < lv.size(); pos++) {
+			uint64_t want;
+			if (l == 0) {
+				if (lv[pos].members > 1)
+					return "tree leaf " + std::to_string(pos) + " with " +
+					       std::to_string(lv[pos].members) + " members";
+				continue;
+			}
+			const auto &below = s.levels[l - 1];
+			want = (2 * pos < below.size() ? below[2 * pos].members : 0) +
+			       (2 * pos + 1 < below.size() ? below[2 * pos + 1].members : 0);
+			if (lv[pos].members != want)
+				return "tree node (" + std::to_string(l) + ", " + std::to_string(pos) + ") counts " +
+				       std::to_string(lv[pos].members) + " members, its children " +
+				       std::to_string(want);
+		}
+	}
+	std::vector<std::vector<Node>> next(s.levels.size());
+	for (size_t l = 0; l < s.levels.size(); l++) {
+		next[l].reserve(s.levels[l].size());
+		for (const NodeState &n : s.levels[l])
+			next[l].push_back(Node{n.key, n.members});
+	}
+	for (auto &lv : level_)
+		for (Node &n : lv)
+			wipe(n.key);
+	level_.swap(next);
+	depth_ = s.depth;
+	epoch_ = s.epoch;
+	generation_++;
+	return {};
+}
+
 const KeyTreeServer::Node *KeyTreeServer::node(unsigned level,
 					       uint32_t pos) const
 {

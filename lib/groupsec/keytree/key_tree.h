@@ -150,6 +150,30 @@ public:
 	// made before the last join or commit.
 	bool commit(const LeavePlan &p);
 
+	// The whole state (depth, epoch, every node's key and member count),
+	// to continue the tree elsewhere (a standby key server): levels[l][pos]
+	// as the server holds them, level 0 the leaves, levels[depth] the root.
+	struct NodeState {
+		Key key{};
+		uint32_t members = 0;
+	};
+	struct State {
+		unsigned depth = 0;
+		uint64_t epoch = 0;
+		std::vector<std::vector<NodeState>> levels;
+		State() = default;
+		State(const State &) = default;
+		State(State &&) = default;
+		State &operator=(const State &) = default;
+		State &operator=(State &&) = default;
+		~State();
+	};
+	State export_state() const;
+	// Replaces the tree by s, all or nothing: the reason it is refused
+	// (a depth above max_depth, levels of impossible sizes, member counts
+	// that do not add up), empty on success.
+	std::string import_state(const State &s);
+
 	const Key &root() const;
 	uint64_t epoch() const { return epoch_; }
 	unsigned depth() const { return depth_; }
