@@ -37,7 +37,17 @@ def restart_key_server(ks):
     p.kill()
     p.wait(timeout=10)
     labmod.start_gdoi_charon(ks)  # returns once the group is served again
+    assert ks.procs["charon"].pid != p.pid
     return time.monotonic()
+
+
+def registered_by_the_new_key_server(ks, n):
+    """The restarted key server is a new process: its counters start at
+    zero, so every registration it counts happened after the restart.
+    (Members may already be registering while it starts, so its member
+    list is not checked for emptiness: that would race with them.)"""
+    c = counters(ks)
+    assert c["registrations"] == n, c
 
 
 def show(routers):
@@ -57,7 +67,6 @@ def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
     pinger, out = labmod.ping_flowing(gm1, gm2.lan_addr, 120)
 
     back = restart_key_server(ks)
-    assert ks_members(ks) == [], "the restarted key server knows no member"
     # the members ask on their old IKE SAs
     for gm in gms:
         labmod.gdoictl(gm, "reregister", GROUP)
@@ -69,6 +78,7 @@ def test_members_register_again_within_5s_of_a_key_server_restart(rlab):
     took = time.monotonic() - back
     assert took < 5, took
     print(f"all members registered again {took:.2f} s after the key server was back")
+    registered_by_the_new_key_server(ks, len(gms))
     assert counters(ks)["invalidSpi"] == len(gms), counters(ks)
     for gm in gms:
         assert counters(gm)["invalidSpi"] == 1, (gm.name, counters(gm))
@@ -101,7 +111,6 @@ def test_every_member_registered_again_within_5s_of_a_key_server_restart_unpromp
 
     killed = time.monotonic()
     back = restart_key_server(ks)
-    assert ks_members(ks) == [], "the restarted key server knows no member"
     try:
         wait_until("every member registered again", lambda: ks_members(ks) == ids, timeout=5, interval=0.05)
     except labmod.LabError:
@@ -111,6 +120,7 @@ def test_every_member_registered_again_within_5s_of_a_key_server_restart_unpromp
     print(f"all members registered again {took:.2f} s after the key server was back "
           f"({time.monotonic() - killed:.2f} s after it was killed)")
     assert took < 5, took
+    registered_by_the_new_key_server(ks, len(gms))
     for gm in gms:
         c = counters(gm)
         b = before[gm.name]
