@@ -142,6 +142,19 @@ def cpu_seconds(pid):
     return total / 1e9
 
 
+def cpu_by_thread(pid):
+    """CPU seconds of each of pid's threads by name (bgpd: its main
+    thread, `bgpd_io`, `bgpd_ka`), as cpu_seconds() reads them."""
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            out[name] = out.get(name, 0) + int((task / "schedstat").read_text().split()[0]) / 1e9
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
 def hwm_kb(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -270,6 +283,7 @@ def one_run(lab, m, p, variant, args, routes):
                 time.sleep(0.3)
                 sr.vtysh("clear thread cpu")
                 cpu0 = cpu_seconds(pid)
+            threads0 = cpu_by_thread(pid)
             t0 = time.monotonic()
             proc.stdin.write("go\n")
             proc.stdin.flush()
@@ -277,12 +291,14 @@ def one_run(lab, m, p, variant, args, routes):
             cpu1 = cpu_seconds(pid)
             t1 = time.monotonic()
             cpu2 = wait_idle(pid, "bgpd idle after the reflection")
+            threads2 = cpu_by_thread(pid)
             if perf:
                 (Path(args.perf) / f"m{m}-{variant}-{time.monotonic_ns()}.threads").write_text(
                     sr.vtysh("show thread cpu"))
                 perf.send_signal(2)
                 perf.wait(timeout=60)
             r.update({"cpu_delivery_s": cpu1 - cpu0, "cpu_s": cpu2 - cpu0, "wall_delivery_s": t1 - t0,
+                      "cpu_threads_s": {k: v - threads0.get(k, 0) for k, v in threads2.items()},
                       "hwm_kb": hwm_kb(pid), "updates_received": done["updates"],
                       "looped_back": done.get("looped_back", 0),
                       "routes_held": done["routes_held"]})

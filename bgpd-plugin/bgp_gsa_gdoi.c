@@ -662,6 +662,27 @@ static void gsa_gdoi_failed_wait(struct gsa_gdoi_show *s, int rc)
 	}
 }
 
+/* Whether a show's request succeeded; if not, *failed and why. */
+static bool gsa_gdoi_reply_ok(const struct gs_vici_msg *reply, bool *failed,
+			      char *errmsg, size_t size)
+{
+	const char *success, *why;
+
+	if (!reply) {
+		*failed = true;
+		snprintf(errmsg, size, "the key server did not answer");
+		return false;
+	}
+	success = gs_vici_msg_get(reply, "success");
+	if (!success || strcmp(success, "yes") != 0) {
+		why = gs_vici_msg_get(reply, "errmsg");
+		*failed = true;
+		snprintf(errmsg, size, "%s", why ? why : "no reason given");
+		return false;
+	}
+	return true;
+}
+
 static const char *msg_str(const struct gs_vici_msg *m, const char *key)
 {
 	const char *v = gs_vici_msg_get(m, key);
@@ -845,22 +866,10 @@ static void gsa_gdoi_on_groups(void *arg, const char *command,
 			       const struct gs_vici_msg *reply)
 {
 	struct gsa_gdoi_show *s = arg;
-	const char *success, *errmsg;
 
-	if (!reply) {
-		s->failed = true;
-		snprintf(s->errmsg, sizeof(s->errmsg),
-			 "the key server did not answer");
+	if (!gsa_gdoi_reply_ok(reply, &s->failed, s->errmsg,
+			       sizeof(s->errmsg)))
 		return;
-	}
-	success = gs_vici_msg_get(reply, "success");
-	if (!success || strcmp(success, "yes") != 0) {
-		errmsg = gs_vici_msg_get(reply, "errmsg");
-		s->failed = true;
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s",
-			 errmsg ? errmsg : "no reason given");
-		return;
-	}
 	gs_vici_msg_sections(reply, "groups", gsa_gdoi_show_group, s);
 }
 
@@ -1182,22 +1191,10 @@ static void gsa_gdoi_on_shortcuts(void *arg, const char *command,
 				  const struct gs_vici_msg *reply)
 {
 	struct gsa_gdoi_shortcuts *s = arg;
-	const char *success, *errmsg;
 
-	if (!reply) {
-		s->failed = true;
-		snprintf(s->errmsg, sizeof(s->errmsg),
-			 "the key server did not answer");
+	if (!gsa_gdoi_reply_ok(reply, &s->failed, s->errmsg,
+			       sizeof(s->errmsg)))
 		return;
-	}
-	success = gs_vici_msg_get(reply, "success");
-	if (!success || strcmp(success, "yes") != 0) {
-		errmsg = gs_vici_msg_get(reply, "errmsg");
-		s->failed = true;
-		snprintf(s->errmsg, sizeof(s->errmsg), "%s",
-			 errmsg ? errmsg : "no reason given");
-		return;
-	}
 	gs_vici_msg_sections(reply, "groups", gsa_gdoi_show_shortcut_group, s);
 }
 

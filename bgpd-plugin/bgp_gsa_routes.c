@@ -145,12 +145,18 @@ static void gsa_routes_scan_table(struct bgp *bgp, afi_t afi)
 	}
 }
 
-static void gsa_routes_scan(struct thread *t)
+/* Only a router that is a member of a group hands opened routes out; on
+ * the S/R (its gdoi plugin the key server of every group) opening is for
+ * `show bgp gsa routes` alone, so it is done when that is asked. */
+static bool gsa_routes_hands_out(void)
+{
+	return gsa_rs.n_member_groups > 0;
+}
+
+static void gsa_routes_scan_now(void)
 {
 	struct bgp *bgp = bgp_get_default();
 
-	if (!gsa_rs.routes)
-		return;
 	gsa_routes_scan_begin(gsa_rs.routes);
 	if (bgp) {
 		gsa_routes_scan_table(bgp, AFI_IP);
@@ -159,13 +165,20 @@ static void gsa_routes_scan(struct thread *t)
 	/* keys may have changed or a grace period ended since the blobs came */
 	gsa_routes_reopen(gsa_rs.routes, gsa_rs.kr, gsa_routes_endpoint, NULL);
 	gsa_routes_scan_end(gsa_rs.routes, gsa_routes_endpoint, NULL);
+}
+
+static void gsa_routes_scan(struct thread *t)
+{
+	if (!gsa_rs.routes || !gsa_routes_hands_out())
+		return;
+	gsa_routes_scan_now();
 	thread_add_timer_msec(gsa_rs.master, gsa_routes_scan, NULL,
 			      GSA_ROUTES_SCAN_EVERY_MS, &gsa_rs.t_scan);
 }
 
 static void gsa_routes_scan_soon(void)
 {
-	if (!gsa_rs.master)
+	if (!gsa_rs.master || !gsa_routes_hands_out())
 		return;
 	THREAD_OFF(gsa_rs.t_scan);
 	thread_add_timer_msec(gsa_rs.master, gsa_routes_scan, NULL,
@@ -177,8 +190,8 @@ static int gsa_routes_on_process(struct bgp *bgp, afi_t afi, safi_t safi,
 				 bool withdraw)
 {
 	if (safi == SAFI_UNICAST && bgp->inst_type == BGP_INSTANCE_TYPE_DEFAULT &&
-	    gsa_rs.t_scan && thread_timer_remain_msec(gsa_rs.t_scan) >
-				     GSA_ROUTES_SCAN_SOON_MS)
+	    (!gsa_rs.t_scan || thread_timer_remain_msec(gsa_rs.t_scan) >
+				       GSA_ROUTES_SCAN_SOON_MS))
 		gsa_routes_scan_soon();
 	return 0;
 }
@@ -228,6 +241,7 @@ static void gsa_routes_on_keys(void *arg, const char *command,
 {
 	struct gsa_keys_fed *fed;
 	const char *ok;
+	bool member_changed;
 
 	gsa_rs.asking = false;
 	if (reply && gsa_rs.routes) {
@@ -241,9 +255,20 @@ static void gsa_routes_on_keys(void *arg, const char *command,
 			fed = XCALLOC(MTYPE_TMP, sizeof(*fed));
 			gs_vici_msg_sections(reply, "groups",
 					     gsa_routes_feed_group, fed);
+			member_changed =
+				fed->n_member != gsa_rs.n_member_groups ||
+				memcmp(gsa_rs.member_groups, fed->member,
+				       fed->n_member * sizeof(fed->member[0]));
 			memcpy(gsa_rs.member_groups, fed->member,
 			       sizeof(fed->member));
 			gsa_rs.n_member_groups = fed->n_member;
+			if (member_changed) {
+				/* routes opened before (or only shown) go
+				 * to the groups this router is a member of now */
+				gsa_routes_replay(gsa_rs.routes,
+						  gsa_routes_endpoint, NULL);
+				gsa_routes_scan_soon();
+			}
 			if (fed->changed) {
 				/* seal again under the new epochs */
 				gsa_groups_resync();
@@ -472,6 +497,8 @@ DEFUN(show_bgp_gsa_routes, show_bgp_gsa_routes_cmd,
 		vty_out(vty, "%% The module has no state\n");
 		return CMD_WARNING;
 	}
+	if (!gsa_routes_hands_out())
+		gsa_routes_scan_now(); /* opened when asked: see above */
 	out = gsa_routes_render(gsa_rs.routes, gsa_rs.kr, group, json);
 	if (!out) {
 		vty_out(vty, "%% Out of memory\n");

@@ -133,6 +133,11 @@ static bool parse_identity(const char *path, int lineno, char *line,
 		return FALSE;
 	}
 	data = malloc((end - sp - 1) / 2);
+	if (!data)
+	{
+		snprintf(err, err_len, "%s: line %d: out of memory", path, lineno);
+		return FALSE;
+	}
 	for (i = 0; sp + 1 + 2 * i < end; i++)
 	{
 		hi = hex_digit(sp[1 + 2 * i]);
@@ -213,7 +218,7 @@ static bool parse(const char *path, const char *group, char *buf, size_t len,
 			return FALSE;
 		}
 		add(list, &id);
-		free(id.data);
+		free((void*)id.data);
 		count++;
 	}
 	if (!done)

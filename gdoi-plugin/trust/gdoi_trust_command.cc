@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "groupsec/trust/holds_callback.h"
 #include "groupsec/trust/store.h"
 #include "groupsec/vici/vici_wire.h"
 #include "gstrust.h"
@@ -22,19 +23,6 @@ namespace {
 const std::set<std::string> kAllowed = {"list",    "show",      "trusted", "enable",
                                         "disable", "condition", "remove",  "reload"};
 const std::set<std::string> kChanging = {"enable", "disable", "condition", "remove", "reload"};
-
-class HoldsCallback : public ConditionSource {
-public:
-	HoldsCallback(gs_trust_holds_t holds, void *ctx) : holds_(holds), ctx_(ctx) {}
-	bool holds(const Condition &c) const override
-	{
-		return holds_ && holds_(ctx_, c.kind.c_str(), c.argument.c_str()) != 0;
-	}
-
-private:
-	gs_trust_holds_t holds_;
-	void *ctx_;
-};
 
 Section failure(const std::string &message, int status)
 {

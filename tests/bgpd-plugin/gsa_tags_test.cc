@@ -137,10 +137,12 @@ TEST(GsaTags, EqualSignaturesEqualTagsAndEqualDecisions)
 	for (const auto &r : routes)
 		for (const auto &o : std::vector<std::string>{"", m1, m2, m3, m4, m5})
 			for (const auto &x : all)
-				for (const auto &y : all)
-					if (tag[x] == tag[y])
+				for (const auto &y : all) {
+					if (tag[x] == tag[y]) {
 						EXPECT_EQ(g.decide(r, o, {x}), g.decide(r, o, {y}))
 							<< o << " to " << x << " and " << y;
+					}
+				}
 }
 
 TEST(GsaTags, MemberListModeAndNamedPeersAreUnique)

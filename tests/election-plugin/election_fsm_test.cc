@@ -17,15 +17,6 @@ using namespace groupsec::election::sim;
 
 namespace {
 
-std::vector<MessageType> types_from(const Network &net, size_t from)
-{
-	std::vector<MessageType> t;
-	for (const auto &s : net.sent)
-		if (s.from == from)
-			t.push_back(s.type);
-	return t;
-}
-
 size_t count_sent(const Network &net, MessageType type, size_t from)
 {
 	size_t n = 0;

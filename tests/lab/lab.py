@@ -923,6 +923,26 @@ def gdoi_locked_out(group, evicted, others, old, timeout=30):
         assert lan_ping(gm, evicted, count=3, check=False).returncode != 0, f"{gm.name} reaches {evicted.name}"
 
 
+def gdoi_members(router, group):
+    """The identities of the members the key server router lists in group, sorted."""
+    out = gdoictl(router, "members", group, check=False)
+    return sorted(m["id"] for m in out.get("members", [])) if isinstance(out, dict) else []
+
+
+def gdoi_has_current_sa(router, group):
+    out = gdoictl(router, "sas", group, check=False)
+    return isinstance(out, dict) and any(sa.get("current") for sa in out.get("sas", []))
+
+
+def gdoi_wait_registered(ks, gms, group, timeout=60):
+    """Until the key server lists every member of gms (identity NAME.example.net)
+    and each of them holds the group's SA."""
+    ids = sorted(f"{gm.name}.example.net" for gm in gms)
+    wait_until(f"the key server lists {', '.join(ids)}", lambda: gdoi_members(ks, group) == ids, timeout=timeout)
+    for gm in gms:
+        wait_until(f"{gm.name} has the group SA", lambda: gdoi_has_current_sa(gm, group), timeout=30)
+
+
 def gdoi_counters(router, group):
     """The group's counters at the router, as gdoictl shows them."""
     out = gdoictl(router, "counters", group)

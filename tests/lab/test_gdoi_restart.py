@@ -26,8 +26,7 @@ def rlab():
 
 
 def ks_members(ks):
-    out = labmod.gdoictl(ks, "members", GROUP, check=False)
-    return sorted(m["id"] for m in out.get("members", [])) if isinstance(out, dict) else []
+    return labmod.gdoi_members(ks, GROUP)
 
 
 def restart_key_server(ks):

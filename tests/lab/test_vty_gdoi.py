@@ -93,21 +93,11 @@ def group(router):
 
 
 def ks_members(ks):
-    out = labmod.gdoictl(ks, "members", GROUP, check=False)
-    return sorted(m["id"] for m in out.get("members", [])) if isinstance(out, dict) else []
-
-
-def member_has_sa(gm):
-    out = labmod.gdoictl(gm, "sas", GROUP, check=False)
-    return isinstance(out, dict) and any(sa.get("current") for sa in out.get("sas", []))
+    return labmod.gdoi_members(ks, GROUP)
 
 
 def everyone_back(lab):
-    ks, gms = lab["ks"], [lab["gm1"], lab["gm2"]]
-    ids = sorted(f"{gm.name}.example.net" for gm in gms)
-    wait_until("the key server lists both members", lambda: ks_members(ks) == ids, timeout=60)
-    for gm in gms:
-        wait_until(f"{gm.name} has the group SA", lambda: member_has_sa(gm), timeout=30)
+    labmod.gdoi_wait_registered(lab["ks"], [lab["gm1"], lab["gm2"]], GROUP)
 
 
 def loaded(router):

@@ -45,7 +45,7 @@ public:
 	}
 	bool u64(uint64_t &v)
 	{
-		uint32_t hi, lo;
+		uint32_t hi = 0, lo = 0;
 		if (remaining() < 8)
 			return false;
 		u32(hi);

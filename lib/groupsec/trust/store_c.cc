@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "groupsec/trust/holds_callback.h"
 #include "groupsec/trust/store.h"
 
 using groupsec::Bytes;
@@ -50,20 +51,6 @@ extern "C" int gs_trust_store_load(gs_trust_store *s, void (*problem)(void *, co
 }
 
 namespace {
-
-// the glue's view of the conditions
-class HoldsCallback : public ConditionSource {
-public:
-	HoldsCallback(gs_trust_holds_t holds, void *ctx) : holds_(holds), ctx_(ctx) {}
-	bool holds(const Condition &c) const override
-	{
-		return holds_ && holds_(ctx_, c.kind.c_str(), c.argument.c_str()) != 0;
-	}
-
-private:
-	gs_trust_holds_t holds_;
-	void *ctx_;
-};
 
 void copy_reason(const std::string &reason, char *why, size_t why_len)
 {

@@ -48,7 +48,7 @@ const char *trust_store_mock_dir(void)
 
 int trust_store_mock_open_stores(void)
 {
-	return open_stores;
+	return __atomic_load_n(&open_stores, __ATOMIC_SEQ_CST);
 }
 
 gs_trust_store *gs_trust_store_open(const char *dir)
@@ -57,7 +57,7 @@ gs_trust_store *gs_trust_store_open(const char *dir)
 
 	strncpy(s->dir, dir ? dir : "", sizeof(s->dir) - 1);
 	strncpy(last_dir, s->dir, sizeof(last_dir) - 1);
-	open_stores++;
+	__atomic_add_fetch(&open_stores, 1, __ATOMIC_SEQ_CST);
 	return s;
 }
 
@@ -132,7 +132,7 @@ void gs_trust_store_destroy(gs_trust_store *store)
 {
 	if (store)
 	{
-		open_stores--;
+		__atomic_sub_fetch(&open_stores, 1, __ATOMIC_SEQ_CST);
 		free(store);
 	}
 }

@@ -15,6 +15,7 @@
 #include <library.h>
 #include <plugins/plugin.h>
 #include <plugins/plugin_feature.h>
+#include <unistd.h>
 
 /**
  * Start libstrongswan and libcharon with an empty strongswan.conf (nothing
@@ -72,6 +73,19 @@ int glue_unix_connect(const char *path);
 		usleep(20000); \
 	} \
 	assert_int_equal(*(counter), (value)); \
+} while (0)
+
+/**
+ * Wait up to 5 s for a condition other threads make true (a job still
+ * queued on charon's processor, say), then assert it holds (needs cmocka.h).
+ */
+#define glue_wait_until(cond) do { \
+	int _i; \
+	for (_i = 0; _i < 250 && !(cond); _i++) \
+	{ \
+		usleep(20000); \
+	} \
+	assert_true(cond); \
 } while (0)
 
 #endif /* GLUE_TEST_UTIL_H_ */
