@@ -449,12 +449,14 @@ METHOD(gdoi_dispatcher_t, set_wake, void,
  * Shortcut SAs: the packets the gateway relays, as they come in decrypted
  * on the interface charon.plugins.gdoi.shortcut_relay_interface names
  * (kernel-libipsec's TUN device), feed the connectivity managers'
- * relayed-traffic trigger. A burst is read per call.
+ * triggers: relayed traffic, and new sessions (TCP SYN). The IP header and
+ * what follows of the TCP header are read; a burst is read per call.
  */
 static bool relay_cb(private_gdoi_dispatcher_t *this, int fd,
 					 watcher_event_t event)
 {
-	uint8_t pkt[64];
+	/* an IPv4 header with options (60) and TCP up to its flags (14) */
+	uint8_t pkt[128];
 	struct sockaddr_ll from;
 	socklen_t from_len;
 	ssize_t len;
@@ -474,15 +476,10 @@ static bool relay_cb(private_gdoi_dispatcher_t *this, int fd,
 		{
 			continue;
 		}
+		/* with MSG_TRUNC, len is the packet's length: more than was read */
 		this->mutex->lock(this->mutex);
-		if (len >= 20 && (pkt[0] >> 4) == 4)
-		{
-			gdoi_core_shortcut_relayed(this->core, pkt + 12, pkt + 16, 4, 1);
-		}
-		else if (len >= 40 && (pkt[0] >> 4) == 6)
-		{
-			gdoi_core_shortcut_relayed(this->core, pkt + 8, pkt + 24, 16, 1);
-		}
+		gdoi_core_shortcut_packet(this->core, pkt, (size_t)len < sizeof(pkt) ?
+								  (size_t)len : sizeof(pkt));
 		this->mutex->unlock(this->mutex);
 	}
 	return TRUE;

@@ -1237,13 +1237,10 @@ extern "C" size_t gdoi_core_roam(gdoi_core_t *core, bool (*is_local)(void *ctx, 
 	}
 }
 
-extern "C" void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src, const uint8_t *dst, size_t len,
-					   uint64_t packets)
+extern "C" void gdoi_core_shortcut_packet(gdoi_core_t *core, const uint8_t *pkt, size_t len)
 {
-	if (len != 4 && len != 16)
-		return;
 	try {
-		core->shortcuts.relayed(ByteView(src, len), ByteView(dst, len), packets);
+		core->shortcuts.packet(ByteView(pkt, len));
 	} catch (const std::bad_alloc &) {
 		core->callbacks.log(GDOI_LOG_ERROR, "out of memory, relayed traffic not counted");
 	}

@@ -365,14 +365,14 @@ void gdoi_core_client_written(gdoi_core_t *core, unsigned id, size_t n);
 void gdoi_core_client_close(gdoi_core_t *core, unsigned id);
 
 /**
- * Shortcut SAs (docs/shortcuts.md): packets the gateway relays, from inside
- * address src to inside address dst (each len octets, 4 or 16), for the
- * connectivity managers' relayed-traffic trigger. Traffic that is not
- * between two outside members is ignored.
+ * Shortcut SAs (docs/shortcuts.md): one packet the gateway relays, len
+ * octets from its IP header on (as much as was read of it), for the
+ * connectivity managers' triggers: relayed traffic of its inside source
+ * and destination, and a new session if it is a TCP SYN. Traffic that is
+ * not between two outside members is ignored.
  */
-void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src,
-								const uint8_t *dst, size_t len,
-								uint64_t packets);
+void gdoi_core_shortcut_packet(gdoi_core_t *core, const uint8_t *pkt,
+							   size_t len);
 
 /**
  * The elected key server of a group configured to wait for an election

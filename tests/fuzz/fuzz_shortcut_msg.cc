@@ -9,6 +9,9 @@
 //    and policies, and to a manager with a shortcut being set up (as from
 //    one of its members). A rejected message must change nothing; the
 //    member's kernel must never delete what it does not hold.
+//  - Each message is also read as a packet the gateway relays
+//    (classify_relayed()): both addresses of one family, and the manager's
+//    triggers fed with them.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -155,6 +158,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!manager.receive("gm-a", m).ok() &&
 		    (manager.shortcuts().size() != before || sink.sent != sent))
 			abort();
+		if (auto p = classify_relayed(m)) {
+			if (p->source.size() != p->destination.size() ||
+			    (p->source.size() != 4 && p->source.size() != 16))
+				abort();
+			if (p->new_session)
+				manager.new_session(p->source, p->destination);
+			manager.relayed(p->source, p->destination, 1);
+		}
 		manager.tick();
 	}
 	member.teardown_all();

@@ -104,5 +104,17 @@ int main(int argc, char **argv)
 	write("seq_acks", sequence({encode(e, 1, 1, Ack{MsgType::Offer, AckStatus::Ok}),
 				    encode(e, 2, 1, Ack{MsgType::Go, AckStatus::Ok}),
 				    encode(e, 3, 1, Ack{MsgType::Offer, AckStatus::KernelFailed})}));
+	// packets the gateway relays: a TCP SYN from 10.1.0.5 to 10.2.0.9
+	// (a new session between the two members), and one over IPv6
+	Bytes tcp_syn(20, 0);
+	tcp_syn[12] = 0x50;
+	tcp_syn[13] = 0x02;
+	Bytes v4{0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 1, 0, 5, 10, 2, 0, 9};
+	v4.insert(v4.end(), tcp_syn.begin(), tcp_syn.end());
+	write("relayed_syn_v4", v4);
+	Bytes v6{0x60, 0, 0, 0, 0, 20, 6, 64, 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
+		 0x20, 0x01, 0x0d, 0xb8, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9};
+	v6.insert(v6.end(), tcp_syn.begin(), tcp_syn.end());
+	write("relayed_syn_v6", v6);
 	return 0;
 }

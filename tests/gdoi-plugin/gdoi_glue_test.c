@@ -283,9 +283,8 @@ void gdoi_core_client_close(gdoi_core_t *core, unsigned id)
 }
 
 /* the relayed-traffic feed is off unless configured: never called here */
-void gdoi_core_shortcut_relayed(gdoi_core_t *core, const uint8_t *src,
-								const uint8_t *dst, size_t len,
-								uint64_t packets)
+void gdoi_core_shortcut_packet(gdoi_core_t *core, const uint8_t *pkt,
+							   size_t len)
 {
 	fail_msg("relayed traffic fed without shortcut_relay_interface");
 }

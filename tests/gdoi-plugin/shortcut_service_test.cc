@@ -205,6 +205,62 @@ TEST_F(ShortcutServiceTest, RegisteringAgainEndsTheMembersShortcuts)
 	EXPECT_EQ(view(*manager).shortcuts[0].state, ShortcutState::Up);
 }
 
+// An IPv4 packet as the gateway's feed reads it: 10.1.0.5 -> 10.2.0.9,
+// TCP with these flags (proto 6) or ICMP echo (proto 1).
+Bytes relayed_packet(uint8_t proto, uint8_t tcp_flags = 0)
+{
+	Bytes p{0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 1, 0, 5, 10, 2, 0, 9};
+	Bytes l4(20, 0);
+	l4[13] = tcp_flags;
+	if (proto == 1)
+		l4[0] = 8;
+	p.insert(p.end(), l4.begin(), l4.end());
+	return p;
+}
+
+// The seed's second trigger through the service: the first packet of a
+// new TCP session between two outside members starts the shortcut at
+// once, well below the relayed-traffic threshold.
+TEST_F(ShortcutServiceTest, RelayedTcpSynStartsTheShortcutAtOnce)
+{
+	for (int i = 0; i < 3; i++)
+		manager->packet(relayed_packet(1));
+	manager->packet(relayed_packet(6, 0x10)); // an ACK: no new session
+	net.run();
+	EXPECT_TRUE(view(*manager).shortcuts.empty());
+	manager->packet(relayed_packet(6, 0x02));
+	net.run();
+	auto v = view(*manager);
+	ASSERT_EQ(v.shortcuts.size(), 1u);
+	EXPECT_EQ(v.shortcuts[0].state, ShortcutState::Up);
+	EXPECT_EQ(v.manager_counters.detected_session, 1u);
+	EXPECT_EQ(v.manager_counters.detected_relayed, 0u);
+	EXPECT_EQ(view(*services[0]).member_shortcuts.size(), 1u);
+	// what is no IP packet is ignored
+	manager->packet(Bytes{0x45, 0});
+	manager->packet(Bytes{});
+	EXPECT_EQ(view(*manager).manager_counters.detected_session, 1u);
+}
+
+// A shortcut message on the IKE SA of a group without shortcuts (the key
+// server of another group the member belongs to) is no manager's: gm1
+// rejects and counts it, installs nothing, answers nothing.
+TEST_F(ShortcutServiceTest, MessageOnAnotherGroupsIkeSaIsRejectedAsForged)
+{
+	shortcut::ShortcutMessage m;
+	m.epoch = 1;
+	m.sequence = 1;
+	m.shortcut_id = 1;
+	m.body = shortcut::Go{};
+	Bytes go = Bytes(shortcut::encode_shortcut_message(m).value());
+	const size_t sent = gms[0]->group("blue")->counters.shortcut_sent;
+	services[0]->shortcut_message("red", false, Identity::parse("rogue.example.net").value(), go);
+	services[0]->shortcut_message("red", false, gcks_id, go);
+	auto v = view(*services[0]);
+	EXPECT_EQ(v.member_counters.rejected_forged, 2u);
+	EXPECT_TRUE(kernels[0]->empty());
+	EXPECT_EQ(gms[0]->group("blue")->counters.shortcut_sent, sent);
+}
 
 // The host's addresses changed: gm1's address a is gone, the route to its
 // key server leaves from `to`. Returns the IKE SAs moved.

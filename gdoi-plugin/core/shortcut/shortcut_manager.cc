@@ -38,6 +38,36 @@ const Prefix *best_prefix(const std::vector<Prefix> &inside, ByteView ip)
 
 } // namespace
 
+std::optional<RelayedPacket> classify_relayed(ByteView packet)
+{
+	constexpr uint8_t kTcp = 6, kSyn = 0x02, kAck = 0x10;
+	RelayedPacket r;
+	size_t tcp = 0; // offset of the TCP header, 0: none
+	if (packet.size() >= 20 && packet[0] >> 4 == 4) {
+		const size_t ihl = (packet[0] & 0x0f) * 4u;
+		if (ihl < 20)
+			return std::nullopt;
+		r.source.assign(packet.begin() + 12, packet.begin() + 16);
+		r.destination.assign(packet.begin() + 16, packet.begin() + 20);
+		const unsigned fragment_offset = (packet[6] & 0x1f) << 8 | packet[7];
+		if (packet[9] == kTcp && fragment_offset == 0)
+			tcp = ihl;
+	} else if (packet.size() >= 40 && packet[0] >> 4 == 6) {
+		r.source.assign(packet.begin() + 8, packet.begin() + 24);
+		r.destination.assign(packet.begin() + 24, packet.begin() + 40);
+		if (packet[6] == kTcp)
+			tcp = 40;
+	} else {
+		return std::nullopt;
+	}
+	// the flags octet: 13 into the TCP header
+	if (tcp && packet.size() >= tcp + 14) {
+		const uint8_t flags = packet[tcp + 13];
+		r.new_session = (flags & kSyn) && !(flags & kAck);
+	}
+	return r;
+}
+
 const char *shortcut_state_name(ShortcutState s)
 {
 	return s == ShortcutState::Up ? "up" : "offered";

@@ -49,6 +49,19 @@ struct ManagerSettings {
 	Suite suite;
 };
 
+// One packet the gateway relays, as its feed sees it (an IP packet as it
+// comes in decrypted): its inside source and destination, and whether it
+// opens a new session — a TCP SYN without ACK (IPv4: in the first
+// fragment; IPv6: TCP right after the fixed header, extension headers are
+// not followed). Anything else that is not IPv4 or IPv6 with a whole fixed
+// header: nothing.
+struct RelayedPacket {
+	Bytes source;
+	Bytes destination;
+	bool new_session = false;
+};
+std::optional<RelayedPacket> classify_relayed(ByteView packet);
+
 // How the manager's messages reach a member: one N(SHORTCUT) in an
 // INFORMATIONAL request on the member's IKE SA with the key server.
 class ManagerChannel {

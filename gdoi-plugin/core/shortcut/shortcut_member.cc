@@ -257,6 +257,14 @@ AckStatus ShortcutMember::on_teardown(uint32_t id)
 	return AckStatus::Ok;
 }
 
+Result<Done> ShortcutMember::reject_foreign(const std::string &from)
+{
+	counters_.rejected_forged++;
+	return make_error(WireError::BadValue, "shortcut message on the IKE SA with " + from +
+						       ", not on the one with the manager " + settings_.manager +
+						       ": rejected");
+}
+
 Result<Done> ShortcutMember::receive(const std::string &from, ByteView message)
 {
 	if (from != settings_.manager) {

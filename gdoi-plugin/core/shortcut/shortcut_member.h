@@ -81,6 +81,10 @@ public:
 	// A message from the peer `from` of an IKE SA. An error: rejected
 	// (counted, unanswered, nothing changed).
 	Result<Done> receive(const std::string &from, ByteView message);
+	// A message that came on an IKE SA other than the one to the manager
+	// (the key server of another group, `from`): rejected and counted
+	// whatever it says; always an error.
+	Result<Done> reject_foreign(const std::string &from);
 	// The member's own outside address changed (MOBIKE, a new lease): its
 	// SAs follow, all or nothing; false if the kernel refused.
 	bool local_address_changed(const Address &local);

@@ -162,6 +162,18 @@ void ShortcutService::new_session(ByteView source, ByteView destination)
 		m->core.new_session(source, destination);
 }
 
+void ShortcutService::packet(ByteView ip_packet)
+{
+	auto p = classify_relayed(ip_packet);
+	if (!p)
+		return;
+	// a new session starts the setup at once; the packet counts as relayed
+	// traffic of its pair as well
+	if (p->new_session)
+		new_session(p->source, p->destination);
+	relayed(p->source, p->destination, 1);
+}
+
 Result<uint32_t> ShortcutService::request(const std::string &group, const std::string &a, const std::string &b)
 {
 	auto it = managers_.find(group);
@@ -224,8 +236,14 @@ void ShortcutService::shortcut_message(const std::string &group, bool server, co
 		return;
 	}
 	auto it = members_.find(group);
-	if (it != members_.end())
+	if (it != members_.end()) {
 		(void)it->second->core.receive(peer.str(), message);
+		return;
+	}
+	// messages name no group: one that comes from the key server of a
+	// group without shortcuts is not from any manager of ours
+	for (auto &[g, m] : members_)
+		(void)m->core.reject_foreign(peer.str());
 }
 
 void ShortcutService::shortcut_channel(const std::string &group, bool server, const Identity &peer,

@@ -77,6 +77,9 @@ public:
 	// The triggers of every manager: inside source and destination.
 	void relayed(ByteView source, ByteView destination, uint64_t packets);
 	void new_session(ByteView source, ByteView destination);
+	// One packet the gateway relayed (classify_relayed()): relayed traffic
+	// of its pair, and a new session if it opens one.
+	void packet(ByteView ip_packet);
 	// Operator: a shortcut between two members of a key server group,
 	// named as swanctl writes identities; ends one by ID.
 	Result<uint32_t> request(const std::string &group, const std::string &a, const std::string &b);
@@ -87,7 +90,10 @@ public:
 
 	std::vector<ShortcutGroupView> view() const;
 
-	// ShortcutSink
+	// ShortcutSink. A member group's messages go to its ShortcutMember; a
+	// message on the IKE SA of a member group without shortcuts (another
+	// group's key server, which is no manager of ours) is rejected as
+	// forged by every member side (MemberCounters::rejected_forged).
 	void shortcut_message(const std::string &group, bool server, const Identity &peer, ByteView message) override;
 	void shortcut_channel(const std::string &group, bool server, const Identity &peer, const Address &address,
 			      bool up) override;

@@ -119,6 +119,104 @@ TEST_F(ShortcutManagerTest, RelayedTrafficPastTheThresholdStartsTheShortcut)
 	EXPECT_EQ(channel.sent.size(), 2u);
 }
 
+// IPv4 header (20 octets, no options) of a packet from src to dst with
+// protocol proto, then `rest`.
+Bytes ipv4(const std::string &src, const std::string &dst, uint8_t proto, Bytes rest, uint16_t frag = 0)
+{
+	Bytes p{0x45, 0, 0, 0, 0, 0, static_cast<uint8_t>(frag >> 8), static_cast<uint8_t>(frag), 64, proto, 0, 0};
+	Bytes s = ip(src).ip, d = ip(dst).ip;
+	p.insert(p.end(), s.begin(), s.end());
+	p.insert(p.end(), d.begin(), d.end());
+	p.insert(p.end(), rest.begin(), rest.end());
+	return p;
+}
+
+// A TCP header up to its window, with these flags.
+Bytes tcp(uint8_t flags)
+{
+	return Bytes{0x9c, 0x40, 0x00, 0x16, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff};
+}
+
+TEST(ShortcutClassify, TcpSynWithoutAckOpensASession)
+{
+	auto syn = classify_relayed(ipv4("10.1.0.5", "10.2.0.9", 6, tcp(0x02)));
+	ASSERT_TRUE(syn);
+	EXPECT_EQ(syn->source, ip("10.1.0.5").ip);
+	EXPECT_EQ(syn->destination, ip("10.2.0.9").ip);
+	EXPECT_TRUE(syn->new_session);
+	// the answer and the rest of the connection do not
+	for (int flags : {0x12, 0x10, 0x18, 0x11, 0x04}) {
+		auto p = classify_relayed(ipv4("10.2.0.9", "10.1.0.5", 6, tcp(static_cast<uint8_t>(flags))));
+		ASSERT_TRUE(p);
+		EXPECT_FALSE(p->new_session) << flags;
+	}
+	// not TCP, a later fragment, a TCP header cut before its flags
+	auto icmp = classify_relayed(ipv4("10.1.0.5", "10.2.0.9", 1, Bytes{8, 0, 0, 0, 0, 1, 0, 1}));
+	ASSERT_TRUE(icmp);
+	EXPECT_FALSE(icmp->new_session);
+	EXPECT_EQ(icmp->destination, ip("10.2.0.9").ip);
+	auto later = classify_relayed(ipv4("10.1.0.5", "10.2.0.9", 6, tcp(0x02), 0x0010));
+	ASSERT_TRUE(later);
+	EXPECT_FALSE(later->new_session);
+	Bytes cut = tcp(0x02);
+	cut.resize(13);
+	auto short_tcp = classify_relayed(ipv4("10.1.0.5", "10.2.0.9", 6, cut));
+	ASSERT_TRUE(short_tcp);
+	EXPECT_FALSE(short_tcp->new_session);
+	// options: the TCP header comes after them
+	Bytes opts = ipv4("10.1.0.5", "10.2.0.9", 6, Bytes(4, 1));
+	opts[0] = 0x46;
+	Bytes t = tcp(0x02);
+	opts.insert(opts.end(), t.begin(), t.end());
+	auto with_options = classify_relayed(opts);
+	ASSERT_TRUE(with_options);
+	EXPECT_TRUE(with_options->new_session);
+}
+
+TEST(ShortcutClassify, Ipv6AndWhatIsNoPacket)
+{
+	Bytes p6{0x60, 0, 0, 0, 0, 20, 6, 64};
+	Bytes s = ip("2001:db8:1::5").ip, d = ip("2001:db8:2::9").ip;
+	p6.insert(p6.end(), s.begin(), s.end());
+	p6.insert(p6.end(), d.begin(), d.end());
+	Bytes t = tcp(0x02);
+	p6.insert(p6.end(), t.begin(), t.end());
+	auto v6 = classify_relayed(p6);
+	ASSERT_TRUE(v6);
+	EXPECT_EQ(v6->source, s);
+	EXPECT_EQ(v6->destination, d);
+	EXPECT_TRUE(v6->new_session);
+	p6[6] = 0; // a hop-by-hop header first: not followed
+	ASSERT_TRUE(classify_relayed(p6));
+	EXPECT_FALSE(classify_relayed(p6)->new_session);
+
+	EXPECT_FALSE(classify_relayed(Bytes{}));
+	Bytes v4 = ipv4("10.1.0.5", "10.2.0.9", 6, tcp(0x02));
+	EXPECT_FALSE(classify_relayed(ByteView(v4.data(), 19))) << "short of a fixed header";
+	EXPECT_FALSE(classify_relayed(ByteView(p6.data(), 39)));
+	v4[0] = 0x44;
+	EXPECT_FALSE(classify_relayed(v4)) << "IHL below 5";
+	v4[0] = 0x55;
+	EXPECT_FALSE(classify_relayed(v4)) << "version 5";
+}
+
+// A new session starts the setup at once, below the relay threshold; the
+// trigger that fired is counted.
+TEST_F(ShortcutManagerTest, NewSessionStartsTheShortcutAtOnce)
+{
+	manager->new_session(a_ip(), ip("10.200.0.1").ip); // not a member
+	manager->new_session(a_ip(), ip("10.1.0.7").ip); // the same member
+	EXPECT_TRUE(channel.sent.empty());
+	manager->new_session(a_ip(), b_ip());
+	ASSERT_EQ(channel.sent.size(), 2u);
+	EXPECT_EQ(manager->counters().detected_session, 1u);
+	EXPECT_EQ(manager->counters().detected_relayed, 0u);
+	manager->new_session(b_ip(), a_ip());
+	manager->relayed(a_ip(), b_ip(), 100);
+	EXPECT_EQ(channel.sent.size(), 2u) << "one setup per pair";
+	EXPECT_EQ(manager->counters().detected_session, 1u);
+}
+
 TEST_F(ShortcutManagerTest, GoFollowsThePeersAckOnly)
 {
 	uint32_t id = detect();

@@ -236,6 +236,21 @@ TEST_F(ShortcutMemberTest, RejectsWhatIsNotTheManagersFreshMessage)
 	EXPECT_EQ(last_ack(1).status, AckStatus::Ok);
 }
 
+// A message on an IKE SA that is not the one to the manager (the key
+// server of another group): rejected whatever it says, even a fresh offer
+// under the manager's own name, and the manager's next message still taken.
+TEST_F(ShortcutMemberTest, MessageOnAnotherIkeSaIsRejectedAsForged)
+{
+	EXPECT_FALSE(member->reject_foreign("rogue.example.net").ok());
+	EXPECT_FALSE(member->reject_foreign("gw").ok());
+	EXPECT_EQ(member->counters().rejected_forged, 2u);
+	EXPECT_EQ(member->counters().offers, 0u);
+	EXPECT_TRUE(kernel.empty());
+	EXPECT_TRUE(channel.sent.empty()) << "not answered";
+	ASSERT_TRUE(deliver(1, offer()).ok());
+	EXPECT_EQ(member->counters().offers, 1u);
+}
+
 TEST_F(ShortcutMemberTest, TeardownAllLeavesNothing)
 {
 	ASSERT_TRUE(deliver(1, offer()).ok());
