@@ -382,6 +382,17 @@ static void flush_changes(private_election_plugin_t *this, linked_list_t *change
 							  *change->identity ? change->address : NULL,
 							  change->self);
 		}
+		if (change->self)
+		{	/* the key server group serves now (or failed to start, logged):
+			 * the new server announces itself, and the members that
+			 * wait for its answer register to it */
+			this->mutex->lock(this->mutex);
+			if (this->core)
+			{
+				election_core_service_ready(this->core, change->id);
+			}
+			this->mutex->unlock(this->mutex);
+		}
 		if (gdoi && change->event.ptr)
 		{
 			gdoi->emit(gdoi, EVENT_LEADER, change->event);
@@ -810,6 +821,8 @@ static bool load_group(private_election_plugin_t *this, char *name)
 	conf.rogue_hold_ms = get_uint(name, "rogue_hold", 0);
 	/* state replication only for a gdoi group's key server */
 	conf.no_replication = !group->gdoi_group;
+	/* the elected server answers once its gdoi group serves */
+	conf.await_service = group->gdoi_group != NULL;
 	/* above anything sent before a restart */
 	conf.first_sequence = (uint64_t)time(NULL) << 20;
 	if (get_uint(name, "priority", 0) > 255)

@@ -295,6 +295,7 @@ extern "C" const char *election_core_add_group(election_core_t *core, const elec
 				*fields[i] = values[i];
 		if (conf->no_replication)
 			t.replica_ms = 0;
+		c.await_service = conf->await_service;
 		g->signer = std::move(signer).value();
 		if (conf->auth == ELECTION_AUTH_GROUP_PSK)
 			g->peers.set_group_verifier(
@@ -394,6 +395,19 @@ extern "C" void election_core_on_timer(election_core_t *core)
 			if (g->fsm)
 				g->fsm->on_timer();
 	} catch (const std::bad_alloc &) {
+	}
+}
+
+extern "C" bool election_core_service_ready(election_core_t *core, uint32_t group)
+{
+	try {
+		Group *g = core->find(group);
+		if (!g || !g->fsm)
+			return false;
+		g->fsm->service_ready();
+		return true;
+	} catch (const std::bad_alloc &) {
+		return false;
 	}
 }
 

@@ -47,7 +47,7 @@ typedef struct {
 	char name[64];
 	/** "ready", "discovery", "election", "client", "leader", "election-incomplete" */
 	char state[24];
-	/** "none", "querying", "call-pending", "listen", "probation" */
+	/** "none", "querying", "call-pending", "listen", "probation", "confirming" */
 	char phase[16];
 	/** identity of the current key server, "" if none */
 	char leader[256];
@@ -132,6 +132,10 @@ typedef struct {
 	/** no state replication (docs/election.md): the election names a
 	 *  server that has no state to replicate */
 	bool no_replication;
+	/** elected, this node answers queries and announces itself only after
+	 *  election_core_service_ready(): the glue switches its service on
+	 *  first, so that nobody is sent to a server that does not serve yet */
+	bool await_service;
 	/** ELECTION_AUTH_* */
 	int auth;
 	/** private key (Ed25519: 32 octets, P-256: 32-octet scalar) or the group key (>= 16 octets);
@@ -213,6 +217,15 @@ uint64_t election_core_next_deadline(election_core_t *core);
  * Run every timer due now.
  */
 void election_core_on_timer(election_core_t *core);
+
+/**
+ * The service of a group this node was elected for is on (the gdoi
+ * plugin's key server group serves): the server in office announces
+ * itself and answers queries from now on (conf.await_service). Call it
+ * after passing on a leader change naming this node.
+ * @return		FALSE if the group is unknown or not started
+ */
+bool election_core_service_ready(election_core_t *core, uint32_t group);
 
 /**
  * State replication, the server in office: the group's current state

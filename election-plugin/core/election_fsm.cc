@@ -38,6 +38,8 @@ const char *phase_name(Phase p)
 		return "listen";
 	case Phase::Probation:
 		return "probation";
+	case Phase::Confirming:
+		return "confirming";
 	}
 	return "unknown";
 }
@@ -112,8 +114,18 @@ void ElectionFsm::stop()
 
 void ElectionFsm::service_failed()
 {
-	if (state_ == State::Client)
+	// while confirming, no server was handed over that could have failed
+	if (state_ == State::Client && phase_ != Phase::Confirming)
 		enter_discovery(true);
+}
+
+void ElectionFsm::service_ready()
+{
+	if (!leader_.self || in_service_)
+		return;
+	in_service_ = true;
+	if (state_ == State::Leader)
+		announce();
 }
 
 ElectionFsm::Candidate ElectionFsm::self_candidate() const
@@ -293,7 +305,7 @@ void ElectionFsm::end_probation()
 	if (winner.identity == config_.identity)
 		become_leader();
 	else
-		become_client(winner);
+		become_client(winner, false);
 }
 
 void ElectionFsm::collision()
@@ -316,11 +328,27 @@ void ElectionFsm::set_leader(LeaderInfo leader)
 		listener_->leader_changed(leader_);
 }
 
-void ElectionFsm::become_client(const Candidate &leader)
+void ElectionFsm::become_client(const Candidate &leader, bool confirmed)
 {
 	state_ = State::Client;
-	phase_ = Phase::None;
 	attempts_ = 0;
+	if (!confirmed) {
+		// A server named by a vote or a VICTORY may not serve yet: its
+		// probation can end after this node's (it heard the call later),
+		// and its service is switched on after that. A member that
+		// registered now would wait for its registration's retransmission.
+		// Ask the server at once; it is handed over when it answers (its
+		// ACK, or the one it announces itself with once it serves). No
+		// answer within query_ms: Discovery, as for a silent keepalive.
+		phase_ = Phase::Confirming;
+		pending_ = leader;
+		send(MessageType::LeaderRUThere);
+		awaiting_ack_ = true;
+		deadline_ = clock_.now_ms() + config_.timers.query_ms;
+		return;
+	}
+	phase_ = Phase::None;
+	pending_ = Candidate{};
 	awaiting_ack_ = false;
 	deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
 	bool changed = leader.identity != leader_.identity;
@@ -336,17 +364,32 @@ void ElectionFsm::become_client(const Candidate &leader)
 
 void ElectionFsm::become_leader()
 {
+	// re-elected in office (a needless election): its service stays as it is
+	bool again = leader_.self && leader_.identity == config_.identity;
 	state_ = State::Leader;
 	phase_ = Phase::None;
 	attempts_ = 0;
 	deadline_ = kNever;
+	pending_ = Candidate{};
 	set_leader(LeaderInfo{config_.identity, config_.address, config_.priority, true});
+	if (!again)
+		in_service_ = !config_.await_service;
+	if (in_service_)
+		announce();
 	// the standbys announce their keys to the new server; the versions
 	// go on from the state this node held
 	standbys_.clear();
 	replica_deadline_ = kNever;
 	if (config_.timers.replica_ms)
 		new_replica_key();
+}
+
+// The server in office tells the group it serves: an ACK nobody asked
+// for, which hands it over at the nodes that confirm it (Client,
+// Confirming) and at those still discovering.
+void ElectionFsm::announce()
+{
+	send(MessageType::LeaderRUThereAck);
 }
 
 // ---- state replication
@@ -599,7 +642,7 @@ void ElectionFsm::receive(ByteView datagram, ByteView source)
 	if (m.identity == config_.identity)
 		return; // our own, looped back
 	// paragraph 0078: only the key server verifies LEADER_R_U_THERE
-	if (m.type == MessageType::LeaderRUThere && state_ != State::Leader) {
+	if (m.type == MessageType::LeaderRUThere && !(state_ == State::Leader && in_service_)) {
 		counters_.ignored++;
 		return;
 	}
@@ -674,10 +717,12 @@ void ElectionFsm::handle(const Message &m)
 		case State::Discovery:
 		case State::Incomplete:
 			outcome_ = Outcome::Found;
-			become_client(sender);
+			become_client(sender, true);
 			return;
 		case State::Client:
-			if (m.identity == leader_.identity) {
+			if (phase_ == Phase::Confirming && m.identity == pending_.identity) {
+				become_client(sender, true); // the elected server serves
+			} else if (phase_ != Phase::Confirming && m.identity == leader_.identity) {
 				awaiting_ack_ = false;
 				deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
 			} else {
@@ -721,13 +766,13 @@ void ElectionFsm::handle(const Message &m)
 		case State::Discovery:
 		case State::Incomplete:
 			outcome_ = Outcome::Elected;
-			become_client(sender);
+			become_client(sender, false);
 			return;
 		case State::Client:
-			if (m.identity != leader_.identity) {
+			if (m.identity != (phase_ == Phase::Confirming ? pending_.identity : leader_.identity)) {
 				// an election this node missed elected another server
 				outcome_ = Outcome::Elected;
-				become_client(sender);
+				become_client(sender, false);
 			}
 			return;
 		case State::Leader:

@@ -36,6 +36,7 @@ enum class Phase {
 	CallPending, // Discovery: nobody answered; calling after a random jitter
 	Listen,      // Election: collecting ELECTION_CANDIDACY, new calls ignored
 	Probation,   // Election: vote done, collecting VICTORY_ANNOUNCEMENTs
+	Confirming,  // Client: a server just elected, asked whether it serves yet
 };
 // How the last election (or discovery) ended.
 enum class Outcome { None, Elected, Collision, NoVictor, Incomplete, Found };
@@ -73,6 +74,10 @@ struct ElectionConfig {
 	uint64_t first_sequence = 1; // the first sequence number sent; must grow across restarts
 	// drop ACK/CANDIDACY/VICTORY whose address differs from the datagram's source
 	bool check_source_address = true;
+	// a node elected waits for service_ready() (its glue has switched its
+	// service on) before it answers LEADER_R_U_THERE and announces itself;
+	// false: at once
+	bool await_service = false;
 	ElectionTimers timers;
 };
 
@@ -175,6 +180,11 @@ public:
 	uint64_t next_deadline_ms() const { return std::min(deadline_, replica_deadline_); }
 	// The key server did not serve a registration: check it (Client -> Discovery).
 	void service_failed();
+	// The elected node's service is on (ElectionConfig::await_service): it
+	// announces itself with an ACK to the group and answers queries from
+	// now on (also after a needless election that keeps it in office).
+	// Nothing happens unless this node is the server in office.
+	void service_ready();
 
 	State state() const { return state_; }
 	Phase phase() const { return phase_; }
@@ -216,8 +226,9 @@ private:
 	void join_election(bool caller);
 	void end_listen();
 	void end_probation();
-	void become_client(const Candidate &leader);
+	void become_client(const Candidate &leader, bool confirmed);
 	void become_leader();
+	void announce();
 	void enter_incomplete();
 	void collision();
 	void set_leader(LeaderInfo leader);
@@ -242,6 +253,11 @@ private:
 	unsigned attempts_ = 0;
 	uint64_t sequence_;
 	LeaderInfo leader_;
+	// Client, Confirming: the server the election named, handed over
+	// (leader_, the listener) once it answers
+	Candidate pending_;
+	// Leader: the service is on, queries are answered
+	bool in_service_ = false;
 	Outcome outcome_ = Outcome::None;
 	std::vector<Candidate> candidates_;
 	// candidacies heard outside a listen round, with when: a candidacy can

@@ -176,6 +176,35 @@ TEST_F(CoreApiTest, ConfiguredGroupsElectAndReportThroughCallbacks)
 	EXPECT_EQ(nodes[1].leaders.back(), "@");
 }
 
+// await_service: the elected server answers, and the member hands it over,
+// only once the glue says the server's service is on.
+TEST_F(CoreApiTest, AnElectedServerIsFollowedOnlyOnceItsServiceIsReady)
+{
+	for (int i = 0; i < 2; i++) {
+		election_group_conf_t c = conf(i);
+		c.await_service = true;
+		ASSERT_EQ(election_core_add_group(nodes[i].core, &c), nullptr);
+		ASSERT_EQ(election_core_add_peer(nodes[i].core, 7, "ks1", pub[0].data(), pub[0].size(), true), nullptr);
+		ASSERT_EQ(election_core_add_peer(nodes[i].core, 7, "gm1", pub[1].data(), pub[1].size(), false), nullptr);
+		ASSERT_TRUE(election_core_start(nodes[i].core, 7));
+	}
+	run(wire.now + 2500);
+	EXPECT_EQ(nodes[0].leaders, std::vector<std::string>{"ks1@192.0.2.1 self"});
+	EXPECT_TRUE(nodes[1].leaders.empty());
+	election_snapshot_t s;
+	ASSERT_TRUE(election_core_snapshot(nodes[0].core, 0, &s));
+	EXPECT_STREQ(s.state, "leader");
+	EXPECT_GE(s.ignored, 1u); // the member's queries
+	EXPECT_FALSE(election_core_service_ready(nodes[0].core, 8));
+	EXPECT_TRUE(election_core_service_ready(nodes[0].core, 7));
+	run(wire.now + 100);
+	EXPECT_EQ(nodes[1].leaders, std::vector<std::string>{"ks1@192.0.2.1"});
+	ASSERT_TRUE(election_core_snapshot(nodes[1].core, 0, &s));
+	EXPECT_STREQ(s.state, "client");
+	EXPECT_STREQ(s.phase, "none");
+	EXPECT_EQ(s.rounds, 1u);
+}
+
 TEST_F(CoreApiTest, GroupKeyModeElectsToo)
 {
 	for (int i = 0; i < 2; i++) {

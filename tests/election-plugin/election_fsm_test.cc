@@ -95,6 +95,8 @@ TEST(ElectionFsm, DiscoveryFindsTheServerInOffice)
 	net.fsm(0).start();
 	net.run_for(3000);
 	ASSERT_EQ(net.fsm(0).state(), State::Leader);
+	// it announced itself when it took office
+	ASSERT_EQ(count_sent(net, MessageType::LeaderRUThereAck, 0), 1u);
 	net.fsm(1).start();
 	net.run_for(50);
 	EXPECT_EQ(net.fsm(1).state(), State::Client);
@@ -103,7 +105,113 @@ TEST(ElectionFsm, DiscoveryFindsTheServerInOffice)
 	EXPECT_EQ(net.fsm(1).snapshot().last_outcome, Outcome::Found);
 	EXPECT_EQ(net.fsm(1).counters().rounds, 0u);
 	EXPECT_EQ(net.fsm(0).counters().rounds, 1u);
-	EXPECT_EQ(count_sent(net, MessageType::LeaderRUThereAck, 0), 1u);
+	EXPECT_EQ(count_sent(net, MessageType::LeaderRUThereAck, 0), 2u); // and answered the query
+}
+
+// A node hands a server named by an election over (to its listener: the
+// member registers to it) only once that server answers, and the server
+// answers only once its service is on (await_service): a member whose
+// probation ends before the winner's (it called, the winner heard the call
+// later) must not register to a node that does not serve yet.
+TEST(ElectionFsm, AnElectedServerIsHandedOverOnlyOnceItServes)
+{
+	Network net(33);
+	ElectionConfig c;
+	c.await_service = true;
+	net.build({{"ks1", ip4(10, 0, 0, 1), true, 0}, {"gm1", ip4(10, 0, 0, 11), false, 0}}, c, heads);
+	ElectionFsm &ks1 = net.fsm(0), &gm1 = net.fsm(1);
+	gm1.start();
+	net.run_for(900);
+	ks1.start(); // still discovering when gm1 calls: it hears the call 1 to 5 ms later
+	while (gm1.state() != State::Election)
+		net.run_for(1);
+	while (gm1.state() == State::Election)
+		net.run_for(1);
+	// gm1's probation is over, ks1's not yet: ks1 is named, not serving
+	EXPECT_EQ(ks1.state(), State::Election);
+	EXPECT_EQ(gm1.state(), State::Client);
+	EXPECT_EQ(gm1.phase(), Phase::Confirming);
+	EXPECT_EQ(gm1.snapshot().last_outcome, Outcome::Elected);
+	EXPECT_TRUE(net.nodes[1]->recorder->leaders.empty());
+	EXPECT_TRUE(gm1.leader().identity.empty());
+	EXPECT_EQ(net.sent.back().type, MessageType::LeaderRUThere); // asked at once
+	while (ks1.state() != State::Leader)
+		net.run_for(1);
+	// elected, but its service is not on: it neither announces nor answers
+	uint64_t ignored = ks1.counters().ignored;
+	net.run_for(100);
+	EXPECT_EQ(count_sent(net, MessageType::LeaderRUThereAck, 0), 0u);
+	EXPECT_TRUE(net.nodes[1]->recorder->leaders.empty());
+	EXPECT_EQ(gm1.phase(), Phase::Confirming);
+	EXPECT_GE(ks1.counters().ignored, ignored); // gm1's query, if it came after the probation
+	gm1.service_failed(); // nothing to check yet: no server handed over
+	EXPECT_EQ(gm1.phase(), Phase::Confirming);
+	// the glue switched the service on: ks1 announces itself, gm1 hands it over
+	ks1.service_ready();
+	EXPECT_EQ(net.sent.back().type, MessageType::LeaderRUThereAck);
+	net.run_for(10);
+	EXPECT_EQ(net.nodes[1]->recorder->leaders, std::vector<std::string>{"ks1"});
+	EXPECT_EQ(gm1.state(), State::Client);
+	EXPECT_EQ(gm1.phase(), Phase::None);
+	EXPECT_EQ(gm1.leader().identity, "ks1");
+	EXPECT_EQ(gm1.counters().rounds, 1u);
+	// and from now on ks1 answers queries
+	size_t acks = count_sent(net, MessageType::LeaderRUThereAck, 0);
+	net.run_for(1000);
+	EXPECT_GT(count_sent(net, MessageType::LeaderRUThereAck, 0), acks);
+	EXPECT_EQ(net.agreed_leader(), "ks1");
+	ks1.service_ready(); // again: nothing more
+	EXPECT_EQ(gm1.counters().rounds, 1u);
+}
+
+// A named server that never answers is not handed over: after query_ms the
+// node discovers, as when a keepalive goes unanswered.
+TEST(ElectionFsm, ANamedServerThatNeverServesIsNotHandedOver)
+{
+	Network net(34);
+	ElectionConfig c;
+	c.await_service = true;
+	net.build({{"ks1", ip4(10, 0, 0, 1), true, 0}, {"gm1", ip4(10, 0, 0, 11), false, 0}}, c, heads);
+	net.start_all();
+	while (net.fsm(1).phase() != Phase::Confirming)
+		net.run_for(1);
+	net.run_for(251);
+	EXPECT_EQ(net.fsm(1).state(), State::Discovery);
+	net.run_for(5000);
+	EXPECT_TRUE(net.nodes[1]->recorder->leaders.empty());
+	EXPECT_NE(net.fsm(1).leader().identity, "ks1");
+	// the server in office, re-elected in the elections gm1 calls, is
+	// still not serving; once it is, gm1 finds it
+	net.fsm(0).service_ready();
+	net.run_for(3000);
+	EXPECT_EQ(net.nodes[1]->recorder->leaders, std::vector<std::string>{"ks1"});
+}
+
+// The server in office re-elected (a needless election) serves already:
+// it answers at once.
+TEST(ElectionFsm, AServerReElectedInOfficeAnswersAtOnce)
+{
+	Network net(35);
+	ElectionConfig c;
+	c.await_service = true;
+	net.build({{"ks1", ip4(10, 0, 0, 1), true, 0}, {"gm1", ip4(10, 0, 0, 11), false, 0},
+		   {"gm2", ip4(10, 0, 0, 12), false, 0}},
+		  c, heads);
+	net.start_all();
+	while (net.fsm(0).state() != State::Leader)
+		net.run_for(1);
+	net.fsm(0).service_ready();
+	ASSERT_NE(net.run_until_agreed(1000), kNever);
+	net.inject_all(net.craft(2, MessageType::ElectionCall, 1u << 30), 2); // gm2 calls needlessly
+	while (net.fsm(0).state() != State::Election)
+		net.run_for(1);
+	size_t acks = count_sent(net, MessageType::LeaderRUThereAck, 0);
+	while (net.fsm(0).state() != State::Leader)
+		net.run_for(1);
+	// announced (and maybe answered a query): serving, without a new service_ready()
+	EXPECT_GE(count_sent(net, MessageType::LeaderRUThereAck, 0), acks + 1);
+	ASSERT_NE(net.run_until_agreed(1000), kNever);
+	EXPECT_EQ(net.nodes[1]->recorder->leaders, std::vector<std::string>{"ks1"});
 }
 
 // Only an authorized candidate can be the server: a member's ACK is refused.

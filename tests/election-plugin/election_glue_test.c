@@ -145,6 +145,11 @@ bool election_core_set_replica(election_core_t *core, uint32_t group, const uint
 	return false;
 }
 
+bool election_core_service_ready(election_core_t *core, uint32_t group)
+{
+	return false;
+}
+
 bool election_core_replica(election_core_t *core, uint32_t group, uint8_t **out, size_t *len,
 						   uint64_t *version)
 {

@@ -473,6 +473,7 @@ charon {{
 		lab {{
 			path = {router.dir}/charon.log
 			time_format = %b %e %T
+			time_add_ms = yes
 			flush_line = yes
 			default = 1
 			ike = 2

@@ -13,6 +13,8 @@ SPI before and after), and not one ping is lost. Then the second server is
 killed too, with the same result on the third. The time from each SIGKILL
 to every member registered with the new server is printed.
 """
+import json
+import re
 import time
 
 import lab as labmod
@@ -120,6 +122,68 @@ def settled(lab, names):
                             if "replica" in l or "snapshot" in l or "election" in l)[-3000:])
         raise
     return leader
+
+
+LOSS_TABLE = "electionloss"
+
+
+def add_loss(lab, names, percent):
+    """Each named node drops `percent` % of the election datagrams it
+    receives (UDP 849), at random (nftables in its namespace); every
+    election datagram and every drop is counted."""
+    for name in names:
+        r = lab[name]
+        r.run(["nft", "add", "table", "inet", LOSS_TABLE])
+        r.run(["nft", "add", "chain", "inet", LOSS_TABLE, "input",
+               "{ type filter hook input priority 0; policy accept; }"])
+        r.run(["nft", "add", "rule", "inet", LOSS_TABLE, "input", "udp", "dport", "849", "counter"])
+        r.run(["nft", "add", "rule", "inet", LOSS_TABLE, "input", "udp", "dport", "849",
+               "numgen", "random", "mod", "100", "<", str(percent), "counter", "drop"])
+
+
+def loss_counters(lab, names):
+    """(election datagrams that reached the named nodes, those of them dropped)."""
+    seen = dropped = 0
+    for name in names:
+        out = json.loads(lab[name].run(["nft", "-j", "list", "table", "inet", LOSS_TABLE]).stdout)
+        for item in out.get("nftables", []):
+            rule = item.get("rule")
+            if not rule:
+                continue
+            packets = sum(e["counter"]["packets"] for e in rule.get("expr", []) if "counter" in e)
+            if any("drop" in e for e in rule.get("expr", [])):
+                dropped += packets
+            else:
+                seen += packets
+    return seen, dropped
+
+
+def rounds(lab, names):
+    """Each live named node's election round counter (control socket)."""
+    return {r.name: te.election(r).get("rounds", 0) for r in te.live(lab, names)}
+
+
+_STAMP = re.compile(r"^\w+ +\d+ (\d+):(\d+):(\d+)\.(\d+) ")
+
+
+def _stamp(line):
+    m = _STAMP.match(line)
+    return int(m[1]) * 3600 + int(m[2]) * 60 + int(m[3]) + int(m[4]) / 1000 if m else None
+
+
+def registration_leads(lab, new):
+    """From the charon logs (millisecond stamps): for each member, the
+    seconds from the new server's group serving to the member starting its
+    registration to it (negative: it registered before the server served)."""
+    served = [_stamp(l) for l in (lab[new].dir / "charon.log").read_text().splitlines()
+              if f"group {GROUP}: elected, serving as key server" in l]
+    leads = {}
+    for name in MEMBERS:
+        starts = [_stamp(l) for l in (lab[name].dir / "charon.log").read_text().splitlines()
+                  if f"registering to the elected key server {te.fqdn(new)}" in l]
+        if served and starts and served[-1] is not None and starts[-1] is not None:
+            leads[name] = starts[-1] - served[-1]
+    return leads
 
 
 def kill_during_ping(lab, old, count=120):
