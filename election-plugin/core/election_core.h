@@ -55,7 +55,7 @@ typedef struct {
 	char leader_address[48];
 	/** this node is the key server */
 	bool leader_self;
-	/** "none", "elected", "collision", "no-victor", "incomplete", "found" */
+	/** "none", "elected", "collision", "no-victor", "incomplete", "found", "stepped-down" */
 	char last_result[16];
 	/** failed elections since the last success */
 	uint32_t attempts;

@@ -57,6 +57,8 @@ const char *outcome_name(Outcome o)
 		return "incomplete";
 	case Outcome::Found:
 		return "found";
+	case Outcome::SteppedDown:
+		return "stepped-down";
 	}
 	return "unknown";
 }
@@ -302,6 +304,27 @@ void ElectionFsm::collision()
 	counters_.collisions++;
 	victors_.clear();
 	call_election();
+}
+
+// Two servers in office meet (a partition healed, paragraph 0050): this
+// node's server (itself, if it serves) and `other`, which answered a query
+// or announced a victory. No new election: the one that ranks first in the
+// vote's order (priority, address, identity) keeps the office, the other
+// steps down. Every node that hears both decides the same, whoever it
+// heard first, so the result does not depend on chance or timing: the
+// server that stays keeps its state, the one that steps down becomes its
+// standby, and the followers of the one that steps down move when they
+// hear the other's ACK (it answers every query, theirs too).
+void ElectionFsm::two_servers(const Candidate &other)
+{
+	counters_.collisions++;
+	const bool serving = state_ == State::Leader;
+	const Candidate mine =
+		serving ? self_candidate() : Candidate{leader_.identity, leader_.priority, leader_.address};
+	if (!ranks_above(other, mine))
+		return; // ours stays; the other's followers move to it
+	outcome_ = serving ? Outcome::SteppedDown : Outcome::Found;
+	become_client(other);
 }
 
 // ---- Client and Leader (FIG. 2, 208)
@@ -681,11 +704,11 @@ void ElectionFsm::handle(const Message &m)
 				awaiting_ack_ = false;
 				deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
 			} else {
-				collision(); // two servers answer (paragraph 0050)
+				two_servers(sender); // two servers answer (paragraph 0050)
 			}
 			return;
 		case State::Leader:
-			collision(); // another server in office
+			two_servers(sender); // another server in office
 			return;
 		default:
 			counters_.ignored++;
@@ -731,7 +754,8 @@ void ElectionFsm::handle(const Message &m)
 			}
 			return;
 		case State::Leader:
-			collision();
+			// an election this node missed elected another server
+			two_servers(sender);
 			return;
 		case State::Ready:
 			return;

@@ -38,7 +38,9 @@ enum class Phase {
 	Probation,   // Election: vote done, collecting VICTORY_ANNOUNCEMENTs
 };
 // How the last election (or discovery) ended.
-enum class Outcome { None, Elected, Collision, NoVictor, Incomplete, Found };
+// SteppedDown: this server met another server in office that ranks above
+// it and now follows it (two servers after a partition).
+enum class Outcome { None, Elected, Collision, NoVictor, Incomplete, Found, SteppedDown };
 
 const char *state_name(State s);
 const char *phase_name(Phase p);
@@ -220,6 +222,7 @@ private:
 	void become_leader();
 	void enter_incomplete();
 	void collision();
+	void two_servers(const Candidate &other);
 	void set_leader(LeaderInfo leader);
 	bool rogue_check(const std::string &caller);
 	Candidate self_candidate() const;

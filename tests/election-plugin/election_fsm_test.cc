@@ -313,46 +313,127 @@ TEST(ElectionFsm, LostCandidacyGivesTwoVictorsThenANewElection)
 	EXPECT_EQ(net.nodes[3]->recorder->leaders, std::vector<std::string>{"ks3"});
 }
 
-// Two servers (a partition heals): members that hear both, and the servers
-// themselves, see a collision and call an election; one server remains.
-TEST(ElectionFsm, TwoServersAfterAPartitionResolveToOne)
+namespace {
+
+// A 3+3 group split in two for 5 s: `alone` (and gm1) on one side, the
+// others on the other; each side elects its own server, which holds a
+// state of its own. Then the partition heals. Returns the time from the
+// heal to every node following one server.
+uint64_t partition_and_heal(Network &net, size_t alone, const std::vector<NodeSpec> &specs,
+			    std::vector<uint64_t> &rounds)
 {
-	Network net(14);
-	net.build(three_and_three(), ElectionConfig(), heads);
-	net.nodes[0]->side = 1; // ks1 and gm1 on one side
-	net.nodes[3]->side = 1;
+	net.build(specs, ElectionConfig(), heads);
+	net.nodes[alone]->side = 1;
+	net.nodes[3]->side = 1; // gm1
 	net.partitioned = true;
 	net.start_all();
 	net.run_for(5000);
-	EXPECT_EQ(net.fsm(0).state(), State::Leader);
-	EXPECT_EQ(net.fsm(3).leader().identity, "ks1");
-	EXPECT_EQ(net.fsm(2).state(), State::Leader);
-	EXPECT_EQ(net.fsm(4).leader().identity, "ks3");
+	for (size_t i = 0; i < net.nodes.size(); i++) {
+		EXPECT_TRUE(net.fsm(i).state() == State::Leader || net.fsm(i).state() == State::Client) << i;
+		if (net.fsm(i).state() == State::Leader)
+			EXPECT_TRUE(net.fsm(i).set_replica(Bytes(4, static_cast<uint8_t>(i + 1)))) << i;
+	}
+	net.run_for(1500); // each side's standbys hold its server's state
+	for (size_t i = 0; i < net.nodes.size(); i++)
+		rounds.push_back(net.fsm(i).counters().rounds);
 	net.partitioned = false;
-	ASSERT_NE(net.run_until_agreed(5000), kNever);
-	EXPECT_EQ(net.agreed_leader(), "ks3");
-	// the collision is seen (by whichever node hears the other server's
-	// ACK first) and resolved
-	uint64_t collisions = 0;
-	for (size_t i = 0; i < 6; i++)
-		collisions += net.fsm(i).counters().collisions;
-	EXPECT_GE(collisions, 1u);
-	EXPECT_EQ(net.nodes[3]->recorder->leaders, (std::vector<std::string>{"ks1", "ks3"}));
+	return net.run_until_agreed(5000);
 }
 
-// A server in office that hears another server's VICTORY calls an election.
-TEST(ElectionFsm, AServerHearingAnotherVictoryCallsAnElection)
+} // namespace
+
+// Two servers in office after a partition heals: no new election; the one
+// ranking first in the vote's order (here the higher address) stays, the
+// other steps down and becomes its standby, and the members that followed
+// it move. The loser's state is dropped; it receives the winner's.
+TEST(ElectionFsm, TwoServersAfterAPartitionTheHigherRankingOneStays)
+{
+	Network net(14);
+	std::vector<uint64_t> rounds;
+	// ks1 and gm1 | ks2, ks3, gm2, gm3: ks1 and ks3 serve
+	uint64_t took = partition_and_heal(net, 0, three_and_three(), rounds);
+	ASSERT_NE(took, kNever);
+	EXPECT_EQ(net.agreed_leader(), "ks3");
+	// the first keepalive after the heal meets both servers' ACKs
+	EXPECT_LE(took, ElectionTimers().keepalive_ms + ElectionTimers().query_ms);
+	for (size_t i = 0; i < 6; i++)
+		EXPECT_EQ(net.fsm(i).counters().rounds, rounds[i]) << i; // no election
+	EXPECT_EQ(net.fsm(0).snapshot().last_outcome, Outcome::SteppedDown);
+	EXPECT_EQ(net.fsm(0).state(), State::Client);
+	EXPECT_GE(net.fsm(0).counters().collisions, 1u);
+	EXPECT_EQ(net.nodes[0]->recorder->leaders, (std::vector<std::string>{"ks1", "ks3"}));
+	EXPECT_EQ(net.nodes[3]->recorder->leaders, (std::vector<std::string>{"ks1", "ks3"}));
+	EXPECT_EQ(net.nodes[2]->recorder->leaders, std::vector<std::string>{"ks3"}); // never left office
+	// the winner's state wins: the loser becomes its standby and holds it
+	net.run_for(1500);
+	for (size_t i : {0, 1}) {
+		EXPECT_EQ(net.fsm(i).replica_from(), "ks3") << i;
+		EXPECT_EQ(Bytes(net.fsm(i).replica().begin(), net.fsm(i).replica().end()), Bytes(4, 3)) << i;
+	}
+	EXPECT_EQ(net.fsm(2).snapshot().standbys_current, 2u);
+	EXPECT_EQ(net.agreed_leader(), "ks3");
+}
+
+// The same heal where the cut-off side's server ranks first (priority
+// before address): the larger side's server steps down and its followers
+// move to the other; the result does not depend on which side is larger or
+// who hears whom first.
+TEST(ElectionFsm, TwoServersAfterAPartitionPriorityDecidesWhoStays)
+{
+	for (uint64_t seed : {21, 22, 23, 24, 25}) {
+		Network net(seed);
+		auto specs = three_and_three();
+		specs[0].priority = 10; // ks1
+		std::vector<uint64_t> rounds;
+		uint64_t took = partition_and_heal(net, 0, specs, rounds);
+		ASSERT_NE(took, kNever) << seed;
+		EXPECT_EQ(net.agreed_leader(), "ks1") << seed;
+		EXPECT_LE(took, ElectionTimers().keepalive_ms + ElectionTimers().query_ms) << seed;
+		for (size_t i = 0; i < 6; i++)
+			EXPECT_EQ(net.fsm(i).counters().rounds, rounds[i]) << seed << " " << i;
+		EXPECT_EQ(net.fsm(2).snapshot().last_outcome, Outcome::SteppedDown) << seed;
+		EXPECT_EQ(net.nodes[4]->recorder->leaders, (std::vector<std::string>{"ks3", "ks1"})) << seed;
+		EXPECT_EQ(net.nodes[0]->recorder->leaders, std::vector<std::string>{"ks1"}) << seed;
+		net.run_for(1500);
+		for (size_t i : {1, 2}) {
+			EXPECT_EQ(net.fsm(i).replica_from(), "ks1") << seed << " " << i;
+			EXPECT_EQ(Bytes(net.fsm(i).replica().begin(), net.fsm(i).replica().end()), Bytes(4, 1))
+				<< seed << " " << i;
+		}
+		EXPECT_EQ(net.agreed_leader(), "ks1") << seed;
+	}
+}
+
+// A server in office that hears the VICTORY of an election it missed keeps
+// the office if it ranks above the victor (the victor steps down when it
+// hears its ACK), and steps down if it ranks below; no election either way.
+TEST(ElectionFsm, AServerHearingAnotherVictoryKeepsTheOfficeOnlyIfItRanksAbove)
 {
 	Network net(15);
 	converge(net);
 	uint64_t rounds = net.fsm(2).counters().rounds;
-	net.inject(2, net.craft(1, MessageType::Victory, 1000000), 1);
+	net.inject(2, net.craft(1, MessageType::Victory, 1000000), 1); // ks2's
 	net.run_for(5);
 	EXPECT_EQ(net.fsm(2).counters().collisions, 1u);
-	EXPECT_EQ(net.fsm(2).state(), State::Election);
-	EXPECT_EQ(net.fsm(2).counters().rounds, rounds + 1);
-	ASSERT_NE(net.run_until_agreed(5000), kNever);
+	EXPECT_EQ(net.fsm(2).state(), State::Leader);
+	EXPECT_EQ(net.fsm(2).counters().rounds, rounds);
 	EXPECT_EQ(net.agreed_leader(), "ks3");
+
+	Network up(16);
+	up.build({{"ks1", ip4(10, 0, 0, 1), true, 0}, {"ks2", ip4(10, 0, 0, 2), true, 0},
+		  {"ks9", ip4(10, 0, 0, 9), true, 0}, {"gm1", ip4(10, 0, 0, 11), false, 0}},
+		 ElectionConfig(), heads);
+	up.kill(2); // ks9 is away while ks2 is elected
+	up.start_all();
+	ASSERT_NE(up.run_until_agreed(5000), kNever);
+	ASSERT_EQ(up.agreed_leader(), "ks2");
+	rounds = up.fsm(1).counters().rounds;
+	up.inject(1, up.craft(2, MessageType::Victory, 1000000), 2);
+	up.run_for(5);
+	EXPECT_EQ(up.fsm(1).state(), State::Client);
+	EXPECT_EQ(up.fsm(1).leader().identity, "ks9");
+	EXPECT_EQ(up.fsm(1).snapshot().last_outcome, Outcome::SteppedDown);
+	EXPECT_EQ(up.fsm(1).counters().rounds, rounds);
 }
 
 // FIG. 4: a caller already in the rogue stack is ignored; two entries by
