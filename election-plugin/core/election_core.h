@@ -164,6 +164,10 @@ typedef struct {
 				   size_t len, const uint8_t *sig, size_t sig_len);
 	/** optional: len random octets (coin tosses, jitter); OpenSSL's if NULL */
 	void (*random)(void *ctx, uint8_t *buf, size_t len);
+	/** optional: this node serves and `from`, a server that stepped down
+	 *  in its favour, sent its last state (a gdoi snapshot) to merge */
+	void (*merge)(void *ctx, uint32_t group, const char *from, const uint8_t *state,
+				  size_t len);
 } election_callbacks_t;
 
 /**

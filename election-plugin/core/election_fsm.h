@@ -119,6 +119,10 @@ public:
 	virtual void leader_changed(const LeaderInfo &leader) {}
 	// Paragraph 0053: the election failed max_attempts times.
 	virtual void election_incomplete() {}
+	// The server in office: the last state of a server that stepped down
+	// in its favour (two servers after a partition), sent by `from`; the
+	// glue merges what must not be lost (the evicted identities).
+	virtual void merge(const std::string &from, ByteView state) {}
 };
 
 struct ElectionCounters {
@@ -136,6 +140,7 @@ struct ElectionCounters {
 	uint64_t leader_changes = 0;
 	uint64_t replicas_sent = 0;     // REPLICA messages sent (server)
 	uint64_t replicas_received = 0; // REPLICA messages that opened (standby)
+	uint64_t merges_received = 0;   // MERGE messages that opened (server)
 };
 
 struct ElectionSnapshot {
@@ -211,6 +216,8 @@ private:
 	void send_replicas();
 	void send_replica(const std::string &standby);
 	void handle_replication(const Message &m);
+	void send_merge();
+	void handle_merge(const Message &m);
 	void enter_discovery(bool query_now);
 	void query();
 	void schedule_call();
@@ -277,6 +284,13 @@ private:
 	SecretBytes replica_;
 	uint64_t replica_version_ = 0;
 	std::string replica_from_;
+	// stepped down: this node's last state as a server, for the server
+	// it stepped down for, sent (MERGE) once that server's first REPLICA
+	// gave its key, again every replica_ms until acknowledged
+	SecretBytes merge_;
+	uint64_t merge_version_ = 0;
+	std::string merge_to_;
+	Bytes merge_server_key_;
 };
 
 } // namespace groupsec::election

@@ -372,6 +372,71 @@ TEST(ElectionFsm, TwoServersAfterAPartitionTheHigherRankingOneStays)
 	}
 	EXPECT_EQ(net.fsm(2).snapshot().standbys_current, 2u);
 	EXPECT_EQ(net.agreed_leader(), "ks3");
+	// ks1's last state reached ks3 (MERGE, sealed for it) for the glue to
+	// merge its evicted identities, once: acknowledged, not sent again
+	const auto &merges = net.nodes[2]->recorder->merges;
+	ASSERT_FALSE(merges.empty());
+	EXPECT_EQ(merges.front().first, "ks1");
+	EXPECT_EQ(merges.front().second, Bytes(4, 1));
+	for (const auto &m : merges)
+		EXPECT_EQ(m, merges.front());
+	EXPECT_EQ(net.fsm(2).counters().merges_received, merges.size());
+	const size_t sent = count_sent(net, MessageType::Merge, 0);
+	EXPECT_GE(sent, 1u);
+	net.run_for(2000);
+	EXPECT_EQ(count_sent(net, MessageType::Merge, 0), sent);
+	for (size_t i : {1, 3, 4, 5})
+		EXPECT_EQ(count_sent(net, MessageType::Merge, i), 0u) << i;
+	// sealed: ks1's state is not in the MERGE in the clear
+	const Bytes plain(4, 1);
+	for (const auto &s : net.sent)
+		if (s.type == MessageType::Merge)
+			EXPECT_EQ(std::search(s.datagram.begin(), s.datagram.end(), plain.begin(), plain.end()),
+				  s.datagram.end());
+	EXPECT_TRUE(net.nodes[0]->recorder->merges.empty());
+}
+
+// A MERGE is only for the server it is sealed for: another candidate's
+// copy, a changed one, or one to a node not in office changes nothing.
+TEST(ElectionFsm, AMergeOpensOnlyAtTheServerItIsSealedFor)
+{
+	Network net(17);
+	std::vector<uint64_t> rounds;
+	ASSERT_NE(partition_and_heal(net, 0, three_and_three(), rounds), kNever);
+	net.run_for(1500);
+	const Bytes *merge = nullptr;
+	for (const auto &s : net.sent)
+		if (s.type == MessageType::Merge && s.from == 0)
+			merge = &s.datagram;
+	ASSERT_NE(merge, nullptr);
+	auto d = decode(*merge);
+	ASSERT_TRUE(d.ok());
+	const size_t before = net.nodes[2]->recorder->merges.size();
+	// ks2, a standby, gets it: not in office
+	uint64_t ignored = net.fsm(1).counters().ignored;
+	net.inject(1, net.craft(0, MessageType::Merge, 4000000, nullptr, d.value().message.body), 0);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(1).counters().ignored, ignored + 1);
+	// ks2 sends ks1's sealed state as its own: ks3 holds another key for ks2
+	ignored = net.fsm(2).counters().ignored;
+	net.inject(2, net.craft(1, MessageType::Merge, 4000001, nullptr, d.value().message.body), 1);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(2).counters().ignored, ignored + 1);
+	// a flipped octet of the sealed state, signed again with ks1's key
+	auto p = decode_replica(d.value().message.body);
+	ASSERT_TRUE(p.ok());
+	ReplicaPayload q = p.value();
+	q.sealed[0] ^= 1;
+	uint64_t forged = net.fsm(2).counters().forged;
+	net.inject(2, net.craft(0, MessageType::Merge, 4000002, nullptr, encode_replica(q).value()), 0);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(2).counters().forged, forged + 1);
+	// a member cannot send one
+	uint64_t unauthorized = net.fsm(2).counters().unauthorized;
+	net.inject(2, net.craft(3, MessageType::Merge, 4000003, nullptr, d.value().message.body), 3);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(2).counters().unauthorized, unauthorized + 1);
+	EXPECT_EQ(net.nodes[2]->recorder->merges.size(), before);
 }
 
 // The same heal where the cut-off side's server ranks first (priority
@@ -400,6 +465,10 @@ TEST(ElectionFsm, TwoServersAfterAPartitionPriorityDecidesWhoStays)
 			EXPECT_EQ(Bytes(net.fsm(i).replica().begin(), net.fsm(i).replica().end()), Bytes(4, 1))
 				<< seed << " " << i;
 		}
+		// the loser's state reaches the winner to merge
+		ASSERT_FALSE(net.nodes[0]->recorder->merges.empty()) << seed;
+		EXPECT_EQ(net.nodes[0]->recorder->merges.front(), std::make_pair(std::string("ks3"), Bytes(4, 3)))
+			<< seed;
 		EXPECT_EQ(net.agreed_leader(), "ks1") << seed;
 	}
 }

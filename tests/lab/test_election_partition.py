@@ -35,6 +35,12 @@ try; (2) keys and members: every member sends on the same group SA (SPI)
 before the cut and after the heal, and the winner's member table holds
 every member. The time from the heal to one server followed by every node
 and to every member registered to it is printed.
+
+A second, shorter partition ({S1, gm1, gm2} | {the others, gm3}, until
+the cut-off side's server serves gm3) shows that the evicted lists are
+unioned: the server that will step down evicts a member the other has
+registered; after the heal the winner evicts it too (the MERGE of the
+loser's last state) and the two other members reach each other.
 """
 import ipaddress
 import time
@@ -166,3 +172,81 @@ def test_a_partition_of_30_s_heals_to_one_server_without_loss(plab):
           f"after the heal {winner} stays, {loser} steps down: one server followed by every node "
           f"{one_server:.2f} s, every member registered to it {all_members:.2f} s; "
           f"{count} pings gm2 -> gm3 at 10/s, 0 lost, SPI {spis['gm1']} kept")
+
+
+def evicted(router):
+    """The identities a serving key server lists as evicted."""
+    out = labmod.gdoictl(router, "members", GROUP, check=False)
+    return set(out.get("evicted", [])) if isinstance(out, dict) else set()
+
+
+def member_ids(router):
+    out = labmod.gdoictl(router, "members", GROUP, check=False)
+    return {m["id"] for m in out.get("members", [])} if isinstance(out, dict) else set()
+
+
+def test_an_eviction_on_the_server_that_steps_down_holds_on_the_winner(plab):
+    """The evicted lists are unioned: cut {S1, gm1, gm2} | {the others,
+    gm3} until the second server S2 serves gm3; the server that will lose
+    (the lower-ranking) evicts a member that the other has registered (gm1
+    if S2 loses, else gm3); after the heal the winner lists it as evicted
+    and has removed it, and the other two members reach each other."""
+    everyone = list(CANDIDATES) + list(MEMBERS)
+    first = tf.settled(plab, everyone)
+    gm1, gm2, gm3 = (plab[n] for n in MEMBERS)
+    side_a = [plab[first], gm1, gm2]
+    side_b = [plab[n] for n in CANDIDATES if n != first] + [gm3]
+    part = labmod.Partition(plab, side_a, side_b)
+    part.cut()
+    try:
+        second = te.name_of(wait_until(
+            "the cut-off side follows a server of its own",
+            lambda: (lambda l: l if l and l != te.fqdn(first) else None)(te.common_leader(side_b)),
+            timeout=20, interval=0.1))
+        wait_until(f"{second} serves group blue", lambda: te.serving(plab[second]), timeout=20)
+        wait_until(f"gm3 registered to {second}", lambda: te.registered_to(gm3, CANDIDATES[second]), timeout=20)
+        winner, loser = (first, second) if rank(first) > rank(second) else (second, first)
+        victim = gm1 if loser == second else gm3
+        vid = te.fqdn(victim.name)
+        assert vid in member_ids(plab[winner]) and vid in member_ids(plab[loser])
+        labmod.gdoictl(plab[loser], "evict", GROUP, vid)
+        assert vid in evicted(plab[loser]) and vid not in evicted(plab[winner])
+        # the loser's replicated state (its snapshot, refreshed every
+        # 200 ms) holds the eviction before the heal: a version newer than
+        # the one after the eviction, or, if that one already held it, no
+        # newer one for 5 s
+        version = tf.replica(plab[loser]).get("version", 0)
+        try:
+            wait_until(f"{loser} takes a snapshot with the eviction",
+                       lambda: tf.replica(plab[loser]).get("version", 0) > version, timeout=5, interval=0.1)
+        except labmod.LabError:
+            pass
+    finally:
+        part.heal()
+    healed = time.monotonic()
+    routers = [plab[n] for n in everyone]
+    try:
+        wait_until(f"every node follows {winner}", lambda: te.common_leader(routers) == te.fqdn(winner),
+                   timeout=15, interval=0.1)
+        wait_until(f"{winner} evicts {victim.name} as {loser} did", lambda: vid in evicted(plab[winner]),
+                   timeout=20, interval=0.1)
+        merged = time.monotonic() - healed
+        others = [gm for gm in (gm1, gm2, gm3) if gm is not victim]
+        for gm in others:
+            wait_until(f"{gm.name} registered to {winner}", lambda: te.registered_to(gm, CANDIDATES[winner]),
+                       timeout=20, interval=0.1)
+    except labmod.LabError:
+        te.show(plab)
+        raise
+    assert vid not in member_ids(plab[winner])
+    assert {te.fqdn(gm.name) for gm in others} <= member_ids(plab[winner])
+    assert "merged the evicted identities of the server that stepped down" in \
+        (plab[winner].dir / "charon.log").read_text()
+    wait_until(f"{others[0].name} and {others[1].name} on one SA",
+               lambda: labmod.gdoi_current_spi(others[0], GROUP) == labmod.gdoi_current_spi(others[1], GROUP),
+               timeout=20)
+    labmod.lan_ping(others[0], others[1])
+    # the victim is refused: it does not come back to the winner
+    assert vid not in member_ids(plab[winner])
+    print(f"{loser} evicted {victim.name} during the partition; {winner} evicted it too "
+          f"{merged:.2f} s after the heal (the evicted lists unioned)")
