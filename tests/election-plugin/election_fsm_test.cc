@@ -409,21 +409,22 @@ TEST(ElectionFsm, AMergeOpensOnlyAtTheServerItIsSealedFor)
 		if (s.type == MessageType::Merge && s.from == 0)
 			merge = &s.datagram;
 	ASSERT_NE(merge, nullptr);
-	auto d = decode(*merge);
-	ASSERT_TRUE(d.ok());
+	auto decoded = decode(*merge);
+	ASSERT_TRUE(decoded.ok());
+	const Bytes body = decoded.value().message.body; // net.sent grows below
 	const size_t before = net.nodes[2]->recorder->merges.size();
 	// ks2, a standby, gets it: not in office
 	uint64_t ignored = net.fsm(1).counters().ignored;
-	net.inject(1, net.craft(0, MessageType::Merge, 4000000, nullptr, d.value().message.body), 0);
+	net.inject(1, net.craft(0, MessageType::Merge, 4000000, nullptr, body), 0);
 	net.run_for(2);
 	EXPECT_EQ(net.fsm(1).counters().ignored, ignored + 1);
 	// ks2 sends ks1's sealed state as its own: ks3 holds another key for ks2
 	ignored = net.fsm(2).counters().ignored;
-	net.inject(2, net.craft(1, MessageType::Merge, 4000001, nullptr, d.value().message.body), 1);
+	net.inject(2, net.craft(1, MessageType::Merge, 4000001, nullptr, body), 1);
 	net.run_for(2);
 	EXPECT_EQ(net.fsm(2).counters().ignored, ignored + 1);
 	// a flipped octet of the sealed state, signed again with ks1's key
-	auto p = decode_replica(d.value().message.body);
+	auto p = decode_replica(body);
 	ASSERT_TRUE(p.ok());
 	ReplicaPayload q = p.value();
 	q.sealed[0] ^= 1;
@@ -433,7 +434,7 @@ TEST(ElectionFsm, AMergeOpensOnlyAtTheServerItIsSealedFor)
 	EXPECT_EQ(net.fsm(2).counters().forged, forged + 1);
 	// a member cannot send one
 	uint64_t unauthorized = net.fsm(2).counters().unauthorized;
-	net.inject(2, net.craft(3, MessageType::Merge, 4000003, nullptr, d.value().message.body), 3);
+	net.inject(2, net.craft(3, MessageType::Merge, 4000003, nullptr, body), 3);
 	net.run_for(2);
 	EXPECT_EQ(net.fsm(2).counters().unauthorized, unauthorized + 1);
 	EXPECT_EQ(net.nodes[2]->recorder->merges.size(), before);
