@@ -863,9 +863,9 @@ class Partition:
     def cut(self):
         bb, t = self.lab.bb, self.TABLE
         nft(bb, "add", "table", "bridge", t)
-        nft(bb, "add", "chain", "bridge", t, "fwd", "{ type filter hook forward priority 0; policy accept; }")
+        nft(bb, "add", "chain", "bridge", t, "cut", "{ type filter hook forward priority 0; policy accept; }")
         for src, dst in ((self.a, self.b), (self.b, self.a)):
-            nft(bb, "add", "rule", "bridge", t, "fwd", "ip", "saddr", "{ " + ", ".join(src) + " }",
+            nft(bb, "add", "rule", "bridge", t, "cut", "ip", "saddr", "{ " + ", ".join(src) + " }",
                 "ip", "daddr", "{ " + ", ".join(dst) + " }", "counter", "drop")
 
     def dropped(self):
