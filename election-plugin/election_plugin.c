@@ -78,6 +78,10 @@ struct change_t {
 
 	/** leader-changed event message, encoded */
 	chunk_t event;
+
+	/** not a leader change: the state a server that stepped down sent
+	 *  this server, to merge (allocated) */
+	chunk_t merge;
 };
 
 /**
@@ -232,6 +236,25 @@ static void leader_cb(private_election_plugin_t *this, uint32_t id,
 }
 
 /**
+ * Core callback: a server that stepped down for this one sent its last
+ * state (this->mutex held)
+ */
+static void merge_cb(private_election_plugin_t *this, uint32_t id,
+					 const char *from, const uint8_t *state, size_t len)
+{
+	change_t *change;
+	group_t *group = find_group(this, id);
+
+	DBG1(DBG_CFG, "election: group %s: %s stepped down, merging its last "
+		 "state (%zu octets)", group ? group->name : "?", from, len);
+	INIT(change,
+		.id = id,
+		.merge = chunk_clone(chunk_create((u_char*)state, len)),
+	);
+	this->changes->insert_last(this->changes, change);
+}
+
+/**
  * Core callback: an election failed its attempt limit (this->mutex held)
  */
 static void incomplete_cb(private_election_plugin_t *this, uint32_t id)
@@ -329,7 +352,7 @@ static void prepare_changes(private_election_plugin_t *this)
 	enumerator = this->changes->create_enumerator(this->changes);
 	while (enumerator->enumerate(enumerator, &change))
 	{
-		if (!change->event.ptr &&
+		if (!change->event.ptr && !change->merge.ptr &&
 			election_core_event_message(this->core, change->id, &msg, &len))
 		{
 			change->event = chunk_create(msg, len);
@@ -353,6 +376,18 @@ static void flush_changes(private_election_plugin_t *this, linked_list_t *change
 		this->mutex->lock(this->mutex);
 		group = find_group(this, change->id);
 		this->mutex->unlock(this->mutex);
+		if (change->merge.ptr)
+		{
+			if (gdoi && group && group->gdoi_group &&
+				!gdoi->merge_replica(gdoi, group->gdoi_group, change->merge))
+			{
+				DBG1(DBG_CFG, "election: group %s: the state of the server "
+					 "that stepped down is not merged", group->name);
+			}
+			chunk_clear(&change->merge);
+			free(change);
+			continue;
+		}
 		if (gdoi && group && group->gdoi_group && change->self)
 		{
 			/* the state replicated from the last server, to continue
@@ -926,6 +961,7 @@ static void stop(private_election_plugin_t *this)
 	while (taken->remove_first(taken, (void**)&change) == SUCCESS)
 	{
 		free(change->event.ptr);
+		chunk_clear(&change->merge);
 		free(change);
 	}
 	taken->destroy(taken);
@@ -947,6 +983,7 @@ static bool start(private_election_plugin_t *this)
 		.sign = (void*)sign_cb,
 		.verify = (void*)verify_cb,
 		.random = (void*)random_cb,
+		.merge = (void*)merge_cb,
 	};
 	enumerator_t *enumerator;
 	group_t *group;

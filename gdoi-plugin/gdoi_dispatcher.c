@@ -711,6 +711,26 @@ METHOD(gdoi_ext_t, ext_set_replica, bool,
 	return ok;
 }
 
+METHOD(gdoi_ext_t, ext_merge_replica, bool,
+	gdoi_ext_t *ext, const char *group, chunk_t state)
+{
+	private_gdoi_dispatcher_t *this = (void*)ext -
+							offsetof(private_gdoi_dispatcher_t, ext);
+	char err[256] = "";
+	bool ok;
+
+	this->mutex->lock(this->mutex);
+	ok = gdoi_core_merge_replica(this->core, group, state.ptr, state.len, err,
+								 sizeof(err));
+	this->mutex->unlock(this->mutex);
+	if (!ok)
+	{
+		DBG1(DBG_CFG, "gdoi: group %s: state of the server that stepped down "
+			 "not merged: %s", group, err);
+	}
+	return ok;
+}
+
 METHOD(gdoi_dispatcher_t, get_ext, gdoi_ext_t*,
 	private_gdoi_dispatcher_t *this)
 {
@@ -789,6 +809,7 @@ gdoi_dispatcher_t *gdoi_dispatcher_create(gdoi_keylog_t *keylog,
 			.set_elected = _ext_set_elected,
 			.snapshot = _ext_snapshot,
 			.set_replica = _ext_set_replica,
+			.merge_replica = _ext_merge_replica,
 		},
 		.listener = {
 			.roam = _roam,

@@ -125,6 +125,11 @@ struct Group : public Transport, public ElectionListener {
 		if (cb.incomplete)
 			cb.incomplete(cb.ctx, id);
 	}
+	void merge(const std::string &from, ByteView state) override
+	{
+		if (cb.merge)
+			cb.merge(cb.ctx, id, from.c_str(), state.data(), state.size());
+	}
 
 	const election_callbacks_t &cb;
 	uint32_t id;

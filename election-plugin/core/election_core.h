@@ -55,7 +55,7 @@ typedef struct {
 	char leader_address[48];
 	/** this node is the key server */
 	bool leader_self;
-	/** "none", "elected", "collision", "no-victor", "incomplete", "found" */
+	/** "none", "elected", "collision", "no-victor", "incomplete", "found", "stepped-down" */
 	char last_result[16];
 	/** failed elections since the last success */
 	uint32_t attempts;
@@ -168,6 +168,10 @@ typedef struct {
 				   size_t len, const uint8_t *sig, size_t sig_len);
 	/** optional: len random octets (coin tosses, jitter); OpenSSL's if NULL */
 	void (*random)(void *ctx, uint8_t *buf, size_t len);
+	/** optional: this node serves and `from`, a server that stepped down
+	 *  in its favour, sent its last state (a gdoi snapshot) to merge */
+	void (*merge)(void *ctx, uint32_t group, const char *from, const uint8_t *state,
+				  size_t len);
 } election_callbacks_t;
 
 /**

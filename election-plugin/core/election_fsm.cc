@@ -59,6 +59,8 @@ const char *outcome_name(Outcome o)
 		return "incomplete";
 	case Outcome::Found:
 		return "found";
+	case Outcome::SteppedDown:
+		return "stepped-down";
 	}
 	return "unknown";
 }
@@ -316,6 +318,35 @@ void ElectionFsm::collision()
 	call_election();
 }
 
+// Two servers in office meet (a partition healed, paragraph 0050): this
+// node's server (itself, if it serves) and `other`, which answered a query
+// or announced a victory. No new election: the one that ranks first in the
+// vote's order (priority, address, identity) keeps the office, the other
+// steps down. Every node that hears both decides the same, whoever it
+// heard first, so the result does not depend on chance or timing: the
+// server that stays keeps its state, the one that steps down becomes its
+// standby, and the followers of the one that steps down move when they
+// hear the other's ACK (it answers every query, theirs too).
+void ElectionFsm::two_servers(const Candidate &other)
+{
+	counters_.collisions++;
+	const bool serving = state_ == State::Leader;
+	const Candidate mine =
+		serving ? self_candidate() : Candidate{leader_.identity, leader_.priority, leader_.address};
+	if (!ranks_above(other, mine))
+		return; // ours stays; the other's followers move to it
+	outcome_ = serving ? Outcome::SteppedDown : Outcome::Found;
+	if (serving && replica_from_ == config_.identity && !replica_.empty() && config_.timers.replica_ms) {
+		// this server's last state goes to the winner, which merges
+		// the evicted identities (docs/election.md)
+		merge_ = replica_;
+		merge_version_ = replica_version_;
+		merge_to_ = other.identity;
+		merge_server_key_.clear();
+	}
+	become_client(other);
+}
+
 // ---- Client and Leader (FIG. 2, 208)
 
 void ElectionFsm::set_leader(LeaderInfo leader)
@@ -352,6 +383,10 @@ void ElectionFsm::become_client(const Candidate &leader, bool confirmed)
 	awaiting_ack_ = false;
 	deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
 	bool changed = leader.identity != leader_.identity;
+	if (leader.identity != merge_to_) {
+		merge_.clear();
+		merge_to_.clear();
+	}
 	set_leader(LeaderInfo{leader.identity, leader.address, leader.priority, false});
 	if (config_.candidate && config_.timers.replica_ms) {
 		// a standby: a fresh key for each server it follows
@@ -470,12 +505,66 @@ void ElectionFsm::replica_timer()
 			send_replicas();
 			replica_deadline_ = now + config_.timers.replica_ms;
 		}
-	} else if (state_ == State::Client && config_.candidate && config_.timers.replica_ms &&
-		   replica_from_ != leader_.identity) {
-		// until the server's first REPLICA shows it has the key
-		send_standby_key();
-		replica_deadline_ = now + config_.timers.standby_key_ms;
+	} else if (state_ == State::Client && config_.candidate && config_.timers.replica_ms) {
+		if (replica_from_ != leader_.identity) {
+			// until the server's first REPLICA shows it has the key
+			send_standby_key();
+			replica_deadline_ = now + config_.timers.standby_key_ms;
+		}
+		if (!merge_.empty() && !merge_server_key_.empty()) {
+			send_merge(); // until acknowledged
+			replica_deadline_ = std::min(replica_deadline_, now + config_.timers.replica_ms);
+		}
 	}
+}
+
+void ElectionFsm::send_merge()
+{
+	if (merge_.empty() || merge_to_ != leader_.identity || !replica_key_ || merge_server_key_.empty())
+		return;
+	ReplicaPayload p;
+	p.recipient = merge_to_;
+	p.version = merge_version_;
+	p.server_key = merge_server_key_;
+	p.standby_key = replica_key_->public_key();
+	p.nonce.resize(kReplicaNonceBytes);
+	random_.fill(p.nonce.data(), p.nonce.size());
+	// the key of this standby and that server's REPLICAs; the recipient
+	// in the additional data tells the directions apart
+	auto key = replica_key(*replica_key_, merge_server_key_, config_.group, merge_to_, config_.identity,
+			       p.server_key, p.standby_key);
+	if (!key || !seal_replica(*key, config_.group, p, merge_))
+		return;
+	auto body = encode_replica(p);
+	if (!body)
+		return;
+	send(MessageType::Merge, std::move(body).value());
+}
+
+void ElectionFsm::handle_merge(const Message &m)
+{
+	// only the server in office, from a standby whose key it holds, sealed
+	// for its current key
+	auto p = decode_replica(m.body);
+	auto it = standbys_.find(m.identity);
+	if (state_ != State::Leader || !p || !replica_key_ || it == standbys_.end() ||
+	    p.value().recipient != config_.identity || p.value().server_key != replica_key_->public_key() ||
+	    p.value().standby_key != it->second.key) {
+		counters_.ignored++;
+		return;
+	}
+	auto key = replica_key(*replica_key_, it->second.key, config_.group, config_.identity, m.identity,
+			       p.value().server_key, p.value().standby_key);
+	auto state = key ? open_replica(*key, config_.group, p.value())
+			 : Result<SecretBytes>(make_error(WireError::CryptoFailure, "no key"));
+	if (!state) {
+		counters_.forged++;
+		return;
+	}
+	counters_.merges_received++;
+	if (listener_)
+		listener_->merge(m.identity, state.value());
+	send(MessageType::ReplicaAck, encode_replica_ack(p.value().version));
 }
 
 void ElectionFsm::handle_replication(const Message &m)
@@ -500,6 +589,17 @@ void ElectionFsm::handle_replication(const Message &m)
 	}
 	case MessageType::ReplicaAck: {
 		auto v = decode_replica_ack(m.body);
+		if (state_ == State::Client && m.identity == leader_.identity) {
+			// the server merged the state this node sent when it
+			// stepped down
+			if (v && !merge_.empty() && v.value() == merge_version_) {
+				merge_.clear();
+				merge_to_.clear();
+			} else {
+				counters_.ignored++;
+			}
+			return;
+		}
 		auto it = standbys_.find(m.identity);
 		if (state_ != State::Leader || !v || it == standbys_.end()) {
 			counters_.ignored++;
@@ -530,8 +630,18 @@ void ElectionFsm::handle_replication(const Message &m)
 			replica_from_ = m.identity;
 		}
 		send(MessageType::ReplicaAck, encode_replica_ack(p.value().version));
+		if (!merge_.empty() && merge_to_ == m.identity) {
+			// the server's key: the state this node held when it
+			// stepped down goes to it now
+			merge_server_key_ = p.value().server_key;
+			send_merge();
+			replica_deadline_ = std::min(replica_deadline_, clock_.now_ms() + config_.timers.replica_ms);
+		}
 		return;
 	}
+	case MessageType::Merge:
+		handle_merge(m);
+		return;
 	default:
 		return;
 	}
@@ -726,11 +836,11 @@ void ElectionFsm::handle(const Message &m)
 				awaiting_ack_ = false;
 				deadline_ = clock_.now_ms() + config_.timers.keepalive_ms;
 			} else {
-				collision(); // two servers answer (paragraph 0050)
+				two_servers(sender); // two servers answer (paragraph 0050)
 			}
 			return;
 		case State::Leader:
-			collision(); // another server in office
+			two_servers(sender); // another server in office
 			return;
 		default:
 			counters_.ignored++;
@@ -776,7 +886,8 @@ void ElectionFsm::handle(const Message &m)
 			}
 			return;
 		case State::Leader:
-			collision();
+			// an election this node missed elected another server
+			two_servers(sender);
 			return;
 		case State::Ready:
 			return;
@@ -785,6 +896,7 @@ void ElectionFsm::handle(const Message &m)
 	case MessageType::StandbyKey:
 	case MessageType::Replica:
 	case MessageType::ReplicaAck:
+	case MessageType::Merge:
 		handle_replication(m);
 		return;
 	}

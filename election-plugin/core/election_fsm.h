@@ -39,7 +39,9 @@ enum class Phase {
 	Confirming,  // Client: a server just elected, asked whether it serves yet
 };
 // How the last election (or discovery) ended.
-enum class Outcome { None, Elected, Collision, NoVictor, Incomplete, Found };
+// SteppedDown: this server met another server in office that ranks above
+// it and now follows it (two servers after a partition).
+enum class Outcome { None, Elected, Collision, NoVictor, Incomplete, Found, SteppedDown };
 
 const char *state_name(State s);
 const char *phase_name(Phase p);
@@ -122,6 +124,10 @@ public:
 	virtual void leader_changed(const LeaderInfo &leader) {}
 	// Paragraph 0053: the election failed max_attempts times.
 	virtual void election_incomplete() {}
+	// The server in office: the last state of a server that stepped down
+	// in its favour (two servers after a partition), sent by `from`; the
+	// glue merges what must not be lost (the evicted identities).
+	virtual void merge(const std::string &from, ByteView state) {}
 };
 
 struct ElectionCounters {
@@ -139,6 +145,7 @@ struct ElectionCounters {
 	uint64_t leader_changes = 0;
 	uint64_t replicas_sent = 0;     // REPLICA messages sent (server)
 	uint64_t replicas_received = 0; // REPLICA messages that opened (standby)
+	uint64_t merges_received = 0;   // MERGE messages that opened (server)
 };
 
 struct ElectionSnapshot {
@@ -219,6 +226,8 @@ private:
 	void send_replicas();
 	void send_replica(const std::string &standby);
 	void handle_replication(const Message &m);
+	void send_merge();
+	void handle_merge(const Message &m);
 	void enter_discovery(bool query_now);
 	void query();
 	void schedule_call();
@@ -231,6 +240,7 @@ private:
 	void announce();
 	void enter_incomplete();
 	void collision();
+	void two_servers(const Candidate &other);
 	void set_leader(LeaderInfo leader);
 	bool rogue_check(const std::string &caller);
 	Candidate self_candidate() const;
@@ -290,6 +300,13 @@ private:
 	SecretBytes replica_;
 	uint64_t replica_version_ = 0;
 	std::string replica_from_;
+	// stepped down: this node's last state as a server, for the server
+	// it stepped down for, sent (MERGE) once that server's first REPLICA
+	// gave its key, again every replica_ms until acknowledged
+	SecretBytes merge_;
+	uint64_t merge_version_ = 0;
+	std::string merge_to_;
+	Bytes merge_server_key_;
 };
 
 } // namespace groupsec::election

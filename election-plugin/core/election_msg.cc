@@ -23,7 +23,7 @@ Error bad(const std::string &what)
 std::optional<MessageType> message_type(uint8_t v)
 {
 	if (v >= static_cast<uint8_t>(MessageType::LeaderRUThere) &&
-	    v <= static_cast<uint8_t>(MessageType::ReplicaAck))
+	    v <= static_cast<uint8_t>(MessageType::Merge))
 		return static_cast<MessageType>(v);
 	return std::nullopt;
 }
@@ -50,6 +50,8 @@ std::string_view message_name(uint8_t v)
 		return "REPLICA";
 	case MessageType::ReplicaAck:
 		return "REPLICA_ACK";
+	case MessageType::Merge:
+		return "MERGE";
 	}
 	return "UNKNOWN";
 }
@@ -107,7 +109,8 @@ bool has_candidate_payload(MessageType t)
 
 bool has_replica_payload(MessageType t)
 {
-	return t == MessageType::StandbyKey || t == MessageType::Replica || t == MessageType::ReplicaAck;
+	return t == MessageType::StandbyKey || t == MessageType::Replica || t == MessageType::ReplicaAck ||
+	       t == MessageType::Merge;
 }
 
 Result<Bytes> encode_signed_part(const Message &m)

@@ -29,7 +29,8 @@ enum class MessageType : uint8_t {
 	// state replication (docs/election.md): not in seed 003
 	StandbyKey = 6,       // a standby candidate's ephemeral key, to the server
 	Replica = 7,          // the server's state, encrypted for one standby
-	ReplicaAck = 8,       // the standby holds that version
+	ReplicaAck = 8,       // the standby holds that version (or: the server merged that state)
+	Merge = 9,            // a server that stepped down: its last state, encrypted for the winner
 };
 
 // How the signature field is made (the verifier must be of the same kind).
@@ -68,7 +69,7 @@ struct Message {
 	// and its address (4 or 16 octets), the address members register to
 	uint8_t priority = 0;
 	Bytes address;
-	// STANDBY_KEY, REPLICA, REPLICA_ACK: the payload (election_replica.h
+	// STANDBY_KEY, REPLICA, REPLICA_ACK, MERGE: the payload (election_replica.h
 	// reads it), 1 to 65,535 octets
 	Bytes body;
 	Bytes signature;

@@ -1412,6 +1412,36 @@ extern "C" bool gdoi_core_set_replica(gdoi_core_t *core, const char *group, cons
 	}
 }
 
+extern "C" bool gdoi_core_merge_replica(gdoi_core_t *core, const char *group, const uint8_t *data, size_t len,
+					char *err, size_t err_len)
+{
+	try {
+		std::string name = group ? group : "";
+		if (!core->config.elected.count(name)) {
+			copy_error("group '" + name + "' does not wait for an election", err, err_len);
+			return false;
+		}
+		auto d = groupsec::gdoi::detail::decode_snapshot(ByteView(data, len));
+		if (!d) {
+			copy_error(d.error().message, err, err_len);
+			return false;
+		}
+		size_t added = 0;
+		auto r = core->engine->merge_evicted(name, d.value().evicted, &added);
+		if (!r) {
+			copy_error(r.error().message, err, err_len);
+			return false;
+		}
+		core->callbacks.log(GDOI_LOG_INFO, "group " + name + ": merged the evicted identities of the server "
+								     "that stepped down: " + std::to_string(d.value().evicted.size()) +
+							    ", " + std::to_string(added) + " new here");
+		return true;
+	} catch (const std::bad_alloc &) {
+		copy_error("out of memory", err, err_len);
+		return false;
+	}
+}
+
 extern "C" bool gdoi_core_control_add_command(gdoi_core_t *core, const char *name,
 					      gdoi_core_command_cb_t cb, void *ctx)
 {

@@ -415,6 +415,20 @@ bool gdoi_core_set_replica(gdoi_core_t *core, const char *group,
 						   size_t err_len);
 
 /**
+ * The last snapshot of a key server that stepped down for this one (two
+ * servers after a partition, docs/election.md): the elected group serving
+ * here keeps its state and takes that server's evicted identities too,
+ * evicting those registered here in one rekey.
+ *
+ * @return				FALSE with the reason in err if the group does not
+ *						serve here by election, the snapshot does not
+ *						decode or the eviction failed (nothing changed)
+ */
+bool gdoi_core_merge_replica(gdoi_core_t *core, const char *group,
+							 const uint8_t *data, size_t len, char *err,
+							 size_t err_len);
+
+/**
  * A command another plugin serves on the control socket (docs/control-
  * socket.md, "Commands of other plugins"): the request's VICI message in,
  * the response's VICI message out, malloc()ed. Called with the core's lock

@@ -243,6 +243,14 @@ Result<Done> Engine::readmit(const std::string &group, const Identity &member)
 	return wire::guarded([&] { return impl_->gcks.readmit(*g, member); });
 }
 
+Result<Done> Engine::merge_evicted(const std::string &group, const std::vector<Identity> &evicted, size_t *added)
+{
+	detail::GcksGroup *g = impl_->gcks.find(group);
+	if (!g)
+		return no_server_group(group);
+	return wire::guarded([&] { return impl_->gcks.merge_evicted(*g, evicted, added); });
+}
+
 Result<Done> Engine::exclude(const std::string &group, const std::vector<Identity> &members)
 {
 	detail::GcksGroup *g = impl_->gcks.find(group);

@@ -634,6 +634,12 @@ public:
 	// Several members in one rekey.
 	Result<Done> evict(const std::string &group, const std::vector<Identity> &members);
 	Result<Done> readmit(const std::string &group, const Identity &member);
+	// The evicted identities of another server's state (the server that
+	// stepped down after a partition, docs/election.md) join the group's:
+	// registered members among them are evicted (one rekey), the others
+	// are refused from now on; all or nothing, as evict(). added: how
+	// many identities were not evicted here before.
+	Result<Done> merge_evicted(const std::string &group, const std::vector<Identity> &evicted, size_t *added);
 	// GCKS: RFC 9838 exclusion by Delete. The members (every member if
 	// empty) get Delete(GIKE_UPDATE, SPI 0), the whole group Delete(ESP,
 	// SPI 0) first: they drop the group's SAs and register again after a

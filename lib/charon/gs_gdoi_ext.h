@@ -105,6 +105,17 @@ struct gdoi_ext_t {
 	 *						election or the snapshot does not decode
 	 */
 	bool (*set_replica)(gdoi_ext_t *this, const char *group, chunk_t state);
+
+	/**
+	 * The last snapshot of a server that stepped down for this one (two
+	 * servers after a partition, docs/election.md): the group serving
+	 * here keeps its own state and adds the identities that server
+	 * evicted (evicting those registered here).
+	 *
+	 * @return				FALSE if the group does not serve here, the
+	 *						snapshot does not decode, or the eviction failed
+	 */
+	bool (*merge_replica)(gdoi_ext_t *this, const char *group, chunk_t state);
 };
 
 #endif /** GS_GDOI_EXT_H_ @}*/

@@ -412,46 +412,199 @@ TEST(ElectionFsm, LostCandidacyGivesTwoVictorsThenANewElection)
 	EXPECT_EQ(net.nodes[3]->recorder->leaders, std::vector<std::string>{"ks3"});
 }
 
-// Two servers (a partition heals): members that hear both, and the servers
-// themselves, see a collision and call an election; one server remains.
-TEST(ElectionFsm, TwoServersAfterAPartitionResolveToOne)
+namespace {
+
+// A 3+3 group split in two for 5 s: `alone` (and gm1) on one side, the
+// others on the other; each side elects its own server, which holds a
+// state of its own. Then the partition heals. Returns the time from the
+// heal to every node following one server.
+uint64_t partition_and_heal(Network &net, size_t alone, const std::vector<NodeSpec> &specs,
+			    std::vector<uint64_t> &rounds)
 {
-	Network net(14);
-	net.build(three_and_three(), ElectionConfig(), heads);
-	net.nodes[0]->side = 1; // ks1 and gm1 on one side
-	net.nodes[3]->side = 1;
+	net.build(specs, ElectionConfig(), heads);
+	net.nodes[alone]->side = 1;
+	net.nodes[3]->side = 1; // gm1
 	net.partitioned = true;
 	net.start_all();
 	net.run_for(5000);
-	EXPECT_EQ(net.fsm(0).state(), State::Leader);
-	EXPECT_EQ(net.fsm(3).leader().identity, "ks1");
-	EXPECT_EQ(net.fsm(2).state(), State::Leader);
-	EXPECT_EQ(net.fsm(4).leader().identity, "ks3");
+	for (size_t i = 0; i < net.nodes.size(); i++) {
+		EXPECT_TRUE(net.fsm(i).state() == State::Leader || net.fsm(i).state() == State::Client) << i;
+		if (net.fsm(i).state() == State::Leader)
+			EXPECT_TRUE(net.fsm(i).set_replica(Bytes(4, static_cast<uint8_t>(i + 1)))) << i;
+	}
+	net.run_for(1500); // each side's standbys hold its server's state
+	for (size_t i = 0; i < net.nodes.size(); i++)
+		rounds.push_back(net.fsm(i).counters().rounds);
 	net.partitioned = false;
-	ASSERT_NE(net.run_until_agreed(5000), kNever);
-	EXPECT_EQ(net.agreed_leader(), "ks3");
-	// the collision is seen (by whichever node hears the other server's
-	// ACK first) and resolved
-	uint64_t collisions = 0;
-	for (size_t i = 0; i < 6; i++)
-		collisions += net.fsm(i).counters().collisions;
-	EXPECT_GE(collisions, 1u);
-	EXPECT_EQ(net.nodes[3]->recorder->leaders, (std::vector<std::string>{"ks1", "ks3"}));
+	return net.run_until_agreed(5000);
 }
 
-// A server in office that hears another server's VICTORY calls an election.
-TEST(ElectionFsm, AServerHearingAnotherVictoryCallsAnElection)
+} // namespace
+
+// Two servers in office after a partition heals: no new election; the one
+// ranking first in the vote's order (here the higher address) stays, the
+// other steps down and becomes its standby, and the members that followed
+// it move. The loser's state is dropped; it receives the winner's.
+TEST(ElectionFsm, TwoServersAfterAPartitionTheHigherRankingOneStays)
+{
+	Network net(14);
+	std::vector<uint64_t> rounds;
+	// ks1 and gm1 | ks2, ks3, gm2, gm3: ks1 and ks3 serve
+	uint64_t took = partition_and_heal(net, 0, three_and_three(), rounds);
+	ASSERT_NE(took, kNever);
+	EXPECT_EQ(net.agreed_leader(), "ks3");
+	// the first keepalive after the heal meets both servers' ACKs
+	EXPECT_LE(took, ElectionTimers().keepalive_ms + ElectionTimers().query_ms);
+	for (size_t i = 0; i < 6; i++)
+		EXPECT_EQ(net.fsm(i).counters().rounds, rounds[i]) << i; // no election
+	EXPECT_EQ(net.fsm(0).snapshot().last_outcome, Outcome::SteppedDown);
+	EXPECT_EQ(net.fsm(0).state(), State::Client);
+	EXPECT_GE(net.fsm(0).counters().collisions, 1u);
+	EXPECT_EQ(net.nodes[0]->recorder->leaders, (std::vector<std::string>{"ks1", "ks3"}));
+	EXPECT_EQ(net.nodes[3]->recorder->leaders, (std::vector<std::string>{"ks1", "ks3"}));
+	EXPECT_EQ(net.nodes[2]->recorder->leaders, std::vector<std::string>{"ks3"}); // never left office
+	// the winner's state wins: the loser becomes its standby and holds it
+	net.run_for(1500);
+	for (size_t i : {0, 1}) {
+		EXPECT_EQ(net.fsm(i).replica_from(), "ks3") << i;
+		EXPECT_EQ(Bytes(net.fsm(i).replica().begin(), net.fsm(i).replica().end()), Bytes(4, 3)) << i;
+	}
+	EXPECT_EQ(net.fsm(2).snapshot().standbys_current, 2u);
+	EXPECT_EQ(net.agreed_leader(), "ks3");
+	// ks1's last state reached ks3 (MERGE, sealed for it) for the glue to
+	// merge its evicted identities, once: acknowledged, not sent again
+	const auto &merges = net.nodes[2]->recorder->merges;
+	ASSERT_FALSE(merges.empty());
+	EXPECT_EQ(merges.front().first, "ks1");
+	EXPECT_EQ(merges.front().second, Bytes(4, 1));
+	for (const auto &m : merges)
+		EXPECT_EQ(m, merges.front());
+	EXPECT_EQ(net.fsm(2).counters().merges_received, merges.size());
+	const size_t sent = count_sent(net, MessageType::Merge, 0);
+	EXPECT_GE(sent, 1u);
+	net.run_for(2000);
+	EXPECT_EQ(count_sent(net, MessageType::Merge, 0), sent);
+	for (size_t i : {1, 3, 4, 5})
+		EXPECT_EQ(count_sent(net, MessageType::Merge, i), 0u) << i;
+	// sealed: ks1's state is not in the MERGE in the clear
+	const Bytes plain(4, 1);
+	for (const auto &s : net.sent)
+		if (s.type == MessageType::Merge)
+			EXPECT_EQ(std::search(s.datagram.begin(), s.datagram.end(), plain.begin(), plain.end()),
+				  s.datagram.end());
+	EXPECT_TRUE(net.nodes[0]->recorder->merges.empty());
+}
+
+// A MERGE is only for the server it is sealed for: another candidate's
+// copy, a changed one, or one to a node not in office changes nothing.
+TEST(ElectionFsm, AMergeOpensOnlyAtTheServerItIsSealedFor)
+{
+	Network net(17);
+	std::vector<uint64_t> rounds;
+	ASSERT_NE(partition_and_heal(net, 0, three_and_three(), rounds), kNever);
+	net.run_for(1500);
+	const Bytes *merge = nullptr;
+	for (const auto &s : net.sent)
+		if (s.type == MessageType::Merge && s.from == 0)
+			merge = &s.datagram;
+	ASSERT_NE(merge, nullptr);
+	auto decoded = decode(*merge);
+	ASSERT_TRUE(decoded.ok());
+	const Bytes body = decoded.value().message.body; // net.sent grows below
+	const size_t before = net.nodes[2]->recorder->merges.size();
+	// ks2, a standby, gets it: not in office
+	uint64_t ignored = net.fsm(1).counters().ignored;
+	net.inject(1, net.craft(0, MessageType::Merge, 4000000, nullptr, body), 0);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(1).counters().ignored, ignored + 1);
+	// ks2 sends ks1's sealed state as its own: the key is bound to the
+	// standby's identity (here even the standby keys are the same, every
+	// node drawing from the same fixed randomness), so it does not open
+	uint64_t forged = net.fsm(2).counters().forged;
+	net.inject(2, net.craft(1, MessageType::Merge, 4000001, nullptr, body), 1);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(2).counters().forged, forged + 1);
+	// a flipped octet of the sealed state, signed again with ks1's key
+	auto p = decode_replica(body);
+	ASSERT_TRUE(p.ok());
+	ReplicaPayload q = p.value();
+	q.sealed[0] ^= 1;
+	forged = net.fsm(2).counters().forged;
+	net.inject(2, net.craft(0, MessageType::Merge, 4000002, nullptr, encode_replica(q).value()), 0);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(2).counters().forged, forged + 1);
+	// a member cannot send one
+	uint64_t unauthorized = net.fsm(2).counters().unauthorized;
+	net.inject(2, net.craft(3, MessageType::Merge, 4000003, nullptr, body), 3);
+	net.run_for(2);
+	EXPECT_EQ(net.fsm(2).counters().unauthorized, unauthorized + 1);
+	EXPECT_EQ(net.nodes[2]->recorder->merges.size(), before);
+}
+
+// The same heal where the cut-off side's server ranks first (priority
+// before address): the larger side's server steps down and its followers
+// move to the other; the result does not depend on which side is larger or
+// who hears whom first.
+TEST(ElectionFsm, TwoServersAfterAPartitionPriorityDecidesWhoStays)
+{
+	for (uint64_t seed : {21, 22, 23, 24, 25}) {
+		Network net(seed);
+		auto specs = three_and_three();
+		specs[0].priority = 10; // ks1
+		std::vector<uint64_t> rounds;
+		uint64_t took = partition_and_heal(net, 0, specs, rounds);
+		ASSERT_NE(took, kNever) << seed;
+		EXPECT_EQ(net.agreed_leader(), "ks1") << seed;
+		EXPECT_LE(took, ElectionTimers().keepalive_ms + ElectionTimers().query_ms) << seed;
+		for (size_t i = 0; i < 6; i++)
+			EXPECT_EQ(net.fsm(i).counters().rounds, rounds[i]) << seed << " " << i;
+		EXPECT_EQ(net.fsm(2).snapshot().last_outcome, Outcome::SteppedDown) << seed;
+		EXPECT_EQ(net.nodes[4]->recorder->leaders, (std::vector<std::string>{"ks3", "ks1"})) << seed;
+		EXPECT_EQ(net.nodes[0]->recorder->leaders, std::vector<std::string>{"ks1"}) << seed;
+		net.run_for(1500);
+		for (size_t i : {1, 2}) {
+			EXPECT_EQ(net.fsm(i).replica_from(), "ks1") << seed << " " << i;
+			EXPECT_EQ(Bytes(net.fsm(i).replica().begin(), net.fsm(i).replica().end()), Bytes(4, 1))
+				<< seed << " " << i;
+		}
+		// the loser's state reaches the winner to merge
+		ASSERT_FALSE(net.nodes[0]->recorder->merges.empty()) << seed;
+		EXPECT_EQ(net.nodes[0]->recorder->merges.front(), std::make_pair(std::string("ks3"), Bytes(4, 3)))
+			<< seed;
+		EXPECT_EQ(net.agreed_leader(), "ks1") << seed;
+	}
+}
+
+// A server in office that hears the VICTORY of an election it missed keeps
+// the office if it ranks above the victor (the victor steps down when it
+// hears its ACK), and steps down if it ranks below; no election either way.
+TEST(ElectionFsm, AServerHearingAnotherVictoryKeepsTheOfficeOnlyIfItRanksAbove)
 {
 	Network net(15);
 	converge(net);
 	uint64_t rounds = net.fsm(2).counters().rounds;
-	net.inject(2, net.craft(1, MessageType::Victory, 1000000), 1);
+	net.inject(2, net.craft(1, MessageType::Victory, 1000000), 1); // ks2's
 	net.run_for(5);
 	EXPECT_EQ(net.fsm(2).counters().collisions, 1u);
-	EXPECT_EQ(net.fsm(2).state(), State::Election);
-	EXPECT_EQ(net.fsm(2).counters().rounds, rounds + 1);
-	ASSERT_NE(net.run_until_agreed(5000), kNever);
+	EXPECT_EQ(net.fsm(2).state(), State::Leader);
+	EXPECT_EQ(net.fsm(2).counters().rounds, rounds);
 	EXPECT_EQ(net.agreed_leader(), "ks3");
+
+	Network up(16);
+	up.build({{"ks1", ip4(10, 0, 0, 1), true, 0}, {"ks2", ip4(10, 0, 0, 2), true, 0},
+		  {"ks9", ip4(10, 0, 0, 9), true, 0}, {"gm1", ip4(10, 0, 0, 11), false, 0}},
+		 ElectionConfig(), heads);
+	up.kill(2); // ks9 is away while ks2 is elected
+	up.start_all();
+	ASSERT_NE(up.run_until_agreed(5000), kNever);
+	ASSERT_EQ(up.agreed_leader(), "ks2");
+	rounds = up.fsm(1).counters().rounds;
+	up.inject(1, up.craft(2, MessageType::Victory, 1000000), 2);
+	up.run_for(5);
+	EXPECT_EQ(up.fsm(1).state(), State::Client);
+	EXPECT_EQ(up.fsm(1).leader().identity, "ks9");
+	EXPECT_EQ(up.fsm(1).snapshot().last_outcome, Outcome::SteppedDown);
+	EXPECT_EQ(up.fsm(1).counters().rounds, rounds);
 }
 
 // FIG. 4: a caller already in the rogue stack is ignored; two entries by

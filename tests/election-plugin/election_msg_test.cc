@@ -51,7 +51,8 @@ TEST(ElectionMsg, NamesEveryMessageOfTheProtocol)
 TEST(ElectionMsg, RejectsValuesOutsideTheProtocol)
 {
 	EXPECT_FALSE(message_type(0));
-	EXPECT_FALSE(message_type(9));
+	EXPECT_EQ(message_name(9), "MERGE");
+	EXPECT_FALSE(message_type(10));
 	EXPECT_FALSE(message_type(255));
 	EXPECT_EQ(message_name(0), "UNKNOWN");
 	EXPECT_FALSE(auth_method(0));
@@ -153,8 +154,8 @@ TEST(ElectionMsg, RefusesMalformedFieldsWithAClearError)
 	b[0] = 2;
 	fails(b, WireError::BadVersion, "version 2");
 	b = good;
-	b[1] = 9;
-	fails(b, WireError::BadValue, "unknown type 9");
+	b[1] = 10;
+	fails(b, WireError::BadValue, "unknown type 10");
 	b = good;
 	b[2] = 0;
 	fails(b, WireError::BadValue, "authentication method 0");

@@ -89,7 +89,12 @@ public:
 	public:
 		void leader_changed(const LeaderInfo &l) override { leaders.push_back(l.identity); }
 		void election_incomplete() override { incomplete++; }
+		void merge(const std::string &from, ByteView state) override
+		{
+			merges.emplace_back(from, state.to_bytes());
+		}
 		std::vector<std::string> leaders;
+		std::vector<std::pair<std::string, Bytes>> merges; // states of servers that stepped down
 		int incomplete = 0;
 	};
 

@@ -13,13 +13,13 @@ import sys
 KEY = b"\x42" * 32
 
 
-def message(mtype, seq, identity, auth=3, priority=0, address=b"", sig=None):
+def message(mtype, seq, identity, auth=3, priority=0, address=b"", sig=None, payload=b""):
     body = struct.pack(">BBBBQI", 1, mtype, auth, len(identity), seq, 1) + identity
     if mtype in (2, 4, 5):
         family = 4 if len(address) == 4 else 6
         body += struct.pack(">HBB", 2 + len(address), priority, family) + address
     else:
-        body += struct.pack(">H", 0)
+        body += struct.pack(">H", len(payload)) + payload
     if sig is None:
         sig = hmac.new(KEY, body, hashlib.sha256).digest()
     return body + struct.pack(">H", len(sig)) + sig
@@ -38,6 +38,11 @@ def main():
         "victory-ipv6": message(5, 6, b"ks2", address=bytes.fromhex("20010db8" + "00" * 11 + "02")),
         "candidacy-ed25519": message(4, 7, b"ks1", auth=1, address=ks2, sig=b"\x00" * 64),
     }
+    # MERGE (9): a REPLICA-shaped payload for the server ks3 (recipient,
+    # version, server key, standby key, nonce, sealed state and tag)
+    merge = (bytes([3]) + b"ks3" + struct.pack(">Q", 4) + b"\x11" * 32 + b"\x22" * 32 + b"\x33" * 12
+             + b"\x44" * 20)
+    seeds["merge"] = message(9, 8, b"ks1", payload=merge)
     # an election as the node hears it: call, two candidacies, a victory,
     # then a replayed call
     run = [message(3, 10, b"ks1"), message(4, 11, b"ks1", address=bytes([10, 0, 0, 1])),

@@ -127,6 +127,56 @@ TEST_F(SnapshotTest, TheKeyTreeContinuesAnEvictionOnTheStandbyLocksTheMemberOut)
 	EXPECT_EQ(ks2->group("blue")->members.size(), 1u);
 }
 
+// Two servers after a partition (docs/election.md): ks2, elected on the
+// other side from the same state, evicted gm1 there; when ks2 steps down,
+// the winner merges ks2's evicted identities: gm1, registered at the
+// winner, is evicted by one rekey that gm2 reads and gm1 cannot; merging
+// the same state again changes nothing; gm1 cannot register again.
+TEST_F(SnapshotTest, TheEvictionsOfAServerThatSteppedDownJoinTheWinners)
+{
+	auto snap = gcks->engine.server_snapshot("blue");
+	ASSERT_TRUE(snap.ok());
+	net.drop = [this](const Datagram &d) { return d.to == ks2_addr || d.from == ks2_addr; };
+	ASSERT_TRUE(ks2->engine.add_server_group_from(standby_config(), snap.value()).ok());
+	ASSERT_TRUE(ks2->engine.evict("blue", gm_ids[0]).ok());
+	net.run();
+	auto lost = ks2->engine.server_snapshot("blue");
+	ASSERT_TRUE(lost.ok());
+	auto decoded = detail::decode_snapshot(lost.value());
+	ASSERT_TRUE(decoded.ok());
+	ASSERT_EQ(decoded.value().evicted, std::vector<Identity>{gm_ids[0]});
+	net.drop = nullptr;
+	const uint32_t spi = current_spi(*gcks);
+	ASSERT_EQ(gcks->group("blue")->members.size(), 2u);
+	size_t added = 99;
+	ASSERT_TRUE(gcks->engine.merge_evicted("blue", decoded.value().evicted, &added).ok());
+	net.run();
+	EXPECT_EQ(added, 1u);
+	const GroupState *g = gcks->group("blue");
+	EXPECT_EQ(g->members.size(), 1u);
+	EXPECT_EQ(g->evicted, std::vector<Identity>{gm_ids[0]});
+	const uint32_t next = current_spi(*gcks);
+	EXPECT_NE(next, spi);
+	EXPECT_EQ(current_spi(*gms[1]), next);
+	EXPECT_FALSE(gms[0]->sink.ever_had(next));
+	// again: nothing new, no rekey
+	ASSERT_TRUE(gcks->engine.merge_evicted("blue", decoded.value().evicted, &added).ok());
+	net.run();
+	EXPECT_EQ(added, 0u);
+	EXPECT_EQ(current_spi(*gcks), next);
+	// an identity registered nowhere is refused from now on, without a rekey
+	ASSERT_TRUE(gcks->engine.merge_evicted("blue", {gm_ids[2]}, &added).ok());
+	net.run();
+	EXPECT_EQ(added, 1u);
+	EXPECT_EQ(gcks->group("blue")->evicted.size(), 2u);
+	EXPECT_EQ(current_spi(*gcks), next);
+	// gm1 cannot come back
+	ASSERT_TRUE(gms[0]->engine.reregister("blue").ok());
+	net.advance(5000);
+	EXPECT_EQ(gcks->group("blue")->members.size(), 1u);
+	EXPECT_FALSE(gms[0]->sink.ever_had(next));
+}
+
 TEST_F(SnapshotTest, ABadSnapshotChangesNothing)
 {
 	auto snap = gcks->engine.server_snapshot("blue");

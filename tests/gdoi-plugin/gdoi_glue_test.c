@@ -490,6 +490,22 @@ bool gdoi_core_set_replica(gdoi_core_t *core, const char *group,
 	return TRUE;
 }
 
+bool gdoi_core_merge_replica(gdoi_core_t *core, const char *group,
+							 const uint8_t *data, size_t len, char *err,
+							 size_t err_len)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "merge:%s:%zu", group, len);
+	ext_call(buf);
+	if (!streq(group, "blue"))
+	{
+		snprintf(err, err_len, "no key server group");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static void test_other_plugins_reach_the_core_through_gdoi_ext(void **state)
 {
 	plugin_t *plugin = gdoi_plugin_create();
@@ -518,13 +534,15 @@ static void test_other_plugins_reach_the_core_through_gdoi_ext(void **state)
 		assert_false(ext->snapshot(ext, "red", &state));
 		assert_true(ext->set_replica(ext, "blue", chunk_from_thing(msg)));
 		assert_false(ext->set_replica(ext, "red", chunk_from_thing(msg)));
+		assert_true(ext->merge_replica(ext, "blue", chunk_from_thing(msg)));
+		assert_false(ext->merge_replica(ext, "red", chunk_from_thing(msg)));
 	}
 	ext->remove(ext, "list-elections");
 	/* the plugin's own glue serves trust (the shared trust lists) first */
 	assert_string_equal(ext_calls, "command:trust command:list-elections event:leader-changed "
 						"emit:leader-changed:6 elected:blue:ks2.example.net:192.0.2.2:self "
 						"elected:red:-:-:other snapshot:blue snapshot:red replica:blue:6 "
-						"replica:red:6 remove:list-elections");
+						"replica:red:6 merge:blue:6 merge:red:6 remove:list-elections");
 	unload(plugin);
 	/* gone with the plugin's features */
 	assert_null(lib->get(lib, GDOI_EXT_NAME));

@@ -844,6 +844,41 @@ def lan_ping(src, dst, count=3, interval="0.2", check=True):
     return p
 
 
+def nft(ns, *args):
+    """nft in a namespace: a router's (router.ns) or the backbone's (lab.bb)."""
+    return run(["ip", "netns", "exec", ns, "nft"] + [str(a) for a in args])
+
+
+class Partition:
+    """The backbone bridge drops every IPv4 packet between two sets of
+    routers (an nftables table in lab.bb, with a counter) from cut() until
+    heal(); each side still reaches itself."""
+
+    TABLE = "partition"
+
+    def __init__(self, lab, side_a, side_b):
+        self.lab = lab
+        self.a = [r.addr for r in side_a]
+        self.b = [r.addr for r in side_b]
+
+    def cut(self):
+        bb, t = self.lab.bb, self.TABLE
+        nft(bb, "add", "table", "bridge", t)
+        nft(bb, "add", "chain", "bridge", t, "cut", "{ type filter hook forward priority 0; policy accept; }")
+        for src, dst in ((self.a, self.b), (self.b, self.a)):
+            nft(bb, "add", "rule", "bridge", t, "cut", "ip", "saddr", "{ " + ", ".join(src) + " }",
+                "ip", "daddr", "{ " + ", ".join(dst) + " }", "counter", "drop")
+
+    def dropped(self):
+        """Packets dropped between the sides so far."""
+        out = json.loads(nft(self.lab.bb, "-j", "list", "table", "bridge", self.TABLE).stdout)
+        return sum(e["counter"]["packets"] for item in out.get("nftables", [])
+                   for e in item.get("rule", {}).get("expr", []) if "counter" in e)
+
+    def heal(self):
+        nft(self.lab.bb, "delete", "table", "bridge", self.TABLE)
+
+
 _TCP_SINK = """\
 import socket, sys
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

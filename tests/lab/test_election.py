@@ -270,8 +270,12 @@ def test_forged_and_replayed_messages_are_dropped_and_counted(elab):
     rogue = elab[ROGUE[0]]
     capture = labmod._sniff_udp(gm1, "all", 849, 3)  # every datagram to 849
     got = capture(window=True)
-    # an ACK of the leader (type 2): verified by every node, unlike queries
-    acks = [data for _dst, data in got if len(data) > 20 and data[1] == 2]
+    # an ACK of the leader (type 2, its identity at offset 16): verified by
+    # every node, unlike queries (the rogue, which believes it won, answers
+    # queries too: its ACKs are refused as unauthorized, never replays)
+    leader = fqdn(ELECTED[elab.transport]).encode()
+    acks = [data for _dst, data in got
+            if len(data) > 20 and data[1] == 2 and data[16:16 + data[3]] == leader]
     assert acks, f"no LEADER_R_U_THERE_ACK reached gm1 in 3 s ({len(got)} datagrams)"
     ack = acks[-1]
     before = election(gm1)["counters"]

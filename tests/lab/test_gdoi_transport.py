@@ -44,8 +44,7 @@ def sas(router):
     return out.get("sas", []) if isinstance(out, dict) else []
 
 
-def nft(router_ns, *args):
-    return labmod.run(["ip", "netns", "exec", router_ns, "nft"] + list(args))
+nft = labmod.nft
 
 
 def frag_drops(lab):

@@ -161,6 +161,43 @@ Result<Done> KeyServer::evict(GcksGroup &g, const std::vector<Identity> &members
 	return r;
 }
 
+Result<Done> KeyServer::merge_evicted(GcksGroup &g, const std::vector<Identity> &evicted, size_t *added)
+{
+	std::set<Identity> registered;
+	std::set<Identity> after = g.evicted;
+	for (const Identity &id : evicted) {
+		if (g.evicted.count(id))
+			continue;
+		if (g.members.count(id))
+			registered.insert(id);
+		else
+			after.insert(id);
+	}
+	const size_t fresh = after.size() - g.evicted.size() + registered.size();
+	if (after.size() != g.evicted.size()) {
+		// stored first, as an eviction
+		auto stored = store_evicted(g, after);
+		if (!stored)
+			return stored;
+	}
+	if (!registered.empty()) {
+		// evict() stores the registered ones with the others
+		const std::set<Identity> before = g.evicted;
+		g.evicted = after;
+		auto r = evict(g, std::vector<Identity>(registered.begin(), registered.end()));
+		if (!r) {
+			g.evicted = before;
+			store_evicted(g, before);
+			return r;
+		}
+	} else {
+		g.evicted = std::move(after);
+	}
+	if (added)
+		*added = fresh;
+	return Done{};
+}
+
 Result<Done> KeyServer::readmit(GcksGroup &g, const Identity &member)
 {
 	if (!g.evicted.count(member))

@@ -147,6 +147,7 @@ public:
 	Result<Done> add_group(const GcksGroupConfig &c);
 	Result<Done> evict(GcksGroup &g, const std::vector<Identity> &members);
 	Result<Done> readmit(GcksGroup &g, const Identity &member);
+	Result<Done> merge_evicted(GcksGroup &g, const std::vector<Identity> &evicted, size_t *added);
 	// Engine::exclude(): RFC 9838 "Deletion of SAs", Delete(GIKE_UPDATE,
 	// SPI 0) to members (every member if empty, with Delete(ESP, SPI 0)
 	// first): they drop the group's SAs and register again.
