@@ -331,8 +331,9 @@ void ElectionFsm::two_servers(const Candidate &other)
 {
 	counters_.collisions++;
 	const bool serving = state_ == State::Leader;
-	const Candidate mine =
-		serving ? self_candidate() : Candidate{leader_.identity, leader_.priority, leader_.address};
+	const Candidate mine = serving                      ? self_candidate()
+			       : phase_ == Phase::Confirming ? pending_
+							     : Candidate{leader_.identity, leader_.priority, leader_.address};
 	if (!ranks_above(other, mine))
 		return; // ours stays; the other's followers move to it
 	outcome_ = serving ? Outcome::SteppedDown : Outcome::Found;
@@ -344,7 +345,8 @@ void ElectionFsm::two_servers(const Candidate &other)
 		merge_to_ = other.identity;
 		merge_server_key_.clear();
 	}
-	become_client(other);
+	// a server in office: no confirming round, it is followed at once
+	become_client(other, true);
 }
 
 // ---- Client and Leader (FIG. 2, 208)
